@@ -1,0 +1,49 @@
+import * as v from "valibot";
+import { route, type Router } from "./route.ts";
+import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
+import { archiveJson } from "./json.ts";
+
+export function archiveRoutes(router: Router): void {
+  const { archives } = router.core;
+  const tag = "archives";
+  route(router, {
+    method: "get", path: "/v1/archives", tag, permission: "read", query: ArchiveQuery,
+    summary: "List archives, newest first",
+    description: "?target= and ?store= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; ?limit= (default 100, at most 1000) and ?offset= to page.",
+    response: v.array(ArchiveJson),
+  }, async ({ query }) => {
+    const { limit = DEFAULT_LIMIT, offset = 0, ...filter } = query;
+    return (await router.core.catalog.archives.list(filter, { limit, offset })).map(archiveJson);
+  });
+
+  route(router, {
+    method: "get", path: "/v1/archive/:uuid", tag, permission: "read", params: UuidParam,
+    summary: "Show an archive", response: ArchiveJson, errors: [404],
+  }, async ({ params }) => archiveJson(await archives.get(params.uuid)));
+
+  route(router, {
+    method: "put", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
+    summary: "Annotate an archive", response: Updated, errors: [404],
+  }, async ({ params, body }) => {
+    await archives.annotate(params.uuid, body.notes);
+    return { ok: "updated" };
+  });
+
+  route(router, {
+    method: "delete", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
+    summary: "Delete an archive ahead of its expiry",
+    description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged.",
+    response: Deleted, errors: [404, 409],
+  }, async ({ params }) => {
+    await archives.delete(params.uuid);
+    return { ok: "deleted" };
+  });
+
+  route(router, {
+    method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
+    body: RestoreRequest, bodyOptional: true,
+    summary: "Restore an archive",
+    description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default anon).",
+    response: Scheduled, errors: [404, 409],
+  }, async ({ params, body }) => ({ ok: "scheduled", task_uuid: await archives.restore(params.uuid, body.owner, body.target) }));
+}

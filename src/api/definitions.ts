@@ -1,0 +1,72 @@
+// Routes for targets, stores, schedules and retention policies: the same five
+// endpoints each (list with filters, create, show, update, delete), as in the design.
+import * as v from "valibot";
+import { route, type Router } from "./route.ts";
+import { Created, Deleted, Updated, UuidParam } from "./schemas.ts";
+import type { UsageFilter } from "../catalog/index.ts";
+
+interface DefinitionRules<Row, Input> {
+  list(f: UsageFilter): Promise<Row[]>;
+  get(uuid: string): Promise<Row>;
+  create(v: Input): Promise<string>;
+  update(uuid: string, v: Input): Promise<void>;
+  delete(uuid: string): Promise<void>;
+}
+
+export interface DefinitionApi<Row, Input, C extends v.GenericSchema, U extends v.GenericSchema, Q extends v.GenericSchema> {
+  /** "target", "retention policy": in summaries. */
+  kind: string;
+  /** "/v1/targets" and "/v1/target" (retention uses "/v1/retention" for both). */
+  collection: string;
+  item: string;
+  tag: string;
+  rules: DefinitionRules<Row, Input>;
+  listQuery: Q;
+  createBody: C;
+  updateBody: U;
+  json: (row: Row) => object;
+  jsonSchema: v.GenericSchema;
+  /** Request body → catalog columns (the design names some fields differently from the table). */
+  input: (body: v.InferOutput<C> | v.InferOutput<U>) => Input;
+}
+
+export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extends v.GenericSchema, Q extends v.GenericSchema>(
+  router: Router,
+  d: DefinitionApi<Row, Input, C, U, Q>,
+): void {
+  const { kind, tag } = d;
+  const item = `${d.item}/:uuid`;
+  route(router, {
+    method: "get", path: d.collection, tag, permission: "read", query: d.listQuery,
+    summary: `List ${kind}s`, description: "unused=t lists only those no job uses (safe to delete); unused=f only those in use.",
+    response: v.array(d.jsonSchema),
+  }, async ({ query }) => (await d.rules.list(query as UsageFilter)).map(d.json));
+
+  route(router, {
+    method: "post", path: d.collection, tag, permission: "operate", body: d.createBody,
+    summary: `Create a ${kind}`, response: Created, errors: [409],
+  }, async ({ body }) => ({ ok: "created", uuid: await d.rules.create(d.input(body)) }));
+
+  route(router, {
+    method: "get", path: item, tag, permission: "read", params: UuidParam,
+    summary: `Show a ${kind}`, response: d.jsonSchema, errors: [404],
+  }, async ({ params }) => d.json(await d.rules.get(params.uuid)));
+
+  route(router, {
+    method: "put", path: item, tag, permission: "operate", params: UuidParam, body: d.updateBody,
+    summary: `Update a ${kind}`, description: "summary is required here, though optional on create.",
+    response: Updated, errors: [404, 409],
+  }, async ({ params, body }) => {
+    await d.rules.update(params.uuid, d.input(body));
+    return { ok: "updated" };
+  });
+
+  route(router, {
+    method: "delete", path: item, tag, permission: "operate", params: UuidParam,
+    summary: `Delete a ${kind}`, description: `Refused with 409 while a job uses the ${kind}.`,
+    response: Deleted, errors: [404, 409],
+  }, async ({ params }) => {
+    await d.rules.delete(params.uuid);
+    return { ok: "deleted" };
+  });
+}

@@ -1,0 +1,81 @@
+// The Hono /v1 API: routes, and the one place errors become HTTP answers.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ShieldError, type Core } from "../core/index.ts";
+import { describeError, log } from "../log.ts";
+import type { Router } from "./route.ts";
+import { definitionRoutes } from "./definitions.ts";
+import { jobRoutes } from "./jobs.ts";
+import { archiveRoutes } from "./archives.ts";
+import { taskRoutes } from "./tasks.ts";
+import { authRoutes } from "./auth.ts";
+import { metaRoutes } from "./meta.ts";
+import * as S from "./schemas.ts";
+import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
+
+export interface ApiOptions {
+  /** The daemon's public key in SSH format, for /v1/meta/pubkey. */
+  pubkey: string;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+export function createApi(core: Core, opts: ApiOptions): Hono {
+  const app = new Hono();
+  const router: Router = { app, core, specs: [] };
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The path only: query strings and bodies may carry what should not be logged.
+    log.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+  });
+  app.use("/v1/*", bodyLimit({
+    maxSize: MAX_BODY,
+    onError: (c) => c.json({ error: `request body is larger than ${MAX_BODY} bytes` }, 413),
+  }));
+
+  definitionRoutes(router, {
+    kind: "schedule", collection: "/v1/schedules", item: "/v1/schedule", tag: "schedules",
+    rules: core.schedules, listQuery: S.UsageQuery, createBody: S.ScheduleCreate, updateBody: S.ScheduleUpdate,
+    json: scheduleJson, jsonSchema: S.ScheduleJson,
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", timespec: b.when }),
+  });
+  definitionRoutes(router, {
+    kind: "retention policy", collection: "/v1/retention", item: "/v1/retention", tag: "retention",
+    rules: core.retention, listQuery: S.UsageQuery, createBody: S.RetentionCreate, updateBody: S.RetentionUpdate,
+    json: retentionJson, jsonSchema: S.RetentionJson,
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", expiry: b.expires }),
+  });
+  definitionRoutes(router, {
+    kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",
+    rules: core.targets, listQuery: S.DefinitionQuery, createBody: S.TargetCreate, updateBody: S.TargetUpdate,
+    json: targetJson, jsonSchema: S.TargetJson,
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent }),
+  });
+  definitionRoutes(router, {
+    kind: "store", collection: "/v1/stores", item: "/v1/store", tag: "stores",
+    rules: core.stores, listQuery: S.DefinitionQuery, createBody: S.StoreCreate, updateBody: S.StoreUpdate,
+    json: storeJson, jsonSchema: S.StoreJson,
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint }),
+  });
+  jobRoutes(router);
+  archiveRoutes(router);
+  taskRoutes(router);
+  authRoutes(router);
+  metaRoutes(router, opts.pubkey);
+
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));
+  app.onError((err, c) => {
+    if (err instanceof ShieldError) {
+      if (err.status === 401) c.header("WWW-Authenticate", 'Basic realm="shield"');
+      return c.json(err.fields ? { error: err.message, fields: err.fields } : { error: err.message }, err.status);
+    }
+    if (err instanceof HTTPException) return c.json({ error: err.message || "bad request" }, err.status);
+    const id = crypto.randomUUID();
+    log.error("unexpected error", { id, method: c.req.method, path: c.req.path, ...describeError(err) });
+    return c.json({ error: `internal error (id ${id}); the daemon log has the details` }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,60 @@
+import * as v from "valibot";
+import { route, type Router } from "./route.ts";
+import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
+import { jobJson } from "./json.ts";
+
+export function jobRoutes(router: Router): void {
+  const { jobs } = router.core;
+  const tag = "jobs";
+  route(router, {
+    method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
+    summary: "List jobs", description: "Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f.",
+    response: v.array(JobJson),
+  }, async ({ query }) => (await router.core.catalog.jobs.list(query)).map(jobJson));
+
+  route(router, {
+    method: "post", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,
+    summary: "Create a job", description: "priority is 0 (highest) to 100; 50 when left out.",
+    response: Created, errors: [409],
+  }, async ({ body }) => ({ ok: "created", uuid: await jobs.create(body) }));
+
+  route(router, {
+    method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
+    summary: "Show a job", response: JobJson, errors: [404],
+  }, async ({ params }) => jobJson(await jobs.get(params.uuid)));
+
+  route(router, {
+    method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,
+    summary: "Update a job", description: "summary is required; paused cannot be set here (use pause/unpause).",
+    response: Updated, errors: [404, 409],
+  }, async ({ params, body }) => {
+    await jobs.update(params.uuid, body);
+    return { ok: "updated" };
+  });
+
+  route(router, {
+    method: "delete", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam,
+    summary: "Delete a job", description: "Its archives stay, and expire by their retention as before.",
+    response: Deleted, errors: [404],
+  }, async ({ params }) => {
+    await jobs.delete(params.uuid);
+    return { ok: "deleted" };
+  });
+
+  for (const [action, paused] of [["pause", true], ["unpause", false]] as const) {
+    route(router, {
+      method: "post", path: `/v1/job/:uuid/${action}`, tag, permission: "operate", params: UuidParam,
+      summary: `${action === "pause" ? "Pause" : "Unpause"} a job`, response: Ok, errors: [404],
+    }, async ({ params }) => {
+      await jobs.setPaused(params.uuid, paused);
+      return { ok: paused ? "paused" : "unpaused" };
+    });
+  }
+
+  route(router, {
+    method: "post", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
+    body: RunRequest, bodyOptional: true,
+    summary: "Run a job now", description: "Files a pending backup task owned by `owner` (default anon); the body may be omitted.",
+    response: Scheduled, errors: [404],
+  }, async ({ params, body }) => ({ ok: "scheduled", task_uuid: await jobs.run(params.uuid, body.owner) }));
+}

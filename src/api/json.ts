@@ -1,0 +1,42 @@
+// Catalog rows → the /v1 JSON shapes of the design (snake_case, times as UTC text).
+import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
+
+/** "2015-10-25 11:32:00", as the design's examples show times. */
+export function formatTime(seconds: number): string;
+export function formatTime(seconds: number | null): string | null;
+export function formatTime(seconds: number | null): string | null {
+  return seconds === null ? null : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+}
+
+export const scheduleJson = (r: ScheduleRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec });
+export const retentionJson = (r: RetentionRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, expires: r.expiry });
+export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent });
+export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint });
+
+export const jobJson = (j: JobView) => ({
+  uuid: j.uuid, name: j.name, summary: j.summary, priority: j.priority, paused: j.paused,
+  retention_name: j.retentionName, retention_uuid: j.retentionUuid, expiry: j.expiry,
+  schedule_name: j.scheduleName, schedule_uuid: j.scheduleUuid, schedule: j.timespec,
+  store_name: j.storeName, store_uuid: j.storeUuid, store_plugin: j.storePlugin, store_endpoint: j.storeEndpoint,
+  target_name: j.targetName, target_uuid: j.targetUuid, target_plugin: j.targetPlugin, target_endpoint: j.targetEndpoint,
+  agent: j.targetAgent,
+});
+
+export const archiveJson = (a: ArchiveView) => ({
+  uuid: a.uuid, store_key: a.storeKey, taken_at: formatTime(a.takenAt), expires_at: formatTime(a.expiresAt),
+  notes: a.notes, status: a.status, job_uuid: a.jobUuid,
+  size: a.size, raw_size: a.rawSize, sha256: a.sha256, compression: a.compression, cipher: a.cipher,
+  purged_at: formatTime(a.purgedAt),
+  store_uuid: a.storeUuid, store_name: a.storeName, store_plugin: a.storePlugin, store_endpoint: a.storeEndpoint,
+  target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,
+});
+
+export const taskJson = (t: TaskRow) => ({
+  uuid: t.uuid, owner: t.owner, type: t.op, status: t.status,
+  job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
+  requested_at: formatTime(t.requestedAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
+  log: t.log,
+});
+
+export const userJson = (u: UserRow) => ({ uuid: u.uuid, name: u.name, role: u.role, created_at: formatTime(u.createdAt) });
+export const tokenJson = (t: TokenRow) => ({ uuid: t.uuid, name: t.name, created_at: formatTime(t.createdAt), last_used_at: formatTime(t.lastUsedAt) });

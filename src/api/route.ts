@@ -1,0 +1,107 @@
+// One place where a /v1 route is declared: its path, who may call it, the valibot
+// schemas of its parameters, query and body, and what it answers. `route()`
+// registers the Hono handler (authentication, permission, validation) and keeps
+// the declaration for the OpenAPI document, so the two cannot drift apart.
+import type { Context, Hono } from "hono";
+import * as v from "valibot";
+import { Forbidden, InvalidInput, type Core, type Principal } from "../core/index.ts";
+import { allows, roleFor, type Permission } from "../core/access.ts";
+
+type Schema = v.GenericSchema;
+type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
+
+export interface RouteSpec<P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined> {
+  method: "get" | "post" | "put" | "delete";
+  /** Hono syntax: /v1/job/:uuid */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** `public` needs no credentials at all. */
+  permission: Permission | "public";
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** A body may be left out entirely (run, restore): it is then read as `{}`. */
+  bodyOptional?: boolean;
+  status?: 200 | 201;
+  response: Schema | "text";
+  /** Statuses besides 200/400/401/403 worth documenting. */
+  errors?: (404 | 409)[];
+}
+
+export interface Input<P, Q, B> {
+  c: Context;
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  /** Undefined only on public routes. */
+  user: Principal;
+}
+
+export interface Router {
+  app: Hono;
+  core: Core;
+  specs: RouteSpec<any, any, any>[];
+}
+
+export function route<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
+  router: Router,
+  spec: RouteSpec<P, Q, B>,
+  handler: (input: Input<P, Q, B>) => Promise<unknown> | unknown,
+): void {
+  router.specs.push(spec);
+  router.app[spec.method](spec.path, async (c) => {
+    let user = undefined as unknown as Principal;
+    if (spec.permission !== "public") {
+      user = await router.core.users.authenticate(c.req.header("authorization"));
+      if (!allows(user.role, spec.permission)) {
+        throw new Forbidden(`${spec.method.toUpperCase()} ${spec.path} needs the ${roleFor(spec.permission)} role; user "${user.name}" is ${user.role}`);
+      }
+    }
+    const params = validate("path", spec.params, c.req.param());
+    const query = validate("query", spec.query, c.req.query());
+    const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
+    const result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
+    if (result instanceof Response) return result;
+    return c.json(result as object, spec.status ?? 200);
+  });
+}
+
+async function readJson(c: Context, optional: boolean): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") {
+    if (optional) return {};
+    throw new InvalidInput("request body is empty; send a JSON object");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInput(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function validate<S extends Schema | undefined>(where: "path" | "query" | "body", schema: S, value: unknown): Out<S> {
+  if (!schema) return undefined as Out<S>;
+  const result = v.safeParse(schema, value, { abortPipeEarly: true });
+  if (result.success) return result.output as Out<S>;
+  const fields: Record<string, string> = {};
+  let whole: string | undefined;
+  for (const issue of result.issues) {
+    const key = issue.path?.map((p) => String(p.key)).join(".");
+    if (!key) { whole = describe(issue); continue; }
+    fields[key] ??= describe(issue);
+  }
+  const parts = Object.entries(fields).map(([k, m]) => `${k}: ${m}`);
+  const what = where === "body" ? "request body" : where === "query" ? "query parameter" : "path parameter";
+  if (whole) throw new InvalidInput(`${what}: ${whole}`);
+  throw new InvalidInput(`invalid ${what}${parts.length > 1 ? "s" : ""}: ${parts.join("; ")}`, fields);
+}
+
+/** valibot's words for missing and unknown keys are about the schema; say them in the user's terms. */
+function describe(issue: v.BaseIssue<unknown>): string {
+  if (issue.kind === "schema" && issue.received === "undefined" && issue.expected?.startsWith('"')) return "is required";
+  if (issue.kind === "schema" && issue.expected === "never") return "is not a field of this request";
+  if (issue.kind === "schema" && issue.expected === "Object") return `must be a JSON object, not ${issue.received}`;
+  return issue.message;
+}

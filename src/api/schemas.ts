@@ -1,0 +1,179 @@
+// The /v1 request and response shapes, as valibot schemas. Requests are validated
+// with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
+import * as v from "valibot";
+
+// ---- building blocks -------------------------------------------------------
+
+export const Uuid = v.pipe(v.string("must be a string"), v.uuid("must be a UUID, like 6b8398be-fdc0-424a-8532-e812e5dfc116"));
+const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
+const Summary = v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"));
+const PluginName = v.pipe(
+  v.string("must be a string"),
+  v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be a plugin name: letters, digits, '.', '_' or '-'"),
+);
+
+/**
+ * The endpoint is an opaque JSON document for the plugin. The design sends it as a
+ * JSON-encoded string; an object is accepted too. Either way it is stored, and
+ * returned, as a string holding a JSON object.
+ */
+export const Endpoint = v.pipe(
+  v.union([v.string(), v.record(v.string(), v.unknown())], "must be a JSON object, or a string holding one"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    if (typeof dataset.value !== "string") return JSON.stringify(dataset.value);
+    try {
+      const parsed = JSON.parse(dataset.value);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return dataset.value;
+    } catch { /* reported below */ }
+    addIssue({ message: "must be a string holding a JSON object, like {\"host\":\"db1\"}" });
+    return NEVER;
+  }),
+);
+
+/** host:port of a Shield agent, or empty when the core runs the plugin itself. */
+const Agent = v.pipe(
+  v.string("must be a string"),
+  v.regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (like 10.17.66.54:5544), or empty"),
+);
+
+const Expires = v.pipe(
+  v.number("must be a number of seconds"),
+  v.integer("must be a whole number of seconds"),
+  v.minValue(3600, "must be at least 3600 (one hour)"),
+  v.maxValue(100 * 365 * 86400, "must be at most 100 years"),
+);
+const Priority = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 to 100"), v.maxValue(100, "must be 0 to 100"));
+const Timespec = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
+const Owner = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
+const Notes = v.pipe(v.string("must be a string"), v.maxLength(10_000, "must be at most 10000 characters"));
+const Bool = v.boolean("must be true or false");
+
+export const Role = v.picklist(["admin", "operator", "viewer"], "must be admin, operator or viewer");
+const Password = v.pipe(v.string("must be a string"), v.minLength(8, "must be at least 8 characters"), v.maxLength(1000, "must be at most 1000 characters"));
+
+/** The design's `[tf]` flags; `true`/`false` are accepted too. */
+const Flag = v.pipe(
+  v.picklist(["t", "f", "true", "false"], "must be t or f"),
+  v.transform((s) => s === "t" || s === "true"),
+);
+/** YYYYMMDD, read as midnight UTC of that day, in epoch seconds. */
+const Day = v.pipe(
+  v.string(),
+  v.regex(/^\d{8}$/, "must be a date as YYYYMMDD"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const s = dataset.value;
+    const ms = Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8));
+    const d = new Date(ms);
+    if (d.getUTCFullYear() !== +s.slice(0, 4) || d.getUTCMonth() + 1 !== +s.slice(4, 6) || d.getUTCDate() !== +s.slice(6, 8)) {
+      addIssue({ message: `${s} is not a calendar date` });
+      return NEVER;
+    }
+    return ms / 1000;
+  }),
+);
+export const MAX_LIMIT = 1000;
+export const DEFAULT_LIMIT = 100;
+const Limit = v.pipe(
+  v.string(),
+  v.regex(/^\d+$/, `must be a whole number from 1 to ${MAX_LIMIT}`),
+  v.transform(Number),
+  v.minValue(1, `must be a whole number from 1 to ${MAX_LIMIT}`),
+  v.maxValue(MAX_LIMIT, `must be a whole number from 1 to ${MAX_LIMIT}`),
+);
+const Offset = v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number), v.maxValue(1e9, "is too large"));
+export const Paging = { limit: v.optional(Limit), offset: v.optional(Offset) };
+
+// ---- path parameters -------------------------------------------------------
+
+export const UuidParam = v.object({ uuid: Uuid });
+
+// ---- requests --------------------------------------------------------------
+
+// `summary` is optional on create and required on update, as in the design.
+export const ScheduleCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), when: Timespec });
+export const ScheduleUpdate = v.strictObject({ name: Name, summary: Summary, when: Timespec });
+
+export const RetentionCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), expires: Expires });
+export const RetentionUpdate = v.strictObject({ name: Name, summary: Summary, expires: Expires });
+
+export const TargetCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint, agent: Agent });
+export const TargetUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint, agent: Agent });
+
+export const StoreCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint });
+export const StoreUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint });
+
+const jobFields = { name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid, priority: v.optional(Priority) };
+export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
+// `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
+export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary });
+
+export const RunRequest = v.strictObject({ owner: v.optional(Owner, "anon") });
+export const RestoreRequest = v.strictObject({ target: v.optional(Uuid), owner: v.optional(Owner, "anon") });
+export const ArchiveUpdate = v.strictObject({ notes: Notes });
+
+export const TokenCreate = v.strictObject({ name: Name });
+export const UserCreate = v.strictObject({ name: Name, password: Password, role: Role });
+export const UserUpdate = v.strictObject({ password: v.optional(Password), role: v.optional(Role) });
+
+// ---- query strings ---------------------------------------------------------
+
+export const DefinitionQuery = v.object({ unused: v.optional(Flag), plugin: v.optional(PluginName) });
+export const UsageQuery = v.object({ unused: v.optional(Flag) });
+export const JobQuery = v.object({
+  target: v.optional(Uuid), store: v.optional(Uuid), schedule: v.optional(Uuid), retention: v.optional(Uuid),
+  paused: v.optional(Flag),
+});
+export const ArchiveStatus = v.picklist(["valid", "expired", "purged", "purge_failed"], "must be valid, expired, purged or purge_failed");
+export const ArchiveQuery = v.object({
+  target: v.optional(Uuid), store: v.optional(Uuid), after: v.optional(Day), before: v.optional(Day),
+  status: v.optional(ArchiveStatus), ...Paging,
+});
+export const TaskStatus = v.picklist(["pending", "running", "canceled", "failed", "done"], "must be pending, running, canceled, failed or done");
+export const TaskQuery = v.object({
+  status: v.optional(TaskStatus), job: v.optional(Uuid), archive: v.optional(Uuid),
+  // Accepted for compatibility with the original Shield; it changes nothing.
+  debug: v.optional(v.string()),
+  ...Paging,
+});
+
+// ---- responses (for the OpenAPI document) ----------------------------------
+
+const Time = v.pipe(v.string(), v.description("UTC, as YYYY-MM-DD HH:MM:SS"));
+const NullableTime = v.nullable(Time);
+export const Created = v.object({ ok: v.literal("created"), uuid: Uuid });
+export const Updated = v.object({ ok: v.literal("updated") });
+export const Deleted = v.object({ ok: v.literal("deleted") });
+export const Scheduled = v.object({ ok: v.literal("scheduled"), task_uuid: Uuid });
+export const Canceled = v.object({ ok: v.literal("canceled") });
+export const Ok = v.object({ ok: v.string() });
+export const ErrorBody = v.object({ error: v.string(), fields: v.optional(v.record(v.string(), v.string())) });
+
+export const ScheduleJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), when: v.string() });
+export const RetentionJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), expires: v.number() });
+export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
+export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });
+export const JobJson = v.object({
+  uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(),
+  retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
+  schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
+  store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
+  target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
+});
+export const ArchiveJson = v.object({
+  uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),
+  status: ArchiveStatus, job_uuid: v.nullable(Uuid),
+  size: v.nullable(v.number()), raw_size: v.nullable(v.number()), sha256: v.nullable(v.string()),
+  compression: v.string(), cipher: v.string(), purged_at: NullableTime,
+  store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
+  target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
+});
+export const TaskJson = v.object({
+  uuid: Uuid, owner: v.string(), type: v.string(), status: TaskStatus,
+  job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
+  requested_at: Time, started_at: NullableTime, stopped_at: NullableTime, log: v.string(),
+});
+export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, created_at: Time });
+export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });
+export const TokenCreated = v.object({ ok: v.literal("created"), uuid: Uuid, token: v.string() });
+export const WhoAmI = v.object({ uuid: Uuid, name: v.string(), role: Role });
+export const Health = v.object({ ok: v.string(), version: v.string() });

@@ -1,0 +1,32 @@
+import * as v from "valibot";
+import { route, type Router } from "./route.ts";
+import { Canceled, DEFAULT_LIMIT, TaskJson, TaskQuery, UuidParam } from "./schemas.ts";
+import { taskJson } from "./json.ts";
+
+export function taskRoutes(router: Router): void {
+  const { tasks } = router.core;
+  const tag = "tasks";
+  route(router, {
+    method: "get", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
+    summary: "List tasks, newest first",
+    description: "?status=, ?job=, ?archive=; ?limit= (default 100, at most 1000) and ?offset= to page.",
+    response: v.array(TaskJson),
+  }, async ({ query }) => {
+    const { limit = DEFAULT_LIMIT, offset = 0, debug: _, ...filter } = query;
+    return (await router.core.catalog.tasks.list(filter, { limit, offset })).map(taskJson);
+  });
+
+  route(router, {
+    method: "get", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam,
+    summary: "Show a task, with its log", response: TaskJson, errors: [404],
+  }, async ({ params }) => taskJson(await tasks.get(params.uuid)));
+
+  route(router, {
+    method: "delete", path: "/v1/task/:uuid", tag, permission: "operate", params: UuidParam,
+    summary: "Cancel a task", description: "Only pending or running tasks can be canceled; others answer 409.",
+    response: Canceled, errors: [404, 409],
+  }, async ({ params }) => {
+    await tasks.cancel(params.uuid);
+    return { ok: "canceled" };
+  });
+}

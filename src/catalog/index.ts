@@ -1,0 +1,36 @@
+// The catalog: the only module that speaks SQL. Everything else asks it by noun.
+import { openCatalog, type CatalogHandle } from "./open.ts";
+import { definitionQueries } from "./definitions.ts";
+import { jobQueries } from "./jobs.ts";
+import { archiveQueries } from "./archives.ts";
+import { taskQueries } from "./tasks.ts";
+import { tokenQueries, userQueries } from "./users.ts";
+
+export function catalogQueries(h: CatalogHandle) {
+  return {
+    dialect: h.dialect,
+    description: h.description,
+    targets: definitionQueries(h, h.t.targets, "targetUuid"),
+    stores: definitionQueries(h, h.t.stores, "storeUuid"),
+    schedules: definitionQueries(h, h.t.schedules, "scheduleUuid"),
+    retention: definitionQueries(h, h.t.retention, "retentionUuid"),
+    jobs: jobQueries(h),
+    archives: archiveQueries(h),
+    tasks: taskQueries(h),
+    users: userQueries(h),
+    tokens: tokenQueries(h),
+    close: () => h.close(),
+  };
+}
+
+export type Catalog = ReturnType<typeof catalogQueries>;
+
+export async function connectCatalog(url: string): Promise<Catalog> {
+  return catalogQueries(await openCatalog(url));
+}
+
+export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
+export * from "./rows.ts";
+export type { JobView, JobFilter, JobInput } from "./jobs.ts";
+export type { ArchiveView, ArchiveFilter } from "./archives.ts";
+export type { TaskFilter } from "./tasks.ts";

@@ -1,0 +1,68 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { CatalogHandle } from "./open.ts";
+import type { JobRow } from "./rows.ts";
+
+export type JobInput = Pick<JobRow, "name" | "summary" | "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid" | "priority">;
+
+export interface JobFilter {
+  target?: string;
+  store?: string;
+  schedule?: string;
+  retention?: string;
+  paused?: boolean;
+}
+
+/** A job with the names and endpoints of what it joins, as the job JSON shows them. */
+export interface JobView extends JobRow {
+  targetName: string; targetPlugin: string; targetEndpoint: string; targetAgent: string;
+  storeName: string; storePlugin: string; storeEndpoint: string;
+  scheduleName: string; timespec: string;
+  retentionName: string; expiry: number;
+}
+
+export function jobQueries({ db, t }: CatalogHandle) {
+  const { jobs, targets, stores, schedules, retention } = t;
+  const joined = () => db.select({
+    uuid: jobs.uuid, name: jobs.name, summary: jobs.summary, priority: jobs.priority, paused: jobs.paused,
+    createdAt: jobs.createdAt, targetUuid: jobs.targetUuid, storeUuid: jobs.storeUuid,
+    scheduleUuid: jobs.scheduleUuid, retentionUuid: jobs.retentionUuid,
+    targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint, targetAgent: targets.agent,
+    storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
+    scheduleName: schedules.name, timespec: schedules.timespec,
+    retentionName: retention.name, expiry: retention.expiry,
+  }).from(jobs)
+    .innerJoin(targets, eq(targets.uuid, jobs.targetUuid))
+    .innerJoin(stores, eq(stores.uuid, jobs.storeUuid))
+    .innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid))
+    .innerJoin(retention, eq(retention.uuid, jobs.retentionUuid));
+
+  return {
+    list(f: JobFilter = {}): Promise<JobView[]> {
+      return joined().where(and(
+        f.target === undefined ? undefined : eq(jobs.targetUuid, f.target),
+        f.store === undefined ? undefined : eq(jobs.storeUuid, f.store),
+        f.schedule === undefined ? undefined : eq(jobs.scheduleUuid, f.schedule),
+        f.retention === undefined ? undefined : eq(jobs.retentionUuid, f.retention),
+        f.paused === undefined ? undefined : eq(jobs.paused, f.paused),
+      )).orderBy(asc(jobs.name));
+    },
+    async get(uuid: string): Promise<JobView | undefined> {
+      return (await joined().where(eq(jobs.uuid, uuid)))[0];
+    },
+    async byName(name: string): Promise<JobRow | undefined> {
+      return (await db.select().from(jobs).where(eq(jobs.name, name)))[0];
+    },
+    async create(uuid: string, v: JobInput & { paused: boolean }, createdAt: number): Promise<void> {
+      await db.insert(jobs).values({ ...v, uuid, createdAt });
+    },
+    async update(uuid: string, v: JobInput): Promise<boolean> {
+      return (await db.update(jobs).set(v).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+    },
+    async setPaused(uuid: string, paused: boolean): Promise<boolean> {
+      return (await db.update(jobs).set({ paused }).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+    },
+    async delete(uuid: string): Promise<boolean> {
+      return (await db.delete(jobs).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+    },
+  };
+}

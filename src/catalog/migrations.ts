@@ -1,0 +1,17 @@
+// The migrations drizzle-kit generated under drizzle/, imported as text so that
+// `bun build --compile` embeds them in the executable. After `npm run db:generate`,
+// add the new files here (test/catalog/migrations.test.ts fails until you do).
+import pg0000 from "../../drizzle/pg/0000_init.sql" with { type: "text" };
+import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
+
+export interface Migration { tag: string; sql: string }
+
+export const migrations: Record<"pg" | "sqlite", Migration[]> = {
+  pg: [{ tag: "0000_init", sql: pg0000 }],
+  sqlite: [{ tag: "0000_init", sql: sqlite0000 }],
+};
+
+/** drizzle-kit separates statements with this marker; drivers run one statement at a time. */
+export function statements(m: Migration): string[] {
+  return m.sql.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
+}

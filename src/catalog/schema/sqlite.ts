@@ -1,0 +1,123 @@
+// The catalog on SQLite (the embedded default). Column names, JS types and
+// constraints mirror ./pg.ts exactly: the query layer uses either through one API.
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Times are whole seconds since the epoch, as in the design's INTEGER columns.
+const time = (name: string) => integer(name);
+
+export const targets = sqliteTable("targets", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  summary: text("summary").notNull().default(""),
+  plugin: text("plugin").notNull(),
+  endpoint: text("endpoint").notNull(),
+  agent: text("agent").notNull().default(""),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("targets_name").on(t.name), index("targets_plugin").on(t.plugin)]);
+
+export const stores = sqliteTable("stores", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  summary: text("summary").notNull().default(""),
+  plugin: text("plugin").notNull(),
+  endpoint: text("endpoint").notNull(),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("stores_name").on(t.name), index("stores_plugin").on(t.plugin)]);
+
+export const schedules = sqliteTable("schedules", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  summary: text("summary").notNull().default(""),
+  timespec: text("timespec").notNull(),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("schedules_name").on(t.name)]);
+
+export const retention = sqliteTable("retention", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  summary: text("summary").notNull().default(""),
+  expiry: integer("expiry").notNull(),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("retention_name").on(t.name)]);
+
+export const jobs = sqliteTable("jobs", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  summary: text("summary").notNull().default(""),
+  targetUuid: text("target_uuid").notNull().references(() => targets.uuid),
+  storeUuid: text("store_uuid").notNull().references(() => stores.uuid),
+  scheduleUuid: text("schedule_uuid").notNull().references(() => schedules.uuid),
+  retentionUuid: text("retention_uuid").notNull().references(() => retention.uuid),
+  priority: integer("priority").notNull().default(50),
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  createdAt: time("created_at").notNull(),
+}, (t) => [
+  uniqueIndex("jobs_name").on(t.name),
+  index("jobs_target").on(t.targetUuid),
+  index("jobs_store").on(t.storeUuid),
+  index("jobs_schedule").on(t.scheduleUuid),
+  index("jobs_retention").on(t.retentionUuid),
+]);
+
+export const archives = sqliteTable("archives", {
+  uuid: text("uuid").primaryKey(),
+  // No foreign keys: an archive row outlives its job, and purged rows are kept
+  // for the audit trail after their target or store is gone.
+  targetUuid: text("target_uuid").notNull(),
+  storeUuid: text("store_uuid").notNull(),
+  jobUuid: text("job_uuid"),
+  storeKey: text("store_key").notNull(),
+  takenAt: time("taken_at").notNull(),
+  expiresAt: time("expires_at").notNull(),
+  notes: text("notes").notNull().default(""),
+  status: text("status", { enum: ["valid", "expired", "purged", "purge_failed"] }).notNull().default("valid"),
+  size: integer("size"),
+  rawSize: integer("raw_size"),
+  sha256: text("sha256"),
+  compression: text("compression").notNull().default("none"),
+  cipher: text("cipher").notNull().default("none"),
+  encryptionKey: text("encryption_key"),
+  purgedAt: time("purged_at"),
+}, (t) => [
+  index("archives_target_taken").on(t.targetUuid, t.takenAt),
+  index("archives_store_taken").on(t.storeUuid, t.takenAt),
+  index("archives_taken").on(t.takenAt),
+  index("archives_status_expires").on(t.status, t.expiresAt),
+]);
+
+export const tasks = sqliteTable("tasks", {
+  uuid: text("uuid").primaryKey(),
+  owner: text("owner").notNull(),
+  op: text("op").notNull(),
+  jobUuid: text("job_uuid"),
+  archiveUuid: text("archive_uuid"),
+  targetUuid: text("target_uuid"),
+  storeUuid: text("store_uuid"),
+  status: text("status", { enum: ["pending", "running", "canceled", "failed", "done"] }).notNull(),
+  requestedAt: time("requested_at").notNull(),
+  startedAt: time("started_at"),
+  stoppedAt: time("stopped_at"),
+  log: text("log").notNull().default(""),
+}, (t) => [
+  index("tasks_status_requested").on(t.status, t.requestedAt),
+  index("tasks_requested").on(t.requestedAt),
+  index("tasks_job").on(t.jobUuid),
+]);
+
+export const users = sqliteTable("users", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["admin", "operator", "viewer"] }).notNull(),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("users_name").on(t.name)]);
+
+export const tokens = sqliteTable("tokens", {
+  uuid: text("uuid").primaryKey(),
+  userUuid: text("user_uuid").notNull().references(() => users.uuid, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  // SHA-256 of the token: the token itself is shown once and never stored.
+  tokenHash: text("token_hash").notNull(),
+  createdAt: time("created_at").notNull(),
+  lastUsedAt: time("last_used_at"),
+}, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);

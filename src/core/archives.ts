@@ -1,0 +1,36 @@
+// Rules for archives: annotating, restoring (to the original target or another), deleting.
+import { nowSeconds, type ArchiveView, type Catalog } from "../catalog/index.ts";
+import { Conflict, InvalidInput, NotFound } from "./errors.ts";
+import { fileTask } from "./tasks.ts";
+
+export function archiveRules(catalog: Catalog) {
+  return {
+    async get(uuid: string): Promise<ArchiveView> {
+      const archive = await catalog.archives.get(uuid);
+      if (!archive) throw new NotFound("archive", uuid);
+      return archive;
+    },
+    async annotate(uuid: string, notes: string): Promise<void> {
+      if (!(await catalog.archives.annotate(uuid, notes))) throw new NotFound("archive", uuid);
+    },
+    async restore(uuid: string, owner: string, targetUuid?: string): Promise<string> {
+      const archive = await this.get(uuid);
+      if (archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be restored`);
+      const target = targetUuid ?? archive.targetUuid;
+      if (!(await catalog.targets.get(target))) {
+        if (targetUuid) throw new InvalidInput(`target: no target with uuid ${targetUuid}`, { target: `no target with uuid ${targetUuid}` });
+        throw new Conflict(`the archive's target ${target} no longer exists; give another target to restore to`);
+      }
+      return fileTask(catalog, { op: "restore", owner, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
+    },
+    /**
+     * Expires the archive now; the retention purger then removes its blob from the
+     * store and marks it purged. The row stays until then, so no blob is orphaned.
+     */
+    async delete(uuid: string): Promise<void> {
+      const archive = await this.get(uuid);
+      if (archive.status === "purged") throw new Conflict(`archive ${uuid} is already purged`);
+      if (archive.status === "valid") await catalog.archives.expireNow(uuid, nowSeconds());
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Rules for jobs: what a job may refer to, and filing its backup tasks.
+import { nowSeconds, type Catalog, type JobInput, type JobView } from "../catalog/index.ts";
+import { InvalidInput, NotFound } from "./errors.ts";
+import { uniqueNames } from "./names.ts";
+import { fileTask } from "./tasks.ts";
+
+export interface JobRequest {
+  name: string;
+  summary: string;
+  target: string;
+  store: string;
+  schedule: string;
+  retention: string;
+  priority?: number;
+}
+
+export const DEFAULT_PRIORITY = 50;
+
+export function jobRules(catalog: Catalog) {
+  /** Checks the job's references and turns the request into catalog columns. */
+  async function resolve(req: JobRequest, priority: number): Promise<JobInput> {
+    const missing: Record<string, string> = {};
+    const [target, store, schedule, retention] = await Promise.all([
+      catalog.targets.get(req.target), catalog.stores.get(req.store),
+      catalog.schedules.get(req.schedule), catalog.retention.get(req.retention),
+    ]);
+    if (!target) missing.target = `no target with uuid ${req.target}`;
+    if (!store) missing.store = `no store with uuid ${req.store}`;
+    if (!schedule) missing.schedule = `no schedule with uuid ${req.schedule}`;
+    if (!retention) missing.retention = `no retention policy with uuid ${req.retention}`;
+    if (Object.keys(missing).length) {
+      throw new InvalidInput(Object.entries(missing).map(([k, v]) => `${k}: ${v}`).join("; "), missing);
+    }
+    return {
+      name: req.name, summary: req.summary, priority,
+      targetUuid: req.target, storeUuid: req.store, scheduleUuid: req.schedule, retentionUuid: req.retention,
+    };
+  }
+
+  const names = uniqueNames("job", catalog.jobs.byName);
+
+  return {
+    async get(uuid: string): Promise<JobView> {
+      const job = await catalog.jobs.get(uuid);
+      if (!job) throw new NotFound("job", uuid);
+      return job;
+    },
+    async create(req: JobRequest & { paused: boolean }): Promise<string> {
+      const v = await resolve(req, req.priority ?? DEFAULT_PRIORITY);
+      await names.check(req.name);
+      const uuid = crypto.randomUUID();
+      await names.guard(req.name, () => catalog.jobs.create(uuid, { ...v, paused: req.paused }, nowSeconds()));
+      return uuid;
+    },
+    async update(uuid: string, req: JobRequest): Promise<void> {
+      const current = await this.get(uuid);
+      const v = await resolve(req, req.priority ?? current.priority);
+      await names.check(req.name, uuid);
+      if (!(await names.guard(req.name, () => catalog.jobs.update(uuid, v)))) throw new NotFound("job", uuid);
+    },
+    async delete(uuid: string): Promise<void> {
+      if (!(await catalog.jobs.delete(uuid))) throw new NotFound("job", uuid);
+    },
+    async setPaused(uuid: string, paused: boolean): Promise<void> {
+      if (!(await catalog.jobs.setPaused(uuid, paused))) throw new NotFound("job", uuid);
+    },
+    /** Files an ad hoc backup task; a paused job can still be run by hand. */
+    async run(uuid: string, owner: string): Promise<string> {
+      const job = await this.get(uuid);
+      return fileTask(catalog, { op: "backup", owner, jobUuid: job.uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, archiveUuid: null });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Rules for tasks: filing them (the tasks table is the queue) and canceling them.
+import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
+import { Conflict, NotFound } from "./errors.ts";
+
+export type TaskRequest = Pick<TaskRow, "op" | "owner" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid">;
+
+export async function fileTask(catalog: Catalog, req: TaskRequest): Promise<string> {
+  const uuid = crypto.randomUUID();
+  await catalog.tasks.create({ uuid, ...req, requestedAt: nowSeconds() });
+  return uuid;
+}
+
+export function taskRules(catalog: Catalog) {
+  return {
+    async get(uuid: string): Promise<TaskRow> {
+      const task = await catalog.tasks.get(uuid);
+      if (!task) throw new NotFound("task", uuid);
+      return task;
+    },
+    /** Pending tasks never start; running ones are stopped by the supervisor, which watches for this status. */
+    async cancel(uuid: string): Promise<void> {
+      const task = await this.get(uuid);
+      if (!(await catalog.tasks.cancel(uuid, nowSeconds()))) {
+        const now = (await catalog.tasks.get(uuid))?.status ?? task.status;
+        throw new Conflict(`task ${uuid} is already ${now}; only pending or running tasks can be canceled`);
+      }
+    },
+  };
+}

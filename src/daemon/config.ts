@@ -1,0 +1,62 @@
+// The daemon's settings: flags first, then SHIELD_* environment variables, then defaults.
+import { join, resolve } from "node:path";
+import { parseArgs, UsageError } from "../args.ts";
+import { isPostgresUrl } from "../catalog/index.ts";
+
+export interface DaemonConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** A postgres:// URL, or the path of the SQLite file. */
+  database: string;
+  adminPassword: string | undefined;
+}
+
+export const DEFAULT_LISTEN = "127.0.0.1:8888";
+export const DEFAULT_DATA_DIR = "./shield-data";
+
+export const DAEMON_HELP = `Usage: shield daemon [options]
+
+Runs the Shield core: the /v1 API, the catalog, and (in later releases) the
+scheduler, purger and task supervisor.
+
+Options:
+  --listen HOST:PORT   where to serve the API (default ${DEFAULT_LISTEN}; env SHIELD_LISTEN)
+  --data-dir DIR       keys and the embedded catalog live here (default ${DEFAULT_DATA_DIR};
+                       env SHIELD_DATA_DIR); created with mode 0700
+  --database URL       postgres://user@host:port/db for a shared PostgreSQL catalog, or
+                       the path of a SQLite file (default DIR/shield.db; env SHIELD_DATABASE_URL)
+  -h, --help           this help
+
+Environment:
+  SHIELD_ADMIN_PASSWORD  password of the 'admin' user created at first start
+                         (when unset, a random one is printed once)
+  SHIELD_LOG_LEVEL       debug, info (default), warn or error
+
+Examples:
+  shield daemon
+  shield daemon --listen 0.0.0.0:8888 --database postgres://shield@db.internal/shield
+`;
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT, like ${DEFAULT_LISTEN} (got "${listen}")`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
+  const { options, positionals } = parseArgs(argv, [
+    { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "help", short: "h", flag: true },
+  ]);
+  if (options.help) return "help";
+  if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
+  const { host, port } = parseListen((options.listen as string) ?? env.SHIELD_LISTEN ?? DEFAULT_LISTEN);
+  const dataDir = resolve((options["data-dir"] as string) ?? env.SHIELD_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const db = (options.database as string) ?? env.SHIELD_DATABASE_URL ?? join(dataDir, "shield.db");
+  return {
+    host, port, dataDir,
+    database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
+    adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
+  };
+}

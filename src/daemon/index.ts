@@ -1,0 +1,66 @@
+// `shield daemon`: open the catalog, make sure there are keys and an admin, serve /v1.
+import { chmodSync, mkdirSync } from "node:fs";
+import { connectCatalog, type Catalog } from "../catalog/index.ts";
+import { createCore } from "../core/index.ts";
+import { createApi } from "../api/index.ts";
+import { describeError, log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { loadOrCreateHostKey } from "./keys.ts";
+import type { DaemonConfig } from "./config.ts";
+
+export interface RunningDaemon {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
+  // 0700: the data dir holds the private key and, by default, the catalog.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
+  const hostKey = loadOrCreateHostKey(config.dataDir);
+
+  const catalog: Catalog = await connectCatalog(config.database);
+  const core = createCore(catalog);
+  const admin = await core.users.bootstrapAdmin(config.adminPassword);
+  if (admin.generated) {
+    // Printed once, on its own, so that it is easy to find and never repeated in the log.
+    process.stderr.write(`\nCreated user 'admin' with password: ${admin.generated}\nKeep it now: it is not shown again. Set SHIELD_ADMIN_PASSWORD to choose it yourself.\n\n`);
+  } else if (admin.created) {
+    log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
+  }
+
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey });
+  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, development: false });
+  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+  log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop: () => (stopping ??= (async () => {
+      await server.stop();
+      await catalog.close();
+      log.info("shield daemon stopped");
+    })()),
+  };
+}
+
+/** Runs until SIGINT or SIGTERM, then finishes in-flight requests and closes the catalog. */
+export async function runDaemon(config: DaemonConfig): Promise<void> {
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon(config);
+  } catch (err) {
+    log.error("shield daemon could not start", describeError(err));
+    process.exit(1);
+  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      log.info("shutting down", { signal });
+      daemon.stop().then(() => process.exit(0), (err) => {
+        log.error("unclean shutdown", describeError(err));
+        process.exit(1);
+      });
+    });
+  }
+}

@@ -1,0 +1,52 @@
+// argv → role: `shield daemon`, `shield version`, `shield help`; later `shield plugin`,
+// `shield agent` and the CLI's `shield VERB NOUN`.
+import { UsageError } from "./args.ts";
+import { DAEMON_HELP, daemonConfig } from "./daemon/config.ts";
+import { runDaemon } from "./daemon/index.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `Shield ${VERSION}: backup and restore for data systems.
+
+Usage: shield COMMAND [options]
+
+Commands:
+  daemon     run the core: the /v1 API and the catalog (shield daemon --help)
+  version    print the version
+  help       this help
+
+Start with:
+  shield daemon                 # API on http://127.0.0.1:8888, catalog in ./shield-data
+  curl http://127.0.0.1:8888/v1/health
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "daemon": {
+      const config = daemonConfig(rest, process.env);
+      if (config === "help") { process.stdout.write(DAEMON_HELP); return 0; }
+      await runDaemon(config);
+      return -1; // keeps running until a signal
+    }
+    case "version": case "--version": case "-v":
+      process.stdout.write(`shield ${VERSION}\n`);
+      return 0;
+    case "help": case "--help": case "-h": case undefined:
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"; run 'shield help'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exit(code); },
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`shield: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`shield: unexpected error: ${(err as Error)?.message ?? err}\n`);
+    process.exit(3);
+  },
+);
