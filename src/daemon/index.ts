@@ -1,6 +1,6 @@
 // `shield daemon`: open the catalog, make sure there are keys and an admin, serve /v1.
 import { chmodSync, mkdirSync } from "node:fs";
-import { connectCatalog, type Catalog } from "../catalog/index.ts";
+import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
 import { createCore } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
 import { describeError, log } from "../log.ts";
@@ -19,7 +19,13 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   chmodSync(config.dataDir, 0o700);
   const hostKey = loadOrCreateHostKey(config.dataDir);
 
-  const catalog: Catalog = await connectCatalog(config.database);
+  let catalog: Catalog;
+  try {
+    catalog = await connectCatalog(config.database);
+  } catch (err) {
+    const where = isPostgresUrl(config.database) ? redactUrl(config.database) : config.database;
+    throw new Error(`cannot open the catalog ${where}: ${(err as Error).message ?? err}`);
+  }
   const core = createCore(catalog);
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
   if (admin.generated) {
@@ -51,7 +57,8 @@ export async function runDaemon(config: DaemonConfig): Promise<void> {
   try {
     daemon = await startDaemon(config);
   } catch (err) {
-    log.error("shield daemon could not start", describeError(err));
+    // The reason alone: a stack trace helps no operator fix a wrong URL or a full disk.
+    log.error("shield daemon could not start", { error: describeError(err).error });
     process.exit(1);
   }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
