@@ -2,7 +2,9 @@ import { and, asc, eq } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { JobRow } from "./rows.ts";
 
-export type JobInput = Pick<JobRow, "name" | "summary" | "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid" | "priority">;
+export type JobInput = Pick<JobRow, "name" | "summary" | "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid" | "priority">
+  // The column's default (zstd) applies when left out.
+  & Partial<Pick<JobRow, "compression">>;
 
 export interface JobFilter {
   target?: string;
@@ -23,7 +25,7 @@ export interface JobView extends JobRow {
 export function jobQueries({ db, t }: CatalogHandle) {
   const { jobs, targets, stores, schedules, retention } = t;
   const joined = () => db.select({
-    uuid: jobs.uuid, name: jobs.name, summary: jobs.summary, priority: jobs.priority, paused: jobs.paused,
+    uuid: jobs.uuid, name: jobs.name, summary: jobs.summary, priority: jobs.priority, paused: jobs.paused, compression: jobs.compression,
     createdAt: jobs.createdAt, targetUuid: jobs.targetUuid, storeUuid: jobs.storeUuid,
     scheduleUuid: jobs.scheduleUuid, retentionUuid: jobs.retentionUuid,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint, targetAgent: targets.agent,

@@ -2,13 +2,21 @@
 // `bun build --compile` embeds them in the executable. After `npm run db:generate`,
 // add the new files here (test/catalog/migrations.test.ts fails until you do).
 import pg0000 from "../../drizzle/pg/0000_init.sql" with { type: "text" };
+import pg0001 from "../../drizzle/pg/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
+import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
 export const migrations: Record<"pg" | "sqlite", Migration[]> = {
-  pg: [{ tag: "0000_init", sql: pg0000 }],
-  sqlite: [{ tag: "0000_init", sql: sqlite0000 }],
+  pg: [
+    { tag: "0000_init", sql: pg0000 },
+    { tag: "0001_task_store_key_job_compression", sql: pg0001 },
+  ],
+  sqlite: [
+    { tag: "0000_init", sql: sqlite0000 },
+    { tag: "0001_task_store_key_job_compression", sql: sqlite0001 },
+  ],
 };
 
 /** drizzle-kit separates statements with this marker; drivers run one statement at a time. */

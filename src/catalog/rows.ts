@@ -1,4 +1,5 @@
 // Row types of the catalog, the same for both dialects.
+import { DrizzleQueryError } from "drizzle-orm";
 import type { Tables } from "./open.ts";
 
 export type TargetRow = Tables["targets"]["$inferSelect"];
@@ -23,7 +24,10 @@ export interface Page { limit: number; offset: number }
 /** A uniqueness constraint failed (a name taken), in either dialect's words. */
 export function isUniqueViolation(err: unknown): boolean {
   for (let e: any = err; e; e = e.cause) {
-    if (e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(String(e.message))) return true;
+    if (e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE") return true;
+    // Drizzle's wrapper quotes the query's parameters in its message: a value that
+    // reads "UNIQUE constraint failed" must not pass another refusal off as this one.
+    if (!(e instanceof DrizzleQueryError) && /UNIQUE constraint failed/.test(String(e.message))) return true;
   }
   return false;
 }

@@ -54,11 +54,25 @@ async function boot(): Promise<PgServer> {
     "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     "start",
   ]);
-  process.on("exit", () => {
-    run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  stop = () => {
+    stop = undefined;
+    try {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // For scripts (bench) that are not under `bun test`, whose preload stops it.
+  process.on("exit", () => stop?.());
   return { port, bindir, url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}` };
+}
+
+let stop: (() => void) | undefined;
+
+/** Stops the private server, if this process started one. */
+export function stopPostgres(): void {
+  stop?.();
+  server = undefined;
 }
 
 let counter = 0;

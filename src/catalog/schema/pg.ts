@@ -36,7 +36,8 @@ export const retention = pgTable("retention", {
   uuid: uuid("uuid").primaryKey(),
   name: text("name").notNull(),
   summary: text("summary").notNull().default(""),
-  expiry: integer("expiry").notNull(),
+  // Seconds; a 100-year policy does not fit a 32-bit integer.
+  expiry: bigint("expiry", { mode: "number" }).notNull(),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("retention_name").on(t.name)]);
 
@@ -49,6 +50,8 @@ export const jobs = pgTable("jobs", {
   scheduleUuid: uuid("schedule_uuid").notNull().references(() => schedules.uuid),
   retentionUuid: uuid("retention_uuid").notNull().references(() => retention.uuid),
   priority: integer("priority").notNull().default(50),
+  // How this job's archives are compressed (zstd, gzip, none); recorded on each archive.
+  compression: text("compression").notNull().default("zstd"),
   paused: boolean("paused").notNull().default(false),
   createdAt: time("created_at").notNull(),
 }, (t) => [
@@ -98,6 +101,9 @@ export const tasks = pgTable("tasks", {
   startedAt: time("started_at"),
   stoppedAt: time("stopped_at"),
   log: text("log").notNull().default(""),
+  // Set as soon as a store names its blob, before the archive row exists: if the
+  // daemon dies in between, recovery purges the blob by this key.
+  storeKey: text("store_key"),
 }, (t) => [
   index("tasks_status_requested").on(t.status, t.requestedAt),
   index("tasks_requested").on(t.requestedAt),

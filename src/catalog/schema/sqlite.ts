@@ -49,6 +49,8 @@ export const jobs = sqliteTable("jobs", {
   scheduleUuid: text("schedule_uuid").notNull().references(() => schedules.uuid),
   retentionUuid: text("retention_uuid").notNull().references(() => retention.uuid),
   priority: integer("priority").notNull().default(50),
+  // How this job's archives are compressed (zstd, gzip, none); recorded on each archive.
+  compression: text("compression").notNull().default("zstd"),
   paused: integer("paused", { mode: "boolean" }).notNull().default(false),
   createdAt: time("created_at").notNull(),
 }, (t) => [
@@ -98,6 +100,9 @@ export const tasks = sqliteTable("tasks", {
   startedAt: time("started_at"),
   stoppedAt: time("stopped_at"),
   log: text("log").notNull().default(""),
+  // Set as soon as a store names its blob, before the archive row exists: if the
+  // daemon dies in between, recovery purges the blob by this key.
+  storeKey: text("store_key"),
 }, (t) => [
   index("tasks_status_requested").on(t.status, t.requestedAt),
   index("tasks_requested").on(t.requestedAt),
