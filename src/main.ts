@@ -4,6 +4,8 @@ import { UsageError } from "./args.ts";
 import { DAEMON_HELP, daemonConfig } from "./daemon/config.ts";
 import { runDaemon } from "./daemon/index.ts";
 import { VERSION } from "./version.ts";
+import { archiveDecrypt } from "./maintenance/decrypt.ts";
+import { rekey } from "./maintenance/rekey.ts";
 
 const HELP = `Shield ${VERSION}: backup and restore for data systems.
 
@@ -11,6 +13,9 @@ Usage: shield COMMAND [options]
 
 Commands:
   daemon     run the core: the /v1 API and the catalog (shield daemon --help)
+  plugin     run a built-in plugin: shield plugin NAME ACTION ... (shield plugin lists them)
+  archive decrypt   decrypt a stored blob offline (shield archive decrypt --help)
+  rekey      rotate the master key: re-wrap every archive's key (shield rekey --help)
   version    print the version
   help       this help
 
@@ -28,6 +33,17 @@ async function main(argv: string[]): Promise<number> {
       await runDaemon(config);
       return -1; // keeps running until a signal
     }
+    case "plugin": {
+      // A built-in plugin, run as a subprocess by the supervisor or by hand in a shell pipeline.
+      const { runPlugin } = await import("../plugins/index.ts");
+      return runPlugin(rest[0], rest.slice(1));
+    }
+    case "archive": {
+      if (rest[0] !== "decrypt") throw new UsageError("usage: shield archive decrypt ... (shield archive decrypt --help)");
+      return archiveDecrypt(rest.slice(1));
+    }
+    case "rekey":
+      return rekey(rest);
     case "version": case "--version": case "-v":
       process.stdout.write(`shield ${VERSION}\n`);
       return 0;

@@ -11,6 +11,7 @@ import { archiveRoutes } from "./archives.ts";
 import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
+import { pluginRoutes } from "./plugins.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 
@@ -64,6 +65,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   archiveRoutes(router);
   taskRoutes(router);
   authRoutes(router);
+  pluginRoutes(router);
   metaRoutes(router, opts.pubkey);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));

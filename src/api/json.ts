@@ -14,7 +14,7 @@ export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summa
 export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint });
 
 export const jobJson = (j: JobView) => ({
-  uuid: j.uuid, name: j.name, summary: j.summary, priority: j.priority, paused: j.paused,
+  uuid: j.uuid, name: j.name, summary: j.summary, priority: j.priority, paused: j.paused, compression: j.compression,
   retention_name: j.retentionName, retention_uuid: j.retentionUuid, expiry: j.expiry,
   schedule_name: j.scheduleName, schedule_uuid: j.scheduleUuid, schedule: j.timespec,
   store_name: j.storeName, store_uuid: j.storeUuid, store_plugin: j.storePlugin, store_endpoint: j.storeEndpoint,

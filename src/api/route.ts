@@ -74,11 +74,15 @@ async function readJson(c: Context, optional: boolean): Promise<unknown> {
     if (optional) return {};
     throw new InvalidInput("request body is empty; send a JSON object");
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new InvalidInput(`request body is not valid JSON: ${(err as Error).message}`);
   }
+  // valibot's object schemas let arrays through (they are objects to JavaScript).
+  if (Array.isArray(body)) throw new InvalidInput("request body: must be a JSON object, not an array");
+  return body;
 }
 
 function validate<S extends Schema | undefined>(where: "path" | "query" | "body", schema: S, value: unknown): Out<S> {
@@ -95,7 +99,8 @@ function validate<S extends Schema | undefined>(where: "path" | "query" | "body"
   const parts = Object.entries(fields).map(([k, m]) => `${k}: ${m}`);
   const what = where === "body" ? "request body" : where === "query" ? "query parameter" : "path parameter";
   if (whole) throw new InvalidInput(`${what}: ${whole}`);
-  throw new InvalidInput(`invalid ${what}${parts.length > 1 ? "s" : ""}: ${parts.join("; ")}`, fields);
+  const plural = parts.length > 1 && where !== "body" ? "s" : "";
+  throw new InvalidInput(`invalid ${what}${plural}: ${parts.join("; ")}`, fields);
 }
 
 /** valibot's words for missing and unknown keys are about the schema; say them in the user's terms. */

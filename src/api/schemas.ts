@@ -4,9 +4,12 @@ import * as v from "valibot";
 
 // ---- building blocks -------------------------------------------------------
 
-export const Uuid = v.pipe(v.string("must be a string"), v.uuid("must be a UUID, like 6b8398be-fdc0-424a-8532-e812e5dfc116"));
-const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
-const Summary = v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"));
+// Lower-cased: PostgreSQL's uuid type ignores case and SQLite's text does not; the catalog holds lower case.
+export const Uuid = v.pipe(v.string("must be a string"), v.uuid("must be a UUID, like 6b8398be-fdc0-424a-8532-e812e5dfc116"), v.toLowerCase());
+// PostgreSQL text cannot hold NUL; refuse it in every dialect, so both behave alike.
+const NoNul = v.check((s: string) => !s.includes("\0"), "must not contain NUL characters");
+const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
+const Summary = v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"), NoNul);
 const PluginName = v.pipe(
   v.string("must be a string"),
   v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be a plugin name: letters, digits, '.', '_' or '-'"),
@@ -17,8 +20,13 @@ const PluginName = v.pipe(
  * JSON-encoded string; an object is accepted too. Either way it is stored, and
  * returned, as a string holding a JSON object.
  */
+const JsonObject = v.pipe(
+  // Not v.record(): it lets an array through, turned into {"0": ...}.
+  v.custom<Record<string, unknown>>((x) => typeof x === "object" && x !== null && !Array.isArray(x)),
+  v.metadata({ type: "object" }),
+);
 export const Endpoint = v.pipe(
-  v.union([v.string(), v.record(v.string(), v.unknown())], "must be a JSON object, or a string holding one"),
+  v.union([v.string(), JsonObject], "must be a JSON object, or a string holding one"),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
     if (typeof dataset.value !== "string") return JSON.stringify(dataset.value);
     try {
@@ -43,9 +51,9 @@ const Expires = v.pipe(
   v.maxValue(100 * 365 * 86400, "must be at most 100 years"),
 );
 const Priority = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must be 0 to 100"), v.maxValue(100, "must be 0 to 100"));
-const Timespec = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
-const Owner = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
-const Notes = v.pipe(v.string("must be a string"), v.maxLength(10_000, "must be at most 10000 characters"));
+const Timespec = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
+const Owner = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
+const Notes = v.pipe(v.string("must be a string"), v.maxLength(10_000, "must be at most 10000 characters"), NoNul);
 const Bool = v.boolean("must be true or false");
 
 export const Role = v.picklist(["admin", "operator", "viewer"], "must be admin, operator or viewer");
@@ -102,7 +110,11 @@ export const TargetUpdate = v.strictObject({ name: Name, summary: Summary, plugi
 export const StoreCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint });
 export const StoreUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint });
 
-const jobFields = { name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid, priority: v.optional(Priority) };
+const Compression = v.picklist(["zstd", "gzip", "none"], "must be zstd, gzip or none");
+const jobFields = {
+  name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid,
+  priority: v.optional(Priority), compression: v.optional(Compression),
+};
 export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
 export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary });
@@ -153,7 +165,7 @@ export const RetentionJson = v.object({ uuid: Uuid, name: v.string(), summary: v
 export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
 export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });
 export const JobJson = v.object({
-  uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(),
+  uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
   schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, lt, ne } from "drizzle-orm";
+import { and, count, desc, eq, gte, isNotNull, lt, ne } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { ArchiveRow, ArchiveStatus, Page } from "./rows.ts";
 
@@ -67,6 +67,15 @@ export function archiveQueries({ db, t }: CatalogHandle) {
         ne(archives.status, "purged"),
       ));
       return rows[0]!.n;
+    },
+    /** Every wrapped data key, for rotating the master key. */
+    async wrappedKeys(): Promise<{ uuid: string; encryptionKey: string }[]> {
+      const rows = await db.select({ uuid: archives.uuid, encryptionKey: archives.encryptionKey }).from(archives)
+        .where(isNotNull(archives.encryptionKey));
+      return rows as { uuid: string; encryptionKey: string }[];
+    },
+    async setEncryptionKey(uuid: string, encryptionKey: string): Promise<void> {
+      await db.update(archives).set({ encryptionKey }).where(eq(archives.uuid, uuid));
     },
   };
 }

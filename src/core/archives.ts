@@ -1,9 +1,9 @@
 // Rules for archives: annotating, restoring (to the original target or another), deleting.
 import { nowSeconds, type ArchiveView, type Catalog } from "../catalog/index.ts";
 import { Conflict, InvalidInput, NotFound } from "./errors.ts";
-import { fileTask } from "./tasks.ts";
+import type { TaskFiler } from "./tasks.ts";
 
-export function archiveRules(catalog: Catalog) {
+export function archiveRules(catalog: Catalog, fileTask: TaskFiler) {
   return {
     async get(uuid: string): Promise<ArchiveView> {
       const archive = await catalog.archives.get(uuid);
@@ -21,7 +21,7 @@ export function archiveRules(catalog: Catalog) {
         if (targetUuid) throw new InvalidInput(`target: no target with uuid ${targetUuid}`, { target: `no target with uuid ${targetUuid}` });
         throw new Conflict(`the archive's target ${target} no longer exists; give another target to restore to`);
       }
-      return fileTask(catalog, { op: "restore", owner, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
+      return fileTask({ op: "restore", owner, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
     },
     /**
      * Expires the archive now; the retention purger then removes its blob from the

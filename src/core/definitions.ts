@@ -22,6 +22,8 @@ export function definitionRules<Row extends { uuid: string }, Input extends { na
   queries: DefinitionQueries<Row, Input>,
   // Counts archives not yet purged, for kinds whose deletion would strand them.
   heldArchives?: (uuid: string) => Promise<number>,
+  // Checks an input beyond its shape (a plugin's `validate` of an endpoint); throws InvalidInput.
+  check?: (v: Input) => Promise<void>,
 ) {
   const names = uniqueNames(kind, queries.byName);
 
@@ -36,6 +38,7 @@ export function definitionRules<Row extends { uuid: string }, Input extends { na
     },
     async create(v: Input): Promise<string> {
       await names.check(v.name);
+      await check?.(v);
       const uuid = crypto.randomUUID();
       await names.guard(v.name, () => queries.create(uuid, v, nowSeconds()));
       return uuid;
@@ -43,6 +46,7 @@ export function definitionRules<Row extends { uuid: string }, Input extends { na
     async update(uuid: string, v: Input): Promise<void> {
       await this.get(uuid);
       await names.check(v.name, uuid);
+      await check?.(v);
       if (!(await names.guard(v.name, () => queries.update(uuid, v)))) throw new NotFound(kind, uuid);
     },
     async delete(uuid: string): Promise<void> {

@@ -21,7 +21,9 @@ export class Forbidden extends ShieldError {
 }
 
 export class NotFound extends ShieldError {
-  constructor(kind: string, uuid: string) { super(404, `no ${kind} with uuid ${uuid}`); }
+  constructor(kind: string, id: string, by: "uuid" | "name" = "uuid") {
+    super(404, by === "name" ? `no ${kind} named "${id}"` : `no ${kind} with uuid ${id}`);
+  }
 }
 
 export class Conflict extends ShieldError {

@@ -2,7 +2,8 @@
 import { nowSeconds, type Catalog, type JobInput, type JobView } from "../catalog/index.ts";
 import { InvalidInput, NotFound } from "./errors.ts";
 import { uniqueNames } from "./names.ts";
-import { fileTask } from "./tasks.ts";
+import type { Compression } from "../pipeline/compression.ts";
+import type { TaskFiler } from "./tasks.ts";
 
 export interface JobRequest {
   name: string;
@@ -12,13 +13,15 @@ export interface JobRequest {
   schedule: string;
   retention: string;
   priority?: number;
+  compression?: Compression;
 }
 
 export const DEFAULT_PRIORITY = 50;
+export const DEFAULT_COMPRESSION: Compression = "zstd";
 
-export function jobRules(catalog: Catalog) {
+export function jobRules(catalog: Catalog, fileTask: TaskFiler) {
   /** Checks the job's references and turns the request into catalog columns. */
-  async function resolve(req: JobRequest, priority: number): Promise<JobInput> {
+  async function resolve(req: JobRequest, priority: number, compression: Compression): Promise<JobInput> {
     const missing: Record<string, string> = {};
     const [target, store, schedule, retention] = await Promise.all([
       catalog.targets.get(req.target), catalog.stores.get(req.store),
@@ -32,7 +35,7 @@ export function jobRules(catalog: Catalog) {
       throw new InvalidInput(Object.entries(missing).map(([k, v]) => `${k}: ${v}`).join("; "), missing);
     }
     return {
-      name: req.name, summary: req.summary, priority,
+      name: req.name, summary: req.summary, priority, compression,
       targetUuid: req.target, storeUuid: req.store, scheduleUuid: req.schedule, retentionUuid: req.retention,
     };
   }
@@ -46,7 +49,7 @@ export function jobRules(catalog: Catalog) {
       return job;
     },
     async create(req: JobRequest & { paused: boolean }): Promise<string> {
-      const v = await resolve(req, req.priority ?? DEFAULT_PRIORITY);
+      const v = await resolve(req, req.priority ?? DEFAULT_PRIORITY, req.compression ?? DEFAULT_COMPRESSION);
       await names.check(req.name);
       const uuid = crypto.randomUUID();
       await names.guard(req.name, () => catalog.jobs.create(uuid, { ...v, paused: req.paused }, nowSeconds()));
@@ -54,7 +57,7 @@ export function jobRules(catalog: Catalog) {
     },
     async update(uuid: string, req: JobRequest): Promise<void> {
       const current = await this.get(uuid);
-      const v = await resolve(req, req.priority ?? current.priority);
+      const v = await resolve(req, req.priority ?? current.priority, req.compression ?? (current.compression as Compression));
       await names.check(req.name, uuid);
       if (!(await names.guard(req.name, () => catalog.jobs.update(uuid, v)))) throw new NotFound("job", uuid);
     },
@@ -67,7 +70,7 @@ export function jobRules(catalog: Catalog) {
     /** Files an ad hoc backup task; a paused job can still be run by hand. */
     async run(uuid: string, owner: string): Promise<string> {
       const job = await this.get(uuid);
-      return fileTask(catalog, { op: "backup", owner, jobUuid: job.uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, archiveUuid: null });
+      return fileTask({ op: "backup", owner, jobUuid: job.uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, archiveUuid: null });
     },
   };
 }

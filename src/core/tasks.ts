@@ -4,10 +4,16 @@ import { Conflict, NotFound } from "./errors.ts";
 
 export type TaskRequest = Pick<TaskRow, "op" | "owner" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid">;
 
-export async function fileTask(catalog: Catalog, req: TaskRequest): Promise<string> {
-  const uuid = crypto.randomUUID();
-  await catalog.tasks.create({ uuid, ...req, requestedAt: nowSeconds() });
-  return uuid;
+export type TaskFiler = (req: TaskRequest) => Promise<string>;
+
+/** Files tasks into the queue, then tells whoever runs them (the supervisor) to look. */
+export function taskFiler(catalog: Catalog, onFiled: () => void = () => {}): TaskFiler {
+  return async (req) => {
+    const uuid = crypto.randomUUID();
+    await catalog.tasks.create({ uuid, ...req, requestedAt: nowSeconds() });
+    onFiled();
+    return uuid;
+  };
 }
 
 export function taskRules(catalog: Catalog) {

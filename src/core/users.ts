@@ -51,6 +51,8 @@ export function userRules(catalog: Catalog) {
     },
     async update(uuid: string, v: { password?: string; role?: Role }): Promise<void> {
       const user = await this.get(uuid);
+      // Nothing to change (`{}`): an UPDATE with no columns is an SQL error, not a no-op.
+      if (v.role === undefined && v.password === undefined) return;
       if (v.role !== undefined) await lastAdminGuard(user, v.role);
       const passwordHash = v.password === undefined ? undefined : await Bun.password.hash(v.password);
       await catalog.users.update(uuid, { role: v.role, passwordHash });
@@ -76,7 +78,9 @@ export function userRules(catalog: Catalog) {
         const decoded = Buffer.from(value, "base64").toString("utf8");
         const colon = decoded.indexOf(":");
         if (colon < 0) throw new Unauthenticated("malformed Basic credentials: expected base64 of user:password");
-        const user = await catalog.users.byName(decoded.slice(0, colon));
+        const name = decoded.slice(0, colon);
+        // No user name holds NUL (the API refuses it), and PostgreSQL would fail on the query.
+        const user = name.includes("\0") ? undefined : await catalog.users.byName(name);
         if (!user || !(await passwordMatches(user, decoded.slice(colon + 1)))) throw new Unauthenticated("wrong user name or password");
         return { uuid: user.uuid, name: user.name, role: user.role, via: "password" };
       }

@@ -10,10 +10,16 @@ export interface DaemonConfig {
   /** A postgres:// URL, or the path of the SQLite file. */
   database: string;
   adminPassword: string | undefined;
+  /** External plugin directories, searched in order before the built-ins. */
+  pluginDirs: string[];
+  workers: number;
+  /** Base64 of 32 bytes; otherwise DIR/master.key is used (and created). */
+  masterKey: string | undefined;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
 export const DEFAULT_DATA_DIR = "./shield-data";
+export const DEFAULT_WORKERS = 4;
 
 export const DAEMON_HELP = `Usage: shield daemon [options]
 
@@ -26,11 +32,16 @@ Options:
                        env SHIELD_DATA_DIR); created with mode 0700
   --database URL       postgres://user@host:port/db for a shared PostgreSQL catalog, or
                        the path of a SQLite file (default DIR/shield.db; env SHIELD_DATABASE_URL)
+  --plugin-dir DIR     a directory of external plugins (repeatable; env SHIELD_PLUGIN_PATH,
+                       colon-separated); searched before the built-in plugins
+  --workers N          tasks run at once (default ${DEFAULT_WORKERS})
   -h, --help           this help
 
 Environment:
   SHIELD_ADMIN_PASSWORD  password of the 'admin' user created at first start
                          (when unset, a random one is printed once)
+  SHIELD_MASTER_KEY      base64 of 32 bytes: the key that wraps every archive's
+                         key (default: DIR/master.key, created at first start)
   SHIELD_LOG_LEVEL       debug, info (default), warn or error
 
 Examples:
@@ -47,15 +58,22 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
-    { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "help", short: "h", flag: true },
+    { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true },
+    { name: "workers" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
   const { host, port } = parseListen((options.listen as string) ?? env.SHIELD_LISTEN ?? DEFAULT_LISTEN);
   const dataDir = resolve((options["data-dir"] as string) ?? env.SHIELD_DATA_DIR ?? DEFAULT_DATA_DIR);
   const db = (options.database as string) ?? env.SHIELD_DATABASE_URL ?? join(dataDir, "shield.db");
+  const workers = Number(options.workers ?? DEFAULT_WORKERS);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be a whole number from 1 to 64 (got "${options.workers}")`);
+  const pluginDirs = [
+    ...((options["plugin-dir"] as string[] | undefined) ?? []),
+    ...(env.SHIELD_PLUGIN_PATH ?? "").split(":").filter(Boolean),
+  ].map((d) => resolve(d));
   return {
-    host, port, dataDir,
+    host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
   };

@@ -6,6 +6,11 @@ import { createApi } from "../api/index.ts";
 import { describeError, log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
+import { loadOrCreateMasterKey } from "./master-key.ts";
+import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
+import { Supervisor } from "../supervisor/index.ts";
+// The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
+import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
 
 export interface RunningDaemon {
@@ -26,7 +31,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const where = isPostgresUrl(config.database) ? redactUrl(config.database) : config.database;
     throw new Error(`cannot open the catalog ${where}: ${(err as Error).message ?? err}`);
   }
-  const core = createCore(catalog);
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
+  const supervisor = new Supervisor({ catalog, plugins, masterKey, workers: config.workers });
+  const core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
   if (admin.generated) {
     // Printed once, on its own, so that it is easy to find and never repeated in the log.
@@ -35,6 +43,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
   }
 
+  await supervisor.start();
   const app = createApi(core, { pubkey: hostKey.sshPublicKey });
   const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, development: false });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
@@ -45,6 +54,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     url,
     stop: () => (stopping ??= (async () => {
       await server.stop();
+      await supervisor.stop();
       await catalog.close();
       log.info("shield daemon stopped");
     })()),

@@ -1,0 +1,201 @@
+// The postgres target: pg_dump / pg_restore for one database, pg_dumpall / psql
+// for the whole cluster (pg_database empty). The endpoint keys are those of the
+// original Shield plugin.
+//
+// The password reaches the tools only as PGPASSWORD in their environment: no
+// argument of any process ever holds it, and nothing here prints it.
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import {
+  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Endpoint, type Plugin,
+} from "../protocol.ts";
+import { VERSION } from "../../src/version.ts";
+import { RoleFilter, sniff } from "./stream.ts";
+
+interface Config {
+  host?: string;
+  port?: number;
+  user: string;
+  password?: string;
+  /** Absent: every database of the cluster. */
+  database?: string;
+  bindir?: string;
+  /** Extra arguments for pg_dump / pg_dumpall. */
+  options: string[];
+}
+
+function config(endpoint: Endpoint): Config {
+  const bindir = str(endpoint, "pg_bindir");
+  if (bindir !== undefined && !isAbsolute(bindir)) throw new EndpointInvalid("pg_bindir", `must be an absolute path, not "${bindir}"`);
+  const options = str(endpoint, "pg_options");
+  return {
+    host: str(endpoint, "pg_host"),
+    port: port(endpoint, "pg_port"),
+    user: str(endpoint, "pg_user", { required: true }),
+    password: str(endpoint, "pg_password"),
+    database: str(endpoint, "pg_database"),
+    bindir,
+    options: options === undefined ? [] : splitWords(options, "pg_options"),
+  };
+}
+
+/** Shell-like words: whitespace separates; '...' and "..." group; a backslash escapes. */
+export function splitWords(s: string, field: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === "\\" && quote === '"' && i + 1 < s.length) word = (word ?? "") + s[++i]!;
+      else word = (word ?? "") + ch;
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+      word ??= "";
+    } else {
+      word = (word ?? "") + (ch === "\\" && i + 1 < s.length ? s[++i] : ch);
+    }
+  }
+  if (quote) throw new EndpointInvalid(field, "has an unterminated quote");
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** pg_bindir, else the directory of pg_dump on PATH, else Debian's newest /usr/lib/postgresql/N/bin. */
+function bindir(c: Config): string {
+  if (c.bindir) return c.bindir;
+  const onPath = Bun.which("pg_dump");
+  if (onPath) return dirname(onPath);
+  if (existsSync("/usr/lib/postgresql")) {
+    const versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(`/usr/lib/postgresql/${v}/bin/pg_dump`)) return `/usr/lib/postgresql/${v}/bin`;
+  }
+  throw new PluginError("cannot find pg_dump: set pg_bindir to the directory holding the PostgreSQL client tools", 3);
+}
+
+/** The connection travels in the environment; the database name in a conninfo string (never a password). */
+function pgEnv(c: Config): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // Nothing inherited may redirect the connection, and the endpoint (with its password) stays with us.
+    if (v === undefined || k === "SHIELD_ENDPOINT" || /^PG(HOST|HOSTADDR|PORT|USER|PASSWORD|PASSFILE|DATABASE|SERVICE|SERVICEFILE|OPTIONS)$/.test(k)) continue;
+    env[k] = v;
+  }
+  if (c.host) env.PGHOST = c.host;
+  if (c.port) env.PGPORT = String(c.port);
+  env.PGUSER = c.user;
+  if (c.password) env.PGPASSWORD = c.password;
+  env.PGAPPNAME = "shield";
+  env.PGCONNECT_TIMEOUT ??= "15";
+  return env;
+}
+
+function conninfo(database: string): string {
+  return `dbname='${database.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+function where(c: Config): string {
+  return `${c.user}@${c.host ?? "(local socket)"}${c.port ? `:${c.port}` : ""}`;
+}
+
+async function backup(ctx: ActionContext): Promise<void> {
+  const c = config(ctx.endpoint);
+  const bin = bindir(c);
+  const argv = c.database
+    // -Z0: the stream is compressed by Shield's pipeline (zstd by default); compressing twice only costs CPU.
+    ? [join(bin, "pg_dump"), "--format=custom", "-Z0", "--no-password", ...c.options, "--dbname", conninfo(c.database)]
+    // --clean --if-exists: restoring the cluster replaces each database instead of failing on it.
+    : [join(bin, "pg_dumpall"), "--clean", "--if-exists", "--no-password", ...c.options];
+  ctx.log(`postgres: dumping ${c.database ? `database "${c.database}"` : "every database"} of ${where(c)}`);
+  // pg_dump writes straight into our stdout: no copy, and the pipe's own backpressure.
+  await exec(argv, { stdout: "inherit", env: pgEnv(c), signal: ctx.signal });
+}
+
+/** Creates the database unless it exists; tells whether it did. */
+async function ensureDatabase(c: Config, bin: string, ctx: ActionContext): Promise<void> {
+  const script = `SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = :'db') AS missing \\gset
+\\if :missing
+CREATE DATABASE :"db";
+\\echo created
+\\endif
+`;
+  const r = await exec(
+    [join(bin, "psql"), "-X", "-q", "-At", "--no-password", "-v", "ON_ERROR_STOP=1", "-v", `db=${c.database}`, "-d", conninfo("postgres"), "-f", "-"],
+    { stdin: new Response(script).body!, stdout: "pipe", env: pgEnv(c), signal: ctx.signal },
+  );
+  if (r.stdout.includes("created")) ctx.log(`postgres: created database "${c.database}"`);
+}
+
+async function restore(ctx: ActionContext): Promise<void> {
+  const c = config(ctx.endpoint);
+  const bin = bindir(c);
+  const { kind, stream } = await sniff(ctx.stdin);
+  if (kind === "empty") throw new PluginError("nothing to restore: the input is empty");
+  if (kind === "unknown") throw new PluginError("the input is not a PostgreSQL dump (neither pg_dump's custom format nor pg_dumpall's SQL)");
+  if (c.database) {
+    if (kind !== "custom") throw new PluginError(`this is a full-cluster dump (pg_dumpall): restore it with an endpoint without pg_database, not into "${c.database}"`);
+    await ensureDatabase(c, bin, ctx);
+    ctx.log(`postgres: restoring database "${c.database}" of ${where(c)}`);
+    await exec(
+      [join(bin, "pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-password", "--dbname", conninfo(c.database)],
+      { stdin: stream, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+    );
+    return;
+  }
+  if (kind === "custom") throw new PluginError("this is a single-database dump (pg_dump): set pg_database to the database to restore it into");
+  ctx.log(`postgres: restoring every database of ${where(c)}`);
+  // The dump drops and re-creates the restoring user's own role, which PostgreSQL
+  // refuses; those two statements are left out so that any other error stops the restore.
+  await exec(
+    [join(bin, "psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo("postgres"), "-f", "-"],
+    { stdin: stream.pipeThrough(new RoleFilter(c.user)), stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+  );
+}
+
+async function test(ctx: ActionContext): Promise<string[]> {
+  const c = config(ctx.endpoint);
+  const bin = bindir(c);
+  const r = await exec(
+    [join(bin, "psql"), "-X", "-At", "--no-password", "-d", conninfo(c.database ?? "postgres"), "-c", "SELECT current_user || ' on ' || version()"],
+    { stdout: "pipe", stderr: "pipe", env: pgEnv(c), signal: ctx.signal },
+  );
+  return [`ok: connected to ${where(c)}${c.database ? `, database "${c.database}"` : ""} as ${r.stdout.trim()}`];
+}
+
+export const postgres: Plugin = {
+  info: {
+    name: "postgres",
+    author: "Shield",
+    version: VERSION,
+    features: { target: "yes", store: "no" },
+    endpoint_from: "env",
+    fields: [
+      { name: "pg_host", type: "string", title: "Host", required: false, help: "Host name, IP address or socket directory of the server; empty: the local socket.", example: "db.example.com" },
+      { name: "pg_port", type: "port", title: "Port", required: false, default: "5432", help: "TCP port of the server.", example: "5432" },
+      { name: "pg_user", type: "string", title: "User", required: true, help: "Role to connect as: it must be able to read everything dumped (a superuser for the whole cluster).", example: "postgres" },
+      { name: "pg_password", type: "password", title: "Password", required: false, help: "Password of pg_user; given to the tools in their environment only.", example: "" },
+      { name: "pg_database", type: "string", title: "Database", required: false, help: "Database to back up and restore into (created when absent); empty: every database, with pg_dumpall.", example: "app" },
+      { name: "pg_bindir", type: "abspath", title: "Tools directory", required: false, help: "Directory of pg_dump, pg_restore and psql; empty: found on PATH or in /usr/lib/postgresql.", example: "/usr/lib/postgresql/16/bin" },
+      { name: "pg_options", type: "string", title: "Dump options", required: false, help: "Extra options for pg_dump (or pg_dumpall), split like a shell would.", example: "--exclude-table=audit_log" },
+    ],
+  },
+  validate(ctx) {
+    const c = config(ctx.endpoint);
+    return [
+      `pg_host: ${c.host ?? "(local socket)"}`,
+      `pg_port: ${c.port ?? "(default)"}`,
+      `pg_user: ${c.user}`,
+      secretLine("pg_password", c.password),
+      `pg_database: ${c.database ?? "(every database, with pg_dumpall)"}`,
+      `pg_bindir: ${c.bindir ?? "(found at run time)"}`,
+      ...(c.options.length ? [`pg_options: ${c.options.join(" ")}`] : []),
+    ];
+  },
+  backup,
+  restore,
+  test,
+};

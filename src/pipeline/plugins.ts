@@ -1,0 +1,162 @@
+// Finding and asking plugins. A plugin is an executable that speaks the plugin
+// protocol: either one found in a plugin directory, or a built-in run as
+// `shield plugin NAME`. Both are spawned the same way; nothing here knows what
+// any particular plugin does.
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+export interface PluginField {
+  name: string; type?: string; title?: string; help?: string; required?: boolean; default?: unknown; example?: unknown;
+}
+
+export interface PluginInfo {
+  name: string;
+  author?: string;
+  version?: string;
+  features: { target: "yes" | "no"; store: "yes" | "no" };
+  endpoint_from?: "env" | "flag";
+  fields?: PluginField[];
+  [key: string]: unknown;
+}
+
+export interface ResolvedPlugin {
+  /** The name jobs and targets refer to it by. */
+  name: string;
+  /** Where it comes from, for /v1/plugins: "builtin" or the executable's path. */
+  source: string;
+  argv: string[];
+  info: PluginInfo;
+}
+
+export class PluginMissing extends Error {}
+export class PluginFailed extends Error {
+  constructor(message: string, readonly exitCode: number, readonly output: string) { super(message); }
+}
+
+export interface PluginRegistryOptions {
+  /** Directories searched, in order, for external plugins (before built-ins, so a site can override one). */
+  dirs: string[];
+  /** How to run this executable: [process.execPath] when compiled, [bun, main.ts] from source. */
+  self: string[];
+  /** Names `shield plugin NAME` answers to. */
+  builtins: string[];
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+// A plugin's `info` answers at once; one that hangs must not hang a request.
+const INFO_TIMEOUT_MS = 10_000;
+
+/** Environment variables of the daemon that no plugin has any business seeing. */
+const PRIVATE_ENV = /^(SHIELD_(MASTER_KEY|ADMIN_PASSWORD|DATABASE_URL|TOKEN)|SHIELD_ENDPOINT)$/;
+
+export function pluginEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** How the running executable starts itself again (for built-in plugins). */
+export function selfCommand(): string[] {
+  // A compiled binary's entry point lives in Bun's embedded filesystem.
+  return Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+export class PluginRegistry {
+  private readonly cache = new Map<string, Promise<ResolvedPlugin>>();
+
+  constructor(private readonly opts: PluginRegistryOptions) {}
+
+  /** Every plugin that answers `info`: external ones, then built-ins not overridden. */
+  async list(): Promise<ResolvedPlugin[]> {
+    const names = new Set<string>();
+    for (const dir of this.opts.dirs) {
+      if (!existsSync(dir)) continue;
+      for (const entry of readdirSync(dir)) if (NAME.test(entry) && isExecutable(join(dir, entry))) names.add(entry);
+    }
+    for (const b of this.opts.builtins) names.add(b);
+    const found = await Promise.allSettled([...names].sort().map((n) => this.resolve(n)));
+    return found.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  }
+
+  resolve(name: string): Promise<ResolvedPlugin> {
+    let p = this.cache.get(name);
+    if (!p) {
+      p = this.load(name);
+      // A failure is not remembered: the plugin may be installed a moment later.
+      p.catch(() => this.cache.delete(name));
+      this.cache.set(name, p);
+    }
+    return p;
+  }
+
+  private async load(name: string): Promise<ResolvedPlugin> {
+    if (!NAME.test(name)) throw new PluginMissing(`"${name}" is not a plugin name`);
+    for (const dir of this.opts.dirs) {
+      const path = join(dir, name);
+      if (isExecutable(path)) return { name, source: path, argv: [path], info: await this.info(name, [path]) };
+    }
+    if (this.opts.builtins.includes(name)) {
+      const argv = [...this.opts.self, "plugin", name];
+      return { name, source: "builtin", argv, info: await this.info(name, argv) };
+    }
+    const where = this.opts.dirs.length ? ` (searched ${this.opts.dirs.join(", ")} and the built-ins)` : "";
+    throw new PluginMissing(`no plugin named "${name}"${where}`);
+  }
+
+  private async info(name: string, argv: string[]): Promise<PluginInfo> {
+    const r = await runPlugin(argv, ["info"], { timeoutMs: INFO_TIMEOUT_MS });
+    if (r.code !== 0) throw new PluginFailed(`plugin ${name}: 'info' failed (exit ${r.code}): ${lastLine(r.stderr)}`, r.code, r.stderr);
+    let info: PluginInfo;
+    try {
+      info = JSON.parse(r.stdout);
+    } catch {
+      throw new PluginFailed(`plugin ${name}: 'info' did not print JSON`, r.code, r.stdout);
+    }
+    if (!info || typeof info !== "object" || typeof info.features !== "object") {
+      throw new PluginFailed(`plugin ${name}: 'info' lacks "features"`, r.code, r.stdout);
+    }
+    return info;
+  }
+
+  /** Arguments and environment to run an action with an endpoint, the way this plugin wants the endpoint. */
+  invocation(p: ResolvedPlugin, action: string, endpoint: string, key?: string): { argv: string[]; env: Record<string, string> } {
+    const viaEnv = p.info.endpoint_from === "env";
+    const argv = [...p.argv, action, ...(viaEnv ? [] : ["--endpoint", endpoint]), ...(key === undefined ? [] : ["--key", key])];
+    return { argv, env: pluginEnv(viaEnv ? { SHIELD_ENDPOINT: endpoint } : {}) };
+  }
+
+  /** Runs `validate`: resolves with the plugin's words, throws PluginFailed (with them) when invalid. */
+  async validate(p: ResolvedPlugin, endpoint: string): Promise<string> {
+    const { argv, env } = this.invocation(p, "validate", endpoint);
+    const r = await runPlugin(argv, [], { env, timeoutMs: INFO_TIMEOUT_MS });
+    const words = (r.stdout + r.stderr).trim();
+    if (r.code !== 0) throw new PluginFailed(`plugin ${p.name} says the endpoint is invalid: ${words || `exit ${r.code}`}`, r.code, words);
+    return words;
+  }
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function lastLine(s: string): string {
+  return s.trim().split("\n").pop() ?? "";
+}
+
+/** Runs a short plugin action to completion, collecting its output. */
+async function runPlugin(argv: string[], args: string[], opts: { env?: Record<string, string>; timeoutMs: number }) {
+  const proc = Bun.spawn([...argv, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: opts.env ?? pluginEnv() });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs);
+  try {
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { stdout, stderr, code: proc.signalCode ? 128 : code };
+  } finally {
+    clearTimeout(timer);
+  }
+}

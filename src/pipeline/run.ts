@@ -1,0 +1,216 @@
+// The two pipelines. Backup: target `backup` → compression → encryption → store
+// `store`. Restore: store `retrieve` → checksum and decryption → decompression →
+// target `restore`. Nothing is staged on disk; every stage's exit is checked; a
+// failure or cancel kills every process of the pipeline.
+import { compressor, decompressor, type Compression } from "./compression.ts";
+import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
+import { ByteCounter, Digest, pump } from "./pump.ts";
+import { Stage } from "./stage.ts";
+import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
+
+export { CIPHER_ID as CIPHER } from "./encryption.ts";
+
+export interface PipelineContext {
+  plugins: PluginRegistry;
+  /** Stage stderr and progress lines, for the task log. */
+  log: (line: string) => void;
+  /** Aborting kills every stage; the pipeline then rejects with Canceled. */
+  signal: AbortSignal;
+  /** How often to log bytes moved (ms). */
+  progressEvery?: number;
+}
+
+export interface Endpoint { plugin: string; endpoint: string }
+
+export interface BackupResult {
+  storeKey: string;
+  size: number;
+  rawSize: number;
+  sha256: string;
+  compression: Compression;
+  cipher: string;
+  /** The archive's own data key, for the caller to wrap with the master key. */
+  dataKey: Uint8Array | null;
+}
+
+export class PipelineFailed extends Error {
+  /** A key the store returned before the pipeline failed: its blob must be purged. */
+  storeKey?: string;
+}
+export class Canceled extends PipelineFailed {}
+
+/** Collects the stages of one run so that a failure anywhere can kill them all. */
+class Run {
+  readonly stages: Stage[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly ctx: PipelineContext) {
+    ctx.signal.addEventListener("abort", () => this.fail(new Canceled("canceled")), { once: true });
+    if (ctx.signal.aborted) this.fail(new Canceled("canceled"));
+  }
+
+  stage(label: string, argv: string[], env: Record<string, string>, io: { stdin: boolean; stdout: boolean }): Stage {
+    this.check();
+    const s = new Stage({
+      label, argv, env, stdin: io.stdin ? "pipe" : "ignore", stdout: io.stdout ? "pipe" : "ignore",
+      onStderr: (l, line) => this.ctx.log(`${l}: ${line}`),
+    });
+    this.stages.push(s);
+    return s;
+  }
+
+  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: { stdin: boolean; stdout: boolean }, key?: string): Stage {
+    const { argv, env } = this.ctx.plugins.invocation(p, action, endpoint, key);
+    return this.stage(label, argv, env, io);
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    for (const s of this.stages) s.kill();
+  }
+
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every stage, failing the run on the first non-zero exit. */
+  async finish(work: Promise<unknown>[]): Promise<void> {
+    const exits = this.stages.map(async (s) => {
+      const code = await s.exited();
+      if (code !== 0) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+    });
+    const flows = work.map((w) => w.catch((err) => this.fail(err instanceof Error ? err : new Error(String(err)))));
+    await Promise.all([...exits, ...flows]);
+    this.check();
+  }
+
+  progress(what: string, counter: ByteCounter): () => void {
+    const started = performance.now();
+    const every = this.ctx.progressEvery ?? 5000;
+    const timer = setInterval(() => {
+      const secs = (performance.now() - started) / 1000;
+      this.ctx.log(`progress: ${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(0)} s (${formatBytes(counter.bytes / secs)}/s)`);
+    }, every);
+    return () => {
+      clearInterval(timer);
+      const secs = Math.max((performance.now() - started) / 1000, 0.001);
+      this.ctx.log(`${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(1)} s (${formatBytes(counter.bytes / secs)}/s)`);
+    };
+  }
+}
+
+export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: { compression: Compression; encrypt: boolean }): Promise<BackupResult> {
+  const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
+  const run = new Run(ctx);
+  const raw = new ByteCounter();
+  const stored = new Digest();
+  const dataKey = opts.encrypt ? newDataKey() : null;
+  let storeOutput = "";
+
+  const source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+  let stream = source.stdout.pipeThrough(raw.stream);
+  const work: Promise<unknown>[] = [];
+  const zip = compressor(opts.compression);
+  if (zip) {
+    const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: true, stdout: true });
+    work.push(pump(stream, z.stdin));
+    stream = z.stdout;
+  }
+  if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
+  stream = stream.pipeThrough(stored.stream);
+  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: true, stdout: true });
+  work.push(pump(stream, sink.stdin));
+  work.push(new Response(sink.stdout).text().then((t) => (storeOutput = t)));
+
+  const done = run.progress("backed up", raw);
+  try {
+    await run.finish(work);
+  } catch (err) {
+    // The store may have completed (and named its blob) before another stage failed.
+    const key = parseStoreKey(storeOutput);
+    if (key && err instanceof PipelineFailed) err.storeKey = key;
+    throw err;
+  } finally {
+    done();
+  }
+  const key = parseStoreKey(storeOutput);
+  if (!key) throw new PipelineFailed(`store did not print a key: ${JSON.stringify(storeOutput.slice(0, 200))}`);
+  return {
+    storeKey: key, size: stored.bytes, rawSize: raw.bytes, sha256: stored.sha256(),
+    compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
+  };
+}
+
+export interface ArchiveToRestore {
+  storeKey: string;
+  sha256: string | null;
+  size: number | null;
+  compression: string;
+  cipher: string;
+  dataKey: Uint8Array | null;
+}
+
+export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number }> {
+  if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
+  if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
+  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
+  const unzip = decompressor(archive.compression);
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const raw = new ByteCounter();
+
+  const source = run.plugin("store retrieve", sp, "retrieve", store.endpoint, { stdin: false, stdout: true }, archive.storeKey);
+  let stream = source.stdout.pipeThrough(fetched.stream);
+  // Refuse before the target sees the end of its input: an archive that fails
+  // its checksum is never restored, not even partly (the target is killed).
+  const verify = () => {
+    if (archive.size !== null && fetched.bytes !== archive.size) {
+      throw new PipelineFailed(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
+    }
+    if (archive.sha256 && fetched.sha256() !== archive.sha256) {
+      throw new PipelineFailed("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
+    }
+  };
+  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  const work: Promise<unknown>[] = [];
+  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: true, stdout: false });
+  if (unzip) {
+    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: true, stdout: true });
+    work.push(pump(stream, z.stdin, verify));
+    // The decompressor's stdin closes only after verification, so its output ends only then too.
+    work.push(pump(z.stdout.pipeThrough(raw.stream), sink.stdin, () => run.check()));
+  } else {
+    work.push(pump(stream.pipeThrough(raw.stream), sink.stdin, verify));
+  }
+  const done = run.progress("restored", raw);
+  try {
+    await run.finish(work);
+  } finally {
+    done();
+  }
+  return { rawSize: raw.bytes };
+}
+
+/** Runs a store's `purge` for a key. */
+export async function purge(ctx: PipelineContext, store: Endpoint, key: string): Promise<void> {
+  const sp = await ctx.plugins.resolve(store.plugin);
+  const run = new Run(ctx);
+  run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
+  await run.finish([]);
+}
+
+function parseStoreKey(output: string): string | undefined {
+  try {
+    const key = JSON.parse(output)?.key;
+    return typeof key === "string" && key ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}

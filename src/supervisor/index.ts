@@ -1,0 +1,194 @@
+// The supervisor: workers claim pending tasks from the catalog (the tasks table
+// is the queue), run their pipelines, watch for cancels, and record the outcome.
+// Only a task whose every stage exited 0 leaves an archive; anything else purges
+// what the store received.
+import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
+import { describeError, log } from "../log.ts";
+import { backup, Canceled, PipelineFailed, purge, restore, type PipelineContext } from "../pipeline/run.ts";
+import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
+import type { PluginRegistry } from "../pipeline/plugins.ts";
+import type { Compression } from "../pipeline/compression.ts";
+import { secretsOf, TaskLog } from "./tasklog.ts";
+
+export interface SupervisorOptions {
+  catalog: Catalog;
+  plugins: PluginRegistry;
+  masterKey: Uint8Array;
+  workers: number;
+  /** How often idle workers look for work, and running tasks for a cancel (ms). */
+  pollMs?: number;
+  progressEvery?: number;
+  /** Encrypt new archives (on unless turned off for tests of plaintext stores). */
+  encrypt?: boolean;
+}
+
+class TaskFailure extends Error {}
+
+export class Supervisor {
+  private running = new Map<string, AbortController>();
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  private wake: (() => void) | undefined;
+  private cancelWatch: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  /** Fails tasks a previous daemon left running, then starts the workers. */
+  async start(): Promise<void> {
+    await this.recover();
+    const poll = this.opts.pollMs ?? 500;
+    this.cancelWatch = setInterval(() => void this.checkCancels(), poll);
+    for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.worker(poll));
+  }
+
+  /** Tells idle workers a task was just filed, so they need not wait for the next poll. */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming, cancels what runs (its tasks fail as interrupted), and waits for the workers. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.cancelWatch);
+    for (const ac of this.running.values()) ac.abort(new Error("the daemon is shutting down"));
+    this.nudge();
+    await Promise.all(this.loops);
+  }
+
+  private async worker(poll: number): Promise<void> {
+    while (!this.stopped) {
+      let task: TaskRow | undefined;
+      try {
+        task = await this.opts.catalog.tasks.claim(nowSeconds());
+      } catch (err) {
+        log.error("cannot claim a task", describeError(err));
+      }
+      if (!task) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, poll);
+          this.wake = () => { clearTimeout(timer); resolve(); };
+        });
+        continue;
+      }
+      await this.run(task);
+    }
+  }
+
+  private async checkCancels(): Promise<void> {
+    for (const [uuid, ac] of this.running) {
+      try {
+        if ((await this.opts.catalog.tasks.status(uuid)) === "canceled") ac.abort(new Canceled("canceled"));
+      } catch (err) {
+        log.warn("cannot check a task for cancel", { task: uuid, ...describeError(err) });
+      }
+    }
+  }
+
+  private async run(task: TaskRow): Promise<void> {
+    const { catalog } = this.opts;
+    const tlog = new TaskLog(catalog, task.uuid);
+    const ac = new AbortController();
+    this.running.set(task.uuid, ac);
+    const ctx: PipelineContext = {
+      plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
+    };
+    log.info("task started", { task: task.uuid, op: task.op });
+    let outcome: "done" | "failed" | "canceled" = "failed";
+    let archiveUuid: string | undefined;
+    try {
+      if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
+      else if (task.op === "restore") await this.restore(task, ctx, tlog);
+      else throw new TaskFailure(`unknown operation "${task.op}"`);
+      outcome = "done";
+    } catch (err) {
+      outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
+      const why = ac.signal.aborted && !(ac.signal.reason instanceof Canceled) ? (ac.signal.reason as Error).message : (err as Error).message;
+      tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${why}`);
+      if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
+      const key = err instanceof PipelineFailed ? err.storeKey : undefined;
+      if (key) await this.purgePartial(task, key, tlog);
+    } finally {
+      this.running.delete(task.uuid);
+    }
+    tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
+    await tlog.close();
+    if (outcome !== "canceled") await catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid);
+    log.info("task finished", { task: task.uuid, op: task.op, outcome });
+  }
+
+  private async backup(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<string> {
+    const { catalog } = this.opts;
+    const job = task.jobUuid ? await catalog.jobs.get(task.jobUuid) : undefined;
+    if (!job) throw new TaskFailure(`job ${task.jobUuid} no longer exists`);
+    tlog.addSecrets(secretsOf(job.targetEndpoint, job.storeEndpoint));
+    const encrypt = this.opts.encrypt ?? true;
+    tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
+    const takenAt = nowSeconds();
+    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: job.targetEndpoint }, { plugin: job.storePlugin, endpoint: job.storeEndpoint },
+      { compression: job.compression as Compression, encrypt });
+    // Recorded first: should the daemon die before the archive row exists, recovery purges this blob.
+    await catalog.tasks.setStoreKey(task.uuid, r.storeKey);
+    const uuid = crypto.randomUUID();
+    await catalog.archives.create({
+      uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, jobUuid: job.uuid, storeKey: r.storeKey,
+      takenAt, expiresAt: takenAt + job.expiry, notes: "", status: "valid",
+      size: r.size, rawSize: r.rawSize, sha256: r.sha256, compression: r.compression, cipher: r.cipher,
+      encryptionKey: r.dataKey ? wrapKey(this.opts.masterKey, r.dataKey) : null, purgedAt: null,
+    });
+    await catalog.tasks.setStoreKey(task.uuid, null);
+    tlog.line(`archive ${uuid}: ${r.size} bytes stored (${r.rawSize} before compression and encryption), sha256 ${r.sha256}`);
+    return uuid;
+  }
+
+  private async restore(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<void> {
+    const { catalog } = this.opts;
+    const archive = task.archiveUuid ? await catalog.archives.get(task.archiveUuid) : undefined;
+    if (!archive) throw new TaskFailure(`archive ${task.archiveUuid} no longer exists`);
+    if (archive.status !== "valid") throw new TaskFailure(`archive ${archive.uuid} is ${archive.status}`);
+    const target = task.targetUuid ? await catalog.targets.get(task.targetUuid) : undefined;
+    if (!target) throw new TaskFailure(`target ${task.targetUuid} no longer exists`);
+    if (!archive.storePlugin || archive.storeEndpoint === null) throw new TaskFailure(`store ${archive.storeUuid} no longer exists`);
+    tlog.addSecrets(secretsOf(target.endpoint, archive.storeEndpoint, archive.targetEndpoint));
+    tlog.line(`restoring archive ${archive.uuid} from store "${archive.storeName}" (${archive.storePlugin}) to target "${target.name}" (${target.plugin})`);
+    const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
+    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, { plugin: target.plugin, endpoint: target.endpoint }, {
+      storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
+    });
+    tlog.line(`restored ${r.rawSize} bytes; checksum and authentication verified`);
+  }
+
+  /** Purges a blob the store received for a task that did not succeed. */
+  private async purgePartial(task: TaskRow, key: string, tlog: TaskLog): Promise<void> {
+    const { catalog } = this.opts;
+    const store = task.storeUuid ? await catalog.stores.get(task.storeUuid) : undefined;
+    if (!store) {
+      tlog.line(`cannot purge blob ${key}: store ${task.storeUuid} no longer exists`);
+      return;
+    }
+    try {
+      const ctx: PipelineContext = { plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: new AbortController().signal };
+      await purge(ctx, { plugin: store.plugin, endpoint: store.endpoint }, key);
+      await catalog.tasks.setStoreKey(task.uuid, null);
+      tlog.line(`purged the partial blob ${key} from store "${store.name}"`);
+    } catch (err) {
+      tlog.line(`could not purge the partial blob ${key} from store "${store.name}": ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A daemon that died (crash, kill -9) left tasks running that nobody runs now.
+   * NOTE: this assumes one daemon per catalog; daemons sharing a PostgreSQL
+   * catalog need task heartbeats first (the scheduler issue).
+   */
+  private async recover(): Promise<void> {
+    const { catalog } = this.opts;
+    for (const task of await catalog.tasks.listRunning()) {
+      const tlog = new TaskLog(catalog, task.uuid);
+      tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+      if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+      await tlog.close();
+      await catalog.tasks.finish(task.uuid, "failed", nowSeconds());
+      log.warn("failed a task left running by a previous daemon", { task: task.uuid });
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// A task's log: timestamped lines, secrets masked, written to the catalog in
+// batches (every second) so that GET /v1/task/:uuid shows it while the task runs.
+import type { Catalog } from "../catalog/index.ts";
+import { describeError, log } from "../log.ts";
+
+const FLUSH_MS = 1000;
+// Endpoint keys whose values are secrets, in any plugin's naming.
+const SECRET_KEY = /pass|secret|token|credential|private|(^|_)key$|access_key|auth/i;
+
+/** The values in endpoint JSON documents that must never be written to a log. */
+export function secretsOf(...endpoints: (string | null | undefined)[]): string[] {
+  const found = new Set<string>();
+  const walk = (value: unknown, key: string) => {
+    if (value && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) walk(v, k);
+    } else if ((typeof value === "string" || typeof value === "number") && SECRET_KEY.test(key)) {
+      const s = String(value);
+      if (s.length >= 2) found.add(s);
+    }
+  };
+  for (const e of endpoints) {
+    if (!e) continue;
+    try { walk(JSON.parse(e), ""); } catch { /* not JSON: nothing to find */ }
+  }
+  // Longest first, so that a secret containing another is masked whole.
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
+export class TaskLog {
+  private pending: string[] = [];
+  private timer: ReturnType<typeof setInterval>;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly catalog: Catalog, private readonly taskUuid: string, private secrets: string[] = []) {
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+  }
+
+  addSecrets(secrets: string[]): void {
+    this.secrets = [...new Set([...this.secrets, ...secrets])].sort((a, b) => b.length - a.length);
+  }
+
+  line(text: string): void {
+    let masked = text;
+    for (const s of this.secrets) masked = masked.split(s).join("***");
+    const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
+    this.pending.push(`${stamp} ${masked}\n`);
+  }
+
+  flush(): Promise<void> {
+    if (!this.pending.length) return this.writing;
+    const text = this.pending.join("");
+    this.pending = [];
+    // Serialized: appends must land in order.
+    this.writing = this.writing.then(() => this.catalog.tasks.appendLog(this.taskUuid, text)).catch((err) => {
+      log.error("cannot write a task log", { task: this.taskUuid, ...describeError(err) });
+    });
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

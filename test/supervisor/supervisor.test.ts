@@ -1,0 +1,195 @@
+// The supervisor with real processes: test plugins in shell (test/fixtures/plugins),
+// real zstd/gzip, a real SQLite catalog. Backup and restore round trips, failures
+// anywhere in the pipeline, cancel, and recovery after a crash.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createCore, type Core } from "../../src/core/index.ts";
+import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { Supervisor } from "../../src/supervisor/index.ts";
+import { nowSeconds, type Catalog } from "../../src/catalog/index.ts";
+import { log } from "../../src/log.ts";
+import { freshCatalog } from "../helpers/catalog.ts";
+
+const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
+const SIZE = 3 * 1024 * 1024 + 17;
+
+let catalog: Catalog;
+let core: Core;
+let supervisor: Supervisor;
+let cleanup: () => Promise<void>;
+let dir: string;
+let storeDir: string;
+let ids: { store: string; schedule: string; retention: string };
+
+function expected(size: number): Buffer {
+  const r = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size}`]);
+  return Buffer.from(r.stdout);
+}
+
+async function waitTask(uuid: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const t = (await catalog.tasks.get(uuid))!;
+    if (!["pending", "running"].includes(t.status)) return t;
+    if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
+    await Bun.sleep(25);
+  }
+}
+
+let n = 0;
+async function job(endpoint: Record<string, unknown>, compression?: "zstd" | "gzip" | "none") {
+  const target = await core.targets.create({ name: `t${++n}`, summary: "", plugin: "bytes-target", endpoint: JSON.stringify(endpoint), agent: "" });
+  const uuid = await core.jobs.create({ name: `j${n}`, summary: "", target, ...ids, paused: false, compression });
+  return { target, job: uuid };
+}
+
+beforeAll(async () => {
+  log.setSink(() => {});
+  ({ catalog, cleanup } = await freshCatalog("sqlite"));
+  dir = mkdtempSync(join(tmpdir(), "shield-test-supervisor-"));
+  storeDir = join(dir, "store");
+  Bun.spawnSync(["mkdir", "-p", storeDir]);
+  const plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
+  const masterKey = crypto.getRandomValues(new Uint8Array(32));
+  supervisor = new Supervisor({ catalog, plugins, masterKey, workers: 2, pollMs: 50, progressEvery: 200 });
+  core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
+  ids = {
+    store: await core.stores.create({ name: "dir", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) }),
+    schedule: await core.schedules.create({ name: "s", summary: "", timespec: "daily at 4am" }),
+    retention: await core.retention.create({ name: "r", summary: "", expiry: 86400 }),
+  };
+  await supervisor.start();
+});
+
+afterAll(async () => {
+  await supervisor.stop();
+  await cleanup();
+});
+
+const blobs = () => readdirSync(storeDir);
+
+describe("backup and restore", () => {
+  for (const compression of ["zstd", "gzip", "none"] as const) {
+    test(`round trip with ${compression}, encrypted; the archive records size, checksum, compression and cipher`, async () => {
+      const { job: j } = await job({ size: SIZE, password: "hunter2-secret" }, compression);
+      const task = await waitTask(await core.jobs.run(j, "tester"));
+      expect(task.status).toBe("done");
+      expect(task.archiveUuid).toBeString();
+      const archive = (await catalog.archives.get(task.archiveUuid!))!;
+      expect(archive).toMatchObject({ status: "valid", rawSize: SIZE, compression, cipher: "aes-256-gcm-chunked-v1", jobUuid: j });
+      const blob = readFileSync(join(storeDir, archive.storeKey));
+      expect(blob.length).toBe(archive.size!);
+      expect(new Bun.CryptoHasher("sha256").update(blob).digest("hex")).toBe(archive.sha256!);
+      // Encrypted: not a byte run of the source survives in the store.
+      expect(blob.includes(expected(SIZE).subarray(1000, 1064))).toBe(false);
+      expect(archive.expiresAt - archive.takenAt).toBe(86400);
+      // The task log has the stage's stderr and progress, but never the secret.
+      expect(task.log).toContain("target backup: backing up with password ***");
+      expect(task.log).not.toContain("hunter2-secret");
+      expect(task.log).toMatch(/backed up 3\.0 MiB/);
+
+      const out = join(dir, `restored-${compression}`);
+      const other = await core.targets.create({ name: `restore-to-${compression}`, summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 1, out }), agent: "" });
+      const restoreTask = await waitTask(await core.archives.restore(archive.uuid, "tester", other));
+      expect(restoreTask.status).toBe("done");
+      expect(restoreTask.log).toContain("checksum and authentication verified");
+      expect(readFileSync(out).equals(expected(SIZE))).toBe(true);
+    });
+  }
+});
+
+describe("failures leave no archive and no blob", () => {
+  test("a target that dies mid-stream fails the task and its blob is purged", async () => {
+    const before = blobs();
+    const { job: j } = await job({ size: SIZE, fail_after: 100000 });
+    const task = await waitTask(await core.jobs.run(j, "tester"));
+    expect(task.status).toBe("failed");
+    expect(task.log).toContain("target backup: died mid-stream");
+    expect(task.log).toContain("FAILED: target backup failed (exit 1)");
+    expect(task.archiveUuid).toBeNull();
+    expect(blobs()).toEqual(before);
+  });
+
+  test("an unwritable store fails the task with the store's words", async () => {
+    const store = await core.stores.create({ name: "gone", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) });
+    // Make the store's directory vanish after validation.
+    await catalog.stores.update(store, { name: "gone", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: join(dir, "nope") }) });
+    const target = await core.targets.create({ name: "t-unwritable", summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 1000 }), agent: "" });
+    const j = await core.jobs.create({ name: "j-unwritable", summary: "", target, ...ids, store, paused: false });
+    const task = await waitTask(await core.jobs.run(j, "tester"));
+    expect(task.status).toBe("failed");
+    expect(task.log).toMatch(/store: .*nope/);
+    expect(task.log).toContain("FAILED: store failed");
+  });
+
+  test("a corrupted blob is refused at restore, and the target never finishes its restore", async () => {
+    const { job: j } = await job({ size: 500000 }, "none");
+    const backupTask = await waitTask(await core.jobs.run(j, "tester"));
+    const archive = (await catalog.archives.get(backupTask.archiveUuid!))!;
+    const path = join(storeDir, archive.storeKey);
+    const blob = readFileSync(path);
+    blob[blob.length - 100]! ^= 1;
+    writeFileSync(path, blob);
+    const out = join(dir, "corrupt-out");
+    const target = await core.targets.create({ name: "t-corrupt-out", summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 1, out }), agent: "" });
+    const task = await waitTask(await core.archives.restore(archive.uuid, "tester", target));
+    expect(task.status).toBe("failed");
+    expect(task.log).toMatch(/FAILED: .*(authentication|SHA-256)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test("a truncated blob is refused at restore", async () => {
+    const { job: j } = await job({ size: 500000 }, "gzip");
+    const backupTask = await waitTask(await core.jobs.run(j, "tester"));
+    const archive = (await catalog.archives.get(backupTask.archiveUuid!))!;
+    const path = join(storeDir, archive.storeKey);
+    writeFileSync(path, readFileSync(path).subarray(0, archive.size! - 70000));
+    const out = join(dir, "truncated-out");
+    const target = await core.targets.create({ name: "t-trunc-out", summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 1, out }), agent: "" });
+    const task = await waitTask(await core.archives.restore(archive.uuid, "tester", target));
+    expect(task.status).toBe("failed");
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("cancel and recovery", () => {
+  test("canceling a running backup kills its processes within a second and leaves no blob", async () => {
+    const before = blobs();
+    const { job: j } = await job({ size: SIZE, sleep: 30 });
+    const uuid = await core.jobs.run(j, "tester");
+    for (let i = 0; i < 200 && (await catalog.tasks.get(uuid))!.status !== "running"; i++) await Bun.sleep(20);
+    await Bun.sleep(200);
+    const started = Date.now();
+    await core.tasks.cancel(uuid);
+    // The sleeping plugin's `sleep 30` is in its process group: it must be gone too.
+    for (;;) {
+      const ps = Bun.spawnSync(["pgrep", "-f", "sleep 30"]).stdout.toString().trim();
+      if (!ps) break;
+      expect(Date.now() - started).toBeLessThan(1500);
+      await Bun.sleep(50);
+    }
+    const task = await waitTask(uuid);
+    expect(task.status).toBe("canceled");
+    await Bun.sleep(1200); // the log is written in batches
+    expect((await catalog.tasks.get(uuid))!.log).toContain("canceled: every process of the task was killed");
+    expect(blobs()).toEqual(before);
+  });
+
+  test("tasks left running by a dead daemon are failed at start, and their blob purged", async () => {
+    writeFileSync(join(storeDir, "orphan-blob"), "partial");
+    const uuid = crypto.randomUUID();
+    await catalog.tasks.create({ uuid, owner: "system", op: "backup", jobUuid: null, archiveUuid: null, targetUuid: null, storeUuid: ids.store, requestedAt: nowSeconds() });
+    await catalog.tasks.claim(nowSeconds()); // as the dead daemon did
+    await catalog.tasks.setStoreKey(uuid, "orphan-blob");
+    const plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
+    const second = new Supervisor({ catalog, plugins, masterKey: new Uint8Array(32), workers: 1, pollMs: 50 });
+    await second.start();
+    await second.stop();
+    const task = (await catalog.tasks.get(uuid))!;
+    expect(task.status).toBe("failed");
+    expect(task.log).toContain("the daemon stopped while this task ran");
+    expect(existsSync(join(storeDir, "orphan-blob"))).toBe(false);
+  });
+});
