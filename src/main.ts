@@ -62,7 +62,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`shield: ${err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`shield: unexpected error: ${(err as Error)?.message ?? err}\n`);
+    process.stderr.write(`shield: ${(err as Error)?.message ?? err}\n`);
     process.exit(3);
   },
 );
