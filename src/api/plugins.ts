@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
+import { PluginName } from "./schemas.ts";
 import { NotFound } from "../core/index.ts";
 import { PluginFailed, PluginMissing, type ResolvedPlugin } from "../pipeline/plugins.ts";
 
@@ -8,7 +9,7 @@ const PluginJson = v.object({
   source: v.pipe(v.string(), v.description('"builtin", or the path of the executable')),
   info: v.pipe(v.record(v.string(), v.unknown()), v.description("what the plugin's `info` printed: name, author, version, features, fields")),
 });
-const PluginParam = v.object({ name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be a plugin name")) });
+const PluginParam = v.object({ name: PluginName });
 
 const pluginJson = (p: ResolvedPlugin) => ({ name: p.name, source: p.source, info: p.info });
 

@@ -1,6 +1,7 @@
 // The /v1 request and response shapes, as valibot schemas. Requests are validated
 // with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
 import * as v from "valibot";
+import { PLUGIN_NAME } from "../pipeline/plugins.ts";
 
 // ---- building blocks -------------------------------------------------------
 
@@ -10,9 +11,9 @@ export const Uuid = v.pipe(v.string("must be a string"), v.uuid("must be a UUID,
 const NoNul = v.check((s: string) => !s.includes("\0"), "must not contain NUL characters");
 const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
 const Summary = v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"), NoNul);
-const PluginName = v.pipe(
+export const PluginName = v.pipe(
   v.string("must be a string"),
-  v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be a plugin name: letters, digits, '.', '_' or '-'"),
+  v.regex(PLUGIN_NAME, "must be a plugin name: letters, digits, '.', '_' or '-'"),
 );
 
 /**
@@ -25,10 +26,17 @@ const JsonObject = v.pipe(
   v.custom<Record<string, unknown>>((x) => typeof x === "object" && x !== null && !Array.isArray(x)),
   v.metadata({ type: "object" }),
 );
+const MAX_ENDPOINT = 65536;
 export const Endpoint = v.pipe(
   v.union([v.string(), JsonObject], "must be a JSON object, or a string holding one"),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    if (typeof dataset.value !== "string") return JSON.stringify(dataset.value);
+    const text = typeof dataset.value === "string" ? dataset.value : JSON.stringify(dataset.value);
+    // Plugins get the endpoint in their environment or arguments, which the OS limits.
+    if (text.length > MAX_ENDPOINT) {
+      addIssue({ message: `must be at most ${MAX_ENDPOINT} characters of JSON` });
+      return NEVER;
+    }
+    if (typeof dataset.value !== "string") return text;
     try {
       const parsed = JSON.parse(dataset.value);
       if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return dataset.value;

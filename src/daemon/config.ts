@@ -15,6 +15,8 @@ export interface DaemonConfig {
   workers: number;
   /** Base64 of 32 bytes; otherwise DIR/master.key is used (and created). */
   masterKey: string | undefined;
+  /** Encrypt new archives (SHIELD_ENCRYPT=off turns it off; archives already made are unaffected). */
+  encrypt: boolean;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
@@ -42,6 +44,9 @@ Environment:
                          (when unset, a random one is printed once)
   SHIELD_MASTER_KEY      base64 of 32 bytes: the key that wraps every archive's
                          key (default: DIR/master.key, created at first start)
+  SHIELD_ENCRYPT         on (default) or off: off stores new archives unencrypted
+                         (cipher "none"), e.g. to benchmark the bare data path;
+                         existing archives still restore either way
   SHIELD_LOG_LEVEL       debug, info (default), warn or error
 
 Examples:
@@ -72,8 +77,10 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
     ...((options["plugin-dir"] as string[] | undefined) ?? []),
     ...(env.SHIELD_PLUGIN_PATH ?? "").split(":").filter(Boolean),
   ].map((d) => resolve(d));
+  const encrypt = (env.SHIELD_ENCRYPT ?? "on").toLowerCase();
+  if (!["on", "off"].includes(encrypt)) throw new UsageError(`SHIELD_ENCRYPT must be on or off (got "${env.SHIELD_ENCRYPT}")`);
   return {
-    host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined,
+    host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
   };

@@ -33,8 +33,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   }
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
-  const supervisor = new Supervisor({ catalog, plugins, masterKey, workers: config.workers });
+  const supervisor = new Supervisor({ catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt });
+  if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
   const core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
+  // Listen first: a second daemon on a port already taken stops here, before it
+  // touches the tasks of the first; and /v1/health answers while the rest starts.
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey });
+  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, development: false });
+  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
   if (admin.generated) {
     // Printed once, on its own, so that it is easy to find and never repeated in the log.
@@ -42,11 +49,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   } else if (admin.created) {
     log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
   }
-
   await supervisor.start();
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey });
-  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, development: false });
-  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
   let stopping: Promise<void> | undefined;

@@ -42,16 +42,21 @@ export interface PluginRegistryOptions {
   builtins: string[];
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+/** What a plugin may be called: a file name that cannot climb out of its directory. */
+export const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 // A plugin's `info` answers at once; one that hangs must not hang a request.
 const INFO_TIMEOUT_MS = 10_000;
 
-/** Environment variables of the daemon that no plugin has any business seeing. */
-const PRIVATE_ENV = /^(SHIELD_(MASTER_KEY|ADMIN_PASSWORD|DATABASE_URL|TOKEN)|SHIELD_ENDPOINT)$/;
+/**
+ * The daemon's environment variables a plugin may see. An allowlist: the daemon's
+ * own secrets (SHIELD_MASTER_KEY, the catalog's PGPASSWORD, ...) must never leak
+ * into a plugin, where they could also silently change what a pg_dump connects to.
+ */
+const PASSED_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
 
 export function pluginEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && PASSED_ENV.test(k)) env[k] = v;
   return { ...env, ...extra };
 }
 
@@ -71,7 +76,7 @@ export class PluginRegistry {
     const names = new Set<string>();
     for (const dir of this.opts.dirs) {
       if (!existsSync(dir)) continue;
-      for (const entry of readdirSync(dir)) if (NAME.test(entry) && isExecutable(join(dir, entry))) names.add(entry);
+      for (const entry of readdirSync(dir)) if (PLUGIN_NAME.test(entry) && isExecutable(join(dir, entry))) names.add(entry);
     }
     for (const b of this.opts.builtins) names.add(b);
     const found = await Promise.allSettled([...names].sort().map((n) => this.resolve(n)));
@@ -90,7 +95,7 @@ export class PluginRegistry {
   }
 
   private async load(name: string): Promise<ResolvedPlugin> {
-    if (!NAME.test(name)) throw new PluginMissing(`"${name}" is not a plugin name`);
+    if (!PLUGIN_NAME.test(name)) throw new PluginMissing(`"${name}" is not a plugin name`);
     for (const dir of this.opts.dirs) {
       const path = join(dir, name);
       if (isExecutable(path)) return { name, source: path, argv: [path], info: await this.info(name, [path]) };
@@ -104,7 +109,7 @@ export class PluginRegistry {
   }
 
   private async info(name: string, argv: string[]): Promise<PluginInfo> {
-    const r = await runPlugin(argv, ["info"], { timeoutMs: INFO_TIMEOUT_MS });
+    const r = await runPlugin(`plugin ${name}: 'info'`, [...argv, "info"], { timeoutMs: INFO_TIMEOUT_MS });
     if (r.code !== 0) throw new PluginFailed(`plugin ${name}: 'info' failed (exit ${r.code}): ${lastLine(r.stderr)}`, r.code, r.stderr);
     let info: PluginInfo;
     try {
@@ -128,7 +133,8 @@ export class PluginRegistry {
   /** Runs `validate`: resolves with the plugin's words, throws PluginFailed (with them) when invalid. */
   async validate(p: ResolvedPlugin, endpoint: string): Promise<string> {
     const { argv, env } = this.invocation(p, "validate", endpoint);
-    const r = await runPlugin(argv, [], { env, timeoutMs: INFO_TIMEOUT_MS });
+    // The label, never argv: argv may hold the endpoint and its secrets.
+    const r = await runPlugin(`plugin ${p.name}: 'validate'`, argv, { env, timeoutMs: INFO_TIMEOUT_MS });
     const words = (r.stdout + r.stderr).trim();
     if (r.code !== 0) throw new PluginFailed(`plugin ${p.name} says the endpoint is invalid: ${words || `exit ${r.code}`}`, r.code, words);
     return words;
@@ -149,12 +155,25 @@ function lastLine(s: string): string {
   return s.trim().split("\n").pop() ?? "";
 }
 
-/** Runs a short plugin action to completion, collecting its output. */
-async function runPlugin(argv: string[], args: string[], opts: { env?: Record<string, string>; timeoutMs: number }) {
-  const proc = Bun.spawn([...argv, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: opts.env ?? pluginEnv() });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs);
+/**
+ * Runs a short plugin action to completion, collecting its output. A plugin that
+ * cannot start, or outlives the timeout (with whatever it started), is a PluginFailed.
+ */
+async function runPlugin(label: string, argv: string[], opts: { env?: Record<string, string>; timeoutMs: number }) {
+  let proc;
+  try {
+    proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: opts.env ?? pluginEnv(), detached: true });
+  } catch (err) {
+    throw new PluginFailed(`cannot run ${label}: ${(err as Error).message}`, 3, "");
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-proc.pid, "SIGKILL"); } catch { /* gone */ }
+  }, opts.timeoutMs);
   try {
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    if (timedOut) throw new PluginFailed(`${label} did not answer within ${opts.timeoutMs / 1000} s`, 3, stderr);
     return { stdout, stderr, code: proc.signalCode ? 128 : code };
   } finally {
     clearTimeout(timer);

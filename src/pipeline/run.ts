@@ -39,22 +39,40 @@ export class PipelineFailed extends Error {
 }
 export class Canceled extends PipelineFailed {}
 
-/** Collects the stages of one run so that a failure anywhere can kill them all. */
+/**
+ * Collects the stages of one run so that a failure anywhere kills them all, and
+ * names the failure by its root cause: the stage that exited non-zero on its own,
+ * not the broken pipes and killed neighbours that follow from it.
+ */
 class Run {
   readonly stages: Stage[] = [];
-  private failure: Error | undefined;
+  private failure: PipelineFailed | undefined;
+  /** A flow error (a broken pipe, say): reported only when no stage explains it. */
+  private flowError: Error | undefined;
 
   constructor(private readonly ctx: PipelineContext) {
-    ctx.signal.addEventListener("abort", () => this.fail(new Canceled("canceled")), { once: true });
-    if (ctx.signal.aborted) this.fail(new Canceled("canceled"));
+    const onAbort = () => {
+      const reason = ctx.signal.reason;
+      // A cancel is a cancel; any other abort (the daemon shutting down) is a failure with its reason.
+      this.fail(reason instanceof PipelineFailed ? reason : new PipelineFailed(`interrupted: ${(reason as Error)?.message ?? reason}`));
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    if (ctx.signal.aborted) onAbort();
   }
 
   stage(label: string, argv: string[], env: Record<string, string>, io: { stdin: boolean; stdout: boolean }): Stage {
     this.check();
-    const s = new Stage({
-      label, argv, env, stdin: io.stdin ? "pipe" : "ignore", stdout: io.stdout ? "pipe" : "ignore",
-      onStderr: (l, line) => this.ctx.log(`${l}: ${line}`),
-    });
+    let s: Stage;
+    try {
+      s = new Stage({
+        label, argv, env, stdin: io.stdin ? "pipe" : "ignore", stdout: io.stdout ? "pipe" : "ignore",
+        onStderr: (l, line) => this.ctx.log(`${l}: ${line}`),
+      });
+    } catch (err) {
+      // The stages already started would wait forever on their pipes.
+      this.fail(new PipelineFailed((err as Error).message));
+      throw this.failure;
+    }
     this.stages.push(s);
     return s;
   }
@@ -64,8 +82,12 @@ class Run {
     return this.stage(label, argv, env, io);
   }
 
-  fail(err: Error): void {
+  fail(err: PipelineFailed): void {
     this.failure ??= err;
+    this.killAll();
+  }
+
+  private killAll(): void {
     for (const s of this.stages) s.kill();
   }
 
@@ -73,14 +95,35 @@ class Run {
     if (this.failure) throw this.failure;
   }
 
-  /** Waits for every stage, failing the run on the first non-zero exit. */
+  /**
+   * For a pump's `beforeEnd`: the next stage may see the end of its input only
+   * once every stage before it exited 0. Otherwise a producer that died
+   * mid-stream would hand a store a clean, complete-looking end.
+   */
+  async upstreamSucceeded(upstream: Stage[]): Promise<void> {
+    for (const s of upstream) {
+      const code = await s.exited();
+      if (code !== 0) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+    }
+    this.check();
+  }
+
+  /** Waits for every stage and flow; throws the root cause of any failure. */
   async finish(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
-      if (code !== 0) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code !== 0 && !s.killed) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
     });
-    const flows = work.map((w) => w.catch((err) => this.fail(err instanceof Error ? err : new Error(String(err)))));
+    const flows = work.map((w) => w.catch((err) => {
+      if (err instanceof PipelineFailed || (err as Error)?.name === "ArchiveDecryptError") this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+      else {
+        // Most likely a stage died and its pipe broke: its exit, awaited above, says why.
+        this.flowError ??= err as Error;
+        this.killAll();
+      }
+    }));
     await Promise.all([...exits, ...flows]);
+    if (!this.failure && this.flowError) this.failure = new PipelineFailed(`the stream broke: ${this.flowError.message}`);
     this.check();
   }
 
@@ -108,18 +151,20 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   let storeOutput = "";
 
   const source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+  const upstream = [source];
   let stream = source.stdout.pipeThrough(raw.stream);
   const work: Promise<unknown>[] = [];
   const zip = compressor(opts.compression);
   if (zip) {
     const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: true, stdout: true });
-    work.push(pump(stream, z.stdin));
+    work.push(pump(stream, z.stdin, () => run.upstreamSucceeded([source])));
+    upstream.push(z);
     stream = z.stdout;
   }
   if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
   stream = stream.pipeThrough(stored.stream);
   const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: true, stdout: true });
-  work.push(pump(stream, sink.stdin));
+  work.push(pump(stream, sink.stdin, () => run.upstreamSucceeded(upstream)));
   work.push(new Response(sink.stdout).text().then((t) => (storeOutput = t)));
 
   const done = run.progress("backed up", raw);
@@ -127,9 +172,9 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     await run.finish(work);
   } catch (err) {
     // The store may have completed (and named its blob) before another stage failed.
-    const key = parseStoreKey(storeOutput);
-    if (key && err instanceof PipelineFailed) err.storeKey = key;
-    throw err;
+    const failure = err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message);
+    failure.storeKey = parseStoreKey(storeOutput);
+    throw failure;
   } finally {
     done();
   }
@@ -160,10 +205,12 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   const raw = new ByteCounter();
 
   const source = run.plugin("store retrieve", sp, "retrieve", store.endpoint, { stdin: false, stdout: true }, archive.storeKey);
+  const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   // Refuse before the target sees the end of its input: an archive that fails
   // its checksum is never restored, not even partly (the target is killed).
-  const verify = () => {
+  const verify = async () => {
+    await run.upstreamSucceeded(upstream);
     if (archive.size !== null && fetched.bytes !== archive.size) {
       throw new PipelineFailed(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
     }
@@ -178,7 +225,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
     const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: true, stdout: true });
     work.push(pump(stream, z.stdin, verify));
     // The decompressor's stdin closes only after verification, so its output ends only then too.
-    work.push(pump(z.stdout.pipeThrough(raw.stream), sink.stdin, () => run.check()));
+    work.push(pump(z.stdout.pipeThrough(raw.stream), sink.stdin, () => run.upstreamSucceeded([...upstream, z])));
   } else {
     work.push(pump(stream.pipeThrough(raw.stream), sink.stdin, verify));
   }

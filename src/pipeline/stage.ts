@@ -57,14 +57,16 @@ export class Stage {
    * Safe to call more than once or after exit.
    */
   kill(): void {
-    if (this.killing) return;
-    this.killing = true;
+    // Its group may hold a reused pid once it has been reaped.
+    if (this.killed || this.proc.exitCode !== null || this.proc.signalCode) return;
+    this.killed = true;
     signalGroup(this.proc.pid, "SIGTERM");
     const timer = setTimeout(() => signalGroup(this.proc.pid, "SIGKILL"), KILL_GRACE_MS);
     // The group may outlive its leader (a plugin's children): always follow up.
     timer.unref?.();
   }
-  private killing = false;
+  /** True once we signalled it: its non-zero exit then follows from another stage's failure. */
+  killed = false;
 }
 
 // Cancel must stop a pipeline within a second; half of it is the grace period.

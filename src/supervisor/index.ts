@@ -2,9 +2,9 @@
 // is the queue), run their pipelines, watch for cancels, and record the outcome.
 // Only a task whose every stage exited 0 leaves an archive; anything else purges
 // what the store received.
-import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
+import { nowSeconds, type Catalog, type JobView, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
-import { backup, Canceled, PipelineFailed, purge, restore, type PipelineContext } from "../pipeline/run.ts";
+import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
@@ -70,7 +70,12 @@ export class Supervisor {
         });
         continue;
       }
-      await this.run(task);
+      try {
+        await this.run(task);
+      } catch (err) {
+        // Only the catalog can fail here (recording an outcome); the worker must live on.
+        log.error("cannot record a task's outcome", { task: task.uuid, ...describeError(err) });
+      }
     }
   }
 
@@ -101,9 +106,9 @@ export class Supervisor {
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
     } catch (err) {
+      // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
-      const why = ac.signal.aborted && !(ac.signal.reason instanceof Canceled) ? (ac.signal.reason as Error).message : (err as Error).message;
-      tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${why}`);
+      tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
       if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);
@@ -126,18 +131,30 @@ export class Supervisor {
     const takenAt = nowSeconds();
     const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: job.targetEndpoint }, { plugin: job.storePlugin, endpoint: job.storeEndpoint },
       { compression: job.compression as Compression, encrypt });
-    // Recorded first: should the daemon die before the archive row exists, recovery purges this blob.
-    await catalog.tasks.setStoreKey(task.uuid, r.storeKey);
     const uuid = crypto.randomUUID();
-    await catalog.archives.create({
+    try {
+      // Recorded first: should the daemon die before the archive row exists, recovery purges this blob.
+      await catalog.tasks.setStoreKey(task.uuid, r.storeKey);
+      // A cancel that came while the pipeline finished still wins: no archive for a canceled task.
+      if ((await catalog.tasks.status(task.uuid)) === "canceled") throw new Canceled("canceled");
+      await this.recordArchive(uuid, job, takenAt, r);
+    } catch (err) {
+      const failure = err instanceof PipelineFailed ? err : new PipelineFailed(`cannot record the archive: ${(err as Error).message}`);
+      failure.storeKey = r.storeKey;
+      throw failure;
+    }
+    await catalog.tasks.setStoreKey(task.uuid, null);
+    tlog.line(`archive ${uuid}: ${r.size} bytes stored (${r.rawSize} before compression and encryption), sha256 ${r.sha256}`);
+    return uuid;
+  }
+
+  private async recordArchive(uuid: string, job: JobView, takenAt: number, r: BackupResult): Promise<void> {
+    await this.opts.catalog.archives.create({
       uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, jobUuid: job.uuid, storeKey: r.storeKey,
       takenAt, expiresAt: takenAt + job.expiry, notes: "", status: "valid",
       size: r.size, rawSize: r.rawSize, sha256: r.sha256, compression: r.compression, cipher: r.cipher,
       encryptionKey: r.dataKey ? wrapKey(this.opts.masterKey, r.dataKey) : null, purgedAt: null,
     });
-    await catalog.tasks.setStoreKey(task.uuid, null);
-    tlog.line(`archive ${uuid}: ${r.size} bytes stored (${r.rawSize} before compression and encryption), sha256 ${r.sha256}`);
-    return uuid;
   }
 
   private async restore(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<void> {

@@ -45,7 +45,8 @@ export async function startShieldDaemon(opts: { args?: string[]; env?: Record<st
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`shield daemon exited with ${proc.exitCode}: ${err}`);
     try {
-      if ((await fetch(`${url}/v1/health`)).ok) break;
+      // It listens before it has created the admin and started the supervisor; the log line says when all is up.
+      if ((await fetch(`${url}/v1/health`)).ok && err.includes('"msg":"shield daemon listening"')) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       proc.kill("SIGKILL");

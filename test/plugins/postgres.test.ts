@@ -1,0 +1,455 @@
+// The postgres target against the private PostgreSQL of the test harness, run as
+// `shield plugin postgres ...` subprocesses (and once through the compiled binary,
+// piped into the fs store, as the design's shell example does).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { ensureBinary } from "../helpers/daemon.ts";
+import { freshDatabase, pgAvailable, startPostgres, type PgServer } from "../helpers/postgres.ts";
+import { freePort } from "../helpers/services.ts";
+import { splitWords } from "../../plugins/postgres/index.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const MAIN = join(ROOT, "src/main.ts");
+
+interface Run { code: number; stdout: Buffer; stderr: string }
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("PG")) out[k] = v;
+  return { ...out, ...extra };
+}
+
+function spawnPg(action: string, endpoint: object, stdin: Uint8Array | "ignore" = "ignore") {
+  return Bun.spawn([process.execPath, MAIN, "plugin", "postgres", action], {
+    cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint) }), stdin, stdout: "pipe", stderr: "pipe",
+  });
+}
+
+async function pgPlugin(action: string, endpoint: object, stdin?: Uint8Array): Promise<Run> {
+  const proc = spawnPg(action, endpoint, stdin ?? "ignore");
+  const [out, stderr, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout: Buffer.from(out), stderr };
+}
+
+const dbName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+
+let pg: PgServer;
+function endpoint(database: string | undefined, extra: Record<string, unknown> = {}) {
+  return { pg_host: "127.0.0.1", pg_port: pg.port, pg_user: "postgres", ...(database ? { pg_database: database } : {}), pg_bindir: pg.bindir, ...extra };
+}
+
+function sql(database: string, port = pg.port) {
+  return postgres({ host: "127.0.0.1", port, user: "postgres", database, max: 1, onnotice: () => {} });
+}
+
+/** Several tables, indexes, a sequence, bytea (binary and ~3 MB of it). */
+async function seed(database: string): Promise<void> {
+  const db = sql(database);
+  try {
+    await db.unsafe(`
+      CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE, created timestamptz NOT NULL DEFAULT now());
+      CREATE INDEX customers_name ON customers (name);
+      CREATE TABLE documents (id bigint PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), content bytea NOT NULL, note text);
+      CREATE INDEX documents_customer ON documents (customer_id);
+      CREATE TABLE audit_log (at timestamptz DEFAULT now(), line text);
+      INSERT INTO customers (name, email) SELECT 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 1000) g;
+      INSERT INTO documents SELECT g, 1 + g % 1000, decode(repeat(md5(random()::text), 64), 'hex'), 'doc ' || g FROM generate_series(1, 3000) g;
+      INSERT INTO documents VALUES (0, 1, (SELECT decode(string_agg(lpad(to_hex(b), 2, '0'), ''), 'hex') FROM generate_series(0, 255) b), 'every byte, NUL included');
+      INSERT INTO audit_log (line) SELECT 'line ' || g FROM generate_series(1, 100) g;
+    `);
+  } finally {
+    await db.end();
+  }
+}
+
+type Fingerprint = Record<string, string | number | null>;
+
+/** What must survive a round trip: every row, the indexes, the sequence. */
+async function fingerprint(database: string, port = pg.port): Promise<Fingerprint> {
+  const db = sql(database, port);
+  try {
+    const [row] = await db.unsafe(`SELECT
+      (SELECT count(*) FROM customers)::int AS customers,
+      (SELECT count(*) FROM documents)::int AS documents,
+      (SELECT md5(string_agg(id || name || coalesce(email, '') || created, ',' ORDER BY id)) FROM customers) AS customers_md5,
+      (SELECT md5(string_agg(id || ':' || customer_id || ':' || encode(content, 'hex') || coalesce(note, ''), ',' ORDER BY id)) FROM documents) AS documents_md5,
+      (SELECT sum(length(content))::int FROM documents) AS bytea_bytes,
+      (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public') AS indexes,
+      (SELECT last_value FROM customers_id_seq)::int AS sequence,
+      (SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public') AS tables`);
+    return row as Fingerprint;
+  } finally {
+    await db.end();
+  }
+}
+
+describe.skipIf(!pgAvailable)("postgres target", () => {
+  let source: string;
+  let original: Fingerprint;
+  let dump: Buffer;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    source = dbName(await freshDatabase("plugpg"));
+    await seed(source);
+    original = await fingerprint(source);
+    expect(Number(original.bytea_bytes)).toBeGreaterThan(3_000_000);
+  }, 60_000);
+
+  test("validate checks keys and types only, and never connects", async () => {
+    const unreachable = await pgPlugin("validate", { pg_host: "db.invalid", pg_port: "5432", pg_user: "app", pg_password: 12345, pg_database: "x" });
+    expect(unreachable.code).toBe(0);
+    expect(unreachable.stdout.toString()).toContain("pg_password: (set)");
+    expect(unreachable.stdout.toString()).not.toContain("12345");
+    expect((await pgPlugin("validate", { pg_host: "h" })).code).toBe(12);
+    expect((await pgPlugin("validate", { pg_user: "u", pg_port: 70000 })).code).toBe(13);
+    expect((await pgPlugin("validate", { pg_user: "u", pg_bindir: "usr/bin" })).code).toBe(13);
+    const quote = await pgPlugin("validate", { pg_user: "u", pg_options: "--exclude-table='unterminated" });
+    expect(quote.code).toBe(13);
+    expect(quote.stderr.trim()).toBe(`postgres: endpoint "pg_options" has an unterminated quote`);
+    expect((await pgPlugin("validate", { pg_user: "u", pg_database: ["a"] })).code).toBe(13);
+  });
+
+  test("pg_options split like a shell", () => {
+    expect(splitWords(`--exclude-table=a  -T "b c" --x='d e' f\\ g`, "o")).toEqual(["--exclude-table=a", "-T", "b c", "--x=d e", "f g"]);
+    expect(splitWords("", "o")).toEqual([]);
+  });
+
+  test("test connects", async () => {
+    const r = await pgPlugin("test", endpoint(source));
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toContain(`ok: connected to postgres@127.0.0.1:${pg.port}, database "${source}" as postgres on PostgreSQL`);
+  });
+
+  test("backup is pg_dump's custom format on stdout, diagnostics on stderr", async () => {
+    const r = await pgPlugin("backup", endpoint(source));
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    expect(r.stdout.subarray(0, 5).toString()).toBe("PGDMP");
+    dump = r.stdout;
+  });
+
+  test("restore into a database that does not exist creates it; restoring again replaces, not duplicates", async () => {
+    const copy = `${source}_copy`;
+    const first = await pgPlugin("restore", endpoint(copy), dump);
+    expect(first.stderr).toContain(`created database "${copy}"`);
+    expect(first.code).toBe(0);
+    expect(await fingerprint(copy)).toEqual(original);
+    const again = await pgPlugin("restore", endpoint(copy), dump);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain("created database");
+    expect(await fingerprint(copy)).toEqual(original);
+  });
+
+  test("restore in place puts back rows, indexes and tables that were changed", async () => {
+    const db = sql(source);
+    await db.unsafe(`DELETE FROM documents WHERE id > 100; UPDATE customers SET name = 'x'; DROP INDEX customers_name; DROP TABLE audit_log; CREATE TABLE extra (x int)`);
+    await db.end();
+    expect(await fingerprint(source)).not.toEqual(original);
+    const r = await pgPlugin("restore", endpoint(source), dump);
+    expect(r.code).toBe(0);
+    const after = await fingerprint(source);
+    // --clean drops what the dump holds; a table the dump never knew stays.
+    expect({ ...after, tables: original.tables } as Fingerprint).toEqual(original);
+    expect(after.tables).toBe(`${original.tables},extra`.split(",").sort().join(","));
+    const cleanup = sql(source);
+    await cleanup.unsafe(`DROP TABLE extra`);
+    await cleanup.end();
+  });
+
+  test("pg_options reach pg_dump; pg_port may be a string", async () => {
+    const r = await pgPlugin("backup", endpoint(source, { pg_port: String(pg.port), pg_options: "--exclude-table=audit_log" }));
+    expect(r.code).toBe(0);
+    const copy = `${source}_noaudit`;
+    expect((await pgPlugin("restore", endpoint(copy), r.stdout)).code).toBe(0);
+    const fp = await fingerprint(copy);
+    expect(fp.tables).toBe("customers,documents");
+    expect(fp.documents_md5).toBe(original.documents_md5);
+  });
+
+  test("database names with quotes and spaces", async () => {
+    const weird = `we'ird "db" name ${process.pid}`;
+    const admin = sql("postgres");
+    await admin.unsafe(`CREATE DATABASE "${weird.replace(/"/g, '""')}"`);
+    await admin.end();
+    const db = sql(weird);
+    await db.unsafe(`CREATE TABLE t (v text); INSERT INTO t VALUES ('hello')`);
+    await db.end();
+    const b = await pgPlugin("backup", endpoint(weird));
+    expect(b.code).toBe(0);
+    const target = `${weird} (copy)`;
+    const r = await pgPlugin("restore", endpoint(target), b.stdout);
+    expect(r.code).toBe(0);
+    const check = sql(target);
+    expect((await check.unsafe(`SELECT v FROM t`)).map((row) => row.v)).toEqual(["hello"]);
+    await check.end();
+  });
+
+  test("a dump of the wrong kind, garbage, or nothing is refused before anything is touched", async () => {
+    const full = await pgPlugin("restore", endpoint(undefined), dump);
+    expect(full.code).toBe(4);
+    expect(full.stderr.trim()).toBe("postgres: this is a single-database dump (pg_dump): set pg_database to the database to restore it into");
+    const plain = await pgPlugin("restore", endpoint(`${source}_never`), Buffer.from("--\n-- PostgreSQL database cluster dump\n"));
+    expect(plain.code).toBe(4);
+    expect(plain.stderr).toContain("this is a full-cluster dump (pg_dumpall)");
+    const garbage = await pgPlugin("restore", endpoint(`${source}_never`), Buffer.from("\x00\x01garbage"));
+    expect(garbage.code).toBe(4);
+    expect(garbage.stderr).toContain("not a PostgreSQL dump");
+    const empty = await pgPlugin("restore", endpoint(`${source}_never`), new Uint8Array(0));
+    expect(empty.code).toBe(4);
+    const admin = sql("postgres");
+    expect(await admin.unsafe(`SELECT 1 FROM pg_database WHERE datname = $1`, [`${source}_never`])).toHaveLength(0);
+    await admin.end();
+  });
+
+  test("a truncated dump fails the restore", async () => {
+    const r = await pgPlugin("restore", endpoint(`${source}_cut`), dump.subarray(0, dump.byteLength >> 1));
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split("\n").pop()).toBe("postgres: pg_restore failed (exit 1)");
+  });
+
+  test("an unreachable server: exit 3 and pg_dump's words", async () => {
+    const r = await pgPlugin("backup", endpoint(source, { pg_port: await freePort() }));
+    expect(r.code).toBe(3);
+    expect(r.stdout.byteLength).toBe(0);
+    expect(r.stderr).toContain("Connection refused");
+    expect(r.stderr.trim().split("\n").pop()).toBe("postgres: pg_dump failed (exit 1)");
+  });
+
+  describe("a producer that fails mid-stream fails the backup", () => {
+    let fake: string;
+    beforeAll(() => {
+      fake = mkdtempSync(join(tmpdir(), "shield-fake-pg-"));
+    });
+    afterAll(() => rmSync(fake, { recursive: true, force: true }));
+
+    test("non-zero exit after some data → exit 3", async () => {
+      writeFileSync(join(fake, "pg_dump"), "#!/bin/sh\nprintf PGDMP\nhead -c 65536 /dev/urandom\necho 'pg_dump: error: query failed: server closed the connection' >&2\nexit 1\n", { mode: 0o755 });
+      const r = await pgPlugin("backup", endpoint(source, { pg_bindir: fake }));
+      expect(r.code).toBe(3);
+      expect(r.stdout.byteLength).toBe(65541);
+      expect(r.stderr).toContain("server closed the connection");
+    });
+
+    test("killed by a signal after some data → exit 3", async () => {
+      writeFileSync(join(fake, "pg_dumpall"), "#!/bin/sh\nhead -c 4096 /dev/zero\nkill -9 $$\n", { mode: 0o755 });
+      const r = await pgPlugin("backup", endpoint(undefined, { pg_bindir: fake }));
+      expect(r.code).toBe(3);
+      expect(r.stderr.trim().split("\n").pop()).toBe("postgres: pg_dumpall was killed by SIGKILL");
+    });
+
+    test("SIGTERM to the plugin stops its pg_dump too, at once", async () => {
+      const pidFile = join(fake, "pid");
+      writeFileSync(join(fake, "pg_dump"), `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 30\n`, { mode: 0o755 });
+      const proc = spawnPg("backup", endpoint(source, { pg_bindir: fake }));
+      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await Bun.sleep(10);
+      await Bun.sleep(50);
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(143);
+      // Gone by the time the plugin has exited: it waits for its children.
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
+    });
+
+    test("a missing tool → exit 3", async () => {
+      const r = await pgPlugin("backup", endpoint(source, { pg_bindir: join(fake, "nope") }));
+      expect(r.code).toBe(3);
+      expect(r.stderr.trim().split("\n").pop()).toBe(`postgres: cannot run ${join(fake, "nope", "pg_dump")}: not found`);
+    });
+  });
+
+  describe("with a password", () => {
+    const role = `shield_pw_${process.pid}`;
+    const password = `Right-${crypto.randomUUID()}`;
+    let hbaFile: string;
+    let hbaBefore: string;
+
+    beforeAll(async () => {
+      const admin = sql("postgres");
+      try {
+        await admin.unsafe(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${password}'`);
+        // The harness trusts every local connection; this role alone must give its password.
+        hbaFile = (await admin.unsafe(`SHOW hba_file`))[0]!.hba_file;
+        hbaBefore = readFileSync(hbaFile, "utf8");
+        writeFileSync(hbaFile, `host all ${role} 127.0.0.1/32 md5\n${hbaBefore}`);
+        await admin.unsafe(`SELECT pg_reload_conf()`);
+      } finally {
+        await admin.end();
+      }
+      // The reload is asynchronous: wait until a wrong password is refused.
+      for (let i = 0; i < 100; i++) {
+        const probe = postgres({ host: "127.0.0.1", port: pg.port, user: role, password: "wrong", database: "postgres", max: 1, onnotice: () => {} });
+        const refused = await probe.unsafe("SELECT 1").then(() => false, () => true);
+        await probe.end();
+        if (refused) break;
+        await Bun.sleep(50);
+      }
+    }, 30_000);
+
+    afterAll(async () => {
+      if (hbaBefore !== undefined) writeFileSync(hbaFile, hbaBefore);
+      const admin = sql("postgres");
+      await admin.unsafe(`SELECT pg_reload_conf()`);
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${source}_pw"`);
+      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }, 30_000);
+
+    test("a wrong password: non-zero exit, a clear message, and no password on stderr", async () => {
+      const wrong = `Wrong-${crypto.randomUUID()}`;
+      for (const action of ["backup", "test"]) {
+        const r = await pgPlugin(action, endpoint(source, { pg_user: role, pg_password: wrong }));
+        expect(r.code).toBe(3);
+        expect(r.stdout.byteLength).toBe(0);
+        expect(r.stderr).toContain(`password authentication failed for user "${role}"`);
+        expect(r.stderr).not.toContain(wrong);
+        expect(r.stderr).not.toContain(password);
+      }
+    });
+
+    test("the password reaches the tools in their environment only, never in an argument (ps)", async () => {
+      // Wrappers around the real tools record how they were called, and linger so that ps sees them.
+      const spy = mkdtempSync(join(tmpdir(), "shield-spy-pg-"));
+      const log = join(spy, "calls.log");
+      for (const tool of ["pg_dump", "pg_restore", "psql", "pg_dumpall"]) {
+        writeFileSync(join(spy, tool), `#!/bin/sh
+echo "$0 $*" >> '${log}'
+[ -n "$PGPASSWORD" ] && echo "PGPASSWORD given to ${tool}" >> '${log}'
+sleep 0.3
+exec '${pg.bindir}/${tool}' "$@"
+`, { mode: 0o755 });
+      }
+      const ep = (db: string) => endpoint(db, { pg_user: role, pg_password: password, pg_bindir: spy });
+      const seen: string[] = [];
+      let watching = true;
+      const watcher = (async () => {
+        while (watching) {
+          const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" });
+          seen.push(...ps.stdout.split("\n").filter((l) => l.includes("pg_dump") || l.includes("pg_restore") || l.includes("psql") || l.includes("plugin postgres")));
+          await Bun.sleep(25);
+        }
+      })();
+      const b = await pgPlugin("backup", ep(source));
+      const r = await pgPlugin("restore", ep(`${source}_pw`), b.stdout);
+      watching = false;
+      await watcher;
+      expect(b.code).toBe(0);
+      expect(r.code).toBe(0);
+      expect(await fingerprint(`${source}_pw`)).toEqual(original);
+
+      const calls = readFileSync(log, "utf8");
+      expect(calls).toContain("PGPASSWORD given to pg_dump");
+      expect(calls).toContain("PGPASSWORD given to pg_restore");
+      expect(calls).not.toContain(password);
+      expect(seen.some((l) => l.includes("pg_dump"))).toBe(true);
+      expect(seen.some((l) => l.includes("pg_restore"))).toBe(true);
+      expect(seen.filter((l) => l.includes(password))).toEqual([]);
+      expect(b.stderr + r.stderr).not.toContain(password);
+      rmSync(spy, { recursive: true, force: true });
+    }, 30_000);
+  });
+
+  describe("the whole cluster (pg_database empty)", () => {
+    const role = `shield_cluster_role_${process.pid}`;
+    let other: { port: number; stop(): void } | undefined;
+
+    beforeAll(async () => {
+      const admin = sql("postgres");
+      await admin.unsafe(`CREATE ROLE ${role} NOLOGIN`);
+      await admin.end();
+      other = await secondCluster(pg.bindir);
+    }, 60_000);
+
+    afterAll(async () => {
+      other?.stop();
+      const admin = sql("postgres");
+      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }, 60_000);
+
+    test("pg_dumpall out, psql in: the roles and databases arrive in another cluster, and a second restore replaces them", async () => {
+      // Other test files' databases are left out (through pg_options): they only make this slow.
+      const admin0 = sql("postgres");
+      const others = (await admin0.unsafe(`SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+$' AND datname NOT IN ('postgres', 'template0', 'template1', $1)`, [source])).map((r) => r.datname as string);
+      await admin0.end();
+      const b = await pgPlugin("backup", endpoint(undefined, { pg_options: others.map((d) => `--exclude-database=${d}`).join(" ") }));
+      expect(b.code).toBe(0);
+      const text = b.stdout.toString();
+      expect(text).toStartWith("--\n-- PostgreSQL database cluster dump");
+      expect(text).toContain(`CREATE ROLE ${role}`);
+      expect(text).toContain(`CREATE DATABASE ${source}`);
+
+      const there = endpoint(undefined, { pg_port: other!.port });
+      for (const round of [1, 2]) {
+        const r = await pgPlugin("restore", there, b.stdout);
+        expect({ round, code: r.code, stderr: r.stderr.includes("ERROR") ? r.stderr : "" }).toEqual({ round, code: 0, stderr: "" });
+        expect(await fingerprint(source, other!.port)).toEqual(original);
+      }
+      const admin = sql("postgres", other!.port);
+      expect(await admin.unsafe(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [role])).toHaveLength(1);
+      await admin.end();
+    }, 60_000);
+
+    test("a full dump is refused by an endpoint naming a database", async () => {
+      const b = await pgPlugin("backup", endpoint(undefined, { pg_options: "--globals-only" }));
+      expect(b.code).toBe(0);
+      const r = await pgPlugin("restore", endpoint(source), b.stdout);
+      expect(r.code).toBe(4);
+    });
+  });
+
+  test("the design's shell example with the compiled binary: postgres backup | fs store, then fs retrieve | postgres restore", () => {
+    const shield = ensureBinary();
+    const store = mkdtempSync(join(tmpdir(), "shield-store-"));
+    const fsEp = JSON.stringify({ base_dir: store });
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const backup = spawnSync("bash", ["-c",
+      `set -o pipefail; ${q(shield)} plugin postgres backup --endpoint ${q(JSON.stringify(endpoint(source)))} | ${q(shield)} plugin fs store --endpoint ${q(fsEp)}`,
+    ], { encoding: "utf8", env: env() });
+    expect(backup.stderr).not.toContain("error");
+    expect(backup.status).toBe(0);
+    const { key, size } = JSON.parse(backup.stdout);
+    expect(size).toBeGreaterThan(3_000_000);
+
+    const target = `${source}_from_binary`;
+    const restore = spawnSync("bash", ["-c",
+      `set -o pipefail; ${q(shield)} plugin fs retrieve --endpoint ${q(fsEp)} --key ${q(key)} | ${q(shield)} plugin postgres restore --endpoint ${q(JSON.stringify(endpoint(target)))}`,
+    ], { encoding: "utf8", env: env() });
+    expect(restore.status).toBe(0);
+    expect(restore.stderr).toContain(`created database "${target}"`);
+    rmSync(store, { recursive: true, force: true });
+    return fingerprint(target).then((fp) => expect(fp).toEqual(original));
+  }, 60_000);
+});
+
+/** A second, empty cluster to restore a full dump into (the shared one holds other tests' databases). */
+async function secondCluster(bindir: string): Promise<{ port: number; stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "shield-test-pg2-"));
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) => {
+    const argv = asRoot ? ["runuser", "-u", "postgres", "--", join(bindir, cmd), ...args] : [join(bindir, cmd), ...args];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
+  };
+  if (asRoot) {
+    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout);
+    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout);
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, "data");
+  const port = await freePort();
+  run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
+  run("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try { run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+  process.on("exit", stop);
+  return { port, stop };
+}
