@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export function loadOrCreateMasterKey(dataDir: string, fromEnv: string | undefined): Uint8Array {
-  if (fromEnv) return decode(fromEnv, "SHIELD_MASTER_KEY");
+  if (fromEnv) return parseMasterKey(fromEnv, "SHIELD_MASTER_KEY");
   const path = join(dataDir, "master.key");
   if (!existsSync(path)) {
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -15,10 +15,11 @@ export function loadOrCreateMasterKey(dataDir: string, fromEnv: string | undefin
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
   }
-  return decode(readFileSync(path, "utf8").trim(), path);
+  return parseMasterKey(readFileSync(path, "utf8").trim(), path);
 }
 
-function decode(text: string, where: string): Uint8Array {
+/** A master key as written in a key file or SHIELD_MASTER_KEY: base64 of 32 bytes. */
+export function parseMasterKey(text: string, where: string): Uint8Array {
   const key = Buffer.from(text.trim(), "base64");
   if (key.length !== 32) throw new Error(`${where} must hold 32 bytes, base64-encoded (it holds ${key.length})`);
   return new Uint8Array(key);

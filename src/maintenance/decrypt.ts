@@ -1,11 +1,12 @@
 // `shield archive decrypt`: turns a stored blob back into the plugin's backup
 // stream without a daemon, given the master key and the archive's wrapped key
-// (from GET /v1/archive/:uuid or the catalog). For disaster recovery by hand.
+// (`encryption_key` in GET /v1/archive/:uuid). For disaster recovery by hand.
 import { readFileSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.ts";
 import { decryptStream, unwrapKey } from "../pipeline/encryption.ts";
 import { decompressor } from "../pipeline/compression.ts";
 import { pump } from "../pipeline/pump.ts";
+import { parseMasterKey } from "../daemon/master-key.ts";
 
 export const DECRYPT_HELP = `Usage: shield archive decrypt --master-key-file FILE --wrapped-key KEY [--compression C] < BLOB > DATA
 
@@ -33,9 +34,8 @@ export async function archiveDecrypt(argv: string[]): Promise<number> {
   const keyText = options["master-key-file"] ? readFileSync(options["master-key-file"] as string, "utf8") : process.env.SHIELD_MASTER_KEY;
   if (!keyText) throw new UsageError("give --master-key-file FILE or SHIELD_MASTER_KEY");
   if (!options["wrapped-key"]) throw new UsageError("give --wrapped-key (the archive's encryption key, \"v1:...\")");
-  const masterKey = Buffer.from(keyText.trim(), "base64");
-  if (masterKey.length !== 32) throw new UsageError("the master key must be base64 of 32 bytes");
-  const dataKey = unwrapKey(new Uint8Array(masterKey), options["wrapped-key"] as string);
+  const masterKey = parseMasterKey(keyText, (options["master-key-file"] as string) ?? "SHIELD_MASTER_KEY");
+  const dataKey = unwrapKey(masterKey, options["wrapped-key"] as string);
   const unzip = decompressor((options.compression as string) ?? "none");
 
   const plain = Bun.stdin.stream().pipeThrough(decryptStream(dataKey));

@@ -5,8 +5,11 @@ import { readFileSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.ts";
 import { connectCatalog } from "../catalog/index.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
+import { parseMasterKey } from "../daemon/master-key.ts";
 
 export const REKEY_HELP = `Usage: shield rekey --database URL --old-key-file FILE --new-key-file FILE
+
+(--database may be left out when SHIELD_DATABASE_URL is set: better for a URL with a password)
 
 Re-wraps the key of every archive in the catalog with a new master key. Stop the
 daemon first; start it afterwards with the new key (DATA_DIR/master.key or
@@ -15,9 +18,7 @@ SHIELD_MASTER_KEY). Keys are files holding base64 of 32 bytes (make one with
 `;
 
 function readKey(path: string): Uint8Array {
-  const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
-  if (key.length !== 32) throw new UsageError(`${path} must hold base64 of 32 bytes`);
-  return new Uint8Array(key);
+  return parseMasterKey(readFileSync(path, "utf8"), path);
 }
 
 export async function rekey(argv: string[]): Promise<number> {
@@ -25,6 +26,8 @@ export async function rekey(argv: string[]): Promise<number> {
     { name: "database" }, { name: "old-key-file" }, { name: "new-key-file" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) { process.stdout.write(REKEY_HELP); return 0; }
+  // The environment keeps a catalog password out of the process list.
+  options.database ??= process.env.SHIELD_DATABASE_URL;
   for (const o of ["database", "old-key-file", "new-key-file"]) if (!options[o]) throw new UsageError(`--${o} is required (shield rekey --help)`);
   const oldKey = readKey(options["old-key-file"] as string);
   const newKey = readKey(options["new-key-file"] as string);

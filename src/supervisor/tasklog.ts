@@ -4,6 +4,10 @@ import type { Catalog } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 
 const FLUSH_MS = 1000;
+// A chatty plugin (tar -v, pg_restore --verbose) must not make a log grow with the
+// archive: past this much, only the last TAIL_LINES lines are kept for the end.
+const MAX_LOG_BYTES = 512 * 1024;
+const TAIL_LINES = 200;
 // Endpoint keys whose values are secrets, in any plugin's naming.
 const SECRET_KEY = /pass|secret|token|credential|private|(^|_)key$|access_key|auth/i;
 
@@ -30,6 +34,9 @@ export class TaskLog {
   private pending: string[] = [];
   private timer: ReturnType<typeof setInterval>;
   private writing: Promise<void> = Promise.resolve();
+  private written = 0;
+  private tail: string[] = [];
+  private dropped = 0;
 
   constructor(private readonly catalog: Catalog, private readonly taskUuid: string, private secrets: string[] = []) {
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
@@ -43,7 +50,17 @@ export class TaskLog {
     let masked = text;
     for (const s of this.secrets) masked = masked.split(s).join("***");
     const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
-    this.pending.push(`${stamp} ${masked}\n`);
+    const line = `${stamp} ${masked}\n`;
+    if (this.written < MAX_LOG_BYTES) {
+      this.written += line.length;
+      this.pending.push(line);
+      return;
+    }
+    this.tail.push(line);
+    if (this.tail.length > TAIL_LINES) {
+      this.tail.shift();
+      this.dropped++;
+    }
   }
 
   flush(): Promise<void> {
@@ -59,6 +76,9 @@ export class TaskLog {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    if (this.dropped) this.pending.push(`… ${this.dropped} lines left out (the log keeps its first ${MAX_LOG_BYTES / 1024} KiB and last ${TAIL_LINES} lines) …\n`);
+    this.pending.push(...this.tail);
+    this.tail = [];
     await this.flush();
   }
 }
