@@ -26,8 +26,6 @@ export const archiveJson = (a: ArchiveView) => ({
   uuid: a.uuid, store_key: a.storeKey, taken_at: formatTime(a.takenAt), expires_at: formatTime(a.expiresAt),
   notes: a.notes, status: a.status, job_uuid: a.jobUuid,
   size: a.size, raw_size: a.rawSize, sha256: a.sha256, compression: a.compression, cipher: a.cipher,
-  // Wrapped by the master key: useless without it, and what `shield archive decrypt` needs.
-  encryption_key: a.encryptionKey,
   purged_at: formatTime(a.purgedAt),
   store_uuid: a.storeUuid, store_name: a.storeName, store_plugin: a.storePlugin, store_endpoint: a.storeEndpoint,
   target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,

@@ -183,7 +183,7 @@ export const ArchiveJson = v.object({
   uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),
   status: ArchiveStatus, job_uuid: v.nullable(Uuid),
   size: v.nullable(v.number()), raw_size: v.nullable(v.number()), sha256: v.nullable(v.string()),
-  compression: v.string(), cipher: v.string(), encryption_key: v.nullable(v.string()), purged_at: NullableTime,
+  compression: v.string(), cipher: v.string(), purged_at: NullableTime,
   store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });

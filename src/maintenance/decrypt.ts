@@ -1,6 +1,7 @@
 // `shield archive decrypt`: turns a stored blob back into the plugin's backup
 // stream without a daemon, given the master key and the archive's wrapped key
-// (`encryption_key` in GET /v1/archive/:uuid). For disaster recovery by hand.
+// (the encryption_key column of the catalog's archives table; the API never shows
+// it, so that a leaked master key alone does not open archives). For disaster recovery by hand.
 import { readFileSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.ts";
 import { decryptStream, unwrapKey } from "../pipeline/encryption.ts";
@@ -16,7 +17,8 @@ every chunk; exits non-zero, with the reason, on any tampering or truncation.
 Options:
   --master-key-file FILE   the daemon's master key (DATA_DIR/master.key), base64 of 32 bytes;
                            or set SHIELD_MASTER_KEY
-  --wrapped-key KEY        the archive's wrapped data key ("v1:...")
+  --wrapped-key KEY        the archive's wrapped data key ("v1:..."), from the catalog:
+                           sqlite3 shield-data/shield.db "select encryption_key from archives where uuid='...'"
   --compression C          also decompress: zstd, gzip or none (default none: output the
                            compressed stream, as recorded on the archive)
 
