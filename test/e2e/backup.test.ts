@@ -2,7 +2,7 @@
 // real PostgreSQL database into the fs store, restores it in place and into
 // another database, and cancels a running backup cleanly.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -76,7 +76,10 @@ describe.skipIf(!pgAvailable)("backup and restore of PostgreSQL through the API"
       env: { SHIELD_ADMIN_PASSWORD: PASSWORD },
     });
   });
-  afterAll(() => d?.stop());
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+  });
 
   const created = async (path: string, body: unknown) => {
     const r = await call(d, "POST", path, body);

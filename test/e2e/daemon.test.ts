@@ -1,7 +1,7 @@
 // The compiled binary, end to end: roles, first start, both catalogs, shutdown,
 // and a smoke run of the /v1 contract over real HTTP.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
@@ -47,7 +47,10 @@ describe("shield daemon, first start on the embedded catalog", () => {
     writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./does-not-exist.ts"]\n');
     d = await startShieldDaemon({ cwd, env: {} });
   });
-  afterAll(() => d?.stop());
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(cwd, { recursive: true, force: true });
+  });
 
   test("creates ./shield-data with mode 0700, a host key and the SQLite catalog", () => {
     const data = join(cwd, "shield-data");
@@ -120,6 +123,7 @@ async function contractSmoke(url: string, auth: Record<string, string>) {
   expect((await call("PUT", `/v1/job/${job}`, { name: "nightly", store, target, retention, schedule })).status).toBe(400);
   expect((await call("GET", "/v1/job/not-a-uuid")).status).toBe(400);
   expect((await call("GET", "/v1/job/6b8398be-fdc0-424a-8532-e812e5dfc116")).status).toBe(404);
+  rmSync(backups, { recursive: true, force: true });
 }
 
 describe("shield daemon over HTTP", () => {
@@ -154,6 +158,7 @@ describe("shield daemon over HTTP", () => {
       expect(existsSync(join(dir, "catalog.db"))).toBe(true);
     } finally {
       await d.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
