@@ -1,0 +1,518 @@
+// Data-path benchmark: the compiled daemon (dist/shield), driven through its HTTP API
+// alone, against shell pipelines of standard tools doing the same work. Results and
+// analysis: bench/DATAPATH.md.
+//
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all]   (default all;
+//   needs dist/shield: `npm run build` first)
+//
+// relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
+//        runs `head -c N /dev/zero`) into the built-in fs store, compression "none",
+//        with the daemon's encryption off (SHIELD_ENCRYPT=off, as the issue asks) and on.
+//        Shell A is `head | tee >(sha256sum) > file` (the issue's baseline), shell B the
+//        same with `openssl dgst -sha256` (SHA-NI: a harder baseline); with encryption on,
+//        `openssl enc -aes-256-ctr` runs before tee. The fs store fsyncs its blob before
+//        it names a key, so shell times are given without and with a final `sync FILE`.
+// e2e    a ~1 GB PostgreSQL database (pgbench tables + a table of md5 text, on the
+//        tests' private server) backed up with zstd and encryption vs
+//        `pg_dump -Fc -Z0 | zstd -T0 | openssl enc -aes-256-ctr -pbkdf2 > file` (pg_dump's
+//        own compression off, as in the postgres plugin); then the daemon with compression
+//        and encryption each off, and the pieces of the shell pipeline (including plain
+//        `pg_dump -Fc`, which compresses itself, and zstd's thread modes).
+// rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
+//        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
+//
+// Daemon time is wall time from POST /v1/job/:uuid/run to the task reading done
+// (polled every 50 ms; the task's own timestamps are whole seconds); beside it, the CPU
+// seconds of the daemon itself and of its children during the backup. Each comparison
+// runs BENCH_RUNS times (default 3), alternating daemon and shell; medians are reported.
+// Every blob and output file is deleted as soon as it has been measured, and the scratch
+// directory (with the private PostgreSQL) when the script ends.
+//
+// Knobs: BENCH_RUNS, BENCH_RELAY_BYTES, BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS (3,000,000),
+// BENCH_SHIELD (another build to measure instead of dist/shield).
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { freshDatabase, pgAvailable, startPostgres, stopPostgres } from "../test/helpers/postgres.ts";
+import { freePort } from "../test/helpers/services.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+/** BENCH_SHIELD: another build to measure (default dist/shield). */
+const BUILT = resolve(process.env.BENCH_SHIELD ?? join(ROOT, "dist/shield"));
+/** A copy of dist/shield in the scratch dir: a rebuild during the run cannot change what is measured. */
+let SHIELD = BUILT;
+const PLUGIN_DIR = join(import.meta.dir, "plugins");
+const PASSWORD = "bench-datapath-password";
+const AUTH = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const GiB = 1024 ** 3;
+const RELAY_BYTES = Number(process.env.BENCH_RELAY_BYTES ?? 2 * GiB);
+/** pgbench scale and md5 rows: together about 1 GB of database. */
+const PG_SCALE = Number(process.env.BENCH_PG_SCALE ?? 35);
+const PG_MD5_ROWS = Number(process.env.BENCH_PG_MD5_ROWS ?? 3_000_000);
+
+let scratch = "";
+const daemons = new Set<Daemon>();
+
+// ---- small helpers -----------------------------------------------------------
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+/** Text for a Markdown table cell. */
+const cell = (s: string) => s.replaceAll("|", "\\|");
+/** CPU seconds of the daemon itself + of its children (plugins, zstd). */
+const cpu = (b: { cpu: { daemon: number; children: number } }) => `cpu ${b.cpu.daemon.toFixed(1)} + ${b.cpu.children.toFixed(1)} s`;
+const rate = (bytes: number, ms: number) => `${(bytes / 1024 / 1024 / (ms / 1000)).toFixed(0)} MiB/s`;
+
+/** Bytes in every file under a directory. */
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir, { recursive: true }).map(String)) {
+    const st = statSync(join(dir, f));
+    if (st.isFile()) n += st.size;
+  }
+  return n;
+}
+
+function emptyDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
+function dropCaches(): void {
+  // Not available everywhere (containers); the writes of a previous run are flushed at least.
+  Bun.spawnSync(["sync"]);
+}
+
+/** Runs a bash script; resolves with its wall time in ms. */
+async function sh(script: string, env: Record<string, string> = {}): Promise<number> {
+  const t0 = performance.now();
+  const p = Bun.spawn(["bash", "-c", `set -euo pipefail\n${script}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "pipe" });
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`shell pipeline failed (exit ${code}): ${err.trim()}\n${script}`);
+  return ms;
+}
+
+/** A shell pipeline writing into `file`, timed to its end and again after `sync FILE` (an fsync). */
+async function shTimed(script: string, file: string, env: Record<string, string> = {}): Promise<{ ms: number; msSync: number; bytes: number }> {
+  const t0 = performance.now();
+  const ms = await sh(script, env);
+  await sh(`sync ${JSON.stringify(file)}`);
+  const msSync = performance.now() - t0;
+  const bytes = statSync(file).size;
+  rmSync(file, { force: true });
+  return { ms, msSync, bytes };
+}
+
+// ---- RSS sampling ------------------------------------------------------------
+
+function vmRssKiB(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      if (s) out.push(...s.split(/\s+/).map(Number));
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+function label(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const name = argv[0]?.split("/").pop() ?? "?";
+    return name === "shield" ? argv.slice(0, 4).map((a, i) => (i ? a : "shield")).join(" ") : name;
+  } catch {
+    return "?";
+  }
+}
+
+/** CPU seconds of a process itself and of its children it has reaped (/proc/PID/stat utime+stime, cutime+cstime). */
+function cpuSeconds(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  // Fields 14-17 of proc(5), counted from the state (field 3) at index 0.
+  const tick = 100;
+  return { self: (f[11]! + f[12]!) / tick, children: (f[13]! + f[14]!) / tick };
+}
+
+/** Samples VmRSS of a process every `every` ms, and the peak of each kind of descendant. */
+class RssSampler {
+  samples: number[] = [];
+  children = new Map<string, number>();
+  private timer: ReturnType<typeof setInterval>;
+  constructor(private readonly pid: number, every = 100) {
+    this.tick();
+    this.timer = setInterval(() => this.tick(), every);
+  }
+  private tick(): void {
+    const kib = vmRssKiB(this.pid);
+    if (kib !== undefined) this.samples.push(kib);
+    const todo = childrenOf(this.pid);
+    while (todo.length) {
+      const c = todo.pop()!;
+      const r = vmRssKiB(c);
+      if (r !== undefined) {
+        const l = label(c);
+        this.children.set(l, Math.max(this.children.get(l) ?? 0, r));
+      }
+      todo.push(...childrenOf(c));
+    }
+  }
+  stop(): { peakKiB: number; firstKiB: number; lastKiB: number; n: number; children: Map<string, number> } {
+    clearInterval(this.timer);
+    this.tick();
+    return { peakKiB: Math.max(...this.samples), firstKiB: this.samples[0]!, lastKiB: this.samples.at(-1)!, n: this.samples.length, children: this.children };
+  }
+}
+
+// ---- the daemon and its API -------------------------------------------------------
+
+interface Daemon { url: string; proc: Bun.Subprocess; log: string; dir: string }
+
+async function startDaemon(env: Record<string, string>): Promise<Daemon> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(scratch, "daemon-"));
+  const url = `http://127.0.0.1:${port}`;
+  // Its log goes to a file: a pipe nobody reads would block the daemon once full.
+  const log = join(dir, "daemon.log");
+  const fd = openSync(log, "w");
+  const proc = Bun.spawn([SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data"), "--plugin-dir", PLUGIN_DIR], {
+    env: { ...process.env, SHIELD_ADMIN_PASSWORD: PASSWORD, SHIELD_LOG_LEVEL: "warn", ...env },
+    stdin: "ignore", stdout: "ignore", stderr: fd,
+  });
+  closeSync(fd);
+  const d = { url, proc, log, dir };
+  daemons.add(d);
+  const t0 = performance.now();
+  // It listens before it has created the admin user: ready is when our password works.
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok) return d;
+    } catch { /* not listening yet */ }
+    if (proc.exitCode !== null || performance.now() - t0 > 30_000) {
+      throw new Error(`dist/shield did not start; its log:\n${readFileSync(log, "utf8").slice(-2000)}`);
+    }
+    await Bun.sleep(20);
+  }
+}
+
+async function stopDaemon(d: Daemon): Promise<void> {
+  d.proc.kill("SIGTERM");
+  const timer = setTimeout(() => d.proc.kill("SIGKILL"), 10_000);
+  await d.proc.exited;
+  clearTimeout(timer);
+  daemons.delete(d);
+  rmSync(d.dir, { recursive: true, force: true });
+}
+
+async function call(d: Daemon, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await fetch(d.url + path, { method, headers: { ...AUTH, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await r.json();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Store, target, schedule, retention and a paused job; returns the job's uuid. */
+async function makeJob(d: Daemon, name: string, target: { plugin: string; endpoint: unknown }, storeDir: string, compression: string): Promise<string> {
+  const create = async (path: string, body: unknown) => (await call(d, "POST", path, body)).uuid as string;
+  const store = await create("/v1/stores", { name: `${name}-store`, plugin: "fs", endpoint: { base_dir: storeDir } });
+  const t = await create("/v1/targets", { name: `${name}-target`, plugin: target.plugin, endpoint: target.endpoint, agent: "" });
+  const schedule = await create("/v1/schedules", { name: `${name}-schedule`, when: "daily at 4am" });
+  const retention = await create("/v1/retention", { name: `${name}-retention`, expires: 86400 });
+  return create("/v1/jobs", { name, target: t, store, schedule, retention, paused: true, compression });
+}
+
+interface Backup {
+  ms: number; size: number; rawSize: number; cipher: string; compression: string; log: string;
+  /** CPU seconds the daemon spent itself, and its children (plugins, zstd) altogether. */
+  cpu: { daemon: number; children: number };
+}
+
+/** POST run, then polls the task until it is no longer pending or running. */
+async function runJob(d: Daemon, job: string): Promise<Backup> {
+  const cpu0 = cpuSeconds(d.proc.pid);
+  const t0 = performance.now();
+  const { task_uuid } = await call(d, "POST", `/v1/job/${job}/run`, {});
+  let task: any;
+  for (;;) {
+    task = await call(d, "GET", `/v1/task/${task_uuid}`);
+    if (!["pending", "running"].includes(task.status)) break;
+    await Bun.sleep(50);
+  }
+  const ms = performance.now() - t0;
+  const cpu1 = cpuSeconds(d.proc.pid);
+  if (task.status !== "done") throw new Error(`backup task ${task.status}:\n${task.log}`);
+  const a = await call(d, "GET", `/v1/archive/${task.archive_uuid}`);
+  return {
+    ms, size: a.size, rawSize: a.raw_size, cipher: a.cipher, compression: a.compression, log: task.log,
+    cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children },
+  };
+}
+
+// ---- the measurements ---------------------------------------------------------------
+
+const report: string[] = [];
+function out(line = ""): void {
+  console.log(line);
+  report.push(line);
+}
+
+async function relay(): Promise<void> {
+  const N = RELAY_BYTES;
+  out(`## Relay: ${mib(N)} from bench-zero (head -c N /dev/zero) into the fs store, compression none`);
+  out();
+  const storeDir = join(scratch, "relay-store");
+  const outFile = join(scratch, "relay-out");
+  emptyDir(storeDir);
+  const producer = `head -c ${N} /dev/zero`;
+  // tee >(HASHER), with the process substitution as a FIFO so that `wait` covers the hasher too.
+  // sha256sum is what the issue names; coreutils' is slow here (no SHA-NI), so the same
+  // pipeline with `openssl dgst -sha256` (SHA-NI) is measured as well: the harder baseline.
+  const fifo = join(scratch, "relay-fifo");
+  const hashed = (source: string, hasher: string) =>
+    `rm -f ${fifo}; mkfifo ${fifo}; ${hasher} < ${fifo} > /dev/null & ${source} | tee ${fifo} > ${outFile}; wait; rm -f ${fifo}`;
+  const enc = `${producer} | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x`;
+  out("Shell A: `head | tee >(sha256sum) > file`; shell B: the same with `openssl dgst -sha256` for sha256sum. With encryption on,");
+  out("`openssl enc -aes-256-ctr -pbkdf2` runs between head and tee. \"+ sync\" adds `sync FILE` (an fsync, as the fs store does");
+  out("before it names a key). Ratio = shell time / shield time; the issue's target is ≥ 0.9 against shell A.");
+  out();
+  out("| encryption | run | shield (POST run → done) | shell A | A + sync | shell B | B + sync | A/shield | A+sync/shield | B+sync/shield |");
+  out("|---|---|---|---|---|---|---|---|---|---|");
+  const fmt = (r: number) => r.toFixed(2);
+  for (const encrypt of [false, true]) {
+    const d = await startDaemon({ SHIELD_ENCRYPT: encrypt ? "on" : "off" });
+    const job = await makeJob(d, "relay", { plugin: "bench-zero", endpoint: { size: N } }, storeDir, "none");
+    const warm = await makeJob(d, "warm", { plugin: "bench-zero", endpoint: { size: 1 << 20 } }, storeDir, "none");
+    await runJob(d, warm);
+    emptyDir(storeDir);
+    const source = encrypt ? enc : producer;
+    const t = { shield: [] as number[], a: [] as number[], aSync: [] as number[], b: [] as number[], bSync: [] as number[] };
+    const what = encrypt ? "on" : "off";
+    for (let i = 0; i < RUNS; i++) {
+      dropCaches();
+      const r = await runJob(d, job);
+      if (r.rawSize !== N) throw new Error(`raw size ${r.rawSize}, expected ${N}`);
+      if (r.cipher !== (encrypt ? "aes-256-gcm-chunked-v1" : "none")) throw new Error(`cipher ${r.cipher}`);
+      emptyDir(storeDir);
+      dropCaches();
+      const a = await shTimed(hashed(source, "sha256sum"), outFile);
+      dropCaches();
+      const b = await shTimed(hashed(source, "openssl dgst -sha256"), outFile);
+      t.shield.push(r.ms); t.a.push(a.ms); t.aSync.push(a.msSync); t.b.push(b.ms); t.bSync.push(b.msSync);
+      out(`| ${what} | ${i + 1} | ${secs(r.ms)} (${rate(N, r.ms)}; ${cpu(r)}) | ${secs(a.ms)} | ${secs(a.msSync)} | ${secs(b.ms)} | ${secs(b.msSync)} | ${fmt(a.ms / r.ms)} | ${fmt(a.msSync / r.ms)} | ${fmt(b.msSync / r.ms)} |`);
+    }
+    const m = median(t.shield);
+    out(`| **${what}, median** | | **${secs(m)} (${rate(N, m)})** | ${secs(median(t.a))} | ${secs(median(t.aSync))} | ${secs(median(t.b))} | ${secs(median(t.bSync))} | **${fmt(median(t.a) / m)}** | **${fmt(median(t.aSync) / m)}** | **${fmt(median(t.bSync) / m)}** |`);
+    await stopDaemon(d);
+  }
+  rmSync(storeDir, { recursive: true, force: true });
+  // Where the shell's time goes: its stages alone.
+  const parts: [string, string][] = [
+    ["head -c N /dev/zero > /dev/null", `${producer} > /dev/null`],
+    ["head | sha256sum (coreutils)", `${producer} | sha256sum > /dev/null`],
+    ["head | openssl dgst -sha256", `${producer} | openssl dgst -sha256 > /dev/null`],
+    ["head | openssl enc -aes-256-ctr > /dev/null", `${producer} | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > /dev/null`],
+    ["head > file; sync file", `${producer} > ${outFile}; sync ${outFile}; rm -f ${outFile}`],
+  ];
+  out();
+  out("Stages of the shell pipeline alone (one run each):");
+  out();
+  out("| pipeline | time | rate |");
+  out("|---|---|---|");
+  for (const [what, script] of parts) {
+    const ms = await sh(script);
+    out(`| \`${cell(what)}\` | ${secs(ms)} | ${rate(N, ms)} |`);
+  }
+  out();
+}
+
+/** A database of about 1 GB: pgbench's tables plus a table of md5 text (compresses about 2:1). */
+async function makeDatabase(): Promise<{ url: string; name: string; port: number; bytes: number }> {
+  const pg = await startPostgres();
+  const url = await freshDatabase("bench");
+  const name = new URL(url).pathname.slice(1);
+  const t0 = performance.now();
+  const init = Bun.spawnSync([join(pg.bindir, "pgbench"), "-i", "-q", "-s", String(PG_SCALE), "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", name], { stderr: "pipe" });
+  if (init.exitCode !== 0) throw new Error(`pgbench -i failed: ${init.stderr.toString()}`);
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await sql`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, score numeric(12,4), created timestamptz)`;
+  await sql.unsafe(`INSERT INTO documents SELECT i, md5(i::text), md5((i * 7)::text) || md5((i * 13)::text), (i % 100000) / 7.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${PG_MD5_ROWS}) i`);
+  await sql`VACUUM ANALYZE`;
+  const [row] = await sql`SELECT pg_database_size(current_database())::bigint AS bytes`;
+  const bytes = row!.bytes;
+  await sql.end();
+  out(`Database: pgbench -i -s ${PG_SCALE} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of md5 text; pg_database_size ${mib(Number(bytes))} (made in ${secs(performance.now() - t0)}).`);
+  return { url, name, port: pg.port, bytes: Number(bytes) };
+}
+
+async function e2e(): Promise<void> {
+  out("## End to end: PostgreSQL into the fs store, zstd and encryption");
+  out();
+  if (!pgAvailable) {
+    out("PostgreSQL is not installed here: skipped.");
+    return;
+  }
+  const db = await makeDatabase();
+  const pg = await startPostgres();
+  const bin = pg.bindir;
+  const storeDir = join(scratch, "e2e-store");
+  const outFile = join(scratch, "e2e-out");
+  emptyDir(storeDir);
+  const conn = `-h 127.0.0.1 -p ${db.port} -U postgres ${db.name}`;
+  const openssl = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
+  const fair = `${bin}/pg_dump -Fc -Z0 ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
+  const literal = `${bin}/pg_dump -Fc ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
+
+  const d = await startDaemon({});
+  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name } };
+  const job = await makeJob(d, "pg", target, storeDir, "zstd");
+  out();
+  out("| run | shield (POST run → done) | stored | raw dump | shell `pg_dump -Fc -Z0 \\| zstd -T0 \\| openssl` | + sync FILE | ratio (without sync) | ratio (with sync) |");
+  out("|---|---|---|---|---|---|---|---|");
+  const shield: number[] = [], shell: number[] = [], shellSync: number[] = [];
+  let last: Backup | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const b = await runJob(d, job);
+    if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
+    last = b;
+    emptyDir(storeDir);
+    dropCaches();
+    const s = await shTimed(fair, outFile);
+    shield.push(b.ms); shell.push(s.ms); shellSync.push(s.msSync);
+    out(`| ${i + 1} | ${secs(b.ms)} (${cpu(b)}) | ${mib(b.size)} | ${mib(b.rawSize)} | ${secs(s.ms)} (${mib(s.bytes)}) | ${secs(s.msSync)} | ${(s.ms / b.ms).toFixed(2)} | ${(s.msSync / b.ms).toFixed(2)} |`);
+  }
+  const m = median(shield);
+  out(`| **median** | **${secs(m)}** | | | ${secs(median(shell))} | ${secs(median(shellSync))} | **${(median(shell) / m).toFixed(2)}** | **${(median(shellSync) / m).toFixed(2)}** |`);
+  await stopDaemon(d);
+
+  // Where the daemon's time goes: the same backup with compression and encryption each off.
+  out();
+  out("The same backup through the daemon with compression and encryption each turned off (one run each):");
+  out();
+  out("| compression | encryption | shield (POST run → done) | stored |");
+  out("|---|---|---|---|");
+  for (const encrypt of [true, false]) {
+    const dv = await startDaemon({ SHIELD_ENCRYPT: encrypt ? "on" : "off" });
+    for (const compression of ["zstd", "none"]) {
+      const jv = await makeJob(dv, `pg-${compression}`, target, storeDir, compression);
+      dropCaches();
+      const b = await runJob(dv, jv);
+      emptyDir(storeDir);
+      out(`| ${compression} | ${encrypt ? "on" : "off"} | ${secs(b.ms)} (${cpu(b)}) | ${mib(b.size)} |`);
+    }
+    await stopDaemon(dv);
+  }
+  rmSync(storeDir, { recursive: true, force: true });
+
+  // Where the time goes (one run each).
+  out();
+  out("Pieces (one run each):");
+  out();
+  out("| pipeline | time | output |");
+  out("|---|---|---|");
+  const pieces: [string, string][] = [
+    ["pg_dump -Fc (its own gzip) | zstd -T0 | openssl > file (the brief's literal pipeline)", literal],
+    ["pg_dump -Fc -Z0 > /dev/null", `${bin}/pg_dump -Fc -Z0 ${conn} > /dev/null`],
+    ["pg_dump -Fc -Z0 > file", `${bin}/pg_dump -Fc -Z0 ${conn} > ${outFile}`],
+    ["pg_dump -Fc -Z0 | zstd -3 -T0 > file", `${bin}/pg_dump -Fc -Z0 ${conn} | zstd -q -3 -T0 > ${outFile}`],
+    ["pg_dump -Fc -Z0 | zstd -3 (one thread) > file", `${bin}/pg_dump -Fc -Z0 ${conn} | zstd -q -3 -T1 > ${outFile}`],
+    ["pg_dump -Fc -Z0 | zstd -3 --single-thread > file", `${bin}/pg_dump -Fc -Z0 ${conn} | zstd -q -3 --single-thread > ${outFile}`],
+  ];
+  for (const [what, script] of pieces) {
+    const ms = await sh(script);
+    let size = "";
+    try { size = mib(statSync(outFile).size); } catch { size = "-"; }
+    rmSync(outFile, { force: true });
+    out(`| \`${cell(what)}\` | ${secs(ms)} | ${size} |`);
+  }
+  if (last) {
+    out();
+    out("Task log of the last shield run:");
+    out();
+    out("```");
+    for (const l of last.log.trim().split("\n")) out(l);
+    out("```");
+  }
+  out();
+}
+
+async function rss(): Promise<void> {
+  out("## Peak RSS of the daemon during relay backups (encryption on, compression none)");
+  out();
+  out("VmRSS of the daemon process from /proc/PID/status every 100 ms; children (the plugins, run as their own processes) listed apart.");
+  out();
+  out("| backup | time | daemon RSS before | daemon peak RSS | daemon RSS after | samples | peak RSS of children |");
+  out("|---|---|---|---|---|---|---|");
+  const storeDir = join(scratch, "rss-store");
+  emptyDir(storeDir);
+  const d = await startDaemon({});
+  const warm = await makeJob(d, "warm", { plugin: "bench-zero", endpoint: { size: 1 << 20 } }, storeDir, "none");
+  await runJob(d, warm);
+  emptyDir(storeDir);
+  for (const size of [2 * GiB, 4 * GiB]) {
+    const job = await makeJob(d, `rss-${size}`, { plugin: "bench-zero", endpoint: { size } }, storeDir, "none");
+    dropCaches();
+    const sampler = new RssSampler(d.proc.pid, 100);
+    const b = await runJob(d, job);
+    const r = sampler.stop();
+    emptyDir(storeDir);
+    const kids = [...r.children].map(([l, k]) => `${l}: ${(k / 1024).toFixed(0)} MiB`).join("; ");
+    out(`| ${mib(size)} | ${secs(b.ms)} (${cpu(b)}) | ${(r.firstKiB / 1024).toFixed(0)} MiB | **${(r.peakKiB / 1024).toFixed(0)} MiB** | ${(r.lastKiB / 1024).toFixed(0)} MiB | ${r.n} | ${kids} |`);
+  }
+  await stopDaemon(d);
+  rmSync(storeDir, { recursive: true, force: true });
+  out();
+}
+
+// ---- main --------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const what = process.argv[2] ?? "all";
+  if (!["relay", "e2e", "rss", "all"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all]");
+    process.exit(2);
+  }
+  if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
+  scratch = mkdtempSync(join(tmpdir(), "shield-bench-datapath-"));
+  SHIELD = join(scratch, "shield");
+  copyFileSync(BUILT, SHIELD);
+  chmodSync(SHIELD, 0o755);
+  const df = Bun.spawnSync(["df", "-h", scratch]).stdout.toString().trim().split("\n").pop();
+  out(`# Data path benchmark (${new Date().toISOString().slice(0, 10)}; ${navigator.hardwareConcurrency} cores; ${RUNS} runs each)`);
+  out();
+  const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: ROOT }).stdout.toString().trim();
+  const dirty = git("status", "--porcelain", "--untracked-files=no").split("\n").filter(Boolean).length;
+  out(`Binary: dist/shield built ${statSync(BUILT).mtime.toISOString()} from ${git("rev-parse", "--short", "HEAD")}${dirty ? ` plus ${dirty} modified files` : ""}; run from a private copy.`);
+  out(`Scratch: ${scratch} (df: ${df}); load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+  out();
+  if (what === "relay" || what === "all") await relay();
+  if (what === "rss" || what === "all") await rss();
+  if (what === "e2e" || what === "all") await e2e();
+}
+
+function cleanup(): void {
+  for (const d of daemons) d.proc.kill("SIGKILL");
+  stopPostgres();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+}
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.on(signal, () => { cleanup(); process.exit(code); });
+try {
+  await main();
+} finally {
+  for (const d of [...daemons]) await stopDaemon(d).catch(() => {});
+  cleanup();
+}
