@@ -31,22 +31,20 @@ export class ByteCounter {
   readonly stream = new TransformStream<Uint8Array, Uint8Array>({
     transform: (chunk, ctl) => {
       this.bytes += chunk.byteLength;
+      this.observe(chunk);
       ctl.enqueue(chunk);
     },
   });
+  protected observe(_chunk: Uint8Array): void {}
 }
 
 /** Counts and hashes (SHA-256) the bytes passing through. */
 export class Digest extends ByteCounter {
   private readonly hasher = new Bun.CryptoHasher("sha256");
-  override readonly stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, ctl) => {
-      this.bytes += chunk.byteLength;
-      this.hasher.update(chunk);
-      ctl.enqueue(chunk);
-    },
-  });
   private hex: string | undefined;
+  protected override observe(chunk: Uint8Array): void {
+    this.hasher.update(chunk);
+  }
   /** Only once the stream has ended. */
   sha256(): string {
     return (this.hex ??= this.hasher.digest("hex"));

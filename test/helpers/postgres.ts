@@ -25,13 +25,28 @@ export const pgBindir = findPgBindir();
 /** True when the PostgreSQL tests can run; false (after a loud warning) when they skip. */
 export const pgAvailable = requireOrSkip("PostgreSQL", pgBindir !== undefined, "initdb and pg_ctl (Debian: apt install postgresql)");
 
-let server: Promise<PgServer> | undefined;
-
-export function startPostgres(): Promise<PgServer> {
-  return (server ??= boot());
+export interface PgCluster extends PgServer {
+  /** Stops the cluster and removes its directory; safe to call twice. */
+  stop(): void;
 }
 
-async function boot(): Promise<PgServer> {
+let shared: PgCluster | undefined;
+let server: Promise<PgServer> | undefined;
+
+/** The private server shared by every test file of the run. */
+export function startPostgres(): Promise<PgServer> {
+  return (server ??= startCluster().then((c) => (shared = c)));
+}
+
+/** Stops the shared server, if this process started one. */
+export function stopPostgres(): void {
+  shared?.stop();
+  shared = undefined;
+  server = undefined;
+}
+
+/** A new private cluster on its own port and directory (a test that needs an empty one starts its own). */
+export async function startCluster(): Promise<PgCluster> {
   const bindir = pgBindir!;
   const dir = mkdtempSync(join(tmpdir(), "shield-test-pg-"));
   // initdb refuses to run as root: run the server as the postgres user then.
@@ -42,9 +57,9 @@ async function boot(): Promise<PgServer> {
     if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
   };
   if (asRoot) {
-    const pw = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+    const uid = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
     const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
-    chownSync(dir, Number(pw.stdout), Number(gid.stdout));
+    chownSync(dir, Number(uid.stdout), Number(gid.stdout));
   }
   const data = join(dir, "data");
   const port = await freePort();
@@ -54,25 +69,19 @@ async function boot(): Promise<PgServer> {
     "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     "start",
   ]);
-  stop = () => {
-    stop = undefined;
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
     try {
       run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  // For scripts (bench) that are not under `bun test`, whose preload stops it.
-  process.on("exit", () => stop?.());
-  return { port, bindir, url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}` };
-}
-
-let stop: (() => void) | undefined;
-
-/** Stops the private server, if this process started one. */
-export function stopPostgres(): void {
-  stop?.();
-  server = undefined;
+  // For scripts (bench) that are not under `bun test`, whose preload stops the shared one.
+  process.on("exit", stop);
+  return { port, bindir, url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`, stop };
 }
 
 let counter = 0;

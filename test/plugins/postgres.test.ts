@@ -3,12 +3,12 @@
 // piped into the fs store, as the design's shell example does).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { ensureBinary } from "../helpers/daemon.ts";
-import { freshDatabase, pgAvailable, startPostgres, type PgServer } from "../helpers/postgres.ts";
+import { freshDatabase, pgAvailable, startCluster, startPostgres, type PgServer } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
 import { splitWords } from "../../plugins/postgres/index.ts";
 
@@ -361,7 +361,8 @@ exec '${pg.bindir}/${tool}' "$@"
       const admin = sql("postgres");
       await admin.unsafe(`CREATE ROLE ${role} NOLOGIN`);
       await admin.end();
-      other = await secondCluster(pg.bindir);
+      // A second, empty cluster to restore into: the shared one holds other tests' databases.
+      other = await startCluster();
     }, 60_000);
 
     afterAll(async () => {
@@ -425,31 +426,3 @@ exec '${pg.bindir}/${tool}' "$@"
     return fingerprint(target).then((fp) => expect(fp).toEqual(original));
   }, 60_000);
 });
-
-/** A second, empty cluster to restore a full dump into (the shared one holds other tests' databases). */
-async function secondCluster(bindir: string): Promise<{ port: number; stop(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), "shield-test-pg2-"));
-  const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) => {
-    const argv = asRoot ? ["runuser", "-u", "postgres", "--", join(bindir, cmd), ...args] : [join(bindir, cmd), ...args];
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
-  };
-  if (asRoot) {
-    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout);
-    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout);
-    chownSync(dir, uid, gid);
-  }
-  const data = join(dir, "data");
-  const port = await freePort();
-  run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
-  run("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    try { run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]); } finally { rmSync(dir, { recursive: true, force: true }); }
-  };
-  process.on("exit", stop);
-  return { port, stop };
-}
