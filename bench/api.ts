@@ -86,7 +86,7 @@ export async function seed(url: string): Promise<Seeded> {
   // Taken every ~5 minutes over the past year; the oldest are expired or purged.
   const { db, t } = handle;
   for (let from = 0; from < N.archives; from += BATCH) {
-    const rows: ArchiveRow[] = [];
+    const rows: Parameters<typeof catalog.archives.create>[0][] = [];
     for (let i = from; i < Math.min(from + BATCH, N.archives); i++) {
       const job = jobs[i % N.jobs]!;
       const uuid = crypto.randomUUID();

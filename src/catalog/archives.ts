@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, isNotNull, lt, ne } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { ArchiveRow, ArchiveStatus, Page } from "./rows.ts";
 
@@ -25,7 +25,7 @@ export function archiveQueries({ db, t }: CatalogHandle) {
     storeKey: archives.storeKey, takenAt: archives.takenAt, expiresAt: archives.expiresAt, notes: archives.notes,
     status: archives.status, size: archives.size, rawSize: archives.rawSize, sha256: archives.sha256,
     compression: archives.compression, cipher: archives.cipher, encryptionKey: archives.encryptionKey,
-    purgedAt: archives.purgedAt,
+    purgedAt: archives.purgedAt, purgeAttempts: archives.purgeAttempts, purgeError: archives.purgeError, purgeNextAt: archives.purgeNextAt,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint,
     storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
   }).from(archives)
@@ -47,7 +47,7 @@ export function archiveQueries({ db, t }: CatalogHandle) {
     async get(uuid: string): Promise<ArchiveView | undefined> {
       return (await joined().where(eq(archives.uuid, uuid)))[0];
     },
-    async create(row: ArchiveRow): Promise<void> {
+    async create(row: Omit<ArchiveRow, "purgeAttempts" | "purgeError" | "purgeNextAt"> & Partial<ArchiveRow>): Promise<void> {
       await db.insert(archives).values(row);
     },
     async annotate(uuid: string, notes: string): Promise<boolean> {
@@ -59,6 +59,57 @@ export function archiveQueries({ db, t }: CatalogHandle) {
         .where(and(eq(archives.uuid, uuid), eq(archives.status, "valid"))).returning({ uuid: archives.uuid });
       return rows.length > 0;
     },
+
+    // ---- retention (the purger, and the supervisor's purge tasks) ----
+
+    /** Marks valid archives whose time is up as expired; returns how many. */
+    async expireDue(now: number): Promise<number> {
+      const rows = await db.update(archives).set({ status: "expired" })
+        .where(and(eq(archives.status, "valid"), lte(archives.expiresAt, now))).returning({ uuid: archives.uuid });
+      return rows.length;
+    },
+    /** Expired archives, and failed purges whose next attempt is due: oldest expiry first. */
+    async purgeDue(now: number, limit: number): Promise<{ uuid: string }[]> {
+      return db.select({ uuid: archives.uuid }).from(archives)
+        .where(and(inArray(archives.status, ["expired", "purge_failed"]), or(isNull(archives.purgeNextAt), lte(archives.purgeNextAt, now))))
+        .orderBy(asc(archives.expiresAt)).limit(limit);
+    },
+    /**
+     * Takes an archive's purge for one attempt: its next attempt moves `lease`
+     * seconds ahead (so nobody else files one meanwhile), unless another daemon
+     * took it first or a purge task of it is still on its way. True when taken.
+     */
+    async takePurge(uuid: string, now: number, lease: number): Promise<boolean> {
+      const rows = await db.update(archives).set({ purgeNextAt: now + lease })
+        .where(and(
+          eq(archives.uuid, uuid), inArray(archives.status, ["expired", "purge_failed"]),
+          or(isNull(archives.purgeNextAt), lte(archives.purgeNextAt, now)),
+          sql`NOT EXISTS (SELECT 1 FROM tasks p WHERE p.archive_uuid = ${archives.uuid} AND p.op = 'purge' AND p.status IN ('pending', 'running'))`,
+        )).returning({ uuid: archives.uuid });
+      return rows.length > 0;
+    },
+    async markPurged(uuid: string, now: number): Promise<boolean> {
+      const rows = await db.update(archives).set({ status: "purged", purgedAt: now, purgeError: null, purgeNextAt: null })
+        .where(and(eq(archives.uuid, uuid), inArray(archives.status, ["expired", "purge_failed"]))).returning({ uuid: archives.uuid });
+      return rows.length > 0;
+    },
+    /** Records a failed purge attempt: the error, and when the next attempt may start. */
+    async markPurgeFailed(uuid: string, error: string, nextAt: number): Promise<void> {
+      await db.update(archives).set({ status: "purge_failed", purgeError: error, purgeNextAt: nextAt, purgeAttempts: sql`${archives.purgeAttempts} + 1` })
+        .where(and(eq(archives.uuid, uuid), inArray(archives.status, ["expired", "purge_failed"])));
+    },
+    /** An operator asked again (DELETE of an archive whose purge failed): the next attempt is now. */
+    async retryPurgeNow(uuid: string, now: number): Promise<void> {
+      await db.update(archives).set({ purgeNextAt: now })
+        .where(and(eq(archives.uuid, uuid), eq(archives.status, "purge_failed")));
+    },
+    /** Removes the rows of archives purged before `cutoff`: the audit trail is kept that long. */
+    async deletePurgedBefore(cutoff: number): Promise<number> {
+      const rows = await db.delete(archives)
+        .where(and(eq(archives.status, "purged"), isNotNull(archives.purgedAt), lt(archives.purgedAt, cutoff))).returning({ uuid: archives.uuid });
+      return rows.length;
+    },
+
     /** Archives whose blobs are still (or may still be) in a store. */
     async countHeld(by: { target?: string; store?: string }): Promise<number> {
       const rows = await db.select({ n: count() }).from(archives).where(and(

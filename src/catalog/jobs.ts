@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { JobRow } from "./rows.ts";
 
@@ -15,11 +15,20 @@ export interface JobFilter {
 }
 
 /** A job with the names and endpoints of what it joins, as the job JSON shows them. */
-export interface JobView extends JobRow {
+export interface JobView extends Omit<JobRow, "nextDueAt" | "nextDueSpec"> {
   targetName: string; targetPlugin: string; targetEndpoint: string; targetAgent: string;
   storeName: string; storePlugin: string; storeEndpoint: string;
   scheduleName: string; timespec: string;
   retentionName: string; expiry: number;
+}
+
+/** What the scheduler needs of a job: little, so that reading 10,000 of them stays cheap. */
+export interface JobScheduling {
+  uuid: string;
+  paused: boolean;
+  timespec: string;
+  nextDueAt: number | null;
+  nextDueSpec: string | null;
 }
 
 export function jobQueries({ db, t }: CatalogHandle) {
@@ -60,8 +69,37 @@ export function jobQueries({ db, t }: CatalogHandle) {
     async update(uuid: string, v: JobInput): Promise<boolean> {
       return (await db.update(jobs).set(v).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
     },
+    /**
+     * Pausing forgets the next due time: a job unpaused later runs at its next due
+     * time from then on, not once more for what it missed while paused.
+     */
     async setPaused(uuid: string, paused: boolean): Promise<boolean> {
-      return (await db.update(jobs).set({ paused }).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+      return (await db.update(jobs).set({ paused, nextDueAt: null, nextDueSpec: null }).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+    },
+
+    // ---- the scheduler ----
+
+    scheduling(): Promise<JobScheduling[]> {
+      return db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec })
+        .from(jobs).innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid));
+    },
+    async schedulingOf(uuid: string): Promise<JobScheduling | undefined> {
+      return (await db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec })
+        .from(jobs).innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid)).where(eq(jobs.uuid, uuid)))[0];
+    },
+    /**
+     * Compare-and-set of the job's next due time: it moves only if it still is
+     * what the caller saw, so that of several daemons (or a retried tick) exactly
+     * one advances it past a due time. True when this call moved it.
+     */
+    async advanceDue(uuid: string, from: { at: number | null; spec: string | null }, to: { at: number | null; spec: string | null }): Promise<boolean> {
+      const rows = await db.update(jobs).set({ nextDueAt: to.at, nextDueSpec: to.spec })
+        .where(and(
+          eq(jobs.uuid, uuid),
+          from.at === null ? isNull(jobs.nextDueAt) : eq(jobs.nextDueAt, from.at),
+          from.spec === null ? isNull(jobs.nextDueSpec) : eq(jobs.nextDueSpec, from.spec),
+        )).returning({ uuid: jobs.uuid });
+      return rows.length > 0;
     },
     async delete(uuid: string): Promise<boolean> {
       return (await db.delete(jobs).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;

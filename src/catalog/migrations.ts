@@ -3,8 +3,10 @@
 // add the new files here (test/catalog/migrations.test.ts fails until you do).
 import pg0000 from "../../drizzle/pg/0000_init.sql" with { type: "text" };
 import pg0001 from "../../drizzle/pg/0001_task_store_key_job_compression.sql" with { type: "text" };
+import pg0002 from "../../drizzle/pg/0002_scheduler_queue_retention.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
+import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -12,10 +14,12 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
   pg: [
     { tag: "0000_init", sql: pg0000 },
     { tag: "0001_task_store_key_job_compression", sql: pg0001 },
+    { tag: "0002_scheduler_queue_retention", sql: pg0002 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
     { tag: "0001_task_store_key_job_compression", sql: sqlite0001 },
+    { tag: "0002_scheduler_queue_retention", sql: sqlite0002 },
   ],
 };
 

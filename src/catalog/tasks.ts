@@ -1,11 +1,21 @@
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
-import type { Page, TaskRow, TaskStatus } from "./rows.ts";
+import { isUniqueViolation, type Page, type TaskRow, type TaskStatus } from "./rows.ts";
 
 export interface TaskFilter { status?: TaskStatus; job?: string; archive?: string }
 
+/** Priority of a task with no job (a restore of an archive whose job was deleted): the jobs' default. */
+export const JOBLESS_PRIORITY = 50;
+
+/** Operations that act on a target: at most one of them runs per target (a unique index guards it). */
+export const TARGET_OPS = ["backup", "restore"] as const;
+
+export type NewTask = Pick<TaskRow, "uuid" | "owner" | "op" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid" | "requestedAt">
+  & Partial<Pick<TaskRow, "dueAt" | "log">>;
+
 export function taskQueries({ db, t }: CatalogHandle) {
-  const { tasks } = t;
+  const { tasks, jobs } = t;
+  const unfinished = inArray(tasks.status, ["pending", "running"]);
   return {
     /** Newest first. */
     list(f: TaskFilter, page: Page): Promise<TaskRow[]> {
@@ -18,8 +28,28 @@ export function taskQueries({ db, t }: CatalogHandle) {
     async get(uuid: string): Promise<TaskRow | undefined> {
       return (await db.select().from(tasks).where(eq(tasks.uuid, uuid)))[0];
     },
-    async create(row: Pick<TaskRow, "uuid" | "owner" | "op" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid" | "requestedAt">): Promise<void> {
-      await db.insert(tasks).values({ ...row, status: "pending", log: "" });
+    async create(row: NewTask): Promise<void> {
+      await db.insert(tasks).values({ log: "", ...row, status: "pending" });
+    },
+    /**
+     * Files the backup of a job for one due time, unless a task for that job and
+     * due time exists already (the unique index tasks_job_due): filing twice, from
+     * a retried tick or another daemon, is a no-op. True when this call filed it.
+     */
+    async fileScheduled(row: NewTask & { dueAt: number }): Promise<boolean> {
+      const rows = await db.insert(tasks).values({ log: "", ...row, status: "pending" })
+        .onConflictDoNothing({ target: [tasks.jobUuid, tasks.dueAt] }).returning({ uuid: tasks.uuid });
+      return rows.length > 0;
+    },
+    /** The job's backup that is still pending or running, if any: a new due time is skipped while it lasts. */
+    async unfinishedBackup(jobUuid: string): Promise<Pick<TaskRow, "uuid" | "status"> | undefined> {
+      return (await db.select({ uuid: tasks.uuid, status: tasks.status }).from(tasks)
+        .where(and(eq(tasks.jobUuid, jobUuid), eq(tasks.op, "backup"), unfinished)).limit(1))[0];
+    },
+    /** A purge task of this archive still pending or running. */
+    async unfinishedPurge(archiveUuid: string): Promise<boolean> {
+      return (await db.select({ uuid: tasks.uuid }).from(tasks)
+        .where(and(eq(tasks.archiveUuid, archiveUuid), eq(tasks.op, "purge"), unfinished)).limit(1)).length > 0;
     },
     /**
      * Cancels a task that has not finished. The status check is part of the
@@ -35,20 +65,40 @@ export function taskQueries({ db, t }: CatalogHandle) {
     // ---- the queue (used by the supervisor) ----
 
     /**
-     * Takes the oldest pending task and marks it running, atomically: the status
-     * check is part of the UPDATE, so two workers (or two daemons sharing a
-     * PostgreSQL catalog) never both get the same task.
+     * Takes the next pending task and marks it running: the highest priority first
+     * (its job's priority, 0 highest; JOBLESS_PRIORITY without a job), then the
+     * oldest. A backup or restore whose target already has one running is left for
+     * later. Both rules hold across workers and daemons sharing a PostgreSQL
+     * catalog: the status check is part of the UPDATE, and the unique index
+     * tasks_one_running_per_target refuses a second running task on a target
+     * (the loser of that race just looks again).
      */
     async claim(now: number): Promise<TaskRow | undefined> {
-      for (;;) {
-        const next = (await db.select({ uuid: tasks.uuid }).from(tasks).where(eq(tasks.status, "pending"))
-          .orderBy(asc(tasks.requestedAt), asc(tasks.uuid)).limit(1))[0];
+      const lost = new Set<string>();
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const candidates = await db.select({ uuid: tasks.uuid }).from(tasks)
+          .leftJoin(jobs, eq(jobs.uuid, tasks.jobUuid))
+          .where(and(
+            eq(tasks.status, "pending"),
+            sql`(${tasks.op} NOT IN ('backup', 'restore') OR ${tasks.targetUuid} IS NULL OR NOT EXISTS (
+              SELECT 1 FROM tasks r WHERE r.status = 'running' AND r.op IN ('backup', 'restore') AND r.target_uuid = ${tasks.targetUuid}))`,
+          ))
+          .orderBy(sql`coalesce(${jobs.priority}, ${sql.raw(String(JOBLESS_PRIORITY))})`, asc(tasks.requestedAt), asc(tasks.uuid))
+          .limit(lost.size + 1);
+        const next = candidates.find((c) => !lost.has(c.uuid));
         if (!next) return undefined;
-        const claimed = await db.update(tasks).set({ status: "running", startedAt: now })
-          .where(and(eq(tasks.uuid, next.uuid), eq(tasks.status, "pending"))).returning();
-        if (claimed[0]) return claimed[0];
-        // Another worker took it first: look again.
+        try {
+          const claimed = await db.update(tasks).set({ status: "running", startedAt: now })
+            .where(and(eq(tasks.uuid, next.uuid), eq(tasks.status, "pending"))).returning();
+          if (claimed[0]) return claimed[0];
+          // Another worker took it first: look again.
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          // Another worker started a task on the same target meanwhile: try the next candidate.
+          lost.add(next.uuid);
+        }
       }
+      return undefined;
     },
     /** Ends a running task; a task canceled meanwhile stays canceled. */
     async finish(uuid: string, status: "done" | "failed", now: number, archiveUuid?: string): Promise<boolean> {
@@ -68,6 +118,21 @@ export function taskQueries({ db, t }: CatalogHandle) {
     /** Tasks left running by a daemon that died: they are failed at the next start. */
     listRunning(): Promise<TaskRow[]> {
       return db.select().from(tasks).where(eq(tasks.status, "running"));
+    },
+
+    // ---- the audit trail ----
+
+    /**
+     * Removes finished tasks (and their logs) that stopped before `cutoff`, except
+     * the backup of an archive that is still held: its log is the archive's history.
+     */
+    async deleteFinishedBefore(cutoff: number): Promise<number> {
+      const rows = await db.delete(tasks).where(and(
+        inArray(tasks.status, ["done", "failed", "canceled"]),
+        isNotNull(tasks.stoppedAt), lt(tasks.stoppedAt, cutoff),
+        sql`NOT EXISTS (SELECT 1 FROM archives a WHERE a.uuid = ${tasks.archiveUuid} AND a.status <> 'purged')`,
+      )).returning({ uuid: tasks.uuid });
+      return rows.length;
     },
   };
 }

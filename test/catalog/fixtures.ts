@@ -100,7 +100,7 @@ export function archiveRow(o: Partial<ArchiveRow> & Pick<ArchiveRow, "targetUuid
   return {
     uuid: id, jobUuid: null, storeKey: `2023/11/14/${id}`, takenAt: T0, expiresAt: T0 + 86400, notes: "",
     status: "valid", size: 1024, rawSize: 4096, sha256: "ab".repeat(32), compression: "zstd", cipher: "aes-256-gcm",
-    encryptionKey: "k".repeat(64), purgedAt: null,
+    encryptionKey: "k".repeat(64), purgedAt: null, purgeAttempts: 0, purgeError: null, purgeNextAt: null,
     ...o,
   };
 }

@@ -55,6 +55,7 @@ for (const dialect of dialects) {
         expect(await c().jobs.byName("files-weekly")).toEqual({
           uuid: j.filesWeekly, name: "files-weekly", summary: "", priority: 50, paused: true, compression: "zstd", createdAt: T0,
           targetUuid: d.tFiles, storeUuid: d.sCloud, scheduleUuid: d.hDaily, retentionUuid: d.rMonth,
+          nextDueAt: null, nextDueSpec: null,
         });
         expect(await c().jobs.byName("no such job")).toBeUndefined();
         expect(await c().jobs.get(crypto.randomUUID())).toBeUndefined();

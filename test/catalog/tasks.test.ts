@@ -42,7 +42,7 @@ for (const dialect of dialects) {
       });
 
       test("create makes a pending task with an empty log and no start or stop", async () => {
-        expect(await c().tasks.get(k[0]!.uuid)).toEqual({ ...k[0]!, status: "pending", log: "", startedAt: null, stoppedAt: null, storeKey: null });
+        expect(await c().tasks.get(k[0]!.uuid)).toEqual({ ...k[0]!, status: "pending", log: "", startedAt: null, stoppedAt: null, storeKey: null, dueAt: null });
         expect(await c().tasks.get(k[2]!.uuid)).toMatchObject({ op: "restore", owner: "alice", jobUuid: null, archiveUuid: archive, targetUuid: null, storeUuid: null });
         expect(await c().tasks.get(crypto.randomUUID())).toBeUndefined();
       });

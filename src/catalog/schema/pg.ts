@@ -1,5 +1,6 @@
 // The catalog on PostgreSQL (shared deployments). Column names, JS types and
 // constraints mirror ./sqlite.ts exactly: the query layer uses either through one API.
+import { sql } from "drizzle-orm";
 import { pgTable, text, integer, bigint, boolean, uuid, index, uniqueIndex } from "drizzle-orm/pg-core";
 
 // Times are whole seconds since the epoch, as in the design's INTEGER columns.
@@ -54,6 +55,11 @@ export const jobs = pgTable("jobs", {
   compression: text("compression").notNull().default("zstd"),
   paused: boolean("paused").notNull().default(false),
   createdAt: time("created_at").notNull(),
+  // The scheduler's state: the next due time, and the effective schedule (timespec,
+  // DEV mode, zone) it was computed from, so that an edited schedule is noticed.
+  // Advanced with a compare-and-set, so that daemons sharing the catalog agree.
+  nextDueAt: time("next_due_at"),
+  nextDueSpec: text("next_due_spec"),
 }, (t) => [
   uniqueIndex("jobs_name").on(t.name),
   index("jobs_target").on(t.targetUuid),
@@ -81,6 +87,11 @@ export const archives = pgTable("archives", {
   cipher: text("cipher").notNull().default("none"),
   encryptionKey: text("encryption_key"),
   purgedAt: time("purged_at"),
+  // The retention purger's bookkeeping: failed attempts, the last error, and when
+  // the next attempt may start (also a lease while a purge task is on its way).
+  purgeAttempts: integer("purge_attempts").notNull().default(0),
+  purgeError: text("purge_error"),
+  purgeNextAt: time("purge_next_at"),
 }, (t) => [
   index("archives_target_taken").on(t.targetUuid, t.takenAt),
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
@@ -104,10 +115,20 @@ export const tasks = pgTable("tasks", {
   // Set as soon as a store names its blob, before the archive row exists: if the
   // daemon dies in between, recovery purges the blob by this key.
   storeKey: text("store_key"),
+  // The due time a scheduled backup was filed for; null for ad hoc tasks.
+  dueAt: time("due_at"),
 }, (t) => [
   index("tasks_status_requested").on(t.status, t.requestedAt),
   index("tasks_requested").on(t.requestedAt),
   index("tasks_job").on(t.jobUuid),
+  index("tasks_archive").on(t.archiveUuid),
+  // Exactly one task per job and due time, whoever files it (a late tick, a
+  // restarted daemon, several daemons on one catalog). NULLs never collide.
+  uniqueIndex("tasks_job_due").on(t.jobUuid, t.dueAt),
+  // One backup or restore per target at a time, enforced by the catalog itself so
+  // that it holds for any number of workers and daemons.
+  uniqueIndex("tasks_one_running_per_target").on(t.targetUuid)
+    .where(sql`status = 'running' AND op IN ('backup', 'restore')`),
 ]);
 
 export const users = pgTable("users", {
