@@ -69,8 +69,8 @@ export function archiveQueries({ db, t }: CatalogHandle) {
       return rows.length;
     },
     /** Expired archives, and failed purges whose next attempt is due: oldest expiry first. */
-    async purgeDue(now: number, limit: number): Promise<{ uuid: string }[]> {
-      return db.select({ uuid: archives.uuid }).from(archives)
+    async purgeDue(now: number, limit: number): Promise<Pick<ArchiveRow, "uuid" | "targetUuid" | "storeUuid" | "jobUuid">[]> {
+      return db.select({ uuid: archives.uuid, targetUuid: archives.targetUuid, storeUuid: archives.storeUuid, jobUuid: archives.jobUuid }).from(archives)
         .where(and(inArray(archives.status, ["expired", "purge_failed"]), or(isNull(archives.purgeNextAt), lte(archives.purgeNextAt, now))))
         .orderBy(asc(archives.expiresAt)).limit(limit);
     },

@@ -31,6 +31,7 @@ export async function connectCatalog(url: string): Promise<Catalog> {
 
 export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
-export type { JobView, JobFilter, JobInput } from "./jobs.ts";
+export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
-export type { TaskFilter } from "./tasks.ts";
+export type { TaskFilter, NewTask } from "./tasks.ts";
+export { JOBLESS_PRIORITY } from "./tasks.ts";

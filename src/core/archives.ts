@@ -3,7 +3,7 @@ import { nowSeconds, type ArchiveView, type Catalog } from "../catalog/index.ts"
 import { Conflict, InvalidInput, NotFound } from "./errors.ts";
 import type { TaskFiler } from "./tasks.ts";
 
-export function archiveRules(catalog: Catalog, fileTask: TaskFiler) {
+export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () => void = () => {}) {
   return {
     async get(uuid: string): Promise<ArchiveView> {
       const archive = await catalog.archives.get(uuid);
@@ -24,13 +24,17 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler) {
       return fileTask({ op: "restore", owner, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
     },
     /**
-     * Expires the archive now; the retention purger then removes its blob from the
-     * store and marks it purged. The row stays until then, so no blob is orphaned.
+     * Expires the archive now and wakes the retention purger, which files a purge
+     * task at once: it removes the blob from the store and marks the archive purged.
+     * The row stays until then, so no blob is orphaned. Deleting an archive whose
+     * purge failed retries the purge now instead of at its next attempt time.
      */
     async delete(uuid: string): Promise<void> {
       const archive = await this.get(uuid);
       if (archive.status === "purged") throw new Conflict(`archive ${uuid} is already purged`);
       if (archive.status === "valid") await catalog.archives.expireNow(uuid, nowSeconds());
+      if (archive.status === "purge_failed") await catalog.archives.retryPurgeNow(uuid, nowSeconds());
+      expired();
     },
   };
 }

@@ -18,11 +18,26 @@ export interface CoreOptions {
   plugins?: PluginRegistry;
   /** Called after a task is filed: the supervisor picks it up at once. */
   onTaskFiled?: () => void;
+  /** Called after a job or schedule changed: the scheduler re-reads them at once. */
+  onJobsChanged?: () => void;
+  /** Called after an archive was deleted (expired now): the purger purges it at once. */
+  onArchiveExpired?: () => void;
+}
+
+/** Tells `changed` after each successful write of a set of rules. */
+function notifying<R extends { create(...a: any[]): Promise<unknown>; update(...a: any[]): Promise<unknown>; delete(...a: any[]): Promise<unknown> }>(rules: R, changed: () => void): R {
+  const after = <F extends (...a: any[]) => Promise<unknown>>(f: F) => (async (...a: Parameters<F>) => {
+    const r = await f.apply(rules, a);
+    changed();
+    return r;
+  }) as F;
+  return { ...rules, create: after(rules.create), update: after(rules.update), delete: after(rules.delete) };
 }
 
 export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const fileTask = taskFiler(catalog, opts.onTaskFiled);
   const { plugins } = opts;
+  const jobsChanged = opts.onJobsChanged ?? (() => {});
   return {
     catalog,
     plugins,
@@ -31,10 +46,10 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
       plugins && endpointCheck(plugins, "target")),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
-    schedules: definitionRules("schedule", catalog.schedules),
+    schedules: notifying(definitionRules("schedule", catalog.schedules), jobsChanged),
     retention: definitionRules("retention policy", catalog.retention),
-    jobs: jobRules(catalog, fileTask),
-    archives: archiveRules(catalog, fileTask),
+    jobs: jobRules(catalog, fileTask, jobsChanged),
+    archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog),
     users: userRules(catalog),
   };

@@ -19,7 +19,7 @@ export interface JobRequest {
 export const DEFAULT_PRIORITY = 50;
 export const DEFAULT_COMPRESSION: Compression = "zstd";
 
-export function jobRules(catalog: Catalog, fileTask: TaskFiler) {
+export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => void = () => {}) {
   /** Checks the job's references and turns the request into catalog columns. */
   async function resolve(req: JobRequest, priority: number, compression: Compression): Promise<JobInput> {
     const missing: Record<string, string> = {};
@@ -53,6 +53,7 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler) {
       await names.check(req.name);
       const uuid = crypto.randomUUID();
       await names.guard(req.name, () => catalog.jobs.create(uuid, { ...v, paused: req.paused }, nowSeconds()));
+      changed();
       return uuid;
     },
     async update(uuid: string, req: JobRequest): Promise<void> {
@@ -60,12 +61,15 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler) {
       const v = await resolve(req, req.priority ?? current.priority, req.compression ?? (current.compression as Compression));
       await names.check(req.name, uuid);
       if (!(await names.guard(req.name, () => catalog.jobs.update(uuid, v)))) throw new NotFound("job", uuid);
+      changed();
     },
     async delete(uuid: string): Promise<void> {
       if (!(await catalog.jobs.delete(uuid))) throw new NotFound("job", uuid);
+      changed();
     },
     async setPaused(uuid: string, paused: boolean): Promise<void> {
       if (!(await catalog.jobs.setPaused(uuid, paused))) throw new NotFound("job", uuid);
+      changed();
     },
     /** Files an ad hoc backup task; a paused job can still be run by hand. */
     async run(uuid: string, owner: string): Promise<string> {

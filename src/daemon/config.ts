@@ -17,16 +17,41 @@ export interface DaemonConfig {
   masterKey: string | undefined;
   /** Encrypt new archives (SHIELD_ENCRYPT=off turns it off; archives already made are unaffected). */
   encrypt: boolean;
+  /** A task running longer is failed and its processes killed (seconds). */
+  taskTimeout: number;
+  /** Purged archive rows and finished tasks are removed after this long (seconds). */
+  auditRetention: number;
+  /** SHIELD_MODE=DEV: every schedule runs every minute. */
+  dev: boolean;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
 export const DEFAULT_DATA_DIR = "./shield-data";
 export const DEFAULT_WORKERS = 4;
+export const DEFAULT_TASK_TIMEOUT = "12h";
+export const DEFAULT_AUDIT_RETENTION = "90d";
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "3600" (seconds), "90s", "90m", "12h", "90d" → seconds; undefined when it is none of these. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * UNIT_SECONDS[(m[2] || "s").toLowerCase()]!;
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+
+function duration(flag: string, env: string, text: string, min: number): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) throw new UsageError(`--${flag} (${env}) must be a duration like 3600, 90m, 12h or 90d (got "${text}")`);
+  if (seconds < min) throw new UsageError(`--${flag} (${env}) must be at least ${min} seconds (got "${text}")`);
+  return seconds;
+}
 
 export const DAEMON_HELP = `Usage: shield daemon [options]
 
-Runs the Shield core: the /v1 API, the catalog, and (in later releases) the
-scheduler, purger and task supervisor.
+Runs the Shield core: the /v1 API, the catalog, the scheduler, the retention
+purger and the task supervisor.
 
 Options:
   --listen HOST:PORT   where to serve the API (default ${DEFAULT_LISTEN}; env SHIELD_LISTEN)
@@ -37,6 +62,11 @@ Options:
   --plugin-dir DIR     a directory of external plugins (repeatable; env SHIELD_PLUGIN_PATH,
                        colon-separated); searched before the built-in plugins
   --workers N          tasks run at once (default ${DEFAULT_WORKERS})
+  --task-timeout D     a task running longer is failed and its processes killed
+                       (default ${DEFAULT_TASK_TIMEOUT}; env SHIELD_TASK_TIMEOUT); D is seconds
+                       or a number with s, m, h or d: 3600, 90m, 12h
+  --audit-retention D  purged archive rows and finished task logs are kept this
+                       long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
   -h, --help           this help
 
 Environment:
@@ -48,6 +78,7 @@ Environment:
                          (cipher "none"), e.g. to benchmark the bare data path;
                          existing archives still restore either way
   SHIELD_LOG_LEVEL       debug, info (default), warn or error
+  SHIELD_MODE            DEV runs every schedule every minute (for development)
 
 Examples:
   shield daemon
@@ -64,7 +95,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true },
-    { name: "workers" }, { name: "help", short: "h", flag: true },
+    { name: "workers" }, { name: "task-timeout" }, { name: "audit-retention" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -79,8 +110,15 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   ].map((d) => resolve(d));
   const encrypt = (env.SHIELD_ENCRYPT ?? "on").toLowerCase();
   if (!["on", "off"].includes(encrypt)) throw new UsageError(`SHIELD_ENCRYPT must be on or off (got "${env.SHIELD_ENCRYPT}")`);
+  const taskTimeout = duration("task-timeout", "SHIELD_TASK_TIMEOUT",
+    (options["task-timeout"] as string) ?? env.SHIELD_TASK_TIMEOUT ?? DEFAULT_TASK_TIMEOUT, 1);
+  const auditRetention = duration("audit-retention", "SHIELD_AUDIT_RETENTION",
+    (options["audit-retention"] as string) ?? env.SHIELD_AUDIT_RETENTION ?? DEFAULT_AUDIT_RETENTION, 3600);
+  const mode = env.SHIELD_MODE ?? "";
+  if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
+    taskTimeout, auditRetention, dev: mode.toUpperCase() === "DEV",
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
   };

@@ -9,6 +9,7 @@ import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
+import { Purger, Scheduler } from "../scheduler/index.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -33,9 +34,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   }
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
-  const supervisor = new Supervisor({ catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt });
+  const supervisor = new Supervisor({
+    catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
+  });
   if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
-  const core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
+  const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
+  const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
+  const core = createCore(catalog, {
+    plugins, onTaskFiled: () => supervisor.nudge(), onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
+  });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first; and /v1/health answers while the rest starts.
   const app = createApi(core, { pubkey: hostKey.sshPublicKey });
@@ -49,7 +56,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   } else if (admin.created) {
     log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
   }
+  // Recovery first: tasks a dead daemon left running are failed before the
+  // scheduler asks whether a job's previous run is still going.
   await supervisor.start();
+  await scheduler.start();
+  purger.start();
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
   let stopping: Promise<void> | undefined;
@@ -57,6 +68,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     url,
     stop: () => (stopping ??= (async () => {
       await server.stop();
+      await scheduler.stop();
+      await purger.stop();
       await supervisor.stop();
       await catalog.close();
       log.info("shield daemon stopped");

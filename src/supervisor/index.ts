@@ -9,6 +9,10 @@ import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
+import { purgeArchive } from "./purge.ts";
+
+/** A task may run this long before it is failed and its processes killed (--task-timeout). */
+export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
 
 export interface SupervisorOptions {
   catalog: Catalog;
@@ -20,15 +24,28 @@ export interface SupervisorOptions {
   progressEvery?: number;
   /** Encrypt new archives (on unless turned off for tests of plaintext stores). */
   encrypt?: boolean;
+  /** A task running longer is failed and every process of it killed (default 12 h). */
+  taskTimeoutMs?: number;
 }
 
 class TaskFailure extends Error {}
+
+/** The abort reason of a task that ran past the task timeout: it fails (not cancels) with these words. */
+class TimedOut extends PipelineFailed {}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s % 3600 === 0) return `${s / 3600} h`;
+  if (s % 60 === 0) return `${s / 60} min`;
+  return `${s} s`;
+}
 
 export class Supervisor {
   private running = new Map<string, AbortController>();
   private stopped = false;
   private loops: Promise<void>[] = [];
-  private wake: (() => void) | undefined;
+  /** One wake-up per idle worker: several tasks filed at once wake several workers. */
+  private idle = new Set<() => void>();
   private cancelWatch: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {}
@@ -43,7 +60,7 @@ export class Supervisor {
 
   /** Tells idle workers a task was just filed, so they need not wait for the next poll. */
   nudge(): void {
-    this.wake?.();
+    for (const wake of [...this.idle]) wake();
   }
 
   /** Stops claiming, cancels what runs (its tasks fail as interrupted), and waits for the workers. */
@@ -65,8 +82,9 @@ export class Supervisor {
       }
       if (!task) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, poll);
-          this.wake = () => { clearTimeout(timer); resolve(); };
+          const wake = () => { clearTimeout(timer); this.idle.delete(wake); resolve(); };
+          const timer = setTimeout(wake, poll);
+          this.idle.add(wake);
         });
         continue;
       }
@@ -76,6 +94,8 @@ export class Supervisor {
         // Only the catalog can fail here (recording an outcome); the worker must live on.
         log.error("cannot record a task's outcome", { task: task.uuid, ...describeError(err) });
       }
+      // A finished task may unblock another waiting for its target: let idle workers look now.
+      this.nudge();
     }
   }
 
@@ -98,11 +118,18 @@ export class Supervisor {
       plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
     };
     log.info("task started", { task: task.uuid, op: task.op });
+    const timeoutMs = this.opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+    // Past the timeout the task is failed through the cancel path: every process of it is killed.
+    const timeout = setTimeout(() => {
+      log.warn("task timed out", { task: task.uuid, op: task.op, timeoutMs });
+      ac.abort(new TimedOut(`timed out after ${formatDuration(timeoutMs)} (the task timeout, --task-timeout); every process of the task was killed`));
+    }, timeoutMs);
     let outcome: "done" | "failed" | "canceled" = "failed";
     let archiveUuid: string | undefined;
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
+      else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog);
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
     } catch (err) {
@@ -113,6 +140,7 @@ export class Supervisor {
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);
     } finally {
+      clearTimeout(timeout);
       this.running.delete(task.uuid);
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
