@@ -189,6 +189,7 @@ export class Scheduler {
   private async fileDue(): Promise<TickResult> {
     const result: TickResult = { filed: 0, skipped: 0 };
     const nowMs = this.clock.now();
+    let told = 0;
     for (let top = this.heap.peek(); top && top.at * 1000 <= nowMs; top = this.heap.peek()) {
       this.heap.pop();
       try {
@@ -199,12 +200,14 @@ export class Scheduler {
         // The due time stays in the catalog: the next re-read brings it back.
         this.dirty = true;
         throw err;
-      } finally {
-        // Tell the workers early: the first tasks of a large batch need not wait for the last.
-        if (result.filed && result.filed % 50 === 1) this.opts.onFiled?.();
+      }
+      // Tell the workers early: the first tasks of a large batch need not wait for the last.
+      if (result.filed - told >= 50) {
+        told = result.filed;
+        this.opts.onFiled?.();
       }
     }
-    if (result.filed) this.opts.onFiled?.();
+    if (result.filed > told) this.opts.onFiled?.();
     return result;
   }
 
