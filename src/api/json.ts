@@ -27,6 +27,9 @@ export const archiveJson = (a: ArchiveView) => ({
   notes: a.notes, status: a.status, job_uuid: a.jobUuid,
   size: a.size, raw_size: a.rawSize, sha256: a.sha256, compression: a.compression, cipher: a.cipher,
   purged_at: formatTime(a.purgedAt),
+  // Retention: a failed purge's error and when the purger tries again (null otherwise).
+  purge_attempts: a.purgeAttempts, purge_error: a.purgeError,
+  purge_next_at: a.status === "purge_failed" ? formatTime(a.purgeNextAt) : null,
   store_uuid: a.storeUuid, store_name: a.storeName, store_plugin: a.storePlugin, store_endpoint: a.storeEndpoint,
   target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,
 });
@@ -34,7 +37,7 @@ export const archiveJson = (a: ArchiveView) => ({
 export const taskJson = (t: TaskRow) => ({
   uuid: t.uuid, owner: t.owner, type: t.op, status: t.status,
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
-  requested_at: formatTime(t.requestedAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
+  requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   log: t.log,
 });
 

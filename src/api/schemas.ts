@@ -184,13 +184,14 @@ export const ArchiveJson = v.object({
   status: ArchiveStatus, job_uuid: v.nullable(Uuid),
   size: v.nullable(v.number()), raw_size: v.nullable(v.number()), sha256: v.nullable(v.string()),
   compression: v.string(), cipher: v.string(), purged_at: NullableTime,
+  purge_attempts: v.number(), purge_error: v.nullable(v.string()), purge_next_at: NullableTime,
   store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });
 export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
-  requested_at: Time, started_at: NullableTime, stopped_at: NullableTime, log: v.string(),
+  requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime, log: v.string(),
 });
 export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, created_at: Time });
 export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });

@@ -23,14 +23,23 @@ export async function purgeArchive(catalog: Catalog, task: TaskRow, ctx: Pipelin
   }
   if (archive.status === "valid") throw new PurgeRefused(`archive ${archive.uuid} is valid (expires ${formatUtc(archive.expiresAt)}); it is not purged`);
   const attempt = archive.purgeAttempts + 1;
+  // The store's last words go with the failure onto the archive, where the API shows them.
+  let said = "";
+  const storeCtx: PipelineContext = { ...ctx, log: (line) => {
+    if (line.startsWith("store purge: ")) said = line.slice("store purge: ".length);
+    ctx.log(line);
+  } };
   try {
     if (!archive.storePlugin || archive.storeEndpoint === null) throw new PipelineFailed(`store ${archive.storeUuid} no longer exists`);
     tlog.addSecrets(secretsOf(archive.storeEndpoint));
     tlog.line(`purging archive ${archive.uuid} (taken ${formatUtc(archive.takenAt)}, expired ${formatUtc(archive.expiresAt)}) from store "${archive.storeName}" (${archive.storePlugin}), key ${archive.storeKey}${attempt > 1 ? `; attempt ${attempt}` : ""}`);
-    await purge(ctx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, archive.storeKey);
+    await purge(storeCtx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, archive.storeKey);
   } catch (err) {
     const next = nowSeconds() + purgeBackoff(attempt);
-    await catalog.archives.markPurgeFailed(archive.uuid, (err as Error).message, next);
+    const message = (err as Error).message;
+    // Masked as the task log masks it: the API shows this to every viewer.
+    for (const secret of secretsOf(archive.storeEndpoint)) said = said.split(secret).join("***");
+    await catalog.archives.markPurgeFailed(archive.uuid, said && !message.includes(said) ? `${message}: ${said}` : message, next);
     tlog.line(`purge attempt ${attempt} failed; the archive is purge_failed and the next attempt is at ${formatUtc(next)} UTC`);
     throw err;
   }

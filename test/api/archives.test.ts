@@ -16,6 +16,7 @@ function archiveJson(a: ArchiveRow, tag: string | null) {
     uuid: a.uuid, store_key: a.storeKey, taken_at: time(a.takenAt), expires_at: time(a.expiresAt), notes: a.notes,
     status: a.status, job_uuid: a.jobUuid, size: a.size, raw_size: a.rawSize, sha256: a.sha256,
     compression: a.compression, cipher: a.cipher, purged_at: time(a.purgedAt),
+    purge_attempts: a.purgeAttempts, purge_error: a.purgeError, purge_next_at: a.status === "purge_failed" ? time(a.purgeNextAt) : null,
     store_uuid: a.storeUuid, store_name: tag && `${tag} store`, store_plugin: tag && "fs", store_endpoint: tag && `{"path":"/${tag}"}`,
     target_uuid: a.targetUuid, target_name: tag && `${tag} target`, target_plugin: tag && "postgres", target_endpoint: tag && `{"host":"${tag}-db"}`,
   };
@@ -198,12 +199,21 @@ describe("/v1/archives", () => {
       expect((await call(api, "GET", "/v1/archives?status=expired", 200)).json.map((x: any) => x.uuid)).toContain(a.uuid);
     });
 
-    test("an archive already expired, or whose purge failed, is left as it is", async () => {
-      for (const status of ["expired", "purge_failed"] as const) {
-        const a = await archive({ status });
-        expect((await call(api, "DELETE", `/v1/archive/${a.uuid}`, 200)).json).toEqual({ ok: "deleted" });
-        expect((await call(api, "GET", `/v1/archive/${a.uuid}`, 200)).json).toEqual(archiveJson(a, "main"));
-      }
+    test("an archive already expired is left as it is, for the purger", async () => {
+      const a = await archive({ status: "expired" });
+      expect((await call(api, "DELETE", `/v1/archive/${a.uuid}`, 200)).json).toEqual({ ok: "deleted" });
+      expect((await call(api, "GET", `/v1/archive/${a.uuid}`, 200)).json).toEqual(archiveJson(a, "main"));
+    });
+
+    test("an archive whose purge failed shows the error and the next attempt; DELETE moves that attempt to now", async () => {
+      const a = await archive({ status: "purge_failed", purgeAttempts: 3, purgeError: "store purge failed (exit 4): permission denied", purgeNextAt: at("2030-01-01 00:00:00") });
+      const before = (await call(api, "GET", `/v1/archive/${a.uuid}`, 200)).json;
+      expect(before).toEqual(archiveJson(a, "main"));
+      expect(before).toMatchObject({ purge_attempts: 3, purge_error: "store purge failed (exit 4): permission denied", purge_next_at: "2030-01-01 00:00:00" });
+      expect((await call(api, "DELETE", `/v1/archive/${a.uuid}`, 200)).json).toEqual({ ok: "deleted" });
+      const after = (await call(api, "GET", `/v1/archive/${a.uuid}`, 200)).json;
+      expect(after.status).toBe("purge_failed");
+      expect(Math.abs(Date.parse(after.purge_next_at.replace(" ", "T") + "Z") - Date.now())).toBeLessThan(60_000);
     });
 
     test("409 for an archive already purged", async () => {
@@ -229,7 +239,7 @@ describe("/v1/archives", () => {
       expect(await task(res.json.task_uuid)).toEqual({
         uuid: res.json.task_uuid, owner: "anon", type: "restore", status: "pending",
         job_uuid: job, archive_uuid: a.uuid, target_uuid: main.target, store_uuid: main.store,
-        requested_at: expect.stringMatching(TIME_RE), started_at: null, stopped_at: null, log: "",
+        requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, log: "",
       });
       expect((await call(api, "GET", `/v1/tasks?archive=${a.uuid}`, 200)).json.map((t: any) => t.uuid)).toEqual([res.json.task_uuid]);
     });
