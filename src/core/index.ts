@@ -8,6 +8,7 @@ import { archiveRules } from "./archives.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck } from "./plugins.ts";
+import { timespecCheck } from "./schedules.ts";
 
 export interface CoreOptions {
   /**
@@ -46,7 +47,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
       plugins && endpointCheck(plugins, "target")),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
-    schedules: notifying(definitionRules("schedule", catalog.schedules), jobsChanged),
+    schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
     retention: definitionRules("retention policy", catalog.retention),
     jobs: jobRules(catalog, fileTask, jobsChanged),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
