@@ -206,6 +206,30 @@ for (const dialect of dialects) {
       expect(await dues(job)).toEqual(["01-31", "03-31", "05-31", "07-31", "08-31", "10-31", "12-31"].map((d) => `2026-${d} 03:00:00`));
     });
 
+    test("English schedules: every 2 minutes; the last friday of each month, across the year's end", async () => {
+      const clock = ManualClock.at("2026-11-01 00:00:00");
+      const often = await jobOn("every 2 minutes");
+      const monthly = await jobOn("last friday of the month at 6pm");
+      const s = scheduler(clock);
+      await s.tick();
+      await drive(s, clock, "2026-11-01 00:06:00");
+      expect(await dues(often)).toEqual(["2026-11-01 00:02:00", "2026-11-01 00:04:00", "2026-11-01 00:06:00"]);
+      await c.jobs.setPaused(often, true);
+      s.nudge();
+      await s.tick();
+      await drive(s, clock, "2027-02-28 00:00:00");
+      expect(await dues(monthly)).toEqual(["2026-11-27 18:00:00", "2026-12-25 18:00:00", "2027-01-29 18:00:00", "2027-02-26 18:00:00"]);
+    });
+
+    test("a schedule in its own zone ignores the daemon's: daily at 2:30am in Europe/Berlin", async () => {
+      const clock = ManualClock.at("2026-07-01 00:00:00");
+      const job = await jobOn("daily at 2:30am in Europe/Berlin");
+      const s = scheduler(clock, { zone: "America/New_York" });
+      await s.tick();
+      await drive(s, clock, "2026-07-02 12:00:00");
+      expect(await dues(job)).toEqual(["2026-07-01 00:30:00", "2026-07-02 00:30:00"]);
+    });
+
     test("leap days: the 29th of February comes every four years, and late in a leap year", async () => {
       const clock = ManualClock.at("2026-01-01 00:00:00");
       const job = await jobOn("0 12 29 2 *");
