@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { JobRow } from "./rows.ts";
 
@@ -60,6 +60,10 @@ export function jobQueries({ db, t }: CatalogHandle) {
     async get(uuid: string): Promise<JobView | undefined> {
       return (await joined().where(eq(jobs.uuid, uuid)))[0];
     },
+    /** Several jobs at once (the scheduler's burst of jobs due together). */
+    getMany(uuids: string[]): Promise<JobView[]> {
+      return uuids.length ? joined().where(inArray(jobs.uuid, uuids)) : Promise.resolve([]);
+    },
     async byName(name: string): Promise<JobRow | undefined> {
       return (await db.select().from(jobs).where(eq(jobs.name, name)))[0];
     },
@@ -103,6 +107,14 @@ export function jobQueries({ db, t }: CatalogHandle) {
     },
     async delete(uuid: string): Promise<boolean> {
       return (await db.delete(jobs).where(eq(jobs.uuid, uuid)).returning({ uuid: jobs.uuid })).length > 0;
+    },
+    /** advanceDue for several jobs due at the same time on the same schedule: the uuids it moved. */
+    async advanceDueMany(uuids: string[], from: { at: number; spec: string }, to: { at: number | null; spec: string | null }): Promise<Set<string>> {
+      if (!uuids.length) return new Set();
+      const rows = await db.update(jobs).set({ nextDueAt: to.at, nextDueSpec: to.spec })
+        .where(and(inArray(jobs.uuid, uuids), eq(jobs.nextDueAt, from.at), eq(jobs.nextDueSpec, from.spec)))
+        .returning({ uuid: jobs.uuid });
+      return new Set(rows.map((r) => r.uuid));
     },
   };
 }

@@ -41,6 +41,25 @@ export function taskQueries({ db, t }: CatalogHandle) {
         .onConflictDoNothing({ target: [tasks.jobUuid, tasks.dueAt] }).returning({ uuid: tasks.uuid });
       return rows.length > 0;
     },
+    /**
+     * fileScheduled for many jobs in one statement (a burst of jobs due at once):
+     * the job uuids whose task this call filed.
+     */
+    async fileScheduledMany(rows: (NewTask & { dueAt: number })[]): Promise<Set<string>> {
+      if (!rows.length) return new Set();
+      const filed = await db.insert(tasks).values(rows.map((r) => ({ log: "", ...r, status: "pending" as const })))
+        .onConflictDoNothing({ target: [tasks.jobUuid, tasks.dueAt] }).returning({ job: tasks.jobUuid });
+      return new Set(filed.map((r) => r.job!));
+    },
+    /** unfinishedBackup for many jobs: job uuid → its unfinished backup. */
+    async unfinishedBackups(jobUuids: string[]): Promise<Map<string, Pick<TaskRow, "uuid" | "status">>> {
+      const out = new Map<string, Pick<TaskRow, "uuid" | "status">>();
+      if (!jobUuids.length) return out;
+      const rows = await db.select({ uuid: tasks.uuid, status: tasks.status, job: tasks.jobUuid }).from(tasks)
+        .where(and(inArray(tasks.jobUuid, jobUuids), eq(tasks.op, "backup"), unfinished));
+      for (const r of rows) out.set(r.job!, { uuid: r.uuid, status: r.status });
+      return out;
+    },
     /** The job's backup that is still pending or running, if any: a new due time is skipped while it lasts. */
     async unfinishedBackup(jobUuid: string): Promise<Pick<TaskRow, "uuid" | "status"> | undefined> {
       return (await db.select({ uuid: tasks.uuid, status: tasks.status }).from(tasks)
