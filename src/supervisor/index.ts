@@ -19,8 +19,14 @@ export interface SupervisorOptions {
   plugins: PluginRegistry;
   masterKey: Uint8Array;
   workers: number;
-  /** How often idle workers look for work, and running tasks for a cancel (ms). */
+  /** How often running tasks look for a cancel (ms). */
   pollMs?: number;
+  /**
+   * How often idle workers look for work (ms). Tasks this daemon files wake them
+   * at once; polling only finds those another daemon sharing the catalog filed,
+   * so it can be slow, and an idle daemon costs almost nothing.
+   */
+  idlePollMs?: number;
   progressEvery?: number;
   /** Encrypt new archives (on unless turned off for tests of plaintext stores). */
   encrypt?: boolean;
@@ -55,7 +61,8 @@ export class Supervisor {
     await this.recover();
     const poll = this.opts.pollMs ?? 500;
     this.cancelWatch = setInterval(() => void this.checkCancels(), poll);
-    for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.worker(poll));
+    const idlePoll = this.opts.idlePollMs ?? 2000;
+    for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.worker(idlePoll));
   }
 
   /** Tells idle workers a task was just filed, so they need not wait for the next poll. */

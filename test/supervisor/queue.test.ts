@@ -152,7 +152,7 @@ describe("claiming", () => {
     const jobs = [];
     for (let i = 0; i < 4; i++) jobs.push(await job(await target(`w${i}`, 2, record)));
     // Idle workers would otherwise look again only after a minute.
-    await startSupervisor({ workers: 4, pollMs: 60_000 });
+    await startSupervisor({ workers: 4, idlePollMs: 60_000 });
     await Bun.sleep(200);
     const tasks = [];
     for (const j of jobs) tasks.push(await core.jobs.run(j, "tester"));
