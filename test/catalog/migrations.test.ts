@@ -226,6 +226,32 @@ for (const dialect of dialects) {
       expect(applied[0]!.appliedAt).toBe(1);
       expect(await actual(dialect, r)).toEqual(declared(dialect));
     });
+
+    test("a catalog where a crash left two backups running on one target still takes the one-per-target index", async () => {
+      const { url, raw } = await location();
+      const r = raw();
+      await r.run(dialect === "pg"
+        ? "CREATE TABLE shield_migrations (tag TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        : "CREATE TABLE shield_migrations (tag TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      const before = tags.indexOf("0002_scheduler_queue_retention");
+      for (const m of migrations[dialect].slice(0, before)) {
+        for (const stmt of statements(m)) await r.run(stmt);
+        await r.run(`INSERT INTO shield_migrations (tag, applied_at) VALUES ('${m.tag}', 1)`);
+      }
+      const target = crypto.randomUUID();
+      const [a, b, other] = ["00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b", crypto.randomUUID()];
+      for (const [uuid, t] of [[a, target], [b, target], [other, crypto.randomUUID()]]) {
+        await r.run(`INSERT INTO tasks (uuid, owner, op, target_uuid, status, requested_at, log) VALUES ('${uuid}', 'system', 'backup', '${t}', 'running', 1, '')`);
+      }
+      const c = await connectCatalog(url);
+      // One of the two stays running, for crash recovery to fail and clean up as usual; the other is failed now.
+      expect((await c.tasks.get(a))!.status).toBe("running");
+      expect(await c.tasks.get(b)).toMatchObject({ status: "failed", log: "FAILED: the daemon stopped while this task ran (found when upgrading the catalog)\n" });
+      expect((await c.tasks.get(other))!.status).toBe("running");
+      await c.close();
+      expect(await actual(dialect, r)).toEqual(declared(dialect));
+      await r.close();
+    });
   });
 
   describe(`large integers on ${dialect}`, () => {
