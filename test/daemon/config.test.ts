@@ -1,0 +1,57 @@
+// The daemon's settings for the scheduler, queue and retention: durations in
+// seconds or with a unit, flags over the environment, and one clear refusal each.
+import { describe, expect, test } from "bun:test";
+import { daemonConfig, parseDuration } from "../../src/daemon/config.ts";
+import { UsageError } from "../../src/args.ts";
+
+const config = (argv: string[], env: Record<string, string> = {}) => {
+  const c = daemonConfig(argv, env);
+  if (c === "help") throw new Error("help");
+  return c;
+};
+const refusal = (argv: string[], env: Record<string, string> = {}) => {
+  try {
+    daemonConfig(argv, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a refusal");
+};
+
+describe("durations", () => {
+  test("seconds, or a number with s, m, h or d", () => {
+    expect(parseDuration("3600")).toBe(3600);
+    expect(parseDuration("90s")).toBe(90);
+    expect(parseDuration("90m")).toBe(5400);
+    expect(parseDuration("12h")).toBe(43200);
+    expect(parseDuration("90d")).toBe(90 * 86400);
+    expect(parseDuration(" 2H ")).toBe(7200);
+    for (const bad of ["", "0", "-5", "1.5h", "12 hours", "h", "1w", "99999999999999999999d"]) expect(parseDuration(bad)).toBeUndefined();
+  });
+});
+
+describe("scheduler, queue and retention settings", () => {
+  test("defaults: 4 workers, a 12 h task timeout, a 90 day audit period, not DEV", () => {
+    expect(config([])).toMatchObject({ workers: 4, taskTimeout: 43200, auditRetention: 90 * 86400, dev: false });
+  });
+
+  test("flags win over the environment", () => {
+    const env = { SHIELD_TASK_TIMEOUT: "2h", SHIELD_AUDIT_RETENTION: "30d" };
+    expect(config([], env)).toMatchObject({ taskTimeout: 7200, auditRetention: 30 * 86400 });
+    expect(config(["--task-timeout", "90m", "--audit-retention", "7d", "--workers", "2"], env)).toMatchObject({ taskTimeout: 5400, auditRetention: 7 * 86400, workers: 2 });
+  });
+
+  test("SHIELD_MODE=DEV (any case) runs every schedule every minute", () => {
+    expect(config([], { SHIELD_MODE: "DEV" }).dev).toBe(true);
+    expect(config([], { SHIELD_MODE: "dev" }).dev).toBe(true);
+  });
+
+  test("bad values are refused with the flag, the variable and what was given", () => {
+    expect(refusal(["--task-timeout", "soon"])).toBe('--task-timeout (SHIELD_TASK_TIMEOUT) must be a duration like 3600, 90m, 12h or 90d (got "soon")');
+    expect(refusal([], { SHIELD_TASK_TIMEOUT: "0" })).toContain("SHIELD_TASK_TIMEOUT");
+    expect(refusal(["--audit-retention", "30m"])).toBe('--audit-retention (SHIELD_AUDIT_RETENTION) must be at least 3600 seconds (got "30m")');
+    expect(refusal([], { SHIELD_MODE: "PROD" })).toBe('SHIELD_MODE must be DEV or unset (got "PROD")');
+    expect(refusal(["--workers", "0"])).toContain("--workers must be a whole number from 1 to 64");
+  });
+});
