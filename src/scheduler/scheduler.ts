@@ -47,6 +47,8 @@ export interface TickResult { filed: number; skipped: number }
 
 // Jobs filed per batch of statements; well under both dialects' limits on parameters.
 const BATCH = 500;
+// A catch-up run's log counts the due times it stands for up to this many (counting costs time).
+const MAX_MISSED = 100;
 
 const formatUtc = (s: number) => new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ");
 
@@ -240,7 +242,7 @@ export class Scheduler {
     const filed = await catalog.tasks.fileScheduledMany(firing.filter((f) => !previous.has(f.job.uuid)).map((f) => ({
       uuid: crypto.randomUUID(), owner: "system", op: "backup", jobUuid: f.job.uuid, archiveUuid: null,
       targetUuid: f.job.targetUuid, storeUuid: f.job.storeUuid, requestedAt: Math.floor(nowMs / 1000), dueAt: f.due.at,
-      log: this.firstLine(f.job, f.due.at, nowMs, f.spec),
+      log: this.firstLine(f.job, f.due, nowMs, f.spec),
     })));
     const filedMs = this.clock.now();
 
@@ -277,14 +279,24 @@ export class Scheduler {
     return result;
   }
 
-  private firstLine(job: JobView, dueAt: number, nowMs: number, spec: Timespec): string {
+  /** Due times missed after a catch-up run's, by (schedule, due time): jobs sharing a schedule count once. */
+  private missedCounts = new Map<string, number>();
+
+  private firstLine(job: JobView, due: Due, nowMs: number, spec: Timespec): string {
+    const dueAt = due.at;
     const schedule = this.opts.dev ? `"${job.timespec}", run every minute as SHIELD_MODE=DEV` : `"${job.timespec}"`;
     let line = `${formatUtc(Math.floor(nowMs / 1000))} filed by the scheduler for ${formatUtc(dueAt)} UTC (job "${job.name}", schedule ${schedule})`;
     // Missed due times after this one: the daemon was not running then. Counted only
     // when there is one (a due time is rarely late), and at most to 1000.
-    let missed = 0;
-    for (let at = this.nextAfter(spec, dueAt * 1000); at !== undefined && at * 1000 <= nowMs && missed < 1000; at = this.nextAfter(spec, at * 1000)) missed++;
-    if (missed) line += `; a catch-up run: the daemon was not running at ${missed >= 1000 ? "1000 or more" : missed} later due time${missed === 1 ? "" : "s"}, which this run stands for`;
+    const memo = `${due.spec}\n${dueAt}\n${nowMs}`;
+    let missed = this.missedCounts.get(memo);
+    if (missed === undefined) {
+      missed = 0;
+      for (let at = this.nextAfter(spec, dueAt * 1000); at !== undefined && at * 1000 <= nowMs && missed < MAX_MISSED; at = this.nextAfter(spec, at * 1000)) missed++;
+      if (this.missedCounts.size > 1000) this.missedCounts.clear();
+      this.missedCounts.set(memo, missed);
+    }
+    if (missed) line += `; a catch-up run: the daemon was not running at ${missed >= MAX_MISSED ? `${MAX_MISSED} or more` : missed} later due time${missed === 1 ? "" : "s"}, which this run stands for`;
     return `${line}\n`;
   }
 

@@ -105,6 +105,24 @@ for (const dialect of dialects) {
       expect(await after.tick()).toEqual({ filed: 0, skipped: 0 });
     });
 
+    test("a week down: every job of a shared every-minute schedule gets one catch-up run, its log counting to 100 or more", async () => {
+      const clock = ManualClock.at("2026-01-01 00:00:30");
+      const schedule = await makeSchedule(c, { timespec: "every minute" });
+      const jobs = [];
+      for (let i = 0; i < 50; i++) jobs.push(await makeJob(c, { schedule }));
+      await scheduler(clock).tick();
+      clock.set(utc("2026-01-08 00:00:30") * 1000);
+      const restarted = scheduler(clock);
+      expect(await restarted.tick()).toEqual({ filed: 50, skipped: 0 });
+      for (const job of jobs) {
+        const [only, ...more] = await tasksOf(job);
+        expect(more).toEqual([]);
+        expect(fmt(only!.dueAt!)).toBe("2026-01-01 00:01:00");
+        expect(only!.log).toContain("a catch-up run: the daemon was not running at 100 or more later due times");
+      }
+      expect(fmt(restarted.nextDue()!)).toBe("2026-01-08 00:01:00");
+    });
+
     test("a restart that missed nothing files nothing", async () => {
       const clock = ManualClock.at("2026-01-01 09:30:00");
       const job = await jobOn("0 * * * *");
