@@ -29,6 +29,8 @@ export interface Field {
   createOnly?: boolean;
   /** Never asked for: the API's default serves (priority, compression). */
   noPrompt?: boolean;
+  /** Its parse asks the core (a name to resolve): done after the local checks, so a typo in another flag is reported first. */
+  remote?: boolean;
   /** Sent on create when neither a flag nor an answer gave a value (a target's agent: ""). */
   fallback?: unknown;
 }
@@ -46,6 +48,14 @@ async function askFor(ctx: Ctx, f: Field, body: Body, current: any, editing: boo
   return value(ctx, f, answer);
 }
 
+/** The values of the flags given, local checks first. */
+async function fromFlags(ctx: Ctx, fields: Field[]): Promise<Body> {
+  const given = fields.filter((f) => !f.boolean && ctx.has(f.flag));
+  const out: Body = {};
+  for (const f of [...given.filter((f) => !f.remote), ...given.filter((f) => f.remote)]) out[f.key] = await value(ctx, f, ctx.str(f.flag)!);
+  return out;
+}
+
 /** The body of a create request, from flags and, on a terminal, questions. */
 export async function createBody(ctx: Ctx, fields: Field[]): Promise<Body> {
   const missing = fields.filter((f) => f.required && !ctx.has(f.flag)).map((f) => `--${f.flag}`);
@@ -53,9 +63,10 @@ export async function createBody(ctx: Ctx, fields: Field[]): Promise<Body> {
     throw new UsageError(`missing ${missing.join(", ")} (there is no terminal to ask on); see shield ${ctx.command.verb} ${ctx.command.noun} --help`);
   }
   const body: Body = {};
+  const given = await fromFlags(ctx, fields);
   for (const f of fields) {
     if (f.boolean) { if (ctx.flag(f.flag)) body[f.key] = true; continue; }
-    if (ctx.has(f.flag)) body[f.key] = await value(ctx, f, ctx.str(f.flag)!);
+    if (f.key in given) body[f.key] = given[f.key];
     else if (ctx.interactive && !f.noPrompt) {
       const v = await askFor(ctx, f, body, undefined, false);
       if (v !== undefined) body[f.key] = v;
@@ -74,10 +85,7 @@ export async function editBody(ctx: Ctx, fields: Field[], current: any): Promise
     if (v !== undefined && v !== null) body[f.key] = v;
   }
   const given = editable.filter((f) => ctx.has(f.flag));
-  if (given.length) {
-    for (const f of given) body[f.key] = await value(ctx, f, ctx.str(f.flag)!);
-    return body;
-  }
+  if (given.length) return Object.assign(body, await fromFlags(ctx, given));
   if (!ctx.interactive) {
     throw new UsageError(`nothing to change: give one or more of ${editable.map((f) => `--${f.flag}`).join(", ")}`);
   }

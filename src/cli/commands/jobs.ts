@@ -14,7 +14,7 @@ import { whoami } from "./session.ts";
 /** A job's reference to a target, store, schedule or policy: a name or UUID prefix, resolved. */
 function reference(key: "target" | "store" | "schedule" | "retention", kind: Kind): Field {
   return {
-    key, flag: key, question: kind.name[0]!.toUpperCase() + kind.name.slice(1), required: true,
+    key, flag: key, question: kind.name[0]!.toUpperCase() + kind.name.slice(1), required: true, remote: true,
     parse: (t, ctx) => resolveUuid(ctx.api(), kind, t),
     from: (o) => o[`${key}_uuid`],
     async ask(ctx, _body, was) {
