@@ -93,6 +93,29 @@ describe("definitions: targets, stores, schedules, retention policies", () => {
   });
 });
 
+describe("shield timespec", () => {
+  test("canonical form and next runs, as a table or the API's JSON", async () => {
+    const r = (await ok("timespec", "daily at 4am", "--count", "3", "--json")).json();
+    expect(r).toEqual({ when: "daily at 4am", canonical: expect.any(String), zone: expect.any(String), next: expect.any(Array) });
+    expect(r.next).toHaveLength(3);
+    for (const t of r.next) expect(t).toMatch(/^\d{4}-\d\d-\d\d 04:00:00$/);
+    expect(r).toEqual(await api("GET", "/v1/timespec?when=daily%20at%204am&count=3"));
+    const table = (await ok("timespec", "daily", "at", "4am")).stdout;
+    expect(table).toContain(`Canonical:  ${r.canonical}\n`);
+    expect(table.match(/04:00:00 UTC/g)).toHaveLength(5);
+  });
+
+  test("an expression that does not parse: the parser's words, exit 3", async () => {
+    const r = await run("timespec", "daily at 25pm");
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^shield: .*25pm.*\n$/);
+    const bad = await run("create", "schedule", "--name", "never", "--when", "whenever");
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toContain("whenever");
+    expect((await run("timespec", "daily", "--count", "99")).stderr).toContain("--count: must be a whole number from 1 to 50");
+  });
+});
+
 describe("jobs, runs, archives and tasks", () => {
   let jobUuid: string;
   let archiveUuid: string;
