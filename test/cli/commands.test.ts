@@ -401,4 +401,15 @@ describe("help", () => {
     expect((await ok("help", "create", "store")).stdout).toContain("--endpoint ENDPOINT");
     expect((await ok("list", "--help")).stdout).toContain("shield list archives");
   });
+
+  test("every command answers --help with its usage and at least one example, without a core", async () => {
+    const { COMMANDS } = await import("../../src/cli/index.ts");
+    expect(COMMANDS.length).toBeGreaterThan(45);
+    const results = await Promise.all(COMMANDS.map(async (c) => {
+      const words = [c.verb, ...(c.noun ? c.noun.split(" ") : [])];
+      const r = await shield([...words, "--help"], { env: { SHIELD_CORE: "http://127.0.0.1:1" } });
+      return { words, status: r.status, usage: r.stdout.startsWith(`Usage: shield ${c.usage}\n`), example: /Examples:\n  shield /.test(r.stdout) };
+    }));
+    for (const r of results) expect(r).toEqual({ words: r.words, status: 0, usage: true, example: true });
+  });
 });

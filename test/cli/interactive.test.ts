@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SHIELD_BIN, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { adminToken, shield } from "../helpers/cli.ts";
 import { openTerminal, tmuxAvailable, type Terminal } from "../helpers/terminal.ts";
@@ -22,7 +22,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
   const api = (path: string) => fetch(d.url + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>);
 
   beforeAll(async () => {
-    d = await startShieldDaemon({ env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+    d = await startShieldDaemon({ args: ["--plugin-dir", resolve(import.meta.dir, "../fixtures/plugins")], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
     token = await adminToken(d, PASSWORD);
     config = mkdtempSync(join(tmpdir(), "shield-test-cli-tty-"));
   });
@@ -33,12 +33,13 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
   });
 
   test("create target asks for each field, the plugin's endpoint field by field, the password without echo", async () => {
+    // (The fixture plugins are installed too: the list offered is the built-in targets and bytes-target.)
     term = openTerminal([SHIELD_BIN, "create", "target"], env());
     await term.waitFor("Name: ");
     term.type("orders-db");
     await term.waitFor("Summary: ");
     term.type("the orders database");
-    await term.waitFor("Plugins that can be a target: files, postgres");
+    await term.waitFor("Plugins that can be a target: bytes-target, files, postgres");
     term.type("fs"); // a store plugin: asked again
     await term.waitFor('"fs" is not one of them');
     term.type("postgres");
@@ -116,6 +117,35 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     term.close();
     term = undefined;
     expect(await api("/v1/targets")).toEqual([]);
+  });
+
+  test("run job --follow keeps a progress line at the bottom, then the outcome", async () => {
+    const store = mkdtempSync(join(tmpdir(), "shield-test-cli-tty-store-"));
+    try {
+      const run = (...args: string[]) => shield(args, { env: env() });
+      for (const args of [
+        ["create", "store", "--name", "disk", "--plugin", "fs", "--endpoint", JSON.stringify({ base_dir: store })],
+        // Two seconds of nothing before the data: long enough to see the progress line.
+        ["create", "target", "--name", "tree", "--plugin", "bytes-target", "--endpoint", JSON.stringify({ size: 100000, sleep: 2 })],
+        ["create", "schedule", "--name", "nightly", "--when", "daily at 4am"],
+        ["create", "policy", "--name", "week", "--expires", "7d"],
+        ["create", "job", "--name", "tree", "--target", "tree", "--store", "disk", "--schedule", "nightly", "--retention", "week", "--paused"],
+      ]) expect((await run(...args)).stderr).toBe("");
+      term = openTerminal([SHIELD_BIN, "run", "job", "tree", "--follow"], env());
+      await term.waitFor(/backup of job tree: task [0-9a-f-]{36}/);
+      await term.waitFor(/task [0-9a-f]{8} running · \d+ s$/m);
+      expect(await term.exit()).toBe(0);
+      const screen = term.screen();
+      expect(screen).toMatch(/task [0-9a-f]{8} done: archive [0-9a-f-]{36}/);
+      expect(screen).toContain("backed up");
+      expect(screen).toContain("backing up with password"); // the fixture's stderr, in the task log
+      // The progress line was overwritten in place: no line of the final screen is a stale one.
+      expect(screen).not.toMatch(/task [0-9a-f]{8} (pending|running) · /);
+    } finally {
+      term?.close();
+      term = undefined;
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 
   test("shield login asks for the user and the password (without echo) and keeps a token, mode 0600", async () => {
