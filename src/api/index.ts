@@ -12,6 +12,7 @@ import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { timespecRoutes } from "./timespec.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 
@@ -61,6 +62,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     json: storeJson, jsonSchema: S.StoreJson,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint }),
   });
+  timespecRoutes(router);
   jobRoutes(router);
   archiveRoutes(router);
   taskRoutes(router);

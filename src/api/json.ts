@@ -1,4 +1,6 @@
 // Catalog rows → the /v1 JSON shapes of the design (snake_case, times as UTC text).
+import { parseTimespec } from "../scheduler/timespec.ts";
+import { daemonZone } from "../scheduler/zone.ts";
 import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
@@ -8,7 +10,23 @@ export function formatTime(seconds: number | null): string | null {
   return seconds === null ? null : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
 }
 
-export const scheduleJson = (r: ScheduleRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec });
+/** API time of a Date: formatTime's text, to the second. */
+export const formatDate = (d: Date | undefined): string | null => (d ? formatTime(Math.floor(d.getTime() / 1000)) : null);
+
+/**
+ * `when` as the user wrote it, its canonical form and when it next runs. A row
+ * saved before `when` was validated may not parse: canonical and next_run are null.
+ */
+export function scheduleJson(r: ScheduleRow) {
+  let canonical: string | null = null;
+  let nextRun: string | null = null;
+  try {
+    const spec = parseTimespec(r.timespec);
+    canonical = spec.canonical;
+    nextRun = formatDate(spec.next(new Date(), daemonZone()));
+  } catch { /* left null, as documented */ }
+  return { uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec, canonical, next_run: nextRun };
+}
 export const retentionJson = (r: RetentionRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, expires: r.expiry });
 export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent });
 export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint });

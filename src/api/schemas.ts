@@ -139,6 +139,17 @@ export const UserUpdate = v.strictObject({ password: v.optional(Password), role:
 
 export const DefinitionQuery = v.object({ unused: v.optional(Flag), plugin: v.optional(PluginName) });
 export const UsageQuery = v.object({ unused: v.optional(Flag) });
+export const MAX_PREVIEW = 50;
+export const TimespecQuery = v.object({
+  when: Timespec,
+  count: v.optional(v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, `must be a whole number from 1 to ${MAX_PREVIEW}`),
+    v.transform(Number),
+    v.minValue(1, `must be a whole number from 1 to ${MAX_PREVIEW}`),
+    v.maxValue(MAX_PREVIEW, `must be a whole number from 1 to ${MAX_PREVIEW}`),
+  )),
+});
 export const JobQuery = v.object({
   target: v.optional(Uuid), store: v.optional(Uuid), schedule: v.optional(Uuid), retention: v.optional(Uuid),
   paused: v.optional(Flag),
@@ -168,7 +179,18 @@ export const Canceled = v.object({ ok: v.literal("canceled") });
 export const Ok = v.object({ ok: v.string() });
 export const ErrorBody = v.object({ error: v.string(), fields: v.optional(v.record(v.string(), v.string())) });
 
-export const ScheduleJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), when: v.string() });
+export const ScheduleJson = v.object({
+  uuid: Uuid, name: v.string(), summary: v.string(),
+  when: v.pipe(v.string(), v.description("As written; see docs/timespec.md")),
+  canonical: v.pipe(v.nullable(v.string()), v.description("The one printed form of the schedule; null only for a `when` saved before validation that no longer parses")),
+  next_run: v.pipe(NullableTime, v.description("UTC, as YYYY-MM-DD HH:MM:SS; null if it never runs again")),
+});
+export const TimespecPreview = v.object({
+  when: v.string(),
+  canonical: v.string(),
+  zone: v.pipe(v.string(), v.description("The `in <zone>` of the expression, else the daemon's zone")),
+  next: v.array(Time),
+});
 export const RetentionJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), expires: v.number() });
 export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
 export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });

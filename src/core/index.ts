@@ -8,6 +8,7 @@ import { archiveRules } from "./archives.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck } from "./plugins.ts";
+import { timespecCheck } from "./schedules.ts";
 
 export interface CoreOptions {
   /**
@@ -31,7 +32,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
       plugins && endpointCheck(plugins, "target")),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
-    schedules: definitionRules("schedule", catalog.schedules),
+    schedules: definitionRules("schedule", catalog.schedules, undefined, timespecCheck),
     retention: definitionRules("retention policy", catalog.retention),
     jobs: jobRules(catalog, fileTask),
     archives: archiveRules(catalog, fileTask),

@@ -100,8 +100,8 @@ describe("/v1/auth/tokens", () => {
     const { uuid, token } = await createToken("ci", "viewer");
     const me = (await call(api, "GET", "/v1/auth/whoami", 200, { as: "viewer" })).json;
     expect((await call(api, "GET", "/v1/auth/whoami", 200, { as: { token } })).json).toEqual(me);
-    await expectForbidden(api, "POST", "/v1/schedules", "viewer", { name: "x", when: "daily" });
-    await call(api, "POST", "/v1/schedules", 403, { body: { name: "x", when: "daily" }, as: { token } });
+    await expectForbidden(api, "POST", "/v1/schedules", "viewer", { name: "x", when: "daily at 4am" });
+    await call(api, "POST", "/v1/schedules", 403, { body: { name: "x", when: "daily at 4am" }, as: { token } });
     // Recording use does not hold up the request: give it a moment.
     await Bun.sleep(50);
     const listed = (await call(api, "GET", "/v1/auth/tokens", 200, { as: "viewer" })).json.find((t: any) => t.uuid === uuid);
@@ -231,10 +231,10 @@ describe("/v1/users", () => {
   test("update changes the role: answers ok updated, and the role applies at once", async () => {
     const uuid = await createUser("promoted", "viewer", "promoted pass");
     const as = { basic: "promoted:promoted pass" };
-    await call(api, "POST", "/v1/schedules", 403, { body: { name: "p", when: "daily" }, as });
+    await call(api, "POST", "/v1/schedules", 403, { body: { name: "p", when: "daily at 4am" }, as });
     expect((await call(api, "PUT", `/v1/user/${uuid}`, 200, { body: { role: "operator" } })).json).toEqual({ ok: "updated" });
     expect((await call(api, "GET", `/v1/user/${uuid}`, 200)).json.role).toBe("operator");
-    await call(api, "POST", "/v1/schedules", 200, { body: { name: "p", when: "daily" }, as });
+    await call(api, "POST", "/v1/schedules", 200, { body: { name: "p", when: "daily at 4am" }, as });
   });
 
   test("update changes the password: the old one stops working, the new one works", async () => {

@@ -3,8 +3,9 @@
 // runs over all four with each kind's fields and rules.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { testApi, type TestApi } from "../helpers/app.ts";
+import { parseTimespec } from "../../src/scheduler/timespec.ts";
 import {
-  NOBODY, UUID_RE, call, expectAuthRequired, expectForbidden, expectInvalid, insertArchive, makeDefinitions, makeJob,
+  NOBODY, TIME_RE, UUID_RE, call, expectAuthRequired, expectForbidden, expectInvalid, insertArchive, makeDefinitions, makeJob,
   type Definitions,
 } from "./fixtures.ts";
 
@@ -73,7 +74,11 @@ const kinds: Kind[] = [
   {
     kind: "schedule", collection: "/v1/schedules", item: "/v1/schedule", jobField: "schedule",
     body: (name) => ({ name, summary: "a short description", when: "daily at 4am" }),
-    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", when: b.when }),
+    // `when` as written, beside its canonical form and next run (test/api/timespec.test.ts checks those closely).
+    json: (uuid, b) => ({
+      uuid, name: b.name, summary: b.summary ?? "", when: b.when,
+      canonical: parseTimespec(b.when as string).canonical, next_run: expect.stringMatching(TIME_RE),
+    }),
     changed: (name) => ({ name, summary: "changed", when: "sundays 8am" }),
     invalid: [
       ...common,
@@ -82,8 +87,18 @@ const kinds: Kind[] = [
       ["when not a string", (b) => ({ ...b, when: 4 }), "when", "must be a string"],
       ["when too long", (b) => ({ ...b, when: "x".repeat(201) }), "when", "at most 200"],
       ["when holding NUL", (b) => ({ ...b, when: "daily\u0000" }), "when", "NUL"],
+      // The timespec parser's own words.
+      ["when not a time of day", (b) => ({ ...b, when: "daily at 25:00" }), "when", "\"25:00\" is not a time of day: hours run 0 to 23 (character 10)"],
+      ["when a misspelled word", (b) => ({ ...b, when: "dialy at 4am" }), "when", "did you mean \"daily\""],
+      ["when an interval of zero", (b) => ({ ...b, when: "every 0 hours" }), "when", "at least 1"],
+      ["when a bad cron field", (b) => ({ ...b, when: "61 * * * *" }), "when", "cron minute field \"61\""],
+      ["when an unknown zone", (b) => ({ ...b, when: "daily at 4am in Mars/Olympus" }), "when", "is not a time zone"],
     ],
-    accepted: [["a cron expression", (b) => ({ ...b, when: "15 4 * * *" }), (b) => b]],
+    accepted: [
+      ["a cron expression", (b) => ({ ...b, when: "15 4 * * *" }), (b) => b],
+      ["a zone", (b) => ({ ...b, when: "daily at 4am in Europe/Berlin" }), (b) => b],
+      ["any spelling, kept as written", (b) => ({ ...b, when: "Weekly at 5:35PM on Tues" }), (b) => b],
+    ],
     plugin: false, holdsArchives: false,
   },
   {

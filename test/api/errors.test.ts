@@ -11,7 +11,7 @@ import {
 
 /** Every route that reads a JSON body, with a body it accepts. */
 const bodyRoutes: [string, string, unknown][] = [
-  ["POST", "/v1/schedules", { name: "s", when: "daily" }],
+  ["POST", "/v1/schedules", { name: "s", when: "daily at 4am" }],
   ["POST", "/v1/retention", { name: "r", expires: 3600 }],
   ["POST", "/v1/targets", { name: "t", plugin: "fs", endpoint: "{}", agent: "" }],
   ["POST", "/v1/stores", { name: "s", plugin: "fs", endpoint: "{}" }],
@@ -83,13 +83,13 @@ describe("request bodies", () => {
   test("the content type is not what decides: a JSON body is read whatever it is labeled", async () => {
     const res = await api.app.request("/v1/schedules", {
       method: "POST", headers: { authorization: authHeader("admin")!, "content-type": "text/plain" },
-      body: JSON.stringify({ name: "labeled", when: "daily" }),
+      body: JSON.stringify({ name: "labeled", when: "daily at 4am" }),
     });
     expect(res.status).toBe(200);
   });
 
   test("a body larger than 1 MiB: 413, whether or not its length is declared; nothing is created", async () => {
-    const big = JSON.stringify({ name: "big", when: "daily", summary: "x".repeat(1024 * 1024) });
+    const big = JSON.stringify({ name: "big", when: "daily at 4am", summary: "x".repeat(1024 * 1024) });
     const declared = await api.app.request("/v1/schedules", {
       method: "POST", body: big,
       headers: { authorization: authHeader("admin")!, "content-type": "application/json", "content-length": String(big.length) },
@@ -109,7 +109,7 @@ describe("request bodies", () => {
     expect((await call(api, "POST", "/v1/schedules", 413, { body: big, as: "anonymous" })).json.error).toContain("larger than");
     expect((await call(api, "GET", "/v1/schedules", 200)).json.map((s: any) => s.name)).not.toContain("big");
     // Just under the limit is read (and refused for what it says, not its size).
-    const under = JSON.stringify({ name: "under", when: "daily", summary: "x".repeat(1000) });
+    const under = JSON.stringify({ name: "under", when: "daily at 4am", summary: "x".repeat(1000) });
     await call(api, "POST", "/v1/schedules", 200, { body: under });
   });
 });
@@ -211,8 +211,8 @@ for (const dialect of dialects) {
       })) paths.set(prefix, uuid);
       const { paused: _, ...jobUpdate } = jobBody(d, "fuzz job");
       for (const [route, body] of Object.entries({
-        "post /v1/schedules": { name: "s", summary: "", when: "daily" },
-        "put /v1/schedule/:uuid": { name: "s2", summary: "", when: "daily" },
+        "post /v1/schedules": { name: "s", summary: "", when: "daily at 4am" },
+        "put /v1/schedule/:uuid": { name: "s2", summary: "", when: "daily at 4am" },
         "post /v1/retention": { name: "r", summary: "", expires: 3600 },
         "put /v1/retention/:uuid": { name: "r2", summary: "", expires: 3600 },
         "post /v1/targets": { name: "t", summary: "", plugin: "fs", endpoint: "{}", agent: "" },
