@@ -24,7 +24,7 @@ export function ScheduleList({ me, rows, unused, page, hasNext, pageHref }: {
                 <tr id={`schedule-${r.uuid}`}>
                   <td>{r.name}</td>
                   <td>{r.when}{r.canonical && r.canonical !== r.when ? <div class="muted">{r.canonical}</div> : null}</td>
-                  <td>{r.next_run === undefined ? <span class="muted">—</span> : <Time at={r.next_run} />}</td>
+                  <td>{r.next_run ? <Time at={r.next_run} /> : <span class="muted">{r.canonical ? "never again" : "cannot be read"}</span>}</td>
                   <td>{r.summary}</td>
                   {me.canOperate ? <td><a href={`/schedules/${r.uuid}/edit`}>Edit</a> · <a href={`/schedules/${r.uuid}/delete`}>Delete</a></td> : null}
                 </tr>

@@ -2,7 +2,7 @@
 // them) and the few things the web layer adds. Views never see an endpoint as
 // stored: only EndpointView, from which secrets have been taken out.
 import type * as v from "valibot";
-import type { ArchiveJson, JobJson, RetentionJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
+import type { ArchiveJson, JobJson, RetentionJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
 
 export type Job = v.InferOutput<typeof JobJson>;
 export type Archive = v.InferOutput<typeof ArchiveJson>;
@@ -10,8 +10,7 @@ export type Task = v.InferOutput<typeof TaskJson>;
 export type Retention = v.InferOutput<typeof RetentionJson>;
 export type Target = v.InferOutput<typeof TargetJson>;
 export type Store = v.InferOutput<typeof StoreJson>;
-/** `canonical` and `next_run` come with the timespec parser; older daemons leave them out. */
-export interface Schedule { uuid: string; name: string; summary: string; when: string; canonical?: string; next_run?: string | null }
+export type Schedule = v.InferOutput<typeof ScheduleJson>;
 
 /** The signed-in user, as every page needs them. */
 export interface Me {

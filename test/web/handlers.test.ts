@@ -203,7 +203,7 @@ describe("endpoint secrets and validation", () => {
     ids.store = (await b.post("/stores", { name: "disk", plugin: "fs", "ep.base_dir": dir })).location!.split("/").pop()!;
     ids.schedule = (await t.req("POST", "/v1/schedules", { body: { name: "daily", when: "daily at 4am" } })).json.uuid;
     ids.retention = (await t.req("POST", "/v1/retention", { body: { name: "week", expires: 604800 } })).json.uuid;
-    const job = await b.post("/jobs", { name: "orders-nightly", target: ids.target, store: ids.store, schedule: ids.schedule, retention: ids.retention, priority: "50", compression: "zstd" });
+    const job = await b.post("/jobs", { name: "orders-nightly", target: ids.target!, store: ids.store!, schedule: ids.schedule!, retention: ids.retention!, priority: "50", compression: "zstd" });
     expect(job.status).toBe(303);
     ids.job = job.location!.split("/").pop()!;
     // An archive of the target, so the archive and restore pages show it too.
@@ -357,5 +357,38 @@ describe("assets", () => {
     const htmx = await b.get(statics.find((u) => u.endsWith("htmx.min.js"))!);
     expect(htmx.html).toContain('version:"2.');
     expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+});
+
+describe("schedules", () => {
+  let t: TestApi;
+  let b: WebClient;
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("operator");
+  });
+  afterAll(() => t.cleanup());
+
+  test("the preview shows the next runs of what is typed, or the parser's words", async () => {
+    const ok = await b.get(`/schedules/preview?when=${encodeURIComponent("daily at 4am")}`);
+    expect(ok.html).toStartWith('<div id="when-preview"');
+    expect(ok.html.match(/<time datetime="\d{4}-\d\d-\d\dT04:00:00Z"/g)).toHaveLength(5);
+    expect(ok.html).toContain("Reads as");
+    const bad = await b.get(`/schedules/preview?when=${encodeURIComponent("daily at 25pm")}`);
+    expect(bad.html).toContain('class="field-error"');
+    expect(bad.html).not.toContain("<time");
+  });
+
+  test("an unreadable schedule is refused next to its field; a good one is listed with its next run", async () => {
+    const bad = await b.post("/schedules", { name: "bad", summary: "", when: "every blue moon" });
+    expect(bad.status).toBe(400);
+    expect(byId(bad.html, "f-when-error")).toBeTruthy();
+    expect(bad.html).toMatch(/name="when" value="every blue moon"/);
+    expect((await b.post("/schedules", { name: "nightly", summary: "", when: "daily at 4am" })).status).toBe(303);
+    const list = await b.get("/schedules");
+    expect(list.html).toContain("nightly");
+    expect(list.html).toMatch(/<time datetime="[^"]+T04:00:00Z"/);
   });
 });

@@ -55,7 +55,10 @@ export class WebClient {
 
   async signIn(name: string, password = PASSWORD): Promise<Page> {
     await this.get("/signin");
-    return this.post("/signin", { name, password });
+    const r = await this.post("/signin", { name, password });
+    // The session's own CSRF token, from its first page (the sign-in form had another).
+    if (r.status === 303) await this.get("/");
+    return r;
   }
 }
 
