@@ -30,6 +30,8 @@ export function Document({ title, assets, me, children }: { title: string; asset
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{title} · Shield</title>
+        {/* No icon: otherwise the browser asks for /favicon.ico on every page. */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={assets.css} />
         <script src={assets.htmx} defer></script>
         <script src={assets.script} defer></script>

@@ -8,7 +8,8 @@ import { qs, type ApiClient } from "./client.ts";
 import { fragment, me, page, type WebEnv } from "./render.tsx";
 import { subjectNames } from "./tasks.tsx";
 
-const FINISHED = new Set(["done", "failed", "canceled"]);
+// A canceled run was someone's choice: it says nothing of the job's health.
+const FINISHED = new Set(["done", "failed"]);
 const HOUR = 3600_000;
 
 async function runningTasks(api: ApiClient): Promise<Task[]> {

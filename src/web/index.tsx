@@ -64,7 +64,9 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
 
   const signInPage = (c: Context, o: { name?: string; next?: string; error?: string }, status = 200) => {
     // Login CSRF: the form must come back with the value of a cookie only our page could have set.
-    const csrf = newSecret();
+    // Kept while it lasts: a second sign-in page (another tab, a stray request sent
+    // here) must not invalidate the form already on screen.
+    const csrf = /^[A-Za-z0-9_-]{32}$/.test(getCookie(c, SIGNIN_COOKIE) ?? "") ? getCookie(c, SIGNIN_COOKIE)! : newSecret();
     setCookie(c, SIGNIN_COOKIE, csrf, cookieOptions(c, 3600));
     return c.html("<!doctype html>" + <SignIn assets={assetPaths} csrf={csrf} {...o} />, status as 200);
   };
