@@ -25,7 +25,7 @@ export function Dashboard({ me, attention, running, names, archives, usage, over
       <h1>Dashboard</h1>
       <h2>Jobs that need attention</h2>
       {attention.length === 0 ? (
-        <Empty>Every job's last run succeeded{overdueKnown ? ", and none is overdue" : ""}.</Empty>
+        <Empty>No job's last run failed{overdueKnown ? ", and none is overdue" : ""}.</Empty>
       ) : (
         <div class="table-wrap">
           <table>
