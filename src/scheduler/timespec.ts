@@ -275,7 +275,7 @@ const CRONISH = /^[\d*?/,-]+$/;
 
 /** Cron when the first two fields are made of cron's own characters ("15 4 * * *"), never English ("3rd tuesday"). */
 function looksLikeCron(words: Token[]): boolean {
-  if (words.length < 2) return /^[\d*?/,-]*[*?/,-][\d*?/,-]*$/.test(words[0]!.raw) && words[0]!.raw.includes("*");
+  if (words.length < 2) return CRONISH.test(words[0]!.raw) && words[0]!.raw.includes("*");
   return CRONISH.test(words[0]!.raw) && CRONISH.test(words[1]!.raw) && (words.length >= 5 || words.some((w) => w.raw.includes("*")));
 }
 
@@ -420,7 +420,7 @@ class EnglishParser {
     const t = this.need("minute, hour, day, a number of minutes or hours, or a day of the week");
     const w = t.text;
     if (w === "minute") { this.pos++; return { kind: "minutes", every: 1, offset: 0 }; }
-    if (HOUR_UNITS.has(w) && w.startsWith("hour")) { this.pos++; return this.hourly(); }
+    if (w === "hour") { this.pos++; return this.hourly(); }
     if (w === "day") { this.pos++; return { kind: "daily", at: this.atTime("every day") }; }
     if (w === "quarter" || w === "half") {
       this.pos++;
@@ -459,10 +459,11 @@ class EnglishParser {
     return interval(minutes, from);
   }
 
-  /** After "hourly" or "every hour": [at] minute-of-hour, or nothing (on the hour). */
+  /** After "hourly" or "every hour": [at] minute-of-hour, "from" a time, or nothing (on the hour). */
   private hourly(): Spec {
     const t = this.peek();
     if (!t) return { kind: "hourly", minute: 0 };
+    if (t.text === "from" || t.text === "starting") return this.withFrom(60);
     if (t.text === "at") this.pos++;
     return { kind: "hourly", minute: this.minuteOfHour("hourly at") };
   }
@@ -528,9 +529,11 @@ class EnglishParser {
     this.word(["month"], "of the");
   }
 
+  /** Whether `monthly` is followed by its day first: "monthly 19 at 11pm" yes, "monthly 11 pm on 19" no. */
   private isMonthDay(t: Token): boolean {
-    return /^\d+(st|nd|rd|th)?$/.test(t.text) && !/^\d+$/.test(t.text) || t.text === "last" || t.text in ORDINAL_WORDS
-      || (/^\d+$/.test(t.text) && !(this.peek(1) && /^(am|pm)$/.test(this.peek(1)!.text)));
+    if (/^\d+(st|nd|rd|th)$/.test(t.text) || t.text === "last" || t.text in ORDINAL_WORDS) return true;
+    const next = this.peek(1)?.text ?? "";
+    return /^\d+$/.test(t.text) && !/^(am|pm|a\.m\.|p\.m\.)$/.test(next);
   }
 
   /** [on] [the] (3rd | 19 | third | last [day]) [day] [of the month] */

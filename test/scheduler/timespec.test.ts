@@ -60,6 +60,7 @@ describe("forms and their canonical print", () => {
     ["hourly at 10 until", "hourly at :50"],
     ["every hour 45", "hourly at :45"],
     ["every hour", "hourly at :00"],
+    ["every hour from 12:15", "hourly at :15"],
     ["hourly", "hourly at :00"],
     ["every quarter hour from 0:15", "every 15 minutes"],
     ["every half hour from 0:09", "every 30 minutes from :09"],
