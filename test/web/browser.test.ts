@@ -98,7 +98,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     expect(await page.getByText("Nothing is running.").count()).toBe(1);
     // Keyboard first: the first Tab reaches the skip link.
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
     await b.shot("dashboard-empty");
   });
 
@@ -111,7 +111,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await page.getByLabel("Plugin").selectOption("fs");
     await page.getByLabel("Base directory").fill("relative/dir");
     // The browser's own check (pattern) would stop this submit; the server's check is what is tested.
-    await page.locator("form.stack").evaluate((f: HTMLFormElement) => f.setAttribute("novalidate", ""));
+    await page.locator("form.stack").evaluate((f) => f.setAttribute("novalidate", ""));
     await page.getByRole("button", { name: "Create store" }).click();
     const error = page.locator("#f-ep-base_dir-error");
     expect(await error.innerText()).toContain("must be an absolute path");
@@ -281,7 +281,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await phone.setViewportSize({ width: 390, height: 844 });
     for (const path of ["/", "/jobs", jobUrl, "/archives", "/targets/new"]) {
       await phone.goto(d.url + path);
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
       expect(overflow, path).toBeLessThanOrEqual(0);
     }
     await phone.goto(d.url + "/");
@@ -296,8 +296,10 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     for (const path of ["/", "/jobs", jobUrl, "/archives", "/tasks", "/targets", "/stores", "/schedules", "/retention"]) {
       await go(path);
       // Filters (GET forms) and the task status tabs only look; anything else would act.
-      const controls = await page.evaluate(() => [...document.querySelectorAll("main button, main a.button, main form, main input, main textarea")]
-        .filter((el) => !(el instanceof HTMLFormElement ? el.method === "get" : el.closest("form[method=get], nav"))).map((el) => el.outerHTML.slice(0, 80)));
+      // (A string: this runs in the page, whose DOM types the test's TypeScript does not load.)
+      const controls = await page.evaluate<string[]>(`[...document.querySelectorAll("main button, main a.button, main form, main input, main textarea")]
+        .filter((el) => !(el instanceof HTMLFormElement ? el.method === "get" : el.closest("form[method=get], nav")))
+        .map((el) => el.outerHTML.slice(0, 80))`);
       expect(controls, path).toEqual([]);
       expect(await page.locator("main a", { hasText: /^(Edit|Delete|New .*)$/ }).count(), path).toBe(0);
     }
