@@ -6,6 +6,7 @@ import { compressor, decompressor, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
+import { parseStoreKey } from "./guard.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -39,6 +40,13 @@ export class PipelineFailed extends Error {
 }
 export class Canceled extends PipelineFailed {}
 
+interface StageIO {
+  /** "held": the stage is a sink that must see the end of its input only on an explicit commit. */
+  stdin: "pipe" | "held" | false;
+  stdout: boolean;
+  store?: { purgeArgv: string[] };
+}
+
 /**
  * Collects the stages of one run so that a failure anywhere kills them all, and
  * names the failure by its root cause: the stage that exited non-zero on its own,
@@ -60,12 +68,12 @@ class Run {
     if (ctx.signal.aborted) onAbort();
   }
 
-  stage(label: string, argv: string[], env: Record<string, string>, io: { stdin: boolean; stdout: boolean }): Stage {
+  stage(label: string, argv: string[], env: Record<string, string>, io: StageIO): Stage {
     this.check();
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin ? "pipe" : "ignore", stdout: io.stdout ? "pipe" : "ignore",
+        label, argv, env, stdin: io.stdin || "ignore", stdout: io.stdout ? "pipe" : "ignore", store: io.store,
         onStderr: (l, line) => this.ctx.log(`${l}: ${line}`),
       });
     } catch (err) {
@@ -77,7 +85,7 @@ class Run {
     return s;
   }
 
-  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: { stdin: boolean; stdout: boolean }, key?: string): Stage {
+  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: StageIO, key?: string): Stage {
     const { argv, env } = this.ctx.plugins.invocation(p, action, endpoint, key);
     return this.stage(label, argv, env, io);
   }
@@ -142,13 +150,24 @@ class Run {
   }
 }
 
-export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: { compression: Compression; encrypt: boolean }): Promise<BackupResult> {
+export interface BackupOptions {
+  compression: Compression;
+  encrypt: boolean;
+  /**
+   * Records the store's key where recovery will find it (the task row), before
+   * the store's guard may exit: should the daemon die after the store committed,
+   * either recovery purges the blob (recorded) or the guard does (not recorded).
+   */
+  onStored?: (key: string) => Promise<void>;
+}
+
+export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
   const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const stored = new Digest();
   const dataKey = opts.encrypt ? newDataKey() : null;
-  let storeOutput = "";
+  let storeKey: string | undefined;
 
   const source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
   const upstream = [source];
@@ -156,16 +175,36 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   const work: Promise<unknown>[] = [];
   const zip = compressor(opts.compression);
   if (zip) {
-    const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: true, stdout: true });
-    work.push(pump(stream, z.stdin, () => run.upstreamSucceeded([source])));
+    const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
+    work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
     upstream.push(z);
     stream = z.stdout;
   }
   if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
   stream = stream.pipeThrough(stored.stream);
-  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: true, stdout: true });
-  work.push(pump(stream, sink.stdin, () => run.upstreamSucceeded(upstream)));
-  work.push(new Response(sink.stdout).text().then((t) => (storeOutput = t)));
+  // Held input: the store sees the end of its stream only when every stage upstream
+  // exited 0, never because the daemon died (see guard.ts).
+  const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
+  work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
+    // A failed store fails the run by its exit code; a killed guard sends nothing.
+    if (!stored || stored.code !== 0) return;
+    const key = parseStoreKey(stored.output);
+    if (!key) {
+      run.fail(new PipelineFailed(`store did not print a key: ${JSON.stringify(stored.output.slice(0, 200))}`));
+      return;
+    }
+    try {
+      await opts.onStored?.(key);
+    } catch (err) {
+      sink.release(false); // the guard purges it: no one else knows the key
+      run.fail(new PipelineFailed(`cannot record the store's key: ${(err as Error).message}`));
+      return;
+    }
+    storeKey = key;
+    sink.release(true);
+  }));
 
   const done = run.progress("backed up", raw);
   try {
@@ -173,15 +212,14 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   } catch (err) {
     // The store may have completed (and named its blob) before another stage failed.
     const failure = err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message);
-    failure.storeKey = parseStoreKey(storeOutput);
+    failure.storeKey = storeKey;
     throw failure;
   } finally {
     done();
   }
-  const key = parseStoreKey(storeOutput);
-  if (!key) throw new PipelineFailed(`store did not print a key: ${JSON.stringify(storeOutput.slice(0, 200))}`);
+  if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
   return {
-    storeKey: key, size: stored.bytes, rawSize: raw.bytes, sha256: stored.sha256(),
+    storeKey, size: stored.bytes, rawSize: raw.bytes, sha256: stored.sha256(),
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
 }
@@ -220,14 +258,16 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   };
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
   const work: Promise<unknown>[] = [];
-  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: true, stdout: false });
+  // Held input: the target sees the end of its stream only after verification, never
+  // because the daemon died mid-restore (see guard.ts).
+  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", stdout: false });
   if (unzip) {
-    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: true, stdout: true });
-    work.push(pump(stream, z.stdin, verify));
+    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: "pipe", stdout: true });
+    work.push(pump(stream, z, verify));
     // The decompressor's stdin closes only after verification, so its output ends only then too.
-    work.push(pump(z.stdout.pipeThrough(raw.stream), sink.stdin, () => run.upstreamSucceeded([...upstream, z])));
+    work.push(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
   } else {
-    work.push(pump(stream.pipeThrough(raw.stream), sink.stdin, verify));
+    work.push(pump(stream.pipeThrough(raw.stream), sink, verify));
   }
   const done = run.progress("restored", raw);
   try {
@@ -244,15 +284,6 @@ export async function purge(ctx: PipelineContext, store: Endpoint, key: string):
   const run = new Run(ctx);
   run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
   await run.finish([]);
-}
-
-function parseStoreKey(output: string): string | undefined {
-  try {
-    const key = JSON.parse(output)?.key;
-    return typeof key === "string" && key ? key : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function formatBytes(n: number): string {
