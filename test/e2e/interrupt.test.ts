@@ -1,8 +1,11 @@
-// kill -9 of the compiled daemon in the middle of a backup: no blob may appear in
-// the store (a store whose input closes when the daemon dies must not take that
-// for the end of a complete archive), no process of the pipeline may live on,
-// and the next daemon on the same data dir fails the task with a clear log and
-// records no archive.
+// Interruptions, with the compiled daemon and through the API.
+// - kill -9 of the daemon in the middle of a backup: no blob may appear in the
+//   store (a store whose input closes when the daemon dies must not take that for
+//   the end of a complete archive), no process of the pipeline may live on, and
+//   the next daemon on the same data dir fails the task with a clear log and
+//   records no archive.
+// - cancel of a running restore: every process killed within a second, the task
+//   canceled with a clear log, and the target left as its plugin left it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -130,5 +133,70 @@ describe("kill -9 of the daemon in the middle of a backup", () => {
     expect(t.archive_uuid ?? null).toBeNull();
     expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toEqual([]);
     expect(files(storeDir).filter((f) => !f.startsWith(".incoming/"))).toEqual([]);
+  });
+});
+
+describe("cancel of a running restore", () => {
+  let d: DaemonProcess;
+  let storeDir: string;
+  let outDir: string;
+  beforeAll(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-cancel-store-"));
+    outDir = mkdtempSync(join(tmpdir(), "shield-e2e-cancel-out-"));
+    d = await startShieldDaemon({ args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test("kills every process within a second; the task is canceled; the target keeps what its plugin wrote, never a complete restore", async () => {
+    const store = await created(d, "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } });
+    const source = await created(d, "/v1/targets", { name: "source", plugin: "bytes-target", endpoint: { size: 3 * 1024 * 1024 }, agent: "" });
+    const schedule = await created(d, "/v1/schedules", { name: "daily", when: "daily at 4am" });
+    const retention = await created(d, "/v1/retention", { name: "week", expires: 604800 });
+    const job = await created(d, "/v1/jobs", { name: "source", target: source, store, schedule, retention, paused: true });
+    const backupTask = (await call(d, "POST", `/v1/job/${job}/run`)).json.task_uuid;
+    let b: any;
+    do { b = (await call(d, "GET", `/v1/task/${backupTask}`)).json; await Bun.sleep(50); } while (["pending", "running"].includes(b.status));
+    expect(b.status).toBe("done");
+
+    // A restore target that takes 64 KiB, then stalls.
+    const out = join(outDir, "restored");
+    const slow = await created(d, "/v1/targets", { name: "slow-restore", plugin: "bytes-target", endpoint: { size: 1, out, restore_stall: 31 }, agent: "" });
+    const { json } = await call(d, "POST", `/v1/archive/${b.archive_uuid}/restore`, { target: slow });
+    expect(json.ok).toBe("scheduled");
+    const stalled = () => descendants(d.proc.pid!).filter((p) => p.cmd === "sleep 31");
+    const deadline = Date.now() + 20_000;
+    while (!(stalled().length && existsSync(`${out}.partial`))) {
+      if (Date.now() > deadline) throw new Error(`the restore did not start: ${(await call(d, "GET", `/v1/task/${json.task_uuid}`)).json.log}`);
+      await Bun.sleep(50);
+    }
+    const pipeline = descendants(d.proc.pid!);
+    expect(pipeline.some((p) => p.cmd.includes("plugin fs retrieve"))).toBe(true);
+
+    const canceledAt = Date.now();
+    expect((await call(d, "DELETE", `/v1/task/${json.task_uuid}`)).json).toEqual({ ok: "canceled" });
+    while (pipeline.some((p) => alive(p.pid))) {
+      if (Date.now() - canceledAt > 1000) {
+        throw new Error(`still running a second after the cancel: ${pipeline.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`).join("; ")}`);
+      }
+      await Bun.sleep(20);
+    }
+    let t: any;
+    for (let i = 0; i < 50; i++) {
+      t = (await call(d, "GET", `/v1/task/${json.task_uuid}`)).json;
+      if (t.log.includes("task canceled")) break;
+      await Bun.sleep(100);
+    }
+    expect(t.status).toBe("canceled");
+    expect(t.log).toContain("canceled: every process of the task was killed");
+    // Shield does not undo what a target did before the cancel: here the plugin's
+    // partial file stays, and the restore it would have completed never happened.
+    expect(existsSync(out)).toBe(false);
+    expect(statSync(`${out}.partial`).size).toBeGreaterThan(0);
+    // The archive is untouched and can be restored again.
+    expect((await call(d, "GET", `/v1/archive/${b.archive_uuid}`)).json.status).toBe("valid");
   });
 });
