@@ -124,10 +124,16 @@ export async function runGuard(args: string[]): Promise<number> {
   if (held) {
     fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
     fifo = join(fifoDir, "input");
-    const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
-    if (mk.exitCode !== 0) {
+    let why: string | undefined;
+    try {
+      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
+      if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
+    } catch (err) {
+      why = (err as Error).message; // not installed
+    }
+    if (why) {
       removeFifo();
-      say(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
+      say(`cannot make a FIFO with mkfifo: ${why}`);
       return 3;
     }
     // Order matters: a blocking open of one end waits for the other. A non-blocking

@@ -7,6 +7,7 @@ import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from ".
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
+import { toolMissing } from "./tools.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -162,6 +163,8 @@ export interface BackupOptions {
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
+  const zip = compressor(opts.compression);
+  requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
   const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
@@ -173,7 +176,6 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   const upstream = [source];
   let stream = source.stdout.pipeThrough(raw.stream);
   const work: Promise<unknown>[] = [];
-  const zip = compressor(opts.compression);
   if (zip) {
     const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
     work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
@@ -236,8 +238,9 @@ export interface ArchiveToRestore {
 export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
-  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
   const unzip = decompressor(archive.compression);
+  requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
+  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
@@ -284,6 +287,14 @@ export async function purge(ctx: PipelineContext, store: Endpoint, key: string):
   const run = new Run(ctx);
   run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
   await run.finish([]);
+}
+
+/** Fails before any process starts when a program the pipeline runs is missing. */
+function requireTools(needs: [string | undefined, string][]): void {
+  for (const [name, purpose] of needs) {
+    const why = name && toolMissing(name, purpose);
+    if (why) throw new PipelineFailed(why);
+  }
 }
 
 export function formatBytes(n: number): string {
