@@ -17,7 +17,8 @@ export interface StageOptions {
    * only after `endInput()` (an explicit commit), never because the daemon died.
    */
   stdin: "pipe" | "held" | "ignore";
-  stdout: "pipe" | "ignore";
+  /** A number: a file descriptor the stage writes to directly. */
+  stdout: "pipe" | "ignore" | number;
   /** A store: its key comes through `stored`, and must be acknowledged with `release()`. */
   store?: { purgeArgv: string[] };
   /** Called with each stderr line of the process. */
@@ -28,7 +29,7 @@ export interface StoreOutcome { code: number; output: string }
 
 export class Stage {
   readonly label: string;
-  readonly proc: Subprocess<"pipe" | "ignore", "pipe" | "ignore", "pipe">;
+  readonly proc: Subprocess<"pipe" | "ignore", "pipe" | "ignore" | number, "pipe">;
   private readonly stderrDone: Promise<void>;
   private readonly held: boolean;
   private fifo: Promise<string>;
@@ -80,12 +81,23 @@ export class Stage {
     return this.proc.stdout as ReadableStream<Uint8Array>;
   }
 
+  /** A held input's FIFO, for another stage to write into (then `inputOpened`, and `endInput` to commit). */
+  async inputPath(): Promise<string> {
+    const path = await Promise.race([this.fifo, this.proc.exited.then(() => undefined)]);
+    if (path === undefined) throw new Error(`${this.label} exited before it took its input`);
+    return path;
+  }
+
+  /** The FIFO is open on the writing side: its name can go. */
+  inputOpened(): void {
+    this.send({ opened: true });
+  }
+
   /** Where to write the stage's input. For a held input, once the guard made its FIFO. */
   input(): Promise<FileSink> {
     if (!this.held) return Promise.resolve(this.proc.stdin as FileSink);
     return (this.sink ??= (async () => {
-      const path = await Promise.race([this.fifo, this.proc.exited.then(() => undefined)]);
-      if (path === undefined) throw new Error(`${this.label} exited before it took its input`);
+      const path = await this.inputPath();
       // Non-blocking: opening a FIFO whose reader is gone fails (ENXIO) instead of hanging the daemon.
       this.fd = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
       this.send({ opened: true });

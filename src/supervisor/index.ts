@@ -143,7 +143,8 @@ export class Supervisor {
       throw failure;
     }
     await catalog.tasks.setStoreKey(task.uuid, null);
-    tlog.line(`archive ${uuid}: ${r.size} bytes stored (${r.rawSize} before compression and encryption), sha256 ${r.sha256}`);
+    const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
+    tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;
   }
 
