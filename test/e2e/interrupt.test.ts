@@ -153,7 +153,7 @@ describe("cancel of a running restore", () => {
 
   test("kills every process within a second; the task is canceled; the target keeps what its plugin wrote, never a complete restore", async () => {
     const store = await created(d, "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } });
-    const source = await created(d, "/v1/targets", { name: "source", plugin: "bytes-target", endpoint: { size: 3 * 1024 * 1024 }, agent: "" });
+    const source = await created(d, "/v1/targets", { name: "source", plugin: "bytes-target", endpoint: { size: 32 * 1024 * 1024 }, agent: "" });
     const schedule = await created(d, "/v1/schedules", { name: "daily", when: "daily at 4am" });
     const retention = await created(d, "/v1/retention", { name: "week", expires: 604800 });
     const job = await created(d, "/v1/jobs", { name: "source", target: source, store, schedule, retention, paused: true });
@@ -174,6 +174,7 @@ describe("cancel of a running restore", () => {
       await Bun.sleep(50);
     }
     const pipeline = descendants(d.proc.pid!);
+    // 32 MiB is more than the pipes between the stages hold: the store is still sending.
     expect(pipeline.some((p) => p.cmd.includes("plugin fs retrieve"))).toBe(true);
 
     const canceledAt = Date.now();
