@@ -41,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
     }
+    case "guard": {
+      // Internal: the daemon runs each stage of a pipeline under it (src/pipeline/guard.ts).
+      const { runGuard } = await import("./pipeline/guard.ts");
+      return runGuard(rest);
+    }
     case "archive": {
       if (rest[0] !== "decrypt") throw new UsageError("usage: shield archive decrypt ... (shield archive decrypt --help)");
       return archiveDecrypt(rest.slice(1));

@@ -10,6 +10,7 @@ import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
+import { missingTools } from "../pipeline/tools.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -35,6 +36,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
   const supervisor = new Supervisor({ catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt });
+  for (const tool of missingTools()) {
+    log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
+  }
   if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
   const core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
   // Listen first: a second daemon on a port already taken stops here, before it
