@@ -1,11 +1,12 @@
-// argv → role: `shield daemon`, `shield version`, `shield help`; later `shield plugin`,
-// `shield agent` and the CLI's `shield VERB NOUN`.
+// argv → role: `shield daemon`, `shield plugin`, the maintenance commands, `shield
+// version`, `shield help`, and the CLI's `shield VERB NOUN` (src/cli: a /v1 client).
 import { UsageError } from "./args.ts";
 import { DAEMON_HELP, daemonConfig } from "./daemon/config.ts";
 import { runDaemon } from "./daemon/index.ts";
 import { VERSION } from "./version.ts";
 import { archiveDecrypt } from "./maintenance/decrypt.ts";
 import { rekey } from "./maintenance/rekey.ts";
+import { CLI_VERBS, cliOverview, runCli } from "./cli/index.ts";
 
 const HELP = `Shield ${VERSION}: backup and restore for data systems.
 
@@ -21,7 +22,9 @@ Commands:
 
 Start with:
   shield daemon                 # API on http://127.0.0.1:8888, catalog in ./shield-data
-  curl http://127.0.0.1:8888/v1/health
+  shield login                  # asks for the admin's user and password, keeps a token
+  shield list jobs
+
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
     }
+    case "guard": {
+      // Internal: the daemon runs each stage of a pipeline under it (src/pipeline/guard.ts).
+      const { runGuard } = await import("./pipeline/guard.ts");
+      return runGuard(rest);
+    }
     case "archive": {
       if (rest[0] !== "decrypt") throw new UsageError("usage: shield archive decrypt ... (shield archive decrypt --help)");
       return archiveDecrypt(rest.slice(1));
@@ -48,9 +56,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`shield ${VERSION}\n`);
       return 0;
     case "help": case "--help": case "-h": case undefined:
-      process.stdout.write(HELP);
+      if (rest.length) return runCli(["help", ...rest]);
+      process.stdout.write(HELP + cliOverview());
       return 0;
     default:
+      // Global flags may come first: shield --json list jobs.
+      if (CLI_VERBS.has(command) || command.startsWith("-")) return runCli(argv);
       throw new UsageError(`unknown command "${command}"; run 'shield help'`);
   }
 }

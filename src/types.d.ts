@@ -3,3 +3,16 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+declare module "*.css" {
+  const text: string;
+  export default text;
+}
+// htmx and the UI's own script are served, not run: they are imported as text.
+declare module "htmx.org/dist/htmx.min.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/static/shield.js" {
+  const text: string;
+  export default text;
+}

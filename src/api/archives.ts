@@ -43,7 +43,7 @@ export function archiveRoutes(router: Router): void {
     method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     summary: "Restore an archive",
-    description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default anon).",
+    description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default: the requesting user).",
     response: Scheduled, errors: [404, 409],
-  }, async ({ params, body }) => ({ ok: "scheduled", task_uuid: await archives.restore(params.uuid, body.owner, body.target) }));
+  }, async ({ params, body, user }) => ({ ok: "scheduled", task_uuid: await archives.restore(params.uuid, body.owner ?? user.name, body.target) }));
 }

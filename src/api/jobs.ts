@@ -54,7 +54,7 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "post", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
-    summary: "Run a job now", description: "Files a pending backup task owned by `owner` (default anon); the body may be omitted.",
+    summary: "Run a job now", description: "Files a pending backup task owned by `owner` (default: the requesting user); the body may be omitted.",
     response: Scheduled, errors: [404],
-  }, async ({ params, body }) => ({ ok: "scheduled", task_uuid: await jobs.run(params.uuid, body.owner) }));
+  }, async ({ params, body, user }) => ({ ok: "scheduled", task_uuid: await jobs.run(params.uuid, body.owner ?? user.name) }));
 }

@@ -127,8 +127,9 @@ export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summ
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
 export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary });
 
-export const RunRequest = v.strictObject({ owner: v.optional(Owner, "anon") });
-export const RestoreRequest = v.strictObject({ target: v.optional(Uuid), owner: v.optional(Owner, "anon") });
+// An omitted owner is the requesting user (design.md: ad hoc tasks are owned by whoever asked).
+export const RunRequest = v.strictObject({ owner: v.optional(Owner) });
+export const RestoreRequest = v.strictObject({ target: v.optional(Uuid), owner: v.optional(Owner) });
 export const ArchiveUpdate = v.strictObject({ notes: Notes });
 
 export const TokenCreate = v.strictObject({ name: Name });

@@ -59,6 +59,12 @@ export function archiveQueries({ db, t }: CatalogHandle) {
         .where(and(eq(archives.uuid, uuid), eq(archives.status, "valid"))).returning({ uuid: archives.uuid });
       return rows.length > 0;
     },
+    /** The archive (its uuid) whose blob is under this key in this store, if any. */
+    async findByStoreKey(storeUuid: string, storeKey: string): Promise<string | undefined> {
+      const rows = await db.select({ uuid: archives.uuid }).from(archives)
+        .where(and(eq(archives.storeUuid, storeUuid), eq(archives.storeKey, storeKey))).limit(1);
+      return rows[0]?.uuid;
+    },
 
     // ---- retention (the purger, and the supervisor's purge tasks) ----
 

@@ -54,7 +54,7 @@ Runs the Shield core: the /v1 API, the catalog, the scheduler, the retention
 purger and the task supervisor.
 
 Options:
-  --listen HOST:PORT   where to serve the API (default ${DEFAULT_LISTEN}; env SHIELD_LISTEN)
+  --listen HOST:PORT   where to serve the API and web UI (default ${DEFAULT_LISTEN}; env SHIELD_LISTEN)
   --data-dir DIR       keys and the embedded catalog live here (default ${DEFAULT_DATA_DIR};
                        env SHIELD_DATA_DIR); created with mode 0700
   --database URL       postgres://user@host:port/db for a shared PostgreSQL catalog, or

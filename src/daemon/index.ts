@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
 import { createCore } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
+import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
@@ -10,6 +11,7 @@ import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
+import { missingTools } from "../pipeline/tools.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -37,6 +39,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const supervisor = new Supervisor({
     catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
   });
+  for (const tool of missingTools()) {
+    log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
+  }
   if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
@@ -46,7 +51,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first; and /v1/health answers while the rest starts.
   const app = createApi(core, { pubkey: hostKey.sshPublicKey });
-  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, development: false });
+  // The web UI at /, beside /v1; it is a client of the API app, in-process.
+  const web = createWeb({ api: app });
+  const fetch = (req: Request) => (isApiPath(new URL(req.url).pathname) ? app.fetch(req) : web.fetch(req));
+  const server = Bun.serve({ hostname: config.host, port: config.port, fetch, development: false });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
@@ -75,6 +83,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info("shield daemon stopped");
     })()),
   };
+}
+
+function isApiPath(path: string): boolean {
+  return path === "/v1" || path.startsWith("/v1/");
 }
 
 /** Runs until SIGINT or SIGTERM, then finishes in-flight requests and closes the catalog. */

@@ -5,7 +5,8 @@ export type Compression = (typeof COMPRESSIONS)[number];
 
 export function compressor(c: Compression): string[] | undefined {
   // -T0: every core; on two cores single-threaded zstd is the bottleneck of a backup.
-  if (c === "zstd") return ["zstd", "-q", "-3", "-T0", "-c"];
+  // -vv: its summary line gives the exact size of its input (see zstdReport).
+  if (c === "zstd") return ["zstd", "-vv", "-3", "-T0", "-c"];
   if (c === "gzip") return ["gzip", "-c", "-6"];
   return undefined;
 }
@@ -15,4 +16,17 @@ export function decompressor(c: string): string[] | undefined {
   if (c === "gzip") return ["gzip", "-d", "-c"];
   if (c === "none") return undefined;
   throw new Error(`unknown compression "${c}"`);
+}
+
+// What zstd -vv says on stderr besides errors: its settings, and at the end
+// "/*stdin*\    :100.00%   (300000000 B => 300006877 B, /*stdout*\)" (older
+// versions: "(300000000 => 300006877 bytes, ..."), the exact count of the bytes
+// it read. None of it belongs in a task log.
+const ZSTD_CHATTER = /^(\*\*\* Zstandard CLI|Note: |--zstd=|--format=|Using std(in|out) for|Decompression will require|\/\*stdin\*\\)/;
+const ZSTD_SUMMARY = /^\/\*stdin\*\\\s*:.*\(\s*(\d+)(?: B)? =>/;
+
+/** One stderr line of `zstd -vv`: the size of its input when it is the summary; keep = not chatter. */
+export function zstdReport(line: string): { rawBytes?: number; keep: boolean } {
+  const m = ZSTD_SUMMARY.exec(line);
+  return { rawBytes: m ? Number(m[1]) : undefined, keep: !ZSTD_CHATTER.test(line) };
 }

@@ -5,24 +5,32 @@ import type { FileSink } from "bun";
 
 const HIGH_WATER = 1 << 20;
 
+/** The receiving end of a pump: a stage's input (see Stage.input and Stage.endInput). */
+export interface Input {
+  input(): Promise<FileSink>;
+  endInput(): Promise<void>;
+}
+
 /**
- * Copies a stream into a process's stdin. `beforeEnd` runs after the last byte
- * was written and before stdin is closed: a restore uses it to refuse (throw)
- * when the whole stream fails its checksum, so the target never sees a clean EOF.
+ * Copies a stream into a stage's input. `beforeEnd` runs after the last byte
+ * was written and before the input is ended: it refuses (throws) when a stage
+ * upstream failed or the whole stream fails its checksum, so that the stage
+ * never sees the end of an incomplete stream.
  */
-export async function pump(from: ReadableStream<Uint8Array>, to: FileSink, beforeEnd?: () => void | Promise<void>): Promise<void> {
+export async function pump(from: ReadableStream<Uint8Array>, to: Input | FileSink, beforeEnd?: () => void | Promise<void>): Promise<void> {
+  const sink = "input" in to ? await to.input() : to;
   let buffered = 0;
   for await (const chunk of from) {
-    const n = to.write(chunk);
+    const n = sink.write(chunk);
     buffered += typeof n === "number" ? n : await n;
     if (buffered >= HIGH_WATER) {
-      await to.flush();
+      await sink.flush();
       buffered = 0;
     }
   }
-  await to.flush();
+  await sink.flush();
   await beforeEnd?.();
-  await to.end();
+  await ("endInput" in to ? to.endInput() : to.end());
 }
 
 /** Counts the bytes passing through; read `bytes` at any time (progress) or after the end. */

@@ -2,10 +2,13 @@
 // `store`. Restore: store `retrieve` → checksum and decryption → decompression →
 // target `restore`. Nothing is staged on disk; every stage's exit is checked; a
 // failure or cancel kills every process of the pipeline.
-import { compressor, decompressor, type Compression } from "./compression.ts";
+import { closeSync, constants as C, openSync } from "node:fs";
+import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
+import { parseStoreKey } from "./guard.ts";
+import { toolMissing } from "./tools.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -25,7 +28,8 @@ export interface Endpoint { plugin: string; endpoint: string }
 export interface BackupResult {
   storeKey: string;
   size: number;
-  rawSize: number;
+  /** null when zstd, which the raw bytes went straight into, did not say how many it read. */
+  rawSize: number | null;
   sha256: string;
   compression: Compression;
   cipher: string;
@@ -38,6 +42,16 @@ export class PipelineFailed extends Error {
   storeKey?: string;
 }
 export class Canceled extends PipelineFailed {}
+
+interface StageIO {
+  /** "held": the stage is a sink that must see the end of its input only on an explicit commit. */
+  stdin: "pipe" | "held" | false;
+  /** A number: a file descriptor the stage writes to directly (a FIFO another stage reads). */
+  stdout: boolean | number;
+  store?: { purgeArgv: string[] };
+  /** Sees each stderr line first; false keeps it out of the task log. */
+  stderr?: (line: string) => boolean;
+}
 
 /**
  * Collects the stages of one run so that a failure anywhere kills them all, and
@@ -60,13 +74,14 @@ class Run {
     if (ctx.signal.aborted) onAbort();
   }
 
-  stage(label: string, argv: string[], env: Record<string, string>, io: { stdin: boolean; stdout: boolean }): Stage {
+  stage(label: string, argv: string[], env: Record<string, string>, io: StageIO): Stage {
     this.check();
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin ? "pipe" : "ignore", stdout: io.stdout ? "pipe" : "ignore",
-        onStderr: (l, line) => this.ctx.log(`${l}: ${line}`),
+        label, argv, env, stdin: io.stdin || "ignore", store: io.store,
+        stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
+        onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
     } catch (err) {
       // The stages already started would wait forever on their pipes.
@@ -77,7 +92,7 @@ class Run {
     return s;
   }
 
-  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: { stdin: boolean; stdout: boolean }, key?: string): Stage {
+  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: StageIO, key?: string): Stage {
     const { argv, env } = this.ctx.plugins.invocation(p, action, endpoint, key);
     return this.stage(label, argv, env, io);
   }
@@ -127,61 +142,137 @@ class Run {
     this.check();
   }
 
-  progress(what: string, counter: ByteCounter): () => void {
+  /** Logs `what` and the counter's bytes every few seconds; the returned function logs the last line (`final`: other words and count). */
+  progress(what: string, counter: ByteCounter): (final?: { what: string; bytes: number }) => void {
     const started = performance.now();
     const every = this.ctx.progressEvery ?? 5000;
     const timer = setInterval(() => {
       const secs = (performance.now() - started) / 1000;
       this.ctx.log(`progress: ${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(0)} s (${formatBytes(counter.bytes / secs)}/s)`);
     }, every);
-    return () => {
+    return (final) => {
       clearInterval(timer);
       const secs = Math.max((performance.now() - started) / 1000, 0.001);
-      this.ctx.log(`${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(1)} s (${formatBytes(counter.bytes / secs)}/s)`);
+      const bytes = final?.bytes ?? counter.bytes;
+      this.ctx.log(`${final?.what ?? what} ${formatBytes(bytes)} in ${secs.toFixed(1)} s (${formatBytes(bytes / secs)}/s)`);
     };
   }
 }
 
-export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: { compression: Compression; encrypt: boolean }): Promise<BackupResult> {
+export interface BackupOptions {
+  compression: Compression;
+  encrypt: boolean;
+  /**
+   * Records the store's key where recovery will find it (the task row), before
+   * the store's guard may exit: should the daemon die after the store committed,
+   * either recovery purges the blob (recorded) or the guard does (not recorded).
+   */
+  onStored?: (key: string) => Promise<void>;
+}
+
+export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
+  const zip = compressor(opts.compression);
+  requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
   const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const stored = new Digest();
   const dataKey = opts.encrypt ? newDataKey() : null;
-  let storeOutput = "";
+  let storeKey: string | undefined;
 
-  const source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
-  const upstream = [source];
-  let stream = source.stdout.pipeThrough(raw.stream);
   const work: Promise<unknown>[] = [];
-  const zip = compressor(opts.compression);
-  if (zip) {
-    const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: true, stdout: true });
-    work.push(pump(stream, z.stdin, () => run.upstreamSucceeded([source])));
-    upstream.push(z);
+  let source: Stage;
+  let stream: ReadableStream<Uint8Array>;
+  const upstream: Stage[] = [];
+  // zstd reports the exact size of its input: the target can write straight into
+  // it through a kernel pipe, and the raw bytes never cross the daemon (which
+  // would cost it a wakeup per few KiB of a dump; see bench/DATAPATH.md).
+  let zstdRaw: number | undefined;
+  const direct = opts.compression === "zstd";
+  if (zip && direct) {
+    const z = run.stage(opts.compression, zip, pluginEnv(), {
+      stdin: "held", stdout: true,
+      stderr: (line) => {
+        const report = zstdReport(line);
+        if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
+        return report.keep;
+      },
+    });
+    try {
+      const fifo = await z.inputPath();
+      // Read-write, never blocking: a plain O_WRONLY open would block the daemon
+      // should zstd be gone already, and a non-blocking one would hand the target
+      // a non-blocking stdout. The target is the only one writing to it.
+      const fd = openSync(fifo, C.O_RDWR);
+      try {
+        source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
+      } finally {
+        closeSync(fd);
+      }
+      z.inputOpened();
+    } catch (err) {
+      run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+      await run.finish([]).catch(() => {});
+      throw err;
+    }
+    // zstd sees the end of its input only when the target exited 0: a target dying
+    // mid-stream never makes a complete-looking archive.
+    work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
+    upstream.push(source, z);
     stream = z.stdout;
+  } else {
+    source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+    upstream.push(source);
+    stream = source.stdout.pipeThrough(raw.stream);
+    if (zip) {
+      const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
+      work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
+      upstream.push(z);
+      stream = z.stdout;
+    }
   }
   if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
   stream = stream.pipeThrough(stored.stream);
-  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: true, stdout: true });
-  work.push(pump(stream, sink.stdin, () => run.upstreamSucceeded(upstream)));
-  work.push(new Response(sink.stdout).text().then((t) => (storeOutput = t)));
+  // Held input: the store sees the end of its stream only when every stage upstream
+  // exited 0, never because the daemon died (see guard.ts).
+  const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
+  work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
+    // A failed store fails the run by its exit code; a killed guard sends nothing.
+    if (!stored || stored.code !== 0) return;
+    const key = parseStoreKey(stored.output);
+    if (!key) {
+      run.fail(new PipelineFailed(`store did not print a key: ${JSON.stringify(stored.output.slice(0, 200))}`));
+      return;
+    }
+    try {
+      await opts.onStored?.(key);
+    } catch (err) {
+      sink.release(false); // the guard purges it: no one else knows the key
+      run.fail(new PipelineFailed(`cannot record the store's key: ${(err as Error).message}`));
+      return;
+    }
+    storeKey = key;
+    sink.release(true);
+  }));
 
-  const done = run.progress("backed up", raw);
+  // Direct: the daemon sees only the compressed bytes until zstd reports its input.
+  const done = direct ? run.progress("stored (compressed, encrypted)", stored) : run.progress("backed up", raw);
   try {
     await run.finish(work);
   } catch (err) {
     // The store may have completed (and named its blob) before another stage failed.
     const failure = err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message);
-    failure.storeKey = parseStoreKey(storeOutput);
+    failure.storeKey = storeKey;
     throw failure;
   } finally {
-    done();
+    done(direct && zstdRaw !== undefined ? { what: "backed up", bytes: zstdRaw } : undefined);
   }
-  const key = parseStoreKey(storeOutput);
-  if (!key) throw new PipelineFailed(`store did not print a key: ${JSON.stringify(storeOutput.slice(0, 200))}`);
+  if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
+  if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
   return {
-    storeKey: key, size: stored.bytes, rawSize: raw.bytes, sha256: stored.sha256(),
+    storeKey, size: stored.bytes, rawSize: direct ? (zstdRaw ?? null) : raw.bytes, sha256: stored.sha256(),
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
 }
@@ -198,8 +289,9 @@ export interface ArchiveToRestore {
 export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
-  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
   const unzip = decompressor(archive.compression);
+  requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
+  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
@@ -220,14 +312,16 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   };
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
   const work: Promise<unknown>[] = [];
-  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: true, stdout: false });
+  // Held input: the target sees the end of its stream only after verification, never
+  // because the daemon died mid-restore (see guard.ts).
+  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", stdout: false });
   if (unzip) {
-    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: true, stdout: true });
-    work.push(pump(stream, z.stdin, verify));
+    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: "pipe", stdout: true });
+    work.push(pump(stream, z, verify));
     // The decompressor's stdin closes only after verification, so its output ends only then too.
-    work.push(pump(z.stdout.pipeThrough(raw.stream), sink.stdin, () => run.upstreamSucceeded([...upstream, z])));
+    work.push(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
   } else {
-    work.push(pump(stream.pipeThrough(raw.stream), sink.stdin, verify));
+    work.push(pump(stream.pipeThrough(raw.stream), sink, verify));
   }
   const done = run.progress("restored", raw);
   try {
@@ -246,12 +340,11 @@ export async function purge(ctx: PipelineContext, store: Endpoint, key: string):
   await run.finish([]);
 }
 
-function parseStoreKey(output: string): string | undefined {
-  try {
-    const key = JSON.parse(output)?.key;
-    return typeof key === "string" && key ? key : undefined;
-  } catch {
-    return undefined;
+/** Fails before any process starts when a program the pipeline runs is missing. */
+function requireTools(needs: [string | undefined, string][]): void {
+  for (const [name, purpose] of needs) {
+    const why = name && toolMissing(name, purpose);
+    if (why) throw new PipelineFailed(why);
   }
 }
 

@@ -1,46 +1,139 @@
-// One process of a pipeline: spawned in a process group of its own (so that a
-// cancel kills whatever it started too), its stderr turned into log lines, its
-// exit awaited and checked by the caller.
+// One process of a pipeline, run under `shield guard` (see guard.ts for why):
+// spawned in a session of its own (so that a cancel kills whatever it started
+// too, and so that it dies with the daemon), its stderr turned into log lines,
+// its exit awaited and checked by the caller.
 import type { FileSink, Subprocess } from "bun";
+import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
+import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
 
 export interface StageOptions {
   /** What the task log calls this stage: "target backup", "store", "zstd". */
   label: string;
   argv: string[];
   env?: Record<string, string | undefined>;
-  stdin: "pipe" | "ignore";
-  stdout: "pipe" | "ignore";
+  /**
+   * "pipe": a plain pipe from the daemon. "held": a FIFO whose end the stage sees
+   * only after `endInput()` (an explicit commit), never because the daemon died.
+   */
+  stdin: "pipe" | "held" | "ignore";
+  /** A number: a file descriptor the stage writes to directly. */
+  stdout: "pipe" | "ignore" | number;
+  /** A store: its key comes through `stored`, and must be acknowledged with `release()`. */
+  store?: { purgeArgv: string[] };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
 
+export interface StoreOutcome { code: number; output: string }
+
 export class Stage {
   readonly label: string;
-  readonly proc: Subprocess<"pipe" | "ignore", "pipe" | "ignore", "pipe">;
+  readonly proc: Subprocess<"pipe" | "ignore", "pipe" | "ignore" | number, "pipe">;
   private readonly stderrDone: Promise<void>;
+  private readonly held: boolean;
+  private fifo: Promise<string>;
+  private gotFifo!: (path: string) => void;
+  private gotStored!: (o: StoreOutcome) => void;
+  /** --store: the store's exit and output, once it has exited (before the guard does). */
+  readonly stored: Promise<StoreOutcome>;
+  private sink: Promise<FileSink> | undefined;
+  private fd: number | undefined;
 
   constructor(opts: StageOptions) {
     this.label = opts.label;
+    this.held = opts.stdin === "held";
+    this.fifo = new Promise((r) => (this.gotFifo = r));
+    this.stored = new Promise((r) => (this.gotStored = r));
+    const flags = [...(this.held ? ["--held-input"] : []), ...(opts.store ? ["--store"] : [])];
     try {
-      this.proc = Bun.spawn(opts.argv, {
-        stdin: opts.stdin, stdout: opts.stdout, stderr: "pipe",
+      this.proc = Bun.spawn([...guardCommand(), ...flags, "--", ...opts.argv], {
+        stdin: opts.stdin === "pipe" ? "pipe" : "ignore",
+        // A store's output comes by message (after the guard read it), not by pipe.
+        stdout: opts.store ? "ignore" : opts.stdout, stderr: "pipe",
         env: opts.env as Record<string, string>,
         // A session of its own: the whole group can be signalled, and the child never reads our terminal.
         detached: true,
+        serialization: "json",
+        ipc: (m: FromGuard) => {
+          if ("fifo" in m) this.gotFifo(m.fifo);
+          else if ("stored" in m) this.gotStored(m.stored);
+        },
       });
     } catch (err) {
       throw new Error(`cannot start ${opts.label} (${opts.argv[0]}): ${(err as Error).message}`);
     }
+    if (opts.store) this.send({ purge: opts.store.purgeArgv });
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
+    // Whatever happens, the FIFO's write end is closed once the stage is gone.
+    void this.proc.exited.then(() => this.closeInput());
   }
 
-  get stdin(): FileSink {
-    return this.proc.stdin as FileSink;
+  private send(m: ToGuard): void {
+    try {
+      this.proc.send(m);
+    } catch {
+      // The guard has exited: its exit code tells the caller what happened.
+    }
   }
 
   get stdout(): ReadableStream<Uint8Array> {
     return this.proc.stdout as ReadableStream<Uint8Array>;
+  }
+
+  /** A held input's FIFO, for another stage to write into (then `inputOpened`, and `endInput` to commit). */
+  async inputPath(): Promise<string> {
+    const path = await Promise.race([this.fifo, this.proc.exited.then(() => undefined)]);
+    if (path === undefined) throw new Error(`${this.label} exited before it took its input`);
+    return path;
+  }
+
+  /** The FIFO is open on the writing side: its name can go. */
+  inputOpened(): void {
+    this.send({ opened: true });
+  }
+
+  /** Where to write the stage's input. For a held input, once the guard made its FIFO. */
+  input(): Promise<FileSink> {
+    if (!this.held) return Promise.resolve(this.proc.stdin as FileSink);
+    return (this.sink ??= (async () => {
+      const path = await this.inputPath();
+      // Non-blocking: opening a FIFO whose reader is gone fails (ENXIO) instead of hanging the daemon.
+      this.fd = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+      this.send({ opened: true });
+      return Bun.file(this.fd).writer();
+    })());
+  }
+
+  /** Ends the stage's input: for a held input, closes our end and sends the commit. */
+  async endInput(): Promise<void> {
+    if (!this.held) {
+      await (this.proc.stdin as FileSink).end();
+      return;
+    }
+    await this.closeInput();
+    this.send({ commit: true });
+  }
+
+  private closing: Promise<void> | undefined;
+  private closeInput(): Promise<void> {
+    if (!this.sink) return Promise.resolve();
+    return (this.closing ??= (async () => {
+      try {
+        await (await this.sink!).end();
+      } catch {
+        // A broken pipe: the stage is gone. Its exit says why.
+      }
+      // The FileSink does not own an fd it was given; closed only after it ended, so
+      // that no pending write can land in whatever reuses the number.
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+    })());
+  }
+
+  /** --store: tells the guard whether the key is recorded (true) or its blob must go (false). */
+  release(keep: boolean): void {
+    this.send({ ack: keep });
   }
 
   /** The exit code once the process and its stderr are done (signals count as failure). */

@@ -164,12 +164,11 @@ export class Supervisor {
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
     const takenAt = nowSeconds();
+    // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
     const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: job.targetEndpoint }, { plugin: job.storePlugin, endpoint: job.storeEndpoint },
-      { compression: job.compression as Compression, encrypt });
+      { compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key) });
     const uuid = crypto.randomUUID();
     try {
-      // Recorded first: should the daemon die before the archive row exists, recovery purges this blob.
-      await catalog.tasks.setStoreKey(task.uuid, r.storeKey);
       // A cancel that came while the pipeline finished still wins: no archive for a canceled task.
       if ((await catalog.tasks.status(task.uuid)) === "canceled") throw new Canceled("canceled");
       await this.recordArchive(uuid, job, takenAt, r);
@@ -179,7 +178,8 @@ export class Supervisor {
       throw failure;
     }
     await catalog.tasks.setStoreKey(task.uuid, null);
-    tlog.line(`archive ${uuid}: ${r.size} bytes stored (${r.rawSize} before compression and encryption), sha256 ${r.sha256}`);
+    const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
+    tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;
   }
 
@@ -237,7 +237,10 @@ export class Supervisor {
     for (const task of await catalog.tasks.listRunning()) {
       const tlog = new TaskLog(catalog, task.uuid);
       tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
-      if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+      // It may have died after recording the archive and before clearing the key: that blob is the archive's.
+      const archive = task.storeKey && task.storeUuid ? await catalog.archives.findByStoreKey(task.storeUuid, task.storeKey) : undefined;
+      if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
+      else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
       await tlog.close();
       await catalog.tasks.finish(task.uuid, "failed", nowSeconds());
       log.warn("failed a task left running by a previous daemon", { task: task.uuid });

@@ -237,7 +237,7 @@ describe("/v1/archives", () => {
       expect(res.json.ok).toBe("scheduled");
       expect(res.json.task_uuid).toMatch(UUID_RE);
       expect(await task(res.json.task_uuid)).toEqual({
-        uuid: res.json.task_uuid, owner: "anon", type: "restore", status: "pending",
+        uuid: res.json.task_uuid, owner: "admin", type: "restore", status: "pending",
         job_uuid: job, archive_uuid: a.uuid, target_uuid: main.target, store_uuid: main.store,
         requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, log: "",
       });
@@ -251,11 +251,11 @@ describe("/v1/archives", () => {
       expect([t.target_uuid, t.store_uuid, t.owner, t.archive_uuid]).toEqual([other.target, main.store, "jhunt", a.uuid]);
     });
 
-    test("{} and an empty body both restore to the original target as anon", async () => {
+    test("{} and an empty body both restore to the original target, owned by the requesting user", async () => {
       const a = await archive();
       for (const body of [{}, undefined, "\n"]) {
         const t = await task((await call(api, "POST", `/v1/archive/${a.uuid}/restore`, 200, { body })).json.task_uuid);
-        expect([t.target_uuid, t.owner]).toEqual([main.target, "anon"]);
+        expect([t.target_uuid, t.owner]).toEqual([main.target, "admin"]);
       }
     });
 

@@ -219,7 +219,7 @@ for (const dialect of dialects) {
         expect(res.json.task_uuid).toMatch(UUID_RE);
         const task = await taskOf(res.json.task_uuid);
         expect(task).toEqual({
-          uuid: res.json.task_uuid, owner: "anon", type: "backup", status: "pending",
+          uuid: res.json.task_uuid, owner: "admin", type: "backup", status: "pending",
           job_uuid: uuid, archive_uuid: null, target_uuid: main.target, store_uuid: main.store,
           requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, log: "",
         });
@@ -230,16 +230,16 @@ for (const dialect of dialects) {
         expect((await call(api, "GET", "/v1/tasks?status=pending", 200)).json.map((t: any) => t.uuid)).toContain(task.uuid);
       });
 
-      test("owner is taken from the body; {} and no body both mean anon", async () => {
+      test("owner is taken from the body; {} and no body both mean the requesting user", async () => {
         const uuid = await makeJob(api, main, fresh());
         const owned = (await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: { owner: "jhunt" } })).json.task_uuid;
         expect((await taskOf(owned)).owner).toBe("jhunt");
         const trimmed = (await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: { owner: " jhunt " } })).json.task_uuid;
         expect((await taskOf(trimmed)).owner).toBe("jhunt");
         const empty = (await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: {} })).json.task_uuid;
-        expect((await taskOf(empty)).owner).toBe("anon");
-        const blank = (await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: "  " })).json.task_uuid;
-        expect((await taskOf(blank)).owner).toBe("anon");
+        expect((await taskOf(empty)).owner).toBe("admin");
+        const blank = (await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: "  ", as: "operator" })).json.task_uuid;
+        expect((await taskOf(blank)).owner).toBe("operator");
         // Each run files its own task.
         expect((await call(api, "GET", `/v1/tasks?job=${uuid}`, 200)).json.length).toBe(4);
       });

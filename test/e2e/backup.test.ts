@@ -143,7 +143,7 @@ describe.skipIf(!pgAvailable)("backup and restore of PostgreSQL through the API"
     expect(r.json.ok).toBe("scheduled");
     const task = await waitTask(d, r.json.task_uuid);
     expect(task.status).toBe("done");
-    expect(task.owner).toBe("anon");
+    expect(task.owner).toBe("admin"); // the requesting user
     expect(await fingerprint(srcUrl)).toEqual(before);
   });
 

@@ -4,6 +4,7 @@ import { createApi } from "../../src/api/index.ts";
 import { createCore, type Core } from "../../src/core/index.ts";
 import { log } from "../../src/log.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
+import type { PluginRegistry } from "../../src/pipeline/plugins.ts";
 import { freshCatalog, type Dialect } from "./catalog.ts";
 
 export const PASSWORD = "correct horse battery";
@@ -24,10 +25,11 @@ export function authHeader(as: As): string | undefined {
   return `Basic ${Buffer.from(`${as}:${PASSWORD}`).toString("base64")}`;
 }
 
-export async function testApi(dialect: Dialect = "sqlite"): Promise<TestApi> {
+/** `plugins`: a registry for endpoint checks and /v1/plugins (the web UI's forms need one). */
+export async function testApi(dialect: Dialect = "sqlite", opts: { plugins?: PluginRegistry } = {}): Promise<TestApi> {
   log.setSink(() => {});
   const { catalog, cleanup } = await freshCatalog(dialect);
-  const core = createCore(catalog);
+  const core = createCore(catalog, { plugins: opts.plugins });
   for (const role of ["admin", "operator", "viewer"] as const) await core.users.create({ name: role, password: PASSWORD, role });
   const app = createApi(core, { pubkey: "ssh-ed25519 AAAATEST core@shield" });
   return {

@@ -1,6 +1,6 @@
 // The compiled dist/shield, run as a user would: a real process on a free port.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "./services.ts";
@@ -64,4 +64,17 @@ export async function startShieldDaemon(opts: { args?: string[]; env?: Record<st
       return code;
     },
   };
+}
+
+/**
+ * For tests of what a change to the sources shows (the web UI): rebuild when any
+ * source is newer than the binary, so a stale dist/shield is never what is tested.
+ */
+export function ensureFreshBinary(): string {
+  const root = resolve(import.meta.dir, "../..");
+  const built = existsSync(SHIELD_BIN) ? statSync(SHIELD_BIN).mtimeMs : 0;
+  const newer = ["src", "views", "plugins"].some((d) =>
+    readdirSync(join(root, d), { recursive: true }).some((f) => statSync(join(root, d, String(f))).mtimeMs > built));
+  if (newer) rmSync(SHIELD_BIN, { force: true });
+  return ensureBinary();
 }

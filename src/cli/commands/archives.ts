@@ -1,0 +1,107 @@
+// Archives: list and search, show, annotate, delete ahead of expiry, and restore
+// (into the archive's own target or another, optionally following the task).
+import type { Command, Ctx } from "../command.ts";
+import type { Query } from "../client.ts";
+import { followTask } from "../follow.ts";
+import { formatBytes, short } from "../output.ts";
+import { KINDS, resolve, resolveUuid } from "../resolve.ts";
+import { oneOf, parseDay, parseInteger } from "../values.ts";
+import { whoami } from "./session.ts";
+
+const archive = (ctx: Ctx) => resolve(ctx.api(), KINDS.archive, ctx.arg(0));
+const STATUSES = ["valid", "expired", "purged", "purge_failed"] as const;
+
+function details(o: any): [string, unknown][] {
+  return [
+    ["UUID", o.uuid], ["Status", o.status], ["Taken at", `${o.taken_at} UTC`], ["Expires at", `${o.expires_at} UTC`],
+    ...(o.purged_at ? [["Purged at", `${o.purged_at} UTC`] as [string, unknown]] : []),
+    ["Target", `${o.target_name ?? "(deleted)"} (${o.target_plugin ?? "-"}, ${o.target_uuid})`],
+    ["Store", `${o.store_name ?? "(deleted)"} (${o.store_plugin ?? "-"}, ${o.store_uuid})`],
+    ["Store key", o.store_key], ["Job", o.job_uuid],
+    ["Size", o.size === null ? null : `${formatBytes(o.size)} stored, ${formatBytes(o.raw_size)} before compression`],
+    ["Compression", o.compression], ["Cipher", o.cipher], ["SHA-256", o.sha256], ["Notes", o.notes],
+  ];
+}
+
+export const archiveCommands: Command[] = [
+  {
+    verb: "list", noun: "archive", summary: "List archives, newest first",
+    usage: "list archives [--target T] [--store S] [--after YYYYMMDD] [--before YYYYMMDD] [--status STATUS] [--limit N] [--offset N]",
+    options: [["--target T", "only archives of this target (name or UUID)"], ["--store S", "only archives in this store"],
+      ["--after YYYYMMDD", "taken on or after that day (UTC)"], ["--before YYYYMMDD", "taken before that day (UTC)"],
+      ["--status STATUS", STATUSES.join(", ")], ["--limit N, --offset N", "page through them (100 by default, at most 1000)"]],
+    examples: ["shield list archives --target orders-db", "shield list archives --after 20240101 --before 20240201 --json"],
+    specs: [{ name: "target" }, { name: "store" }, { name: "after" }, { name: "before" }, { name: "status" }, { name: "limit" }, { name: "offset" }],
+    async run(ctx) {
+      const api = ctx.api();
+      const q: Query = {};
+      if (ctx.has("target")) q.target = await resolveUuid(api, KINDS.target, ctx.str("target")!);
+      if (ctx.has("store")) q.store = await resolveUuid(api, KINDS.store, ctx.str("store")!);
+      if (ctx.has("after")) q.after = parseDay(ctx.str("after")!, "--after");
+      if (ctx.has("before")) q.before = parseDay(ctx.str("before")!, "--before");
+      if (ctx.has("status")) q.status = oneOf(ctx.str("status")!, "--status", STATUSES);
+      if (ctx.has("limit")) q.limit = parseInteger(ctx.str("limit")!, "--limit", 1, 1000);
+      if (ctx.has("offset")) q.offset = parseInteger(ctx.str("offset")!, "--offset", 0, 1e9);
+      const rows = await api.get<any[]>("/v1/archives", q);
+      if (ctx.json) return ctx.out.data(rows);
+      ctx.out.table(rows, [
+        { title: "UUID", value: (o) => short(o.uuid) }, { title: "Taken (UTC)", value: (o) => o.taken_at },
+        { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
+        { title: "Status", value: (o) => o.status }, { title: "Size", value: (o) => formatBytes(o.size) },
+        { title: "Expires (UTC)", value: (o) => o.expires_at }, { title: "Notes", value: (o) => o.notes },
+      ], "(no archives)");
+    },
+  },
+  {
+    verb: "show", noun: "archive", summary: "Show one archive", usage: "show archive ARCHIVE", args: ["ARCHIVE"],
+    examples: ["shield show archive 9ee4b579", "shield show archive 9ee4 --json"],
+    async run(ctx) {
+      const o = await archive(ctx);
+      if (ctx.json) ctx.out.data(o);
+      else ctx.out.details(details(o));
+    },
+  },
+  {
+    verb: "edit", noun: "archive", summary: "Annotate an archive", usage: "edit archive ARCHIVE --notes TEXT", args: ["ARCHIVE"],
+    options: [["--notes TEXT", "the archive's notes (asked for on a terminal)"]],
+    examples: ["shield edit archive 9ee4 --notes 'before change #422'"],
+    specs: [{ name: "notes" }],
+    async run(ctx) {
+      const o = await archive(ctx);
+      const notes = ctx.str("notes") ?? (await ctx.ask("notes", "Notes", { default: o.notes }));
+      ctx.report(await ctx.api().put(`/v1/archive/${o.uuid}`, { notes }), `updated archive ${o.uuid}`);
+    },
+  },
+  {
+    verb: "delete", noun: "archive", summary: "Delete an archive ahead of its expiry (the purger removes its data)",
+    usage: "delete archive ARCHIVE [-y]", args: ["ARCHIVE"], examples: ["shield delete archive 9ee4", "shield delete archive 9ee4 -y"],
+    async run(ctx) {
+      const o = await archive(ctx);
+      await ctx.confirm(`Delete archive ${o.uuid} of ${o.target_name ?? o.target_uuid}, taken ${o.taken_at} UTC? Its data will be purged.`);
+      ctx.report(await ctx.api().delete(`/v1/archive/${o.uuid}`), `deleted archive ${o.uuid}; the purger removes its data`);
+    },
+  },
+  {
+    verb: "restore", noun: "archive", summary: "Restore an archive into its target, or another with --to",
+    usage: "restore archive ARCHIVE [--to TARGET] [--follow] [-y]", args: ["ARCHIVE"],
+    options: [["--to TARGET", "restore into this target (name or UUID) instead of the archive's own"],
+      ["--follow", "print the task's log as it runs; exit 0 when it is done, 4 if it failed, 5 if canceled"]],
+    examples: ["shield restore archive 9ee4 --follow", "shield restore archive 9ee4 --to orders-staging -y --follow"],
+    specs: [{ name: "to" }, { name: "follow", short: "f", flag: true }],
+    async run(ctx) {
+      const api = ctx.api();
+      const o = await archive(ctx);
+      const to = ctx.has("to") ? await resolve(api, KINDS.target, ctx.str("to")!) : undefined;
+      const into = to ? `${to.name} (${to.uuid})` : `${o.target_name ?? "its target"} (${o.target_uuid})`;
+      await ctx.confirm(`Restore archive ${o.uuid}, taken ${o.taken_at} UTC, into target ${into}? Its current data will be overwritten.`);
+      const me = await whoami(ctx);
+      const r = await api.post<any>(`/v1/archive/${o.uuid}/restore`, { ...(to ? { target: to.uuid } : {}), owner: me.name });
+      if (ctx.flag("follow")) {
+        process.stderr.write(`restore of archive ${short(o.uuid)} into ${into}: task ${r.task_uuid}\n`);
+        return followTask(ctx, r.task_uuid);
+      }
+      ctx.report(r, `scheduled a restore into ${into}: task ${r.task_uuid} (shield show task ${short(r.task_uuid)})`);
+    },
+  },
+];
+

@@ -1,0 +1,179 @@
+// Jobs: a target, a store, a schedule and a retention policy together; plus pause,
+// unpause, paused (for scripts: exit 0 if paused, 1 if not) and run (--follow).
+import type { Command, Ctx } from "../command.ts";
+import type { Query } from "../client.ts";
+import { CliError, EXIT, UsageError } from "../errors.ts";
+import { followTask } from "../follow.ts";
+import { createBody, editBody, formSpecs, type Field } from "../form.ts";
+import { formatDuration, short } from "../output.ts";
+import { ask } from "../prompt.ts";
+import { KINDS, resolve, resolveUuid, type Kind } from "../resolve.ts";
+import { oneOf, parseInteger } from "../values.ts";
+import { whoami } from "./session.ts";
+
+/** A job's reference to a target, store, schedule or policy: a name or UUID prefix, resolved. */
+function reference(key: "target" | "store" | "schedule" | "retention", kind: Kind): Field {
+  return {
+    key, flag: key, question: kind.name[0]!.toUpperCase() + kind.name.slice(1), required: true, remote: true,
+    parse: (t, ctx) => resolveUuid(ctx.api(), kind, t),
+    from: (o) => o[`${key}_uuid`],
+    async ask(ctx, _body, was) {
+      const all = await ctx.api().get<any[]>(kind.list);
+      process.stderr.write(`${kind.plural[0]!.toUpperCase() + kind.plural.slice(1)}: ${all.map((o) => o.name).join(", ") || "(none yet)"}\n`);
+      const current = all.find((o) => o.uuid === was)?.name;
+      for (;;) {
+        const answer = await ask(this.question, { required: true, default: current });
+        try {
+          return await resolveUuid(ctx.api(), kind, answer);
+        } catch (err) {
+          if (!(err instanceof CliError)) throw err;
+          process.stderr.write(`  ${err.message.split("\n").join("\n  ")}\n`);
+        }
+      }
+    },
+  };
+}
+
+const FIELDS: Field[] = [
+  { key: "name", flag: "name", question: "Name", required: true },
+  { key: "summary", flag: "summary", question: "Summary", required: false },
+  reference("target", KINDS.target),
+  reference("store", KINDS.store),
+  reference("schedule", KINDS.schedule),
+  reference("retention", KINDS.retention),
+  { key: "priority", flag: "priority", question: "Priority (0 highest to 100)", required: false, noPrompt: true, parse: (t) => parseInteger(t, "--priority", 0, 100) },
+  { key: "compression", flag: "compression", question: "Compression (zstd, gzip, none)", required: false, noPrompt: true, parse: (t) => oneOf(t, "--compression", ["zstd", "gzip", "none"]) },
+  { key: "paused", flag: "paused", question: "Start paused", required: false, boolean: true, createOnly: true, fallback: false },
+];
+
+const job = (ctx: Ctx) => resolve(ctx.api(), KINDS.job, ctx.arg(0));
+
+function details(o: any): [string, unknown][] {
+  return [
+    ["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Paused", o.paused],
+    ["Target", `${o.target_name} (${o.target_plugin}, ${o.target_uuid})`],
+    ["Store", `${o.store_name} (${o.store_plugin}, ${o.store_uuid})`],
+    ["Schedule", `${o.schedule_name}: ${o.schedule} (${o.schedule_uuid})`],
+    ["Retention", `${o.retention_name}: ${formatDuration(o.expiry)} (${o.retention_uuid})`],
+    ["Priority", o.priority], ["Compression", o.compression], ["Agent", o.agent || "(none: the core runs the plugin)"],
+  ];
+}
+
+async function listQuery(ctx: Ctx): Promise<Query> {
+  if (ctx.flag("paused") && ctx.flag("unpaused")) throw new UsageError("--paused and --unpaused exclude each other");
+  const api = ctx.api();
+  const q: Query = {};
+  if (ctx.flag("paused")) q.paused = "t";
+  if (ctx.flag("unpaused")) q.paused = "f";
+  for (const [flag, kind] of [["target", KINDS.target], ["store", KINDS.store], ["schedule", KINDS.schedule], ["retention", KINDS.retention]] as const) {
+    if (ctx.has(flag)) q[flag] = await resolveUuid(api, kind, ctx.str(flag)!);
+  }
+  if (ctx.has("retention-policy")) q.retention = await resolveUuid(api, KINDS.retention, ctx.str("retention-policy")!);
+  return q;
+}
+
+export const jobCommands: Command[] = [
+  {
+    verb: "list", noun: "job", summary: "List jobs",
+    usage: "list jobs [--paused|--unpaused] [--target T] [--store S] [--schedule S] [--retention R]",
+    options: [["--paused / --unpaused", "only paused, or only active, jobs"], ["--target T", "only jobs of this target (name or UUID)"],
+      ["--store S", "only jobs into this store"], ["--schedule S", "only jobs on this schedule"], ["--retention R", "only jobs under this retention policy (also --retention-policy)"]],
+    examples: ["shield list jobs", "shield list jobs --unpaused --target orders-db", "shield list jobs --json | jq -r '.[].name'"],
+    specs: [{ name: "paused", flag: true }, { name: "unpaused", flag: true }, { name: "target" }, { name: "store" }, { name: "schedule" }, { name: "retention" }, { name: "retention-policy" }],
+    async run(ctx) {
+      const rows = await ctx.api().get<any[]>("/v1/jobs", await listQuery(ctx));
+      if (ctx.json) return ctx.out.data(rows);
+      ctx.out.table(rows, [
+        { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name }, { title: "Paused", value: (o) => o.paused },
+        { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
+        { title: "Schedule", value: (o) => o.schedule }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
+        { title: "Summary", value: (o) => o.summary },
+      ], "(no jobs)");
+    },
+  },
+  {
+    verb: "show", noun: "job", summary: "Show one job", usage: "show job JOB", args: ["JOB"],
+    examples: ["shield show job orders-nightly", "shield show job af0b --json"],
+    async run(ctx) {
+      const o = await job(ctx);
+      if (ctx.json) ctx.out.data(o);
+      else ctx.out.details(details(o));
+    },
+  },
+  {
+    verb: "create", noun: "job", summary: "Create a job",
+    usage: "create job --name NAME --target T --store S --schedule S --retention R [--summary S] [--paused] [--priority 0-100] [--compression zstd|gzip|none]",
+    options: [["--name NAME", "the job's name (required)"], ["--summary TEXT", "what it is for"],
+      ["--target T", "the target to back up: name or UUID (required)"], ["--store S", "where archives go (required)"],
+      ["--schedule S", "when it runs (required)"], ["--retention R", "how long archives are kept (required)"],
+      ["--paused", "create it paused"], ["--priority N", "0 (highest) to 100; 50 by default"], ["--compression C", "zstd (default), gzip or none"]],
+    examples: [
+      "shield create job --name orders-nightly --target orders-db --store local --schedule nightly --retention month",
+      "shield create job --name orders-adhoc --target orders-db --store local --schedule nightly --retention month --paused",
+      "shield create job     # on a terminal: asks, listing the targets, stores, schedules and policies",
+    ],
+    specs: formSpecs(FIELDS),
+    async run(ctx) {
+      const body = await createBody(ctx, FIELDS);
+      const r = await ctx.api().post<any>("/v1/jobs", body);
+      ctx.report(r, `created job ${body.name} (${r.uuid})${body.paused ? ", paused" : ""}`);
+    },
+  },
+  {
+    verb: "edit", noun: "job", summary: "Change a job (pause and unpause have their own commands)",
+    usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C]",
+    options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression", "as for create job; what is not given stays"]],
+    examples: ["shield edit job orders-nightly --schedule weekly", "shield edit job orders-nightly --retention quarter --summary 'kept longer'"],
+    specs: formSpecs(FIELDS.filter((f) => !f.createOnly)), args: ["JOB"],
+    async run(ctx) {
+      const current = await job(ctx);
+      const body = await editBody(ctx, FIELDS, current);
+      const r = await ctx.api().put<any>(`/v1/job/${current.uuid}`, body);
+      ctx.report(r, `updated job ${body.name} (${current.uuid})`);
+    },
+  },
+  {
+    verb: "delete", noun: "job", summary: "Delete a job (its archives stay until they expire)", usage: "delete job JOB [-y]", args: ["JOB"],
+    examples: ["shield delete job orders-adhoc", "shield delete job af0b -y"],
+    async run(ctx) {
+      const o = await job(ctx);
+      await ctx.confirm(`Delete job "${o.name}" (${o.uuid})?`);
+      ctx.report(await ctx.api().delete(`/v1/job/${o.uuid}`), `deleted job ${o.name} (${o.uuid})`);
+    },
+  },
+  ...(["pause", "unpause"] as const).map((action): Command => ({
+    verb: action, noun: "job", summary: action === "pause" ? "Pause a job: the scheduler skips it" : "Unpause a job",
+    usage: `${action} job JOB`, args: ["JOB"], examples: [`shield ${action} job orders-nightly`],
+    async run(ctx) {
+      const o = await job(ctx);
+      ctx.report(await ctx.api().post(`/v1/job/${o.uuid}/${action}`), `${action}d job ${o.name}`);
+    },
+  })),
+  {
+    verb: "paused", noun: "job", summary: "Tell whether a job is paused: exit 0 if it is, 1 if it is not",
+    usage: "paused job JOB", args: ["JOB"],
+    examples: ["shield paused job orders-nightly", "if shield paused job orders-nightly >/dev/null; then shield unpause job orders-nightly; fi"],
+    async run(ctx) {
+      const o = await job(ctx);
+      ctx.report(o, `job ${o.name} is ${o.paused ? "paused" : "not paused"}`);
+      return o.paused ? EXIT.OK : EXIT.USAGE;
+    },
+  },
+  {
+    verb: "run", noun: "job", summary: "Run a job now (an ad hoc backup)",
+    usage: "run job JOB [--follow]",
+    options: [["--follow", "print the task's log as it runs; exit 0 when it is done, 4 if it failed, 5 if canceled"]],
+    examples: ["shield run job orders-nightly", "shield run job orders-nightly --follow", "shield run job orders-nightly --json | jq -r .task_uuid"],
+    specs: [{ name: "follow", short: "f", flag: true }], args: ["JOB"],
+    async run(ctx) {
+      const o = await job(ctx);
+      const me = await whoami(ctx);
+      const r = await ctx.api().post<any>(`/v1/job/${o.uuid}/run`, { owner: me.name });
+      if (ctx.flag("follow")) {
+        process.stderr.write(`backup of job ${o.name}: task ${r.task_uuid}\n`);
+        return followTask(ctx, r.task_uuid);
+      }
+      ctx.report(r, `scheduled a backup of job ${o.name}: task ${r.task_uuid} (shield show task ${short(r.task_uuid)})`);
+    },
+  },
+];

@@ -1,0 +1,97 @@
+// Signing in and out. `shield login` asks for a user and password (the password
+// without echo, or on stdin with --password-stdin), makes an API token with them
+// and keeps the token, not the password, in the config file (mode 0600).
+import { hostname } from "node:os";
+import type { Command, Ctx } from "../command.ts";
+import { Api } from "../client.ts";
+import { configPath, normalizeCore, readConfig, writeConfig, DEFAULT_CORE } from "../connection.ts";
+import { UsageError } from "../errors.ts";
+import { ask } from "../prompt.ts";
+
+let me: Promise<{ uuid: string; name: string; role: string }> | undefined;
+/** Who the credentials belong to (the owner of tasks the CLI files). */
+export function whoami(ctx: Ctx) {
+  return (me ??= ctx.api().get("/v1/auth/whoami"));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The first line of stdin: how a script gives a password without putting it in argv. */
+export async function passwordFromStdin(): Promise<string> {
+  const text = await readStdin();
+  const line = text.split(/\r?\n/)[0] ?? "";
+  if (!line) throw new UsageError("--password-stdin: stdin was empty");
+  return line;
+}
+
+export const sessionCommands: Command[] = [
+  {
+    verb: "login", summary: "Sign in to a core and keep an API token for it",
+    usage: "login [--core URL] [--user NAME] [--password-stdin]",
+    options: [["--core URL", `the core (else SHIELD_CORE, the last one signed in to, or ${DEFAULT_CORE})`],
+      ["--user NAME", "the user; asked for on a terminal"],
+      ["--password-stdin", "read the password from the first line of stdin instead of asking (for scripts)"]],
+    examples: ["shield login --core https://shield.example.com:8888", "printf '%s\\n' \"$PW\" | shield login --user admin --password-stdin"],
+    specs: [{ name: "user" }, { name: "password-stdin", flag: true }],
+    async run(ctx) {
+      const env = process.env;
+      const config = readConfig(configPath(env));
+      const core = normalizeCore(ctx.str("core") ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+      const user = ctx.str("user") ?? (await ctx.ask("user", "User", { required: true }));
+      let password: string;
+      if (ctx.flag("password-stdin")) password = await passwordFromStdin();
+      else if (ctx.interactive) password = await ask("Password", { secret: true, required: true });
+      else throw new UsageError("no terminal to ask for the password on: give it on stdin with --password-stdin");
+      const api = new Api({ core, token: undefined, tokenSource: undefined });
+      const basic = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+      const name = `shield login from ${hostname()} at ${new Date().toISOString().slice(0, 19).replace("T", " ")} (${process.pid})`;
+      const made = await api.request<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name }, undefined, basic);
+      const previous = config.logins[core];
+      config.core = core;
+      config.logins[core] = { token: made.token, user, token_uuid: made.uuid };
+      writeConfig(config, configPath(env));
+      // The token this login replaces is revoked, so that logins do not pile up tokens; best effort.
+      if (previous?.token_uuid && previous.token_uuid !== made.uuid) {
+        await new Api({ core, token: made.token, tokenSource: "login" }).delete(`/v1/auth/token/${previous.token_uuid}`).catch(() => {});
+      }
+      const who = await new Api({ core, token: made.token, tokenSource: "login" }).get<any>("/v1/auth/whoami");
+      // Never the token itself: it stays in the file.
+      ctx.report({ ok: "created", uuid: made.uuid, core, user: who.name, role: who.role, config: configPath(env) },
+        `signed in to ${core} as ${who.name} (${who.role}); the token is kept in ${configPath(env)}`);
+    },
+  },
+  {
+    verb: "logout", summary: "Revoke the kept token of a core and forget it",
+    usage: "logout [--core URL]", examples: ["shield logout", "shield logout --core https://shield.example.com:8888"],
+    async run(ctx) {
+      const env = process.env;
+      const config = readConfig(configPath(env));
+      const core = normalizeCore(ctx.str("core") ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+      const saved = config.logins[core];
+      if (!saved) { ctx.report({ ok: "not signed in" }, `not signed in to ${core}; nothing to do`); return; }
+      let revoked = true;
+      await new Api({ core, token: saved.token, tokenSource: configPath(env) }).delete(`/v1/auth/token/${saved.token_uuid}`).catch((err) => {
+        revoked = false;
+        process.stderr.write(`shield: could not revoke the token (${err.message}); forgetting it anyway\n`);
+      });
+      delete config.logins[core];
+      writeConfig(config, configPath(env));
+      ctx.report({ ok: "deleted" }, `signed out of ${core}${revoked ? "; the token is revoked" : ""}`);
+    },
+  },
+  {
+    verb: "whoami", summary: "Show the core, its version, and who the credentials belong to",
+    usage: "whoami", examples: ["shield whoami", "shield whoami --json"],
+    async run(ctx) {
+      const api = ctx.api();
+      const who = await whoami(ctx);
+      if (ctx.json) return ctx.out.data(who);
+      const health = await api.get<any>("/v1/health");
+      ctx.out.details([["Core", `${api.core} (shield ${health.version})`], ["User", who.name], ["Role", who.role], ["Token from", api.conn.tokenSource]]);
+    },
+  },
+];

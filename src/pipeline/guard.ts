@@ -1,0 +1,206 @@
+// `shield guard [--held-input] [--store] [--] ARGV...`: the small process every
+// stage of a pipeline runs under (internal: the daemon starts it, never a human).
+//
+// Why it exists: the daemon can die at any moment (kill -9, OOM, a crash), and
+// then every pipe it held closes. To a store, a closed stdin looks exactly like
+// the clean end of a complete archive, so it would commit a blob under a key
+// that nobody records: an orphan. And a target that is not writing (pg_dump
+// waiting on a lock) would live on. The guard holds a lifeline to the daemon
+// (its IPC channel, which the kernel closes when the daemon dies) and:
+// - runs ARGV in its own process group (the daemon started the guard in a new
+//   session), with the guard's stdin/stdout/stderr handed over as they are: the
+//   data never passes through the guard;
+// - when the lifeline closes before the daemon said "commit", kills the whole
+//   group with SIGKILL (itself included), so no stage outlives the daemon;
+// - with --held-input, gives ARGV a FIFO as stdin instead and keeps a write end
+//   of it open itself. The daemon writes the data into the FIFO; the stage sees
+//   the end of its input only once the daemon has closed its end AND sent
+//   "commit" (after every stage upstream exited 0 and the stream was verified).
+//   Without a commit the stage is killed while its input is still open, so it
+//   can never mistake the daemon's death for a complete stream;
+// - with --store, reads the store's output (its key), reports it, and waits for
+//   the daemon to acknowledge that the key is recorded in the catalog (where
+//   recovery will find it). Should the lifeline close in between, the guard
+//   purges that blob itself with the `purge` invocation the daemon sent.
+//
+// The messages (JSON over the IPC channel) are the types below.
+import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
+import { constants as os, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** daemon → guard */
+export type ToGuard =
+  | { purge: string[] } // --store: how to purge a key (argv without --key), sent before commit
+  | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
+  | { commit: true } // end the held input: the stage may now see the end of its stream
+  | { ack: boolean }; // --store: true = the key is recorded; false = purge the blob
+
+/** guard → daemon */
+export type FromGuard =
+  | { fifo: string } // --held-input: open this FIFO for writing (O_WRONLY|O_NONBLOCK)
+  | { stored: { code: number; output: string } }; // --store: the store exited; its stdout
+
+/** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
+export function guardCommand(): string[] {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath;
+  return compiled ? [process.execPath, "guard"] : [process.execPath, resolve(import.meta.dir, "guard.ts")];
+}
+
+/** The key a store printed (`{"key": "..."}`), or undefined. */
+export function parseStoreKey(output: string): string | undefined {
+  try {
+    const key = JSON.parse(output)?.key;
+    return typeof key === "string" && key ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// A store prints one short JSON line; a runaway one must not fill the guard's memory.
+const MAX_OUTPUT = 64 * 1024;
+// A purge after the daemon died has nobody waiting for it, but must not hang forever.
+const PURGE_TIMEOUT_MS = 60_000;
+
+function say(line: string): void {
+  try { process.stderr.write(`guard: ${line}\n`); } catch { /* the daemon is gone */ }
+}
+
+export async function runGuard(args: string[]): Promise<number> {
+  // "--" is optional: `bun guard.ts -- CMD` (from source) does not pass it on.
+  let i = 0;
+  while (args[i] === "--held-input" || args[i] === "--store") i++;
+  const flags = args.slice(0, i);
+  const argv = args.slice(args[i] === "--" ? i + 1 : i);
+  if (!argv.length) {
+    say("usage: shield guard [--held-input] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    return 1;
+  }
+  if (!process.send || !process.connected) {
+    say("shield guard is internal: the daemon runs each stage of a pipeline under it");
+    return 1;
+  }
+  const held = flags.includes("--held-input");
+  const store = flags.includes("--store");
+  const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
+
+  let lost = false;
+  let onLost!: () => void;
+  const lifelineLost = new Promise<void>((r) => (onLost = r));
+  process.on("disconnect", () => { lost = true; onLost(); });
+
+  let committed = false;
+  let purgeArgv: string[] | undefined;
+  let fifoDir: string | undefined;
+  let holdFd: number | undefined;
+  let onAck!: (keep: boolean) => void;
+  const acked = new Promise<boolean>((r) => (onAck = r));
+  const removeFifo = () => {
+    if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
+    fifoDir = undefined;
+  };
+  const releaseInput = () => {
+    if (holdFd !== undefined) closeSync(holdFd);
+    holdFd = undefined;
+  };
+  process.on("message", (m: ToGuard) => {
+    if ("purge" in m) purgeArgv = m.purge;
+    else if ("opened" in m) removeFifo();
+    else if ("commit" in m) { committed = true; releaseInput(); }
+    else if ("ack" in m) onAck(m.ack);
+  });
+  // A cancel signals the whole group: the stage got the same signal. Exiting now
+  // would release a held input before the stage is gone, so wait for the stage.
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => {});
+
+  const killGroup = (): never => {
+    removeFifo();
+    // The stage first, with SIGKILL: it gets no chance to act on a closing input.
+    try { process.kill(-process.pid, "SIGKILL"); } catch { /* not a group leader: at least the guard goes */ }
+    process.exit(137);
+  };
+
+  let stdin: number | "inherit" = "inherit";
+  let fifo = "";
+  if (held) {
+    fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
+    fifo = join(fifoDir, "input");
+    let why: string | undefined;
+    try {
+      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
+      if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
+    } catch (err) {
+      why = (err as Error).message; // not installed
+    }
+    if (why) {
+      removeFifo();
+      say(`cannot make a FIFO with mkfifo: ${why}`);
+      return 3;
+    }
+    // Order matters: a blocking open of one end waits for the other. A non-blocking
+    // reader lets our writer open; our writer lets the stage's blocking reader open.
+    const probe = openSync(fifo, C.O_RDONLY | C.O_NONBLOCK);
+    holdFd = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
+    stdin = openSync(fifo, C.O_RDONLY);
+    closeSync(probe);
+  }
+
+  let child;
+  try {
+    child = Bun.spawn(argv, { stdin, stdout: store ? "pipe" : "inherit", stderr: "inherit", env: process.env });
+  } catch (err) {
+    removeFifo();
+    say(`cannot start ${argv[0]}: ${(err as Error).message}`);
+    return 127;
+  } finally {
+    if (typeof stdin === "number") closeSync(stdin);
+  }
+  if (held) send({ fifo });
+  const output = store ? readCapped(child.stdout as ReadableStream<Uint8Array>) : Promise.resolve("");
+
+  const exited = child.exited;
+  await Promise.race([exited, lifelineLost]);
+  if (lost && !committed) killGroup();
+  // Committed: the daemon wanted this stream to finish, even if it died since.
+  await exited;
+  releaseInput(); // so that a daemon still writing gets EPIPE, not a stall
+  removeFifo();
+  const code = child.signalCode ? 128 + (os.signals[child.signalCode as keyof typeof os.signals] ?? 0) : (child.exitCode ?? 1);
+  if (!store) return code;
+
+  const out = await output;
+  const key = code === 0 ? parseStoreKey(out) : undefined;
+  if (!lost) send({ stored: { code, output: out } });
+  if (!key) return code;
+  const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
+  if (!keep) await purge(purgeArgv, key, lost);
+  return code;
+}
+
+async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) if (text.length < MAX_OUTPUT) text += decoder.decode(chunk, { stream: true });
+  return (text + decoder.decode()).slice(0, MAX_OUTPUT);
+}
+
+/** Removes a blob nobody will record. */
+async function purge(argv: string[] | undefined, key: string, lost: boolean): Promise<void> {
+  if (!argv?.length) {
+    say(`cannot purge blob ${key}: the daemon sent no purge command`);
+    return;
+  }
+  // With the daemon gone, its pipes are broken: a plugin writing to them would die of SIGPIPE.
+  const quiet = lost ? "ignore" : "inherit";
+  const p = Bun.spawn([...argv, "--key", key], { stdin: "ignore", stdout: quiet, stderr: quiet, env: process.env });
+  const timer = setTimeout(() => p.kill("SIGKILL"), PURGE_TIMEOUT_MS);
+  const code = await p.exited;
+  clearTimeout(timer);
+  say(code === 0 ? `purged blob ${key}: it was never recorded` : `purging blob ${key} failed (exit ${code})`);
+}
+
+if (import.meta.main) {
+  runGuard(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+    say(`failed: ${(err as Error)?.message ?? err}`);
+    process.exit(3);
+  });
+}

@@ -1,0 +1,98 @@
+// Archive pages: list with filters by target, store and date range; show;
+// annotate; restore (to the original target or another, after a confirmation that
+// says what will be overwritten); delete.
+import type { Hono } from "hono";
+import type { Archive, Store, Target } from "../../views/types.ts";
+import { ArchiveDetail, ArchiveList, RestoreConfirm, type ArchiveFilter } from "../../views/archives.tsx";
+import { Confirm } from "../../views/confirm.tsx";
+import { Time } from "../../views/components.tsx";
+import { qs } from "./client.ts";
+import { param, readForm } from "./forms.ts";
+import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
+import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { endpointView, findPlugin } from "./endpoints.ts";
+
+/** A date input (YYYY-MM-DD) as the API's YYYYMMDD; `plusDays` makes an inclusive "to" the API's exclusive "before". */
+function apiDay(date: string, plusDays = 0): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return date ? date : undefined;
+  const d = new Date(`${date}T00:00:00Z`);
+  if (isNaN(d.getTime())) return date;
+  d.setUTCDate(d.getUTCDate() + plusDays);
+  return d.toISOString().slice(0, 10).replaceAll("-", "");
+}
+
+export function archivePages(app: Hono<WebEnv>): void {
+  app.get("/archives", async (c) => {
+    const s = c.get("session");
+    const q = (k: string) => c.req.query(k) ?? "";
+    const filter: ArchiveFilter = { target: q("target"), store: q("store"), from: q("from"), to: q("to"), status: q("status") };
+    const p = pageOf(c);
+    const [targets, stores] = await Promise.all([s.api.get<Target[]>("/v1/targets"), s.api.get<Store[]>("/v1/stores")]);
+    const r = await s.api.send<Archive[]>("GET", `/v1/archives${qs({
+      target: filter.target, store: filter.store, after: apiDay(filter.from), before: apiDay(filter.to, 1), status: filter.status, ...apiWindow(p),
+    })}`);
+    // A bad filter is shown next to its input, as a form error would be.
+    const errors: Record<string, string> = r.ok ? {} : Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k === "after" ? "from" : k === "before" ? "to" : k, v]));
+    if (!r.ok && !Object.keys(errors).length) errors._ = r.error;
+    const paged = trimPage(r.ok ? r.data : []);
+    return page(c, { title: "Archives", section: "archives", status: r.ok ? 200 : 400 },
+      <ArchiveList archives={paged.rows} filter={filter} errors={errors} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)}
+        targets={targets.map((t) => ({ value: t.uuid, label: t.name }))} stores={stores.map((x) => ({ value: x.uuid, label: x.name }))} />);
+  });
+
+  const show = async (c: WebContext, errors: Record<string, string> = {}, status = 200) => {
+    const s = c.get("session");
+    const archive = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);
+    // Only a target of the same plugin can read the archive back.
+    const targets = (await s.api.get<Target[]>("/v1/targets")).filter((t) => t.plugin === archive.target_plugin);
+    const restoreTargets = targets.map((t) => ({ value: t.uuid, label: `${t.name}${t.uuid === archive.target_uuid ? " (original)" : ""}` }));
+    return page(c, { title: "Archive", section: "archives", status },
+      <ArchiveDetail me={me(s)} archive={archive} restoreTargets={restoreTargets} errors={errors} />);
+  };
+
+  app.get("/archives/:uuid", (c) => show(c));
+
+  app.post("/archives/:uuid/notes", async (c) => {
+    const s = c.get("session");
+    const f = await readForm(c);
+    const uuid = param(c, "uuid");
+    const r = await s.api.send("PUT", `/v1/archive/${uuid}`, { notes: f.notes ?? "" });
+    if (!r.ok) return show(c, Object.keys(r.fields).length ? r.fields : { _: r.error }, r.status);
+    return seeOther(c, `/archives/${uuid}`, "Notes saved.");
+  });
+
+  app.get("/archives/:uuid/restore", async (c) => {
+    const s = c.get("session");
+    const archive = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);
+    const target = await s.api.get<Target>(`/v1/target/${encodeURIComponent(c.req.query("target") || archive.target_uuid)}`);
+    const plugin = await findPlugin(s.api, target.plugin);
+    return page(c, { title: `Restore into ${target.name}`, section: "archives" },
+      <RestoreConfirm me={me(s)} archive={archive} target={target} endpoint={endpointView(plugin, target.plugin, target.endpoint)} />);
+  });
+
+  app.post("/archives/:uuid/restore", async (c) => {
+    const s = c.get("session");
+    const f = await readForm(c);
+    const uuid = param(c, "uuid");
+    const r = await s.api.send<{ task_uuid: string }>("POST", `/v1/archive/${uuid}/restore`, { target: f.target || undefined, owner: s.user.name });
+    if (!r.ok) return seeOther(c, `/archives/${uuid}`, `Not restored: ${r.error}`, "error");
+    return seeOther(c, `/tasks/${r.data.task_uuid}`, "Restore started.");
+  });
+
+  app.get("/archives/:uuid/delete", async (c) => {
+    const s = c.get("session");
+    const a = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);
+    return page(c, { title: "Delete archive", section: "archives" },
+      <Confirm me={me(s)} title="Delete this archive?" action={`/archives/${a.uuid}/delete`} button="Delete archive" cancel={`/archives/${a.uuid}`}>
+        <p>The archive of {a.target_name ?? "a deleted target"} taken <Time at={a.taken_at} /> is expired now and its data removed
+          from store {a.store_name ?? ""} by the purger. It cannot be restored afterwards.</p>
+      </Confirm>);
+  });
+
+  app.post("/archives/:uuid/delete", async (c) => {
+    const uuid = param(c, "uuid");
+    const r = await c.get("session").api.send("DELETE", `/v1/archive/${uuid}`);
+    if (!r.ok) return seeOther(c, `/archives/${uuid}`, `Not deleted: ${r.error}`, "error");
+    return seeOther(c, "/archives", "Archive deleted: the purger removes its data from the store.");
+  });
+}

@@ -1,0 +1,31 @@
+// The UI's static files, embedded in the binary: htmx (from the pinned htmx.org
+// package), Shield's stylesheet and its one small script. No CDN: the page never
+// asks anything of another host. Each URL holds a hash of the content, so it can
+// be cached forever and a new binary's files are fetched afresh.
+import type { Hono } from "hono";
+import htmxSource from "htmx.org/dist/htmx.min.js" with { type: "text" };
+import css from "../../views/static/shield.css" with { type: "text" };
+import script from "../../views/static/shield.js" with { type: "text" };
+
+interface Asset { path: string; body: string; type: string }
+
+function asset(name: string, body: string, type: string): Asset {
+  const hash = Bun.hash(body).toString(36);
+  return { path: `/static/${hash}/${name}`, body, type };
+}
+
+export const assets = {
+  htmx: asset("htmx.min.js", htmxSource, "text/javascript; charset=utf-8"),
+  css: asset("shield.css", css, "text/css; charset=utf-8"),
+  script: asset("shield.js", script, "text/javascript; charset=utf-8"),
+};
+
+export function serveAssets(app: Hono): void {
+  for (const a of Object.values(assets)) {
+    app.get(a.path, (c) => c.body(a.body, 200, {
+      "content-type": a.type,
+      "cache-control": "public, max-age=31536000, immutable",
+      "x-content-type-options": "nosniff",
+    }));
+  }
+}

@@ -1,0 +1,174 @@
+// Endpoints in the browser. A plugin's `info` lists the fields of its endpoint;
+// the forms are built from them. Secrets (fields of type "password", and for a
+// plugin that describes no fields, keys named like one) never leave the server:
+// the views get an EndpointView without their values, password inputs are always
+// empty, and an empty password input on edit keeps the stored value.
+import type { Errors, EndpointView, PluginField, PluginView } from "../../views/types.ts";
+import type { ApiClient } from "./client.ts";
+import type { Form } from "./forms.ts";
+
+const FIELD_TYPES = new Set(["string", "port", "abspath", "password", "list", "bool"]);
+/** For plugins without `fields`: keys that probably hold a secret are treated as one. */
+const SECRETISH = /pass|secret|token|credential|private|(^|_)key$|^key_/i;
+
+/** Form input names of endpoint fields: prefixed, so no field can collide with name, summary, _csrf. */
+export const fieldInput = (name: string) => `ep.${name}`;
+/** The form input of a plugin that describes no fields: the endpoint as JSON. */
+export const JSON_INPUT = "endpoint_json";
+
+function normalizeField(f: any): PluginField | undefined {
+  if (!f || typeof f.name !== "string" || !f.name) return undefined;
+  const text = (x: unknown) => (typeof x === "string" ? x : typeof x === "number" ? String(x) : undefined);
+  return {
+    name: f.name,
+    type: FIELD_TYPES.has(f.type) ? f.type : "string",
+    title: text(f.title) || f.name,
+    help: text(f.help) ?? "",
+    required: f.required === true || f.required === "yes",
+    default: text(f.default),
+    example: text(f.example),
+  };
+}
+
+export function pluginView(p: { name: string; info: Record<string, any> }): PluginView {
+  const features = p.info?.features ?? {};
+  const fields = Array.isArray(p.info?.fields) ? p.info.fields.map(normalizeField).filter((f: PluginField | undefined): f is PluginField => !!f) : [];
+  return {
+    name: p.name,
+    title: typeof p.info?.name === "string" ? p.info.name : p.name,
+    target: features.target === "yes",
+    store: features.store === "yes",
+    fields,
+  };
+}
+
+export async function listPlugins(api: ApiClient, role: "target" | "store"): Promise<PluginView[]> {
+  const all = await api.get<{ name: string; info: Record<string, any> }[]>("/v1/plugins");
+  return all.map(pluginView).filter((p) => p[role]);
+}
+
+/** undefined when the plugin is missing or broken: the page then falls back to JSON. */
+export async function findPlugin(api: ApiClient, name: string): Promise<PluginView | undefined> {
+  if (!name) return undefined;
+  const r = await api.send<{ name: string; info: Record<string, any> }>("GET", `/v1/plugin/${encodeURIComponent(name)}`);
+  return r.ok ? pluginView(r.data) : undefined;
+}
+
+export function parseEndpoint(json: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(json);
+    return v && typeof v === "object" && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+export function isSecret(plugin: PluginView | undefined, key: string): boolean {
+  const field = plugin?.fields.find((f) => f.name === key);
+  if (field) return field.type === "password";
+  return SECRETISH.test(key);
+}
+
+function display(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  if (Array.isArray(v)) return v.map(String).join(", ");
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+/** What a page may show of an endpoint: every field, a secret only as set or not set. */
+export function endpointView(plugin: PluginView | undefined, pluginName: string, endpointJson: string | null): EndpointView {
+  const ep = parseEndpoint(endpointJson ?? "{}");
+  const lines = (plugin?.fields ?? []).map((f) => ({
+    name: f.name, title: f.title, secret: f.type === "password",
+    value: f.type === "password" ? (display(ep[f.name]) ? "set" : undefined) : display(ep[f.name]),
+  }));
+  const known = new Set(lines.map((l) => l.name));
+  for (const [k, v] of Object.entries(ep)) {
+    if (known.has(k)) continue;
+    const secret = isSecret(plugin, k);
+    lines.push({ name: k, title: k, secret, value: secret ? (display(v) ? "set" : undefined) : display(v) });
+  }
+  return { plugin: pluginName, lines };
+}
+
+/** The values an edit form starts with: never a secret's. */
+export function formValues(plugin: PluginView | undefined, endpointJson: string | null): Record<string, string> {
+  const ep = parseEndpoint(endpointJson ?? "{}");
+  const out: Record<string, string> = {};
+  for (const f of plugin?.fields ?? []) {
+    if (f.type === "password") continue;
+    const v = ep[f.name];
+    if (v === undefined || v === null) continue;
+    out[fieldInput(f.name)] = Array.isArray(v) ? v.map(String).join("\n") : f.type === "bool" ? String(v === true || v === "true") : String(v);
+  }
+  return out;
+}
+
+/** Which secrets are stored, so the form can say "leave empty to keep". */
+export function storedSecrets(plugin: PluginView | undefined, endpointJson: string | null): string[] {
+  const ep = parseEndpoint(endpointJson ?? "{}");
+  return Object.keys(ep).filter((k) => isSecret(plugin, k) && display(ep[k]) !== undefined);
+}
+
+/**
+ * The endpoint a submitted form describes. `existing` is the stored endpoint when
+ * editing with the same plugin: its secrets stay unless a new value is typed, and
+ * keys the form does not show (set through the API) stay as they were.
+ */
+export function endpointFromForm(form: Form, plugin: PluginView | undefined, existing?: Record<string, unknown>): { endpoint?: Record<string, unknown>; errors: Errors } {
+  if (!plugin || plugin.fields.length === 0) {
+    const raw = (form[JSON_INPUT] ?? "").trim();
+    if (raw === "") return { endpoint: existing ?? {}, errors: {} };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      return { errors: { [JSON_INPUT]: `is not valid JSON: ${(err as Error).message}` } };
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { errors: { [JSON_INPUT]: 'must be a JSON object, like {"host": "db1"}' } };
+    return { endpoint: parsed as Record<string, unknown>, errors: {} };
+  }
+  const out: Record<string, unknown> = {};
+  const names = new Set(plugin.fields.map((f) => f.name));
+  for (const [k, v] of Object.entries(existing ?? {})) if (!names.has(k)) out[k] = v;
+  for (const f of plugin.fields) {
+    const raw = form[fieldInput(f.name)] ?? "";
+    if (f.type === "bool") {
+      out[f.name] = raw === "on" || raw === "true";
+      continue;
+    }
+    if (f.type === "password") {
+      if (raw !== "") out[f.name] = raw;
+      else if (existing?.[f.name] !== undefined) out[f.name] = existing[f.name];
+      continue;
+    }
+    const value = raw.trim();
+    // Left empty: the plugin's default applies.
+    if (value === "") continue;
+    if (f.type === "list") out[f.name] = value.split("\n").map((s) => s.trim()).filter(Boolean);
+    else if (f.type === "port" && /^\d{1,5}$/.test(value)) out[f.name] = Number(value);
+    else out[f.name] = value;
+  }
+  return { endpoint: out, errors: {} };
+}
+
+/**
+ * The API reports a bad endpoint as one message under `endpoint`, in the plugin's
+ * words, which name the offending key in quotes: shown next to that key's input.
+ */
+export function placeErrors(fields: Record<string, string>, plugin: PluginView | undefined): Errors {
+  const errors: Errors = { ...fields };
+  const msg = fields.endpoint;
+  if (msg) {
+    const quoted = [...msg.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    const hit = plugin?.fields.find((f) => quoted.includes(f.name));
+    if (hit) {
+      delete errors.endpoint;
+      errors[fieldInput(hit.name)] = msg;
+    } else if (!plugin || plugin.fields.length === 0) {
+      delete errors.endpoint;
+      errors[JSON_INPUT] = msg;
+    }
+  }
+  return errors;
+}

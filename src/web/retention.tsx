@@ -1,0 +1,74 @@
+// Retention policy pages: durations typed and shown in human units, stored in seconds.
+import type { Hono } from "hono";
+import type { Retention } from "../../views/types.ts";
+import { RetentionForm, RetentionList } from "../../views/retention.tsx";
+import { Confirm } from "../../views/confirm.tsx";
+import { DURATION_UNITS, duration, splitDuration } from "../../views/format.ts";
+import { qs } from "./client.ts";
+import { errorsOf, param, readForm, type Form } from "./forms.ts";
+import { pageHref, pageOf, slicePage } from "./paging.ts";
+import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+
+/** amount × unit → seconds, or what is wrong with the amount. */
+function expiresOf(f: Form): { seconds?: number; error?: string } {
+  const amount = Number((f.amount ?? "").trim());
+  const unit = DURATION_UNITS.find((u) => u.unit === f.unit);
+  if (!unit) return { error: "choose hours, days, weeks or years" };
+  if (!(f.amount ?? "").trim() || !Number.isFinite(amount) || amount <= 0) return { error: "must be a number greater than 0" };
+  return { seconds: Math.round(amount * unit.seconds) };
+}
+
+export function retentionPages(app: Hono<WebEnv>): void {
+  app.get("/retention", async (c) => {
+    const s = c.get("session");
+    const unused = ["t", "f"].includes(c.req.query("unused") ?? "") ? c.req.query("unused")! : "";
+    const rows = await s.api.get<Retention[]>(`/v1/retention${qs({ unused })}`);
+    const p = pageOf(c);
+    const paged = slicePage(rows, p);
+    return page(c, { title: "Retention policies", section: "retention" },
+      <RetentionList me={me(s)} rows={paged.rows} unused={unused} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
+  });
+
+  app.get("/retention/new", (c) => form(c, { values: { amount: "7", unit: "days" }, errors: {} }));
+
+  const save = async (c: WebContext, row?: Retention) => {
+    const s = c.get("session");
+    const f = await readForm(c);
+    const e = expiresOf(f);
+    if (e.error) return form(c, { row, values: f, errors: { amount: e.error } }, 400);
+    const body = { name: f.name ?? "", summary: f.summary ?? "", expires: e.seconds };
+    const r = row ? await s.api.send("PUT", `/v1/retention/${row.uuid}`, body) : await s.api.send("POST", "/v1/retention", body);
+    if (!r.ok) return form(c, { row, values: f, errors: errorsOf(r) }, r.status);
+    return seeOther(c, "/retention", `Retention policy “${body.name}” ${row ? "saved" : "created"}: archives kept ${duration(e.seconds!)}.`);
+  };
+
+  app.post("/retention", (c) => save(c));
+
+  app.get("/retention/:uuid/edit", async (c) => {
+    const row = await c.get("session").api.get<Retention>(`/v1/retention/${param(c, "uuid")}`);
+    const { amount, unit } = splitDuration(row.expires);
+    return form(c, { row, values: { name: row.name, summary: row.summary, amount: String(amount), unit }, errors: {} });
+  });
+
+  app.post("/retention/:uuid", async (c) => save(c, await c.get("session").api.get<Retention>(`/v1/retention/${param(c, "uuid")}`)));
+
+  app.get("/retention/:uuid/delete", async (c) => {
+    const s = c.get("session");
+    const row = await s.api.get<Retention>(`/v1/retention/${param(c, "uuid")}`);
+    return page(c, { title: `Delete retention policy ${row.name}`, section: "retention" },
+      <Confirm me={me(s)} title={`Delete retention policy ${row.name}?`} action={`/retention/${row.uuid}/delete`} button="Delete policy" cancel="/retention">
+        <p>The policy (keep {duration(row.expires)}) is removed. A policy that a job uses cannot be deleted; archives already taken keep their expiry.</p>
+      </Confirm>);
+  });
+
+  app.post("/retention/:uuid/delete", async (c) => {
+    const r = await c.get("session").api.send("DELETE", `/v1/retention/${param(c, "uuid")}`);
+    if (!r.ok) return seeOther(c, "/retention", `Not deleted: ${r.error}`, "error");
+    return seeOther(c, "/retention", "Retention policy deleted.");
+  });
+
+  function form(c: WebContext, o: { row?: Retention; values: Record<string, string>; errors: Record<string, string> }, status = 200) {
+    return page(c, { title: o.row ? `Edit retention policy ${o.row.name}` : "New retention policy", section: "retention", status },
+      <RetentionForm me={me(c.get("session"))} row={o.row} values={o.values} errors={o.errors} />);
+  }
+}

@@ -1,0 +1,57 @@
+// Task pages: list by status, show with the log following live (htmx polling) while
+// the task runs, cancel.
+import type { Hono } from "hono";
+import type { Job, Task } from "../../views/types.ts";
+import { TASK_STATUSES, TaskDetail, TaskList, TaskLive } from "../../views/tasks.tsx";
+import { qs, type ApiClient } from "./client.ts";
+import { param } from "./forms.ts";
+import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
+import { fragment, me, page, seeOther, type WebEnv } from "./render.tsx";
+
+/** Names of jobs and targets by UUID, so task lists can say what each task was about. */
+export async function subjectNames(api: ApiClient): Promise<Record<string, string>> {
+  const [jobs, targets] = await Promise.all([api.get<Job[]>("/v1/jobs"), api.get<{ uuid: string; name: string }[]>("/v1/targets")]);
+  return Object.fromEntries([...targets.map((t) => [t.uuid, t.name]), ...jobs.map((j) => [j.uuid, j.name])]);
+}
+
+export function taskPages(app: Hono<WebEnv>): void {
+  app.get("/tasks", async (c) => {
+    const s = c.get("session");
+    const status = (TASK_STATUSES as readonly string[]).includes(c.req.query("status") ?? "") ? c.req.query("status")! : "";
+    const job = c.req.query("job") ?? "";
+    const p = pageOf(c);
+    const [tasks, names] = await Promise.all([
+      s.api.get<Task[]>(`/v1/tasks${qs({ status, job, ...apiWindow(p) })}`), subjectNames(s.api),
+    ]);
+    const paged = trimPage(tasks);
+    return page(c, { title: "Tasks", section: "tasks" },
+      <TaskList tasks={paged.rows} status={status} job={job} names={names} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
+  });
+
+  app.get("/tasks/:uuid", async (c) => {
+    const s = c.get("session");
+    const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
+    let subject: { href: string; label: string } | undefined;
+    if (task.job_uuid) {
+      const job = await s.api.find<Job>(`/v1/job/${task.job_uuid}`);
+      if (job) subject = { href: `/jobs/${job.uuid}`, label: `job ${job.name}` };
+    } else if (task.target_uuid) {
+      const target = await s.api.find<{ uuid: string; name: string }>(`/v1/target/${task.target_uuid}`);
+      if (target) subject = { href: `/targets/${target.uuid}`, label: `into target ${target.name}` };
+    }
+    return page(c, { title: `Task ${task.type}`, section: "tasks" }, <TaskDetail me={me(s)} task={task} subject={subject} />);
+  });
+
+  app.get("/tasks/:uuid/live", async (c) => {
+    const s = c.get("session");
+    const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
+    return fragment(c, <TaskLive me={me(s)} task={task} />);
+  });
+
+  app.post("/tasks/:uuid/cancel", async (c) => {
+    const uuid = param(c, "uuid");
+    const r = await c.get("session").api.send("DELETE", `/v1/task/${uuid}`);
+    if (!r.ok) return seeOther(c, `/tasks/${uuid}`, `Not canceled: ${r.error}`, "error");
+    return seeOther(c, `/tasks/${uuid}`, "Task canceled.");
+  });
+}

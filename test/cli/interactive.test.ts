@@ -1,0 +1,169 @@
+// The CLI as a person at a terminal meets it, through a real pseudo-terminal (tmux):
+// missing fields are asked for (the plugin's endpoint field by field, secrets
+// without echo), destructive commands ask first, and shield login asks for the
+// password without echo and keeps a token.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { SHIELD_BIN, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { adminToken, shield } from "../helpers/cli.ts";
+import { openTerminal, tmuxAvailable, type Terminal } from "../helpers/terminal.ts";
+
+const PASSWORD = "cli-tty-admin-password";
+const PG_SECRET = "typed-secret-42";
+
+describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
+  let d: DaemonProcess;
+  let token: string;
+  let config: string;
+  let term: Terminal | undefined;
+  const env = () => ({ SHIELD_CORE: d.url, SHIELD_TOKEN: token, XDG_CONFIG_HOME: config, TERM: "xterm" });
+  const api = (path: string) => fetch(d.url + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>);
+
+  beforeAll(async () => {
+    d = await startShieldDaemon({ args: ["--plugin-dir", resolve(import.meta.dir, "../fixtures/plugins")], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+    token = await adminToken(d, PASSWORD);
+    config = mkdtempSync(join(tmpdir(), "shield-test-cli-tty-"));
+  });
+  afterAll(async () => {
+    term?.close();
+    await d?.stop();
+    rmSync(config, { recursive: true, force: true });
+  });
+
+  test("create target asks for each field, the plugin's endpoint field by field, the password without echo", async () => {
+    // (The fixture plugins are installed too: the list offered is the built-in targets and bytes-target.)
+    term = openTerminal([SHIELD_BIN, "create", "target"], env());
+    await term.waitFor("Name: ");
+    term.type("orders-db");
+    await term.waitFor("Summary: ");
+    term.type("the orders database");
+    await term.waitFor("Plugins that can be a target: bytes-target, files, postgres");
+    term.type("fs"); // a store plugin: asked again
+    await term.waitFor('"fs" is not one of them');
+    term.type("postgres");
+    await term.waitFor("Host (pg_host): ");
+    expect(term.screen()).toContain("Host name, IP address or socket directory of the server");
+    term.type("db.example.com");
+    await term.waitFor("Port (pg_port) [5432]: ");
+    term.type(""); // the default
+    await term.waitFor("User (pg_user): ");
+    term.type(""); // required: asked again
+    await term.waitFor("(required)");
+    term.type("backup");
+    await term.waitFor("Password (pg_password): ");
+    term.type(PG_SECRET);
+    await term.waitFor("Database (pg_database): ");
+    term.type("orders");
+    await term.waitFor("Tools directory (pg_bindir): ");
+    term.type("");
+    await term.waitFor("Dump options (pg_options): ");
+    term.type("");
+    await term.waitFor("Agent (host:port; empty: the core runs the plugin): ");
+    term.type("");
+    expect(await term.exit()).toBe(0);
+    const screen = term.screen();
+    expect(screen).toMatch(/created target orders-db \([0-9a-f-]{36}\)/);
+    expect(screen).not.toContain(PG_SECRET);
+    term.close();
+    term = undefined;
+    const [t] = await api("/v1/targets");
+    expect(t).toMatchObject({ name: "orders-db", summary: "the orders database", plugin: "postgres", agent: "" });
+    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db.example.com", pg_port: 5432, pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
+  });
+
+  test("edit target with no flags asks again, offering the current values", async () => {
+    term = openTerminal([SHIELD_BIN, "edit", "target", "orders-db"], env());
+    await term.waitFor("Name [orders-db]: ");
+    term.type("");
+    await term.waitFor("Summary [the orders database]: ");
+    term.type("moved to db2");
+    await term.waitFor("Plugin [postgres]: ");
+    term.type("");
+    await term.waitFor("Host (pg_host) [db.example.com]: ");
+    term.type("db2.example.com");
+    await term.waitFor("Port (pg_port) [5432]: ");
+    term.type("");
+    await term.waitFor("User (pg_user) [backup]: ");
+    term.type("");
+    await term.waitFor("Password (pg_password) [keep]: ");
+    term.type("");
+    for (const p of ["Database (pg_database) [orders]: ", "Tools directory (pg_bindir): ", "Dump options (pg_options): ", "Agent (host:port; empty: the core runs the plugin): "]) {
+      await term.waitFor(p);
+      term.type("");
+    }
+    expect(await term.exit()).toBe(0);
+    expect(term.screen()).not.toContain(PG_SECRET);
+    term.close();
+    term = undefined;
+    const [t] = await api("/v1/targets");
+    expect(t.summary).toBe("moved to db2");
+    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db2.example.com", pg_port: 5432, pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
+  });
+
+  test("delete asks first: no keeps it, yes deletes it", async () => {
+    term = openTerminal([SHIELD_BIN, "delete", "target", "orders-db"], env());
+    await term.waitFor(/Delete target "orders-db" \([0-9a-f-]{36}\)\? \[y\/N\]/);
+    term.type("n");
+    expect(await term.exit()).toBe(1);
+    expect(term.screen()).toContain("shield: not confirmed; nothing was changed");
+    term.close();
+    expect(await api("/v1/targets")).toHaveLength(1);
+    term = openTerminal([SHIELD_BIN, "delete", "target", "orders-db"], env());
+    await term.waitFor("[y/N] ");
+    term.type("y");
+    expect(await term.exit()).toBe(0);
+    term.close();
+    term = undefined;
+    expect(await api("/v1/targets")).toEqual([]);
+  });
+
+  test("run job --follow keeps a progress line at the bottom, then the outcome", async () => {
+    const store = mkdtempSync(join(tmpdir(), "shield-test-cli-tty-store-"));
+    try {
+      const run = (...args: string[]) => shield(args, { env: env() });
+      for (const args of [
+        ["create", "store", "--name", "disk", "--plugin", "fs", "--endpoint", JSON.stringify({ base_dir: store })],
+        // Two seconds of nothing before the data: long enough to see the progress line.
+        ["create", "target", "--name", "tree", "--plugin", "bytes-target", "--endpoint", JSON.stringify({ size: 100000, sleep: 2 })],
+        ["create", "schedule", "--name", "nightly", "--when", "daily at 4am"],
+        ["create", "policy", "--name", "week", "--expires", "7d"],
+        ["create", "job", "--name", "tree", "--target", "tree", "--store", "disk", "--schedule", "nightly", "--retention", "week", "--paused"],
+      ]) expect((await run(...args)).stderr).toBe("");
+      term = openTerminal([SHIELD_BIN, "run", "job", "tree", "--follow"], env());
+      await term.waitFor(/backup of job tree: task [0-9a-f-]{36}/);
+      await term.waitFor(/task [0-9a-f]{8} running · \d+ s$/m);
+      expect(await term.exit()).toBe(0);
+      const screen = term.screen();
+      expect(screen).toMatch(/task [0-9a-f]{8} done: archive [0-9a-f-]{36}/);
+      expect(screen).toContain("backed up");
+      expect(screen).toContain("backing up with password"); // the fixture's stderr, in the task log
+      // The progress line was overwritten in place: no line of the final screen is a stale one.
+      expect(screen).not.toMatch(/task [0-9a-f]{8} (pending|running) · /);
+    } finally {
+      term?.close();
+      term = undefined;
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
+  test("shield login asks for the user and the password (without echo) and keeps a token, mode 0600", async () => {
+    term = openTerminal([SHIELD_BIN, "login"], { ...env(), SHIELD_TOKEN: "" });
+    await term.waitFor("User: ");
+    term.type("admin");
+    await term.waitFor("Password: ");
+    term.type(PASSWORD);
+    expect(await term.exit()).toBe(0);
+    const screen = term.screen();
+    term.close();
+    term = undefined;
+    expect(screen).toContain(`signed in to ${d.url} as admin (admin)`);
+    expect(screen).not.toContain(PASSWORD);
+    const file = join(config, "shield", "config.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).not.toContain(PASSWORD);
+    const who = await shield(["whoami", "--json"], { env: { XDG_CONFIG_HOME: config, SHIELD_CORE: d.url } });
+    expect(who.json()).toMatchObject({ name: "admin", role: "admin" });
+  });
+});

@@ -1,0 +1,203 @@
+// Interruptions, with the compiled daemon and through the API.
+// - kill -9 of the daemon in the middle of a backup: no blob may appear in the
+//   store (a store whose input closes when the daemon dies must not take that for
+//   the end of a complete archive), no process of the pipeline may live on, and
+//   the next daemon on the same data dir fails the task with a clear log and
+//   records no archive.
+// - cancel of a running restore: every process killed within a second, the task
+//   canceled with a clear log, and the target left as its plugin left it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+
+const PASSWORD = "e2e-crash-password";
+const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
+const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
+
+async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
+  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: r.status, json: (await r.json()) as any };
+}
+
+async function created(d: DaemonProcess, path: string, body: unknown): Promise<string> {
+  const r = await call(d, "POST", path, body);
+  expect(r.json).toMatchObject({ ok: "created" });
+  return r.json.uuid;
+}
+
+/** Every file under a directory, recursively, as paths relative to it. */
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());
+}
+
+/** Every live (not zombie) descendant of a process, from /proc. */
+function descendants(root: number): { pid: number; cmd: string }[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = stat(Number(name));
+    if (st && st.state !== "Z") parent.set(Number(name), st.ppid);
+  }
+  const found: { pid: number; cmd: string }[] = [];
+  const walk = (pid: number) => {
+    for (const [child, ppid] of parent) if (ppid === pid) { found.push({ pid: child, cmd: cmdline(child) }); walk(child); }
+  };
+  walk(root);
+  return found;
+}
+
+function stat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [state, ppid] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: state!, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+function cmdline(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim(); } catch { return "?"; }
+}
+
+/** Alive and not a zombie (a container's init may leave zombies unreaped). */
+const alive = (pid: number) => { const s = stat(pid); return !!s && s.state !== "Z"; };
+
+describe("kill -9 of the daemon in the middle of a backup", () => {
+  let dataDir: string;
+  let storeDir: string;
+  let d: DaemonProcess | undefined;
+  const start = () => startShieldDaemon({ cwd: dataDir, args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), "shield-e2e-crash-"));
+    storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-crash-store-"));
+  });
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  test("leaves no blob and no process; the next daemon fails the task and records no archive", async () => {
+    d = await start();
+    const store = await created(d, "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } });
+    // 64 MiB at 64 KiB per 20 ms: about 20 s, far longer than the test waits.
+    const target = await created(d, "/v1/targets", { name: "slow", plugin: "bytes-target", endpoint: { size: 64 * 1024 * 1024, trickle: 0.02 }, agent: "" });
+    const schedule = await created(d, "/v1/schedules", { name: "daily", when: "daily at 4am" });
+    const retention = await created(d, "/v1/retention", { name: "week", expires: 604800 });
+    // No compression: the bytes reach the store as they come, so it is truly mid-stream.
+    const job = await created(d, "/v1/jobs", { name: "slow", target, store, schedule, retention, paused: true, compression: "none" });
+    const task = (await call(d, "POST", `/v1/job/${job}/run`)).json.task_uuid as string;
+
+    // Wait until the store has written part of the blob into its temporary file.
+    const incoming = join(storeDir, ".incoming");
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(incoming) && files(incoming).some((f) => statSync(join(incoming, f)).size > 256 * 1024))) {
+      if (Date.now() > deadline) throw new Error(`the store received nothing: ${(await call(d, "GET", `/v1/task/${task}`)).json.log}`);
+      await Bun.sleep(50);
+    }
+    const pipeline = descendants(d.proc.pid!);
+    // The guards, the target (sh and its sleep or head), the fs store.
+    expect(pipeline.some((p) => p.cmd.includes("bytes-target"))).toBe(true);
+    expect(pipeline.some((p) => p.cmd.includes("plugin fs store"))).toBe(true);
+
+    d.proc.kill("SIGKILL");
+    await d.stop();
+    d = undefined;
+
+    // Every process of the pipeline dies with the daemon, promptly.
+    const killedAt = Date.now();
+    while (pipeline.some((p) => alive(p.pid))) {
+      if (Date.now() - killedAt > 3000) {
+        throw new Error(`outlived the daemon: ${pipeline.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`).join("; ")}`);
+      }
+      await Bun.sleep(50);
+    }
+    // No blob: at most the store's temporary file, which the store sweeps later.
+    await Bun.sleep(500);
+    expect(files(storeDir).filter((f) => !f.startsWith(".incoming/"))).toEqual([]);
+
+    d = await start();
+    let t: any;
+    for (let i = 0; i < 50; i++) {
+      t = (await call(d, "GET", `/v1/task/${task}`)).json;
+      if (t.status !== "running" && t.log.includes("task")) break;
+      await Bun.sleep(100);
+    }
+    expect(t.status).toBe("failed");
+    expect(t.log).toContain("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+    expect(t.archive_uuid ?? null).toBeNull();
+    expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toEqual([]);
+    expect(files(storeDir).filter((f) => !f.startsWith(".incoming/"))).toEqual([]);
+  });
+});
+
+describe("cancel of a running restore", () => {
+  let d: DaemonProcess;
+  let storeDir: string;
+  let outDir: string;
+  beforeAll(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-cancel-store-"));
+    outDir = mkdtempSync(join(tmpdir(), "shield-e2e-cancel-out-"));
+    d = await startShieldDaemon({ args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test("kills every process within a second; the task is canceled; the target keeps what its plugin wrote, never a complete restore", async () => {
+    const store = await created(d, "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } });
+    const source = await created(d, "/v1/targets", { name: "source", plugin: "bytes-target", endpoint: { size: 32 * 1024 * 1024 }, agent: "" });
+    const schedule = await created(d, "/v1/schedules", { name: "daily", when: "daily at 4am" });
+    const retention = await created(d, "/v1/retention", { name: "week", expires: 604800 });
+    const job = await created(d, "/v1/jobs", { name: "source", target: source, store, schedule, retention, paused: true });
+    const backupTask = (await call(d, "POST", `/v1/job/${job}/run`)).json.task_uuid;
+    let b: any;
+    do { b = (await call(d, "GET", `/v1/task/${backupTask}`)).json; await Bun.sleep(50); } while (["pending", "running"].includes(b.status));
+    expect(b.status).toBe("done");
+
+    // A restore target that takes 64 KiB, then stalls.
+    const out = join(outDir, "restored");
+    const slow = await created(d, "/v1/targets", { name: "slow-restore", plugin: "bytes-target", endpoint: { size: 1, out, restore_stall: 31 }, agent: "" });
+    const { json } = await call(d, "POST", `/v1/archive/${b.archive_uuid}/restore`, { target: slow });
+    expect(json.ok).toBe("scheduled");
+    const stalled = () => descendants(d.proc.pid!).filter((p) => p.cmd === "sleep 31");
+    const deadline = Date.now() + 20_000;
+    while (!(stalled().length && existsSync(`${out}.partial`))) {
+      if (Date.now() > deadline) throw new Error(`the restore did not start: ${(await call(d, "GET", `/v1/task/${json.task_uuid}`)).json.log}`);
+      await Bun.sleep(50);
+    }
+    const pipeline = descendants(d.proc.pid!);
+    // 32 MiB is more than the pipes between the stages hold: the store is still sending.
+    expect(pipeline.some((p) => p.cmd.includes("plugin fs retrieve"))).toBe(true);
+
+    const canceledAt = Date.now();
+    expect((await call(d, "DELETE", `/v1/task/${json.task_uuid}`)).json).toEqual({ ok: "canceled" });
+    while (pipeline.some((p) => alive(p.pid))) {
+      if (Date.now() - canceledAt > 1000) {
+        throw new Error(`still running a second after the cancel: ${pipeline.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`).join("; ")}`);
+      }
+      await Bun.sleep(20);
+    }
+    let t: any;
+    for (let i = 0; i < 50; i++) {
+      t = (await call(d, "GET", `/v1/task/${json.task_uuid}`)).json;
+      if (t.log.includes("task canceled")) break;
+      await Bun.sleep(100);
+    }
+    expect(t.status).toBe("canceled");
+    expect(t.log).toContain("canceled: every process of the task was killed");
+    // Shield does not undo what a target did before the cancel: here the plugin's
+    // partial file stays, and the restore it would have completed never happened.
+    expect(existsSync(out)).toBe(false);
+    expect(statSync(`${out}.partial`).size).toBeGreaterThan(0);
+    // The archive is untouched and can be restored again.
+    expect((await call(d, "GET", `/v1/archive/${b.archive_uuid}`)).json.status).toBe("valid");
+  });
+});

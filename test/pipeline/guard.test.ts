@@ -1,0 +1,121 @@
+// `shield guard` on its own, driven by this test as the daemon would drive it:
+// real processes, the real fs store, a real FIFO. Closing the IPC channel is what
+// the daemon's death looks like to a guard.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { FromGuard } from "../../src/pipeline/guard.ts";
+
+const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
+const MAIN = resolve(import.meta.dir, "../../src/main.ts");
+let storeDir: string;
+
+beforeAll(() => { storeDir = mkdtempSync(join(tmpdir(), "shield-test-guard-")); });
+afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
+
+/** Blob files only (the store's .incoming temporaries excluded). */
+const blobs = () => readdirSync(storeDir, { recursive: true }).map(String)
+  .filter((f) => !f.startsWith(".incoming") && statSync(join(storeDir, f)).isFile());
+
+function guard(flags: string[], argv: string[], env: Record<string, string> = {}) {
+  const messages: FromGuard[] = [];
+  let notify = () => {};
+  const proc = Bun.spawn([process.execPath, GUARD, ...flags, "--", ...argv], {
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, serialization: "json",
+    env: { PATH: process.env.PATH!, ...env },
+    ipc: (m: FromGuard) => { messages.push(m); notify(); },
+  });
+  const next = async <K extends string>(key: K): Promise<any> => {
+    for (;;) {
+      const m = messages.find((x) => key in x);
+      if (m) return (m as any)[key];
+      await new Promise<void>((r) => { notify = r; setTimeout(r, 100); });
+      if (proc.exitCode !== null) throw new Error(`guard exited (${proc.exitCode}) before sending ${key}: ${await new Response(proc.stderr).text()}`);
+    }
+  };
+  return { proc, next };
+}
+
+/** Opens the FIFO the guard made and writes into it, as the daemon does. */
+async function feed(proc: Subprocess, path: string, bytes: Uint8Array): Promise<{ close(): Promise<void> }> {
+  const fd = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+  proc.send({ opened: true });
+  const sink = Bun.file(fd).writer();
+  sink.write(bytes);
+  await sink.flush();
+  return { close: async () => { await sink.end(); closeSync(fd); } };
+}
+
+const fsStore = (action: string) => [process.execPath, MAIN, "plugin", "fs", action];
+const storeEnv = () => ({ SHIELD_ENDPOINT: JSON.stringify({ base_dir: storeDir }) });
+const data = new Uint8Array(300_000).fill(7);
+
+describe("shield guard", () => {
+  test("a store whose daemon dies before the commit is killed: its input never ends, no blob", async () => {
+    const { proc, next } = guard(["--held-input", "--store"], fsStore("store"), storeEnv());
+    proc.send({ purge: fsStore("purge") });
+    const fifo = await next("fifo");
+    const input = await feed(proc, fifo, data);
+    // What a dying daemon does: its end of the data closes, and so does the lifeline.
+    await input.close();
+    proc.disconnect();
+    expect(await proc.exited).not.toBe(0);
+    await Bun.sleep(200);
+    expect(blobs()).toEqual([]);
+    expect(existsSync(fifo)).toBe(false);
+  });
+
+  test("a store that committed while the daemon died before recording its key: the guard purges the blob", async () => {
+    const { proc, next } = guard(["--held-input", "--store"], fsStore("store"), storeEnv());
+    proc.send({ purge: fsStore("purge") });
+    await (await feed(proc, await next("fifo"), data)).close();
+    proc.send({ commit: true });
+    const stored = await next("stored");
+    expect(stored.code).toBe(0);
+    const key = JSON.parse(stored.output).key;
+    expect(existsSync(join(storeDir, key))).toBe(true);
+    proc.disconnect(); // no ack: the daemon is gone
+    await proc.exited;
+    expect(await new Response(proc.stderr).text()).toContain(`purged blob ${key}: it was never recorded`);
+    expect(existsSync(join(storeDir, key))).toBe(false);
+  });
+
+  test("an acknowledged key keeps its blob, complete", async () => {
+    const { proc, next } = guard(["--held-input", "--store"], fsStore("store"), storeEnv());
+    proc.send({ purge: fsStore("purge") });
+    await (await feed(proc, await next("fifo"), data)).close();
+    proc.send({ commit: true });
+    const { code, output } = await next("stored");
+    expect(code).toBe(0);
+    proc.send({ ack: true });
+    expect(await proc.exited).toBe(0);
+    const key = JSON.parse(output).key;
+    expect(readFileSync(join(storeDir, key)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  test("a stage that is not writing dies with the daemon, with everything it started", async () => {
+    const { proc } = guard([], ["sh", "-c", "sleep 37; echo never"]);
+    await Bun.sleep(300);
+    const sleeping = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).some((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, "utf8") === "sleep\u000037\u0000"; } catch { return false; }
+    });
+    expect(sleeping()).toBe(true);
+    const lost = Date.now();
+    proc.disconnect();
+    await proc.exited;
+    while (sleeping()) {
+      expect(Date.now() - lost).toBeLessThan(1000);
+      await Bun.sleep(20);
+    }
+  });
+
+  test("the stage's exit code is the guard's", async () => {
+    const { proc } = guard([], ["sh", "-c", "exit 5"]);
+    expect(await proc.exited).toBe(5);
+    const missing = guard([], ["/nonexistent/plugin"]);
+    expect(await missing.proc.exited).toBe(127);
+    expect(await new Response(missing.proc.stderr).text()).toContain("cannot start /nonexistent/plugin");
+  });
+});

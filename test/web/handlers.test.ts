@@ -1,0 +1,394 @@
+// The web handlers in-process (app.request): sessions, CSRF, what a viewer is
+// offered, validation errors placed by their field, and that no secret of an
+// endpoint is ever rendered into a page.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { byId, webApp, WebClient } from "./session-client.ts";
+import type { TestApi } from "../helpers/app.ts";
+
+const SECRET = "pg-secret-never-rendered-7f3a";
+
+describe("web sessions", () => {
+  let t: TestApi;
+  let web: Awaited<ReturnType<typeof webApp>>["web"];
+  beforeAll(async () => ({ t, web } = await webApp()));
+  afterAll(() => t.cleanup());
+
+  test("pages need a session: they redirect to sign-in, keeping where the user was going", async () => {
+    const r = await new WebClient(web).get("/jobs?paused=t");
+    expect(r.status).toBe(303);
+    expect(r.location).toBe("/signin?next=%2Fjobs%3Fpaused%3Dt");
+  });
+
+  test("a wrong password is refused on the page, and no session cookie is set", async () => {
+    const b = new WebClient(web);
+    const r = await b.signIn("admin", "not the password");
+    expect(r.status).toBe(401);
+    expect(r.html).toContain("Wrong user name or password.");
+    expect(b.cookies.has("shield_session")).toBe(false);
+  });
+
+  test("signing in makes an API token; the cookie is HttpOnly, SameSite=Strict, and Secure behind https", async () => {
+    const b = new WebClient(web);
+    await b.get("/signin");
+    const r = await b.request("POST", "/signin", { form: { _csrf: b.csrf, name: "operator", password: "correct horse battery", next: "/jobs" } });
+    expect(r.status).toBe(303);
+    expect(r.location).toBe("/jobs");
+    const cookie = r.headers.getSetCookie().find((c) => c.startsWith("shield_session="))!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toMatch(/Secure/);
+    // The session is a token of the user's, usable with the API and listed among their tokens.
+    const token = b.cookies.get("shield_session")!.split(".")[1]!;
+    const who = await t.req("GET", "/v1/auth/whoami", { as: { token } });
+    expect(who.json).toMatchObject({ name: "operator", role: "operator" });
+    const tokens = await t.req("GET", "/v1/auth/tokens", { as: "operator" });
+    expect(tokens.json.some((x: any) => x.name.startsWith("web session"))).toBe(true);
+
+    const tls = new WebClient(web, "https://shield.test");
+    const secure = await tls.signIn("viewer");
+    expect(secure.headers.getSetCookie().find((c) => c.startsWith("shield_session="))).toMatch(/Secure/);
+  });
+
+  test("the sign-in form itself is CSRF-protected, and `next` cannot leave the site", async () => {
+    const b = new WebClient(web);
+    const r = await b.request("POST", "/signin", { form: { name: "admin", password: "correct horse battery" } });
+    expect(r.status).toBe(403);
+    expect(b.cookies.has("shield_session")).toBe(false);
+    await b.get("/signin");
+    const away = await b.post("/signin", { name: "admin", password: "correct horse battery", next: "//evil.example/x" });
+    expect(away.location).toBe("/");
+  });
+
+  test("signing out revokes the token: the old cookie and the token are both refused", async () => {
+    const b = new WebClient(web);
+    await b.signIn("admin");
+    const saved = b.cookies.get("shield_session")!;
+    const token = saved.split(".")[1]!;
+    expect((await b.get("/")).status).toBe(200);
+    const out = await b.post("/signout");
+    expect(out.location).toBe("/signin");
+    expect(b.cookies.has("shield_session")).toBe(false);
+    expect((await t.req("GET", "/v1/auth/whoami", { as: { token } })).status).toBe(401);
+    const replay = new WebClient(web);
+    replay.cookies.set("shield_session", saved);
+    expect((await replay.get("/")).location).toStartWith("/signin");
+  });
+
+  test("a session older than its lifetime ends, and its token is revoked", async () => {
+    const short = await webApp({ sessionTtlSeconds: 1 });
+    try {
+      const b = new WebClient(short.web);
+      await b.signIn("admin");
+      expect((await b.get("/")).status).toBe(200);
+      const token = b.cookies.get("shield_session")!.split(".")[1]!;
+      // created_at has whole seconds: wait past the next one.
+      await Bun.sleep(2100);
+      const r = await b.get("/");
+      expect(r.status).toBe(303);
+      expect(r.location).toStartWith("/signin");
+      expect((await short.t.req("GET", "/v1/auth/whoami", { as: { token } })).status).toBe(401);
+    } finally {
+      await short.t.cleanup();
+    }
+  });
+
+  test("a forged cookie is no session", async () => {
+    const b = new WebClient(web);
+    b.cookies.set("shield_session", `${crypto.randomUUID()}.shield_madeup`);
+    expect((await b.get("/")).location).toStartWith("/signin");
+  });
+});
+
+describe("CSRF", () => {
+  let t: TestApi;
+  let b: WebClient;
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("admin");
+  });
+  afterAll(() => t.cleanup());
+
+  const form = { name: "nightly", summary: "", when: "daily at 4am" };
+
+  test("a form without the token, or with another session's, is refused and changes nothing", async () => {
+    for (const _csrf of [undefined, "", "x".repeat(43), b.csrf.slice(0, -1) + (b.csrf.endsWith("A") ? "B" : "A")]) {
+      const r = await b.request("POST", "/schedules", { form: _csrf === undefined ? form : { ...form, _csrf } });
+      expect(r.status).toBe(403);
+      expect(r.html).toContain("security token (CSRF)");
+    }
+    expect((await t.req("GET", "/v1/schedules")).json).toEqual([]);
+  });
+
+  test("every action form and htmx request is refused without it: run, pause, cancel, delete, sign out", async () => {
+    const paths = ["/jobs/" + crypto.randomUUID() + "/run", "/jobs/x/pause", "/tasks/x/cancel", "/targets/x/delete", "/archives/x/restore", "/signout"];
+    for (const p of paths) expect((await b.request("POST", p)).status).toBe(403);
+    // Still signed in: the refused sign-out did nothing.
+    expect((await b.get("/")).status).toBe(200);
+  });
+
+  test("the page's token works as a form field and as htmx's X-CSRF-Token header", async () => {
+    expect((await b.post("/schedules", form)).status).toBe(303);
+    const viaHeader = await b.request("POST", "/schedules", { form: { ...form, name: "weekly" }, headers: { "x-csrf-token": b.csrf, "hx-request": "true" } });
+    expect(viaHeader.status).toBe(303);
+    expect((await t.req("GET", "/v1/schedules")).json.map((s: any) => s.name).sort()).toEqual(["nightly", "weekly"]);
+  });
+
+  test("every page carries the token on <body hx-headers> and in each form", async () => {
+    const r = await b.get("/schedules/new");
+    expect(r.html).toContain(`hx-headers="{&quot;X-CSRF-Token&quot;:&quot;${b.csrf}&quot;}"`);
+    const forms = r.html.match(/<form method="post"[^>]*>/g) ?? [];
+    const withToken = r.html.match(/<form method="post"[^>]*><input type="hidden" name="_csrf"/g) ?? [];
+    expect(forms.length).toBeGreaterThan(0);
+    expect(withToken.length).toBe(forms.length);
+  });
+});
+
+describe("endpoint secrets and validation", () => {
+  let t: TestApi;
+  let b: WebClient;
+  let dir: string;
+  const ids: Record<string, string> = {};
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("operator");
+    dir = mkdtempSync(join(tmpdir(), "shield-web-store-"));
+  });
+  afterAll(async () => {
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the target form is built from the plugin's fields: types, help, defaults, required, secrets as password inputs", async () => {
+    const r = await b.get("/targets/new?plugin=postgres");
+    expect(r.html).toContain('name="ep.pg_password"');
+    expect(r.html).toMatch(/<input type="password" name="ep.pg_password"[^>]*autocomplete="new-password"/);
+    expect(r.html).toMatch(/<input type="text" name="ep.pg_user"[^>]*required=""/);
+    expect(r.html).toContain("Default: 5432.");
+    expect(r.html).toContain("Role to connect as");
+    // The htmx swap of the fieldset when another plugin is chosen.
+    const frag = await b.get("/targets/fields?plugin=files");
+    expect(frag.html).toStartWith('<fieldset id="endpoint-fields"');
+    expect(frag.html).toContain("<textarea");
+  });
+
+  test("a validation error of the plugin appears next to its field, and nothing is saved", async () => {
+    const r = await b.post("/stores", { name: "disk", summary: "", plugin: "fs", "ep.base_dir": "relative/dir" });
+    expect(r.status).toBe(400);
+    expect(byId(r.html, "f-ep-base_dir-error")).toContain("base_dir");
+    expect(r.html).toMatch(/name="ep.base_dir"[^>]*aria-describedby="[^"]*f-ep-base_dir-error"[^>]*aria-invalid="true"/);
+    expect((await t.req("GET", "/v1/stores")).json).toEqual([]);
+    // And the API's own field errors: a missing name.
+    const noName = await b.post("/stores", { name: "", plugin: "fs", "ep.base_dir": dir });
+    expect(noName.status).toBe(400);
+    expect(byId(noName.html, "f-name-error")).toBe("must not be empty");
+  });
+
+  test("a secret typed in a form is saved, and never rendered on any page", async () => {
+    const r = await b.post("/targets", {
+      name: "orders-db", summary: "orders", plugin: "postgres", agent: "",
+      "ep.pg_host": "127.0.0.1", "ep.pg_port": "5432", "ep.pg_user": "postgres", "ep.pg_password": SECRET, "ep.pg_database": "orders",
+    });
+    expect(r.status).toBe(303);
+    ids.target = r.location!.split("/").pop()!;
+    const stored = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
+    expect(stored).toMatchObject({ pg_password: SECRET, pg_port: 5432, pg_user: "postgres" });
+
+    ids.store = (await b.post("/stores", { name: "disk", plugin: "fs", "ep.base_dir": dir })).location!.split("/").pop()!;
+    ids.schedule = (await t.req("POST", "/v1/schedules", { body: { name: "daily", when: "daily at 4am" } })).json.uuid;
+    ids.retention = (await t.req("POST", "/v1/retention", { body: { name: "week", expires: 604800 } })).json.uuid;
+    const job = await b.post("/jobs", { name: "orders-nightly", target: ids.target!, store: ids.store!, schedule: ids.schedule!, retention: ids.retention!, priority: "50", compression: "zstd" });
+    expect(job.status).toBe(303);
+    ids.job = job.location!.split("/").pop()!;
+    // An archive of the target, so the archive and restore pages show it too.
+    const now = Math.floor(Date.now() / 1000);
+    const archive = crypto.randomUUID();
+    await t.catalog.archives.create({
+      uuid: archive, jobUuid: ids.job, targetUuid: ids.target, storeUuid: ids.store, storeKey: "2025/01/01/" + crypto.randomUUID(),
+      takenAt: now, expiresAt: now + 3600, notes: "", status: "valid", size: 1234, rawSize: 5678, sha256: "0".repeat(64), compression: "zstd", cipher: "none",
+      encryptionKey: null, purgedAt: null,
+    });
+
+    const pages = [
+      "/", "/targets", `/targets/${ids.target}`, `/targets/${ids.target}/edit`, `/targets/fields?plugin=postgres&uuid=${ids.target}`,
+      "/jobs", `/jobs/${ids.job}`, `/jobs/${ids.job}/edit`, "/archives", `/archives/${archive}`,
+      `/archives/${archive}/restore?target=${ids.target}`, `/targets/${ids.target}/delete`, "/tasks",
+    ];
+    for (const p of pages) {
+      const page = await b.get(p);
+      expect(page.status, p).toBe(200);
+      expect(page.html, p).not.toContain(SECRET);
+    }
+    const detail = await b.get(`/targets/${ids.target}`);
+    expect(detail.html).toContain("set (hidden)");
+    const confirm = await b.get(`/archives/${archive}/restore?target=${ids.target}`);
+    expect(confirm.html).toContain("This overwrites the data of target “orders-db”");
+    expect(confirm.html).toContain("orders");
+  });
+
+  test("editing with the password left empty keeps it; typing one replaces it", async () => {
+    const edit = await b.get(`/targets/${ids.target}/edit`);
+    expect(edit.html).toContain("A value is stored; leave empty to keep it.");
+    const keep = await b.post(`/targets/${ids.target}`, {
+      name: "orders-db", summary: "orders, renamed db", plugin: "postgres", agent: "",
+      "ep.pg_host": "127.0.0.1", "ep.pg_port": "5433", "ep.pg_user": "postgres", "ep.pg_password": "", "ep.pg_database": "orders2",
+    });
+    expect(keep.status).toBe(303);
+    let ep = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
+    expect(ep).toMatchObject({ pg_password: SECRET, pg_port: 5433, pg_database: "orders2" });
+    await b.post(`/targets/${ids.target}`, { name: "orders-db", summary: "", plugin: "postgres", agent: "", "ep.pg_user": "postgres", "ep.pg_password": "new-secret" });
+    ep = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
+    expect(ep.pg_password).toBe("new-secret");
+    expect(ep.pg_port).toBeUndefined();
+  });
+
+  test("a refused edit does not send the typed secret back", async () => {
+    const r = await b.post(`/targets/${ids.target}`, { name: "", summary: "", plugin: "postgres", agent: "", "ep.pg_user": "postgres", "ep.pg_password": SECRET + "-typed" });
+    expect(r.status).toBe(400);
+    expect(r.html).not.toContain(SECRET);
+  });
+
+  test("for a plugin without fields, secret-looking keys are hidden on the page", async () => {
+    const r = await b.post("/targets", { name: "bytes", plugin: "bytes-target", agent: "", endpoint_json: JSON.stringify({ size: 10, password: SECRET }) });
+    expect(r.status).toBe(303);
+    const page = await b.get(r.location!);
+    expect(page.html).toContain("size");
+    expect(page.html).not.toContain(SECRET);
+    const edit = await b.get(r.location! + "/edit");
+    expect(edit.html).not.toContain(SECRET);
+    // Left empty on edit: the endpoint is kept whole.
+    const uuid = r.location!.split("/").pop()!;
+    expect((await b.post(`/targets/${uuid}`, { name: "bytes", summary: "", plugin: "bytes-target", agent: "", endpoint_json: "" })).status).toBe(303);
+    expect(JSON.parse((await t.req("GET", `/v1/target/${uuid}`)).json.endpoint)).toEqual({ size: 10, password: SECRET });
+  });
+
+  test("a store in use cannot be deleted: the refusal says which job", async () => {
+    const r = await b.post(`/stores/${ids.store}/delete`);
+    expect(r.status).toBe(303);
+    const page = await b.get(r.location!);
+    expect(page.html).toContain("Not deleted:");
+    expect(page.html).toContain("orders-nightly");
+  });
+
+  test("retention durations are typed and shown in human units", async () => {
+    const r = await b.post("/retention", { name: "quarter", amount: "13", unit: "weeks" });
+    expect(r.status).toBe(303);
+    const list = await t.req("GET", "/v1/retention");
+    expect(list.json.find((p: any) => p.name === "quarter").expires).toBe(13 * 7 * 86400);
+    expect((await b.get("/retention")).html).toContain("13 weeks");
+    // Below the API's minimum: its words, next to the duration.
+    const tooShort = await b.post("/retention", { name: "brief", amount: "0.5", unit: "hours" });
+    expect(tooShort.status).toBe(400);
+    expect(byId(tooShort.html, "f-amount-error")).toContain("at least 3600");
+    const bad = await b.post("/retention", { name: "blink", amount: "0", unit: "hours" });
+    expect(bad.status).toBe(400);
+    expect(byId(bad.html, "f-amount-error")).toContain("greater than 0");
+  });
+});
+
+describe("a viewer", () => {
+  let t: TestApi;
+  let b: WebClient;
+  let jobPage: string;
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    const dir = mkdtempSync(join(tmpdir(), "shield-web-viewer-"));
+    const store = (await t.req("POST", "/v1/stores", { body: { name: "disk", plugin: "fs", endpoint: { base_dir: dir } } })).json.uuid;
+    const target = (await t.req("POST", "/v1/targets", { body: { name: "bytes", plugin: "bytes-target", endpoint: { size: 1 }, agent: "" } })).json.uuid;
+    const schedule = (await t.req("POST", "/v1/schedules", { body: { name: "daily", when: "daily at 4am" } })).json.uuid;
+    const retention = (await t.req("POST", "/v1/retention", { body: { name: "week", expires: 604800 } })).json.uuid;
+    const job = (await t.req("POST", "/v1/jobs", { body: { name: "j", target, store, schedule, retention, paused: false } })).json.uuid;
+    jobPage = `/jobs/${job}`;
+    b = new WebClient(w.web);
+    await b.signIn("viewer");
+  });
+  afterAll(() => t.cleanup());
+
+  test("sees the pages but no control that changes anything", async () => {
+    for (const p of ["/", "/jobs", jobPage, "/targets", "/stores", "/schedules", "/retention", "/archives", "/tasks"]) {
+      const r = await b.get(p);
+      expect(r.status, p).toBe(200);
+      // The only POST form on the page is signing out.
+      expect((r.html.match(/<form method="post" action="([^"]+)"/g) ?? []).map((f) => f.match(/action="([^"]+)"/)![1]), p).toEqual(["/signout"]);
+      expect(r.html, p).not.toMatch(/href="[^"]*\/(new|edit|delete)"/);
+    }
+  });
+
+  test("a change page asked for by URL, or a change posted, is refused; so is the API", async () => {
+    expect((await b.get("/jobs/new")).status).toBe(403);
+    expect((await b.get(`${jobPage}/edit`)).status).toBe(403);
+    const r = await b.post(`${jobPage}/run`);
+    expect(r.status).toBe(403);
+    expect(r.html).toContain("may look but not change anything");
+    expect((await t.req("GET", `/v1/tasks`)).json).toEqual([]);
+    expect((await t.req("POST", `/v1/${jobPage.slice(1).replace("jobs", "job")}/run`, { as: "viewer" })).status).toBe(403);
+  });
+});
+
+describe("assets", () => {
+  let t: TestApi;
+  let b: WebClient;
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("admin");
+  });
+  afterAll(() => t.cleanup());
+
+  test("htmx, the stylesheet and the script are served from the binary with a long cache; pages name no other host", async () => {
+    const page = await b.get("/");
+    const urls = [...page.html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(urls.filter((u) => /^(https?:)?\/\//.test(u))).toEqual([]);
+    const statics = urls.filter((u) => u.startsWith("/static/"));
+    expect(statics).toHaveLength(3);
+    for (const u of statics) {
+      const r = await b.get(u);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    }
+    const htmx = await b.get(statics.find((u) => u.endsWith("htmx.min.js"))!);
+    expect(htmx.html).toContain('version:"2.');
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+});
+
+describe("schedules", () => {
+  let t: TestApi;
+  let b: WebClient;
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("operator");
+  });
+  afterAll(() => t.cleanup());
+
+  test("the preview shows the next runs of what is typed, or the parser's words", async () => {
+    const ok = await b.get(`/schedules/preview?when=${encodeURIComponent("daily at 4am")}`);
+    expect(ok.html).toStartWith('<div id="when-preview"');
+    expect(ok.html.match(/<time datetime="\d{4}-\d\d-\d\dT04:00:00Z"/g)).toHaveLength(5);
+    expect(ok.html).toContain("Reads as");
+    const bad = await b.get(`/schedules/preview?when=${encodeURIComponent("daily at 25pm")}`);
+    expect(bad.html).toContain('class="field-error"');
+    expect(bad.html).not.toContain("<time");
+  });
+
+  test("an unreadable schedule is refused next to its field; a good one is listed with its next run", async () => {
+    const bad = await b.post("/schedules", { name: "bad", summary: "", when: "every blue moon" });
+    expect(bad.status).toBe(400);
+    expect(byId(bad.html, "f-when-error")).toBeTruthy();
+    expect(bad.html).toMatch(/name="when" value="every blue moon"/);
+    expect((await b.post("/schedules", { name: "nightly", summary: "", when: "daily at 4am" })).status).toBe(303);
+    const list = await b.get("/schedules");
+    expect(list.html).toContain("nightly");
+    expect(list.html).toMatch(/<time datetime="[^"]+T04:00:00Z"/);
+  });
+});

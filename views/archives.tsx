@@ -1,0 +1,119 @@
+// Archives: find them (by target, store and date), annotate, restore, delete.
+import type { Archive, EndpointView, Errors, Me } from "./types.ts";
+import { Csrf, Empty, Field, FormError, Pager, SelectField, Status, TextField, Time, described } from "./components.tsx";
+import { ArchiveTable } from "./tables.tsx";
+import { EndpointLines } from "./endpoints.tsx";
+import { bytes } from "./format.ts";
+import type { Choice } from "./jobs.tsx";
+
+export interface ArchiveFilter { target: string; store: string; from: string; to: string; status: string }
+
+export function ArchiveList({ archives, filter, targets, stores, errors, page, hasNext, pageHref }: {
+  archives: Archive[]; filter: ArchiveFilter; targets: Choice[]; stores: Choice[]; errors: Errors;
+  page: number; hasNext: boolean; pageHref: (n: number) => string;
+}) {
+  const filtered = Object.values(filter).some(Boolean);
+  return (
+    <>
+      <h1>Archives</h1>
+      <form class="filters" method="get" action="/archives" role="search" aria-label="Filter archives">
+        <SelectField name="target" label="Target" value={filter.target} options={targets} errors={errors} blank="Any" />
+        <SelectField name="store" label="Store" value={filter.store} options={stores} errors={errors} blank="Any" />
+        <TextField name="from" label="Taken from (UTC)" type="date" value={filter.from} errors={errors} />
+        <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
+        <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
+          options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
+        <button type="submit" class="secondary">Filter</button>
+      </form>
+      <FormError errors={errors} />
+      {archives.length === 0 ? (
+        <Empty>{filtered ? "No archive matches these filters." : "No archives yet. They appear here as jobs run."}</Empty>
+      ) : <ArchiveTable archives={archives} />}
+      <Pager page={page} hasNext={hasNext} href={pageHref} />
+    </>
+  );
+}
+
+export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me; archive: Archive; restoreTargets: Choice[]; errors: Errors }) {
+  const a = archive;
+  const base = `/archives/${a.uuid}`;
+  const restorable = a.status === "valid";
+  const nid = "f-notes";
+  return (
+    <>
+      <h1>Archive of {a.target_name ?? "a deleted target"}, <Time at={a.taken_at} /></h1>
+      <FormError errors={errors} />
+      <div class="card">
+        <dl class="props">
+          <dt>Status</dt><dd><Status status={a.status} /></dd>
+          <dt>Taken</dt><dd><Time at={a.taken_at} /></dd>
+          <dt>Expires</dt><dd><Time at={a.expires_at} /></dd>
+          {a.purged_at ? <><dt>Purged</dt><dd><Time at={a.purged_at} /></dd></> : null}
+          <dt>Target</dt><dd>{a.target_name ? <a href={`/targets/${a.target_uuid}`}>{a.target_name}</a> : <span class="muted">deleted</span>} {a.target_plugin ? `(${a.target_plugin})` : ""}</dd>
+          <dt>Store</dt><dd>{a.store_name ? <a href={`/stores/${a.store_uuid}`}>{a.store_name}</a> : <span class="muted">deleted</span>} {a.store_plugin ? `(${a.store_plugin})` : ""}</dd>
+          <dt>Job</dt><dd>{a.job_uuid ? <a href={`/jobs/${a.job_uuid}`}>show the job</a> : <span class="muted">none</span>}</dd>
+          <dt>Size</dt><dd>{bytes(a.size)} stored{a.raw_size !== null ? `, ${bytes(a.raw_size)} before compression` : ""}</dd>
+          <dt>Compression</dt><dd>{a.compression}</dd>
+          <dt>Encryption</dt><dd>{a.cipher}</dd>
+          <dt>SHA-256</dt><dd><code>{a.sha256 ?? "—"}</code></dd>
+          <dt>Store key</dt><dd><code>{a.store_key}</code></dd>
+          <dt>UUID</dt><dd><code>{a.uuid}</code></dd>
+        </dl>
+      </div>
+
+      <h2>Notes</h2>
+      {me.canOperate ? (
+        <form class="stack" method="post" action={`${base}/notes`}>
+          <Csrf csrf={me.csrf} />
+          <Field id={nid} label="Notes" help="Why this archive matters, e.g. “before change #422”." error={errors.notes}>
+            <textarea name="notes" {...described(nid, "x", errors.notes)}>{a.notes}</textarea>
+          </Field>
+          <div class="actions"><button type="submit" class="secondary">Save notes</button></div>
+        </form>
+      ) : <div class="card">{a.notes || <span class="muted">none</span>}</div>}
+
+      {me.canOperate && restorable ? (
+        <>
+          <h2>Restore</h2>
+          {restoreTargets.length === 0 ? <Empty>No target can take this archive (none uses the {a.target_plugin} plugin).</Empty> : (
+            <form class="stack" method="get" action={`${base}/restore`}>
+              <SelectField name="target" label="Restore into" value={a.target_uuid} options={restoreTargets} errors={errors}
+                help="The original target, or another one with the same plugin. You will be asked to confirm what gets overwritten." />
+              <div class="actions"><button type="submit">Restore…</button></div>
+            </form>
+          )}
+        </>
+      ) : null}
+
+      {me.canOperate && restorable ? (
+        <>
+          <h2>Delete</h2>
+          <p><a class="button danger" href={`${base}/delete`}>Delete this archive…</a></p>
+        </>
+      ) : null}
+    </>
+  );
+}
+
+/** The confirmation of a restore: what will be overwritten, by what. */
+export function RestoreConfirm({ me, archive, target, endpoint }: { me: Me; archive: Archive; target: { uuid: string; name: string; plugin: string }; endpoint: EndpointView }) {
+  const original = target.uuid === archive.target_uuid;
+  return (
+    <>
+      <h1>Restore into {target.name}?</h1>
+      <div class="card">
+        <p><strong>This overwrites the data of target “{target.name}”</strong> ({target.plugin}
+          {original ? ", the target this archive was taken from" : ", not the target this archive was taken from"}) with the archive
+          taken <Time at={archive.taken_at} /> from {archive.target_name ?? "a deleted target"}. What the target holds now and the archive does not may be lost.</p>
+        <h2>What will be overwritten</h2>
+        <EndpointLines view={endpoint} />
+      </div>
+      <form method="post" action={`/archives/${archive.uuid}/restore`} class="actions">
+        <Csrf csrf={me.csrf} />
+        <input type="hidden" name="target" value={target.uuid} />
+        <button type="submit" class="danger">Restore and overwrite {target.name}</button>
+        <a href={`/archives/${archive.uuid}`}>Cancel</a>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,65 @@
+// The dashboard: what needs attention, what runs now, what was kept lately, and
+// how much each store holds.
+import type { Archive, Job, Me, Task } from "./types.ts";
+import { Empty, Time } from "./components.tsx";
+import { ArchiveTable, TaskTable } from "./tables.tsx";
+import { bytes } from "./format.ts";
+
+export interface Attention { job: Job; reason: string; at?: string | null; task?: string }
+export interface StoreUsage { uuid: string; name: string; plugin: string; archives: number; bytes: number }
+
+/** Tasks running or waiting now; polls itself so progress moves without a reload. */
+export function RunningTasks({ tasks, names }: { tasks: Task[]; names: Record<string, string> }) {
+  return (
+    <div id="running" hx-get="/dashboard/running" hx-trigger="every 2s" hx-swap="outerHTML" aria-live="polite">
+      {tasks.length === 0 ? <Empty>Nothing is running.</Empty> : <TaskTable tasks={tasks} names={names} />}
+    </div>
+  );
+}
+
+export function Dashboard({ me, attention, running, names, archives, usage, overdueKnown }: {
+  me: Me; attention: Attention[]; running: Task[]; names: Record<string, string>; archives: Archive[]; usage: StoreUsage[]; overdueKnown: boolean;
+}) {
+  return (
+    <>
+      <h1>Dashboard</h1>
+      <h2>Jobs that need attention</h2>
+      {attention.length === 0 ? (
+        <Empty>No job's last run failed{overdueKnown ? ", and none is overdue" : ""}.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Job</th><th scope="col">Why</th><th scope="col">When</th></tr></thead>
+            <tbody>
+              {attention.map((a) => (
+                <tr>
+                  <td><a href={`/jobs/${a.job.uuid}`}>{a.job.name}</a></td>
+                  <td>{a.task ? <a href={`/tasks/${a.task}`}>{a.reason}</a> : a.reason}</td>
+                  <td><Time at={a.at} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Running now</h2>
+      <RunningTasks tasks={running} names={names} />
+      <h2>Recent archives</h2>
+      {archives.length === 0 ? <Empty>No archives yet.{me.canOperate ? " Run a job to make one." : ""}</Empty> : <ArchiveTable archives={archives} />}
+      <p><a href="/archives">All archives</a></p>
+      <h2>Storage used</h2>
+      {usage.length === 0 ? <Empty>No stores yet.</Empty> : (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Store</th><th scope="col">Plugin</th><th scope="col">Archives held</th><th scope="col">Size</th></tr></thead>
+            <tbody>
+              {usage.map((u) => (
+                <tr><td><a href={`/stores/${u.uuid}`}>{u.name}</a></td><td>{u.plugin}</td><td>{u.archives}</td><td>{bytes(u.bytes)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,196 @@
+// Targets and stores: the same pages, a plugin and its endpoint each; targets
+// also name an agent.
+import type { EndpointView, Errors, Job, Me, PluginField, PluginView } from "./types.ts";
+import { Csrf, Empty, Field, FormError, Pager, SelectField, TextArea, TextField, described } from "./components.tsx";
+
+export type DefKind = "target" | "store";
+export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string }
+
+const plural = (k: DefKind) => `${k}s`;
+const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
+const input = (name: string) => `ep.${name}`;
+
+export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, hasNext, pageHref }: {
+  kind: DefKind; me: Me; rows: DefRow[]; unused: string; plugin: string; plugins: string[];
+  page: number; hasNext: boolean; pageHref: (n: number) => string;
+}) {
+  return (
+    <>
+      <h1>{Title(kind)}s</h1>
+      <p class="muted">{kind === "target"
+        ? "A target is a data system Shield backs up: a database, a directory, anything a plugin can reach."
+        : "A store is where archives are kept: a directory, an S3 bucket, anything a plugin can reach."}</p>
+      {me.canOperate ? <div class="actions"><a class="button" href={`/${plural(kind)}/new`}>New {kind}</a></div> : null}
+      <form class="filters" method="get" action={`/${plural(kind)}`} role="search" aria-label={`Filter ${plural(kind)}`}>
+        <SelectField name="unused" label="In use" value={unused} errors={{}} blank="All"
+          options={[{ value: "t", label: "Unused (safe to delete)" }, { value: "f", label: "Used by a job" }]} />
+        <SelectField name="plugin" label="Plugin" value={plugin} errors={{}} blank="Any" options={plugins.map((p) => ({ value: p, label: p }))} />
+        <button type="submit" class="secondary">Filter</button>
+      </form>
+      {rows.length === 0 ? (
+        <Empty>{unused || plugin ? `No ${kind} matches these filters.` : `No ${plural(kind)} yet.${me.canOperate ? ` Create one with “New ${kind}”.` : ""}`}</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Name</th><th scope="col">Plugin</th>{kind === "target" ? <th scope="col">Agent</th> : null}<th scope="col">Summary</th></tr></thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a></td>
+                  <td>{r.plugin}</td>
+                  {kind === "target" ? <td>{r.agent || <span class="muted">runs on the core</span>}</td> : null}
+                  <td>{r.summary}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager page={page} hasNext={hasNext} href={pageHref} />
+    </>
+  );
+}
+
+export function EndpointLines({ view }: { view: EndpointView }) {
+  if (view.lines.length === 0) return <p class="muted">The endpoint is empty.</p>;
+  return (
+    <dl class="props">
+      {view.lines.map((l) => (
+        <>
+          <dt>{l.title}</dt>
+          <dd>{l.secret ? (l.value ? <span class="muted">set (hidden)</span> : <span class="muted">not set</span>) : (l.value ?? <span class="muted">not set</span>)}</dd>
+        </>
+      ))}
+    </dl>
+  );
+}
+
+export function DefinitionDetail({ kind, me, row, endpoint, jobs }: { kind: DefKind; me: Me; row: DefRow; endpoint: EndpointView; jobs: Job[] }) {
+  const base = `/${plural(kind)}/${row.uuid}`;
+  return (
+    <>
+      <h1>{Title(kind)} {row.name}</h1>
+      {me.canOperate ? (
+        <div class="actions">
+          <a class="button" href={`${base}/edit`}>Edit</a>
+          {jobs.length === 0 ? <a class="button danger" href={`${base}/delete`}>Delete</a> : null}
+        </div>
+      ) : null}
+      <div class="card">
+        <dl class="props">
+          <dt>Summary</dt><dd>{row.summary || <span class="muted">none</span>}</dd>
+          <dt>Plugin</dt><dd>{row.plugin}</dd>
+          {kind === "target" ? <><dt>Agent</dt><dd>{row.agent || <span class="muted">none: the core runs the plugin</span>}</dd></> : null}
+          <dt>UUID</dt><dd><code>{row.uuid}</code></dd>
+        </dl>
+      </div>
+      <h2>Endpoint</h2>
+      <div class="card"><EndpointLines view={endpoint} /></div>
+      <h2>Jobs using this {kind}</h2>
+      {jobs.length === 0 ? <Empty>No job uses this {kind}{me.canOperate ? "; it can be deleted once its archives are gone" : ""}.</Empty> : (
+        <ul>{jobs.map((j) => <li><a href={`/jobs/${j.uuid}`}>{j.name}</a>{j.paused ? " (paused)" : ""}</li>)}</ul>
+      )}
+      <p><a href={`/archives?${kind}=${row.uuid}`}>Archives {kind === "target" ? "of" : "in"} this {kind}</a></p>
+    </>
+  );
+}
+
+function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; values: Record<string, string>; errors: Errors; secretStored: boolean }) {
+  const name = input(f.name);
+  const id = `f-ep-${f.name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  const help = [f.help, f.default !== undefined && f.default !== "" ? `Default: ${f.default}.` : "",
+    f.type === "password" && secretStored ? "A value is stored; leave empty to keep it." : ""].filter(Boolean).join(" ");
+  const err = errors[name];
+  const value = values[name] ?? "";
+  // A required secret already stored need not be typed again.
+  const required = f.required && !(f.type === "password" && secretStored);
+  if (f.type === "bool") {
+    return (
+      <Field id={id} label={f.title} help={help} error={err}>
+        <input type="checkbox" name={name} checked={value === "true" || (value === "" && f.default === "true")} {...described(id, help, err)} />
+      </Field>
+    );
+  }
+  if (f.type === "list") {
+    return (
+      <Field id={id} label={f.title} help={help} error={err} required={required}>
+        <textarea name={name} required={required} placeholder={f.example ? `e.g. ${f.example}` : undefined} {...described(id, help, err)}>{value}</textarea>
+      </Field>
+    );
+  }
+  const attrs: Record<string, string | number | undefined> =
+    f.type === "port" ? { inputmode: "numeric", pattern: "[0-9]{1,5}" }
+    : f.type === "abspath" ? { pattern: "/.*", title: "an absolute path, starting with /" }
+    : {};
+  return (
+    <Field id={id} label={f.title} help={help} error={err} required={required}>
+      <input type={f.type === "password" ? "password" : "text"} name={name}
+        value={f.type === "password" ? undefined : value}
+        placeholder={f.type === "password" ? (secretStored ? "unchanged" : undefined) : f.default || (f.example ? `e.g. ${f.example}` : undefined)}
+        autocomplete={f.type === "password" ? "new-password" : "off"} required={required}
+        {...attrs} {...described(id, help, err)} />
+    </Field>
+  );
+}
+
+/** The endpoint part of the form; htmx swaps it when another plugin is chosen. */
+export function EndpointFields({ plugin, values, errors, secrets, editing }: {
+  plugin: PluginView | undefined; values: Record<string, string>; errors: Errors; secrets: string[]; editing: boolean;
+}) {
+  return (
+    <fieldset id="endpoint-fields" aria-live="polite">
+      <legend>Endpoint{plugin ? ` (${plugin.title})` : ""}</legend>
+      {errors.endpoint ? <span class="field-error" role="alert">{errors.endpoint}</span> : null}
+      {!plugin ? <p class="muted">Choose a plugin to see what it needs.</p>
+        : plugin.fields.length > 0 ? plugin.fields.map((f) => <EndpointInput f={f} values={values} errors={errors} secretStored={secrets.includes(f.name)} />)
+        : (
+          <TextArea name="endpoint_json" label="Endpoint (JSON)" errors={errors} value=""
+            // Never filled in, not even after a refusal: what was typed may hold secrets.
+            placeholder={'{"host": "db1"}'}
+            help={editing
+              ? `This plugin does not describe its fields. Leave empty to keep the current endpoint (its values are not shown here: they may hold secrets), or type the whole endpoint anew.`
+              : "This plugin does not describe its fields: give its endpoint as a JSON object."} />
+        )}
+    </fieldset>
+  );
+}
+
+export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors, secrets }: {
+  kind: DefKind; me: Me; row?: DefRow; values: Record<string, string>; plugins: PluginView[]; plugin: PluginView | undefined;
+  errors: Errors; secrets: string[];
+}) {
+  const action = row ? `/${plural(kind)}/${row.uuid}` : `/${plural(kind)}`;
+  return (
+    <>
+      <h1>{row ? `Edit ${kind} ${row.name}` : `New ${kind}`}</h1>
+      <FormError errors={errors} />
+      <form class="stack" method="post" action={action}>
+        <Csrf csrf={me.csrf} />
+        <TextField name="name" label="Name" value={values.name} errors={errors} required />
+        <TextField name="summary" label="Summary" value={values.summary} errors={errors} help="What it is, for whoever reads this list next." />
+        {plugins.length === 0 ? <p class="field-error">No plugin can be used as a {kind}: install one in a plugin directory.</p> : null}
+        <div class="field">
+          <label for="f-plugin">Plugin<span class="req" aria-hidden="true"> *</span></label>
+          <select id="f-plugin" name="plugin" required aria-invalid={errors.plugin ? "true" : undefined}
+            aria-describedby={errors.plugin ? "f-plugin-error" : undefined}
+            hx-get={`/${plural(kind)}/fields`} hx-target="#endpoint-fields" hx-swap="outerHTML" hx-trigger="change"
+            hx-vals={row ? JSON.stringify({ uuid: row.uuid }) : undefined}>
+            <option value="">Choose a plugin…</option>
+            {plugins.map((p) => <option value={p.name} selected={p.name === values.plugin}>{p.name} — {p.title}</option>)}
+          </select>
+          {errors.plugin ? <span class="field-error" id="f-plugin-error" role="alert">{errors.plugin}</span> : null}
+        </div>
+        <EndpointFields plugin={plugin} values={values} errors={errors} secrets={secrets} editing={!!row} />
+        {kind === "target" ? (
+          <TextField name="agent" label="Agent" value={values.agent} errors={errors} placeholder="e.g. 10.17.66.54:5544"
+            help="host:port of a Shield agent that runs the plugin on the data host; leave empty to run it here." />
+        ) : null}
+        <p class="help">Saving checks the endpoint with the plugin first: nothing is saved if it is invalid.</p>
+        <div class="actions">
+          <button type="submit">{row ? "Save" : `Create ${kind}`}</button>
+          <a href={row ? `/${plural(kind)}/${row.uuid}` : `/${plural(kind)}`}>Cancel</a>
+        </div>
+      </form>
+    </>
+  );
+}

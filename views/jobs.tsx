@@ -1,0 +1,129 @@
+// Jobs: a target backed up into a store on a schedule, kept by a retention policy.
+import type { Archive, Errors, Job, Me, Task } from "./types.ts";
+import { Csrf, Empty, Field, FormError, Pager, PostButton, SelectField, TextField, described } from "./components.tsx";
+import { ArchiveTable, TaskTable } from "./tables.tsx";
+import { duration } from "./format.ts";
+
+export interface Choice { value: string; label: string }
+export interface JobChoices { targets: Choice[]; stores: Choice[]; schedules: Choice[]; retention: Choice[] }
+export interface JobFilter { target: string; store: string; schedule: string; retention: string; paused: string }
+
+export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: {
+  me: Me; jobs: Job[]; filter: JobFilter; choices: JobChoices; page: number; hasNext: boolean; pageHref: (n: number) => string;
+}) {
+  const filtered = Object.values(filter).some(Boolean);
+  return (
+    <>
+      <h1>Jobs</h1>
+      {me.canOperate ? <div class="actions"><a class="button" href="/jobs/new">New job</a></div> : null}
+      <form class="filters" method="get" action="/jobs" role="search" aria-label="Filter jobs">
+        <SelectField name="target" label="Target" value={filter.target} options={choices.targets} errors={{}} blank="Any" />
+        <SelectField name="store" label="Store" value={filter.store} options={choices.stores} errors={{}} blank="Any" />
+        <SelectField name="schedule" label="Schedule" value={filter.schedule} options={choices.schedules} errors={{}} blank="Any" />
+        <SelectField name="retention" label="Retention" value={filter.retention} options={choices.retention} errors={{}} blank="Any" />
+        <SelectField name="paused" label="Paused" value={filter.paused} errors={{}} blank="Either"
+          options={[{ value: "t", label: "Paused" }, { value: "f", label: "Running on schedule" }]} />
+        <button type="submit" class="secondary">Filter</button>
+      </form>
+      {jobs.length === 0 ? (
+        <Empty>{filtered ? "No job matches these filters." : `No jobs yet.${me.canOperate ? " A job backs up a target into a store on a schedule: create one with “New job”." : ""}`}</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Name</th><th scope="col">Target</th><th scope="col">Store</th><th scope="col">Schedule</th><th scope="col">Keep</th><th scope="col">State</th></tr></thead>
+            <tbody>
+              {jobs.map((j) => (
+                <tr>
+                  <td><a href={`/jobs/${j.uuid}`}>{j.name}</a></td>
+                  <td>{j.target_name}</td>
+                  <td>{j.store_name}</td>
+                  <td>{j.schedule}</td>
+                  <td>{duration(j.expiry)}</td>
+                  <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager page={page} hasNext={hasNext} href={pageHref} />
+    </>
+  );
+}
+
+export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Job; tasks: Task[]; archives: Archive[]; names: Record<string, string> }) {
+  const base = `/jobs/${job.uuid}`;
+  return (
+    <>
+      <h1>Job {job.name}</h1>
+      {me.canOperate ? (
+        <div class="actions">
+          <PostButton action={`${base}/run`} csrf={me.csrf} label="Run now" kind="primary" />
+          <PostButton action={`${base}/${job.paused ? "unpause" : "pause"}`} csrf={me.csrf} label={job.paused ? "Unpause" : "Pause"} />
+          <a class="button secondary" href={`${base}/edit`}>Edit</a>
+          <a class="button danger" href={`${base}/delete`}>Delete</a>
+        </div>
+      ) : null}
+      <div class="card">
+        <dl class="props">
+          <dt>Summary</dt><dd>{job.summary || <span class="muted">none</span>}</dd>
+          <dt>State</dt><dd>{job.paused ? "paused: not run on its schedule" : "active"}</dd>
+          <dt>Target</dt><dd><a href={`/targets/${job.target_uuid}`}>{job.target_name}</a> ({job.target_plugin})</dd>
+          <dt>Store</dt><dd><a href={`/stores/${job.store_uuid}`}>{job.store_name}</a> ({job.store_plugin})</dd>
+          <dt>Schedule</dt><dd>{job.schedule_name}: {job.schedule}</dd>
+          <dt>Retention</dt><dd>{job.retention_name}: archives kept {duration(job.expiry)}</dd>
+          <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
+          <dt>Compression</dt><dd>{job.compression}</dd>
+        </dl>
+      </div>
+      <h2>Recent tasks</h2>
+      {tasks.length === 0 ? <Empty>This job has not run yet.</Empty> : <TaskTable tasks={tasks} names={names} />}
+      <p><a href={`/tasks?job=${job.uuid}`}>All tasks of this job</a></p>
+      <h2>Recent archives</h2>
+      {archives.length === 0 ? <Empty>No archive from this job yet.</Empty> : <ArchiveTable archives={archives} />}
+      <p><a href={`/archives?target=${job.target_uuid}&store=${job.store_uuid}`}>All archives of this target in this store</a></p>
+    </>
+  );
+}
+
+export function JobForm({ me, job, values, choices, errors }: { me: Me; job?: Job; values: Record<string, string>; choices: JobChoices; errors: Errors }) {
+  const missing = (["targets", "stores", "schedules", "retention"] as const).filter((k) => choices[k].length === 0);
+  const pid = "f-paused";
+  return (
+    <>
+      <h1>{job ? `Edit job ${job.name}` : "New job"}</h1>
+      {missing.length ? (
+        <div class="flash error" role="alert">
+          A job needs {missing.map((m, i) => (
+            <>{i ? (i === missing.length - 1 ? " and " : ", ") : ""}<a href={`/${m}/new`}>{m === "retention" ? "a retention policy" : `a ${m.slice(0, -1)}`}</a></>
+          ))} first.
+        </div>
+      ) : null}
+      <FormError errors={errors} />
+      <form class="stack" method="post" action={job ? `/jobs/${job.uuid}` : "/jobs"}>
+        <Csrf csrf={me.csrf} />
+        <TextField name="name" label="Name" value={values.name} errors={errors} required />
+        <TextField name="summary" label="Summary" value={values.summary} errors={errors} help="Why this job exists: a ticket, an owner." />
+        <SelectField name="target" label="Target (what to back up)" value={values.target} options={choices.targets} errors={errors} required blank="Choose…" />
+        <SelectField name="store" label="Store (where archives go)" value={values.store} options={choices.stores} errors={errors} required blank="Choose…" />
+        <SelectField name="schedule" label="Schedule" value={values.schedule} options={choices.schedules} errors={errors} required blank="Choose…" />
+        <SelectField name="retention" label="Retention policy" value={values.retention} options={choices.retention} errors={errors} required blank="Choose…" />
+        <div class="inline">
+          <TextField name="priority" label="Priority" type="number" value={values.priority ?? "50"} errors={errors}
+            help="0 (runs first) to 100." attrs={{ min: 0, max: 100, step: 1 }} />
+          <SelectField name="compression" label="Compression" value={values.compression || "zstd"} errors={errors}
+            options={[{ value: "zstd", label: "zstd (default)" }, { value: "gzip", label: "gzip" }, { value: "none", label: "none" }]} />
+        </div>
+        {job ? null : (
+          <Field id={pid} label="Start paused" help="A paused job runs only when you run it by hand." error={errors.paused}>
+            <input type="checkbox" name="paused" checked={values.paused === "on"} {...described(pid, "x", errors.paused)} />
+          </Field>
+        )}
+        <div class="actions">
+          <button type="submit">{job ? "Save" : "Create job"}</button>
+          <a href={job ? `/jobs/${job.uuid}` : "/jobs"}>Cancel</a>
+        </div>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,76 @@
+// The page frame: head with the embedded assets, navigation, who is signed in.
+import type { Child } from "hono/jsx";
+import type { Flash, Me } from "./types.ts";
+import { FlashBox } from "./components.tsx";
+
+/** Paths of the embedded static files (their URLs carry a content hash). */
+export interface AssetPaths { htmx: string; css: string; script: string }
+
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention";
+
+const NAV: { section: Section; href: string; label: string }[] = [
+  { section: "dashboard", href: "/", label: "Dashboard" },
+  { section: "jobs", href: "/jobs", label: "Jobs" },
+  { section: "archives", href: "/archives", label: "Archives" },
+  { section: "tasks", href: "/tasks", label: "Tasks" },
+  { section: "targets", href: "/targets", label: "Targets" },
+  { section: "stores", href: "/stores", label: "Stores" },
+  { section: "schedules", href: "/schedules", label: "Schedules" },
+  { section: "retention", href: "/retention", label: "Retention" },
+];
+
+// htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
+const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
+
+export function Document({ title, assets, me, children }: { title: string; assets: AssetPaths; me?: Me; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="htmx-config" content={HTMX_CONFIG} />
+        <title>{title} · Shield</title>
+        {/* No icon: otherwise the browser asks for /favicon.ico on every page. */}
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href={assets.css} />
+        <script src={assets.htmx} defer></script>
+        <script src={assets.script} defer></script>
+      </head>
+      {/* Every htmx request carries the CSRF token; forms carry it as _csrf. */}
+      <body hx-headers={me ? JSON.stringify({ "X-CSRF-Token": me.csrf }) : undefined}>
+        {children}
+      </body>
+    </html>
+  );
+}
+
+export function Layout({ title, assets, me, section, flash, children }: {
+  title: string; assets: AssetPaths; me: Me; section?: Section; flash?: Flash; children: Child;
+}) {
+  return (
+    <Document title={title} assets={assets} me={me}>
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="top">
+        <a class="brand" href="/">Shield</a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span>{me.name} <span class="muted">({me.role})</span></span>
+          <form method="post" action="/signout">
+            <input type="hidden" name="_csrf" value={me.csrf} />
+            <button type="submit">Sign out</button>
+          </form>
+        </div>
+      </header>
+      <main id="main" tabindex={-1}>
+        {flash ? <FlashBox kind={flash.kind} text={flash.text} /> : null}
+        {children}
+      </main>
+    </Document>
+  );
+}

@@ -1,0 +1,64 @@
+// Tasks: what runs, ran and failed; a running task's log follows live.
+import type { Me, Task } from "./types.ts";
+import { Empty, Pager, PostButton, Status, Time } from "./components.tsx";
+import { TaskTable } from "./tables.tsx";
+import { elapsed, lastProgress } from "./format.ts";
+
+export const TASK_STATUSES = ["pending", "running", "done", "failed", "canceled"] as const;
+
+export function TaskList({ tasks, status, job, names, page, hasNext, pageHref }: {
+  tasks: Task[]; status: string; job: string; names: Record<string, string>; page: number; hasNext: boolean; pageHref: (n: number) => string;
+}) {
+  const tab = (s: string) => `/tasks${s || job ? "?" : ""}${new URLSearchParams({ ...(s ? { status: s } : {}), ...(job ? { job } : {}) })}`;
+  return (
+    <>
+      <h1>Tasks{job && names[job] ? ` of job ${names[job]}` : ""}</h1>
+      <nav aria-label="Task status" class="actions">
+        {["", ...TASK_STATUSES].map((s) => (
+          <a href={tab(s)} class={`button ${s === status ? "" : "secondary"}`} aria-current={s === status ? "page" : undefined}>{s || "all"}</a>
+        ))}
+      </nav>
+      {tasks.length === 0 ? <Empty>{status ? `No ${status} tasks.` : "No tasks yet: they appear when a job runs or an archive is restored."}</Empty>
+        : <TaskTable tasks={tasks} names={names} />}
+      <Pager page={page} hasNext={hasNext} href={pageHref} />
+    </>
+  );
+}
+
+const live = (t: Task) => t.status === "pending" || t.status === "running";
+
+/** The part of the task page that changes while it runs; it polls itself until the task ends. */
+export function TaskLive({ me, task }: { me: Me; task: Task }) {
+  const polling = live(task);
+  const progress = task.status === "running" ? lastProgress(task.log) : undefined;
+  return (
+    <div id="task-live" aria-live="polite"
+      hx-get={polling ? `/tasks/${task.uuid}/live` : undefined} hx-trigger={polling ? "every 1s" : undefined} hx-swap={polling ? "outerHTML" : undefined}>
+      <div class="card">
+        <dl class="props">
+          <dt>Status</dt><dd><Status status={task.status} />{progress ? <span class="progress"> {progress}</span> : null}</dd>
+          <dt>Requested</dt><dd><Time at={task.requested_at} /></dd>
+          <dt>Started</dt><dd><Time at={task.started_at} /></dd>
+          <dt>Stopped</dt><dd><Time at={task.stopped_at} /></dd>
+          <dt>Took</dt><dd>{task.started_at ? elapsed(task.started_at, task.stopped_at) : "—"}</dd>
+          {task.archive_uuid ? <><dt>Archive</dt><dd><a href={`/archives/${task.archive_uuid}`}>{task.type === "backup" ? "the archive made" : "the archive restored"}</a></dd></> : null}
+        </dl>
+      </div>
+      {me.canOperate && polling ? (
+        <div class="actions"><PostButton action={`/tasks/${task.uuid}/cancel`} csrf={me.csrf} label="Cancel task" kind="danger" /></div>
+      ) : null}
+      <h2>Log</h2>
+      {task.log ? <pre class="log" tabindex={0} aria-label="Task log">{task.log}</pre> : <p class="muted">{polling ? "Nothing logged yet." : "Empty."}</p>}
+    </div>
+  );
+}
+
+export function TaskDetail({ me, task, subject }: { me: Me; task: Task; subject?: { href: string; label: string } }) {
+  return (
+    <>
+      <h1>{task.type === "backup" ? "Backup" : task.type === "restore" ? "Restore" : task.type} task</h1>
+      <p class="muted">Owned by {task.owner}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
+      <TaskLive me={me} task={task} />
+    </>
+  );
+}

@@ -1,0 +1,50 @@
+// What the views are given: the /v1 JSON shapes (as the API's own schemas declare
+// them) and the few things the web layer adds. Views never see an endpoint as
+// stored: only EndpointView, from which secrets have been taken out.
+import type * as v from "valibot";
+import type { ArchiveJson, JobJson, RetentionJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
+
+export type Job = v.InferOutput<typeof JobJson>;
+export type Archive = v.InferOutput<typeof ArchiveJson>;
+export type Task = v.InferOutput<typeof TaskJson>;
+export type Retention = v.InferOutput<typeof RetentionJson>;
+export type Target = v.InferOutput<typeof TargetJson>;
+export type Store = v.InferOutput<typeof StoreJson>;
+export type Schedule = v.InferOutput<typeof ScheduleJson>;
+
+/** The signed-in user, as every page needs them. */
+export interface Me {
+  name: string;
+  role: "admin" | "operator" | "viewer";
+  csrf: string;
+  canOperate: boolean;
+}
+
+export interface Flash { kind: "ok" | "error"; text: string }
+
+/** A field of a plugin's endpoint, as its `info` describes it (unknown types are shown as text). */
+export interface PluginField {
+  name: string;
+  type: "string" | "port" | "abspath" | "password" | "list" | "bool";
+  title: string;
+  help: string;
+  required: boolean;
+  default?: string;
+  example?: string;
+}
+
+export interface PluginView {
+  name: string;
+  title: string;
+  target: boolean;
+  store: boolean;
+  /** Empty: the plugin describes no fields, and its endpoint is edited as JSON. */
+  fields: PluginField[];
+}
+
+/** One line of an endpoint for display: a secret's value is never here, only whether it is set. */
+export interface EndpointLine { name: string; title: string; value: string | undefined; secret: boolean }
+export interface EndpointView { plugin: string; lines: EndpointLine[] }
+
+/** Validation messages by field name (the API's 400 `fields`, or the web's own). */
+export type Errors = Record<string, string>;
