@@ -287,7 +287,7 @@ export class Scheduler {
     const schedule = this.opts.dev ? `"${job.timespec}", run every minute as SHIELD_MODE=DEV` : `"${job.timespec}"`;
     let line = `${formatUtc(Math.floor(nowMs / 1000))} filed by the scheduler for ${formatUtc(dueAt)} UTC (job "${job.name}", schedule ${schedule})`;
     // Missed due times after this one: the daemon was not running then. Counted only
-    // when there is one (a due time is rarely late), and at most to 1000.
+    // when there is one (a due time is rarely late), and at most to MAX_MISSED.
     const memo = `${due.spec}\n${dueAt}\n${nowMs}`;
     let missed = this.missedCounts.get(memo);
     if (missed === undefined) {
