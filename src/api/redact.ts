@@ -15,8 +15,8 @@ export const REDACTED = "********";
 export const REDACTION_NOTE =
   `For the viewer role, endpoint values that are secret are replaced by "${REDACTED}": ` +
   `fields the plugin's \`info\` declares with type "password", and keys named like a secret ` +
-  "(containing pass, pwd, secret, token, credential, private or auth, or ending in key) " +
-  "where the plugin does not declare the field or cannot be asked. Operators and admins get endpoints whole.";
+  "(containing pass, pwd, secret, token, credential, private or auth, or ending in key: api_key, secret_access_key, but not access_key_id), " +
+  "also inside nested objects. An endpoint that is not a JSON object is replaced whole. Operators and admins get endpoints whole.";
 
 /** Endpoint keys of the /v1 JSON shapes, each with the key naming its plugin. */
 const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = [
@@ -24,7 +24,7 @@ const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = 
 ];
 
 // Key names that hold secrets by convention, for plugins that declare no fields
-// (or not this one). Over-redacting only costs a viewer a harmless value; so
+// (or cannot be asked) and for secrets declared carelessly. Over-redacting only costs a viewer a harmless value; so
 // anything mentioning a password, secret, token or credential goes, and `key`
 // as a whole word at the end (key, api_key, storage_account_key, sshKey) but not
 // in the middle (access_key_id, key_id, keyspace are names, not secrets).
@@ -36,14 +36,16 @@ export function looksSecret(name: string): boolean {
   return SECRET_WORD.test(name) || SECRET_KEY_END.test(name) || CAMEL_KEY_END.test(name);
 }
 
-/**
- * How each key of an endpoint is judged: by the plugin's declaration when it has
- * one for that key (type "password" is secret, any other type is not), else by
- * its name. `undefined`: the plugin is unknown, broken or declares no fields.
- */
-type Declared = Map<string, boolean> | undefined;
+/** Keys the plugin's `info` declares with type "password". */
+type Declared = ReadonlySet<string>;
+const NONE: Declared = new Set();
 
-/** Redacts one endpoint (the API's string holding a JSON object). */
+/**
+ * Redacts one endpoint (the API's string holding a JSON object). A key is secret
+ * when the plugin declares it a password, or when its name looks like a secret's:
+ * the name rule stands in for plugins that declare nothing (or cannot be asked),
+ * and also catches a secret a plugin declared carelessly as a plain string.
+ */
 export function redactEndpoint(endpoint: string, declared: Declared): string {
   let parsed: unknown;
   try {
@@ -53,14 +55,7 @@ export function redactEndpoint(endpoint: string, declared: Declared): string {
     return REDACTED;
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return REDACTED;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    const secret = declared?.get(k);
-    if (secret === true) out[k] = REDACTED;
-    else if (secret === false) out[k] = v;
-    else out[k] = byName(k, v);
-  }
-  return JSON.stringify(out);
+  return JSON.stringify(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, declared.has(k) ? REDACTED : byName(k, v)])));
 }
 
 /** The name rule, into nested objects and arrays too (a plugin's own shape is opaque to us). */
@@ -75,9 +70,9 @@ function byName(key: string, value: unknown): unknown {
 // long, then falls back to the name rule (the answer is still cached for next time).
 const INFO_WAIT_MS = 2000;
 
-/** The plugin's field declarations as key → secret?, or undefined when there are none to go by. */
-async function declaredFields(plugins: PluginRegistry | undefined, name: string | null | undefined): Promise<Declared> {
-  if (!plugins || typeof name !== "string" || !name) return undefined;
+/** The plugin's password fields; none when it is unknown, broken or slow, or declares no fields. */
+async function declaredFields(plugins: PluginRegistry | undefined, name: string): Promise<Declared> {
+  if (!plugins || !name) return NONE;
   let timer: Timer | undefined;
   try {
     const p = await Promise.race([
@@ -87,16 +82,10 @@ async function declaredFields(plugins: PluginRegistry | undefined, name: string 
     // `fields` comes from the plugin's own output (possibly a plugin written for the
     // original Shield, whose fields also carry "mode"): trust only well-formed entries.
     const fields: unknown = p?.info.fields;
-    if (!Array.isArray(fields)) return undefined;
-    const declared = new Map<string, boolean>();
-    for (const f of fields as Partial<PluginField>[]) {
-      if (!f || typeof f.name !== "string" || !f.name) continue;
-      // A name declared twice (once per mode) is secret if either says so.
-      declared.set(f.name, declared.get(f.name) === true || f.type === "password");
-    }
-    return declared.size ? declared : undefined;
+    if (!Array.isArray(fields)) return NONE;
+    return new Set((fields as Partial<PluginField>[]).flatMap((f) => (f && typeof f.name === "string" && f.type === "password" ? [f.name] : [])));
   } catch {
-    return undefined; // missing or broken plugin: the name rule
+    return NONE; // missing or broken plugin: the name rule alone
   } finally {
     clearTimeout(timer);
   }
