@@ -67,21 +67,30 @@ function byName(key: string, value: unknown): unknown {
 }
 
 // Asking a plugin its `info` may spawn it; an answer waits for that at most this
-// long, then falls back to the name rule (the answer is still cached for next time).
+// long, then falls back to the name rule (a late answer is still cached for next time).
 const INFO_WAIT_MS = 2000;
+// Plugins whose `info` is still running after that wait, per registry: answers
+// until it settles do not wait again, so a hanging plugin costs one wait, not one per request.
+const stalled = new WeakMap<PluginRegistry, Set<string>>();
 
 /** The plugin's password fields; none when it is unknown, broken or slow, or declares no fields. */
 async function declaredFields(plugins: PluginRegistry | undefined, name: string): Promise<Declared> {
   if (!plugins || !name) return NONE;
+  let waiting = stalled.get(plugins);
+  if (!waiting) stalled.set(plugins, (waiting = new Set()));
+  if (waiting.has(name)) return NONE;
   let timer: Timer | undefined;
   try {
-    const p = await Promise.race([
-      plugins.resolve(name),
-      new Promise<undefined>((res) => { timer = setTimeout(res, INFO_WAIT_MS); }),
-    ]);
+    const resolving = plugins.resolve(name);
+    const p = await Promise.race([resolving, new Promise<undefined>((res) => { timer = setTimeout(res, INFO_WAIT_MS); })]);
+    if (!p) {
+      waiting.add(name);
+      resolving.then(() => waiting.delete(name), () => waiting.delete(name));
+      return NONE;
+    }
     // `fields` comes from the plugin's own output (possibly a plugin written for the
     // original Shield, whose fields also carry "mode"): trust only well-formed entries.
-    const fields: unknown = p?.info.fields;
+    const fields: unknown = p.info.fields;
     if (!Array.isArray(fields)) return NONE;
     return new Set((fields as Partial<PluginField>[]).flatMap((f) => (f && typeof f.name === "string" && f.type === "password" ? [f.name] : [])));
   } catch {

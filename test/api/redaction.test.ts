@@ -27,6 +27,8 @@ const S = {
   bare: "bare-pass-5d6e7f",        // fieldless target: password, by name
   token: "orphan-token-8a9b0c",    // target whose plugin is gone: token, by name
   garbage: "garbage-secret-1d2e3f",// target whose endpoint is not JSON
+  broken: "broken-pass-4a5b6c",    // target whose plugin's info fails
+  slow: "slow-pass-7d8e9f",        // target whose plugin's info hangs
 };
 
 // Written like a plugin for the original Shield: fields carry "mode", the endpoint comes by --endpoint.
@@ -41,6 +43,10 @@ const LEGACY_INFO = {
 };
 const FIELDLESS_STORE = { name: "Fieldless Store", author: "tests", version: "1", features: { target: "no", store: "yes" } };
 const FIELDLESS_TARGET = { name: "Fieldless Target", author: "tests", version: "1", features: { target: "yes", store: "no" } };
+
+// Plugins that cannot tell their fields: one whose `info` fails, one whose `info` hangs.
+const BROKEN = `#!/bin/sh\necho "cannot start: missing library" >&2\nexit 1\n`;
+const SLOW = `#!/bin/sh\nsleep 8\necho '${JSON.stringify(FIELDLESS_TARGET)}'\n`;
 
 const script = (info: object) => `#!/bin/sh
 case "$1" in
@@ -64,7 +70,7 @@ for (const dialect of dialects) {
   describe(`endpoint secrets and roles (${dialect})`, () => {
     let api: TestApi;
     let dir: string;
-    const ids = {} as Record<"pgTarget" | "legacyTarget" | "bareTarget" | "orphanTarget" | "garbageTarget" | "store" | "job" | "legacyJob" | "archive" | "orphanArchive" | "task" | "schedule" | "retention", string>;
+    const ids = {} as Record<"pgTarget" | "legacyTarget" | "bareTarget" | "orphanTarget" | "garbageTarget" | "brokenTarget" | "slowTarget" | "store" | "job" | "legacyJob" | "archive" | "orphanArchive" | "task" | "schedule" | "retention", string>;
     const endpoints = {
       pgTarget: { pg_host: "db1.example", pg_user: "backup", pg_password: S.pg, pg_database: "orders" },
       legacyTarget: { pg_user: "legacy", pg_password: S.legacyPass, dsn: S.dsn, base_dir: "/var/lib/legacy" },
@@ -83,6 +89,10 @@ for (const dialect of dialects) {
         writeFileSync(join(dir, name), script(info));
         chmodSync(join(dir, name), 0o755);
       }
+      for (const [name, text] of [["broken-target", BROKEN], ["slow-target", SLOW]]) {
+        writeFileSync(join(dir, name!), text!);
+        chmodSync(join(dir, name!), 0o755);
+      }
       const plugins = new PluginRegistry({ dirs: [dir], self: [process.execPath, MAIN], builtins: builtinNames() });
       api = await testApi(dialect, { plugins });
 
@@ -98,6 +108,11 @@ for (const dialect of dialects) {
       await api.catalog.targets.create(ids.orphanTarget, { name: "orphan", summary: "", plugin: "uninstalled", endpoint: JSON.stringify(endpoints.orphanTarget), agent: "" }, 1);
       ids.garbageTarget = crypto.randomUUID();
       await api.catalog.targets.create(ids.garbageTarget, { name: "garbage", summary: "", plugin: "postgres", endpoint: `pg_password=${S.garbage}`, agent: "" }, 1);
+      // Plugins that broke (or hang) after their targets were saved.
+      ids.brokenTarget = crypto.randomUUID();
+      await api.catalog.targets.create(ids.brokenTarget, { name: "broken", summary: "", plugin: "broken-target", endpoint: JSON.stringify({ host: "h", pg_password: S.broken }), agent: "" }, 1);
+      ids.slowTarget = crypto.randomUUID();
+      await api.catalog.targets.create(ids.slowTarget, { name: "slow", summary: "", plugin: "slow-target", endpoint: JSON.stringify({ host: "h", password: S.slow }), agent: "" }, 1);
 
       const d = { target: ids.pgTarget, store: ids.store, schedule, retention };
       ids.job = await makeJob(api, d, "orders-nightly");
@@ -178,6 +193,18 @@ for (const dialect of dialects) {
       expect(ep(archive.target_endpoint)).toEqual({ host: "gone.example", token: REDACTED });
     });
 
+    test("a plugin whose info fails, or hangs, falls back to the name rule without holding up the answer", async () => {
+      expect(ep((await get(`/v1/target/${ids.brokenTarget}`, "viewer")).endpoint)).toEqual({ host: "h", pg_password: REDACTED });
+      const started = performance.now();
+      expect(ep((await get(`/v1/target/${ids.slowTarget}`, "viewer")).endpoint)).toEqual({ host: "h", password: REDACTED });
+      // Not a speed target: the answer must not wait for the 8 s the plugin's info takes.
+      expect(performance.now() - started).toBeLessThan(6000);
+      // While that info is still running, answers do not wait for it again.
+      const again = performance.now();
+      expect(ep((await get(`/v1/target/${ids.slowTarget}`, "viewer")).endpoint)).toEqual({ host: "h", password: REDACTED });
+      expect(performance.now() - again).toBeLessThan(1500);
+    }, 30_000);
+
     test("an endpoint that is not a JSON object is the marker whole", async () => {
       expect((await get(`/v1/target/${ids.garbageTarget}`, "viewer")).endpoint).toBe(REDACTED);
     });
@@ -188,7 +215,7 @@ for (const dialect of dialects) {
       const doc = (await call(api, "GET", "/v1/openapi.json", 200, { as: "anonymous" })).json;
       const viewer = (await get("/v1/auth/whoami", "viewer")).uuid;
       const fill: Record<string, string[]> = {
-        "/v1/target/{uuid}": [ids.pgTarget, ids.legacyTarget, ids.bareTarget, ids.orphanTarget, ids.garbageTarget],
+        "/v1/target/{uuid}": [ids.pgTarget, ids.legacyTarget, ids.bareTarget, ids.orphanTarget, ids.garbageTarget, ids.brokenTarget],
         "/v1/store/{uuid}": [ids.store],
         "/v1/job/{uuid}": [ids.job, ids.legacyJob],
         "/v1/archive/{uuid}": [ids.archive, ids.orphanArchive],
@@ -220,7 +247,7 @@ for (const dialect of dialects) {
       expect(scanned).toBeGreaterThan(gets.length);
       // The scan would have seen a secret: the same routes give an operator the values.
       const operatorText = (await api.req("GET", "/v1/targets", { as: "operator" })).text + (await api.req("GET", "/v1/stores", { as: "operator" })).text;
-      for (const secret of [S.pg, S.dsn, S.legacyPass, S.s3, S.nested, S.bare, S.token, S.garbage]) expect(operatorText).toContain(secret);
+      for (const secret of Object.values(S)) expect(operatorText).toContain(secret);
     }, 60_000);
   });
 }
