@@ -66,6 +66,18 @@ test("the name rule: secret-looking keys go, names that only mention a key stay"
   }
 });
 
+test("the OpenAPI document describes the redaction on each route answering endpoints", async () => {
+  const api = await testApi();
+  try {
+    const doc = (await call(api, "GET", "/v1/openapi.json", 200, { as: "anonymous" })).json;
+    for (const p of ["/v1/targets", "/v1/target/{uuid}", "/v1/stores", "/v1/store/{uuid}", "/v1/jobs", "/v1/job/{uuid}", "/v1/archives", "/v1/archive/{uuid}"]) {
+      expect([p, doc.paths[p].get.description]).toEqual([p, expect.stringContaining(`replaced by "${REDACTED}"`)]);
+    }
+  } finally {
+    await api.cleanup();
+  }
+});
+
 for (const dialect of dialects) {
   describe(`endpoint secrets and roles (${dialect})`, () => {
     let api: TestApi;
