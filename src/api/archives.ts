@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { archiveJson } from "./json.ts";
+import { REDACTION_NOTE } from "./redact.ts";
 
 export function archiveRoutes(router: Router): void {
   const { archives } = router.core;
@@ -9,7 +10,8 @@ export function archiveRoutes(router: Router): void {
   route(router, {
     method: "get", path: "/v1/archives", tag, permission: "read", query: ArchiveQuery,
     summary: "List archives, newest first",
-    description: "?target= and ?store= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; ?limit= (default 100, at most 1000) and ?offset= to page.",
+    description: "?target= and ?store= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; ?limit= (default 100, at most 1000) and ?offset= to page. " +
+      `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: v.array(ArchiveJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, ...filter } = query;
@@ -18,7 +20,8 @@ export function archiveRoutes(router: Router): void {
 
   route(router, {
     method: "get", path: "/v1/archive/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show an archive", response: ArchiveJson, errors: [404],
+    summary: "Show an archive", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    response: ArchiveJson, errors: [404],
   }, async ({ params }) => archiveJson(await archives.get(params.uuid)));
 
   route(router, {

@@ -26,6 +26,8 @@ export interface DefinitionApi<Row, Input, C extends v.GenericSchema, U extends 
   updateBody: U;
   json: (row: Row) => object;
   jsonSchema: v.GenericSchema;
+  /** Said of the list and show routes too: targets and stores tell how their endpoints are redacted. */
+  readNote?: string;
   /** Request body → catalog columns (the design names some fields differently from the table). */
   input: (body: v.InferOutput<C> | v.InferOutput<U>) => Input;
 }
@@ -35,10 +37,11 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   d: DefinitionApi<Row, Input, C, U, Q>,
 ): void {
   const { kind, tag } = d;
+  const note = d.readNote ? ` ${d.readNote}` : "";
   const item = `${d.item}/:uuid`;
   route(router, {
     method: "get", path: d.collection, tag, permission: "read", query: d.listQuery,
-    summary: `List ${kind}s`, description: "unused=t lists only those no job uses (safe to delete); unused=f only those in use.",
+    summary: `List ${kind}s`, description: `unused=t lists only those no job uses (safe to delete); unused=f only those in use.${note}`,
     response: v.array(d.jsonSchema),
   }, async ({ query }) => (await d.rules.list(query as UsageFilter)).map(d.json));
 
@@ -49,7 +52,7 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
 
   route(router, {
     method: "get", path: item, tag, permission: "read", params: UuidParam,
-    summary: `Show a ${kind}`, response: d.jsonSchema, errors: [404],
+    summary: `Show a ${kind}`, description: note.trim() || undefined, response: d.jsonSchema, errors: [404],
   }, async ({ params }) => d.json(await d.rules.get(params.uuid)));
 
   route(router, {

@@ -15,6 +15,7 @@ import { pluginRoutes } from "./plugins.ts";
 import { timespecRoutes } from "./timespec.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
+import { REDACTION_NOTE } from "./redact.ts";
 
 export interface ApiOptions {
   /** The daemon's public key in SSH format, for /v1/meta/pubkey. */
@@ -53,13 +54,13 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   definitionRoutes(router, {
     kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",
     rules: core.targets, listQuery: S.DefinitionQuery, createBody: S.TargetCreate, updateBody: S.TargetUpdate,
-    json: targetJson, jsonSchema: S.TargetJson,
+    json: targetJson, jsonSchema: S.TargetJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent }),
   });
   definitionRoutes(router, {
     kind: "store", collection: "/v1/stores", item: "/v1/store", tag: "stores",
     rules: core.stores, listQuery: S.DefinitionQuery, createBody: S.StoreCreate, updateBody: S.StoreUpdate,
-    json: storeJson, jsonSchema: S.StoreJson,
+    json: storeJson, jsonSchema: S.StoreJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint }),
   });
   timespecRoutes(router);

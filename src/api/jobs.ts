@@ -2,13 +2,14 @@ import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
+import { REDACTION_NOTE } from "./redact.ts";
 
 export function jobRoutes(router: Router): void {
   const { jobs } = router.core;
   const tag = "jobs";
   route(router, {
     method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
-    summary: "List jobs", description: "Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f.",
+    summary: "List jobs", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: v.array(JobJson),
   }, async ({ query }) => (await router.core.catalog.jobs.list(query)).map(jobJson));
 
@@ -20,7 +21,7 @@ export function jobRoutes(router: Router): void {
 
   route(router, {
     method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show a job", response: JobJson, errors: [404],
+    summary: "Show a job", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`, response: JobJson, errors: [404],
   }, async ({ params }) => jobJson(await jobs.get(params.uuid)));
 
   route(router, {

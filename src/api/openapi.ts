@@ -3,6 +3,7 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import type { RouteSpec } from "./route.ts";
 import { ErrorBody } from "./schemas.ts";
+import { REDACTED } from "./redact.ts";
 import { VERSION } from "../version.ts";
 
 const ERROR_TEXT: Record<number, string> = {
@@ -56,7 +57,8 @@ export function openApiDocument(specs: RouteSpec<any, any, any>[]): object {
     info: {
       title: "Shield /v1 API",
       version: VERSION,
-      description: "Backup and restore of data systems into stores. Roles: viewer reads; operator also changes jobs, targets, stores, schedules and policies and runs backups and restores; admin also manages users.",
+      description: "Backup and restore of data systems into stores. Roles: viewer reads; operator also changes jobs, targets, stores, schedules and policies and runs backups and restores; admin also manages users. " +
+        `Viewers get target and store endpoints with their secret values replaced by "${REDACTED}".`,
     },
     components: {
       securitySchemes: { basic: { type: "http", scheme: "basic" }, token: { type: "http", scheme: "bearer" } },

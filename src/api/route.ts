@@ -6,6 +6,7 @@ import type { Context, Hono } from "hono";
 import * as v from "valibot";
 import { Forbidden, InvalidInput, type Core, type Principal } from "../core/index.ts";
 import { allows, roleFor, type Permission } from "../core/access.ts";
+import { redactEndpoints } from "./redact.ts";
 
 type Schema = v.GenericSchema;
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
@@ -62,8 +63,12 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     const params = validate("path", spec.params, c.req.param());
     const query = validate("query", spec.query, c.req.query());
     const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
-    const result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
+    let result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
     if (result instanceof Response) return result;
+    // Endpoint secrets are for those who edit endpoints: here, for every route at
+    // once, so a new route answering endpoints cannot forget it (see redact.ts).
+    // Public routes (health, pubkey, the OpenAPI document) answer no endpoints.
+    if (user && !allows(user.role, "operate")) result = await redactEndpoints(result, router.core.plugins);
     return c.json(result as object, spec.status ?? 200);
   });
 }
