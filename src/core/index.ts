@@ -19,6 +19,8 @@ export interface CoreOptions {
   plugins?: PluginRegistry;
   /** Called after a task is filed: the supervisor picks it up at once. */
   onTaskFiled?: () => void;
+  /** Called after a task was canceled: the supervisor stops it at once if it runs it. */
+  onTaskCanceled?: (uuid: string) => void;
   /** Called after a job or schedule changed: the scheduler re-reads them at once. */
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
@@ -51,7 +53,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     retention: definitionRules("retention policy", catalog.retention),
     jobs: jobRules(catalog, fileTask, jobsChanged),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
-    tasks: taskRules(catalog),
+    tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog),
   };
 }

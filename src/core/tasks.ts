@@ -16,7 +16,12 @@ export function taskFiler(catalog: Catalog, onFiled: () => void = () => {}): Tas
   };
 }
 
-export function taskRules(catalog: Catalog) {
+/**
+ * `onCanceled` tells this daemon's supervisor at once, so a task it runs stops
+ * without waiting for its next look at the catalog (which other daemons sharing
+ * the catalog still rely on).
+ */
+export function taskRules(catalog: Catalog, onCanceled: (uuid: string) => void = () => {}) {
   return {
     async get(uuid: string): Promise<TaskRow> {
       const task = await catalog.tasks.get(uuid);
@@ -30,6 +35,7 @@ export function taskRules(catalog: Catalog) {
         const now = (await catalog.tasks.get(uuid))?.status ?? task.status;
         throw new Conflict(`task ${uuid} is already ${now}; only pending or running tasks can be canceled`);
       }
+      onCanceled(uuid);
     },
   };
 }

@@ -46,7 +46,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
-    plugins, onTaskFiled: () => supervisor.nudge(), onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
+    plugins, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
+    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
   });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first; and /v1/health answers while the rest starts.

@@ -106,6 +106,11 @@ export class Supervisor {
     }
   }
 
+  /** A task was just canceled through this daemon's API: stop it now if it runs here. */
+  canceled(uuid: string): void {
+    this.running.get(uuid)?.abort(new Canceled("canceled"));
+  }
+
   private async checkCancels(): Promise<void> {
     for (const [uuid, ac] of this.running) {
       try {
