@@ -65,7 +65,12 @@ export async function createBody(ctx: Ctx, fields: Field[]): Promise<Body> {
   const body: Body = {};
   const given = await fromFlags(ctx, fields);
   for (const f of fields) {
-    if (f.boolean) { if (ctx.flag(f.flag)) body[f.key] = true; continue; }
+    if (f.boolean) {
+      // A switch left off is its fallback (a job starts unpaused), never a missing field.
+      if (ctx.flag(f.flag)) body[f.key] = true;
+      else if (f.fallback !== undefined) body[f.key] = f.fallback;
+      continue;
+    }
     if (f.key in given) body[f.key] = given[f.key];
     else if (ctx.interactive && !f.noPrompt) {
       const v = await askFor(ctx, f, body, undefined, false);

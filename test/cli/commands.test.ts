@@ -139,6 +139,13 @@ describe("jobs, runs, archives and tasks", () => {
     expect((await ok("list", "schedules", "--used", "--json")).json().map((s: any) => s.name)).toEqual(["nightly"]);
   });
 
+  test("a job created without --paused starts unpaused (the API requires the field; the CLI gives it)", async () => {
+    const r = (await ok("create", "job", "--name", "bytes-active", "--target", "bytes", "--store", "disk", "--schedule", "nightly", "--retention", "month", "--json")).json();
+    expect((await api("GET", `/v1/job/${r.uuid}`)).paused).toBe(false);
+    await ok("delete", "job", "bytes-active", "-y");
+    expect((await ok("list", "jobs", "--unpaused", "--json")).json()).toEqual([]);
+  });
+
   test("paused exits 0 when paused and 1 when not; pause and unpause", async () => {
     const yes = await run("paused", "job", "bytes-nightly");
     expect([yes.status, yes.stdout]).toEqual([0, "job bytes-nightly is paused\n"]);
