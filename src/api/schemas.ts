@@ -214,7 +214,8 @@ export const ArchiveJson = v.object({
 export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
-  requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime, log: v.string(),
+  requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
+  runner: v.nullable(v.string()), log: v.string(),
 });
 export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, created_at: Time });
 export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });

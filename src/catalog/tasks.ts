@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import { isUniqueViolation, type Page, type TaskRow, type TaskStatus } from "./rows.ts";
 
@@ -13,9 +13,28 @@ export const TARGET_OPS = ["backup", "restore"] as const;
 export type NewTask = Pick<TaskRow, "uuid" | "owner" | "op" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid" | "requestedAt">
   & Partial<Pick<TaskRow, "dueAt" | "log">>;
 
-export function taskQueries({ db, t }: CatalogHandle) {
+/** The daemon process that runs a task (made by src/supervisor/runner.ts). */
+export interface Runner {
+  /** Random per process start: two starts of one daemon are two runners. */
+  id: string;
+  host: string;
+  pid: number;
+  /** Which kernel boot and PID namespace `pid` belongs to; null where that cannot be known. */
+  pidSpace: string | null;
+}
+
+/** A running task of another runner, and whether its heartbeat is older than the grace (by the catalog's clock). */
+export type ForeignTask = TaskRow & { stale: boolean };
+
+export function taskQueries({ db, t, dialect }: CatalogHandle) {
   const { tasks, jobs } = t;
   const unfinished = inArray(tasks.status, ["pending", "running"]);
+  // Heartbeats are written and judged by the catalog's clock, not each daemon's:
+  // daemons on several machines sharing a catalog need not agree on the time.
+  const dbNow: SQL<number> = dialect === "pg"
+    ? sql`CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)`
+    : sql`CAST(strftime('%s', 'now') AS INTEGER)`;
+  const runnerColumns = (r: Runner) => ({ runnerId: r.id, runnerHost: r.host, runnerPid: r.pid, runnerPidSpace: r.pidSpace, heartbeatAt: dbNow });
   return {
     /** Newest first. */
     list(f: TaskFilter, page: Page): Promise<TaskRow[]> {
@@ -92,7 +111,7 @@ export function taskQueries({ db, t }: CatalogHandle) {
      * tasks_one_running_per_target refuses a second running task on a target
      * (the loser of that race just looks again).
      */
-    async claim(now: number): Promise<TaskRow | undefined> {
+    async claim(now: number, runner?: Runner): Promise<TaskRow | undefined> {
       const lost = new Set<string>();
       for (let attempt = 0; attempt < 50; attempt++) {
         const candidates = await db.select({ uuid: tasks.uuid }).from(tasks)
@@ -107,7 +126,8 @@ export function taskQueries({ db, t }: CatalogHandle) {
         const next = candidates.find((c) => !lost.has(c.uuid));
         if (!next) return undefined;
         try {
-          const claimed = await db.update(tasks).set({ status: "running", startedAt: now })
+          // Without a runner (tests acting as a dead daemon) the task has no heartbeat: it is stale at once.
+          const claimed = await db.update(tasks).set({ status: "running", startedAt: now, ...(runner ? runnerColumns(runner) : {}) })
             .where(and(eq(tasks.uuid, next.uuid), eq(tasks.status, "pending"))).returning();
           if (claimed[0]) return claimed[0];
           // Another worker took it first: look again.
@@ -119,10 +139,15 @@ export function taskQueries({ db, t }: CatalogHandle) {
       }
       return undefined;
     },
-    /** Ends a running task; a task canceled meanwhile stays canceled. */
-    async finish(uuid: string, status: "done" | "failed", now: number, archiveUuid?: string): Promise<boolean> {
+    /**
+     * Ends a running task; a task canceled meanwhile stays canceled. With `runnerId`,
+     * only while that runner holds it: a daemon taken for dead, whose task another
+     * daemon took over, does not overwrite that daemon's outcome.
+     */
+    async finish(uuid: string, status: "done" | "failed", now: number, archiveUuid?: string, runnerId?: string): Promise<boolean> {
       const rows = await db.update(tasks).set({ status, stoppedAt: now, ...(archiveUuid ? { archiveUuid } : {}) })
-        .where(and(eq(tasks.uuid, uuid), eq(tasks.status, "running"))).returning({ uuid: tasks.uuid });
+        .where(and(eq(tasks.uuid, uuid), eq(tasks.status, "running"), runnerId === undefined ? undefined : eq(tasks.runnerId, runnerId)))
+        .returning({ uuid: tasks.uuid });
       return rows.length > 0;
     },
     async appendLog(uuid: string, text: string): Promise<void> {
@@ -134,9 +159,44 @@ export function taskQueries({ db, t }: CatalogHandle) {
     async status(uuid: string): Promise<TaskRow["status"] | undefined> {
       return (await db.select({ status: tasks.status }).from(tasks).where(eq(tasks.uuid, uuid)))[0]?.status;
     },
-    /** Tasks left running by a daemon that died: they are failed at the next start. */
-    listRunning(): Promise<TaskRow[]> {
-      return db.select().from(tasks).where(eq(tasks.status, "running"));
+    /** The status of a task and the runner that holds it: a runner whose task another daemon took over stops it. */
+    async holder(uuid: string): Promise<{ status: TaskRow["status"]; runnerId: string | null } | undefined> {
+      return (await db.select({ status: tasks.status, runnerId: tasks.runnerId }).from(tasks).where(eq(tasks.uuid, uuid)))[0];
+    },
+
+    // ---- heartbeats and recovery (daemons sharing a catalog) ----
+
+    /** Says that this runner still runs its running tasks: one UPDATE for all of them. The count of them. */
+    async heartbeat(runnerId: string): Promise<number> {
+      const rows = await db.update(tasks).set({ heartbeatAt: dbNow })
+        .where(and(eq(tasks.runnerId, runnerId), eq(tasks.status, "running"))).returning({ uuid: tasks.uuid });
+      return rows.length;
+    },
+    /**
+     * The running tasks of every runner but this one, each marked stale when its
+     * heartbeat is older than `graceS` seconds or missing (a task claimed before
+     * heartbeats existed, found when the catalog was upgraded).
+     */
+    async foreignRunning(runnerId: string, graceS: number): Promise<ForeignTask[]> {
+      const rows = await db.select({
+        ...getTableColumns(tasks),
+        stale: sql<unknown>`CASE WHEN ${tasks.heartbeatAt} IS NULL OR ${tasks.heartbeatAt} < ${dbNow} - ${Math.floor(graceS)} THEN 1 ELSE 0 END`,
+      }).from(tasks).where(and(eq(tasks.status, "running"), or(isNull(tasks.runnerId), ne(tasks.runnerId, runnerId))));
+      return rows.map((r) => ({ ...r, stale: Number(r.stale) === 1 }));
+    },
+    /**
+     * Makes `runner` the holder of a task another runner left, if that task is
+     * still running and still as `seen` (same runner, same heartbeat): of several
+     * daemons recovering at once exactly one wins, and a runner that was only
+     * slow and has just beaten again keeps its task. The task as taken, or undefined.
+     */
+    async takeOver(seen: Pick<TaskRow, "uuid" | "runnerId" | "heartbeatAt">, runner: Runner): Promise<TaskRow | undefined> {
+      const rows = await db.update(tasks).set(runnerColumns(runner)).where(and(
+        eq(tasks.uuid, seen.uuid), eq(tasks.status, "running"),
+        seen.runnerId === null ? isNull(tasks.runnerId) : eq(tasks.runnerId, seen.runnerId),
+        seen.heartbeatAt === null ? isNull(tasks.heartbeatAt) : eq(tasks.heartbeatAt, seen.heartbeatAt),
+      )).returning();
+      return rows[0];
     },
 
     // ---- the audit trail ----

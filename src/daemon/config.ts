@@ -19,6 +19,11 @@ export interface DaemonConfig {
   encrypt: boolean;
   /** A task running longer is failed and its processes killed (seconds). */
   taskTimeout: number;
+  /**
+   * A running task whose daemon sent no heartbeat for this long is failed by
+   * another daemon on the catalog (seconds; heartbeats go every 5 s).
+   */
+  heartbeatGrace: number;
   /** Purged archive rows and finished tasks are removed after this long (seconds). */
   auditRetention: number;
   /** SHIELD_MODE=DEV: every schedule runs every minute. */
@@ -30,6 +35,7 @@ export const DEFAULT_DATA_DIR = "./shield-data";
 export const DEFAULT_WORKERS = 4;
 export const DEFAULT_TASK_TIMEOUT = "12h";
 export const DEFAULT_AUDIT_RETENTION = "90d";
+export const DEFAULT_HEARTBEAT_GRACE = "60s";
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -65,6 +71,9 @@ Options:
   --task-timeout D     a task running longer is failed and its processes killed
                        (default ${DEFAULT_TASK_TIMEOUT}; env SHIELD_TASK_TIMEOUT); D is seconds
                        or a number with s, m, h or d: 3600, 90m, 12h
+  --heartbeat-grace D  a running task whose daemon sent no heartbeat for this long is
+                       taken for dead and failed by any daemon on the catalog (default
+                       ${DEFAULT_HEARTBEAT_GRACE}, at least 15s; env SHIELD_HEARTBEAT_GRACE)
   --audit-retention D  purged archive rows and finished task logs are kept this
                        long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
   -h, --help           this help
@@ -95,7 +104,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true },
-    { name: "workers" }, { name: "task-timeout" }, { name: "audit-retention" }, { name: "help", short: "h", flag: true },
+    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -112,13 +121,16 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (!["on", "off"].includes(encrypt)) throw new UsageError(`SHIELD_ENCRYPT must be on or off (got "${env.SHIELD_ENCRYPT}")`);
   const taskTimeout = duration("task-timeout", "SHIELD_TASK_TIMEOUT",
     (options["task-timeout"] as string) ?? env.SHIELD_TASK_TIMEOUT ?? DEFAULT_TASK_TIMEOUT, 1);
+  // Three missed heartbeats at the least: a shorter grace would fail live tasks on a slow catalog.
+  const heartbeatGrace = duration("heartbeat-grace", "SHIELD_HEARTBEAT_GRACE",
+    (options["heartbeat-grace"] as string) ?? env.SHIELD_HEARTBEAT_GRACE ?? DEFAULT_HEARTBEAT_GRACE, 15);
   const auditRetention = duration("audit-retention", "SHIELD_AUDIT_RETENTION",
     (options["audit-retention"] as string) ?? env.SHIELD_AUDIT_RETENTION ?? DEFAULT_AUDIT_RETENTION, 3600);
   const mode = env.SHIELD_MODE ?? "";
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, auditRetention, dev: mode.toUpperCase() === "DEV",
+    taskTimeout, heartbeatGrace, auditRetention, dev: mode.toUpperCase() === "DEV",
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
   };

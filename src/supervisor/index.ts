@@ -2,7 +2,7 @@
 // is the queue), run their pipelines, watch for cancels, and record the outcome.
 // Only a task whose every stage exited 0 leaves an archive; anything else purges
 // what the store received.
-import { nowSeconds, type Catalog, type JobView, type TaskRow } from "../catalog/index.ts";
+import { nowSeconds, type Catalog, type ForeignTask, type JobView, type Runner, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
@@ -10,9 +10,20 @@ import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
+import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
+/** How often a daemon says it still runs its tasks. */
+export const DEFAULT_HEARTBEAT_MS = 5000;
+/**
+ * A running task whose heartbeat is older than this is taken for dead and failed
+ * by any daemon on the catalog: many heartbeats must be missed (a slow catalog,
+ * a paused VM) before a live task is failed.
+ */
+export const DEFAULT_STALE_AFTER_MS = 60_000;
+/** How often a daemon looks for tasks whose runner died (besides at start). */
+export const DEFAULT_RECOVER_EVERY_MS = 30_000;
 
 export interface SupervisorOptions {
   catalog: Catalog;
@@ -32,12 +43,20 @@ export interface SupervisorOptions {
   encrypt?: boolean;
   /** A task running longer is failed and every process of it killed (default 12 h). */
   taskTimeoutMs?: number;
+  /** How often this daemon refreshes the heartbeat of its running tasks (ms). */
+  heartbeatMs?: number;
+  /** A running task of another runner whose heartbeat is older than this is failed (ms). */
+  staleAfterMs?: number;
+  /** How often to look for such tasks after the one look at start (ms). */
+  recoverEveryMs?: number;
 }
 
 class TaskFailure extends Error {}
 
 /** The abort reason of a task that ran past the task timeout: it fails (not cancels) with these words. */
 class TimedOut extends PipelineFailed {}
+
+const TAKEN_OVER = "another daemon found this task's runner dead (no heartbeat for longer than the grace) and failed it; every process of it here was killed";
 
 function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -53,14 +72,26 @@ export class Supervisor {
   /** One wake-up per idle worker: several tasks filed at once wake several workers. */
   private idle = new Set<() => void>();
   private cancelWatch: ReturnType<typeof setInterval> | undefined;
+  private heartbeats: ReturnType<typeof setInterval> | undefined;
+  private recoveries: ReturnType<typeof setInterval> | undefined;
+  private recovering: Promise<void> | undefined;
+  /** This daemon process, as recorded on the tasks it claims. */
+  readonly runner: Runner = newRunner();
 
   constructor(private readonly opts: SupervisorOptions) {}
 
-  /** Fails tasks a previous daemon left running, then starts the workers. */
+  /** Fails tasks dead daemons left running, then starts the workers, the heartbeat and the periodic recovery. */
   async start(): Promise<void> {
     await this.recover();
     const poll = this.opts.pollMs ?? 500;
     this.cancelWatch = setInterval(() => void this.checkCancels(), poll);
+    this.heartbeats = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    // Without a restart, a task whose daemon died while the others live on is found here.
+    this.recoveries = setInterval(() => {
+      this.recovering ??= this.recover()
+        .catch((err) => log.error("cannot look for tasks of dead daemons", describeError(err)))
+        .finally(() => { this.recovering = undefined; });
+    }, this.opts.recoverEveryMs ?? DEFAULT_RECOVER_EVERY_MS);
     const idlePoll = this.opts.idlePollMs ?? 2000;
     for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.worker(idlePoll));
   }
@@ -74,16 +105,28 @@ export class Supervisor {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.cancelWatch);
+    clearInterval(this.recoveries);
     for (const ac of this.running.values()) ac.abort(new Error("the daemon is shutting down"));
     this.nudge();
-    await Promise.all(this.loops);
+    // The heartbeat goes on until every task is recorded: a slow teardown must not look like a death.
+    await Promise.all([...this.loops, this.recovering]);
+    clearInterval(this.heartbeats);
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.opts.catalog.tasks.heartbeat(this.runner.id);
+    } catch (err) {
+      // Missing a few is harmless: only a heartbeat older than the grace makes a task look dead.
+      log.warn("cannot refresh the heartbeat of running tasks", describeError(err));
+    }
   }
 
   private async worker(poll: number): Promise<void> {
     while (!this.stopped) {
       let task: TaskRow | undefined;
       try {
-        task = await this.opts.catalog.tasks.claim(nowSeconds());
+        task = await this.opts.catalog.tasks.claim(nowSeconds(), this.runner);
       } catch (err) {
         log.error("cannot claim a task", describeError(err));
       }
@@ -114,7 +157,10 @@ export class Supervisor {
   private async checkCancels(): Promise<void> {
     for (const [uuid, ac] of this.running) {
       try {
-        if ((await this.opts.catalog.tasks.status(uuid)) === "canceled") ac.abort(new Canceled("canceled"));
+        const h = await this.opts.catalog.tasks.holder(uuid);
+        if (h?.status === "canceled") ac.abort(new Canceled("canceled"));
+        // This daemon was taken for dead (stalled past the grace) and another failed the task: stop it here too.
+        else if (h && (h.status !== "running" || h.runnerId !== this.runner.id)) ac.abort(new PipelineFailed(TAKEN_OVER));
       } catch (err) {
         log.warn("cannot check a task for cancel", { task: uuid, ...describeError(err) });
       }
@@ -157,7 +203,7 @@ export class Supervisor {
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
-    if (outcome !== "canceled") await catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid);
+    if (outcome !== "canceled") await catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id);
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
   }
 
@@ -174,8 +220,11 @@ export class Supervisor {
       { compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key) });
     const uuid = crypto.randomUUID();
     try {
-      // A cancel that came while the pipeline finished still wins: no archive for a canceled task.
-      if ((await catalog.tasks.status(task.uuid)) === "canceled") throw new Canceled("canceled");
+      // A cancel that came while the pipeline finished still wins: no archive for a canceled task,
+      // nor for one another daemon failed meanwhile (it took this daemon for dead).
+      const h = await catalog.tasks.holder(task.uuid);
+      if (h?.status === "canceled") throw new Canceled("canceled");
+      if (h?.status !== "running" || h.runnerId !== this.runner.id) throw new PipelineFailed(TAKEN_OVER);
       await this.recordArchive(uuid, job, takenAt, r);
     } catch (err) {
       const failure = err instanceof PipelineFailed ? err : new PipelineFailed(`cannot record the archive: ${(err as Error).message}`);
@@ -234,21 +283,42 @@ export class Supervisor {
 
   /**
    * A daemon that died (crash, kill -9) left tasks running that nobody runs now.
-   * NOTE: this assumes one daemon per catalog; daemons sharing a PostgreSQL
-   * catalog need task heartbeats first (the scheduler issue).
+   * Several daemons may share the catalog, so a running task of another runner is
+   * failed only when that runner is known dead: its heartbeat is older than the
+   * grace, or it ran on this machine and its process is gone (see runner.ts).
+   * Never a task of this runner. Runs at start and every recoverEveryMs.
    */
   private async recover(): Promise<void> {
     const { catalog } = this.opts;
-    for (const task of await catalog.tasks.listRunning()) {
-      const tlog = new TaskLog(catalog, task.uuid);
-      tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
-      // It may have died after recording the archive and before clearing the key: that blob is the archive's.
-      const archive = task.storeKey && task.storeUuid ? await catalog.archives.findByStoreKey(task.storeUuid, task.storeKey) : undefined;
-      if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
-      else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
-      await tlog.close();
-      await catalog.tasks.finish(task.uuid, "failed", nowSeconds());
-      log.warn("failed a task left running by a previous daemon", { task: task.uuid });
+    const staleAfterMs = this.opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    let failed = 0;
+    for (const seen of await catalog.tasks.foreignRunning(this.runner.id, Math.ceil(staleAfterMs / 1000))) {
+      const gone = deadHere(seen, this.runner.pidSpace);
+      if (!seen.stale && !gone) continue;
+      // Only one daemon wins a task (the others, or a runner that just beat again, leave it be).
+      const task = await catalog.tasks.takeOver(seen, this.runner);
+      if (!task) continue;
+      await this.failOrphan(task, seen, gone, staleAfterMs);
+      failed++;
     }
+    if (failed) this.nudge(); // their targets are free again
+  }
+
+  private async failOrphan(task: TaskRow, seen: ForeignTask, gone: boolean, staleAfterMs: number): Promise<void> {
+    const { catalog } = this.opts;
+    const tlog = new TaskLog(catalog, task.uuid);
+    const who = runnerLabel(seen);
+    tlog.line(who === null
+      ? "found running with no heartbeat (left by a daemon older than heartbeats)"
+      : gone ? `its daemon (${who}) is no longer running`
+      : `its daemon (${who}) sent no heartbeat for longer than ${formatDuration(staleAfterMs)}`);
+    tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+    // It may have died after recording the archive and before clearing the key: that blob is the archive's.
+    const archive = task.storeKey && task.storeUuid ? await catalog.archives.findByStoreKey(task.storeUuid, task.storeKey) : undefined;
+    if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
+    else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+    await tlog.close();
+    await catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id);
+    log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });
   }
 }

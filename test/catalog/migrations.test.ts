@@ -227,7 +227,7 @@ for (const dialect of dialects) {
       expect(await actual(dialect, r)).toEqual(declared(dialect));
     });
 
-    test("a catalog where a crash left two backups running on one target still takes the one-per-target index", async () => {
+    test("a catalog where a crash left two backups running on one target still takes the one-per-target index; what still runs counts as stale", async () => {
       const { url, raw } = await location();
       const r = raw();
       await r.run(dialect === "pg"
@@ -248,6 +248,9 @@ for (const dialect of dialects) {
       expect((await c.tasks.get(a))!.status).toBe("running");
       expect(await c.tasks.get(b)).toMatchObject({ status: "failed", log: "FAILED: the daemon stopped while this task ran (found when upgrading the catalog)\n" });
       expect((await c.tasks.get(other))!.status).toBe("running");
+      // They predate heartbeats: no runner, no heartbeat, so every daemon takes them for dead, however long the grace.
+      const left = await c.tasks.foreignRunning(crypto.randomUUID(), 10 * 365 * 86400);
+      expect(left.map((t) => [t.uuid, t.runnerId, t.heartbeatAt, t.stale]).toSorted()).toEqual([[a, null, null, true], [other, null, null, true]].toSorted());
       await c.close();
       expect(await actual(dialect, r)).toEqual(declared(dialect));
       await r.close();

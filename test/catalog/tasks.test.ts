@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import type { TaskRow } from "../../src/catalog/index.ts";
+import { nowSeconds, type Runner, type TaskRow } from "../../src/catalog/index.ts";
 import type { CatalogHandle } from "../../src/catalog/open.ts";
 import { dialects } from "../helpers/catalog.ts";
 import { T0, taskRow, useCatalog } from "./fixtures.ts";
@@ -9,7 +9,7 @@ const ALL = { limit: 1000, offset: 0 };
 const uuids = (rows: { uuid: string }[]) => rows.map((r) => r.uuid);
 
 /** What the worker pool does to a task, which the catalog's task queries do not offer yet. */
-async function setState(raw: CatalogHandle, uuid: string, v: Partial<Pick<TaskRow, "status" | "startedAt" | "stoppedAt" | "log">>): Promise<void> {
+async function setState(raw: CatalogHandle, uuid: string, v: Partial<Pick<TaskRow, "status" | "startedAt" | "stoppedAt" | "log" | "heartbeatAt">>): Promise<void> {
   await raw.db.update(raw.t.tasks).set(v).where(eq(raw.t.tasks.uuid, uuid));
 }
 
@@ -42,7 +42,8 @@ for (const dialect of dialects) {
       });
 
       test("create makes a pending task with an empty log and no start or stop", async () => {
-        expect(await c().tasks.get(k[0]!.uuid)).toEqual({ ...k[0]!, status: "pending", log: "", startedAt: null, stoppedAt: null, storeKey: null, dueAt: null });
+        expect(await c().tasks.get(k[0]!.uuid)).toEqual({ ...k[0]!, status: "pending", log: "", startedAt: null, stoppedAt: null, storeKey: null, dueAt: null,
+          runnerId: null, runnerHost: null, runnerPid: null, runnerPidSpace: null, heartbeatAt: null });
         expect(await c().tasks.get(k[2]!.uuid)).toMatchObject({ op: "restore", owner: "alice", jobUuid: null, archiveUuid: archive, targetUuid: null, storeUuid: null });
         expect(await c().tasks.get(crypto.randomUUID())).toBeUndefined();
       });
@@ -134,6 +135,93 @@ for (const dialect of dialects) {
       });
     });
 
+    describe("heartbeats and recovery", () => {
+      const open = useCatalog(dialect);
+      const c = () => open().catalog;
+      const runner = (host = "host-a"): Runner => ({ id: crypto.randomUUID(), host, pid: 4242, pidSpace: "boot ns" });
+      /** A running task held by `r` (none: as claimed before heartbeats existed). */
+      const running = async (r?: Runner) => {
+        const row = taskRow({ jobUuid: crypto.randomUUID(), requestedAt: T0 - 1_000_000 });
+        await c().tasks.create(row);
+        expect((await c().tasks.claim(T0, r))!.uuid).toBe(row.uuid);
+        return row.uuid;
+      };
+      const age = async (uuid: string, seconds: number) => setState(await open().raw(), uuid, { heartbeatAt: nowSeconds() - seconds });
+      const mine = <T extends { uuid: string }>(rows: T[], of: string[]) => rows.filter((r) => of.includes(r.uuid));
+
+      test("claim records the runner and a heartbeat of now, by the catalog's clock", async () => {
+        const r = runner();
+        const uuid = await running(r);
+        const t = (await c().tasks.get(uuid))!;
+        expect(t).toMatchObject({ status: "running", runnerId: r.id, runnerHost: "host-a", runnerPid: 4242, runnerPidSpace: "boot ns" });
+        expect(Math.abs(t.heartbeatAt! - nowSeconds())).toBeLessThanOrEqual(2);
+        // Claimed without a runner, a task has no heartbeat: as one from before heartbeats.
+        expect(await c().tasks.get(await running())).toMatchObject({ runnerId: null, heartbeatAt: null });
+      });
+
+      test("heartbeat refreshes every running task of its runner in one go, and nothing else", async () => {
+        const [a, b] = [runner(), runner()];
+        const a1 = await running(a);
+        const a2 = await running(a);
+        const aDone = await running(a);
+        const b1 = await running(b);
+        for (const u of [a1, a2, aDone, b1]) await age(u, 500);
+        expect(await c().tasks.finish(aDone, "done", T0 + 1)).toBe(true);
+        expect(await c().tasks.heartbeat(a.id)).toBe(2);
+        const hb = async (u: string) => (await c().tasks.get(u))!.heartbeatAt!;
+        for (const u of [a1, a2]) expect(Math.abs((await hb(u)) - nowSeconds())).toBeLessThanOrEqual(2);
+        expect(await hb(aDone)).toBeLessThan(nowSeconds() - 400);
+        expect(await hb(b1)).toBeLessThan(nowSeconds() - 400);
+        expect(await c().tasks.heartbeat(crypto.randomUUID())).toBe(0);
+      });
+
+      test("foreignRunning lists other runners' running tasks, stale past the grace or without a heartbeat; never the asker's", async () => {
+        const [me, fresh, old] = [runner(), runner("host-b"), runner("host-c")];
+        const own = await running(me);
+        await age(own, 3600); // even long silent, its own task is never listed
+        const live = await running(fresh);
+        const dead = await running(old);
+        await age(dead, 120);
+        const legacy = await running();
+        const pending = taskRow({ jobUuid: crypto.randomUUID() });
+        await c().tasks.create(pending);
+        const all = [own, live, dead, legacy, pending.uuid];
+        const got = mine(await c().tasks.foreignRunning(me.id, 60), all).map((t) => [t.uuid, t.stale]);
+        expect(new Map(got as [string, boolean][])).toEqual(new Map([[live, false], [dead, true], [legacy, true]]));
+        // A longer grace spares the one silent for 2 minutes.
+        const lenient = mine(await c().tasks.foreignRunning(me.id, 300), all);
+        expect(lenient.find((t) => t.uuid === dead)!.stale).toBe(false);
+        expect(lenient.find((t) => t.uuid === legacy)!.stale).toBe(true);
+        expect(lenient.find((t) => t.uuid === dead)).toMatchObject({ runnerId: old.id, runnerHost: "host-c", runnerPid: 4242 });
+      });
+
+      test("takeOver: one daemon wins a dead runner's task, and a runner that beat again keeps it", async () => {
+        const [dead, slow, x, y] = [runner(), runner(), runner("x"), runner("y")];
+        const d = await running(dead);
+        await age(d, 120);
+        const seen = (await c().tasks.get(d))!;
+        const [first, second] = await Promise.all([c().tasks.takeOver(seen, x), c().tasks.takeOver(seen, y)]);
+        expect([first, second].filter(Boolean)).toHaveLength(1);
+        const winner = first ? x : y;
+        expect((first ?? second)!).toMatchObject({ uuid: d, status: "running", runnerId: winner.id, runnerHost: winner.host });
+        // The loser, or anyone later, cannot finish it for the winner.
+        const loser = first ? y : x;
+        expect(await c().tasks.finish(d, "failed", T0 + 5, undefined, loser.id)).toBe(false);
+        expect(await c().tasks.finish(d, "failed", T0 + 5, undefined, winner.id)).toBe(true);
+
+        const s = await running(slow);
+        await age(s, 120);
+        const stale = (await c().tasks.get(s))!;
+        expect(await c().tasks.heartbeat(slow.id)).toBe(1); // it was only slow
+        expect(await c().tasks.takeOver(stale, x)).toBeUndefined();
+        expect((await c().tasks.get(s))!.runnerId).toBe(slow.id);
+
+        // A task from before heartbeats (no runner, no heartbeat) is taken over too.
+        const legacy = await running();
+        expect(await c().tasks.takeOver((await c().tasks.get(legacy))!, x)).toMatchObject({ runnerId: x.id });
+      });
+    });
+
     describe("the queue", () => {
       const open = useCatalog(dialect);
       const c = () => open().catalog;
@@ -172,13 +260,6 @@ for (const dialect of dialects) {
         const got = claimed.filter((t) => t !== undefined).map((t) => t!.uuid);
         expect(got.toSorted()).toEqual(filed.toSorted());
         expect(claimed.filter((t) => t === undefined)).toHaveLength(3);
-      });
-
-      test("listRunning lists the running tasks only", async () => {
-        const running = await c().tasks.listRunning();
-        expect(running.length).toBeGreaterThan(0);
-        for (const t of running) expect(t.status).toBe("running");
-        expect(running.map((t) => t.uuid).toSorted()).toEqual(uuids(await c().tasks.list({ status: "running" }, ALL)).toSorted());
       });
 
       test("finish ends a running task, recording the archive it made", async () => {

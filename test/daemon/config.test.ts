@@ -32,13 +32,14 @@ describe("durations", () => {
 });
 
 describe("scheduler, queue and retention settings", () => {
-  test("defaults: 4 workers, a 12 h task timeout, a 90 day audit period, not DEV", () => {
-    expect(config([])).toMatchObject({ workers: 4, taskTimeout: 43200, auditRetention: 90 * 86400, dev: false });
+  test("defaults: 4 workers, a 12 h task timeout, a 60 s heartbeat grace, a 90 day audit period, not DEV", () => {
+    expect(config([])).toMatchObject({ workers: 4, taskTimeout: 43200, heartbeatGrace: 60, auditRetention: 90 * 86400, dev: false });
   });
 
   test("flags win over the environment", () => {
-    const env = { SHIELD_TASK_TIMEOUT: "2h", SHIELD_AUDIT_RETENTION: "30d" };
-    expect(config([], env)).toMatchObject({ taskTimeout: 7200, auditRetention: 30 * 86400 });
+    const env = { SHIELD_TASK_TIMEOUT: "2h", SHIELD_AUDIT_RETENTION: "30d", SHIELD_HEARTBEAT_GRACE: "2m" };
+    expect(config([], env)).toMatchObject({ taskTimeout: 7200, auditRetention: 30 * 86400, heartbeatGrace: 120 });
+    expect(config(["--heartbeat-grace", "30"], env).heartbeatGrace).toBe(30);
     expect(config(["--task-timeout", "90m", "--audit-retention", "7d", "--workers", "2"], env)).toMatchObject({ taskTimeout: 5400, auditRetention: 7 * 86400, workers: 2 });
   });
 
@@ -51,6 +52,7 @@ describe("scheduler, queue and retention settings", () => {
     expect(refusal(["--task-timeout", "soon"])).toBe('--task-timeout (SHIELD_TASK_TIMEOUT) must be a duration like 3600, 90m, 12h or 90d (got "soon")');
     expect(refusal([], { SHIELD_TASK_TIMEOUT: "0" })).toContain("SHIELD_TASK_TIMEOUT");
     expect(refusal(["--audit-retention", "30m"])).toBe('--audit-retention (SHIELD_AUDIT_RETENTION) must be at least 3600 seconds (got "30m")');
+    expect(refusal(["--heartbeat-grace", "5s"])).toBe('--heartbeat-grace (SHIELD_HEARTBEAT_GRACE) must be at least 15 seconds (got "5s")');
     expect(refusal([], { SHIELD_MODE: "PROD" })).toBe('SHIELD_MODE must be DEV or unset (got "PROD")');
     expect(refusal(["--workers", "0"])).toContain("--workers must be a whole number from 1 to 64");
   });

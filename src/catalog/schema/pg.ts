@@ -117,6 +117,17 @@ export const tasks = pgTable("tasks", {
   storeKey: text("store_key"),
   // The due time a scheduled backup was filed for; null for ad hoc tasks.
   dueAt: time("due_at"),
+  // The daemon process running this task (set when it claims it) and when that
+  // daemon last said it still runs it. Daemons sharing a catalog fail only the
+  // running tasks whose heartbeat went stale (or whose runner is known dead):
+  // runner_id is random per process start; host and pid are for people, and,
+  // with runner_pid_space (which kernel boot and PID namespace the pid belongs
+  // to), let a daemon see at once that a runner on its own machine is gone.
+  runnerId: text("runner_id"),
+  runnerHost: text("runner_host"),
+  runnerPid: integer("runner_pid"),
+  runnerPidSpace: text("runner_pid_space"),
+  heartbeatAt: time("heartbeat_at"),
 }, (t) => [
   index("tasks_status_requested").on(t.status, t.requestedAt),
   index("tasks_requested").on(t.requestedAt),

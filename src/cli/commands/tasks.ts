@@ -57,6 +57,7 @@ export const taskCommands: Command[] = [
         ["UUID", t.uuid], ["Type", t.type], ["Status", t.status], ["Owner", t.owner],
         ["Job", t.job_uuid], ["Archive", t.archive_uuid], ["Target", t.target_uuid], ["Store", t.store_uuid],
         ["Requested", `${t.requested_at} UTC`], ["Started", t.started_at && `${t.started_at} UTC`], ["Stopped", t.stopped_at && `${t.stopped_at} UTC`],
+        ["Runner", t.runner],
       ]);
       ctx.out.line("Log:");
       ctx.out.write(t.log ? t.log.replace(/^/gm, "  ").replace(/ +$/, "") : "  (empty)\n");
