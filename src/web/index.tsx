@@ -38,9 +38,23 @@ const CHANGE_PAGE = /\/(new|edit|delete|restore)$/;
 const isHtmx = (c: Context) => c.req.header("hx-request") === "true";
 const unsafe = (method: string) => !["GET", "HEAD", "OPTIONS"].includes(method);
 
-/** Where to go after sign-in: a path on this site only. */
+/**
+ * Where to go after sign-in: a path on this site only. Judged the way a browser
+ * reads a Location (the URL parser drops tabs and newlines, so "/\t/evil.example"
+ * would be "//evil.example", another host), and answered as that parser writes
+ * it back, so the header never carries a control character (a newline made it throw).
+ */
 function safeNext(next: string | undefined): string {
-  return next && /^\/(?!\/)[^\\]*$/.test(next) && !next.startsWith("/signin") ? next : "/";
+  if (!next || !next.startsWith("/") || /[\\\x00-\x1f\x7f]/.test(next)) return "/";
+  const base = "http://shield.invalid";
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== base || url.pathname.startsWith("/signin")) return "/";
+  return url.pathname + url.search + url.hash;
 }
 
 export function createWeb(opts: WebOptions): Hono<WebEnv> {

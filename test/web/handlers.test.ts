@@ -62,6 +62,23 @@ describe("web sessions", () => {
     expect(away.location).toBe("/");
   });
 
+  test("`next` with a tab or newline (which browsers drop from a Location) cannot leave the site, nor fail the sign-in", async () => {
+    // "/\t/evil.example" reads as "//evil.example" in a browser: another host.
+    for (const next of ["/\t/evil.example/x", "/\n/evil.example", "/\r\n/evil.example", "/%0a", "/jobs\x00"]) {
+      const b = new WebClient(web);
+      await b.get("/signin");
+      const r = await b.post("/signin", { name: "admin", password: "correct horse battery", next });
+      expect(r.status).toBe(303);
+      expect(r.location).toBe(next === "/%0a" ? "/%0a" : "/");
+    }
+    const b = new WebClient(web);
+    await b.get("/signin");
+    const kept = await b.post("/signin", { name: "admin", password: "correct horse battery", next: "/jobs?paused=t#x" });
+    expect(kept.location).toBe("/jobs?paused=t#x");
+    const page = await new WebClient(web).get("/signin?next=%2F%09%2Fevil.example");
+    expect(page.html).toContain('name="next" value="/"');
+  });
+
   test("signing out revokes the token: the old cookie and the token are both refused", async () => {
     const b = new WebClient(web);
     await b.signIn("admin");
