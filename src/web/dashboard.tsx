@@ -11,6 +11,8 @@ import { subjectNames } from "./tasks.tsx";
 // A canceled run was someone's choice: it says nothing of the job's health.
 const FINISHED = new Set(["done", "failed"]);
 const HOUR = 3600_000;
+/** How many of a job's latest tasks are looked through for its latest backups. */
+const JUDGED = 100;
 
 async function runningTasks(api: ApiClient): Promise<Task[]> {
   const [running, pending] = await Promise.all([
@@ -37,11 +39,14 @@ async function attention(api: ApiClient, jobs: Job[]): Promise<{ list: Attention
   const periods = new Map<string, number | undefined>();
   let overdueKnown = false;
   const list = (await Promise.all(jobs.map(async (job): Promise<Attention | undefined> => {
+    // A job's tasks include the purges of its archives (filed as the job's too), which
+    // say nothing of whether its backups work: only backups are judged. The API cannot
+    // filter by type; purges come about one per backup, so a window this wide holds backups.
     const [recent, successes] = await Promise.all([
-      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, limit: 10 })}`),
-      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, status: "done", limit: 1 })}`),
+      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, limit: JUDGED })}`),
+      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, status: "done", limit: JUDGED })}`),
     ]);
-    const last = recent.find((t) => FINISHED.has(t.status));
+    const last = recent.find((t) => t.type === "backup" && FINISHED.has(t.status));
     if (last && last.status !== "done") {
       return { job, reason: `last run ${last.status}`, at: last.stopped_at ?? last.requested_at, task: last.uuid };
     }
@@ -49,7 +54,7 @@ async function attention(api: ApiClient, jobs: Job[]): Promise<{ list: Attention
     const every = await period(api, job.schedule, periods);
     if (every === undefined) return undefined;
     overdueKnown = true;
-    const success = successes[0];
+    const success = successes.find((t) => t.type === "backup");
     const since = success?.stopped_at ? Date.now() - Date.parse(isoUtc(success.stopped_at)) : Infinity;
     // One period, and up to an hour's grace for the run due now to finish.
     if (since > every + Math.min(every, HOUR)) {

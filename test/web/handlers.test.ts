@@ -409,3 +409,50 @@ describe("schedules", () => {
     expect(list.html).toMatch(/<time datetime="[^"]+T04:00:00Z"/);
   });
 });
+
+describe("the purger's tasks and archives", () => {
+  let t: TestApi;
+  let b: WebClient;
+  let dir: string;
+  let job: any;
+  const now = () => Math.floor(Date.now() / 1000);
+  /** A task of the job, run and ended as the supervisor would (claim, then finish). */
+  async function ran(op: "backup" | "purge", status: "done" | "failed", archiveUuid: string | null = null, later = 0) {
+    const uuid = crypto.randomUUID();
+    await t.catalog.tasks.create({
+      uuid, owner: op === "purge" ? "system" : "admin", op, jobUuid: job.uuid, archiveUuid,
+      targetUuid: job.target_uuid, storeUuid: job.store_uuid, requestedAt: now() + later,
+    });
+    expect((await t.catalog.tasks.claim(now()))?.uuid).toBe(uuid);
+    expect(await t.catalog.tasks.finish(uuid, status, now())).toBe(true);
+    return uuid;
+  }
+  beforeAll(async () => {
+    const w = await webApp();
+    t = w.t;
+    b = new WebClient(w.web);
+    await b.signIn("operator");
+    dir = mkdtempSync(join(tmpdir(), "shield-web-purge-"));
+    const made = async (path: string, body: unknown) => (await t.req("POST", path, { body })).json.uuid as string;
+    const store = await made("/v1/stores", { name: "disk", summary: "", plugin: "fs", endpoint: JSON.stringify({ base_dir: dir }) });
+    const target = await made("/v1/targets", { name: "bytes", summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: "10" }), agent: "" });
+    const schedule = await made("/v1/schedules", { name: "hourly", summary: "", when: "hourly at :15" });
+    const retention = await made("/v1/retention", { name: "day", summary: "", expires: 86400 });
+    const uuid = await made("/v1/jobs", { name: "hourly-bytes", summary: "", target, store, schedule, retention, priority: 50, compression: "zstd", paused: false });
+    job = (await t.req("GET", `/v1/job/${uuid}`)).json;
+  });
+  afterAll(async () => {
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the dashboard judges a job by its backups: a purge done after a failed backup does not hide the failure", async () => {
+    const failed = await ran("backup", "failed");
+    // Later than the backup: the newest finished task of the job is the purge.
+    await ran("purge", "done", crypto.randomUUID(), 5);
+    const page = await b.get("/");
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("last run failed");
+    expect(page.html).toContain(`href="/tasks/${failed}"`);
+  });
+});
