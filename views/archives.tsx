@@ -49,6 +49,10 @@ export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me;
           <dt>Taken</dt><dd><Time at={a.taken_at} /></dd>
           <dt>Expires</dt><dd><Time at={a.expires_at} /></dd>
           {a.purged_at ? <><dt>Purged</dt><dd><Time at={a.purged_at} /></dd></> : null}
+          {/* Why the purger could not remove the data yet, and when it tries again. */}
+          {a.purge_error ? <><dt>Purge error</dt><dd class="field-error">{a.purge_error}</dd></> : null}
+          {a.purge_attempts > 0 && a.status !== "purged" ? <><dt>Purge attempts</dt><dd>{a.purge_attempts}</dd></> : null}
+          {a.purge_next_at && a.status !== "purged" ? <><dt>Next purge attempt</dt><dd><Time at={a.purge_next_at} /></dd></> : null}
           <dt>Target</dt><dd>{a.target_name ? <a href={`/targets/${a.target_uuid}`}>{a.target_name}</a> : <span class="muted">deleted</span>} {a.target_plugin ? `(${a.target_plugin})` : ""}</dd>
           <dt>Store</dt><dd>{a.store_name ? <a href={`/stores/${a.store_uuid}`}>{a.store_name}</a> : <span class="muted">deleted</span>} {a.store_plugin ? `(${a.store_plugin})` : ""}</dd>
           <dt>Job</dt><dd>{a.job_uuid ? <a href={`/jobs/${a.job_uuid}`}>show the job</a> : <span class="muted">none</span>}</dd>

@@ -25,6 +25,10 @@ export function TaskList({ tasks, status, job, names, page, hasNext, pageHref }:
   );
 }
 
+/** What the archive a task names is to that task. */
+const ARCHIVE_LINK: Record<string, string> = { backup: "the archive made", restore: "the archive restored", purge: "the archive purged" };
+const TYPE_TITLE: Record<string, string> = { backup: "Backup", restore: "Restore", purge: "Purge" };
+
 const live = (t: Task) => t.status === "pending" || t.status === "running";
 
 /** The part of the task page that changes while it runs; it polls itself until the task ends. */
@@ -38,10 +42,12 @@ export function TaskLive({ me, task }: { me: Me; task: Task }) {
         <dl class="props">
           <dt>Status</dt><dd><Status status={task.status} />{progress ? <span class="progress"> {progress}</span> : null}</dd>
           <dt>Requested</dt><dd><Time at={task.requested_at} /></dd>
+          {task.due_at ? <><dt>Due</dt><dd><Time at={task.due_at} /> <span class="muted">(the scheduled time it was filed for)</span></dd></> : null}
           <dt>Started</dt><dd><Time at={task.started_at} /></dd>
           <dt>Stopped</dt><dd><Time at={task.stopped_at} /></dd>
           <dt>Took</dt><dd>{task.started_at ? elapsed(task.started_at, task.stopped_at) : "—"}</dd>
-          {task.archive_uuid ? <><dt>Archive</dt><dd><a href={`/archives/${task.archive_uuid}`}>{task.type === "backup" ? "the archive made" : "the archive restored"}</a></dd></> : null}
+          {task.runner ? <><dt>Run by</dt><dd>{task.runner}</dd></> : null}
+          {task.archive_uuid ? <><dt>Archive</dt><dd><a href={`/archives/${task.archive_uuid}`}>{ARCHIVE_LINK[task.type] ?? "the archive"}</a></dd></> : null}
         </dl>
       </div>
       {me.canOperate && polling ? (
@@ -56,7 +62,7 @@ export function TaskLive({ me, task }: { me: Me; task: Task }) {
 export function TaskDetail({ me, task, subject }: { me: Me; task: Task; subject?: { href: string; label: string } }) {
   return (
     <>
-      <h1>{task.type === "backup" ? "Backup" : task.type === "restore" ? "Restore" : task.type} task</h1>
+      <h1>{TYPE_TITLE[task.type] ?? task.type} task</h1>
       <p class="muted">Owned by {task.owner}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
       <TaskLive me={me} task={task} />
     </>

@@ -423,7 +423,7 @@ describe("the purger's tasks and archives", () => {
       uuid, owner: op === "purge" ? "system" : "admin", op, jobUuid: job.uuid, archiveUuid,
       targetUuid: job.target_uuid, storeUuid: job.store_uuid, requestedAt: now() + later,
     });
-    expect((await t.catalog.tasks.claim(now()))?.uuid).toBe(uuid);
+    expect((await t.catalog.tasks.claim(now(), { id: "r1", host: "backuphost", pid: 4242, pidSpace: null }))?.uuid).toBe(uuid);
     expect(await t.catalog.tasks.finish(uuid, status, now())).toBe(true);
     return uuid;
   }
@@ -454,5 +454,41 @@ describe("the purger's tasks and archives", () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain("last run failed");
     expect(page.html).toContain(`href="/tasks/${failed}"`);
+  });
+
+  test("a purge task is shown as one: its archive link, who ran it; a scheduled backup shows when it was due", async () => {
+    const archive = crypto.randomUUID();
+    const purge = await ran("purge", "done", archive, 10);
+    const page = await b.get(`/tasks/${purge}`);
+    expect(page.html).toContain("<h1>Purge task</h1>");
+    expect(page.html).toContain(`<a href="/archives/${archive}">the archive purged</a>`);
+    expect(page.html).toContain("backuphost");
+    const due = now() + 3600;
+    const pending = crypto.randomUUID();
+    await t.catalog.tasks.create({
+      uuid: pending, owner: "system", op: "backup", jobUuid: job.uuid, archiveUuid: null,
+      targetUuid: job.target_uuid, storeUuid: job.store_uuid, requestedAt: now(), dueAt: due,
+    });
+    const waiting = await b.get(`/tasks/${pending}`);
+    expect(waiting.html).toContain("<dt>Due</dt>");
+    expect(waiting.html).toContain(`<time datetime="${new Date(due * 1000).toISOString().slice(0, 19)}Z"`);
+  });
+
+  test("an archive whose purge failed says why, how often it was tried, and when the purger tries again", async () => {
+    const uuid = crypto.randomUUID();
+    const next = now() + 600;
+    await t.catalog.archives.create({
+      uuid, targetUuid: job.target_uuid, storeUuid: job.store_uuid, jobUuid: job.uuid, storeKey: "2024/01/01/gone",
+      takenAt: now() - 7200, expiresAt: now() - 3600, notes: "", status: "purge_failed", size: 10, rawSize: 10, sha256: null,
+      compression: "zstd", cipher: "none", encryptionKey: null, purgedAt: null,
+      purgeAttempts: 3, purgeError: "store fs: permission denied on 2024/01/01/gone", purgeNextAt: next,
+    });
+    const page = await b.get(`/archives/${uuid}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("permission denied on 2024/01/01/gone");
+    expect(page.html).toContain("<dt>Purge attempts</dt><dd>3</dd>");
+    expect(page.html).toContain(`<time datetime="${new Date(next * 1000).toISOString().slice(0, 19)}Z"`);
+    // Nothing to restore or delete: its data is on its way out.
+    expect(page.html).not.toContain(`/archives/${uuid}/restore`);
   });
 });
