@@ -11,10 +11,15 @@ import { whoami } from "./session.ts";
 const archive = (ctx: Ctx) => resolve(ctx.api(), KINDS.archive, ctx.arg(0));
 const STATUSES = ["valid", "expired", "purged", "purge_failed"] as const;
 
-function details(o: any): [string, unknown][] {
+/** The readable `show archive`: with, while its data is on its way out, why the purger failed and when it tries again. */
+export function archiveDetails(o: any): [string, unknown][] {
+  const purging = o.status !== "purged";
   return [
     ["UUID", o.uuid], ["Status", o.status], ["Taken at", `${o.taken_at} UTC`], ["Expires at", `${o.expires_at} UTC`],
     ...(o.purged_at ? [["Purged at", `${o.purged_at} UTC`] as [string, unknown]] : []),
+    ...(o.purge_error ? [["Purge error", o.purge_error] as [string, unknown]] : []),
+    ...(purging && o.purge_attempts > 0 ? [["Purge attempts", o.purge_attempts] as [string, unknown]] : []),
+    ...(purging && o.purge_next_at ? [["Next purge at", `${o.purge_next_at} UTC`] as [string, unknown]] : []),
     ["Target", `${o.target_name ?? "(deleted)"} (${o.target_plugin ?? "-"}, ${o.target_uuid})`],
     ["Store", `${o.store_name ?? "(deleted)"} (${o.store_plugin ?? "-"}, ${o.store_uuid})`],
     ["Store key", o.store_key], ["Job", o.job_uuid],
@@ -58,7 +63,7 @@ export const archiveCommands: Command[] = [
     async run(ctx) {
       const o = await archive(ctx);
       if (ctx.json) ctx.out.data(o);
-      else ctx.out.details(details(o));
+      else ctx.out.details(archiveDetails(o));
     },
   },
   {

@@ -9,6 +9,19 @@ import { oneOf, parseInteger } from "../values.ts";
 
 const STATUSES = ["pending", "running", "canceled", "failed", "done"] as const;
 
+/** The readable `show task` (its log follows). */
+export function taskDetails(t: any): [string, unknown][] {
+  return [
+    ["UUID", t.uuid], ["Type", t.type], ["Status", t.status], ["Owner", t.owner],
+    ["Job", t.job_uuid], ["Archive", t.archive_uuid], ["Target", t.target_uuid], ["Store", t.store_uuid],
+    ["Requested", `${t.requested_at} UTC`],
+    // A scheduled backup: the time it was filed for, which may be ahead of when it starts.
+    ...(t.due_at ? [["Due", `${t.due_at} UTC (the scheduled time it was filed for)`] as [string, unknown]] : []),
+    ["Started", t.started_at && `${t.started_at} UTC`], ["Stopped", t.stopped_at && `${t.stopped_at} UTC`],
+    ["Runner", t.runner],
+  ];
+}
+
 export const taskCommands: Command[] = [
   {
     verb: "list", noun: "task", summary: "List pending and running tasks (--all: every task, newest first)",
@@ -53,12 +66,7 @@ export const taskCommands: Command[] = [
       const t = await resolve(ctx.api(), KINDS.task, ctx.arg(0));
       if (ctx.flag("follow")) return followTask(ctx, t.uuid);
       if (ctx.json) return ctx.out.data(t);
-      ctx.out.details([
-        ["UUID", t.uuid], ["Type", t.type], ["Status", t.status], ["Owner", t.owner],
-        ["Job", t.job_uuid], ["Archive", t.archive_uuid], ["Target", t.target_uuid], ["Store", t.store_uuid],
-        ["Requested", `${t.requested_at} UTC`], ["Started", t.started_at && `${t.started_at} UTC`], ["Stopped", t.stopped_at && `${t.stopped_at} UTC`],
-        ["Runner", t.runner],
-      ]);
+      ctx.out.details(taskDetails(t));
       ctx.out.line("Log:");
       ctx.out.write(t.log ? t.log.replace(/^/gm, "  ").replace(/ +$/, "") : "  (empty)\n");
     },
