@@ -2,7 +2,7 @@
 // field, from the `fields` the plugin's `info` declares (GET /v1/plugin/:name):
 // title, help, default and example; secrets are read without echo.
 import type { Api } from "./client.ts";
-import { isSecretField } from "./output.ts";
+import { isSecretField, maskEndpoint } from "./output.ts";
 import { ask } from "./prompt.ts";
 import { parseEndpoint } from "./values.ts";
 
@@ -34,8 +34,10 @@ export async function askEndpoint(api: Api, plugin: string, current?: string): P
   let old: Record<string, unknown> = {};
   try { old = current ? JSON.parse(current) : {}; } catch { /* start afresh */ }
   if (!fields.length) {
+    // Enter keeps the current endpoint, secrets and all; the brackets show it masked,
+    // so a password never lands on the screen (or in the terminal's scrollback).
     const text = await ask(`Endpoint of ${plugin} (a JSON object)`, {
-      required: true, default: current,
+      required: true, default: current, shown: current ? maskEndpoint(current) : undefined,
       check: (t) => { try { parseEndpoint(t); return undefined; } catch (e) { return (e as Error).message.replace(/^--endpoint: /, ""); } },
     });
     return parseEndpoint(text);

@@ -102,6 +102,29 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db2.example.com", pg_port: 5432, pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
   });
 
+  test("edit of a target whose plugin declares no fields offers its endpoint with the secrets masked; Enter keeps them", async () => {
+    const endpoint = { size: "10", out: "/tmp/nowhere", password: PG_SECRET };
+    const made = await fetch(d.url + "/v1/targets", {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "raw", summary: "", plugin: "bytes-target", endpoint: JSON.stringify(endpoint), agent: "" }),
+    }).then((r) => r.json() as Promise<any>);
+    term = openTerminal([SHIELD_BIN, "edit", "target", "raw"], env());
+    for (const p of ["Name [raw]: ", "Summary: ", "Plugin [bytes-target]: "]) {
+      await term.waitFor(p);
+      term.type("");
+    }
+    await term.waitFor('Endpoint of bytes-target (a JSON object) [{"size":"10","out":"/tmp/nowhere","password":"***"}]: ');
+    term.type("");
+    await term.waitFor("Agent");
+    term.type("");
+    expect(await term.exit()).toBe(0);
+    expect(term.screen()).not.toContain(PG_SECRET);
+    term.close();
+    term = undefined;
+    expect(JSON.parse((await api(`/v1/target/${made.uuid}`)).endpoint)).toEqual(endpoint);
+    await fetch(d.url + `/v1/target/${made.uuid}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+  });
+
   test("delete asks first: no keeps it, yes deletes it", async () => {
     term = openTerminal([SHIELD_BIN, "delete", "target", "orders-db"], env());
     await term.waitFor(/Delete target "orders-db" \([0-9a-f-]{36}\)\? \[y\/N\]/);
