@@ -4,7 +4,32 @@
 import type { Api } from "./client.ts";
 import { isSecretField, maskEndpoint } from "./output.ts";
 import { ask } from "./prompt.ts";
+import { readFileSync } from "node:fs";
+import { UsageError } from "./errors.ts";
 import { parseEndpoint } from "./values.ts";
+
+/**
+ * The text of `--endpoint`: the JSON itself, `-` for stdin, or `@FILE`. An endpoint
+ * often holds a password, and whatever is on a command line is visible to every
+ * user of the machine (ps, /proc): stdin and files keep it out of argv.
+ */
+export async function endpointText(value: string): Promise<string> {
+  if (value === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (!text.trim()) throw new UsageError("--endpoint -: stdin was empty; give the endpoint's JSON on it");
+    return text;
+  }
+  if (value.startsWith("@")) {
+    try {
+      return readFileSync(value.slice(1), "utf8");
+    } catch (err) {
+      throw new UsageError(`--endpoint ${value}: cannot read ${value.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return value;
+}
 
 interface PluginField {
   name: string;

@@ -76,6 +76,21 @@ describe("definitions: targets, stores, schedules, retention policies", () => {
     expect((await api("GET", "/v1/targets?plugin=files"))[0]).toMatchObject({ agent: "", summary: "some files" });
   });
 
+  test("--endpoint - reads the endpoint from stdin and @FILE from a file, so a password need not be in argv", async () => {
+    const endpoint = { size: "10", password: "from-stdin-secret", out: join(dir, "x") };
+    const made = (await cli.run(["create", "target", "--name", "piped", "--plugin", "bytes-target", "--endpoint", "-", "--json"], { input: JSON.stringify(endpoint) })).json();
+    expect(JSON.parse((await api("GET", `/v1/target/${made.uuid}`)).endpoint)).toEqual(endpoint);
+    const file = join(dir, "endpoint.json");
+    await Bun.write(file, JSON.stringify({ ...endpoint, password: "from-a-file" }));
+    await ok("edit", "target", "piped", "--endpoint", `@${file}`);
+    expect(JSON.parse((await api("GET", `/v1/target/${made.uuid}`)).endpoint).password).toBe("from-a-file");
+    const missing = await run("edit", "target", "piped", "--endpoint", `@${join(dir, "nope.json")}`);
+    expect([missing.status, missing.stderr]).toEqual([1, expect.stringContaining("cannot read")]);
+    const empty = await cli.run(["edit", "target", "piped", "--endpoint", "-"], { input: "" });
+    expect([empty.status, empty.stderr]).toEqual([1, expect.stringContaining("stdin was empty")]);
+    await ok("delete", "target", "piped", "-y");
+  });
+
   test("schedules and retention policies: --expires takes 1h, 30d; update is edit; --used/--unused", async () => {
     await ok("create", "schedule", "--name", "nightly", "--when", "daily at 4am", "--summary", "every night");
     await ok("create", "retention", "policy", "--name", "month", "--expires", "30d");

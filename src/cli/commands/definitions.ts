@@ -4,7 +4,7 @@ import type { OptionSpec } from "../../args.ts";
 import type { Command, Ctx } from "../command.ts";
 import type { Query } from "../client.ts";
 import { UsageError } from "../errors.ts";
-import { askEndpoint, askPlugin } from "../endpoint.ts";
+import { askEndpoint, askPlugin, endpointText } from "../endpoint.ts";
 import { createBody, editBody, formSpecs, type Field } from "../form.ts";
 import { formatDuration, maskEndpoint, short, type Column } from "../output.ts";
 import { KINDS, resolve, type Kind } from "../resolve.ts";
@@ -103,7 +103,8 @@ const plugin = (role: "target" | "store"): Field => ({
   ask: (ctx, _body, was) => askPlugin(ctx.api(), role, was as string | undefined),
 });
 const endpoint: Field = {
-  key: "endpoint", flag: "endpoint", question: "Endpoint (JSON)", required: true, parse: (t) => parseEndpoint(t),
+  key: "endpoint", flag: "endpoint", question: "Endpoint (JSON; - reads it from stdin, @FILE from a file: keeps passwords out of argv)", required: true,
+  parse: async (t) => parseEndpoint(await endpointText(t)),
   ask: (ctx, body, was) => askEndpoint(ctx.api(), String(body.plugin), was as string | undefined),
 };
 
@@ -119,6 +120,7 @@ export const targetCommands = definitionCommands({
   examples: {
     create: [
       `shield create target --name orders-db --plugin postgres --endpoint '{"pg_host":"db1","pg_user":"backup","pg_database":"orders"}'`,
+      `jq -n --arg pw "$PGPASSWORD" '{pg_host:"db1",pg_user:"backup",pg_password:$pw}' | shield create target --name orders-db --plugin postgres --endpoint -`,
       "shield create target                      # on a terminal: asks for each field, and the plugin's endpoint fields one by one",
     ],
     edit: [`shield edit target orders-db --summary "orders, primary"`, `shield edit target orders-db --endpoint '{"pg_host":"db2","pg_user":"backup"}'`],
