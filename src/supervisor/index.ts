@@ -172,6 +172,9 @@ export class Supervisor {
     const tlog = new TaskLog(catalog, task.uuid);
     const ac = new AbortController();
     this.running.set(task.uuid, ac);
+    // Claimed while stop() ran (it aborted only the tasks already here): fail it as
+    // interrupted now, rather than run it to its end while the shutdown waits.
+    if (this.stopped) ac.abort(new Error("the daemon is shutting down"));
     const ctx: PipelineContext = {
       plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
     };

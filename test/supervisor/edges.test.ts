@@ -1,0 +1,111 @@
+// The supervisor at its edges, with real plugin processes and a real SQLite
+// catalog: a shutdown that comes while a worker is claiming, a task filed while a
+// worker is between its look at the queue and its nap, and a catalog that fails
+// for a moment while a task's outcome is recorded. To hit those instants every
+// time, a test holds one catalog call at a gate (the call itself is real).
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createCore, type Core } from "../../src/core/index.ts";
+import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { Supervisor, type SupervisorOptions } from "../../src/supervisor/index.ts";
+import type { Catalog, TaskRow } from "../../src/catalog/index.ts";
+import { log } from "../../src/log.ts";
+import { freshCatalog } from "../helpers/catalog.ts";
+
+const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
+
+let catalog: Catalog;
+let cleanup: () => Promise<void>;
+let core: Core;
+let plugins: PluginRegistry;
+let dir: string;
+let ids: { store: string; schedule: string; retention: string };
+let supervisor: Supervisor | undefined;
+const realTasks = new Map<string, unknown>();
+
+beforeAll(async () => {
+  log.setSink(() => {});
+  ({ catalog, cleanup } = await freshCatalog("sqlite"));
+  dir = mkdtempSync(join(tmpdir(), "shield-test-edges-"));
+  Bun.spawnSync(["mkdir", "-p", join(dir, "store")]);
+  plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
+  core = createCore(catalog, { plugins, onTaskFiled: () => supervisor?.nudge() });
+  ids = {
+    store: await core.stores.create({ name: "dir", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: join(dir, "store") }) }),
+    schedule: await core.schedules.create({ name: "daily", summary: "", timespec: "daily at 4am" }),
+    retention: await core.retention.create({ name: "day", summary: "", expiry: 86400 }),
+  };
+  for (const [k, v] of Object.entries(catalog.tasks)) realTasks.set(k, v);
+});
+
+afterEach(async () => {
+  // Every test leaves the catalog's queries as they were.
+  for (const [k, v] of realTasks) (catalog.tasks as Record<string, unknown>)[k] = v;
+  await supervisor?.stop();
+  supervisor = undefined;
+});
+
+afterAll(async () => {
+  await cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function sleepyJob(sleep: number): Promise<string> {
+  const target = await core.targets.create({
+    name: `t${++n}`, summary: "", plugin: "sleepy-target", agent: "",
+    endpoint: JSON.stringify({ name: `s${n}`, sleep, record: join(dir, `record-${n}`) }),
+  });
+  return core.jobs.create({ name: `j${n}`, summary: "", target, ...ids, paused: false, compression: "none" });
+}
+
+function newSupervisor(o: Partial<SupervisorOptions> = {}): Supervisor {
+  supervisor = new Supervisor({ catalog, plugins, masterKey: crypto.getRandomValues(new Uint8Array(32)), workers: 1, pollMs: 50, ...o });
+  return supervisor;
+}
+
+async function waitTask(uuid: string, timeoutMs = 20_000): Promise<TaskRow> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const t = (await catalog.tasks.get(uuid))!;
+    if (!["pending", "running"].includes(t.status)) return t;
+    if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
+    await Bun.sleep(25);
+  }
+}
+
+/** Holds the results of catalog.tasks.claim until `open()`. */
+function gateClaims(): { open: () => void; reached: Promise<void> } {
+  const claim = realTasks.get("claim") as Catalog["tasks"]["claim"];
+  let open!: () => void;
+  let reached!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const reachedP = new Promise<void>((r) => (reached = r));
+  catalog.tasks.claim = async (...args) => {
+    const task = await claim(...args);
+    reached();
+    await gate;
+    return task;
+  };
+  return { open, reached: reachedP };
+}
+
+test("a task claimed while the daemon shuts down fails as interrupted instead of running to its end", async () => {
+  const task = await core.jobs.run(await sleepyJob(30), "tester");
+  const gate = gateClaims();
+  const s = newSupervisor();
+  await s.start();
+  await gate.reached; // the worker has claimed the task (it is running in the catalog) but not started it
+  const started = Date.now();
+  const stopping = s.stop();
+  gate.open();
+  await stopping;
+  supervisor = undefined;
+  // Without the fix the shutdown waits for the whole 30 s backup.
+  expect(Date.now() - started).toBeLessThan(10_000);
+  const t = (await catalog.tasks.get(task))!;
+  expect(t.status).toBe("failed");
+  expect(t.log).toContain("FAILED: interrupted: the daemon is shutting down");
+});
