@@ -71,6 +71,8 @@ export class Supervisor {
   private loops: Promise<void>[] = [];
   /** One wake-up per idle worker: several tasks filed at once wake several workers. */
   private idle = new Set<() => void>();
+  /** Counts nudges: a worker that was busy claiming when one came looks again instead of napping. */
+  private nudges = 0;
   private cancelWatch: ReturnType<typeof setInterval> | undefined;
   private heartbeats: ReturnType<typeof setInterval> | undefined;
   private recoveries: ReturnType<typeof setInterval> | undefined;
@@ -98,6 +100,7 @@ export class Supervisor {
 
   /** Tells idle workers a task was just filed, so they need not wait for the next poll. */
   nudge(): void {
+    this.nudges++;
     for (const wake of [...this.idle]) wake();
   }
 
@@ -125,12 +128,15 @@ export class Supervisor {
   private async worker(poll: number): Promise<void> {
     while (!this.stopped) {
       let task: TaskRow | undefined;
+      const nudged = this.nudges;
       try {
         task = await this.opts.catalog.tasks.claim(nowSeconds(), this.runner);
       } catch (err) {
         log.error("cannot claim a task", describeError(err));
       }
       if (!task) {
+        // A task filed while the claim ran: its nudge found no idle worker, this one looks again.
+        if (this.nudges !== nudged) continue;
         await new Promise<void>((resolve) => {
           const wake = () => { clearTimeout(timer); this.idle.delete(wake); resolve(); };
           const timer = setTimeout(wake, poll);

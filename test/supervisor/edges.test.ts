@@ -109,3 +109,15 @@ test("a task claimed while the daemon shuts down fails as interrupted instead of
   expect(t.status).toBe("failed");
   expect(t.log).toContain("FAILED: interrupted: the daemon is shutting down");
 });
+
+test("a task filed while an idle worker is looking at the queue is not left for the next poll", async () => {
+  const s = newSupervisor({ idlePollMs: 60_000 });
+  const gate = gateClaims();
+  await s.start();
+  await gate.reached; // the worker found the queue empty and is on its way to its nap
+  const task = await core.jobs.run(await sleepyJob(0), "tester"); // the nudge finds no idle worker yet
+  gate.open();
+  catalog.tasks.claim = realTasks.get("claim") as Catalog["tasks"]["claim"];
+  // Without the fix the worker sleeps through the wake-up and takes the task a minute later.
+  expect((await waitTask(task, 10_000)).status).toBe("done");
+});
