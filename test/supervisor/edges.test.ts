@@ -121,3 +121,50 @@ test("a task filed while an idle worker is looking at the queue is not left for 
   // Without the fix the worker sleeps through the wake-up and takes the task a minute later.
   expect((await waitTask(task, 10_000)).status).toBe("done");
 });
+
+/** Makes `fn` throw like a lost catalog connection the first `times` calls, then work again. */
+function failing<T extends (...a: any[]) => Promise<any>>(fn: T, times: number): T {
+  let left = times;
+  return (async (...args: any[]) => {
+    if (left-- > 0) throw new Error("connection to the catalog lost");
+    return fn(...args);
+  }) as T;
+}
+
+test("a catalog that fails for a moment while a task's outcome is recorded does not leave the task running for ever", async () => {
+  const s = newSupervisor({ heartbeatMs: 100 });
+  await s.start();
+  catalog.tasks.finish = failing(realTasks.get("finish") as Catalog["tasks"]["finish"], 1);
+  const task = await core.jobs.run(await sleepyJob(0), "tester");
+  // Without the fix the worker gives up after one try; the heartbeat then keeps the
+  // task "running" as long as this daemon lives, and its target takes no other backup.
+  const t = await waitTask(task, 15_000);
+  expect(t.status).toBe("done");
+  expect(t.log).toContain("task done");
+});
+
+test("a catalog error while purging a failed backup's blob still ends the task failed, with the blob named", async () => {
+  const storeDir = join(dir, "store");
+  const s = newSupervisor();
+  await s.start();
+  // The archive cannot be recorded: the blob the store committed must go...
+  const createArchive = catalog.archives.create;
+  const getStore = catalog.stores.get;
+  catalog.archives.create = failing(createArchive, 1);
+  try {
+    const task = await core.jobs.run(await sleepyJob(1), "tester");
+    // ...but the store's row cannot be read either, for a moment.
+    catalog.stores.get = failing(getStore, 1);
+    const t = await waitTask(task, 15_000);
+    expect(t.status).toBe("failed");
+    expect(t.log).toContain("FAILED: cannot record the archive: connection to the catalog lost");
+    expect(t.log).toMatch(/could not purge the partial blob blob-\S+ from store .*connection to the catalog lost/);
+    expect(t.log).toContain("task failed");
+    // The key stays on the task, where an operator (or a later purge) finds it.
+    expect(t.storeKey).toStartWith("blob-");
+    expect(Bun.spawnSync(["ls", storeDir]).stdout.toString()).toContain(t.storeKey!);
+  } finally {
+    catalog.archives.create = createArchive;
+    catalog.stores.get = getStore;
+  }
+});
