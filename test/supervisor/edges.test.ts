@@ -168,3 +168,22 @@ test("a catalog error while purging a failed backup's blob still ends the task f
     catalog.stores.get = getStore;
   }
 });
+
+test("a store stage that cannot start (its endpoint too long for an argument) fails the task and leaves the daemon running", async () => {
+  const s = newSupervisor();
+  await s.start();
+  // Linux refuses a single argument over 128 KiB (E2BIG): dir-store takes its endpoint by flag.
+  // (The API's validate refuses such a store; it stands here for any spawn failure, like EMFILE or EAGAIN.)
+  const store = crypto.randomUUID();
+  await catalog.stores.create(store, { name: "huge", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: join(dir, "store"), pad: "x".repeat(200_000) }) } as never, 0);
+  for (const compression of ["zstd", "gzip"] as const) {
+    const target = await core.targets.create({ name: `t${++n}`, summary: "", plugin: "sleepy-target", agent: "", endpoint: JSON.stringify({ name: `s${n}`, sleep: 0, record: join(dir, `record-${n}`) }) });
+    const job = await core.jobs.create({ name: `j${n}`, summary: "", target, ...ids, store, paused: false, compression });
+    const t = await waitTask(await core.jobs.run(job, "tester"));
+    expect(t.status).toBe("failed");
+    expect(t.log).toContain("FAILED: cannot start store");
+  }
+  // The worker loop lives on (an unhandled rejection would have ended the process or failed this test).
+  await Bun.sleep(1500);
+  expect((await waitTask(await core.jobs.run(await sleepyJob(0), "tester"))).status).toBe("done");
+});
