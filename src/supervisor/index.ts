@@ -302,6 +302,8 @@ export class Supervisor {
         tlog.line(`cannot purge blob ${key}: store ${task.storeUuid} no longer exists`);
         return;
       }
+      // Recovery's log of a dead daemon's task has not seen this endpoint yet.
+      tlog.addSecrets(secretsOf(store.endpoint));
       const ctx: PipelineContext = { plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: new AbortController().signal };
       await purge(ctx, { plugin: store.plugin, endpoint: store.endpoint }, key);
       await catalog.tasks.setStoreKey(task.uuid, null);

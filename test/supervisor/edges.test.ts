@@ -4,7 +4,7 @@
 // for a moment while a task's outcome is recorded. To hit those instants every
 // time, a test holds one catalog call at a gate (the call itself is real).
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createCore, type Core } from "../../src/core/index.ts";
@@ -186,4 +186,34 @@ test("a store stage that cannot start (its endpoint too long for an argument) fa
   // The worker loop lives on (an unhandled rejection would have ended the process or failed this test).
   await Bun.sleep(1500);
   expect((await waitTask(await core.jobs.run(await sleepyJob(0), "tester"))).status).toBe("done");
+});
+
+test("recovery's purge of a dead daemon's blob masks the store's secrets in the task log", async () => {
+  // A store that says too much when it purges (as an S3 error quoting a signed request might).
+  const pluginDir = mkdtempSync(join(tmpdir(), "shield-test-edges-plugins-"));
+  writeFileSync(join(pluginDir, "loud-store"), `#!/bin/sh
+. "${FIXTURES}/common.sh"
+case "$ACTION" in
+  info) echo '{"name":"loud","author":"tests","version":"1","features":{"target":"no","store":"yes"}}' ;;
+  purge) echo "purging $KEY with token $(get token)" >&2; rm -f "$(get dir)/$KEY" ;;
+  *) exit 2 ;;
+esac
+`, { mode: 0o755 });
+  const storeDir = join(dir, "loud");
+  Bun.spawnSync(["mkdir", "-p", storeDir]);
+  writeFileSync(join(storeDir, "orphan"), "partial");
+  const store = crypto.randomUUID();
+  await catalog.stores.create(store, { name: "loud", summary: "", plugin: "loud-store", endpoint: JSON.stringify({ dir: storeDir, token: "s3cr3t-token-xyz" }) } as never, 0);
+  const uuid = crypto.randomUUID();
+  await catalog.tasks.create({ uuid, owner: "system", op: "backup", jobUuid: null, archiveUuid: null, targetUuid: null, storeUuid: store, requestedAt: 0 });
+  expect((await catalog.tasks.claim(0))?.uuid).toBe(uuid); // as the dead daemon did (no heartbeat)
+  await catalog.tasks.setStoreKey(uuid, "orphan");
+  const s = newSupervisor({ plugins: new PluginRegistry({ dirs: [pluginDir, FIXTURES], self: [], builtins: [] }) });
+  await s.start();
+  const t = (await catalog.tasks.get(uuid))!;
+  expect(t.status).toBe("failed");
+  expect(existsSync(join(storeDir, "orphan"))).toBe(false);
+  expect(t.log).toContain("store purge: purging orphan with token ***");
+  expect(t.log).not.toContain("s3cr3t-token-xyz");
+  rmSync(pluginDir, { recursive: true, force: true });
 });
