@@ -240,7 +240,11 @@ export class Supervisor {
       failure.storeKey = r.storeKey;
       throw failure;
     }
-    await catalog.tasks.setStoreKey(task.uuid, null);
+    // The archive is recorded: from here the task is done. The key left on the task
+    // if this fails is harmless (recovery finds the archive that holds it).
+    await catalog.tasks.setStoreKey(task.uuid, null).catch((err) => {
+      log.warn("cannot clear a finished backup's store key", { task: task.uuid, ...describeError(err) });
+    });
     const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
     tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;

@@ -217,3 +217,20 @@ esac
   expect(t.log).not.toContain("s3cr3t-token-xyz");
   rmSync(pluginDir, { recursive: true, force: true });
 });
+
+test("a catalog error after the archive is recorded does not fail its backup (an archive of a failed task)", async () => {
+  const s = newSupervisor();
+  await s.start();
+  const setStoreKey = realTasks.get("setStoreKey") as Catalog["tasks"]["setStoreKey"];
+  let failed = 0;
+  // Clearing the task's store key (the archive holds it now) fails, for a moment.
+  catalog.tasks.setStoreKey = async (uuid, key) => {
+    if (key === null && !failed++) throw new Error("connection to the catalog lost");
+    return setStoreKey(uuid, key);
+  };
+  const t = await waitTask(await core.jobs.run(await sleepyJob(0), "tester"));
+  expect(failed).toBe(1);
+  expect(t.status).toBe("done");
+  expect(t.archiveUuid).toBeString();
+  expect((await catalog.archives.get(t.archiveUuid!))!.status).toBe("valid");
+});
