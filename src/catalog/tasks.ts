@@ -71,12 +71,12 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
       return new Set(filed.map((r) => r.job!));
     },
     /** unfinishedBackup for many jobs: job uuid → its unfinished backup. */
-    async unfinishedBackups(jobUuids: string[]): Promise<Map<string, Pick<TaskRow, "uuid" | "status">>> {
-      const out = new Map<string, Pick<TaskRow, "uuid" | "status">>();
+    async unfinishedBackups(jobUuids: string[]): Promise<Map<string, Pick<TaskRow, "uuid" | "status" | "dueAt">>> {
+      const out = new Map<string, Pick<TaskRow, "uuid" | "status" | "dueAt">>();
       if (!jobUuids.length) return out;
-      const rows = await db.select({ uuid: tasks.uuid, status: tasks.status, job: tasks.jobUuid }).from(tasks)
+      const rows = await db.select({ uuid: tasks.uuid, status: tasks.status, dueAt: tasks.dueAt, job: tasks.jobUuid }).from(tasks)
         .where(and(inArray(tasks.jobUuid, jobUuids), eq(tasks.op, "backup"), unfinished));
-      for (const r of rows) out.set(r.job!, { uuid: r.uuid, status: r.status });
+      for (const r of rows) out.set(r.job!, { uuid: r.uuid, status: r.status, dueAt: r.dueAt });
       return out;
     },
     /** The job's backup that is still pending or running, if any: a new due time is skipped while it lasts. */

@@ -235,8 +235,15 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   stream = stream.pipeThrough(stored.stream);
   // Held input: the store sees the end of its stream only when every stage upstream
   // exited 0, never because the daemon died (see guard.ts).
-  const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
-  const sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  let sink: Stage;
+  try {
+    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  } catch (err) {
+    // The flows above fail with it: awaited here, or their rejections would end the daemon.
+    await run.finish(work).catch(() => {});
+    throw err;
+  }
   work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
   work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.

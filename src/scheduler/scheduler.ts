@@ -266,8 +266,9 @@ export class Scheduler {
         result.filed++;
         // How late the task row exists, measured where it is made (bench/scheduler.ts reads it).
         log.debug("filed a scheduled backup", { job: f.job.uuid, due: f.due.at, lateMs: filedMs - f.due.at * 1000 });
-      } else if (prev && advanced.has(f.job.uuid)) {
-        // Whoever moved the due time past a skip records it, once.
+      } else if (prev && prev.dueAt !== f.due.at && advanced.has(f.job.uuid)) {
+        // Whoever moved the due time past a skip records it, once. A task for this very
+        // due time is not in its way: it is this run, filed by a daemon that died before advancing.
         result.skipped++;
         await this.recordSkip(f.job, f.due.at, nowMs, prev);
       }

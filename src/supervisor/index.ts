@@ -71,6 +71,8 @@ export class Supervisor {
   private loops: Promise<void>[] = [];
   /** One wake-up per idle worker: several tasks filed at once wake several workers. */
   private idle = new Set<() => void>();
+  /** Counts nudges: a worker that was busy claiming when one came looks again instead of napping. */
+  private nudges = 0;
   private cancelWatch: ReturnType<typeof setInterval> | undefined;
   private heartbeats: ReturnType<typeof setInterval> | undefined;
   private recoveries: ReturnType<typeof setInterval> | undefined;
@@ -98,6 +100,7 @@ export class Supervisor {
 
   /** Tells idle workers a task was just filed, so they need not wait for the next poll. */
   nudge(): void {
+    this.nudges++;
     for (const wake of [...this.idle]) wake();
   }
 
@@ -125,12 +128,15 @@ export class Supervisor {
   private async worker(poll: number): Promise<void> {
     while (!this.stopped) {
       let task: TaskRow | undefined;
+      const nudged = this.nudges;
       try {
         task = await this.opts.catalog.tasks.claim(nowSeconds(), this.runner);
       } catch (err) {
         log.error("cannot claim a task", describeError(err));
       }
       if (!task) {
+        // A task filed while the claim ran: its nudge found no idle worker, this one looks again.
+        if (this.nudges !== nudged) continue;
         await new Promise<void>((resolve) => {
           const wake = () => { clearTimeout(timer); this.idle.delete(wake); resolve(); };
           const timer = setTimeout(wake, poll);
@@ -172,6 +178,9 @@ export class Supervisor {
     const tlog = new TaskLog(catalog, task.uuid);
     const ac = new AbortController();
     this.running.set(task.uuid, ac);
+    // Claimed while stop() ran (it aborted only the tasks already here): fail it as
+    // interrupted now, rather than run it to its end while the shutdown waits.
+    if (this.stopped) ac.abort(new Error("the daemon is shutting down"));
     const ctx: PipelineContext = {
       plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
     };
@@ -203,7 +212,7 @@ export class Supervisor {
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
-    if (outcome !== "canceled") await catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id);
+    if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
   }
 
@@ -231,7 +240,11 @@ export class Supervisor {
       failure.storeKey = r.storeKey;
       throw failure;
     }
-    await catalog.tasks.setStoreKey(task.uuid, null);
+    // The archive is recorded: from here the task is done. The key left on the task
+    // if this fails is harmless (recovery finds the archive that holds it).
+    await catalog.tasks.setStoreKey(task.uuid, null).catch((err) => {
+      log.warn("cannot clear a finished backup's store key", { task: task.uuid, ...describeError(err) });
+    });
     const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
     tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;
@@ -263,21 +276,44 @@ export class Supervisor {
     tlog.line(`restored ${r.rawSize} bytes; checksum and authentication verified`);
   }
 
-  /** Purges a blob the store received for a task that did not succeed. */
+  /**
+   * Records a task's outcome, trying again while the catalog fails: given up, the
+   * task would stay running for as long as this daemon lives (its heartbeat goes
+   * on, so no daemon takes it for dead) and hold its target. A daemon shutting
+   * down tries a few times, then leaves the task to recovery once its heartbeat stops.
+   */
+  private async record<T>(task: TaskRow, write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (this.stopped && attempt >= 3) throw err;
+        const waitMs = Math.min(500 * 2 ** attempt, 30_000);
+        log.error("cannot record a task's outcome; trying again", { task: task.uuid, attempt, waitMs, ...describeError(err) });
+        await Bun.sleep(waitMs);
+      }
+    }
+  }
+
+  /** Purges a blob the store received for a task that did not succeed. Never throws: the outcome must still be recorded. */
   private async purgePartial(task: TaskRow, key: string, tlog: TaskLog): Promise<void> {
     const { catalog } = this.opts;
-    const store = task.storeUuid ? await catalog.stores.get(task.storeUuid) : undefined;
-    if (!store) {
-      tlog.line(`cannot purge blob ${key}: store ${task.storeUuid} no longer exists`);
-      return;
-    }
+    let where = `store ${task.storeUuid}`;
     try {
+      const store = task.storeUuid ? await catalog.stores.get(task.storeUuid) : undefined;
+      if (store) where = `store "${store.name}"`;
+      if (!store) {
+        tlog.line(`cannot purge blob ${key}: store ${task.storeUuid} no longer exists`);
+        return;
+      }
+      // Recovery's log of a dead daemon's task has not seen this endpoint yet.
+      tlog.addSecrets(secretsOf(store.endpoint));
       const ctx: PipelineContext = { plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: new AbortController().signal };
       await purge(ctx, { plugin: store.plugin, endpoint: store.endpoint }, key);
       await catalog.tasks.setStoreKey(task.uuid, null);
-      tlog.line(`purged the partial blob ${key} from store "${store.name}"`);
+      tlog.line(`purged the partial blob ${key} from ${where}`);
     } catch (err) {
-      tlog.line(`could not purge the partial blob ${key} from store "${store.name}": ${(err as Error).message}`);
+      tlog.line(`could not purge the partial blob ${key} from ${where}: ${(err as Error).message}`);
     }
   }
 
@@ -314,11 +350,11 @@ export class Supervisor {
       : `its daemon (${who}) sent no heartbeat for longer than ${formatDuration(staleAfterMs)}`);
     tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
     // It may have died after recording the archive and before clearing the key: that blob is the archive's.
-    const archive = task.storeKey && task.storeUuid ? await catalog.archives.findByStoreKey(task.storeUuid, task.storeKey) : undefined;
+    const archive = task.storeKey && task.storeUuid ? await this.record(task, () => catalog.archives.findByStoreKey(task.storeUuid!, task.storeKey!)) : undefined;
     if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
     else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
     await tlog.close();
-    await catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id);
+    await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));
     log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });
   }
 }

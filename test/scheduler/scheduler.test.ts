@@ -150,6 +150,25 @@ for (const dialect of dialects) {
       expect(fmt(restarted.nextDue()!)).toBe("2026-01-01 11:00:00");
     });
 
+    test("a task filed for a due time by a daemon that died before advancing it is not taken for a skip of that due time", async () => {
+      const clock = ManualClock.at("2026-01-01 09:30:00");
+      const job = await jobOn("0 * * * *");
+      await scheduler(clock).tick();
+      const j = (await c.jobs.get(job))!;
+      // The dead daemon filed the 10:00 run (still pending: nobody ran it yet), not the advance.
+      await c.tasks.fileScheduled({ uuid: crypto.randomUUID(), owner: "system", op: "backup", jobUuid: job, archiveUuid: null,
+        targetUuid: j.targetUuid, storeUuid: j.storeUuid, requestedAt: utc("2026-01-01 10:00:00"), dueAt: utc("2026-01-01 10:00:00"),
+        log: "filed for 10:00\n" });
+      clock.set(utc("2026-01-01 10:00:05") * 1000);
+      const restarted = scheduler(clock);
+      expect(await restarted.tick()).toEqual({ filed: 0, skipped: 0 });
+      const [task] = await tasksOf(job);
+      expect(task!.status).toBe("pending");
+      // That task is the 10:00 run itself, not a run in the way of it.
+      expect(task!.log).toBe("filed for 10:00\n");
+      expect(fmt(restarted.nextDue()!)).toBe("2026-01-01 11:00:00");
+    });
+
     test("several daemons sharing the catalog file each due time exactly once", async () => {
       const clock = ManualClock.at("2026-01-01 00:00:30");
       const jobs = await Promise.all(Array.from({ length: 12 }, (_, i) => jobOn(i % 2 ? "* * * * *" : "*/2 * * * *")));

@@ -165,7 +165,7 @@ describe("cancel and recovery", () => {
     await core.tasks.cancel(uuid);
     // The sleeping plugin's `sleep 30` is in its process group: it must be gone too.
     for (;;) {
-      const ps = Bun.spawnSync(["pgrep", "-f", "sleep 30"]).stdout.toString().trim();
+      const ps = Bun.spawnSync(["pgrep", "-fx", "sleep 30"]).stdout.toString().trim();
       if (!ps) break;
       expect(Date.now() - started).toBeLessThan(1500);
       await Bun.sleep(50);
