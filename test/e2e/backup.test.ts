@@ -178,7 +178,7 @@ describe.skipIf(!pgAvailable)("backup and restore of PostgreSQL through the API"
     const started = Date.now();
     expect((await call(d, "DELETE", `/v1/task/${json.task_uuid}`)).json).toEqual({ ok: "canceled" });
     for (;;) {
-      if (!Bun.spawnSync(["pgrep", "-f", "sleep 30"]).stdout.toString().trim()) break;
+      if (!Bun.spawnSync(["pgrep", "-fx", "sleep 30"]).stdout.toString().trim()) break;
       expect(Date.now() - started).toBeLessThan(1500);
       await Bun.sleep(50);
     }
