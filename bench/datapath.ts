@@ -22,7 +22,7 @@
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
 // Daemon time is wall time from POST /v1/job/:uuid/run to the task reading done
-// (polled every 50 ms; the task's own timestamps are whole seconds); beside it, the CPU
+// (polled every 10 ms; the task's own timestamps are whole seconds); beside it, the CPU
 // seconds of the daemon itself and of its children during the backup. Each comparison
 // runs BENCH_RUNS times (default 3), alternating daemon and shell; medians are reported.
 // Every blob and output file is deleted as soon as it has been measured, and the scratch
@@ -241,6 +241,9 @@ interface Backup {
   cpu: { daemon: number; children: number };
 }
 
+/** How often runJob looks at the task: a late look adds up to this much to the daemon's time. */
+const POLL_MS = 10;
+
 /** POST run, then polls the task until it is no longer pending or running. */
 async function runJob(d: Daemon, job: string): Promise<Backup> {
   const cpu0 = cpuSeconds(d.proc.pid);
@@ -250,7 +253,7 @@ async function runJob(d: Daemon, job: string): Promise<Backup> {
   for (;;) {
     task = await call(d, "GET", `/v1/task/${task_uuid}`);
     if (!["pending", "running"].includes(task.status)) break;
-    await Bun.sleep(50);
+    await Bun.sleep(POLL_MS);
   }
   const ms = performance.now() - t0;
   const cpu1 = cpuSeconds(d.proc.pid);
@@ -477,12 +480,75 @@ async function rss(): Promise<void> {
   out();
 }
 
+/**
+ * quick: for iterating. The fixed cost of a backup (an empty database: process
+ * starts, catalog writes, polling), then BENCH_RUNS alternating runs on the
+ * BENCH_PG_* database of this build, of BENCH_COMPARE (another binary, same
+ * session, so that load from other sessions hits both alike) and of the shell.
+ * Prints the last task log of each build.
+ */
+async function quick(): Promise<void> {
+  if (!pgAvailable) throw new Error("PostgreSQL is not installed here");
+  const builds: [string, string][] = [["this", SHIELD]];
+  if (process.env.BENCH_COMPARE) {
+    const other = join(scratch, "shield-compare");
+    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
+    chmodSync(other, 0o755);
+    builds.push(["compare", other]);
+  }
+  const db = await makeDatabase();
+  const pg = await startPostgres();
+  const tiny = new URL(await freshDatabase("tiny")).pathname.slice(1);
+  const sql = postgres(pg.url(tiny), { max: 1, onnotice: () => {} });
+  await sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+  await sql`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 100) i`;
+  await sql.end();
+  const storeDir = join(scratch, "quick-store");
+  const outFile = join(scratch, "quick-out");
+  emptyDir(storeDir);
+  const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name } });
+  const daemonsByBuild = [];
+  for (const [name, bin] of builds) {
+    SHIELD = bin;
+    const d = await startDaemon({});
+    daemonsByBuild.push({ name, d, big: await makeJob(d, "pg", endpoint(db.name), storeDir, "zstd"), small: await makeJob(d, "tiny", endpoint(tiny), storeDir, "zstd") });
+  }
+  const conn = (name: string) => `-h 127.0.0.1 -p ${pg.port} -U postgres ${name}`;
+  const shell = (name: string) => `${pg.bindir}/pg_dump -Fc -Z0 ${conn(name)} | zstd -q -3 -T0 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${outFile}`;
+  const times = new Map<string, number[]>();
+  const add = (k: string, v: number) => times.set(k, [...(times.get(k) ?? []), v]);
+  const logs = new Map<string, string>();
+  for (let i = 0; i < RUNS; i++) {
+    for (const b of daemonsByBuild) {
+      const t = await runJob(b.d, b.small);
+      emptyDir(storeDir);
+      add(`${b.name} tiny`, t.ms);
+      dropCaches();
+      const r = await runJob(b.d, b.big);
+      emptyDir(storeDir);
+      add(`${b.name} big`, r.ms);
+      logs.set(b.name, r.log);
+      out(`run ${i + 1} ${b.name}: tiny ${secs(t.ms)} (${cpu(t)}), big ${secs(r.ms)} (${cpu(r)})`);
+    }
+    add("shell tiny", (await shTimed(shell(tiny), outFile)).ms);
+    dropCaches();
+    const s = await shTimed(shell(db.name), outFile);
+    add("shell big", s.ms); add("shell big+sync", s.msSync);
+    out(`run ${i + 1} shell: tiny ${secs(times.get("shell tiny")!.at(-1)!)}, big ${secs(s.ms)} (+sync ${secs(s.msSync)})`);
+  }
+  out();
+  for (const [k, v] of times) out(`median ${k}: ${secs(median(v))}`);
+  for (const b of daemonsByBuild) out(`ratio ${b.name}: ${(median(times.get("shell big")!) / median(times.get(`${b.name} big`)!)).toFixed(2)} (with sync ${(median(times.get("shell big+sync")!) / median(times.get(`${b.name} big`)!)).toFixed(2)})`);
+  for (const [name, log] of logs) out(`\nlast task log (${name}):\n${log}`);
+  for (const b of daemonsByBuild) await stopDaemon(b.d);
+}
+
 // ---- main --------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all]");
+  if (!["relay", "e2e", "rss", "all", "quick"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -501,6 +567,7 @@ async function main(): Promise<void> {
   if (what === "relay" || what === "all") await relay();
   if (what === "rss" || what === "all") await rss();
   if (what === "e2e" || what === "all") await e2e();
+  if (what === "quick") await quick();
 }
 
 function cleanup(): void {

@@ -2,7 +2,9 @@
 // `store`. Restore: store `retrieve` → checksum and decryption → decompression →
 // target `restore`. Nothing is staged on disk; every stage's exit is checked; a
 // failure or cancel kills every process of the pipeline.
-import { closeSync, constants as C, openSync } from "node:fs";
+import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
@@ -46,6 +48,8 @@ export class Canceled extends PipelineFailed {}
 interface StageIO {
   /** "held": the stage is a sink that must see the end of its input only on an explicit commit. */
   stdin: "pipe" | "held" | false;
+  /** With "held": a FIFO made by the daemon (see Stage). */
+  heldFifo?: string;
   /** A number: a file descriptor the stage writes to directly (a FIFO another stage reads). */
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
@@ -79,7 +83,7 @@ class Run {
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", store: io.store,
+        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store,
         stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
         onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
@@ -190,36 +194,46 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   let zstdRaw: number | undefined;
   const direct = opts.compression === "zstd";
   if (zip && direct) {
-    const z = run.stage(opts.compression, zip, pluginEnv(), {
-      stdin: "held", stdout: true,
-      stderr: (line) => {
-        const report = zstdReport(line);
-        if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
-        return report.keep;
-      },
-    });
+    // The daemon makes zstd's input FIFO itself, so that the target and zstd (each
+    // under a guard that takes a Bun start, ~70 ms) start side by side rather than
+    // one after the other. Read-write, never blocking: a plain O_WRONLY open would
+    // block the daemon, and a non-blocking one would hand the target a
+    // non-blocking stdout. Held open until zstd's guard has opened both of its
+    // ends: until then ours is the only read end, and whatever the target wrote
+    // lives in the pipe only while some end is open.
+    let fd: number | undefined;
+    let fifoDir: string | undefined;
     try {
-      const fifo = await z.inputPath();
-      // Read-write, never blocking: a plain O_WRONLY open would block the daemon
-      // should zstd be gone already, and a non-blocking one would hand the target
-      // a non-blocking stdout. The target is the only one writing to it.
-      const fd = openSync(fifo, C.O_RDWR);
-      try {
-        source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
-      } finally {
-        closeSync(fd);
-      }
+      fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
+      const fifo = join(fifoDir, "input");
+      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
+      if (mk.exitCode !== 0) throw new PipelineFailed(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
+      fd = openSync(fifo, C.O_RDWR);
+      const z = run.stage(opts.compression, zip, pluginEnv(), {
+        stdin: "held", heldFifo: fifo, stdout: true,
+        stderr: (line) => {
+          const report = zstdReport(line);
+          if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
+          return report.keep;
+        },
+      });
+      fifoDir = undefined; // the guard removes it now
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
+      await z.inputPath();
       z.inputOpened();
+      // zstd sees the end of its input only when the target exited 0: a target dying
+      // mid-stream never makes a complete-looking archive.
+      work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
+      upstream.push(source, z);
+      stream = z.stdout;
     } catch (err) {
       run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
       await run.finish([]).catch(() => {});
       throw err;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+      if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
     }
-    // zstd sees the end of its input only when the target exited 0: a target dying
-    // mid-stream never makes a complete-looking archive.
-    work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
-    upstream.push(source, z);
-    stream = z.stdout;
   } else {
     source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
     upstream.push(source);
