@@ -380,7 +380,9 @@ async function e2e(): Promise<void> {
   const literal = `${bin}/pg_dump -Fc ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
 
   const d = await startDaemon({});
-  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name } };
+  // pg_bindir: the same pg_dump the shell runs. Without it the plugin finds /usr/bin/pg_dump,
+  // which on Debian is a Perl wrapper (pg_wrapper) that picks the version: ~0.1 s more per backup.
+  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name, pg_bindir: bin } };
   const job = await makeJob(d, "pg", target, storeDir, "zstd");
   out();
   out("| run | shield (POST run → done) | stored | raw dump | shell `pg_dump -Fc -Z0 \\| zstd -T0 \\| openssl` | + sync FILE | ratio (without sync) | ratio (with sync) |");
@@ -506,7 +508,7 @@ async function quick(): Promise<void> {
   const storeDir = join(scratch, "quick-store");
   const outFile = join(scratch, "quick-out");
   emptyDir(storeDir);
-  const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name } });
+  const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir } });
   const daemonsByBuild = [];
   for (const [name, bin] of builds) {
     SHIELD = bin;

@@ -185,6 +185,19 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   let storeKey: string | undefined;
 
   const work: Promise<unknown>[] = [];
+  // The store first: its guard and plugin (two Bun starts, its FIFO) take longest to
+  // be ready, and no byte moves before it is. Should a later stage fail to start, the
+  // store is killed without a commit, so it keeps nothing.
+  // Held input: the store sees the end of its stream only when every stage upstream
+  // exited 0, never because the daemon died (see guard.ts).
+  let sink: Stage;
+  try {
+    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  } catch (err) {
+    await run.finish(work).catch(() => {});
+    throw err;
+  }
   let source: Stage;
   let stream: ReadableStream<Uint8Array>;
   const upstream: Stage[] = [];
@@ -235,29 +248,24 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
     }
   } else {
-    source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
-    upstream.push(source);
-    stream = source.stdout.pipeThrough(raw.stream);
-    if (zip) {
-      const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
-      work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
-      upstream.push(z);
-      stream = z.stdout;
+    try {
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+      upstream.push(source);
+      stream = source.stdout.pipeThrough(raw.stream);
+      if (zip) {
+        const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
+        work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
+        upstream.push(z);
+        stream = z.stdout;
+      }
+    } catch (err) {
+      // The stages already started (the store at least) are killed; their exits awaited here.
+      await run.finish(work).catch(() => {});
+      throw err;
     }
   }
   if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
   stream = stream.pipeThrough(stored.stream);
-  // Held input: the store sees the end of its stream only when every stage upstream
-  // exited 0, never because the daemon died (see guard.ts).
-  let sink: Stage;
-  try {
-    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
-    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
-  } catch (err) {
-    // The flows above fail with it: awaited here, or their rejections would end the daemon.
-    await run.finish(work).catch(() => {});
-    throw err;
-  }
   work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
   work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.
