@@ -3,7 +3,7 @@
 // target `restore`. Nothing is staged on disk; every stage's exit is checked; a
 // failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
@@ -122,7 +122,10 @@ class Run {
   async upstreamSucceeded(upstream: Stage[]): Promise<void> {
     for (const s of upstream) {
       const code = await s.exited();
-      if (code !== 0) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code === 0) continue;
+      // Stopped because something else failed: that is the cause (see finish).
+      if (stoppedByUs(s, code)) throw new Error(`${s.label} was stopped`);
+      this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
     }
     this.check();
   }
@@ -131,7 +134,7 @@ class Run {
   async finish(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
-      if (code !== 0 && !s.killed) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code !== 0 && !stoppedByUs(s, code)) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
     });
     const flows = work.map((w) => w.catch((err) => {
       if (err instanceof PipelineFailed || (err as Error)?.name === "ArchiveDecryptError") this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
@@ -161,6 +164,16 @@ class Run {
       this.ctx.log(`${final?.what ?? what} ${formatBytes(bytes)} in ${secs.toFixed(1)} s (${formatBytes(bytes / secs)}/s)`);
     };
   }
+}
+
+/**
+ * A stage's non-zero exit that follows from our own signal (another stage failed
+ * first). A stage we signalled that exited with a code of its own (not 128 +
+ * SIGTERM or SIGKILL) had most likely failed on its own already: a store that
+ * could not write exits 1 while its guard is still being told to stop.
+ */
+function stoppedByUs(s: Stage, code: number): boolean {
+  return s.killed && (code === 128 + constants.signals.SIGTERM || code === 128 + constants.signals.SIGKILL);
 }
 
 export interface BackupOptions {
