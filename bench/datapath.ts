@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
@@ -18,6 +18,9 @@
 //        own compression off, as in the postgres plugin); then the daemon with compression
 //        and encryption each off, and the pieces of the shell pipeline (including plain
 //        `pg_dump -Fc`, which compresses itself, and zstd's thread modes).
+// quick  for iterating: an empty database (the fixed cost) and the BENCH_PG_* one, alternating this
+//        build, BENCH_COMPARE (another binary, same session) and the shell; then the daemon CPU
+//        of a GET /v1/task (what polling costs). Not part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
