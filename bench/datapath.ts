@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
@@ -18,6 +18,9 @@
 //        own compression off, as in the postgres plugin); then the daemon with compression
 //        and encryption each off, and the pieces of the shell pipeline (including plain
 //        `pg_dump -Fc`, which compresses itself, and zstd's thread modes).
+// quick  for iterating: an empty database (the fixed cost) and the BENCH_PG_* one, alternating this
+//        build, BENCH_COMPARE (another binary, same session) and the shell; then the daemon CPU
+//        of a GET /v1/task (what polling costs). Not part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
@@ -241,6 +244,10 @@ interface Backup {
   cpu: { daemon: number; children: number };
 }
 
+/** How often runJob looks at the task: a late look adds up to this much to the time, and each look costs the
+ *  daemon ~1 ms of CPU (measured by `quick`), so looking more often than this slows the backup more than it saves. */
+const POLL_MS = 50;
+
 /** POST run, then polls the task until it is no longer pending or running. */
 async function runJob(d: Daemon, job: string): Promise<Backup> {
   const cpu0 = cpuSeconds(d.proc.pid);
@@ -250,7 +257,7 @@ async function runJob(d: Daemon, job: string): Promise<Backup> {
   for (;;) {
     task = await call(d, "GET", `/v1/task/${task_uuid}`);
     if (!["pending", "running"].includes(task.status)) break;
-    await Bun.sleep(50);
+    await Bun.sleep(POLL_MS);
   }
   const ms = performance.now() - t0;
   const cpu1 = cpuSeconds(d.proc.pid);
@@ -377,7 +384,9 @@ async function e2e(): Promise<void> {
   const literal = `${bin}/pg_dump -Fc ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
 
   const d = await startDaemon({});
-  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name } };
+  // pg_bindir: the same pg_dump the shell runs. Without it the plugin finds /usr/bin/pg_dump,
+  // which on Debian is a Perl wrapper (pg_wrapper) that picks the version: ~0.1 s more per backup.
+  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name, pg_bindir: bin } };
   const job = await makeJob(d, "pg", target, storeDir, "zstd");
   out();
   out("| run | shield (POST run → done) | stored | raw dump | shell `pg_dump -Fc -Z0 \\| zstd -T0 \\| openssl` | + sync FILE | ratio (without sync) | ratio (with sync) |");
@@ -477,12 +486,85 @@ async function rss(): Promise<void> {
   out();
 }
 
+/**
+ * quick: for iterating. The fixed cost of a backup (an empty database: process
+ * starts, catalog writes, polling), then BENCH_RUNS alternating runs on the
+ * BENCH_PG_* database of this build, of BENCH_COMPARE (another binary, same
+ * session, so that load from other sessions hits both alike) and of the shell.
+ * Prints the last task log of each build.
+ */
+async function quick(): Promise<void> {
+  if (!pgAvailable) throw new Error("PostgreSQL is not installed here");
+  const builds: [string, string][] = [["this", SHIELD]];
+  if (process.env.BENCH_COMPARE) {
+    const other = join(scratch, "shield-compare");
+    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
+    chmodSync(other, 0o755);
+    builds.push(["compare", other]);
+  }
+  const db = await makeDatabase();
+  const pg = await startPostgres();
+  const tiny = new URL(await freshDatabase("tiny")).pathname.slice(1);
+  const sql = postgres(pg.url(tiny), { max: 1, onnotice: () => {} });
+  await sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+  await sql`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 100) i`;
+  await sql.end();
+  const storeDir = join(scratch, "quick-store");
+  const outFile = join(scratch, "quick-out");
+  emptyDir(storeDir);
+  const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir } });
+  const daemonsByBuild = [];
+  for (const [name, bin] of builds) {
+    SHIELD = bin;
+    const d = await startDaemon({});
+    daemonsByBuild.push({ name, d, big: await makeJob(d, "pg", endpoint(db.name), storeDir, "zstd"), small: await makeJob(d, "tiny", endpoint(tiny), storeDir, "zstd") });
+  }
+  const conn = (name: string) => `-h 127.0.0.1 -p ${pg.port} -U postgres ${name}`;
+  const shell = (name: string) => `${pg.bindir}/pg_dump -Fc -Z0 ${conn(name)} | zstd -q -3 -T0 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${outFile}`;
+  const times = new Map<string, number[]>();
+  const add = (k: string, v: number) => times.set(k, [...(times.get(k) ?? []), v]);
+  const logs = new Map<string, string>();
+  for (let i = 0; i < RUNS; i++) {
+    for (const b of daemonsByBuild) {
+      const t = await runJob(b.d, b.small);
+      emptyDir(storeDir);
+      add(`${b.name} tiny`, t.ms);
+      dropCaches();
+      const r = await runJob(b.d, b.big);
+      emptyDir(storeDir);
+      add(`${b.name} big`, r.ms);
+      logs.set(b.name, r.log);
+      out(`run ${i + 1} ${b.name}: tiny ${secs(t.ms)} (${cpu(t)}), big ${secs(r.ms)} (${cpu(r)})`);
+    }
+    add("shell tiny", (await shTimed(shell(tiny), outFile)).ms);
+    dropCaches();
+    const s = await shTimed(shell(db.name), outFile);
+    add("shell big", s.ms); add("shell big+sync", s.msSync);
+    out(`run ${i + 1} shell: tiny ${secs(times.get("shell tiny")!.at(-1)!)}, big ${secs(s.ms)} (+sync ${secs(s.msSync)})`);
+  }
+  out();
+  for (const [k, v] of times) out(`median ${k}: ${secs(median(v))}`);
+  for (const b of daemonsByBuild) out(`ratio ${b.name}: ${(median(times.get("shell big")!) / median(times.get(`${b.name} big`)!)).toFixed(2)} (with sync ${(median(times.get("shell big+sync")!) / median(times.get(`${b.name} big`)!)).toFixed(2)})`);
+  // What the polling costs the daemon: a poll is a GET of a task like the ones timed.
+  for (const b of daemonsByBuild) {
+    const { task_uuid } = await call(b.d, "POST", `/v1/job/${b.small}/run`, {});
+    await Bun.sleep(1000);
+    const c0 = cpuSeconds(b.d.proc.pid);
+    const t0 = performance.now();
+    for (let i = 0; i < 200; i++) await call(b.d, "GET", `/v1/task/${task_uuid}`);
+    const c1 = cpuSeconds(b.d.proc.pid);
+    out(`${b.name}: a GET /v1/task takes ${((performance.now() - t0) / 200).toFixed(2)} ms and ${((c1.self - c0.self) * 1000 / 200).toFixed(2)} ms of daemon CPU`);
+  }
+  for (const [name, log] of logs) out(`\nlast task log (${name}):\n${log}`);
+  for (const b of daemonsByBuild) await stopDaemon(b.d);
+}
+
 // ---- main --------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all]");
+  if (!["relay", "e2e", "rss", "all", "quick"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -501,6 +583,7 @@ async function main(): Promise<void> {
   if (what === "relay" || what === "all") await relay();
   if (what === "rss" || what === "all") await rss();
   if (what === "e2e" || what === "all") await e2e();
+  if (what === "quick") await quick();
 }
 
 function cleanup(): void {

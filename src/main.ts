@@ -1,12 +1,11 @@
 // argv → role: `shield daemon`, `shield plugin`, the maintenance commands, `shield
 // version`, `shield help`, and the CLI's `shield VERB NOUN` (src/cli: a /v1 client).
+//
+// Every role is imported on demand: `shield guard` and `shield plugin` start once
+// per stage of every backup, and evaluating the daemon's modules (API, catalog,
+// CLI) would cost each of them ~50 ms of CPU for nothing (bench/DATAPATH.md).
 import { UsageError } from "./args.ts";
-import { DAEMON_HELP, daemonConfig } from "./daemon/config.ts";
-import { runDaemon } from "./daemon/index.ts";
 import { VERSION } from "./version.ts";
-import { archiveDecrypt } from "./maintenance/decrypt.ts";
-import { rekey } from "./maintenance/rekey.ts";
-import { CLI_VERBS, cliOverview, runCli } from "./cli/index.ts";
 
 const HELP = `Shield ${VERSION}: backup and restore for data systems.
 
@@ -31,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "daemon": {
+      const { DAEMON_HELP, daemonConfig } = await import("./daemon/config.ts");
+      const { runDaemon } = await import("./daemon/index.ts");
       const config = daemonConfig(rest, process.env);
       if (config === "help") { process.stdout.write(DAEMON_HELP); return 0; }
       await runDaemon(config);
@@ -48,21 +49,28 @@ async function main(argv: string[]): Promise<number> {
     }
     case "archive": {
       if (rest[0] !== "decrypt") throw new UsageError("usage: shield archive decrypt ... (shield archive decrypt --help)");
+      const { archiveDecrypt } = await import("./maintenance/decrypt.ts");
       return archiveDecrypt(rest.slice(1));
     }
-    case "rekey":
+    case "rekey": {
+      const { rekey } = await import("./maintenance/rekey.ts");
       return rekey(rest);
+    }
     case "version": case "--version": case "-v":
       process.stdout.write(`shield ${VERSION}\n`);
       return 0;
-    case "help": case "--help": case "-h": case undefined:
+    case "help": case "--help": case "-h": case undefined: {
+      const { cliOverview, runCli } = await import("./cli/index.ts");
       if (rest.length) return runCli(["help", ...rest]);
       process.stdout.write(HELP + cliOverview());
       return 0;
-    default:
+    }
+    default: {
+      const { CLI_VERBS, runCli } = await import("./cli/index.ts");
       // Global flags may come first: shield --json list jobs.
       if (CLI_VERBS.has(command) || command.startsWith("-")) return runCli(argv);
       throw new UsageError(`unknown command "${command}"; run 'shield help'`);
+    }
   }
 }
 

@@ -11,7 +11,7 @@
 // - purge of a key with no blob succeeds (the daemon retries purges).
 import { randomUUID } from "node:crypto";
 import {
-  accessSync, closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync,
+  accessSync, closeSync, constants, fdatasync as fdatasyncCallback, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync,
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from "node:fs";
 import { dirname, isAbsolute, join, normalize } from "node:path";
@@ -24,6 +24,8 @@ const KEY = /^\d{4}\/\d{2}\/\d{2}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 const INCOMING = ".incoming";
 /** An orphan in .incoming untouched this long belongs to a store that died. */
 const ORPHAN_AGE_MS = 24 * 3600 * 1000;
+/** Bytes written between background flushes of a blob being stored. */
+const WRITEBACK_EVERY = 16 * 1024 * 1024;
 
 interface Config { baseDir: string }
 
@@ -76,6 +78,11 @@ function makeDirs(dir: string): void {
   }
 }
 
+/** fdatasync off the main thread: the store keeps reading and writing meanwhile. */
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasyncCallback(fd, (err) => (err ? reject(err) : resolve())));
+}
+
 function writeAll(fd: number, chunk: Uint8Array): void {
   for (let off = 0; off < chunk.byteLength;) off += writeSync(fd, chunk, off);
 }
@@ -102,12 +109,24 @@ async function store(ctx: ActionContext): Promise<StoreResult> {
   let open = true;
   try {
     let size = 0;
+    // Writeback while the stream runs: the kernel would otherwise keep a whole
+    // archive dirty (well under its background threshold) and write it all in the
+    // final fsync, after the last byte. One fdatasync at a time, on libuv's thread
+    // pool, overlapping the next writes; the final fsync below stays the guarantee.
+    let flushed = 0;
+    let syncing: Promise<void> | undefined;
     // Writes are synchronous: each chunk is on its way to disk before the next is read,
     // so memory stays at one chunk however large the blob.
     for await (const chunk of ctx.stdin) {
       writeAll(fd, chunk);
       size += chunk.byteLength;
+      if (!syncing && size - flushed >= WRITEBACK_EVERY) {
+        flushed = size;
+        syncing = fdatasync(fd).finally(() => { syncing = undefined; });
+      }
     }
+    // A failed early flush says nothing the final fsync will not say again.
+    await syncing?.catch(() => {});
     fsyncSync(fd);
     closeSync(fd);
     open = false;

@@ -17,7 +17,10 @@
 //   the end of its input only once the daemon has closed its end AND sent
 //   "commit" (after every stage upstream exited 0 and the stream was verified).
 //   Without a commit the stage is killed while its input is still open, so it
-//   can never mistake the daemon's death for a complete stream;
+//   can never mistake the daemon's death for a complete stream. With
+//   --held-fifo PATH the daemon made the FIFO (alone in a directory of its own,
+//   removed like ours), so that the stage writing into it can start at once;
+//   the guard opens it the same way;
 // - with --store, reads the store's output (its key), reports it, and waits for
 //   the daemon to acknowledge that the key is recorded in the catalog (where
 //   recovery will find it). Should the lifeline close in between, the guard
@@ -26,7 +29,7 @@
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
 import { constants as os, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 
 /** daemon → guard */
 export type ToGuard =
@@ -68,18 +71,28 @@ function say(line: string): void {
 export async function runGuard(args: string[]): Promise<number> {
   // "--" is optional: `bun guard.ts -- CMD` (from source) does not pass it on.
   let i = 0;
-  while (args[i] === "--held-input" || args[i] === "--store") i++;
+  // --held-fifo PATH: a held input whose FIFO (alone in a directory of its own) the daemon made.
+  let madeFifo: string | undefined;
+  while (args[i] === "--held-input" || args[i] === "--store" || args[i] === "--held-fifo") {
+    if (args[i] === "--held-fifo") madeFifo = args[++i];
+    i++;
+  }
   const flags = args.slice(0, i);
   const argv = args.slice(args[i] === "--" ? i + 1 : i);
+  if (madeFifo !== undefined && !isAbsolute(madeFifo)) {
+    say("--held-fifo needs the absolute path of a FIFO");
+    return 1;
+  }
   if (!argv.length) {
     say("usage: shield guard [--held-input] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
     return 1;
   }
   if (!process.send || !process.connected) {
+    if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
     say("shield guard is internal: the daemon runs each stage of a pipeline under it");
     return 1;
   }
-  const held = flags.includes("--held-input");
+  const held = flags.includes("--held-input") || madeFifo !== undefined;
   const store = flags.includes("--store");
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
 
@@ -121,7 +134,12 @@ export async function runGuard(args: string[]): Promise<number> {
 
   let stdin: number | "inherit" = "inherit";
   let fifo = "";
-  if (held) {
+  if (madeFifo) {
+    // The daemon made it so that the stage writing into it could start alongside us;
+    // the daemon holds it open until we report, so nothing written meanwhile is lost.
+    fifo = madeFifo;
+    fifoDir = dirname(madeFifo);
+  } else if (held) {
     fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
     fifo = join(fifoDir, "input");
     let why: string | undefined;
@@ -136,6 +154,8 @@ export async function runGuard(args: string[]): Promise<number> {
       say(`cannot make a FIFO with mkfifo: ${why}`);
       return 3;
     }
+  }
+  if (held) {
     // Order matters: a blocking open of one end waits for the other. A non-blocking
     // reader lets our writer open; our writer lets the stage's blocking reader open.
     const probe = openSync(fifo, C.O_RDONLY | C.O_NONBLOCK);

@@ -2,7 +2,9 @@
 // `store`. Restore: store `retrieve` → checksum and decryption → decompression →
 // target `restore`. Nothing is staged on disk; every stage's exit is checked; a
 // failure or cancel kills every process of the pipeline.
-import { closeSync, constants as C, openSync } from "node:fs";
+import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
@@ -46,6 +48,8 @@ export class Canceled extends PipelineFailed {}
 interface StageIO {
   /** "held": the stage is a sink that must see the end of its input only on an explicit commit. */
   stdin: "pipe" | "held" | false;
+  /** With "held": a FIFO made by the daemon (see Stage). */
+  heldFifo?: string;
   /** A number: a file descriptor the stage writes to directly (a FIFO another stage reads). */
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
@@ -79,7 +83,7 @@ class Run {
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", store: io.store,
+        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store,
         stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
         onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
@@ -118,7 +122,10 @@ class Run {
   async upstreamSucceeded(upstream: Stage[]): Promise<void> {
     for (const s of upstream) {
       const code = await s.exited();
-      if (code !== 0) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code === 0) continue;
+      // Stopped because something else failed: that is the cause (see finish).
+      if (stoppedByUs(s, code)) throw new Error(`${s.label} was stopped`);
+      this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
     }
     this.check();
   }
@@ -127,7 +134,7 @@ class Run {
   async finish(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
-      if (code !== 0 && !s.killed) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code !== 0 && !stoppedByUs(s, code)) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
     });
     const flows = work.map((w) => w.catch((err) => {
       if (err instanceof PipelineFailed || (err as Error)?.name === "ArchiveDecryptError") this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
@@ -159,6 +166,16 @@ class Run {
   }
 }
 
+/**
+ * A stage's non-zero exit that follows from our own signal (another stage failed
+ * first). A stage we signalled that exited with a code of its own (not 128 +
+ * SIGTERM or SIGKILL) had most likely failed on its own already: a store that
+ * could not write exits 1 while its guard is still being told to stop.
+ */
+function stoppedByUs(s: Stage, code: number): boolean {
+  return s.killed && (code === 128 + constants.signals.SIGTERM || code === 128 + constants.signals.SIGKILL);
+}
+
 export interface BackupOptions {
   compression: Compression;
   encrypt: boolean;
@@ -181,6 +198,19 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   let storeKey: string | undefined;
 
   const work: Promise<unknown>[] = [];
+  // The store first: its guard and plugin (two Bun starts, its FIFO) take longest to
+  // be ready, and no byte moves before it is. Should a later stage fail to start, the
+  // store is killed without a commit, so it keeps nothing.
+  // Held input: the store sees the end of its stream only when every stage upstream
+  // exited 0, never because the daemon died (see guard.ts).
+  let sink: Stage;
+  try {
+    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
+  } catch (err) {
+    await run.finish(work).catch(() => {});
+    throw err;
+  }
   let source: Stage;
   let stream: ReadableStream<Uint8Array>;
   const upstream: Stage[] = [];
@@ -190,60 +220,65 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   let zstdRaw: number | undefined;
   const direct = opts.compression === "zstd";
   if (zip && direct) {
-    const z = run.stage(opts.compression, zip, pluginEnv(), {
-      stdin: "held", stdout: true,
-      stderr: (line) => {
-        const report = zstdReport(line);
-        if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
-        return report.keep;
-      },
-    });
+    // The daemon makes zstd's input FIFO itself, so that the target and zstd (each
+    // under a guard that takes a Bun start, ~70 ms) start side by side rather than
+    // one after the other. Read-write, never blocking: a plain O_WRONLY open would
+    // block the daemon, and a non-blocking one would hand the target a
+    // non-blocking stdout. Held open until zstd's guard has opened both of its
+    // ends: until then ours is the only read end, and whatever the target wrote
+    // lives in the pipe only while some end is open.
+    let fd: number | undefined;
+    let fifoDir: string | undefined;
     try {
-      const fifo = await z.inputPath();
-      // Read-write, never blocking: a plain O_WRONLY open would block the daemon
-      // should zstd be gone already, and a non-blocking one would hand the target
-      // a non-blocking stdout. The target is the only one writing to it.
-      const fd = openSync(fifo, C.O_RDWR);
-      try {
-        source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
-      } finally {
-        closeSync(fd);
-      }
+      fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
+      const fifo = join(fifoDir, "input");
+      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
+      if (mk.exitCode !== 0) throw new PipelineFailed(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
+      fd = openSync(fifo, C.O_RDWR);
+      const z = run.stage(opts.compression, zip, pluginEnv(), {
+        stdin: "held", heldFifo: fifo, stdout: true,
+        stderr: (line) => {
+          const report = zstdReport(line);
+          if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
+          return report.keep;
+        },
+      });
+      fifoDir = undefined; // the guard removes it now
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
+      await z.inputPath();
       z.inputOpened();
+      // zstd sees the end of its input only when the target exited 0: a target dying
+      // mid-stream never makes a complete-looking archive.
+      work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
+      upstream.push(source, z);
+      stream = z.stdout;
     } catch (err) {
       run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
       await run.finish([]).catch(() => {});
       throw err;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+      if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
     }
-    // zstd sees the end of its input only when the target exited 0: a target dying
-    // mid-stream never makes a complete-looking archive.
-    work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
-    upstream.push(source, z);
-    stream = z.stdout;
   } else {
-    source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
-    upstream.push(source);
-    stream = source.stdout.pipeThrough(raw.stream);
-    if (zip) {
-      const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
-      work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
-      upstream.push(z);
-      stream = z.stdout;
+    try {
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+      upstream.push(source);
+      stream = source.stdout.pipeThrough(raw.stream);
+      if (zip) {
+        const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
+        work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
+        upstream.push(z);
+        stream = z.stdout;
+      }
+    } catch (err) {
+      // The stages already started (the store at least) are killed; their exits awaited here.
+      await run.finish(work).catch(() => {});
+      throw err;
     }
   }
   if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
   stream = stream.pipeThrough(stored.stream);
-  // Held input: the store sees the end of its stream only when every stage upstream
-  // exited 0, never because the daemon died (see guard.ts).
-  let sink: Stage;
-  try {
-    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
-    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
-  } catch (err) {
-    // The flows above fail with it: awaited here, or their rejections would end the daemon.
-    await run.finish(work).catch(() => {});
-    throw err;
-  }
   work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
   work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.

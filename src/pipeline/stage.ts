@@ -17,6 +17,12 @@ export interface StageOptions {
    * only after `endInput()` (an explicit commit), never because the daemon died.
    */
   stdin: "pipe" | "held" | "ignore";
+  /**
+   * With "held": a FIFO the caller made (alone in a directory of its own, which the
+   * guard removes), so that the stage writing into it can start before the guard
+   * has. The caller must keep it open until `inputPath()` resolves.
+   */
+  heldFifo?: string;
   /** A number: a file descriptor the stage writes to directly. */
   stdout: "pipe" | "ignore" | number;
   /** A store: its key comes through `stored`, and must be acknowledged with `release()`. */
@@ -45,7 +51,10 @@ export class Stage {
     this.held = opts.stdin === "held";
     this.fifo = new Promise((r) => (this.gotFifo = r));
     this.stored = new Promise((r) => (this.gotStored = r));
-    const flags = [...(this.held ? ["--held-input"] : []), ...(opts.store ? ["--store"] : [])];
+    const flags = [
+      ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
+      ...(opts.store ? ["--store"] : []),
+    ];
     try {
       this.proc = Bun.spawn([...guardCommand(), ...flags, "--", ...opts.argv], {
         stdin: opts.stdin === "pipe" ? "pipe" : "ignore",
