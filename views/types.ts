@@ -2,6 +2,7 @@
 // them) and the few things the web layer adds. Views never see an endpoint as
 // stored: only EndpointView, from which secrets have been taken out.
 import type * as v from "valibot";
+import type { PluginField } from "../plugins/protocol.ts";
 import type { ArchiveJson, JobJson, RetentionJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
 
 export type Job = v.InferOutput<typeof JobJson>;
@@ -22,16 +23,8 @@ export interface Me {
 
 export interface Flash { kind: "ok" | "error"; text: string }
 
-/** A field of a plugin's endpoint, as its `info` describes it (unknown types are shown as text). */
-export interface PluginField {
-  name: string;
-  type: "string" | "port" | "abspath" | "password" | "list" | "bool";
-  title: string;
-  help: string;
-  required: boolean;
-  default?: string;
-  example?: string;
-}
+/** A field of a plugin's endpoint, as its `info` describes it (the protocol's own type; unknown types are shown as text). */
+export type { PluginField };
 
 export interface PluginView {
   name: string;

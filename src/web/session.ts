@@ -85,7 +85,11 @@ export async function loadSession(c: Context, api: Hono, ttl: number): Promise<S
   const parsed = parseCookie(getCookie(c, SESSION_COOKIE));
   if (!parsed) return undefined;
   const client = new ApiClient(api, `Bearer ${parsed.token}`);
-  const tokens = await client.send<{ uuid: string; created_at: string }[]>("GET", "/v1/auth/tokens");
+  // Both on every page: asked side by side, not one after the other.
+  const [tokens, who] = await Promise.all([
+    client.send<{ uuid: string; created_at: string }[]>("GET", "/v1/auth/tokens"),
+    client.send<{ uuid: string; name: string; role: Role }>("GET", "/v1/auth/whoami"),
+  ]);
   if (!tokens.ok) return undefined;
   const mine = tokens.data.find((t) => t.uuid === parsed.tokenUuid);
   if (!mine) return undefined;
@@ -93,7 +97,6 @@ export async function loadSession(c: Context, api: Hono, ttl: number): Promise<S
     await client.send("DELETE", `/v1/auth/token/${parsed.tokenUuid}`);
     return undefined;
   }
-  const who = await client.send<{ uuid: string; name: string; role: Role }>("GET", "/v1/auth/whoami");
   if (!who.ok) return undefined;
   return {
     user: who.data, api: client, csrf: csrfFor(parsed.token), tokenUuid: parsed.tokenUuid,
