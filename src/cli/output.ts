@@ -1,6 +1,7 @@
 // What the CLI prints: readable tables and detail lists on stdout by default, the
 // API's own JSON with --json. Secret endpoint values are masked in the readable
 // forms; --json passes the API's answer through unchanged, for scripts.
+import { SECRET_KEY } from "../secret-names.ts";
 
 export interface Column<T> {
   title: string;
@@ -66,8 +67,6 @@ export function formatDuration(seconds: number): string {
   return parts.join("") || "0s";
 }
 
-// Endpoint keys whose values are secrets, in any plugin's naming (as the daemon's task log masks them).
-const SECRET_KEY = /pass|secret|token|credential|private|(^|_)key$|access_key|auth/i;
 
 export function isSecretField(name: string, type?: string): boolean {
   return type === "password" || SECRET_KEY.test(name);

@@ -2,14 +2,13 @@
 // batches (every second) so that GET /v1/task/:uuid shows it while the task runs.
 import type { Catalog } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
+import { SECRET_KEY } from "../secret-names.ts";
 
 const FLUSH_MS = 1000;
 // A chatty plugin (tar -v, pg_restore --verbose) must not make a log grow with the
 // archive: past this much, only the last TAIL_LINES lines are kept for the end.
 const MAX_LOG_BYTES = 512 * 1024;
 const TAIL_LINES = 200;
-// Endpoint keys whose values are secrets, in any plugin's naming.
-const SECRET_KEY = /pass|secret|token|credential|private|(^|_)key$|access_key|auth/i;
 
 /** The values in endpoint JSON documents that must never be written to a log. */
 export function secretsOf(...endpoints: (string | null | undefined)[]): string[] {
