@@ -91,38 +91,60 @@ function chunkNonce(counter: number, last: boolean): Buffer {
 }
 
 /**
- * Encrypts a byte stream into the archive format. Every chunk but the last carries exactly
- * `chunkSize` plaintext bytes and the last carries fewer (possibly none), so a reader knows a
- * chunk's length without a length field and never needs to look ahead.
+ * Seals one archive's chunks in order: the header first, then each chunk with its
+ * counter. Every chunk but the last carries exactly `chunkSize` plaintext bytes and
+ * the last carries fewer (possibly none), so a reader knows a chunk's length without
+ * a length field and never needs to look ahead. Shared by the stream below and the
+ * store guard's synchronous sealer (seal.ts), so that the format lives in one place.
  */
-export function encryptStream(
-  dataKey: Uint8Array,
-  options: { chunkSize?: number } = {},
-): TransformStream<Uint8Array, Uint8Array> {
-  checkKey(dataKey, "data key");
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  checkChunkSize(chunkSize);
-  // Copied so that a caller reusing or wiping its key buffer cannot change ours mid-stream.
-  const key = Buffer.from(dataKey);
-  const header = encodeHeader(chunkSize);
-  const pending = Buffer.allocUnsafe(chunkSize);
-  let fill = 0;
-  let counter = 0;
+export class ChunkSealer {
+  readonly chunkSize: number;
+  /** The bytes that open the archive, before the first chunk. */
+  readonly header: Uint8Array;
+  private readonly key: Buffer;
+  private counter = 0;
+  private ended = false;
 
-  const seal = (plaintext: Uint8Array, last: boolean): Uint8Array => {
-    const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(counter, last), { authTagLength: TAG_LENGTH });
-    cipher.setAAD(header);
+  constructor(dataKey: Uint8Array, options: { chunkSize?: number } = {}) {
+    checkKey(dataKey, "data key");
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    checkChunkSize(this.chunkSize);
+    // Copied so that a caller reusing or wiping its key buffer cannot change ours mid-stream.
+    this.key = Buffer.from(dataKey);
+    this.header = encodeHeader(this.chunkSize);
+  }
+
+  /** Ciphertext and tag of the next chunk: `chunkSize` bytes, or fewer when `last`. */
+  seal(plaintext: Uint8Array, last: boolean): Buffer {
+    if (this.ended) throw new Error("the archive's last chunk is already sealed");
+    if (last ? plaintext.length >= this.chunkSize : plaintext.length !== this.chunkSize) {
+      throw new RangeError(`a ${last ? "last" : "full"} chunk cannot hold ${plaintext.length} bytes (chunk size ${this.chunkSize})`);
+    }
+    const cipher = createCipheriv("aes-256-gcm", this.key, chunkNonce(this.counter, last), { authTagLength: TAG_LENGTH });
+    cipher.setAAD(this.header);
     const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
     let at = cipher.update(plaintext).copy(out, 0);
     at += cipher.final().copy(out, at);
     cipher.getAuthTag().copy(out, at);
-    counter++;
+    this.counter++;
+    this.ended = last;
     return out;
-  };
+  }
+}
+
+/** Encrypts a byte stream into the archive format (see ChunkSealer). */
+export function encryptStream(
+  dataKey: Uint8Array,
+  options: { chunkSize?: number } = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  const sealer = new ChunkSealer(dataKey, options);
+  const chunkSize = sealer.chunkSize;
+  const pending = Buffer.allocUnsafe(chunkSize);
+  let fill = 0;
 
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      controller.enqueue(header.slice());
+      controller.enqueue(sealer.header.slice());
     },
     transform(input, controller) {
       if (!(input instanceof Uint8Array)) {
@@ -135,12 +157,12 @@ export function encryptStream(
         fill += take;
         off = take;
         if (fill < chunkSize) return;
-        controller.enqueue(seal(pending, false));
+        controller.enqueue(sealer.seal(pending, false));
         fill = 0;
       }
       // Whole chunks are sealed straight from the input, sparing a copy on the hot path.
       while (input.length - off >= chunkSize) {
-        controller.enqueue(seal(input.subarray(off, off + chunkSize), false));
+        controller.enqueue(sealer.seal(input.subarray(off, off + chunkSize), false));
         off += chunkSize;
       }
       if (off < input.length) {
@@ -150,7 +172,7 @@ export function encryptStream(
     },
     flush(controller) {
       // Always emitted, even when empty, so that the end of the archive is itself authenticated.
-      controller.enqueue(seal(pending.subarray(0, fill), true));
+      controller.enqueue(sealer.seal(pending.subarray(0, fill), true));
     },
   });
 }

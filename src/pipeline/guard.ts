@@ -24,24 +24,36 @@
 // - with --store, reads the store's output (its key), reports it, and waits for
 //   the daemon to acknowledge that the key is recorded in the catalog (where
 //   recovery will find it). Should the lifeline close in between, the guard
-//   purges that blob itself with the `purge` invocation the daemon sent.
+//   purges that blob itself with the `purge` invocation the daemon sent;
+// - with --seal (and --held-fifo), the data does pass through the guard: it
+//   reads the daemon's FIFO itself (the stage upstream writes into it
+//   directly), encrypts it with the data key the daemon sends, counts and
+//   hashes it (seal.ts), and writes it into a FIFO of its own that is the
+//   stage's stdin. That FIFO is held like any other: the stage sees its end
+//   only after the guard has written the last sealed byte AND the daemon said
+//   "commit". The guard reports the counts and the SHA-256 when its input ends.
 //
 // The messages (JSON over the IPC channel) are the types below.
-import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, constants as C, mkdtempSync, open, openSync, rmSync } from "node:fs";
 import { constants as os, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { seal as sealStream, type Sealed } from "./seal.ts";
 
 /** daemon → guard */
 export type ToGuard =
   | { purge: string[] } // --store: how to purge a key (argv without --key), sent before commit
   | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
   | { commit: true } // end the held input: the stage may now see the end of its stream
+  | { seal: { key: string | null } } // --seal: the archive's data key (base64), null for none; sent first
   | { ack: boolean }; // --store: true = the key is recorded; false = purge the blob
 
 /** guard → daemon */
 export type FromGuard =
   | { fifo: string } // --held-input: open this FIFO for writing (O_WRONLY|O_NONBLOCK)
-  | { stored: { code: number; output: string } }; // --store: the store exited; its stdout
+  | { stored: { code: number; output: string } } // --store: the store exited; its stdout
+  | { progress: { bytesIn: number; bytes: number } } // --seal: bytes read and written so far, every second or so
+  | { sealed: Sealed } // --seal: the input ended and every byte of it is written, sealed, into the stage's input
+  | { sealFailed: string }; // --seal: reading, sealing or writing failed; the stage's input stays open
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
 export function guardCommand(): string[] {
@@ -73,7 +85,7 @@ export async function runGuard(args: string[]): Promise<number> {
   let i = 0;
   // --held-fifo PATH: a held input whose FIFO (alone in a directory of its own) the daemon made.
   let madeFifo: string | undefined;
-  while (args[i] === "--held-input" || args[i] === "--store" || args[i] === "--held-fifo") {
+  while (["--held-input", "--store", "--held-fifo", "--seal"].includes(args[i]!)) {
     if (args[i] === "--held-fifo") madeFifo = args[++i];
     i++;
   }
@@ -84,7 +96,12 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    return 1;
+  }
+  const sealing = flags.includes("--seal");
+  if (sealing && madeFifo === undefined) {
+    say("--seal needs --held-fifo: the stage upstream writes into the daemon's FIFO");
     return 1;
   }
   if (!process.send || !process.connected) {
@@ -107,19 +124,31 @@ export async function runGuard(args: string[]): Promise<number> {
   let holdFd: number | undefined;
   let onAck!: (keep: boolean) => void;
   const acked = new Promise<boolean>((r) => (onAck = r));
+  let onCommit!: () => void;
+  const commitSent = new Promise<void>((r) => (onCommit = r));
+  let onSealKey!: (key: Uint8Array | null) => void;
+  const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
+  // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
+  let sealOut: number | undefined;
   const removeFifo = () => {
     if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
     fifoDir = undefined;
   };
   const releaseInput = () => {
     if (holdFd !== undefined) closeSync(holdFd);
-    holdFd = undefined;
+    if (sealOut !== undefined) closeSync(sealOut);
+    holdFd = sealOut = undefined;
   };
   process.on("message", (m: ToGuard) => {
     if ("purge" in m) purgeArgv = m.purge;
     else if ("opened" in m) removeFifo();
-    else if ("commit" in m) { committed = true; releaseInput(); }
-    else if ("ack" in m) onAck(m.ack);
+    else if ("commit" in m) {
+      committed = true;
+      onCommit();
+      // Sealing, the input ends once the last sealed byte is written (below).
+      if (!sealing) releaseInput();
+    } else if ("ack" in m) onAck(m.ack);
+    else if ("seal" in m) onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
   });
   // A cancel signals the whole group: the stage got the same signal. Exiting now
   // would release a held input before the stage is gone, so wait for the stage.
@@ -133,35 +162,51 @@ export async function runGuard(args: string[]): Promise<number> {
   };
 
   let stdin: number | "inherit" = "inherit";
+  // The FIFO the daemon's side writes into, and (without --seal, the same) the one the stage reads.
   let fifo = "";
+  let stageFifo = "";
   if (madeFifo) {
     // The daemon made it so that the stage writing into it could start alongside us;
     // the daemon holds it open until we report, so nothing written meanwhile is lost.
-    fifo = madeFifo;
+    fifo = stageFifo = madeFifo;
     fifoDir = dirname(madeFifo);
   } else if (held) {
-    fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
-    fifo = join(fifoDir, "input");
-    let why: string | undefined;
-    try {
-      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
-      if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
-    } catch (err) {
-      why = (err as Error).message; // not installed
-    }
-    if (why) {
-      removeFifo();
-      say(`cannot make a FIFO with mkfifo: ${why}`);
+    const made = makeFifo();
+    if (typeof made === "string") {
+      say(made);
       return 3;
     }
+    fifoDir = made.dir;
+    fifo = stageFifo = made.path;
+  }
+  let sealIn: number | undefined;
+  let ownDir: string | undefined;
+  if (sealing) {
+    // On the thread pool: the daemon holds a write end until we report, but were it
+    // already gone, a blocking open on the event loop would never return, and the
+    // lifeline could not act.
+    const opened = await Promise.race([openForReading(fifo), lifelineLost.then(() => undefined)]);
+    if (opened === undefined) killGroup();
+    sealIn = opened;
+    const made = makeFifo();
+    if (typeof made === "string") {
+      removeFifo();
+      say(made);
+      return 3;
+    }
+    ownDir = made.dir;
+    stageFifo = made.path;
   }
   if (held) {
     // Order matters: a blocking open of one end waits for the other. A non-blocking
     // reader lets our writer open; our writer lets the stage's blocking reader open.
-    const probe = openSync(fifo, C.O_RDONLY | C.O_NONBLOCK);
-    holdFd = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
-    stdin = openSync(fifo, C.O_RDONLY);
+    const probe = openSync(stageFifo, C.O_RDONLY | C.O_NONBLOCK);
+    holdFd = openSync(stageFifo, C.O_WRONLY | C.O_NONBLOCK);
+    if (sealing) sealOut = openSync(stageFifo, C.O_WRONLY);
+    stdin = openSync(stageFifo, C.O_RDONLY);
     closeSync(probe);
+    // Our own FIFO has all its ends open: its name is no longer needed.
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   }
 
   let child;
@@ -177,12 +222,37 @@ export async function runGuard(args: string[]): Promise<number> {
   if (held) send({ fifo });
   const output = store ? readCapped(child.stdout as ReadableStream<Uint8Array>) : Promise.resolve("");
 
+  if (sealing) {
+    void (async () => {
+      const dataKey = await Promise.race([sealKey, lifelineLost.then(() => undefined)]);
+      if (dataKey === undefined) return; // the daemon is gone: the group is killed below
+      try {
+        const sealed = await sealStream({
+          from: sealIn!, to: { nonBlocking: holdFd!, blocking: sealOut! }, dataKey,
+          onProgress: (progress) => send({ progress }),
+        });
+        send({ sealed });
+        // The stage sees its end only on the daemon's word: every stage upstream exited 0.
+        await commitSent;
+        releaseInput();
+      } catch (err) {
+        // Most likely the stage stopped reading (its exit says why). Its input stays
+        // open, so it can never take this for a complete stream: the daemon stops the run.
+        send({ sealFailed: (err as Error).message });
+      } finally {
+        closeSync(sealIn!); // the stage upstream gets EPIPE rather than a stall
+      }
+    })();
+  }
+
   const exited = child.exited;
   await Promise.race([exited, lifelineLost]);
   if (lost && !committed) killGroup();
   // Committed: the daemon wanted this stream to finish, even if it died since.
   await exited;
-  releaseInput(); // so that a daemon still writing gets EPIPE, not a stall
+  // So that a daemon still writing gets EPIPE, not a stall. Sealing, the sealer still
+  // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
+  if (!sealing) releaseInput();
   removeFifo();
   const code = child.signalCode ? 128 + (os.signals[child.signalCode as keyof typeof os.signals] ?? 0) : (child.exitCode ?? 1);
   if (!store) return code;
@@ -194,6 +264,27 @@ export async function runGuard(args: string[]): Promise<number> {
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
   if (!keep) await purge(purgeArgv, key, lost);
   return code;
+}
+
+/** A FIFO alone in a new directory, or why it could not be made. */
+function makeFifo(): { dir: string; path: string } | string {
+  const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
+  const path = join(dir, "input");
+  let why: string | undefined;
+  try {
+    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
+    if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
+  } catch (err) {
+    why = (err as Error).message; // not installed
+  }
+  if (!why) return { dir, path };
+  rmSync(dir, { recursive: true, force: true });
+  return `cannot make a FIFO with mkfifo: ${why}`;
+}
+
+/** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */
+function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => open(path, C.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {

@@ -6,11 +6,12 @@ import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:f
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
-import { CIPHER_ID as CIPHER, decryptStream, encryptStream, newDataKey } from "./encryption.ts";
+import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
+import type { Sealed } from "./seal.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -53,6 +54,8 @@ interface StageIO {
   /** A number: a file descriptor the stage writes to directly (a FIFO another stage reads). */
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
+  /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
+  seal?: { key: Uint8Array | null };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
 }
@@ -83,7 +86,7 @@ class Run {
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store,
+        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal,
         stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
         onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
@@ -150,7 +153,7 @@ class Run {
   }
 
   /** Logs `what` and the counter's bytes every few seconds; the returned function logs the last line (`final`: other words and count). */
-  progress(what: string, counter: ByteCounter): (final?: { what: string; bytes: number }) => void {
+  progress(what: string, counter: { readonly bytes: number }): (final?: { what: string; bytes: number }) => void {
     const started = performance.now();
     const every = this.ctx.progressEvery ?? 5000;
     const timer = setInterval(() => {
@@ -193,99 +196,89 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
-  const stored = new Digest();
   const dataKey = opts.encrypt ? newDataKey() : null;
   let storeKey: string | undefined;
-
-  const work: Promise<unknown>[] = [];
-  // The store first: its guard and plugin (two Bun starts, its FIFO) take longest to
-  // be ready, and no byte moves before it is. Should a later stage fail to start, the
-  // store is killed without a commit, so it keeps nothing.
-  // Held input: the store sees the end of its stream only when every stage upstream
-  // exited 0, never because the daemon died (see guard.ts).
-  let sink: Stage;
-  try {
-    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
-    sink = run.plugin("store", sp, "store", store.endpoint, { stdin: "held", stdout: false, store: { purgeArgv } });
-  } catch (err) {
-    await run.finish(work).catch(() => {});
-    throw err;
-  }
-  let source: Stage;
-  let stream: ReadableStream<Uint8Array>;
-  const upstream: Stage[] = [];
-  // zstd reports the exact size of its input: the target can write straight into
-  // it through a kernel pipe, and the raw bytes never cross the daemon (which
-  // would cost it a wakeup per few KiB of a dump; see bench/DATAPATH.md).
+  let sealed: Sealed | undefined;
+  // zstd reports the exact size of its input, so the target writes straight into
+  // it and the raw bytes never cross the daemon (a wakeup per few KiB of a dump;
+  // see bench/DATAPATH.md). gzip does not: the daemon counts them on their way in.
   let zstdRaw: number | undefined;
   const direct = opts.compression === "zstd";
-  if (zip && direct) {
-    // The daemon makes zstd's input FIFO itself, so that the target and zstd (each
-    // under a guard that takes a Bun start, ~70 ms) start side by side rather than
-    // one after the other. Read-write, never blocking: a plain O_WRONLY open would
-    // block the daemon, and a non-blocking one would hand the target a
-    // non-blocking stdout. Held open until zstd's guard has opened both of its
-    // ends: until then ours is the only read end, and whatever the target wrote
-    // lives in the pipe only while some end is open.
-    let fd: number | undefined;
-    let fifoDir: string | undefined;
-    try {
-      fifoDir = mkdtempSync(join(tmpdir(), "shield-stage-"));
-      const fifo = join(fifoDir, "input");
-      const mk = Bun.spawnSync(["mkfifo", "-m", "600", fifo], { stderr: "pipe" });
-      if (mk.exitCode !== 0) throw new PipelineFailed(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
-      fd = openSync(fifo, C.O_RDWR);
+
+  // The bytes after compression never cross the daemon either: the stage before the
+  // store writes into the store's guard, which seals them (encrypts, counts, hashes:
+  // seal.ts) into the store's input. Held input: the store sees the end of its stream
+  // only when every stage upstream exited 0, never because the daemon died (guard.ts).
+  const work: Promise<unknown>[] = [];
+  const fifos: DaemonFifo[] = [];
+  const upstream: Stage[] = [];
+  let sink: Stage;
+  try {
+    // The store first: its guard and plugin take longest to be ready, and no byte moves
+    // before they are. Should a later stage fail to start, the store is killed without a
+    // commit, so it keeps nothing.
+    const storeInput = daemonFifo(fifos);
+    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
+    sink = run.plugin("store", sp, "store", store.endpoint, {
+      stdin: "held", heldFifo: storeInput.path, seal: { key: dataKey }, stdout: false, store: { purgeArgv },
+    });
+    storeInput.handedOver();
+    let source: Stage;
+    if (zip && direct) {
+      const zstdInput = daemonFifo(fifos);
       const z = run.stage(opts.compression, zip, pluginEnv(), {
-        stdin: "held", heldFifo: fifo, stdout: true,
+        stdin: "held", heldFifo: zstdInput.path, stdout: storeInput.fd,
         stderr: (line) => {
           const report = zstdReport(line);
           if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
           return report.keep;
         },
       });
-      fifoDir = undefined; // the guard removes it now
-      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: fd });
+      zstdInput.handedOver();
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: zstdInput.fd });
       await z.inputPath();
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
       // mid-stream never makes a complete-looking archive.
       work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
-      stream = z.stdout;
-    } catch (err) {
-      run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
-      await run.finish([]).catch(() => {});
-      throw err;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-      if (fifoDir) rmSync(fifoDir, { recursive: true, force: true });
-    }
-  } else {
-    try {
+    } else if (zip) {
       source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+      const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
+      const s = source;
+      work.push(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
+      upstream.push(source, z);
+    } else {
+      // Uncompressed, what the store's guard reads is the raw stream: it counts it.
+      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: storeInput.fd });
       upstream.push(source);
-      stream = source.stdout.pipeThrough(raw.stream);
-      if (zip) {
-        const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: true });
-        work.push(pump(stream, z, () => run.upstreamSucceeded([source])));
-        upstream.push(z);
-        stream = z.stdout;
-      }
-    } catch (err) {
-      // The stages already started (the store at least) are killed; their exits awaited here.
-      await run.finish(work).catch(() => {});
-      throw err;
     }
+    await sink.inputPath();
+    sink.inputOpened();
+  } catch (err) {
+    // The stages already started (the store at least) are killed; their exits awaited here.
+    run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+    await run.finish(work).catch(() => {});
+    throw err;
+  } finally {
+    for (const f of fifos) f.close();
   }
-  if (dataKey) stream = stream.pipeThrough(encryptStream(dataKey));
-  stream = stream.pipeThrough(stored.stream);
-  work.push(pump(stream, sink, () => run.upstreamSucceeded(upstream)));
+  // The commit: the store's input ends once its guard has sealed every byte.
+  work.push(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
+  work.push(sink.sealed.then((s) => { sealed = s; }));
   work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.
     if (!stored || stored.code !== 0) return;
     const key = parseStoreKey(stored.output);
     if (!key) {
       run.fail(new PipelineFailed(`store did not print a key: ${JSON.stringify(stored.output.slice(0, 200))}`));
+      return;
+    }
+    // A store that exited 0 without reading its whole input (its guard could not
+    // write the rest) holds no archive.
+    if (!(await sink.sealed.then(() => true, () => false))) {
+      sink.release(false);
+      run.fail(new PipelineFailed("store exited before it had read the whole archive"));
       return;
     }
     try {
@@ -299,8 +292,11 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     sink.release(true);
   }));
 
-  // Direct: the daemon sees only the compressed bytes until zstd reports its input.
-  const done = direct ? run.progress("stored (compressed, encrypted)", stored) : run.progress("backed up", raw);
+  // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
+  const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
+  const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
+  const done = direct ? run.progress("stored (compressed, encrypted)", storedBytes)
+    : run.progress("backed up", zip ? raw : sealedRaw);
   try {
     await run.finish(work);
   } catch (err) {
@@ -309,14 +305,64 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
-    done(direct && zstdRaw !== undefined ? { what: "backed up", bytes: zstdRaw } : undefined);
+    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
+    done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
   if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
+  if (!sealed) throw Object.assign(new PipelineFailed("the store's guard did not report what it stored"), { storeKey });
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
   return {
-    storeKey, size: stored.bytes, rawSize: direct ? (zstdRaw ?? null) : raw.bytes, sha256: stored.sha256(),
+    storeKey, size: sealed.bytes, rawSize: direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn, sha256: sealed.sha256,
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
+}
+
+/** A FIFO the daemon makes for a stage's guard to read (see `daemonFifo`). */
+interface DaemonFifo {
+  path: string;
+  /** Read-write: the daemon's hold on the FIFO, passed as the stdout of the stage that writes into it. */
+  fd: number;
+  /** The guard was started with the path: it removes the directory from now on. */
+  handedOver(): void;
+  /** Lets go of the hold (once the reading guard has opened its end), and of the directory if never handed over. */
+  close(): void;
+}
+
+/**
+ * Makes a FIFO alone in a directory of its own, so that the stage writing into it
+ * and the guard reading it (each a Bun start, ~10 ms) start side by side rather than
+ * one after the other. Opened read-write, which never blocks: a plain O_WRONLY open
+ * would block the daemon, and a non-blocking one would hand the writer a non-blocking
+ * stdout. The caller holds it until the reading guard has opened its end: until then
+ * ours is the only read end, and whatever the writer wrote lives in the pipe only
+ * while some end is open.
+ */
+function daemonFifo(all: DaemonFifo[]): DaemonFifo {
+  const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
+  const path = join(dir, "input");
+  let fd: number;
+  try {
+    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
+    if (mk.exitCode !== 0) throw new PipelineFailed(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
+    fd = openSync(path, C.O_RDWR);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let ownDir: string | undefined = dir;
+  let open = true;
+  const fifo: DaemonFifo = {
+    path, fd,
+    handedOver: () => { ownDir = undefined; },
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+      ownDir = undefined;
+    },
+  };
+  all.push(fifo);
+  return fifo;
 }
 
 export interface ArchiveToRestore {

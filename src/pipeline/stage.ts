@@ -6,6 +6,7 @@ import type { FileSink, Subprocess } from "bun";
 import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
 import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
+import type { Sealed } from "./seal.ts";
 
 export interface StageOptions {
   /** What the task log calls this stage: "target backup", "store", "zstd". */
@@ -27,6 +28,12 @@ export interface StageOptions {
   stdout: "pipe" | "ignore" | number;
   /** A store: its key comes through `stored`, and must be acknowledged with `release()`. */
   store?: { purgeArgv: string[] };
+  /**
+   * With a heldFifo: the guard reads that FIFO itself and seals what it reads
+   * (encrypted with `key` when there is one, always counted and hashed) into the
+   * stage's input; see seal.ts. The result comes through `sealed`.
+   */
+  seal?: { key: Uint8Array | null };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -45,14 +52,24 @@ export class Stage {
   readonly stored: Promise<StoreOutcome>;
   private sink: Promise<FileSink> | undefined;
   private fd: number | undefined;
+  /** --seal: counts and SHA-256 once the guard's input ended and all of it went into the stage. */
+  readonly sealed: Promise<Sealed>;
+  private gotSealed!: (s: Sealed) => void;
+  private sealFailed!: (err: Error) => void;
+  /** --seal: bytes read and written so far (updated every second or so). */
+  readonly sealProgress = { bytesIn: 0, bytes: 0 };
 
   constructor(opts: StageOptions) {
     this.label = opts.label;
     this.held = opts.stdin === "held";
     this.fifo = new Promise((r) => (this.gotFifo = r));
     this.stored = new Promise((r) => (this.gotStored = r));
+    this.sealed = new Promise((resolve, reject) => { this.gotSealed = resolve; this.sealFailed = reject; });
+    this.sealed.catch(() => {}); // awaited by the caller when it seals; never an unhandled rejection
+    if (opts.seal && !opts.heldFifo) throw new Error(`${opts.label}: sealing needs a FIFO made by the daemon`);
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
+      ...(opts.seal ? ["--seal"] : []),
       ...(opts.store ? ["--store"] : []),
     ];
     try {
@@ -67,15 +84,23 @@ export class Stage {
         ipc: (m: FromGuard) => {
           if ("fifo" in m) this.gotFifo(m.fifo);
           else if ("stored" in m) this.gotStored(m.stored);
+          else if ("progress" in m) Object.assign(this.sealProgress, m.progress);
+          else if ("sealed" in m) this.gotSealed(m.sealed);
+          else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
         },
       });
     } catch (err) {
       throw new Error(`cannot start ${opts.label} (${opts.argv[0]}): ${(err as Error).message}`);
     }
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
+    // Over the IPC channel: a key never appears in a process's arguments or environment.
+    if (opts.seal) this.send({ seal: { key: opts.seal.key && Buffer.from(opts.seal.key).toString("base64") } });
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
     // Whatever happens, the FIFO's write end is closed once the stage is gone.
-    void this.proc.exited.then(() => this.closeInput());
+    void this.proc.exited.then(() => {
+      this.sealFailed(new Error(`${this.label} exited before its input was sealed`));
+      return this.closeInput();
+    });
   }
 
   private send(m: ToGuard): void {

@@ -7,6 +7,7 @@ import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
+import { decryptStream, newDataKey } from "../../src/pipeline/encryption.ts";
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -117,5 +118,111 @@ describe("shield guard", () => {
     const missing = guard([], ["/nonexistent/plugin"]);
     expect(await missing.proc.exited).toBe(127);
     expect(await new Response(missing.proc.stderr).text()).toContain("cannot start /nonexistent/plugin");
+  });
+
+  describe("--seal: the store's guard encrypts, counts and hashes what it passes on", () => {
+    /** A FIFO as the daemon makes it: alone in a directory, held open read-write until the guard reports. */
+    function daemonFifo() {
+      const dir = mkdtempSync(join(tmpdir(), "shield-test-seal-"));
+      const path = join(dir, "input");
+      expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+      return { dir, path, fd: openSync(path, C.O_RDWR) };
+    }
+    const sealing = (key: Uint8Array | null) => {
+      const fifo = daemonFifo();
+      const g = guard(["--held-fifo", fifo.path, "--seal", "--store"], fsStore("store"), storeEnv());
+      g.proc.send({ purge: fsStore("purge") });
+      g.proc.send({ seal: { key: key && Buffer.from(key).toString("base64") } });
+      return { ...g, fifo };
+    };
+    /** Writes the data as the stage upstream would, once the daemon let go of its hold (as it does once the guard reported). */
+    async function upstreamWrites(g: ReturnType<typeof sealing>, bytes: Uint8Array) {
+      expect(await g.next("fifo")).toBe(g.fifo.path);
+      const fd = openSync(g.fifo.path, C.O_WRONLY | C.O_NONBLOCK);
+      closeSync(g.fifo.fd);
+      g.proc.send({ opened: true });
+      const sink = Bun.file(fd).writer();
+      try {
+        sink.write(bytes);
+        await sink.end();
+      } catch {
+        // A store that stopped reading: the guard's read end closed (EPIPE).
+      }
+      closeSync(fd);
+    }
+    const payload = new Uint8Array(1_000_003).map((_, i) => (i * 7919) % 251);
+
+    test("encrypted: the blob decrypts to the input, and the reported size and SHA-256 are the blob's", async () => {
+      const key = newDataKey();
+      const g = sealing(key);
+      await upstreamWrites(g, payload);
+      const sealed = await g.next("sealed");
+      expect(sealed.bytesIn).toBe(payload.length);
+      g.proc.send({ commit: true });
+      const { code, output } = await g.next("stored");
+      expect(code).toBe(0);
+      g.proc.send({ ack: true });
+      expect(await g.proc.exited).toBe(0);
+      const blob = readFileSync(join(storeDir, JSON.parse(output).key));
+      expect(sealed.bytes).toBe(blob.length);
+      expect(sealed.sha256).toBe(new Bun.CryptoHasher("sha256").update(blob).digest("hex"));
+      // Nothing of the plaintext in the blob, and exactly the plaintext out of it.
+      expect(blob.indexOf(Buffer.from(payload.subarray(1000, 1064)))).toBe(-1);
+      const plain = new Uint8Array(await new Response(new Response(blob).body!.pipeThrough(decryptStream(key))).arrayBuffer());
+      expect(Buffer.from(plain).equals(Buffer.from(payload))).toBe(true);
+      expect(existsSync(g.fifo.dir)).toBe(false);
+    });
+
+    test("not encrypted: the blob is the input, counted and hashed", async () => {
+      const g = sealing(null);
+      await upstreamWrites(g, payload);
+      const sealed = await g.next("sealed");
+      g.proc.send({ commit: true });
+      const { output } = await g.next("stored");
+      g.proc.send({ ack: true });
+      expect(await g.proc.exited).toBe(0);
+      const blob = readFileSync(join(storeDir, JSON.parse(output).key));
+      expect(blob.equals(Buffer.from(payload))).toBe(true);
+      expect(sealed).toEqual({ bytesIn: payload.length, bytes: payload.length, sha256: new Bun.CryptoHasher("sha256").update(payload).digest("hex") });
+    });
+
+    test("sealed but never committed: the daemon's death kills the store before its input ends, no blob", async () => {
+      const before = blobs();
+      const g = sealing(newDataKey());
+      await upstreamWrites(g, payload);
+      await g.next("sealed");
+      g.proc.disconnect();
+      expect(await g.proc.exited).not.toBe(0);
+      await Bun.sleep(200);
+      expect(blobs()).toEqual(before);
+    });
+
+    test("the data key reaches the guard by message only, never in its arguments or environment", async () => {
+      const key = newDataKey();
+      const b64 = Buffer.from(key).toString("base64");
+      const g = sealing(key);
+      expect(await g.next("fifo")).toBe(g.fifo.path);
+      for (const f of ["cmdline", "environ"]) expect(readFileSync(`/proc/${g.proc.pid}/${f}`, "latin1")).not.toContain(b64);
+      closeSync(g.fifo.fd);
+      g.proc.disconnect();
+      await g.proc.exited;
+    });
+
+    test("a store that stops reading: the guard says why it could not seal, and exits with the store's code", async () => {
+      const fifo = daemonFifo();
+      const g = guard(["--held-fifo", fifo.path, "--seal", "--store"], ["sh", "-c", "head -c 10 >/dev/null; exit 3"]);
+      g.proc.send({ purge: ["true"] });
+      g.proc.send({ seal: { key: null } });
+      await upstreamWrites({ ...g, fifo }, payload);
+      expect(await g.next("sealFailed")).toContain("EPIPE");
+      expect((await g.next("stored")).code).toBe(3);
+      expect(await g.proc.exited).toBe(3);
+    });
+
+    test("--seal without a FIFO from the daemon is refused", async () => {
+      const { proc } = guard(["--held-input", "--seal"], ["cat"]);
+      expect(await proc.exited).toBe(1);
+      expect(await new Response(proc.stderr).text()).toContain("--seal needs --held-fifo");
+    });
   });
 });
