@@ -1,4 +1,4 @@
-// `shield guard [--held-input] [--store] [--] ARGV...`: the small process every
+// `shield guard [--held-input | --held-fifo PATH [--seal]] [--store] [--] ARGV...`: the small process every
 // stage of a pipeline runs under (internal: the daemon starts it, never a human).
 //
 // Why it exists: the daemon can die at any moment (kill -9, OOM, a crash), and
@@ -9,7 +9,7 @@
 // (its IPC channel, which the kernel closes when the daemon dies) and:
 // - runs ARGV in its own process group (the daemon started the guard in a new
 //   session), with the guard's stdin/stdout/stderr handed over as they are: the
-//   data never passes through the guard;
+//   data never passes through the guard (but see --seal);
 // - when the lifeline closes before the daemon said "commit", kills the whole
 //   group with SIGKILL (itself included), so no stage outlives the daemon;
 // - with --held-input, gives ARGV a FIFO as stdin instead and keeps a write end

@@ -1,5 +1,6 @@
 // The two pipelines. Backup: target `backup` → compression → encryption → store
-// `store`. Restore: store `retrieve` → checksum and decryption → decompression →
+// `store`, the encryption in the store's guard (seal.ts), so that no byte of the
+// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption → decompression →
 // target `restore`. Nothing is staged on disk; every stage's exit is checked; a
 // failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
