@@ -131,10 +131,22 @@ export function say(line: string): void {
   }
 }
 
+/**
+ * Where an action reads and writes instead of fds 0 and 1: the store's guard runs a
+ * built-in store in its own process and hands it the sealed stream directly (see
+ * src/pipeline/guard.ts). Everything else about the action is as in its own process.
+ */
+export interface ActionStreams {
+  stdin?: ReadableStream<Uint8Array>;
+  stdout?: WritableStream<Uint8Array>;
+}
+
 /** Runs one plugin action as this process; resolves with the exit code. */
-export async function runAction(plugin: Plugin, argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runAction(
+  plugin: Plugin, argv: string[], env: Record<string, string | undefined> = process.env, streams: ActionStreams = {},
+): Promise<number> {
   const name = plugin.info.name;
-  const io = new ProcessIO(name);
+  const io = new ProcessIO(name, streams);
   try {
     let parsed;
     try {
@@ -232,7 +244,7 @@ class ProcessIO {
     void stopChildren(sig).finally(() => process.exit(this.abortCode));
   };
 
-  constructor(private readonly name: string) {
+  constructor(private readonly name: string, private readonly streams: ActionStreams = {}) {
     process.on("SIGTERM", this.onSignal);
     process.on("SIGINT", this.onSignal);
   }
@@ -249,7 +261,7 @@ class ProcessIO {
       action,
       endpoint,
       key,
-      get stdin() { return (stdin ??= Bun.stdin.stream() as ReadableStream<Uint8Array>); },
+      get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,
       onAbort: (fn) => { this.undo.add(fn); return () => this.undo.delete(fn); },
@@ -258,7 +270,7 @@ class ProcessIO {
   }
 
   stdout(): WritableStream<Uint8Array> {
-    return (this.stdoutStream ??= fileSinkStream(Bun.stdout.writer()));
+    return (this.stdoutStream ??= this.streams.stdout ?? fileSinkStream(Bun.stdout.writer()));
   }
 
   async printJSON(value: unknown): Promise<void> {

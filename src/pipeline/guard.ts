@@ -37,7 +37,8 @@
 import { closeSync, constants as C, mkdtempSync, open, openSync, rmSync } from "node:fs";
 import { constants as os, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { seal as sealStream, type Sealed } from "./seal.ts";
+import { capturedOutput, inProcessStore, type InProcessStore } from "./in-process.ts";
+import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
 /** daemon → guard */
 export type ToGuard =
@@ -50,7 +51,9 @@ export type ToGuard =
 /** guard → daemon */
 export type FromGuard =
   | { fifo: string } // --held-input: open this FIFO for writing (O_WRONLY|O_NONBLOCK)
-  | { stored: { code: number; output: string } } // --store: the store exited; its stdout
+  // --store: the store exited; its stdout; complete: it had seen the end of its input (a
+  // store that exits 0 before that has no whole archive, whatever it printed)
+  | { stored: { code: number; output: string; complete: boolean } }
   | { progress: { bytesIn: number; bytes: number } } // --seal: bytes read and written so far, every second or so
   | { sealed: Sealed } // --seal: the input ended and every byte of it is written, sealed, into the stage's input
   | { sealFailed: string }; // --seal: reading, sealing or writing failed; the stage's input stays open
@@ -85,7 +88,7 @@ export async function runGuard(args: string[]): Promise<number> {
   let i = 0;
   // --held-fifo PATH: a held input whose FIFO (alone in a directory of its own) the daemon made.
   let madeFifo: string | undefined;
-  while (["--held-input", "--store", "--held-fifo", "--seal"].includes(args[i]!)) {
+  while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process"].includes(args[i]!)) {
     if (args[i] === "--held-fifo") madeFifo = args[++i];
     i++;
   }
@@ -96,7 +99,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process]]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -116,9 +119,18 @@ export async function runGuard(args: string[]): Promise<number> {
   let lost = false;
   let onLost!: () => void;
   const lifelineLost = new Promise<void>((r) => (onLost = r));
-  process.on("disconnect", () => { lost = true; onLost(); });
+  process.on("disconnect", () => {
+    lost = true;
+    onLost();
+    // Its input can never end now: nothing would ever stop the stage.
+    if (sealFailed) killGroup();
+  });
 
   let committed = false;
+  // The stage's held input was ended on the daemon's word (and, sealing, after the last sealed byte).
+  let inputEnded = false;
+  // --seal: reading, sealing or writing failed; the stage's input will never end.
+  let sealFailed = false;
   let purgeArgv: string[] | undefined;
   let fifoDir: string | undefined;
   let holdFd: number | undefined;
@@ -146,7 +158,7 @@ export async function runGuard(args: string[]): Promise<number> {
       committed = true;
       onCommit();
       // Sealing, the input ends once the last sealed byte is written (below).
-      if (!sealing) releaseInput();
+      if (!sealing) { inputEnded = true; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
     else if ("seal" in m) onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
   });
@@ -179,48 +191,70 @@ export async function runGuard(args: string[]): Promise<number> {
     fifoDir = made.dir;
     fifo = stageFifo = made.path;
   }
-  let sealIn: number | undefined;
+  // --seal: our input, opened blocking and non-blocking (see seal.ts).
+  let sealIn: { blocking: number; nonBlocking: number } | undefined;
   let ownDir: string | undefined;
+  // --in-process: a built-in store, run here and fed the sealed stream in memory (in-process.ts).
+  const inProcess: InProcessStore | undefined = sealing && store && flags.includes("--in-process") ? await inProcessStore(argv) : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it
     // already gone, a blocking open on the event loop would never return, and the
     // lifeline could not act.
     const opened = await Promise.race([openForReading(fifo), lifelineLost.then(() => undefined)]);
-    if (opened === undefined) killGroup();
-    sealIn = opened;
-    const made = makeFifo();
-    if (typeof made === "string") {
-      removeFifo();
-      say(made);
-      return 3;
-    }
-    ownDir = made.dir;
-    stageFifo = made.path;
+    if (opened === undefined) return killGroup();
+    sealIn = { blocking: opened, nonBlocking: openSync(fifo, C.O_RDONLY | C.O_NONBLOCK) };
   }
-  if (held) {
-    // Order matters: a blocking open of one end waits for the other. A non-blocking
-    // reader lets our writer open; our writer lets the stage's blocking reader open.
-    const probe = openSync(stageFifo, C.O_RDONLY | C.O_NONBLOCK);
-    holdFd = openSync(stageFifo, C.O_WRONLY | C.O_NONBLOCK);
-    if (sealing) sealOut = openSync(stageFifo, C.O_WRONLY);
-    stdin = openSync(stageFifo, C.O_RDONLY);
-    closeSync(probe);
-    // Our own FIFO has all its ends open: its name is no longer needed.
+  try {
+    if (sealing && !inProcess) {
+      const made = makeFifo();
+      if (typeof made === "string") throw new Error(made);
+      ownDir = made.dir;
+      stageFifo = made.path;
+    }
+    if (held && !inProcess) {
+      // Order matters: a blocking open of one end waits for the other. A non-blocking
+      // reader lets our writer open; our writer lets the stage's blocking reader open.
+      const probe = openSync(stageFifo, C.O_RDONLY | C.O_NONBLOCK);
+      holdFd = openSync(stageFifo, C.O_WRONLY | C.O_NONBLOCK);
+      if (sealing) sealOut = openSync(stageFifo, C.O_WRONLY);
+      stdin = openSync(stageFifo, C.O_RDONLY);
+      closeSync(probe);
+    }
+  } catch (err) {
+    removeFifo();
+    say((err as Error).message);
+    return 3;
+  } finally {
+    // Our own FIFO has all its ends open (or failed): its name is no longer needed.
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   }
 
-  let child;
-  try {
-    child = Bun.spawn(argv, { stdin, stdout: store ? "pipe" : "inherit", stderr: "inherit", env: process.env });
-  } catch (err) {
-    removeFifo();
-    say(`cannot start ${argv[0]}: ${(err as Error).message}`);
-    return 127;
-  } finally {
-    if (typeof stdin === "number") closeSync(stdin);
+  // The stage: a process, or a built-in store run here. Its exit code, and its output (a store's key).
+  let exited: Promise<number>;
+  let output: Promise<string>;
+  // Where sealed bytes go, and how the stage's input ends (after the commit).
+  let sealedTo: StreamWriter | undefined;
+  if (inProcess) {
+    sealedTo = new StreamWriter();
+    const out = capturedOutput(MAX_OUTPUT);
+    exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
+    output = exited.then(() => out.text());
+  } else {
+    let child;
+    try {
+      child = Bun.spawn(argv, { stdin, stdout: store ? "pipe" : "inherit", stderr: "inherit", env: process.env });
+    } catch (err) {
+      removeFifo();
+      say(`cannot start ${argv[0]}: ${(err as Error).message}`);
+      return 127;
+    } finally {
+      if (typeof stdin === "number") closeSync(stdin);
+    }
+    const proc = child;
+    exited = proc.exited.then(() => proc.signalCode ? 128 + (os.signals[proc.signalCode as keyof typeof os.signals] ?? 0) : (proc.exitCode ?? 1));
+    output = store ? readCapped(proc.stdout as ReadableStream<Uint8Array>) : Promise.resolve("");
   }
   if (held) send({ fifo });
-  const output = store ? readCapped(child.stdout as ReadableStream<Uint8Array>) : Promise.resolve("");
 
   if (sealing) {
     void (async () => {
@@ -228,38 +262,47 @@ export async function runGuard(args: string[]): Promise<number> {
       if (dataKey === undefined) return; // the daemon is gone: the group is killed below
       try {
         const sealed = await sealStream({
-          from: sealIn!, to: { nonBlocking: holdFd!, blocking: sealOut! }, dataKey,
+          from: sealIn!, dataKey,
+          write: sealedTo ? sealedTo.write : fifoWriter({ nonBlocking: holdFd!, blocking: sealOut! }),
+          writeKeepsChunks: sealedTo !== undefined,
           onProgress: (progress) => send({ progress }),
         });
         send({ sealed });
         // The stage sees its end only on the daemon's word: every stage upstream exited 0.
         await commitSent;
-        releaseInput();
+        inputEnded = true;
+        if (sealedTo) sealedTo.close();
+        else releaseInput();
       } catch (err) {
         // Most likely the stage stopped reading (its exit says why). Its input stays
-        // open, so it can never take this for a complete stream: the daemon stops the run.
+        // open, so it can never take this for a complete stream: the daemon stops the
+        // run, or, gone, leaves it to us.
+        sealFailed = true;
         send({ sealFailed: (err as Error).message });
+        if (lost) killGroup();
       } finally {
-        closeSync(sealIn!); // the stage upstream gets EPIPE rather than a stall
+        // Our ends of the input. The stage upstream still holds one that reads too (the
+        // daemon's read-write end, its stdout), so it is stopped by its own failure or
+        // the daemon's kill, not by EPIPE.
+        closeSync(sealIn!.blocking);
+        closeSync(sealIn!.nonBlocking);
       }
     })();
   }
 
-  const exited = child.exited;
   await Promise.race([exited, lifelineLost]);
   if (lost && !committed) killGroup();
   // Committed: the daemon wanted this stream to finish, even if it died since.
-  await exited;
+  const code = await exited;
   // So that a daemon still writing gets EPIPE, not a stall. Sealing, the sealer still
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
   if (!sealing) releaseInput();
   removeFifo();
-  const code = child.signalCode ? 128 + (os.signals[child.signalCode as keyof typeof os.signals] ?? 0) : (child.exitCode ?? 1);
   if (!store) return code;
 
   const out = await output;
   const key = code === 0 ? parseStoreKey(out) : undefined;
-  if (!lost) send({ stored: { code, output: out } });
+  if (!lost) send({ stored: { code, output: out, complete: inputEnded } });
   if (!key) return code;
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
   if (!keep) await purge(purgeArgv, key, lost);

@@ -56,7 +56,7 @@ interface StageIO {
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
-  seal?: { key: Uint8Array | null };
+  seal?: { key: Uint8Array | null; inProcess?: boolean };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
 }
@@ -221,7 +221,9 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     const storeInput = daemonFifo(fifos);
     const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
     sink = run.plugin("store", sp, "store", store.endpoint, {
-      stdin: "held", heldFifo: storeInput.path, seal: { key: dataKey }, stdout: false, store: { purgeArgv },
+      stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv },
+      // A built-in store runs inside its guard, fed the sealed stream in memory (in-process.ts).
+      seal: { key: dataKey, inProcess: sp.source === "builtin" },
     });
     storeInput.handedOver();
     let source: Stage;
@@ -257,7 +259,9 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     await sink.inputPath();
     sink.inputOpened();
   } catch (err) {
-    // The stages already started (the store at least) are killed; their exits awaited here.
+    // The stages already started (the store at least) are killed; their exits awaited
+    // here. Our holds go first: a guard reading a FIFO we hold would never see its end.
+    for (const f of fifos) f.close();
     run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
     await run.finish(work).catch(() => {});
     throw err;
@@ -275,11 +279,10 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       run.fail(new PipelineFailed(`store did not print a key: ${JSON.stringify(stored.output.slice(0, 200))}`));
       return;
     }
-    // A store that exited 0 without reading its whole input (its guard could not
-    // write the rest) holds no archive.
-    if (!(await sink.sealed.then(() => true, () => false))) {
+    // A store that exited 0 before the end of its input holds no whole archive.
+    if (!stored.complete) {
       sink.release(false);
-      run.fail(new PipelineFailed("store exited before it had read the whole archive"));
+      run.fail(new PipelineFailed("store exited 0 before the end of its input: what it stored is not the whole archive"));
       return;
     }
     try {

@@ -7,13 +7,14 @@
 // carrying every chunk through web streams cost more CPU than the rest of the
 // pipeline could hide on two cores (bench/DATAPATH.md).
 //
-// Reads are synchronous and large: the stage upstream always runs under a guard
-// of its own that kills it when the daemon dies, so a blocked read always ends.
-// The store, though, can stall for good, so writes go first to a non-blocking end
-// (one system call while the store keeps up) and only what that cannot take goes
-// through a blocking end on the thread pool, leaving the event loop (the guard's
-// lifeline to the daemon) free while the store catches up.
-import { readSync, write, writeSync } from "node:fs";
+// The event loop (the guard's lifeline to the daemon, the store's exit, signals)
+// must stay free however long the stage upstream is quiet (pg_dump waiting on a
+// lock): a read goes first to a non-blocking end of the input (one system call
+// while data is there), and only when there is none does it wait on a blocking
+// end, on the thread pool. Where the sealed bytes go is the guard's choice: a FIFO that is a store
+// plugin's stdin (fifoWriter), or, for a built-in store that the guard runs in
+// its own process, a stream handed to it directly (StreamWriter).
+import { read, readSync, write, writeSync } from "node:fs";
 import { ChunkSealer } from "./encryption.ts";
 
 export interface Sealed {
@@ -26,10 +27,12 @@ export interface Sealed {
 }
 
 export interface SealOptions {
-  /** The input, opened blocking. */
-  from: number;
-  /** The store's input: the same FIFO opened twice, non-blocking and blocking (see above). */
-  to: { nonBlocking: number; blocking: number };
+  /** The input (a FIFO), opened twice: non-blocking and blocking (see above). */
+  from: { nonBlocking: number; blocking: number };
+  /** Where the sealed bytes go; a promise it returns is awaited before the next write. */
+  write: (out: Uint8Array) => void | Promise<void>;
+  /** `write` holds on to what it is given after it returned (StreamWriter): the read buffer, reused, is then copied. */
+  writeKeepsChunks?: boolean;
   /** null: the archive is not encrypted, only counted and hashed. */
   dataKey: Uint8Array | null;
   /** Called about every `progressEvery` ms with the counts so far. */
@@ -58,18 +61,19 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
   const put = async (out: Uint8Array): Promise<void> => {
     hash.update(out);
     bytes += out.length;
-    await writeAll(opts.to, out);
+    const pending = opts.write(out);
+    if (pending) await pending;
   };
 
   if (sealer) await put(sealer.header);
   // buf[0, fill): input not yet sealed (less than a chunk, between reads).
   let fill = 0;
   for (;;) {
-    const n = readSync(opts.from, buf, fill, READ_SIZE, null);
+    const n = await readSome(opts.from, buf, fill, READ_SIZE);
     if (n === 0) break;
     bytesIn += n;
     if (!sealer) {
-      await put(buf.subarray(0, n));
+      await put(opts.writeKeepsChunks ? new Uint8Array(buf.subarray(0, n)) : buf.subarray(0, n));
     } else {
       fill += n;
       let off = 0;
@@ -92,16 +96,77 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
   return { bytesIn, bytes, sha256: hash.digest("hex") };
 }
 
-async function writeAll(to: SealOptions["to"], data: Uint8Array): Promise<void> {
-  let at = 0;
+async function readSome(from: SealOptions["from"], buf: Buffer, at: number, max: number): Promise<number> {
   try {
-    at = writeSync(to.nonBlocking, data);
+    return readSync(from.nonBlocking, buf, at, max, null);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
   }
+  return new Promise((resolve, reject) => read(from.blocking, buf, at, max, null, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/**
+ * Writes into a pipe or FIFO (a store plugin's stdin) opened twice. The store can
+ * stall for good, so a write goes first to the non-blocking end (one system call
+ * while the store keeps up), and only what that cannot take goes through the
+ * blocking end on the thread pool, leaving the event loop (the guard's lifeline
+ * to the daemon) free while the store catches up.
+ */
+export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out: Uint8Array) => void | Promise<void> {
+  return (data) => {
+    let at = 0;
+    try {
+      at = writeSync(to.nonBlocking, data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+    }
+    if (at < data.length) return writeRest(to.blocking, data, at);
+  };
+}
+
+async function writeRest(fd: number, data: Uint8Array, at: number): Promise<void> {
   while (at < data.length) {
-    // The store is behind: wait for it off the event loop.
     at += await new Promise<number>((resolve, reject) =>
-      write(to.blocking, data, at, data.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+      write(fd, data, at, data.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+/**
+ * The sealed bytes as a stream, for a store run in the same process: no pipe, no
+ * copy. A write waits while the store has a few chunks it has not taken yet, so
+ * memory stays bounded; once the store stopped taking them (it failed), a write throws.
+ */
+export class StreamWriter {
+  readonly stream: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private wake: (() => void) | undefined;
+  private canceled = false;
+
+  constructor() {
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (c) => { this.controller = c; },
+      pull: () => this.resume(),
+      cancel: () => { this.canceled = true; this.resume(); },
+    }, new CountQueuingStrategy({ highWaterMark: 8 }));
+  }
+
+  private resume(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  readonly write = (out: Uint8Array): void | Promise<void> => {
+    if (this.canceled) throw new Error("the store stopped reading its input");
+    this.controller.enqueue(out);
+    if ((this.controller.desiredSize ?? 0) > 0) return;
+    return new Promise<void>((resolve) => (this.wake = resolve)).then(() => {
+      if (this.canceled) throw new Error("the store stopped reading its input");
+    });
+  };
+
+  /** The end of the store's input: only once every byte is sealed and the daemon committed. */
+  close(): void {
+    if (!this.canceled) this.controller.close();
   }
 }

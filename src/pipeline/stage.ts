@@ -31,14 +31,17 @@ export interface StageOptions {
   /**
    * With a heldFifo: the guard reads that FIFO itself and seals what it reads
    * (encrypted with `key` when there is one, always counted and hashed) into the
-   * stage's input; see seal.ts. The result comes through `sealed`.
+   * stage's input; see seal.ts. The result comes through `sealed`. `inProcess`:
+   * the stage is a built-in store, which the guard may run in its own process
+   * (in-process.ts).
    */
-  seal?: { key: Uint8Array | null };
+  seal?: { key: Uint8Array | null; inProcess?: boolean };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
 
-export interface StoreOutcome { code: number; output: string }
+/** A store's exit and output; `complete`: it had seen the end of its input (see guard.ts). */
+export interface StoreOutcome { code: number; output: string; complete: boolean }
 
 export class Stage {
   readonly label: string;
@@ -70,6 +73,7 @@ export class Stage {
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
       ...(opts.seal ? ["--seal"] : []),
+      ...(opts.seal?.inProcess ? ["--in-process"] : []),
       ...(opts.store ? ["--store"] : []),
     ];
     try {
