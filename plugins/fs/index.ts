@@ -122,11 +122,11 @@ async function store(ctx: ActionContext): Promise<StoreResult> {
       size += chunk.byteLength;
       if (!syncing && size - flushed >= WRITEBACK_EVERY) {
         flushed = size;
-        syncing = fdatasync(fd).finally(() => { syncing = undefined; });
+        // A failed early flush says nothing the final fsync will not say again.
+        syncing = fdatasync(fd).catch(() => {}).finally(() => { syncing = undefined; });
       }
     }
-    // A failed early flush says nothing the final fsync will not say again.
-    await syncing?.catch(() => {});
+    await syncing;
     fsyncSync(fd);
     closeSync(fd);
     open = false;

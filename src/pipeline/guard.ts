@@ -129,6 +129,7 @@ export async function runGuard(args: string[]): Promise<number> {
   let committed = false;
   // The stage's held input was ended on the daemon's word (and, sealing, after the last sealed byte).
   let inputEnded = false;
+  let stageExited = false;
   // --seal: reading, sealing or writing failed; the stage's input will never end.
   let sealFailed = false;
   let purgeArgv: string[] | undefined;
@@ -158,13 +159,17 @@ export async function runGuard(args: string[]): Promise<number> {
       committed = true;
       onCommit();
       // Sealing, the input ends once the last sealed byte is written (below).
-      if (!sealing) { inputEnded = true; releaseInput(); }
+      if (!sealing) { inputEnded = !stageExited; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
     else if ("seal" in m) onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
   });
   // A cancel signals the whole group: the stage got the same signal. Exiting now
-  // would release a held input before the stage is gone, so wait for the stage.
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => {});
+  // would release a held input before the stage is gone, so wait for the stage;
+  // one that has not started yet is not started at all.
+  let stopSignal: NodeJS.Signals | undefined;
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => { stopSignal ??= sig; });
+  // Whichever way we go (a built-in store exits the process on a signal), the daemon's FIFO goes with us.
+  process.on("exit", () => removeFifo());
 
   const killGroup = (): never => {
     removeFifo();
@@ -229,6 +234,11 @@ export async function runGuard(args: string[]): Promise<number> {
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   }
 
+  if (stopSignal) {
+    removeFifo();
+    say(`${stopSignal} before the stage started: not started`);
+    return 128 + (os.signals[stopSignal] ?? 0);
+  }
   // The stage: a process, or a built-in store run here. Its exit code, and its output (a store's key).
   let exited: Promise<number>;
   let output: Promise<string>;
@@ -254,6 +264,13 @@ export async function runGuard(args: string[]): Promise<number> {
     exited = proc.exited.then(() => proc.signalCode ? 128 + (os.signals[proc.signalCode as keyof typeof os.signals] ?? 0) : (proc.exitCode ?? 1));
     output = store ? readCapped(proc.stdout as ReadableStream<Uint8Array>) : Promise.resolve("");
   }
+  // Whether the stage had seen the end of its input, as things stood when it exited.
+  let complete = false;
+  exited = exited.then((code) => {
+    stageExited = true;
+    complete = inputEnded;
+    return code;
+  });
   if (held) send({ fifo });
 
   if (sealing) {
@@ -270,7 +287,8 @@ export async function runGuard(args: string[]): Promise<number> {
         send({ sealed });
         // The stage sees its end only on the daemon's word: every stage upstream exited 0.
         await commitSent;
-        inputEnded = true;
+        // A stage already gone never saw this end (a store that exited 0 early has no whole archive).
+        inputEnded = !stageExited;
         if (sealedTo) sealedTo.close();
         else releaseInput();
       } catch (err) {
@@ -278,6 +296,8 @@ export async function runGuard(args: string[]): Promise<number> {
         // open, so it can never take this for a complete stream: the daemon stops the
         // run, or, gone, leaves it to us.
         sealFailed = true;
+        // A built-in store is told at once (an error is not an end): it removes what it wrote.
+        sealedTo?.fail(err as Error);
         send({ sealFailed: (err as Error).message });
         if (lost) killGroup();
       } finally {
@@ -302,7 +322,7 @@ export async function runGuard(args: string[]): Promise<number> {
 
   const out = await output;
   const key = code === 0 ? parseStoreKey(out) : undefined;
-  if (!lost) send({ stored: { code, output: out, complete: inputEnded } });
+  if (!lost) send({ stored: { code, output: out, complete } });
   if (!key) return code;
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
   if (!keep) await purge(purgeArgv, key, lost);

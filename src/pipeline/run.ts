@@ -264,6 +264,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     for (const f of fifos) f.close();
     run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
     await run.finish(work).catch(() => {});
+    for (const f of fifos) f.removeDir();
     throw err;
   } finally {
     for (const f of fifos) f.close();
@@ -309,6 +310,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
+    for (const f of fifos) f.removeDir();
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
     done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
@@ -330,6 +332,12 @@ interface DaemonFifo {
   handedOver(): void;
   /** Lets go of the hold (once the reading guard has opened its end), and of the directory if never handed over. */
   close(): void;
+  /**
+   * Once every stage has exited: removes the directory even if handed over. A guard
+   * removes it as soon as it is open at both ends, but one killed before it got that
+   * far (a cancel at once) never does.
+   */
+  removeDir(): void;
 }
 
 /**
@@ -353,17 +361,17 @@ function daemonFifo(all: DaemonFifo[]): DaemonFifo {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  let ownDir: string | undefined = dir;
+  let handedOver = false;
   let open = true;
   const fifo: DaemonFifo = {
     path, fd,
-    handedOver: () => { ownDir = undefined; },
+    handedOver: () => { handedOver = true; },
     close: () => {
       if (open) closeSync(fd);
       open = false;
-      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
-      ownDir = undefined;
+      if (!handedOver) fifo.removeDir();
     },
+    removeDir: () => rmSync(dir, { recursive: true, force: true }),
   };
   all.push(fifo);
   return fifo;

@@ -169,4 +169,11 @@ export class StreamWriter {
   close(): void {
     if (!this.canceled) this.controller.close();
   }
+
+  /** Sealing failed: the store's input errors (never ends), so the store gives up and removes what it wrote. */
+  fail(err: Error): void {
+    if (this.canceled) return;
+    this.canceled = true;
+    this.controller.error(err);
+  }
 }

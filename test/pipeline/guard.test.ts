@@ -231,6 +231,21 @@ describe("shield guard", () => {
       expect(blobs()).toEqual(before.blobs);
     });
 
+    test("--in-process, canceled at once (the stage may not have started): exit 143, nothing left behind", async () => {
+      const before = { blobs: blobs(), incoming: incoming() };
+      for (const delay of [0, 30]) {
+        const g = sealing(newDataKey(), true);
+        await Bun.sleep(delay);
+        process.kill(-g.proc.pid, "SIGTERM");
+        closeSync(g.fifo.fd);
+        expect(await g.proc.exited).toBe(143);
+        // (Its FIFO's directory: the guard's if it got that far, else the daemon's to remove.)
+        rmSync(g.fifo.dir, { recursive: true, force: true });
+      }
+      expect(incoming()).toEqual(before.incoming);
+      expect(blobs()).toEqual(before.blobs);
+    });
+
     test("the data key reaches the guard by message only, never in its arguments or environment", async () => {
       const key = newDataKey();
       const b64 = Buffer.from(key).toString("base64");
@@ -251,6 +266,20 @@ describe("shield guard", () => {
       // Whether the guard meets EPIPE before it reports the store's exit is a race; the outcome is not.
       expect(await g.next("stored")).toEqual({ code: 3, output: "", complete: false });
       expect(await g.proc.exited).toBe(3);
+    });
+
+    test("a store that exits 0 with a key before the end of its input is reported incomplete, and its blob purged", async () => {
+      const fifo = daemonFifo();
+      const purged = join(storeDir, "purged-key");
+      const g = guard(["--held-fifo", fifo.path, "--seal", "--store"], ["sh", "-c", `head -c 10 >/dev/null; echo '{"key":"early"}'`]);
+      g.proc.send({ purge: ["sh", "-c", `echo "$2" > ${purged}`, "purge"] });
+      g.proc.send({ seal: { key: null } });
+      await upstreamWrites({ ...g, fifo }, payload);
+      expect(await g.next("stored")).toEqual({ code: 0, output: '{"key":"early"}\n', complete: false });
+      g.proc.send({ ack: false }); // what the daemon answers to an incomplete store
+      expect(await g.proc.exited).toBe(0);
+      expect(readFileSync(purged, "utf8").trim()).toBe("early");
+      rmSync(purged);
     });
 
     test("--seal without a FIFO from the daemon is refused", async () => {

@@ -157,6 +157,8 @@ describe("failures leave no archive and no blob", () => {
 describe("cancel and recovery", () => {
   test("canceling a running backup kills its processes within a second and leaves no blob", async () => {
     const before = blobs();
+    const fifoDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith("shield-stage-")).sort();
+    const dirsBefore = fifoDirs();
     const { job: j } = await job({ size: SIZE, sleep: 30 });
     const uuid = await core.jobs.run(j, "tester");
     for (let i = 0; i < 200 && (await catalog.tasks.get(uuid))!.status !== "running"; i++) await Bun.sleep(20);
@@ -175,6 +177,7 @@ describe("cancel and recovery", () => {
     await Bun.sleep(1200); // the log is written in batches
     expect((await catalog.tasks.get(uuid))!.log).toContain("canceled: every process of the task was killed");
     expect(blobs()).toEqual(before);
+    expect(fifoDirs()).toEqual(dirsBefore);
   });
 
   test("tasks left running by a dead daemon are failed at start, and their blob purged", async () => {
