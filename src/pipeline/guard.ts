@@ -1,5 +1,6 @@
-// `shield guard [--held-input | --held-fifo PATH [--seal]] [--store] [--] ARGV...`: the small process every
-// stage of a pipeline runs under (internal: the daemon starts it, never a human).
+// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process]]] [--store] [--] ARGV...`:
+// the small process every stage of a pipeline runs under (internal: the daemon
+// starts it, never a human).
 //
 // Why it exists: the daemon can die at any moment (kill -9, OOM, a crash), and
 // then every pipe it held closes. To a store, a closed stdin looks exactly like
@@ -32,6 +33,9 @@
 //   stage's stdin. That FIFO is held like any other: the stage sees its end
 //   only after the guard has written the last sealed byte AND the daemon said
 //   "commit". The guard reports the counts and the SHA-256 when its input ends.
+//   With --in-process, when ARGV is a built-in store of this binary, the guard
+//   runs that store itself and hands it the sealed stream in memory instead
+//   (in-process.ts); every rule above holds the same.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, mkdtempSync, open, openSync, rmSync } from "node:fs";

@@ -1,8 +1,8 @@
 // The two pipelines. Backup: target `backup` → compression → encryption → store
 // `store`, the encryption in the store's guard (seal.ts), so that no byte of the
-// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption → decompression →
-// target `restore`. Nothing is staged on disk; every stage's exit is checked; a
-// failure or cancel kills every process of the pipeline.
+// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption
+// → decompression → target `restore`. Nothing is staged on disk; every stage's
+// exit is checked; a failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -300,7 +300,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
   const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
   const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
-  const done = direct ? run.progress("stored (compressed, encrypted)", storedBytes)
+  const done = direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
     : run.progress("backed up", zip ? raw : sealedRaw);
   try {
     await run.finish(work);

@@ -2,18 +2,18 @@
 // the archive format (encryption.ts) when the archive has a data key, and counts
 // and hashes (SHA-256) the bytes the store receives. It runs inside the store's
 // guard (guard.ts --seal), between the stage upstream (zstd, gzip or the target,
-// which write into the guard's FIFO directly) and the store's stdin, so that the
-// compressed archive never passes through the daemon: the daemon's event loop
-// carrying every chunk through web streams cost more CPU than the rest of the
-// pipeline could hide on two cores (bench/DATAPATH.md).
+// which write into the guard's FIFO directly) and the store, so that the archive
+// never passes through the daemon: one process and one pipe fewer per byte, and
+// the daemon's event loop (the API, task logs, heartbeats) never paces a backup
+// (bench/DATAPATH.md).
 //
 // The event loop (the guard's lifeline to the daemon, the store's exit, signals)
 // must stay free however long the stage upstream is quiet (pg_dump waiting on a
 // lock): a read goes first to a non-blocking end of the input (one system call
 // while data is there), and only when there is none does it wait on a blocking
-// end, on the thread pool. Where the sealed bytes go is the guard's choice: a FIFO that is a store
-// plugin's stdin (fifoWriter), or, for a built-in store that the guard runs in
-// its own process, a stream handed to it directly (StreamWriter).
+// end, on the thread pool. Where the sealed bytes go is the guard's choice: a
+// FIFO that is a store plugin's stdin (fifoWriter), or, for a built-in store
+// that the guard runs in its own process, a stream handed to it (StreamWriter).
 import { read, readSync, write, writeSync } from "node:fs";
 import { ChunkSealer } from "./encryption.ts";
 
@@ -46,7 +46,7 @@ const READ_SIZE = 1 << 20;
 // Even a store that keeps up must not keep the guard's event loop (IPC) waiting long.
 const YIELD_EVERY_MS = 100;
 
-/** Seals `from` into `to` until `from` ends. Throws when either side fails (a store that stopped reading: EPIPE). */
+/** Seals `from` into `write` until `from` ends. Throws when either side fails (a store that stopped reading: EPIPE). */
 export async function seal(opts: SealOptions): Promise<Sealed> {
   const sealer = opts.dataKey ? new ChunkSealer(opts.dataKey) : null;
   const hash = new Bun.CryptoHasher("sha256");
