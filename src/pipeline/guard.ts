@@ -171,7 +171,14 @@ export async function runGuard(args: string[]): Promise<number> {
   // would release a held input before the stage is gone, so wait for the stage;
   // one that has not started yet is not started at all.
   let stopSignal: NodeJS.Signals | undefined;
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => { stopSignal ??= sig; });
+  let onStop!: () => void;
+  const stopRequested = new Promise<void>((r) => (onStop = r));
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => { stopSignal ??= sig; onStop(); });
+  const notStarted = (): number => {
+    removeFifo();
+    say(`${stopSignal} before the stage started: not started`);
+    return 128 + (os.signals[stopSignal!] ?? 0);
+  };
   // Whichever way we go (a built-in store exits the process on a signal), the daemon's FIFO goes with us.
   process.on("exit", () => removeFifo());
 
@@ -209,7 +216,9 @@ export async function runGuard(args: string[]): Promise<number> {
     // On the thread pool: the daemon holds a write end until we report, but were it
     // already gone, a blocking open on the event loop would never return, and the
     // lifeline could not act.
-    const opened = await Promise.race([openForReading(fifo), lifelineLost.then(() => undefined)]);
+    // A stop meanwhile (the daemon let go of its end: no writer may ever come) ends the wait too.
+    const opened = await Promise.race([openForReading(fifo), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    if (opened === null) return notStarted();
     if (opened === undefined) return killGroup();
     sealIn = { blocking: opened, nonBlocking: openSync(fifo, C.O_RDONLY | C.O_NONBLOCK) };
   }
@@ -238,11 +247,7 @@ export async function runGuard(args: string[]): Promise<number> {
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   }
 
-  if (stopSignal) {
-    removeFifo();
-    say(`${stopSignal} before the stage started: not started`);
-    return 128 + (os.signals[stopSignal] ?? 0);
-  }
+  if (stopSignal) return notStarted();
   // The stage: a process, or a built-in store run here. Its exit code, and its output (a store's key).
   let exited: Promise<number>;
   let output: Promise<string>;
