@@ -20,7 +20,8 @@
 //        `pg_dump -Fc`, which compresses itself, and zstd's thread modes).
 // quick  for iterating: an empty database (the fixed cost) and the BENCH_PG_* one, alternating this
 //        build, BENCH_COMPARE (another binary, same session) and the shell; then the daemon CPU
-//        of a GET /v1/task (what polling costs). Not part of all.
+//        of a GET /v1/task (what polling costs), and two restores per build of the big
+//        database into a new one (time and CPU). Not part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
@@ -239,7 +240,7 @@ async function makeJob(d: Daemon, name: string, target: { plugin: string; endpoi
 }
 
 interface Backup {
-  ms: number; size: number; rawSize: number; cipher: string; compression: string; log: string;
+  ms: number; archive: string; size: number; rawSize: number; cipher: string; compression: string; log: string;
   /** CPU seconds the daemon spent itself, and its children (plugins, zstd) altogether. */
   cpu: { daemon: number; children: number };
 }
@@ -248,11 +249,11 @@ interface Backup {
  *  daemon ~1 ms of CPU (measured by `quick`), so looking more often than this slows the backup more than it saves. */
 const POLL_MS = 50;
 
-/** POST run, then polls the task until it is no longer pending or running. */
-async function runJob(d: Daemon, job: string): Promise<Backup> {
+/** POSTs what files a task (a job's run, an archive's restore), then polls the task until it is no longer pending or running. */
+async function runTask(d: Daemon, path: string, body: unknown): Promise<{ ms: number; task: any; cpu: Backup["cpu"] }> {
   const cpu0 = cpuSeconds(d.proc.pid);
   const t0 = performance.now();
-  const { task_uuid } = await call(d, "POST", `/v1/job/${job}/run`, {});
+  const { task_uuid } = await call(d, "POST", path, body);
   let task: any;
   for (;;) {
     task = await call(d, "GET", `/v1/task/${task_uuid}`);
@@ -261,12 +262,15 @@ async function runJob(d: Daemon, job: string): Promise<Backup> {
   }
   const ms = performance.now() - t0;
   const cpu1 = cpuSeconds(d.proc.pid);
-  if (task.status !== "done") throw new Error(`backup task ${task.status}:\n${task.log}`);
+  if (task.status !== "done") throw new Error(`${task.type} task ${task.status}:\n${task.log}`);
+  return { ms, task, cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children } };
+}
+
+/** POST run, then polls the task until it is no longer pending or running. */
+async function runJob(d: Daemon, job: string): Promise<Backup> {
+  const { ms, task, cpu } = await runTask(d, `/v1/job/${job}/run`, {});
   const a = await call(d, "GET", `/v1/archive/${task.archive_uuid}`);
-  return {
-    ms, size: a.size, rawSize: a.raw_size, cipher: a.cipher, compression: a.compression, log: task.log,
-    cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children },
-  };
+  return { ms, archive: a.uuid, size: a.size, rawSize: a.raw_size, cipher: a.cipher, compression: a.compression, log: task.log, cpu };
 }
 
 // ---- the measurements ---------------------------------------------------------------
@@ -555,6 +559,23 @@ async function quick(): Promise<void> {
     const c1 = cpuSeconds(b.d.proc.pid);
     out(`${b.name}: a GET /v1/task takes ${((performance.now() - t0) / 200).toFixed(2)} ms and ${((c1.self - c0.self) * 1000 / 200).toFixed(2)} ms of daemon CPU`);
   }
+  // Restores of the big database into a new one (pg_restore, indexes rebuilt): what the daemon itself spends.
+  out();
+  const archives = new Map<string, string>();
+  for (const b of daemonsByBuild) archives.set(b.name, (await runJob(b.d, b.big)).archive); // kept in the store
+  for (let i = 0; i < Math.min(RUNS, 2); i++) {
+    for (const b of daemonsByBuild) {
+      const name = `restored_${b.name}_${i}_${process.pid}`;
+      const target = await call(b.d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: endpoint(name).endpoint, agent: "" });
+      const r = await runTask(b.d, `/v1/archive/${archives.get(b.name)}/restore`, { target: target.uuid });
+      out(`restore ${i + 1} ${b.name}: ${secs(r.ms)} (${cpu(r)})`);
+      logs.set(`${b.name} restore`, r.task.log);
+      const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
+      await admin.unsafe(`DROP DATABASE ${name}`);
+      await admin.end();
+    }
+  }
+  emptyDir(storeDir);
   for (const [name, log] of logs) out(`\nlast task log (${name}):\n${log}`);
   for (const b of daemonsByBuild) await stopDaemon(b.d);
 }

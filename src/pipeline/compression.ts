@@ -12,7 +12,8 @@ export function compressor(c: Compression): string[] | undefined {
 }
 
 export function decompressor(c: string): string[] | undefined {
-  if (c === "zstd") return ["zstd", "-q", "-d", "-c"];
+  // -v: its last line gives the exact size of its output (see zstdReport).
+  if (c === "zstd") return ["zstd", "-v", "-d", "-c"];
   if (c === "gzip") return ["gzip", "-d", "-c"];
   if (c === "none") return undefined;
   throw new Error(`unknown compression "${c}"`);
@@ -21,12 +22,17 @@ export function decompressor(c: string): string[] | undefined {
 // What zstd -vv says on stderr besides errors: its settings, and at the end
 // "/*stdin*\    :100.00%   (300000000 B => 300006877 B, /*stdout*\)" (older
 // versions: "(300000000 => 300006877 bytes, ..."), the exact count of the bytes
-// it read. None of it belongs in a task log.
-const ZSTD_CHATTER = /^(\*\*\* Zstandard CLI|Note: |--zstd=|--format=|Using std(in|out) for|Decompression will require|\/\*stdin\*\\)/;
+// it read. Decompressing with -v, its last line is "/*stdin*\   : 300000000 bytes",
+// the count of the bytes it wrote. None of it belongs in a task log.
+const ZSTD_CHATTER = /^(\*\*\* Zstandard CLI|Note: |--zstd=|--format=|Using std(in|out) for|Decompression will require|Sparse File Support|\/\*stdin\*\\)/;
 const ZSTD_SUMMARY = /^\/\*stdin\*\\\s*:.*\(\s*(\d+)(?: B)? =>/;
+const ZSTD_DECOMPRESSED = /^\/\*stdin\*\\\s*:\s*(\d+) bytes\s*$/;
 
-/** One stderr line of `zstd -vv`: the size of its input when it is the summary; keep = not chatter. */
+/**
+ * One stderr line of `zstd -vv` (compressing) or `zstd -v -d`: the size of the raw
+ * data (its input, or its output) when it is the summary; keep = not chatter.
+ */
 export function zstdReport(line: string): { rawBytes?: number; keep: boolean } {
-  const m = ZSTD_SUMMARY.exec(line);
+  const m = ZSTD_SUMMARY.exec(line) ?? ZSTD_DECOMPRESSED.exec(line);
   return { rawBytes: m ? Number(m[1]) : undefined, keep: !ZSTD_CHATTER.test(line) };
 }

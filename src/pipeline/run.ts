@@ -386,7 +386,7 @@ export interface ArchiveToRestore {
   dataKey: Uint8Array | null;
 }
 
-export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number }> {
+export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const unzip = decompressor(archive.compression);
@@ -410,26 +410,62 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
       throw new PipelineFailed("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
     }
   };
+  // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
   const work: Promise<unknown>[] = [];
-  // Held input: the target sees the end of its stream only after verification, never
-  // because the daemon died mid-restore (see guard.ts).
-  const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", stdout: false });
-  if (unzip) {
-    const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: "pipe", stdout: true });
-    work.push(pump(stream, z, verify));
-    // The decompressor's stdin closes only after verification, so its output ends only then too.
-    work.push(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
-  } else {
-    work.push(pump(stream.pipeThrough(raw.stream), sink, verify));
+  // zstd reports the exact size of its output, so it writes straight into the target
+  // and the decompressed bytes (several times the archive) never cross the daemon.
+  // gzip reports none: the daemon carries its output, counting it.
+  const direct = archive.compression === "zstd";
+  let zstdRaw: number | undefined;
+  const fifos: DaemonFifo[] = [];
+  try {
+    // Held input: the target sees the end of its stream only after verification, never
+    // because the daemon died mid-restore (see guard.ts).
+    const targetInput = direct ? daemonFifo(fifos) : undefined;
+    const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    targetInput?.handedOver();
+    if (unzip) {
+      const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
+        stdin: "pipe", stdout: targetInput?.fd ?? true,
+        stderr: direct ? (line) => {
+          const report = zstdReport(line);
+          if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
+          return report.keep;
+        } : undefined,
+      });
+      // The decompressor's stdin closes only after verification, so its output ends only then too.
+      work.push(pump(stream, z, verify));
+      if (targetInput) {
+        await sink.inputPath();
+        sink.inputOpened();
+        // The commit: zstd exited 0, so its input ended, so the archive was verified.
+        work.push(run.upstreamSucceeded([...upstream, z]).then(() => sink.endInput()));
+      } else {
+        work.push(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
+      }
+    } else {
+      work.push(pump(stream.pipeThrough(raw.stream), sink, verify));
+    }
+  } catch (err) {
+    // The stages already started are killed; their exits awaited here (our hold on a FIFO first).
+    for (const f of fifos) f.close();
+    run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+    await run.finish(work).catch(() => {});
+    for (const f of fifos) f.removeDir();
+    throw err;
+  } finally {
+    for (const f of fifos) f.close();
   }
-  const done = run.progress("restored", raw);
+  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched) : run.progress("restored", raw);
   try {
     await run.finish(work);
   } finally {
-    done();
+    for (const f of fifos) f.removeDir();
+    done(direct && zstdRaw !== undefined ? { what: "restored", bytes: zstdRaw } : undefined);
   }
-  return { rawSize: raw.bytes };
+  if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its output (an unknown zstd version?)");
+  return { rawSize: direct ? (zstdRaw ?? null) : raw.bytes };
 }
 
 /** Runs a store's `purge` for a key. */

@@ -273,7 +273,7 @@ export class Supervisor {
     const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, { plugin: target.plugin, endpoint: target.endpoint }, {
       storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
     });
-    tlog.line(`restored ${r.rawSize} bytes; checksum and authentication verified`);
+    tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);
   }
 
   /**
