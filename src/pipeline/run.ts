@@ -171,6 +171,19 @@ class Run {
 }
 
 /**
+ * A run's flows (pumps, commits), for Run.finish. Each is watched from the moment it
+ * is added: one failing while the setup still awaits a stage, before finish looks at
+ * it, would otherwise be an unhandled rejection, and those end the daemon.
+ */
+class Flows {
+  readonly all: Promise<unknown>[] = [];
+  add(flow: Promise<unknown>): void {
+    flow.catch(() => {}); // finish sees the failure through its own handler
+    this.all.push(flow);
+  }
+}
+
+/**
  * A stage's non-zero exit that follows from our own signal (another stage failed
  * first). A stage we signalled that exited with a code of its own (not 128 +
  * SIGTERM or SIGKILL) had most likely failed on its own already: a store that
@@ -210,7 +223,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // store writes into the store's guard, which seals them (encrypts, counts, hashes:
   // seal.ts) into the store's input. Held input: the store sees the end of its stream
   // only when every stage upstream exited 0, never because the daemon died (guard.ts).
-  const work: Promise<unknown>[] = [];
+  const work = new Flows();
   const fifos: DaemonFifo[] = [];
   const upstream: Stage[] = [];
   let sink: Stage;
@@ -243,13 +256,13 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
       // mid-stream never makes a complete-looking archive.
-      work.push(run.upstreamSucceeded([source]).then(() => z.endInput()));
+      work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
       source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
       const s = source;
-      work.push(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
+      work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
@@ -263,16 +276,16 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // here. Our holds go first: a guard reading a FIFO we hold would never see its end.
     for (const f of fifos) f.close();
     run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
-    await run.finish(work).catch(() => {});
+    await run.finish(work.all).catch(() => {});
     for (const f of fifos) f.removeDir();
     throw err;
   } finally {
     for (const f of fifos) f.close();
   }
   // The commit: the store's input ends once its guard has sealed every byte.
-  work.push(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
-  work.push(sink.sealed.then((s) => { sealed = s; }));
-  work.push(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
+  work.add(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
+  work.add(sink.sealed.then((s) => { sealed = s; }));
+  work.add(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.
     if (!stored || stored.code !== 0) return;
     const key = parseStoreKey(stored.output);
@@ -303,7 +316,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   const done = direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
     : run.progress("backed up", zip ? raw : sealedRaw);
   try {
-    await run.finish(work);
+    await run.finish(work.all);
   } catch (err) {
     // The store may have completed (and named its blob) before another stage failed.
     const failure = err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message);
@@ -412,7 +425,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   };
   // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
-  const work: Promise<unknown>[] = [];
+  const work = new Flows();
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
@@ -435,23 +448,23 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
         } : undefined,
       });
       // The decompressor's stdin closes only after verification, so its output ends only then too.
-      work.push(pump(stream, z, verify));
+      work.add(pump(stream, z, verify));
       if (targetInput) {
         await sink.inputPath();
         sink.inputOpened();
         // The commit: zstd exited 0, so its input ended, so the archive was verified.
-        work.push(run.upstreamSucceeded([...upstream, z]).then(() => sink.endInput()));
+        work.add(run.upstreamSucceeded([...upstream, z]).then(() => sink.endInput()));
       } else {
-        work.push(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
+        work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
       }
     } else {
-      work.push(pump(stream.pipeThrough(raw.stream), sink, verify));
+      work.add(pump(stream.pipeThrough(raw.stream), sink, verify));
     }
   } catch (err) {
     // The stages already started are killed; their exits awaited here (our hold on a FIFO first).
     for (const f of fifos) f.close();
     run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
-    await run.finish(work).catch(() => {});
+    await run.finish(work.all).catch(() => {});
     for (const f of fifos) f.removeDir();
     throw err;
   } finally {
@@ -459,7 +472,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   }
   const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched) : run.progress("restored", raw);
   try {
-    await run.finish(work);
+    await run.finish(work.all);
   } finally {
     for (const f of fifos) f.removeDir();
     done(direct && zstdRaw !== undefined ? { what: "restored", bytes: zstdRaw } : undefined);

@@ -115,6 +115,24 @@ describe("failures leave no archive and no blob", () => {
     expect(blobs()).toEqual(before);
   });
 
+  test("a backup canceled while its pipeline is still being set up is canceled cleanly (no unhandled rejection)", async () => {
+    // Blobs under a key only: a store killed before it could set its trap leaves its
+    // temporary (".blob-..."), as the fs store leaves one in .incoming for its sweep.
+    const keyed = () => blobs().filter((name) => !name.startsWith("."));
+    const before = keyed();
+    // The cancel kills the stages while the setup still waits for the store's guard: the
+    // failures that follow must not be unhandled rejections, which would end the daemon.
+    const { job: j } = await job({ size: SIZE, sleep: 5 });
+    for (let i = 0; i < 8; i++) {
+      const uuid = await core.jobs.run(j, "tester");
+      while ((await catalog.tasks.get(uuid))!.status === "pending") await Bun.sleep(1);
+      await Bun.sleep(i * 3);
+      await core.tasks.cancel(uuid);
+      expect((await waitTask(uuid)).status).toBe("canceled");
+    }
+    expect(keyed()).toEqual(before);
+  });
+
   test("an unwritable store fails the task with the store's words", async () => {
     const store = await core.stores.create({ name: "gone", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) });
     // Make the store's directory vanish after validation.
