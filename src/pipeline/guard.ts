@@ -38,9 +38,10 @@
 //   (in-process.ts); every rule above holds the same.
 //
 // The messages (JSON over the IPC channel) are the types below.
-import { closeSync, constants as C, mkdtempSync, open, openSync, rmSync } from "node:fs";
-import { constants as os, tmpdir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
+import { constants as os } from "node:os";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { makeFifo } from "./fifo.ts";
 import { capturedOutput, inProcessStore, type InProcessStore } from "./in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
@@ -199,9 +200,11 @@ export async function runGuard(args: string[]): Promise<number> {
     fifo = stageFifo = madeFifo;
     fifoDir = dirname(madeFifo);
   } else if (held) {
-    const made = makeFifo();
-    if (typeof made === "string") {
-      say(made);
+    let made;
+    try {
+      made = makeFifo();
+    } catch (err) {
+      say((err as Error).message);
       return 3;
     }
     fifoDir = made.dir;
@@ -225,7 +228,6 @@ export async function runGuard(args: string[]): Promise<number> {
   try {
     if (sealing && !inProcess) {
       const made = makeFifo();
-      if (typeof made === "string") throw new Error(made);
       ownDir = made.dir;
       stageFifo = made.path;
     }
@@ -336,22 +338,6 @@ export async function runGuard(args: string[]): Promise<number> {
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
   if (!keep) await purge(purgeArgv, key, lost);
   return code;
-}
-
-/** A FIFO alone in a new directory, or why it could not be made. */
-function makeFifo(): { dir: string; path: string } | string {
-  const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
-  const path = join(dir, "input");
-  let why: string | undefined;
-  try {
-    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
-    if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
-  } catch (err) {
-    why = (err as Error).message; // not installed
-  }
-  if (!why) return { dir, path };
-  rmSync(dir, { recursive: true, force: true });
-  return `cannot make a FIFO with mkfifo: ${why}`;
 }
 
 /** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */

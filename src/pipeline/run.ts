@@ -3,15 +3,15 @@
 // archive crosses the daemon. Restore: store `retrieve` → checksum and decryption
 // → decompression → target `restore`. Nothing is staged on disk; every stage's
 // exit is checked; a failure or cancel kills every process of the pipeline.
-import { closeSync, constants as C, mkdtempSync, openSync, rmSync } from "node:fs";
-import { constants, tmpdir } from "node:os";
-import { join } from "node:path";
+import { closeSync, constants as C, openSync, rmSync } from "node:fs";
+import { constants } from "node:os";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
+import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
 
@@ -68,6 +68,7 @@ interface StageIO {
  */
 class Run {
   readonly stages: Stage[] = [];
+  private readonly fifos: { dir: string; fd: number; held: boolean; handedOver: boolean }[] = [];
   private failure: PipelineFailed | undefined;
   /** A flow error (a broken pipe, say): reported only when no stage explains it. */
   private flowError: Error | undefined;
@@ -134,8 +135,69 @@ class Run {
     this.check();
   }
 
-  /** Waits for every stage and flow; throws the root cause of any failure. */
+  /**
+   * Makes a FIFO alone in a directory of its own, so that the stage writing into it
+   * and the guard reading it (each a Bun start, ~10 ms) start side by side rather than
+   * one after the other. Opened read-write, which never blocks: a plain O_WRONLY open
+   * would block the daemon, and a non-blocking one would hand the writer a non-blocking
+   * stdout. Held until `releaseFifos` (once the reading guard has opened its end): until
+   * then ours is the only read end, and whatever the writer wrote lives in the pipe
+   * only while some end is open.
+   */
+  fifo(): DaemonFifo {
+    let made;
+    try {
+      made = makeFifo();
+    } catch (err) {
+      throw new PipelineFailed((err as Error).message);
+    }
+    let fd: number;
+    try {
+      fd = openSync(made.path, C.O_RDWR);
+    } catch (err) {
+      rmSync(made.dir, { recursive: true, force: true });
+      throw err;
+    }
+    const entry = { dir: made.dir, fd, held: true, handedOver: false };
+    this.fifos.push(entry);
+    return { path: made.path, fd, handedOver: () => { entry.handedOver = true; } };
+  }
+
+  /** Lets go of the holds on our FIFOs, and of the directories never handed over to a guard. */
+  releaseFifos(): void {
+    for (const f of this.fifos) {
+      if (f.held) closeSync(f.fd);
+      f.held = false;
+      if (!f.handedOver) rmSync(f.dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * The setup failed: stops what started and waits for it (our holds go first: a guard
+   * reading a FIFO we hold would never see its end), then rethrows.
+   */
+  async abandon(err: unknown, work: Flows): Promise<never> {
+    this.releaseFifos();
+    this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+    await this.finish(work.all).catch(() => {});
+    throw err;
+  }
+
+  /**
+   * Waits for every stage and flow; throws the root cause of any failure. Then removes
+   * every FIFO directory, even one handed over: a guard removes it as soon as it is open
+   * at both ends, but one killed before it got that far (a cancel at once) never does.
+   */
   async finish(work: Promise<unknown>[]): Promise<void> {
+    try {
+      await this.settle(work);
+    } finally {
+      this.releaseFifos();
+      for (const f of this.fifos) rmSync(f.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async settle(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
       if (code !== 0 && !stoppedByUs(s, code)) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
@@ -224,14 +286,13 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // seal.ts) into the store's input. Held input: the store sees the end of its stream
   // only when every stage upstream exited 0, never because the daemon died (guard.ts).
   const work = new Flows();
-  const fifos: DaemonFifo[] = [];
   const upstream: Stage[] = [];
   let sink: Stage;
   try {
     // The store first: its guard and plugin take longest to be ready, and no byte moves
     // before they are. Should a later stage fail to start, the store is killed without a
     // commit, so it keeps nothing.
-    const storeInput = daemonFifo(fifos);
+    const storeInput = run.fifo();
     const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
     sink = run.plugin("store", sp, "store", store.endpoint, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv },
@@ -241,7 +302,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     storeInput.handedOver();
     let source: Stage;
     if (zip && direct) {
-      const zstdInput = daemonFifo(fifos);
+      const zstdInput = run.fifo();
       const z = run.stage(opts.compression, zip, pluginEnv(), {
         stdin: "held", heldFifo: zstdInput.path, stdout: storeInput.fd,
         stderr: (line) => {
@@ -272,16 +333,10 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     await sink.inputPath();
     sink.inputOpened();
   } catch (err) {
-    // The stages already started (the store at least) are killed; their exits awaited
-    // here. Our holds go first: a guard reading a FIFO we hold would never see its end.
-    for (const f of fifos) f.close();
-    run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
-    await run.finish(work.all).catch(() => {});
-    for (const f of fifos) f.removeDir();
-    throw err;
-  } finally {
-    for (const f of fifos) f.close();
+    // The stages already started (the store at least) are stopped and awaited.
+    return run.abandon(err, work);
   }
+  run.releaseFifos();
   // The commit: the store's input ends once its guard has sealed every byte.
   work.add(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
   work.add(sink.sealed.then((s) => { sealed = s; }));
@@ -323,7 +378,6 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
-    for (const f of fifos) f.removeDir();
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
     done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
@@ -336,58 +390,13 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   };
 }
 
-/** A FIFO the daemon makes for a stage's guard to read (see `daemonFifo`). */
+/** A FIFO the daemon makes for a stage's guard to read (see Run.fifo). */
 interface DaemonFifo {
   path: string;
   /** Read-write: the daemon's hold on the FIFO, passed as the stdout of the stage that writes into it. */
   fd: number;
   /** The guard was started with the path: it removes the directory from now on. */
   handedOver(): void;
-  /** Lets go of the hold (once the reading guard has opened its end), and of the directory if never handed over. */
-  close(): void;
-  /**
-   * Once every stage has exited: removes the directory even if handed over. A guard
-   * removes it as soon as it is open at both ends, but one killed before it got that
-   * far (a cancel at once) never does.
-   */
-  removeDir(): void;
-}
-
-/**
- * Makes a FIFO alone in a directory of its own, so that the stage writing into it
- * and the guard reading it (each a Bun start, ~10 ms) start side by side rather than
- * one after the other. Opened read-write, which never blocks: a plain O_WRONLY open
- * would block the daemon, and a non-blocking one would hand the writer a non-blocking
- * stdout. The caller holds it until the reading guard has opened its end: until then
- * ours is the only read end, and whatever the writer wrote lives in the pipe only
- * while some end is open.
- */
-function daemonFifo(all: DaemonFifo[]): DaemonFifo {
-  const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
-  const path = join(dir, "input");
-  let fd: number;
-  try {
-    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
-    if (mk.exitCode !== 0) throw new PipelineFailed(`cannot make a FIFO with mkfifo: ${mk.stderr?.toString().trim() || `exit ${mk.exitCode}`}`);
-    fd = openSync(path, C.O_RDWR);
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  let handedOver = false;
-  let open = true;
-  const fifo: DaemonFifo = {
-    path, fd,
-    handedOver: () => { handedOver = true; },
-    close: () => {
-      if (open) closeSync(fd);
-      open = false;
-      if (!handedOver) fifo.removeDir();
-    },
-    removeDir: () => rmSync(dir, { recursive: true, force: true }),
-  };
-  all.push(fifo);
-  return fifo;
 }
 
 export interface ArchiveToRestore {
@@ -431,11 +440,10 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   // gzip reports none: the daemon carries its output, counting it.
   const direct = archive.compression === "zstd";
   let zstdRaw: number | undefined;
-  const fifos: DaemonFifo[] = [];
   try {
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
-    const targetInput = direct ? daemonFifo(fifos) : undefined;
+    const targetInput = direct ? run.fifo() : undefined;
     const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", heldFifo: targetInput?.path, stdout: false });
     targetInput?.handedOver();
     if (unzip) {
@@ -461,20 +469,13 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
       work.add(pump(stream.pipeThrough(raw.stream), sink, verify));
     }
   } catch (err) {
-    // The stages already started are killed; their exits awaited here (our hold on a FIFO first).
-    for (const f of fifos) f.close();
-    run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
-    await run.finish(work.all).catch(() => {});
-    for (const f of fifos) f.removeDir();
-    throw err;
-  } finally {
-    for (const f of fifos) f.close();
+    return run.abandon(err, work);
   }
+  run.releaseFifos();
   const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched) : run.progress("restored", raw);
   try {
     await run.finish(work.all);
   } finally {
-    for (const f of fifos) f.removeDir();
     done(direct && zstdRaw !== undefined ? { what: "restored", bytes: zstdRaw } : undefined);
   }
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its output (an unknown zstd version?)");
