@@ -70,9 +70,14 @@ export function normalizeCore(url: string): string {
   return parsed.toString().replace(/\/+$/, "");
 }
 
+/** The core: --core, then SHIELD_CORE, then the one last signed in to, then the default. */
+export function chosenCore(flag: string | undefined, config: ConfigFile, env: NodeJS.ProcessEnv = process.env): string {
+  return normalizeCore(flag ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+}
+
 export function connection(flags: { core?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): Connection {
   const config = readConfig(configPath(env));
-  const core = normalizeCore(flags.core ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+  const core = chosenCore(flags.core, config, env);
   if (flags.token) return { core, token: flags.token, tokenSource: "--token" };
   if (env.SHIELD_TOKEN) return { core, token: env.SHIELD_TOKEN, tokenSource: "SHIELD_TOKEN" };
   const saved = config.logins[core];

@@ -9,6 +9,15 @@ import { short } from "./output.ts";
 const POLL_MS = 500;
 const FINISHED = ["done", "failed", "canceled"];
 
+/** A task just filed: with --follow, a line saying what it is and then the task followed; else reported with how to look at it. */
+export async function followOrReport(ctx: Ctx, r: { task_uuid: string }, what: string, scheduled: string): Promise<number | void> {
+  if (ctx.flag("follow")) {
+    process.stderr.write(`${what}: task ${r.task_uuid}\n`);
+    return followTask(ctx, r.task_uuid);
+  }
+  ctx.report(r, `${scheduled}: task ${r.task_uuid} (shield show task ${short(r.task_uuid)})`);
+}
+
 export async function followTask(ctx: Ctx, uuid: string): Promise<number> {
   const api = ctx.api();
   const err = process.stderr;

@@ -27,6 +27,18 @@ export class Output {
     for (const row of cells) this.line(fmt(row));
   }
 
+  /** Rows: the API's JSON with --json, else a table. */
+  list<T>(rows: T[], columns: Column<T>[], empty?: string): void {
+    if (this.json) this.data(rows);
+    else this.table(rows, columns, empty);
+  }
+
+  /** One object: the API's JSON with --json, else its readable details. */
+  show<T>(obj: T, details: (o: T) => [string, unknown][]): void {
+    if (this.json) this.data(obj);
+    else this.details(details(obj));
+  }
+
   /** "Key:  value" lines, for one object. */
   details(pairs: [string, unknown][]): void {
     const w = Math.max(...pairs.map(([k]) => k.length)) + 1;

@@ -13,6 +13,14 @@ import { openTerminal, tmuxAvailable, type Terminal } from "../helpers/terminal.
 const PASSWORD = "cli-tty-admin-password";
 const PG_SECRET = "typed-secret-42";
 
+/** Waits for each prompt in turn and types its answer ("": Enter alone). */
+async function answer(term: Terminal, steps: [prompt: string, text: string][]): Promise<void> {
+  for (const [prompt, text] of steps) {
+    await term.waitFor(prompt);
+    term.type(text);
+  }
+}
+
 describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
   let d: DaemonProcess;
   let token: string;
@@ -35,33 +43,25 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
   test("create target asks for each field, the plugin's endpoint field by field, the password without echo", async () => {
     // (The fixture plugins are installed too: the list offered is the built-in targets and bytes-target.)
     term = openTerminal([SHIELD_BIN, "create", "target"], env());
-    await term.waitFor("Name: ");
-    term.type("orders-db");
-    await term.waitFor("Summary: ");
-    term.type("the orders database");
-    await term.waitFor("Plugins that can be a target: bytes-target, files, postgres");
-    term.type("fs"); // a store plugin: asked again
-    await term.waitFor('"fs" is not one of them');
-    term.type("postgres");
+    await answer(term, [
+      ["Name: ", "orders-db"],
+      ["Summary: ", "the orders database"],
+      ["Plugins that can be a target: bytes-target, files, postgres", "fs"], // a store plugin: asked again
+      ['"fs" is not one of them', "postgres"],
+    ]);
     await term.waitFor("Host (pg_host): ");
     expect(term.screen()).toContain("Host name, IP address or socket directory of the server");
     term.type("db.example.com");
-    await term.waitFor("Port (pg_port) [5432]: ");
-    term.type(""); // the default
-    await term.waitFor("User (pg_user): ");
-    term.type(""); // required: asked again
-    await term.waitFor("(required)");
-    term.type("backup");
-    await term.waitFor("Password (pg_password): ");
-    term.type(PG_SECRET);
-    await term.waitFor("Database (pg_database): ");
-    term.type("orders");
-    await term.waitFor("Tools directory (pg_bindir): ");
-    term.type("");
-    await term.waitFor("Dump options (pg_options): ");
-    term.type("");
-    await term.waitFor("Agent (host:port; empty: the core runs the plugin): ");
-    term.type("");
+    await answer(term, [
+      ["Port (pg_port) [5432]: ", ""], // the default
+      ["User (pg_user): ", ""], // required: asked again
+      ["(required)", "backup"],
+      ["Password (pg_password): ", PG_SECRET],
+      ["Database (pg_database): ", "orders"],
+      ["Tools directory (pg_bindir): ", ""],
+      ["Dump options (pg_options): ", ""],
+      ["Agent (host:port; empty: the core runs the plugin): ", ""],
+    ]);
     expect(await term.exit()).toBe(0);
     const screen = term.screen();
     expect(screen).toMatch(/created target orders-db \([0-9a-f-]{36}\)/);
@@ -75,24 +75,19 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
 
   test("edit target with no flags asks again, offering the current values", async () => {
     term = openTerminal([SHIELD_BIN, "edit", "target", "orders-db"], env());
-    await term.waitFor("Name [orders-db]: ");
-    term.type("");
-    await term.waitFor("Summary [the orders database]: ");
-    term.type("moved to db2");
-    await term.waitFor("Plugin [postgres]: ");
-    term.type("");
-    await term.waitFor("Host (pg_host) [db.example.com]: ");
-    term.type("db2.example.com");
-    await term.waitFor("Port (pg_port) [5432]: ");
-    term.type("");
-    await term.waitFor("User (pg_user) [backup]: ");
-    term.type("");
-    await term.waitFor("Password (pg_password) [keep]: ");
-    term.type("");
-    for (const p of ["Database (pg_database) [orders]: ", "Tools directory (pg_bindir): ", "Dump options (pg_options): ", "Agent (host:port; empty: the core runs the plugin): "]) {
-      await term.waitFor(p);
-      term.type("");
-    }
+    await answer(term, [
+      ["Name [orders-db]: ", ""],
+      ["Summary [the orders database]: ", "moved to db2"],
+      ["Plugin [postgres]: ", ""],
+      ["Host (pg_host) [db.example.com]: ", "db2.example.com"],
+      ["Port (pg_port) [5432]: ", ""],
+      ["User (pg_user) [backup]: ", ""],
+      ["Password (pg_password) [keep]: ", ""],
+      ["Database (pg_database) [orders]: ", ""],
+      ["Tools directory (pg_bindir): ", ""],
+      ["Dump options (pg_options): ", ""],
+      ["Agent (host:port; empty: the core runs the plugin): ", ""],
+    ]);
     expect(await term.exit()).toBe(0);
     expect(term.screen()).not.toContain(PG_SECRET);
     term.close();
@@ -109,14 +104,13 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
       body: JSON.stringify({ name: "raw", summary: "", plugin: "bytes-target", endpoint: JSON.stringify(endpoint), agent: "" }),
     }).then((r) => r.json() as Promise<any>);
     term = openTerminal([SHIELD_BIN, "edit", "target", "raw"], env());
-    for (const p of ["Name [raw]: ", "Summary: ", "Plugin [bytes-target]: "]) {
-      await term.waitFor(p);
-      term.type("");
-    }
-    await term.waitFor('Endpoint of bytes-target (a JSON object) [{"size":"10","out":"/tmp/nowhere","password":"***"}]: ');
-    term.type("");
-    await term.waitFor("Agent");
-    term.type("");
+    await answer(term, [
+      ["Name [raw]: ", ""],
+      ["Summary: ", ""],
+      ["Plugin [bytes-target]: ", ""],
+      ['Endpoint of bytes-target (a JSON object) [{"size":"10","out":"/tmp/nowhere","password":"***"}]: ', ""],
+      ["Agent", ""],
+    ]);
     expect(await term.exit()).toBe(0);
     expect(term.screen()).not.toContain(PG_SECRET);
     term.close();
@@ -173,10 +167,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
 
   test("shield login asks for the user and the password (without echo) and keeps a token, mode 0600", async () => {
     term = openTerminal([SHIELD_BIN, "login"], { ...env(), SHIELD_TOKEN: "" });
-    await term.waitFor("User: ");
-    term.type("admin");
-    await term.waitFor("Password: ");
-    term.type(PASSWORD);
+    await answer(term, [["User: ", "admin"], ["Password: ", PASSWORD]]);
     expect(await term.exit()).toBe(0);
     const screen = term.screen();
     term.close();

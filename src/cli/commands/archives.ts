@@ -2,7 +2,7 @@
 // (into the archive's own target or another, optionally following the task).
 import type { Command, Ctx } from "../command.ts";
 import type { Query } from "../client.ts";
-import { followTask } from "../follow.ts";
+import { followOrReport } from "../follow.ts";
 import { formatBytes, short } from "../output.ts";
 import { KINDS, resolve, resolveUuid } from "../resolve.ts";
 import { oneOf, parseDay, parseInteger } from "../values.ts";
@@ -47,9 +47,7 @@ export const archiveCommands: Command[] = [
       if (ctx.has("status")) q.status = oneOf(ctx.str("status")!, "--status", STATUSES);
       if (ctx.has("limit")) q.limit = parseInteger(ctx.str("limit")!, "--limit", 1, 1000);
       if (ctx.has("offset")) q.offset = parseInteger(ctx.str("offset")!, "--offset", 0, 1e9);
-      const rows = await api.get<any[]>("/v1/archives", q);
-      if (ctx.json) return ctx.out.data(rows);
-      ctx.out.table(rows, [
+      ctx.out.list(await api.get<any[]>("/v1/archives", q), [
         { title: "UUID", value: (o) => short(o.uuid) }, { title: "Taken (UTC)", value: (o) => o.taken_at },
         { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
         { title: "Status", value: (o) => o.status }, { title: "Size", value: (o) => formatBytes(o.size) },
@@ -60,11 +58,7 @@ export const archiveCommands: Command[] = [
   {
     verb: "show", noun: "archive", summary: "Show one archive", usage: "show archive ARCHIVE", args: ["ARCHIVE"],
     examples: ["shield show archive 9ee4b579", "shield show archive 9ee4 --json"],
-    async run(ctx) {
-      const o = await archive(ctx);
-      if (ctx.json) ctx.out.data(o);
-      else ctx.out.details(archiveDetails(o));
-    },
+    async run(ctx) { ctx.out.show(await archive(ctx), archiveDetails); },
   },
   {
     verb: "edit", noun: "archive", summary: "Annotate an archive", usage: "edit archive ARCHIVE --notes TEXT", args: ["ARCHIVE"],
@@ -101,11 +95,7 @@ export const archiveCommands: Command[] = [
       await ctx.confirm(`Restore archive ${o.uuid}, taken ${o.taken_at} UTC, into target ${into}? Its current data will be overwritten.`);
       const me = await whoami(ctx);
       const r = await api.post<any>(`/v1/archive/${o.uuid}/restore`, { ...(to ? { target: to.uuid } : {}), owner: me.name });
-      if (ctx.flag("follow")) {
-        process.stderr.write(`restore of archive ${short(o.uuid)} into ${into}: task ${r.task_uuid}\n`);
-        return followTask(ctx, r.task_uuid);
-      }
-      ctx.report(r, `scheduled a restore into ${into}: task ${r.task_uuid} (shield show task ${short(r.task_uuid)})`);
+      return followOrReport(ctx, r, `restore of archive ${short(o.uuid)} into ${into}`, `scheduled a restore into ${into}`);
     },
   },
 ];

@@ -41,7 +41,6 @@ export function definitionCommands(d: Definition): Command[] {
   const { kind, noun } = d;
   const plural = kind.plural;
   const NOUN = noun.split(" ").pop()!.toUpperCase();
-  const show = (ctx: Ctx, o: any) => (ctx.json ? ctx.out.data(o) : ctx.out.details(d.details(o)));
   return [
     {
       verb: "list", noun, summary: `List ${plural}`,
@@ -51,15 +50,13 @@ export function definitionCommands(d: Definition): Command[] {
       examples: [`shield list ${plural}`, `shield list ${plural} --unused --json`],
       specs: [...usedSpecs, ...(d.byPlugin ? [{ name: "plugin" }] : [])],
       async run(ctx) {
-        const rows = await ctx.api().get<any[]>(kind.list, listQuery(ctx, !!d.byPlugin));
-        if (ctx.json) return ctx.out.data(rows);
-        ctx.out.table(rows, d.columns, `(no ${plural})`);
+        ctx.out.list(await ctx.api().get<any[]>(kind.list, listQuery(ctx, !!d.byPlugin)), d.columns, `(no ${plural})`);
       },
     },
     {
       verb: "show", noun, summary: `Show one ${noun}`, usage: `show ${noun} ${NOUN}`, args: [NOUN],
       examples: [`shield show ${noun} nightly`, `shield show ${noun} 6b83 --json`],
-      async run(ctx) { show(ctx, await resolve(ctx.api(), kind, ctx.arg(0))); },
+      async run(ctx) { ctx.out.show(await resolve(ctx.api(), kind, ctx.arg(0)), d.details); },
     },
     {
       verb: "create", noun, summary: `Create a ${noun}`,

@@ -3,7 +3,7 @@
 import type { Command, Ctx } from "../command.ts";
 import type { Query } from "../client.ts";
 import { CliError, EXIT, UsageError } from "../errors.ts";
-import { followTask } from "../follow.ts";
+import { followOrReport } from "../follow.ts";
 import { createBody, editBody, formSpecs, type Field } from "../form.ts";
 import { formatDuration, short } from "../output.ts";
 import { ask } from "../prompt.ts";
@@ -81,9 +81,7 @@ export const jobCommands: Command[] = [
     examples: ["shield list jobs", "shield list jobs --unpaused --target orders-db", "shield list jobs --json | jq -r '.[].name'"],
     specs: [{ name: "paused", flag: true }, { name: "unpaused", flag: true }, { name: "target" }, { name: "store" }, { name: "schedule" }, { name: "retention" }, { name: "retention-policy" }],
     async run(ctx) {
-      const rows = await ctx.api().get<any[]>("/v1/jobs", await listQuery(ctx));
-      if (ctx.json) return ctx.out.data(rows);
-      ctx.out.table(rows, [
+      ctx.out.list(await ctx.api().get<any[]>("/v1/jobs", await listQuery(ctx)), [
         { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name }, { title: "Paused", value: (o) => o.paused },
         { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
         { title: "Schedule", value: (o) => o.schedule }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
@@ -94,11 +92,7 @@ export const jobCommands: Command[] = [
   {
     verb: "show", noun: "job", summary: "Show one job", usage: "show job JOB", args: ["JOB"],
     examples: ["shield show job orders-nightly", "shield show job af0b --json"],
-    async run(ctx) {
-      const o = await job(ctx);
-      if (ctx.json) ctx.out.data(o);
-      else ctx.out.details(details(o));
-    },
+    async run(ctx) { ctx.out.show(await job(ctx), details); },
   },
   {
     verb: "create", noun: "job", summary: "Create a job",
@@ -169,11 +163,7 @@ export const jobCommands: Command[] = [
       const o = await job(ctx);
       const me = await whoami(ctx);
       const r = await ctx.api().post<any>(`/v1/job/${o.uuid}/run`, { owner: me.name });
-      if (ctx.flag("follow")) {
-        process.stderr.write(`backup of job ${o.name}: task ${r.task_uuid}\n`);
-        return followTask(ctx, r.task_uuid);
-      }
-      ctx.report(r, `scheduled a backup of job ${o.name}: task ${r.task_uuid} (shield show task ${short(r.task_uuid)})`);
+      return followOrReport(ctx, r, `backup of job ${o.name}`, `scheduled a backup of job ${o.name}`);
     },
   },
 ];

@@ -8,9 +8,7 @@ export const pluginCommands: Command[] = [
     verb: "list", noun: "plugin", summary: "List the plugins the core can run", usage: "list plugins",
     examples: ["shield list plugins", "shield list plugins --json"],
     async run(ctx) {
-      const rows = await ctx.api().get<any[]>("/v1/plugins");
-      if (ctx.json) return ctx.out.data(rows);
-      ctx.out.table(rows, [
+      ctx.out.list(await ctx.api().get<any[]>("/v1/plugins"), [
         { title: "Name", value: (p) => p.name }, { title: "Can be", value: features },
         { title: "Version", value: (p) => p.info?.version }, { title: "Source", value: (p) => p.source },
       ], "(no plugins)");

@@ -4,7 +4,7 @@
 import { hostname } from "node:os";
 import type { Command, Ctx } from "../command.ts";
 import { Api } from "../client.ts";
-import { configPath, normalizeCore, readConfig, writeConfig, DEFAULT_CORE } from "../connection.ts";
+import { chosenCore, configPath, readConfig, writeConfig, DEFAULT_CORE } from "../connection.ts";
 import { UsageError } from "../errors.ts";
 import { ask } from "../prompt.ts";
 
@@ -21,11 +21,18 @@ async function readStdin(): Promise<string> {
 }
 
 /** The first line of stdin: how a script gives a password without putting it in argv. */
-export async function passwordFromStdin(): Promise<string> {
+async function passwordFromStdin(): Promise<string> {
   const text = await readStdin();
   const line = text.split(/\r?\n/)[0] ?? "";
   if (!line) throw new UsageError("--password-stdin: stdin was empty");
   return line;
+}
+
+/** A password from stdin with --password-stdin, else asked for on a terminal; without one, an error. */
+export async function passwordOf(ctx: Ctx, askIt: () => Promise<string>): Promise<string> {
+  if (ctx.flag("password-stdin")) return passwordFromStdin();
+  if (ctx.interactive) return askIt();
+  throw new UsageError("no terminal to ask for the password on: give it on stdin with --password-stdin");
 }
 
 export const sessionCommands: Command[] = [
@@ -38,14 +45,11 @@ export const sessionCommands: Command[] = [
     examples: ["shield login --core https://shield.example.com:8888", "printf '%s\\n' \"$PW\" | shield login --user admin --password-stdin"],
     specs: [{ name: "user" }, { name: "password-stdin", flag: true }],
     async run(ctx) {
-      const env = process.env;
-      const config = readConfig(configPath(env));
-      const core = normalizeCore(ctx.str("core") ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+      const path = configPath();
+      const config = readConfig(path);
+      const core = chosenCore(ctx.str("core"), config);
       const user = ctx.str("user") ?? (await ctx.ask("user", "User", { required: true }));
-      let password: string;
-      if (ctx.flag("password-stdin")) password = await passwordFromStdin();
-      else if (ctx.interactive) password = await ask("Password", { secret: true, required: true });
-      else throw new UsageError("no terminal to ask for the password on: give it on stdin with --password-stdin");
+      const password = await passwordOf(ctx, () => ask("Password", { secret: true, required: true }));
       const api = new Api({ core, token: undefined, tokenSource: undefined });
       const basic = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
       const name = `shield login from ${hostname()} at ${new Date().toISOString().slice(0, 19).replace("T", " ")} (${process.pid})`;
@@ -53,33 +57,34 @@ export const sessionCommands: Command[] = [
       const previous = config.logins[core];
       config.core = core;
       config.logins[core] = { token: made.token, user, token_uuid: made.uuid };
-      writeConfig(config, configPath(env));
+      writeConfig(config, path);
+      const signedIn = new Api({ core, token: made.token, tokenSource: "login" });
       // The token this login replaces is revoked, so that logins do not pile up tokens; best effort.
       if (previous?.token_uuid && previous.token_uuid !== made.uuid) {
-        await new Api({ core, token: made.token, tokenSource: "login" }).delete(`/v1/auth/token/${previous.token_uuid}`).catch(() => {});
+        await signedIn.delete(`/v1/auth/token/${previous.token_uuid}`).catch(() => {});
       }
-      const who = await new Api({ core, token: made.token, tokenSource: "login" }).get<any>("/v1/auth/whoami");
+      const who = await signedIn.get<any>("/v1/auth/whoami");
       // Never the token itself: it stays in the file.
-      ctx.report({ ok: "created", uuid: made.uuid, core, user: who.name, role: who.role, config: configPath(env) },
-        `signed in to ${core} as ${who.name} (${who.role}); the token is kept in ${configPath(env)}`);
+      ctx.report({ ok: "created", uuid: made.uuid, core, user: who.name, role: who.role, config: path },
+        `signed in to ${core} as ${who.name} (${who.role}); the token is kept in ${path}`);
     },
   },
   {
     verb: "logout", summary: "Revoke the kept token of a core and forget it",
     usage: "logout [--core URL]", examples: ["shield logout", "shield logout --core https://shield.example.com:8888"],
     async run(ctx) {
-      const env = process.env;
-      const config = readConfig(configPath(env));
-      const core = normalizeCore(ctx.str("core") ?? (env.SHIELD_CORE || undefined) ?? config.core ?? DEFAULT_CORE);
+      const path = configPath();
+      const config = readConfig(path);
+      const core = chosenCore(ctx.str("core"), config);
       const saved = config.logins[core];
       if (!saved) { ctx.report({ ok: "not signed in" }, `not signed in to ${core}; nothing to do`); return; }
       let revoked = true;
-      await new Api({ core, token: saved.token, tokenSource: configPath(env) }).delete(`/v1/auth/token/${saved.token_uuid}`).catch((err) => {
+      await new Api({ core, token: saved.token, tokenSource: path }).delete(`/v1/auth/token/${saved.token_uuid}`).catch((err) => {
         revoked = false;
         process.stderr.write(`shield: could not revoke the token (${err.message}); forgetting it anyway\n`);
       });
       delete config.logins[core];
-      writeConfig(config, configPath(env));
+      writeConfig(config, path);
       ctx.report({ ok: "deleted" }, `signed out of ${core}${revoked ? "; the token is revoked" : ""}`);
     },
   },

@@ -12,8 +12,8 @@ export const timespecCommands: Command[] = [{
     // Several words without quotes are one expression: shield timespec daily at 4am.
     const when = ctx.args.join(" ") || ctx.arg(0);
     const count = ctx.has("count") ? parseInteger(ctx.str("count")!, "--count", 1, 50) : undefined;
-    const r = await ctx.api().get<any>("/v1/timespec", { when, count });
-    if (ctx.json) return ctx.out.data(r);
-    ctx.out.details([["When", r.when], ["Canonical", r.canonical], ["Zone", r.zone], ["Next runs", (r.next as string[]).map((t) => `${t} UTC`).join("\n") || "never"]]);
+    ctx.out.show(await ctx.api().get<any>("/v1/timespec", { when, count }), (r) => [
+      ["When", r.when], ["Canonical", r.canonical], ["Zone", r.zone], ["Next runs", (r.next as string[]).map((t) => `${t} UTC`).join("\n") || "never"],
+    ]);
   },
 }];

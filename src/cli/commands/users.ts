@@ -6,31 +6,23 @@ import { short } from "../output.ts";
 import { newPassword } from "../prompt.ts";
 import { KINDS, resolve } from "../resolve.ts";
 import { oneOf } from "../values.ts";
-import { passwordFromStdin } from "./session.ts";
+import { passwordOf } from "./session.ts";
 
 const ROLES = ["admin", "operator", "viewer"] as const;
 
-async function password(ctx: Ctx, question: string): Promise<string> {
-  if (ctx.flag("password-stdin")) return passwordFromStdin();
-  if (ctx.interactive) return newPassword(question);
-  throw new UsageError("no terminal to ask for the password on: give it on stdin with --password-stdin");
-}
+const password = (ctx: Ctx, question: string) => passwordOf(ctx, () => newPassword(question));
 
 export const userCommands: Command[] = [
   {
     verb: "list", noun: "user", summary: "List users (admins only)", usage: "list users", examples: ["shield list users"],
     async run(ctx) {
-      const rows = await ctx.api().get<any[]>("/v1/users");
-      if (ctx.json) return ctx.out.data(rows);
-      ctx.out.table(rows, [{ title: "UUID", value: (u) => short(u.uuid) }, { title: "Name", value: (u) => u.name }, { title: "Role", value: (u) => u.role }, { title: "Created (UTC)", value: (u) => u.created_at }]);
+      ctx.out.list(await ctx.api().get<any[]>("/v1/users"), [{ title: "UUID", value: (u) => short(u.uuid) }, { title: "Name", value: (u) => u.name }, { title: "Role", value: (u) => u.role }, { title: "Created (UTC)", value: (u) => u.created_at }]);
     },
   },
   {
     verb: "show", noun: "user", summary: "Show a user (admins only)", usage: "show user USER", args: ["USER"], examples: ["shield show user alice"],
     async run(ctx) {
-      const u = await resolve(ctx.api(), KINDS.user, ctx.arg(0));
-      if (ctx.json) return ctx.out.data(u);
-      ctx.out.details([["UUID", u.uuid], ["Name", u.name], ["Role", u.role], ["Created", `${u.created_at} UTC`]]);
+      ctx.out.show(await resolve(ctx.api(), KINDS.user, ctx.arg(0)), (u) => [["UUID", u.uuid], ["Name", u.name], ["Role", u.role], ["Created", `${u.created_at} UTC`]]);
     },
   },
   {
@@ -77,9 +69,7 @@ export const userCommands: Command[] = [
     verb: "list", noun: "token", summary: "List your API tokens (names only: tokens are shown once)", usage: "list tokens",
     examples: ["shield list tokens"],
     async run(ctx) {
-      const rows = await ctx.api().get<any[]>("/v1/auth/tokens");
-      if (ctx.json) return ctx.out.data(rows);
-      ctx.out.table(rows, [{ title: "UUID", value: (t) => short(t.uuid) }, { title: "Name", value: (t) => t.name }, { title: "Created (UTC)", value: (t) => t.created_at }, { title: "Last used (UTC)", value: (t) => t.last_used_at }], "(no tokens)");
+      ctx.out.list(await ctx.api().get<any[]>("/v1/auth/tokens"), [{ title: "UUID", value: (t) => short(t.uuid) }, { title: "Name", value: (t) => t.name }, { title: "Created (UTC)", value: (t) => t.created_at }, { title: "Last used (UTC)", value: (t) => t.last_used_at }], "(no tokens)");
     },
   },
   {
