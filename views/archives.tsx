@@ -1,6 +1,6 @@
 // Archives: find them (by target, store and date), annotate, restore, delete.
 import type { Archive, EndpointView, Errors, Me } from "./types.ts";
-import { Csrf, Empty, Field, FormError, Pager, SelectField, Status, TextField, Time, described } from "./components.tsx";
+import { Csrf, Empty, Field, FilterForm, FormError, Pager, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable } from "./tables.tsx";
 import { EndpointLines } from "./endpoints.tsx";
 import { bytes } from "./format.ts";
@@ -16,15 +16,14 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
   return (
     <>
       <h1>Archives</h1>
-      <form class="filters" method="get" action="/archives" role="search" aria-label="Filter archives">
+      <FilterForm action="/archives" label="Filter archives">
         <SelectField name="target" label="Target" value={filter.target} options={targets} errors={errors} blank="Any" />
         <SelectField name="store" label="Store" value={filter.store} options={stores} errors={errors} blank="Any" />
         <TextField name="from" label="Taken from (UTC)" type="date" value={filter.from} errors={errors} />
         <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
         <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
           options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
-        <button type="submit" class="secondary">Filter</button>
-      </form>
+      </FilterForm>
       <FormError errors={errors} />
       {archives.length === 0 ? (
         <Empty>{filtered ? "No archive matches these filters." : "No archives yet. They appear here as jobs run."}</Empty>

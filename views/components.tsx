@@ -14,6 +14,36 @@ export function Status({ status }: { status: string }) {
   return <span class={`badge s-${status}`}>{status}</span>;
 }
 
+/** A table in its scrolling wrapper; `columns` are the header cells (null: a column not shown), `children` the rows. */
+export function DataTable({ columns, children }: { columns: (Child | null)[]; children: Child }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead><tr>{columns.filter((c) => c !== null).map((c) => <th scope="col">{c}</th>)}</tr></thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The GET form of a list's filters, with its submit button. */
+export function FilterForm({ action, label, children }: { action: string; label: string; children: Child }) {
+  return (
+    <form class="filters" method="get" action={action} role="search" aria-label={label}>
+      {children}
+      <button type="submit" class="secondary">Filter</button>
+    </form>
+  );
+}
+
+/** The "in use" filter of the definition lists (targets, stores, schedules, retention). */
+export function UnusedSelect({ value }: { value: string }) {
+  return (
+    <SelectField name="unused" label="In use" value={value} errors={{}} blank="All"
+      options={[{ value: "t", label: "Unused (safe to delete)" }, { value: "f", label: "Used by a job" }]} />
+  );
+}
+
 export function Empty({ children }: { children: Child }) {
   return <p class="empty">{children}</p>;
 }
@@ -65,6 +95,9 @@ export function Field({ id, label, help, error, required, children }: {
   );
 }
 
+/** The id of a form input's control (its help and error ids derive from it). */
+export const fieldId = (name: string) => `f-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+
 /** The attributes that connect a control to its help and error. */
 export function described(id: string, help?: string, error?: string) {
   const ids = [help ? `${id}-help` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
@@ -75,7 +108,7 @@ export function TextField({ name, label, value, errors, help, required, type = "
   name: string; label: string; value?: string; errors: Errors; help?: string; required?: boolean;
   type?: "text" | "password" | "number" | "date"; placeholder?: string; autocomplete?: string; attrs?: Record<string, string | number | undefined>;
 }) {
-  const id = `f-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  const id = fieldId(name);
   return (
     <Field id={id} label={label} help={help} error={errors[name]} required={required}>
       <input type={type} name={name} value={type === "password" ? undefined : value} required={required} placeholder={placeholder}
@@ -87,7 +120,7 @@ export function TextField({ name, label, value, errors, help, required, type = "
 export function TextArea({ name, label, value, errors, help, required, placeholder }: {
   name: string; label: string; value?: string; errors: Errors; help?: string; required?: boolean; placeholder?: string;
 }) {
-  const id = `f-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  const id = fieldId(name);
   return (
     <Field id={id} label={label} help={help} error={errors[name]} required={required}>
       <textarea name={name} required={required} placeholder={placeholder} {...described(id, help, errors[name])}>{value ?? ""}</textarea>
@@ -99,7 +132,7 @@ export function SelectField({ name, label, value, options, errors, help, require
   name: string; label: string; value?: string; options: { value: string; label: string }[]; errors: Errors;
   help?: string; required?: boolean; blank?: string;
 }) {
-  const id = `f-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  const id = fieldId(name);
   return (
     <Field id={id} label={label} help={help} error={errors[name]} required={required}>
       <select name={name} required={required} {...described(id, help, errors[name])}>

@@ -1,7 +1,7 @@
 // The dashboard: what needs attention, what runs now, what was kept lately, and
 // how much each store holds.
 import type { Archive, Job, Me, Task } from "./types.ts";
-import { Empty, Time } from "./components.tsx";
+import { DataTable, Empty, Time } from "./components.tsx";
 import { ArchiveTable, TaskTable } from "./tables.tsx";
 import { bytes } from "./format.ts";
 
@@ -27,20 +27,15 @@ export function Dashboard({ me, attention, running, names, archives, usage, over
       {attention.length === 0 ? (
         <Empty>No job's last run failed{overdueKnown ? ", and none is overdue" : ""}.</Empty>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Job</th><th scope="col">Why</th><th scope="col">When</th></tr></thead>
-            <tbody>
-              {attention.map((a) => (
-                <tr>
-                  <td><a href={`/jobs/${a.job.uuid}`}>{a.job.name}</a></td>
-                  <td>{a.task ? <a href={`/tasks/${a.task}`}>{a.reason}</a> : a.reason}</td>
-                  <td><Time at={a.at} /></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Job", "Why", "When"]}>
+          {attention.map((a) => (
+            <tr>
+              <td><a href={`/jobs/${a.job.uuid}`}>{a.job.name}</a></td>
+              <td>{a.task ? <a href={`/tasks/${a.task}`}>{a.reason}</a> : a.reason}</td>
+              <td><Time at={a.at} /></td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <h2>Running now</h2>
       <RunningTasks tasks={running} names={names} />
@@ -49,16 +44,11 @@ export function Dashboard({ me, attention, running, names, archives, usage, over
       <p><a href="/archives">All archives</a></p>
       <h2>Storage used</h2>
       {usage.length === 0 ? <Empty>No stores yet.</Empty> : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Store</th><th scope="col">Plugin</th><th scope="col">Archives held</th><th scope="col">Size</th></tr></thead>
-            <tbody>
-              {usage.map((u) => (
-                <tr><td><a href={`/stores/${u.uuid}`}>{u.name}</a></td><td>{u.plugin}</td><td>{u.archives}</td><td>{bytes(u.bytes)}</td></tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Store", "Plugin", "Archives held", "Size"]}>
+          {usage.map((u) => (
+            <tr><td><a href={`/stores/${u.uuid}`}>{u.name}</a></td><td>{u.plugin}</td><td>{u.archives}</td><td>{bytes(u.bytes)}</td></tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

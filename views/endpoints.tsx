@@ -1,14 +1,17 @@
 // Targets and stores: the same pages, a plugin and its endpoint each; targets
 // also name an agent.
 import type { EndpointView, Errors, Job, Me, PluginField, PluginView } from "./types.ts";
-import { Csrf, Empty, Field, FormError, Pager, SelectField, TextArea, TextField, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
 
 export type DefKind = "target" | "store";
 export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string }
 
 const plural = (k: DefKind) => `${k}s`;
 const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
-const input = (name: string) => `ep.${name}`;
+/** Form input names of endpoint fields: prefixed, so no field can collide with name, summary, _csrf. */
+export const fieldInput = (name: string) => `ep.${name}`;
+/** The form input of a plugin that describes no fields: the endpoint as JSON. */
+export const JSON_INPUT = "endpoint_json";
 
 export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, hasNext, pageHref }: {
   kind: DefKind; me: Me; rows: DefRow[]; unused: string; plugin: string; plugins: string[];
@@ -21,30 +24,23 @@ export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, 
         ? "A target is a data system Shield backs up: a database, a directory, anything a plugin can reach."
         : "A store is where archives are kept: a directory, an S3 bucket, anything a plugin can reach."}</p>
       {me.canOperate ? <div class="actions"><a class="button" href={`/${plural(kind)}/new`}>New {kind}</a></div> : null}
-      <form class="filters" method="get" action={`/${plural(kind)}`} role="search" aria-label={`Filter ${plural(kind)}`}>
-        <SelectField name="unused" label="In use" value={unused} errors={{}} blank="All"
-          options={[{ value: "t", label: "Unused (safe to delete)" }, { value: "f", label: "Used by a job" }]} />
+      <FilterForm action={`/${plural(kind)}`} label={`Filter ${plural(kind)}`}>
+        <UnusedSelect value={unused} />
         <SelectField name="plugin" label="Plugin" value={plugin} errors={{}} blank="Any" options={plugins.map((p) => ({ value: p, label: p }))} />
-        <button type="submit" class="secondary">Filter</button>
-      </form>
+      </FilterForm>
       {rows.length === 0 ? (
         <Empty>{unused || plugin ? `No ${kind} matches these filters.` : `No ${plural(kind)} yet.${me.canOperate ? ` Create one with “New ${kind}”.` : ""}`}</Empty>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">Plugin</th>{kind === "target" ? <th scope="col">Agent</th> : null}<th scope="col">Summary</th></tr></thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr>
-                  <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a></td>
-                  <td>{r.plugin}</td>
-                  {kind === "target" ? <td>{r.agent || <span class="muted">runs on the core</span>}</td> : null}
-                  <td>{r.summary}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Name", "Plugin", kind === "target" ? "Agent" : null, "Summary"]}>
+          {rows.map((r) => (
+            <tr>
+              <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a></td>
+              <td>{r.plugin}</td>
+              {kind === "target" ? <td>{r.agent || <span class="muted">runs on the core</span>}</td> : null}
+              <td>{r.summary}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>
@@ -96,8 +92,8 @@ export function DefinitionDetail({ kind, me, row, endpoint, jobs }: { kind: DefK
 }
 
 function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; values: Record<string, string>; errors: Errors; secretStored: boolean }) {
-  const name = input(f.name);
-  const id = `f-ep-${f.name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  const name = fieldInput(f.name);
+  const id = fieldId(name);
   const help = [f.help, f.default !== undefined && f.default !== "" ? `Default: ${f.default}.` : "",
     f.type === "password" && secretStored ? "A value is stored; leave empty to keep it." : ""].filter(Boolean).join(" ");
   const err = errors[name];
@@ -144,7 +140,7 @@ export function EndpointFields({ plugin, values, errors, secrets, editing }: {
       {!plugin ? <p class="muted">Choose a plugin to see what it needs.</p>
         : plugin.fields.length > 0 ? plugin.fields.map((f) => <EndpointInput f={f} values={values} errors={errors} secretStored={secrets.includes(f.name)} />)
         : (
-          <TextArea name="endpoint_json" label="Endpoint (JSON)" errors={errors} value=""
+          <TextArea name={JSON_INPUT} label="Endpoint (JSON)" errors={errors} value=""
             // Never filled in, not even after a refusal: what was typed may hold secrets.
             placeholder={'{"host": "db1"}'}
             help={editing

@@ -1,6 +1,6 @@
 // Jobs: a target backed up into a store on a schedule, kept by a retention policy.
 import type { Archive, Errors, Job, Me, Task } from "./types.ts";
-import { Csrf, Empty, Field, FormError, Pager, PostButton, SelectField, TextField, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, PostButton, SelectField, TextField, described } from "./components.tsx";
 import { ArchiveTable, TaskTable } from "./tables.tsx";
 import { duration } from "./format.ts";
 
@@ -16,35 +16,29 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
     <>
       <h1>Jobs</h1>
       {me.canOperate ? <div class="actions"><a class="button" href="/jobs/new">New job</a></div> : null}
-      <form class="filters" method="get" action="/jobs" role="search" aria-label="Filter jobs">
+      <FilterForm action="/jobs" label="Filter jobs">
         <SelectField name="target" label="Target" value={filter.target} options={choices.targets} errors={{}} blank="Any" />
         <SelectField name="store" label="Store" value={filter.store} options={choices.stores} errors={{}} blank="Any" />
         <SelectField name="schedule" label="Schedule" value={filter.schedule} options={choices.schedules} errors={{}} blank="Any" />
         <SelectField name="retention" label="Retention" value={filter.retention} options={choices.retention} errors={{}} blank="Any" />
         <SelectField name="paused" label="Paused" value={filter.paused} errors={{}} blank="Either"
           options={[{ value: "t", label: "Paused" }, { value: "f", label: "Running on schedule" }]} />
-        <button type="submit" class="secondary">Filter</button>
-      </form>
+      </FilterForm>
       {jobs.length === 0 ? (
         <Empty>{filtered ? "No job matches these filters." : `No jobs yet.${me.canOperate ? " A job backs up a target into a store on a schedule: create one with “New job”." : ""}`}</Empty>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">Target</th><th scope="col">Store</th><th scope="col">Schedule</th><th scope="col">Keep</th><th scope="col">State</th></tr></thead>
-            <tbody>
-              {jobs.map((j) => (
-                <tr>
-                  <td><a href={`/jobs/${j.uuid}`}>{j.name}</a></td>
-                  <td>{j.target_name}</td>
-                  <td>{j.store_name}</td>
-                  <td>{j.schedule}</td>
-                  <td>{duration(j.expiry)}</td>
-                  <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Name", "Target", "Store", "Schedule", "Keep", "State"]}>
+          {jobs.map((j) => (
+            <tr>
+              <td><a href={`/jobs/${j.uuid}`}>{j.name}</a></td>
+              <td>{j.target_name}</td>
+              <td>{j.store_name}</td>
+              <td>{j.schedule}</td>
+              <td>{duration(j.expiry)}</td>
+              <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>

@@ -1,6 +1,6 @@
 // Retention policies: how long archives are kept, in human units.
 import type { Errors, Me, Retention } from "./types.ts";
-import { Csrf, Empty, Field, FormError, Pager, SelectField, TextField, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, TextField, UnusedSelect, described } from "./components.tsx";
 import { DURATION_UNITS, duration } from "./format.ts";
 
 export function RetentionList({ me, rows, unused, page, hasNext, pageHref }: {
@@ -11,27 +11,18 @@ export function RetentionList({ me, rows, unused, page, hasNext, pageHref }: {
       <h1>Retention policies</h1>
       <p class="muted">How long a job's archives are kept before they are purged from their store.</p>
       {me.canOperate ? <div class="actions"><a class="button" href="/retention/new">New policy</a></div> : null}
-      <form class="filters" method="get" action="/retention" role="search" aria-label="Filter retention policies">
-        <SelectField name="unused" label="In use" value={unused} errors={{}} blank="All"
-          options={[{ value: "t", label: "Unused (safe to delete)" }, { value: "f", label: "Used by a job" }]} />
-        <button type="submit" class="secondary">Filter</button>
-      </form>
+      <FilterForm action="/retention" label="Filter retention policies"><UnusedSelect value={unused} /></FilterForm>
       {rows.length === 0 ? <Empty>{unused ? "No policy matches this filter." : `No retention policies yet.${me.canOperate ? " Create one with “New policy”." : ""}`}</Empty> : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">Keeps archives for</th><th scope="col">Summary</th>{me.canOperate ? <th scope="col"><span class="skip">Actions</span></th> : null}</tr></thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr>
-                  <td>{r.name}</td>
-                  <td>{duration(r.expires)}</td>
-                  <td>{r.summary}</td>
-                  {me.canOperate ? <td><a href={`/retention/${r.uuid}/edit`}>Edit</a> · <a href={`/retention/${r.uuid}/delete`}>Delete</a></td> : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Name", "Keeps archives for", "Summary", me.canOperate ? <span class="skip">Actions</span> : null]}>
+          {rows.map((r) => (
+            <tr>
+              <td>{r.name}</td>
+              <td>{duration(r.expires)}</td>
+              <td>{r.summary}</td>
+              {me.canOperate ? <td><a href={`/retention/${r.uuid}/edit`}>Edit</a> · <a href={`/retention/${r.uuid}/delete`}>Delete</a></td> : null}
+            </tr>
+          ))}
+        </DataTable>
       )}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>

@@ -1,6 +1,6 @@
 // Schedules, with a preview of the next runs as the timespec is typed.
 import type { Errors, Me, Schedule } from "./types.ts";
-import { Csrf, Empty, FormError, Pager, SelectField, TextField, Time, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, FilterForm, FormError, Pager, TextField, Time, UnusedSelect, described } from "./components.tsx";
 
 export function ScheduleList({ me, rows, unused, page, hasNext, pageHref }: {
   me: Me; rows: Schedule[]; unused: string; page: number; hasNext: boolean; pageHref: (n: number) => string;
@@ -10,28 +10,19 @@ export function ScheduleList({ me, rows, unused, page, hasNext, pageHref }: {
       <h1>Schedules</h1>
       <p class="muted">When jobs run, in words (“daily at 4am”, “sundays 8am”, “every 4 hours from 12:15”) or as a cron expression.</p>
       {me.canOperate ? <div class="actions"><a class="button" href="/schedules/new">New schedule</a></div> : null}
-      <form class="filters" method="get" action="/schedules" role="search" aria-label="Filter schedules">
-        <SelectField name="unused" label="In use" value={unused} errors={{}} blank="All"
-          options={[{ value: "t", label: "Unused (safe to delete)" }, { value: "f", label: "Used by a job" }]} />
-        <button type="submit" class="secondary">Filter</button>
-      </form>
+      <FilterForm action="/schedules" label="Filter schedules"><UnusedSelect value={unused} /></FilterForm>
       {rows.length === 0 ? <Empty>{unused ? "No schedule matches this filter." : `No schedules yet.${me.canOperate ? " Create one with “New schedule”." : ""}`}</Empty> : (
-        <div class="table-wrap">
-          <table>
-            <thead><tr><th scope="col">Name</th><th scope="col">When</th><th scope="col">Next run</th><th scope="col">Summary</th>{me.canOperate ? <th scope="col"><span class="skip">Actions</span></th> : null}</tr></thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr id={`schedule-${r.uuid}`}>
-                  <td>{r.name}</td>
-                  <td>{r.when}{r.canonical && r.canonical !== r.when ? <div class="muted">{r.canonical}</div> : null}</td>
-                  <td>{r.next_run ? <Time at={r.next_run} /> : <span class="muted">{r.canonical ? "never again" : "cannot be read"}</span>}</td>
-                  <td>{r.summary}</td>
-                  {me.canOperate ? <td><a href={`/schedules/${r.uuid}/edit`}>Edit</a> · <a href={`/schedules/${r.uuid}/delete`}>Delete</a></td> : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Name", "When", "Next run", "Summary", me.canOperate ? <span class="skip">Actions</span> : null]}>
+          {rows.map((r) => (
+            <tr id={`schedule-${r.uuid}`}>
+              <td>{r.name}</td>
+              <td>{r.when}{r.canonical && r.canonical !== r.when ? <div class="muted">{r.canonical}</div> : null}</td>
+              <td>{r.next_run ? <Time at={r.next_run} /> : <span class="muted">{r.canonical ? "never again" : "cannot be read"}</span>}</td>
+              <td>{r.summary}</td>
+              {me.canOperate ? <td><a href={`/schedules/${r.uuid}/edit`}>Edit</a> · <a href={`/schedules/${r.uuid}/delete`}>Delete</a></td> : null}
+            </tr>
+          ))}
+        </DataTable>
       )}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>

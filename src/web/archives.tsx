@@ -7,7 +7,7 @@ import { ArchiveDetail, ArchiveList, RestoreConfirm, type ArchiveFilter } from "
 import { Confirm } from "../../views/confirm.tsx";
 import { Time } from "../../views/components.tsx";
 import { qs } from "./client.ts";
-import { param, readForm } from "./forms.ts";
+import { errorsOf, param, readForm } from "./forms.ts";
 import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 import { endpointView, findPlugin } from "./endpoints.ts";
@@ -57,7 +57,7 @@ export function archivePages(app: Hono<WebEnv>): void {
     const f = await readForm(c);
     const uuid = param(c, "uuid");
     const r = await s.api.send("PUT", `/v1/archive/${uuid}`, { notes: f.notes ?? "" });
-    if (!r.ok) return show(c, Object.keys(r.fields).length ? r.fields : { _: r.error }, r.status);
+    if (!r.ok) return show(c, errorsOf(r), r.status);
     return seeOther(c, `/archives/${uuid}`, "Notes saved.");
   });
 

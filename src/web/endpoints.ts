@@ -4,6 +4,7 @@
 // the views get an EndpointView without their values, password inputs are always
 // empty, and an empty password input on edit keeps the stored value.
 import type { Errors, EndpointView, PluginField, PluginView } from "../../views/types.ts";
+import { JSON_INPUT, fieldInput } from "../../views/endpoints.tsx";
 import type { ApiClient } from "./client.ts";
 import type { Form } from "./forms.ts";
 
@@ -11,10 +12,6 @@ const FIELD_TYPES = new Set(["string", "port", "abspath", "password", "list", "b
 /** For plugins without `fields`: keys that probably hold a secret are treated as one. */
 const SECRETISH = /pass|secret|token|credential|private|(^|_)key$|^key_/i;
 
-/** Form input names of endpoint fields: prefixed, so no field can collide with name, summary, _csrf. */
-export const fieldInput = (name: string) => `ep.${name}`;
-/** The form input of a plugin that describes no fields: the endpoint as JSON. */
-export const JSON_INPUT = "endpoint_json";
 
 function normalizeField(f: any): PluginField | undefined {
   if (!f || typeof f.name !== "string" || !f.name) return undefined;

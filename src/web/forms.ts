@@ -15,6 +15,12 @@ export function param(c: Context, name: string): string {
   return encodeURIComponent(c.req.param(name) ?? "");
 }
 
+/** A yes/no filter from the query ("t" or "f"); anything else is "" (no filter). */
+export function flagQuery(c: Context, name: string): string {
+  const v = c.req.query(name) ?? "";
+  return v === "t" || v === "f" ? v : "";
+}
+
 /** A refusal as form errors: per field when the API says which, else one message for the whole form (`_`). */
 export function errorsOf(r: { error: string; fields: Record<string, string> }): Record<string, string> {
   return Object.keys(r.fields).length ? r.fields : { _: r.error };

@@ -5,7 +5,7 @@ import type { Archive, Job, Retention, Schedule, Store, Target, Task } from "../
 import { JobDetail, JobForm, JobList, type JobChoices, type JobFilter } from "../../views/jobs.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { qs, type ApiClient } from "./client.ts";
-import { errorsOf, param, readForm, type Form } from "./forms.ts";
+import { errorsOf, flagQuery, param, readForm, type Form } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 
@@ -40,7 +40,7 @@ export function jobPages(app: Hono<WebEnv>): void {
   app.get("/jobs", async (c) => {
     const s = c.get("session");
     const q = (k: string) => c.req.query(k) ?? "";
-    const filter: JobFilter = { target: q("target"), store: q("store"), schedule: q("schedule"), retention: q("retention"), paused: ["t", "f"].includes(q("paused")) ? q("paused") : "" };
+    const filter: JobFilter = { target: q("target"), store: q("store"), schedule: q("schedule"), retention: q("retention"), paused: flagQuery(c, "paused") };
     const [jobs, choices] = await Promise.all([s.api.get<Job[]>(`/v1/jobs${qs({ ...filter })}`), jobChoices(s.api)]);
     const p = pageOf(c);
     const paged = slicePage(jobs, p);

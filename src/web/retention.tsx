@@ -5,7 +5,7 @@ import { RetentionForm, RetentionList } from "../../views/retention.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { DURATION_UNITS, duration, splitDuration } from "../../views/format.ts";
 import { qs } from "./client.ts";
-import { errorsOf, param, readForm, type Form } from "./forms.ts";
+import { errorsOf, flagQuery, param, readForm, type Form } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 
@@ -21,7 +21,7 @@ function expiresOf(f: Form): { seconds?: number; error?: string } {
 export function retentionPages(app: Hono<WebEnv>): void {
   app.get("/retention", async (c) => {
     const s = c.get("session");
-    const unused = ["t", "f"].includes(c.req.query("unused") ?? "") ? c.req.query("unused")! : "";
+    const unused = flagQuery(c, "unused");
     const rows = await s.api.get<Retention[]>(`/v1/retention${qs({ unused })}`);
     const p = pageOf(c);
     const paged = slicePage(rows, p);

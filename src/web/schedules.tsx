@@ -5,14 +5,14 @@ import type { Schedule } from "../../views/types.ts";
 import { ScheduleForm, ScheduleList, TimespecPreview } from "../../views/schedules.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { qs } from "./client.ts";
-import { errorsOf, param, readForm } from "./forms.ts";
+import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { fragment, me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 
 export function schedulePages(app: Hono<WebEnv>): void {
   app.get("/schedules", async (c) => {
     const s = c.get("session");
-    const unused = ["t", "f"].includes(c.req.query("unused") ?? "") ? c.req.query("unused")! : "";
+    const unused = flagQuery(c, "unused");
     const rows = await s.api.get<Schedule[]>(`/v1/schedules${qs({ unused })}`);
     const p = pageOf(c);
     const paged = slicePage(rows, p);

@@ -5,7 +5,7 @@ import type { Job, PluginView } from "../../views/types.ts";
 import { DefinitionDetail, DefinitionForm, DefinitionList, EndpointFields, type DefKind, type DefRow } from "../../views/endpoints.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { qs } from "./client.ts";
-import { errorsOf, param, readForm } from "./forms.ts";
+import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { fragment, me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 import {
@@ -21,7 +21,7 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
 
   app.get(`/${many}`, async (c) => {
     const s = c.get("session");
-    const unused = ["t", "f"].includes(c.req.query("unused") ?? "") ? c.req.query("unused")! : "";
+    const unused = flagQuery(c, "unused");
     const plugin = c.req.query("plugin") ?? "";
     const rows = await s.api.get<Row[]>(`/v1/${many}${qs({ unused, plugin })}`);
     const plugins = (await listPlugins(s.api, kind)).map((p) => p.name);

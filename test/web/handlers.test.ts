@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { byId, webApp, WebClient } from "./session-client.ts";
+import { byId, signedIn, webApp, WebClient } from "./session-client.ts";
 import type { TestApi } from "../helpers/app.ts";
 
 const SECRET = "pg-secret-never-rendered-7f3a";
@@ -122,12 +122,7 @@ describe("web sessions", () => {
 describe("CSRF", () => {
   let t: TestApi;
   let b: WebClient;
-  beforeAll(async () => {
-    const w = await webApp();
-    t = w.t;
-    b = new WebClient(w.web);
-    await b.signIn("admin");
-  });
+  beforeAll(async () => ({ t, b } = await signedIn("admin")));
   afterAll(() => t.cleanup());
 
   const form = { name: "nightly", summary: "", when: "daily at 4am" };
@@ -171,10 +166,7 @@ describe("endpoint secrets and validation", () => {
   let dir: string;
   const ids: Record<string, string> = {};
   beforeAll(async () => {
-    const w = await webApp();
-    t = w.t;
-    b = new WebClient(w.web);
-    await b.signIn("operator");
+    ({ t, b } = await signedIn("operator"));
     dir = mkdtempSync(join(tmpdir(), "shield-web-store-"));
   });
   afterAll(async () => {
@@ -352,12 +344,7 @@ describe("a viewer", () => {
 describe("assets", () => {
   let t: TestApi;
   let b: WebClient;
-  beforeAll(async () => {
-    const w = await webApp();
-    t = w.t;
-    b = new WebClient(w.web);
-    await b.signIn("admin");
-  });
+  beforeAll(async () => ({ t, b } = await signedIn("admin")));
   afterAll(() => t.cleanup());
 
   test("htmx, the stylesheet and the script are served from the binary with a long cache; pages name no other host", async () => {
@@ -380,12 +367,7 @@ describe("assets", () => {
 describe("schedules", () => {
   let t: TestApi;
   let b: WebClient;
-  beforeAll(async () => {
-    const w = await webApp();
-    t = w.t;
-    b = new WebClient(w.web);
-    await b.signIn("operator");
-  });
+  beforeAll(async () => ({ t, b } = await signedIn("operator")));
   afterAll(() => t.cleanup());
 
   test("the preview shows the next runs of what is typed, or the parser's words", async () => {
@@ -428,10 +410,7 @@ describe("the purger's tasks and archives", () => {
     return uuid;
   }
   beforeAll(async () => {
-    const w = await webApp();
-    t = w.t;
-    b = new WebClient(w.web);
-    await b.signIn("operator");
+    ({ t, b } = await signedIn("operator"));
     dir = mkdtempSync(join(tmpdir(), "shield-web-purge-"));
     const made = async (path: string, body: unknown) => (await t.req("POST", path, { body })).json.uuid as string;
     const store = await made("/v1/stores", { name: "disk", summary: "", plugin: "fs", endpoint: JSON.stringify({ base_dir: dir }) });

@@ -18,6 +18,14 @@ export async function webApp(opts: { sessionTtlSeconds?: number } = {}): Promise
   return { t, web: createWeb({ api: t.app, sessionTtlSeconds: opts.sessionTtlSeconds }) };
 }
 
+/** A fresh web app and a client signed in to it as `name`. */
+export async function signedIn(name: string): Promise<{ t: TestApi; web: Hono<any>; b: WebClient }> {
+  const { t, web } = await webApp();
+  const b = new WebClient(web);
+  await b.signIn(name);
+  return { t, web, b };
+}
+
 export interface Page { status: number; html: string; location: string | null; headers: Headers }
 
 export class WebClient {
