@@ -1,6 +1,7 @@
 // Catalog rows → the /v1 JSON shapes of the design (snake_case, times as UTC text).
 import { parseTimespec } from "../scheduler/timespec.ts";
 import { daemonZone } from "../scheduler/zone.ts";
+import { runnerLabel } from "../supervisor/runner.ts";
 import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
@@ -57,7 +58,7 @@ export const taskJson = (t: TaskRow) => ({
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   // The daemon that runs (or last ran) the task, "host pid 1234": with several daemons on one catalog, where to look.
-  runner: t.runnerHost === null ? null : `${t.runnerHost} pid ${t.runnerPid}`,
+  runner: runnerLabel(t),
   log: t.log,
 });
 

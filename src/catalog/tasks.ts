@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import { isUniqueViolation, type Page, type TaskRow, type TaskStatus } from "./rows.ts";
 
@@ -23,8 +23,12 @@ export interface Runner {
   pidSpace: string | null;
 }
 
-/** A running task of another runner, and whether its heartbeat is older than the grace (by the catalog's clock). */
-export type ForeignTask = TaskRow & { stale: boolean };
+/**
+ * A running task of another runner: what recovery judges it by (not its log or the
+ * rest of the row, read only for a task it takes over), and whether its heartbeat
+ * is older than the grace (by the catalog's clock).
+ */
+export type ForeignTask = Pick<TaskRow, "uuid" | "runnerId" | "runnerHost" | "runnerPid" | "runnerPidSpace" | "heartbeatAt"> & { stale: boolean };
 
 export function taskQueries({ db, t, dialect }: CatalogHandle) {
   const { tasks, jobs } = t;
@@ -179,7 +183,8 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
      */
     async foreignRunning(runnerId: string, graceS: number): Promise<ForeignTask[]> {
       const rows = await db.select({
-        ...getTableColumns(tasks),
+        uuid: tasks.uuid, runnerId: tasks.runnerId, runnerHost: tasks.runnerHost, runnerPid: tasks.runnerPid,
+        runnerPidSpace: tasks.runnerPidSpace, heartbeatAt: tasks.heartbeatAt,
         stale: sql<unknown>`CASE WHEN ${tasks.heartbeatAt} IS NULL OR ${tasks.heartbeatAt} < ${dbNow} - ${Math.floor(graceS)} THEN 1 ELSE 0 END`,
       }).from(tasks).where(and(eq(tasks.status, "running"), or(isNull(tasks.runnerId), ne(tasks.runnerId, runnerId))));
       return rows.map((r) => ({ ...r, stale: Number(r.stale) === 1 }));

@@ -250,7 +250,9 @@ export class Scheduler {
     const groups = new Map<string, Firing[]>();
     for (const f of firing) {
       const k = `${f.due.at}\n${f.due.spec}\n${f.nextAt}`;
-      groups.set(k, [...(groups.get(k) ?? []), f]);
+      const group = groups.get(k);
+      if (group) group.push(f);
+      else groups.set(k, [f]);
     }
     const advanced = new Set<string>();
     for (const group of groups.values()) {

@@ -21,7 +21,15 @@ export function canonicalZone(name: string): string | undefined {
  * TZ when it names a zone, else what the system says (Intl), else UTC.
  */
 export function daemonZone(): string {
+  // Asked per schedule of every answer that lists them: resolved once per value of TZ.
   const tz = process.env.TZ;
+  if (!resolved || resolved.tz !== tz) resolved = { tz, zone: resolveDaemonZone(tz) };
+  return resolved.zone;
+}
+
+let resolved: { tz: string | undefined; zone: string } | undefined;
+
+function resolveDaemonZone(tz: string | undefined): string {
   if (tz) {
     // TZ=":Europe/Berlin" is the POSIX spelling of the same thing.
     const zone = canonicalZone(tz.startsWith(":") ? tz.slice(1) : tz);

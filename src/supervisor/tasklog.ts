@@ -29,6 +29,13 @@ export function secretsOf(...endpoints: (string | null | undefined)[]): string[]
   return [...found].sort((a, b) => b.length - a.length);
 }
 
+/** `text` with every one of `secrets` (longest first, as secretsOf gives them) replaced by ***. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let masked = text;
+  for (const s of secrets) masked = masked.split(s).join("***");
+  return masked;
+}
+
 export class TaskLog {
   private pending: string[] = [];
   private timer: ReturnType<typeof setInterval>;
@@ -46,8 +53,7 @@ export class TaskLog {
   }
 
   line(text: string): void {
-    let masked = text;
-    for (const s of this.secrets) masked = masked.split(s).join("***");
+    const masked = maskSecrets(text, this.secrets);
     const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
     const line = `${stamp} ${masked}\n`;
     if (this.written < MAX_LOG_BYTES) {

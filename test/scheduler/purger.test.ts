@@ -16,6 +16,7 @@ import { log } from "../../src/log.ts";
 import { builtinNames } from "../../plugins/index.ts";
 import { dialects, freshCatalog } from "../helpers/catalog.ts";
 import { ManualClock } from "../helpers/clock.ts";
+import { waitTask as waitTaskOf } from "../helpers/supervisor.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -63,15 +64,7 @@ for (const dialect of dialects) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function waitTask(uuid: string): Promise<TaskRow> {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const t = (await catalog.tasks.get(uuid))!;
-        if (!["pending", "running"].includes(t.status)) return t;
-        if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
-        await Bun.sleep(25);
-      }
-    }
+    const waitTask = (uuid: string): Promise<TaskRow> => waitTaskOf(catalog, uuid, 30_000);
     /** A real backup into the fs store: its archive and the blob's path under the store. */
     async function backup(): Promise<{ archive: string; blob: string }> {
       const before = new Set(files(storeDir));

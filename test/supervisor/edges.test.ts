@@ -6,15 +6,13 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createCore, type Core } from "../../src/core/index.ts";
+import { join } from "node:path";
+import type { Core } from "../../src/core/index.ts";
 import { PluginRegistry } from "../../src/pipeline/plugins.ts";
 import { Supervisor, type SupervisorOptions } from "../../src/supervisor/index.ts";
 import type { Catalog, TaskRow } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";
-import { freshCatalog } from "../helpers/catalog.ts";
-
-const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
+import { FIXTURE_PLUGINS as FIXTURES, supervisorWorld, waitTask as waitTaskOf } from "../helpers/supervisor.ts";
 
 let catalog: Catalog;
 let cleanup: () => Promise<void>;
@@ -27,16 +25,9 @@ const realTasks = new Map<string, unknown>();
 
 beforeAll(async () => {
   log.setSink(() => {});
-  ({ catalog, cleanup } = await freshCatalog("sqlite"));
-  dir = mkdtempSync(join(tmpdir(), "shield-test-edges-"));
-  Bun.spawnSync(["mkdir", "-p", join(dir, "store")]);
-  plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
-  core = createCore(catalog, { plugins, onTaskFiled: () => supervisor?.nudge() });
-  ids = {
-    store: await core.stores.create({ name: "dir", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: join(dir, "store") }) }),
-    schedule: await core.schedules.create({ name: "daily", summary: "", timespec: "daily at 4am" }),
-    retention: await core.retention.create({ name: "day", summary: "", expiry: 86400 }),
-  };
+  ({ catalog, cleanup, core, plugins, dir, ids } = await supervisorWorld({
+    name: "edges", schedule: { name: "daily", timespec: "daily at 4am" }, retention: "day", onTaskFiled: () => supervisor?.nudge(),
+  }));
   for (const [k, v] of Object.entries(catalog.tasks)) realTasks.set(k, v);
 });
 
@@ -66,15 +57,7 @@ function newSupervisor(o: Partial<SupervisorOptions> = {}): Supervisor {
   return supervisor;
 }
 
-async function waitTask(uuid: string, timeoutMs = 20_000): Promise<TaskRow> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const t = (await catalog.tasks.get(uuid))!;
-    if (!["pending", "running"].includes(t.status)) return t;
-    if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
-    await Bun.sleep(25);
-  }
-}
+const waitTask = (uuid: string, timeoutMs?: number): Promise<TaskRow> => waitTaskOf(catalog, uuid, timeoutMs);
 
 /** Holds the results of catalog.tasks.claim until `open()`. */
 function gateClaims(): { open: () => void; reached: Promise<void> } {

@@ -3,19 +3,16 @@
 // restore per target at a time, several idle workers woken at once, the task
 // timeout, cancel, and the scheduler's skip of a job whose last run still runs.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createCore, type Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Core } from "../../src/core/index.ts";
+import type { PluginRegistry } from "../../src/pipeline/plugins.ts";
 import { Supervisor, type SupervisorOptions } from "../../src/supervisor/index.ts";
 import { Scheduler } from "../../src/scheduler/scheduler.ts";
 import { nowSeconds, type Catalog, type TaskRow } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";
-import { freshCatalog } from "../helpers/catalog.ts";
+import { supervisorWorld, waitTask as waitTaskOf } from "../helpers/supervisor.ts";
 import { ManualClock } from "../helpers/clock.ts";
-
-const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
 
 let catalog: Catalog;
 let cleanup: () => Promise<void>;
@@ -28,17 +25,9 @@ let supervisor: Supervisor | undefined;
 
 beforeAll(async () => {
   log.setSink(() => {});
-  ({ catalog, cleanup } = await freshCatalog("sqlite"));
-  dir = mkdtempSync(join(tmpdir(), "shield-test-queue-"));
-  storeDir = join(dir, "store");
-  Bun.spawnSync(["mkdir", "-p", storeDir]);
-  plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
-  core = createCore(catalog, { plugins, onTaskFiled: () => supervisor?.nudge() });
-  ids = {
-    store: await core.stores.create({ name: "dir", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) }),
-    schedule: await core.schedules.create({ name: "every-10", summary: "", timespec: "*/10 * * * *" }),
-    retention: await core.retention.create({ name: "day", summary: "", expiry: 86400 }),
-  };
+  ({ catalog, cleanup, dir, storeDir, plugins, core, ids } = await supervisorWorld({
+    name: "queue", schedule: { name: "every-10", timespec: "*/10 * * * *" }, retention: "day", onTaskFiled: () => supervisor?.nudge(),
+  }));
 });
 
 afterEach(async () => {
@@ -66,15 +55,7 @@ async function job(targetUuid: string, priority = 50): Promise<string> {
   return core.jobs.create({ name: `job-${++n}`, summary: "", target: targetUuid, ...ids, paused: false, priority, compression: "none" });
 }
 
-async function waitTask(uuid: string, timeoutMs = 30_000): Promise<TaskRow> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const t = (await catalog.tasks.get(uuid))!;
-    if (!["pending", "running"].includes(t.status)) return t;
-    if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
-    await Bun.sleep(25);
-  }
-}
+const waitTask = (uuid: string, timeoutMs = 30_000): Promise<TaskRow> => waitTaskOf(catalog, uuid, timeoutMs);
 async function waitStatus(uuid: string, status: TaskRow["status"], timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await catalog.tasks.get(uuid))!.status !== status) {

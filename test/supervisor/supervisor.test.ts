@@ -2,17 +2,16 @@
 // real zstd/gzip, a real SQLite catalog. Backup and restore round trips, failures
 // anywhere in the pipeline, cancel, and recovery after a crash.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createCore, type Core } from "../../src/core/index.ts";
+import { join } from "node:path";
+import type { Core } from "../../src/core/index.ts";
 import { PluginRegistry } from "../../src/pipeline/plugins.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { nowSeconds, type Catalog } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";
-import { freshCatalog } from "../helpers/catalog.ts";
+import { FIXTURE_PLUGINS as FIXTURES, supervisorWorld, waitTask as waitTaskOf } from "../helpers/supervisor.ts";
 
-const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
 const SIZE = 3 * 1024 * 1024 + 17;
 
 let catalog: Catalog;
@@ -28,15 +27,7 @@ function expected(size: number): Buffer {
   return Buffer.from(r.stdout);
 }
 
-async function waitTask(uuid: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const t = (await catalog.tasks.get(uuid))!;
-    if (!["pending", "running"].includes(t.status)) return t;
-    if (Date.now() > deadline) throw new Error(`task ${uuid} still ${t.status}: ${t.log}`);
-    await Bun.sleep(25);
-  }
-}
+const waitTask = (uuid: string, timeoutMs?: number) => waitTaskOf(catalog, uuid, timeoutMs);
 
 let n = 0;
 async function job(endpoint: Record<string, unknown>, compression?: "zstd" | "gzip" | "none") {
@@ -47,19 +38,12 @@ async function job(endpoint: Record<string, unknown>, compression?: "zstd" | "gz
 
 beforeAll(async () => {
   log.setSink(() => {});
-  ({ catalog, cleanup } = await freshCatalog("sqlite"));
-  dir = mkdtempSync(join(tmpdir(), "shield-test-supervisor-"));
-  storeDir = join(dir, "store");
-  Bun.spawnSync(["mkdir", "-p", storeDir]);
-  const plugins = new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] });
+  let plugins: PluginRegistry;
+  ({ catalog, cleanup, dir, storeDir, plugins, core, ids } = await supervisorWorld({
+    name: "supervisor", schedule: { name: "s", timespec: "daily at 4am" }, retention: "r", onTaskFiled: () => supervisor.nudge(),
+  }));
   const masterKey = crypto.getRandomValues(new Uint8Array(32));
   supervisor = new Supervisor({ catalog, plugins, masterKey, workers: 2, pollMs: 50, progressEvery: 200 });
-  core = createCore(catalog, { plugins, onTaskFiled: () => supervisor.nudge() });
-  ids = {
-    store: await core.stores.create({ name: "dir", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) }),
-    schedule: await core.schedules.create({ name: "s", summary: "", timespec: "daily at 4am" }),
-    retention: await core.retention.create({ name: "r", summary: "", expiry: 86400 }),
-  };
   await supervisor.start();
 });
 
