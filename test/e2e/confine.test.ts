@@ -83,7 +83,7 @@ describe("shield daemon --allow-path", () => {
   test("an endpoint saved before the daemon was confined is refused when it runs: backup and restore fail, naming the path", async () => {
     // Unconfined, anything goes: a target reading a directory outside, and an archive of it.
     await start();
-    const store = (await call(d!, "GET", "/v1/stores?name=disk")).json[0].uuid as string;
+    const store = await created("/v1/stores", { name: "disk2", plugin: "fs", endpoint: { base_dir: join(allowed, "store") } });
     const target = await created("/v1/targets", { name: "outside", plugin: "files", endpoint: { base_dir: outside }, agent: "" });
     const schedule = await created("/v1/schedules", { name: "daily", when: "daily at 4am" });
     const retention = await created("/v1/retention", { name: "week", expires: 604800 });
@@ -107,7 +107,7 @@ describe("shield daemon --allow-path", () => {
     expect(existsSync(join(outside, "secret.txt"))).toBe(false);
 
     // Inside the allowed paths the data path works as ever (the store, run in its guard, is confined too).
-    const inside = (await call(d!, "GET", "/v1/targets?name=data")).json[0].uuid as string;
+    const inside = await created("/v1/targets", { name: "data2", plugin: "files", endpoint: { base_dir: join(allowed, "data") }, agent: "" });
     const restored = await waitTask(d!, (await call(d!, "POST", `/v1/archive/${archive}/restore`, { target: inside })).json.task_uuid);
     expect(restored.status).toBe("done");
     expect(readFileSync(join(allowed, "data/secret.txt"), "utf8")).toBe("outside\n");
