@@ -84,7 +84,7 @@ async function restore(ctx: ActionContext): Promise<void> {
   }
   ctx.log(`files: extracting into ${c.baseDir}`);
   await exec([tarBinary(), "--extract", "--file=-", `--directory=${c.baseDir}`], {
-    stdin: ctx.stdin.pipeThrough(new TarGuard()), stdout: "ignore", signal: ctx.signal,
+    stdin: ctx.stdin.pipeThrough(new TarGuard({ confined: ctx.allowPaths.length > 0 })), stdout: "ignore", signal: ctx.signal,
   });
 }
 

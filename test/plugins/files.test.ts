@@ -162,6 +162,33 @@ describe("files confinement", () => {
     expect(snapshot(dst)).toEqual(snapshot(src));
     expect((await files("backup", { base_dir: dst }, undefined, confined)).code).toBe(0);
   });
+
+  test("confined, a restore leaves no symlink leading out of base_dir, for tar would follow it in a later restore", async () => {
+    const allowed = join(work, "allowed");
+    const outside = join(work, "outside");
+    mkdirSync(allowed);
+    mkdirSync(outside);
+    const confined = { SHIELD_ALLOW_PATH: allowed };
+    const dst = join(allowed, "dst");
+    // Both halves of the attack: a link out, then a member beneath it with no directory member of its own.
+    const escaping: [Buffer, string][] = [
+      [tar(symlink("link", outside)), `symlink "link" leads out of the directory restored into (to "${outside}")`],
+      [tar(dirEntry("a"), symlink("a/up", "../../outside")), `symlink "a/up" leads out`],
+      [tar(symlink("deep/er/up", "../../..")), `symlink "deep/er/up" leads out`],
+    ];
+    for (const [archive, why] of escaping) {
+      const r = await files("restore", { base_dir: dst }, archive, confined);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain(why);
+      expect(existsSync(join(dst, "link"))).toBe(false);
+    }
+    // Links that stay inside are restored as ever; unconfined, links may lead anywhere (the old behaviour).
+    expect((await files("restore", { base_dir: dst }, tar(dirEntry("a"), file("a/one"), symlink("a/l", "one"), symlink("b", "a/../a/one")), confined)).code).toBe(0);
+    expect(readlinkSync(join(dst, "a/l"))).toBe("one");
+    const free = join(work, "free");
+    expect((await files("restore", { base_dir: free }, tar(symlink("link", outside)))).code).toBe(0);
+    expect(readlinkSync(join(free, "link"))).toBe(outside);
+  });
 });
 
 describe("files backup and restore", () => {
