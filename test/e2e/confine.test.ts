@@ -88,6 +88,14 @@ describe("shield daemon --allow-path", () => {
     const schedule = await created("/v1/schedules", { name: "daily", when: "daily at 4am" });
     const retention = await created("/v1/retention", { name: "week", expires: 604800 });
     const job = await created("/v1/jobs", { name: "outside", target, store, schedule, retention, paused: true });
+    // And a store outside, fed from a target inside.
+    const outStore = join(outside, "store");
+    mkdirSync(outStore);
+    const outsideStore = await created("/v1/stores", { name: "outside", plugin: "fs", endpoint: { base_dir: outStore } });
+    const intoOutside = await created("/v1/jobs", {
+      name: "into-outside", store: outsideStore, schedule, retention, paused: true,
+      target: await created("/v1/targets", { name: "data-early", plugin: "files", endpoint: { base_dir: join(allowed, "data") }, agent: "" }),
+    });
     const first = await waitTask(d!, (await call(d!, "POST", `/v1/job/${job}/run`)).json.task_uuid);
     expect(first.status).toBe("done");
     const archive = first.archive_uuid as string;
@@ -100,6 +108,11 @@ describe("shield daemon --allow-path", () => {
     expect(again.status).toBe("failed");
     expect(again.log).toContain(`${outside} is outside the paths this Shield may use`);
     expect(regularFiles(join(allowed, "store"))).toEqual(blobs);
+    // The built-in store runs inside its guard, with the same confinement.
+    const stored = await waitTask(d!, (await call(d!, "POST", `/v1/job/${intoOutside}/run`)).json.task_uuid);
+    expect(stored.status).toBe("failed");
+    expect(stored.log).toContain(`${outStore} is outside the paths this Shield may use`);
+    expect(regularFiles(outStore)).toEqual([]);
     rmSync(join(outside, "secret.txt"));
     const back = await waitTask(d!, (await call(d!, "POST", `/v1/archive/${archive}/restore`, {})).json.task_uuid);
     expect(back.status).toBe("failed");
