@@ -96,7 +96,7 @@ export const files: Plugin = {
     features: { target: "yes", store: "no" },
     endpoint_from: "env",
     fields: [
-      { name: "base_dir", type: "abspath", title: "Directory", required: true, help: "Absolute path of the directory tree to back up, and to restore into (created when absent).", example: "/srv/app/uploads" },
+      { name: "base_dir", type: "abspath", title: "Directory", required: true, help: "Absolute path of the directory tree to back up, and to restore into (created when absent); inside an allowed path when Shield is confined.", example: "/srv/app/uploads" },
       { name: "include", type: "list", title: "Include", required: false, help: "Glob patterns relative to the directory (one per line); empty: everything. A matching directory brings all it holds.", example: "config/*.yml" },
       { name: "exclude", type: "list", title: "Exclude", required: false, help: "tar --exclude patterns (one per line), matched anywhere in a path.", example: "*.tmp" },
     ],

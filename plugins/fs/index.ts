@@ -207,7 +207,7 @@ export const fs: Plugin = {
     endpoint_from: "env",
     fields: [{
       name: "base_dir", type: "abspath", title: "Base directory", required: true,
-      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/).",
+      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/); inside an allowed path when Shield is confined.",
       example: "/var/backups/shield",
     }],
   },
