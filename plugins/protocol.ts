@@ -46,6 +46,17 @@ export class EndpointInvalid extends PluginError {
 
 export type Endpoint = Record<string, unknown>;
 
+/**
+ * The environment variable the plugin host sets when the admin confined the daemon
+ * (`shield daemon --allow-path DIR`): the allowed directories, colon-separated.
+ */
+export const ALLOW_PATH_ENV = "SHIELD_ALLOW_PATH";
+
+/** The allowed directories from the environment; empty: the daemon is not confined. */
+export function allowedPaths(env: Record<string, string | undefined>): string[] {
+  return (env[ALLOW_PATH_ENV] ?? "").split(":").filter(Boolean);
+}
+
 export interface PluginField {
   name: string;
   type: "string" | "port" | "abspath" | "password" | "list" | "bool";
@@ -79,6 +90,11 @@ export interface ActionContext {
   endpoint: Endpoint;
   /** The --key of retrieve and purge; always set for those two. */
   key: string;
+  /**
+   * The directories the admin confined the daemon to (SHIELD_ALLOW_PATH, set by
+   * the plugin host); empty when unconfined. See confine.ts.
+   */
+  allowPaths: readonly string[];
   readonly stdin: ReadableStream<Uint8Array>;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
@@ -178,7 +194,7 @@ export async function runAction(
       key = (parsed.options.key as string | undefined) ?? "";
       if (!key) throw new PluginError(`${action} needs the blob's key: --key KEY`, EXIT.KEY_REQUIRED);
     }
-    const ctx = io.context(action as Action, endpoint, key);
+    const ctx = io.context(action as Action, endpoint, key, allowedPaths(env));
     const lines = await plugin.validate(ctx);
     switch (action as Exclude<Action, "info">) {
       case "validate":
@@ -254,13 +270,14 @@ class ProcessIO {
     process.off("SIGINT", this.onSignal);
   }
 
-  context(action: Action, endpoint: Endpoint, key: string): ActionContext {
+  context(action: Action, endpoint: Endpoint, key: string, allowPaths: readonly string[]): ActionContext {
     const io = this;
     let stdin: ReadableStream<Uint8Array> | undefined;
     return {
       action,
       endpoint,
       key,
+      allowPaths,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,

@@ -14,10 +14,11 @@ import {
   accessSync, closeSync, constants, fdatasync as fdatasyncCallback, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync,
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { dirname, join } from "node:path";
 import {
-  EXIT, EndpointInvalid, PluginError, str, type ActionContext, type Endpoint, type Plugin, type StoreResult,
+  EXIT, EndpointInvalid, PluginError, type ActionContext, type Plugin, type StoreResult,
 } from "../protocol.ts";
+import { confine, endpointPath } from "../confine.ts";
 import { VERSION } from "../../src/version.ts";
 
 const KEY = /^\d{4}\/\d{2}\/\d{2}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -29,10 +30,11 @@ const WRITEBACK_EVERY = 16 * 1024 * 1024;
 
 interface Config { baseDir: string }
 
-function config(endpoint: Endpoint): Config {
-  const baseDir = str(endpoint, "base_dir", { required: true });
-  if (!isAbsolute(baseDir)) throw new EndpointInvalid("base_dir", `must be an absolute path, not "${baseDir}"`);
-  return { baseDir: normalize(baseDir) };
+/** Every action reads its endpoint here: the path is normal and, when the daemon is confined, inside an allowed one. */
+function config(ctx: ActionContext): Config {
+  const baseDir = endpointPath(ctx.endpoint, "base_dir", { required: true });
+  confine("base_dir", baseDir, ctx.allowPaths);
+  return { baseDir };
 }
 
 function checkDir(baseDir: string, needWrite: boolean): void {
@@ -98,7 +100,7 @@ function sweepOrphans(incoming: string): void {
 }
 
 async function store(ctx: ActionContext): Promise<StoreResult> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const key = newKey();
   const incoming = join(baseDir, INCOMING);
   makeDirs(incoming);
@@ -145,7 +147,7 @@ async function store(ctx: ActionContext): Promise<StoreResult> {
 }
 
 async function retrieve(ctx: ActionContext): Promise<void> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const path = blobPath(baseDir, ctx.key);
   let fd: number;
   try {
@@ -166,7 +168,7 @@ async function retrieve(ctx: ActionContext): Promise<void> {
 }
 
 async function purge(ctx: ActionContext): Promise<void> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const path = blobPath(baseDir, ctx.key);
   try {
     unlinkSync(path);
@@ -181,7 +183,7 @@ async function purge(ctx: ActionContext): Promise<void> {
 }
 
 async function test(ctx: ActionContext): Promise<string[]> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const probe = join(baseDir, `.shield-probe-${randomUUID()}`);
   const data = `shield probe ${new Date().toISOString()}\n`;
   try {
@@ -205,12 +207,12 @@ export const fs: Plugin = {
     endpoint_from: "env",
     fields: [{
       name: "base_dir", type: "abspath", title: "Base directory", required: true,
-      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/).",
+      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/); inside an allowed path when Shield is confined.",
       example: "/var/backups/shield",
     }],
   },
   validate(ctx) {
-    const { baseDir } = config(ctx.endpoint);
+    const { baseDir } = config(ctx);
     // Retrieving needs no write access: archives can be restored from a read-only copy.
     checkDir(baseDir, ctx.action !== "retrieve");
     return [`base_dir: ${baseDir} (an existing, writable directory)`];

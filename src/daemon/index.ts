@@ -35,7 +35,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     throw new Error(`cannot open the catalog ${where}: ${(err as Error).message ?? err}`);
   }
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
+  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
   const supervisor = new Supervisor({
     catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
     staleAfterMs: config.heartbeatGrace * 1000,

@@ -40,6 +40,13 @@ export interface PluginRegistryOptions {
   self: string[];
   /** Names `shield plugin NAME` answers to. */
   builtins: string[];
+  /**
+   * `shield daemon --allow-path`: the directories endpoints may name for data. Every
+   * action with an endpoint gets them as SHIELD_ALLOW_PATH (colon-separated): the
+   * built-ins refuse a path outside them (plugins/confine.ts); an external plugin
+   * may honour it too.
+   */
+  allowPaths?: string[];
 }
 
 /** What a plugin may be called: a file name that cannot climb out of its directory. */
@@ -127,7 +134,9 @@ export class PluginRegistry {
   invocation(p: ResolvedPlugin, action: string, endpoint: string, key?: string): { argv: string[]; env: Record<string, string> } {
     const viaEnv = p.info.endpoint_from === "env";
     const argv = [...p.argv, action, ...(viaEnv ? [] : ["--endpoint", endpoint]), ...(key === undefined ? [] : ["--key", key])];
-    return { argv, env: pluginEnv(viaEnv ? { SHIELD_ENDPOINT: endpoint } : {}) };
+    const extra: Record<string, string> = viaEnv ? { SHIELD_ENDPOINT: endpoint } : {};
+    if (this.opts.allowPaths?.length) extra.SHIELD_ALLOW_PATH = this.opts.allowPaths.join(":");
+    return { argv, env: pluginEnv(extra) };
   }
 
   /** Runs `validate`: resolves with the plugin's words, throws PluginFailed (with them) when invalid. */
