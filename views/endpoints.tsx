@@ -102,9 +102,10 @@ function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; va
     secret ? (secretStored ? "A value is stored; leave empty to keep it, or tick “clear” to remove it." : "Leave empty for none.") : ""].filter(Boolean).join(" ");
   const err = errors[name];
   const value = values[name] ?? "";
-  // A password may be empty (the original Shield's mysql plugin wants the key even so):
-  // the browser must not insist on one.
-  const required = f.required && !secret;
+  // A password may be empty (the original Shield's mysql plugin wants the key even so),
+  // and a field with a default is filled in by the plugin (the original mysql plugin
+  // calls its host and port required, with defaults): the browser must not insist on either.
+  const required = f.required && !secret && !f.default;
   if (f.type === "bool") {
     return (
       <Field id={id} label={f.title} help={help} error={err}>
