@@ -12,6 +12,7 @@
 //   plugin exit non-zero, so a truncated stream never passes for a complete one.
 import { writeSync } from "node:fs";
 import { UsageError, parseArgs } from "../src/args.ts";
+import type { FieldType } from "../src/endpoint-fields.ts";
 
 export const EXIT = {
   OK: 0,
@@ -59,12 +60,15 @@ export function allowedPaths(env: Record<string, string | undefined>): string[] 
 
 export interface PluginField {
   name: string;
-  type: "string" | "port" | "abspath" | "password" | "list" | "bool";
+  /** What each type means to the forms and prompts, and how it is sent: src/endpoint-fields.ts. */
+  type: FieldType;
   title: string;
   help: string;
   required: boolean;
   default?: string;
   example?: string;
+  /** The values of an "enum" field. */
+  enum?: string[];
 }
 
 export interface PluginInfo {

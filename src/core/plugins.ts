@@ -1,21 +1,19 @@
 // Targets and stores name a plugin; before one is saved, the plugin checks the
 // endpoint (`validate`), so that a mistake shows at once rather than at 4am.
-import { PluginFailed, PluginMissing, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
+import { PluginFailed, PluginMissing, PluginUnfit, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
 import { InvalidInput } from "./errors.ts";
 
 export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {
   return async (v: { plugin: string; endpoint: string }): Promise<void> => {
     let plugin: ResolvedPlugin;
     try {
-      plugin = await plugins.resolve(v.plugin);
+      plugin = await plugins.resolveAs(v.plugin, role);
     } catch (err) {
-      // Missing, or present but its `info` fails: either way the plugin field is what to fix.
-      if (err instanceof PluginMissing || err instanceof PluginFailed) throw new InvalidInput(`plugin: ${err.message}`, { plugin: err.message });
+      // Missing, unfit for the role, or present but its `info` fails: either way the plugin field is what to fix.
+      if (err instanceof PluginMissing || err instanceof PluginFailed || err instanceof PluginUnfit) {
+        throw new InvalidInput(`plugin: ${err.message}`, { plugin: err.message });
+      }
       throw err;
-    }
-    if (plugin.info.features?.[role] !== "yes") {
-      const message = `plugin ${v.plugin} cannot be used as a ${role}`;
-      throw new InvalidInput(`plugin: ${message}`, { plugin: message });
     }
     try {
       await plugins.validate(plugin, v.endpoint);

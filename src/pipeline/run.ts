@@ -269,7 +269,7 @@ export interface BackupOptions {
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
   const zip = compressor(opts.compression);
   requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
-  const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
+  const [tp, sp] = await Promise.all([ctx.plugins.resolveAs(target.plugin, "target"), ctx.plugins.resolveAs(store.plugin, "store")]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const dataKey = opts.encrypt ? newDataKey() : null;
@@ -413,7 +413,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const unzip = decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
-  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
+  const [sp, tp] = await Promise.all([ctx.plugins.resolveAs(store.plugin, "store"), ctx.plugins.resolveAs(target.plugin, "target")]);
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
@@ -484,7 +484,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
 
 /** Runs a store's `purge` for a key. */
 export async function purge(ctx: PipelineContext, store: Endpoint, key: string): Promise<void> {
-  const sp = await ctx.plugins.resolve(store.plugin);
+  const sp = await ctx.plugins.resolveAs(store.plugin, "store");
   const run = new Run(ctx);
   run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
   await run.finish([]);
