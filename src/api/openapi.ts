@@ -12,6 +12,7 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Your role does not allow this",
   404: "No such object",
   409: "Refused: the object is in use, the name is taken, or its state does not allow it",
+  503: "The daemon is starting: try again in a moment (Retry-After); `ready` is false",
 };
 
 function schema(s: v.GenericSchema): object {

@@ -2,6 +2,7 @@
 // endpoint (`validate`), so that a mistake shows at once rather than at 4am.
 import { PluginFailed, PluginMissing, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
 import { InvalidInput } from "./errors.ts";
+import { fieldTypeError } from "./endpoint-fields.ts";
 
 export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {
   return async (v: { plugin: string; endpoint: string }): Promise<void> => {
@@ -17,6 +18,9 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
       const message = `plugin ${v.plugin} cannot be used as a ${role}`;
       throw new InvalidInput(`plugin: ${message}`, { plugin: message });
     }
+    // The API stores an endpoint only as text holding a JSON object (api/schemas.ts).
+    const wrong = fieldTypeError(v.plugin, plugin.info.fields, JSON.parse(v.endpoint));
+    if (wrong) throw new InvalidInput(`endpoint: ${wrong}`, { endpoint: wrong });
     try {
       await plugins.validate(plugin, v.endpoint);
     } catch (err) {
