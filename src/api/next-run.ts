@@ -13,7 +13,8 @@ export interface ScheduleRun {
   next: number | null;
 }
 
-interface Known extends ScheduleRun {
+interface Known {
+  run: ScheduleRun;
   computedAt: number;
 }
 
@@ -26,7 +27,7 @@ export function scheduleRun(when: string, zone: string, now: number): ScheduleRu
   const key = `${zone}\n${when}`;
   const hit = known.get(key);
   // Valid from when it was computed until the run it found; a clock set back starts over.
-  if (hit && hit.computedAt <= now && (hit.next === null || now < hit.next)) return hit;
+  if (hit && hit.computedAt <= now && (hit.run.next === null || now < hit.run.next)) return hit.run;
   let run: ScheduleRun = { canonical: null, next: null };
   try {
     const spec = parseTimespec(when);
@@ -34,6 +35,6 @@ export function scheduleRun(when: string, zone: string, now: number): ScheduleRu
   } catch { /* left null, as documented */ }
   known.delete(key);
   if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);
-  known.set(key, { ...run, computedAt: now });
+  known.set(key, { run, computedAt: now });
   return run;
 }
