@@ -18,8 +18,9 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
       const message = `plugin ${v.plugin} cannot be used as a ${role}`;
       throw new InvalidInput(`plugin: ${message}`, { plugin: message });
     }
-    // The API stores an endpoint only as text holding a JSON object (api/schemas.ts).
-    const wrong = fieldTypeError(v.plugin, plugin.info.fields, JSON.parse(v.endpoint));
+    // The API passes an endpoint only as text holding a JSON object (api/schemas.ts);
+    // anything else is left for the plugin's validate to refuse in its own words.
+    const wrong = fieldTypeError(v.plugin, plugin.info.fields, parseObject(v.endpoint));
     if (wrong) throw new InvalidInput(`endpoint: ${wrong}`, { endpoint: wrong });
     try {
       await plugins.validate(plugin, v.endpoint);
@@ -28,4 +29,12 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
       throw err;
     }
   };
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch { /* not JSON */ }
+  return {};
 }
