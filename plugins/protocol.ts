@@ -65,6 +65,36 @@ export interface PluginInfo {
   fields: PluginField[];
 }
 
+/**
+ * Partial blobs. A store killed before it finished (the daemon died, kill -9) may
+ * leave what it had written somewhere (the fs store's `.incoming`, an unfinished
+ * multipart upload), under a name only it knew. So the daemon names that partial
+ * blob before the store starts: `store` runs with SHIELD_PARTIAL_ID (a UUID, the
+ * task's, safe as a file name) in its environment, and a store that keeps partial
+ * data should name it after that id. When the daemon knows the run died (its crash
+ * recovery), it runs `purge --key partial:ID`, which removes whatever that store
+ * kept for the id and succeeds when there is nothing (idempotent, like any purge).
+ * Optional: a store that ignores the id keeps working (its purge of a key it does
+ * not know finds nothing, or fails, and the daemon only logs that).
+ */
+export const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
+export const PARTIAL_KEY_PREFIX = "partial:";
+/** What an id may be: it becomes part of a file name. */
+export const PARTIAL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+/** The key `purge` gets for a partial blob's id. */
+export function partialKey(id: string): string {
+  return PARTIAL_KEY_PREFIX + id;
+}
+
+/** The id of a `partial:ID` key; undefined for any other key; throws (exit 13) for a malformed id. */
+export function partialIdOf(key: string): string | undefined {
+  if (!key.startsWith(PARTIAL_KEY_PREFIX)) return undefined;
+  const id = key.slice(PARTIAL_KEY_PREFIX.length);
+  if (!PARTIAL_ID.test(id)) throw new PluginError(`"${key}" is not a partial blob's key (partial:ID, ID of letters, digits, - and _)`, EXIT.ENDPOINT_BAD_VALUE);
+  return id;
+}
+
 /** What `store` reports; printed as the JSON line the daemon records. */
 export interface StoreResult { key: string; size?: number; [extra: string]: unknown }
 
@@ -77,8 +107,10 @@ export interface ActionContext {
   /** The action being run: validate may ask less of an endpoint only read from. */
   action: Action;
   endpoint: Endpoint;
-  /** The --key of retrieve and purge; always set for those two. */
+  /** The --key of retrieve and purge; always set for those two (purge: maybe `partial:ID`, see partialIdOf). */
   key: string;
+  /** store: the id to name a partial blob after (SHIELD_PARTIAL_ID), when the daemon gave a valid one. */
+  partialId?: string;
   readonly stdin: ReadableStream<Uint8Array>;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
@@ -178,7 +210,8 @@ export async function runAction(
       key = (parsed.options.key as string | undefined) ?? "";
       if (!key) throw new PluginError(`${action} needs the blob's key: --key KEY`, EXIT.KEY_REQUIRED);
     }
-    const ctx = io.context(action as Action, endpoint, key);
+    const partialId = env[PARTIAL_ID_ENV];
+    const ctx = io.context(action as Action, endpoint, key, action === "store" && partialId && PARTIAL_ID.test(partialId) ? partialId : undefined);
     const lines = await plugin.validate(ctx);
     switch (action as Exclude<Action, "info">) {
       case "validate":
@@ -254,13 +287,14 @@ class ProcessIO {
     process.off("SIGINT", this.onSignal);
   }
 
-  context(action: Action, endpoint: Endpoint, key: string): ActionContext {
+  context(action: Action, endpoint: Endpoint, key: string, partialId?: string): ActionContext {
     const io = this;
     let stdin: ReadableStream<Uint8Array> | undefined;
     return {
       action,
       endpoint,
       key,
+      partialId,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,
