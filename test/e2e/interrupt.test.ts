@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import postgres from "postgres";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 
 const PASSWORD = "e2e-crash-password";
 const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
@@ -279,7 +281,9 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
   let dirStoreDir: string;
   let outDir: string;
   let d: DaemonProcess | undefined;
-  let ids: { fs: string; schedule: string; retention: string; archive: string; archiveKey: string };
+  let ids: { fs: string; schedule: string; retention: string; archive: string; archiveKey: string; pgJob?: string };
+  /** The blobs of archives made along the way. */
+  const keep: string[] = [];
   let n = 0;
   const start = () => startShieldDaemon({ cwd: dataDir, args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
   const incoming = () => existsSync(join(storeDir, ".incoming")) ? files(join(storeDir, ".incoming")) : [];
@@ -326,10 +330,10 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
   }
 
   /** Waits for `moment`, kills the daemon, and expects every process of the pipeline gone within 5 s; then restarts it and expects the task failed. */
-  async function killAt(task: string, moment: () => boolean, what: string): Promise<void> {
+  async function killAt(task: string, moment: () => boolean | Promise<boolean>, what: string): Promise<void> {
     const daemon = d!;
     const deadline = Date.now() + 20_000;
-    while (!moment()) {
+    while (!(await moment())) {
       if (Date.now() > deadline) throw new Error(`never reached ${what}: ${(await call(daemon, "GET", `/v1/task/${task}`)).json.log}`);
       await Bun.sleep(5);
     }
@@ -417,8 +421,62 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
     await killAt(task, running((cmd) => cmd === "sleep 45"), "the target applying");
   });
 
-  test("after all that: no blob but the archive's, nothing in .incoming, and the archive still restores", async () => {
-    expect(files(storeDir).filter((f) => !f.startsWith(".incoming/"))).toEqual([ids.archiveKey]);
+  describe.skipIf(!pgAvailable)("PostgreSQL: pg_dump and pg_restore waiting on a lock", () => {
+    let url: string;
+    let sql: postgres.Sql;
+    let target: string;
+    let archive: string;
+    beforeAll(async () => {
+      url = await freshDatabase("crash");
+      const port = (await startPostgres()).port;
+      sql = postgres(url, { max: 2, onnotice: () => {} });
+      await sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+      await sql`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 10000) i`;
+      target = await created(d!, "/v1/targets", { name: "pg", plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: port, pg_user: "postgres", pg_database: new URL(url).pathname.slice(1) }, agent: "" });
+      const job = await created(d!, "/v1/jobs", { name: "pg", target, store: ids.fs, schedule: ids.schedule, retention: ids.retention, paused: true });
+      const task = (await call(d!, "POST", `/v1/job/${job}/run`)).json.task_uuid;
+      let b: any;
+      do { await Bun.sleep(50); b = (await call(d!, "GET", `/v1/task/${task}`)).json; } while (["pending", "running"].includes(b.status));
+      expect(b.status).toBe("done");
+      archive = b.archive_uuid;
+      keep.push((await call(d!, "GET", `/v1/archive/${archive}`)).json.store_key);
+      ids.pgJob = job;
+    });
+    afterAll(async () => { await sql?.end(); });
+
+    /** Runs `during` while a transaction holds an exclusive lock on the table. */
+    async function whileLocked(during: () => Promise<void>): Promise<void> {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
+      await isLocked;
+      try { await during(); } finally { release(); await tx; }
+    }
+    // The postgres plugin names its connections "shield".
+    const waitingOnLock = async () =>
+      (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
+
+    test("backup: pg_dump waits on a lock", async () => {
+      await whileLocked(async () => {
+        const task = (await call(d!, "POST", `/v1/job/${ids.pgJob}/run`)).json.task_uuid;
+        await killAt(task, waitingOnLock, "pg_dump waiting on a lock");
+      });
+    });
+
+    test("restore: pg_restore waits on a lock", async () => {
+      await whileLocked(async () => {
+        const { json } = await call(d!, "POST", `/v1/archive/${archive}/restore`, { target });
+        expect(json.ok).toBe("scheduled");
+        await killAt(json.task_uuid, waitingOnLock, "pg_restore waiting on a lock");
+      });
+      expect((await sql`SELECT count(*)::int AS n FROM t`)[0]!.n).toBe(10000);
+    });
+  });
+
+  test("after all that: no blob but the archives', nothing in .incoming, and the archive still restores", async () => {
+    expect(files(storeDir).filter((f) => !f.startsWith(".incoming/")).sort()).toEqual([ids.archiveKey, ...keep].sort());
     expect(incoming()).toEqual([]);
     // The dir-store's blobs are plain files; its temporaries start with a dot.
     expect(files(dirStoreDir).filter((f) => !f.startsWith("."))).toEqual([]);
