@@ -345,9 +345,9 @@ export async function runGuard(args: string[]): Promise<number> {
         sealedTo?.fail(err as Error);
         send({ sealFailed: (err as Error).message });
       } finally {
-        // Our ends of the input. The stage upstream still holds one that reads too (the
-        // daemon's read-write end, its stdout), so it is stopped by its own failure or
-        // the daemon's kill, not by EPIPE.
+        // Our ends of the input, its only read ends once the daemon let go of its hold:
+        // a stage upstream still writing meets EPIPE (it holds a write end only, see
+        // Run.fifo), and the daemon names the store's failure, downstream, as the cause.
         closeSync(sealIn!.blocking);
         closeSync(sealIn!.nonBlocking);
       }

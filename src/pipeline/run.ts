@@ -67,12 +67,19 @@ interface StageIO {
 /**
  * Collects the stages of one run so that a failure anywhere kills them all, and
  * names the failure by its root cause: the stage that exited non-zero on its own,
- * not the broken pipes and killed neighbours that follow from it.
+ * not the broken pipes and killed neighbours that follow from it. When several
+ * stages exited non-zero on their own, the one furthest downstream is the cause: a
+ * stage whose reader died gets EPIPE and fails too, often the sooner of the two.
  */
 class Run {
   readonly stages: Stage[] = [];
   private readonly fifos: { dir: string; fds: number[]; held: boolean; handedOver: boolean }[] = [];
   private failure: PipelineFailed | undefined;
+  /** The first failure was a stage's own exit: then the cause is the furthest downstream of `exitFailures`. */
+  private failedByExit = false;
+  private readonly exitFailures: { place: number; err: PipelineFailed }[] = [];
+  /** Each stage's place in the stream: 0 a source (no input), 2 a sink (no output), 1 between. */
+  private readonly places = new Map<Stage, number>();
   /** A flow error (a broken pipe, say): reported only when no stage explains it. */
   private flowError: Error | undefined;
 
@@ -98,9 +105,10 @@ class Run {
     } catch (err) {
       // The stages already started would wait forever on their pipes.
       this.fail(new PipelineFailed((err as Error).message));
-      throw this.failure;
+      throw this.rootCause();
     }
     this.stages.push(s);
+    this.places.set(s, io.stdin === false ? 0 : io.stdout === false ? 2 : 1);
     return s;
   }
 
@@ -114,12 +122,26 @@ class Run {
     this.killAll();
   }
 
+  /** A stage exited non-zero on its own (not stopped by us). */
+  private stageFailed(s: Stage, code: number): void {
+    const err = new PipelineFailed(`${s.label} failed (exit ${code})`);
+    this.exitFailures.push({ place: this.places.get(s) ?? 0, err });
+    if (!this.failure) { this.failure = err; this.failedByExit = true; }
+    this.killAll();
+  }
+
+  private rootCause(): PipelineFailed | undefined {
+    if (!this.failedByExit) return this.failure;
+    return this.exitFailures.reduce((a, b) => (b.place > a.place ? b : a)).err;
+  }
+
   private killAll(): void {
     for (const s of this.stages) s.kill();
   }
 
   check(): void {
-    if (this.failure) throw this.failure;
+    const cause = this.rootCause();
+    if (cause) throw cause;
   }
 
   /**
@@ -133,7 +155,7 @@ class Run {
       if (code === 0) continue;
       // Stopped because something else failed: that is the cause (see finish).
       if (stoppedByUs(s, code)) throw new Error(`${s.label} was stopped`);
-      this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      this.stageFailed(s, code);
     }
     this.check();
   }
@@ -207,7 +229,7 @@ class Run {
   private async settle(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
-      if (code !== 0 && !stoppedByUs(s, code)) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code !== 0 && !stoppedByUs(s, code)) this.stageFailed(s, code);
     });
     const flows = work.map((w) => w.catch((err) => {
       if (err instanceof PipelineFailed || (err as Error)?.name === "ArchiveDecryptError") this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));

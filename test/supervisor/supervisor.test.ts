@@ -129,6 +129,18 @@ describe("failures leave no archive and no blob", () => {
     expect(task.log).toContain("FAILED: store failed");
   });
 
+  test("a store that fails mid-stream is named as the cause, not the stages that lost their reader", async () => {
+    const store = await core.stores.create({ name: "full", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir, fail_after: 100000 }) });
+    for (const compression of ["zstd", "gzip", "none", "zstd", "none", "zstd"] as const) {
+      const target = await core.targets.create({ name: `t-full-${++n}`, summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 20 * 1024 * 1024 }), agent: "" });
+      const j = await core.jobs.create({ name: `j-full-${n}`, summary: "", target, ...ids, store, paused: false, compression });
+      const task = await waitTask(await core.jobs.run(j, "tester"));
+      expect(task.status).toBe("failed");
+      expect(task.log).toContain("store: disk full after 100000 bytes");
+      expect({ compression, failed: task.log.split("\n").find((l) => l.includes("FAILED:")) }).toEqual({ compression, failed: expect.stringContaining("FAILED: store failed (exit 4)") });
+    }
+  });
+
   test("a corrupted blob is refused at restore, and the target never finishes its restore", async () => {
     const { job: j } = await job({ size: 500000 }, "none");
     const backupTask = await waitTask(await core.jobs.run(j, "tester"));
