@@ -281,6 +281,9 @@ export async function runGuard(args: string[]): Promise<number> {
   }
 
   if (stopSignal) return notStarted();
+  // Lost while we were starting: the stage is not started at all. (From here until the
+  // phase is "running" nothing awaits, so no message or disconnect comes in between.)
+  if (lost) killGroup();
   // The stage: a process, or a built-in store run here. Its exit code, and its output (a store's key).
   let exited: Promise<number>;
   let output: Promise<string>;
@@ -315,8 +318,6 @@ export async function runGuard(args: string[]): Promise<number> {
     return code;
   });
   phase = "running";
-  // Lost while we were starting: the stage started for nothing.
-  if (lost) killGroup();
   if (held) send({ fifo });
 
   if (sealing) {
@@ -354,7 +355,8 @@ export async function runGuard(args: string[]): Promise<number> {
     })();
   }
 
-  // Should the lifeline close meanwhile, the group is killed (see Phase): this never returns.
+  // Should the lifeline close meanwhile, the group is killed (see Phase): only a
+  // committed store that exits within its grace gets past here then.
   const code = await exited;
   // So that a daemon still writing gets EPIPE, not a stall. Sealing, the sealer still
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
@@ -367,7 +369,7 @@ export async function runGuard(args: string[]): Promise<number> {
   if (!lost) send({ stored: { code, output: out, complete } });
   if (!key) return code;
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
-  if (!keep) await purge(purgeArgv, key, lost);
+  if (!keep) await purge(purgeArgv, key, lifelineLost, lost);
   return code;
 }
 
@@ -383,8 +385,8 @@ async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
   return (text + decoder.decode()).slice(0, MAX_OUTPUT);
 }
 
-/** Removes a blob nobody will record. */
-async function purge(argv: string[] | undefined, key: string, lost: boolean): Promise<void> {
+/** Removes a blob nobody will record; within LOST_PURGE_TIMEOUT_MS once the daemon is gone, even if it died meanwhile. */
+async function purge(argv: string[] | undefined, key: string, lifelineLost: Promise<void>, lost: boolean): Promise<void> {
   if (!argv?.length) {
     say(`cannot purge blob ${key}: the daemon sent no purge command`);
     return;
@@ -392,7 +394,12 @@ async function purge(argv: string[] | undefined, key: string, lost: boolean): Pr
   // With the daemon gone, its pipes are broken: a plugin writing to them would die of SIGPIPE.
   const quiet = lost ? "ignore" : "inherit";
   const p = Bun.spawn([...argv, "--key", key], { stdin: "ignore", stdout: quiet, stderr: quiet, env: process.env });
-  const timer = setTimeout(() => p.kill("SIGKILL"), lost ? LOST_PURGE_TIMEOUT_MS : PURGE_TIMEOUT_MS);
+  let timer = setTimeout(() => p.kill("SIGKILL"), lost ? LOST_PURGE_TIMEOUT_MS : PURGE_TIMEOUT_MS);
+  void lifelineLost.then(() => {
+    if (lost || p.exitCode !== null || p.signalCode) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => p.kill("SIGKILL"), LOST_PURGE_TIMEOUT_MS);
+  });
   const code = await p.exited;
   clearTimeout(timer);
   say(code === 0 ? `purged blob ${key}: it was never recorded` : `purging blob ${key} failed (exit ${code})`);
