@@ -62,6 +62,8 @@ export interface PluginInfo {
   version: string;
   features: { target: "yes" | "no"; store: "yes" | "no" };
   endpoint_from: "env" | "flag";
+  /** A store that keeps the partial-blob contract below says "yes": only then does the daemon purge `partial:ID`. */
+  partial_blobs?: "yes" | "no";
   fields: PluginField[];
 }
 
@@ -71,11 +73,12 @@ export interface PluginInfo {
  * multipart upload), under a name only it knew. So the daemon names that partial
  * blob before the store starts: `store` runs with SHIELD_PARTIAL_ID (a UUID, the
  * task's, safe as a file name) in its environment, and a store that keeps partial
- * data should name it after that id. When the daemon knows the run died (its crash
+ * data names it after that id. When the daemon knows the run died (its crash
  * recovery), it runs `purge --key partial:ID`, which removes whatever that store
  * kept for the id and succeeds when there is nothing (idempotent, like any purge).
- * Optional: a store that ignores the id keeps working (its purge of a key it does
- * not know finds nothing, or fails, and the daemon only logs that).
+ * Optional, and declared: only a store whose `info` says `"partial_blobs": "yes"`
+ * is sent such a key (a plugin written for the original Shield might read a key
+ * with a colon as something else entirely).
  */
 export const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
 export const PARTIAL_KEY_PREFIX = "partial:";

@@ -236,6 +236,7 @@ export const fs: Plugin = {
     version: VERSION,
     features: { target: "no", store: "yes" },
     endpoint_from: "env",
+    partial_blobs: "yes",
     fields: [{
       name: "base_dir", type: "abspath", title: "Base directory", required: true,
       help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/).",

@@ -5,7 +5,7 @@
 import { nowSeconds, type Catalog, type ForeignTask, type JobView, type Runner, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
-import { partialKey } from "../pipeline/partial.ts";
+import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
@@ -315,6 +315,10 @@ export class Supervisor {
    */
   private async purgeUnfinished(task: TaskRow, tlog: TaskLog): Promise<void> {
     const key = partialKey(task.uuid);
+    const store = task.storeUuid ? await this.opts.catalog.stores.get(task.storeUuid).catch(() => undefined) : undefined;
+    const plugin = store && await this.opts.plugins.resolve(store.plugin).catch(() => undefined);
+    // A store that does not say it keeps the contract never gets such a key: it might read it as anything.
+    if (plugin && !namesPartialBlobs(plugin.info)) return;
     await this.purgeFromStore(task, key, tlog, async (where) => {
       tlog.line(`removed from ${where} whatever it kept of the unfinished blob (${key})`);
     });
