@@ -80,15 +80,10 @@ export interface PluginInfo {
  * is sent such a key (a plugin written for the original Shield might read a key
  * with a colon as something else entirely).
  */
-export const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
-export const PARTIAL_KEY_PREFIX = "partial:";
+const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
+const PARTIAL_KEY_PREFIX = "partial:";
 /** What an id may be: it becomes part of a file name. */
 export const PARTIAL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
-
-/** The key `purge` gets for a partial blob's id. */
-export function partialKey(id: string): string {
-  return PARTIAL_KEY_PREFIX + id;
-}
 
 /** The id of a `partial:ID` key; undefined for any other key; throws (exit 13) for a malformed id. */
 export function partialIdOf(key: string): string | undefined {
