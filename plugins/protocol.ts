@@ -77,7 +77,35 @@ export interface PluginInfo {
   version: string;
   features: { target: "yes" | "no"; store: "yes" | "no" };
   endpoint_from: "env" | "flag";
+  /** A store that keeps the partial-blob contract below says "yes": only then does the daemon purge `partial:ID`. */
+  partial_blobs?: "yes" | "no";
   fields: PluginField[];
+}
+
+/**
+ * Partial blobs. A store killed before it finished (the daemon died, kill -9) may
+ * leave what it had written somewhere (the fs store's `.incoming`, an unfinished
+ * multipart upload), under a name only it knew. So the daemon names that partial
+ * blob before the store starts: `store` runs with SHIELD_PARTIAL_ID (a UUID, the
+ * task's, safe as a file name) in its environment, and a store that keeps partial
+ * data names it after that id. When the daemon knows the run died (its crash
+ * recovery), it runs `purge --key partial:ID`, which removes whatever that store
+ * kept for the id and succeeds when there is nothing (idempotent, like any purge).
+ * Optional, and declared: only a store whose `info` says `"partial_blobs": "yes"`
+ * is sent such a key (a plugin written for the original Shield might read a key
+ * with a colon as something else entirely).
+ */
+const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
+const PARTIAL_KEY_PREFIX = "partial:";
+/** What an id may be: it becomes part of a file name. */
+export const PARTIAL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+/** The id of a `partial:ID` key; undefined for any other key; throws (exit 13) for a malformed id. */
+export function partialIdOf(key: string): string | undefined {
+  if (!key.startsWith(PARTIAL_KEY_PREFIX)) return undefined;
+  const id = key.slice(PARTIAL_KEY_PREFIX.length);
+  if (!PARTIAL_ID.test(id)) throw new PluginError(`"${key}" is not a partial blob's key (partial:ID, ID of letters, digits, - and _)`, EXIT.ENDPOINT_BAD_VALUE);
+  return id;
 }
 
 /** What `store` reports; printed as the JSON line the daemon records. */
@@ -92,13 +120,15 @@ export interface ActionContext {
   /** The action being run: validate may ask less of an endpoint only read from. */
   action: Action;
   endpoint: Endpoint;
-  /** The --key of retrieve and purge; always set for those two. */
+  /** The --key of retrieve and purge; always set for those two (purge: maybe `partial:ID`, see partialIdOf). */
   key: string;
   /**
    * The directories the admin confined the daemon to (SHIELD_ALLOW_PATH, set by
    * the plugin host); empty when unconfined. See confine.ts.
    */
   allowPaths: readonly string[];
+  /** store: the id to name a partial blob after (SHIELD_PARTIAL_ID), when the daemon gave a valid one. */
+  partialId?: string;
   readonly stdin: ReadableStream<Uint8Array>;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
@@ -198,7 +228,8 @@ export async function runAction(
       key = (parsed.options.key as string | undefined) ?? "";
       if (!key) throw new PluginError(`${action} needs the blob's key: --key KEY`, EXIT.KEY_REQUIRED);
     }
-    const ctx = io.context(action as Action, endpoint, key, allowedPaths(env));
+    const partialId = env[PARTIAL_ID_ENV];
+    const ctx = io.context(action as Action, endpoint, key, allowedPaths(env), action === "store" && partialId && PARTIAL_ID.test(partialId) ? partialId : undefined);
     const lines = await plugin.validate(ctx);
     switch (action as Exclude<Action, "info">) {
       case "validate":
@@ -274,7 +305,7 @@ class ProcessIO {
     process.off("SIGINT", this.onSignal);
   }
 
-  context(action: Action, endpoint: Endpoint, key: string, allowPaths: readonly string[]): ActionContext {
+  context(action: Action, endpoint: Endpoint, key: string, allowPaths: readonly string[], partialId?: string): ActionContext {
     const io = this;
     let stdin: ReadableStream<Uint8Array> | undefined;
     return {
@@ -282,6 +313,7 @@ class ProcessIO {
       endpoint,
       key,
       allowPaths,
+      partialId,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,

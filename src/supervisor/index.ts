@@ -5,6 +5,7 @@
 import { nowSeconds, type Catalog, type ForeignTask, type JobView, type Runner, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
+import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
@@ -226,7 +227,11 @@ export class Supervisor {
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
     const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: job.targetEndpoint }, { plugin: job.storePlugin, endpoint: job.storeEndpoint },
-      { compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key) });
+      {
+        compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
+        // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
+        partialId: task.uuid,
+      });
     const uuid = crypto.randomUUID();
     try {
       // A cancel that came while the pipeline finished still wins: no archive for a canceled task,
@@ -297,6 +302,30 @@ export class Supervisor {
 
   /** Purges a blob the store received for a task that did not succeed. Never throws: the outcome must still be recorded. */
   private async purgePartial(task: TaskRow, key: string, tlog: TaskLog): Promise<void> {
+    await this.purgeFromStore(task, key, tlog, async (where) => {
+      await this.opts.catalog.tasks.setStoreKey(task.uuid, null);
+      tlog.line(`purged the partial blob ${key} from ${where}`);
+    });
+  }
+
+  /**
+   * Purges what the store of a backup that died kept of its unfinished blob: the
+   * partial named after the task (see pipeline/partial.ts), which a store killed
+   * mid-stream leaves behind. Idempotent, so a store that kept nothing is fine.
+   */
+  private async purgeUnfinished(task: TaskRow, tlog: TaskLog): Promise<void> {
+    const key = partialKey(task.uuid);
+    const store = task.storeUuid ? await this.opts.catalog.stores.get(task.storeUuid).catch(() => undefined) : undefined;
+    const plugin = store && await this.opts.plugins.resolve(store.plugin).catch(() => undefined);
+    // A store that does not say it keeps the contract never gets such a key: it might read it as anything.
+    if (plugin && !namesPartialBlobs(plugin.info)) return;
+    await this.purgeFromStore(task, key, tlog, async (where) => {
+      tlog.line(`removed from ${where} whatever it kept of the unfinished blob (${key})`);
+    });
+  }
+
+  /** Runs the task's store's `purge` for a key; says on the task log how it went. Never throws. */
+  private async purgeFromStore(task: TaskRow, key: string, tlog: TaskLog, done: (where: string) => Promise<void>): Promise<void> {
     const { catalog } = this.opts;
     let where = `store ${task.storeUuid}`;
     try {
@@ -310,8 +339,7 @@ export class Supervisor {
       tlog.addSecrets(secretsOf(store.endpoint));
       const ctx: PipelineContext = { plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: new AbortController().signal };
       await purge(ctx, { plugin: store.plugin, endpoint: store.endpoint }, key);
-      await catalog.tasks.setStoreKey(task.uuid, null);
-      tlog.line(`purged the partial blob ${key} from ${where}`);
+      await done(where);
     } catch (err) {
       tlog.line(`could not purge the partial blob ${key} from ${where}: ${(err as Error).message}`);
     }
@@ -352,7 +380,11 @@ export class Supervisor {
     // It may have died after recording the archive and before clearing the key: that blob is the archive's.
     const archive = task.storeKey && task.storeUuid ? await this.record(task, () => catalog.archives.findByStoreKey(task.storeUuid!, task.storeKey!)) : undefined;
     if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
-    else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+    else {
+      if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+      // Killed before it named its blob, the store may have left part of one: repeated crashes must not fill the store.
+      if (task.op === "backup") await this.purgeUnfinished(task, tlog);
+    }
     await tlog.close();
     await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));
     log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });

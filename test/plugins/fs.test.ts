@@ -242,6 +242,50 @@ describe("fs store, retrieve, purge", () => {
     expect(tree(base)).toEqual([JSON.parse(s.stdout.toString()).key]);
   });
 
+  test("a store killed outright under a partial id (SHIELD_PARTIAL_ID): purge --key partial:ID removes what it left, and is idempotent", async () => {
+    const id = crypto.randomUUID();
+    const proc = Bun.spawn([process.execPath, MAIN, "plugin", "fs", "store"], {
+      cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(ep), SHIELD_PARTIAL_ID: id }), stdin: "pipe", stdout: "pipe", stderr: "pipe",
+    });
+    const sink = proc.stdin as import("bun").FileSink;
+    sink.write(randomBytes(1 << 20));
+    await sink.flush();
+    const partial = join(base, ".incoming", `${id}.partial`);
+    for (let i = 0; i < 200 && !existsSync(partial); i++) await Bun.sleep(10);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    expect(tree(base)).toEqual([`.incoming/${id}.partial`]);
+    // Another blob's partial (another run, still going) is not touched.
+    writeFileSync(join(base, ".incoming", "other.partial"), "x");
+    for (let i = 0; i < 2; i++) {
+      const r = await fs(["purge", "--key", `partial:${id}`], ep);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(tree(base)).toEqual([".incoming/other.partial"]);
+    }
+  });
+
+  test("a partial id names the store's temporary file; a leftover of the same id is replaced; the blob is complete", async () => {
+    const id = crypto.randomUUID();
+    mkdirSync(join(base, ".incoming"));
+    writeFileSync(join(base, ".incoming", `${id}.partial`), "left by a run of this id that died");
+    const data = randomBytes(300_000);
+    const proc = Bun.spawn([process.execPath, MAIN, "plugin", "fs", "store"], {
+      cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(ep), SHIELD_PARTIAL_ID: id }), stdin: data, stdout: "pipe", stderr: "pipe",
+    });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    const key = JSON.parse(out).key;
+    expect(tree(base)).toEqual([key]);
+    expect(readFileSync(join(base, key)).equals(data)).toBe(true);
+  });
+
+  test("partial keys that could name anything else are refused (13)", async () => {
+    for (const key of ["partial:", "partial:../../etc/passwd", "partial:a/b", "partial:.x", `partial:${"a".repeat(101)}`]) {
+      const r = await fs(["purge", "--key", key], ep);
+      expect({ key, code: r.code }).toEqual({ key, code: 13 });
+    }
+  });
+
   test("a store into a base_dir that is gone fails (13) with one clear line", async () => {
     const gone = join(base, "gone");
     const r = await fs(["store"], { base_dir: gone }, Buffer.from("x"));
