@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { PluginName } from "./schemas.ts";
 import { NotFound } from "../core/index.ts";
-import { PluginFailed, PluginMissing, type ResolvedPlugin } from "../pipeline/plugins.ts";
+import { PluginFailed, PluginMissing, type ResolvedPlugin } from "../plugin-host/registry.ts";
 
 const PluginJson = v.object({
   name: v.pipe(v.string(), v.description("what targets and stores call it")),

@@ -6,7 +6,7 @@
 // operate, so no route can forget it: any object in the answer with an
 // `endpoint`, `store_endpoint` or `target_endpoint` is redacted, judged by the
 // plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
-import type { PluginField, PluginRegistry } from "../pipeline/plugins.ts";
+import type { PluginField, PluginRegistry } from "../plugin-host/registry.ts";
 import { mapRows } from "./rows.ts";
 
 /** What a secret value reads as to a viewer: fixed, so it says nothing about the secret (not even its length). */

@@ -1,7 +1,7 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
 import type { Catalog } from "../catalog/index.ts";
-import type { PluginRegistry } from "../pipeline/plugins.ts";
+import type { PluginRegistry } from "../plugin-host/registry.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";

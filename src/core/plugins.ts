@@ -1,6 +1,6 @@
 // Targets and stores name a plugin; before one is saved, the plugin checks the
 // endpoint (`validate`), so that a mistake shows at once rather than at 4am.
-import { PluginFailed, PluginMissing, PluginUnfit, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
+import { PluginFailed, PluginMissing, PluginUnfit, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/registry.ts";
 import { InvalidInput } from "./errors.ts";
 import { fieldTypeError } from "./endpoint-fields.ts";
 

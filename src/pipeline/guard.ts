@@ -43,14 +43,14 @@
 //   "commit". The guard reports the counts and the SHA-256 when its input ends.
 //   With --in-process, when ARGV is a built-in store of this binary, the guard
 //   runs that store itself and hands it the sealed stream in memory instead
-//   (in-process.ts); every rule above holds the same.
+//   (plugin-host/in-process.ts); every rule above holds the same.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo } from "./fifo.ts";
-import { capturedOutput, inProcessStore, type InProcessStore } from "./in-process.ts";
+import { capturedOutput, inProcessStore, type InProcessStore } from "../plugin-host/in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
 /** daemon → guard */
@@ -244,7 +244,7 @@ export async function runGuard(args: string[]): Promise<number> {
   // --seal: our input, opened blocking and non-blocking (see seal.ts).
   let sealIn: { blocking: number; nonBlocking: number } | undefined;
   let ownDir: string | undefined;
-  // --in-process: a built-in store, run here and fed the sealed stream in memory (in-process.ts).
+  // --in-process: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = sealing && store && flags.includes("--in-process") ? await inProcessStore(argv) : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it

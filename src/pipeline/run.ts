@@ -13,7 +13,7 @@ import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
-import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
+import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/registry.ts";
 import { partialEnv } from "./partial.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -332,7 +332,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     sink = run.plugin("store", sp, "store", store.endpoint, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv },
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
-      // A built-in store runs inside its guard, fed the sealed stream in memory (in-process.ts).
+      // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
       seal: { key: dataKey, inProcess: sp.source === "builtin" },
     });
     storeInput.handedOver();

@@ -33,7 +33,7 @@ export interface StageOptions {
    * (encrypted with `key` when there is one, always counted and hashed) into the
    * stage's input; see seal.ts. The result comes through `sealed`. `inProcess`:
    * the stage is a built-in store, which the guard may run in its own process
-   * (in-process.ts).
+   * (plugin-host/in-process.ts).
    */
   seal?: { key: Uint8Array | null; inProcess?: boolean };
   /** Called with each stderr line of the process. */
