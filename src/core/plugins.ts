@@ -1,14 +1,14 @@
 // Targets and stores name a plugin; before one is saved, the plugin checks the
 // endpoint (`validate`), so that a mistake shows at once rather than at 4am.
-import { PluginFailed, PluginMissing, PluginUnfit, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/registry.ts";
+import { PluginFailed, PluginMissing, PluginUnfit, type Bound, type PluginRegistry } from "../plugin-host/index.ts";
 import { InvalidInput } from "./errors.ts";
 import { fieldTypeError } from "./endpoint-fields.ts";
 
 export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {
   return async (v: { plugin: string; endpoint: string }): Promise<void> => {
-    let plugin: ResolvedPlugin;
+    let bound: Bound;
     try {
-      plugin = await plugins.resolveAs(v.plugin, role);
+      bound = await plugins.bind(role, v);
     } catch (err) {
       // Missing, unfit for the role, or present but its `info` fails: either way the plugin field is what to fix.
       if (err instanceof PluginMissing || err instanceof PluginFailed || err instanceof PluginUnfit) {
@@ -18,10 +18,10 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
     }
     // The API passes an endpoint only as text holding a JSON object (api/schemas.ts);
     // anything else is left for the plugin's validate to refuse in its own words.
-    const wrong = fieldTypeError(v.plugin, plugin.info.fields, parseObject(v.endpoint));
+    const wrong = fieldTypeError(v.plugin, bound.plugin.info.fields, parseObject(v.endpoint));
     if (wrong) throw new InvalidInput(`endpoint: ${wrong}`, { endpoint: wrong });
     try {
-      await plugins.validate(plugin, v.endpoint);
+      await bound.validate();
     } catch (err) {
       if (err instanceof PluginFailed) throw new InvalidInput(`endpoint: ${err.message}`, { endpoint: err.message });
       throw err;

@@ -13,7 +13,7 @@ import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
-import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/registry.ts";
+import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
@@ -45,6 +45,8 @@ export interface BackupResult {
 export class PipelineFailed extends Error {
   /** A key the store returned before the pipeline failed: its blob must be purged. */
   storeKey?: string;
+  /** When a stage's own exit was the cause: its code (which says whether trying again may help). */
+  exitCode?: number;
 }
 export class Canceled extends PipelineFailed {}
 
@@ -57,7 +59,7 @@ interface StageIO {
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
-  seal?: { key: Uint8Array | null; inProcess?: boolean };
+  seal?: { key: Uint8Array | null; builtin?: Command["builtin"] };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
   /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
@@ -112,9 +114,9 @@ class Run {
     return s;
   }
 
-  plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: StageIO, key?: string): Stage {
-    const { argv, env } = this.ctx.plugins.invocation(p, action, endpoint, key);
-    return this.stage(label, argv, { ...env, ...io.env }, io);
+  /** A stage running a plugin's action, as its Store or Target gave it. */
+  command(label: string, cmd: Command, io: StageIO): Stage {
+    return this.stage(label, cmd.argv, { ...cmd.env, ...io.env }, io);
   }
 
   fail(err: PipelineFailed): void {
@@ -124,7 +126,7 @@ class Run {
 
   /** A stage exited non-zero on its own (not stopped by us). */
   private stageFailed(s: Stage, code: number): void {
-    const err = new PipelineFailed(`${s.label} failed (exit ${code})`);
+    const err = Object.assign(new PipelineFailed(`${s.label} failed (exit ${code})`), { exitCode: code });
     this.exitFailures.push({ place: this.places.get(s) ?? 0, err });
     if (!this.failure) { this.failure = err; this.failedByExit = true; }
     this.killAll();
@@ -304,7 +306,7 @@ export interface BackupOptions {
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
   const zip = compressor(opts.compression);
   requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
-  const [tp, sp] = await Promise.all([ctx.plugins.resolveAs(target.plugin, "target"), ctx.plugins.resolveAs(store.plugin, "store")]);
+  const [tp, sp] = await Promise.all([ctx.plugins.target(target), ctx.plugins.store(store)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const dataKey = opts.encrypt ? newDataKey() : null;
@@ -328,12 +330,12 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // before they are. Should a later stage fail to start, the store is killed without a
     // commit, so it keeps nothing.
     const storeInput = run.fifo();
-    const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
-    sink = run.plugin("store", sp, "store", store.endpoint, {
-      stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv },
+    const storeCmd = sp.store();
+    sink = run.command("store", storeCmd, {
+      stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
-      seal: { key: dataKey, inProcess: sp.source === "builtin" },
+      seal: { key: dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
     });
     storeInput.handedOver();
     let source: Stage;
@@ -348,7 +350,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
         },
       });
       zstdInput.handedOver();
-      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: zstdInput.fd });
+      source = run.command("target backup", tp.backup(), { stdin: false, stdout: zstdInput.fd });
       await z.inputPath();
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
@@ -356,14 +358,14 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
-      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: true });
+      source = run.command("target backup", tp.backup(), { stdin: false, stdout: true });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
       const s = source;
       work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = run.plugin("target backup", tp, "backup", target.endpoint, { stdin: false, stdout: storeInput.fd });
+      source = run.command("target backup", tp.backup(), { stdin: false, stdout: storeInput.fd });
       upstream.push(source);
     }
     await sink.inputPath();
@@ -449,12 +451,12 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const unzip = decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
-  const [sp, tp] = await Promise.all([ctx.plugins.resolveAs(store.plugin, "store"), ctx.plugins.resolveAs(target.plugin, "target")]);
+  const [sp, tp] = await Promise.all([ctx.plugins.store(store), ctx.plugins.target(target)]);
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
 
-  const source = run.plugin("store retrieve", sp, "retrieve", store.endpoint, { stdin: false, stdout: true }, archive.storeKey);
+  const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   // Refuse before the target sees the end of its input: an archive that fails
@@ -480,7 +482,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
     const targetInput = direct ? run.fifo() : undefined;
-    const sink = run.plugin("target restore", tp, "restore", target.endpoint, { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    const sink = run.command("target restore", tp.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
     targetInput?.handedOver();
     if (unzip) {
       const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
@@ -518,12 +520,18 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   return { rawSize: direct ? (zstdRaw ?? null) : raw.bytes };
 }
 
-/** Runs a store's `purge` for a key. */
+/**
+ * Runs a store's `purge` for a key. Purge is idempotent (see the Store contract),
+ * so a passing failure is tried again (PURGE_RETRY), each try said on the log.
+ */
 export async function purge(ctx: PipelineContext, store: Endpoint, key: string): Promise<void> {
-  const sp = await ctx.plugins.resolveAs(store.plugin, "store");
-  const run = new Run(ctx);
-  run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
-  await run.finish([]);
+  const sp = await ctx.plugins.store(store);
+  const retry = { ...PURGE_RETRY, onRetry: (err: unknown, _: number, waitMs: number) => ctx.log(`${(err as Error).message}; trying again in ${(waitMs / 1000).toFixed(1)} s`) };
+  await withRetry(retry, async () => {
+    const run = new Run(ctx);
+    run.command("store purge", sp.purge(key), { stdin: false, stdout: false });
+    await run.finish([]);
+  }, ctx.signal);
 }
 
 /** Fails before any process starts when a program the pipeline runs is missing. */

@@ -1,11 +1,13 @@
-// A built-in store run inside the process of its guard (guard.ts --in-process),
-// rather than as `shield plugin NAME store` beside it. With --seal, the guard
-// then hands the sealed archive to the store as a stream in memory: one process
-// and one pipe fewer for every byte of the archive (bench/DATAPATH.md). The
-// store runs through the plugin protocol's own runAction, so everything else
-// about it (its endpoint from SHIELD_ENDPOINT, validate first, its exit codes,
-// its key printed as JSON, SIGTERM removing its temporary file) is as in a
-// process of its own. Any other command runs as a process, as always.
+// A built-in store run inside the process of its guard (guard.ts --in-process
+// NAME), rather than as `shield plugin NAME store` beside it. With --seal, the
+// guard then hands the sealed archive to the store as a stream in memory: one
+// process and one pipe fewer for every byte of the archive (bench/DATAPATH.md).
+// The daemon names the built-in by reference (its Store's Command carries
+// `builtin: { name, args }`, contract.ts); nothing here reads a command line to
+// find out what it is. The store runs through the plugin protocol's own
+// runAction, so everything else about it (its endpoint from SHIELD_ENDPOINT,
+// validate first, its exit codes, its key printed as JSON, SIGTERM removing its
+// temporary file) is as in a process of its own.
 import type { ActionStreams } from "../../plugins/protocol.ts";
 
 export interface InProcessStore {
@@ -14,17 +16,14 @@ export interface InProcessStore {
 }
 
 /**
- * The built-in store `argv` names (`<this binary> [main.ts] plugin NAME store ARGS...`),
- * or undefined when it names anything else.
+ * The built-in store `name` of this binary, to run with the action arguments
+ * `args` (what follows `plugin NAME`); undefined when there is no such built-in store.
  */
-export async function inProcessStore(argv: string[]): Promise<InProcessStore | undefined> {
-  if (argv[0] !== process.execPath) return undefined;
-  const at = argv.indexOf("plugin");
-  if (at < 1 || at > 2 || argv[at + 2] !== "store") return undefined;
+export async function inProcessStore(name: string, args: string[]): Promise<InProcessStore | undefined> {
   const [{ builtins }, { runAction }] = await Promise.all([import("../../plugins/index.ts"), import("../../plugins/protocol.ts")]);
-  const plugin = builtins.get(argv[at + 1]!);
-  if (!plugin?.store) return undefined;
-  return { run: (streams) => runAction(plugin, argv.slice(at + 2), process.env, streams) };
+  const plugin = builtins.get(name);
+  if (!plugin?.store || args[0] !== "store") return undefined;
+  return { run: (streams) => runAction(plugin, args, process.env, streams) };
 }
 
 /** What the store prints (its key), kept in memory up to `max` characters. */

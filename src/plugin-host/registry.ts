@@ -1,41 +1,19 @@
 // Finding and asking plugins. A plugin is an executable that speaks the plugin
 // protocol: either one found in a plugin directory, or a built-in run as
 // `shield plugin NAME`. Both are spawned the same way; nothing here knows what
-// any particular plugin does.
+// any particular plugin does. The rest of the daemon gets a plugin bound to an
+// endpoint, as a Store or a Target (contract.ts), from `store` and `target`.
 import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { ResolvedPlugin, Store, Target } from "./contract.ts";
+import { PluginFailed, PluginMissing, PluginUnfit, type PluginInfo, type Role } from "./info.ts";
+import { ProcessStore, ProcessTarget, SHORT_ACTION_RETRY, timedOut } from "./process.ts";
+import { runPlugin } from "./spawn.ts";
+import { boundedWait, withDeadline, withRetry } from "./wrappers.ts";
 
-export interface PluginField {
-  name: string; type?: string; title?: string; help?: string; required?: boolean; default?: unknown; example?: unknown;
-}
-
-export interface PluginInfo {
-  name: string;
-  author?: string;
-  version?: string;
-  features: { target: "yes" | "no"; store: "yes" | "no" };
-  endpoint_from?: "env" | "flag";
-  fields?: PluginField[];
-  [key: string]: unknown;
-}
-
-export interface ResolvedPlugin {
-  /** The name jobs and targets refer to it by. */
-  name: string;
-  /** Where it comes from, for /v1/plugins: "builtin" or the executable's path. */
-  source: string;
-  argv: string[];
-  info: PluginInfo;
-}
-
-export type Role = "target" | "store";
-
-export class PluginMissing extends Error {}
-/** The plugin exists but cannot play the role asked of it (its `features` say "no"). */
-export class PluginUnfit extends Error {}
-export class PluginFailed extends Error {
-  constructor(message: string, readonly exitCode: number, readonly output: string) { super(message); }
-}
+export { PluginFailed, PluginMissing, PluginUnfit, type PluginField, type PluginInfo, type Role } from "./info.ts";
+export type { ResolvedPlugin } from "./contract.ts";
+export { pluginEnv, selfCommand } from "./spawn.ts";
 
 export interface PluginRegistryOptions {
   /** Directories searched, in order, for external plugins (before built-ins, so a site can override one). */
@@ -55,32 +33,43 @@ export interface PluginRegistryOptions {
 
 /** What a plugin may be called: a file name that cannot climb out of its directory. */
 export const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-// A plugin's `info` answers at once; one that hangs must not hang a request.
-const INFO_TIMEOUT_MS = 10_000;
-
-/**
- * The daemon's environment variables a plugin may see. An allowlist: the daemon's
- * own secrets (SHIELD_MASTER_KEY, the catalog's PGPASSWORD, ...) must never leak
- * into a plugin, where they could also silently change what a pg_dump connects to.
- */
-const PASSED_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
-
-export function pluginEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && PASSED_ENV.test(k)) env[k] = v;
-  return { ...env, ...extra };
-}
-
-/** How the running executable starts itself again (for built-in plugins). */
-export function selfCommand(): string[] {
-  // A compiled binary's entry point lives in Bun's embedded filesystem.
-  return Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath ? [process.execPath] : [process.execPath, Bun.main];
-}
+// A plugin's `info`, `validate` and `test` answer at once; one that hangs must not hang a request.
+const SHORT_ACTION_MS = 10_000;
+// How long a caller that can do without a plugin's `info` (the viewer redaction)
+// waits for it: then it falls back (a late answer is still cached for next time).
+const INFO_WAIT_MS = 2000;
 
 export class PluginRegistry {
   private readonly cache = new Map<string, Promise<ResolvedPlugin>>();
 
   constructor(private readonly opts: PluginRegistryOptions) {}
+
+  /** The store `ref.plugin` bound to `ref.endpoint`; rejects like resolveAs. */
+  async store(ref: { plugin: string; endpoint: string }): Promise<Store> {
+    return new ProcessStore(await this.resolveAs(ref.plugin, "store"), ref.endpoint, this.hostOptions());
+  }
+
+  /** The target `ref.plugin` bound to `ref.endpoint`; rejects like resolveAs. */
+  async target(ref: { plugin: string; endpoint: string }): Promise<Target> {
+    return new ProcessTarget(await this.resolveAs(ref.plugin, "target"), ref.endpoint, this.hostOptions());
+  }
+
+  /** The plugin bound to an endpoint in `role`. */
+  bind(role: Role, ref: { plugin: string; endpoint: string }): Promise<Store | Target> {
+    return role === "store" ? this.store(ref) : this.target(ref);
+  }
+
+  /**
+   * The plugin's `info` if it answers within a short wait, else undefined (also
+   * when it is missing or broken): for callers that can do without it. A plugin
+   * still answering after the wait costs later callers no wait until it settles.
+   */
+  readonly infoWithin: (name: string) => Promise<PluginInfo | undefined> =
+    boundedWait(INFO_WAIT_MS, (name) => this.resolve(name).then((p) => p.info));
+
+  private hostOptions() {
+    return { allowPaths: this.opts.allowPaths, shortActionMs: SHORT_ACTION_MS };
+  }
 
   /** Every plugin that answers `info`: external ones, then built-ins not overridden. */
   async list(): Promise<ResolvedPlugin[]> {
@@ -153,38 +142,23 @@ export class PluginRegistry {
     throw new PluginMissing(`no plugin named "${name}"${where}`);
   }
 
-  private async info(name: string, argv: string[]): Promise<PluginInfo> {
-    const r = await runPlugin(`plugin ${name}: 'info'`, [...argv, "info"], { timeoutMs: INFO_TIMEOUT_MS });
-    if (r.code !== 0) throw new PluginFailed(`plugin ${name}: 'info' failed (exit ${r.code}): ${lastLine(r.stderr)}`, r.code, r.stderr);
-    let info: PluginInfo;
-    try {
-      info = JSON.parse(r.stdout);
-    } catch {
-      throw new PluginFailed(`plugin ${name}: 'info' did not print JSON`, r.code, r.stdout);
-    }
-    if (!info || typeof info !== "object" || typeof info.features !== "object") {
-      throw new PluginFailed(`plugin ${name}: 'info' lacks "features"`, r.code, r.stdout);
-    }
-    return info;
-  }
-
-  /** Arguments and environment to run an action with an endpoint, the way this plugin wants the endpoint. */
-  invocation(p: ResolvedPlugin, action: string, endpoint: string, key?: string): { argv: string[]; env: Record<string, string> } {
-    const viaEnv = p.info.endpoint_from === "env";
-    const argv = [...p.argv, action, ...(viaEnv ? [] : ["--endpoint", endpoint]), ...(key === undefined ? [] : ["--key", key])];
-    const extra: Record<string, string> = viaEnv ? { SHIELD_ENDPOINT: endpoint } : {};
-    if (this.opts.allowPaths?.length) extra.SHIELD_ALLOW_PATH = this.opts.allowPaths.join(":");
-    return { argv, env: pluginEnv(extra) };
-  }
-
-  /** Runs `validate`: resolves with the plugin's words, throws PluginFailed (with them) when invalid. */
-  async validate(p: ResolvedPlugin, endpoint: string): Promise<string> {
-    const { argv, env } = this.invocation(p, "validate", endpoint);
-    // The label, never argv: argv may hold the endpoint and its secrets.
-    const r = await runPlugin(`plugin ${p.name}: 'validate'`, argv, { env, timeoutMs: INFO_TIMEOUT_MS });
-    const words = (r.stdout + r.stderr).trim();
-    if (r.code !== 0) throw new PluginFailed(`plugin ${p.name} says the endpoint is invalid: ${words || `exit ${r.code}`}`, r.code, words);
-    return words;
+  /** Asks `info`, under its deadline, retried when the plugin crashed (SHORT_ACTION_RETRY). */
+  private info(name: string, argv: string[]): Promise<PluginInfo> {
+    const label = `plugin ${name}: 'info'`;
+    return withRetry(SHORT_ACTION_RETRY, () => withDeadline(SHORT_ACTION_MS, label, async (signal) => {
+      const r = await runPlugin(label, [...argv, "info"], { signal });
+      if (r.code !== 0) throw new PluginFailed(`plugin ${name}: 'info' failed (exit ${r.code}): ${lastLine(r.stderr)}`, r.code, r.stderr);
+      let info: PluginInfo;
+      try {
+        info = JSON.parse(r.stdout);
+      } catch {
+        throw new PluginFailed(`plugin ${name}: 'info' did not print JSON`, r.code, r.stdout);
+      }
+      if (!info || typeof info !== "object" || typeof info.features !== "object") {
+        throw new PluginFailed(`plugin ${name}: 'info' lacks "features"`, r.code, r.stdout);
+      }
+      return info;
+    }, { expired: timedOut }));
   }
 }
 
@@ -200,29 +174,4 @@ function isExecutable(path: string): boolean {
 
 function lastLine(s: string): string {
   return s.trim().split("\n").pop() ?? "";
-}
-
-/**
- * Runs a short plugin action to completion, collecting its output. A plugin that
- * cannot start, or outlives the timeout (with whatever it started), is a PluginFailed.
- */
-async function runPlugin(label: string, argv: string[], opts: { env?: Record<string, string>; timeoutMs: number }) {
-  let proc;
-  try {
-    proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: opts.env ?? pluginEnv(), detached: true });
-  } catch (err) {
-    throw new PluginFailed(`cannot run ${label}: ${(err as Error).message}`, 3, "");
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try { process.kill(-proc.pid, "SIGKILL"); } catch { /* gone */ }
-  }, opts.timeoutMs);
-  try {
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    if (timedOut) throw new PluginFailed(`${label} did not answer within ${opts.timeoutMs / 1000} s`, 3, stderr);
-    return { stdout, stderr, code: proc.signalCode ? 128 : code };
-  } finally {
-    clearTimeout(timer);
-  }
 }
