@@ -6,7 +6,8 @@
 // operate, so no route can forget it: any object in the answer with an
 // `endpoint`, `store_endpoint` or `target_endpoint` is redacted, judged by the
 // plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
-import type { PluginField, PluginRegistry } from "../plugin-host/registry.ts";
+import type { PluginRules } from "../core/plugins.ts";
+import { looksSecret, mapSecrets } from "../secret-names.ts";
 import { mapRows } from "./rows.ts";
 
 /** What a secret value reads as to a viewer: fixed, so it says nothing about the secret (not even its length). */
@@ -24,18 +25,8 @@ const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = 
   ["endpoint", "plugin"], ["store_endpoint", "store_plugin"], ["target_endpoint", "target_plugin"],
 ];
 
-// Key names that hold secrets by convention, for plugins that declare no fields
-// (or cannot be asked) and for secrets declared carelessly. Over-redacting only costs a viewer a harmless value; so
-// anything mentioning a password, secret, token or credential goes, and `key`
-// as a whole word at the end (key, api_key, storage_account_key, sshKey) but not
-// in the middle (access_key_id, key_id, keyspace are names, not secrets).
-const SECRET_WORD = /pass|pwd|secret|token|credential|private|auth/i;
-const SECRET_KEY_END = /(?:^|[_\-.])key$|apikey$/i;
-const CAMEL_KEY_END = /[a-z0-9]Key$/;
-
-export function looksSecret(name: string): boolean {
-  return SECRET_WORD.test(name) || SECRET_KEY_END.test(name) || CAMEL_KEY_END.test(name);
-}
+// The rule lives in src/secret-names.ts; kept here for the tests that name it.
+export { looksSecret };
 
 /** Keys the plugin's `info` declares with type "password". */
 type Declared = ReadonlySet<string>;
@@ -56,49 +47,13 @@ export function redactEndpoint(endpoint: string, declared: Declared): string {
     return REDACTED;
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return REDACTED;
-  return JSON.stringify(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, declared.has(k) ? REDACTED : byName(k, v)])));
+  // The name rule reaches into nested objects and arrays too (a plugin's own shape is opaque to us).
+  return JSON.stringify(mapSecrets(parsed as Record<string, unknown>, declared, () => REDACTED));
 }
 
-/** The name rule, into nested objects and arrays too (a plugin's own shape is opaque to us). */
-function byName(key: string, value: unknown): unknown {
-  if (looksSecret(key)) return REDACTED;
-  if (Array.isArray(value)) return value.map((x) => byName("", x));
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byName(k, v)]));
-  return value;
-}
-
-// Asking a plugin its `info` may spawn it; an answer waits for that at most this
-// long, then falls back to the name rule (a late answer is still cached for next time).
-const INFO_WAIT_MS = 2000;
-// Plugins whose `info` is still running after that wait, per registry: answers
-// until it settles do not wait again, so a hanging plugin costs one wait, not one per request.
-const stalled = new WeakMap<PluginRegistry, Set<string>>();
-
-/** The plugin's password fields; none when it is unknown, broken or slow, or declares no fields. */
-async function declaredFields(plugins: PluginRegistry | undefined, name: string): Promise<Declared> {
-  if (!plugins || !name) return NONE;
-  let waiting = stalled.get(plugins);
-  if (!waiting) stalled.set(plugins, (waiting = new Set()));
-  if (waiting.has(name)) return NONE;
-  let timer: Timer | undefined;
-  try {
-    const resolving = plugins.resolve(name);
-    const p = await Promise.race([resolving, new Promise<undefined>((res) => { timer = setTimeout(res, INFO_WAIT_MS); })]);
-    if (!p) {
-      waiting.add(name);
-      resolving.then(() => waiting.delete(name), () => waiting.delete(name));
-      return NONE;
-    }
-    // `fields` comes from the plugin's own output (possibly a plugin written for the
-    // original Shield, whose fields also carry "mode"): trust only well-formed entries.
-    const fields: unknown = p.info.fields;
-    if (!Array.isArray(fields)) return NONE;
-    return new Set((fields as Partial<PluginField>[]).flatMap((f) => (f && typeof f.name === "string" && f.type === "password" ? [f.name] : [])));
-  } catch {
-    return NONE; // missing or broken plugin: the name rule alone
-  } finally {
-    clearTimeout(timer);
-  }
+/** The plugin's password fields, waiting a short while at most (core/plugins.ts); none without plugins. */
+function declaredFields(plugins: PluginRules | undefined, name: string): Promise<Declared> {
+  return plugins ? plugins.passwordFields(name) : Promise.resolve(NONE);
 }
 
 /**
@@ -108,7 +63,7 @@ async function declaredFields(plugins: PluginRegistry | undefined, name: string)
  * however many rows show it (the jobs of one target), and a long list lets the
  * event loop turn as it goes (rows.ts).
  */
-export async function redactEndpoints<T>(answer: T, plugins: PluginRegistry | undefined): Promise<T> {
+export async function redactEndpoints<T>(answer: T, plugins: PluginRules | undefined): Promise<T> {
   const names = new Set<string>();
   const collect = (value: unknown): void => {
     if (Array.isArray(value)) { for (const x of value) collect(x); return; }

@@ -1,7 +1,7 @@
 // The /v1 request and response shapes, as valibot schemas. Requests are validated
 // with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
 import * as v from "valibot";
-import { PLUGIN_NAME } from "../plugin-host/registry.ts";
+import { PLUGIN_NAME } from "../core/plugins.ts";
 
 // ---- building blocks -------------------------------------------------------
 

@@ -1,13 +1,13 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
 import type { Catalog } from "../catalog/index.ts";
-import type { PluginRegistry } from "../plugin-host/registry.ts";
+import type { PluginRegistry } from "../plugin-host/index.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
-import { endpointCheck } from "./plugins.ts";
+import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
 
 export interface CoreOptions {
@@ -43,7 +43,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const jobsChanged = opts.onJobsChanged ?? (() => {});
   return {
     catalog,
-    plugins,
+    plugins: pluginRules(plugins),
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target")),

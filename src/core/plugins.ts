@@ -1,7 +1,49 @@
-// Targets and stores name a plugin; before one is saved, the plugin checks the
-// endpoint (`validate`), so that a mistake shows at once rather than at 4am.
-import { PluginFailed, PluginMissing, PluginUnfit, type Bound, type PluginRegistry } from "../plugin-host/index.ts";
-import { InvalidInput } from "./errors.ts";
+// Plugins as the API sees them, through the core: listed and shown, asked which
+// endpoint fields are passwords (for the viewer redaction), and, before a target
+// or store is saved, asked to check the endpoint (`validate`), so that a mistake
+// shows at once rather than at 4am. The API never holds the plugin host itself.
+import { PluginFailed, PluginMissing, PluginUnfit, type Bound, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/index.ts";
+import { passwordFields } from "../secret-names.ts";
+import { InvalidInput, NotFound } from "./errors.ts";
+
+/** What a plugin name may be: a file name that cannot climb out of its directory. */
+export { PLUGIN_NAME } from "../plugin-host/index.ts";
+
+/** A plugin as /v1/plugins shows it. */
+export interface PluginView { name: string; source: string; info: Record<string, unknown> }
+
+/** The plugin is installed but its `info` fails: the operator needs its own words (the API answers 502). */
+export class PluginBroken extends Error {}
+
+const view = (p: ResolvedPlugin): PluginView => ({ name: p.name, source: p.source, info: p.info });
+
+export function pluginRules(plugins: PluginRegistry | undefined) {
+  return {
+    /** Every plugin that answers `info`; none when no plugins are configured. */
+    async list(): Promise<PluginView[]> {
+      return plugins ? (await plugins.list()).map(view) : [];
+    },
+    /** One plugin; NotFound when there is none of that name, PluginBroken when it does not answer. */
+    async get(name: string): Promise<PluginView> {
+      try {
+        if (!plugins) throw new PluginMissing("no plugins are configured");
+        return view(await plugins.resolve(name));
+      } catch (err) {
+        if (err instanceof PluginMissing) throw new NotFound("plugin", name, "name");
+        if (err instanceof PluginFailed) throw new PluginBroken(err.message);
+        throw err;
+      }
+    },
+    /**
+     * The plugin's password fields, if its `info` answers within a short wait
+     * (the registry's infoWithin); none otherwise: the name rule alone then.
+     */
+    async passwordFields(name: string): Promise<ReadonlySet<string>> {
+      return passwordFields(plugins && name ? await plugins.infoWithin(name) : undefined);
+    },
+  };
+}
+export type PluginRules = ReturnType<typeof pluginRules>;
 import { fieldTypeError } from "./endpoint-fields.ts";
 
 export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {

@@ -9,7 +9,7 @@ import { VERSION } from "../version.ts";
 import { frontDoor, lastResort } from "./http.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
-import { PluginRegistry, selfCommand } from "../plugin-host/registry.ts";
+import { PluginRegistry, selfCommand } from "../plugin-host/index.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { missingTools } from "../pipeline/tools.ts";

@@ -7,7 +7,7 @@ import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
 import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
-import type { PluginRegistry } from "../plugin-host/registry.ts";
+import type { PluginRegistry } from "../plugin-host/index.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";

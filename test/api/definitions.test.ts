@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinNames } from "../../plugins/index.ts";
-import { PluginRegistry } from "../../src/plugin-host/registry.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { testApi, type TestApi } from "../helpers/app.ts";
 import { parseTimespec } from "../../src/scheduler/timespec.ts";
 import {

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinNames } from "../../plugins/index.ts";
-import { PluginRegistry } from "../../src/plugin-host/registry.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { looksSecret, REDACTED } from "../../src/api/redact.ts";
 import { dialects } from "../helpers/catalog.ts";
 import { testApi, type TestApi } from "../helpers/app.ts";

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinNames } from "../../plugins/index.ts";
-import { PluginFailed, PluginRegistry } from "../../src/plugin-host/registry.ts";
+import { PluginFailed, PluginRegistry } from "../../src/plugin-host/index.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");

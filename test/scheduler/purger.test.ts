@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createCore, type Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/plugin-host/registry.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { Purger } from "../../src/scheduler/purger.ts";
 import { nowSeconds, type Catalog, type TaskRow } from "../../src/catalog/index.ts";
