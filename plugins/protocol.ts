@@ -12,7 +12,7 @@
 //   plugin exit non-zero, so a truncated stream never passes for a complete one.
 import { writeSync } from "node:fs";
 import { UsageError, parseArgs } from "../src/args.ts";
-import type { FieldType } from "../src/endpoint-fields.ts";
+import type { EndpointField } from "../src/endpoint-fields.ts";
 
 export const EXIT = {
   OK: 0,
@@ -58,18 +58,12 @@ export function allowedPaths(env: Record<string, string | undefined>): string[] 
   return (env[ALLOW_PATH_ENV] ?? "").split(":").filter(Boolean);
 }
 
-export interface PluginField {
-  name: string;
-  /** What each type means to the forms and prompts, and how it is sent: src/endpoint-fields.ts. */
-  type: FieldType;
-  title: string;
-  help: string;
-  required: boolean;
-  default?: string;
-  example?: string;
-  /** The values of an "enum" field. */
-  enum?: string[];
-}
+/**
+ * One endpoint field, as `info` declares it: the front doors' EndpointField
+ * (src/endpoint-fields.ts says what each type means to the forms and prompts,
+ * and how it is sent), its `enum` given only for an "enum" field.
+ */
+export type PluginField = Omit<EndpointField, "enum"> & { enum?: string[] };
 
 export interface PluginInfo {
   name: string;
