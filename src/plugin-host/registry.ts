@@ -29,6 +29,8 @@ export interface PluginRegistryOptions {
    * may honour it too.
    */
   allowPaths?: string[];
+  /** How long `info`, `validate` and `test` may take (default 10 s). */
+  shortActionMs?: number;
 }
 
 /** What a plugin may be called: a file name that cannot climb out of its directory. */
@@ -68,7 +70,7 @@ export class PluginRegistry {
     boundedWait(INFO_WAIT_MS, (name) => this.resolve(name).then((p) => p.info));
 
   private hostOptions() {
-    return { allowPaths: this.opts.allowPaths, shortActionMs: SHORT_ACTION_MS };
+    return { allowPaths: this.opts.allowPaths, shortActionMs: this.opts.shortActionMs ?? SHORT_ACTION_MS };
   }
 
   /** Every plugin that answers `info`: external ones, then built-ins not overridden. */
@@ -145,7 +147,7 @@ export class PluginRegistry {
   /** Asks `info`, under its deadline, retried when the plugin crashed (SHORT_ACTION_RETRY). */
   private info(name: string, argv: string[]): Promise<PluginInfo> {
     const label = `plugin ${name}: 'info'`;
-    return withRetry(SHORT_ACTION_RETRY, () => withDeadline(SHORT_ACTION_MS, label, async (signal) => {
+    return withRetry(SHORT_ACTION_RETRY, () => withDeadline(this.opts.shortActionMs ?? SHORT_ACTION_MS, label, async (signal) => {
       const r = await runPlugin(label, [...argv, "info"], { signal });
       if (r.code !== 0) throw new PluginFailed(`plugin ${name}: 'info' failed (exit ${r.code}): ${lastLine(r.stderr)}`, r.code, r.stderr);
       let info: PluginInfo;
