@@ -44,8 +44,11 @@ export interface RetryPolicy {
   /** The wait before the second try; doubled before each one after, up to maxDelayMs. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Whether a failure may pass by trying again (a timeout, a crash); an answer (invalid, unauthorised) never does. */
-  transient: (err: unknown) => boolean;
+  /**
+   * Whether a failure may pass by trying again (a timeout, a crash); an answer
+   * (invalid, unauthorised) never does. `attempt`: the try that just failed, from 1.
+   */
+  transient: (err: unknown, attempt: number) => boolean;
   /** Told of each failure that will be tried again, with the wait before the next try. */
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
@@ -61,7 +64,7 @@ export async function withRetry<T>(policy: RetryPolicy, call: (attempt: number) 
     try {
       return await call(attempt);
     } catch (err) {
-      if (attempt >= policy.attempts || signal?.aborted || !policy.transient(err)) throw err;
+      if (attempt >= policy.attempts || signal?.aborted || !policy.transient(err, attempt)) throw err;
       const base = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
       const waitMs = Math.round(base * (0.75 + Math.random() * 0.5));
       policy.onRetry?.(err, attempt, waitMs);

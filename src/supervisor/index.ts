@@ -7,7 +7,7 @@ import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
 import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
-import type { PluginRegistry } from "../plugin-host/index.ts";
+import { withRetry, type PluginRegistry } from "../plugin-host/index.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
@@ -287,17 +287,12 @@ export class Supervisor {
    * on, so no daemon takes it for dead) and hold its target. A daemon shutting
    * down tries a few times, then leaves the task to recovery once its heartbeat stops.
    */
-  private async record<T>(task: TaskRow, write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (err) {
-        if (this.stopped && attempt >= 3) throw err;
-        const waitMs = Math.min(500 * 2 ** attempt, 30_000);
-        log.error("cannot record a task's outcome; trying again", { task: task.uuid, attempt, waitMs, ...describeError(err) });
-        await Bun.sleep(waitMs);
-      }
-    }
+  private record<T>(task: TaskRow, write: () => Promise<T>): Promise<T> {
+    return withRetry({
+      attempts: Infinity, baseDelayMs: 1000, maxDelayMs: 30_000,
+      transient: (_err, attempt) => !(this.stopped && attempt >= 3),
+      onRetry: (err, attempt, waitMs) => log.error("cannot record a task's outcome; trying again", { task: task.uuid, attempt, waitMs, ...describeError(err) }),
+    }, write);
   }
 
   /** Purges a blob the store received for a task that did not succeed. Never throws: the outcome must still be recorded. */

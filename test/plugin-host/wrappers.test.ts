@@ -68,17 +68,17 @@ describe("withRetry", () => {
 describe("withDeadline", () => {
   test("a call past its deadline is told to stop (its signal aborts) and the caller gets the expiry", async () => {
     let stopped = false;
-    const err = await withDeadline(50, "the slow call", (signal) => new Promise((res) => {
+    const err: any = await withDeadline(50, "the slow call", (signal) => new Promise((res) => {
       signal.addEventListener("abort", () => { stopped = true; });
       setTimeout(res, 5000);
-    })).catch((e) => e);
+    })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(DeadlineExceeded);
     expect(err.message).toBe("the slow call did not answer within 0.05 s");
     expect(stopped).toBe(true);
   });
 
   test("the expiry error can be the caller's own; a call within its deadline is untouched", async () => {
-    const err = await withDeadline(20, "x", () => new Promise(() => {}), { expired: (m) => new PluginFailed(m, 3, "", true) }).catch((e) => e);
+    const err: any = await withDeadline(20, "x", () => new Promise(() => {}), { expired: (m) => new PluginFailed(m, 3, "", true) }).catch((e: PluginFailed) => e);
     expect(err).toBeInstanceOf(PluginFailed);
     expect(err.timedOut).toBe(true);
     expect(await withDeadline(1000, "x", async () => 42)).toBe(42);
@@ -161,14 +161,10 @@ describe("around a real plugin", () => {
     const f = flakyDir();
     const lines: string[] = [];
     const ctx: PipelineContext = { plugins: f.registry(), log: (l) => lines.push(l), signal: new AbortController().signal };
-    // Fails the first two runs, then succeeds: a script counts the runs for us.
-    writeFileSync(join(f.dir, "purge.exit"), "4");
-    const flip = setInterval(() => { if (f.runs("purge") >= 2) writeFileSync(join(f.dir, "purge.exit"), "0"); }, 20);
-    try {
-      await purge(ctx, { plugin: "flaky", endpoint }, "some-key");
-    } finally {
-      clearInterval(flip);
-    }
+    // Fails the first two runs (exit 4), then succeeds.
+    f.tell("purge.exit", 4);
+    f.tell("purge.fails", 2);
+    await purge(ctx, { plugin: "flaky", endpoint }, "some-key");
     expect(f.runs("purge")).toBe(3);
     expect(lines.filter((l) => l.includes("trying again")).length).toBe(2);
     expect(lines.some((l) => l.includes("store purge failed (exit 4)"))).toBe(true);
@@ -176,6 +172,7 @@ describe("around a real plugin", () => {
     expect(lines.join("\n")).not.toContain("t0ps3cret");
 
     f.tell("purge.exit", 13);
+    f.tell("purge.fails", 1000);
     const before = f.runs("purge");
     const err = await purge(ctx, { plugin: "flaky", endpoint }, "some-key").catch((e) => e);
     expect(err.message).toBe("store purge failed (exit 13)");
