@@ -11,10 +11,6 @@ import { ProcessStore, ProcessTarget, SHORT_ACTION_RETRY, timedOut } from "./pro
 import { runPlugin } from "./spawn.ts";
 import { boundedWait, withDeadline, withRetry } from "./wrappers.ts";
 
-export { PluginFailed, PluginMissing, PluginUnfit, type PluginField, type PluginInfo, type Role } from "./info.ts";
-export type { ResolvedPlugin } from "./contract.ts";
-export { pluginEnv, selfCommand } from "./spawn.ts";
-
 export interface PluginRegistryOptions {
   /** Directories searched, in order, for external plugins (before built-ins, so a site can override one). */
   dirs: string[];
