@@ -4,9 +4,10 @@
 // Field names are the original Shield's azure plugin's (storage_account,
 // storage_account_key, storage_container, prefix), so an endpoint written for it
 // works unchanged; sas_token, blob_endpoint, block_size and concurrency are new.
-import type { ContainerClient } from "@azure/storage-blob";
+import type { ContainerClient, StoragePipelineOptions } from "@azure/storage-blob";
 import { EXIT, EndpointInvalid, PluginError, secretLine, str, type Endpoint, type PluginField } from "../protocol.ts";
 import { VERSION } from "../../src/version.ts";
+import { FetchHttpClient } from "./http.ts";
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MiB } from "./schedule.ts";
 
 export interface Config {
@@ -151,7 +152,11 @@ export function describe(c: Config, endpoint: Endpoint): string[] {
  */
 export async function containerClient(c: Config): Promise<ContainerClient> {
   const { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } = await import("@azure/storage-blob");
-  const options = { retryOptions: { maxTries: 1 }, userAgentOptions: { userAgentPrefix: `shield/${VERSION}` } };
+  const options = {
+    retryOptions: { maxTries: 1 },
+    userAgentOptions: { userAgentPrefix: `shield/${VERSION}` },
+    httpClient: new FetchHttpClient() as unknown as StoragePipelineOptions["httpClient"],
+  };
   const service = "key" in c.auth
     ? new BlobServiceClient(c.url, new StorageSharedKeyCredential(c.account, c.auth.key), options)
     : new BlobServiceClient(`${c.url}?${c.auth.sas}`, new AnonymousCredential(), options);

@@ -43,9 +43,13 @@ export async function downloadStream(blob: BlockBlobClient, out: WritableStream<
       let timer: ReturnType<typeof setTimeout> | undefined;
       const arm = () => { clearTimeout(timer); timer = setTimeout(() => attempt.abort(new Error(`the connection stalled for ${STALL_MS / 1000} s`)), STALL_MS); };
       const before = offset;
+      // Once the answer's head is in, any failure reading its body is a broken connection.
+      let reading = false;
       try {
         arm();
-        const res = await blob.download(offset, undefined, { conditions: { ifMatch: etag }, abortSignal: signal });
+        // maxRetryRequests 0: the SDK's own resuming stream is off, this loop is the one that resumes.
+        const res = await blob.download(offset, undefined, { conditions: { ifMatch: etag }, abortSignal: signal, maxRetryRequests: 0 });
+        reading = true;
         const body = res.readableStreamBody;
         if (!body) throw new PluginError("the service sent no body");
         for await (const chunk of body as AsyncIterable<Uint8Array>) {
@@ -69,7 +73,8 @@ export async function downloadStream(blob: BlockBlobClient, out: WritableStream<
         }
         if (err instanceof PluginError) throw err;
         failures = offset > before ? 1 : failures + 1;
-        if (!isTransient(err) || failures >= policy.tries) throw new PluginError(`reading the blob at byte ${offset} of ${size}: ${serviceWords(err)}`);
+        const transient = reading || isTransient(err);
+        if (!transient || failures >= policy.tries) throw new PluginError(`reading the blob at byte ${offset} of ${size}: ${serviceWords(err)}`);
         const wait = backoff(failures, policy);
         opts.log(`azure: reading the blob broke at byte ${offset} of ${size} (${serviceWords(err)}); resuming from there in ${(wait / 1000).toFixed(1)} s`);
         await new Promise((r) => setTimeout(r, wait));

@@ -44,9 +44,11 @@ export function isTransient(err: unknown): boolean {
   if (!e || typeof e !== "object") return false;
   if (e.statusCode !== undefined && e.statusCode !== 0) return TRANSIENT_STATUS.has(e.statusCode);
   if (e.code && TRANSIENT_CODE.has(e.code)) return true;
-  // A connection that broke mid-body surfaces as a bare error from the socket or stream.
+  // A connection that broke mid-body surfaces as a bare error from the socket or stream,
+  // or as an AbortError that none of our signals caused (the callers check theirs first).
+  if (e.name === "AbortError") return true;
   const msg = String(e.message ?? "");
-  if (/socket|connection|ECONNRESET|EPIPE|terminated|premature|aborted by the server|other side closed/i.test(msg) && e.name !== "AbortError") return true;
+  if (/socket|connection|ECONNRESET|EPIPE|terminated|premature|aborted|other side closed/i.test(msg)) return true;
   return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
 }
 

@@ -102,17 +102,29 @@ export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<
   }
 
   // Every byte is staged: only now does the blob come to exist.
-  await retrying(async (sig, attempt) => {
+  let committedBefore = false;
+  await retrying(async (sig) => {
     try {
       await blob.commitBlockList(ids, {
         conditions: { ifNoneMatch: "*" }, blobHTTPHeaders: { blobContentType: "application/octet-stream" }, abortSignal: sig,
       });
     } catch (err) {
-      // An earlier try was committed but its answer lost: the size check below says whether it is ours, whole.
-      if (attempt > 1 && errorCode(err) === "BlobAlreadyExists") return;
-      throw err;
+      // A commit that reached the service but whose answer was lost, then sent again (by
+      // us, or by the HTTP client on a kept-alive connection): checked below to be ours.
+      if (errorCode(err) !== "BlobAlreadyExists") throw err;
+      committedBefore = true;
     }
   }, { what: `committing ${ids.length} blocks`, signal: opts.signal, timeoutMs: attemptTimeout(0), log: opts.log, policy: opts.policy });
+  if (committedBefore) {
+    // Our uuid is in the name, so no one else writes here; still, "ours" means exactly our block list.
+    const list = await retrying((sig) => blob.getBlockList("committed", { abortSignal: sig }), {
+      what: "reading the committed block list", signal: opts.signal, timeoutMs: attemptTimeout(0), log: opts.log, policy: opts.policy,
+    });
+    const names = (list.committedBlocks ?? []).map((b) => b.name);
+    if (names.length !== ids.length || names.some((n, i) => n !== ids[i])) {
+      throw new PluginError(`a different blob already exists under ${blob.name}: not overwritten`);
+    }
+  }
 
   const props = await retrying((sig) => blob.getProperties({ abortSignal: sig }), {
     what: "reading the committed blob's size", signal: opts.signal, timeoutMs: attemptTimeout(0), log: opts.log, policy: opts.policy,
