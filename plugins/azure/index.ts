@@ -18,7 +18,7 @@ import { EXIT, PluginError, type ActionContext, type Plugin, type StoreResult } 
 import { VERSION } from "../../src/version.ts";
 import { FIELDS, config, containerClient, describe, type Config } from "./config.ts";
 import { downloadStream } from "./download.ts";
-import { errorCode, retrying } from "./retry.ts";
+import { retrying } from "./retry.ts";
 import { attemptTimeout, uploadStream } from "./upload.ts";
 
 function newKey(c: Config, now = new Date()): string {
@@ -82,8 +82,7 @@ async function test(ctx: ActionContext): Promise<string[]> {
     const back = await retrying((sig) => probe.downloadToBuffer(0, undefined, { abortSignal: sig }), { ...opts, what: "reading the probe back", timeoutMs: attemptTimeout(0) });
     if (!Buffer.from(data).equals(back)) throw new PluginError("the probe blob read back differs from what was written");
   } catch (err) {
-    const why = errorCode((err as { cause?: unknown }).cause) ?? "";
-    throw new PluginError(`cannot write in ${where(c)}${why ? ` (${why})` : ""}: ${(err as Error)?.message ?? err}`);
+    throw new PluginError(`cannot write in ${where(c)}: ${(err as Error)?.message ?? err}`);
   } finally {
     await retrying((sig) => probe.deleteIfExists({ abortSignal: sig }), { ...opts, what: "removing the probe", timeoutMs: attemptTimeout(0) })
       .catch((err) => ctx.log(`azure: could not remove the probe blob ${probe.name}: ${(err as Error).message}`));

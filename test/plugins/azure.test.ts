@@ -12,7 +12,7 @@ import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteAvailable, startAzurite, type Azur
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
 import { MiB, keyOf, runPlugin, storeContract } from "../helpers/store-contract.ts";
 import { BLOCKS_PER_TIER, DEFAULT_BLOCK_SIZE, MAX_BLOCKS, MAX_BLOCK_SIZE, blockSize, capacity, inFlight } from "../../plugins/azure/schedule.ts";
-import { DEFAULT_RETRY, backoff, isTransient, scrub, serviceWords } from "../../plugins/azure/retry.ts";
+import { AzureFailure, DEFAULT_RETRY, backoff, isTransient, retrying, scrub, serviceWords } from "../../plugins/azure/retry.ts";
 
 const TiB = 1024 * 1024 * MiB;
 
@@ -78,6 +78,36 @@ describe("azure retries (no server)", () => {
     expect(backoff(3, p, () => 1)).toBe(2000);
     expect(backoff(10, p, () => 1)).toBe(4000);
     expect(DEFAULT_RETRY.tries).toBeGreaterThan(3);
+  });
+
+  test("retrying: transient failures are tried again up to the limit; permanent ones and cancels at once", async () => {
+    const policy = { tries: 3, baseDelayMs: 1, maxDelayMs: 2 };
+    const lines: string[] = [];
+    let calls = 0;
+    const flaky = await retrying(async () => { if (++calls < 3) throw { statusCode: 503, code: "ServerBusy", message: "busy" }; return "ok"; }, { what: "x", policy, log: (l) => lines.push(l) });
+    expect({ flaky, calls, retries: lines.length }).toEqual({ flaky: "ok", calls: 3, retries: 2 });
+    expect(lines[0]).toContain("503 ServerBusy: busy; trying again");
+
+    calls = 0;
+    const spent = await retrying(async () => { calls++; throw { code: "ECONNRESET", message: "socket hang up" }; }, { what: "staging block 3", policy }).catch((e) => e);
+    expect(spent).toBeInstanceOf(AzureFailure);
+    expect(calls).toBe(3);
+    expect(spent.message).toBe("staging block 3: ECONNRESET: socket hang up (after 3 tries)");
+
+    calls = 0;
+    const denied = await retrying(async () => { calls++; throw { statusCode: 403, details: { errorCode: "AuthenticationFailed", message: "no" } }; }, { what: "x", policy }).catch((e) => e);
+    expect({ calls, code: denied.serviceCode, status: denied.status }).toEqual({ calls: 1, code: "AuthenticationFailed", status: 403 });
+
+    const cancel = new AbortController();
+    calls = 0;
+    const canceled = retrying(async () => { calls++; cancel.abort(new Error("stopped by SIGTERM")); throw { statusCode: 500 }; }, { what: "x", policy: { tries: 5, baseDelayMs: 1000, maxDelayMs: 1000 }, signal: cancel.signal });
+    await expect(canceled).rejects.toThrow("stopped by SIGTERM");
+    expect(calls).toBe(1);
+
+    // An attempt that hangs is given up at its timeout, and tried again.
+    calls = 0;
+    const slow = await retrying((sig) => { calls++; return calls === 1 ? new Promise((_, rej) => sig.addEventListener("abort", () => rej(sig.reason))) : Promise.resolve("second"); }, { what: "x", policy, timeoutMs: 50 });
+    expect({ slow, calls }).toEqual({ slow: "second", calls: 2 });
   });
 
   test("the service's words, first line only; a SAS signature never shown", () => {
