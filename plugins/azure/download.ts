@@ -5,7 +5,7 @@
 // long download on a flaky link keeps going as long as each try moves it on.
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { PluginError } from "../protocol.ts";
-import { AzureFailure, backoff, DEFAULT_RETRY, isTransient, retrying, serviceWords, type RetryPolicy } from "./retry.ts";
+import { AzureFailure, backoff, DEFAULT_RETRY, isTransient, linked, retrying, serviceWords, type RetryPolicy } from "./retry.ts";
 import { attemptTimeout } from "./upload.ts";
 
 export interface DownloadOptions {
@@ -38,10 +38,12 @@ export async function downloadStream(blob: BlockBlobClient, out: WritableStream<
   let failures = 0;
   try {
     while (offset < size) {
-      const attempt = new AbortController();
-      const signal = AbortSignal.any([opts.signal, attempt.signal]);
+      const link = linked(opts.signal);
+      const attempt = link.controller;
+      const signal = attempt.signal;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const arm = () => { clearTimeout(timer); timer = setTimeout(() => attempt.abort(new Error(`the connection stalled for ${STALL_MS / 1000} s`)), STALL_MS); };
+      let stalled = false;
+      const arm = () => { clearTimeout(timer); timer = setTimeout(() => { stalled = true; attempt.abort(new Error(`the connection stalled for ${STALL_MS / 1000} s`)); }, STALL_MS); };
       const before = offset;
       // Once the answer's head is in, any failure reading its body is a broken connection.
       let reading = false;
@@ -67,7 +69,7 @@ export async function downloadStream(blob: BlockBlobClient, out: WritableStream<
         if (offset < size) throw Object.assign(new Error(`the connection ended after ${offset} of ${size} bytes`), { code: "ECONNRESET" });
       } catch (raw) {
         if (opts.signal.aborted) throw opts.signal.reason ?? raw;
-        const err = attempt.signal.aborted ? Object.assign(new Error(String((attempt.signal.reason as Error)?.message)), { code: "ETIMEDOUT" }) : raw;
+        const err = stalled ? Object.assign(new Error(String((attempt.signal.reason as Error)?.message)), { code: "ETIMEDOUT" }) : raw;
         if ((err as { statusCode?: number }).statusCode === 412) {
           throw new PluginError(`the blob changed while it was being read (its ETag is no longer ${etag}): read it again`);
         }
@@ -80,6 +82,7 @@ export async function downloadStream(blob: BlockBlobClient, out: WritableStream<
         await new Promise((r) => setTimeout(r, wait));
       } finally {
         clearTimeout(timer);
+        link.dispose();
       }
     }
   } finally {

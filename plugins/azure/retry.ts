@@ -77,6 +77,21 @@ export function scrub(text: string): string {
   return text.replace(/([?&]?sig=)[^&\s"']+/gi, "$1REDACTED");
 }
 
+/**
+ * A controller that aborts when `parent` does, until disposed: each attempt's
+ * signal is let go of (its listener on the long-lived parent removed) as soon as
+ * the attempt ends, rather than left to AbortSignal.any's bookkeeping, thousands
+ * of attempts over one large archive.
+ */
+export function linked(parent?: AbortSignal): { controller: AbortController; dispose(): void } {
+  const controller = new AbortController();
+  if (!parent) return { controller, dispose() {} };
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener("abort", onAbort, { once: true });
+  return { controller, dispose: () => parent.removeEventListener("abort", onAbort) };
+}
+
 /** Sleeps, unless the signal aborts first (then throws its reason). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -111,14 +126,14 @@ export interface AttemptOptions {
 export async function retrying<T>(call: (signal: AbortSignal, attempt: number) => Promise<T>, opts: AttemptOptions): Promise<T> {
   const policy = opts.policy ?? DEFAULT_RETRY;
   for (let attempt = 1; ; attempt++) {
-    const timeout = new AbortController();
-    const timer = opts.timeoutMs ? setTimeout(() => timeout.abort(new AttemptTimeout(opts.timeoutMs!)), opts.timeoutMs) : undefined;
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
+    const link = linked(opts.signal);
+    let timedOut: AttemptTimeout | undefined;
+    const timer = opts.timeoutMs ? setTimeout(() => link.controller.abort((timedOut = new AttemptTimeout(opts.timeoutMs!))), opts.timeoutMs) : undefined;
     try {
-      return await call(signal, attempt);
+      return await call(link.controller.signal, attempt);
     } catch (raw) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? raw;
-      const err = timeout.signal.aborted ? timeout.signal.reason : raw;
+      const err = timedOut ?? raw;
       if (!isTransient(err) || attempt >= policy.tries) {
         if (err instanceof PluginError) throw err;
         const spent = isTransient(err) ? ` (after ${attempt} tries)` : "";
@@ -129,6 +144,7 @@ export async function retrying<T>(call: (signal: AbortSignal, attempt: number) =
       await sleep(wait, opts.signal);
     } finally {
       clearTimeout(timer);
+      link.dispose();
     }
   }
 }

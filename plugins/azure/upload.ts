@@ -10,7 +10,7 @@
 // is a cancel that lands while the commit request itself is in flight.
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { PluginError } from "../protocol.ts";
-import { errorCode, retrying, type RetryPolicy } from "./retry.ts";
+import { errorCode, linked, retrying, type RetryPolicy } from "./retry.ts";
 import { MAX_BLOCKS, blockSize, capacity, inFlight } from "./schedule.ts";
 
 export interface UploadOptions {
@@ -21,6 +21,8 @@ export interface UploadOptions {
   log(line: string): void;
   policy?: RetryPolicy;
 }
+
+const COLLECT_EVERY = 32 * 1024 * 1024;
 
 /** Block ids must all have the same length within a blob. */
 export function blockId(index: number): string {
@@ -39,14 +41,15 @@ export function attemptTimeout(bytes: number): number {
  */
 export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<Uint8Array>, opts: UploadOptions): Promise<number> {
   // Ends the staging in flight as soon as anything fails: the guard's process may outlive this action.
-  const stop = new AbortController();
-  const signal = AbortSignal.any([opts.signal, stop.signal]);
+  const { controller: stop, dispose } = linked(opts.signal);
+  const signal = stop.signal;
   const ids: string[] = [];
   const pending = new Set<Promise<void>>();
   // Full block buffers come back here once staged: memory is reused, not regrown.
   const spare = new Map<number, Buffer[]>();
   let failure: unknown;
   let size = 0;
+  let collected = 0;
 
   const stage = async (index: number, data: Buffer, whole: Buffer) => {
     const md5 = new Bun.CryptoHasher("md5").update(data).digest();
@@ -89,6 +92,13 @@ export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<
         if (fill === buf.byteLength) {
           await dispatch(buf, buf);
           buf = undefined;
+          // The input's chunks are garbage as soon as they are copied, and the runtime lets
+          // them pile up: peak RSS ~200 MiB in a sawtooth, whatever the archive's size. A
+          // collection every COLLECT_EVERY bytes keeps it near 140 MiB, at no measured cost.
+          if (size - collected >= COLLECT_EVERY) {
+            collected = size;
+            Bun.gc(false);
+          }
         }
       }
     }
@@ -99,6 +109,8 @@ export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<
     stop.abort(err);
     await Promise.allSettled(pending);
     throw failure ?? err;
+  } finally {
+    dispose();
   }
 
   // Every byte is staged: only now does the blob come to exist.
