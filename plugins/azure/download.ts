@@ -12,7 +12,7 @@ export interface DownloadOptions {
   signal: AbortSignal;
   log(line: string): void;
   policy?: RetryPolicy;
-  /** Called with the blob's name when it does not exist. */
+  /** The error to throw when there is no blob under the key (exit 4). */
   missing(): PluginError;
 }
 

@@ -70,7 +70,11 @@ export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<
     pending.add(p);
     size += data.byteLength;
   };
-  const take = (bytes: number): Buffer => spare.get(bytes)?.pop() ?? Buffer.allocUnsafe(bytes);
+  const take = (bytes: number): Buffer => {
+    // Blocks only grow: buffers of an outgrown size are never taken again.
+    for (const size of spare.keys()) if (size !== bytes) spare.delete(size);
+    return spare.get(bytes)?.pop() ?? Buffer.allocUnsafe(bytes);
+  };
 
   try {
     let buf: Buffer | undefined;
@@ -80,7 +84,7 @@ export async function uploadStream(blob: BlockBlobClient, input: ReadableStream<
       for (let off = 0; off < chunk.byteLength;) {
         if (!buf) {
           if (ids.length >= MAX_BLOCKS) {
-            throw new PluginError(`the archive is larger than the ${MAX_BLOCKS} blocks Azure allows hold with this block_size (${capacity(opts.first)} bytes): raise block_size`);
+            throw new PluginError(`the archive is larger than the ${capacity(opts.first)} bytes Azure's ${MAX_BLOCKS} blocks hold from this block_size: raise block_size`);
           }
           buf = take(blockSize(ids.length, opts.first));
           fill = 0;
