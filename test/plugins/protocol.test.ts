@@ -36,7 +36,7 @@ describe("shield plugin", () => {
   test("an unknown plugin is one clear line and exit 1", async () => {
     const r = await plugin(["nosuch", "info"]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: files, fs, postgres)`);
+    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: azure, files, fs, postgres)`);
   });
 
   test.each(["fs", "files", "postgres"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
