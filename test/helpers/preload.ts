@@ -2,5 +2,9 @@
 // handlers, so servers started by the harness are stopped here, after the last file.
 import { afterAll } from "bun:test";
 import { stopPostgres } from "./postgres.ts";
+import { stopRabbit } from "./rabbitmq.ts";
 
-afterAll(() => stopPostgres());
+afterAll(async () => {
+  stopPostgres();
+  await stopRabbit();
+});
