@@ -100,14 +100,17 @@ function canonical(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-const inVhost = (e: Entry, vhost: string | undefined) => ` in vhost "${String(e.vhost ?? vhost ?? "")}"`;
+// Checking one vhost, its name is the endpoint's: a vhost's export may still name
+// the vhost it came from (policies do), and it may be restored into another.
+const vhostOf = (e: Entry, vhost: string | undefined) => vhost ?? e.vhost;
+const inVhost = (e: Entry, vhost: string | undefined) => ` in vhost "${String(vhostOf(e, vhost) ?? "")}"`;
 const queueType = (q: Entry) => String((q.arguments as Entry | undefined)?.["x-queue-type"] ?? "classic");
 
 interface Checked { key: string; label: string; traits: string }
 
 function queues(d: Definitions, vhost?: string): Checked[] {
   return (d.queues ?? []).map((q) => ({
-    key: canonical([q.vhost ?? vhost, q.name]),
+    key: canonical([vhostOf(q, vhost), q.name]),
     label: `queue "${String(q.name)}"${inVhost(q, vhost)}`,
     traits: `${queueType(q)}, ${q.durable === false ? "transient" : "durable"}`,
   }));
@@ -115,7 +118,7 @@ function queues(d: Definitions, vhost?: string): Checked[] {
 
 function exchanges(d: Definitions, vhost?: string): Checked[] {
   return (d.exchanges ?? []).map((x) => ({
-    key: canonical([x.vhost ?? vhost, x.name]),
+    key: canonical([vhostOf(x, vhost), x.name]),
     label: `exchange "${String(x.name)}"${inVhost(x, vhost)}`,
     traits: `${String(x.type)}, ${x.durable === false ? "transient" : "durable"}`,
   }));
@@ -123,7 +126,7 @@ function exchanges(d: Definitions, vhost?: string): Checked[] {
 
 function bindings(d: Definitions, vhost?: string): Checked[] {
   return (d.bindings ?? []).map((b) => ({
-    key: canonical([b.vhost ?? vhost, b.source, b.destination, b.destination_type, b.routing_key ?? "", b.arguments ?? {}]),
+    key: canonical([vhostOf(b, vhost), b.source, b.destination, b.destination_type, b.routing_key ?? "", b.arguments ?? {}]),
     label: `binding of ${String(b.destination_type)} "${String(b.destination)}" to exchange "${String(b.source)}" with key "${String(b.routing_key ?? "")}"${inVhost(b, vhost)}`,
     traits: "",
   }));

@@ -38,8 +38,8 @@ export interface RabbitNode {
   endpoint(extra?: Record<string, unknown>): Record<string, unknown>;
   /** A management API call as the administrator; resolves with the parsed body (or null), throws on >= 300. */
   api<T = any>(method: string, path: string, body?: unknown): Promise<T>;
-  /** SIGKILLs the node at once (a broker that goes away), leaving its directory. */
-  kill(): void;
+  /** SIGKILLs the node (a broker that goes away), waits for it to be gone, leaves its directory. */
+  kill(): Promise<void>;
   /** Stops the node and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -125,7 +125,10 @@ export async function startNode(): Promise<RabbitNode> {
     nodename, amqpPort, url, username, password,
     endpoint: (extra = {}) => ({ rmq_url: url, rmq_username: username, rmq_password: password, ...extra }),
     api,
-    kill: () => group("SIGKILL"),
+    kill: async () => {
+      group("SIGKILL");
+      for (let i = 0; i < 50 && !exited; i++) await Bun.sleep(100);
+    },
     stop: () => (stopping ??= (async () => {
       group("SIGTERM");
       for (let i = 0; i < 100 && !exited; i++) await Bun.sleep(100);
