@@ -41,8 +41,8 @@ export async function request(
   const url = `${b.url}${path}`;
   const what = `${method} ${path}`;
   const signal = AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
+  const stopped = () => (opts.signal!.reason instanceof Error ? opts.signal!.reason : new PluginError("stopped"));
   let res: Response;
-  let text: string;
   try {
     res = await fetch(url, {
       method,
@@ -57,12 +57,18 @@ export async function request(
       // Bun's fetch: what the original plugin's InsecureSkipVerify did.
       ...(b.insecure ? { tls: { rejectUnauthorized: false } } : {}),
     } as RequestInit);
+  } catch (err) {
+    if (opts.signal?.aborted) throw stopped();
+    throw new PluginError(`cannot reach the management API at ${b.url} (${what}): ${transportWords(err)}`);
+  }
+  let text: string;
+  try {
     // Read to the end here: a broker that goes away mid-body fails this request,
     // so a truncated answer never passes for a whole one.
     text = await res.text();
   } catch (err) {
-    if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new PluginError("stopped");
-    throw new PluginError(`cannot reach the management API at ${b.url} (${what}): ${transportWords(err)}`);
+    if (opts.signal?.aborted) throw stopped();
+    throw new PluginError(`the management API at ${b.url} went away while answering ${what}: ${transportWords(err)}`);
   }
   if (res.status >= 300) throw new BrokerRefused(res.status, what, brokerWords(res, text));
   return text;

@@ -3,10 +3,17 @@
 // permissions, policies, operator policies and vhost limits (parameters), classic
 // and quorum queues, exchanges of every type, and bindings to queues and exchanges,
 // all made through the management API; and a few messages, which are not definitions.
-import type { RabbitNode } from "./rabbitmq.ts";
+import { startRabbit, type RabbitNode } from "./rabbitmq.ts";
 
 export const VHOSTS = ["shield-app", "team/b"] as const;
 const v = encodeURIComponent;
+
+let seeded: Promise<RabbitNode> | undefined;
+
+/** The run's shared node, seeded once whichever test file asks first. */
+export function seededRabbit(): Promise<RabbitNode> {
+  return (seeded ??= startRabbit().then(async (n) => { await seedBroker(n); return n; }));
+}
 
 export async function seedBroker(n: RabbitNode): Promise<void> {
   for (const vh of VHOSTS) {

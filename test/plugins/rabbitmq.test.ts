@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { ensureBinary } from "../helpers/daemon.ts";
-import { rabbitAvailable, startNode, startRabbit, type RabbitNode } from "../helpers/rabbitmq.ts";
-import { VHOSTS, definitionsOf, messagesIn, seedBroker } from "../helpers/rabbitmq-fixture.ts";
+import { rabbitAvailable, startNode, type RabbitNode } from "../helpers/rabbitmq.ts";
+import { VHOSTS, definitionsOf, messagesIn, seededRabbit } from "../helpers/rabbitmq-fixture.ts";
 import { freePort } from "../helpers/services.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -67,8 +67,7 @@ describe.skipIf(!rabbitAvailable)("rabbitmq target", () => {
 
   beforeAll(async () => {
     // The shared node and an empty one to restore into, started side by side.
-    [src, fresh] = await Promise.all([startRabbit(), startNode()]);
-    await seedBroker(src);
+    [src, fresh] = await Promise.all([seededRabbit(), startNode()]);
   }, 120_000);
   afterAll(async () => { await fresh?.stop(); });
 
@@ -251,7 +250,7 @@ describe.skipIf(!rabbitAvailable)("rabbitmq target", () => {
       const r = await rmq("backup", src.endpoint({ rmq_url: proxy.url }));
       expect(r.code).toBe(4);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(/rabbitmq: (cannot reach the management API at http:\/\/127\.0\.0\.1:\d+ \(GET \/api\/definitions\)|GET \/api\/definitions at .* did not answer definitions)/);
+      expect(r.stderr).toContain(`rabbitmq: the management API at ${proxy.url} went away while answering GET /api/definitions: ECONNRESET`);
     } finally {
       proxy.stop();
     }
