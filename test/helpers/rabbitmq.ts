@@ -31,6 +31,8 @@ export interface RabbitNode {
   amqpPort: number;
   /** The management API's root, http://127.0.0.1:PORT. */
   url: string;
+  /** The same API over TLS with a self-signed certificate (https://127.0.0.1:PORT), for skip_ssl_validation. */
+  httpsUrl: string;
   /** The node's administrator (default_user), with a password of its own. */
   username: string;
   password: string;
@@ -61,14 +63,25 @@ export async function stopRabbit(): Promise<void> {
 /** A new, empty node on its own ports and directory. */
 export async function startNode(): Promise<RabbitNode> {
   const dir = mkdtempSync(join(tmpdir(), "shield-test-rmq-"));
-  const [amqpPort, distPort, mgmtPort] = [await freePort(), await freePort(), await freePort()];
+  const [amqpPort, distPort, mgmtPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const nodename = `shieldtest-${amqpPort}@localhost`;
   const username = "shield-admin";
   const password = randomBytes(12).toString("hex");
+  // A self-signed certificate for the management API's TLS listener.
+  const cert = spawnSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+  ], { encoding: "utf8" });
+  if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}`);
   writeFileSync(join(dir, "rabbitmq.conf"), [
     `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
     `management.tcp.ip = 127.0.0.1`,
     `management.tcp.port = ${mgmtPort}`,
+    `management.ssl.ip = 127.0.0.1`,
+    `management.ssl.port = ${tlsPort}`,
+    `management.ssl.cacertfile = ${join(dir, "cert.pem")}`,
+    `management.ssl.certfile = ${join(dir, "cert.pem")}`,
+    `management.ssl.keyfile = ${join(dir, "key.pem")}`,
     `default_user = ${username}`,
     `default_pass = ${password}`,
     `default_user_tags.administrator = true`,
@@ -78,7 +91,7 @@ export async function startNode(): Promise<RabbitNode> {
   // Our own (empty) env file: the machine's rabbitmq-env.conf names the default node.
   writeFileSync(join(dir, "rabbitmq-env.conf"), "");
   if (me === 0) {
-    for (const f of ["", "rabbitmq.conf", "enabled_plugins", "rabbitmq-env.conf"]) chownSync(join(dir, f), uid!, gid!);
+    for (const f of ["", "rabbitmq.conf", "enabled_plugins", "rabbitmq-env.conf", "cert.pem", "key.pem"]) chownSync(join(dir, f), uid!, gid!);
   }
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -122,7 +135,7 @@ export async function startNode(): Promise<RabbitNode> {
   const group = (sig: NodeJS.Signals) => { try { process.kill(-proc.pid!, sig); } catch { /* gone */ } };
   let stopping: Promise<void> | undefined;
   const node: RabbitNode = {
-    nodename, amqpPort, url, username, password,
+    nodename, amqpPort, url, httpsUrl: `https://127.0.0.1:${tlsPort}`, username, password,
     endpoint: (extra = {}) => ({ rmq_url: url, rmq_username: username, rmq_password: password, ...extra }),
     api,
     kill: async () => {

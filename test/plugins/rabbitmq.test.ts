@@ -125,6 +125,21 @@ describe.skipIf(!rabbitAvailable)("rabbitmq target", () => {
     expect(monitoring.stderr).toContain("but the user lacks the administrator tag that exporting and importing definitions needs (its tags: monitoring)");
   });
 
+  test("https with a self-signed certificate: refused unless skip_ssl_validation", async () => {
+    const checked = await rmq("test", src.endpoint({ rmq_url: src.httpsUrl }));
+    expect(checked.code).toBe(4);
+    expect(checked.stderr).toContain(`rabbitmq: cannot reach the management API at ${src.httpsUrl} (GET /api/overview)`);
+    expect(checked.stderr).toMatch(/self[- ]signed/i);
+    for (const skip of [true, "true"]) {
+      const skipped = await rmq("test", src.endpoint({ rmq_url: src.httpsUrl, skip_ssl_validation: skip }));
+      expect(skipped.stdout).toContain(`ok: connected to ${src.httpsUrl} as ${src.username}`);
+      expect(skipped.code).toBe(0);
+    }
+    const backup = await rmq("backup", src.endpoint({ rmq_url: src.httpsUrl, skip_ssl_validation: "true" }));
+    expect(backup.code).toBe(0);
+    expect(JSON.parse(backup.stdout).queues.length).toBeGreaterThan(0);
+  });
+
   test("a wrong password fails with the broker's words, no output", async () => {
     for (const action of ["test", "backup"]) {
       const r = await rmq(action, src.endpoint({ rmq_password: "wrong-password" }));
