@@ -1,11 +1,13 @@
-// A RabbitMQ broker through the API alone: the compiled daemon backs up a seeded
-// private node's definitions into the fs store (zstd, encrypted), restores the
-// archive into a fresh node whose definitions then match, and fails the task, with
+// A RabbitMQ broker through the API and the CLI: the compiled daemon backs up a
+// seeded private node's definitions into the fs store (zstd, encrypted), restores
+// the archive into a fresh node whose definitions then match (`shield run job
+// --follow`, `shield restore archive --to --follow` too), and fails the task, with
 // the broker's words and no archive, for a wrong password and a broker that is gone.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { rabbitAvailable, startNode, type RabbitNode } from "../helpers/rabbitmq.ts";
 import { definitionsOf, seededRabbit } from "../helpers/rabbitmq-fixture.ts";
@@ -30,19 +32,22 @@ async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
 
 const files = (dir: string) => readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());
 
-describe.skipIf(!rabbitAvailable)("backup and restore of RabbitMQ definitions through the API", () => {
+describe.skipIf(!rabbitAvailable)("backup and restore of RabbitMQ definitions through the API and the CLI", () => {
   let d: DaemonProcess;
   let src: RabbitNode;
   let fresh: RabbitNode;
   let storeDir: string;
+  let cli: ReturnType<typeof cliFor>;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     [src, fresh] = await Promise.all([seededRabbit(), startNode()]);
     storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-rmq-store-"));
     d = await startShieldDaemon({ env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
+    cli = cliFor(d, await adminToken(d, PASSWORD));
   }, 120_000);
   afterAll(async () => {
+    cli?.cleanup();
     await d?.stop();
     await fresh?.stop();
     rmSync(storeDir, { recursive: true, force: true });
@@ -96,6 +101,28 @@ describe.skipIf(!rabbitAvailable)("backup and restore of RabbitMQ definitions th
     expect(task.status).toBe("done");
     expect(await definitionsOf(fresh)).toEqual(await definitionsOf(src));
   }, 60_000);
+
+  test("the CLI: run job --follow, then restore archive --to the fresh node --follow puts back a deleted vhost", async () => {
+    const run = (args: string[], input?: string) => cli.run(args, { input, timeoutMs: 90_000 });
+    // The endpoint on stdin (`--endpoint -`): no password in the CLI's arguments either.
+    for (const [name, n] of [["cli-src", src], ["cli-fresh", fresh]] as const) {
+      const r = await run(["create", "target", "--name", name, "--plugin", "rabbitmq", "--endpoint", "-"], JSON.stringify(endpoint(n)));
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    }
+    expect((await run(["create", "job", "--name", "cli-job", "--target", "cli-src", "--store", "disk", "--schedule", "hourly", "--retention", "week", "--paused"])).status).toBe(0);
+    const backup = await run(["run", "job", "cli-job", "--follow"]);
+    expect(backup.stdout).toContain("rabbitmq: exported");
+    expect(backup.status).toBe(0);
+    const archive = backup.stderr.match(/done: archive ([0-9a-f-]{36})/)![1]!;
+
+    await fresh.api("DELETE", "/api/vhosts/shield-app");
+    expect(await definitionsOf(fresh)).not.toEqual(await definitionsOf(src));
+    const restore = await run(["restore", "archive", archive, "--to", "cli-fresh", "--follow"]);
+    expect(restore.stdout).toContain("checked: every queue, exchange and binding of the archive is on the broker");
+    expect(restore.status).toBe(0);
+    expect(await definitionsOf(fresh)).toEqual(await definitionsOf(src));
+    for (const out of [backup.stdout, backup.stderr, restore.stdout, restore.stderr]) expect(out).not.toContain(src.password);
+  }, 120_000);
 
   test("a wrong password, and a broker that is gone: failed tasks in the broker's words, no archive", async () => {
     const before = files(storeDir);

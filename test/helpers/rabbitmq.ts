@@ -134,6 +134,9 @@ export async function startNode(): Promise<RabbitNode> {
   };
   const group = (sig: NodeJS.Signals) => { try { process.kill(-proc.pid!, sig); } catch { /* gone */ } };
   let stopping: Promise<void> | undefined;
+  // For scripts not under `bun test` (whose preload stops the nodes): no node outlives its process.
+  const onExit = () => { group("SIGKILL"); rmSync(dir, { recursive: true, force: true }); };
+  process.on("exit", onExit);
   const node: RabbitNode = {
     nodename, amqpPort, url, httpsUrl: `https://127.0.0.1:${tlsPort}`, username, password,
     endpoint: (extra = {}) => ({ rmq_url: url, rmq_username: username, rmq_password: password, ...extra }),
@@ -143,6 +146,7 @@ export async function startNode(): Promise<RabbitNode> {
       for (let i = 0; i < 50 && !exited; i++) await Bun.sleep(100);
     },
     stop: () => (stopping ??= (async () => {
+      process.off("exit", onExit);
       group("SIGTERM");
       for (let i = 0; i < 100 && !exited; i++) await Bun.sleep(100);
       if (!exited) group("SIGKILL");
