@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
+import { mapRows } from "./rows.ts";
 import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { archiveJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -15,7 +16,7 @@ export function archiveRoutes(router: Router): void {
     response: v.array(ArchiveJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, ...filter } = query;
-    return (await router.core.catalog.archives.list(filter, { limit, offset })).map(archiveJson);
+    return mapRows(await router.core.catalog.archives.list(filter, { limit, offset }), archiveJson);
   });
 
   route(router, {

@@ -20,6 +20,8 @@ import { REDACTION_NOTE } from "./redact.ts";
 export interface ApiOptions {
   /** The daemon's public key in SSH format, for /v1/meta/pubkey. */
   pubkey: string;
+  /** Whether the daemon has finished starting, for /v1/health; ready when left out. */
+  ready?: () => boolean;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -69,7 +71,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   taskRoutes(router);
   authRoutes(router);
   pluginRoutes(router);
-  metaRoutes(router, opts.pubkey);
+  metaRoutes(router, opts.pubkey, opts.ready);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));
   app.onError((err, c) => {

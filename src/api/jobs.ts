@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
+import { mapRows } from "./rows.ts";
+import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
 
@@ -9,9 +10,12 @@ export function jobRoutes(router: Router): void {
   const tag = "jobs";
   route(router, {
     method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
-    summary: "List jobs", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    summary: "List jobs, by name", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: v.array(JobJson),
-  }, async ({ query }) => (await router.core.catalog.jobs.list(query)).map(jobJson));
+  }, async ({ query }) => {
+    const { limit, offset, ...filter } = query;
+    return mapRows(await router.core.catalog.jobs.list(filter, { limit, offset }), jobJson);
+  });
 
   route(router, {
     method: "post", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,

@@ -7,6 +7,7 @@
 // `endpoint`, `store_endpoint` or `target_endpoint` is redacted, judged by the
 // plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
 import type { PluginField, PluginRegistry } from "../pipeline/plugins.ts";
+import { mapRows } from "./rows.ts";
 
 /** What a secret value reads as to a viewer: fixed, so it says nothing about the secret (not even its length). */
 export const REDACTED = "********";
@@ -102,29 +103,45 @@ async function declaredFields(plugins: PluginRegistry | undefined, name: string)
 
 /**
  * The answer as a viewer may see it: a copy with every endpoint in it redacted.
- * Each plugin is asked once per answer, however many rows name it.
+ * The plugins named in it are asked first, each once however many rows name it;
+ * the copy is then made without awaiting per row, each endpoint redacted once
+ * however many rows show it (the jobs of one target), and a long list lets the
+ * event loop turn as it goes (rows.ts).
  */
 export async function redactEndpoints<T>(answer: T, plugins: PluginRegistry | undefined): Promise<T> {
-  const lookups = new Map<string, Promise<Declared>>();
-  const declared = (name: unknown) => {
-    const key = typeof name === "string" ? name : "";
-    let d = lookups.get(key);
-    if (!d) lookups.set(key, (d = declaredFields(plugins, key)));
-    return d;
+  const names = new Set<string>();
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) { for (const x of value) collect(x); return; }
+    if (!value || typeof value !== "object") return;
+    const obj = value as Record<string, unknown>;
+    for (const [ep, plugin] of ENDPOINT_KEYS) if (obj[ep] !== undefined) names.add(pluginKey(obj[plugin]));
+    for (const v of Object.values(obj)) if (v && typeof v === "object") collect(v);
   };
-  const walk = async (value: unknown): Promise<unknown> => {
-    if (Array.isArray(value)) return Promise.all(value.map(walk));
+  collect(answer);
+  const declared = new Map(await Promise.all([...names].map(async (n) => [n, await declaredFields(plugins, n)] as const)));
+
+  const redacted = new Map<string, string>();
+  const redactOnce = (endpoint: string, plugin: unknown) => {
+    const key = `${pluginKey(plugin)}\n${endpoint}`;
+    let r = redacted.get(key);
+    if (r === undefined) redacted.set(key, (r = redactEndpoint(endpoint, declared.get(pluginKey(plugin)) ?? NONE)));
+    return r;
+  };
+  const copy = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(copy);
     if (!value || typeof value !== "object") return value;
     const obj = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = typeof v === "object" ? await walk(v) : v;
+    for (const [k, v] of Object.entries(obj)) out[k] = v && typeof v === "object" ? copy(v) : v;
     for (const [ep, plugin] of ENDPOINT_KEYS) {
       const e = obj[ep];
-      if (typeof e === "string") out[ep] = redactEndpoint(e, await declared(obj[plugin]));
+      if (typeof e === "string") out[ep] = redactOnce(e, obj[plugin]);
       // No shape answers an endpoint as an object today; one that did would still be redacted.
-      else if (e && typeof e === "object") out[ep] = JSON.parse(redactEndpoint(JSON.stringify(e), await declared(obj[plugin])));
+      else if (e && typeof e === "object") out[ep] = JSON.parse(redactOnce(JSON.stringify(e), obj[plugin]));
     }
     return out;
   };
-  return (await walk(answer)) as T;
+  return (Array.isArray(answer) ? await mapRows(answer, copy) : copy(answer)) as T;
 }
+
+const pluginKey = (name: unknown) => (typeof name === "string" ? name : "");

@@ -28,7 +28,7 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   status?: 200 | 201;
   response: Schema | "text";
   /** Statuses besides 200/400/401/403 worth documenting. */
-  errors?: (404 | 409)[];
+  errors?: (404 | 409 | 503)[];
 }
 
 export interface Input<P, Q, B> {
@@ -61,6 +61,7 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
       }
     }
     const params = validate("path", spec.params, c.req.param());
+    if (spec.method === "get") refuseUnknownQuery(spec, c);
     const query = validate("query", spec.query, c.req.query());
     const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
     let result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
@@ -71,6 +72,27 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     if (user && !allows(user.role, "operate")) result = await redactEndpoints(result, router.core.plugins);
     return c.json(result as object, spec.status ?? 200);
   });
+}
+
+/**
+ * A GET route answers only to the query parameters it declares: `?limt=10` or
+ * `?stauts=failed` would otherwise be ignored silently and answer something else
+ * than was asked (a whole list, unfiltered). Checked here, once for every route,
+ * rather than by a strict schema per route, so a route without a query schema
+ * refuses them too.
+ */
+function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
+  const declared = spec.query && "entries" in spec.query ? (spec.query as { entries: Record<string, unknown> }).entries : {};
+  const unknown = [...new Set(new URL(c.req.url).searchParams.keys())].filter((key) => !Object.hasOwn(declared, key));
+  if (!unknown.length) return;
+  const words = "is not a parameter of this request";
+  const known = Object.keys(declared);
+  const hint = known.length ? ` (it takes ${known.join(", ")})` : " (it takes none)";
+  // fromEntries: a parameter named __proto__ becomes a field like any other.
+  throw new InvalidInput(
+    `invalid query parameter${unknown.length > 1 ? "s" : ""}: ${unknown.map((k) => `${k}: ${words}`).join("; ")}${hint}`,
+    Object.fromEntries(unknown.map((k) => [k, words])),
+  );
 }
 
 async function readJson(c: Context, optional: boolean): Promise<unknown> {

@@ -2,6 +2,7 @@
 // endpoint (`validate`), so that a mistake shows at once rather than at 4am.
 import { PluginFailed, PluginMissing, PluginUnfit, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
 import { InvalidInput } from "./errors.ts";
+import { fieldTypeError } from "./endpoint-fields.ts";
 
 export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {
   return async (v: { plugin: string; endpoint: string }): Promise<void> => {
@@ -15,6 +16,10 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
       }
       throw err;
     }
+    // The API passes an endpoint only as text holding a JSON object (api/schemas.ts);
+    // anything else is left for the plugin's validate to refuse in its own words.
+    const wrong = fieldTypeError(v.plugin, plugin.info.fields, parseObject(v.endpoint));
+    if (wrong) throw new InvalidInput(`endpoint: ${wrong}`, { endpoint: wrong });
     try {
       await plugins.validate(plugin, v.endpoint);
     } catch (err) {
@@ -22,4 +27,12 @@ export function endpointCheck(plugins: PluginRegistry, role: "target" | "store")
       throw err;
     }
   };
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch { /* not JSON */ }
+  return {};
 }

@@ -6,6 +6,7 @@ import { createApi } from "../api/index.ts";
 import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
 import { VERSION } from "../version.ts";
+import { frontDoor, lastResort } from "./http.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
@@ -51,12 +52,18 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
   });
   // Listen first: a second daemon on a port already taken stops here, before it
-  // touches the tasks of the first; and /v1/health answers while the rest starts.
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey });
+  // touches the tasks of the first. Until all below is done the daemon is not
+  // ready: /v1/health says so with a 503 and every other request is turned away
+  // (503), so that no one signs in before the admin exists or reads tasks that
+  // recovery is about to fail.
+  let ready = false;
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app });
-  const fetch = (req: Request) => (isApiPath(new URL(req.url).pathname) ? app.fetch(req) : web.fetch(req));
-  const server = Bun.serve({ hostname: config.host, port: config.port, fetch, development: false });
+  const server = Bun.serve({
+    hostname: config.host, port: config.port, development: false,
+    fetch: frontDoor({ api: app, web, ready: () => ready }), error: lastResort,
+  });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
@@ -71,6 +78,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await supervisor.start();
   await scheduler.start();
   purger.start();
+  ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
   let stopping: Promise<void> | undefined;
@@ -87,12 +95,17 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   };
 }
 
-function isApiPath(path: string): boolean {
-  return path === "/v1" || path.startsWith("/v1/");
-}
-
 /** Runs until SIGINT or SIGTERM, then finishes in-flight requests and closes the catalog. */
 export async function runDaemon(config: DaemonConfig): Promise<void> {
+  // A crash is one JSON line like the rest of the log (Bun would print the error
+  // with its source and stack over many lines), and still a crash: exit 1, as Bun
+  // does, for a daemon whose state is no longer known.
+  for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+    process.on(event, (err: unknown) => {
+      log.error("shield daemon crashed", { event, ...describeError(err) });
+      process.exit(1);
+    });
+  }
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(config);
