@@ -130,7 +130,12 @@ async function restore(ctx: ActionContext): Promise<void> {
   const defs = parseDefinitions(await new Response(ctx.stdin).text());
   let payload: Definitions;
   if (c.vhost !== undefined) {
-    payload = isWholeBroker(defs) ? forVhost(defs, c.vhost) : defs;
+    if (isWholeBroker(defs)) {
+      payload = forVhost(defs, c.vhost);
+      ctx.log(`rabbitmq: restoring vhost "${c.vhost}" of a whole-broker archive: its users and permissions are not restored with rmq_vhost`);
+    } else {
+      payload = defs;
+    }
     await ensureVhost(c, c.vhost, ctx);
   } else {
     if (!isWholeBroker(defs)) throw new PluginError("this archive holds one vhost's definitions: set rmq_vhost to the vhost to restore it into");
