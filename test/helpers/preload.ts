@@ -3,8 +3,10 @@
 import { afterAll } from "bun:test";
 import { stopAzurite } from "./azurite.ts";
 import { stopPostgres } from "./postgres.ts";
+import { stopRabbit } from "./rabbitmq.ts";
 
-afterAll(() => {
+afterAll(async () => {
   stopPostgres();
   stopAzurite();
+  await stopRabbit();
 });
