@@ -12,6 +12,7 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Your role does not allow this",
   404: "No such object",
   409: "Refused: the object is in use, the name is taken, or its state does not allow it",
+  429: "Too many failed sign-ins from this address (HTTP Basic): wait the seconds the Retry-After header says",
 };
 
 function schema(s: v.GenericSchema): object {
@@ -37,7 +38,7 @@ export function openApiDocument(specs: RouteSpec<any, any, any>[]): object {
         ? { description: "OK", content: { "text/plain": { schema: { type: "string" } } } }
         : { description: "OK", content: { "application/json": { schema: schema(s.response) } } },
     };
-    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403]);
+    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403, 429]);
     if (s.params || s.query || s.body) errors.add(400);
     for (const e of s.errors ?? []) errors.add(e);
     for (const e of [...errors].sort()) responses[String(e)] = { description: ERROR_TEXT[e], content: errorContent };
