@@ -3,6 +3,7 @@ import { nowSeconds, type Catalog, type Role, type TokenRow, type UserRow } from
 import { Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated } from "./errors.ts";
 import { uniqueNames } from "./names.ts";
 import { SignInThrottle, type ThrottleOptions } from "./throttle.ts";
+import { isSystemOwner } from "./tasks.ts";
 
 /** Who is making a request; `token` names the API token it came with (via "token"). */
 export interface Principal { uuid: string; name: string; role: Role; via: "password" | "token"; token?: string }
@@ -58,6 +59,8 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
       return user;
     },
     async create(v: { name: string; password: string; role: Role }): Promise<string> {
+      // Tasks owned by "system" are the scheduler's: a user by that name would pass for it.
+      if (isSystemOwner(v.name)) throw new InvalidInput(`name: "${v.name}" is reserved for the scheduler`, { name: "is reserved for the scheduler" });
       await names.check(v.name);
       const uuid = crypto.randomUUID();
       const passwordHash = await Bun.password.hash(v.password);
