@@ -1,5 +1,7 @@
 // Targets and stores name a plugin; before one is saved, the plugin checks the
-// endpoint (`validate`), so that a mistake shows at once rather than at 4am.
+// endpoint (`validate`), so that a mistake shows at once rather than at 4am. A
+// plugin's `info` also says which endpoint fields are passwords: for the viewer
+// redaction and for sealing secrets in the catalog (both by src/secret-names.ts).
 import { PluginFailed, PluginMissing, type PluginField, type PluginRegistry, type ResolvedPlugin } from "../pipeline/plugins.ts";
 import { InvalidInput } from "./errors.ts";
 import type { EndpointSealer } from "../catalog/index.ts";
