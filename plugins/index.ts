@@ -5,10 +5,11 @@
 // outside this folder names them: the daemon only asks for the list.
 import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";
+import { mysql } from "./mysql/index.ts";
 import { postgres } from "./postgres/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
-export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres].map((p) => [p.info.name, p]));
+export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres, mysql].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
 export function builtinNames(): string[] {
