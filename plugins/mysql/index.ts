@@ -14,9 +14,9 @@ import {
 import { checkToolDir, endpointPath } from "../confine.ts";
 import { splitWords } from "../postgres/index.ts";
 import { VERSION } from "../../src/version.ts";
-import { batchValue, ident, literal, optionFile, runTool, type Connection } from "./client.ts";
+import { batchValue, ident, literal, optionFile, runTool, toolEnv, type Connection } from "./client.ts";
 import { checkDumpOptions } from "./options.ts";
-import { ACCOUNTS_LINE, AccountsFilter, headerLine, sniff, type ArchiveInfo } from "./stream.ts";
+import { ACCOUNTS_LINE, ServerArchiveFilter, headerLine, sniff, type ArchiveInfo } from "./stream.ts";
 
 /** The server's own schemas: never in a whole-server archive, never restored over. */
 export const SYSTEM_SCHEMAS = new Set(["mysql", "information_schema", "performance_schema", "sys"]);
@@ -103,7 +103,7 @@ const flavourCache = new Map<string, boolean>();
 function isMariadbTool(path: string): boolean {
   let v = flavourCache.get(path);
   if (v === undefined) {
-    const r = Bun.spawnSync([path, "--version"], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([path, "--version"], { stdout: "pipe", stderr: "pipe", env: toolEnv() });
     v = /mariadb/i.test(r.stdout.toString());
     flavourCache.set(path, v);
   }
@@ -151,6 +151,21 @@ function writeOut(text: string): void {
   }
 }
 
+/**
+ * Runs a dump; when it fails, asks the server whether it is still there, so that a
+ * dump cut short without a word (mariadb-dump may exit 2 silently when the server
+ * dies under it) still fails with the server's words.
+ */
+async function dump(argv: string[], options: string, c: Config, t: Tools, conn: Connection, ctx: ActionContext): Promise<void> {
+  try {
+    await runTool(argv, options, ctx, { stdout: "inherit", stderr: "pipe" });
+  } catch (err) {
+    if (!(err instanceof ExecFailure) || ctx.signal.aborted) throw err;
+    const gone = await query(c, t, conn, "SELECT 1", ctx).then(() => undefined, (e: Error) => e.message.replace(/^[^:]*failed \(exit \d+\): /, ""));
+    throw gone ? new ExecFailure(`${err.message}; the server now: ${gone}`) : err;
+  }
+}
+
 /** The options every dump is taken with. */
 function dumpArgs(c: Config): string[] {
   return [
@@ -179,7 +194,7 @@ async function backup(ctx: ActionContext): Promise<void> {
     ctx.log(`mysql: dumping database "${c.database}" of ${where(conn)} (${version}) with ${t.dump}`);
     writeOut(headerLine({ kind: "database", database: c.database }));
     // No --databases: the dump holds no CREATE DATABASE or USE, so it restores under any name.
-    await runTool([t.dump, ...dumpArgs(c), "--", c.database], options, ctx, { stdout: "inherit", stderr: "pipe" });
+    await dump([t.dump, ...dumpArgs(c), "--", c.database], options, c, t, conn, ctx);
     return;
   }
   const rows = await query(c, t, conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME", ctx);
@@ -194,12 +209,12 @@ async function backup(ctx: ActionContext): Promise<void> {
   if (!accounts) ctx.log(`mysql: warning: accounts and grants are not in this archive (${t.dump} cannot dump them from this server)`);
   writeOut(headerLine({ kind: "server", databases, accounts }));
   if (databases.length) {
-    await runTool([t.dump, ...dumpArgs(c), "--databases", "--", ...databases], options, ctx, { stdout: "inherit", stderr: "pipe" });
+    await dump([t.dump, ...dumpArgs(c), "--databases", "--", ...databases], options, c, t, conn, ctx);
   }
   if (accounts) {
     // Last, so that a restore finds the tables that grants name.
     writeOut(`\n${ACCOUNTS_LINE}\n`);
-    await runTool([t.dump, "--system=users", "--default-character-set=utf8mb4"], options, ctx, { stdout: "inherit", stderr: "pipe" });
+    await dump([t.dump, "--system=users", "--default-character-set=utf8mb4"], options, c, t, conn, ctx);
   }
 }
 
@@ -229,9 +244,10 @@ async function restore(ctx: ActionContext): Promise<void> {
     if (info?.kind === "server") {
       // One database out of the whole server's stream: the client's --one-database
       // runs only what comes while the default database is this one (the dump says
-      // USE before each database); the accounts at the end are left out.
+      // USE before each database); the filter leaves out the accounts at the end and
+      // the CREATE DATABASE of the others.
       ctx.log(`mysql: restoring database "${c.database}" (out of a whole-server archive) into ${where(conn)}`);
-      await feed([...client, "--one-database", "--", c.database], stream.pipeThrough(new AccountsFilter("drop")));
+      await feed([...client, "--one-database", "--", c.database], stream.pipeThrough(new ServerArchiveFilter("one-database")));
     } else {
       ctx.log(`mysql: restoring database "${c.database}" of ${where(conn)}${info ? "" : " (an archive without a shield-mysql header: fed to the client as it is)"}`);
       await feed([...client, "--", c.database], stream);
@@ -242,7 +258,7 @@ async function restore(ctx: ActionContext): Promise<void> {
     throw new PluginError(`this archive holds one database ("${info.database}"): set mysql_database to the database to restore it into`);
   }
   ctx.log(`mysql: restoring every database${info?.kind === "server" ? ` (${info.databases.join(", ") || "none"})` : ""} of ${where(conn)}${info?.kind === "server" && info.accounts ? ", with accounts and grants" : ""}`);
-  await feed(client, info ? stream.pipeThrough(new AccountsFilter("merge")) : stream);
+  await feed(client, info ? stream.pipeThrough(new ServerArchiveFilter("merge")) : stream);
 }
 
 /** What a consistent dump asks of the user; the first four are required by the dump's options. */

@@ -75,13 +75,18 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ what: 
 }
 
 const MARKER = Buffer.from(`\n${ACCOUNTS_LINE}\n`);
+/** How mariadb-dump --databases starts each database; no routine body has this comment in it. */
+const CREATE_DATABASE = Buffer.from("\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ ");
+const LONGEST = Math.max(MARKER.byteLength, CREATE_DATABASE.byteLength);
 
 /**
  * Finds the accounts section of a whole-server archive. Before it the bytes pass
- * untouched (only the last few of each chunk are held back, in case the marker
- * straddles two chunks); from it on:
- * - "drop": nothing more passes (restoring one database of a whole-server archive
- *   creates no accounts);
+ * untouched (only the last few of each chunk are held back, in case what is looked
+ * for straddles two chunks); from it on:
+ * - "one-database": nothing more passes (restoring one database of a whole-server
+ *   archive creates no accounts). Before it, each database's CREATE DATABASE is
+ *   made a comment: it comes while the previous database is the current one, so the
+ *   client's --one-database would run it and create every database of the archive;
  * - "merge": the accounts are added to those the server has: CREATE USER becomes
  *   IF NOT EXISTS and GRANT no longer sets a password, so an account that exists
  *   (the restoring user's own) keeps its password and the restore cannot lock
@@ -89,40 +94,53 @@ const MARKER = Buffer.from(`\n${ACCOUNTS_LINE}\n`);
  *   added; the server's own accounts (root, mariadb.sys) are left alone.
  * Line numbers are kept: the client's "at line N" is the archive's line N.
  */
-export class AccountsFilter extends TransformStream<Uint8Array, Uint8Array> {
-  constructor(mode: "drop" | "merge") {
+export class ServerArchiveFilter extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(mode: "one-database" | "merge") {
     let carry: Buffer = Buffer.alloc(0);
     let inAccounts = false;
     let partial = "";
     const decoder = new TextDecoder();
     const encoder = new TextEncoder();
     const accounts = (text: string, ctl: TransformStreamDefaultController<Uint8Array>, end: boolean) => {
-      if (mode === "drop") return;
+      if (mode === "one-database") return;
       partial += text;
       const lines = partial.split("\n");
       partial = end ? "" : lines.pop()!;
       if (!lines.length) return;
       ctl.enqueue(encoder.encode(lines.map(mergeAccountLine).join("\n") + (end ? "" : "\n")));
     };
+    const emit = (ctl: TransformStreamDefaultController<Uint8Array>, b: Buffer) => { if (b.byteLength) ctl.enqueue(new Uint8Array(b)); };
     super({
       transform(chunk, ctl) {
         if (inAccounts) { accounts(decoder.decode(chunk, { stream: true }), ctl, false); return; }
         const buf = carry.byteLength ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        const at = buf.indexOf(MARKER);
-        if (at === -1) {
-          const keep = Math.min(buf.byteLength, MARKER.byteLength - 1);
-          if (buf.byteLength > keep) ctl.enqueue(new Uint8Array(buf.subarray(0, buf.byteLength - keep)));
-          carry = Buffer.from(buf.subarray(buf.byteLength - keep));
-          return;
+        let pos = 0;
+        for (;;) {
+          const marker = buf.indexOf(MARKER, pos);
+          const create = mode === "one-database" ? buf.indexOf(CREATE_DATABASE, pos) : -1;
+          if (create !== -1 && (marker === -1 || create < marker)) {
+            // "\nCREATE DATABASE ..." becomes "\n-- CREATE DATABASE ...": the same lines, one a comment.
+            emit(ctl, buf.subarray(pos, create + 1));
+            ctl.enqueue(encoder.encode("-- "));
+            pos = create + 1;
+            continue;
+          }
+          if (marker !== -1) {
+            emit(ctl, buf.subarray(pos, marker + MARKER.byteLength));
+            carry = Buffer.alloc(0);
+            inAccounts = true;
+            accounts(decoder.decode(buf.subarray(marker + MARKER.byteLength), { stream: true }), ctl, false);
+            return;
+          }
+          break;
         }
-        ctl.enqueue(new Uint8Array(buf.subarray(0, at + MARKER.byteLength)));
-        carry = Buffer.alloc(0);
-        inAccounts = true;
-        accounts(decoder.decode(buf.subarray(at + MARKER.byteLength), { stream: true }), ctl, false);
+        const keep = Math.min(buf.byteLength - pos, LONGEST - 1);
+        emit(ctl, buf.subarray(pos, buf.byteLength - keep));
+        carry = Buffer.from(buf.subarray(buf.byteLength - keep));
       },
       flush(ctl) {
         if (inAccounts) accounts(decoder.decode(), ctl, true);
-        else if (carry.byteLength) ctl.enqueue(new Uint8Array(carry));
+        else emit(ctl, carry);
       },
     });
   }

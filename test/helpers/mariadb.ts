@@ -122,3 +122,77 @@ export async function startMariadb(): Promise<MariadbServer> {
     GRANT ALL PRIVILEGES ON *.* TO '${ADMIN_USER}'@'127.0.0.1' WITH GRANT OPTION;`);
   return server;
 }
+
+/** The databases the fixture fills. */
+export const FIXTURE_DATABASES = ["crm", "shop"];
+
+/**
+ * Several databases, with what a logical dump must carry: BLOBs (every byte value,
+ * and a few MB), utf8mb4 text with emoji, a view, a trigger, a procedure and a
+ * function, an event, a MyISAM table, and accounts with grants at every level
+ * (database, table, column, routine, a role).
+ */
+export function seedFixture(server: MariadbServer, opts: { documents?: number } = {}): void {
+  const documents = opts.documents ?? 3000;
+  server.sql(`
+    CREATE DATABASE shop CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    CREATE DATABASE crm CHARACTER SET utf8mb4;
+    USE shop;
+    CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, note TEXT,
+      created DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), KEY by_name (name)) ENGINE=InnoDB;
+    CREATE TABLE documents (id INT PRIMARY KEY, customer_id INT NOT NULL, content LONGBLOB NOT NULL,
+      FOREIGN KEY (customer_id) REFERENCES customers (id)) ENGINE=InnoDB;
+    CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(200)) ENGINE=InnoDB;
+    INSERT INTO customers (name, note) SELECT CONCAT('customer ', seq), CONCAT('Grüße 🎉 ', seq, ' — ', REPEAT('日本', seq % 5), ' 🐬') FROM seq_1_to_1000;
+    INSERT INTO documents SELECT seq, 1 + seq % 1000, UNHEX(REPEAT(SHA2(seq, 256), 32)) FROM seq_1_to_${documents};
+    INSERT INTO documents SELECT 0, 1, UNHEX(GROUP_CONCAT(LPAD(HEX(seq), 2, '0') ORDER BY seq SEPARATOR '')) FROM seq_0_to_255;
+    CREATE TRIGGER customers_audit AFTER INSERT ON customers FOR EACH ROW INSERT INTO audit (what) VALUES (CONCAT('new ', NEW.name));
+    CREATE VIEW customer_docs AS SELECT c.id, c.name, COUNT(d.id) AS docs FROM customers c LEFT JOIN documents d ON d.customer_id = c.id GROUP BY c.id, c.name;
+    CREATE PROCEDURE add_customer(IN n VARCHAR(100)) INSERT INTO customers (name) VALUES (n);
+    CREATE FUNCTION doc_count(cid INT) RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM documents WHERE customer_id = cid);
+    CREATE EVENT purge_audit ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit WHERE id < 0;
+    CALL add_customer('Zoë 🦄');
+    USE crm;
+    CREATE TABLE contacts (id INT PRIMARY KEY, email VARCHAR(200) NOT NULL, photo MEDIUMBLOB) ENGINE=InnoDB;
+    INSERT INTO contacts SELECT seq, CONCAT('c', seq, '@example.com'), IF(seq % 3 = 0, NULL, UNHEX(REPEAT(MD5(seq), 100))) FROM seq_1_to_500;
+    CREATE TABLE legacy (k VARCHAR(20) PRIMARY KEY, v VARCHAR(200)) ENGINE=MyISAM;
+    INSERT INTO legacy VALUES ('emoji', '😀😃😄'), ('quote', 'it''s "quoted" \\\\ back');
+    CREATE USER 'app'@'%' IDENTIFIED BY 'app-password';
+    GRANT SELECT, INSERT ON shop.* TO 'app'@'%';
+    GRANT SELECT (id, email) ON crm.contacts TO 'app'@'%';
+    GRANT EXECUTE ON PROCEDURE shop.add_customer TO 'app'@'%';
+    CREATE ROLE reporting;
+    GRANT SELECT ON shop.customer_docs TO reporting;
+    GRANT reporting TO 'app'@'%';
+    CREATE USER 'limited'@'127.0.0.1' IDENTIFIED BY 'limited-password';
+    GRANT SELECT ON shop.* TO 'limited'@'127.0.0.1';
+  `);
+}
+
+export type Fingerprint = Record<string, unknown>;
+
+/** What must survive a round trip: rows and CHECKSUM TABLE of every table, views, routines, triggers, events, accounts. */
+export function fingerprint(server: MariadbServer, databases: string[] = FIXTURE_DATABASES): Fingerprint {
+  const inList = databases.map((d) => `'${d}'`).join(", ");
+  const rows = (sql: string) => server.sql(sql).split("\n").filter(Boolean);
+  const tables = rows(`SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${inList}) AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`);
+  const counts = Object.fromEntries(tables.map((t) => [t, Number(server.sql(`SELECT COUNT(*) FROM ${t.split(".").map((p) => "`" + p + "`").join(".")}`).trim())]));
+  const checksums = tables.length ? rows(`CHECKSUM TABLE ${tables.map((t) => t.split(".").map((p) => "`" + p + "`").join(".")).join(", ")}`) : [];
+  const accounts = rows(`SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('app', 'limited', 'reporting') ORDER BY 1`);
+  const grants = Object.fromEntries(accounts.map((a) => {
+    const [user, host] = a.split("@");
+    // A column grant lists its columns in no fixed order: "SELECT (`id`, `email`)" is "SELECT (`email`, `id`)".
+    const sortColumns = (g: string) => g.replace(/\((`[^)]*`)\)/g, (_, cols: string) => `(${cols.split(", ").sort().join(", ")})`);
+    return [a, rows(host ? `SHOW GRANTS FOR '${user}'@'${host}'` : `SHOW GRANTS FOR '${user}'`).map(sortColumns).sort()];
+  }));
+  return {
+    databases: rows(`SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (${inList}) ORDER BY 1`),
+    counts,
+    checksums,
+    views: rows(`SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN (${inList}) ORDER BY 1, 2`),
+    routines: rows(`SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (${inList}) ORDER BY 1, 2`),
+    triggers: rows(`SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (${inList}) ORDER BY 1, 2`),
+    events: rows(`SELECT EVENT_SCHEMA, EVENT_NAME, STATUS, EVENT_DEFINITION FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (${inList}) ORDER BY 1, 2`),
+    grants,
+  };
+}
