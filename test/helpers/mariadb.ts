@@ -78,11 +78,19 @@ export async function startMariadb(): Promise<MariadbServer> {
     chownSync(dir, uid, gid);
   }
   const user = asRoot ? ["--user=mysql"] : [];
-  const install = spawnSync(installDb!, [
-    "--no-defaults", `--datadir=${data}`, ...user, "--auth-root-authentication-method=normal", "--skip-test-db",
-    "--skip-name-resolve",
-  ], { encoding: "utf8" });
-  if (install.status !== 0) throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr || install.stdout}`);
+  // Its bootstrap server has been seen to crash (SIGSEGV) now and then on this machine: tried twice.
+  for (let attempt = 1; ; attempt++) {
+    const install = spawnSync(installDb!, [
+      "--no-defaults", `--datadir=${data}`, ...user, "--auth-root-authentication-method=normal", "--skip-test-db",
+      "--skip-name-resolve",
+    ], { encoding: "utf8" });
+    if (install.status === 0) break;
+    rmSync(data, { recursive: true, force: true });
+    if (attempt === 2) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`mariadb-install-db failed (${install.status}): ${(install.stderr || install.stdout).slice(-2000)}`);
+    }
+  }
   const proc = Bun.spawn([
     serverBin!, "--no-defaults", `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, "--bind-address=127.0.0.1",
     `--pid-file=${join(dir, "mariadb.pid")}`, `--log-error=${join(dir, "error.log")}`, ...user,
