@@ -95,6 +95,12 @@ describe("mysql plugin: validate (no server needed)", () => {
       expect(r.code).toBe(code);
     });
   }
+  test("accepts a trusted tools directory holding a dump tool and a client", async () => {
+    const r = await plugin("validate", { ...base, mysql_bindir: "/usr/bin" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toContain("mysql_bindir: /usr/bin");
+    expect(r.code).toBe(0);
+  });
   test("accepts dump options that only choose what is dumped", async () => {
     const r = await plugin("validate", { ...base, mysql_options: "--skip-extended-insert --ignore-table=shop.audit -cq --where 'id > 3' --hex_blob=ON" });
     expect(r.stderr).toBe("");
@@ -143,6 +149,24 @@ describe.skipIf(!mariadbAvailable)("mysql plugin against a private MariaDB", () 
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("privilege SELECT: yes");
     expect(r.stderr).toContain("lacks SHOW VIEW, TRIGGER, EVENT");
+  });
+
+  test("connects through mysql_socket, with an empty password (the original plugin's forms send the key)", async () => {
+    const r = await plugin("test", { mysql_socket: src.socket, mysql_user: "root", mysql_password: "" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.toString()).toContain(`connected to root@${src.socket} as root@localhost`);
+    expect(r.code).toBe(0);
+  });
+
+  test("mysql_read_replica: backups read from the replica, restores go to mysql_host", async () => {
+    // The primary here is an address nothing listens on: only the replica can answer.
+    const ep = { ...endpointFor(src), mysql_host: "127.0.0.2", mysql_read_replica: "127.0.0.1", mysql_database: "crm" };
+    const b = await plugin("backup", ep);
+    expect(b.stderr).toContain(`dumping database "crm" of ${ADMIN_USER}@127.0.0.1:${src.port}`);
+    expect(b.code).toBe(0);
+    const r = await plugin("restore", ep, b.stdout);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("127.0.0.2");
   });
 
   test("a whole server restores onto a new, empty server: rows, checksums, routines, events and grants match", async () => {
