@@ -279,6 +279,8 @@ async function test(ctx: ActionContext): Promise<string[]> {
     const grantee = `CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")`;
     const rows = await query(c, t, conn, [
       "SELECT 'v', VERSION(), CURRENT_USER()",
+      // SHOW, not information_schema.SESSION_STATUS: MySQL 8 has the latter in performance_schema.
+      "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
       `SELECT 'p', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}`,
       ...(c.database ? [`SELECT 'p', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee} AND TABLE_SCHEMA = ${literal(c.database)}`] : []),
       ...(c.database ? [`SELECT 'd', COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(c.database)}`] : []),
@@ -286,6 +288,8 @@ async function test(ctx: ActionContext): Promise<string[]> {
     const version = rows.find((r) => r[0] === "v");
     const have = new Set(rows.filter((r) => r[0] === "p").map((r) => r[1]!.toUpperCase()));
     lines.push(`ok: connected to ${where(conn)}${role} as ${version?.[2]}: server ${version?.[1]}`);
+    const cipher = rows.find((r) => r[0] === "Ssl_cipher")?.[1];
+    lines.push(`tls: ${cipher ? `yes (${cipher})` : "no"}`);
     const exists = rows.find((r) => r[0] === "d");
     if (c.database) lines.push(exists?.[1] === "1" ? `database "${c.database}" exists` : `database "${c.database}" does not exist yet (a restore creates it; a backup fails)`);
     const missing: string[] = [];

@@ -65,7 +65,7 @@ export function rootSql(socket: string, statements: string, database?: string): 
 }
 
 /** A new private server: its own directory, socket and port, an administrator with a password. */
-export async function startMariadb(): Promise<MariadbServer> {
+export async function startMariadb(opts: { tls?: boolean } = {}): Promise<MariadbServer> {
   const dir = mkdtempSync(join(tmpdir(), "shield-test-mariadb-"));
   const data = join(dir, "data");
   const socket = join(dir, "mariadb.sock");
@@ -78,6 +78,15 @@ export async function startMariadb(): Promise<MariadbServer> {
     chownSync(dir, uid, gid);
   }
   const user = asRoot ? ["--user=mysql"] : [];
+  const tls: string[] = [];
+  if (opts.tls) {
+    // A self-signed certificate: enough for an encrypted connection, and one that "verify" must refuse.
+    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=shield-test",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+    if (asRoot) spawnSync("chown", ["mysql:mysql", join(dir, "key.pem"), join(dir, "cert.pem")]);
+    tls.push(`--ssl-cert=${join(dir, "cert.pem")}`, `--ssl-key=${join(dir, "key.pem")}`);
+  }
   // Its bootstrap server has been seen to crash (SIGSEGV) now and then on this machine: tried twice.
   for (let attempt = 1; ; attempt++) {
     const install = spawnSync(installDb!, [
@@ -96,7 +105,7 @@ export async function startMariadb(): Promise<MariadbServer> {
     `--pid-file=${join(dir, "mariadb.pid")}`, `--log-error=${join(dir, "error.log")}`, ...user,
     "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
     "--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0", "--innodb-doublewrite=0", "--character-set-server=utf8mb4",
-    "--collation-server=utf8mb4_unicode_ci", "--event-scheduler=ON",
+    "--collation-server=utf8mb4_unicode_ci", "--event-scheduler=ON", ...tls,
   ], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   let stopped = false;
   const server: MariadbServer = {

@@ -158,6 +158,23 @@ describe.skipIf(!mariadbAvailable)("mysql plugin against a private MariaDB", () 
     expect(r.code).toBe(0);
   });
 
+  test("mysql_tls: on encrypts the connection; verify refuses a certificate nobody vouches for; off does not encrypt", async () => {
+    const tlsServer = await startMariadb({ tls: true });
+    extra.push(tlsServer);
+    const on = await plugin("test", endpointFor(tlsServer, { mysql_tls: "on" }));
+    expect(on.stderr).toBe("");
+    expect(on.stdout.toString()).toMatch(/tls: yes \(TLS/);
+    expect(on.code).toBe(0);
+    const off = await plugin("test", endpointFor(tlsServer, { mysql_tls: "off" }));
+    expect(off.stdout.toString()).toContain("tls: no");
+    const verify = await plugin("test", endpointFor(tlsServer, { mysql_tls: "verify" }));
+    expect(verify.code).not.toBe(0);
+    expect(verify.stderr).toMatch(/TLS\/SSL error: self-signed certificate|certificate verify failed/);
+    // A backup over TLS works as well.
+    const b = await plugin("backup", endpointFor(tlsServer, { mysql_tls: "on" }));
+    expect(b.code).toBe(0);
+  });
+
   test("mysql_read_replica: backups read from the replica, restores go to mysql_host", async () => {
     // The primary here is an address nothing listens on: only the replica can answer.
     const ep = { ...endpointFor(src), mysql_host: "127.0.0.2", mysql_read_replica: "127.0.0.1", mysql_database: "crm" };
