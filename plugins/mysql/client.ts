@@ -69,7 +69,7 @@ export async function runTool(argv: string[], options: string, ctx: ActionContex
   const undo = ctx.onAbort(() => rmSync(dir, { recursive: true, force: true }));
   const fifo = join(dir, "client.cnf");
   try {
-    const made = spawnSync("mkfifo", ["-m", "600", fifo]);
+    const made = spawnSync("mkfifo", ["-m", "600", fifo], { env: toolEnv() });
     if (made.status !== 0) throw new ExecFailure(`cannot make the option-file pipe (mkfifo): ${made.stderr?.toString().trim() || `exit ${made.status}`}`);
     // Opening for writing waits (in the thread pool) until the tool opens it for reading.
     const feeding = (async () => {
