@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import {
   ADMIN_PASSWORD, ADMIN_USER, fingerprint, mariadbAvailable, seedFixture, startMariadb, type MariadbServer,
@@ -115,6 +116,34 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
 
   test("an unknown database fails the task with the server's words and no archive", async () => {
     expect(await failedBackup("unknown-db", endpoint(src, { mysql_database: "no_such_db" }))).toContain("Unknown database 'no_such_db'");
+  });
+
+  test("the CLI: run job --follow, then restore archive --to another target --follow", async () => {
+    const cli = cliFor(d, await adminToken(d, PASSWORD));
+    try {
+      const ok = async (args: string[], input?: string) => {
+        const r = await cli.run(args, { input, timeoutMs: 90_000 });
+        expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: expect.any(String) });
+        return r;
+      };
+      // The endpoint (and its password) on stdin, never in argv.
+      await ok(["create", "target", "--name", "shop-db", "--plugin", "mysql", "--endpoint", "-"], JSON.stringify(endpoint(src, { mysql_database: "shop" })));
+      await ok(["create", "target", "--name", "shop-cli", "--plugin", "mysql", "--endpoint", "-"], JSON.stringify(endpoint(dst, { mysql_database: "shop_cli" })));
+      await ok(["create", "job", "--name", "shop-nightly", "--target", "shop-db", "--store", "disk", "--schedule", "daily", "--retention", "week", "--paused"]);
+      const backup = await ok(["run", "job", "shop-nightly", "--follow"]);
+      expect(backup.stdout).not.toContain(ADMIN_PASSWORD);
+      const archive = /archive ([0-9a-f-]{36})/.exec(backup.stderr)![1]!;
+      const restore = await ok(["restore", "archive", archive.slice(0, 8), "--to", "shop-cli", "--follow"]);
+      expect(restore.stdout).toContain('created database "shop_cli"');
+      const shop = (fp: any, db: string) => ({
+        counts: Object.entries(fp.counts).filter(([t]) => t.startsWith(`${db}.`)).map(([t, n]) => [t.slice(db.length + 1), n]),
+        checksums: fp.checksums.filter((c: string) => c.startsWith(`${db}.`)).map((c: string) => c.slice(db.length + 1)),
+        routines: fp.routines.map((r: string) => r.slice(db.length + 1)),
+      });
+      expect(shop(fingerprint(dst, ["shop_cli"]), "shop_cli")).toEqual(shop(fingerprint(src, ["shop"]), "shop"));
+    } finally {
+      cli.cleanup();
+    }
   });
 
   test("no secret in the daemon's log", () => {
