@@ -118,6 +118,31 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
     expect(await failedBackup("unknown-db", endpoint(src, { mysql_database: "no_such_db" }))).toContain("Unknown database 'no_such_db'");
   });
 
+  test("a server that goes away mid-dump fails the task with the server's words and no archive", async () => {
+    const doomed = await startMariadb();
+    try {
+      seedFixture(doomed, { documents: 20000 });
+      const t = await created("/v1/targets", { name: "doomed", plugin: "mysql", endpoint: endpoint(doomed), agent: "" });
+      const j = await created("/v1/jobs", { name: "doomed", target: t, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true, compression: "none" });
+      const before = files(storeDir);
+      const { json } = await call(d, "POST", `/v1/job/${j}/run`);
+      // Only this test's dumps run with a shield-mysql option-file pipe.
+      const deadline = Date.now() + 30_000;
+      while (Bun.spawnSync(["pgrep", "-f", "mariadb-dump --defaults-file=/tmp/shield-mysql-"]).exitCode !== 0) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await Bun.sleep(5);
+      }
+      process.kill(doomed.pid, "SIGKILL");
+      const task = await waitTask(d, json.task_uuid);
+      expect(task.status).toBe("failed");
+      expect(task.log).toMatch(/Lost connection to (MySQL |MariaDB )?server|[Ss]erver has gone away|Can't connect to (MySQL |MariaDB )?server/);
+      expect(files(storeDir)).toEqual(before);
+      expect((await call(d, "GET", `/v1/archives?target=${t}`)).json).toEqual([]);
+    } finally {
+      doomed.stop();
+    }
+  });
+
   test("the CLI: run job --follow, then restore archive --to another target --follow", async () => {
     const cli = cliFor(d, await adminToken(d, PASSWORD));
     try {
