@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ShieldError, type Core } from "../core/index.ts";
+import { ShieldError, TooManyAttempts, type Core } from "../core/index.ts";
 import { describeError, log } from "../log.ts";
 import type { Router } from "./route.ts";
 import { definitionRoutes } from "./definitions.ts";
@@ -77,6 +77,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   app.onError((err, c) => {
     if (err instanceof ShieldError) {
       if (err.status === 401) c.header("WWW-Authenticate", 'Basic realm="shield"');
+      if (err instanceof TooManyAttempts) c.header("Retry-After", String(err.retryAfterS));
       return c.json(err.fields ? { error: err.message, fields: err.fields } : { error: err.message }, err.status);
     }
     if (err instanceof HTTPException) return c.json({ error: err.message || "bad request" }, err.status);

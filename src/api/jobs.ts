@@ -4,6 +4,7 @@ import { mapRows } from "./rows.ts";
 import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
+import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function jobRoutes(router: Router): void {
   const { jobs } = router.core;
@@ -59,7 +60,12 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "post", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
-    summary: "Run a job now", description: "Files a pending backup task owned by `owner` (default: the requesting user); the body may be omitted.",
+    summary: "Run a job now",
+    description: `Files a pending backup task owned by \`owner\` (default: the requesting user); the body may be omitted. ${OWNER_NOTE} ` +
+      "The task's `requested_by` records who asked.",
     response: Scheduled, errors: [404],
-  }, async ({ params, body, user }) => ({ ok: "scheduled", task_uuid: await jobs.run(params.uuid, body.owner ?? user.name) }));
+  }, async ({ params, body, user }) => {
+    const { owner, requestedBy } = taskOwnership(user, body.owner);
+    return { ok: "scheduled", task_uuid: await jobs.run(params.uuid, owner, requestedBy) };
+  });
 }

@@ -49,7 +49,7 @@ export const archiveJson = (a: ArchiveView) => ({
 });
 
 export const taskJson = (t: TaskRow) => ({
-  uuid: t.uuid, owner: t.owner, type: t.op, status: t.status,
+  uuid: t.uuid, owner: t.owner, requested_by: t.requestedBy, type: t.op, status: t.status,
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   // The daemon that runs (or last ran) the task, "host pid 1234": with several daemons on one catalog, where to look.

@@ -13,6 +13,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: "No such object",
   409: "Refused: the object is in use, the name is taken, or its state does not allow it",
   503: "The daemon is starting: try again in a moment (Retry-After); `ready` is false",
+  429: "Too many failed sign-ins from this address (HTTP Basic): wait the seconds the Retry-After header says",
 };
 
 function schema(s: v.GenericSchema): object {
@@ -38,7 +39,7 @@ export function openApiDocument(specs: RouteSpec<any, any, any>[]): object {
         ? { description: "OK", content: { "text/plain": { schema: { type: "string" } } } }
         : { description: "OK", content: { "application/json": { schema: schema(s.response) } } },
     };
-    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403]);
+    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403, 429]);
     // A GET refuses query parameters it does not declare (route.ts), so every GET can answer 400.
     if (s.params || s.query || s.body || s.method === "get") errors.add(400);
     for (const e of s.errors ?? []) errors.add(e);

@@ -1,12 +1,15 @@
-// What a viewer may see of an endpoint. Target and store endpoints hold the
+// What a caller may see of an endpoint. Target and store endpoints hold the
 // credentials the plugins connect with (the postgres target's `pg_password`, an
-// S3 store's `secret_access_key`). Operators and admins edit endpoints, so they
-// read them whole; a viewer only reads, and gets every secret value replaced by
-// REDACTED. route() applies this to every answer given to a caller who may not
-// operate, so no route can forget it: any object in the answer with an
-// `endpoint`, `store_endpoint` or `target_endpoint` is redacted, judged by the
-// plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
-import type { PluginRules } from "../core/plugins.ts";
+// S3 store's `secret_access_key`); the catalog keeps those values sealed with the
+// master key (src/pipeline/endpoint-secrets.ts). Operators and admins edit
+// endpoints, so they read them whole: revealEndpoints opens the sealed values. A
+// viewer only reads, and gets every secret value replaced by REDACTED. route()
+// applies one or the other to every answer, so no route can forget it: any object
+// in the answer with an `endpoint`, `store_endpoint` or `target_endpoint` is
+// treated, judged by the plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
+import { isSealed, type EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import type { Declared, PluginRules } from "../core/plugins.ts";
+import { log } from "../log.ts";
 import { looksSecret, mapSecrets } from "../secret-names.ts";
 import { mapRows } from "./rows.ts";
 
@@ -28,15 +31,12 @@ const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = 
 // The rule lives in src/secret-names.ts; kept here for the tests that name it.
 export { looksSecret };
 
-/** Keys the plugin's `info` declares with type "password". */
-type Declared = ReadonlySet<string>;
 const NONE: Declared = new Set();
 
 /**
- * Redacts one endpoint (the API's string holding a JSON object). A key is secret
- * when the plugin declares it a password, or when its name looks like a secret's:
- * the name rule stands in for plugins that declare nothing (or cannot be asked),
- * and also catches a secret a plugin declared carelessly as a plain string.
+ * Redacts one endpoint (the API's string holding a JSON object): every value the
+ * rule of src/secret-names.ts calls secret, and any value still sealed by the
+ * catalog (a field declared a password by a plugin that cannot be asked now).
  */
 export function redactEndpoint(endpoint: string, declared: Declared): string {
   let parsed: unknown;
@@ -47,56 +47,73 @@ export function redactEndpoint(endpoint: string, declared: Declared): string {
     return REDACTED;
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return REDACTED;
-  // The name rule reaches into nested objects and arrays too (a plugin's own shape is opaque to us).
-  return JSON.stringify(mapSecrets(parsed as Record<string, unknown>, declared, () => REDACTED));
+  const sealed = (v: unknown): unknown => {
+    if (isSealed(v)) return REDACTED;
+    if (Array.isArray(v)) return v.map(sealed);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sealed(x)]));
+    return v;
+  };
+  return JSON.stringify(sealed(mapSecrets(parsed as Record<string, unknown>, declared, () => REDACTED)));
 }
 
-/** The plugin's password fields, waiting a short while at most (core/plugins.ts); none without plugins. */
-function declaredFields(plugins: PluginRules | undefined, name: string): Promise<Declared> {
-  return plugins ? plugins.passwordFields(name) : Promise.resolve(NONE);
+/**
+ * A copy of `answer` with `treat` applied to every endpoint in it (see
+ * ENDPOINT_KEYS), given the plugin named beside it. Synchronous: a list of
+ * thousands of rows costs one pass, not a promise per object.
+ */
+function mapEndpoints<T>(answer: T, treat: (endpoint: string, plugin: string) => string): T {
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (!value || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) out[k] = typeof v === "object" ? walk(v) : v;
+    for (const [ep, plugin] of ENDPOINT_KEYS) {
+      const e = obj[ep];
+      const p = typeof obj[plugin] === "string" ? (obj[plugin] as string) : "";
+      if (typeof e === "string") out[ep] = treat(e, p);
+      // No shape answers an endpoint as an object today; one that did would still be treated.
+      else if (e && typeof e === "object") out[ep] = JSON.parse(treat(JSON.stringify(e), p));
+    }
+    return out;
+  };
+  return walk(answer) as T;
 }
 
 /**
  * The answer as a viewer may see it: a copy with every endpoint in it redacted.
- * The plugins named in it are asked first, each once however many rows name it;
- * the copy is then made without awaiting per row, each endpoint redacted once
- * however many rows show it (the jobs of one target), and a long list lets the
- * event loop turn as it goes (rows.ts).
+ * Each plugin is asked once per answer, however many rows name it.
  */
 export async function redactEndpoints<T>(answer: T, plugins: PluginRules | undefined): Promise<T> {
   const names = new Set<string>();
-  const collect = (value: unknown): void => {
-    if (Array.isArray(value)) { for (const x of value) collect(x); return; }
-    if (!value || typeof value !== "object") return;
-    const obj = value as Record<string, unknown>;
-    for (const [ep, plugin] of ENDPOINT_KEYS) if (obj[ep] !== undefined) names.add(pluginKey(obj[plugin]));
-    for (const v of Object.values(obj)) if (v && typeof v === "object") collect(v);
-  };
-  collect(answer);
-  const declared = new Map(await Promise.all([...names].map(async (n) => [n, await declaredFields(plugins, n)] as const)));
-
+  mapEndpoints(answer, (e, plugin) => { names.add(plugin); return e; });
+  const declared = new Map(await Promise.all([...names].map(async (n) => [n, plugins ? await plugins.passwordFields(n) : NONE] as const)));
+  // Each endpoint is redacted once however many rows show it (the jobs of one target).
   const redacted = new Map<string, string>();
-  const redactOnce = (endpoint: string, plugin: unknown) => {
-    const key = `${pluginKey(plugin)}\n${endpoint}`;
+  const redactOnce = (e: string, plugin: string) => {
+    const key = `${plugin}\n${e}`;
     let r = redacted.get(key);
-    if (r === undefined) redacted.set(key, (r = redactEndpoint(endpoint, declared.get(pluginKey(plugin)) ?? NONE)));
+    if (r === undefined) redacted.set(key, (r = redactEndpoint(e, declared.get(plugin)!)));
     return r;
   };
-  const copy = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(copy);
-    if (!value || typeof value !== "object") return value;
-    const obj = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = v && typeof v === "object" ? copy(v) : v;
-    for (const [ep, plugin] of ENDPOINT_KEYS) {
-      const e = obj[ep];
-      if (typeof e === "string") out[ep] = redactOnce(e, obj[plugin]);
-      // No shape answers an endpoint as an object today; one that did would still be redacted.
-      else if (e && typeof e === "object") out[ep] = JSON.parse(redactOnce(JSON.stringify(e), obj[plugin]));
-    }
-    return out;
-  };
-  return (Array.isArray(answer) ? await mapRows(answer, copy) : copy(answer)) as T;
+  // A long list lets the event loop turn as it goes (rows.ts).
+  if (Array.isArray(answer)) return (await mapRows(answer, (row) => mapEndpoints(row, redactOnce))) as T;
+  return mapEndpoints(answer, redactOnce);
 }
 
-const pluginKey = (name: unknown) => (typeof name === "string" ? name : "");
+/**
+ * The answer as an operator or admin sees it: every sealed endpoint value opened.
+ * A value that does not open (sealed under another master key, damaged) is shown
+ * as REDACTED: the endpoint still reads, and its other values can be fixed.
+ */
+export function revealEndpoints<T>(answer: T, secrets: EndpointSecrets | undefined): T {
+  if (!secrets) return answer;
+  return mapEndpoints(answer, (e) => {
+    try {
+      return secrets.open(e).endpoint;
+    } catch (err) {
+      log.warn("an endpoint secret does not open with this master key; shown redacted", { error: (err as Error).message });
+      return secrets.open(e, REDACTED).endpoint;
+    }
+  });
+}

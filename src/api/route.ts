@@ -4,9 +4,9 @@
 // the declaration for the OpenAPI document, so the two cannot drift apart.
 import type { Context, Hono } from "hono";
 import * as v from "valibot";
-import { Forbidden, InvalidInput, type Core, type Principal } from "../core/index.ts";
+import { Forbidden, InvalidInput, UNKNOWN_ADDRESS, type Core, type Principal } from "../core/index.ts";
 import { allows, roleFor, type Permission } from "../core/access.ts";
-import { redactEndpoints } from "./redact.ts";
+import { redactEndpoints, revealEndpoints } from "./redact.ts";
 
 type Schema = v.GenericSchema;
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
@@ -55,7 +55,7 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
   router.app[spec.method](spec.path, async (c) => {
     let user = undefined as unknown as Principal;
     if (spec.permission !== "public") {
-      user = await router.core.users.authenticate(c.req.header("authorization"));
+      user = await router.core.users.authenticate(c.req.header("authorization"), clientAddress(c));
       if (!allows(user.role, spec.permission)) {
         throw new Forbidden(`${spec.method.toUpperCase()} ${spec.path} needs the ${roleFor(spec.permission)} role; user "${user.name}" is ${user.role}`);
       }
@@ -69,7 +69,9 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     // Endpoint secrets are for those who edit endpoints: here, for every route at
     // once, so a new route answering endpoints cannot forget it (see redact.ts).
     // Public routes (health, pubkey, the OpenAPI document) answer no endpoints.
-    if (user && !allows(user.role, "operate")) result = await redactEndpoints(result, router.core.plugins);
+    if (user) {
+      result = allows(user.role, "operate") ? revealEndpoints(result, router.core.secrets) : await redactEndpoints(result, router.core.plugins);
+    }
     return c.json(result as object, spec.status ?? 200);
   });
 }
@@ -93,6 +95,18 @@ function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
     `invalid query parameter${unknown.length > 1 ? "s" : ""}: ${unknown.map((k) => `${k}: ${words}`).join("; ")}${hint}`,
     Object.fromEntries(unknown.map((k) => [k, words])),
   );
+}
+
+/**
+ * What the daemon's server gives the API with each request (Hono's env): the
+ * client's IP address, for the sign-in throttle. The web UI passes on its
+ * browser's. Never a header: a client could write any address into one.
+ */
+export interface ApiEnv { clientAddress?: string }
+
+function clientAddress(c: Context): string {
+  const a = (c.env as ApiEnv | undefined)?.clientAddress;
+  return typeof a === "string" && a ? a : UNKNOWN_ADDRESS;
 }
 
 async function readJson(c: Context, optional: boolean): Promise<unknown> {

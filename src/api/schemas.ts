@@ -245,7 +245,7 @@ export const ArchiveJson = v.object({
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });
 export const TaskJson = v.object({
-  uuid: Uuid, owner: v.string(), type: v.string(), status: TaskStatus,
+  uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
   runner: v.nullable(v.string()), log: v.string(),

@@ -2,9 +2,12 @@
 // endpoint fields are passwords (for the viewer redaction), and, before a target
 // or store is saved, asked to check the endpoint (`validate`), so that a mistake
 // shows at once rather than at 4am. The API never holds the plugin host itself.
+// The password fields also decide what the catalog seals (src/secret-names.ts).
 import { PluginFailed, PluginMissing, PluginUnfit, type Bound, type PluginRegistry, type ResolvedPlugin } from "../plugin-host/index.ts";
 import { passwordFields } from "../secret-names.ts";
 import { InvalidInput, NotFound } from "./errors.ts";
+import type { EndpointSealer } from "../catalog/index.ts";
+import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 
 /** What a plugin name may be: a file name that cannot climb out of its directory. */
 export { PLUGIN_NAME } from "../plugin-host/index.ts";
@@ -38,9 +41,7 @@ export function pluginRules(plugins: PluginRegistry | undefined) {
      * The plugin's password fields, if its `info` answers within a short wait
      * (the registry's infoWithin); none otherwise: the name rule alone then.
      */
-    async passwordFields(name: string): Promise<ReadonlySet<string>> {
-      return passwordFields(plugins && name ? await plugins.infoWithin(name) : undefined);
-    },
+    passwordFields: (name: string): Promise<Declared> => declaredPasswords(plugins, name),
   };
 }
 export type PluginRules = ReturnType<typeof pluginRules>;
@@ -77,4 +78,28 @@ function parseObject(text: string): Record<string, unknown> {
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
   } catch { /* not JSON */ }
   return {};
+}
+
+/** Top-level endpoint keys a plugin's `info` declares with type "password". */
+export type Declared = ReadonlySet<string>;
+
+/**
+ * The plugin's password fields, for the rule of src/secret-names.ts, if its `info`
+ * answers within the registry's short wait (infoWithin); none when it is unknown,
+ * broken or slow, or declares no fields (the name rule alone then).
+ */
+export async function declaredPasswords(plugins: PluginRegistry | undefined, name: string): Promise<Declared> {
+  return passwordFields(plugins && name ? await plugins.infoWithin(name) : undefined);
+}
+
+/**
+ * What the catalog seals endpoints with (see src/catalog/endpoints.ts): the
+ * master key's EndpointSecrets, judging each endpoint by its plugin's password
+ * fields and the name rule.
+ */
+export function endpointSealer(secrets: EndpointSecrets, plugins: PluginRegistry | undefined): EndpointSealer {
+  return {
+    seal: async (endpoint, plugin) => secrets.seal(endpoint, await declaredPasswords(plugins, plugin)),
+    check: (endpoint) => { secrets.open(endpoint); },
+  };
 }

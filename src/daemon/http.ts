@@ -4,6 +4,8 @@
 // makes sure that nothing, however it fails, answers Bun's text 500 or prints a
 // multi-line stack trace into the JSON log.
 import type { Hono } from "hono";
+import type { Server } from "bun";
+import type { ApiEnv } from "../api/route.ts";
 import { describeError, log } from "../log.ts";
 
 export interface FrontDoorOptions {
@@ -23,8 +25,8 @@ export const HEALTH_PATH = "/v1/health";
 const json = (status: number, body: object, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-export function frontDoor(opts: FrontDoorOptions): (req: Request) => Promise<Response> {
-  return async (req) => {
+export function frontDoor(opts: FrontDoorOptions): (req: Request, server: Server<undefined>) => Promise<Response> {
+  return async (req, server) => {
     // Bun makes req.url absolute from the Host header; without a usable one (empty,
     // HTTP/1.0 without it, "a b") it is the bare path, which no URL parser takes.
     let path: string;
@@ -37,7 +39,9 @@ export function frontDoor(opts: FrontDoorOptions): (req: Request) => Promise<Res
       return json(503, { error: "shield is starting; try again in a moment" }, { "retry-after": "1" });
     }
     try {
-      return await (path === "/v1" || path.startsWith("/v1/") ? opts.api : opts.web).fetch(req);
+      // The client's address, for the sign-in throttle (src/core/throttle.ts); never from a header.
+      const env: ApiEnv = { clientAddress: server.requestIP(req)?.address };
+      return await (path === "/v1" || path.startsWith("/v1/") ? opts.api : opts.web).fetch(req, env);
     } catch (err) {
       // Both apps answer their own errors; this is for what escapes them.
       const id = crypto.randomUUID();

@@ -10,6 +10,8 @@ import { frontDoor, lastResort } from "./http.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../plugin-host/index.ts";
+import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
@@ -28,15 +30,26 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   chmodSync(config.dataDir, 0o700);
   const hostKey = loadOrCreateHostKey(config.dataDir);
 
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
+  // The catalog seals every endpoint secret it is given with the master key.
+  const secrets = new EndpointSecrets(masterKey);
   let catalog: Catalog;
   try {
-    catalog = await connectCatalog(config.database);
+    catalog = await connectCatalog(config.database, { sealer: endpointSealer(secrets, plugins) });
   } catch (err) {
     const where = isPostgresUrl(config.database) ? redactUrl(config.database) : config.database;
     throw new Error(`cannot open the catalog ${where}: ${(err as Error).message ?? err}`);
   }
-  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
+  try {
+    // Endpoints an older Shield stored in clear are sealed now, once; a master key
+    // that cannot open what is sealed stops the daemon here rather than fail every task.
+    const sealed = await catalog.endpoints.sealStored();
+    if (sealed) log.info("sealed the secrets of endpoints stored in clear", { endpoints: sealed });
+  } catch (err) {
+    await catalog.close();
+    throw err;
+  }
   const supervisor = new Supervisor({
     catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
     staleAfterMs: config.heartbeatGrace * 1000,
@@ -48,7 +61,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
-    plugins, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
+    plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
   });
   // Listen first: a second daemon on a port already taken stops here, before it

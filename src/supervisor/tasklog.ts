@@ -52,8 +52,13 @@ export class TaskLog {
     this.secrets = [...new Set([...this.secrets, ...secrets])].sort((a, b) => b.length - a.length);
   }
 
+  /** `text` with every secret this log knows masked. */
+  mask(text: string): string {
+    return maskSecrets(text, this.secrets);
+  }
+
   line(text: string): void {
-    const masked = maskSecrets(text, this.secrets);
+    const masked = this.mask(text);
     const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
     const line = `${stamp} ${masked}\n`;
     if (this.written < MAX_LOG_BYTES) {

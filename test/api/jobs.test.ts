@@ -219,7 +219,7 @@ for (const dialect of dialects) {
         expect(res.json.task_uuid).toMatch(UUID_RE);
         const task = await taskOf(res.json.task_uuid);
         expect(task).toEqual({
-          uuid: res.json.task_uuid, owner: "admin", type: "backup", status: "pending",
+          uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "backup", status: "pending",
           job_uuid: uuid, archive_uuid: null, target_uuid: main.target, store_uuid: main.store,
           requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, log: "",
         });
