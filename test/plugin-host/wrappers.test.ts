@@ -53,6 +53,18 @@ describe("withRetry", () => {
     expect(calls).toBe(4);
   });
 
+  test("unbounded tries that give up when told (the supervisor recording an outcome: forever, but 3 tries once stopping)", async () => {
+    let stopping = false;
+    let calls = 0;
+    const policy = { attempts: Infinity, baseDelayMs: 1, maxDelayMs: 2, transient: (_e: unknown, attempt: number) => !(stopping && attempt >= 3) };
+    const r = await withRetry(policy, async () => { if (++calls < 20) throw new Error("catalog down"); return "recorded"; });
+    expect([r, calls]).toEqual(["recorded", 20]);
+    stopping = true;
+    calls = 0;
+    expect((await withRetry(policy, async () => { calls++; throw new Error("catalog down"); }).catch((e: Error) => e)).message).toBe("catalog down");
+    expect(calls).toBe(3);
+  });
+
   test("an abort ends the wait between tries, and the tries", async () => {
     const ac = new AbortController();
     let calls = 0;
