@@ -31,12 +31,9 @@ import { looksSecret } from "../../src/secret-names.ts";
 import { checkToolDir, confine, endpointPath } from "../confine.ts";
 import { EndpointInvalid, PluginError, type ActionContext, type Plugin } from "../protocol.ts";
 import {
-  BACKUP_PHASES, ENV_NAME, RESTORE_PHASES, ScriptProblem, baseEnv, findScripts, runLifecycle,
+  BACKUP_PHASES, RESTORE_PHASES, ScriptProblem, baseEnv, envNameProblem, findScripts, runLifecycle,
   type Kind, type Phase, type PhaseOutcome,
 } from "./lifecycle.ts";
-
-/** Names a script's environment may not be given from an endpoint: they would change what runs, not what it reads. */
-const RESERVED_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|GLOBIGNORE|HOME|TMPDIR|LD_.*|DYLD_.*|SHIELD_.*|PYTHON.*|PERL.*|RUBY.*|NODE_.*|GCONV_PATH|LOCPATH|MALLOC_.*|BASH_FUNC_.*)$/;
 
 interface Config {
   dir: string;
@@ -62,8 +59,8 @@ function config(ctx: ActionContext): Config {
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(e)) {
     if (k.startsWith("script_") || v === undefined || v === null) continue;
-    if (!ENV_NAME.test(k)) throw new EndpointInvalid(k, "cannot be an environment variable's name (letters, digits and _, not starting with a digit)");
-    if (RESERVED_ENV.test(k)) throw new EndpointInvalid(k, "names an environment variable that changes how the scripts run; it cannot be set from an endpoint");
+    const bad = envNameProblem(k);
+    if (bad) throw new EndpointInvalid(k, bad);
     if (typeof v === "object") throw new EndpointInvalid(k, "must be a simple value (text, number or true/false): it becomes an environment variable");
     vars[k] = String(v);
   }

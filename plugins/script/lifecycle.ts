@@ -94,6 +94,14 @@ export interface LifecycleOptions {
   afterAction?(): Promise<void>;
   /** Aborting stops the running phase (SIGTERM) and skips to cleanup and unlock. */
   signal?: AbortSignal;
+  /**
+   * Each phase in a process group of its own, which a stop signals whole (what
+   * the script started goes too). The plugin leaves this off: its scripts stay in
+   * the stage's group, which the daemon's cancel and the guard signal whole, and a
+   * group of their own would outlive a daemon that died. The osb agent, which no
+   * such group covers, turns it on.
+   */
+  ownGroup?: boolean;
 }
 
 /**
@@ -148,23 +156,33 @@ async function runPhase(phase: Phase, path: string, o: LifecycleOptions, signal:
       env: { ...o.env, SHIELD_PHASE: phase },
       stdin: feed ? "pipe" : "ignore",
       stdout: io.stdout, stderr: io.stderr,
+      detached: o.ownGroup === true,
     });
   } catch (err) {
     throw new PhaseFailed(phase, `could not be started: ${(err as Error).message}`);
   }
-  const stop = () => proc.kill("SIGTERM");
+  const stop = () => {
+    try { if (o.ownGroup) process.kill(-proc.pid, "SIGTERM"); else proc.kill("SIGTERM"); } catch { /* gone */ }
+  };
   signal?.addEventListener("abort", stop);
   try {
-    const out = proc.stdout instanceof ReadableStream ? collect(proc.stdout) : Promise.resolve("");
-    const err = proc.stderr instanceof ReadableStream ? collect(proc.stderr) : Promise.resolve("");
+    // A script may leave something running that holds its output open (a service
+    // it restarted): the logs end a moment after the script does, not with that.
+    const exited = proc.exited.then(() => Bun.sleep(OUTPUT_GRACE_MS));
+    const out = proc.stdout instanceof ReadableStream ? collect(proc.stdout, exited) : Promise.resolve("");
+    const err = proc.stderr instanceof ReadableStream ? collect(proc.stderr, exited) : Promise.resolve("");
     let fed: Promise<void> = Promise.resolve();
     if (feed) {
       const sink = proc.stdin as import("bun").FileSink;
       fed = (async () => {
         const reader = feed.getReader();
+        // A script that exits stops the feed: our input may never end (a cancel).
+        const gone = proc.exited.then(() => null);
         try {
           for (;;) {
-            const { done, value } = await reader.read();
+            const next = await Promise.race([reader.read(), gone]);
+            if (next === null) throw new Error("it exited before the end of its input");
+            const { done, value } = next;
             if (done) break;
             const n = sink.write(value);
             if (typeof n !== "number") await n;
@@ -188,19 +206,35 @@ async function runPhase(phase: Phase, path: string, o: LifecycleOptions, signal:
   }
 }
 
-async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
+const OUTPUT_GRACE_MS = 1000;
+
+async function collect(stream: ReadableStream<Uint8Array>, giveUp: Promise<void>): Promise<string> {
   const dec = new TextDecoder();
   let text = "";
   let cut = false;
-  for await (const chunk of stream) {
-    if (text.length < LOG_LIMIT) text += dec.decode(chunk, { stream: true });
+  const reader = stream.getReader();
+  void giveUp.then(() => reader.cancel().catch(() => {}));
+  for (;;) {
+    let next;
+    try { next = await reader.read(); } catch { break; }
+    if (next.done) break;
+    if (text.length < LOG_LIMIT) text += dec.decode(next.value, { stream: true });
     else cut = true;
   }
   return cut || text.length > LOG_LIMIT ? text.slice(0, LOG_LIMIT) + "\n[… cut: the log was longer than 1 MiB]\n" : text;
 }
 
 /** An environment variable's name: what a script can read back with $NAME. */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names a script's environment may not be given from outside: they would change what runs, not what it reads. */
+const RESERVED_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|GLOBIGNORE|HOME|TMPDIR|LD_.*|DYLD_.*|SHIELD_.*|PYTHON.*|PERL.*|RUBY.*|NODE_.*|GCONV_PATH|LOCPATH|MALLOC_.*|BASH_FUNC_.*)$/;
+
+/** Why `name` (from an endpoint or a request) cannot be given to the scripts as a variable, or undefined. */
+export function envNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return "cannot be an environment variable's name (letters, digits and _, not starting with a digit)";
+  if (RESERVED_ENV.test(name)) return "names an environment variable that changes how the scripts run; it cannot be set from outside";
+  return undefined;
+}
 
 /** What every script sees of the plugin's own environment: enough to find its tools, nothing of Shield's. */
 export function baseEnv(env: Record<string, string | undefined>): Record<string, string> {

@@ -107,9 +107,9 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
   test("GET /status answers; every route wants Basic auth (401 with the simple body)", async () => {
     const ok = await call("GET", "/status");
     expect(ok.status).toBe(200);
-    expect(typeof (await ok.json()).message).toBe("string");
+    expect(typeof ((await ok.json()) as any).message).toBe("string");
     for (const [method, path] of [["GET", "/status"], ["POST", "/backup"], ["GET", "/backup/x"], ["DELETE", "/backup"], ["PUT", "/restore"], ["GET", "/restore/x"], ["DELETE", "/restore"]]) {
-      for (const headers of [{}, { authorization: "Basic " + Buffer.from(`${USER}:wrong`).toString("base64") }, { authorization: "Bearer x" }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: "Basic " + Buffer.from(`${USER}:wrong`).toString("base64") }, { authorization: "Bearer x" }]) {
         const r = await call(method!, path!, method === "GET" ? undefined : {}, headers);
         expect(r.status).toBe(401);
         expect(r.headers.get("www-authenticate")).toContain("Basic");
@@ -150,7 +150,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     // The same id again: 409 with the existing job's polling body.
     const again = await call("POST", "/backup", backupBody(id));
     expect(again.status).toBe(409);
-    expect((await again.json()).status).toBe("SUCCEEDED");
+    expect(((await again.json()) as any).status).toBe("SUCCEEDED");
 
     // restore it: the file is downloaded and handed to the restore script.
     rmSync(trace, { force: true });
@@ -217,7 +217,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     for (const [body, why] of bad) {
       const r = await call("POST", "/backup", body);
       expect(r.status).toBe(400);
-      const b = await r.json();
+      const b = (await r.json()) as any;
       expect(b.status).toBe("FAILED");
       expect(b.error_message).toContain(why);
       expect(JSON.stringify(b)).not.toContain(MOTO_KEY.secret);
@@ -225,7 +225,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     // A restore must name the file.
     const r = await call("PUT", "/restore", { ...restoreBody("r1", "f"), destination: { ...restoreBody("r1", "f").destination, filename: undefined } });
     expect(r.status).toBe(400);
-    expect((await r.json()).error_message).toContain("destination.filename is required");
+    expect(((await r.json()) as any).error_message).toContain("destination.filename is required");
     // Nothing of these started a job.
     expect((await call("GET", "/backup/x2")).status).toBe(404);
     // Polls with no valid id: 400; deletions without one: 400.
@@ -267,7 +267,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
   test("DELETE of a running job cancels it; its cleanup and unlock run before the 200", async () => {
     rmSync(trace, { force: true });
     expect((await call("POST", "/backup", backupBody("slow", [{ sleep: "30" }]))).status).toBe(201);
-    for (let i = 0; i < 200 && (await (await call("GET", "/backup/slow")).json()).state !== "backup"; i++) await Bun.sleep(25);
+    for (let i = 0; i < 200 && ((await (await call("GET", "/backup/slow")).json()) as any).state !== "backup"; i++) await Bun.sleep(25);
     await Bun.sleep(100);
     const t = Date.now();
     expect((await call("DELETE", "/backup", { id: "slow" })).status).toBe(200);
