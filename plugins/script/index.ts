@@ -23,7 +23,9 @@
 // an unlock that takes longer is cut; and a daemon that dies outright has its
 // stages killed with SIGKILL at once (guard.ts). An unlock script should be quick,
 // and a lock should expire on its own where the service allows it.
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createWriteStream, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/version.ts";
@@ -211,7 +213,7 @@ export const script: Plugin = {
       const file = join(dir, "archive");
       const off = ctx.onAbort(undo);
       try {
-        await Bun.write(file, new Response(ctx.stdin));
+        await pipeline(Readable.fromWeb(ctx.stdin as import("node:stream/web").ReadableStream), createWriteStream(file, { mode: 0o600 }));
       } catch (err) {
         undo();
         throw new PluginError(`reading the archive into ${file}: ${(err as Error).message}`);

@@ -213,6 +213,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
       [backupBody("x6", [{ "bad name": "v" }]), "environment variable's name"],
       [backupBody("x7", [{ LD_PRELOAD: "/tmp/evil.so" }]), "changes how the scripts run"],
       [{ ...backupBody("x8"), backup: "nope" }, "backup must be a JSON object"],
+      [{ ...backupBody("x9"), padding: "x".repeat(100_000) }, "larger than"],
     ];
     for (const [body, why] of bad) {
       const r = await call("POST", "/backup", body);
@@ -288,4 +289,32 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     // The first job's whole lifecycle came before the second's.
     expect(traced().indexOf("post-backup-unlock")).toBeLessThan(traced().lastIndexOf("pre-backup-lock"));
   });
+});
+
+describe("shield osb-agent", () => {
+  const MAIN = join(import.meta.dir, "../../src/main.ts");
+  test("serves the API with the credentials from the environment; refuses to start without them; stops on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shield-osb-cli-"));
+    try {
+      const port = await freePort();
+      const args = [process.execPath, MAIN, "osb-agent", "--osb-listen", `127.0.0.1:${port}`, "--osb-script-dir", dir];
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(SHIELD_OSB_|client_)/.test(k)) env[k] = v;
+      const refused = Bun.spawnSync(args, { env, stderr: "pipe" });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr.toString()).toContain("SHIELD_OSB_PASSWORD");
+      const proc = Bun.spawn(args, { env: { ...env, SHIELD_OSB_USERNAME: USER, SHIELD_OSB_PASSWORD: PASS }, stderr: "pipe" });
+      let r: Response | undefined;
+      for (let i = 0; i < 100 && !r; i++) {
+        try { r = await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: auth } }); } catch { await Bun.sleep(50); }
+      }
+      expect(r?.status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/status`)).status).toBe(401);
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+      expect(await new Response(proc.stderr).text()).not.toContain(PASS);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -76,8 +76,13 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const empty = (status: number) => new Response(null, { status });
 const failedBody = (why: string) => ({ status: "FAILED", message: "the request was refused", state: "finished", error_message: why });
 
+/** The seed's bodies are a few hundred bytes: anything near this is not one. */
+const BODY_LIMIT = 64 * 1024;
+
 async function readBody(req: Request): Promise<unknown> {
+  if (Number(req.headers.get("content-length") ?? 0) > BODY_LIMIT) throw new BadRequest(`the body is larger than ${BODY_LIMIT} bytes`);
   const text = await req.text();
+  if (text.length > BODY_LIMIT) throw new BadRequest(`the body is larger than ${BODY_LIMIT} bytes`);
   try {
     return JSON.parse(text);
   } catch {
