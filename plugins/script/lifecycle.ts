@@ -102,7 +102,11 @@ export interface LifecycleOptions {
    * such group covers, turns it on.
    */
   ownGroup?: boolean;
+  /** How long a stopped phase has after SIGTERM before SIGKILL (a script that ignores SIGTERM must not hold the unlock back forever). */
+  stopGraceMs?: number;
 }
+
+const STOP_GRACE_MS = 10_000;
 
 /**
  * Runs the lifecycle to its end; resolves when every phase it ran succeeded,
@@ -161,8 +165,13 @@ async function runPhase(phase: Phase, path: string, o: LifecycleOptions, signal:
   } catch (err) {
     throw new PhaseFailed(phase, `could not be started: ${(err as Error).message}`);
   }
+  const signalPhase = (sig: NodeJS.Signals) => {
+    try { if (o.ownGroup) process.kill(-proc.pid, sig); else proc.kill(sig); } catch { /* gone */ }
+  };
+  let escalate: ReturnType<typeof setTimeout> | undefined;
   const stop = () => {
-    try { if (o.ownGroup) process.kill(-proc.pid, "SIGTERM"); else proc.kill("SIGTERM"); } catch { /* gone */ }
+    signalPhase("SIGTERM");
+    escalate = setTimeout(() => signalPhase("SIGKILL"), o.stopGraceMs ?? STOP_GRACE_MS);
   };
   signal?.addEventListener("abort", stop);
   try {
@@ -203,6 +212,7 @@ async function runPhase(phase: Phase, path: string, o: LifecycleOptions, signal:
     return { phase, code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null, stdout, stderr };
   } finally {
     signal?.removeEventListener("abort", stop);
+    clearTimeout(escalate);
   }
 }
 

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { findScripts, runLifecycle } from "../../plugins/script/lifecycle.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -308,5 +309,28 @@ describe("script restore", () => {
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(143);
     expect(traced()).toEqual(RESTORE);
+  });
+});
+
+describe("the lifecycle itself", () => {
+  test("a phase that ignores SIGTERM is killed after the grace; the unlock still runs", async () => {
+    phase("pre-backup-lock");
+    phase("backup", "trap '' TERM\nsleep 30 & wait; sleep 30 & wait");
+    phase("post-backup-unlock");
+    const stop = new AbortController();
+    const outcomes: string[] = [];
+    const run = runLifecycle({
+      kind: "backup", scripts: findScripts(dir, "backup"), env: { PATH: process.env.PATH!, trace_file: trace }, cwd: dir,
+      io: () => ({ stdin: "ignore", stdout: "pipe", stderr: "pipe" }), signal: stop.signal, ownGroup: true, stopGraceMs: 300,
+      onOutcome: (o) => outcomes.push(`${o.phase}:${o.signal ?? o.code}`),
+    });
+    for (let i = 0; i < 200 && !traced().includes("backup"); i++) await Bun.sleep(25);
+    await Bun.sleep(100);
+    const t = Date.now();
+    stop.abort(new Error("canceled"));
+    await expect(run).rejects.toThrow("the backup phase was killed by SIGKILL");
+    expect(Date.now() - t).toBeLessThan(3000);
+    expect(outcomes).toEqual(["pre-backup-lock:0", "backup:SIGKILL", "post-backup-unlock:0"]);
+    expect(traced()).toEqual(["pre-backup-lock", "backup", "post-backup-unlock"]);
   });
 });
