@@ -56,7 +56,7 @@ function backupBody(id: string, params: Record<string, unknown>[] = [], dest: Re
     id,
     destination: { type: "S3", bucket, region: MOTO_REGION, authKey: MOTO_KEY.id, authSecret: MOTO_KEY.secret, ...dest },
     backup: {
-      host: "host", user: "user", password: "password", database: "database name".replace(" ", "_"),
+      host: "host", user: "user", password: "password", database: "database name",
       parameters: [{ key: "arbitraryValue" }, { retries: 2 }, { trace_file: trace }, ...params],
     },
   };
@@ -127,8 +127,9 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     expect(r.status).toBe(201);
     const b = await until("backup", id);
     const day = new Date().toISOString().slice(0, 10).replaceAll("-", "_");
-    const filename = `host_${day}_database_name.tar.gz`;
-    const payload = "payload of database_name with password";
+    // The seed's own values, a space in the database's name included.
+    const filename = `host_${day}_database name.tar.gz`;
+    const payload = "payload of database name with password";
     expect(b).toMatchObject({
       status: "SUCCEEDED", state: "finished", message: "backup successfully carried out",
       region: MOTO_REGION, bucket, filename, filesize: { size: payload.length, unit: "byte" },
