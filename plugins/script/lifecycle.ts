@@ -121,11 +121,12 @@ export async function runLifecycle(o: LifecycleOptions): Promise<void> {
   let failure: unknown;
   let locked = false;
   let acted = false;
-  const run = async (phase: Phase, afterAbort = false) => {
+  const run = async (phase: Phase, owed = false) => {
     const path = o.scripts.get(phase);
     if (!path) return;
     o.onPhase?.(phase);
-    const outcome = await runPhase(phase, path, o, afterAbort ? undefined : o.signal);
+    // An owed phase (cleanup, unlock) is not stopped by the cancel: it is what the cancel must not skip.
+    const outcome = await runPhase(phase, path, o, owed ? undefined : o.signal);
     o.onOutcome?.(outcome);
     if (outcome.signal) throw new PhaseFailed(phase, `was killed by ${outcome.signal}`);
     if (outcome.code !== 0) throw new PhaseFailed(phase, `failed (exit ${outcome.code})`);
