@@ -2,11 +2,13 @@
 // handlers, so servers started by the harness are stopped here, after the last file.
 import { afterAll } from "bun:test";
 import { stopAzurite } from "./azurite.ts";
+import { stopMariadb } from "./mariadb.ts";
 import { stopPostgres } from "./postgres.ts";
 import { stopRabbit } from "./rabbitmq.ts";
 
 afterAll(async () => {
   stopPostgres();
+  stopMariadb();
   stopAzurite();
   await stopRabbit();
 });
