@@ -9,6 +9,7 @@ import { fs } from "./fs/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { postgres } from "./postgres/index.ts";
 import { rabbitmq } from "./rabbitmq/index.ts";
+import { script } from "./script/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
 // One a line, so that adding a plugin touches one line.
@@ -19,6 +20,7 @@ export const builtins: ReadonlyMap<string, Plugin> = new Map([
   mysql,
   postgres,
   rabbitmq,
+  script,
 ].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
