@@ -206,8 +206,8 @@ const PinReason = v.pipe(v.string("must be a string"), v.maxLength(2000, "must b
 // Each field is optional: notes, the pin, or both; a pin takes a reason.
 export const ArchiveUpdate = v.pipe(
   v.strictObject({ notes: v.optional(Notes), pinned: v.optional(Bool), pin_reason: v.optional(PinReason) }),
-  v.check((b) => b.notes !== undefined || b.pinned !== undefined, "give notes, or pinned (with pin_reason), or both"),
   v.forward(v.check((b) => b.pin_reason === undefined || b.pinned !== undefined, "goes with pinned"), ["pin_reason"]),
+  v.forward(v.check((b) => b.notes !== undefined || b.pinned !== undefined, "is required unless pinned is given"), ["notes"]),
 );
 
 export const TokenCreate = v.strictObject({ name: Name });
