@@ -197,7 +197,8 @@ const jobFields = {
 };
 export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
-export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary });
+// `force` confirms moving the job to a policy that purges many of its archives at once (docs/retention.md).
+export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary, force: v.optional(Bool) });
 
 // An omitted owner is the requesting user (design.md: ad hoc tasks are owned by whoever asked).
 export const RunRequest = v.strictObject({ owner: v.optional(Owner) });

@@ -44,6 +44,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const fileTask = taskFiler(catalog, opts.onTaskFiled);
   const { plugins } = opts;
   const jobsChanged = opts.onJobsChanged ?? (() => {});
+  const retention = retentionPolicyRules(catalog, opts.maxPurgeShare);
   return {
     catalog,
     plugins,
@@ -53,8 +54,8 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
-    retention: retentionPolicyRules(catalog, opts.maxPurgeShare),
-    jobs: jobRules(catalog, fileTask, jobsChanged),
+    retention,
+    jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog),

@@ -43,6 +43,12 @@ export function retentionPolicyRules(catalog: Catalog, maxPurgeShare = DEFAULT_M
     return { jobUuid: job.uuid, jobName: job.name, zone, at, rules, verdicts, newlyExpired, purgeShare, forceNeeded: purgeShare > maxPurgeShare };
   }
 
+  function refuse(p: RetentionPreview, policyUuid: string, rulesQuery = ""): never {
+    throw new Conflict(`this change would purge ${p.newlyExpired} of the ${p.verdicts.length} archives of job "${p.jobName}" at once ` +
+      `(more than ${Math.round(maxPurgeShare * 100)}%, --retention-max-purge-share); preview it with GET /v1/retention/${policyUuid}/preview?job=${p.jobUuid}${rulesQuery}, ` +
+      `then send "force": true to confirm`);
+  }
+
   return {
     ...base,
     maxPurgeShare,
@@ -53,14 +59,18 @@ export function retentionPolicyRules(catalog: Catalog, maxPurgeShare = DEFAULT_M
       if (!force) {
         for (const job of await catalog.jobs.list({ retention: uuid })) {
           const p = await previewJob(job, rulesOf(saved), proposed);
-          if (p.forceNeeded) {
-            throw new Conflict(`this change would purge ${p.newlyExpired} of the ${p.verdicts.length} archives of job "${job.name}" at once ` +
-              `(more than ${Math.round(maxPurgeShare * 100)}%, --retention-max-purge-share); preview it with GET /v1/retention/${uuid}/preview?job=${job.uuid}, ` +
-              `then send "force": true to confirm`);
-          }
+          if (p.forceNeeded) refuse(p, uuid);
         }
       }
       await base.update(uuid, input as RetentionInput);
+    },
+    /** Moving a job to another policy is a policy change for its archives: the same catch applies. */
+    async checkJobMove(job: { uuid: string; name: string; retentionUuid: string }, toPolicy: string): Promise<void> {
+      if (job.retentionUuid === toPolicy) return;
+      const [from, to] = [await catalog.retention.get(job.retentionUuid), await catalog.retention.get(toPolicy)];
+      if (!from || !to) return; // resolve() names a missing policy
+      const p = await previewJob(job, rulesOf(from), rulesOf(to));
+      if (p.forceNeeded) refuse(p, toPolicy);
     },
     /**
      * What the policy `uuid` (or, without a uuid, a policy not yet saved: plain

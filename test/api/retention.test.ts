@@ -104,6 +104,22 @@ describe("GFS retention over /v1", () => {
     expect(p.archives[0]).toMatchObject({ uuid: archives[0]!.uuid, action: "keep", kept_by: ["keep_within"] });
   });
 
+  test("moving a job to a policy that would purge most of its archives at once needs force too", async () => {
+    // The job's policy now keeps only the newest (keep_within an hour); put it back on keeping everything first.
+    await call(api, "PUT", `/v1/retention/${policy}`, 200, { body: { name: "gfs policy", summary: "", expires: DAY, keep_last: 40, keep_within: 0 } });
+    const plain = (await call(api, "POST", "/v1/retention", 200, { body: { name: "plain day", expires: DAY } })).json.uuid;
+    const body = { name: "gfs job", summary: "", target: d.target, store: d.store, schedule: d.schedule, retention: plain };
+    const refused = await call(api, "PUT", `/v1/job/${job}`, 409, { body });
+    expect(refused.json.error).toContain('would purge 40 of the 40 archives of job "gfs job" at once');
+    expect((await call(api, "GET", `/v1/job/${job}`, 200)).json.retention_uuid).toBe(policy);
+    // Other changes of the job are not held up.
+    await call(api, "PUT", `/v1/job/${job}`, 200, { body: { ...body, retention: policy, summary: "still here" } });
+    await call(api, "PUT", `/v1/job/${job}`, 200, { body: { ...body, force: true } });
+    expect((await call(api, "GET", `/v1/job/${job}`, 200)).json.retention_uuid).toBe(plain);
+    await call(api, "PUT", `/v1/job/${job}`, 200, { body: { ...body, retention: policy } });
+    await call(api, "PUT", `/v1/retention/${policy}`, 200, { body: { name: "gfs policy", summary: "", expires: DAY, keep_last: 0, keep_within: HOUR, force: true } });
+  });
+
   test("pinning: with a reason, shown on the archive, kept by the preview, refused deletion until unpinned", async () => {
     const a = archives[39]!;
     const path = `/v1/archive/${a.uuid}`;
