@@ -14,6 +14,7 @@ describe("retention policy form with GFS rules", () => {
   let b: WebClient;
   let job: string;
   let policy: string;
+  let oldest: string;
 
   beforeAll(async () => {
     process.env.TZ = "UTC";
@@ -28,7 +29,7 @@ describe("retention policy form with GFS rules", () => {
     const newest = Math.floor(Date.now() / 1000 / DAY) * DAY - HOUR;
     for (let i = 0; i < 20; i++) {
       const takenAt = newest - i * 12 * HOUR;
-      await insertArchive(t, { targetUuid: target, storeUuid: store, jobUuid: job, takenAt, expiresAt: takenAt + HOUR });
+      oldest = (await insertArchive(t, { targetUuid: target, storeUuid: store, jobUuid: job, takenAt, expiresAt: takenAt + HOUR })).uuid;
     }
   });
   afterAll(() => t.cleanup());
@@ -71,5 +72,22 @@ describe("retention policy form with GFS rules", () => {
     expect((await t.req("GET", `/v1/retention/${policy}`)).json.keep_last).toBe(100);
     expect((await b.post(`/retention/${policy}`, { ...form, force: "t" })).status).toBe(303);
     expect((await t.req("GET", `/v1/retention/${policy}`)).json).toMatchObject({ keep_last: 0, keep_daily: 3 });
+  });
+
+  test("an archive's page pins it with a reason, and unpins it; a pinned archive offers no delete", async () => {
+    const page = `/archives/${oldest}`;
+    const noReason = await b.post(`${page}/pin`, { pinned: "t", pin_reason: "" });
+    expect(noReason.status).toBe(400);
+    expect(byId(noReason.html, "f-pin_reason-error")).toContain("is required when pinned is true");
+    const pinned = await b.post(`${page}/pin`, { pinned: "t", pin_reason: "audit 2026" });
+    expect(pinned.status).toBe(303);
+    expect((await t.req("GET", `/v1/archive/${oldest}`)).json).toMatchObject({ pinned: true, pin_reason: "audit 2026" });
+    const shown = await b.get(page);
+    expect(shown.html).toContain("audit 2026");
+    expect(shown.html).toContain(">Unpin</button>");
+    expect(shown.html).not.toContain("Delete this archive");
+    expect((await b.post(`${page}/pin`, { pinned: "f" })).status).toBe(303);
+    expect((await t.req("GET", `/v1/archive/${oldest}`)).json).toMatchObject({ pinned: false, pin_reason: "" });
+    expect((await b.get(page)).html).toContain("Delete this archive");
   });
 });
