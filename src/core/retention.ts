@@ -43,9 +43,9 @@ export function retentionPolicyRules(catalog: Catalog, maxPurgeShare = DEFAULT_M
     return { jobUuid: job.uuid, jobName: job.name, zone, at, rules, verdicts, newlyExpired, purgeShare, forceNeeded: purgeShare > maxPurgeShare };
   }
 
-  function refuse(p: RetentionPreview, policyUuid: string, rulesQuery = ""): never {
+  function refuse(p: RetentionPreview, policyUuid: string): never {
     throw new Conflict(`this change would purge ${p.newlyExpired} of the ${p.verdicts.length} archives of job "${p.jobName}" at once ` +
-      `(more than ${Math.round(maxPurgeShare * 100)}%, --retention-max-purge-share); preview it with GET /v1/retention/${policyUuid}/preview?job=${p.jobUuid}${rulesQuery}, ` +
+      `(more than ${Math.round(maxPurgeShare * 100)}%, --retention-max-purge-share); preview it with GET /v1/retention/${policyUuid}/preview?job=${p.jobUuid}, ` +
       `then send "force": true to confirm`);
   }
 

@@ -1,9 +1,9 @@
-// The retention purger: archives expire at taken_at + their policy's expiry (unless
-// pinned), or, for jobs whose policy has GFS rules, when the rules keep them no
-// longer either (retention.ts decides; jobVerdicts is what both the purger and the
-// preview ask, so they agree); the purger marks them expired and files a `purge` task (owned by `system`) for each,
-// which the supervisor runs (store `purge`, then the archive is marked purged).
-// A failed purge leaves the archive purge_failed with the store's words and a next
+// The retention purger: archives expire at taken_at + their policy's expiry unless
+// pinned, and for jobs whose policy has GFS rules only once no rule keeps them
+// either (retention.ts decides; jobVerdicts is what both the purger and the preview
+// ask, so they agree). The purger marks them expired and files a `purge` task
+// (owned by `system`) for each, which the supervisor runs (store `purge`, then the
+// archive is marked purged). A failed purge leaves the archive purge_failed with the store's words and a next
 // attempt time (backing off from 1 minute to 6 hours); the purger files the next
 // attempt when that time comes. Purged archive rows and old task logs are kept for
 // the audit period, then removed.
