@@ -3,10 +3,10 @@
 // either (retention.ts decides; jobVerdicts is what both the purger and the preview
 // ask, so they agree). The purger marks them expired and files a `purge` task
 // (owned by `system`) for each, which the supervisor runs (store `purge`, then the
-// archive is marked purged). A failed purge leaves the archive purge_failed with the store's words and a next
-// attempt time (backing off from 1 minute to 6 hours); the purger files the next
-// attempt when that time comes. Purged archive rows and old task logs are kept for
-// the audit period, then removed.
+// archive is marked purged). A failed purge leaves the archive purge_failed with
+// the store's words and a next attempt time (backing off from 1 minute to 6 hours);
+// the purger files the next attempt when that time comes. Purged archive rows and
+// old task logs are kept for the audit period, then removed.
 import type { Catalog, RetentionRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { systemClock, type Clock } from "./clock.ts";
