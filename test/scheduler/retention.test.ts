@@ -122,6 +122,10 @@ describe("GFS rules against the reference", () => {
         const rules = randomRules(rand);
         const diff = same(asMap(decide(archives, rules, now, zone)), reference(archives, rules, now, zone));
         expect({ seed, zone, rules, diff }).toEqual({ seed, zone, rules, diff: undefined });
+        // With no rules: exactly the expiry (and pins), whatever the history.
+        const plain = decide(archives, NO_RULES, now, zone);
+        expect(plain.filter((v) => v.reasons.length).length).toBe(archives.filter((a) => a.expiresAt > now || a.pinned).length);
+        expect(same(asMap(plain), reference(archives, NO_RULES, now, zone))).toBeUndefined();
       }
     });
   }
