@@ -68,6 +68,12 @@ describe("retention rules in the CLI", () => {
     expect((await ok("preview", "retention", "--job", "bytes-gfs", "--keep-within", "12h", "--json")).json()).toMatchObject({ policy_uuid: null, rules: { keep_within: 43200, keep_last: 0 } });
     expect((await run("preview", "retention", "gfs")).stderr).toContain("--job is required");
 
+    // Moving the job to a policy of a bare hour would purge nothing yet (the archives are fresh): no --force needed;
+    // the flag is passed through all the same.
+    await ok("create", "policy", "--name", "bare", "--expires", "1h");
+    await ok("edit", "job", "bytes-gfs", "--retention", "bare", "--force");
+    await ok("edit", "job", "bytes-gfs", "--retention", "gfs");
+
     const newest = p.archives[0].uuid;
     await ok("pin", "archive", newest, "--reason", "release 1.0");
     expect((await ok("show", "archive", newest)).stdout).toMatch(/Pinned:\s+yes: release 1.0 \(never expired\)/);
