@@ -13,6 +13,7 @@ import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { timespecRoutes } from "./timespec.ts";
+import { retentionRoutes } from "./retention.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -47,11 +48,15 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     json: scheduleJson, jsonSchema: S.ScheduleJson,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", timespec: b.when }),
   });
+  retentionRoutes(router);
   definitionRoutes(router, {
     kind: "retention policy", collection: "/v1/retention", item: "/v1/retention", tag: "retention",
     rules: core.retention, listQuery: S.UsageQuery, createBody: S.RetentionCreate, updateBody: S.RetentionUpdate,
     json: retentionJson, jsonSchema: S.RetentionJson,
-    input: (b) => ({ name: b.name, summary: b.summary ?? "", expiry: b.expires }),
+    input: (b) => ({
+      name: b.name, summary: b.summary ?? "", expiry: b.expires, ...S.rulesInput(b),
+      ...("force" in b && b.force !== undefined ? { force: b.force } : {}),
+    }),
   });
   definitionRoutes(router, {
     kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",

@@ -31,7 +31,8 @@ export function jobRoutes(router: Router): void {
 
   route(router, {
     method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,
-    summary: "Update a job", description: "summary is required; paused cannot be set here (use pause/unpause).",
+    summary: "Update a job",
+    description: "summary is required; paused cannot be set here (use pause/unpause). Moving the job to a retention policy that would purge more than --retention-max-purge-share of its archives at once is refused (409) unless `force` is true.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
     await jobs.update(params.uuid, body);

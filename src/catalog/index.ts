@@ -3,6 +3,7 @@ import { openCatalog, type CatalogHandle } from "./open.ts";
 import { definitionQueries } from "./definitions.ts";
 import { jobQueries } from "./jobs.ts";
 import { archiveQueries } from "./archives.ts";
+import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
@@ -26,6 +27,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     retention: definitionQueries(h, h.t.retention, "retentionUuid"),
     jobs: jobQueries(h),
     archives: archiveQueries(h),
+    retentionRules: retentionRuleQueries(h),
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),

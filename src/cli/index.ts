@@ -7,6 +7,7 @@ import { CliError, EXIT, UsageError } from "./errors.ts";
 import { archiveCommands } from "./commands/archives.ts";
 import { retentionCommands, scheduleCommands, storeCommands, targetCommands } from "./commands/definitions.ts";
 import { jobCommands } from "./commands/jobs.ts";
+import { retentionPreviewCommands } from "./commands/retention.ts";
 import { pluginCommands } from "./commands/plugins.ts";
 import { sessionCommands } from "./commands/session.ts";
 import { taskCommands } from "./commands/tasks.ts";
@@ -14,7 +15,7 @@ import { timespecCommands } from "./commands/timespec.ts";
 import { userCommands } from "./commands/users.ts";
 
 export const COMMANDS: Command[] = [
-  ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...pluginCommands,
+  ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
   ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands,
 ];
 

@@ -7,6 +7,7 @@ import type { ThrottleOptions } from "./throttle.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
+import { retentionPolicyRules } from "./retention.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck, pluginRules } from "./plugins.ts";
@@ -34,6 +35,8 @@ export interface CoreOptions {
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
   onArchiveExpired?: () => void;
+  /** A policy update purging more than this share of a job's archives at once needs `force` (0..1; default 0.5). */
+  maxPurgeShare?: number;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -50,6 +53,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const fileTask = taskFiler(catalog, opts.onTaskFiled);
   const { plugins } = opts;
   const jobsChanged = opts.onJobsChanged ?? (() => {});
+  const retention = retentionPolicyRules(catalog, opts.maxPurgeShare);
   return {
     catalog,
     plugins: pluginRules(plugins),
@@ -60,8 +64,8 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
-    retention: definitionRules("retention policy", catalog.retention),
-    jobs: jobRules(catalog, fileTask, jobsChanged),
+    retention,
+    jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),

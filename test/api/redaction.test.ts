@@ -235,6 +235,8 @@ for (const dialect of dialects) {
         "/v1/user/{uuid}": [viewer],
         "/v1/schedule/{uuid}": [ids.schedule],
         "/v1/retention/{uuid}": [ids.retention],
+        // Without ?job= a 400; the preview answers archives, never endpoints.
+        "/v1/retention/{uuid}/preview": [ids.retention],
         "/v1/plugin/{name}": ["postgres", "legacy-pg", "fieldless-store"],
       };
       const gets = Object.entries(doc.paths as Record<string, Record<string, unknown>>).filter(([, ops]) => "get" in ops).map(([p]) => p);

@@ -43,6 +43,14 @@ describe("scheduler, queue and retention settings", () => {
     expect(config(["--task-timeout", "90m", "--audit-retention", "7d", "--workers", "2"], env)).toMatchObject({ taskTimeout: 5400, auditRetention: 7 * 86400, workers: 2 });
   });
 
+  test("--retention-max-purge-share: 50% by default; a percentage or a fraction; flag over environment", () => {
+    expect(config([]).retentionMaxPurgeShare).toBe(0.5);
+    expect(config(["--retention-max-purge-share", "25%"]).retentionMaxPurgeShare).toBe(0.25);
+    expect(config([], { SHIELD_RETENTION_MAX_PURGE_SHARE: "0.1" }).retentionMaxPurgeShare).toBe(0.1);
+    expect(config(["--retention-max-purge-share", "100%"], { SHIELD_RETENTION_MAX_PURGE_SHARE: "0" }).retentionMaxPurgeShare).toBe(1);
+    for (const bad of ["150%", "half", "-1", "1.5"]) expect(refusal(["--retention-max-purge-share", bad])).toContain("--retention-max-purge-share (SHIELD_RETENTION_MAX_PURGE_SHARE) must be a share like 50%");
+  });
+
   test("SHIELD_MODE=DEV (any case) runs every schedule every minute", () => {
     expect(config([], { SHIELD_MODE: "DEV" }).dev).toBe(true);
     expect(config([], { SHIELD_MODE: "dev" }).dev).toBe(true);

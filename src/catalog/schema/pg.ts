@@ -40,6 +40,15 @@ export const retention = pgTable("retention", {
   // Seconds; a 100-year policy does not fit a 32-bit integer.
   expiry: bigint("expiry", { mode: "number" }).notNull(),
   createdAt: time("created_at").notNull(),
+  // GFS rules (docs/retention.md): counts of periods to keep, 0 for none; keep_within
+  // in seconds, 0 for none. With every rule 0 the policy is the plain expiry.
+  keepLast: integer("keep_last").notNull().default(0),
+  keepHourly: integer("keep_hourly").notNull().default(0),
+  keepDaily: integer("keep_daily").notNull().default(0),
+  keepWeekly: integer("keep_weekly").notNull().default(0),
+  keepMonthly: integer("keep_monthly").notNull().default(0),
+  keepYearly: integer("keep_yearly").notNull().default(0),
+  keepWithin: bigint("keep_within", { mode: "number" }).notNull().default(0),
 }, (t) => [uniqueIndex("retention_name").on(t.name)]);
 
 export const jobs = pgTable("jobs", {
@@ -92,11 +101,16 @@ export const archives = pgTable("archives", {
   purgeAttempts: integer("purge_attempts").notNull().default(0),
   purgeError: text("purge_error"),
   purgeNextAt: time("purge_next_at"),
+  // An operator's pin: a pinned archive is never expired, by its expiry or by rules.
+  pinned: boolean("pinned").notNull().default(false),
+  pinReason: text("pin_reason").notNull().default(""),
 }, (t) => [
   index("archives_target_taken").on(t.targetUuid, t.takenAt),
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
   index("archives_taken").on(t.takenAt),
   index("archives_status_expires").on(t.status, t.expiresAt),
+  // Retention rules are decided over one job's archives at a time.
+  index("archives_job_taken").on(t.jobUuid, t.takenAt),
 ]);
 
 export const tasks = pgTable("tasks", {

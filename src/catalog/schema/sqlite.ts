@@ -39,6 +39,15 @@ export const retention = sqliteTable("retention", {
   summary: text("summary").notNull().default(""),
   expiry: integer("expiry").notNull(),
   createdAt: time("created_at").notNull(),
+  // GFS rules (docs/retention.md): counts of periods to keep, 0 for none; keep_within
+  // in seconds, 0 for none. With every rule 0 the policy is the plain expiry.
+  keepLast: integer("keep_last").notNull().default(0),
+  keepHourly: integer("keep_hourly").notNull().default(0),
+  keepDaily: integer("keep_daily").notNull().default(0),
+  keepWeekly: integer("keep_weekly").notNull().default(0),
+  keepMonthly: integer("keep_monthly").notNull().default(0),
+  keepYearly: integer("keep_yearly").notNull().default(0),
+  keepWithin: integer("keep_within").notNull().default(0),
 }, (t) => [uniqueIndex("retention_name").on(t.name)]);
 
 export const jobs = sqliteTable("jobs", {
@@ -91,11 +100,16 @@ export const archives = sqliteTable("archives", {
   purgeAttempts: integer("purge_attempts").notNull().default(0),
   purgeError: text("purge_error"),
   purgeNextAt: time("purge_next_at"),
+  // An operator's pin: a pinned archive is never expired, by its expiry or by rules.
+  pinned: integer("pinned", { mode: "boolean" }).notNull().default(false),
+  pinReason: text("pin_reason").notNull().default(""),
 }, (t) => [
   index("archives_target_taken").on(t.targetUuid, t.takenAt),
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
   index("archives_taken").on(t.takenAt),
   index("archives_status_expires").on(t.status, t.expiresAt),
+  // Retention rules are decided over one job's archives at a time.
+  index("archives_job_taken").on(t.jobUuid, t.takenAt),
 ]);
 
 export const tasks = sqliteTable("tasks", {
