@@ -1,0 +1,303 @@
+// `shield agent`: the daemon on a data host. It accepts SSH connections from the
+// cores whose keys it trusts and, per exec channel, runs one plugin action (see
+// protocol.ts). A backup is target `backup` → compression → sealing here, so only
+// compressed, encrypted bytes leave the host; a restore is decompression →
+// target `restore`. Each request's processes run in process groups of their own;
+// when the channel closes before the request finished (the core canceled, died, or
+// the network dropped), every one of them is killed at once with SIGKILL: a
+// target must never take a dropped connection for the end of its input.
+import type { Subprocess } from "bun";
+import { Server, utils } from "ssh2";
+import { describeError, log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { compressor, decompressor, zstdReport } from "../pipeline/compression.ts";
+import { PluginRegistry } from "../pipeline/plugins.ts";
+import { CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
+import { fingerprint } from "./keys.ts";
+import { StreamSealer } from "./seal-stream.ts";
+
+export interface AgentOptions {
+  host: string;
+  port: number;
+  /** The agent's own host key, in OpenSSH private key form (keys.ts). */
+  hostKey: string;
+  /** Key blobs of the cores it accepts (authorized_keys, or the one pinned with --core). */
+  authorizedKeys: Buffer[];
+  plugins: PluginRegistry;
+}
+
+/**
+ * Something else the agent serves beside SSH (the osb-backup-agent HTTP API, with
+ * --osb-listen): started after the SSH listener, stopped before it.
+ */
+export interface ExtraServer {
+  start(agent: { plugins: PluginRegistry }): Promise<{ stop(): Promise<void> }>;
+}
+
+export interface RunningAgent {
+  port: number;
+  stop(): Promise<void>;
+}
+
+// ssh2's channels are untyped here; only what is used is named.
+interface Channel {
+  write(b: Uint8Array | string): boolean;
+  end(): void;
+  exit(code: number): void;
+  close(): void;
+  pause(): void;
+  resume(): void;
+  stderr: { write(b: string): boolean };
+  on(ev: string, fn: (...a: any[]) => void): void;
+  once(ev: string, fn: (...a: any[]) => void): void;
+}
+
+export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []): Promise<RunningAgent> {
+  const accepted = opts.authorizedKeys;
+  const running = new Set<Request>();
+  const server = new Server({ hostKeys: [opts.hostKey], ident: `shield-agent_${VERSION}` }, (client: any, info: any) => {
+    const peer = `${info.ip}:${info.port}`;
+    let core = "";
+    client.on("authentication", (ctx: any) => {
+      if (ctx.method !== "publickey" || ctx.username !== CORE_USER || ctx.key.algo !== "ssh-ed25519") return ctx.reject(["publickey"]);
+      const blob: Buffer = ctx.key.data;
+      if (!accepted.some((k) => k.equals(blob))) {
+        log.warn("refused a core whose key is not authorized", { peer, key: fingerprint(blob) });
+        return ctx.reject(["publickey"]);
+      }
+      if (!ctx.signature) return ctx.accept(); // "would this key do?": yes; the signed attempt follows
+      const key = utils.parseKey(`ssh-ed25519 ${blob.toString("base64")}`);
+      if (key instanceof Error || !key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return ctx.reject(["publickey"]);
+      core = fingerprint(blob);
+      ctx.accept();
+    });
+    client.on("ready", () => {
+      log.info("core connected", { peer, core });
+      client.on("session", (accept: () => any) => {
+        const session = accept();
+        session.on("exec", (acceptExec: () => Channel, _reject: () => void, req: { command: string }) => {
+          const ch = acceptExec();
+          let request: AgentRequest;
+          try {
+            request = JSON.parse(req.command);
+          } catch {
+            ch.stderr.write("shield agent: the request is not JSON\n");
+            ch.exit(1);
+            ch.end();
+            return;
+          }
+          const r = new Request(ch, request, opts.plugins, peer);
+          running.add(r);
+          void r.run().finally(() => running.delete(r));
+        });
+      });
+    });
+    client.on("error", (err: Error) => log.debug("connection error", { peer, error: err.message }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  log.info("shield agent listening", { version: VERSION, host: opts.host, port, cores: accepted.map(fingerprint) });
+  const extras: { stop(): Promise<void> }[] = [];
+  for (const e of extra) extras.push(await e.start({ plugins: opts.plugins }));
+  return {
+    port,
+    stop: async () => {
+      for (const e of extras) await e.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+      for (const r of running) r.abort("the agent is stopping");
+    },
+  };
+}
+
+/** One request on one channel: its processes, killed together when the channel goes first. */
+class Request {
+  private readonly procs: Subprocess[] = [];
+  private done = false;
+
+  constructor(private readonly ch: Channel, private readonly req: AgentRequest, private readonly plugins: PluginRegistry, private readonly peer: string) {
+    // The core canceled, died, or the network dropped: nothing of this request may go on.
+    ch.on("close", () => { if (!this.done) this.abort("the core's channel closed"); });
+  }
+
+  abort(why: string): void {
+    if (this.done) return;
+    this.done = true;
+    log.warn("request aborted: killing its processes", { peer: this.peer, op: this.req.op, why, processes: this.procs.length });
+    for (const p of this.procs) killGroup(p.pid);
+  }
+
+  async run(): Promise<void> {
+    const { req } = this;
+    log.info("request", { peer: this.peer, op: req.op, plugin: "plugin" in req ? req.plugin : undefined });
+    let code: number;
+    try {
+      if (req.op === "hello") code = await this.hello();
+      else if (req.op === "validate" || req.op === "test") code = await this.simple(req.op, req.plugin, req.endpoint);
+      else if (req.op === "backup") code = await this.backup(req);
+      else if (req.op === "restore") code = await this.restore(req);
+      else { this.err(`unknown request "${(req as { op: string }).op}"`); code = 1; }
+    } catch (err) {
+      this.err((err as Error).message);
+      code = 3;
+    }
+    if (this.done) return; // aborted: the channel is gone
+    this.done = true;
+    for (const p of this.procs) killGroup(p.pid); // whatever a plugin left behind in its group
+    log.info("request finished", { peer: this.peer, op: req.op, code });
+    try {
+      this.ch.exit(code);
+      this.ch.end();
+    } catch (err) {
+      log.debug("cannot report the exit", describeError(err));
+    }
+  }
+
+  private err(line: string): void {
+    try { this.ch.stderr.write(line.endsWith("\n") ? line : line + "\n"); } catch { /* gone */ }
+  }
+
+  private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {
+    if (this.done) throw new Error("aborted");
+    const p = Bun.spawn(argv, { stdin, stdout: "pipe", stderr: "pipe", env, detached: true });
+    this.procs.push(p);
+    void readLines(p.stderr as ReadableStream<Uint8Array>, (l) => { if (!onLine || onLine(l)) this.err(`${label}: ${l}`); });
+    return p as Subprocess<any, "pipe", "pipe">;
+  }
+
+  private async write(b: Uint8Array): Promise<void> {
+    if (this.done) throw new Error("the channel closed");
+    if (!this.ch.write(b)) await new Promise<void>((r) => { this.ch.once("drain", r); this.ch.once("close", r); });
+  }
+
+  private async hello(): Promise<number> {
+    const list = await this.plugins.list();
+    const reply: HelloReply = {
+      version: VERSION,
+      plugins: list.map((p) => ({ name: p.name, version: p.info.version, target: p.info.features.target === "yes", store: p.info.features.store === "yes" })),
+    };
+    await this.write(Buffer.from(JSON.stringify(reply)));
+    return 0;
+  }
+
+  private async simple(action: string, plugin: string, endpoint: string): Promise<number> {
+    const p = await this.plugins.resolveAs(plugin, "target");
+    const { argv, env } = this.plugins.invocation(p, action, endpoint);
+    const proc = this.spawn(`target ${action}`, argv, env, "ignore", (l) => { this.err(l); return false; });
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) await this.write(chunk);
+    return exitCode(proc);
+  }
+
+  private async backup(req: Extract<AgentRequest, { op: "backup" }>): Promise<number> {
+    const p = await this.plugins.resolveAs(req.plugin, "target");
+    const zip = compressor(req.compression);
+    const { argv, env } = this.plugins.invocation(p, "backup", req.endpoint);
+    const target = this.spawn("target backup", argv, env, "ignore");
+    let rawBytes: number | null = null;
+    let out = target.stdout as ReadableStream<Uint8Array>;
+    const stages: [string, Subprocess][] = [["target backup", target]];
+    if (zip) {
+      // The compressor reads the target's stdout itself: the raw bytes never cross this process.
+      const z = this.spawn(req.compression, zip, env, out, (l) => {
+        const r = zstdReport(l);
+        if (r.rawBytes !== undefined) rawBytes = r.rawBytes;
+        return r.keep;
+      });
+      stages.push([req.compression, z]);
+      out = z.stdout as ReadableStream<Uint8Array>;
+    }
+    const sealer = new StreamSealer(req.dataKey ? Buffer.from(req.dataKey, "base64") : null);
+    let bytes = 0;
+    let plain = 0;
+    const send = async (parts: Uint8Array[]) => { for (const b of parts) { bytes += b.length; await this.write(b); } };
+    for await (const chunk of out) {
+      plain += chunk.length;
+      await send(sealer.push(chunk));
+    }
+    // The last chunk, which authenticates the end of the archive, only when every stage exited 0.
+    for (const [label, s] of stages) {
+      const code = await exitCode(s);
+      if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code === 0 ? 1 : code; }
+    }
+    await send(sealer.end());
+    if (!zip) rawBytes = plain;
+    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes }));
+    return 0;
+  }
+
+  private async restore(req: Extract<AgentRequest, { op: "restore" }>): Promise<number> {
+    const p = await this.plugins.resolveAs(req.plugin, "target");
+    const unzip = decompressor(req.compression);
+    const { argv, env } = this.plugins.invocation(p, "restore", req.endpoint);
+    const stages: [string, Subprocess<any, "pipe", "pipe">][] = [];
+    let sinkProc: Subprocess<any, "pipe", "pipe">;
+    if (unzip) {
+      const z = this.spawn(`${req.compression} -d`, unzip, env, "pipe", (l) => zstdReport(l).keep);
+      const t = this.spawn("target restore", argv, env, z.stdout as ReadableStream<Uint8Array>);
+      stages.push([`${req.compression} -d`, z], ["target restore", t]);
+      sinkProc = z;
+    } else {
+      const t = this.spawn("target restore", argv, env, "pipe");
+      stages.push(["target restore", t]);
+      sinkProc = t;
+    }
+    const sink = sinkProc.stdin as import("bun").FileSink;
+    // Drain the last stage's stdout (a restore prints little), so it never blocks on it.
+    void (async () => { for await (const c of stages.at(-1)![1].stdout as ReadableStream<Uint8Array>) this.err(new TextDecoder().decode(c)); })().catch(() => {});
+    const committed = await new Promise<boolean>((resolve, reject) => {
+      let buffered = 0;
+      let writing = Promise.resolve();
+      const deframer = new Deframer((b) => {
+        buffered += b.length;
+        sink.write(b);
+      }, () => resolve(true));
+      this.ch.on("data", (b: Buffer) => {
+        try { deframer.push(b); } catch (err) { reject(err); return; }
+        if (buffered >= 1 << 20) {
+          // Backpressure: the channel's window stops the core while the target catches up.
+          this.ch.pause();
+          buffered = 0;
+          writing = writing.then(async () => { await sink.flush(); this.ch.resume(); });
+        }
+      });
+      this.ch.on("end", () => resolve(deframer.committed));
+      this.ch.on("close", () => resolve(deframer.committed));
+    });
+    if (!committed) {
+      this.abort("the input ended without a commit");
+      return 1;
+    }
+    await sink.flush();
+    await sink.end();
+    for (const [label, s] of stages) {
+      const code = await exitCode(s);
+      if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code; }
+    }
+    return 0;
+  }
+}
+
+async function exitCode(p: Subprocess): Promise<number> {
+  const code = await p.exited;
+  return p.signalCode ? 128 : code;
+}
+
+function killGroup(pid: number): void {
+  try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      onLine(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+  }
+  if (pending) onLine(pending);
+}
