@@ -12,6 +12,7 @@ import { describeError, log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { compressor, decompressor, zstdReport } from "../pipeline/compression.ts";
 import { PluginRegistry } from "../pipeline/plugins.ts";
+import { guardCommand } from "../pipeline/guard.ts";
 import { CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
@@ -115,6 +116,8 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
 /** One request on one channel: its processes, killed together when the channel goes first. */
 class Request {
   private readonly procs: Subprocess[] = [];
+  /** Each process's stderr, read to its end: a process's last words (zstd's sizes) come before its exit counts. */
+  private readonly stderrDone = new Map<Subprocess, Promise<void>>();
   private done = false;
 
   constructor(private readonly ch: Channel, private readonly req: AgentRequest, private readonly plugins: PluginRegistry, private readonly peer: string) {
@@ -161,10 +164,20 @@ class Request {
 
   private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {
     if (this.done) throw new Error("aborted");
-    const p = Bun.spawn(argv, { stdin, stdout: "pipe", stderr: "pipe", env, detached: true });
+    // Under `shield guard`, as on the core: its lifeline is this process, so that should
+    // the agent itself die (kill -9, OOM), the guard kills the whole group at once.
+    const p = Bun.spawn([...guardCommand(), "--", ...argv], {
+      stdin, stdout: "pipe", stderr: "pipe", env, detached: true, serialization: "json", ipc: () => {},
+    });
     this.procs.push(p);
-    void readLines(p.stderr as ReadableStream<Uint8Array>, (l) => { if (!onLine || onLine(l)) this.err(`${label}: ${l}`); });
+    this.stderrDone.set(p, readLines(p.stderr as ReadableStream<Uint8Array>, (l) => { if (!onLine || onLine(l)) this.err(`${label}: ${l}`); }).catch(() => {}));
     return p as Subprocess<any, "pipe", "pipe">;
+  }
+
+  private async exitCode(p: Subprocess): Promise<number> {
+    const code = await p.exited;
+    await this.stderrDone.get(p);
+    return p.signalCode ? 128 : code;
   }
 
   private async write(b: Uint8Array): Promise<void> {
@@ -187,7 +200,7 @@ class Request {
     const { argv, env } = this.plugins.invocation(p, action, endpoint);
     const proc = this.spawn(`target ${action}`, argv, env, "ignore", (l) => { this.err(l); return false; });
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) await this.write(chunk);
-    return exitCode(proc);
+    return this.exitCode(proc);
   }
 
   private async backup(req: Extract<AgentRequest, { op: "backup" }>): Promise<number> {
@@ -218,7 +231,7 @@ class Request {
     }
     // The last chunk, which authenticates the end of the archive, only when every stage exited 0.
     for (const [label, s] of stages) {
-      const code = await exitCode(s);
+      const code = await this.exitCode(s);
       if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code === 0 ? 1 : code; }
     }
     await send(sealer.end());
@@ -272,17 +285,13 @@ class Request {
     await sink.flush();
     await sink.end();
     for (const [label, s] of stages) {
-      const code = await exitCode(s);
+      const code = await this.exitCode(s);
       if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code; }
     }
     return 0;
   }
 }
 
-async function exitCode(p: Subprocess): Promise<number> {
-  const code = await p.exited;
-  return p.signalCode ? 128 : code;
-}
 
 function killGroup(pid: number): void {
   try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }

@@ -12,6 +12,7 @@ import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { agentRoutes } from "./agents.ts";
 import { timespecRoutes } from "./timespec.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
@@ -70,6 +71,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   archiveRoutes(router);
   taskRoutes(router);
   authRoutes(router);
+  agentRoutes(router);
   pluginRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
 

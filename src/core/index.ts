@@ -1,5 +1,6 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
+import { agentRules, type AgentSource } from "./agents.ts";
 import type { Catalog } from "../catalog/index.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
@@ -34,6 +35,8 @@ export interface CoreOptions {
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
   onArchiveExpired?: () => void;
+  /** The agents targets name (src/agent), for /v1/agents; none listed when left out. */
+  agents?: AgentSource;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -63,6 +66,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     retention: definitionRules("retention policy", catalog.retention),
     jobs: jobRules(catalog, fileTask, jobsChanged),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
+    agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
   };

@@ -64,7 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
-    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
+    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), agents,
   });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first. Until all below is done the daemon is not

@@ -106,11 +106,12 @@ describe("the core drives a shield agent", () => {
     outDir = mkdtempSync(join(tmpdir(), "shield-e2e-agent-out-"));
     d = await startShieldDaemon({ args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
     // --core: the agent fetches the core's key once and pins it.
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES]);
+    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { keepDir: true });
     ids.store = (await call(d, "POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).json.uuid;
   });
   afterAll(async () => {
     await agent?.stop();
+    if (agent) rmSync(agent.dir, { recursive: true, force: true });
     await d?.stop();
     rmSync(storeDir, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
@@ -164,7 +165,7 @@ describe("the core drives a shield agent", () => {
     expect(rt.status).toBe("done");
     const back = readFileSync(join(outDir, "restored"));
     expect(back.length).toBe(size);
-    const expected = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size} | sha256sum`]).stdout.toString().split(" ")[0];
+    const expected = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size} | sha256sum`]).stdout.toString().split(" ")[0]!;
     expect(new Bun.CryptoHasher("sha256").update(back).digest("hex")).toBe(expected);
     ids.archive = archives[0].uuid;
   });
@@ -218,6 +219,97 @@ describe("the core drives a shield agent", () => {
       await impostor.stop();
     }
     // Back: the original agent, its own key (same data dir) on the same port.
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir });
+    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+  });
+  /** A backup through the agent that sends 64 KiB every 0.1 s; resolves once its plugin runs on the agent. */
+  async function slowBackup(name: string) {
+    const marker = `slow-${name}-${Date.now()}`;
+    const { job: j, target } = await job(name, agent.address, { size: String(65536 * 400), trickle: "0.1", tag: marker });
+    const task = await runJob(j);
+    await waitLog(d, task, `runs on agent ${agent.address}`);
+    await until("the plugin on the agent", () => processesWith(marker).length > 0, 10_000);
+    await Bun.sleep(500); // some bytes on their way
+    return { task, target, marker, groups: [...new Set(processesWith(marker).map((p) => p.pgid))] };
+  }
+  const relays = () => processesWith("agent-relay");
+
+  test("cancel stops the remote process group within a second and keeps nothing", async () => {
+    const storedBefore = files(storeDir).length;
+    const { task, target, groups } = await slowBackup("bytes-cancel");
+    expect(relays().length).toBeGreaterThan(0);
+    const t0 = Date.now();
+    expect((await call(d, "DELETE", `/v1/task/${task}`)).json).toEqual({ ok: "canceled" });
+    await until("the remote group gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
+    const took = Date.now() - t0;
+    expect(took).toBeLessThan(1500);
+    const done = await waitTask(d, task);
+    expect(done.status).toBe("canceled");
+    expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toHaveLength(0);
+    await until("no relay left on the core", () => relays().length === 0, 3000);
+    expect(files(storeDir).length).toBe(storedBefore);
+    console.log(`cancel: the agent's process group was gone ${took} ms after the cancel`);
+  });
+
+  test("a stream cut mid-backup (the agent killed) is no archive, and leaves no process on either side", async () => {
+    const storedBefore = files(storeDir).length;
+    const { task, target, groups } = await slowBackup("bytes-cut");
+    const port = agent.port;
+    await agent.stop("SIGKILL");
+    const done = await waitTask(d, task);
+    expect(done.status).toBe("failed");
+    expect(done.log).toMatch(/dropped|closed|target backup \(agent/);
+    expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toHaveLength(0);
+    expect(files(storeDir).length).toBe(storedBefore);
+    // The agent's own guards saw their lifeline go: the plugin's whole group is killed.
+    await until("the agent's plugin processes gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
+    await until("no relay left on the core", () => relays().length === 0, 3000);
+    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+  });
+
+  test("the agent killed with -9 mid-restore: the target never sees the end of its input", async () => {
+    const size = 8 * 1024 * 1024;
+    const out = join(outDir, "stalled");
+    const marker = `restore-${Date.now()}`;
+    const { job: j, target } = await job("bytes-restore-cut", agent.address, { size: String(size), out, restore_stall: "30", tag: marker });
+    expect((await waitTask(d, await runJob(j))).status).toBe("done");
+    const archive = (await call(d, "GET", `/v1/archives?target=${target}`)).json[0];
+    const r = await call(d, "POST", `/v1/archive/${archive.uuid}/restore`, {});
+    await until("the restore running on the agent", () => existsSync(`${out}.partial`), 15_000);
+    const groups = [...new Set(processesWith(marker).map((p) => p.pgid))];
+    expect(groups.length).toBeGreaterThan(0);
+    const port = agent.port;
+    await agent.stop("SIGKILL");
+    const done = await waitTask(d, r.json.task_uuid);
+    expect(done.status).toBe("failed");
+    expect(existsSync(out)).toBe(false); // only a whole input is ever moved into place
+    await until("the agent's restore processes gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
+    await until("no relay left on the core", () => relays().length === 0, 3000);
+    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+  });
+
+  test.skipIf(!pgAvailable)("PostgreSQL backed up and restored through the agent", async () => {
+    const srcUrl = await freshDatabase("agentsrc");
+    const dstUrl = await freshDatabase("agentdst");
+    const pgPort = (await startPostgres()).port;
+    const sql = postgres(srcUrl, { max: 1, onnotice: () => {} });
+    await sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+    await sql`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 50000) i`;
+    const [want] = await sql`SELECT count(*)::int AS n, md5(string_agg(v, ',' ORDER BY id)) AS h FROM t`;
+    await sql.end();
+    const db = (u: string) => new URL(u).pathname.slice(1);
+    const ep = (u: string) => ({ pg_host: "127.0.0.1", pg_port: pgPort, pg_user: "postgres", pg_password: PG_SECRET, pg_database: db(u) });
+    const { job: j, target } = await job("pg-on-agent", agent.address, ep(srcUrl), "postgres");
+    const task = await waitTask(d, await runJob(j));
+    expect(task.status).toBe("done");
+    expect(task.log).not.toContain(PG_SECRET);
+    const archive = (await call(d, "GET", `/v1/archives?target=${target}`)).json[0];
+    const dst = await call(d, "POST", "/v1/targets", { name: "pg-dst-on-agent", plugin: "postgres", endpoint: ep(dstUrl), agent: agent.address });
+    const r = await call(d, "POST", `/v1/archive/${archive.uuid}/restore`, { target: dst.json.uuid });
+    const rt = await waitTask(d, r.json.task_uuid);
+    expect(rt.status).toBe("done");
+    const check = postgres(dstUrl, { max: 1, onnotice: () => {} });
+    const [got] = await check`SELECT count(*)::int AS n, md5(string_agg(v, ',' ORDER BY id)) AS h FROM t`;
+    await check.end();
+    expect(got).toEqual(want);
   });
 });
