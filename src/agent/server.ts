@@ -59,6 +59,12 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
   const server = new Server({ hostKeys: [opts.hostKey], ident: `shield-agent_${VERSION}` }, (client: any, info: any) => {
     const peer = `${info.ip}:${info.port}`;
     let core = "";
+    // This connection's requests: when it goes (the relay killed by a cancel, the core
+    // dead, the network cut), so do they, whether or not ssh2 closes each channel.
+    const mine = new Set<Request>();
+    const gone = () => { for (const r of mine) r.abort("the core's connection closed"); };
+    client.on("close", gone);
+    client.on("end", gone);
     client.on("authentication", (ctx: any) => {
       if (ctx.method !== "publickey" || ctx.username !== CORE_USER || ctx.key.algo !== "ssh-ed25519") return ctx.reject(["publickey"]);
       const blob: Buffer = ctx.key.data;
@@ -89,7 +95,8 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
           }
           const r = new Request(ch, request, opts.plugins, peer);
           running.add(r);
-          void r.run().finally(() => running.delete(r));
+          mine.add(r);
+          void r.run().finally(() => { running.delete(r); mine.delete(r); });
         });
       });
     });

@@ -107,6 +107,8 @@ describe("the core drives a shield agent", () => {
     d = await startShieldDaemon({ args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
     // --core: the agent fetches the core's key once and pins it.
     agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { keepDir: true });
+    ids.schedule = (await call(d, "POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).json.uuid;
+    ids.retention = (await call(d, "POST", "/v1/retention", { name: "week", expires: 604800 })).json.uuid;
     ids.store = (await call(d, "POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).json.uuid;
   });
   afterAll(async () => {
@@ -132,8 +134,6 @@ describe("the core drives a shield agent", () => {
     const pub = await (await fetch(`${d.url}/v1/meta/pubkey`)).text();
     expect(readFileSync(join(agent.dir, "core.pub"), "utf8").trim()).toBe(pub.trim());
     expect(agent.output()).toMatch(/Pinned the core's key from .* SHA256:[A-Za-z0-9+/]{43}/);
-    ids.schedule = (await call(d, "POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).json.uuid;
-    ids.retention = (await call(d, "POST", "/v1/retention", { name: "week", expires: 604800 })).json.uuid;
   });
 
   test("a backup and restore through the agent: sealed on the agent, the bytes come back whole", async () => {
