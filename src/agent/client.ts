@@ -35,6 +35,8 @@ export interface ExecChannel {
   once(ev: string, fn: (...a: any[]) => void): this;
   pause(): void;
   resume(): void;
+  /** The agent's exit status once the channel closed; undefined when it closed without one (the connection dropped). */
+  status: Promise<number | undefined>;
 }
 
 export function parseAddress(address: string): { host: string; port: number } {
@@ -56,7 +58,15 @@ export function connectAgent(address: string, opts: ConnectOptions): Promise<Age
       resolve({
         presented,
         close: () => c.end(),
-        exec: (req) => new Promise((res, rej) => c.exec(JSON.stringify(req), (err: Error | undefined, ch: ExecChannel) => (err ? rej(err) : res(ch)))),
+        exec: (req) => new Promise((res, rej) => c.exec(JSON.stringify(req), (err: Error | undefined, ch: ExecChannel) => {
+          if (err) return rej(err);
+          // At once, in ssh2's callback: the exit status and the close may be in the very
+          // packets that carried the answer to the exec, parsed before any await resumes.
+          let code: number | undefined;
+          ch.on("exit", (c: number | null, signal?: string) => { code = c ?? (signal ? 128 : 3); });
+          const status = new Promise<number | undefined>((r) => ch.on("close", () => r(code)));
+          res(Object.assign(ch, { status }));
+        })),
       });
     });
     c.on("error", (err: Error & { level?: string }) => {
@@ -79,17 +89,32 @@ export function connectAgent(address: string, opts: ConnectOptions): Promise<Age
   });
 }
 
-/** Runs a short request to its end, collecting what it printed. */
+/** Runs a short request to its end, collecting what it printed; the whole of it within `timeoutMs`. */
 export async function execCollect(conn: AgentConnection, req: AgentRequest, timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  const ch = await conn.exec(req);
-  return new Promise((resolve, reject) => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let channel: ExecChannel | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      channel?.close();
+      conn.close();
+      reject(new AgentUnreachable(`the agent did not answer ${req.op} within ${timeoutMs / 1000} s${channel ? "" : " (no channel opened)"}`));
+    }, timeoutMs);
+  });
+  const run = (async () => {
+    const ch = (channel = await conn.exec(req));
     let stdout = "";
     let stderr = "";
-    let code = -1;
-    const timer = setTimeout(() => { ch.close(); reject(new AgentUnreachable(`the agent did not answer ${req.op} within ${timeoutMs / 1000} s`)); }, timeoutMs);
     ch.on("data", (b: Buffer) => { stdout += b.toString(); });
     ch.stderr.on("data", (b: Buffer) => { stderr += b.toString(); });
-    ch.on("exit", (c: number | null) => { code = c ?? 128; });
-    ch.on("close", () => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
+    const code = await ch.status;
+    if (code === undefined) throw new AgentUnreachable(`the connection to the agent dropped during ${req.op}`);
+    // The streams may still hold what came with the close: let them drain first.
+    await new Promise((r) => setImmediate(r));
+    return { code, stdout, stderr };
+  })();
+  try {
+    return await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

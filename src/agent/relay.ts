@@ -47,15 +47,12 @@ export async function runRelay(argv: string[]): Promise<number> {
     return 3;
   }
   const ch = await conn.exec(header.request);
-  const exit = new Promise<number>((resolve) => {
-    let code: number | undefined;
-    ch.on("exit", (c: number | null, signal?: string) => { code = c ?? (signal ? 128 : 3); });
-    ch.on("close", () => {
-      if (code === undefined) process.stderr.write(`the connection to agent ${header.address} dropped before the agent finished\n`);
-      resolve(code ?? 3);
-    });
+  const exit = ch.status.then((code) => {
+    if (code === undefined) process.stderr.write(`the connection to agent ${header.address} dropped before the agent finished\n`);
+    return code ?? 3;
   });
-  ch.stderr.on("data", (b: Buffer) => process.stderr.write(b));
+  // Synchronous: the agent's last line (its report) must be out before the relay exits.
+  ch.stderr.on("data", (b: Buffer) => writeAll(2, b));
   ch.on("data", (b: Buffer) => writeAll(1, b));
   if (header.request.op === "restore") {
     // The channel closing under us (the agent failed or went away) says why through its exit.
@@ -63,6 +60,7 @@ export async function runRelay(argv: string[]): Promise<number> {
   }
   else ch.end();
   const code = await exit;
+  await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
   conn.close();
   return code;
 }

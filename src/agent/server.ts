@@ -48,7 +48,7 @@ interface Channel {
   close(): void;
   pause(): void;
   resume(): void;
-  stderr: { write(b: string): boolean };
+  stderr: { write(b: string, done?: () => void): boolean };
   on(ev: string, fn: (...a: any[]) => void): void;
   once(ev: string, fn: (...a: any[]) => void): void;
 }
@@ -157,6 +157,9 @@ class Request {
     this.done = true;
     for (const p of this.procs) killGroup(p.pid); // whatever a plugin left behind in its group
     log.info("request finished", { peer: this.peer, op: req.op, code });
+    // The exit status goes out at once, past data still waiting for the channel's window:
+    // stderr (the backup's report) must be out before it, or the core may never see it.
+    await Promise.race([this.stderrFlushed, new Promise((r) => this.ch.once("close", r))]);
     try {
       this.ch.exit(code);
       this.ch.end();
@@ -165,8 +168,14 @@ class Request {
     }
   }
 
+  /** Settles once the last stderr line written so far has gone out (see run). */
+  private stderrFlushed: Promise<void> = Promise.resolve();
+
   private err(line: string): void {
-    try { this.ch.stderr.write(line.endsWith("\n") ? line : line + "\n"); } catch { /* gone */ }
+    try {
+      const flushed = new Promise<void>((r) => this.ch.stderr.write(line.endsWith("\n") ? line : line + "\n", () => r()));
+      this.stderrFlushed = flushed;
+    } catch { /* gone */ }
   }
 
   private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {

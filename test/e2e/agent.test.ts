@@ -12,6 +12,7 @@ import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/dae
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
+import { WebClient } from "../web/session-client.ts";
 
 const PASSWORD = "e2e-agent-password";
 const PG_SECRET = "pg-secret-never-logged";
@@ -28,7 +29,7 @@ async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
   for (;;) {
     const { json } = await call(d, "GET", `/v1/task/${uuid}`);
     if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
+    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}\n${d.stderr().slice(-3000)}`);
     await Bun.sleep(100);
   }
 }
@@ -160,6 +161,13 @@ describe("the core drives a shield agent", () => {
     expect(a.plugins.map((p: any) => p.name)).toContain("bytes-target");
     expect(a.plugins.map((p: any) => p.name)).toContain("postgres");
 
+    // The targets page shows the agent's state beside the target.
+    const web = new WebClient({ request: (u: string, init: RequestInit) => fetch(u, { ...init, redirect: "manual" }) } as any, d.url);
+    await web.get("/signin");
+    await web.request("POST", "/signin", { form: { _csrf: web.csrf, name: "admin", password: PASSWORD, next: "/targets" } });
+    const targetsPage = await web.get("/targets");
+    expect(targetsPage.html).toContain(`${agent.address} <span class="muted" title="key ${a.host_key}">reachable, shield`);
+
     const r = await call(d, "POST", `/v1/archive/${archives[0].uuid}/restore`, {});
     const rt = await waitTask(d, r.json.task_uuid);
     expect(rt.status).toBe("done");
@@ -215,6 +223,12 @@ describe("the core drives a shield agent", () => {
       expect(task.status).toBe("failed");
       expect(task.log).toContain("not the pinned");
       expect(existsSync(join(outDir, "impostor"))).toBe(false);
+      // An admin who knows the agent was reinstalled forgets its key: the next contact pins the new one.
+      expect((await call(d, "DELETE", `/v1/agent/${impostor.address}/key`)).json).toEqual({ ok: "forgotten" });
+      expect((await call(d, "DELETE", `/v1/agent/${impostor.address}/key`)).status).toBe(404);
+      const again = await waitTask(d, await runJob(j));
+      expect(again.status).toBe("done");
+      expect((await call(d, "DELETE", `/v1/agent/${impostor.address}/key`)).json).toEqual({ ok: "forgotten" });
     } finally {
       await impostor.stop();
     }
