@@ -42,13 +42,13 @@ export interface RunningAgent {
 
 // ssh2's channels are untyped here; only what is used is named.
 interface Channel {
-  write(b: Uint8Array | string): boolean;
+  write(b: Uint8Array | string, done?: () => void): boolean;
   end(): void;
   exit(code: number): void;
   close(): void;
   pause(): void;
   resume(): void;
-  stderr: { write(b: string, done?: () => void): boolean };
+  stderr: { write(b: Uint8Array | string, done: () => void): boolean };
   on(ev: string, fn: (...a: any[]) => void): void;
   once(ev: string, fn: (...a: any[]) => void): void;
 }
@@ -88,7 +88,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
           try {
             request = JSON.parse(req.command);
           } catch {
-            ch.stderr.write("shield agent: the request is not JSON\n");
+            ch.stderr.write("shield agent: the request is not JSON\n", () => {});
             ch.exit(1);
             ch.end();
             return;
@@ -128,6 +128,7 @@ class Request {
   private done = false;
 
   constructor(private readonly ch: Channel, private readonly req: AgentRequest, private readonly plugins: PluginRegistry, private readonly peer: string) {
+    this.closed = new Promise<void>((r) => ch.once("close", () => r()));
     // The core canceled, died, or the network dropped: nothing of this request may go on.
     ch.on("close", () => { if (!this.done) this.abort("the core's channel closed"); });
   }
@@ -159,7 +160,7 @@ class Request {
     log.info("request finished", { peer: this.peer, op: req.op, code });
     // The exit status goes out at once, past data still waiting for the channel's window:
     // stderr (the backup's report) must be out before it, or the core may never see it.
-    await Promise.race([this.stderrFlushed, new Promise((r) => this.ch.once("close", r))]);
+    await this.out;
     try {
       this.ch.exit(code);
       this.ch.end();
@@ -168,14 +169,24 @@ class Request {
     }
   }
 
-  /** Settles once the last stderr line written so far has gone out (see run). */
-  private stderrFlushed: Promise<void> = Promise.resolve();
+  /**
+   * Every write to the channel, stdout and stderr alike, in one queue: each waits
+   * until the one before has gone out. ssh2 (1.17) resumes only one of a channel's
+   * two streams when the core's window opens again: a stderr line written while
+   * stdout waits for the window could wait for ever, and the request with it.
+   */
+  private out: Promise<void> = Promise.resolve();
+  private readonly closed: Promise<void>;
+
+  private send(stream: { write(b: Uint8Array | string, done: () => void): boolean }, b: Uint8Array | string): Promise<void> {
+    this.out = this.out.then(() => Promise.race([this.closed, new Promise<void>((r) => {
+      try { stream.write(b, () => r()); } catch { r(); }
+    })]));
+    return this.out;
+  }
 
   private err(line: string): void {
-    try {
-      const flushed = new Promise<void>((r) => this.ch.stderr.write(line.endsWith("\n") ? line : line + "\n", () => r()));
-      this.stderrFlushed = flushed;
-    } catch { /* gone */ }
+    void this.send(this.ch.stderr, line.endsWith("\n") ? line : line + "\n");
   }
 
   private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {
@@ -196,9 +207,10 @@ class Request {
     return p.signalCode ? 128 : code;
   }
 
+  /** Backpressure: resolves once `b` went out within the core's window. */
   private async write(b: Uint8Array): Promise<void> {
     if (this.done) throw new Error("the channel closed");
-    if (!this.ch.write(b)) await new Promise<void>((r) => { this.ch.once("drain", r); this.ch.once("close", r); });
+    await this.send(this.ch, b);
   }
 
   private async hello(): Promise<number> {
