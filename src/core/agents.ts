@@ -1,9 +1,10 @@
 // The agents the core drives (src/agent): their state now, and resetting a pinned key.
 import type { AgentStatus } from "../agent/directory.ts";
 import { NotFound } from "./errors.ts";
+import type { AgentValidator } from "./plugins.ts";
 
 /** What the core needs of the agent directory (the daemon's AgentDirectory). */
-export interface AgentSource {
+export interface AgentSource extends AgentValidator {
   status(): Promise<AgentStatus[]>;
   reset(name: string): Promise<boolean>;
 }

@@ -4,7 +4,7 @@
 // unreachable agent failing the task, a stream cut by killing the agent, cancel,
 // and the agent killed with -9 mid-restore.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -102,12 +102,19 @@ describe("the core drives a shield agent", () => {
   let outDir: string;
   const ids: Record<string, string> = {};
 
+  // The agent has a plugin the core lacks: only the agent can validate and run it.
+  let agentOnly: string;
+  const agentArgs = () => ["--core", d.url, "--plugin-dir", FIXTURES, "--plugin-dir", agentOnly];
+
   beforeAll(async () => {
+    agentOnly = mkdtempSync(join(tmpdir(), "shield-e2e-agent-plugins-"));
+    copyFileSync(join(FIXTURES, "common.sh"), join(agentOnly, "common.sh"));
+    copyFileSync(join(FIXTURES, "bytes-target"), join(agentOnly, "only-on-agent"));
     storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-agent-store-"));
     outDir = mkdtempSync(join(tmpdir(), "shield-e2e-agent-out-"));
     d = await startShieldDaemon({ args: ["--plugin-dir", FIXTURES], env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
     // --core: the agent fetches the core's key once and pins it.
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { keepDir: true });
+    agent = await startAgentProcess(agentArgs(), { keepDir: true });
     ids.schedule = (await call(d, "POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).json.uuid;
     ids.retention = (await call(d, "POST", "/v1/retention", { name: "week", expires: 604800 })).json.uuid;
     ids.store = (await call(d, "POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).json.uuid;
@@ -118,6 +125,7 @@ describe("the core drives a shield agent", () => {
     await d?.stop();
     rmSync(storeDir, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
+    rmSync(agentOnly, { recursive: true, force: true });
   });
 
   async function job(name: string, agentAddress: string, endpoint: Record<string, unknown>, plugin = "bytes-target") {
@@ -178,6 +186,20 @@ describe("the core drives a shield agent", () => {
     ids.archive = archives[0].uuid;
   });
 
+  test("a target on an agent is validated by its plugin there, even one the core does not have", async () => {
+    const bad = await call(d, "POST", "/v1/targets", { name: "invalid-on-agent", plugin: "only-on-agent", endpoint: {}, agent: agent.address });
+    expect(bad.status).toBe(400);
+    expect(bad.json.fields.endpoint).toContain(`on agent ${agent.address} says the endpoint is invalid: size is required`);
+    const missing = await call(d, "POST", "/v1/targets", { name: "missing-on-agent", plugin: "nope", endpoint: {}, agent: agent.address });
+    expect(missing.status).toBe(400);
+    expect(missing.json.fields.plugin).toContain('no plugin named "nope"');
+    const { job: j } = await job("only-on-agent", agent.address, { size: "1000" }, "only-on-agent");
+    expect((await waitTask(d, await runJob(j))).status).toBe("done");
+    // The core itself cannot run it: without the agent, the same target is refused.
+    const local = await call(d, "POST", "/v1/targets", { name: "only-local", plugin: "only-on-agent", endpoint: { size: "1" }, agent: "" });
+    expect(local.status).toBe(400);
+  });
+
   test("a target naming an unreachable agent fails its task clearly and never runs on the core", async () => {
     const nowhere = `127.0.0.1:${await freePort()}`;
     const marker = join(outDir, "never");
@@ -233,7 +255,7 @@ describe("the core drives a shield agent", () => {
       await impostor.stop();
     }
     // Back: the original agent, its own key (same data dir) on the same port.
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+    agent = await startAgentProcess(agentArgs(), { port, dir: agent.dir, keepDir: true });
   });
   /** A backup through the agent that sends 64 KiB every 0.1 s; resolves once its plugin runs on the agent. */
   async function slowBackup(name: string) {
@@ -277,7 +299,7 @@ describe("the core drives a shield agent", () => {
     // The agent's own guards saw their lifeline go: the plugin's whole group is killed.
     await until("the agent's plugin processes gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
     await until("no relay left on the core", () => relays().length === 0, 3000);
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+    agent = await startAgentProcess(agentArgs(), { port, dir: agent.dir, keepDir: true });
   });
 
   test("the agent killed with -9 mid-restore: the target never sees the end of its input", async () => {
@@ -298,7 +320,7 @@ describe("the core drives a shield agent", () => {
     expect(existsSync(out)).toBe(false); // only a whole input is ever moved into place
     await until("the agent's restore processes gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
     await until("no relay left on the core", () => relays().length === 0, 3000);
-    agent = await startAgentProcess(["--core", d.url, "--plugin-dir", FIXTURES], { port, dir: agent.dir, keepDir: true });
+    agent = await startAgentProcess(agentArgs(), { port, dir: agent.dir, keepDir: true });
   });
 
   test.skipIf(!pgAvailable)("PostgreSQL backed up and restored through the agent", async () => {
