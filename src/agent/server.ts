@@ -160,7 +160,7 @@ class Request {
     log.info("request finished", { peer: this.peer, op: req.op, code });
     // The exit status goes out at once, past data still waiting for the channel's window:
     // stderr (the backup's report) must be out before it, or the core may never see it.
-    await this.out;
+    await this.flushed();
     try {
       this.ch.exit(code);
       this.ch.end();
@@ -170,23 +170,28 @@ class Request {
   }
 
   /**
-   * Every write to the channel, stdout and stderr alike, in one queue: each waits
-   * until the one before has gone out. ssh2 (1.17) resumes only one of a channel's
-   * two streams when the core's window opens again: a stderr line written while
-   * stdout waits for the window could wait for ever, and the request with it.
+   * ssh2 (1.17) resumes only one of a channel's two streams when the core's window
+   * opens again: a stderr line written while stdout waits for the window could wait
+   * for ever, and the request with it. So the two never wait at once: a stderr line
+   * goes out only once stdout's last write has, and stdout waits for it meanwhile.
+   * (stdout alone streams with the stream's own backpressure: no wait per chunk.)
    */
-  private out: Promise<void> = Promise.resolve();
+  private lastOut: Promise<void> = Promise.resolve();
+  private errQueue: Promise<void> = Promise.resolve();
   private readonly closed: Promise<void>;
 
-  private send(stream: { write(b: Uint8Array | string, done: () => void): boolean }, b: Uint8Array | string): Promise<void> {
-    this.out = this.out.then(() => Promise.race([this.closed, new Promise<void>((r) => {
-      try { stream.write(b, () => r()); } catch { r(); }
-    })]));
-    return this.out;
+  private err(line: string): void {
+    const text = line.endsWith("\n") ? line : line + "\n";
+    this.errQueue = this.errQueue
+      .then(() => Promise.race([this.lastOut, this.closed]))
+      .then(() => Promise.race([this.closed, new Promise<void>((r) => {
+        try { this.ch.stderr.write(text, () => r()); } catch { r(); }
+      })]));
   }
 
-  private err(line: string): void {
-    void this.send(this.ch.stderr, line.endsWith("\n") ? line : line + "\n");
+  /** Everything written so far has gone out (or the channel is gone). */
+  private flushed(): Promise<void> {
+    return Promise.race([Promise.all([this.lastOut, this.errQueue]).then(() => {}), this.closed]);
   }
 
   private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {
@@ -207,10 +212,13 @@ class Request {
     return p.signalCode ? 128 : code;
   }
 
-  /** Backpressure: resolves once `b` went out within the core's window. */
+  /** Backpressure: resolves when the channel can take more. */
   private async write(b: Uint8Array): Promise<void> {
+    await this.errQueue;
     if (this.done) throw new Error("the channel closed");
-    await this.send(this.ch, b);
+    let ok = true;
+    this.lastOut = new Promise<void>((r) => { ok = this.ch.write(b, () => r()); });
+    if (!ok) await Promise.race([new Promise((r) => this.ch.once("drain", r)), this.closed]);
   }
 
   private async hello(): Promise<number> {
