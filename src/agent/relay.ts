@@ -13,7 +13,7 @@
 // - restore: the rest of stdin (the archive, decrypted and verified on the core,
 //   still compressed) goes to the agent in frames; the end of stdin (the daemon's
 //   commit, guard.ts) becomes the commit frame.
-import { readFileSync, writeSync } from "node:fs";
+import { readFileSync, write, writeSync } from "node:fs";
 import { connectAgent, type ExecChannel } from "./client.ts";
 import { opensshPrivateKey } from "./keys.ts";
 import { COMMIT_FRAME, frame, type AgentRequest } from "./protocol.ts";
@@ -53,19 +53,38 @@ export async function runRelay(argv: string[]): Promise<number> {
   });
   // Synchronous: the agent's last line (its report) must be out before the relay exits.
   ch.stderr.on("data", (b: Buffer) => writeAll(2, b));
-  ch.on("data", (b: Buffer) => writeAll(1, b));
+  // Written on the thread pool, the channel paused meanwhile: SSH's window then holds the
+  // agent back while the store is slow, and the event loop stays free to send the
+  // keepalives by which the agent knows the core is alive (server.ts SILENCE_MS).
+  let writing: Promise<boolean> = Promise.resolve(true);
+  ch.on("data", (b: Buffer) => {
+    ch.pause();
+    writing = writing.then((ok) => ok && writeOut(1, b).then(() => { ch.resume(); return true; }, (err) => {
+      process.stderr.write(`cannot write the archive to the store: ${(err as Error).message}\n`);
+      ch.close();
+      return false;
+    }));
+  });
   if (header.request.op === "restore") {
     // The channel closing under us (the agent failed or went away) says why through its exit.
     await sendFramed(ch, rest, reader).catch(() => ch.close());
   }
   else ch.end();
-  const code = await exit;
+  let code = await exit;
+  // The last bytes may still be on their way to the store.
+  if (!(await writing) && code === 0) code = 3;
   await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
   conn.close();
   return code;
 }
 
-/** Blocking writes: while the store is slow the relay reads nothing, and SSH's window holds the agent back. */
+async function writeOut(fd: number, b: Uint8Array): Promise<void> {
+  for (let at = 0; at < b.length;) {
+    at += await new Promise<number>((resolve, reject) => write(fd, b, at, b.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+/** Small synchronous writes (stderr lines), whole even on a non-blocking descriptor. */
 function writeAll(fd: number, b: Uint8Array): void {
   let at = 0;
   while (at < b.length) {

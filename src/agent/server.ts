@@ -17,6 +17,9 @@ import { CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply 
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
 
+/** The core's keepalives come every 5 s (client.ts): this much silence means it is gone. */
+const SILENCE_MS = 20_000;
+
 export interface AgentOptions {
   host: string;
   port: number;
@@ -56,6 +59,7 @@ interface Channel {
 export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []): Promise<RunningAgent> {
   const accepted = opts.authorizedKeys;
   const running = new Set<Request>();
+  const connections = new Set<import("node:net").Socket | undefined>();
   const server = new Server({ hostKeys: [opts.hostKey], ident: `shield-agent_${VERSION}` }, (client: any, info: any) => {
     const peer = `${info.ip}:${info.port}`;
     let core = "";
@@ -65,6 +69,20 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     const gone = () => { for (const r of mine) r.abort("the core's connection closed"); };
     client.on("close", gone);
     client.on("end", gone);
+    // A link that goes silent (a cable pulled, a host gone) closes nothing: TCP would
+    // retry for many minutes while the plugin waits. The core sends SSH keepalives
+    // every few seconds, so a connection silent for SILENCE_MS is taken for dead.
+    const sock: import("node:net").Socket | undefined = client._sock;
+    let heard = Date.now();
+    sock?.on("data", () => { heard = Date.now(); });
+    const watch = setInterval(() => {
+      if (Date.now() - heard < SILENCE_MS) return;
+      log.warn("the core went silent: closing its connection", { peer, silentMs: Date.now() - heard });
+      gone();
+      sock?.destroy();
+    }, 1000);
+    connections.add(sock);
+    client.on("close", () => { clearInterval(watch); connections.delete(sock); });
     client.on("authentication", (ctx: any) => {
       if (ctx.method !== "publickey" || ctx.username !== CORE_USER || ctx.key.algo !== "ssh-ed25519") return ctx.reject(["publickey"]);
       const blob: Buffer = ctx.key.data;
@@ -114,8 +132,10 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     port,
     stop: async () => {
       for (const e of extras) await e.stop();
-      await new Promise<void>((r) => server.close(() => r()));
+      // Requests first, then connections (one to a core gone silent would hold close() for minutes).
       for (const r of running) r.abort("the agent is stopping");
+      for (const c of connections) c?.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

@@ -17,10 +17,13 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string | null>;
 }
 
-export async function startAgentProcess(args: string[], opts: { dir?: string; port?: number; keepDir?: boolean } = {}): Promise<AgentProcess> {
+/** `wrap`: a command prefix (`ip netns exec NS`); `host`: the address to listen on (default 127.0.0.1). */
+export async function startAgentProcess(args: string[], opts: { dir?: string; port?: number; keepDir?: boolean; wrap?: string[]; host?: string } = {}): Promise<AgentProcess> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "shield-test-agent-"));
   const port = opts.port ?? await freePort();
-  const proc = spawn(ensureBinary(), ["agent", "--listen", `127.0.0.1:${port}`, "--data-dir", dir, ...args], {
+  const host = opts.host ?? "127.0.0.1";
+  const argv = [...(opts.wrap ?? []), ensureBinary(), "agent", "--listen", `${host}:${port}`, "--data-dir", dir, ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -34,7 +37,7 @@ export async function startAgentProcess(args: string[], opts: { dir?: string; po
     await Bun.sleep(20);
   }
   return {
-    address: `127.0.0.1:${port}`, port, dir, proc, output: () => out,
+    address: `${host}:${port}`, port, dir, proc, output: () => out,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const r = await exited;
