@@ -60,7 +60,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
   const accepted = opts.authorizedKeys;
   const running = new Set<Request>();
   const connections = new Set<import("node:net").Socket | undefined>();
-  const server = new Server({ hostKeys: [opts.hostKey], ident: `shield-agent_${VERSION}` }, (client: any, info: any) => {
+  const server = new Server({ hostKeys: [opts.hostKey], ident: `ShieldAgent_${VERSION}` }, (client: any, info: any) => {
     const peer = `${info.ip}:${info.port}`;
     let core = "";
     // This connection's requests: when it goes (the relay killed by a cancel, the core

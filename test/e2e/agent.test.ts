@@ -186,6 +186,22 @@ describe("the core drives a shield agent", () => {
     ids.archive = archives[0].uuid;
   });
 
+  test("gzip and no compression through the agent, encrypted, come back whole", async () => {
+    for (const compression of ["gzip", "none"]) {
+      const size = 1024 * 1024 + 5;
+      const out = join(outDir, `restored-${compression}`);
+      const t = await call(d, "POST", "/v1/targets", { name: `bytes-${compression}`, plugin: "bytes-target", endpoint: { size: String(size), out }, agent: agent.address });
+      const j = await call(d, "POST", "/v1/jobs", { name: `bytes-${compression}-job`, target: t.json.uuid, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true, compression });
+      expect(j.json).toMatchObject({ ok: "created" });
+      expect((await waitTask(d, await runJob(j.json.uuid))).status).toBe("done");
+      const [a] = (await call(d, "GET", `/v1/archives?target=${t.json.uuid}`)).json;
+      expect(a).toMatchObject({ compression, cipher: "aes-256-gcm-chunked-v1", raw_size: compression === "gzip" ? null : size });
+      const r = await waitTask(d, (await call(d, "POST", `/v1/archive/${a.uuid}/restore`, {})).json.task_uuid);
+      expect(r.status).toBe("done");
+      expect(statSync(out).size).toBe(size);
+    }
+  });
+
   test("a target on an agent is validated by its plugin there, even one the core does not have", async () => {
     const bad = await call(d, "POST", "/v1/targets", { name: "invalid-on-agent", plugin: "only-on-agent", endpoint: {}, agent: agent.address });
     expect(bad.status).toBe(400);
