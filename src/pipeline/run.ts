@@ -480,7 +480,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const agent = target.agent;
-  // On an agent, the agent decompresses (see restoreOnAgent).
+  // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
   const [sp, tp] = await Promise.all([ctx.plugins.resolveAs(store.plugin, "store"), agent ? undefined : ctx.plugins.resolveAs(target.plugin, "target")]);
