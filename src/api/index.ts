@@ -12,6 +12,7 @@ import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { agentRoutes } from "./agents.ts";
 import { timespecRoutes } from "./timespec.ts";
 import { retentionRoutes } from "./retention.ts";
 import * as S from "./schemas.ts";
@@ -75,6 +76,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   archiveRoutes(router);
   taskRoutes(router);
   authRoutes(router);
+  agentRoutes(router);
   pluginRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
 

@@ -6,6 +6,7 @@ import { archiveQueries } from "./archives.ts";
 import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
+import { agentQueries } from "./agents.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -32,6 +33,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     users: userQueries(h),
     tokens: tokenQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
+    agents: agentQueries(h),
     close: () => h.close(),
   };
 }
@@ -49,3 +51,4 @@ export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
+export type { AgentRow } from "./agents.ts";

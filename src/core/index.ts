@@ -1,5 +1,6 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
+import { agentRules, type AgentSource } from "./agents.ts";
 import type { Catalog } from "../catalog/index.ts";
 import type { PluginRegistry } from "../plugin-host/index.ts";
 import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
@@ -37,6 +38,8 @@ export interface CoreOptions {
   onArchiveExpired?: () => void;
   /** A policy update purging more than this share of a job's archives at once needs `force` (0..1; default 0.5). */
   maxPurgeShare?: number;
+  /** The agents targets name (src/agent), for /v1/agents; none listed when left out. */
+  agents?: AgentSource;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -60,13 +63,14 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     secrets: opts.secrets,
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
-      plugins && endpointCheck(plugins, "target")),
+      plugins && endpointCheck(plugins, "target", opts.agents)),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
     retention,
     jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
+    agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
   };

@@ -15,6 +15,7 @@ import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
+import { AgentDirectory } from "../agent/directory.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -50,8 +51,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await catalog.close();
     throw err;
   }
+  const agents = new AgentDirectory(catalog, config.dataDir);
   const supervisor = new Supervisor({
-    catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
+    agents, catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
     staleAfterMs: config.heartbeatGrace * 1000,
   });
   for (const tool of missingTools()) {
@@ -62,7 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
-    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare,
+    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
   });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first. Until all below is done the daemon is not

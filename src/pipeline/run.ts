@@ -15,6 +15,8 @@ import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
+import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
+import type { BackupReport } from "../agent/protocol.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
 
@@ -28,7 +30,15 @@ export interface PipelineContext {
   progressEvery?: number;
 }
 
-export interface Endpoint { plugin: string; endpoint: string }
+export interface Endpoint {
+  plugin: string;
+  endpoint: string;
+  /**
+   * A target only: its plugin runs on this agent (src/agent), never here. Its stage
+   * is then the relay, and compression and encryption happen on the agent.
+   */
+  agent?: AgentTarget;
+}
 
 export interface BackupResult {
   storeKey: string;
@@ -304,9 +314,11 @@ export interface BackupOptions {
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
-  const zip = compressor(opts.compression);
+  const agent = target.agent;
+  // On an agent, the agent compresses: nothing here needs the compressor.
+  const zip = agent ? undefined : compressor(opts.compression);
   requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
-  const [tp, sp] = await Promise.all([ctx.plugins.target(target), ctx.plugins.store(store)]);
+  const [tp, sp] = await Promise.all([agent ? undefined : ctx.plugins.target(target), ctx.plugins.store(store)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const dataKey = opts.encrypt ? newDataKey() : null;
@@ -316,7 +328,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // it and the raw bytes never cross the daemon (a wakeup per few KiB of a dump;
   // see bench/DATAPATH.md). gzip does not: the daemon counts them on their way in.
   let zstdRaw: number | undefined;
-  const direct = opts.compression === "zstd";
+  const direct = opts.compression === "zstd" && !agent;
+  let agentReport: BackupReport | undefined;
 
   // The bytes after compression never cross the daemon either: the stage before the
   // store writes into the store's guard, which seals them (encrypts, counts, hashes:
@@ -335,11 +348,28 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
-      seal: { key: dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
+      // Sealed on the agent already: the guard only counts and hashes.
+      seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
     });
     storeInput.handedOver();
     let source: Stage;
-    if (zip && direct) {
+    if (agent) {
+      source = run.stage(`target backup (agent ${agent.address})`, relayArgv(), pluginEnv(), {
+        stdin: "pipe", stdout: storeInput.fd,
+        stderr: (line) => {
+          const r = relayReport(line);
+          if (r.report) agentReport = r.report;
+          return r.keep;
+        },
+      });
+      const relay = source;
+      // The request (the endpoint, the data key) goes on the relay's stdin, never in its arguments.
+      work.add(relay.input().then(async (w) => {
+        w.write(backupHeader(agent, target.plugin, target.endpoint, opts.compression, dataKey));
+        await relay.endInput();
+      }));
+      upstream.push(source);
+    } else if (zip && direct) {
       const zstdInput = run.fifo();
       const z = run.stage(opts.compression, zip, pluginEnv(), {
         stdin: "held", heldFifo: zstdInput.path, stdout: storeInput.fd,
@@ -350,7 +380,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
         },
       });
       zstdInput.handedOver();
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: zstdInput.fd });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: zstdInput.fd });
       await z.inputPath();
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
@@ -358,14 +388,14 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: true });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: true });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
       const s = source;
       work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: storeInput.fd });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: storeInput.fd });
       upstream.push(source);
     }
     await sink.inputPath();
@@ -406,7 +436,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
   const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
   const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
-  const done = direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
+  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes)
+    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
     : run.progress("backed up", zip ? raw : sealedRaw);
   try {
     await run.finish(work.all);
@@ -416,14 +447,15 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
-    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
+    const rawBytes = agent ? (agentReport?.rawBytes ?? undefined) : direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
     done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
   if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
   if (!sealed) throw Object.assign(new PipelineFailed("the store's guard did not report what it stored"), { storeKey });
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
   return {
-    storeKey, size: sealed.bytes, rawSize: direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn, sha256: sealed.sha256,
+    storeKey, size: sealed.bytes, sha256: sealed.sha256,
+    rawSize: agent ? (agentReport?.rawBytes ?? null) : direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn,
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
 }
@@ -449,9 +481,11 @@ export interface ArchiveToRestore {
 export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
-  const unzip = decompressor(archive.compression);
+  const agent = target.agent;
+  // On an agent, the agent decompresses (the branch below).
+  const unzip = agent ? undefined : decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
-  const [sp, tp] = await Promise.all([ctx.plugins.store(store), ctx.plugins.target(target)]);
+  const [sp, tp] = await Promise.all([ctx.plugins.store(store), agent ? undefined : ctx.plugins.target(target)]);
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
@@ -476,13 +510,33 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
-  const direct = archive.compression === "zstd";
+  const direct = archive.compression === "zstd" && !agent;
   let zstdRaw: number | undefined;
+  if (agent) {
+    // Decrypted and verified here (the data key never goes to the agent for a restore,
+    // and the checksum is checked where the archive is read); decompressed on the agent,
+    // so the link carries compressed bytes. The relay's input is held: the agent's target
+    // sees the end of its input (the commit frame) only after verification.
+    try {
+      decompressor(archive.compression); // an unknown compression fails here, before the agent is asked
+      const sink = run.stage(`target restore (agent ${agent.address})`, relayArgv(), pluginEnv(), { stdin: "held", stdout: false });
+      work.add(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify));
+    } catch (err) {
+      return run.abandon(err, work);
+    }
+    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched);
+    try {
+      await run.finish(work.all);
+    } finally {
+      done();
+    }
+    return { rawSize: null };
+  }
   try {
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
     const targetInput = direct ? run.fifo() : undefined;
-    const sink = run.command("target restore", tp.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    const sink = run.command("target restore", tp!.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
     targetInput?.handedOver();
     if (unzip) {
       const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {

@@ -10,6 +10,7 @@ import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import { EndpointSecrets, SecretUnreadable } from "../pipeline/endpoint-secrets.ts";
 import { withRetry, type PluginRegistry } from "../plugin-host/index.ts";
 import type { Compression } from "../pipeline/compression.ts";
+import type { AgentDirectory, AgentTarget } from "../agent/directory.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
@@ -51,6 +52,8 @@ export interface SupervisorOptions {
   staleAfterMs?: number;
   /** How often to look for such tasks after the one look at start (ms). */
   recoverEveryMs?: number;
+  /** Reaches the agents targets name (src/agent); without it, such a target's task fails. */
+  agents?: AgentDirectory;
 }
 
 class TaskFailure extends Error {}
@@ -228,9 +231,10 @@ export class Supervisor {
     const storeEndpoint = this.open(job.storeEndpoint, `store "${job.storeName}"`, tlog);
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
+    const agent = await this.agentFor(job.targetAgent, job.targetName, job.targetPlugin, tlog);
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
-    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint }, { plugin: job.storePlugin, endpoint: storeEndpoint },
+    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint, agent }, { plugin: job.storePlugin, endpoint: storeEndpoint },
       {
         compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
         // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
@@ -257,6 +261,23 @@ export class Supervisor {
     const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
     tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;
+  }
+
+  /**
+   * The agent a target names, reached and checked (its pinned key, the plugin
+   * offered) before anything starts; undefined when the target names none. An
+   * agent that cannot be reached fails the task: its target never runs here instead.
+   */
+  private async agentFor(name: string, target: string, plugin: string, tlog: TaskLog): Promise<AgentTarget | undefined> {
+    if (!name) return undefined;
+    if (!this.opts.agents) throw new TaskFailure(`target "${target}" runs on agent ${name}, and this daemon has no agent client`);
+    try {
+      const agent = await this.opts.agents.prepare(name, plugin);
+      tlog.line(`target "${target}" runs on agent ${name} (its key ${agent.hostKey})`);
+      return agent;
+    } catch (err) {
+      throw new TaskFailure(`target "${target}" runs on agent ${name}, which cannot take it: ${(err as Error).message}. Nothing ran (a target naming an agent never runs on the core)`);
+    }
   }
 
   /**
@@ -298,8 +319,9 @@ export class Supervisor {
     const targetEndpoint = this.open(target.endpoint, `target "${target.name}"`, tlog);
     const storeEndpoint = this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog);
     tlog.line(`restoring archive ${archive.uuid} from store "${archive.storeName}" (${archive.storePlugin}) to target "${target.name}" (${target.plugin})`);
+    const agent = await this.agentFor(target.agent, target.name, target.plugin, tlog);
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
-    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint }, {
+    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint, agent }, {
       storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
     });
     tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);

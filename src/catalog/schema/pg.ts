@@ -176,3 +176,12 @@ export const tokens = pgTable("tokens", {
   createdAt: time("created_at").notNull(),
   lastUsedAt: time("last_used_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
+
+// Shield agents the core has reached (src/agent): see ./sqlite.ts.
+export const agents = pgTable("agents", {
+  name: text("name").primaryKey(),
+  hostKey: text("host_key").notNull(),
+  firstSeen: time("first_seen").notNull(),
+  lastSeen: time("last_seen").notNull(),
+  version: text("version").notNull().default(""),
+});

@@ -175,3 +175,17 @@ export const tokens = sqliteTable("tokens", {
   createdAt: time("created_at").notNull(),
   lastUsedAt: time("last_used_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
+
+// Shield agents the core has reached (src/agent). The key an agent presented at
+// first contact is pinned here; any other key later is refused until an operator
+// resets the pin (the agent was reinstalled), so that a machine taking over the
+// agent's address cannot receive the data key and the endpoint's secrets.
+export const agents = sqliteTable("agents", {
+  /** What targets name it by: host:port. */
+  name: text("name").primaryKey(),
+  /** "SHA256:…" of the agent's host key. */
+  hostKey: text("host_key").notNull(),
+  firstSeen: time("first_seen").notNull(),
+  lastSeen: time("last_seen").notNull(),
+  version: text("version").notNull().default(""),
+});
