@@ -1,7 +1,8 @@
 // The two pipelines. Backup: target `backup` → compression → encryption → store
 // `store`, the encryption in the store's guard (seal.ts), so that no byte of the
-// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption
-// → decompression → target `restore`. Nothing is staged on disk; every stage's
+// archive crosses the daemon. Restore: a verify pass over the whole stored blob
+// first (see restore), then store `retrieve` → checksum and decryption →
+// decompression → target `restore`. Nothing is staged on disk; every stage's
 // exit is checked; a failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
 import { constants } from "node:os";
@@ -345,7 +346,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // daemon; uncompressed, the store's guard read it all before it reports the seal.
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
     if (rawBytes === 0) {
-      throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's options (for instance pg_options sending pg_dump's output to a file)");
+      throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's configuration: its tool may be writing its output somewhere else");
     }
     await sink.endInput();
   }));
