@@ -478,7 +478,8 @@ async function verifyArchive(ctx: PipelineContext, sp: ResolvedPlugin, store: En
       if (ended) {
         // Refused at the end of the stream (it is short): a store that failed part way
         // cut it short, and then its exit is the cause, not the truncation.
-        const code = await Promise.race([source.exited(), Bun.sleep(200).then(() => 0)]);
+        // It closed its output, so it is exiting (the success path waits for it the same way).
+        const code = await source.exited();
         if (code !== 0 && !stoppedByUs(source, code)) throw new PipelineFailed(`${source.label} failed (exit ${code})`);
       }
       // Refused mid-stream, the store is still writing: named the cause before it dies of the broken pipe.
