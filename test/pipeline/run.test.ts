@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { backup, restore, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
+import { backup, restore, Canceled, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
 import { DEFAULT_CHUNK_SIZE, HEADER_LENGTH, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import type { Compression } from "../../src/pipeline/compression.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
@@ -164,6 +164,22 @@ describe("verified before applied: a damaged blob never reaches the target", () 
       expect(existsSync(r.out)).toBe(false);
     }
   }, 60_000);
+
+  test("a cancel during the verify pass cancels the restore; the target never starts", async () => {
+    const archive = await backup(context(), bytes({ size: 1000 }), store(), { compression: "zstd", encrypt: true });
+    const out = join(dir, "out-canceled");
+    const ac = new AbortController();
+    const lines: string[] = [];
+    const started = Date.now();
+    const restoring = restore({ ...context(lines), signal: ac.signal }, { plugin: "changing-store", endpoint: JSON.stringify({ dir: storeDir, delay: 30 }) }, bytes({ size: 1, out }), toRestore(archive));
+    await Bun.sleep(300);
+    ac.abort(new Canceled("canceled"));
+    const err = await restoring.catch((e) => e);
+    expect(err).toBeInstanceOf(Canceled);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
+    expect(lines.join("\n")).not.toContain("target restore");
+  });
 
   test("a store that cannot find the blob fails the verify pass by its own exit, not as a damaged archive", async () => {
     const archive = await backup(context(), bytes({ size: 1000 }), store(), { compression: "zstd", encrypt: true });
