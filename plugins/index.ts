@@ -3,12 +3,25 @@
 // the one exception is a backup's store, which its guard may run in its own
 // process through the same runAction (src/pipeline/in-process.ts). Nothing
 // outside this folder names them: the daemon only asks for the list.
+import { azure } from "./azure/index.ts";
 import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";
+import { mysql } from "./mysql/index.ts";
 import { postgres } from "./postgres/index.ts";
+import { rabbitmq } from "./rabbitmq/index.ts";
+import { script } from "./script/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
-export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres].map((p) => [p.info.name, p]));
+// One a line, so that adding a plugin touches one line.
+export const builtins: ReadonlyMap<string, Plugin> = new Map([
+  azure,
+  files,
+  fs,
+  mysql,
+  postgres,
+  rabbitmq,
+  script,
+].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
 export function builtinNames(): string[] {

@@ -12,6 +12,7 @@
 //   plugin exit non-zero, so a truncated stream never passes for a complete one.
 import { writeSync } from "node:fs";
 import { UsageError, parseArgs } from "../src/args.ts";
+import type { FieldType } from "../src/endpoint-fields.ts";
 
 export const EXIT = {
   OK: 0,
@@ -46,14 +47,28 @@ export class EndpointInvalid extends PluginError {
 
 export type Endpoint = Record<string, unknown>;
 
+/**
+ * The environment variable the plugin host sets when the admin confined the daemon
+ * (`shield daemon --allow-path DIR`): the allowed directories, colon-separated.
+ */
+export const ALLOW_PATH_ENV = "SHIELD_ALLOW_PATH";
+
+/** The allowed directories from the environment; empty: the daemon is not confined. */
+export function allowedPaths(env: Record<string, string | undefined>): string[] {
+  return (env[ALLOW_PATH_ENV] ?? "").split(":").filter(Boolean);
+}
+
 export interface PluginField {
   name: string;
-  type: "string" | "port" | "abspath" | "password" | "list" | "bool";
+  /** What each type means to the forms and prompts, and how it is sent: src/endpoint-fields.ts. */
+  type: FieldType;
   title: string;
   help: string;
   required: boolean;
   default?: string;
   example?: string;
+  /** The values of an "enum" field. */
+  enum?: string[];
 }
 
 export interface PluginInfo {
@@ -62,7 +77,35 @@ export interface PluginInfo {
   version: string;
   features: { target: "yes" | "no"; store: "yes" | "no" };
   endpoint_from: "env" | "flag";
+  /** A store that keeps the partial-blob contract below says "yes": only then does the daemon purge `partial:ID`. */
+  partial_blobs?: "yes" | "no";
   fields: PluginField[];
+}
+
+/**
+ * Partial blobs. A store killed before it finished (the daemon died, kill -9) may
+ * leave what it had written somewhere (the fs store's `.incoming`, an unfinished
+ * multipart upload), under a name only it knew. So the daemon names that partial
+ * blob before the store starts: `store` runs with SHIELD_PARTIAL_ID (a UUID, the
+ * task's, safe as a file name) in its environment, and a store that keeps partial
+ * data names it after that id. When the daemon knows the run died (its crash
+ * recovery), it runs `purge --key partial:ID`, which removes whatever that store
+ * kept for the id and succeeds when there is nothing (idempotent, like any purge).
+ * Optional, and declared: only a store whose `info` says `"partial_blobs": "yes"`
+ * is sent such a key (a plugin written for the original Shield might read a key
+ * with a colon as something else entirely).
+ */
+const PARTIAL_ID_ENV = "SHIELD_PARTIAL_ID";
+const PARTIAL_KEY_PREFIX = "partial:";
+/** What an id may be: it becomes part of a file name. */
+export const PARTIAL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+/** The id of a `partial:ID` key; undefined for any other key; throws (exit 13) for a malformed id. */
+export function partialIdOf(key: string): string | undefined {
+  if (!key.startsWith(PARTIAL_KEY_PREFIX)) return undefined;
+  const id = key.slice(PARTIAL_KEY_PREFIX.length);
+  if (!PARTIAL_ID.test(id)) throw new PluginError(`"${key}" is not a partial blob's key (partial:ID, ID of letters, digits, - and _)`, EXIT.ENDPOINT_BAD_VALUE);
+  return id;
 }
 
 /** What `store` reports; printed as the JSON line the daemon records. */
@@ -77,15 +120,26 @@ export interface ActionContext {
   /** The action being run: validate may ask less of an endpoint only read from. */
   action: Action;
   endpoint: Endpoint;
-  /** The --key of retrieve and purge; always set for those two. */
+  /** The --key of retrieve and purge; always set for those two (purge: maybe `partial:ID`, see partialIdOf). */
   key: string;
+  /**
+   * The directories the admin confined the daemon to (SHIELD_ALLOW_PATH, set by
+   * the plugin host); empty when unconfined. See confine.ts.
+   */
+  allowPaths: readonly string[];
+  /** store: the id to name a partial blob after (SHIELD_PARTIAL_ID), when the daemon gave a valid one. */
+  partialId?: string;
   readonly stdin: ReadableStream<Uint8Array>;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
   /** Aborted on SIGTERM/SIGINT; the children started through exec() are signalled too. */
   signal: AbortSignal;
-  /** Registers undo work (remove a temp file) run if a signal ends the action; returns the unregister. */
-  onAbort(fn: () => void): () => void;
+  /**
+   * Registers undo work (remove a temp file) run if a signal ends the action; returns the unregister.
+   * Work that must finish before the process exits (the script target's unlock phase) returns a
+   * promise: the process waits for it (and for the children to stop) before it exits.
+   */
+  onAbort(fn: () => void | Promise<unknown>): () => void;
   /** A line for the human on stderr. */
   log(line: string): void;
 }
@@ -178,7 +232,8 @@ export async function runAction(
       key = (parsed.options.key as string | undefined) ?? "";
       if (!key) throw new PluginError(`${action} needs the blob's key: --key KEY`, EXIT.KEY_REQUIRED);
     }
-    const ctx = io.context(action as Action, endpoint, key);
+    const partialId = env[PARTIAL_ID_ENV];
+    const ctx = io.context(action as Action, endpoint, key, allowedPaths(env), action === "store" && partialId && PARTIAL_ID.test(partialId) ? partialId : undefined);
     const lines = await plugin.validate(ctx);
     switch (action as Exclude<Action, "info">) {
       case "validate":
@@ -232,7 +287,7 @@ class ProcessIO {
   aborted = false;
   abortCode = 0;
   private readonly controller = new AbortController();
-  private readonly undo = new Set<() => void>();
+  private readonly undo = new Set<() => void | Promise<unknown>>();
   private stdoutStream?: WritableStream<Uint8Array>;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (this.aborted) return;
@@ -240,8 +295,11 @@ class ProcessIO {
     this.abortCode = 128 + (sig === "SIGINT" ? 2 : 15);
     say(`${this.name}: ${sig}: stopping`);
     this.controller.abort(new PluginError(`stopped by ${sig}`));
-    for (const fn of this.undo) { try { fn(); } catch { /* best effort while dying */ } }
-    void stopChildren(sig).finally(() => process.exit(this.abortCode));
+    const owed: Promise<unknown>[] = [];
+    for (const fn of this.undo) {
+      try { const r = fn(); if (r instanceof Promise) owed.push(r.catch(() => {})); } catch { /* best effort while dying */ }
+    }
+    void Promise.all([stopChildren(sig), ...owed]).finally(() => process.exit(this.abortCode));
   };
 
   constructor(private readonly name: string, private readonly streams: ActionStreams = {}) {
@@ -254,13 +312,15 @@ class ProcessIO {
     process.off("SIGINT", this.onSignal);
   }
 
-  context(action: Action, endpoint: Endpoint, key: string): ActionContext {
+  context(action: Action, endpoint: Endpoint, key: string, allowPaths: readonly string[], partialId?: string): ActionContext {
     const io = this;
     let stdin: ReadableStream<Uint8Array> | undefined;
     return {
       action,
       endpoint,
       key,
+      allowPaths,
+      partialId,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,

@@ -10,6 +10,8 @@ const plural = (k: DefKind) => `${k}s`;
 const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
 /** Form input names of endpoint fields: prefixed, so no field can collide with name, summary, _csrf. */
 export const fieldInput = (name: string) => `ep.${name}`;
+/** The checkbox that clears a stored password (an empty input keeps it). */
+export const clearInput = (name: string) => `clear.${name}`;
 /** The form input of a plugin that describes no fields: the endpoint as JSON. */
 export const JSON_INPUT = "endpoint_json";
 
@@ -94,12 +96,16 @@ export function DefinitionDetail({ kind, me, row, endpoint, jobs }: { kind: DefK
 function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; values: Record<string, string>; errors: Errors; secretStored: boolean }) {
   const name = fieldInput(f.name);
   const id = fieldId(name);
+  const secret = f.type === "password";
   const help = [f.help, f.default !== undefined && f.default !== "" ? `Default: ${f.default}.` : "",
-    f.type === "password" && secretStored ? "A value is stored; leave empty to keep it." : ""].filter(Boolean).join(" ");
+    f.type === "wslist" ? "One item a line (sent as one space-separated list)." : "",
+    secret ? (secretStored ? "A value is stored; leave empty to keep it, or tick “clear” to remove it." : "Leave empty for none.") : ""].filter(Boolean).join(" ");
   const err = errors[name];
   const value = values[name] ?? "";
-  // A required secret already stored need not be typed again.
-  const required = f.required && !(f.type === "password" && secretStored);
+  // A password may be empty (the original Shield's mysql plugin wants the key even so),
+  // and a field with a default is filled in by the plugin (the original mysql plugin
+  // calls its host and port required, with defaults): the browser must not insist on either.
+  const required = f.required && !secret && !f.default;
   if (f.type === "bool") {
     return (
       <Field id={id} label={f.title} help={help} error={err}>
@@ -107,7 +113,18 @@ function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; va
       </Field>
     );
   }
-  if (f.type === "list") {
+  if (f.type === "enum") {
+    const blank = required ? "Choose…" : f.default ? `Default (${f.default})` : "Not set";
+    return (
+      <Field id={id} label={f.title} help={help} error={err} required={required}>
+        <select name={name} required={required} {...described(id, help, err)}>
+          <option value="">{blank}</option>
+          {f.enum.map((v) => <option value={v} selected={v === value}>{v}</option>)}
+        </select>
+      </Field>
+    );
+  }
+  if (f.type === "list" || f.type === "wslist") {
     return (
       <Field id={id} label={f.title} help={help} error={err} required={required}>
         <textarea name={name} required={required} placeholder={f.example ? `e.g. ${f.example}` : undefined} {...described(id, help, err)}>{value}</textarea>
@@ -120,11 +137,14 @@ function EndpointInput({ f, values, errors, secretStored }: { f: PluginField; va
     : {};
   return (
     <Field id={id} label={f.title} help={help} error={err} required={required}>
-      <input type={f.type === "password" ? "password" : "text"} name={name}
-        value={f.type === "password" ? undefined : value}
-        placeholder={f.type === "password" ? (secretStored ? "unchanged" : undefined) : f.default || (f.example ? `e.g. ${f.example}` : undefined)}
-        autocomplete={f.type === "password" ? "new-password" : "off"} required={required}
+      <input type={secret ? "password" : "text"} name={name}
+        value={secret ? undefined : value}
+        placeholder={secret ? (secretStored ? "unchanged" : undefined) : f.default || (f.example ? `e.g. ${f.example}` : undefined)}
+        autocomplete={secret ? "new-password" : "off"} required={required}
         {...attrs} {...described(id, help, err)} />
+      {secret && secretStored ? (
+        <label class="check"><input type="checkbox" name={clearInput(f.name)} /> Clear: store an empty one</label>
+      ) : null}
     </Field>
   );
 }

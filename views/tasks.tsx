@@ -63,7 +63,7 @@ export function TaskDetail({ me, task, subject }: { me: Me; task: Task; subject?
   return (
     <>
       <h1>{TYPE_TITLE[task.type] ?? task.type} task</h1>
-      <p class="muted">Owned by {task.owner}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
+      <p class="muted">Owned by {task.owner}{task.requested_by ? <> · requested by {task.requested_by}</> : null}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
       <TaskLive me={me} task={task} />
     </>
   );

@@ -2,7 +2,7 @@
 // them) and the few things the web layer adds. Views never see an endpoint as
 // stored: only EndpointView, from which secrets have been taken out.
 import type * as v from "valibot";
-import type { PluginField } from "../plugins/protocol.ts";
+import type { EndpointField as PluginField } from "../src/endpoint-fields.ts";
 import type { ArchiveJson, JobJson, RetentionJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
 
 export type Job = v.InferOutput<typeof JobJson>;

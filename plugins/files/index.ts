@@ -8,25 +8,28 @@
 //   of its trailing parts ("*.log" anywhere, "cache" any file or directory so named).
 // Restore adds and overwrites; files in base_dir that the archive lacks are left alone.
 import { mkdirSync, statSync } from "node:fs";
-import { isAbsolute, normalize } from "node:path";
+import { isAbsolute } from "node:path";
 import {
-  EndpointInvalid, ExecFailure, PluginError, exec, str, strList, type ActionContext, type Endpoint, type Plugin,
+  EndpointInvalid, ExecFailure, PluginError, exec, strList, type ActionContext, type Plugin,
 } from "../protocol.ts";
+import { confine, endpointPath } from "../confine.ts";
 import { VERSION } from "../../src/version.ts";
 import { TarGuard } from "./targuard.ts";
 
 interface Config { baseDir: string; include: string[]; exclude: string[] }
 
-function config(endpoint: Endpoint): Config {
-  const baseDir = str(endpoint, "base_dir", { required: true });
-  if (!isAbsolute(baseDir)) throw new EndpointInvalid("base_dir", `must be an absolute path, not "${baseDir}"`);
+/** Every action reads its endpoint here: the path is normal and, when the daemon is confined, inside an allowed one. */
+function config(ctx: ActionContext): Config {
+  const endpoint = ctx.endpoint;
+  const baseDir = endpointPath(endpoint, "base_dir", { required: true });
+  confine("base_dir", baseDir, ctx.allowPaths);
   const include = strList(endpoint, "include");
   for (const pattern of include) {
     if (isAbsolute(pattern) || pattern.split("/").includes("..")) {
       throw new EndpointInvalid("include", `patterns are relative to base_dir and stay inside it: "${pattern}" does not`);
     }
   }
-  return { baseDir: normalize(baseDir), include, exclude: strList(endpoint, "exclude") };
+  return { baseDir, include, exclude: strList(endpoint, "exclude") };
 }
 
 function tarBinary(): string {
@@ -53,7 +56,7 @@ async function members(c: Config): Promise<string[]> {
 }
 
 async function backup(ctx: ActionContext): Promise<void> {
-  const c = config(ctx.endpoint);
+  const c = config(ctx);
   if (!statSync(c.baseDir, { throwIfNoEntry: false })?.isDirectory()) throw new PluginError(`base_dir ${c.baseDir} is not an existing directory`);
   const argv = [tarBinary(), "--create", "--file=-", `--directory=${c.baseDir}`, ...c.exclude.map((p) => `--exclude=${p}`)];
   let list: ReadableStream<Uint8Array> | undefined;
@@ -73,7 +76,7 @@ async function backup(ctx: ActionContext): Promise<void> {
 }
 
 async function restore(ctx: ActionContext): Promise<void> {
-  const c = config(ctx.endpoint);
+  const c = config(ctx);
   try {
     mkdirSync(c.baseDir, { recursive: true, mode: 0o755 });
   } catch (err) {
@@ -81,7 +84,7 @@ async function restore(ctx: ActionContext): Promise<void> {
   }
   ctx.log(`files: extracting into ${c.baseDir}`);
   await exec([tarBinary(), "--extract", "--file=-", `--directory=${c.baseDir}`], {
-    stdin: ctx.stdin.pipeThrough(new TarGuard()), stdout: "ignore", signal: ctx.signal,
+    stdin: ctx.stdin.pipeThrough(new TarGuard({ confined: ctx.allowPaths.length > 0 })), stdout: "ignore", signal: ctx.signal,
   });
 }
 
@@ -93,13 +96,13 @@ export const files: Plugin = {
     features: { target: "yes", store: "no" },
     endpoint_from: "env",
     fields: [
-      { name: "base_dir", type: "abspath", title: "Directory", required: true, help: "Absolute path of the directory tree to back up, and to restore into (created when absent).", example: "/srv/app/uploads" },
+      { name: "base_dir", type: "abspath", title: "Directory", required: true, help: "Absolute path of the directory tree to back up, and to restore into (created when absent); inside an allowed path when Shield is confined.", example: "/srv/app/uploads" },
       { name: "include", type: "list", title: "Include", required: false, help: "Glob patterns relative to the directory (one per line); empty: everything. A matching directory brings all it holds.", example: "config/*.yml" },
       { name: "exclude", type: "list", title: "Exclude", required: false, help: "tar --exclude patterns (one per line), matched anywhere in a path.", example: "*.tmp" },
     ],
   },
   validate(ctx) {
-    const c = config(ctx.endpoint);
+    const c = config(ctx);
     return [
       `base_dir: ${c.baseDir}`,
       `include: ${c.include.length ? c.include.join(", ") : "(everything)"}`,

@@ -69,8 +69,18 @@ function pax(data: Buffer): Map<string, string> {
   return records;
 }
 
+export interface TarGuardOptions {
+  /**
+   * The daemon is confined (--allow-path): a symlink member may not lead out of the
+   * directory restored into either. tar follows a symlink already on disk when it
+   * extracts a later member beneath it, so an escaping link left by one restore
+   * would let the next write outside the allowed paths.
+   */
+  confined?: boolean;
+}
+
 export class TarGuard extends TransformStream<Uint8Array, Uint8Array> {
-  constructor() {
+  constructor(opts: TarGuardOptions = {}) {
     const block = new Uint8Array(BLOCK);
     let fill = 0;
     /** Bytes of member data (and padding) still to pass before the next header. */
@@ -148,6 +158,16 @@ export class TarGuard extends TransformStream<Uint8Array, Uint8Array> {
         if (type === "1") {
           checkPath(link, "hard link target");
           throughSymlink(normal(link), "hard link target");
+        }
+        if (type === "2" && opts.confined) {
+          // Where the link leads, from the directory holding it: absolute, or climbing above the top, is outside.
+          const out = () => refuse(`symlink ${show(path)} leads out of the directory restored into (to ${show(link)}), which a confined Shield does not allow`);
+          if (link.startsWith("/")) out();
+          const parts: string[] = path.split("/").slice(0, -1);
+          for (const part of link.split("/")) {
+            if (part === "..") { if (parts.pop() === undefined) out(); }
+            else if (part !== "" && part !== ".") parts.push(part);
+          }
         }
         if (type === "2") symlinks.add(path);
         else symlinks.delete(path);

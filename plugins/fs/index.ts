@@ -6,33 +6,38 @@
 //   name anything outside base_dir;
 // - a blob appears under its key only once complete and durable: it is written
 //   to base_dir/.incoming, fsynced, renamed into place and the directory fsynced.
-//   A crash leaves at most an orphan in .incoming (swept after a day), never a
-//   half blob behind a valid key;
+//   A crash leaves at most an orphan in .incoming, never a half blob behind a
+//   valid key. That orphan is named after the daemon's partial id when it gave
+//   one (SHIELD_PARTIAL_ID, see plugins/protocol.ts), and `purge --key partial:ID`
+//   removes it: the daemon does so when it learns the run died (crash recovery).
+//   Orphans without an id (a store run by hand) are swept after a day;
 // - purge of a key with no blob succeeds (the daemon retries purges).
 import { randomUUID } from "node:crypto";
 import {
   accessSync, closeSync, constants, fdatasync as fdatasyncCallback, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync,
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { dirname, join } from "node:path";
 import {
-  EXIT, EndpointInvalid, PluginError, str, type ActionContext, type Endpoint, type Plugin, type StoreResult,
+  EXIT, EndpointInvalid, PluginError, partialIdOf, type ActionContext, type Plugin, type StoreResult,
 } from "../protocol.ts";
+import { confine, endpointPath } from "../confine.ts";
 import { VERSION } from "../../src/version.ts";
 
 const KEY = /^\d{4}\/\d{2}\/\d{2}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const INCOMING = ".incoming";
-/** An orphan in .incoming untouched this long belongs to a store that died. */
+/** An orphan in .incoming untouched this long belongs to a store that died (one the daemon never purged by its id). */
 const ORPHAN_AGE_MS = 24 * 3600 * 1000;
 /** Bytes written between background flushes of a blob being stored. */
 const WRITEBACK_EVERY = 16 * 1024 * 1024;
 
 interface Config { baseDir: string }
 
-function config(endpoint: Endpoint): Config {
-  const baseDir = str(endpoint, "base_dir", { required: true });
-  if (!isAbsolute(baseDir)) throw new EndpointInvalid("base_dir", `must be an absolute path, not "${baseDir}"`);
-  return { baseDir: normalize(baseDir) };
+/** Every action reads its endpoint here: the path is normal and, when the daemon is confined, inside an allowed one. */
+function config(ctx: ActionContext): Config {
+  const baseDir = endpointPath(ctx.endpoint, "base_dir", { required: true });
+  confine("base_dir", baseDir, ctx.allowPaths);
+  return { baseDir };
 }
 
 function checkDir(baseDir: string, needWrite: boolean): void {
@@ -97,14 +102,33 @@ function sweepOrphans(incoming: string): void {
   }
 }
 
+/** Where a store keeps a blob until it is complete: named after the partial id (validated by the protocol) or the key's uuid. */
+function partialPath(baseDir: string, id: string): string {
+  return join(baseDir, INCOMING, `${id}.partial`);
+}
+
+/**
+ * A partial id is one run's: a file already under it was left by a run of that id
+ * that died (the daemon never starts two stores with one id), so it is replaced.
+ */
+function openPartial(tmp: string): number {
+  try {
+    return openSync(tmp, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    unlinkSync(tmp);
+    return openSync(tmp, "wx", 0o600);
+  }
+}
+
 async function store(ctx: ActionContext): Promise<StoreResult> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const key = newKey();
   const incoming = join(baseDir, INCOMING);
   makeDirs(incoming);
   try { sweepOrphans(incoming); } catch { /* best effort */ }
-  const tmp = join(incoming, `${key.split("/").pop()}.partial`);
-  const fd = openSync(tmp, "wx", 0o600);
+  const tmp = partialPath(baseDir, ctx.partialId ?? key.split("/").pop()!);
+  const fd = openPartial(tmp);
   const forget = ctx.onAbort(() => rmSync(tmp, { force: true }));
   let open = true;
   try {
@@ -145,7 +169,7 @@ async function store(ctx: ActionContext): Promise<StoreResult> {
 }
 
 async function retrieve(ctx: ActionContext): Promise<void> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const path = blobPath(baseDir, ctx.key);
   let fd: number;
   try {
@@ -166,8 +190,19 @@ async function retrieve(ctx: ActionContext): Promise<void> {
 }
 
 async function purge(ctx: ActionContext): Promise<void> {
-  const { baseDir } = config(ctx.endpoint);
-  const path = blobPath(baseDir, ctx.key);
+  const { baseDir } = config(ctx);
+  const partial = partialIdOf(ctx.key);
+  // A partial blob: a store of that id died before it finished (nothing there is success).
+  const path = partial !== undefined ? partialPath(baseDir, partial) : blobPath(baseDir, ctx.key);
+  if (partial !== undefined) {
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw new PluginError(`cannot remove ${path}: ${(err as Error).message}`);
+    }
+    return;
+  }
   try {
     unlinkSync(path);
   } catch (err) {
@@ -181,7 +216,7 @@ async function purge(ctx: ActionContext): Promise<void> {
 }
 
 async function test(ctx: ActionContext): Promise<string[]> {
-  const { baseDir } = config(ctx.endpoint);
+  const { baseDir } = config(ctx);
   const probe = join(baseDir, `.shield-probe-${randomUUID()}`);
   const data = `shield probe ${new Date().toISOString()}\n`;
   try {
@@ -203,14 +238,15 @@ export const fs: Plugin = {
     version: VERSION,
     features: { target: "no", store: "yes" },
     endpoint_from: "env",
+    partial_blobs: "yes",
     fields: [{
       name: "base_dir", type: "abspath", title: "Base directory", required: true,
-      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/).",
+      help: "Absolute path of an existing directory, writable by Shield, where blobs are kept (under YYYY/MM/DD/); inside an allowed path when Shield is confined.",
       example: "/var/backups/shield",
     }],
   },
   validate(ctx) {
-    const { baseDir } = config(ctx.endpoint);
+    const { baseDir } = config(ctx);
     // Retrieving needs no write access: archives can be restored from a read-only copy.
     checkDir(baseDir, ctx.action !== "retrieve");
     return [`base_dir: ${baseDir} (an existing, writable directory)`];

@@ -5,10 +5,12 @@
 // The password reaches the tools only as PGPASSWORD in their environment: no
 // argument of any process ever holds it, and nothing here prints it.
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, join } from "node:path";
 import {
-  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Endpoint, type Plugin,
+  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin,
 } from "../protocol.ts";
+import { checkToolDir, endpointPath } from "../confine.ts";
+import { PG_DUMP, PG_DUMPALL, checkOptions } from "./options.ts";
 import { VERSION } from "../../src/version.ts";
 import { RoleFilter, sniff } from "./stream.ts";
 
@@ -24,19 +26,33 @@ interface Config {
   options: string[];
 }
 
-function config(endpoint: Endpoint): Config {
-  const bindir = str(endpoint, "pg_bindir");
-  if (bindir !== undefined && !isAbsolute(bindir)) throw new EndpointInvalid("pg_bindir", `must be an absolute path, not "${bindir}"`);
-  const options = str(endpoint, "pg_options");
-  return {
+/**
+ * Every action reads its endpoint here. What an operator may make the tools do is
+ * checked with it (README, "Confinement"): pg_bindir must be a trusted directory
+ * holding pg_dump, and pg_options only options that choose what is dumped.
+ */
+function config(ctx: ActionContext): Config {
+  const endpoint = ctx.endpoint;
+  const c: Config = {
     host: str(endpoint, "pg_host"),
     port: port(endpoint, "pg_port"),
     user: str(endpoint, "pg_user", { required: true }),
     password: str(endpoint, "pg_password"),
     database: str(endpoint, "pg_database"),
-    bindir,
-    options: options === undefined ? [] : splitWords(options, "pg_options"),
+    bindir: endpointPath(endpoint, "pg_bindir"),
+    options: [],
   };
+  // Only a directory the endpoint names is checked: found on PATH, the tools are the admin's choice.
+  if (c.bindir !== undefined) {
+    // The dumping tool of this endpoint must be there; the others are checked when present.
+    const dumper = c.database ? "pg_dump" : "pg_dumpall";
+    const others = ["pg_dump", "pg_dumpall", "pg_restore", "psql"].filter((t) => t !== dumper);
+    checkToolDir("pg_bindir", c.bindir, { required: [dumper], optional: others }, ctx.allowPaths);
+  }
+  const options = str(endpoint, "pg_options");
+  if (options !== undefined) c.options = splitWords(options, "pg_options");
+  checkOptions(c.database ? PG_DUMP : PG_DUMPALL, c.options);
+  return c;
 }
 
 /** Shell-like words: whitespace separates; '...' and "..." group; a backslash escapes. */
@@ -103,7 +119,7 @@ function where(c: Config): string {
 }
 
 async function backup(ctx: ActionContext): Promise<void> {
-  const c = config(ctx.endpoint);
+  const c = config(ctx);
   const bin = bindir(c);
   const argv = c.database
     // -Z0: the stream is compressed by Shield's pipeline (zstd by default); compressing twice only costs CPU.
@@ -141,7 +157,7 @@ CREATE DATABASE :"db";
 //   (ON_ERROR_STOP); what ran before it stays: databases dropped and re-created,
 //   the one being filled partly restored.
 async function restore(ctx: ActionContext): Promise<void> {
-  const c = config(ctx.endpoint);
+  const c = config(ctx);
   const bin = bindir(c);
   const { kind, stream } = await sniff(ctx.stdin);
   if (kind === "empty") throw new PluginError("nothing to restore: the input is empty");
@@ -172,7 +188,7 @@ async function restore(ctx: ActionContext): Promise<void> {
 }
 
 async function test(ctx: ActionContext): Promise<string[]> {
-  const c = config(ctx.endpoint);
+  const c = config(ctx);
   const bin = bindir(c);
   const r = await exec(
     [join(bin, "psql"), "-X", "-At", "--no-password", "-d", conninfo(c.database ?? "postgres"), "-c", "SELECT current_user || ' on ' || version()"],
@@ -194,12 +210,12 @@ export const postgres: Plugin = {
       { name: "pg_user", type: "string", title: "User", required: true, help: "Role to connect as: it must be able to read everything dumped (a superuser for the whole cluster).", example: "postgres" },
       { name: "pg_password", type: "password", title: "Password", required: false, help: "Password of pg_user; given to the tools in their environment only.", example: "" },
       { name: "pg_database", type: "string", title: "Database", required: false, help: "Database to back up and restore into (created when absent); empty: every database, with pg_dumpall.", example: "app" },
-      { name: "pg_bindir", type: "abspath", title: "Tools directory", required: false, help: "Directory of pg_dump, pg_restore and psql; empty: found on PATH or in /usr/lib/postgresql.", example: "/usr/lib/postgresql/16/bin" },
-      { name: "pg_options", type: "string", title: "Dump options", required: false, help: "Extra options for pg_dump (or pg_dumpall), split like a shell would.", example: "--exclude-table=audit_log" },
+      { name: "pg_bindir", type: "abspath", title: "Tools directory", required: false, help: "Directory of pg_dump, pg_restore and psql, owned by root (or Shield's user) and writable by no one else; empty: found on PATH or in /usr/lib/postgresql.", example: "/usr/lib/postgresql/16/bin" },
+      { name: "pg_options", type: "string", title: "Dump options", required: false, help: "Extra options for pg_dump (or pg_dumpall), split like a shell would; only options choosing what is dumped (not -f, -F, connection options).", example: "--exclude-table=audit_log" },
     ],
   },
   validate(ctx) {
-    const c = config(ctx.endpoint);
+    const c = config(ctx);
     return [
       `pg_host: ${c.host ?? "(local socket)"}`,
       `pg_port: ${c.port ?? "(default)"}`,

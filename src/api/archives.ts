@@ -1,8 +1,10 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
+import { mapRows } from "./rows.ts";
 import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { archiveJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
+import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function archiveRoutes(router: Router): void {
   const { archives } = router.core;
@@ -15,7 +17,7 @@ export function archiveRoutes(router: Router): void {
     response: v.array(ArchiveJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, ...filter } = query;
-    return (await router.core.catalog.archives.list(filter, { limit, offset })).map(archiveJson);
+    return mapRows(await router.core.catalog.archives.list(filter, { limit, offset }), archiveJson);
   });
 
   route(router, {
@@ -46,7 +48,11 @@ export function archiveRoutes(router: Router): void {
     method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     summary: "Restore an archive",
-    description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default: the requesting user).",
+    description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default: the requesting user). " +
+      `${OWNER_NOTE} The task's \`requested_by\` records who asked.`,
     response: Scheduled, errors: [404, 409],
-  }, async ({ params, body, user }) => ({ ok: "scheduled", task_uuid: await archives.restore(params.uuid, body.owner ?? user.name, body.target) }));
+  }, async ({ params, body, user }) => {
+    const { owner, requestedBy } = taskOwnership(user, body.owner);
+    return { ok: "scheduled", task_uuid: await archives.restore(params.uuid, owner, body.target, requestedBy) };
+  });
 }

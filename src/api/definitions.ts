@@ -2,11 +2,12 @@
 // endpoints each (list with filters, create, show, update, delete), as in the design.
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { Created, Deleted, Updated, UuidParam } from "./schemas.ts";
-import type { UsageFilter } from "../catalog/index.ts";
+import { mapRows } from "./rows.ts";
+import { Created, Deleted, PAGING_NOTE, Updated, UuidParam } from "./schemas.ts";
+import type { OptionalPage, UsageFilter } from "../catalog/index.ts";
 
 interface DefinitionRules<Row, Input> {
-  list(f: UsageFilter): Promise<Row[]>;
+  list(f: UsageFilter, page: OptionalPage): Promise<Row[]>;
   get(uuid: string): Promise<Row>;
   create(v: Input): Promise<string>;
   update(uuid: string, v: Input): Promise<void>;
@@ -41,9 +42,13 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   const item = `${d.item}/:uuid`;
   route(router, {
     method: "get", path: d.collection, tag, permission: "read", query: d.listQuery,
-    summary: `List ${kind}s`, description: `unused=t lists only those no job uses (safe to delete); unused=f only those in use.${note}`,
+    summary: `List ${kind}s, by name`,
+    description: `unused=t lists only those no job uses (safe to delete); unused=f only those in use. ${PAGING_NOTE}${note}`,
     response: v.array(d.jsonSchema),
-  }, async ({ query }) => (await d.rules.list(query as UsageFilter)).map(d.json));
+  }, async ({ query }) => {
+    const { limit, offset, ...filter } = query as UsageFilter & OptionalPage;
+    return mapRows(await d.rules.list(filter, { limit, offset }), d.json);
+  });
 
   route(router, {
     method: "post", path: d.collection, tag, permission: "operate", body: d.createBody,

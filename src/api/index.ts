@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ShieldError, type Core } from "../core/index.ts";
+import { ShieldError, TooManyAttempts, type Core } from "../core/index.ts";
 import { describeError, log } from "../log.ts";
 import type { Router } from "./route.ts";
 import { definitionRoutes } from "./definitions.ts";
@@ -20,6 +20,8 @@ import { REDACTION_NOTE } from "./redact.ts";
 export interface ApiOptions {
   /** The daemon's public key in SSH format, for /v1/meta/pubkey. */
   pubkey: string;
+  /** Whether the daemon has finished starting, for /v1/health; ready when left out. */
+  ready?: () => boolean;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -69,12 +71,13 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   taskRoutes(router);
   authRoutes(router);
   pluginRoutes(router);
-  metaRoutes(router, opts.pubkey);
+  metaRoutes(router, opts.pubkey, opts.ready);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));
   app.onError((err, c) => {
     if (err instanceof ShieldError) {
       if (err.status === 401) c.header("WWW-Authenticate", 'Basic realm="shield"');
+      if (err instanceof TooManyAttempts) c.header("Retry-After", String(err.retryAfterS));
       return c.json(err.fields ? { error: err.message, fields: err.fields } : { error: err.message }, err.status);
     }
     if (err instanceof HTTPException) return c.json({ error: err.message || "bad request" }, err.status);

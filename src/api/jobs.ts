@@ -1,17 +1,22 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
+import { mapRows } from "./rows.ts";
+import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
+import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function jobRoutes(router: Router): void {
   const { jobs } = router.core;
   const tag = "jobs";
   route(router, {
     method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
-    summary: "List jobs", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    summary: "List jobs, by name", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: v.array(JobJson),
-  }, async ({ query }) => (await router.core.catalog.jobs.list(query)).map(jobJson));
+  }, async ({ query }) => {
+    const { limit, offset, ...filter } = query;
+    return mapRows(await router.core.catalog.jobs.list(filter, { limit, offset }), jobJson);
+  });
 
   route(router, {
     method: "post", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,
@@ -55,7 +60,12 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "post", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
-    summary: "Run a job now", description: "Files a pending backup task owned by `owner` (default: the requesting user); the body may be omitted.",
+    summary: "Run a job now",
+    description: `Files a pending backup task owned by \`owner\` (default: the requesting user); the body may be omitted. ${OWNER_NOTE} ` +
+      "The task's `requested_by` records who asked.",
     response: Scheduled, errors: [404],
-  }, async ({ params, body, user }) => ({ ok: "scheduled", task_uuid: await jobs.run(params.uuid, body.owner ?? user.name) }));
+  }, async ({ params, body, user }) => {
+    const { owner, requestedBy } = taskOwnership(user, body.owner);
+    return { ok: "scheduled", task_uuid: await jobs.run(params.uuid, owner, requestedBy) };
+  });
 }

@@ -1,5 +1,5 @@
 // Catalog rows → the /v1 JSON shapes of the design (snake_case, times as UTC text).
-import { parseTimespec } from "../scheduler/timespec.ts";
+import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
 import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
@@ -17,16 +17,11 @@ export const formatDate = (d: Date | undefined): string | null => (d ? formatTim
 /**
  * `when` as the user wrote it, its canonical form and when it next runs. A row
  * saved before `when` was validated may not parse: canonical and next_run are null.
+ * The two are remembered until the run passes (next-run.ts): a list costs a lookup per row.
  */
 export function scheduleJson(r: ScheduleRow) {
-  let canonical: string | null = null;
-  let nextRun: string | null = null;
-  try {
-    const spec = parseTimespec(r.timespec);
-    canonical = spec.canonical;
-    nextRun = formatDate(spec.next(new Date(), daemonZone()));
-  } catch { /* left null, as documented */ }
-  return { uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec, canonical, next_run: nextRun };
+  const { canonical, next } = scheduleRun(r.timespec, daemonZone(), Date.now());
+  return { uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec, canonical, next_run: next === null ? null : formatDate(new Date(next)) };
 }
 export const retentionJson = (r: RetentionRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, expires: r.expiry });
 export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent });
@@ -54,7 +49,7 @@ export const archiveJson = (a: ArchiveView) => ({
 });
 
 export const taskJson = (t: TaskRow) => ({
-  uuid: t.uuid, owner: t.owner, type: t.op, status: t.status,
+  uuid: t.uuid, owner: t.owner, requested_by: t.requestedBy, type: t.op, status: t.status,
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   // The daemon that runs (or last ran) the task, "host pid 1234": with several daemons on one catalog, where to look.

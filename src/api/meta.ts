@@ -4,11 +4,17 @@ import { Health } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
 
-export function metaRoutes(router: Router, pubkey: string): void {
+/** `ready`: false while the daemon starts (see daemon/http.ts); always true when left out. */
+export function metaRoutes(router: Router, pubkey: string, ready: () => boolean = () => true): void {
   route(router, {
     method: "get", path: "/v1/health", tag: "meta", permission: "public",
-    summary: "Liveness: answers while the daemon is up", response: Health,
-  }, () => ({ ok: "shield is up", version: VERSION }));
+    summary: "Readiness: 200 once the daemon serves every request, 503 until then",
+    description: "While the daemon starts (its first admin created, crashed tasks recovered, the scheduler started) " +
+      "it answers 503 with `\"ready\": false` here and 503 to every other request; from the first 200 on, every request is served.",
+    response: Health, errors: [503],
+  }, ({ c }) => (ready()
+    ? { ok: "shield is up", ready: true, version: VERSION }
+    : c.json({ error: "shield is starting", ready: false, version: VERSION }, 503, { "retry-after": "1" })));
 
   route(router, {
     method: "get", path: "/v1/meta/pubkey", tag: "meta", permission: "public",

@@ -12,6 +12,8 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Your role does not allow this",
   404: "No such object",
   409: "Refused: the object is in use, the name is taken, or its state does not allow it",
+  503: "The daemon is starting: try again in a moment (Retry-After); `ready` is false",
+  429: "Too many failed sign-ins from this address (HTTP Basic): wait the seconds the Retry-After header says",
 };
 
 function schema(s: v.GenericSchema): object {
@@ -37,8 +39,9 @@ export function openApiDocument(specs: RouteSpec<any, any, any>[]): object {
         ? { description: "OK", content: { "text/plain": { schema: { type: "string" } } } }
         : { description: "OK", content: { "application/json": { schema: schema(s.response) } } },
     };
-    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403]);
-    if (s.params || s.query || s.body) errors.add(400);
+    const errors = new Set<number>(s.permission === "public" ? [] : [401, 403, 429]);
+    // A GET refuses query parameters it does not declare (route.ts), so every GET can answer 400.
+    if (s.params || s.query || s.body || s.method === "get") errors.add(400);
     for (const e of s.errors ?? []) errors.add(e);
     for (const e of [...errors].sort()) responses[String(e)] = { description: ERROR_TEXT[e], content: errorContent };
     paths[path] ??= {};
@@ -58,7 +61,9 @@ export function openApiDocument(specs: RouteSpec<any, any, any>[]): object {
       title: "Shield /v1 API",
       version: VERSION,
       description: "Backup and restore of data systems into stores. Roles: viewer reads; operator also changes jobs, targets, stores, schedules and policies and runs backups and restores; admin also manages users. " +
-        `Viewers get target and store endpoints with their secret values replaced by "${REDACTED}".`,
+        `Viewers get target and store endpoints with their secret values replaced by "${REDACTED}". ` +
+        "A GET with a query parameter it does not list is refused with 400 naming it. " +
+        "While the daemon starts, every request but GET /v1/health is answered 503 with Retry-After.",
     },
     components: {
       securitySchemes: { basic: { type: "http", scheme: "basic" }, token: { type: "http", scheme: "bearer" } },

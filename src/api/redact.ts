@@ -1,12 +1,18 @@
-// What a viewer may see of an endpoint. Target and store endpoints hold the
+// What a caller may see of an endpoint. Target and store endpoints hold the
 // credentials the plugins connect with (the postgres target's `pg_password`, an
-// S3 store's `secret_access_key`). Operators and admins edit endpoints, so they
-// read them whole; a viewer only reads, and gets every secret value replaced by
-// REDACTED. route() applies this to every answer given to a caller who may not
-// operate, so no route can forget it: any object in the answer with an
-// `endpoint`, `store_endpoint` or `target_endpoint` is redacted, judged by the
-// plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
-import type { PluginField, PluginRegistry } from "../pipeline/plugins.ts";
+// S3 store's `secret_access_key`); the catalog keeps those values sealed with the
+// master key (src/pipeline/endpoint-secrets.ts). Operators and admins edit
+// endpoints, so they read them whole: revealEndpoints opens the sealed values. A
+// viewer only reads, and gets every secret value replaced by REDACTED. route()
+// applies one or the other to every answer, so no route can forget it: any object
+// in the answer with an `endpoint`, `store_endpoint` or `target_endpoint` is
+// treated, judged by the plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
+import type { PluginRegistry } from "../pipeline/plugins.ts";
+import { isSealed, type EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import { passwordFields, type Declared } from "../core/plugins.ts";
+import { log } from "../log.ts";
+import { looksSecret, mapSecrets } from "../secret-names.ts";
+import { mapRows } from "./rows.ts";
 
 /** What a secret value reads as to a viewer: fixed, so it says nothing about the secret (not even its length). */
 export const REDACTED = "********";
@@ -23,28 +29,13 @@ const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = 
   ["endpoint", "plugin"], ["store_endpoint", "store_plugin"], ["target_endpoint", "target_plugin"],
 ];
 
-// Key names that hold secrets by convention, for plugins that declare no fields
-// (or cannot be asked) and for secrets declared carelessly. Over-redacting only costs a viewer a harmless value; so
-// anything mentioning a password, secret, token or credential goes, and `key`
-// as a whole word at the end (key, api_key, storage_account_key, sshKey) but not
-// in the middle (access_key_id, key_id, keyspace are names, not secrets).
-const SECRET_WORD = /pass|pwd|secret|token|credential|private|auth/i;
-const SECRET_KEY_END = /(?:^|[_\-.])key$|apikey$/i;
-const CAMEL_KEY_END = /[a-z0-9]Key$/;
-
-export function looksSecret(name: string): boolean {
-  return SECRET_WORD.test(name) || SECRET_KEY_END.test(name) || CAMEL_KEY_END.test(name);
-}
-
-/** Keys the plugin's `info` declares with type "password". */
-type Declared = ReadonlySet<string>;
-const NONE: Declared = new Set();
+// The rule lives in src/secret-names.ts; kept here for the tests that name it.
+export { looksSecret };
 
 /**
- * Redacts one endpoint (the API's string holding a JSON object). A key is secret
- * when the plugin declares it a password, or when its name looks like a secret's:
- * the name rule stands in for plugins that declare nothing (or cannot be asked),
- * and also catches a secret a plugin declared carelessly as a plain string.
+ * Redacts one endpoint (the API's string holding a JSON object): every value the
+ * rule of src/secret-names.ts calls secret, and any value still sealed by the
+ * catalog (a field declared a password by a plugin that cannot be asked now).
  */
 export function redactEndpoint(endpoint: string, declared: Declared): string {
   let parsed: unknown;
@@ -55,49 +46,37 @@ export function redactEndpoint(endpoint: string, declared: Declared): string {
     return REDACTED;
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return REDACTED;
-  return JSON.stringify(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, declared.has(k) ? REDACTED : byName(k, v)])));
+  const sealed = (v: unknown): unknown => {
+    if (isSealed(v)) return REDACTED;
+    if (Array.isArray(v)) return v.map(sealed);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sealed(x)]));
+    return v;
+  };
+  return JSON.stringify(sealed(mapSecrets(parsed as Record<string, unknown>, declared, () => REDACTED)));
 }
 
-/** The name rule, into nested objects and arrays too (a plugin's own shape is opaque to us). */
-function byName(key: string, value: unknown): unknown {
-  if (looksSecret(key)) return REDACTED;
-  if (Array.isArray(value)) return value.map((x) => byName("", x));
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byName(k, v)]));
-  return value;
-}
-
-// Asking a plugin its `info` may spawn it; an answer waits for that at most this
-// long, then falls back to the name rule (a late answer is still cached for next time).
-const INFO_WAIT_MS = 2000;
-// Plugins whose `info` is still running after that wait, per registry: answers
-// until it settles do not wait again, so a hanging plugin costs one wait, not one per request.
-const stalled = new WeakMap<PluginRegistry, Set<string>>();
-
-/** The plugin's password fields; none when it is unknown, broken or slow, or declares no fields. */
-async function declaredFields(plugins: PluginRegistry | undefined, name: string): Promise<Declared> {
-  if (!plugins || !name) return NONE;
-  let waiting = stalled.get(plugins);
-  if (!waiting) stalled.set(plugins, (waiting = new Set()));
-  if (waiting.has(name)) return NONE;
-  let timer: Timer | undefined;
-  try {
-    const resolving = plugins.resolve(name);
-    const p = await Promise.race([resolving, new Promise<undefined>((res) => { timer = setTimeout(res, INFO_WAIT_MS); })]);
-    if (!p) {
-      waiting.add(name);
-      resolving.then(() => waiting.delete(name), () => waiting.delete(name));
-      return NONE;
+/**
+ * A copy of `answer` with `treat` applied to every endpoint in it (see
+ * ENDPOINT_KEYS), given the plugin named beside it. Synchronous: a list of
+ * thousands of rows costs one pass, not a promise per object.
+ */
+function mapEndpoints<T>(answer: T, treat: (endpoint: string, plugin: string) => string): T {
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (!value || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) out[k] = typeof v === "object" ? walk(v) : v;
+    for (const [ep, plugin] of ENDPOINT_KEYS) {
+      const e = obj[ep];
+      const p = typeof obj[plugin] === "string" ? (obj[plugin] as string) : "";
+      if (typeof e === "string") out[ep] = treat(e, p);
+      // No shape answers an endpoint as an object today; one that did would still be treated.
+      else if (e && typeof e === "object") out[ep] = JSON.parse(treat(JSON.stringify(e), p));
     }
-    // `fields` comes from the plugin's own output (possibly a plugin written for the
-    // original Shield, whose fields also carry "mode"): trust only well-formed entries.
-    const fields: unknown = p.info.fields;
-    if (!Array.isArray(fields)) return NONE;
-    return new Set((fields as Partial<PluginField>[]).flatMap((f) => (f && typeof f.name === "string" && f.type === "password" ? [f.name] : [])));
-  } catch {
-    return NONE; // missing or broken plugin: the name rule alone
-  } finally {
-    clearTimeout(timer);
-  }
+    return out;
+  };
+  return walk(answer) as T;
 }
 
 /**
@@ -105,26 +84,35 @@ async function declaredFields(plugins: PluginRegistry | undefined, name: string)
  * Each plugin is asked once per answer, however many rows name it.
  */
 export async function redactEndpoints<T>(answer: T, plugins: PluginRegistry | undefined): Promise<T> {
-  const lookups = new Map<string, Promise<Declared>>();
-  const declared = (name: unknown) => {
-    const key = typeof name === "string" ? name : "";
-    let d = lookups.get(key);
-    if (!d) lookups.set(key, (d = declaredFields(plugins, key)));
-    return d;
+  const names = new Set<string>();
+  mapEndpoints(answer, (e, plugin) => { names.add(plugin); return e; });
+  const declared = new Map(await Promise.all([...names].map(async (n) => [n, await passwordFields(plugins, n)] as const)));
+  // Each endpoint is redacted once however many rows show it (the jobs of one target).
+  const redacted = new Map<string, string>();
+  const redactOnce = (e: string, plugin: string) => {
+    const key = `${plugin}\n${e}`;
+    let r = redacted.get(key);
+    if (r === undefined) redacted.set(key, (r = redactEndpoint(e, declared.get(plugin)!)));
+    return r;
   };
-  const walk = async (value: unknown): Promise<unknown> => {
-    if (Array.isArray(value)) return Promise.all(value.map(walk));
-    if (!value || typeof value !== "object") return value;
-    const obj = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = typeof v === "object" ? await walk(v) : v;
-    for (const [ep, plugin] of ENDPOINT_KEYS) {
-      const e = obj[ep];
-      if (typeof e === "string") out[ep] = redactEndpoint(e, await declared(obj[plugin]));
-      // No shape answers an endpoint as an object today; one that did would still be redacted.
-      else if (e && typeof e === "object") out[ep] = JSON.parse(redactEndpoint(JSON.stringify(e), await declared(obj[plugin])));
+  // A long list lets the event loop turn as it goes (rows.ts).
+  if (Array.isArray(answer)) return (await mapRows(answer, (row) => mapEndpoints(row, redactOnce))) as T;
+  return mapEndpoints(answer, redactOnce);
+}
+
+/**
+ * The answer as an operator or admin sees it: every sealed endpoint value opened.
+ * A value that does not open (sealed under another master key, damaged) is shown
+ * as REDACTED: the endpoint still reads, and its other values can be fixed.
+ */
+export function revealEndpoints<T>(answer: T, secrets: EndpointSecrets | undefined): T {
+  if (!secrets) return answer;
+  return mapEndpoints(answer, (e) => {
+    try {
+      return secrets.open(e).endpoint;
+    } catch (err) {
+      log.warn("an endpoint secret does not open with this master key; shown redacted", { error: (err as Error).message });
+      return secrets.open(e, REDACTED).endpoint;
     }
-    return out;
-  };
-  return (await walk(answer)) as T;
+  });
 }

@@ -4,9 +4,9 @@
 // the declaration for the OpenAPI document, so the two cannot drift apart.
 import type { Context, Hono } from "hono";
 import * as v from "valibot";
-import { Forbidden, InvalidInput, type Core, type Principal } from "../core/index.ts";
+import { Forbidden, InvalidInput, UNKNOWN_ADDRESS, type Core, type Principal } from "../core/index.ts";
 import { allows, roleFor, type Permission } from "../core/access.ts";
-import { redactEndpoints } from "./redact.ts";
+import { redactEndpoints, revealEndpoints } from "./redact.ts";
 
 type Schema = v.GenericSchema;
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
@@ -28,7 +28,7 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   status?: 200 | 201;
   response: Schema | "text";
   /** Statuses besides 200/400/401/403 worth documenting. */
-  errors?: (404 | 409)[];
+  errors?: (404 | 409 | 503)[];
 }
 
 export interface Input<P, Q, B> {
@@ -55,12 +55,13 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
   router.app[spec.method](spec.path, async (c) => {
     let user = undefined as unknown as Principal;
     if (spec.permission !== "public") {
-      user = await router.core.users.authenticate(c.req.header("authorization"));
+      user = await router.core.users.authenticate(c.req.header("authorization"), clientAddress(c));
       if (!allows(user.role, spec.permission)) {
         throw new Forbidden(`${spec.method.toUpperCase()} ${spec.path} needs the ${roleFor(spec.permission)} role; user "${user.name}" is ${user.role}`);
       }
     }
     const params = validate("path", spec.params, c.req.param());
+    if (spec.method === "get") refuseUnknownQuery(spec, c);
     const query = validate("query", spec.query, c.req.query());
     const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
     let result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
@@ -68,9 +69,44 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     // Endpoint secrets are for those who edit endpoints: here, for every route at
     // once, so a new route answering endpoints cannot forget it (see redact.ts).
     // Public routes (health, pubkey, the OpenAPI document) answer no endpoints.
-    if (user && !allows(user.role, "operate")) result = await redactEndpoints(result, router.core.plugins);
+    if (user) {
+      result = allows(user.role, "operate") ? revealEndpoints(result, router.core.secrets) : await redactEndpoints(result, router.core.plugins);
+    }
     return c.json(result as object, spec.status ?? 200);
   });
+}
+
+/**
+ * A GET route answers only to the query parameters it declares: `?limt=10` or
+ * `?stauts=failed` would otherwise be ignored silently and answer something else
+ * than was asked (a whole list, unfiltered). Checked here, once for every route,
+ * rather than by a strict schema per route, so a route without a query schema
+ * refuses them too.
+ */
+function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
+  const declared = spec.query && "entries" in spec.query ? (spec.query as { entries: Record<string, unknown> }).entries : {};
+  const unknown = [...new Set(new URL(c.req.url).searchParams.keys())].filter((key) => !Object.hasOwn(declared, key));
+  if (!unknown.length) return;
+  const words = "is not a parameter of this request";
+  const known = Object.keys(declared);
+  const hint = known.length ? ` (it takes ${known.join(", ")})` : " (it takes none)";
+  // fromEntries: a parameter named __proto__ becomes a field like any other.
+  throw new InvalidInput(
+    `invalid query parameter${unknown.length > 1 ? "s" : ""}: ${unknown.map((k) => `${k}: ${words}`).join("; ")}${hint}`,
+    Object.fromEntries(unknown.map((k) => [k, words])),
+  );
+}
+
+/**
+ * What the daemon's server gives the API with each request (Hono's env): the
+ * client's IP address, for the sign-in throttle. The web UI passes on its
+ * browser's. Never a header: a client could write any address into one.
+ */
+export interface ApiEnv { clientAddress?: string }
+
+function clientAddress(c: Context): string {
+  const a = (c.env as ApiEnv | undefined)?.clientAddress;
+  return typeof a === "string" && a ? a : UNKNOWN_ADDRESS;
 }
 
 async function readJson(c: Context, optional: boolean): Promise<unknown> {

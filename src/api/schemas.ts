@@ -36,21 +36,51 @@ export const Endpoint = v.pipe(
       addIssue({ message: `must be at most ${MAX_ENDPOINT} characters of JSON` });
       return NEVER;
     }
-    if (typeof dataset.value !== "string") return text;
-    try {
-      const parsed = JSON.parse(dataset.value);
-      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return dataset.value;
-    } catch { /* reported below */ }
-    addIssue({ message: "must be a string holding a JSON object, like {\"host\":\"db1\"}" });
-    return NEVER;
+    let parsed: unknown = dataset.value;
+    if (typeof dataset.value === "string") {
+      try {
+        parsed = JSON.parse(dataset.value);
+      } catch { parsed = undefined; }
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+        addIssue({ message: "must be a string holding a JSON object, like {\"host\":\"db1\"}" });
+        return NEVER;
+      }
+    }
+    const nul = nulAt(parsed);
+    if (nul) {
+      addIssue({ message: `"${nul}" must not contain NUL characters` });
+      return NEVER;
+    }
+    return text;
   }),
 );
+
+/**
+ * Where a NUL character sits in an endpoint (a key, or a string value at any
+ * depth), as a dotted path; undefined when there is none. Plugins get endpoint
+ * strings as C strings in the end (paths, arguments, environment): a NUL would
+ * cut them short there, so `/srv/a\u0000/../etc` must not reach one.
+ */
+function nulAt(value: unknown, path = ""): string | undefined {
+  if (typeof value === "string") return value.includes("\0") ? path : undefined;
+  if (!value || typeof value !== "object") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k.includes("\0")) return here.replaceAll("\0", "\\u0000");
+    const found = nulAt(v, here);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
 
 /** host:port of a Shield agent, or empty when the core runs the plugin itself. */
 const Agent = v.pipe(
   v.string("must be a string"),
   v.regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (like 10.17.66.54:5544), or empty"),
+  // Five digits is not yet a port: 99999 would only fail when a backup dials it.
+  v.check((s) => s === "" || inPortRange(s.slice(s.lastIndexOf(":") + 1)), "must have a port from 1 to 65535"),
 );
+const inPortRange = (digits: string) => Number(digits) >= 1 && Number(digits) <= 65535;
 
 const Expires = v.pipe(
   v.number("must be a number of seconds"),
@@ -98,6 +128,8 @@ const Limit = v.pipe(
 );
 const Offset = v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number), v.maxValue(1e9, "is too large"));
 export const Paging = { limit: v.optional(Limit), offset: v.optional(Offset) };
+/** For the lists whose rows are few enough to be answered whole by default (definitions, jobs). */
+export const PAGING_NOTE = `?limit= (at most ${MAX_LIMIT}) and ?offset= to page; the whole list when both are left out.`;
 
 // ---- path parameters -------------------------------------------------------
 
@@ -138,8 +170,9 @@ export const UserUpdate = v.strictObject({ password: v.optional(Password), role:
 
 // ---- query strings ---------------------------------------------------------
 
-export const DefinitionQuery = v.object({ unused: v.optional(Flag), plugin: v.optional(PluginName) });
-export const UsageQuery = v.object({ unused: v.optional(Flag) });
+// Lists without a default limit: unpaged when ?limit= is absent, as the design's shapes show them.
+export const DefinitionQuery = v.object({ unused: v.optional(Flag), plugin: v.optional(PluginName), ...Paging });
+export const UsageQuery = v.object({ unused: v.optional(Flag), ...Paging });
 export const MAX_PREVIEW = 50;
 export const TimespecQuery = v.object({
   when: Timespec,
@@ -153,7 +186,7 @@ export const TimespecQuery = v.object({
 });
 export const JobQuery = v.object({
   target: v.optional(Uuid), store: v.optional(Uuid), schedule: v.optional(Uuid), retention: v.optional(Uuid),
-  paused: v.optional(Flag),
+  paused: v.optional(Flag), ...Paging,
 });
 export const ArchiveStatus = v.picklist(["valid", "expired", "purged", "purge_failed"], "must be valid, expired, purged or purge_failed");
 export const ArchiveQuery = v.object({
@@ -212,7 +245,7 @@ export const ArchiveJson = v.object({
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });
 export const TaskJson = v.object({
-  uuid: Uuid, owner: v.string(), type: v.string(), status: TaskStatus,
+  uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
   runner: v.nullable(v.string()), log: v.string(),
@@ -221,4 +254,4 @@ export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, cre
 export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });
 export const TokenCreated = v.object({ ok: v.literal("created"), uuid: Uuid, token: v.string() });
 export const WhoAmI = v.object({ uuid: Uuid, name: v.string(), role: Role });
-export const Health = v.object({ ok: v.string(), version: v.string() });
+export const Health = v.object({ ok: v.string(), ready: v.literal(true), version: v.string() });

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
+import { mapRows } from "./rows.ts";
 import { Canceled, DEFAULT_LIMIT, TaskJson, TaskQuery, UuidParam } from "./schemas.ts";
 import { taskJson } from "./json.ts";
 
@@ -13,7 +14,7 @@ export function taskRoutes(router: Router): void {
     response: v.array(TaskJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, debug: _, ...filter } = query;
-    return (await router.core.catalog.tasks.list(filter, { limit, offset })).map(taskJson);
+    return mapRows(await router.core.catalog.tasks.list(filter, { limit, offset }), taskJson);
   });
 
   route(router, {

@@ -3,7 +3,7 @@
 // whether a job uses them, and refused deletion while a job does (the FK says so too).
 import { and, asc, count, eq, exists, not, sql, type SQL } from "drizzle-orm";
 import type { CatalogHandle, Tables } from "./open.ts";
-import type { UsageFilter } from "./rows.ts";
+import { NO_LIMIT, type OptionalPage, type UsageFilter } from "./rows.ts";
 
 type DefinitionTable = Tables["targets"] | Tables["stores"] | Tables["schedules"] | Tables["retention"];
 type JobReference = "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid";
@@ -21,12 +21,15 @@ export function definitionQueries<T extends DefinitionTable>(
   const usedByJob = () => db.select({ one: sql`1` }).from(t.jobs).where(eq(t.jobs[jobReference], tbl.uuid));
 
   return {
-    async list(f: UsageFilter = {}): Promise<Row[]> {
+    /** By name (unique, so pages are stable); all rows unless `page` bounds them. */
+    async list(f: UsageFilter = {}, page: OptionalPage = {}): Promise<Row[]> {
       const where: (SQL | undefined)[] = [
         f.plugin === undefined || !("plugin" in tbl) ? undefined : eq(tbl.plugin, f.plugin),
         f.unused === undefined ? undefined : f.unused ? not(exists(usedByJob())) : exists(usedByJob()),
       ];
-      return (await db.select().from(tbl).where(and(...where)).orderBy(asc(tbl.name))) as Row[];
+      const q = db.select().from(tbl).where(and(...where)).orderBy(asc(tbl.name));
+      const paged = page.limit === undefined && !page.offset ? q : q.limit(page.limit ?? NO_LIMIT).offset(page.offset ?? 0);
+      return (await paged) as Row[];
     },
     async get(uuid: string): Promise<Row | undefined> {
       return (await db.select().from(tbl).where(eq(tbl.uuid, uuid)))[0] as Row | undefined;

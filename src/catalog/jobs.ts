@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
-import type { JobRow } from "./rows.ts";
+import { NO_LIMIT, type JobRow, type OptionalPage } from "./rows.ts";
 
 export type JobInput = Pick<JobRow, "name" | "summary" | "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid" | "priority">
   // The column's default (zstd) applies when left out.
@@ -48,14 +48,16 @@ export function jobQueries({ db, t }: CatalogHandle) {
     .innerJoin(retention, eq(retention.uuid, jobs.retentionUuid));
 
   return {
-    list(f: JobFilter = {}): Promise<JobView[]> {
-      return joined().where(and(
+    /** By name (unique, so pages are stable); all jobs unless `page` bounds them. */
+    async list(f: JobFilter = {}, page: OptionalPage = {}): Promise<JobView[]> {
+      const q = joined().where(and(
         f.target === undefined ? undefined : eq(jobs.targetUuid, f.target),
         f.store === undefined ? undefined : eq(jobs.storeUuid, f.store),
         f.schedule === undefined ? undefined : eq(jobs.scheduleUuid, f.schedule),
         f.retention === undefined ? undefined : eq(jobs.retentionUuid, f.retention),
         f.paused === undefined ? undefined : eq(jobs.paused, f.paused),
       )).orderBy(asc(jobs.name));
+      return page.limit === undefined && !page.offset ? q : q.limit(page.limit ?? NO_LIMIT).offset(page.offset ?? 0);
     },
     async get(uuid: string): Promise<JobView | undefined> {
       return (await joined().where(eq(jobs.uuid, uuid)))[0];

@@ -1,6 +1,7 @@
 // Opens the catalog (SQLite file or PostgreSQL URL), applies pending migrations,
 // and hands back one Drizzle handle typed for both dialects.
 import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
 import { drizzle as drizzlePg, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -24,6 +25,18 @@ export interface CatalogHandle {
   /** What the catalog is, for logs: never the password of a URL. */
   description: string;
   close(): Promise<void>;
+  /**
+   * Data migrations (rewrites of rows that no SQL file can do, such as sealing
+   * endpoint secrets) are recorded in shield_migrations beside the schema's, by tag.
+   */
+  stepDone(tag: string): Promise<boolean>;
+  markStepDone(tag: string): Promise<void>;
+  /**
+   * Leaves no copy of overwritten values in the catalog's files: for SQLite, the
+   * database is rewritten (VACUUM) and its WAL emptied. After rows held secrets
+   * in clear. PostgreSQL keeps old row versions until its own vacuum: nothing to do here.
+   */
+  scrub(): Promise<void>;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -34,7 +47,27 @@ export async function openCatalog(url: string): Promise<CatalogHandle> {
   return isPostgresUrl(url) ? openPostgres(url) : openSqlite(url.replace(/^sqlite:(\/\/)?/, ""));
 }
 
+/**
+ * The catalog file and its -wal and -shm hold the endpoints (secrets sealed, the
+ * rest in clear), users' password hashes and task logs: owner only, wherever the
+ * file lives (the data dir is 0700, but --database may point anywhere). SQLite
+ * gives the -wal and -shm it creates the database file's mode; an existing file
+ * readable by others is narrowed.
+ */
+function ownerOnly(path: string): void {
+  if (path === ":memory:" || path.startsWith("file:")) return;
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(p) && (statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
+  }
+}
+
 function openSqlite(path: string): CatalogHandle {
+  ownerOnly(path);
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
@@ -46,6 +79,16 @@ function openSqlite(path: string): CatalogHandle {
   return {
     dialect: "sqlite", db, t: sqliteSchema as unknown as Tables, description: `sqlite:${path}`,
     close: async () => sqlite.close(),
+    stepDone: async (tag) => sqlite.query("SELECT 1 FROM shield_migrations WHERE tag = ?").get(tag) !== null,
+    markStepDone: async (tag) => {
+      sqlite.query("INSERT INTO shield_migrations (tag, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING").run(tag, nowSeconds());
+    },
+    scrub: async () => {
+      // The WAL first: VACUUM cannot drop pages a checkpoint has not moved yet.
+      sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      sqlite.exec("VACUUM");
+      sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    },
   };
 }
 
@@ -75,6 +118,11 @@ async function openPostgres(url: string): Promise<CatalogHandle> {
   return {
     dialect: "pg", db, t: pgSchema, description: redactUrl(url),
     close: () => sql.end({ timeout: 5 }),
+    stepDone: async (tag) => (await sql`SELECT 1 FROM shield_migrations WHERE tag = ${tag}`).length > 0,
+    markStepDone: async (tag) => {
+      await sql`INSERT INTO shield_migrations (tag, applied_at) VALUES (${tag}, ${nowSeconds()}) ON CONFLICT DO NOTHING`;
+    },
+    scrub: async () => {},
   };
 }
 

@@ -21,6 +21,12 @@ export interface UsageFilter { unused?: boolean; plugin?: string }
 
 export interface Page { limit: number; offset: number }
 
+/** A page of a list that is whole unless asked otherwise: either bound may be left out. */
+export type OptionalPage = Partial<Page>;
+
+/** LIMIT for "no limit" when only an offset is given: both dialects take it (SQLite cannot OFFSET without LIMIT). */
+export const NO_LIMIT = 2 ** 31 - 1;
+
 /** A uniqueness constraint failed (a name taken), in either dialect's words. */
 export function isUniqueViolation(err: unknown): boolean {
   for (let e: any = err; e; e = e.cause) {

@@ -11,7 +11,7 @@ export const JOBLESS_PRIORITY = 50;
 export const TARGET_OPS = ["backup", "restore"] as const;
 
 export type NewTask = Pick<TaskRow, "uuid" | "owner" | "op" | "jobUuid" | "archiveUuid" | "targetUuid" | "storeUuid" | "requestedAt">
-  & Partial<Pick<TaskRow, "dueAt" | "log">>;
+  & Partial<Pick<TaskRow, "dueAt" | "log" | "requestedBy">>;
 
 /** The daemon process that runs a task (made by src/supervisor/runner.ts). */
 export interface Runner {

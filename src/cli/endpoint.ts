@@ -1,7 +1,10 @@
 // On a terminal, a target's or store's plugin and endpoint are asked for field by
 // field, from the `fields` the plugin's `info` declares (GET /v1/plugin/:name):
-// title, help, default and example; secrets are read without echo.
+// title, help, default and example; secrets are read without echo; an enum is a
+// numbered choice. Each answer becomes the endpoint's value as
+// src/endpoint-fields.ts says: the text typed, unless the field's type says otherwise.
 import type { Api } from "./client.ts";
+import { fieldProblem, fieldText, fieldValue, fieldsOf, type EndpointField } from "../endpoint-fields.ts";
 import { isSecretField, maskEndpoint } from "./output.ts";
 import { ask } from "./prompt.ts";
 import { readFileSync } from "node:fs";
@@ -31,15 +34,10 @@ export async function endpointText(value: string): Promise<string> {
   return value;
 }
 
-interface PluginField {
-  name: string;
-  type?: string;
-  title?: string;
-  help?: string;
-  required?: boolean;
-  default?: string;
-  example?: string;
-}
+/** Lists are typed on one line: a "list" comma-separated, a "wslist" space-separated. */
+const TYPING = { lines: false };
+/** The answer that stores an empty password in place of a stored one (Enter keeps it). */
+const CLEAR = "-";
 
 /** Asks which plugin, offering those that can serve as `role`. */
 export async function askPlugin(api: Api, role: "target" | "store", current?: string): Promise<string> {
@@ -55,7 +53,7 @@ export async function askPlugin(api: Api, role: "target" | "store", current?: st
 /** Builds the endpoint JSON from the plugin's fields; `current` gives the defaults when editing. */
 export async function askEndpoint(api: Api, plugin: string, current?: string): Promise<string> {
   const info = (await api.get<any>(`/v1/plugin/${encodeURIComponent(plugin)}`)).info ?? {};
-  const fields: PluginField[] = Array.isArray(info.fields) ? info.fields : [];
+  const fields = fieldsOf(info);
   let old: Record<string, unknown> = {};
   try { old = current ? JSON.parse(current) : {}; } catch { /* start afresh */ }
   if (!fields.length) {
@@ -72,31 +70,32 @@ export async function askEndpoint(api: Api, plugin: string, current?: string): P
   for (const f of fields) {
     const secret = isSecretField(f.name, f.type);
     if (f.help) process.stderr.write(`  ${f.help}${f.example && !secret ? ` (e.g. ${f.example})` : ""}\n`);
-    const was = old[f.name];
-    const fallback = was !== undefined && was !== null ? (Array.isArray(was) ? was.join(",") : String(was)) : f.default;
-    const answer = await ask(`${f.title ?? f.name} (${f.name})`, {
-      secret, default: fallback, required: !!f.required,
-      check: (a) => check(f, a),
-    });
-    if (answer === "") continue;
-    endpoint[f.name] = convert(f, answer);
+    const value = f.type === "password" ? await askPassword(f, old[f.name]) : await askField(f, old[f.name], secret);
+    if (value !== undefined) endpoint[f.name] = value;
   }
   return JSON.stringify(endpoint);
 }
 
-function check(f: PluginField, a: string): string | undefined {
-  if (a === "") return undefined;
-  if (f.type === "port" && !/^\d{1,5}$/.test(a.trim())) return "must be a port number";
-  if (f.type === "abspath" && !a.startsWith("/")) return "must be an absolute path";
-  if (f.type === "bool" && !/^(y|yes|n|no|true|false)$/i.test(a.trim())) return "answer yes or no";
-  return undefined;
+/**
+ * A password: never required (empty is a password too, and an original mysql plugin
+ * wants the key even then). Editing, Enter keeps the stored one and "-" clears it.
+ */
+async function askPassword(f: EndpointField, stored: unknown): Promise<string> {
+  const has = typeof stored === "string" && stored !== "";
+  const answer = await ask(`${f.title} (${f.name})`, { secret: true, default: has ? stored : undefined, shown: `keep; ${CLEAR} clears` });
+  return has && answer === CLEAR ? "" : answer;
 }
 
-function convert(f: PluginField, a: string): unknown {
-  switch (f.type) {
-    case "port": return Number(a.trim());
-    case "bool": return /^(y|yes|true)$/i.test(a.trim());
-    case "list": return a.split(",").map((s) => s.trim()).filter(Boolean);
-    default: return a;
+async function askField(f: EndpointField, stored: unknown, secret: boolean): Promise<unknown> {
+  if (f.type === "enum") {
+    process.stderr.write(`  ${f.enum.map((v, i) => `${i + 1}) ${v}`).join("  ")}\n`);
   }
+  // An enum's choice by number, or the value itself.
+  const chosen = (a: string) => (f.type === "enum" && /^\d+$/.test(a.trim()) && f.enum[Number(a.trim()) - 1] !== undefined ? f.enum[Number(a.trim()) - 1]! : a);
+  const answer = await ask(`${f.title} (${f.name})`, {
+    secret, default: fieldText(f, stored, TYPING) ?? f.default, required: f.required,
+    // The plugin's own default is never refused (an enum's may be none of its values).
+    check: (a) => (a === f.default ? undefined : fieldProblem(f, chosen(a))),
+  });
+  return fieldValue(f, chosen(answer), TYPING);
 }

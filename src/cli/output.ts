@@ -1,7 +1,7 @@
 // What the CLI prints: readable tables and detail lists on stdout by default, the
 // API's own JSON with --json. Secret endpoint values are masked in the readable
 // forms; --json passes the API's answer through unchanged, for scripts.
-import { SECRET_KEY } from "../secret-names.ts";
+import { looksSecret } from "../secret-names.ts";
 
 export interface Column<T> {
   title: string;
@@ -81,7 +81,7 @@ export function formatDuration(seconds: number): string {
 
 
 export function isSecretField(name: string, type?: string): boolean {
-  return type === "password" || SECRET_KEY.test(name);
+  return type === "password" || looksSecret(name);
 }
 
 /** An endpoint JSON string shown with its secret values replaced by "***". */

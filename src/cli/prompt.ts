@@ -15,7 +15,7 @@ let typedAhead = "";
 export interface AskOptions {
   /** Shown in brackets and returned for an empty answer. */
   default?: string;
-  /** What the brackets show instead of the default (an endpoint with its secrets masked). */
+  /** What the brackets show instead of the default (an endpoint with its secrets masked; for a secret, "keep" unless given). */
   shown?: string;
   /** Read with echo off. */
   secret?: boolean;
@@ -27,7 +27,7 @@ export interface AskOptions {
 
 export async function ask(question: string, opts: AskOptions = {}): Promise<string> {
   for (;;) {
-    const hint = opts.default !== undefined && opts.default !== "" ? ` [${opts.secret ? "keep" : opts.shown ?? opts.default}]` : "";
+    const hint = opts.default !== undefined && opts.default !== "" ? ` [${opts.shown ?? (opts.secret ? "keep" : opts.default)}]` : "";
     const raw = await readLine(`${question}${hint}: `, !!opts.secret);
     const answer = raw === "" && opts.default !== undefined ? opts.default : raw.trim() === "" ? "" : raw;
     if (opts.required && answer.trim() === "") { process.stderr.write("  (required)\n"); continue; }

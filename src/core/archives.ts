@@ -13,7 +13,7 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
     async annotate(uuid: string, notes: string): Promise<void> {
       if (!(await catalog.archives.annotate(uuid, notes))) throw new NotFound("archive", uuid);
     },
-    async restore(uuid: string, owner: string, targetUuid?: string): Promise<string> {
+    async restore(uuid: string, owner: string, targetUuid?: string, requestedBy: string | null = null): Promise<string> {
       const archive = await this.get(uuid);
       if (archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be restored`);
       const target = targetUuid ?? archive.targetUuid;
@@ -21,7 +21,7 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
         if (targetUuid) throw new InvalidInput(`target: no target with uuid ${targetUuid}`, { target: `no target with uuid ${targetUuid}` });
         throw new Conflict(`the archive's target ${target} no longer exists; give another target to restore to`);
       }
-      return fileTask({ op: "restore", owner, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
+      return fileTask({ op: "restore", owner, requestedBy, archiveUuid: uuid, targetUuid: target, storeUuid: archive.storeUuid, jobUuid: archive.jobUuid });
     },
     /**
      * Expires the archive now and wakes the retention purger, which files a purge

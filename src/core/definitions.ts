@@ -1,6 +1,6 @@
 // Rules for targets, stores, schedules and retention policies: names are unique,
 // and nothing a job uses, or that still holds archives, can be deleted.
-import { nowSeconds, type UsageFilter } from "../catalog/index.ts";
+import { nowSeconds, type OptionalPage, type UsageFilter } from "../catalog/index.ts";
 import { uniqueNames } from "./names.ts";
 import { Conflict, NotFound } from "./errors.ts";
 
@@ -8,7 +8,7 @@ type DefinitionKind = "target" | "store" | "schedule" | "retention policy";
 
 /** What the catalog offers for each kind of definition (see catalog/definitions.ts). */
 interface DefinitionQueries<Row, Input> {
-  list(f?: UsageFilter): Promise<Row[]>;
+  list(f?: UsageFilter, page?: OptionalPage): Promise<Row[]>;
   get(uuid: string): Promise<Row | undefined>;
   byName(name: string): Promise<Row | undefined>;
   create(uuid: string, v: Input, createdAt: number): Promise<void>;
@@ -28,8 +28,8 @@ export function definitionRules<Row extends { uuid: string }, Input extends { na
   const names = uniqueNames(kind, queries.byName);
 
   return {
-    list(f: UsageFilter = {}): Promise<Row[]> {
-      return queries.list(f);
+    list(f: UsageFilter = {}, page: OptionalPage = {}): Promise<Row[]> {
+      return queries.list(f, page);
     },
     async get(uuid: string): Promise<Row> {
       const row = await queries.get(uuid);

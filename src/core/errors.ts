@@ -2,7 +2,7 @@
 // and a `{"error": ...}` body; anything else is a bug and becomes a logged 500.
 
 export class ShieldError extends Error {
-  constructor(readonly status: 400 | 401 | 403 | 404 | 409, message: string, readonly fields?: Record<string, string>) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 429, message: string, readonly fields?: Record<string, string>) {
     super(message);
   }
 }
@@ -28,4 +28,11 @@ export class NotFound extends ShieldError {
 
 export class Conflict extends ShieldError {
   constructor(message: string) { super(409, message); }
+}
+
+/** Too many failed sign-ins: the API answers 429 with Retry-After. */
+export class TooManyAttempts extends ShieldError {
+  constructor(readonly retryAfterS: number) {
+    super(429, `too many failed sign-ins from this address; try again in ${retryAfterS} s`);
+  }
 }

@@ -2,6 +2,8 @@
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
 import type { Catalog } from "../catalog/index.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
+import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import type { ThrottleOptions } from "./throttle.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
@@ -17,6 +19,13 @@ export interface CoreOptions {
    * taken as they are and no plugin is listed.
    */
   plugins?: PluginRegistry;
+  /**
+   * Opens the endpoint secrets the catalog keeps sealed, for the API's answers to
+   * operators. Without it (a catalog that seals nothing) endpoints are answered as stored.
+   */
+  secrets?: EndpointSecrets;
+  /** How failed sign-ins are slowed down (see throttle.ts); the defaults when left out. */
+  throttle?: ThrottleOptions;
   /** Called after a task is filed: the supervisor picks it up at once. */
   onTaskFiled?: () => void;
   /** Called after a task was canceled: the supervisor stops it at once if it runs it. */
@@ -44,6 +53,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   return {
     catalog,
     plugins,
+    secrets: opts.secrets,
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target")),
@@ -54,10 +64,15 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     jobs: jobRules(catalog, fileTask, jobsChanged),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
-    users: userRules(catalog),
+    users: userRules(catalog, opts.throttle),
   };
 }
 
 export type Core = ReturnType<typeof createCore>;
 export * from "./errors.ts";
 export type { Principal } from "./users.ts";
+export { UNKNOWN_ADDRESS } from "./users.ts";
+export { taskOwnership, requesterOf, SYSTEM_OWNER } from "./tasks.ts";
+
+/** For the API's descriptions of the routes that file tasks. */
+export const OWNER_NOTE = "Only an admin may name another owner (403); \"system\" is reserved for the scheduler's tasks (400).";

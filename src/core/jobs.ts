@@ -72,9 +72,9 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
       changed();
     },
     /** Files an ad hoc backup task; a paused job can still be run by hand. */
-    async run(uuid: string, owner: string): Promise<string> {
+    async run(uuid: string, owner: string, requestedBy: string | null = null): Promise<string> {
       const job = await this.get(uuid);
-      return fileTask({ op: "backup", owner, jobUuid: job.uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, archiveUuid: null });
+      return fileTask({ op: "backup", owner, requestedBy, jobUuid: job.uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, archiveUuid: null });
     },
   };
 }

@@ -1,10 +1,17 @@
 // Users, their API tokens, and checking the credentials of a request.
 import { nowSeconds, type Catalog, type Role, type TokenRow, type UserRow } from "../catalog/index.ts";
-import { Conflict, InvalidInput, NotFound, Unauthenticated } from "./errors.ts";
+import { Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated } from "./errors.ts";
 import { uniqueNames } from "./names.ts";
+import { SignInThrottle, type ThrottleOptions } from "./throttle.ts";
+import { isSystemOwner } from "./tasks.ts";
 
-/** Who is making a request. */
-export interface Principal { uuid: string; name: string; role: Role; via: "password" | "token" }
+/** Who is making a request; `token` names the API token it came with (via "token"). */
+export interface Principal { uuid: string; name: string; role: Role; via: "password" | "token"; token?: string }
+
+/** Where a request comes from, for the sign-in throttle: the client's IP address. */
+export type ClientAddress = string;
+/** The address of a request whose client is not known (an in-process call without one). */
+export const UNKNOWN_ADDRESS = "unknown";
 
 const TOKEN_PREFIX = "shield_";
 // Verifying a password costs tens of milliseconds by design. Clients using Basic
@@ -16,9 +23,18 @@ export function sha256Hex(s: string): string {
   return new Bun.CryptoHasher("sha256").update(s).digest("hex");
 }
 
-export function userRules(catalog: Catalog) {
+// Verified in place of a password when the user name is unknown, so that a wrong
+// name costs what a wrong password does and the time of a refusal does not tell
+// which names exist. Made once, with the same algorithm and cost as real hashes.
+let dummyHash: Promise<string> | undefined;
+const unknownUserHash = () => (dummyHash ??= Bun.password.hash(crypto.randomUUID()));
+
+export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
   const names = uniqueNames("user", catalog.users.byName);
   const verified = new Map<string, number>();
+  const throttle = new SignInThrottle(throttleOptions);
+  // Made now, not at the first unknown name: that one would take twice as long.
+  void unknownUserHash();
 
   async function passwordMatches(user: UserRow, password: string): Promise<boolean> {
     const key = sha256Hex(`${user.passwordHash}\0${password}`);
@@ -43,6 +59,8 @@ export function userRules(catalog: Catalog) {
       return user;
     },
     async create(v: { name: string; password: string; role: Role }): Promise<string> {
+      // Tasks owned by "system" are the scheduler's: a user by that name would pass for it.
+      if (isSystemOwner(v.name)) throw new InvalidInput(`name: "${v.name}" is reserved for the scheduler`, { name: "is reserved for the scheduler" });
       await names.check(v.name);
       const uuid = crypto.randomUUID();
       const passwordHash = await Bun.password.hash(v.password);
@@ -63,8 +81,12 @@ export function userRules(catalog: Catalog) {
       await catalog.users.delete(uuid);
     },
 
-    /** Checks an Authorization header; throws Unauthenticated for anything but valid credentials. */
-    async authenticate(header: string | undefined): Promise<Principal> {
+    /**
+     * Checks an Authorization header; throws Unauthenticated for anything but
+     * valid credentials, and TooManyAttempts while `address` must wait after
+     * failed passwords (see throttle.ts).
+     */
+    async authenticate(header: string | undefined, address: ClientAddress = UNKNOWN_ADDRESS): Promise<Principal> {
       if (!header) throw new Unauthenticated();
       const [scheme, value = ""] = header.trim().split(/\s+/, 2);
       if (/^bearer$/i.test(scheme ?? "")) {
@@ -72,16 +94,24 @@ export function userRules(catalog: Catalog) {
         if (!found) throw new Unauthenticated("invalid or revoked API token");
         // Recording use is bookkeeping: a failure to write it must not fail the request.
         catalog.tokens.touch(found.token.uuid, nowSeconds()).catch(() => {});
-        return { uuid: found.user.uuid, name: found.user.name, role: found.user.role, via: "token" };
+        return { uuid: found.user.uuid, name: found.user.name, role: found.user.role, via: "token", token: found.token.name };
       }
       if (/^basic$/i.test(scheme ?? "")) {
         const decoded = Buffer.from(value, "base64").toString("utf8");
         const colon = decoded.indexOf(":");
         if (colon < 0) throw new Unauthenticated("malformed Basic credentials: expected base64 of user:password");
         const name = decoded.slice(0, colon);
+        const password = decoded.slice(colon + 1);
+        const wait = throttle.retryAfter(name, address);
+        if (wait) throw new TooManyAttempts(wait);
         // No user name holds NUL (the API refuses it), and PostgreSQL would fail on the query.
         const user = name.includes("\0") ? undefined : await catalog.users.byName(name);
-        if (!user || !(await passwordMatches(user, decoded.slice(colon + 1)))) throw new Unauthenticated("wrong user name or password");
+        const ok = user ? await passwordMatches(user, password) : (await Bun.password.verify(password, await unknownUserHash()), false);
+        if (!user || !ok) {
+          throttle.failed(name, address);
+          throw new Unauthenticated("wrong user name or password");
+        }
+        throttle.succeeded(name, address);
         return { uuid: user.uuid, name: user.name, role: user.role, via: "password" };
       }
       throw new Unauthenticated(`unsupported authorization scheme "${scheme}": use Basic or Bearer`);

@@ -12,6 +12,11 @@ export interface DaemonConfig {
   adminPassword: string | undefined;
   /** External plugin directories, searched in order before the built-ins. */
   pluginDirs: string[];
+  /**
+   * The directories endpoints may read data from and write it to (the fs store's and
+   * the files target's base_dir); empty: unconfined. Handed to plugins as SHIELD_ALLOW_PATH.
+   */
+  allowPaths: string[];
   workers: number;
   /** Base64 of 32 bytes; otherwise DIR/master.key is used (and created). */
   masterKey: string | undefined;
@@ -67,6 +72,10 @@ Options:
                        the path of a SQLite file (default DIR/shield.db; env SHIELD_DATABASE_URL)
   --plugin-dir DIR     a directory of external plugins (repeatable; env SHIELD_PLUGIN_PATH,
                        colon-separated); searched before the built-in plugins
+  --allow-path DIR     confine the daemon: directories that endpoints name for data
+                       (the fs store's and files target's base_dir) must lie inside
+                       one (repeatable; env SHIELD_ALLOW_PATH, colon-separated, used
+                       when no flag is given); default: unconfined
   --workers N          tasks run at once (default ${DEFAULT_WORKERS})
   --task-timeout D     a task running longer is failed and its processes killed
                        (default ${DEFAULT_TASK_TIMEOUT}; env SHIELD_TASK_TIMEOUT); D is seconds
@@ -103,7 +112,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
-    { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true },
+    { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
     { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
@@ -117,6 +126,14 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
     ...((options["plugin-dir"] as string[] | undefined) ?? []),
     ...(env.SHIELD_PLUGIN_PATH ?? "").split(":").filter(Boolean),
   ].map((d) => resolve(d));
+  // Flags win over the environment, whole: a confinement is never widened by a stray variable.
+  const allowFlags = (options["allow-path"] as string[] | undefined) ?? [];
+  const allowPaths = (allowFlags.length ? allowFlags : (env.SHIELD_ALLOW_PATH ?? "").split(":").filter(Boolean)).map((d) => {
+    // Absolute only: a confinement that moved with the working directory would confine nothing.
+    if (!d.startsWith("/") || d.includes("\0")) throw new UsageError(`--allow-path (SHIELD_ALLOW_PATH) must be an absolute directory (got "${d}")`);
+    if (d.includes(":")) throw new UsageError(`--allow-path cannot hold ":", which separates the paths of SHIELD_ALLOW_PATH (got "${d}")`);
+    return resolve(d);
+  });
   const encrypt = (env.SHIELD_ENCRYPT ?? "on").toLowerCase();
   if (!["on", "off"].includes(encrypt)) throw new UsageError(`SHIELD_ENCRYPT must be on or off (got "${env.SHIELD_ENCRYPT}")`);
   const taskTimeout = duration("task-timeout", "SHIELD_TASK_TIMEOUT",
@@ -129,7 +146,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   const mode = env.SHIELD_MODE ?? "";
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
-    host, port, dataDir, pluginDirs, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
+    host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
     taskTimeout, heartbeatGrace, auditRetention, dev: mode.toUpperCase() === "DEV",
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,

@@ -6,9 +6,12 @@ import { createApi } from "../api/index.ts";
 import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
 import { VERSION } from "../version.ts";
+import { frontDoor, lastResort } from "./http.ts";
 import { loadOrCreateHostKey } from "./keys.ts";
 import { loadOrCreateMasterKey } from "./master-key.ts";
 import { PluginRegistry, selfCommand } from "../pipeline/plugins.ts";
+import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
@@ -27,15 +30,26 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   chmodSync(config.dataDir, 0o700);
   const hostKey = loadOrCreateHostKey(config.dataDir);
 
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
+  // The catalog seals every endpoint secret it is given with the master key.
+  const secrets = new EndpointSecrets(masterKey);
   let catalog: Catalog;
   try {
-    catalog = await connectCatalog(config.database);
+    catalog = await connectCatalog(config.database, { sealer: endpointSealer(secrets, plugins) });
   } catch (err) {
     const where = isPostgresUrl(config.database) ? redactUrl(config.database) : config.database;
     throw new Error(`cannot open the catalog ${where}: ${(err as Error).message ?? err}`);
   }
-  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames() });
+  try {
+    // Endpoints an older Shield stored in clear are sealed now, once; a master key
+    // that cannot open what is sealed stops the daemon here rather than fail every task.
+    const sealed = await catalog.endpoints.sealStored();
+    if (sealed) log.info("sealed the secrets of endpoints stored in clear", { endpoints: sealed });
+  } catch (err) {
+    await catalog.close();
+    throw err;
+  }
   const supervisor = new Supervisor({
     catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
     staleAfterMs: config.heartbeatGrace * 1000,
@@ -47,16 +61,22 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
-    plugins, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
+    plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
   });
   // Listen first: a second daemon on a port already taken stops here, before it
-  // touches the tasks of the first; and /v1/health answers while the rest starts.
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey });
+  // touches the tasks of the first. Until all below is done the daemon is not
+  // ready: /v1/health says so with a 503 and every other request is turned away
+  // (503), so that no one signs in before the admin exists or reads tasks that
+  // recovery is about to fail.
+  let ready = false;
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app });
-  const fetch = (req: Request) => (isApiPath(new URL(req.url).pathname) ? app.fetch(req) : web.fetch(req));
-  const server = Bun.serve({ hostname: config.host, port: config.port, fetch, development: false });
+  const server = Bun.serve({
+    hostname: config.host, port: config.port, development: false,
+    fetch: frontDoor({ api: app, web, ready: () => ready }), error: lastResort,
+  });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
@@ -71,6 +91,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await supervisor.start();
   await scheduler.start();
   purger.start();
+  ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
   let stopping: Promise<void> | undefined;
@@ -87,12 +108,17 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   };
 }
 
-function isApiPath(path: string): boolean {
-  return path === "/v1" || path.startsWith("/v1/");
-}
-
 /** Runs until SIGINT or SIGTERM, then finishes in-flight requests and closes the catalog. */
 export async function runDaemon(config: DaemonConfig): Promise<void> {
+  // A crash is one JSON line like the rest of the log (Bun would print the error
+  // with its source and stack over many lines), and still a crash: exit 1, as Bun
+  // does, for a daemon whose state is no longer known.
+  for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+    process.on(event, (err: unknown) => {
+      log.error("shield daemon crashed", { event, ...describeError(err) });
+      process.exit(1);
+    });
+  }
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(config);

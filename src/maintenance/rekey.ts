@@ -1,25 +1,30 @@
 // `shield rekey`: rotates the master key. Every archive's data key is unwrapped
-// with the old master key and wrapped with the new one; blobs are not touched.
-// Run it with the daemon stopped, then start the daemon with the new key.
+// with the old master key and wrapped with the new one, and every sealed secret
+// of a target's or store's endpoint is sealed again under the new key; blobs are
+// not touched. Run it with the daemon stopped, then start the daemon with the new key.
 import { readFileSync } from "node:fs";
 import { parseArgs, UsageError } from "../args.ts";
 import { connectCatalog } from "../catalog/index.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
+import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 import { parseMasterKey } from "../daemon/master-key.ts";
 
 export const REKEY_HELP = `Usage: shield rekey --database URL --old-key-file FILE --new-key-file FILE
 
 (--database may be left out when SHIELD_DATABASE_URL is set: better for a URL with a password)
 
-Re-wraps the key of every archive in the catalog with a new master key. Stop the
-daemon first; start it afterwards with the new key (DATA_DIR/master.key or
-SHIELD_MASTER_KEY). Keys are files holding base64 of 32 bytes (make one with
-'openssl rand -base64 32').
+Re-wraps the key of every archive, and re-seals the secrets of every target and
+store endpoint, in the catalog with a new master key. Stop the daemon first;
+start it afterwards with the new key (DATA_DIR/master.key or SHIELD_MASTER_KEY).
+Keys are files holding base64 of 32 bytes (make one with 'openssl rand -base64 32').
+Interrupted, it can be run again with the same keys: what it re-keyed already is kept.
 `;
 
 function readKey(path: string): Uint8Array {
   return parseMasterKey(readFileSync(path, "utf8"), path);
 }
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 export async function rekey(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, [
@@ -33,13 +38,42 @@ export async function rekey(argv: string[]): Promise<number> {
   const newKey = readKey(options["new-key-file"] as string);
   const catalog = await connectCatalog(options.database as string);
   try {
+    // Everything is unwrapped and re-sealed first: a wrong old key fails before anything is written.
     const wrapped = await catalog.archives.wrappedKeys();
-    // Unwrap all first: a wrong old key fails before anything is written.
-    const rewrapped = wrapped.map((a) => ({ uuid: a.uuid, key: wrapKey(newKey, unwrapKey(oldKey, a.encryptionKey)) }));
+    const rewrapped = wrapped.flatMap((a) => {
+      const key = rewrapKey(oldKey, newKey, a.encryptionKey);
+      return key === a.encryptionKey ? [] : [{ uuid: a.uuid, key }];
+    });
+    const oldSecrets = new EndpointSecrets(oldKey);
+    const newSecrets = new EndpointSecrets(newKey);
+    const endpoints = (await catalog.endpoints.all()).flatMap((e) => {
+      let next: string;
+      try {
+        next = oldSecrets.rewrap(e.endpoint, newSecrets);
+      } catch (err) {
+        throw new Error(`the endpoint of ${e.kind} "${e.name}": ${(err as Error).message}`);
+      }
+      return next === e.endpoint ? [] : [{ ...e, next }];
+    });
     for (const r of rewrapped) await catalog.archives.setEncryptionKey(r.uuid, r.key);
-    process.stdout.write(`re-wrapped the keys of ${rewrapped.length} archive${rewrapped.length === 1 ? "" : "s"}\n`);
+    let resealed = 0;
+    for (const e of endpoints) {
+      if (!(await catalog.endpoints.replace(e.kind, e.uuid, e.endpoint, e.next))) throw new Error(`the endpoint of ${e.kind} "${e.name}" changed while re-keying: is a daemon running? Stop it and run rekey again`);
+      resealed++;
+    }
+    process.stdout.write(`re-wrapped the keys of ${plural(rewrapped.length, "archive")}; re-sealed the secrets of ${plural(resealed, "endpoint")}\n`);
     return 0;
   } finally {
     await catalog.close();
+  }
+}
+
+/** A wrapped data key under the new master key; one that is already (a rekey run again) is kept. */
+function rewrapKey(oldKey: Uint8Array, newKey: Uint8Array, wrapped: string): string {
+  try {
+    unwrapKey(newKey, wrapped);
+    return wrapped;
+  } catch {
+    return wrapKey(newKey, unwrapKey(oldKey, wrapped));
   }
 }

@@ -11,8 +11,13 @@
 // - runs ARGV in its own process group (the daemon started the guard in a new
 //   session), with the guard's stdin/stdout/stderr handed over as they are: the
 //   data never passes through the guard (but see --seal);
-// - when the lifeline closes before the daemon said "commit", kills the whole
-//   group with SIGKILL (itself included), so no stage outlives the daemon;
+// - when the lifeline closes, kills the whole group with SIGKILL (itself
+//   included), so no stage outlives the daemon, whatever it was doing: a stage
+//   that has not seen the end of its input must never take the daemon's death
+//   for it, and one that has (committed) finishes work nobody will record. The
+//   one exception is a committed store, given a moment to finish (see Phase):
+//   killed while it names its blob, it could leave the blob under a key nobody
+//   knows. The pipeline must be gone within seconds of the daemon (issue 11);
 // - with --held-input, gives ARGV a FIFO as stdin instead and keeps a write end
 //   of it open itself. The daemon writes the data into the FIFO; the stage sees
 //   the end of its input only once the daemon has closed its end AND sent
@@ -25,7 +30,10 @@
 // - with --store, reads the store's output (its key), reports it, and waits for
 //   the daemon to acknowledge that the key is recorded in the catalog (where
 //   recovery will find it). Should the lifeline close in between, the guard
-//   purges that blob itself with the `purge` invocation the daemon sent;
+//   purges that blob itself with the `purge` invocation the daemon sent (within
+//   a bound: nobody waits for it). What a store killed before it exited left
+//   (a partial blob) is the daemon's recovery to purge (see SHIELD_PARTIAL_ID in
+//   plugins/protocol.ts);
 // - with --seal (and --held-fifo), the data does pass through the guard: it
 //   reads the daemon's FIFO itself (the stage upstream writes into it
 //   directly), encrypts it with the data key the daemon sends, counts and
@@ -81,8 +89,28 @@ export function parseStoreKey(output: string): string | undefined {
 
 // A store prints one short JSON line; a runaway one must not fill the guard's memory.
 const MAX_OUTPUT = 64 * 1024;
-// A purge after the daemon died has nobody waiting for it, but must not hang forever.
+// A purge the daemon asked for (ack false) may take its time; one after the daemon
+// died has nobody waiting for it, and the pipeline must be gone within 5 s of the
+// daemon: what it fails to remove, the daemon's recovery purges (the key is recorded).
 const PURGE_TIMEOUT_MS = 60_000;
+const LOST_PURGE_TIMEOUT_MS = 2_500;
+// A committed store whose daemon died: long enough for a store to finish a small
+// blob (then its key is purged, nothing is left), short enough that the store, the
+// purge and all are gone within 5 s.
+const COMMITTED_STORE_GRACE_MS = 1_500;
+
+/**
+ * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
+ * - starting: opening FIFOs; the stage has not started. Lost: exit (nothing to kill but us).
+ * - running: the stage runs and has not seen the end of its input on the daemon's
+ *   word (or has none held). Lost: kill the group at once.
+ * - committed: the daemon said commit: the stage finishes a stream judged complete.
+ *   Lost: nobody will record what it makes, so kill the group at once; a store gets
+ *   COMMITTED_STORE_GRACE_MS first (see the top of this file), then is killed too.
+ * - exited: the stage is gone; a store's key may await the daemon's ack. Lost: a key
+ *   not acknowledged is purged (within LOST_PURGE_TIMEOUT_MS), then the guard exits.
+ */
+type Phase = "starting" | "running" | "committed" | "exited";
 
 function say(line: string): void {
   try { process.stderr.write(`guard: ${line}\n`); } catch { /* the daemon is gone */ }
@@ -121,22 +149,25 @@ export async function runGuard(args: string[]): Promise<number> {
   const store = flags.includes("--store");
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
 
+  let phase: Phase = "starting";
   let lost = false;
   let onLost!: () => void;
   const lifelineLost = new Promise<void>((r) => (onLost = r));
   process.on("disconnect", () => {
     lost = true;
     onLost();
-    // Its input can never end now: nothing would ever stop the stage.
-    if (sealFailed) killGroup();
+    // Starting, the flow below sees `lost` at its next step (a blocking open is raced with it).
+    if (phase === "running") killGroup();
+    else if (phase === "committed") {
+      if (!store) killGroup();
+      // The group goes unless the store exited meanwhile (then its key is purged below).
+      else setTimeout(() => { if (phase !== "exited") killGroup(); }, COMMITTED_STORE_GRACE_MS);
+    }
   });
 
-  let committed = false;
   // The stage's held input was ended on the daemon's word (and, sealing, after the last sealed byte).
   let inputEnded = false;
   let stageExited = false;
-  // --seal: reading, sealing or writing failed; the stage's input will never end.
-  let sealFailed = false;
   let purgeArgv: string[] | undefined;
   let fifoDir: string | undefined;
   let holdFd: number | undefined;
@@ -161,7 +192,7 @@ export async function runGuard(args: string[]): Promise<number> {
     if ("purge" in m) purgeArgv = m.purge;
     else if ("opened" in m) removeFifo();
     else if ("commit" in m) {
-      committed = true;
+      if (phase === "running") phase = "committed";
       onCommit();
       // Sealing, the input ends once the last sealed byte is written (below).
       if (!sealing) { inputEnded = !stageExited; releaseInput(); }
@@ -250,6 +281,9 @@ export async function runGuard(args: string[]): Promise<number> {
   }
 
   if (stopSignal) return notStarted();
+  // Lost while we were starting: the stage is not started at all. (From here until the
+  // phase is "running" nothing awaits, so no message or disconnect comes in between.)
+  if (lost) killGroup();
   // The stage: a process, or a built-in store run here. Its exit code, and its output (a store's key).
   let exited: Promise<number>;
   let output: Promise<string>;
@@ -279,9 +313,11 @@ export async function runGuard(args: string[]): Promise<number> {
   let complete = false;
   exited = exited.then((code) => {
     stageExited = true;
+    phase = "exited";
     complete = inputEnded;
     return code;
   });
+  phase = "running";
   if (held) send({ fifo });
 
   if (sealing) {
@@ -306,24 +342,21 @@ export async function runGuard(args: string[]): Promise<number> {
         // Most likely the stage stopped reading (its exit says why). Its input stays
         // open, so it can never take this for a complete stream: the daemon stops the
         // run, or, gone, leaves it to us.
-        sealFailed = true;
         // A built-in store is told at once (an error is not an end): it removes what it wrote.
         sealedTo?.fail(err as Error);
         send({ sealFailed: (err as Error).message });
-        if (lost) killGroup();
       } finally {
-        // Our ends of the input. The stage upstream still holds one that reads too (the
-        // daemon's read-write end, its stdout), so it is stopped by its own failure or
-        // the daemon's kill, not by EPIPE.
+        // Our ends of the input, its only read ends once the daemon let go of its hold:
+        // a stage upstream still writing meets EPIPE (it holds a write end only, see
+        // Run.fifo), and the daemon names the store's failure, downstream, as the cause.
         closeSync(sealIn!.blocking);
         closeSync(sealIn!.nonBlocking);
       }
     })();
   }
 
-  await Promise.race([exited, lifelineLost]);
-  if (lost && !committed) killGroup();
-  // Committed: the daemon wanted this stream to finish, even if it died since.
+  // Should the lifeline close meanwhile, the group is killed (see Phase): only a
+  // committed store that exits within its grace gets past here then.
   const code = await exited;
   // So that a daemon still writing gets EPIPE, not a stall. Sealing, the sealer still
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
@@ -336,7 +369,7 @@ export async function runGuard(args: string[]): Promise<number> {
   if (!lost) send({ stored: { code, output: out, complete } });
   if (!key) return code;
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
-  if (!keep) await purge(purgeArgv, key, lost);
+  if (!keep) await purge(purgeArgv, key, lifelineLost, lost);
   return code;
 }
 
@@ -352,8 +385,8 @@ async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
   return (text + decoder.decode()).slice(0, MAX_OUTPUT);
 }
 
-/** Removes a blob nobody will record. */
-async function purge(argv: string[] | undefined, key: string, lost: boolean): Promise<void> {
+/** Removes a blob nobody will record; within LOST_PURGE_TIMEOUT_MS once the daemon is gone, even if it died meanwhile. */
+async function purge(argv: string[] | undefined, key: string, lifelineLost: Promise<void>, lost: boolean): Promise<void> {
   if (!argv?.length) {
     say(`cannot purge blob ${key}: the daemon sent no purge command`);
     return;
@@ -361,7 +394,12 @@ async function purge(argv: string[] | undefined, key: string, lost: boolean): Pr
   // With the daemon gone, its pipes are broken: a plugin writing to them would die of SIGPIPE.
   const quiet = lost ? "ignore" : "inherit";
   const p = Bun.spawn([...argv, "--key", key], { stdin: "ignore", stdout: quiet, stderr: quiet, env: process.env });
-  const timer = setTimeout(() => p.kill("SIGKILL"), PURGE_TIMEOUT_MS);
+  let timer = setTimeout(() => p.kill("SIGKILL"), lost ? LOST_PURGE_TIMEOUT_MS : PURGE_TIMEOUT_MS);
+  void lifelineLost.then(() => {
+    if (lost || p.exitCode !== null || p.signalCode) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => p.kill("SIGKILL"), LOST_PURGE_TIMEOUT_MS);
+  });
   const code = await p.exited;
   clearTimeout(timer);
   say(code === 0 ? `purged blob ${key}: it was never recorded` : `purging blob ${key} failed (exit ${code})`);

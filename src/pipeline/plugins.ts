@@ -28,7 +28,11 @@ export interface ResolvedPlugin {
   info: PluginInfo;
 }
 
+export type Role = "target" | "store";
+
 export class PluginMissing extends Error {}
+/** The plugin exists but cannot play the role asked of it (its `features` say "no"). */
+export class PluginUnfit extends Error {}
 export class PluginFailed extends Error {
   constructor(message: string, readonly exitCode: number, readonly output: string) { super(message); }
 }
@@ -40,6 +44,13 @@ export interface PluginRegistryOptions {
   self: string[];
   /** Names `shield plugin NAME` answers to. */
   builtins: string[];
+  /**
+   * `shield daemon --allow-path`: the directories endpoints may name for data. Every
+   * action with an endpoint gets them as SHIELD_ALLOW_PATH (colon-separated): the
+   * built-ins refuse a path outside them (plugins/confine.ts); an external plugin
+   * may honour it too.
+   */
+  allowPaths?: string[];
 }
 
 /** What a plugin may be called: a file name that cannot climb out of its directory. */
@@ -94,6 +105,40 @@ export class PluginRegistry {
     return p;
   }
 
+  /**
+   * The plugin `name`, which must be able to serve as `role`. An external plugin
+   * may take a built-in's name (a site's override); when it cannot do what the
+   * built-in could (the original Shield's target-only `fs` over the built-in `fs`
+   * store), the error names both, or the operator would doubt the built-in.
+   */
+  async resolveAs(name: string, role: Role): Promise<ResolvedPlugin> {
+    const p = await this.resolve(name);
+    if (p.info.features?.[role] === "yes") return p;
+    if (p.source !== "builtin" && this.opts.builtins.includes(name)) {
+      const builtin = await this.builtinInfo(name).catch(() => undefined);
+      if (builtin?.features?.[role] === "yes") {
+        const can = (["target", "store"] as const).filter((r) => p.info.features?.[r] === "yes");
+        throw new PluginUnfit(`plugin ${name} is ${p.source}, which ${can.length ? `can only be a ${can.join(" and a ")}` : "can be neither a target nor a store"}; `
+          + `it shadows the built-in ${name} ${role}: remove or rename ${p.source} to use the built-in`);
+      }
+    }
+    throw new PluginUnfit(`plugin ${name} cannot be used as a ${role}`);
+  }
+
+  /** The `info` of the built-in `name` itself, even when an external plugin shadows it. */
+  private builtinInfo(name: string): Promise<PluginInfo> {
+    // A key no plugin name can take (PLUGIN_NAME has no ":").
+    const key = `builtin:${name}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      const argv = [...this.opts.self, "plugin", name];
+      p = this.info(name, argv).then((info) => ({ name, source: "builtin", argv, info }));
+      p.catch(() => this.cache.delete(key));
+      this.cache.set(key, p);
+    }
+    return p.then((r) => r.info);
+  }
+
   private async load(name: string): Promise<ResolvedPlugin> {
     if (!PLUGIN_NAME.test(name)) throw new PluginMissing(`"${name}" is not a plugin name`);
     for (const dir of this.opts.dirs) {
@@ -127,7 +172,9 @@ export class PluginRegistry {
   invocation(p: ResolvedPlugin, action: string, endpoint: string, key?: string): { argv: string[]; env: Record<string, string> } {
     const viaEnv = p.info.endpoint_from === "env";
     const argv = [...p.argv, action, ...(viaEnv ? [] : ["--endpoint", endpoint]), ...(key === undefined ? [] : ["--key", key])];
-    return { argv, env: pluginEnv(viaEnv ? { SHIELD_ENDPOINT: endpoint } : {}) };
+    const extra: Record<string, string> = viaEnv ? { SHIELD_ENDPOINT: endpoint } : {};
+    if (this.opts.allowPaths?.length) extra.SHIELD_ALLOW_PATH = this.opts.allowPaths.join(":");
+    return { argv, env: pluginEnv(extra) };
   }
 
   /** Runs `validate`: resolves with the plugin's words, throws PluginFailed (with them) when invalid. */

@@ -15,6 +15,7 @@ import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
 import { pluginEnv, type PluginRegistry, type ResolvedPlugin } from "./plugins.ts";
+import { partialEnv } from "./partial.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
 
@@ -60,17 +61,26 @@ interface StageIO {
   seal?: { key: Uint8Array | null; inProcess?: boolean };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
+  /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
+  env?: Record<string, string>;
 }
 
 /**
  * Collects the stages of one run so that a failure anywhere kills them all, and
  * names the failure by its root cause: the stage that exited non-zero on its own,
- * not the broken pipes and killed neighbours that follow from it.
+ * not the broken pipes and killed neighbours that follow from it. When several
+ * stages exited non-zero on their own, the one furthest downstream is the cause: a
+ * stage whose reader died gets EPIPE and fails too, often the sooner of the two.
  */
 class Run {
   readonly stages: Stage[] = [];
-  private readonly fifos: { dir: string; fd: number; held: boolean; handedOver: boolean }[] = [];
+  private readonly fifos: { dir: string; fds: number[]; held: boolean; handedOver: boolean }[] = [];
   private failure: PipelineFailed | undefined;
+  /** The first failure was a stage's own exit: then the cause is the furthest downstream of `exitFailures`. */
+  private failedByExit = false;
+  private readonly exitFailures: { place: number; err: PipelineFailed }[] = [];
+  /** Each stage's place in the stream: 0 a source (no input), 2 a sink (no output), 1 between. */
+  private readonly places = new Map<Stage, number>();
   /** A flow error (a broken pipe, say): reported only when no stage explains it. */
   private flowError: Error | undefined;
 
@@ -96,15 +106,16 @@ class Run {
     } catch (err) {
       // The stages already started would wait forever on their pipes.
       this.fail(new PipelineFailed((err as Error).message));
-      throw this.failure;
+      throw this.rootCause();
     }
     this.stages.push(s);
+    this.places.set(s, io.stdin === false ? 0 : io.stdout === false ? 2 : 1);
     return s;
   }
 
   plugin(label: string, p: ResolvedPlugin, action: string, endpoint: string, io: StageIO, key?: string): Stage {
     const { argv, env } = this.ctx.plugins.invocation(p, action, endpoint, key);
-    return this.stage(label, argv, env, io);
+    return this.stage(label, argv, { ...env, ...io.env }, io);
   }
 
   fail(err: PipelineFailed): void {
@@ -112,12 +123,26 @@ class Run {
     this.killAll();
   }
 
+  /** A stage exited non-zero on its own (not stopped by us). */
+  private stageFailed(s: Stage, code: number): void {
+    const err = new PipelineFailed(`${s.label} failed (exit ${code})`);
+    this.exitFailures.push({ place: this.places.get(s) ?? 0, err });
+    if (!this.failure) { this.failure = err; this.failedByExit = true; }
+    this.killAll();
+  }
+
+  private rootCause(): PipelineFailed | undefined {
+    if (!this.failedByExit) return this.failure;
+    return this.exitFailures.reduce((a, b) => (b.place > a.place ? b : a)).err;
+  }
+
   private killAll(): void {
     for (const s of this.stages) s.kill();
   }
 
   check(): void {
-    if (this.failure) throw this.failure;
+    const cause = this.rootCause();
+    if (cause) throw cause;
   }
 
   /**
@@ -131,7 +156,7 @@ class Run {
       if (code === 0) continue;
       // Stopped because something else failed: that is the cause (see finish).
       if (stoppedByUs(s, code)) throw new Error(`${s.label} was stopped`);
-      this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      this.stageFailed(s, code);
     }
     this.check();
   }
@@ -139,11 +164,13 @@ class Run {
   /**
    * Makes a FIFO alone in a directory of its own, so that the stage writing into it
    * and the guard reading it (each a Bun start, ~10 ms) start side by side rather than
-   * one after the other. Opened read-write, which never blocks: a plain O_WRONLY open
-   * would block the daemon, and a non-blocking one would hand the writer a non-blocking
-   * stdout. Held until `releaseFifos` (once the reading guard has opened its end): until
-   * then ours is the only read end, and whatever the writer wrote lives in the pipe
-   * only while some end is open.
+   * one after the other. Held open read-write, which never blocks (a plain O_WRONLY open
+   * would block the daemon until a reader came), until `releaseFifos` (once the reading
+   * guard has opened its end): until then ours is the only read end, and whatever the
+   * writer wrote lives in the pipe only while some end is open. The writer gets an end
+   * of its own, write-only (blocking: its stdout), opened once ours reads: a writer
+   * holding a read end itself never gets EPIPE, so were its reader to die (the daemon
+   * killed, and the reading guard with it), it would block on a full FIFO for ever.
    */
   fifo(): DaemonFifo {
     let made;
@@ -152,22 +179,24 @@ class Run {
     } catch (err) {
       throw new PipelineFailed((err as Error).message);
     }
-    let fd: number;
+    const fds: number[] = [];
     try {
-      fd = openSync(made.path, C.O_RDWR);
+      fds.push(openSync(made.path, C.O_RDWR));
+      fds.push(openSync(made.path, C.O_WRONLY));
     } catch (err) {
+      for (const fd of fds) closeSync(fd);
       rmSync(made.dir, { recursive: true, force: true });
       throw err;
     }
-    const entry = { dir: made.dir, fd, held: true, handedOver: false };
+    const entry = { dir: made.dir, fds, held: true, handedOver: false };
     this.fifos.push(entry);
-    return { path: made.path, fd, handedOver: () => { entry.handedOver = true; } };
+    return { path: made.path, fd: fds[1]!, handedOver: () => { entry.handedOver = true; } };
   }
 
-  /** Lets go of the holds on our FIFOs, and of the directories never handed over to a guard. */
+  /** Lets go of the holds on our FIFOs (the writers' ends too), and of the directories never handed over to a guard. */
   releaseFifos(): void {
     for (const f of this.fifos) {
-      if (f.held) closeSync(f.fd);
+      if (f.held) for (const fd of f.fds) closeSync(fd);
       f.held = false;
       if (!f.handedOver) rmSync(f.dir, { recursive: true, force: true });
     }
@@ -201,7 +230,7 @@ class Run {
   private async settle(work: Promise<unknown>[]): Promise<void> {
     const exits = this.stages.map(async (s) => {
       const code = await s.exited();
-      if (code !== 0 && !stoppedByUs(s, code)) this.fail(new PipelineFailed(`${s.label} failed (exit ${code})`));
+      if (code !== 0 && !stoppedByUs(s, code)) this.stageFailed(s, code);
     });
     const flows = work.map((w) => w.catch((err) => {
       if (err instanceof PipelineFailed || (err as Error)?.name === "ArchiveDecryptError") this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
@@ -265,12 +294,18 @@ export interface BackupOptions {
    * either recovery purges the blob (recorded) or the guard does (not recorded).
    */
   onStored?: (key: string) => Promise<void>;
+  /**
+   * Names what the store keeps until its blob is complete (see partial.ts): should
+   * the store be killed before it finished, the caller purges `partial:ID` once it
+   * knows this run died. Unique to this run.
+   */
+  partialId?: string;
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
   const zip = compressor(opts.compression);
   requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
-  const [tp, sp] = await Promise.all([ctx.plugins.resolve(target.plugin), ctx.plugins.resolve(store.plugin)]);
+  const [tp, sp] = await Promise.all([ctx.plugins.resolveAs(target.plugin, "target"), ctx.plugins.resolveAs(store.plugin, "store")]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const dataKey = opts.encrypt ? newDataKey() : null;
@@ -297,6 +332,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     const purgeArgv = ctx.plugins.invocation(sp, "purge", store.endpoint).argv;
     sink = run.plugin("store", sp, "store", store.endpoint, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv },
+      env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (in-process.ts).
       seal: { key: dataKey, inProcess: sp.source === "builtin" },
     });
@@ -404,7 +440,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
 /** A FIFO the daemon makes for a stage's guard to read (see Run.fifo). */
 interface DaemonFifo {
   path: string;
-  /** Read-write: the daemon's hold on the FIFO, passed as the stdout of the stage that writes into it. */
+  /** Write-only: the stdout of the stage that writes into it (the daemon's own hold, read-write, stays inside Run). */
   fd: number;
   /** The guard was started with the path: it removes the directory from now on. */
   handedOver(): void;
@@ -436,7 +472,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const unzip = decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
-  const [sp, tp] = await Promise.all([ctx.plugins.resolve(store.plugin), ctx.plugins.resolve(target.plugin)]);
+  const [sp, tp] = await Promise.all([ctx.plugins.resolveAs(store.plugin, "store"), ctx.plugins.resolveAs(target.plugin, "target")]);
   await verifyArchive(ctx, sp, store, archive);
   return applyArchive(ctx, sp, store, tp, target, archive);
 }
@@ -579,7 +615,7 @@ async function applyArchive(ctx: PipelineContext, sp: ResolvedPlugin, store: End
 
 /** Runs a store's `purge` for a key. */
 export async function purge(ctx: PipelineContext, store: Endpoint, key: string): Promise<void> {
-  const sp = await ctx.plugins.resolve(store.plugin);
+  const sp = await ctx.plugins.resolveAs(store.plugin, "store");
   const run = new Run(ctx);
   run.plugin("store purge", sp, "purge", store.endpoint, { stdin: false, stdout: false }, key);
   await run.finish([]);

@@ -85,7 +85,7 @@ export class Purger {
     for (const a of due) {
       if (!(await catalog.archives.takePurge(a.uuid, now, LEASE_S))) continue;
       await catalog.tasks.create({
-        uuid: crypto.randomUUID(), owner: "system", op: "purge", archiveUuid: a.uuid, jobUuid: a.jobUuid,
+        uuid: crypto.randomUUID(), owner: "system", requestedBy: "purger", op: "purge", archiveUuid: a.uuid, jobUuid: a.jobUuid,
         targetUuid: a.targetUuid, storeUuid: a.storeUuid, requestedAt: now,
       });
       result.filed++;

@@ -240,7 +240,7 @@ export class Scheduler {
 
     const previous = await catalog.tasks.unfinishedBackups(firing.map((f) => f.job.uuid));
     const filed = await catalog.tasks.fileScheduledMany(firing.filter((f) => !previous.has(f.job.uuid)).map((f) => ({
-      uuid: crypto.randomUUID(), owner: "system", op: "backup", jobUuid: f.job.uuid, archiveUuid: null,
+      uuid: crypto.randomUUID(), owner: "system", requestedBy: "scheduler", op: "backup", jobUuid: f.job.uuid, archiveUuid: null,
       targetUuid: f.job.targetUuid, storeUuid: f.job.storeUuid, requestedAt: Math.floor(nowMs / 1000), dueAt: f.due.at,
       log: this.firstLine(f.job, f.due, nowMs, f.spec),
     })));

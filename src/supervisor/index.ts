@@ -5,7 +5,9 @@
 import { nowSeconds, type Catalog, type ForeignTask, type JobView, type Runner, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
+import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
+import { EndpointSecrets, SecretUnreadable } from "../pipeline/endpoint-secrets.ts";
 import type { PluginRegistry } from "../pipeline/plugins.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
@@ -67,6 +69,8 @@ function formatDuration(ms: number): string {
 
 export class Supervisor {
   private running = new Map<string, AbortController>();
+  /** Opens the endpoint secrets the catalog keeps sealed, for the plugins of a pipeline alone. */
+  private secrets?: EndpointSecrets;
   private stopped = false;
   private loops: Promise<void>[] = [];
   /** One wake-up per idle worker: several tasks filed at once wake several workers. */
@@ -196,7 +200,7 @@ export class Supervisor {
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
-      else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog);
+      else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
     } catch (err) {
@@ -220,13 +224,18 @@ export class Supervisor {
     const { catalog } = this.opts;
     const job = task.jobUuid ? await catalog.jobs.get(task.jobUuid) : undefined;
     if (!job) throw new TaskFailure(`job ${task.jobUuid} no longer exists`);
-    tlog.addSecrets(secretsOf(job.targetEndpoint, job.storeEndpoint));
+    const targetEndpoint = this.open(job.targetEndpoint, `target "${job.targetName}"`, tlog);
+    const storeEndpoint = this.open(job.storeEndpoint, `store "${job.storeName}"`, tlog);
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
-    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: job.targetEndpoint }, { plugin: job.storePlugin, endpoint: job.storeEndpoint },
-      { compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key) });
+    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint }, { plugin: job.storePlugin, endpoint: storeEndpoint },
+      {
+        compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
+        // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
+        partialId: task.uuid,
+      });
     const uuid = crypto.randomUUID();
     try {
       // A cancel that came while the pipeline finished still wins: no archive for a canceled task,
@@ -250,6 +259,23 @@ export class Supervisor {
     return uuid;
   }
 
+  /**
+   * An endpoint as its plugin needs it, its sealed secrets opened; every secret
+   * of it (opened, or named like one) is masked in the task's log from here on.
+   */
+  private open(endpoint: string, what: string, tlog: TaskLog): string {
+    this.secrets ??= new EndpointSecrets(this.opts.masterKey);
+    let opened;
+    try {
+      opened = this.secrets.open(endpoint);
+    } catch (err) {
+      if (err instanceof SecretUnreadable) throw new TaskFailure(`the endpoint of ${what}: ${err.message}`);
+      throw err;
+    }
+    tlog.addSecrets([...opened.secrets, ...secretsOf(opened.endpoint)]);
+    return opened.endpoint;
+  }
+
   private async recordArchive(uuid: string, job: JobView, takenAt: number, r: BackupResult): Promise<void> {
     await this.opts.catalog.archives.create({
       uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, jobUuid: job.uuid, storeKey: r.storeKey,
@@ -267,10 +293,13 @@ export class Supervisor {
     const target = task.targetUuid ? await catalog.targets.get(task.targetUuid) : undefined;
     if (!target) throw new TaskFailure(`target ${task.targetUuid} no longer exists`);
     if (!archive.storePlugin || archive.storeEndpoint === null) throw new TaskFailure(`store ${archive.storeUuid} no longer exists`);
-    tlog.addSecrets(secretsOf(target.endpoint, archive.storeEndpoint, archive.targetEndpoint));
+    // The archive's own target too: its secrets may show up in what the store or the dump says.
+    if (archive.targetEndpoint) this.open(archive.targetEndpoint, `target "${archive.targetName}"`, tlog);
+    const targetEndpoint = this.open(target.endpoint, `target "${target.name}"`, tlog);
+    const storeEndpoint = this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog);
     tlog.line(`restoring archive ${archive.uuid} from store "${archive.storeName}" (${archive.storePlugin}) to target "${target.name}" (${target.plugin})`);
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
-    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, { plugin: target.plugin, endpoint: target.endpoint }, {
+    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint }, {
       storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
     });
     tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);
@@ -297,6 +326,30 @@ export class Supervisor {
 
   /** Purges a blob the store received for a task that did not succeed. Never throws: the outcome must still be recorded. */
   private async purgePartial(task: TaskRow, key: string, tlog: TaskLog): Promise<void> {
+    await this.purgeFromStore(task, key, tlog, async (where) => {
+      await this.opts.catalog.tasks.setStoreKey(task.uuid, null);
+      tlog.line(`purged the partial blob ${key} from ${where}`);
+    });
+  }
+
+  /**
+   * Purges what the store of a backup that died kept of its unfinished blob: the
+   * partial named after the task (see pipeline/partial.ts), which a store killed
+   * mid-stream leaves behind. Idempotent, so a store that kept nothing is fine.
+   */
+  private async purgeUnfinished(task: TaskRow, tlog: TaskLog): Promise<void> {
+    const key = partialKey(task.uuid);
+    const store = task.storeUuid ? await this.opts.catalog.stores.get(task.storeUuid).catch(() => undefined) : undefined;
+    const plugin = store && await this.opts.plugins.resolve(store.plugin).catch(() => undefined);
+    // A store that does not say it keeps the contract never gets such a key: it might read it as anything.
+    if (plugin && !namesPartialBlobs(plugin.info)) return;
+    await this.purgeFromStore(task, key, tlog, async (where) => {
+      tlog.line(`removed from ${where} whatever it kept of the unfinished blob (${key})`);
+    });
+  }
+
+  /** Runs the task's store's `purge` for a key; says on the task log how it went. Never throws. */
+  private async purgeFromStore(task: TaskRow, key: string, tlog: TaskLog, done: (where: string) => Promise<void>): Promise<void> {
     const { catalog } = this.opts;
     let where = `store ${task.storeUuid}`;
     try {
@@ -307,11 +360,10 @@ export class Supervisor {
         return;
       }
       // Recovery's log of a dead daemon's task has not seen this endpoint yet.
-      tlog.addSecrets(secretsOf(store.endpoint));
+      const endpoint = this.open(store.endpoint, where, tlog);
       const ctx: PipelineContext = { plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: new AbortController().signal };
-      await purge(ctx, { plugin: store.plugin, endpoint: store.endpoint }, key);
-      await catalog.tasks.setStoreKey(task.uuid, null);
-      tlog.line(`purged the partial blob ${key} from ${where}`);
+      await purge(ctx, { plugin: store.plugin, endpoint }, key);
+      await done(where);
     } catch (err) {
       tlog.line(`could not purge the partial blob ${key} from ${where}: ${(err as Error).message}`);
     }
@@ -352,7 +404,11 @@ export class Supervisor {
     // It may have died after recording the archive and before clearing the key: that blob is the archive's.
     const archive = task.storeKey && task.storeUuid ? await this.record(task, () => catalog.archives.findByStoreKey(task.storeUuid!, task.storeKey!)) : undefined;
     if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
-    else if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+    else {
+      if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
+      // Killed before it named its blob, the store may have left part of one: repeated crashes must not fill the store.
+      if (task.op === "backup") await this.purgeUnfinished(task, tlog);
+    }
     await tlog.close();
     await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));
     log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });

@@ -5,7 +5,7 @@
 import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
 import { PipelineFailed, purge, type PipelineContext } from "../pipeline/run.ts";
 import { formatUtc } from "./time.ts";
-import { maskSecrets, secretsOf, type TaskLog } from "./tasklog.ts";
+import type { TaskLog } from "./tasklog.ts";
 
 /** Seconds before the next attempt after `attempts` failed ones: 1 min, 2, 4, … at most 6 h. */
 export function purgeBackoff(attempts: number): number {
@@ -14,7 +14,13 @@ export function purgeBackoff(attempts: number): number {
 
 export class PurgeRefused extends PipelineFailed {}
 
-export async function purgeArchive(catalog: Catalog, task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<void> {
+/**
+ * `open` gives an endpoint as its plugin needs it (sealed secrets opened) and has
+ * the task log mask its secrets; `what` names it in a failure.
+ */
+export type OpenEndpoint = (endpoint: string, what: string) => string;
+
+export async function purgeArchive(catalog: Catalog, task: TaskRow, ctx: PipelineContext, tlog: TaskLog, open: OpenEndpoint): Promise<void> {
   const archive = task.archiveUuid ? await catalog.archives.get(task.archiveUuid) : undefined;
   if (!archive) throw new PurgeRefused(`archive ${task.archiveUuid} no longer exists`);
   if (archive.status === "purged") {
@@ -25,21 +31,20 @@ export async function purgeArchive(catalog: Catalog, task: TaskRow, ctx: Pipelin
   const attempt = archive.purgeAttempts + 1;
   // The store's last words go with the failure onto the archive, where the API shows them.
   let said = "";
-  const secrets = secretsOf(archive.storeEndpoint);
   const storeCtx: PipelineContext = { ...ctx, log: (line) => {
     if (line.startsWith("store purge: ")) said = line.slice("store purge: ".length);
     ctx.log(line);
   } };
   try {
     if (!archive.storePlugin || archive.storeEndpoint === null) throw new PipelineFailed(`store ${archive.storeUuid} no longer exists`);
-    tlog.addSecrets(secrets);
+    const endpoint = open(archive.storeEndpoint, `store "${archive.storeName}"`);
     tlog.line(`purging archive ${archive.uuid} (taken ${formatUtc(archive.takenAt)}, expired ${formatUtc(archive.expiresAt)}) from store "${archive.storeName}" (${archive.storePlugin}), key ${archive.storeKey}${attempt > 1 ? `; attempt ${attempt}` : ""}`);
-    await purge(storeCtx, { plugin: archive.storePlugin, endpoint: archive.storeEndpoint }, archive.storeKey);
+    await purge(storeCtx, { plugin: archive.storePlugin, endpoint }, archive.storeKey);
   } catch (err) {
     const next = nowSeconds() + purgeBackoff(attempt);
     const message = (err as Error).message;
     // Masked as the task log masks it: the API shows this to every viewer.
-    said = maskSecrets(said, secrets);
+    said = tlog.mask(said);
     await catalog.archives.markPurgeFailed(archive.uuid, said && !message.includes(said) ? `${message}: ${said}` : message, next);
     tlog.line(`purge attempt ${attempt} failed; the archive is purge_failed and the next attempt is at ${formatUtc(next)} UTC`);
     throw err;

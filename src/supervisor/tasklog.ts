@@ -2,7 +2,7 @@
 // batches (every second) so that GET /v1/task/:uuid shows it while the task runs.
 import type { Catalog } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
-import { SECRET_KEY } from "../secret-names.ts";
+import { looksSecret } from "../secret-names.ts";
 
 const FLUSH_MS = 1000;
 // A chatty plugin (tar -v, pg_restore --verbose) must not make a log grow with the
@@ -16,7 +16,7 @@ export function secretsOf(...endpoints: (string | null | undefined)[]): string[]
   const walk = (value: unknown, key: string) => {
     if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) walk(v, k);
-    } else if ((typeof value === "string" || typeof value === "number") && SECRET_KEY.test(key)) {
+    } else if ((typeof value === "string" || typeof value === "number") && looksSecret(key)) {
       const s = String(value);
       if (s.length >= 2) found.add(s);
     }
@@ -52,8 +52,13 @@ export class TaskLog {
     this.secrets = [...new Set([...this.secrets, ...secrets])].sort((a, b) => b.length - a.length);
   }
 
+  /** `text` with every secret this log knows masked. */
+  mask(text: string): string {
+    return maskSecrets(text, this.secrets);
+  }
+
   line(text: string): void {
-    const masked = maskSecrets(text, this.secrets);
+    const masked = this.mask(text);
     const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
     const line = `${stamp} ${masked}\n`;
     if (this.written < MAX_LOG_BYTES) {

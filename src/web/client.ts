@@ -2,6 +2,7 @@
 // signed-in user's credentials. What the API refuses, the page refuses, for the
 // same reason and in the same words.
 import type { Hono } from "hono";
+import type { ApiEnv } from "../api/route.ts";
 
 /** A /v1 answer other than 2xx. `fields` is the API's per-field validation message map. */
 export class ApiFailure extends Error {
@@ -12,7 +13,7 @@ export class ApiFailure extends Error {
 
 export type Sent<T> =
   | { ok: true; status: number; data: T }
-  | { ok: false; status: number; error: string; fields: Record<string, string> };
+  | { ok: false; status: number; error: string; fields: Record<string, string>; retryAfter?: string };
 
 /** Query string from the defined, non-empty values only. */
 export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
@@ -23,13 +24,14 @@ export function qs(params: Record<string, string | number | boolean | undefined 
 }
 
 export class ApiClient {
-  constructor(private readonly api: Hono, private readonly authorization: string) {}
+  /** `env` goes with every request to the API: the browser's address, for the sign-in throttle. */
+  constructor(private readonly api: Hono, private readonly authorization: string, private readonly env?: ApiEnv) {}
 
   /** Any answer: the caller decides what a 400 or 409 means on its page. */
   async send<T = unknown>(method: string, path: string, body?: unknown): Promise<Sent<T>> {
     const headers: Record<string, string> = { authorization: this.authorization };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.api.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await this.api.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, this.env);
     const text = await res.text();
     let json: any;
     try {
@@ -39,7 +41,9 @@ export class ApiClient {
     }
     if (res.ok) return { ok: true, status: res.status, data: json as T };
     const error = typeof json?.error === "string" ? json.error : `the API answered ${res.status}`;
-    return { ok: false, status: res.status, error, fields: json?.fields && typeof json.fields === "object" ? json.fields : {} };
+    const fields = json?.fields && typeof json.fields === "object" ? json.fields : {};
+    const retryAfter = res.headers.get("retry-after") ?? undefined;
+    return { ok: false, status: res.status, error, fields, ...(retryAfter ? { retryAfter } : {}) };
   }
 
   /** A read that must succeed: anything else becomes the page's error (see index.ts). */

@@ -1,35 +1,24 @@
 // Endpoints in the browser. A plugin's `info` lists the fields of its endpoint;
-// the forms are built from them. Secrets (fields of type "password", and for a
-// plugin that describes no fields, keys named like one) never leave the server:
-// the views get an EndpointView without their values, password inputs are always
-// empty, and an empty password input on edit keeps the stored value.
-import type { Errors, EndpointView, PluginField, PluginView } from "../../views/types.ts";
-import { JSON_INPUT, fieldInput } from "../../views/endpoints.tsx";
+// the forms are built from them, and each value is sent as src/endpoint-fields.ts
+// says (the text typed, unless the field's type says otherwise). Secrets (fields
+// of type "password", and for a plugin that describes no fields, keys named like
+// one) never leave the server: the views get an EndpointView without their values,
+// password inputs are always empty. On edit, an empty password input keeps the
+// stored value and the "clear" box beside it stores an empty one.
+import type { Errors, EndpointView, PluginView } from "../../views/types.ts";
+import { JSON_INPUT, clearInput, fieldInput } from "../../views/endpoints.tsx";
+import { fieldProblem, fieldText, fieldValue, fieldsOf } from "../endpoint-fields.ts";
 import type { ApiClient } from "./client.ts";
 import type { Form } from "./forms.ts";
 
-const FIELD_TYPES = new Set(["string", "port", "abspath", "password", "list", "bool"]);
 /** For plugins without `fields`: keys that probably hold a secret are treated as one. */
 const SECRETISH = /pass|secret|token|credential|private|(^|_)key$|^key_/i;
-
-
-function normalizeField(f: any): PluginField | undefined {
-  if (!f || typeof f.name !== "string" || !f.name) return undefined;
-  const text = (x: unknown) => (typeof x === "string" ? x : typeof x === "number" ? String(x) : undefined);
-  return {
-    name: f.name,
-    type: FIELD_TYPES.has(f.type) ? f.type : "string",
-    title: text(f.title) || f.name,
-    help: text(f.help) ?? "",
-    required: f.required === true || f.required === "yes",
-    default: text(f.default),
-    example: text(f.example),
-  };
-}
+/** Lists are typed one item a line, in a text area. */
+const TYPING = { lines: true };
 
 export function pluginView(p: { name: string; info: Record<string, any> }): PluginView {
   const features = p.info?.features ?? {};
-  const fields = Array.isArray(p.info?.fields) ? p.info.fields.map(normalizeField).filter((f: PluginField | undefined): f is PluginField => !!f) : [];
+  const fields = fieldsOf(p.info);
   return {
     name: p.name,
     title: typeof p.info?.name === "string" ? p.info.name : p.name,
@@ -94,9 +83,8 @@ export function formValues(plugin: PluginView | undefined, endpointJson: string 
   const out: Record<string, string> = {};
   for (const f of plugin?.fields ?? []) {
     if (f.type === "password") continue;
-    const v = ep[f.name];
-    if (v === undefined || v === null) continue;
-    out[fieldInput(f.name)] = Array.isArray(v) ? v.map(String).join("\n") : f.type === "bool" ? String(v === true || v === "true") : String(v);
+    const v = fieldText(f, ep[f.name], TYPING);
+    if (v !== undefined) out[fieldInput(f.name)] = v;
   }
   return out;
 }
@@ -126,27 +114,33 @@ export function endpointFromForm(form: Form, plugin: PluginView | undefined, exi
     return { endpoint: parsed as Record<string, unknown>, errors: {} };
   }
   const out: Record<string, unknown> = {};
+  const errors: Errors = {};
   const names = new Set(plugin.fields.map((f) => f.name));
   for (const [k, v] of Object.entries(existing ?? {})) if (!names.has(k)) out[k] = v;
   for (const f of plugin.fields) {
     const raw = form[fieldInput(f.name)] ?? "";
     if (f.type === "bool") {
+      // A checkbox left unticked is not sent at all: that is false, not "the default".
       out[f.name] = raw === "on" || raw === "true";
       continue;
     }
     if (f.type === "password") {
-      if (raw !== "") out[f.name] = raw;
-      else if (existing?.[f.name] !== undefined) out[f.name] = existing[f.name];
+      const stored = existing?.[f.name];
+      // Empty keeps a stored password, unless "clear" is ticked; with none stored, an empty one is saved.
+      const keep = raw === "" && form[clearInput(f.name)] !== "on" && stored !== undefined && stored !== null && stored !== "";
+      out[f.name] = keep ? stored : raw;
       continue;
     }
-    const value = raw.trim();
+    const problem = fieldProblem(f, raw);
+    if (problem) {
+      errors[fieldInput(f.name)] = `${f.name} ${problem}`;
+      continue;
+    }
+    const value = fieldValue(f, raw, TYPING);
     // Left empty: the plugin's default applies.
-    if (value === "") continue;
-    if (f.type === "list") out[f.name] = value.split("\n").map((s) => s.trim()).filter(Boolean);
-    else if (f.type === "port" && /^\d{1,5}$/.test(value)) out[f.name] = Number(value);
-    else out[f.name] = value;
+    if (value !== undefined) out[f.name] = value;
   }
-  return { endpoint: out, errors: {} };
+  return Object.keys(errors).length ? { errors } : { endpoint: out, errors: {} };
 }
 
 /**

@@ -9,6 +9,7 @@ import { describeError, log } from "../log.ts";
 import { serveAssets } from "./assets.ts";
 import { ApiFailure } from "./client.ts";
 import { readForm } from "./forms.ts";
+import type { ApiEnv } from "../api/route.ts";
 import { assetPaths, page, type WebEnv } from "./render.tsx";
 import {
   DEFAULT_SESSION_TTL_SECONDS, SIGNIN_COOKIE, cookieOptions, loadSession, newSecret, sameSecret, setSessionCookie, signIn, signOut,
@@ -93,8 +94,12 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
     if (!sameSecret(f._csrf, getCookie(c, SIGNIN_COOKIE) ?? "\0")) {
       return signInPage(c, { name: f.name, next, error: "The sign-in form had expired. Please sign in again." }, 403);
     }
-    const r = await signIn(api, f.name ?? "", f.password ?? "");
+    const r = await signIn(api, f.name ?? "", f.password ?? "", (c.env as ApiEnv | undefined)?.clientAddress);
     if (!r.ok) {
+      if (r.status === 429) {
+        if (r.retryAfter) c.header("Retry-After", r.retryAfter);
+        return signInPage(c, { name: f.name, next, error: `Too many failed sign-ins: try again in ${r.retryAfter ?? "a few"} seconds.` }, 429);
+      }
       const error = r.status === 401 ? "Wrong user name or password." : r.error;
       return signInPage(c, { name: f.name, next, error }, r.status === 401 ? 401 : 400);
     }

@@ -60,12 +60,13 @@ export function newSecret(): string {
 }
 
 /** Trades a user name and password for a token; the password goes no further than this call. */
-export async function signIn(api: Hono, name: string, password: string): Promise<{ ok: true; cookie: string } | { ok: false; status: number; error: string }> {
-  const client = new ApiClient(api, `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`);
+export async function signIn(api: Hono, name: string, password: string, clientAddress?: string): Promise<{ ok: true; cookie: string } | { ok: false; status: number; error: string; retryAfter?: string }> {
+  // The browser's address goes with the password: the API's throttle counts failures by it.
+  const client = new ApiClient(api, `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`, { clientAddress });
   // Unique per user (the API requires it) and recognisable in `shield list tokens`.
   const tokenName = `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
   const r = await client.send<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name: tokenName });
-  if (!r.ok) return { ok: false, status: r.status, error: r.error };
+  if (!r.ok) return { ok: false, status: r.status, error: r.error, retryAfter: r.retryAfter };
   return { ok: true, cookie: `${r.data.uuid}.${r.data.token}` };
 }
 

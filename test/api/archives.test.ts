@@ -237,7 +237,7 @@ describe("/v1/archives", () => {
       expect(res.json.ok).toBe("scheduled");
       expect(res.json.task_uuid).toMatch(UUID_RE);
       expect(await task(res.json.task_uuid)).toEqual({
-        uuid: res.json.task_uuid, owner: "admin", type: "restore", status: "pending",
+        uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "restore", status: "pending",
         job_uuid: job, archive_uuid: a.uuid, target_uuid: main.target, store_uuid: main.store,
         requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, log: "",
       });

@@ -2,6 +2,11 @@
 // endpoints each (list with filters, create, show, update, delete), so one suite
 // runs over all four with each kind's fields and rules.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { builtinNames } from "../../plugins/index.ts";
+import { PluginRegistry } from "../../src/pipeline/plugins.ts";
 import { testApi, type TestApi } from "../helpers/app.ts";
 import { parseTimespec } from "../../src/scheduler/timespec.ts";
 import {
@@ -10,6 +15,8 @@ import {
 } from "./fixtures.ts";
 
 type Body = Record<string, unknown>;
+
+const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 
 interface Kind {
   /** As the API's words say it: "retention policy". */
@@ -63,6 +70,11 @@ const endpointChecks: Kind["invalid"] = [
   ["endpoint JSON null", (b) => ({ ...b, endpoint: "null" }), "endpoint", "JSON object"],
   ["endpoint a number", (b) => ({ ...b, endpoint: 42 }), "endpoint", "JSON object"],
   ["endpoint an array", (b) => ({ ...b, endpoint: [1] }), "endpoint", "JSON object"],
+  // Plugins take endpoint strings as C strings in the end: a NUL would cut a path short.
+  ["endpoint value holding NUL", (b) => ({ ...b, endpoint: { base_dir: "/srv/a\u0000/../etc" } }), "endpoint", '"base_dir" must not contain NUL'],
+  ["endpoint text holding an escaped NUL", (b) => ({ ...b, endpoint: '{"base_dir":"/srv\\u0000"}' }), "endpoint", '"base_dir" must not contain NUL'],
+  ["endpoint nested value holding NUL", (b) => ({ ...b, endpoint: { include: ["ok", "a\u0000"] } }), "endpoint", '"include.1" must not contain NUL'],
+  ["endpoint key holding NUL", (b) => ({ ...b, endpoint: { "a\u0000b": "x" } }), "endpoint", "must not contain NUL"],
 ];
 const endpointAccepted: Kind["accepted"] = [
   // The design sends the endpoint as a JSON-encoded string; an object is accepted and stored as its JSON text.
@@ -137,6 +149,8 @@ const kinds: Kind[] = [
       ["agent without a port", (b) => ({ ...b, agent: "10.17.66.54" }), "agent", "host:port"],
       ["agent with a path", (b) => ({ ...b, agent: "http://x:1/" }), "agent", "host:port"],
       ["agent not a string", (b) => ({ ...b, agent: 5544 }), "agent", "must be a string"],
+      ["agent port past 65535", (b) => ({ ...b, agent: "host:99999" }), "agent", "port from 1 to 65535"],
+      ["agent port 0", (b) => ({ ...b, agent: "[::1]:0" }), "agent", "port from 1 to 65535"],
     ],
     accepted: [
       ...endpointAccepted,
@@ -397,8 +411,27 @@ for (const k of kinds) {
         }
       });
 
-      test("unknown query parameters are ignored", async () => {
-        expect((await call(lapi, "GET", `${k.collection}?colour=blue`, 200)).json.length).toBe(3);
+      test("an unknown query parameter is a 400 naming it, not a whole list answered", async () => {
+        const res = await expectInvalid(lapi, "GET", `${k.collection}?colour=blue`, undefined, "colour", "is not a parameter of this request");
+        expect(res.json.error).toContain("it takes unused");
+        // A near miss of a real one, and one of several.
+        await expectInvalid(lapi, "GET", `${k.collection}?limt=1`, undefined, "limt");
+        const two = await call(lapi, "GET", `${k.collection}?unused=t&x=1&y=2`, 400);
+        expect(Object.keys(two.json.fields)).toEqual(["x", "y"]);
+      });
+
+      test("limit and offset page the list by name; without them it is whole", async () => {
+        const all = (await call(lapi, "GET", k.collection, 200)).json.map((r: Body) => r.name);
+        expect(all.length).toBe(3);
+        const page = async (q: string) => (await call(lapi, "GET", `${k.collection}?${q}`, 200)).json.map((r: Body) => r.name);
+        expect(await page("limit=2")).toEqual(all.slice(0, 2));
+        expect(await page("limit=2&offset=2")).toEqual(all.slice(2));
+        expect(await page("offset=1")).toEqual(all.slice(1));
+        expect(await page("offset=3")).toEqual([]);
+        expect(await page("limit=1&unused=t")).toEqual([all[0]]);
+        for (const bad of ["limit=0", "limit=1001", "limit=x", "offset=-1", "limit=1.5"]) {
+          await expectInvalid(lapi, "GET", `${k.collection}?${bad}`, undefined, bad.split("=")[0]!);
+        }
       });
 
       if (k.plugin) {
@@ -449,3 +482,73 @@ for (const k of kinds) {
     });
   });
 }
+
+// What a plugin declares of its fields binds the endpoint's JSON types: a text field
+// takes a string, a list a list of strings. Real plugins: the built-ins (run from
+// source) and one written the way plugins for the original Shield declare fields.
+describe("endpoint values against the plugin's declared field types", () => {
+  const LEGACY_INFO = {
+    name: "Legacy", author: "tests", version: "1", features: { target: "yes", store: "no" },
+    fields: [
+      { mode: "target", name: "db_user", type: "string", title: "User", help: "", required: true },
+      { mode: "target", name: "db_port", type: "port", title: "Port", help: "" },
+      { mode: "target", name: "db_password", type: "password", title: "Password", help: "" },
+      { mode: "target", name: "work_dir", type: "abspath", title: "Work directory", help: "" },
+    ],
+  };
+  let api: TestApi;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "shield-test-fieldtypes-"));
+    writeFileSync(join(dir, "legacy-db"), `#!/bin/sh\ncase "$1" in\n  info) echo '${JSON.stringify(LEGACY_INFO)}' ;;\n  validate) echo ok ;;\n  *) exit 2 ;;\nesac\n`);
+    chmodSync(join(dir, "legacy-db"), 0o755);
+    const plugins = new PluginRegistry({ dirs: [dir], self: [process.execPath, MAIN], builtins: builtinNames() });
+    api = await testApi("sqlite", { plugins });
+  });
+  afterAll(async () => {
+    await api.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  const target = (plugin: string, endpoint: object) => ({ name: `typed ${++n}`, plugin, endpoint, agent: "" });
+  /** A 400 under `endpoint` whose words name the field in quotes (the web UI places it by that). */
+  const refused = async (plugin: string, endpoint: object, words: string) => {
+    const res = await expectInvalid(api, "POST", "/v1/targets", target(plugin, endpoint), "endpoint", words);
+    expect(res.json.error).toContain(words);
+    return res;
+  };
+
+  test("a non-string where the plugin declares a string: 400 naming the field and the type", async () => {
+    for (const [value, what] of [[42, "a number"], [null, "null"], [true, "a boolean"], [["backup"], "a list"], [{ name: "backup" }, "an object"]] as const) {
+      const res = await refused("postgres", { pg_user: value }, '"pg_user" must be a string');
+      expect(res.json.fields.endpoint).toBe(`"pg_user" must be a string (plugin postgres declares it string), not ${what}`);
+    }
+    await refused("postgres", { pg_user: "backup", pg_database: 7 }, '"pg_database" must be a string');
+    await refused("postgres", { pg_user: "backup", pg_password: 12345 }, '"pg_password" must be a string');
+    await refused("postgres", { pg_user: "backup", pg_bindir: ["/usr/bin"] }, '"pg_bindir" must be a string');
+    // A plugin for the original Shield reads its text fields as strings, however it is installed.
+    await refused("legacy-db", { db_user: 7 }, '"db_user" must be a string (plugin legacy-db declares it string), not a number');
+    await refused("legacy-db", { db_user: "u", work_dir: 1 }, '"work_dir" must be a string');
+    // On update too.
+    const uuid = (await call(api, "POST", "/v1/targets", 200, { body: target("legacy-db", { db_user: "u" }) })).json.uuid;
+    await expectInvalid(api, "PUT", `/v1/target/${uuid}`, { ...target("legacy-db", { db_user: 1 }), summary: "" }, "endpoint", '"db_user" must be a string');
+  });
+
+  test("a list given as one string: 400 naming the field", async () => {
+    await refused("files", { base_dir: "/srv/app", include: "config/*.yml" }, '"include" must be a list of strings, like ["a", "b"] (plugin files declares it list), not a string');
+    await refused("files", { base_dir: "/srv/app", exclude: [1, 2] }, '"exclude" must be a list of strings');
+  });
+
+  test("ports: a whole number or a string; anything else is refused", async () => {
+    await call(api, "POST", "/v1/targets", 200, { body: target("legacy-db", { db_user: "u", db_port: "5432" }) });
+    await call(api, "POST", "/v1/targets", 200, { body: target("legacy-db", { db_user: "u", db_port: 5432 }) });
+    await refused("legacy-db", { db_user: "u", db_port: 5432.5 }, '"db_port" must be a port number');
+    await refused("legacy-db", { db_user: "u", db_port: [5432] }, '"db_port" must be a port number');
+  });
+
+  test("values of the declared types, and keys the plugin does not declare, pass to its validate", async () => {
+    await call(api, "POST", "/v1/targets", 200, { body: target("legacy-db", { db_user: "u", db_password: "", work_dir: "/w", extra: 7 }) });
+    await call(api, "POST", "/v1/targets", 200, { body: target("files", { base_dir: "/srv/app", include: ["config/*.yml"], exclude: [] }) });
+  });
+});

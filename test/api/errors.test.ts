@@ -135,6 +135,37 @@ describe("unknown endpoints", () => {
   });
 });
 
+describe("unknown query parameters", () => {
+  let api: TestApi;
+  beforeAll(async () => { api = await testApi(); });
+  afterAll(() => api.cleanup());
+
+  test("every GET route refuses one it does not declare: 400 naming it, public routes too", async () => {
+    const gets = [...new Set(api.app.routes.filter((r) => r.method === "GET").map((r) => r.path))];
+    expect(gets.length).toBeGreaterThan(15);
+    for (const path of gets) {
+      const url = path.replace(":uuid", NOBODY).replace(":name", "fs");
+      for (const as of ["admin", "anonymous"] as const) {
+        // Credentials first: an anonymous caller learns nothing about a route's parameters.
+        const needsAuth = !["/v1/health", "/v1/meta/pubkey", "/v1/openapi.json"].includes(path);
+        if (as === "anonymous" && needsAuth) {
+          await call(api, "GET", `${url}?bogus=1`, 401, { as });
+          continue;
+        }
+        const res = await call(api, "GET", `${url}?bogus=1&also=2`, 400, { as });
+        expect([path, res.json.fields]).toEqual([path, { bogus: "is not a parameter of this request", also: "is not a parameter of this request" }]);
+        expect(res.json.error).toStartWith("invalid query parameters: bogus: is not a parameter of this request; also:");
+      }
+    }
+    // A parameter named like an object's own properties is just as unknown.
+    const proto = await call(api, "GET", "/v1/jobs?__proto__=x&constructor=y", 400);
+    expect(Object.keys(proto.json.fields).sort()).toEqual(["__proto__", "constructor"]);
+    // Declared ones still work, empty or repeated.
+    await call(api, "GET", "/v1/tasks?debug", 200);
+    await call(api, "GET", "/v1/archives?limit=1&limit=2", 200);
+  });
+});
+
 describe("internal errors", () => {
   test("a failure inside the daemon is a 500 with an id to find in the log, and no details", async () => {
     const api = await testApi();

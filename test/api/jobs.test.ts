@@ -219,7 +219,7 @@ for (const dialect of dialects) {
         expect(res.json.task_uuid).toMatch(UUID_RE);
         const task = await taskOf(res.json.task_uuid);
         expect(task).toEqual({
-          uuid: res.json.task_uuid, owner: "admin", type: "backup", status: "pending",
+          uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "backup", status: "pending",
           job_uuid: uuid, archive_uuid: null, target_uuid: main.target, store_uuid: main.store,
           requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, log: "",
         });
@@ -326,6 +326,17 @@ for (const dialect of dialects) {
           await expectInvalid(lapi, "GET", `/v1/jobs?${f}=abc`, undefined, f, "must be a UUID");
         }
         await expectInvalid(lapi, "GET", "/v1/jobs?paused=maybe", undefined, "paused", "must be t or f");
+        await expectInvalid(lapi, "GET", "/v1/jobs?pasued=t", undefined, "pasued", "is not a parameter of this request");
+      });
+
+      test("limit and offset page by name, and combine with filters; without them the list is whole", async () => {
+        expect(await names("?limit=2")).toEqual(["alpha", "bravo"]);
+        expect(await names("?limit=2&offset=2")).toEqual(["charlie"]);
+        expect(await names("?offset=1")).toEqual(["bravo", "charlie"]);
+        expect(await names("?limit=1&offset=1&paused=f")).toEqual(["charlie"]);
+        expect(await names("?limit=1000&offset=3")).toEqual([]);
+        await expectInvalid(lapi, "GET", "/v1/jobs?limit=0", undefined, "limit", "from 1 to 1000");
+        await expectInvalid(lapi, "GET", "/v1/jobs?offset=x", undefined, "offset", "whole number");
       });
     });
 

@@ -2,6 +2,7 @@
 // OpenAPI document, which must list every route the API registers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { testApi, type TestApi } from "../helpers/app.ts";
+import { createApi } from "../../src/api/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { call } from "./fixtures.ts";
 
@@ -11,10 +12,22 @@ describe("/v1 meta", () => {
   afterAll(() => api.cleanup());
 
   describe("GET /v1/health", () => {
-    test("answers without credentials: ok and the version", async () => {
+    test("answers without credentials: ok, ready and the version", async () => {
       const res = await call(api, "GET", "/v1/health", 200, { as: "anonymous" });
-      expect(res.json).toEqual({ ok: "shield is up", version: pkg.version });
+      expect(res.json).toEqual({ ok: "shield is up", ready: true, version: pkg.version });
       expect(res.headers.get("content-type")).toContain("application/json");
+    });
+    test("while the daemon starts: 503, ready false, and when to ask again", async () => {
+      let ready = false;
+      const app = createApi(api.core, { pubkey: "ssh-ed25519 AAAATEST core@shield", ready: () => ready });
+      const starting = await app.request("/v1/health");
+      expect(starting.status).toBe(503);
+      expect(starting.headers.get("retry-after")).toBe("1");
+      expect(await starting.json()).toEqual({ error: "shield is starting", ready: false, version: pkg.version });
+      ready = true;
+      const up = await app.request("/v1/health");
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ ok: "shield is up", ready: true, version: pkg.version });
     });
     test("credentials, even wrong ones, do not matter", async () => {
       await call(api, "GET", "/v1/health", 200, { as: { basic: "admin:wrong" } });
@@ -130,8 +143,13 @@ describe("/v1 meta", () => {
       expect(doc.paths["/v1/job/{uuid}/run"].post.requestBody.required).toBe(false);
       expect(doc.paths["/v1/archive/{uuid}/restore"].post.requestBody.required).toBe(false);
       const params = (path: string) => doc.paths[path].get.parameters.map((p: any) => `${p.in}:${p.name}`).sort();
-      expect(params("/v1/targets")).toEqual(["query:plugin", "query:unused"]);
-      expect(params("/v1/jobs")).toEqual(["query:paused", "query:retention", "query:schedule", "query:store", "query:target"]);
+      expect(params("/v1/targets")).toEqual(["query:limit", "query:offset", "query:plugin", "query:unused"]);
+      expect(params("/v1/jobs")).toEqual(["query:limit", "query:offset", "query:paused", "query:retention", "query:schedule", "query:store", "query:target"]);
+      for (const list of ["/v1/schedules", "/v1/retention", "/v1/stores"]) expect(params(list)).toContain("query:limit");
+      // Any GET may answer 400: an unknown query parameter is refused on every one.
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+        if (ops.get) expect([path, ops.get.responses["400"]?.description]).toEqual([path, expect.stringContaining("Invalid input")]);
+      }
       expect(params("/v1/archives")).toEqual(["query:after", "query:before", "query:limit", "query:offset", "query:status", "query:store", "query:target"]);
       // The endpoint is a JSON object or a string holding one.
       const endpoint = doc.paths["/v1/targets"].post.requestBody.content["application/json"].schema.properties.endpoint;

@@ -25,7 +25,7 @@ describe("/v1/tasks", () => {
         requestedAt: at("2015-11-25 11:29:59"),
       });
       expect((await call(api, "GET", `/v1/task/${uuid}`, 200)).json).toEqual({
-        uuid, owner: "jhunt", type: "restore", status: "pending",
+        uuid, owner: "jhunt", requested_by: null, type: "restore", status: "pending",
         job_uuid: job, archive_uuid: archive, target_uuid: target, store_uuid: store,
         requested_at: "2015-11-25 11:29:59", due_at: null, started_at: null, stopped_at: null, runner: null, log: "",
       });

@@ -8,7 +8,7 @@ import { makeJob, rejection, T0, useCatalog, type JobSpec } from "./fixtures.ts"
 type Input = Record<string, unknown> & { name: string };
 /** The definition queries, typed loosely enough to drive all four kinds from one table. */
 interface Definitions {
-  list(f?: { unused?: boolean; plugin?: string }): Promise<Input[]>;
+  list(f?: { unused?: boolean; plugin?: string }, page?: { limit?: number; offset?: number }): Promise<Input[]>;
   get(uuid: string): Promise<Input | undefined>;
   byName(name: string): Promise<Input | undefined>;
   jobsUsing(uuid: string): Promise<string[]>;
@@ -146,6 +146,16 @@ for (const dialect of dialects) {
           expect(names(await q().list())).toEqual(["alpha", "bravo", "charlie"]);
           expect(names(await q().list({}))).toEqual(["alpha", "bravo", "charlie"]);
           expect(await q().count()).toBe(3);
+        });
+
+        test("a page of the list: limit, offset, either alone, with a filter", async () => {
+          expect(names(await q().list({}, { limit: 2 }))).toEqual(["alpha", "bravo"]);
+          expect(names(await q().list({}, { limit: 2, offset: 2 }))).toEqual(["charlie"]);
+          // An offset alone is the rest of the list (SQLite needs a LIMIT for an OFFSET).
+          expect(names(await q().list({}, { offset: 1 }))).toEqual(["bravo", "charlie"]);
+          expect(names(await q().list({}, { offset: 5 }))).toEqual([]);
+          expect(names(await q().list({}, {}))).toEqual(["alpha", "bravo", "charlie"]);
+          if (k.hasPlugin) expect(names(await q().list({ plugin: "fs" }, { limit: 1, offset: 1 }))).toEqual(["charlie"]);
         });
 
         test("unused: true lists the rows no job uses, false the rows some job uses", async () => {

@@ -38,3 +38,13 @@ test("show task: a scheduled backup shows when it was due; every task shows who 
   expect(printed(taskDetails({ ...task, due_at: null, runner: "vm pid 12" }))).toMatch(/Runner:\s+vm pid 12\n/);
   expect(printed(taskDetails({ ...task, due_at: null }))).not.toContain("Due");
 });
+
+test("show task says who asked for it (requested_by); \"-\" for a task older than the field", () => {
+  const task = {
+    uuid: "5e2c0000-0000-4000-8000-000000000002", type: "restore", status: "pending", owner: "alice", requested_by: "token:alice/nightly",
+    job_uuid: null, archive_uuid: "a", target_uuid: "t", store_uuid: "s", requested_at: "2024-01-01 03:59:00", due_at: null,
+    started_at: null, stopped_at: null, runner: null, log: "",
+  };
+  expect(printed(taskDetails(task))).toContain("Owner:      alice\nAsked by:   token:alice/nightly\n");
+  expect(printed(taskDetails({ ...task, requested_by: null }))).toContain("Asked by:   -\n");
+});

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const ALLOWED = [/^src\/cli\//, /^src\/args\.ts$/, /^src\/version\.ts$/, /^src\/secret-names\.ts$/];
+const ALLOWED = [/^src\/cli\//, /^src\/args\.ts$/, /^src\/version\.ts$/, /^src\/secret-names\.ts$/, /^src\/endpoint-fields\.ts$/];
 
 /** Every module src/cli/index.ts reaches through relative imports (static and dynamic). */
 function reachable(entry: string): Map<string, string> {
@@ -26,7 +26,7 @@ function reachable(entry: string): Map<string, string> {
   return seen;
 }
 
-test("src/cli reaches only src/cli, args.ts and version.ts: never the catalog, core or API", () => {
+test("src/cli reaches only src/cli and a few plain modules (args, version, secret names, endpoint fields): never the catalog, core or API", () => {
   const files = reachable(resolve(ROOT, "src/cli/index.ts"));
   expect(files.size).toBeGreaterThan(10);
   const outside = [...files].map(([f, by]) => [relative(ROOT, f), relative(ROOT, by)]).filter(([f]) => !ALLOWED.some((re) => re.test(f!)));

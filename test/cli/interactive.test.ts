@@ -46,7 +46,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     await answer(term, [
       ["Name: ", "orders-db"],
       ["Summary: ", "the orders database"],
-      ["Plugins that can be a target: bytes-target, files, postgres", "fs"], // a store plugin: asked again
+      ["Plugins that can be a target: bytes-target, files, mysql, postgres", "fs"], // a store plugin: asked again
       ['"fs" is not one of them', "postgres"],
     ]);
     await term.waitFor("Host (pg_host): ");
@@ -70,7 +70,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     term = undefined;
     const [t] = await api("/v1/targets");
     expect(t).toMatchObject({ name: "orders-db", summary: "the orders database", plugin: "postgres", agent: "" });
-    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db.example.com", pg_port: 5432, pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
+    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db.example.com", pg_port: "5432", pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
   });
 
   test("edit target with no flags asks again, offering the current values", async () => {
@@ -82,7 +82,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
       ["Host (pg_host) [db.example.com]: ", "db2.example.com"],
       ["Port (pg_port) [5432]: ", ""],
       ["User (pg_user) [backup]: ", ""],
-      ["Password (pg_password) [keep]: ", ""],
+      ["Password (pg_password) [keep; - clears]: ", ""],
       ["Database (pg_database) [orders]: ", ""],
       ["Tools directory (pg_bindir): ", ""],
       ["Dump options (pg_options): ", ""],
@@ -94,7 +94,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     term = undefined;
     const [t] = await api("/v1/targets");
     expect(t.summary).toBe("moved to db2");
-    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db2.example.com", pg_port: 5432, pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
+    expect(JSON.parse(t.endpoint)).toEqual({ pg_host: "db2.example.com", pg_port: "5432", pg_user: "backup", pg_password: PG_SECRET, pg_database: "orders" });
   });
 
   test("edit of a target whose plugin declares no fields offers its endpoint with the secrets masked; Enter keeps them", async () => {
@@ -179,5 +179,111 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
     expect(readFileSync(file, "utf8")).not.toContain(PASSWORD);
     const who = await shield(["whoami", "--json"], { env: { XDG_CONFIG_HOME: config, SHIELD_CORE: d.url } });
     expect(who.json()).toMatchObject({ name: "admin", role: "admin" });
+  });
+});
+
+describe.skipIf(!tmuxAvailable)("the CLI's prompts with plugins written for the original Shield", () => {
+  // Fakes of the original plugins (perl) that read every value as a JSON string,
+  // installed before the shell fixtures (whose dir-store keeps the archives).
+  let d: DaemonProcess;
+  let token: string;
+  let config: string;
+  let store: string;
+  let term: Terminal | undefined;
+  const env = () => ({ SHIELD_CORE: d.url, SHIELD_TOKEN: token, XDG_CONFIG_HOME: config, TERM: "xterm" });
+  const api = (path: string) => fetch(d.url + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>);
+  const endpointOf = async (name: string) => JSON.parse((await api("/v1/targets")).find((t: any) => t.name === name).endpoint);
+  async function session(argv: string[], steps: [string, string][]): Promise<string> {
+    term = openTerminal([SHIELD_BIN, ...argv], env());
+    await answer(term, steps);
+    expect(await term.exit()).toBe(0);
+    const screen = term.screen();
+    term.close();
+    term = undefined;
+    return screen;
+  }
+
+  beforeAll(async () => {
+    d = await startShieldDaemon({
+      args: ["--plugin-dir", resolve(import.meta.dir, "../fixtures/plugins/original"), "--plugin-dir", resolve(import.meta.dir, "../fixtures/plugins")],
+      env: { SHIELD_ADMIN_PASSWORD: PASSWORD },
+    });
+    token = await adminToken(d, PASSWORD);
+    config = mkdtempSync(join(tmpdir(), "shield-test-cli-original-"));
+    store = mkdtempSync(join(tmpdir(), "shield-test-cli-original-store-"));
+  });
+  afterAll(async () => {
+    term?.close();
+    await d?.stop();
+    rmSync(config, { recursive: true, force: true });
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  test("the original mysql plugin: the port is sent as typed, an empty password as \"\", and a backup of the target succeeds", async () => {
+    await session(["create", "target"], [
+      ["Name: ", "my"],
+      ["Summary: ", ""],
+      ["Plugins that can be a target: bytes-target, files, fs, mysql, postgres", "mysql"],
+      ["MySQL Host (mysql_host) [127.0.0.1]: ", "db1"],
+      ["MySQL Port (mysql_port) [3306]: ", "33o6"], // not a port: asked again
+      ["must be a port number (1-65535)", "3307"],
+      ["MySQL Username (mysql_user): ", "root"],
+      ["MySQL Password (mysql_password): ", ""], // empty, though the plugin calls it required
+      ["Database to Backup (mysql_database): ", ""],
+      ["Agent", ""],
+    ]);
+    expect(await endpointOf("my")).toEqual({ mysql_host: "db1", mysql_port: "3307", mysql_user: "root", mysql_password: "" });
+    const run = (...args: string[]) => shield(args, { env: env() });
+    for (const args of [
+      ["create", "store", "--name", "disk", "--plugin", "dir-store", "--endpoint", JSON.stringify({ dir: store })],
+      ["create", "schedule", "--name", "nightly", "--when", "daily at 4am"],
+      ["create", "policy", "--name", "week", "--expires", "7d"],
+      ["create", "job", "--name", "my", "--target", "my", "--store", "disk", "--schedule", "nightly", "--retention", "week", "--paused"],
+    ]) expect((await run(...args)).stderr).toBe("");
+    // The original mysql plugin saved a numeric port too, then failed every backup with exit 13.
+    const backup = await run("run", "job", "my", "--follow");
+    expect(backup.status).toBe(0);
+    const [archive] = await api("/v1/archives");
+    expect(archive).toMatchObject({ status: "valid" });
+  });
+
+  test("editing: Enter keeps the stored password, \"-\" stores an empty one", async () => {
+    const edit = (password: string) => session(["edit", "target", "my"], [
+      ["Name [my]: ", ""], ["Summary: ", ""], ["Plugin [mysql]: ", ""],
+      ["MySQL Host (mysql_host) [db1]: ", ""], ["MySQL Port (mysql_port) [3307]: ", ""], ["MySQL Username (mysql_user) [root]: ", ""],
+      ["MySQL Password (mysql_password)", password], ["Database to Backup (mysql_database): ", ""], ["Agent", ""],
+    ]);
+    expect(await edit(PG_SECRET)).not.toContain(PG_SECRET);
+    expect((await endpointOf("my")).mysql_password).toBe(PG_SECRET);
+    const screen = await edit("");
+    expect(screen).toContain("MySQL Password (mysql_password) [keep; - clears]:");
+    expect((await endpointOf("my")).mysql_password).toBe(PG_SECRET);
+    await edit("-");
+    expect(await endpointOf("my")).toEqual({ mysql_host: "db1", mysql_port: "3307", mysql_user: "root", mysql_password: "" });
+  });
+
+  test("an enum is a numbered choice of its values; a wslist is one space-separated string", async () => {
+    const choice = await session(["create", "target"], [
+      ["Name: ", "cache"], ["Summary: ", ""], ["Plugins that can be a target", "redis-broker"],
+      ["Type of Redis Broker (redis_type): ", "3"], // no such choice
+      ["must be one of shared, dedicated", "2"],
+      ["Agent", ""],
+    ]);
+    expect(choice).toContain("1) shared  2) dedicated");
+    expect(await endpointOf("cache")).toEqual({ redis_type: "dedicated" });
+    await session(["create", "target"], [
+      ["Name: ", "xb"], ["Summary: ", ""], ["Plugins that can be a target", "xtrabackup"],
+      ["MySQL Username (mysql_user): ", "root"], ["MySQL Password (mysql_password): ", "pw"],
+      ["Databases to Backup (mysql_databases): ", "db1   db.users db.sessions "],
+      ["Agent", ""],
+    ]);
+    expect((await endpointOf("xb")).mysql_databases).toBe("db1 db.users db.sessions");
+  });
+
+  test("a target-only plugin shadowing the built-in fs store: the refusal names both", async () => {
+    const r = await shield(["create", "store", "--name", "fsdisk", "--plugin", "fs", "--endpoint", JSON.stringify({ base_dir: store })], { env: env() });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("it shadows the built-in fs store");
+    expect(r.stderr).toContain(resolve(import.meta.dir, "../fixtures/plugins/original/fs"));
   });
 });

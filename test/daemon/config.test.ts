@@ -57,3 +57,18 @@ describe("scheduler, queue and retention settings", () => {
     expect(refusal(["--workers", "0"])).toContain("--workers must be a whole number from 1 to 64");
   });
 });
+
+describe("confinement (--allow-path)", () => {
+  test("unconfined by default; the flags (repeatable) or else SHIELD_ALLOW_PATH, colon-separated; normalised", () => {
+    expect(config([]).allowPaths).toEqual([]);
+    expect(config(["--allow-path", "/srv/backups/", "--allow-path", "/data//app"]).allowPaths).toEqual(["/srv/backups", "/data/app"]);
+    expect(config([], { SHIELD_ALLOW_PATH: "/a:/b/c" }).allowPaths).toEqual(["/a", "/b/c"]);
+    // Flags win whole: the variable cannot widen what the flags allow.
+    expect(config(["--allow-path", "/a"], { SHIELD_ALLOW_PATH: "/" }).allowPaths).toEqual(["/a"]);
+  });
+
+  test("a relative path is refused", () => {
+    expect(refusal(["--allow-path", "backups"])).toBe('--allow-path (SHIELD_ALLOW_PATH) must be an absolute directory (got "backups")');
+    expect(refusal([], { SHIELD_ALLOW_PATH: "/a:rel" })).toContain('(got "rel")');
+  });
+});

@@ -1,10 +1,13 @@
 // The compiled binary, end to end: roles, first start, both catalogs, shutdown,
 // and a smoke run of the /v1 contract over real HTTP.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { ensureBinary, runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { freePort } from "../helpers/services.ts";
 import { freshDatabase, pgAvailable } from "../helpers/postgres.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -172,5 +175,78 @@ describe("shield daemon over HTTP", () => {
     expect(r.stderr).toContain("could not start");
     expect(r.stderr).toContain("cannot open the catalog postgres://nobody@127.0.0.1:1/none");
     expect(r.stderr).not.toContain("    at ");
+  });
+});
+
+describe("shield daemon, ready means ready", () => {
+  // A script waits for /v1/health and then signs in at once: on a fresh data dir the
+  // admin is created (an argon2id hash, ~100 ms) after the daemon listens, so a 200
+  // that came before it exists made that sign-in a 401 on every fresh start.
+  test("on a fresh data dir, the first 200 of /v1/health means the admin can sign in (5 starts)", async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = mkdtempSync(join(tmpdir(), "shield-e2e-ready-"));
+      const port = await freePort();
+      const proc = spawn(ensureBinary(), ["daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data")], {
+        env: { ...process.env, ...ADMIN }, stdio: ["ignore", "ignore", "pipe"],
+      });
+      let log = "";
+      proc.stderr!.on("data", (d) => (log += d));
+      const exited = new Promise((res) => proc.on("exit", res));
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        const notReady: unknown[] = [];
+        const deadline = Date.now() + 15_000;
+        let up: unknown;
+        for (;;) {
+          const res = await fetch(`${url}/v1/health`).catch(() => undefined);
+          if (res?.status === 200) {
+            up = await res.json();
+            break;
+          }
+          if (res) {
+            expect(res.status).toBe(503);
+            notReady.push(await res.json());
+          }
+          if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`no 200 from /v1/health: ${log}`);
+          await Bun.sleep(2);
+        }
+        // At once, as a script would.
+        const who = await fetch(`${url}/v1/auth/whoami`, { headers: basic("admin", ADMIN.SHIELD_ADMIN_PASSWORD) });
+        expect([round, who.status]).toEqual([round, 200]);
+        expect(up).toEqual({ ok: "shield is up", ready: true, version: pkg.version });
+        for (const body of notReady) expect(body).toEqual({ error: "shield is starting", ready: false, version: pkg.version });
+      } finally {
+        proc.kill("SIGTERM");
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }, 120_000);
+});
+
+describe("shield daemon, requests without a usable Host header", () => {
+  test("400 JSON, and the log stays one JSON object a line", async () => {
+    const d = await startShieldDaemon({ env: ADMIN });
+    try {
+      const port = Number(new URL(d.url).port);
+      for (const head of ["GET /v1/health HTTP/1.1\r\nHost:\r\n", "GET /v1/jobs HTTP/1.0\r\n", "GET / HTTP/1.1\r\nHost: a b\r\n"]) {
+        const res = await new Promise<string>((resolve, reject) => {
+          const s = connect(port, "127.0.0.1", () => s.write(`${head}Connection: close\r\n\r\n`));
+          let buf = "";
+          s.on("data", (x) => (buf += x));
+          s.on("end", () => resolve(buf));
+          s.on("error", reject);
+        });
+        expect([head, res.slice(0, 12)]).toEqual([head, "HTTP/1.1 400"]);
+        expect(JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4))).toEqual({ error: "the request has no valid Host header; send Host: HOST[:PORT]" });
+      }
+    } finally {
+      await d.stop();
+    }
+    // Apart from the admin's password notice (none here: it was given), every line is JSON.
+    const lines = d.stderr().split("\n").filter((l) => l.trim() !== "");
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    expect(d.stderr()).not.toContain("    at ");
   });
 });

@@ -5,6 +5,7 @@ import { createCore, type Core } from "../../src/core/index.ts";
 import { log } from "../../src/log.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
 import type { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import type { ThrottleOptions } from "../../src/core/throttle.ts";
 import { freshCatalog, type Dialect } from "./catalog.ts";
 
 export const PASSWORD = "correct horse battery";
@@ -25,11 +26,15 @@ export function authHeader(as: As): string | undefined {
   return `Basic ${Buffer.from(`${as}:${PASSWORD}`).toString("base64")}`;
 }
 
-/** `plugins`: a registry for endpoint checks and /v1/plugins (the web UI's forms need one). */
-export async function testApi(dialect: Dialect = "sqlite", opts: { plugins?: PluginRegistry } = {}): Promise<TestApi> {
+/**
+ * `plugins`: a registry for endpoint checks and /v1/plugins (the web UI's forms need one).
+ * `throttle`: the sign-in throttle; off unless given, since contract tests send
+ * wrong credentials to every route in a row (test/api/throttle.test.ts tests it).
+ */
+export async function testApi(dialect: Dialect = "sqlite", opts: { plugins?: PluginRegistry; throttle?: ThrottleOptions } = {}): Promise<TestApi> {
   log.setSink(() => {});
   const { catalog, cleanup } = await freshCatalog(dialect);
-  const core = createCore(catalog, { plugins: opts.plugins });
+  const core = createCore(catalog, { plugins: opts.plugins, throttle: opts.throttle ?? { freePerUser: Infinity, freePerAddress: Infinity } });
   for (const role of ["admin", "operator", "viewer"] as const) await core.users.create({ name: role, password: PASSWORD, role });
   const app = createApi(core, { pubkey: "ssh-ed25519 AAAATEST core@shield" });
   return {

@@ -45,7 +45,7 @@ export async function startShieldDaemon(opts: { args?: string[]; env?: Record<st
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`shield daemon exited with ${proc.exitCode}: ${err}`);
     try {
-      // It listens before it has created the admin and started the supervisor; the log line says when all is up.
+      // Health answers 200 only once all is up (503 before); the log line says so too.
       if ((await fetch(`${url}/v1/health`)).ok && err.includes('"msg":"shield daemon listening"')) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {

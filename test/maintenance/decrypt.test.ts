@@ -1,11 +1,14 @@
 // Recovery without a daemon: `shield archive decrypt` reads a stored blob back,
-// and `shield rekey` rotates the master key by re-wrapping archive keys.
+// and `shield rekey` rotates the master key by re-wrapping archive keys and
+// re-sealing endpoint secrets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encryptStream, newDataKey, unwrapKey, wrapKey } from "../../src/pipeline/encryption.ts";
 import { connectCatalog } from "../../src/catalog/index.ts";
+import { endpointSealer } from "../../src/core/plugins.ts";
+import { EndpointSecrets } from "../../src/pipeline/endpoint-secrets.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 let dir: string;
@@ -58,9 +61,10 @@ describe("shield archive decrypt", () => {
 });
 
 describe("shield rekey", () => {
-  test("re-wraps every archive key with the new master key; blobs untouched", async () => {
+  test("re-wraps every archive key and re-seals every endpoint secret with the new master key; blobs untouched", async () => {
     const db = join(dir, "catalog.db");
-    const catalog = await connectCatalog(db);
+    const oldSecrets = new EndpointSecrets(masterKey);
+    const catalog = await connectCatalog(db, { sealer: endpointSealer(oldSecrets, undefined) });
     const dataKeys = [newDataKey(), newDataKey()];
     for (const [i, k] of dataKeys.entries()) {
       await catalog.archives.create({
@@ -69,21 +73,42 @@ describe("shield rekey", () => {
         compression: "none", cipher: "aes-256-gcm-chunked-v1", encryptionKey: wrapKey(masterKey, k), purgedAt: null,
       });
     }
+    const targetEndpoint = JSON.stringify({ pg_host: "db", pg_password: "rekey-pw-1" });
+    const storeEndpoint = JSON.stringify({ base_dir: "/b" }); // nothing to seal: untouched
+    const target = crypto.randomUUID();
+    await catalog.targets.create(target, { name: "t", summary: "", plugin: "postgres", endpoint: targetEndpoint, agent: "" }, 1);
+    await catalog.stores.create(crypto.randomUUID(), { name: "s", summary: "", plugin: "fs", endpoint: storeEndpoint }, 1);
     await catalog.close();
     const newKey = crypto.getRandomValues(new Uint8Array(32));
     writeFileSync(join(dir, "new.key"), Buffer.from(newKey).toString("base64"));
-    const r = shield(["rekey", "--database", db, "--old-key-file", join(dir, "master.key"), "--new-key-file", join(dir, "new.key")], new Uint8Array());
+    const rekey = (oldFile: string) => shield(["rekey", "--database", db, "--old-key-file", oldFile, "--new-key-file", join(dir, "new.key")], new Uint8Array());
+    const r = rekey(join(dir, "master.key"));
     expect(r.stderr.toString()).toBe("");
-    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives\n");
+    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives; re-sealed the secrets of 1 endpoint\n");
     const after = await connectCatalog(db);
     const wrapped = (await after.archives.wrappedKeys()).sort((a, b) => a.uuid.localeCompare(b.uuid));
     const unwrapped = wrapped.map((w) => Buffer.from(unwrapKey(newKey, w.encryptionKey)).toString("hex")).sort();
     expect(unwrapped).toEqual(dataKeys.map((k) => Buffer.from(k).toString("hex")).sort());
     expect(() => unwrapKey(masterKey, wrapped[0]!.encryptionKey)).toThrow();
-    // A wrong old key changes nothing.
-    const bad = shield(["rekey", "--database", db, "--old-key-file", join(dir, "master.key"), "--new-key-file", join(dir, "new.key")], new Uint8Array());
+    const sealed = (await after.targets.get(target))!.endpoint;
+    expect(new EndpointSecrets(newKey).open(sealed).endpoint).toBe(targetEndpoint);
+    expect(() => oldSecrets.open(sealed)).toThrow();
+    // Run again (as after an interruption): what is re-keyed is kept, nothing changes.
+    const again = rekey(join(dir, "master.key"));
+    expect([again.exitCode, again.stdout.toString()]).toEqual([0, "re-wrapped the keys of 0 archives; re-sealed the secrets of 0 endpoints\n"]);
+    expect((await after.targets.get(target))!.endpoint).toBe(sealed);
+    // A wrong old key fails and changes nothing.
+    const archive = wrapKey(crypto.getRandomValues(new Uint8Array(32)), newDataKey());
+    await after.archives.create({
+      uuid: crypto.randomUUID(), targetUuid: crypto.randomUUID(), storeUuid: crypto.randomUUID(), jobUuid: null,
+      storeKey: "k-other", takenAt: 1, expiresAt: 2, notes: "", status: "valid", size: 1, rawSize: 1, sha256: "x",
+      compression: "none", cipher: "aes-256-gcm-chunked-v1", encryptionKey: archive, purgedAt: null,
+    });
+    const before = (await after.archives.wrappedKeys()).map((w) => w.encryptionKey).sort();
+    const bad = rekey(join(dir, "master.key"));
     expect(bad.exitCode).not.toBe(0);
-    expect((await after.archives.wrappedKeys()).map((w) => w.encryptionKey).sort()).toEqual(wrapped.map((w) => w.encryptionKey).sort());
+    expect((await after.archives.wrappedKeys()).map((w) => w.encryptionKey).sort()).toEqual(before);
+    expect((await after.targets.get(target))!.endpoint).toBe(sealed);
     await after.close();
   });
 });

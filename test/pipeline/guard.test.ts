@@ -112,6 +112,45 @@ describe("shield guard", () => {
     }
   });
 
+  /** Whether a process with exactly this command line runs. */
+  const running = (...argv: string[]) => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).some((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, "utf8") === argv.join("\u0000") + "\u0000"; } catch { return false; }
+  });
+  async function goneWithin(ms: number, ...argv: string[]): Promise<void> {
+    const from = Date.now();
+    while (running(...argv)) {
+      if (Date.now() - from > ms) throw new Error(`${argv.join(" ")} still runs ${ms} ms after the daemon died`);
+      await Bun.sleep(20);
+    }
+  }
+
+  test("a committed stage dies with the daemon too: the stream it finishes is nobody's now", async () => {
+    // A restoring target that has its whole (verified, committed) input and still applies it.
+    const { proc, next } = guard(["--held-input"], ["sh", "-c", "cat >/dev/null; sleep 38"]);
+    await (await feed(proc, await next("fifo"), data)).close();
+    proc.send({ commit: true });
+    while (!running("sleep", "38")) await Bun.sleep(20);
+    proc.disconnect();
+    expect(await proc.exited).toBe(137);
+    await goneWithin(1000, "sleep", "38");
+  });
+
+  test("a committed store gets a moment to finish, then dies with the daemon all the same", async () => {
+    const { proc, next } = guard(["--held-input", "--store"], ["sh", "-c", `cat >/dev/null; sleep 39; echo '{"key":"never"}'`]);
+    proc.send({ purge: ["sh", "-c", "echo purged >&2"] });
+    await (await feed(proc, await next("fifo"), data)).close();
+    proc.send({ commit: true });
+    while (!running("sleep", "39")) await Bun.sleep(20);
+    const lost = Date.now();
+    proc.disconnect();
+    expect(await proc.exited).toBe(137);
+    await goneWithin(500, "sleep", "39");
+    // The grace (1.5 s), well within the 5 s every process of a pipeline has.
+    expect(Date.now() - lost).toBeGreaterThan(1000);
+    expect(Date.now() - lost).toBeLessThan(4500);
+    expect(await new Response(proc.stderr).text()).not.toContain("purged");
+  });
+
   test("the stage's exit code is the guard's", async () => {
     const { proc } = guard([], ["sh", "-c", "exit 5"]);
     expect(await proc.exited).toBe(5);

@@ -73,6 +73,21 @@ describe("shell-dir, a store", () => {
     expect(gone.stderr.trim()).toBe(`shell-dir: no blob under key ${key}`);
   });
 
+  test("a store killed under a partial id (SHIELD_PARTIAL_ID) leaves a file that purge --key partial:ID removes, idempotently", async () => {
+    const id = crypto.randomUUID();
+    const proc = Bun.spawn([SHELL_DIR, "store", "-e", ep], { cwd: ROOT, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, SHIELD_PARTIAL_ID: id } });
+    (proc.stdin as import("bun").FileSink).write(randomBytes(1 << 16));
+    await (proc.stdin as import("bun").FileSink).flush();
+    for (let i = 0; i < 200 && !readdirSync(store).length; i++) await Bun.sleep(10);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    await (proc.stdin as import("bun").FileSink).end(); // its cat goes too
+    expect(readdirSync(store)).toEqual([`.${id}.partial`]);
+    for (let i = 0; i < 2; i++) expect((await run([SHELL_DIR, "purge", "-e", ep, "-k", `partial:${id}`])).code).toBe(0);
+    expect(readdirSync(store)).toEqual([]);
+    expect((await run([SHELL_DIR, "purge", "-e", ep, "-k", "partial:../x"])).code).toBe(13);
+  });
+
   test("the protocol's exit codes", async () => {
     expect((await run([SHELL_DIR])).code).toBe(1);
     expect((await run([SHELL_DIR, "backup", "-e", ep])).code).toBe(2);

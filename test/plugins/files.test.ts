@@ -121,6 +121,76 @@ describe("files validate", () => {
   });
 });
 
+describe("files confinement", () => {
+  test("base_dir in anything but its normal form is refused (13) by every action, naming the form to write", async () => {
+    const up = await files("validate", { base_dir: `${src}/app/../../src` });
+    expect(up.code).toBe(13);
+    expect(up.stderr.trim()).toBe(`files: endpoint "base_dir" must not contain "..": write the directory it means, "${src}", if that is what you want`);
+    const slash = await files("validate", { base_dir: `${src}/` });
+    expect(slash.code).toBe(13);
+    expect(slash.stderr.trim()).toBe(`files: endpoint "base_dir" must be written in normal form: "${src}", not "${src}/"`);
+    expect((await files("validate", { base_dir: `${src}\u0000` })).stderr).toContain("NUL");
+    const backup = await files("backup", { base_dir: `${src}/app/..` });
+    expect(backup.code).toBe(13);
+    expect(backup.stdout.byteLength).toBe(0);
+  });
+
+  test("with SHIELD_ALLOW_PATH, backup and restore stay inside the allowed directories, symlinks followed", async () => {
+    const allowed = join(work, "allowed");
+    mkdirSync(allowed);
+    const confined = { SHIELD_ALLOW_PATH: allowed };
+    const b = await files("backup", { base_dir: src });
+    expect(b.code).toBe(0);
+    // Outside: refused before tar runs, for backup and restore alike.
+    const read = await files("backup", { base_dir: src }, undefined, confined);
+    expect(read.code).toBe(13);
+    expect(read.stdout.byteLength).toBe(0);
+    expect(read.stderr.trim()).toBe(`files: endpoint "base_dir" ${src} is outside the paths this Shield may use; allowed: ${allowed}`);
+    const outside = join(work, "elsewhere");
+    const write = await files("restore", { base_dir: outside }, b.stdout, confined);
+    expect(write.code).toBe(13);
+    expect(existsSync(outside)).toBe(false);
+    // Through a symlink inside the allowed directory: where it leads is what counts.
+    symlinkSync(work, join(allowed, "up"));
+    const escaped = await files("restore", { base_dir: join(allowed, "up/new") }, b.stdout, confined);
+    expect(escaped.code).toBe(13);
+    expect(escaped.stderr).toContain(`(it leads to ${join(work, "new")})`);
+    expect(existsSync(join(work, "new"))).toBe(false);
+    // Inside (a directory a restore creates): as unconfined.
+    const dst = join(allowed, "restored/here");
+    expect((await files("restore", { base_dir: dst }, b.stdout, confined)).code).toBe(0);
+    expect(snapshot(dst)).toEqual(snapshot(src));
+    expect((await files("backup", { base_dir: dst }, undefined, confined)).code).toBe(0);
+  });
+
+  test("confined, a restore leaves no symlink leading out of base_dir, for tar would follow it in a later restore", async () => {
+    const allowed = join(work, "allowed");
+    const outside = join(work, "outside");
+    mkdirSync(allowed);
+    mkdirSync(outside);
+    const confined = { SHIELD_ALLOW_PATH: allowed };
+    const dst = join(allowed, "dst");
+    // Both halves of the attack: a link out, then a member beneath it with no directory member of its own.
+    const escaping: [Buffer, string][] = [
+      [tar(symlink("link", outside)), `symlink "link" leads out of the directory restored into (to "${outside}")`],
+      [tar(dirEntry("a"), symlink("a/up", "../../outside")), `symlink "a/up" leads out`],
+      [tar(symlink("deep/er/up", "../../..")), `symlink "deep/er/up" leads out`],
+    ];
+    for (const [archive, why] of escaping) {
+      const r = await files("restore", { base_dir: dst }, archive, confined);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain(why);
+      expect(existsSync(join(dst, "link"))).toBe(false);
+    }
+    // Links that stay inside are restored as ever; unconfined, links may lead anywhere (the old behaviour).
+    expect((await files("restore", { base_dir: dst }, tar(dirEntry("a"), file("a/one"), symlink("a/l", "one"), symlink("b", "a/../a/one")), confined)).code).toBe(0);
+    expect(readlinkSync(join(dst, "a/l"))).toBe("one");
+    const free = join(work, "free");
+    expect((await files("restore", { base_dir: free }, tar(symlink("link", outside)))).code).toBe(0);
+    expect(readlinkSync(join(free, "link"))).toBe(outside);
+  });
+});
+
 describe("files backup and restore", () => {
   test("round trip of a tree to another directory: contents, modes, symlinks, odd names, empty dirs", async () => {
     const b = await files("backup", { base_dir: src });

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync,
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,14 +19,14 @@ function env(extra: Record<string, string>): Record<string, string> {
   return { ...out, ...extra };
 }
 
-function spawnFs(args: string[], endpoint: object, stdin: Uint8Array | "pipe" | "ignore" = "ignore") {
+function spawnFs(args: string[], endpoint: object, stdin: Uint8Array | "pipe" | "ignore" = "ignore", extraEnv: Record<string, string> = {}) {
   return Bun.spawn([process.execPath, MAIN, "plugin", "fs", ...args], {
-    cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint) }), stdin, stdout: "pipe", stderr: "pipe",
+    cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint), ...extraEnv }), stdin, stdout: "pipe", stderr: "pipe",
   });
 }
 
-async function fs(args: string[], endpoint: object, stdin?: Uint8Array): Promise<Run> {
-  const proc = spawnFs(args, endpoint, stdin ?? "ignore");
+async function fs(args: string[], endpoint: object, stdin?: Uint8Array, extraEnv: Record<string, string> = {}): Promise<Run> {
+  const proc = spawnFs(args, endpoint, stdin ?? "ignore", extraEnv);
   const [out, stderr, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout: Buffer.from(out), stderr };
 }
@@ -81,6 +81,50 @@ describe("fs validate and test", () => {
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toContain("ok:");
     expect(readdirSync(base)).toEqual([]);
+  });
+});
+
+describe("fs confinement", () => {
+  test("base_dir is stored as it is used: \"..\", NUL and any other spelling than the normal form are refused (13), naming the normal form", async () => {
+    mkdirSync(join(base, "x"));
+    const up = await fs(["validate"], { base_dir: `${base}/x/../x` });
+    expect(up.code).toBe(13);
+    expect(up.stderr.trim()).toBe(`fs: endpoint "base_dir" must not contain "..": write the directory it means, "${base}/x", if that is what you want`);
+    for (const odd of [`${base}/x/`, `${base}//x`, `${base}/./x`]) {
+      const r = await fs(["validate"], { base_dir: odd });
+      expect(r.code).toBe(13);
+      expect(r.stderr.trim()).toBe(`fs: endpoint "base_dir" must be written in normal form: "${base}/x", not "${odd}"`);
+    }
+    const nul = await fs(["validate"], { base_dir: `${base}/x\u0000/etc` });
+    expect(nul.code).toBe(13);
+    expect(nul.stderr).toContain("NUL");
+    // Every action reads the endpoint the same way: nothing is stored under a ".." path.
+    const stored = await fs(["store"], { base_dir: `${base}/x/..` }, Buffer.from("data"));
+    expect(stored.code).toBe(13);
+    expect(readdirSync(base)).toEqual(["x"]);
+  });
+
+  test("with SHIELD_ALLOW_PATH, base_dir must lie inside an allowed directory, symlinks followed", async () => {
+    const allowed = join(base, "allowed");
+    const other = join(base, "other");
+    mkdirSync(join(allowed, "store"), { recursive: true });
+    mkdirSync(other);
+    symlinkSync(other, join(allowed, "escape"));
+    const confined = { SHIELD_ALLOW_PATH: `/nonexistent:${allowed}` };
+    expect((await fs(["validate"], { base_dir: join(allowed, "store") }, undefined, confined)).code).toBe(0);
+    expect((await fs(["validate"], { base_dir: allowed }, undefined, confined)).code).toBe(0);
+    const outside = await fs(["validate"], { base_dir: other }, undefined, confined);
+    expect(outside.code).toBe(13);
+    expect(outside.stderr.trim()).toBe(`fs: endpoint "base_dir" ${other} is outside the paths this Shield may use; allowed: /nonexistent, ${allowed}`);
+    // A sibling whose name merely starts like the allowed one is outside too.
+    mkdirSync(`${allowed}2`);
+    expect((await fs(["validate"], { base_dir: `${allowed}2` }, undefined, confined)).code).toBe(13);
+    const viaLink = await fs(["store"], { base_dir: join(allowed, "escape") }, Buffer.from("data"), confined);
+    expect(viaLink.code).toBe(13);
+    expect(viaLink.stderr).toContain(`(it leads to ${other})`);
+    expect(readdirSync(other)).toEqual([]);
+    // Unconfined, the same endpoint is fine: the refusal is the confinement's.
+    expect((await fs(["validate"], { base_dir: other })).code).toBe(0);
   });
 });
 
@@ -196,6 +240,50 @@ describe("fs store, retrieve, purge", () => {
     const s = await fs(["store"], ep, Buffer.from("next"));
     expect(s.code).toBe(0);
     expect(tree(base)).toEqual([JSON.parse(s.stdout.toString()).key]);
+  });
+
+  test("a store killed outright under a partial id (SHIELD_PARTIAL_ID): purge --key partial:ID removes what it left, and is idempotent", async () => {
+    const id = crypto.randomUUID();
+    const proc = Bun.spawn([process.execPath, MAIN, "plugin", "fs", "store"], {
+      cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(ep), SHIELD_PARTIAL_ID: id }), stdin: "pipe", stdout: "pipe", stderr: "pipe",
+    });
+    const sink = proc.stdin as import("bun").FileSink;
+    sink.write(randomBytes(1 << 20));
+    await sink.flush();
+    const partial = join(base, ".incoming", `${id}.partial`);
+    for (let i = 0; i < 200 && !existsSync(partial); i++) await Bun.sleep(10);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    expect(tree(base)).toEqual([`.incoming/${id}.partial`]);
+    // Another blob's partial (another run, still going) is not touched.
+    writeFileSync(join(base, ".incoming", "other.partial"), "x");
+    for (let i = 0; i < 2; i++) {
+      const r = await fs(["purge", "--key", `partial:${id}`], ep);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(tree(base)).toEqual([".incoming/other.partial"]);
+    }
+  });
+
+  test("a partial id names the store's temporary file; a leftover of the same id is replaced; the blob is complete", async () => {
+    const id = crypto.randomUUID();
+    mkdirSync(join(base, ".incoming"));
+    writeFileSync(join(base, ".incoming", `${id}.partial`), "left by a run of this id that died");
+    const data = randomBytes(300_000);
+    const proc = Bun.spawn([process.execPath, MAIN, "plugin", "fs", "store"], {
+      cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(ep), SHIELD_PARTIAL_ID: id }), stdin: data, stdout: "pipe", stderr: "pipe",
+    });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    const key = JSON.parse(out).key;
+    expect(tree(base)).toEqual([key]);
+    expect(readFileSync(join(base, key)).equals(data)).toBe(true);
+  });
+
+  test("partial keys that could name anything else are refused (13)", async () => {
+    for (const key of ["partial:", "partial:../../etc/passwd", "partial:a/b", "partial:.x", `partial:${"a".repeat(101)}`]) {
+      const r = await fs(["purge", "--key", key], ep);
+      expect({ key, code: r.code }).toEqual({ key, code: 13 });
+    }
   });
 
   test("a store into a base_dir that is gone fails (13) with one clear line", async () => {

@@ -1,9 +1,9 @@
 // The postgres target against the private PostgreSQL of the test harness, run as
 // `shield plugin postgres ...` subprocesses (and once through the compiled binary,
 // piped into the fs store, as the design's shell example does).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -23,17 +23,19 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return { ...out, ...extra };
 }
 
-function spawnPg(action: string, endpoint: object, stdin: Uint8Array | "ignore" = "ignore") {
+function spawnPg(action: string, endpoint: object, stdin: Uint8Array | "ignore" = "ignore", extraEnv: Record<string, string> = {}) {
   return Bun.spawn([process.execPath, MAIN, "plugin", "postgres", action], {
-    cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint) }), stdin, stdout: "pipe", stderr: "pipe",
+    cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint), ...extraEnv }), stdin, stdout: "pipe", stderr: "pipe",
   });
 }
 
-async function pgPlugin(action: string, endpoint: object, stdin?: Uint8Array): Promise<Run> {
-  const proc = spawnPg(action, endpoint, stdin ?? "ignore");
+async function pgPluginEnv(action: string, endpoint: object, extraEnv: Record<string, string>, stdin?: Uint8Array): Promise<Run> {
+  const proc = spawnPg(action, endpoint, stdin ?? "ignore", extraEnv);
   const [out, stderr, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout: Buffer.from(out), stderr };
 }
+
+const pgPlugin = (action: string, endpoint: object, stdin?: Uint8Array) => pgPluginEnv(action, endpoint, {}, stdin);
 
 const dbName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
@@ -171,6 +173,26 @@ describe.skipIf(!pgAvailable)("postgres target", () => {
     expect(fp.documents_md5).toBe(original.documents_md5);
   });
 
+  test("pg_options cannot make pg_dump write a file: refused (13) before pg_dump runs, and no file appears", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shield-pg-out-"));
+    try {
+      const target = join(dir, "anywhere.sql");
+      const r = await pgPlugin("backup", endpoint(source, { pg_options: `--format=plain --file=${target}` }));
+      expect(r.code).toBe(13);
+      expect(r.stdout.byteLength).toBe(0);
+      expect(r.stderr.trim()).toContain(`postgres: endpoint "pg_options" may not hold --format for pg_dump`);
+      const glued = await pgPlugin("backup", endpoint(source, { pg_options: `-Of${target}` }));
+      expect(glued.code).toBe(13);
+      expect(glued.stderr).toContain("may not hold -f for pg_dump");
+      const cluster = await pgPlugin("backup", endpoint(undefined, { pg_options: `--file ${target}` }));
+      expect(cluster.code).toBe(13);
+      expect(cluster.stderr).toContain("may not hold --file for pg_dumpall");
+      expect(existsSync(target)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("database names with quotes and spaces", async () => {
     const weird = `we'ird "db" name ${process.pid}`;
     const admin = sql("postgres");
@@ -255,10 +277,10 @@ describe.skipIf(!pgAvailable)("postgres target", () => {
       expect(existsSync(`/proc/${pid}`)).toBe(false);
     });
 
-    test("a missing tool → exit 3", async () => {
+    test("a missing tool directory → 13, before anything runs", async () => {
       const r = await pgPlugin("backup", endpoint(source, { pg_bindir: join(fake, "nope") }));
-      expect(r.code).toBe(3);
-      expect(r.stderr.trim().split("\n").pop()).toBe(`postgres: cannot run ${join(fake, "nope", "pg_dump")}: not found`);
+      expect(r.code).toBe(13);
+      expect(r.stderr.trim().split("\n").pop()).toBe(`postgres: endpoint "pg_bindir" ${join(fake, "nope")} is not an existing directory`);
     });
   });
 
@@ -425,4 +447,129 @@ exec '${pg.bindir}/${tool}' "$@"
     rmSync(store, { recursive: true, force: true });
     return fingerprint(target).then((fp) => expect(fp).toEqual(original));
   }, 60_000);
+});
+
+// What an endpoint may make the tools do (README, "Confinement"): checked by
+// validate alone, so no server is needed.
+describe("postgres confinement", () => {
+  const refusal = async (ep: object) => {
+    const r = await pgPlugin("validate", ep);
+    expect(r.code).toBe(13);
+    return r.stderr.trim();
+  };
+
+  test("pg_options: only options choosing what is dumped; the refused option is named, whichever way it is written", async () => {
+    const db = { pg_user: "u", pg_database: "app" };
+    const cluster = { pg_user: "u" };
+    const refused: [object, string, string][] = [
+      [db, "--format=plain --file=/anywhere", "may not hold --format for pg_dump: Shield takes the dump from stdout"],
+      [db, "--file=/etc/cron.d/x", "may not hold --file for pg_dump"],
+      [db, "--file /etc/cron.d/x", "may not hold --file for pg_dump"],
+      [db, "-f/etc/x", "may not hold -f for pg_dump"],
+      [db, "-f /etc/x", "may not hold -f for pg_dump"],
+      [db, "-Oxf/etc/x", "may not hold -f for pg_dump"],
+      [db, "-F c", "may not hold -F for pg_dump"],
+      [db, "-Fp", "may not hold -F for pg_dump"],
+      [db, "-j 4", "may not hold -j for pg_dump"],
+      [db, "-Z9", "may not hold -Z for pg_dump"],
+      // getopt would take an abbreviation for --file: only whole names are accepted.
+      [db, "--fil=/etc/x", "may not hold --fil for pg_dump: it is not one of the options accepted here"],
+      [db, "--filter=/etc/shadow", "may not hold --filter for pg_dump: it makes the tool read a file"],
+      [db, "-h evil.example.com", "may not hold -h for pg_dump: the connection comes from pg_host"],
+      [db, "--dbname=host=evil sslkey=/root/key", "may not hold --dbname for pg_dump: the connection comes from"],
+      [db, "-U postgres", "may not hold -U for pg_dump"],
+      [db, "-o", "may not hold -o for pg_dump"],
+      [db, "--version", "may not hold --version for pg_dump"],
+      [db, "--no-owner=yes", "--no-owner takes no value"],
+      [db, "--table", "--table needs a value"],
+      [db, "other_db", `may not hold "other_db": it is not an option, and pg_dump would take it for the database to connect to`],
+      [db, "-- x", `may not hold "--"`],
+      [cluster, "-f /etc/x", "may not hold -f for pg_dumpall"],
+      [cluster, "-l template1", "may not hold -l for pg_dumpall"],
+      // pg_dumpall's -t is a flag (--tablespaces-only): a word after it is no table name.
+      [cluster, "-t audit_log", `may not hold "audit_log"`],
+    ];
+    for (const [base, options, words] of refused) {
+      const stderr = await refusal({ ...base, pg_options: options });
+      expect(stderr.startsWith(`postgres: endpoint "pg_options" `)).toBe(true);
+      expect(stderr).toContain(words);
+    }
+    const accepted: [object, string][] = [
+      [db, "--exclude-table=audit_log -T 'a b' -n public -Ox --no-comments --rows-per-insert 100 --inserts"],
+      // A value may look like an option: a table named "-f" is a table.
+      [db, "-t -f -tfoo --section=data"],
+      [cluster, "--globals-only -t --exclude-database=tmp* --no-role-passwords"],
+    ];
+    for (const [base, options] of accepted) expect((await pgPlugin("validate", { ...base, pg_options: options })).code).toBe(0);
+  });
+
+  describe("pg_bindir", () => {
+    let dir: string;
+    const tool = (name: string, mode = 0o755) => writeFileSync(join(dir, name), "#!/bin/sh\nexit 0\n", { mode });
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), "shield-pg-bin-"));
+      chmodSync(dir, 0o755);
+      for (const t of ["pg_dump", "pg_dumpall", "pg_restore", "psql"]) tool(t);
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const ep = (extra: object = {}) => ({ pg_user: "u", pg_database: "app", pg_bindir: dir, ...extra });
+
+    test("a trusted directory holding the tools is valid", async () => {
+      expect((await pgPlugin("validate", ep())).code).toBe(0);
+    });
+
+    test("written in normal form, without NUL or ..", async () => {
+      expect(await refusal(ep({ pg_bindir: `${dir}/../${dir.split("/").pop()}` }))).toContain(`must not contain ".."`);
+      expect(await refusal(ep({ pg_bindir: `${dir}/` }))).toBe(`postgres: endpoint "pg_bindir" must be written in normal form: "${dir}", not "${dir}/"`);
+      expect(await refusal(ep({ pg_bindir: `${dir}\u0000` }))).toContain("NUL");
+    });
+
+    test("it must hold the dumping tool of the endpoint", async () => {
+      rmSync(join(dir, "pg_dump"));
+      expect(await refusal(ep())).toBe(`postgres: endpoint "pg_bindir" ${dir} holds no pg_dump`);
+      // The cluster is dumped by pg_dumpall, which is there.
+      expect((await pgPlugin("validate", ep({ pg_database: "" }))).code).toBe(0);
+      rmSync(join(dir, "pg_dumpall"));
+      expect(await refusal(ep({ pg_database: "" }))).toBe(`postgres: endpoint "pg_bindir" ${dir} holds no pg_dumpall`);
+    });
+
+    test("the directory and every tool in it writable by nobody else, and owned by root or Shield's user", async () => {
+      chmodSync(dir, 0o775);
+      expect(await refusal(ep())).toBe(`postgres: endpoint "pg_bindir" the directory ${dir} must not be writable by group or others (mode 775)`);
+      chmodSync(dir, 0o755);
+      chmodSync(join(dir, "psql"), 0o757);
+      expect(await refusal(ep())).toBe(`postgres: endpoint "pg_bindir" the tool ${join(dir, "psql")} must not be writable by group or others (mode 757)`);
+      chmodSync(join(dir, "psql"), 0o755);
+      chmodSync(join(dir, "pg_dump"), 0o644);
+      expect(await refusal(ep())).toContain(`${join(dir, "pg_dump")} is not executable`);
+    });
+
+    test.skipIf(process.getuid?.() !== 0)("a tool owned by another user is refused (needs root to chown)", async () => {
+      chownSync(join(dir, "pg_restore"), 4242, 4242);
+      expect(await refusal(ep())).toBe(`postgres: endpoint "pg_bindir" the tool ${join(dir, "pg_restore")} must be owned by root or by the user Shield runs as (its owner is uid 4242)`);
+      chownSync(join(dir, "pg_restore"), 0, 0);
+      chownSync(dir, 4242, 4242);
+      expect(await refusal(ep())).toContain("must be owned by root or by the user Shield runs as");
+    });
+
+    test("a symlinked tool is judged by the file it leads to, and that file's directory", async () => {
+      const elsewhere = mkdtempSync(join(tmpdir(), "shield-pg-real-"));
+      try {
+        chmodSync(elsewhere, 0o777);
+        writeFileSync(join(elsewhere, "pg_dump"), "#!/bin/sh\n", { mode: 0o755 });
+        rmSync(join(dir, "pg_dump"));
+        symlinkSync(join(elsewhere, "pg_dump"), join(dir, "pg_dump"));
+        expect(await refusal(ep())).toBe(`postgres: endpoint "pg_bindir" the directory ${elsewhere} must not be writable by group or others (mode 777)`);
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+    });
+
+    test("with SHIELD_ALLOW_PATH, tools may not live where operators can restore files", async () => {
+      const r = await pgPluginEnv("validate", ep(), { SHIELD_ALLOW_PATH: tmpdir() });
+      expect(r.code).toBe(13);
+      expect(r.stderr.trim()).toBe(`postgres: endpoint "pg_bindir" ${dir} lies inside ${tmpdir()}, an allowed path for data: tools must live elsewhere`);
+      expect((await pgPluginEnv("validate", ep(), { SHIELD_ALLOW_PATH: "/srv/backups" })).code).toBe(0);
+    });
+  });
 });

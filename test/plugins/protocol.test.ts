@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { EndpointInvalid, EndpointMissing, exec, ExecFailure, port, str, strList } from "../../plugins/protocol.ts";
+import { builtinNames } from "../../plugins/index.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -27,7 +28,7 @@ describe("shield plugin", () => {
   test("without a name lists the built-ins", async () => {
     const r = await plugin([]);
     expect(r.code).toBe(0);
-    for (const name of ["fs", "files", "postgres"]) expect(r.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
+    for (const name of ["fs", "files", "postgres", "rabbitmq", "script"]) expect(r.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
     expect(r.stdout).toMatch(/fs\s+store/);
     expect(r.stdout).toMatch(/postgres\s+target/);
     expect((await shield(["help"])).stdout).toContain("plugin");
@@ -36,10 +37,11 @@ describe("shield plugin", () => {
   test("an unknown plugin is one clear line and exit 1", async () => {
     const r = await plugin(["nosuch", "info"]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: files, fs, postgres)`);
+    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: ${builtinNames().join(", ")})`);
+    expect(builtinNames()).toEqual(expect.arrayContaining(["files", "fs", "postgres", "rabbitmq", "azure", "script"]));
   });
 
-  test.each(["fs", "files", "postgres"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
+  test.each(["fs", "files", "postgres", "rabbitmq", "script"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
     const r = await plugin([name, "info"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");

@@ -131,6 +131,7 @@ describe.skipIf(!pgAvailable)("daemons sharing a PostgreSQL catalog", () => {
     expect(t).toMatchObject({ status: "running", runnerId: runnerA, stoppedAt: null });
     expect(t.log).not.toContain("FAILED");
     expect(existsSync(join(storeDir, "partial-blob"))).toBe(true);
+    expect(existsSync(join(storeDir, `.partial-${uuid}`))).toBe(true);
 
     // A stalls: alive (its pid is there) but silent. Only the grace tells.
     a!.kill("SIGSTOP");
@@ -146,6 +147,9 @@ describe.skipIf(!pgAvailable)("daemons sharing a PostgreSQL catalog", () => {
     expect(t.log).toContain("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
     expect(t.log).toContain('purged the partial blob partial-blob from store "dir"');
     expect(existsSync(join(storeDir, "partial-blob"))).toBe(false);
+    // What A's store was writing (named after the task: SHIELD_PARTIAL_ID) is purged too.
+    expect(t.log).toContain(`removed from store "dir" whatever it kept of the unfinished blob (partial:${uuid})`);
+    expect(existsSync(join(storeDir, `.partial-${uuid}`))).toBe(false);
 
     // A wakes up: it sees the task is no longer its own, kills its pipeline, and leaves B's outcome be.
     const pid = Number(readFileSync(pidFile, "utf8").trim());

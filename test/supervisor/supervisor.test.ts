@@ -2,7 +2,7 @@
 // real zstd/gzip, a real SQLite catalog. Backup and restore round trips, failures
 // anywhere in the pipeline, cancel, and recovery after a crash.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Core } from "../../src/core/index.ts";
@@ -129,6 +129,18 @@ describe("failures leave no archive and no blob", () => {
     expect(task.log).toContain("FAILED: store failed");
   });
 
+  test("a store that fails mid-stream is named as the cause, not the stages that lost their reader", async () => {
+    const store = await core.stores.create({ name: "full", summary: "", plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir, fail_after: 100000 }) });
+    for (const compression of ["zstd", "gzip", "none", "zstd", "none", "zstd"] as const) {
+      const target = await core.targets.create({ name: `t-full-${++n}`, summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 20 * 1024 * 1024 }), agent: "" });
+      const j = await core.jobs.create({ name: `j-full-${n}`, summary: "", target, ...ids, store, paused: false, compression });
+      const task = await waitTask(await core.jobs.run(j, "tester"));
+      expect(task.status).toBe("failed");
+      expect(task.log).toContain("store: disk full after 100000 bytes");
+      expect({ compression, failed: task.log.split("\n").find((l) => l.includes("FAILED:")) }).toEqual({ compression, failed: expect.stringContaining("FAILED: store failed (exit 4)") });
+    }
+  });
+
   test("a corrupted blob is refused at restore, and the target never finishes its restore", async () => {
     const { job: j } = await job({ size: 500000 }, "none");
     const backupTask = await waitTask(await core.jobs.run(j, "tester"));
@@ -199,5 +211,40 @@ describe("cancel and recovery", () => {
     expect(task.status).toBe("failed");
     expect(task.log).toContain("the daemon stopped while this task ran");
     expect(existsSync(join(storeDir, "orphan-blob"))).toBe(false);
+  });
+
+  test("a dead daemon's backup: recovery purges its partial blob (partial:TASK), but only from stores whose info says they keep that contract", async () => {
+    // The same store twice: as dir-store (it says "partial_blobs": "yes") and under a name whose info does not.
+    const pluginDir = join(dir, "plain-plugins");
+    mkdirSync(pluginDir, { recursive: true });
+    writeFileSync(join(pluginDir, "plain-store"), `#!/bin/sh
+[ "$1" = info ] && { echo '{"name":"plain","author":"tests","version":"1","features":{"target":"no","store":"yes"}}'; exit 0; }
+exec ${join(FIXTURES, "dir-store")} "$@"
+`, { mode: 0o755 });
+    // Straight into the catalog: the core's registry (the fixtures only) would not know the plugin.
+    const plain = crypto.randomUUID();
+    await catalog.stores.create(plain, { name: "plain", summary: "", plugin: "plain-store", endpoint: JSON.stringify({ dir: storeDir }) }, nowSeconds());
+    const dead: Record<string, string> = {};
+    for (const [name, store] of [["declared", ids.store], ["plain", plain]] as const) {
+      const uuid = crypto.randomUUID();
+      await catalog.tasks.create({ uuid, owner: "system", op: "backup", jobUuid: null, archiveUuid: null, targetUuid: null, storeUuid: store, requestedAt: nowSeconds() });
+      await catalog.tasks.claim(nowSeconds()); // as the dead daemon did
+      // What a store killed mid-blob leaves (dir-store names it after SHIELD_PARTIAL_ID, the task's uuid).
+      writeFileSync(join(storeDir, `.partial-${uuid}`), "part of a blob");
+      dead[name] = uuid;
+    }
+    const plugins = new PluginRegistry({ dirs: [pluginDir, FIXTURES], self: [], builtins: [] });
+    const second = new Supervisor({ catalog, plugins, masterKey: new Uint8Array(32), workers: 1, pollMs: 50 });
+    await second.start();
+    await second.stop();
+    const declared = (await catalog.tasks.get(dead.declared!))!;
+    expect(declared.status).toBe("failed");
+    expect(declared.log).toContain(`removed from store "dir" whatever it kept of the unfinished blob (partial:${dead.declared})`);
+    expect(existsSync(join(storeDir, `.partial-${dead.declared}`))).toBe(false);
+    const undeclared = (await catalog.tasks.get(dead.plain!))!;
+    expect(undeclared.status).toBe("failed");
+    expect(undeclared.log).not.toContain("partial:");
+    expect(existsSync(join(storeDir, `.partial-${dead.plain}`))).toBe(true);
+    rmSync(join(storeDir, `.partial-${dead.plain}`));
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { byId, signedIn, webApp, WebClient } from "./session-client.ts";
 import type { TestApi } from "../helpers/app.ts";
 
@@ -207,7 +207,7 @@ describe("endpoint secrets and validation", () => {
     expect(r.status).toBe(303);
     ids.target = r.location!.split("/").pop()!;
     const stored = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
-    expect(stored).toMatchObject({ pg_password: SECRET, pg_port: 5432, pg_user: "postgres" });
+    expect(stored).toMatchObject({ pg_password: SECRET, pg_port: "5432", pg_user: "postgres" });
 
     ids.store = (await b.post("/stores", { name: "disk", plugin: "fs", "ep.base_dir": dir })).location!.split("/").pop()!;
     ids.schedule = (await t.req("POST", "/v1/schedules", { body: { name: "daily", when: "daily at 4am" } })).json.uuid;
@@ -243,14 +243,14 @@ describe("endpoint secrets and validation", () => {
 
   test("editing with the password left empty keeps it; typing one replaces it", async () => {
     const edit = await b.get(`/targets/${ids.target}/edit`);
-    expect(edit.html).toContain("A value is stored; leave empty to keep it.");
+    expect(edit.html).toContain("A value is stored; leave empty to keep it, or tick “clear” to remove it.");
     const keep = await b.post(`/targets/${ids.target}`, {
       name: "orders-db", summary: "orders, renamed db", plugin: "postgres", agent: "",
       "ep.pg_host": "127.0.0.1", "ep.pg_port": "5433", "ep.pg_user": "postgres", "ep.pg_password": "", "ep.pg_database": "orders2",
     });
     expect(keep.status).toBe(303);
     let ep = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
-    expect(ep).toMatchObject({ pg_password: SECRET, pg_port: 5433, pg_database: "orders2" });
+    expect(ep).toMatchObject({ pg_password: SECRET, pg_port: "5433", pg_database: "orders2" });
     await b.post(`/targets/${ids.target}`, { name: "orders-db", summary: "", plugin: "postgres", agent: "", "ep.pg_user": "postgres", "ep.pg_password": "new-secret" });
     ep = JSON.parse((await t.req("GET", `/v1/target/${ids.target}`)).json.endpoint);
     expect(ep.pg_password).toBe("new-secret");
@@ -298,6 +298,115 @@ describe("endpoint secrets and validation", () => {
     const bad = await b.post("/retention", { name: "blink", amount: "0", unit: "hours" });
     expect(bad.status).toBe(400);
     expect(byId(bad.html, "f-amount-error")).toContain("greater than 0");
+  });
+});
+
+describe("plugins written for the original Shield", () => {
+  // Fakes of the original postgres, mysql, fs, xtrabackup and redis-broker plugins
+  // (perl), which read values the way the original's plugin library does: a port
+  // sent as a JSON number is refused. Installed first, they shadow the built-ins.
+  const ORIGINAL = resolve(import.meta.dir, "../fixtures/plugins/original");
+  let t: TestApi;
+  let b: WebClient;
+  beforeAll(async () => ({ t, b } = await signedIn("operator", { pluginDirs: [ORIGINAL, resolve(import.meta.dir, "../fixtures/plugins")] })));
+  afterAll(() => t.cleanup());
+  const stored = async (location: string | null) => JSON.parse((await t.req("GET", `/v1/target/${location!.split("/").pop()}`)).json.endpoint);
+  /** The plugin's backup of a stored endpoint, as a backup task runs it: its exit code and output. */
+  const backup = (plugin: string, endpoint: unknown) => {
+    const r = Bun.spawnSync([join(ORIGINAL, plugin), "backup", "--endpoint", JSON.stringify(endpoint)]);
+    return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+  };
+
+  test("the original postgres plugin saves what the form sends: the port is the text typed, not a number", async () => {
+    const r = await b.post("/targets", {
+      name: "pg", summary: "", plugin: "postgres", agent: "",
+      "ep.pg_host": "db1", "ep.pg_port": "5433", "ep.pg_user": "backup", "ep.pg_password": "pw", "ep.pg_database": "app",
+    });
+    expect(r.status).toBe(303);
+    const ep = await stored(r.location);
+    expect(ep).toEqual({ pg_host: "db1", pg_port: "5433", pg_user: "backup", pg_password: "pw", pg_database: "app" });
+    expect(backup("postgres", ep)).toEqual({ code: 0, out: "-- fake pg_dump of app on db1:5433\n" });
+  });
+
+  test("a port that is not one is refused next to its field, before the plugin is asked", async () => {
+    const r = await b.post("/targets", { name: "pg2", plugin: "postgres", agent: "", "ep.pg_port": "54x", "ep.pg_user": "backup" });
+    expect(r.status).toBe(400);
+    expect(byId(r.html, "f-ep-pg_port-error")).toBe("pg_port must be a port number (1-65535)");
+  });
+
+  test("the original mysql plugin: an empty password is saved as \"\" (the key it requires), and its backups run", async () => {
+    const form = await b.get("/targets/new?plugin=mysql");
+    // The browser must let the password be empty, though the plugin calls it required.
+    expect(form.html).toMatch(/<input type="password" name="ep.mysql_password"/);
+    expect(form.html).not.toMatch(/<input type="password" name="ep.mysql_password"[^>]*required/);
+    const r = await b.post("/targets", {
+      name: "my", summary: "", plugin: "mysql", agent: "",
+      "ep.mysql_host": "db2", "ep.mysql_port": "3306", "ep.mysql_user": "root", "ep.mysql_password": "",
+    });
+    expect(r.status).toBe(303);
+    const ep = await stored(r.location);
+    expect(ep).toEqual({ mysql_host: "db2", mysql_port: "3306", mysql_user: "root", mysql_password: "" });
+    expect(backup("mysql", ep)).toEqual({ code: 0, out: "-- fake mysqldump of all databases on db2:3306 as root\n" });
+    // What a number would have done: saved (validate only reports it), then every backup refused.
+    expect(backup("mysql", { ...ep, mysql_port: 3306 }).code).toBe(13);
+  });
+
+  test("editing: an empty password keeps the stored one; ticking “clear” stores an empty one", async () => {
+    const base = { name: "my2", summary: "", plugin: "mysql", agent: "", "ep.mysql_port": "3306", "ep.mysql_user": "root" };
+    const r = await b.post("/targets", { ...base, "ep.mysql_password": SECRET });
+    expect(r.status).toBe(303);
+    const edit = await b.get(`${r.location}/edit`);
+    expect(edit.html).toContain('name="clear.mysql_password"');
+    expect(edit.html).not.toContain(SECRET);
+    expect((await b.post(r.location!, { ...base, "ep.mysql_password": "" })).status).toBe(303);
+    expect((await stored(r.location)).mysql_password).toBe(SECRET);
+    expect((await b.post(r.location!, { ...base, "ep.mysql_password": "", "clear.mysql_password": "on" })).status).toBe(303);
+    expect(await stored(r.location)).toEqual({ mysql_port: "3306", mysql_user: "root", mysql_password: "" });
+    // Nothing stored now: the edit form offers no "clear", and the page says "not set".
+    expect((await b.get(`${r.location}/edit`)).html).not.toContain('name="clear.mysql_password"');
+    expect((await b.get(r.location!)).html).toContain("not set");
+  });
+
+  test("an enum is a choice of its values; any other value is refused next to its field", async () => {
+    const form = await b.get("/targets/new?plugin=redis-broker");
+    expect(form.html).toMatch(/<select name="ep.redis_type" required=""/);
+    expect(form.html).toContain('<option value="shared">shared</option><option value="dedicated">dedicated</option>');
+    const bad = await b.post("/targets", { name: "redis", plugin: "redis-broker", agent: "", "ep.redis_type": "both" });
+    expect(bad.status).toBe(400);
+    expect(byId(bad.html, "f-ep-redis_type-error")).toBe("redis_type must be one of shared, dedicated");
+    const r = await b.post("/targets", { name: "redis", plugin: "redis-broker", agent: "", "ep.redis_type": "dedicated" });
+    expect(r.status).toBe(303);
+    expect(await stored(r.location)).toEqual({ redis_type: "dedicated" });
+    expect((await b.get(`${r.location}/edit`)).html).toContain('<option value="dedicated" selected="">dedicated</option>');
+  });
+
+  test("a wslist is typed one item a line and sent as one space-separated string, as the original reads it", async () => {
+    const form = await b.get("/targets/new?plugin=xtrabackup");
+    expect(form.html).toMatch(/<textarea name="ep.mysql_databases"/);
+    const r = await b.post("/targets", {
+      name: "xb", plugin: "xtrabackup", agent: "", "ep.mysql_user": "root", "ep.mysql_password": "pw",
+      "ep.mysql_databases": "db1\r\n  db.users   db.sessions\r\n",
+    });
+    expect(r.status).toBe(303);
+    const ep = await stored(r.location);
+    expect(ep.mysql_databases).toBe("db1 db.users db.sessions");
+    expect(backup("xtrabackup", ep)).toEqual({ code: 0, out: "-- fake xtrabackup of: db1 db.users db.sessions\n" });
+    expect((await b.get(`${r.location}/edit`)).html).toContain(">db1\ndb.users\ndb.sessions</textarea>");
+  });
+
+  test("a target-only plugin that shadows the built-in fs store is refused as a store, naming both", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shield-web-shadow-"));
+    try {
+      const r = await t.req("POST", "/v1/stores", { body: { name: "disk", summary: "", plugin: "fs", endpoint: JSON.stringify({ base_dir: dir }) } });
+      expect(r.status).toBe(400);
+      expect(r.json.fields.plugin).toBe(`plugin fs is ${ORIGINAL}/fs, which can only be a target; it shadows the built-in fs store: remove or rename ${ORIGINAL}/fs to use the built-in`);
+      // As a target it is the original fs, bool and all.
+      const target = await b.post("/targets", { name: "www", plugin: "fs", agent: "", "ep.base_dir": "/srv/www", "ep.strict": "on" });
+      expect(target.status).toBe(303);
+      expect(await stored(target.location)).toEqual({ base_dir: "/srv/www", strict: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

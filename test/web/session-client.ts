@@ -10,17 +10,18 @@ import { PASSWORD, testApi, type TestApi } from "../helpers/app.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
-export async function webApp(opts: { sessionTtlSeconds?: number } = {}): Promise<{ t: TestApi; web: Hono<any> }> {
+/** `pluginDirs`: the external plugins (by default the shell fixtures), searched before the built-ins. */
+export async function webApp(opts: { sessionTtlSeconds?: number; pluginDirs?: string[] } = {}): Promise<{ t: TestApi; web: Hono<any> }> {
   const plugins = new PluginRegistry({
-    dirs: [resolve(ROOT, "test/fixtures/plugins")], self: [process.execPath, resolve(ROOT, "src/main.ts")], builtins: builtinNames(),
+    dirs: opts.pluginDirs ?? [resolve(ROOT, "test/fixtures/plugins")], self: [process.execPath, resolve(ROOT, "src/main.ts")], builtins: builtinNames(),
   });
   const t = await testApi("sqlite", { plugins });
   return { t, web: createWeb({ api: t.app, sessionTtlSeconds: opts.sessionTtlSeconds }) };
 }
 
 /** A fresh web app and a client signed in to it as `name`. */
-export async function signedIn(name: string): Promise<{ t: TestApi; web: Hono<any>; b: WebClient }> {
-  const { t, web } = await webApp();
+export async function signedIn(name: string, opts: { pluginDirs?: string[] } = {}): Promise<{ t: TestApi; web: Hono<any>; b: WebClient }> {
+  const { t, web } = await webApp(opts);
   const b = new WebClient(web);
   await b.signIn(name);
   return { t, web, b };

@@ -102,6 +102,9 @@ export const archives = pgTable("archives", {
 export const tasks = pgTable("tasks", {
   uuid: uuid("uuid").primaryKey(),
   owner: text("owner").notNull(),
+  // Who filed the task: the user name, "token:USER/TOKEN" for an API token, or the
+  // daemon's part that did ("scheduler", "purger"). Null on tasks filed before it was recorded.
+  requestedBy: text("requested_by"),
   op: text("op").notNull(),
   jobUuid: uuid("job_uuid"),
   archiveUuid: uuid("archive_uuid"),

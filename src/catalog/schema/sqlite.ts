@@ -101,6 +101,9 @@ export const archives = sqliteTable("archives", {
 export const tasks = sqliteTable("tasks", {
   uuid: text("uuid").primaryKey(),
   owner: text("owner").notNull(),
+  // Who filed the task: the user name, "token:USER/TOKEN" for an API token, or the
+  // daemon's part that did ("scheduler", "purger"). Null on tasks filed before it was recorded.
+  requestedBy: text("requested_by"),
   op: text("op").notNull(),
   jobUuid: text("job_uuid"),
   archiveUuid: text("archive_uuid"),

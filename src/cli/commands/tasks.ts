@@ -13,6 +13,8 @@ const STATUSES = ["pending", "running", "canceled", "failed", "done"] as const;
 export function taskDetails(t: any): [string, unknown][] {
   return [
     ["UUID", t.uuid], ["Type", t.type], ["Status", t.status], ["Owner", t.owner],
+    // requested_by: who filed it (a user, an API token "token:USER/NAME", the scheduler); "-" on tasks older than the field.
+    ["Asked by", t.requested_by ?? "-"],
     ["Job", t.job_uuid], ["Archive", t.archive_uuid], ["Target", t.target_uuid], ["Store", t.store_uuid],
     ["Requested", `${t.requested_at} UTC`],
     // A scheduled backup: the time it was filed for, which may be ahead of when it starts.
