@@ -131,7 +131,7 @@ async function backup(ctx: ActionContext): Promise<void> {
   await exec(argv, { stdout: "inherit", env: pgEnv(c), signal: ctx.signal });
 }
 
-/** Creates the database unless it exists; tells whether it did. */
+/** Creates the database unless it exists. */
 async function ensureDatabase(c: Config, bin: string, ctx: ActionContext): Promise<void> {
   const script = `SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = :'db') AS missing \\gset
 \\if :missing
@@ -146,6 +146,16 @@ CREATE DATABASE :"db";
   if (r.stdout.includes("created")) ctx.log(`postgres: created database "${c.database}"`);
 }
 
+// What a failed or canceled restore leaves behind (the README says the same):
+// - one database (pg_database set): as it was. pg_restore runs with
+//   --single-transaction (which implies --exit-on-error), so the drops of --clean
+//   and everything after them commit together or not at all. A database the
+//   restore had to create stays, empty.
+// - the whole cluster (pg_dumpall's SQL): not transactional, and cannot be, since
+//   DROP/CREATE DATABASE refuse to run in a transaction block and the script
+//   \connects from database to database. psql stops at the first error
+//   (ON_ERROR_STOP); what ran before it stays: databases dropped and re-created,
+//   the one being filled partly restored.
 async function restore(ctx: ActionContext): Promise<void> {
   const c = config(ctx);
   const bin = bindir(c);
@@ -155,15 +165,20 @@ async function restore(ctx: ActionContext): Promise<void> {
   if (c.database) {
     if (kind !== "custom") throw new PluginError(`this is a full-cluster dump (pg_dumpall): restore it with an endpoint without pg_database, not into "${c.database}"`);
     await ensureDatabase(c, bin, ctx);
-    ctx.log(`postgres: restoring database "${c.database}" of ${where(c)}`);
-    await exec(
-      [join(bin, "pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-password", "--dbname", conninfo(c.database)],
-      { stdin: stream, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
-    );
+    ctx.log(`postgres: restoring database "${c.database}" of ${where(c)} in one transaction`);
+    try {
+      await exec(
+        [join(bin, "pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction", "--no-password", "--dbname", conninfo(c.database)],
+        { stdin: stream, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+      );
+    } catch (err) {
+      ctx.log(`postgres: the restore failed; its transaction was rolled back: nothing of it was applied to database "${c.database}"`);
+      throw err;
+    }
     return;
   }
   if (kind === "custom") throw new PluginError("this is a single-database dump (pg_dump): set pg_database to the database to restore it into");
-  ctx.log(`postgres: restoring every database of ${where(c)}`);
+  ctx.log(`postgres: restoring every database of ${where(c)} (statement by statement: a cluster restore cannot be one transaction)`);
   // The dump drops and re-creates the restoring user's own role, which PostgreSQL
   // refuses; those two statements are left out so that any other error stops the restore.
   await exec(

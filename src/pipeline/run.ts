@@ -1,7 +1,8 @@
 // The two pipelines. Backup: target `backup` → compression → encryption → store
 // `store`, the encryption in the store's guard (seal.ts), so that no byte of the
-// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption
-// → decompression → target `restore`. Nothing is staged on disk; every stage's
+// archive crosses the daemon. Restore: a verify pass over the whole stored blob
+// first (see restore), then store `retrieve` → checksum and decryption →
+// decompression → target `restore`. Nothing is staged on disk; every stage's
 // exit is checked; a failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
 import { constants } from "node:os";
@@ -13,7 +14,7 @@ import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
-import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry } from "../plugin-host/index.ts";
+import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
 import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
 import type { BackupReport } from "../agent/protocol.ts";
@@ -405,8 +406,18 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     return run.abandon(err, work);
   }
   run.releaseFifos();
-  // The commit: the store's input ends once its guard has sealed every byte.
-  work.add(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
+  // The commit: the store's input ends once its guard has sealed every byte, and only
+  // when the target produced some: an empty backup is not an archive (nothing could
+  // restore it), so the store is stopped without a commit and keeps nothing.
+  work.add(run.upstreamSucceeded(upstream).then(async () => {
+    // zstd counted its input (unknown: undefined, let through); gzip's went through the
+    // daemon; uncompressed, the store's guard read it all before it reports the seal.
+    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
+    if (rawBytes === 0) {
+      throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's configuration: its tool may be writing its output somewhere else");
+    }
+    await sink.endInput();
+  }));
   work.add(sink.sealed.then((s) => { sealed = s; }));
   work.add(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.
@@ -478,6 +489,18 @@ export interface ArchiveToRestore {
   dataKey: Uint8Array | null;
 }
 
+/**
+ * Restores an archive in two passes over the stored blob. First the verify pass:
+ * the whole blob is retrieved, counted, hashed and (encrypted) every chunk
+ * authenticated, and the output thrown away; no target process exists yet. Only
+ * when its size and SHA-256 match the catalog's does the second pass retrieve it
+ * again, for the target. That second read is checked the same way, and the target
+ * sees the end of its input only once it was; should it differ from the first
+ * (the blob changed in between), the target has already been given part of it,
+ * and the failure says so. Why two reads and not a staged copy: nothing of an
+ * archive is ever written to the daemon's disk, and the cost is one more read of
+ * the compressed, encrypted blob (bench/DATAPATH.md, "Restore").
+ */
 export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
@@ -486,27 +509,101 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   const unzip = agent ? undefined : decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
   const [sp, tp] = await Promise.all([ctx.plugins.store(store), agent ? undefined : ctx.plugins.target(target)]);
+  await verifyArchive(ctx, sp, archive);
+  return applyArchive(ctx, sp, tp, target, archive);
+}
+
+/** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
+class ArchiveMismatch extends PipelineFailed {}
+
+/** Compares what was read with the catalog's record; throws ArchiveMismatch. */
+function checkFetched(fetched: Digest, archive: ArchiveToRestore): void {
+  if (archive.size !== null && fetched.bytes !== archive.size) {
+    throw new ArchiveMismatch(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
+  }
+  if (archive.sha256 && fetched.sha256() !== archive.sha256) {
+    throw new ArchiveMismatch("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
+  }
+}
+
+/**
+ * The verify pass: store `retrieve` → count and SHA-256 → decryption (every chunk
+ * authenticated) → discarded. Throws, naming what is wrong, unless the whole blob
+ * is exactly the archive the catalog recorded.
+ */
+async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveToRestore): Promise<void> {
+  const checks = [archive.size !== null && "size", archive.sha256 && "SHA-256", archive.dataKey && "every chunk's authentication"].filter(Boolean);
+  if (!checks.length) throw new PipelineFailed("the archive records neither size, checksum nor key: it cannot be verified, so it is not restored");
+  ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const source = run.command("store retrieve (verify)", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  let ended = false;
+  let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
+  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  const work = new Flows();
+  work.add((async () => {
+    try {
+      for await (const _ of stream) { /* authenticated and counted: nothing else to do with it */ }
+    } catch (err) {
+      if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
+      if (ended) {
+        // Refused at the end of the stream (it is short): a store that failed part way
+        // cut it short, and then its exit is the cause, not the truncation.
+        // It closed its output, so it is exiting (the success path waits for it the same way).
+        const code = await source.exited();
+        if (code !== 0 && !stoppedByUs(source, code)) throw new PipelineFailed(`${source.label} failed (exit ${code})`);
+      }
+      // Refused mid-stream, the store is still writing: named the cause before it dies of the broken pipe.
+      const mismatch = new ArchiveMismatch(`the blob fails verification: ${(err as Error).message}`);
+      run.fail(mismatch);
+      throw mismatch;
+    }
+    await run.upstreamSucceeded([source]);
+    checkFetched(fetched, archive);
+  })());
+  const done = run.progress("verifying", fetched);
+  let ok = false;
+  try {
+    await run.finish(work.all);
+    ok = true;
+  } finally {
+    done({ what: ok ? "verified" : "read before the verify pass stopped", bytes: fetched.bytes });
+  }
+}
+
+/**
+ * The restore proper, once the archive was verified: store `retrieve` → checksum
+ * and decryption → decompression → target `restore`, checked again on the way.
+ */
+async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
+  const agent = target.agent;
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
+  // On an agent, the agent decompresses (the branch below).
+  const unzip = agent ? undefined : decompressor(archive.compression);
 
   const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   // Refuse before the target sees the end of its input: an archive that fails
-  // its checksum is never restored, not even partly (the target is killed).
+  // its checksum is never restored whole (the target is killed).
   const verify = async () => {
     await run.upstreamSucceeded(upstream);
-    if (archive.size !== null && fetched.bytes !== archive.size) {
-      throw new PipelineFailed(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
-    }
-    if (archive.sha256 && fetched.sha256() !== archive.sha256) {
-      throw new PipelineFailed("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
-    }
+    checkFetched(fetched, archive);
   };
   // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
   const work = new Flows();
+  // The blob was verified a moment ago: a mismatch now means it changed since, and
+  // the target has been fed part of it. Said so, whichever check caught it.
+  const changed = (flow: Promise<void>) => flow.catch((err) => {
+    if (err instanceof ArchiveMismatch || (err as Error)?.name === "ArchiveDecryptError") {
+      throw new PipelineFailed(`the blob read for the restore is not the one verified before it (${(err as Error).message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+    }
+    throw err;
+  });
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
@@ -520,7 +617,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
     try {
       decompressor(archive.compression); // an unknown compression fails here, before the agent is asked
       const sink = run.stage(`target restore (agent ${agent.address})`, relayArgv(), pluginEnv(), { stdin: "held", stdout: false });
-      work.add(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify));
+      work.add(changed(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify)));
     } catch (err) {
       return run.abandon(err, work);
     }
@@ -548,7 +645,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
         } : undefined,
       });
       // The decompressor's stdin closes only after verification, so its output ends only then too.
-      work.add(pump(stream, z, verify));
+      work.add(changed(pump(stream, z, verify)));
       if (targetInput) {
         await sink.inputPath();
         sink.inputOpened();
@@ -558,7 +655,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
         work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
       }
     } else {
-      work.add(pump(stream.pipeThrough(raw.stream), sink, verify));
+      work.add(changed(pump(stream.pipeThrough(raw.stream), sink, verify)));
     }
   } catch (err) {
     return run.abandon(err, work);
