@@ -4,6 +4,7 @@ import { mapRows } from "./rows.ts";
 import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
+import { drillJson, drillResultJson } from "./drills.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function jobRoutes(router: Router): void {
@@ -27,7 +28,12 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
     summary: "Show a job", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`, response: JobJson, errors: [404],
-  }, async ({ params }) => jobJson(await jobs.get(params.uuid)));
+  }, async ({ params }) => {
+    const job = jobJson(await jobs.get(params.uuid));
+    // The job's restore drill and its last outcome (with its measured RTO): see ./drills.ts.
+    const { drill, last } = await router.core.drills.get(params.uuid);
+    return { ...job, drill: drillJson(drill), last_drill: last ? drillResultJson(last) : null };
+  });
 
   route(router, {
     method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,

@@ -5,6 +5,8 @@ import { jobQueries } from "./jobs.ts";
 import { archiveQueries } from "./archives.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
+import { notificationQueries } from "./notifications.ts";
+import { drillQueries } from "./drills.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -30,6 +32,8 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     users: userQueries(h),
     tokens: tokenQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
+    notifications: notificationQueries(h),
+    drills: drillQueries(h),
     close: () => h.close(),
   };
 }
@@ -46,4 +50,6 @@ export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
+export type { ChannelRow, DeliveryRow, NewDelivery, DeliveryFilter } from "./notifications.ts";
+export type { DrillRow, DrillResultRow } from "./drills.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";

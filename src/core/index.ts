@@ -11,6 +11,8 @@ import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
+import { notificationRules, type ChannelTester } from "./notifications.ts";
+import { drillRules } from "./drills.ts";
 
 export interface CoreOptions {
   /**
@@ -34,6 +36,10 @@ export interface CoreOptions {
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
   onArchiveExpired?: () => void;
+  /** Sends a notification channel's test message (the daemon's notifier); without it a test says none are sent. */
+  testChannel?: ChannelTester;
+  /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
+  onDrillsChanged?: () => void;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -65,6 +71,8 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
+    notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
+    drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
   };
 }
 
