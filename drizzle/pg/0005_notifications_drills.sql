@@ -7,7 +7,7 @@ CREATE TABLE "drill_results" (
 	"figures" text,
 	"verify" text NOT NULL,
 	"error" text,
-	"finished_at" bigint NOT NULL
+	"finished_ms" bigint NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "drills" (
@@ -43,7 +43,7 @@ CREATE TABLE "notification_deliveries" (
 	"delivered_at" bigint
 );
 --> statement-breakpoint
-CREATE INDEX "drill_results_job_finished" ON "drill_results" USING btree ("job_uuid","finished_at");--> statement-breakpoint
+CREATE INDEX "drill_results_job_finished" ON "drill_results" USING btree ("job_uuid","finished_ms");--> statement-breakpoint
 CREATE UNIQUE INDEX "drills_scratch_target" ON "drills" USING btree ("scratch_target_uuid");--> statement-breakpoint
 CREATE UNIQUE INDEX "notification_channels_name" ON "notification_channels" USING btree ("name");--> statement-breakpoint
 CREATE INDEX "notification_deliveries_status_next" ON "notification_deliveries" USING btree ("status","next_at");--> statement-breakpoint

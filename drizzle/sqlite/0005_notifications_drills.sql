@@ -7,10 +7,10 @@ CREATE TABLE `drill_results` (
 	`figures` text,
 	`verify` text NOT NULL,
 	`error` text,
-	`finished_at` integer NOT NULL
+	`finished_ms` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `drill_results_job_finished` ON `drill_results` (`job_uuid`,`finished_at`);--> statement-breakpoint
+CREATE INDEX `drill_results_job_finished` ON `drill_results` (`job_uuid`,`finished_ms`);--> statement-breakpoint
 CREATE TABLE `drills` (
 	`job_uuid` text PRIMARY KEY NOT NULL,
 	`scratch_target_uuid` text NOT NULL,

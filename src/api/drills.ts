@@ -19,7 +19,7 @@ export const DrillJson = v.object({
 export function drillResultJson(r: DrillResultRow) {
   return {
     task_uuid: r.taskUuid, archive_uuid: r.archiveUuid, ok: r.ok, rto_ms: r.rtoMs, figures: r.figures === null ? null : JSON.parse(r.figures),
-    verify: r.verify, error: r.error, finished_at: r.finishedAt,
+    verify: r.verify, error: r.error, finished_at: Math.floor(r.finishedMs / 1000),
   };
 }
 

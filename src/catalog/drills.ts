@@ -45,10 +45,10 @@ export function drillQueries({ db, t }: CatalogHandle) {
       await db.insert(r).values(row);
     },
     async last(jobUuid: string): Promise<DrillResultRow | undefined> {
-      return (await db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedAt), desc(r.taskUuid)).limit(1))[0];
+      return (await db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedMs), desc(r.taskUuid)).limit(1))[0];
     },
     history(jobUuid: string, page: Page): Promise<DrillResultRow[]> {
-      return db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedAt), desc(r.taskUuid)).limit(page.limit).offset(page.offset);
+      return db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedMs), desc(r.taskUuid)).limit(page.limit).offset(page.offset);
     },
   };
 }

@@ -111,7 +111,7 @@ export class ProcessTarget extends ProcessPlugin implements Target {
     const out = await this.drillAction("verify", signal);
     if (out === "unsupported") return out;
     try {
-      const parsed = JSON.parse(out.trim().split("\n").pop() ?? "") as { summary?: unknown; figures?: unknown };
+      const parsed = JSON.parse(out) as { summary?: unknown; figures?: unknown };
       const figures = parsed.figures && typeof parsed.figures === "object" ? parsed.figures as Record<string, unknown> : {};
       return { summary: typeof parsed.summary === "string" ? parsed.summary : "", figures };
     } catch {

@@ -6,7 +6,7 @@
 // The cleaning destroys data, so it runs only on a target that is this job's
 // drill's scratch target and no job's target (checked here again, at run time:
 // the drill or the jobs may have changed since the task was filed).
-import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
+import { type Catalog, type TaskRow } from "../catalog/index.ts";
 import { unwrapKey } from "../pipeline/encryption.ts";
 import { restore, type PipelineContext } from "../pipeline/run.ts";
 import type { PluginRegistry } from "../plugin-host/index.ts";
@@ -89,7 +89,7 @@ export async function runDrill(d: DrillDeps, task: TaskRow, ctx: PipelineContext
   }
   await catalog.drills.record({
     taskUuid: task.uuid, jobUuid: job.uuid, archiveUuid: archive.uuid, ok: !failure, rtoMs,
-    figures: figures === null ? null : JSON.stringify(figures), verify, error: failure ? failure.message.split("\n")[0]! : null, finishedAt: nowSeconds(),
+    figures: figures === null ? null : JSON.stringify(figures), verify, error: failure ? failure.message.split("\n")[0]! : null, finishedMs: Date.now(),
   });
   if (failure) {
     // A cancel stays a cancel; anything else fails the drill with what it measured.

@@ -210,5 +210,5 @@ export const drillResults = pgTable("drill_results", {
   figures: text("figures"),
   verify: text("verify").notNull(),
   error: text("error"),
-  finishedAt: time("finished_at").notNull(),
-}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedAt)]);
+  finishedMs: bigint("finished_ms", { mode: "number" }).notNull(),
+}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);

@@ -220,5 +220,6 @@ export const drillResults = sqliteTable("drill_results", {
   figures: text("figures"),
   verify: text("verify").notNull(),
   error: text("error"),
-  finishedAt: time("finished_at").notNull(),
-}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedAt)]);
+  // Milliseconds, unlike the other times: two drills a second apart keep their order.
+  finishedMs: integer("finished_ms").notNull(),
+}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);
