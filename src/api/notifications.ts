@@ -52,7 +52,7 @@ export function notificationRoutes(router: Router): void {
   }, async () => (await rules().list()).map(channelJson));
 
   route(router, {
-    method: "post", path: "/v1/notifications", tag, permission: "admin", body: ChannelCreate, status: 201,
+    method: "post", path: "/v1/notifications", tag, permission: "admin", body: ChannelCreate,
     summary: "Create a notification channel", description: SETTINGS_NOTE, response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await rules().create(body) }));
 
