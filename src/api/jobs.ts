@@ -16,7 +16,13 @@ export function jobRoutes(router: Router): void {
     response: v.array(JobJson),
   }, async ({ query }) => {
     const { limit, offset, ...filter } = query;
-    return mapRows(await router.core.catalog.jobs.list(filter, { limit, offset }), jobJson);
+    const rows = await router.core.catalog.jobs.list(filter, { limit, offset });
+    // Each job's restore drill and its last outcome, as GET /v1/job/:uuid shows them (two queries for the page).
+    const { drills, last } = await router.core.catalog.drills.forJobs(rows.map((j) => j.uuid));
+    return mapRows(rows, (j) => {
+      const l = last.get(j.uuid);
+      return { ...jobJson(j), drill: drillJson(drills.get(j.uuid)), last_drill: l ? drillResultJson(l) : null };
+    });
   });
 
   route(router, {

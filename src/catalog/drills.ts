@@ -1,5 +1,5 @@
 // Restore drills (issue 16): which jobs have one, when it is next due, and what each drill found.
-import { and, desc, eq, isNotNull, lte } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, lte, max } from "drizzle-orm";
 import type { CatalogHandle, Tables } from "./open.ts";
 import type { Page } from "./rows.ts";
 
@@ -46,6 +46,16 @@ export function drillQueries({ db, t }: CatalogHandle) {
     },
     async last(jobUuid: string): Promise<DrillResultRow | undefined> {
       return (await db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedMs), desc(r.taskUuid)).limit(1))[0];
+    },
+    /** For a page of jobs at once (GET /v1/jobs): their drills and last results, by job uuid, in two queries. */
+    async forJobs(jobUuids: string[]): Promise<{ drills: Map<string, DrillRow>; last: Map<string, DrillResultRow> }> {
+      if (!jobUuids.length) return { drills: new Map(), last: new Map() };
+      const drills = await db.select().from(d).where(inArray(d.jobUuid, jobUuids));
+      const latest = db.select({ job: r.jobUuid, at: max(r.finishedMs).as("at") }).from(r).where(inArray(r.jobUuid, jobUuids)).groupBy(r.jobUuid).as("latest");
+      const rows = await db.select({ row: r }).from(r).innerJoin(latest, and(eq(r.jobUuid, latest.job), eq(r.finishedMs, latest.at)));
+      const last = new Map<string, DrillResultRow>();
+      for (const { row } of rows) if (!last.has(row.jobUuid)) last.set(row.jobUuid, row);
+      return { drills: new Map(drills.map((x) => [x.jobUuid, x])), last };
     },
     history(jobUuid: string, page: Page): Promise<DrillResultRow[]> {
       return db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedMs), desc(r.taskUuid)).limit(page.limit).offset(page.offset);

@@ -92,6 +92,7 @@ export const notificationCommands: Command[] = [
     usage: "create notification --name NAME --kind KIND [--setting KEY=VALUE ...] [--settings-stdin] [--event EVENT ...] [--job JOB ...]",
     options: [["--name NAME", "the channel's name (required)"], ["--kind KIND", `${KIND_NAMES.join(", ")} (required)`], ...SETTING_HELP],
     examples: [
+      "shield create notification --name chat --kind slack --settings-stdin < slack-webhook.json",
       "echo '{\"url\":\"https://hooks.slack.com/services/T/B/X\"}' | shield create notification --name chat --kind slack --settings-stdin",
       "echo '{\"password\":\"...\"}' | shield create notification --name ops-mail --kind email --setting host=smtp.example.com --setting port=587 --setting user=shield --setting from=shield@example.com --setting to=ops@example.com --settings-stdin",
     ],
