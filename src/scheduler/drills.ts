@@ -41,7 +41,9 @@ export class DrillScheduler {
     for (const drill of await catalog.drills.list()) {
       const job = await catalog.jobs.get(drill.jobUuid);
       const schedule = await catalog.schedules.get(drill.scheduleUuid);
-      if (!job || !schedule) continue;
+      // A deleted job's drill goes with it (drills have no foreign key): its scratch target is free again.
+      if (!job) { await catalog.drills.delete(drill.jobUuid); continue; }
+      if (!schedule) continue;
       let next: number | null = null;
       try {
         const at = parseTimespec(schedule.timespec).next(new Date(Math.max(now, drill.nextDueAt ?? 0) * 1000), zone);

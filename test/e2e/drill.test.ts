@@ -129,6 +129,25 @@ describe.skipIf(!pgAvailable)("restore drills", () => {
     expect(JSON.parse(hook.received[0]!.body).details["Restore time (RTO)"]).toMatch(/ s$/);
   });
 
+  test("a scratch target that became a job's target is neither restored into nor emptied", async () => {
+    const sql = postgres(scratchUrl, { max: 1, onnotice: () => {} });
+    await sql`CREATE TABLE precious (id int)`;
+    await sql`INSERT INTO precious VALUES (1), (2)`;
+    await sql.end();
+    const other = await created("/v1/jobs", { name: "scratch-is-real-now", target: ids.scratch, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true });
+    const task = await waitTask(d, (await call(d, "POST", `/v1/job/${ids.job}/drill/run`)).json.task_uuid);
+    expect(task.status).toBe("failed");
+    expect(task.log).toContain('is now the target of job "scratch-is-real-now"');
+    expect(await tableCount(scratchUrl)).toBe(1);
+    expect((await call(d, "DELETE", `/v1/job/${other}`)).json).toEqual({ ok: "deleted" });
+    const s2 = postgres(scratchUrl, { max: 1, onnotice: () => {} });
+    await s2`DROP TABLE precious`;
+    await s2.end();
+    // It notifies as a failed drill; wait for that message so that the next test starts clean.
+    await eventually(() => hook.received.some((r) => JSON.parse(r.body).task === task.uuid), 15_000, "the refused drill's notification");
+    hook.received.length = 0;
+  });
+
   test("a drill of a corrupted archive fails, records the failure, notifies, and leaves the scratch empty", async () => {
     hook.received.length = 0;
     const blobs = readdirSync(join(dir, "store"), { recursive: true }).map(String)
@@ -150,6 +169,7 @@ describe.skipIf(!pgAvailable)("restore drills", () => {
     expect(job.last_drill.error.length).toBeGreaterThan(0);
     expect(task.log).toContain("emptied scratch database");
     const history = (await call(d, "GET", `/v1/job/${ids.job}/drills`)).json;
+    // The refused drill above never restored: no result; this one and the first are the history.
     expect(history.map((h: any) => h.ok)).toEqual([false, true]);
     await eventually(() => hook.received.length >= 1, 15_000, "the failed drill's notification");
     await Bun.sleep(1000);
