@@ -48,6 +48,24 @@ describe("web: notifications", () => {
     expect(after.html).toContain("not delivered");
   });
 
+  test("the job page shows the job's restore drill and its last RTO", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(`${tmpdir()}/shield-web-drill-`);
+    const mk = async (path: string, body: unknown) => (await t.req("POST", path, { body })).json.uuid as string;
+    const store = await mk("/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: dir } });
+    const target = await mk("/v1/targets", { name: "bytes", plugin: "bytes-target", endpoint: { size: 1 }, agent: "" });
+    const scratch = await mk("/v1/targets", { name: "scratch", plugin: "bytes-target", endpoint: { size: 1 }, agent: "" });
+    const schedule = await mk("/v1/schedules", { name: "daily", when: "daily at 4am" });
+    const retention = await mk("/v1/retention", { name: "week", expires: 604800 });
+    const job = await mk("/v1/jobs", { name: "j", target, store, schedule, retention, paused: false });
+    expect((await b.get(`/jobs/${job}`)).html).toMatch(/Restore drill<\/dt><dd>none/);
+    expect((await t.req("PUT", `/v1/job/${job}/drill`, { body: { target: scratch, schedule } })).json).toEqual({ ok: "updated" });
+    expect((await b.get(`/jobs/${job}`)).html).toContain("set; never ran yet");
+    await t.catalog.drills.record({ taskUuid: crypto.randomUUID(), jobUuid: job, archiveUuid: null, ok: true, rtoMs: 12_345, figures: null, verify: "3 tables, 10 rows", error: null, finishedMs: Date.now() });
+    expect((await b.get(`/jobs/${job}`)).html).toContain("ok, restored in 12.3 s (RTO); 3 tables, 10 rows");
+  });
+
   test("a viewer is refused the page", async () => {
     const v = new WebClient(web);
     await v.signIn("viewer");
