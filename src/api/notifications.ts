@@ -8,7 +8,9 @@ import { EVENT_KINDS } from "../core/events.ts";
 import { REDACTED_SETTING, type ChannelView } from "../core/notifications.ts";
 import type { DeliveryRow } from "../catalog/index.ts";
 
-const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"));
+// As the API's other names: a NUL is refused here (PostgreSQL cannot store one in text).
+const Name = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"),
+  v.check((s) => !s.includes("\0"), "must not contain a NUL character"));
 const Kind = v.picklist(CHANNEL_KINDS, `must be one of ${CHANNEL_KINDS.join(", ")}`);
 const Event = v.picklist(EVENT_KINDS, `must be one of ${EVENT_KINDS.join(", ")}`);
 const Settings = v.record(v.string(), v.unknown(), "must be a JSON object");

@@ -100,6 +100,8 @@ export function notificationRules(catalog: Catalog, secrets: EndpointSecrets | u
       if (input.settings !== undefined) patch.settings = sealed(kind, settingsFor(kind, input.settings, opened(row)));
       if (input.events !== undefined) patch.events = JSON.stringify([...new Set(input.events)]);
       if (input.jobs !== undefined) patch.jobs = JSON.stringify(await checkedJobs(input.jobs));
+      // Nothing given: nothing to write (the channel exists; that is all a PUT of {} can say).
+      if (!Object.keys(patch).length) return;
       await named(input.name ?? row.name, () => q.channels.update(uuid, patch));
     },
     async delete(uuid: string): Promise<void> {
