@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
-  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin,
+  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
 } from "../protocol.ts";
 import { checkToolDir, endpointPath } from "../confine.ts";
 import { PG_DUMP, PG_DUMPALL, checkOptions } from "./options.ts";
@@ -197,6 +197,52 @@ async function test(ctx: ActionContext): Promise<string[]> {
   return [`ok: connected to ${where(c)}${c.database ? `, database "${c.database}"` : ""} as ${r.stdout.trim()}`];
 }
 
+// Restore drills. Exact row counts (count(*), not the planner's estimates): a
+// drill is there to prove the data came back, and its scratch database is small
+// enough to count or the drill measures that too.
+const COUNT_ROWS = `SELECT format('SELECT %L || chr(9) || count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND NOT c.relispartition
+ORDER BY n.nspname, c.relname \\gexec
+`;
+
+async function verify(ctx: ActionContext): Promise<VerifyResult> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("verify needs pg_database: a drill restores one database into a scratch database");
+  const bin = bindir(c);
+  const r = await exec(
+    [join(bin, "psql"), "-X", "-q", "-At", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo(c.database), "-f", "-"],
+    { stdin: new Response(COUNT_ROWS).body!, stdout: "pipe", env: pgEnv(c), signal: ctx.signal },
+  );
+  const tables: Record<string, number> = {};
+  for (const line of r.stdout.split("\n")) {
+    const tab = line.lastIndexOf("\t");
+    if (tab > 0) tables[line.slice(0, tab)] = Number(line.slice(tab + 1));
+  }
+  const rows = Object.values(tables).reduce((a, b) => a + b, 0);
+  return { summary: `${Object.keys(tables).length} tables, ${rows} rows in database "${c.database}"`, figures: { tables, table_count: Object.keys(tables).length, rows } };
+}
+
+// Drops every schema of the scratch database but the system's, then gives it back
+// an empty public schema: what a restore of pg_dump's output put there is gone.
+const DROP_ALL = `SELECT format('DROP SCHEMA %I CASCADE', nspname) FROM pg_catalog.pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%' \\gexec
+CREATE SCHEMA IF NOT EXISTS public;
+`;
+
+async function clean(ctx: ActionContext): Promise<string[]> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("clean needs pg_database: it empties one scratch database, never a whole cluster");
+  if (c.database === "postgres" || c.database.startsWith("template")) throw new PluginError(`clean refuses database "${c.database}": a scratch database is one of its own`);
+  const bin = bindir(c);
+  await exec(
+    [join(bin, "psql"), "-X", "-q", "-At", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo(c.database), "-f", "-"],
+    { stdin: new Response(DROP_ALL).body!, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+  );
+  return [`postgres: emptied scratch database "${c.database}" of ${where(c)}`];
+}
+
 export const postgres: Plugin = {
   info: {
     name: "postgres",
@@ -229,4 +275,6 @@ export const postgres: Plugin = {
   backup,
   restore,
   test,
+  verify,
+  clean,
 };

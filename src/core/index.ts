@@ -13,6 +13,8 @@ import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
+import { notificationRules, type ChannelTester } from "./notifications.ts";
+import { drillRules } from "./drills.ts";
 
 export interface CoreOptions {
   /**
@@ -40,6 +42,10 @@ export interface CoreOptions {
   maxPurgeShare?: number;
   /** The agents targets name (src/agent), for /v1/agents; none listed when left out. */
   agents?: AgentSource;
+  /** Sends a notification channel's test message (the daemon's notifier); without it a test says none are sent. */
+  testChannel?: ChannelTester;
+  /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
+  onDrillsChanged?: () => void;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -73,6 +79,8 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
+    notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
+    drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
   };
 }
 

@@ -14,6 +14,9 @@ import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
+import { DrillScheduler } from "../scheduler/drills.ts";
+import { TaskEvents } from "../core/events.ts";
+import { Notifier } from "../notify/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
 import { AgentDirectory } from "../agent/directory.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
@@ -52,9 +55,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     throw err;
   }
   const agents = new AgentDirectory(catalog, config.dataDir);
+  // Task outcomes go out as events; the notifier hears them (issue 16).
+  const events = new TaskEvents();
   const supervisor = new Supervisor({
     agents, catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
-    staleAfterMs: config.heartbeatGrace * 1000,
+    staleAfterMs: config.heartbeatGrace * 1000, events,
   });
   for (const tool of missingTools()) {
     log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
@@ -62,9 +67,14 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
+  const drills = new DrillScheduler({ catalog, onFiled: () => supervisor.nudge() });
+  // The public URL is known once the server listens (port 0 picks one): the notifier reads it then.
+  let publicUrl = config.publicUrl ?? "";
+  const notifier = new Notifier({ catalog, secrets, publicUrl: () => publicUrl, retry: { baseS: config.notifyRetryBase } });
   const core = createCore(catalog, {
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
+    testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(),
   });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first. Until all below is done the daemon is not
@@ -80,6 +90,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     fetch: frontDoor({ api: app, web, ready: () => ready }), error: lastResort,
   });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+  publicUrl ||= url;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
   if (admin.generated) {
@@ -93,6 +104,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await supervisor.start();
   await scheduler.start();
   purger.start();
+  notifier.start(events);
+  drills.start();
   ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
@@ -103,7 +116,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await server.stop();
       await scheduler.stop();
       await purger.stop();
+      await drills.stop();
       await supervisor.stop();
+      // After the supervisor: the outcomes of the tasks it stopped are filed before the notifier goes.
+      await notifier.stop();
       await catalog.close();
       log.info("shield daemon stopped");
     })()),

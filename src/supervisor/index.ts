@@ -14,6 +14,8 @@ import type { AgentDirectory, AgentTarget } from "../agent/directory.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
+import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
+import { DrillFailed, runDrill } from "./drill.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -54,6 +56,8 @@ export interface SupervisorOptions {
   recoverEveryMs?: number;
   /** Reaches the agents targets name (src/agent); without it, such a target's task fails. */
   agents?: AgentDirectory;
+  /** Told of each task's outcome once it is recorded (notifications, metrics); never waited for. */
+  events?: TaskEvents;
 }
 
 class TaskFailure extends Error {}
@@ -200,9 +204,20 @@ export class Supervisor {
     }, timeoutMs);
     let outcome: "done" | "failed" | "canceled" = "failed";
     let archiveUuid: string | undefined;
+    let errorLine: string | undefined;
+    let details: Record<string, unknown> | undefined;
+    if (task.op === "backup") this.emit(task, "backup.started", "running");
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
+      else if (task.op === "drill") {
+        const r = await runDrill({
+          catalog, plugins: this.opts.plugins, masterKey: this.opts.masterKey,
+          open: (e, what) => this.open(e, what, tlog), failed: (m) => new TaskFailure(m),
+        }, task, ctx, tlog);
+        archiveUuid = r.archiveUuid;
+        details = r.details;
+      }
       else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
@@ -210,7 +225,9 @@ export class Supervisor {
       // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
       tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
-      if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
+      errorLine = String((err as Error)?.message ?? err).split("\n")[0];
+      if (err instanceof DrillFailed) details = err.details;
+      if (!(err instanceof TaskFailure || err instanceof PipelineFailed || err instanceof DrillFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);
     } finally {
@@ -221,6 +238,17 @@ export class Supervisor {
     await tlog.close();
     if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
+    const kind = outcomeEvent(task.op, outcome);
+    if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, errorLine, details);
+  }
+
+  /** Tells the subscribers (notifications, metrics) of a task's start or outcome; never waits for them. */
+  private emit(task: TaskRow, kind: EventKind, outcome: string, error?: string, details?: Record<string, unknown>): void {
+    const at = nowSeconds();
+    this.opts.events?.emit({
+      kind, taskUuid: task.uuid, op: task.op, outcome, jobUuid: task.jobUuid, targetUuid: task.targetUuid, storeUuid: task.storeUuid,
+      archiveUuid: task.archiveUuid, error, at, durationS: task.startedAt ? at - task.startedAt : undefined, details,
+    });
   }
 
   private async backup(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<string> {
