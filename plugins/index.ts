@@ -6,9 +6,10 @@
 import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";
 import { postgres } from "./postgres/index.ts";
+import { s3 } from "./s3/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
-export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres].map((p) => [p.info.name, p]));
+export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres, s3].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
 export function builtinNames(): string[] {

@@ -2,5 +2,6 @@
 // handlers, so servers started by the harness are stopped here, after the last file.
 import { afterAll } from "bun:test";
 import { stopPostgres } from "./postgres.ts";
+import { stopMoto } from "./s3.ts";
 
-afterAll(() => stopPostgres());
+afterAll(() => { stopPostgres(); stopMoto(); });
