@@ -278,6 +278,18 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(await openUploads(bucket)).toEqual([]);
   });
 
+  test("keys: the original Shield's (a leading / without a prefix) are taken; ones with . or .. parts are refused (13)", async () => {
+    const original = "/2017/03/01/2017-03-01-040000-6a2e2a1c-0000-4000-8000-000000000000";
+    const missing = await s3(["retrieve", "-k", original], direct());
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(`no blob under key ${original} in bucket ${bucket}`);
+    for (const bad of ["../x", "a/../../b", "a//b", "./a", "a\nb"]) {
+      const r = await s3(["retrieve", "-k", bad], direct());
+      expect({ bad, code: r.code }).toEqual({ bad, code: 13 });
+      expect((await s3(["purge", "-k", bad], direct())).code).toBe(13);
+    }
+  });
+
   test("credentials from the environment's AWS variables, never from a command line", async () => {
     const { access_key_id: _a, secret_access_key: _s, ...bare } = direct();
     const env = { AWS_ACCESS_KEY_ID: "shield-test-key", AWS_SECRET_ACCESS_KEY: "from-the-env" };
