@@ -36,10 +36,10 @@ describe("shield plugin", () => {
   test("an unknown plugin is one clear line and exit 1", async () => {
     const r = await plugin(["nosuch", "info"]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: files, fs, postgres)`);
+    expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: files, fs, postgres, s3)`);
   });
 
-  test.each(["fs", "files", "postgres"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
+  test.each(["fs", "files", "postgres", "s3"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
     const r = await plugin([name, "info"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
