@@ -3,12 +3,14 @@
 // large objects), shared by every test file of one `bun test` run and stopped
 // when the run ends (test/helpers/preload.ts). Each test asks for a fresh bucket.
 import { spawnSync, type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
 } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { freePort, requireOrSkip } from "./services.ts";
 
 /** Any key and secret do for moto; these never reach a process's arguments. */
@@ -50,11 +52,12 @@ export function stopMoto(): void {
   starting = undefined;
 }
 
-/** A new moto_server on its own port and directory. */
-export async function startServer(): Promise<Moto> {
+/** A new moto_server on its own port and directory; with `tls`, over HTTPS with that certificate (PEM files). */
+export async function startServer(opts: { tls?: { cert: string; key: string; ca: string } } = {}): Promise<Moto> {
   const dir = mkdtempSync(join(tmpdir(), "shield-test-moto-"));
   const port = await freePort();
-  const proc: ChildProcess = spawn(motoPath!, ["-H", "127.0.0.1", "-p", String(port)], {
+  const tlsArgs = opts.tls ? ["-c", opts.tls.cert, "-k", opts.tls.key] : [];
+  const proc: ChildProcess = spawn(motoPath!, ["-H", "127.0.0.1", "-p", String(port), ...tlsArgs], {
     cwd: dir,
     // Large objects spill to TMPDIR: keep them in the server's own directory.
     env: { ...process.env, TMPDIR: dir, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
@@ -62,12 +65,12 @@ export async function startServer(): Promise<Moto> {
   });
   let log = "";
   proc.stderr!.on("data", (d: Buffer) => { if (log.length < 64 * 1024) log += d.toString(); });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`moto_server exited (${proc.exitCode}): ${log}`);
     try {
-      const r = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000), tls: { rejectUnauthorized: false } });
       if (r.status < 500) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) { proc.kill("SIGKILL"); throw new Error(`moto_server did not answer on ${url}: ${log}`); }
@@ -77,6 +80,7 @@ export async function startServer(): Promise<Moto> {
     region: MOTO_REGION, endpoint: url, forcePathStyle: true, maxAttempts: 2,
     credentials: { accessKeyId: MOTO_KEY.access_key_id, secretAccessKey: MOTO_KEY.secret_access_key },
     requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+    ...(opts.tls ? { requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ ca: readFileSync(opts.tls.ca, "utf8") }) }) } : {}),
   });
   let stopped = false;
   const stop = () => {
@@ -93,9 +97,9 @@ export async function startServer(): Promise<Moto> {
 
 let counter = 0;
 
-/** A new, empty bucket on the shared server; returns its name. */
-export async function freshBucket(prefix = "shield"): Promise<string> {
-  const moto = await startMoto();
+/** A new, empty bucket on the shared server (or the one given); returns its name. */
+export async function freshBucket(prefix = "shield", server?: Moto): Promise<string> {
+  const moto = server ?? (await startMoto());
   const name = `${prefix}-${process.pid}-${++counter}-${Date.now() % 100000}`.toLowerCase();
   await moto.client.send(new CreateBucketCommand({ Bucket: name }));
   return name;

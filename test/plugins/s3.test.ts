@@ -12,7 +12,9 @@ import { readConfig } from "../../plugins/s3/config.ts";
 import { capacity, GROUP, MAX_OBJECT, MAX_PART, MAX_PARTS, MiB, MIN_PART, partSize } from "../../plugins/s3/parts.ts";
 import { isTransient } from "../../plugins/s3/retry.ts";
 import { isComplete, isGetObject, isPutObject, isUploadPart, startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
-import { freshBucket, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, type Moto } from "../helpers/s3.ts";
+import { freshBucket, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, startServer, type Moto } from "../helpers/s3.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -302,5 +304,36 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     const none = await s3(["validate"], bare);
     expect(none.code).toBe(12);
     expect(none.stderr).toContain(`"access_key_id"`);
+  });
+});
+
+describe.skipIf(!motoAvailable)("s3 over TLS", () => {
+  let moto: Moto;
+  let dir: string;
+  let ca: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "shield-s3-tls-"));
+    const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`openssl: ${r.stderr.toString()}`);
+    ca = join(dir, "cert.pem");
+    moto = await startServer({ tls: { cert: ca, key: join(dir, "key.pem"), ca } });
+  });
+  afterAll(() => { moto?.stop(); rmSync(dir, { recursive: true, force: true }); });
+
+  test("a certificate of an unknown CA is refused at once; ca_cert or skip_ssl_validation accept it", async () => {
+    const bucket = await freshBucket("tls", moto);
+    const ep = motoEndpoint(moto, bucket);
+    const refused = await s3(["store"], ep, Buffer.from("over tls"));
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/certificate|self.signed/i);
+    expect(refused.stderr).not.toContain("retrying");
+    for (const extra of [{ ca_cert: ca }, { ca_cert: await Bun.file(ca).text() }, { skip_ssl_validation: true }]) {
+      const s = await s3(["store"], { ...ep, ...extra }, Buffer.from("over tls"));
+      expect({ extra: Object.keys(extra), code: s.code, stderr: s.stderr }).toEqual({ extra: Object.keys(extra), code: 0, stderr: expect.any(String) });
+      const { key } = JSON.parse(s.stdout.toString());
+      const r = await s3(["retrieve", "-k", key], { ...ep, ...extra });
+      expect(r.stdout.toString()).toBe("over tls");
+    }
   });
 });
