@@ -2,13 +2,14 @@
 // Loaded only when one runs: the AWS SDK stays out of every other plugin's process.
 import { randomUUID } from "node:crypto";
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client,
+  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { EXIT, PluginError, type ActionContext, type StoreResult } from "../protocol.ts";
 import { makeClient } from "./client.ts";
 import { readConfig, type S3Config } from "./config.ts";
 import { download } from "./download.ts";
-import { DEFAULT_POLICY, errorCode, withRetry, type RetryPolicy } from "./retry.ts";
+import { DEFAULT_POLICY, errorCode } from "./retry.ts";
+import { S3Service } from "./service.ts";
 import { sweepOrphanUploads, upload } from "./upload.ts";
 
 function newKey(prefix: string, now = new Date()): string {
@@ -27,17 +28,17 @@ export function checkKey(key: string): string {
   return key;
 }
 
-interface Session { config: S3Config; client: S3Client; policy: RetryPolicy }
+interface Session { config: S3Config; s3: S3Service }
 
 function session(ctx: ActionContext, attempts = DEFAULT_POLICY.attempts): Session {
   const config = readConfig(ctx.endpoint);
-  return { config, client: makeClient(config), policy: { ...DEFAULT_POLICY, attempts, timeoutMs: config.timeoutMs } };
+  return { config, s3: new S3Service(makeClient(config), { ...DEFAULT_POLICY, attempts, timeoutMs: config.timeoutMs }, ctx.log) };
 }
 
 export async function store(ctx: ActionContext): Promise<StoreResult> {
-  const { config, client, policy } = session(ctx);
+  const { config, s3 } = session(ctx);
   const key = newKey(config.prefix);
-  const job = { client, config, key, policy, stop: ctx.signal, log: ctx.log, onAbort: ctx.onAbort };
+  const job = { s3, config, key, stop: ctx.signal, log: ctx.log, onAbort: ctx.onAbort };
   // Left by stores killed outright; a failure here must not fail this store.
   await sweepOrphanUploads(job).catch(() => {});
   try {
@@ -48,68 +49,64 @@ export async function store(ctx: ActionContext): Promise<StoreResult> {
     if (err instanceof PluginError) throw new PluginError(`storing into bucket ${config.bucket} failed: ${err.message}`, err.code);
     throw err;
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
 
 export async function retrieve(ctx: ActionContext): Promise<void> {
   const key = checkKey(ctx.key);
-  const { config, client, policy } = session(ctx);
+  const { config, s3 } = session(ctx);
   try {
-    await download(ctx.stdout, { client, bucket: config.bucket, key, policy, stop: ctx.signal, log: ctx.log });
+    await download(ctx.stdout, { s3, bucket: config.bucket, key, stop: ctx.signal, log: ctx.log });
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
 
 export async function purge(ctx: ActionContext): Promise<void> {
   const key = checkKey(ctx.key);
-  const { config, client, policy } = session(ctx);
+  const { config, s3 } = session(ctx);
   try {
     // S3 says 204 for a key with no object; some work-alikes say NoSuchKey: both are done.
-    await withRetry(`DeleteObject ${key}`, policy, ({ signal }) =>
-      client.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal }), { stop: ctx.signal, log: ctx.log });
+    await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }), { stop: ctx.signal, what: `DeleteObject ${key}` });
   } catch (err) {
     if (errorCode(err) !== "NoSuchKey") throw err;
     ctx.log(`s3: no object under key ${key}: nothing to purge`);
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
 
 /** Can connect, can write, can read back, can delete: each step said, the first failure in the service's words. */
 export async function test(ctx: ActionContext): Promise<string[]> {
   // A live check answers quickly: two attempts, not the store's patience.
-  const { config, client, policy } = session(ctx, 2);
-  const opts = { stop: ctx.signal, log: ctx.log };
+  const { config, s3 } = session(ctx, 2);
+  const stop = ctx.signal;
   const { bucket } = config;
   const probe = `${config.prefix ? `${config.prefix}/` : ""}.shield-probe-${randomUUID()}`;
   const data = `shield probe ${new Date().toISOString()}\n`;
   const lines: string[] = [];
   try {
-    await withRetry(`HeadBucket ${bucket}`, policy, ({ signal }) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal }), opts);
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }), { stop, what: `HeadBucket ${bucket}` });
     lines.push(`ok: can connect: bucket ${bucket} is reachable at ${config.endpointUrl ?? `AWS S3 (${config.region})`}`);
-    await withRetry("PutObject (probe)", policy, ({ signal }) => client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: data }), { abortSignal: signal }), opts);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: data }), { stop, what: "PutObject (probe)" });
     let written = true;
     try {
-      const got = await withRetry("GetObject (probe)", policy, async ({ signal }) => {
-        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: probe }), { abortSignal: signal });
-        return r.Body ? await r.Body.transformToString() : "";
-      }, opts);
-      if (got !== data) throw new PluginError(`the probe ${probe} read back differs from what was written`);
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: probe }), { stop, what: "GetObject (probe)" });
+      const text = got.Body ? await got.Body.transformToString() : "";
+      if (text !== data) throw new PluginError(`the probe ${probe} read back differs from what was written`);
       lines.push(`ok: can write: wrote and read back ${probe}`);
-      await withRetry("DeleteObject (probe)", policy, ({ signal }) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe }), { abortSignal: signal }), opts);
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe }), { stop, what: "DeleteObject (probe)" });
       written = false;
       lines.push(`ok: can delete: removed ${probe}`);
     } finally {
-      if (written) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe })).catch(() => {});
+      if (written) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe }), { attempts: 1 }).catch(() => {});
     }
     return lines;
   } catch (err) {
     for (const line of lines) ctx.log(line);
     throw err;
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
-

@@ -7,15 +7,15 @@
 // bytes of two different objects are never spliced together. The number of
 // resumes is bounded by the retry policy's attempts, counted since the last byte
 // that arrived: a slow but moving download is never given up on.
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { PluginError } from "../protocol.ts";
-import { AttemptTimeout, backoff, describe, errorCode, isTransient, withRetry, type RetryPolicy } from "./retry.ts";
+import { AttemptTimeout, backoff, describe, errorCode, isTransient } from "./retry.ts";
+import type { S3Service } from "./service.ts";
 
 export interface DownloadJob {
-  client: S3Client;
+  s3: S3Service;
   bucket: string;
   key: string;
-  policy: RetryPolicy;
   stop: AbortSignal;
   log(line: string): void;
 }
@@ -43,7 +43,8 @@ async function nextWithin(it: AsyncIterator<Uint8Array>, body: Body, ms: number,
 }
 
 export async function download(out: WritableStream<Uint8Array>, job: DownloadJob): Promise<number> {
-  const { client, bucket, key, policy, stop, log } = job;
+  const { s3, bucket, key, stop, log } = job;
+  const { policy } = s3;
   const writer = out.getWriter();
   let written = 0;
   let total: number | undefined;
@@ -54,9 +55,8 @@ export async function download(out: WritableStream<Uint8Array>, job: DownloadJob
       const from = written;
       let res;
       try {
-        res = await withRetry(from ? `GetObject ${key} from byte ${from}` : `GetObject ${key}`, policy, ({ signal }) =>
-          client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(from ? { Range: `bytes=${from}-`, IfMatch: etag } : {}) }), { abortSignal: signal }),
-        { stop, log });
+        res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(from ? { Range: `bytes=${from}-`, IfMatch: etag } : {}) }),
+          { stop, what: from ? `GetObject ${key} from byte ${from}` : `GetObject ${key}` });
       } catch (err) {
         const code = errorCode(err);
         if (code === "NoSuchKey" || code === "NotFound") throw new PluginError(`no blob under key ${key} in bucket ${bucket}`);

@@ -11,7 +11,7 @@
 // - retrieve resumes a broken download with a range request (download.ts);
 // - purge of a key with no object succeeds;
 // - every request is retried when its failure is transient, never when it is
-//   permanent (retry.ts); credentials come from the endpoint, the standard AWS
+//   permanent (service.ts, retry.ts); credentials come from the endpoint, the standard AWS
 //   environment variables or the instance profile (client.ts).
 import type { Plugin } from "../protocol.ts";
 import { VERSION } from "../../src/version.ts";

@@ -17,12 +17,13 @@
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand,
-  type CompletedPart, type S3Client,
+  type CompletedPart,
 } from "@aws-sdk/client-s3";
 import { PluginError } from "../protocol.ts";
 import type { S3Config } from "./config.ts";
 import { MAX_OBJECT, MAX_PARTS, MiB, partSize } from "./parts.ts";
-import { errorCode, withRetry, type RetryPolicy } from "./retry.ts";
+import { errorCode } from "./retry.ts";
+import type { S3Service } from "./service.ts";
 
 /** Parts in flight may hold this much together before fewer are sent at once (never fewer than one). */
 const IN_FLIGHT_BYTES = 256 * MiB;
@@ -30,10 +31,9 @@ const IN_FLIGHT_BYTES = 256 * MiB;
 const ORPHAN_UPLOAD_AGE_MS = 24 * 3600 * 1000;
 
 export interface UploadJob {
-  client: S3Client;
+  s3: S3Service;
   config: S3Config;
   key: string;
-  policy: RetryPolicy;
   /** The action being stopped (SIGTERM): abort, then fail. */
   stop: AbortSignal;
   log(line: string): void;
@@ -107,10 +107,9 @@ function objectParams(c: S3Config, key: string) {
 }
 
 /** The size of the object under `key`, or undefined when there is none. */
-async function objectSize(job: UploadJob, what: string, stop?: AbortSignal): Promise<number | undefined> {
-  const { client, config, key, policy, log } = job;
+async function objectSize(job: UploadJob, what: string): Promise<number | undefined> {
   try {
-    const h = await withRetry(what, policy, ({ signal }) => client.send(new HeadObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal }), { stop, log });
+    const h = await job.s3.send(new HeadObjectCommand({ Bucket: job.config.bucket, Key: job.key }), { what });
     return h.ContentLength ?? 0;
   } catch (err) {
     if (["NotFound", "NoSuchKey"].includes(errorCode(err) ?? "")) return undefined;
@@ -127,13 +126,12 @@ async function verify(job: UploadJob, sent: number): Promise<void> {
 }
 
 async function removeObject(job: UploadJob): Promise<void> {
-  const { client, config, key, policy, log } = job;
-  await withRetry("DeleteObject", policy, ({ signal }) => client.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal }), { log });
+  await job.s3.send(new DeleteObjectCommand({ Bucket: job.config.bucket, Key: job.key }), { attempts: 3 });
 }
 
 /** Streams `input` into the object `job.key`; see the contract above. */
 export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob): Promise<Uploaded> {
-  const { client, config, key, policy, log } = job;
+  const { s3, config, key, log } = job;
   const base = config.partSize;
   const parts = new Parts(input.getReader() as ConstructorParameters<typeof Parts>[0]);
   const pool = new BufferPool();
@@ -141,9 +139,7 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
   const first = await parts.fill(pool.take(base));
   if (await parts.atEnd()) {
     // One request: a small archive needs no multipart upload (and S3 has no 0-part one).
-    await withRetry("PutObject", policy, ({ signal }) =>
-      client.send(new PutObjectCommand({ ...objectParams(config, key), Body: first, ContentLength: first.length }), { abortSignal: signal }),
-    { bytes: first.length, stop: job.stop, log });
+    await s3.send(new PutObjectCommand({ ...objectParams(config, key), Body: first, ContentLength: first.length }), { stop: job.stop });
     try {
       await verify(job, first.length);
     } catch (err) {
@@ -154,8 +150,7 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
     return { size: first.length, parts: 1 };
   }
 
-  const created = await withRetry("CreateMultipartUpload", policy, ({ signal }) =>
-    client.send(new CreateMultipartUploadCommand(objectParams(config, key)), { abortSignal: signal }), { stop: job.stop, log });
+  const created = await s3.send(new CreateMultipartUploadCommand(objectParams(config, key)), { stop: job.stop });
   const uploadId = created.UploadId;
   if (!uploadId) throw new PluginError("CreateMultipartUpload returned no UploadId");
 
@@ -180,9 +175,10 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
       if (size > MAX_OBJECT) throw new PluginError(`the archive is larger than S3's maximum object size (5 TiB)`);
       const body = buf;
       const partNumber = n;
-      const sending: Promise<void> = withRetry(`UploadPart ${partNumber}`, policy, ({ signal }) =>
-        client.send(new UploadPartCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }), { abortSignal: signal }),
-      { bytes: body.length, stop: halt.signal, log }).then(
+      const sending: Promise<void> = s3.send(
+        new UploadPartCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+        { stop: halt.signal },
+      ).then(
         (r) => {
           if (!r.ETag) throw new PluginError(`UploadPart ${partNumber} returned no ETag`);
           done.push({ PartNumber: partNumber, ETag: r.ETag });
@@ -212,13 +208,13 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
 
     done.sort((a, b) => a.PartNumber! - b.PartNumber!);
     completing = true;
-    await withRetry("CompleteMultipartUpload", policy, async ({ signal, number }) => {
-      // A retry after a lost response: the first attempt may have completed it
-      // (the upload is then gone). The key is ours alone, so an object of the
-      // right size under it is this upload.
-      if (number > 1 && (await objectSize(job, "HeadObject (after a retried completion)")) === size) return;
-      await client.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
-    }, { stop: job.stop, log });
+    try {
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { stop: job.stop });
+    } catch (err) {
+      // A retry after a lost response finds the upload gone: the first attempt
+      // completed it. The key is ours alone, so an object of the right size under it is this upload.
+      if (errorCode(err) !== "NoSuchUpload" || (await objectSize(job, "HeadObject (after a retried completion)")) !== size) throw err;
+    }
     forget();
     await verify(job, size);
     return { size, parts: done.length };
@@ -239,19 +235,17 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
  * flight may land after an abort (S3's documentation says so): the parts left
  * are listed, and the abort repeated while any remain.
  */
-async function abortUpload(job: UploadJob, uploadId: string): Promise<void> {
-  const { client, config, key, log } = job;
-  const policy = { ...job.policy, attempts: Math.min(job.policy.attempts, 4) };
+async function abortUpload(job: Pick<UploadJob, "s3" | "config" | "key" | "log">, uploadId: string): Promise<void> {
+  const { s3, config, key, log } = job;
+  const ids = { Bucket: config.bucket, Key: key, UploadId: uploadId };
   for (let round = 1; round <= 3; round++) {
     try {
-      await withRetry("AbortMultipartUpload", policy, ({ signal }) =>
-        client.send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }), { abortSignal: signal }), { log });
+      await s3.send(new AbortMultipartUploadCommand(ids), { attempts: 4 });
     } catch (err) {
       if (errorCode(err) !== "NoSuchUpload") throw err;
     }
     try {
-      const left = await withRetry("ListParts", policy, ({ signal }) =>
-        client.send(new ListPartsCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }), { abortSignal: signal }), { log });
+      const left = await s3.send(new ListPartsCommand(ids), { attempts: 4 });
       if (!left.Parts?.length) return;
     } catch (err) {
       if (errorCode(err) === "NoSuchUpload") return;
@@ -266,16 +260,14 @@ async function abortUpload(job: UploadJob, uploadId: string): Promise<void> {
  * the leftovers of stores killed outright (SIGKILL gives no chance to abort).
  * Best effort, one page per store; the fs store sweeps its .incoming the same way.
  */
-export async function sweepOrphanUploads(job: Omit<UploadJob, "key" | "onAbort">): Promise<void> {
-  const { client, config, log } = job;
-  const policy = { ...job.policy, attempts: 2 };
+export async function sweepOrphanUploads(job: Pick<UploadJob, "s3" | "config" | "stop" | "log">): Promise<void> {
+  const { s3, config, log } = job;
   const prefix = config.prefix ? `${config.prefix}/` : undefined;
-  const listed = await withRetry("ListMultipartUploads", policy, ({ signal }) =>
-    client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix: prefix }), { abortSignal: signal }), { stop: job.stop });
+  const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix: prefix }), { attempts: 2, stop: job.stop });
   const cutoff = Date.now() - ORPHAN_UPLOAD_AGE_MS;
   for (const u of listed.Uploads ?? []) {
     if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff) continue;
-    await abortUpload({ ...job, key: u.Key, onAbort: () => () => {} }, u.UploadId).catch(() => {});
+    await abortUpload({ ...job, key: u.Key }, u.UploadId).catch(() => {});
     log(`s3: aborted the multipart upload of ${u.Key} left since ${u.Initiated.toISOString()}`);
   }
 }
