@@ -16,10 +16,12 @@ export type Fault =
   | "reset-request" // read part of the request body, then drop the connection
   | "reset-response" // pass the request on, send part of the response body, then drop the connection
   | "stall-response" // pass the request on, send part of the response body, then send nothing more
+  | "lose-response" // pass the request on (the server acts on it), then drop the connection before answering
   | "500" // answer 500 InternalError
   | "503-slowdown" // answer 503 SlowDown, as S3 does when throttling
   | "403" // answer 403 AccessDenied: a permanent failure
-  | "stall"; // take the request and never answer
+  | "stall" // take the request and never answer
+  | "slow"; // pass the request on after 300 ms (to see how many run at once)
 
 export interface Rule {
   match(req: { method: string; url: string }): boolean;
@@ -35,6 +37,8 @@ export interface FaultProxy {
   add(rule: Rule): void;
   /** How many requests were broken so far. */
   fired(): number;
+  /** The most requests that were being served at once. */
+  maxConcurrent(): number;
   seen: SeenRequest[];
   stop(): Promise<void>;
 }
@@ -70,6 +74,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   let fired = 0;
+  let active = 0;
+  let maxActive = 0;
 
   const pick = (method: string, url: string): Fault | undefined => {
     const rule = rules.find((r) => r.left > 0 && r.match({ method, url }));
@@ -85,6 +91,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const fault = pick(method, url);
     seen.push({ method, url, fault, range: req.headers.range });
     const socket = req.socket;
+    active++;
+    maxActive = Math.max(maxActive, active);
+    let counted = true;
+    const done = () => { if (counted) { counted = false; active--; } };
+    res.on("close", done);
+    socket.on("close", done);
 
     if (fault === "reset-request") {
       let got = 0;
@@ -110,8 +122,24 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       return;
     }
 
+    if (fault === "slow") {
+      req.pause();
+      setTimeout(() => forward(req, res, undefined), 300);
+      return;
+    }
+    forward(req, res, fault);
+  });
+  const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined) => {
+    const socket = req.socket;
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
     const headers = { ...req.headers, host: up.host };
     const out = httpRequest({ host: up.hostname, port: up.port, method, path: url, headers }, (upRes) => {
+      if (fault === "lose-response") {
+        upRes.resume();
+        upRes.on("end", () => socket.destroy());
+        return;
+      }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       if (fault === "reset-response" || fault === "stall-response") {
         let sent = 0;
@@ -132,7 +160,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     });
     out.on("error", () => socket.destroy());
     req.pipe(out);
-  });
+    req.resume();
+  };
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -143,6 +172,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}`,
     add: (rule) => rules.push({ ...rule, left: rule.times ?? 1 }),
     fired: () => fired,
+    maxConcurrent: () => maxActive,
     seen,
     stop: async () => {
       for (const s of sockets) s.destroy();

@@ -207,6 +207,20 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(await objectKeys(bucket)).toHaveLength(1);
   });
 
+  test("a completion whose answer is lost (the upload completed) is recognised, not failed", async () => {
+    proxy.add({ match: isComplete(), fault: "lose-response", times: 1 });
+    await storeAndCheck();
+    expect(proxy.fired()).toBe(1);
+    expect(await objectKeys(bucket)).toHaveLength(1);
+  });
+
+  test("at most `concurrency` parts are in flight", async () => {
+    proxy.add({ match: isUploadPart(), fault: "slow", times: 1000 });
+    const s = await s3(["store"], { ...viaProxy(), concurrency: "2" }, data);
+    expect(s.code).toBe(0);
+    expect(proxy.maxConcurrent()).toBe(2);
+  });
+
   test("a small archive (one PutObject) is retried too", async () => {
     proxy.add({ match: isPutObject(), fault: "503-slowdown", times: 1 });
     proxy.add({ match: isPutObject(), fault: "reset-request", times: 1 });
