@@ -119,7 +119,12 @@ async function objectSize(job: UploadJob, what: string): Promise<number | undefi
 
 /** Checks what landed; removes it when it is not what was sent. */
 async function verify(job: UploadJob, sent: number): Promise<void> {
-  const held = await objectSize(job, "HeadObject (checking the stored size)");
+  let held = await objectSize(job, "HeadObject (checking the stored size)");
+  // AWS reads its writes; some older work-alikes show a new object a moment later.
+  for (let wait = 500; held === undefined && wait <= 2000; wait *= 2) {
+    await Bun.sleep(wait);
+    held = await objectSize(job, "HeadObject (checking the stored size)");
+  }
   if (held === sent) return;
   if (held !== undefined) await removeObject(job);
   throw new PluginError(`the service holds ${held ?? "no object"}${held === undefined ? "" : " bytes"} under ${job.key} after the upload, not the ${sent} bytes sent: the blob is not kept`);
