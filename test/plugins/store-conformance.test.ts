@@ -1,7 +1,10 @@
 // The store conformance suite (test/helpers/store-conformance.ts) run against
 // every store: fs, s3 (against moto), and the shell example store. A new store
 // adds one storeConformance({...}) here: how to run it, how to make a fresh
-// endpoint, how to list what it holds.
+// endpoint, how to list what it holds. Any external store can be checked too:
+//
+//   SHIELD_CONFORMANCE_STORE=/path/to/plugin SHIELD_CONFORMANCE_ENDPOINT='{"...":"..."}' \
+//     npx bun test --timeout 120000 test/plugins/store-conformance.test.ts -t external
 import { afterAll } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,3 +91,18 @@ storeConformance({
   ],
   unreachable: (ep) => ({ ...ep, bucket: "no-such-bucket-anywhere" }),
 });
+
+const external = process.env.SHIELD_CONFORMANCE_STORE;
+if (external) {
+  const endpoint = JSON.parse(process.env.SHIELD_CONFORMANCE_ENDPOINT ?? "{}");
+  storeConformance({
+    name: `external ${external}`,
+    command: [resolve(external)],
+    endpointFrom: "flag",
+    available: true,
+    big: process.env.SHIELD_TEST_BIG === "1" ? "run" : "an external store: SHIELD_TEST_BIG=1 to run it",
+    freshEndpoint: async () => endpoint,
+    missingKey: process.env.SHIELD_CONFORMANCE_MISSING_KEY ?? "shield-conformance-no-such-key",
+    badEndpoints: () => [],
+  });
+}
