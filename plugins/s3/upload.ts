@@ -27,8 +27,12 @@ import type { S3Service } from "./service.ts";
 
 /** Parts in flight may hold this much together before fewer are sent at once (never fewer than one). */
 const IN_FLIGHT_BYTES = 256 * MiB;
-/** A multipart upload left this long belongs to a store that was killed (its guard's SIGKILL). */
-const ORPHAN_UPLOAD_AGE_MS = 24 * 3600 * 1000;
+/**
+ * A multipart upload left this long belongs to a store that was killed (its guard's
+ * SIGKILL). Long, because a live upload of several TiB over a slow link takes days,
+ * and another store's sweep must never abort it.
+ */
+const ORPHAN_UPLOAD_AGE_MS = 7 * 24 * 3600 * 1000;
 
 export interface UploadJob {
   s3: S3Service;
@@ -261,7 +265,7 @@ async function abortUpload(job: Pick<UploadJob, "s3" | "config" | "key" | "log">
 }
 
 /**
- * Aborts multipart uploads under the endpoint's prefix started over a day ago:
+ * Aborts multipart uploads under the endpoint's prefix started over a week ago:
  * the leftovers of stores killed outright (SIGKILL gives no chance to abort).
  * Best effort, one page per store; the fs store sweeps its .incoming the same way.
  */
