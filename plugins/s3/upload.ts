@@ -165,6 +165,9 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
 
   // Parts in flight are stopped at the first failure, or when the action is stopped.
   const halt = new AbortController();
+  // A failed part ends the upload at once, even while the input is slow to fill the next one.
+  const halted = new Promise<never>((_, reject) => halt.signal.addEventListener("abort", () => reject(halt.signal.reason)));
+  halted.catch(() => {});
   const onStop = () => halt.abort(job.stop.reason);
   job.stop.addEventListener("abort", onStop);
   let aborting: Promise<void> | undefined;
@@ -199,13 +202,13 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
       }).finally(() => inFlight.delete(sending));
       inFlight.add(sending);
 
-      if (await parts.atEnd()) break;
+      if (await Promise.race([parts.atEnd(), halted])) break;
       const next = partSize(n + 1, base);
       const limit = Math.max(1, Math.min(config.concurrency, Math.floor(IN_FLIGHT_BYTES / next)));
       while (inFlight.size >= limit && failure === undefined) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       if (job.stop.aborted) throw job.stop.reason;
-      buf = await parts.fill(pool.take(next));
+      buf = await Promise.race([parts.fill(pool.take(next)), halted]);
       // The input's chunks and the HTTP layer's copies are garbage the collector
       // frees lazily: measured, a 1 GiB store peaked at 300 MB without this and
       // stays near 150 MB with it (a full collection of a small heap, once a part).

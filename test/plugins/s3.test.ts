@@ -258,6 +258,20 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(await openUploads(bucket)).toEqual([]);
   });
 
+  test("a permanent failure ends the store at once, even while its input is slow to come", async () => {
+    proxy.add({ match: isUploadPart(1), fault: "403", times: 100 });
+    const proc = spawnS3(["store"], viaProxy(), "pipe");
+    const sink = proc.stdin as import("bun").FileSink;
+    // Part 1 goes out; part 2 waits for input that does not come.
+    sink.write(data.subarray(0, 6 * MiB));
+    await sink.flush();
+    const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+    expect(code).toBe(4);
+    expect(await new Response(proc.stderr).text()).toContain("AccessDenied");
+    try { await sink.end(); } catch { /* gone */ }
+    expect(await openUploads(bucket)).toEqual([]);
+  });
+
   test("retries run out: the store fails and leaves no object and no upload", async () => {
     proxy.add({ match: isUploadPart(2), fault: "500", times: 1000 });
     const s = await s3(["store"], { ...viaProxy() }, data, {});
