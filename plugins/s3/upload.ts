@@ -175,9 +175,9 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
   const forget = job.onAbort(async () => { halt.abort(job.stop.reason); await abort(); });
   // From here on, a failure may come after the object was made: it is removed too.
   let completing = false;
+  const inFlight = new Set<Promise<void>>();
   try {
     const done: CompletedPart[] = [];
-    const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     let size = 0;
     let buf = first;
@@ -232,6 +232,8 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
     return { size, parts: done.length };
   } catch (err) {
     halt.abort(err);
+    // Parts still in flight are stopped first, so that none lands after the abort.
+    await Promise.allSettled(inFlight);
     await abort().catch((e) => log(`s3: ${(e as Error).message}`));
     // Completed, then stopped before the check: nothing may stay under the key.
     if (completing) await removeObject(job).catch(() => {});
