@@ -320,7 +320,7 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     }
   });
 
-  test("credentials from the environment's AWS variables, never from a command line", async () => {
+  test("credentials from the environment's AWS variables or the instance profile, never from a command line", async () => {
     const { access_key_id: _a, secret_access_key: _s, ...bare } = direct();
     const env = { AWS_ACCESS_KEY_ID: "shield-test-key", AWS_SECRET_ACCESS_KEY: "from-the-env" };
     const s = await s3(["store"], bare, Buffer.from("hello"), env);
@@ -328,6 +328,9 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     const v = await s3(["validate"], bare, undefined, env);
     expect(v.stdout.toString()).toContain("credentials: from the environment");
     expect(v.stdout.toString()).not.toContain("from-the-env");
+    // The instance profile: moto_server also answers as the instance metadata service.
+    const viaProfile = await s3(["store"], { ...bare, use_instance_profile: true }, Buffer.from("hello"), { AWS_EC2_METADATA_SERVICE_ENDPOINT: moto.url });
+    expect({ code: viaProfile.code, stderr: viaProfile.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("stored 5 bytes") });
     // Without them, the missing key is named (12).
     const none = await s3(["validate"], bare);
     expect(none.code).toBe(12);
