@@ -155,6 +155,18 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
     expect((await call(d, "GET", `/v1/archives?target=${t}`)).json).toEqual([]);
   });
 
+  test("deleting the archive purges its object from the bucket", async () => {
+    expect((await call(d, "DELETE", `/v1/archive/${ids.archive}`)).status).toBe(200);
+    const deadline = Date.now() + 30_000;
+    let archive: any;
+    do {
+      await Bun.sleep(200);
+      archive = (await call(d, "GET", `/v1/archive/${ids.archive}`)).json;
+    } while (archive.status !== "purged" && Date.now() < deadline);
+    expect(archive.status).toBe("purged");
+    expect(await objectKeys(bucket)).toEqual([]);
+  });
+
   test("no secret in the daemon's log", () => {
     expect(d.stderr()).not.toContain(PG_SECRET);
     expect(d.stderr()).not.toContain(MOTO_KEY.secret_access_key);
