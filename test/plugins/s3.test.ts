@@ -5,6 +5,7 @@
 // permanent one fails at once in the service's words and leaves no object and no
 // multipart upload behind. The store contract itself is in store-conformance.test.ts.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { EndpointInvalid, EndpointMissing } from "../../plugins/protocol.ts";
@@ -306,6 +307,15 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(await new Response(proc.stdout).text()).toBe("");
     expect(await objectKeys(bucket)).toEqual([]);
     expect(await openUploads(bucket)).toEqual([]);
+  });
+
+  test("sse and storage_class are applied to small and multipart archives alike", async () => {
+    for (const input of [Buffer.from("small"), data]) {
+      const s = await s3(["store"], { ...direct(), sse: "AES256", storage_class: "STANDARD_IA" }, input);
+      expect(s.code).toBe(0);
+      const head = await moto.client.send(new HeadObjectCommand({ Bucket: bucket, Key: JSON.parse(s.stdout.toString()).key }));
+      expect({ sse: head.ServerSideEncryption, cls: head.StorageClass, size: head.ContentLength }).toEqual({ sse: "AES256", cls: "STANDARD_IA", size: input.length });
+    }
   });
 
   test("keys: the original Shield's (a leading / without a prefix) are taken; ones with . or .. parts are refused (13)", async () => {
