@@ -65,6 +65,10 @@ export async function download(out: WritableStream<Uint8Array>, job: DownloadJob
       }
       etag ??= res.ETag;
       total ??= res.ContentLength ?? 0;
+      // A service that ignores the range sends the object from its first byte again: never splice that on.
+      if (from && !res.ContentRange?.startsWith(`bytes ${from}-`)) {
+        throw new PluginError(`the service answered the range request for ${key} from byte ${from} with ${res.ContentRange ? `"${res.ContentRange}"` : "the whole object"}: not resuming`);
+      }
       const body = res.Body as Body | undefined;
       try {
         if (body) {
