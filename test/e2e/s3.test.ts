@@ -1,9 +1,11 @@
 // PostgreSQL backed up to S3 and restored from it, through the API of the
-// compiled daemon: the built-in s3 store against a private moto_server.
+// compiled daemon (and once through the CLI): the built-in s3 store against a
+// private moto_server.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { resolve } from "node:path";
 import postgres from "postgres";
+import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freshBucket, MOTO_KEY, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, type Moto } from "../helpers/s3.ts";
@@ -133,6 +135,20 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
     const other = await created("/v1/targets", { name: "other", plugin: "postgres", endpoint: pgTarget(db), agent: "" });
     const task = await waitTask(d, (await call(d, "POST", `/v1/archive/${ids.archive}/restore`, { target: other })).json.task_uuid);
     expect(task.status).toBe("done");
+    expect(await fingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await fingerprint(srcUrl));
+  });
+
+  test("the CLI restores from S3 too (restore archive --to --follow)", async () => {
+    const db = `s3_cli_${process.pid}`;
+    await created("/v1/targets", { name: "cli-copy", plugin: "postgres", endpoint: pgTarget(db), agent: "" });
+    const cli = cliFor(d, await adminToken(d, PASSWORD));
+    try {
+      const r = await cli.run(["restore", "archive", ids.archive!, "--to", "cli-copy", "--follow"], { timeoutMs: 90_000 });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
+      expect(r.stdout + r.stderr).not.toContain(MOTO_KEY.secret_access_key);
+    } finally {
+      cli.cleanup();
+    }
     expect(await fingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await fingerprint(srcUrl));
   });
 
