@@ -148,13 +148,19 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
   const first = await parts.fill(pool.take(base));
   if (await parts.atEnd()) {
     // One request: a small archive needs no multipart upload (and S3 has no 0-part one).
-    await s3.send(new PutObjectCommand({ ...objectParams(config, key), Body: first, ContentLength: first.length }), { stop: job.stop });
+    // Stopped while the put may have landed: the object must not stay.
+    const forget = job.onAbort(() => removeObject(job).catch(() => {}));
     try {
-      await verify(job, first.length);
-    } catch (err) {
-      // Stopped or failed between the put and the check: the object must not stay.
-      await removeObject(job).catch(() => {});
-      throw err;
+      await s3.send(new PutObjectCommand({ ...objectParams(config, key), Body: first, ContentLength: first.length }), { stop: job.stop });
+      try {
+        await verify(job, first.length);
+      } catch (err) {
+        // Failed between the put and the check: the object must not stay either.
+        await removeObject(job).catch(() => {});
+        throw err;
+      }
+    } finally {
+      forget();
     }
     return { size: first.length, parts: 1 };
   }
