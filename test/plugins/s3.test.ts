@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { EndpointInvalid, EndpointMissing } from "../../plugins/protocol.ts";
 import { readConfig } from "../../plugins/s3/config.ts";
 import { capacity, GROUP, MAX_OBJECT, MAX_PART, MAX_PARTS, MiB, MIN_PART, partSize } from "../../plugins/s3/parts.ts";
-import { isTransient } from "../../plugins/s3/retry.ts";
+import { backoff, isTransient, S3Failure, withRetry } from "../../plugins/s3/retry.ts";
 import { isComplete, isGetObject, isPutObject, isUploadPart, startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
 import { freshBucket, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, startServer, type Moto } from "../helpers/s3.ts";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -132,6 +132,54 @@ describe("s3 failure kinds", () => {
     expect(isTransient({ name: "AccessDenied", $metadata: { httpStatusCode: 403 } })).toBe(false);
     expect(isTransient({ name: "NoSuchBucket", $metadata: { httpStatusCode: 404 } })).toBe(false);
     expect(isTransient({ name: "InvalidAccessKeyId", $metadata: { httpStatusCode: 403 } })).toBe(false);
+  });
+});
+
+describe("s3 retry wrapper", () => {
+  const policy = { attempts: 4, baseMs: 1, maxMs: 4, timeoutMs: 1000, perMiBMs: 0 };
+  const transient = () => Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+
+  test("transient failures are retried, with a line each; the bound on the wait grows", async () => {
+    const lines: string[] = [];
+    let calls = 0;
+    const r = await withRetry("UploadPart 3", policy, async () => { if (++calls < 3) throw transient(); return "ok"; }, { log: (l) => lines.push(l) });
+    expect(r).toBe("ok");
+    expect(calls).toBe(3);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain("UploadPart 3: ECONNRESET: socket hang up; retrying");
+    for (let n = 1; n < 10; n++) {
+      const w = backoff(n, { baseMs: 100, maxMs: 5000 });
+      const bound = Math.min(5000, 100 * 2 ** (n - 1));
+      expect(w).toBeGreaterThanOrEqual(bound / 2);
+      expect(w).toBeLessThanOrEqual(bound);
+    }
+  });
+
+  test("a permanent failure is not retried; the attempts run out with the last words", async () => {
+    let calls = 0;
+    const denied = { name: "AccessDenied", message: "Access Denied", $metadata: { httpStatusCode: 403 } };
+    const e = await withRetry("PutObject", policy, async () => { calls++; throw denied; }).catch((x) => x);
+    expect(calls).toBe(1);
+    expect(e).toBeInstanceOf(S3Failure);
+    expect(e.message).toBe("PutObject failed: AccessDenied: Access Denied (HTTP 403)");
+    calls = 0;
+    const spent = await withRetry("PutObject", policy, async () => { calls++; throw transient(); }).catch((x) => x);
+    expect(calls).toBe(4);
+    expect(spent.message).toStartWith("PutObject failed after 4 attempts: ECONNRESET");
+  });
+
+  test("an attempt past its deadline is abandoned and retried; a stop ends it at once", async () => {
+    let calls = 0;
+    const r = await withRetry("HeadObject", { ...policy, timeoutMs: 50 }, ({ signal }) => new Promise<string>((resolve, reject) => {
+      if (++calls === 1) signal.addEventListener("abort", () => reject(new Error("aborted")));
+      else resolve("second");
+    }));
+    expect(r).toBe("second");
+    const stop = new AbortController();
+    calls = 0;
+    const stopped = withRetry("GetObject", policy, async () => { calls++; stop.abort(new Error("stopped by SIGTERM")); throw transient(); }, { stop: stop.signal }).catch((x) => x);
+    expect((await stopped).message).toBe("stopped by SIGTERM");
+    expect(calls).toBe(1);
   });
 });
 
