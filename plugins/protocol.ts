@@ -136,11 +136,11 @@ export interface ActionContext {
   /** Aborted on SIGTERM/SIGINT; the children started through exec() are signalled too. */
   signal: AbortSignal;
   /**
-   * Registers undo work (remove a temp file) run if a signal ends the action; returns the unregister.
-   * Work that must finish before the process exits (the script target's unlock phase) returns a
-   * promise: the process waits for it (and for the children to stop) before it exits.
+   * Registers undo work (remove a temp file, abort an upload) run if a signal ends
+   * the action; returns the unregister. Work that returns a promise is given up to
+   * UNDO_GRACE_MS before the process exits.
    */
-  onAbort(fn: () => void | Promise<unknown>): () => void;
+  onAbort(fn: () => void | Promise<void>): () => void;
   /** A line for the human on stderr. */
   log(line: string): void;
 }
@@ -296,12 +296,15 @@ function readEndpoint(flag: string | undefined, fromEnv: string | undefined, act
   return value as Endpoint;
 }
 
+/** How long asynchronous undo work (a store aborting its upload) may hold the exit after a signal. */
+const UNDO_GRACE_MS = 10_000;
+
 /** This process's stdin, stdout and signals, as the actions see them. */
 class ProcessIO {
   aborted = false;
   abortCode = 0;
   private readonly controller = new AbortController();
-  private readonly undo = new Set<() => void | Promise<unknown>>();
+  private readonly undo = new Set<() => void | Promise<void>>();
   private stdoutStream?: WritableStream<Uint8Array>;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (this.aborted) return;
@@ -309,11 +312,12 @@ class ProcessIO {
     this.abortCode = 128 + (sig === "SIGINT" ? 2 : 15);
     say(`${this.name}: ${sig}: stopping`);
     this.controller.abort(new PluginError(`stopped by ${sig}`));
-    const owed: Promise<unknown>[] = [];
+    const undone: Promise<unknown>[] = [];
     for (const fn of this.undo) {
-      try { const r = fn(); if (r instanceof Promise) owed.push(r.catch(() => {})); } catch { /* best effort while dying */ }
+      try { const p = fn(); if (p) undone.push(p.catch(() => {})); } catch { /* best effort while dying */ }
     }
-    void Promise.all([stopChildren(sig), ...owed]).finally(() => process.exit(this.abortCode));
+    const grace = new Promise((res) => setTimeout(res, UNDO_GRACE_MS));
+    void Promise.all([stopChildren(sig), Promise.race([Promise.all(undone), grace])]).finally(() => process.exit(this.abortCode));
   };
 
   constructor(private readonly name: string, private readonly streams: ActionStreams = {}) {

@@ -5,10 +5,12 @@ import { stopAzurite } from "./azurite.ts";
 import { stopMariadb } from "./mariadb.ts";
 import { stopPostgres } from "./postgres.ts";
 import { stopRabbit } from "./rabbitmq.ts";
+import { stopMoto } from "./s3.ts";
 
 afterAll(async () => {
   stopPostgres();
   stopMariadb();
   stopAzurite();
+  stopMoto();
   await stopRabbit();
 });

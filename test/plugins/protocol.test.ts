@@ -38,10 +38,10 @@ describe("shield plugin", () => {
     const r = await plugin(["nosuch", "info"]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`shield: no built-in plugin named "nosuch" (built-ins: ${builtinNames().join(", ")})`);
-    expect(builtinNames()).toEqual(expect.arrayContaining(["files", "fs", "postgres", "rabbitmq", "azure", "script"]));
+    expect(builtinNames()).toEqual(expect.arrayContaining(["files", "fs", "postgres", "rabbitmq", "azure", "script", "s3"]));
   });
 
-  test.each(["fs", "files", "postgres", "rabbitmq", "script"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
+  test.each(["fs", "files", "postgres", "rabbitmq", "script", "s3"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
     const r = await plugin([name, "info"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");

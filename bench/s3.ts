@@ -1,0 +1,160 @@
+// S3 benchmarks against a private moto_server (results in bench/S3.md):
+//
+// relay   the same 2 GiB uploaded by `shield plugin s3 store` (the built-in store,
+//         defaults: 8 MiB parts, 4 in flight) and by boto3's transfer manager
+//         (`upload_fileobj`, default settings: 8 MiB parts, 10 threads),
+//         alternately, from the same file (in the page cache after the first read).
+//         Wall time and peak RSS (GNU time) of each uploader.
+// daemon  a backup of BENCH_S3_DAEMON_MIB (2048) through the compiled daemon's API
+//         into the s3 store (bench/plugins/bench-zero, encryption on, compression
+//         none): peak VmRSS of the daemon and of every process under it (the
+//         guard runs the s3 store in its own process), sampled every 100 ms.
+//
+//   npm run build && bun run bench/s3.ts [relay|daemon|all]   # BENCH_S3_MIB=2048 BENCH_S3_RUNS=2
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import { readdirSync, readFileSync } from "node:fs";
+import { startShieldDaemon } from "../test/helpers/daemon.ts";
+import { freshBucket, MOTO_KEY, motoAvailable, motoEndpoint, startServer } from "../test/helpers/s3.ts";
+
+const WHAT = process.argv[2] ?? "all";
+const MIB = Number(process.env.BENCH_S3_MIB ?? 2048);
+const DAEMON_MIB = Number(process.env.BENCH_S3_DAEMON_MIB ?? 2048);
+const RUNS = Number(process.env.BENCH_S3_RUNS ?? 2);
+const SHIELD = resolve(import.meta.dir, "../dist/shield");
+
+if (!motoAvailable) process.exit(1);
+const dir = mkdtempSync(join(tmpdir(), "shield-bench-s3-"));
+const file = join(dir, "data");
+const moto = await startServer();
+const bucket = await freshBucket("bench", moto);
+
+const BOTO = `
+import os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_URL"], region_name="us-east-1")
+with open(sys.argv[1], "rb") as f:
+    s3.upload_fileobj(f, os.environ["BENCH_BUCKET"], sys.argv[2])
+`;
+
+interface Result { secs: number; rssMiB: number }
+
+function timed(cmd: string, env: Record<string, string>): Result {
+  const t = performance.now();
+  const r = spawnSync("sh", ["-c", `/usr/bin/time -f 'RSS %M' ${cmd}`], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 20 });
+  const secs = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const rss = Number(/RSS (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
+  return { secs, rssMiB: rss };
+}
+
+async function relay(): Promise<void> {
+  spawnSync("sh", ["-c", `head -c ${MIB * 1024 * 1024} /dev/urandom > ${file}`]);
+  const shield: Result[] = [];
+  const boto: Result[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const s = timed(`${SHIELD} plugin s3 store < ${file} > ${dir}/key.json`, { SHIELD_ENDPOINT: JSON.stringify(motoEndpoint(moto, bucket)) });
+    shield.push(s);
+    const key = JSON.parse(await Bun.file(`${dir}/key.json`).text()).key;
+    await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const b = timed(`python3 -c '${BOTO}' ${file} boto-${i}`, {
+      BENCH_URL: moto.url, BENCH_BUCKET: bucket, AWS_ACCESS_KEY_ID: MOTO_KEY.access_key_id, AWS_SECRET_ACCESS_KEY: MOTO_KEY.secret_access_key,
+    });
+    boto.push(b);
+    await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `boto-${i}` }));
+    console.log(`run ${i + 1}: shield ${s.secs.toFixed(1)} s ${s.rssMiB.toFixed(0)} MiB; boto3 ${b.secs.toFixed(1)} s ${b.rssMiB.toFixed(0)} MiB`);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const sS = median(shield.map((r) => r.secs));
+  const bS = median(boto.map((r) => r.secs));
+  console.log(`\n| uploader | ${MIB} MiB, median of ${RUNS} | MiB/s | peak RSS |`);
+  console.log(`|---|---|---|---|`);
+  console.log(`| shield plugin s3 store | ${sS.toFixed(1)} s | ${(MIB / sS).toFixed(0)} | ${Math.max(...shield.map((r) => r.rssMiB)).toFixed(0)} MiB |`);
+  console.log(`| boto3 upload_fileobj | ${bS.toFixed(1)} s | ${(MIB / bS).toFixed(0)} | ${Math.max(...boto.map((r) => r.rssMiB)).toFixed(0)} MiB |`);
+  console.log(`\nshield / boto3 speed: ${(bS / sS).toFixed(2)}×`);
+  rmSync(file, { force: true });
+}
+
+function vmRssKiB(pid: number): number | undefined {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    try {
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${tid}/children`, "utf8").trim();
+        if (kids) for (const k of kids.split(/\s+/).map(Number)) { out.push(k); todo.push(k); }
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function label(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const name = argv[0]?.split("/").pop() ?? "?";
+    return name === "shield" ? `shield ${argv[1] ?? ""}` : name;
+  } catch {
+    return "?";
+  }
+}
+
+async function daemon(): Promise<void> {
+  const password = "bench-s3-password";
+  const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString("base64")}`, "content-type": "application/json" };
+  const d = await startShieldDaemon({ args: ["--plugin-dir", resolve(import.meta.dir, "plugins")], env: { SHIELD_ADMIN_PASSWORD: password } });
+  const call = async (method: string, path: string, body?: unknown) =>
+    (await (await fetch(d.url + path, { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) })).json()) as any;
+  const create = async (path: string, body: unknown) => (await call("POST", path, body)).uuid as string;
+  const size = DAEMON_MIB * 1024 * 1024;
+  const store = await create("/v1/stores", { name: "s3", plugin: "s3", endpoint: motoEndpoint(moto, bucket) });
+  const target = await create("/v1/targets", { name: "zero", plugin: "bench-zero", endpoint: { size }, agent: "" });
+  const schedule = await create("/v1/schedules", { name: "daily", when: "daily at 4am" });
+  const retention = await create("/v1/retention", { name: "day", expires: 86400 });
+  const job = await create("/v1/jobs", { name: "to-s3", target, store, schedule, retention, paused: true, compression: "none" });
+  const pid = d.proc.pid!;
+  const peaks = new Map<string, number>();
+  let daemonPeak = 0;
+  const sample = () => {
+    daemonPeak = Math.max(daemonPeak, vmRssKiB(pid) ?? 0);
+    for (const c of descendants(pid)) {
+      const kib = vmRssKiB(c);
+      if (kib !== undefined) peaks.set(label(c), Math.max(peaks.get(label(c)) ?? 0, kib));
+    }
+  };
+  const before = vmRssKiB(pid) ?? 0;
+  const timer = setInterval(sample, 100);
+  const t = performance.now();
+  const { task_uuid } = await call("POST", `/v1/job/${job}/run`, {});
+  let task: any;
+  for (;;) {
+    task = await call("GET", `/v1/task/${task_uuid}`);
+    if (!["pending", "running"].includes(task.status)) break;
+    await Bun.sleep(100);
+  }
+  const secs = (performance.now() - t) / 1000;
+  clearInterval(timer);
+  const after = vmRssKiB(pid) ?? 0;
+  await d.stop();
+  if (task.status !== "done") throw new Error(`backup ${task.status}: ${task.log}`);
+  const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+  console.log(`\n| backup into s3 (moto) | time | MiB/s | daemon RSS before / peak during / after | peak RSS under the daemon |`);
+  console.log(`|---|---|---|---|---|`);
+  console.log(`| ${DAEMON_MIB} MiB, encryption on, compression none | ${secs.toFixed(1)} s | ${(DAEMON_MIB / secs).toFixed(0)} | ${mib(before)} / ${mib(daemonPeak)} / ${mib(after)} | ${[...peaks].map(([l, k]) => `${l}: ${mib(k)}`).join("; ")} |`);
+}
+
+if (WHAT === "relay" || WHAT === "all") await relay();
+if (WHAT === "daemon" || WHAT === "all") await daemon();
+moto.stop();
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,34 @@
+// The S3 client of an endpoint: the AWS SDK v3 with its own retries off (retry.ts
+// owns them), its checksum extensions off (S3 work-alikes do not all know them;
+// the store checks the size of what landed itself), and credentials only from
+// the endpoint, the standard AWS environment variables, or the instance profile:
+// never a file in a home directory, never a command line.
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { S3Client } from "@aws-sdk/client-s3";
+import { fromEnv } from "@aws-sdk/credential-provider-env";
+import { fromInstanceMetadata } from "@smithy/credential-provider-imds";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { S3Config } from "./config.ts";
+
+export function makeClient(c: S3Config): S3Client {
+  const sockets = c.concurrency + 2;
+  const tls = { rejectUnauthorized: !c.skipSslValidation, ...(c.caCert ? { ca: c.caCert } : {}) };
+  const credentials = c.credentials.from === "endpoint"
+    ? { accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey }
+    : c.credentials.from === "env" ? fromEnv() : fromInstanceMetadata({ timeout: 5000, maxRetries: 2 });
+  return new S3Client({
+    region: c.region,
+    endpoint: c.endpointUrl,
+    forcePathStyle: c.pathStyle,
+    credentials,
+    maxAttempts: 1,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: sockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: sockets, ...tls }),
+      connectionTimeout: Math.min(c.timeoutMs, 30_000),
+    }),
+  });
+}
