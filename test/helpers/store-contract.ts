@@ -232,7 +232,8 @@ export function storeContract(sut: StoreUnderTest): void {
       const path = join(dir, "input");
       expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
       const hold = openSync(path, C.O_RDWR);
-      const g = guard(["--held-fifo", path, "--seal", "--in-process", "--store"], storeCmd("store"), sut.endpoint());
+      // A built-in runs inside its guard by name (plugin-host/in-process.ts), given the arguments of its action.
+      const g = guard(["--held-fifo", path, "--seal", "--in-process", sut.plugin, "--store"], ["store"], sut.endpoint());
       g.proc.send({ purge: storeCmd("purge") });
       g.proc.send({ seal: { key: null } });
       expect(await g.next("fifo")).toBe(path);
