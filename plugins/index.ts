@@ -8,9 +8,10 @@ import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";
 import { postgres } from "./postgres/index.ts";
 import { rabbitmq } from "./rabbitmq/index.ts";
+import { redis } from "./redis/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
-export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres, rabbitmq, azure].map((p) => [p.info.name, p]));
+export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres, rabbitmq, redis, azure].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
 export function builtinNames(): string[] {

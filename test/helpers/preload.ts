@@ -4,9 +4,11 @@ import { afterAll } from "bun:test";
 import { stopAzurite } from "./azurite.ts";
 import { stopPostgres } from "./postgres.ts";
 import { stopRabbit } from "./rabbitmq.ts";
+import { stopRedis } from "./redis.ts";
 
 afterAll(async () => {
   stopPostgres();
   stopAzurite();
   await stopRabbit();
+  await stopRedis();
 });
