@@ -73,6 +73,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
     `appendonly ${appendonly ? "yes" : "no"}`,
     `save 3600 1`,
     `databases 16`,
+    `enable-debug-command local`,
     "",
   ].join("\n"), { mode: 0o600 });
   const startCmd = `${SERVER} ${conf}`;
