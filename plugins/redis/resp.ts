@@ -39,6 +39,7 @@ export class RedisConnection {
   private buffered = 0;
   private waiter?: () => void;
   private ended?: Error;
+  private full = false;
   readonly where: string;
 
   private constructor(private readonly socket: Socket, where: string, private readonly timeoutMs: number) {
@@ -170,15 +171,16 @@ export class RedisConnection {
         parts.push(Buffer.from(`$${b.byteLength}\r\n`), b, Buffer.from("\r\n"));
       }
     }
-    this.socket.write(Buffer.concat(parts));
+    // 'drain' comes only after a write that returned false: remember that one.
+    if (!this.socket.write(Buffer.concat(parts))) this.full = true;
   }
 
   /** Waits until what was sent has left our buffers (a pipeline's backpressure). */
   async drained(): Promise<void> {
-    if (this.socket.writableLength === 0) return;
+    if (!this.full) return;
     if (this.ended) throw this.ended;
     await new Promise<void>((resolve) => {
-      const done = () => { this.socket.off("drain", done); this.socket.off("close", done); resolve(); };
+      const done = () => { this.full = false; this.socket.off("drain", done); this.socket.off("close", done); resolve(); };
       this.socket.on("drain", done);
       this.socket.on("close", done);
     });

@@ -52,7 +52,8 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+/** `tls`: the server listens with TLS only, with a self-signed certificate (clients need skip_ssl_validation). */
+export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } = {}): Promise<RedisServer> {
   const root = mkdtempSync(join(tmpdir(), "shield-test-redis-"));
   const dir = join(root, "data");
   mkdirSync(dir);
@@ -61,9 +62,19 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
   const conf = join(root, "redis.conf");
   const pidfile = join(root, "redis.pid");
   const appendonly = opts.appendonly ?? false;
+  const tls = opts.tls ?? false;
+  if (tls) {
+    const cert = spawnSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+      "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(root, "key.pem"), "-out", join(root, "cert.pem"),
+    ], { encoding: "utf8" });
+    if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}`);
+  }
   writeFileSync(conf, [
     `bind 127.0.0.1`,
-    `port ${port}`,
+    ...(tls
+      ? [`port 0`, `tls-port ${port}`, `tls-cert-file ${join(root, "cert.pem")}`, `tls-key-file ${join(root, "key.pem")}`, `tls-ca-cert-file ${join(root, "cert.pem")}`, `tls-auth-clients no`, `tls-replication yes`]
+      : [`port ${port}`]),
     `dir ${dir}`,
     `dbfilename dump.rdb`,
     `pidfile ${pidfile}`,
@@ -84,7 +95,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
       return n > 0 && alive(n) ? n : undefined;
     } catch { return undefined; }
   };
-  const connect = () => RedisConnection.open({ host: "127.0.0.1", port, password, timeoutMs: 10_000 });
+  const connect = () => RedisConnection.open({ host: "127.0.0.1", port, password, tls, insecure: tls, timeoutMs: 10_000 });
   const start = async () => {
     const r = spawnSync("/bin/sh", ["-c", startCmd], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`redis-server did not start: ${r.stderr}`);
@@ -107,10 +118,11 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
   const killNow = () => { const p = pid(); if (p) try { process.kill(p, "SIGKILL"); } catch { /* gone */ } };
   const onExit = () => { killNow(); rmSync(root, { recursive: true, force: true }); };
   process.on("exit", onExit);
+  const base = { redis_host: "127.0.0.1", redis_port: String(port), redis_password: password, ...(tls ? { redis_tls: true, skip_ssl_validation: true } : {}) };
   const server: RedisServer = {
     port, password, dir, appendonly, stopCmd, startCmd,
-    endpoint: (extra = {}) => ({ redis_host: "127.0.0.1", redis_port: String(port), redis_password: password, ...extra }),
-    local: (extra = {}) => ({ redis_host: "127.0.0.1", redis_port: String(port), redis_password: password, redis_data_dir: dir, redis_stop_cmd: stopCmd, redis_start_cmd: startCmd, ...extra }),
+    endpoint: (extra = {}) => ({ ...base, ...extra }),
+    local: (extra = {}) => ({ ...base, redis_data_dir: dir, redis_stop_cmd: stopCmd, redis_start_cmd: startCmd, ...extra }),
     connect,
     pid,
     kill: () => {

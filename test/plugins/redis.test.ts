@@ -169,6 +169,40 @@ describe.skipIf(!redisAvailable)("redis target", () => {
     expect(r.stderr).toContain("WRONGPASS");
   }, 30_000);
 
+  test("an ACL user with just the commands the network mode needs backs up and restores; one without SYNC is refused in the server's words", async () => {
+    for (const s of [rdbSrc, rdbDst]) {
+      await put(s, "ACL", "SETUSER", "shield", "on", ">shield-pw", "~*", "+ping", "+info", "+config|get", "+replconf", "+sync", "+flushall", "+select", "+restore");
+      await put(s, "ACL", "SETUSER", "reader", "on", ">reader-pw", "~*", "+@read", "+replconf");
+    }
+    const b = await redis("backup", rdbSrc.endpoint({ redis_user: "shield", redis_password: "shield-pw" }));
+    expect(b.code).toBe(0);
+    const r = await redis("restore", rdbDst.endpoint({ redis_user: "shield", redis_password: "shield-pw" }), b.stdout);
+    expect(r.stderr).toContain("redis: restored 20 keys");
+    expect(r.code).toBe(0);
+    expectSame(want, await snap(rdbDst));
+    const no = await redis("backup", rdbSrc.endpoint({ redis_user: "reader", redis_password: "reader-pw" }));
+    expect(no.code).toBe(4);
+    expect(no.stderr).toContain("NOPERM");
+    expect(no.stdout.byteLength).toBe(0);
+  }, 60_000);
+
+  test("over TLS: a self-signed server needs skip_ssl_validation; with it, backup and restore work", async () => {
+    const tls = await startRedis({ tls: true });
+    try {
+      const strict = await redis("backup", tls.endpoint({ skip_ssl_validation: false }));
+      expect(strict.code).toBe(4);
+      expect(strict.stderr).toMatch(/cannot connect to Redis at 127\.0\.0\.1:\d+: .*(self.signed|certificate)/i);
+      const r = await redis("restore", tls.endpoint(), archives.net);
+      expect(r.code).toBe(0);
+      const b = await redis("backup", tls.endpoint());
+      expect(b.code).toBe(0);
+      expectSame(want, await snap(tls));
+      expect(Buffer.from(b.stdout.subarray(0, 5)).toString()).toBe("REDIS");
+    } finally {
+      await tls.stop();
+    }
+  }, 60_000);
+
   test("input that is not an RDB, and a corrupt RDB, are refused over the network before the target is touched", async () => {
     await put(rdbDst, "SET", "still-here", "yes");
     const junk = await redis("restore", rdbDst.endpoint(), "hello, this is not an RDB file");
