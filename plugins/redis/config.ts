@@ -78,7 +78,8 @@ export function where(c: Config): string {
   return `${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}`;
 }
 
-export function connect(c: Config, timeoutMs = 30_000): Promise<RedisConnection> {
+/** `timeoutMs` bounds the connect and each wait for a reply (default: redis_timeout). */
+export function connect(c: Config, timeoutMs = c.timeout * 1000): Promise<RedisConnection> {
   return RedisConnection.open({ host: c.host, port: c.port, tls: c.tls, insecure: c.insecure, user: c.user, password: c.password, timeoutMs });
 }
 

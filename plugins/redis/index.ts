@@ -59,7 +59,7 @@ export const redis: Plugin = {
       { name: "redis_data_dir", type: "abspath", title: "Data directory", required: false, help: "Set when Shield runs on the Redis host (an agent): the directory holding the server's files (its `dir`), which the plugin may read and, on restore, replace. Backups are then the server's RDB file after a BGSAVE; empty: backups and restores go over the network.", example: "/var/lib/redis" },
       { name: "redis_stop_cmd", type: "string", title: "Stop command", required: false, help: "With redis_data_dir, for restores: a shell command that stops the server and returns once it is stopped (systemctl stop redis-server, monit stop redis, ...). Run by sh as Shield's user; refused by a confined Shield.", example: "systemctl stop redis-server" },
       { name: "redis_start_cmd", type: "string", title: "Start command", required: false, help: "With redis_data_dir, for restores: a shell command that starts the server again.", example: "systemctl start redis-server" },
-      { name: "redis_timeout", type: "string", title: "Timeout (s)", required: false, default: "120", help: "Seconds a BGSAVE, each command, and the server's stopping, starting and loading may take; and the longest silence of a sync.", example: "120" },
+      { name: "redis_timeout", type: "string", title: "Timeout (s)", required: false, default: "120", help: "Seconds the server may stay silent (a reply, a sync being prepared), a BGSAVE may take to start, and each of redis_stop_cmd, redis_start_cmd and the server's stopping and coming back may take; a save or a load in progress may take as long as it needs.", example: "120" },
     ],
   },
   validate(ctx) {

@@ -2,7 +2,8 @@
 // server's own RDB file after a fresh BGSAVE; the restore replaces the files the
 // server starts from, with the server stopped and started by the endpoint's
 // commands.
-import { createWriteStream } from "node:fs";
+import { spawn } from "node:child_process";
+import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { chown, link, mkdir, open, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -63,18 +64,19 @@ async function serverTime(conn: RedisConnection): Promise<number> {
   return Number((t as Buffer[])[0]);
 }
 
-async function waitForSave(conn: RedisConnection, deadline: number): Promise<void> {
+/** Waits while a save runs: however long it takes (a big data set), as long as the server is saving. */
+async function waitForSave(conn: RedisConnection, ctx: ActionContext): Promise<void> {
   for (;;) {
     const p = await conn.info("persistence");
     if (p.get("rdb_bgsave_in_progress") === "0") return;
-    if (Date.now() > deadline) throw new PluginError(`${conn.where} is still saving after the timeout`);
+    if (ctx.signal.aborted) throw new PluginError("stopped");
     await Bun.sleep(100);
   }
 }
 
 /** BGSAVE, then wait until LASTSAVE moves past the time before it and no save runs. */
 async function freshSave(conn: RedisConnection, c: Config, ctx: ActionContext): Promise<void> {
-  const deadline = Date.now() + c.timeout * 1000;
+  let deadline = Date.now() + c.timeout * 1000;
   // LASTSAVE counts whole seconds: a save finishing in the second of the last one could not be told from it.
   while ((await lastSave(conn)) >= (await serverTime(conn))) await Bun.sleep(100);
   const before = await lastSave(conn);
@@ -84,7 +86,8 @@ async function freshSave(conn: RedisConnection, c: Config, ctx: ActionContext): 
     if (!(r instanceof RedisError)) break;
     if (!/already in progress/i.test(r.message)) throw new PluginError(`${conn.where} refused BGSAVE: ${r.message}`);
     // Someone else's save, which may have started before the data we must include: wait, then ask for ours.
-    await waitForSave(conn, deadline);
+    await waitForSave(conn, ctx);
+    if (Date.now() > deadline) throw new PluginError(`${conn.where} kept refusing BGSAVE for ${c.timeout} s (redis_timeout): ${r.message}`);
   }
   ctx.log(`redis: BGSAVE started on ${conn.where}`);
   for (;;) {
@@ -96,7 +99,10 @@ async function freshSave(conn: RedisConnection, c: Config, ctx: ActionContext): 
     if (p.get("rdb_bgsave_in_progress") === "0" && p.get("rdb_last_bgsave_status") === "err") {
       throw new PluginError(`${conn.where}'s BGSAVE failed (rdb_last_bgsave_status: err); its log says why`);
     }
-    if (Date.now() > deadline) throw new PluginError(`${conn.where}'s BGSAVE did not finish within ${c.timeout} s (redis_timeout)`);
+    // A save that runs may take as long as it needs; one that never started may not.
+    if (p.get("rdb_bgsave_in_progress") === "1") deadline = Date.now() + c.timeout * 1000;
+    if (Date.now() > deadline) throw new PluginError(`${conn.where}'s BGSAVE did not start within ${c.timeout} s (redis_timeout)`);
+    if (ctx.signal.aborted) throw new PluginError("stopped");
     await Bun.sleep(100);
   }
 }
@@ -153,7 +159,7 @@ async function runCmd(field: string, cmd: string, c: Config, ctx: ActionContext)
 
 /** Polls until the server answers (and has loaded its data) or, with `up` false, until it no longer does. */
 async function waitServer(c: Config, up: boolean, ctx: ActionContext): Promise<RedisConnection | undefined> {
-  const deadline = Date.now() + c.timeout * 1000;
+  let deadline = Date.now() + c.timeout * 1000;
   let last = "";
   for (;;) {
     if (ctx.signal.aborted) throw new PluginError("stopped");
@@ -166,6 +172,8 @@ async function waitServer(c: Config, up: boolean, ctx: ActionContext): Promise<R
         if (p.get("loading") === "0") return conn;
         conn.close();
         last = "still loading";
+        // Loading a big data set takes its time: the timeout counts from the last progress.
+        deadline = Date.now() + c.timeout * 1000;
       }
     } catch (err) {
       if (!up && err instanceof ConnectionError) return undefined;
@@ -220,7 +228,7 @@ export async function restoreLocal(c: Config, ctx: ActionContext): Promise<void>
   const staged = join(l.dir, `.shield-restore-${process.pid}.rdb`);
   const stagedAof = join(l.dir, `.shield-restore-${process.pid}.aof`);
   const cleanStaged = () => Promise.all([rm(staged, { force: true }), rm(stagedAof, { recursive: true, force: true })]);
-  const unregister = ctx.onAbort(() => { void cleanStaged(); });
+  const unregister = ctx.onAbort(() => { rmSync(staged, { force: true }); rmSync(stagedAof, { recursive: true, force: true }); });
   try {
     const size = await stage(ctx, staged);
     ctx.log(`redis: received the RDB, ${size} bytes, into ${staged}`);
@@ -239,15 +247,40 @@ export async function restoreLocal(c: Config, ctx: ActionContext): Promise<void>
       }
     }
 
+    // Canceled while the server is down (stopping, or stopped with its files set
+    // aside): its previous files go back, and it is started by a command in a
+    // session of its own, which the cancel (killing this plugin's process group)
+    // does not reach.
+    const aof = l.aofDir ?? l.aofFile!;
+    let down = true;
+    let hadRdb = false;
+    let hadAof = false;
+    let swapped = false;
+    const undoSwap = ctx.onAbort(() => {
+      if (!down) return;
+      try {
+        if (swapped) {
+          rmSync(l.rdb, { force: true });
+          rmSync(aof, { recursive: true, force: true });
+          if (hadRdb) renameSync(`${l.rdb}.shield-before-restore`, l.rdb);
+          if (hadAof) renameSync(`${aof}.shield-before-restore`, aof);
+        }
+        spawn("/bin/sh", ["-c", c.startCmd!], { detached: true, stdio: "ignore" }).unref();
+        ctx.log(`redis: canceled while the server was ${swapped ? "stopped: its previous files are back, and" : "stopping:"} redis_start_cmd was started`);
+      } catch (err) {
+        ctx.log(`redis: canceled while the server was stopped, and putting its previous files back failed: ${(err as Error).message}`);
+      }
+    });
     await runCmd("redis_stop_cmd", c.stopCmd!, c, ctx);
     await waitServer(c, false, ctx);
     ctx.log(`redis: the server at ${where(c)} is stopped`);
-    const aof = l.aofDir ?? l.aofFile!;
-    const hadRdb = await setAside(l.rdb);
-    const hadAof = await setAside(aof);
+    hadRdb = await setAside(l.rdb);
+    hadAof = await setAside(aof);
+    swapped = true;
     try {
       await rename(staged, l.rdb);
       if (l.appendonly) await rename(stagedAof, aof);
+      down = false;
       await runCmd("redis_start_cmd", c.startCmd!, c, ctx);
       const up = (await waitServer(c, true, ctx))!;
       try {
@@ -272,10 +305,12 @@ export async function restoreLocal(c: Config, ctx: ActionContext): Promise<void>
         (await waitServer(c, true, ctx))!.close();
         ctx.log("redis: the previous data set is back and the server runs");
       } catch (again) {
+        undoSwap();
         throw new PluginError(`${(err as Error).message}; putting the previous data back failed too (${(again as Error).message}): the previous files are ${l.rdb}.shield-before-restore${hadAof ? ` and ${aof}.shield-before-restore` : ""}`);
       }
       throw err;
     }
+    undoSwap();
     await rm(`${l.rdb}.shield-before-restore`, { force: true });
     await rm(`${aof}.shield-before-restore`, { recursive: true, force: true });
     ctx.log(`redis: restored the Redis ${version} at ${where(c)}`);

@@ -99,13 +99,15 @@ function fail(what: string, r: Reply): never {
 
 export async function restoreNetwork(c: Config, ctx: ActionContext): Promise<void> {
   // Reach the target before reading the archive: a wrong password fails at once.
-  const target = await connect(c);
+  let target = await connect(c);
   const dir = await mkdtemp(join(tmpdir(), "shield-redis-restore-"));
   const unregister = ctx.onAbort(() => { void rm(dir, { recursive: true, force: true }); });
   let scratch: Scratch | undefined;
   try {
     const dbsSetting = await target.config("databases").catch(() => undefined);
     const databases = Number(dbsSetting ?? 16);
+    // Receiving a big archive takes a while: the server's idle timeout must not cut us meanwhile.
+    target.close();
     const size = await stage(ctx, join(dir, "dump.rdb"));
     ctx.log(`redis: received the RDB, ${size} bytes; loading it into a private redis-server`);
     // Room for any database the archive has: one the target lacks is refused below, by number.
@@ -116,6 +118,7 @@ export async function restoreNetwork(c: Config, ctx: ActionContext): Promise<voi
     if (tooHigh.length) throw new PluginError(`the archive has keys in database ${tooHigh.join(", ")}, but the Redis at ${where(c)} has only ${databases} databases (0-${databases - 1})`);
 
     // The archive is readable whole: now replace the data set.
+    target = await connect(c);
     const flushed = await target.call("FLUSHALL");
     if (flushed instanceof RedisError) fail(`${target.where} refused FLUSHALL (emptying it before the restore)`, flushed);
     ctx.log(`redis: emptied every database of ${target.where}; restoring ${dbs.length} database(s)`);

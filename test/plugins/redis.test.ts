@@ -7,7 +7,7 @@
 // password, a server that dies mid-backup, and archives that are not RDB files
 // or are corrupt fail, in the server's words, leaving the target as it was.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { compare, seed, snapshot } from "../helpers/redis-fixture.ts";
 import { redisAvailable, startRedis, type RedisServer } from "../helpers/redis.ts";
@@ -229,6 +229,28 @@ describe.skipIf(!redisAvailable)("redis target", () => {
     expect(r.code).toBe(4);
     expect(String(await put(aofDst, "GET", "still-here"))).toBe("yes");
     expect(existsSync(join(aofDst.dir, "dump.rdb.shield-before-restore"))).toBe(false);
+  }, 60_000);
+
+  test("on the data host, a restore canceled while the server is down: the server is started again with its data", async () => {
+    await put(rdbDst, "FLUSHALL");
+    await put(rdbDst, "SET", "still-here", "before the cancel");
+    await put(rdbDst, "SAVE");
+    const proc = Bun.spawn([process.execPath, MAIN, "plugin", "redis", "restore"], {
+      cwd: ROOT, env: { ...process.env, SHIELD_ENDPOINT: JSON.stringify(rdbDst.local({ redis_stop_cmd: `${rdbDst.stopCmd}; sleep 30` })) },
+      stdin: archives.net, stdout: "ignore", stderr: "pipe",
+    });
+    const stderr = new Response(proc.stderr).text();
+    for (let i = 0; i < 200 && rdbDst.pid() !== undefined; i++) await Bun.sleep(50);
+    expect(rdbDst.pid()).toBeUndefined();
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(143);
+    expect(await stderr).toContain("redis: canceled while the server was stopping: redis_start_cmd was started");
+    for (let i = 0; i < 100; i++) {
+      try { await put(rdbDst, "PING"); break; } catch { await Bun.sleep(100); }
+    }
+    expect(String(await put(rdbDst, "GET", "still-here"))).toBe("before the cancel");
+    expect(await put(rdbDst, "DBSIZE")).toBe(1);
+    expect(readdirSync(rdbDst.dir).filter((f) => f.includes("shield"))).toEqual([]);
   }, 60_000);
 
   test("a server that dies mid-backup: the backup fails, saying where it stopped", async () => {
