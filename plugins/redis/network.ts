@@ -51,7 +51,7 @@ export async function backupNetwork(c: Config, ctx: ActionContext): Promise<void
 }
 
 /** Keys DUMPed and RESTOREd per round trip. */
-const BATCH = 500;
+const BATCH = 1000;
 
 interface Scratch {
   conn: RedisConnection;
@@ -130,30 +130,50 @@ export async function restoreNetwork(c: Config, ctx: ActionContext): Promise<voi
       }
       let cursor = "0";
       let count = 0;
+      let unread = 0;
+      /** Reads the replies of earlier RESTOREs, leaving the latest `keep` for later. */
+      const settle = async (keep: number) => {
+        for (; unread > keep; unread--) {
+          const r = await target.reply();
+          if (r instanceof RedisError) fail(`${target.where} refused RESTORE of a key in database ${db}`, r);
+        }
+      };
       do {
         const page = await src.must("SCAN", cursor, "COUNT", BATCH) as [Buffer, Buffer[]];
         cursor = page[0].toString();
         const keys = page[1];
         if (!keys.length) continue;
         src.send(...keys.flatMap((k) => [["DUMP", k], ["PTTL", k]]));
-        const restores: (string | Buffer | number)[][] = [];
+        // Payloads go on in writes of about a megabyte, so that memory holds that
+        // (and the sockets' buffers), not a batch: a single value may be large.
+        let restores = 0;
+        let out: (string | Buffer | number)[][] = [];
+        let outBytes = 0;
+        const flush = async () => {
+          if (!out.length) return;
+          target.send(...out);
+          out = [];
+          outBytes = 0;
+          await target.drained();
+        };
         for (const k of keys) {
           const payload = await src.reply();
           const pttl = await src.reply();
           if (payload instanceof RedisError) fail(`the archive's server refused DUMP`, payload);
           // Gone since the SCAN (it expired): nothing to restore.
           if (payload === null || pttl === -2) continue;
-          restores.push(["RESTORE", k, typeof pttl === "number" && pttl > 0 ? pttl : 0, payload as Buffer, "REPLACE"]);
+          out.push(["RESTORE", k, typeof pttl === "number" && pttl > 0 ? pttl : 0, payload as Buffer, "REPLACE"]);
+          outBytes += (payload as Buffer).byteLength + k.byteLength;
+          restores++;
+          if (outBytes >= 1 << 20) await flush();
         }
-        if (!restores.length) continue;
-        target.send(...restores);
-        await target.drained();
-        for (let i = 0; i < restores.length; i++) {
-          const r = await target.reply();
-          if (r instanceof RedisError) fail(`${target.where} refused RESTORE of a key in database ${db}`, r);
-        }
-        count += restores.length;
+        await flush();
+        // The replies are read a batch later: the target works on one batch while we fetch the next.
+        unread += restores;
+        await settle(restores);
+        count += restores;
       } while (cursor !== "0");
+      await settle(0);
       ctx.log(`redis: database ${db}: ${count} keys`);
       total += count;
     }

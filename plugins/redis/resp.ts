@@ -104,34 +104,57 @@ export class RedisConnection {
     if (this.chunks.length === 0 && this.ended) throw this.ended;
   }
 
-  private flat(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0] ?? Buffer.alloc(0);
-  }
-
-  private consume(n: number): Buffer {
-    const b = this.flat();
-    const out = b.subarray(0, n);
-    const rest = b.subarray(n);
-    this.chunks = rest.byteLength ? [rest] : [];
-    this.buffered = rest.byteLength;
+  /**
+   * The first `n` buffered bytes (n <= buffered), taken off the buffer. Copies only
+   * when they span chunks: a reply inside one chunk is a view of it (each chunk is
+   * a fresh Buffer from the socket, never reused).
+   */
+  private take(n: number): Buffer {
+    let out: Buffer;
+    const first = this.chunks[0]!;
+    if (first.byteLength >= n) {
+      out = first.subarray(0, n);
+      if (first.byteLength === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const parts: Buffer[] = [];
+      let need = n;
+      while (need > 0) {
+        const c = this.chunks[0]!;
+        if (c.byteLength <= need) { parts.push(c); this.chunks.shift(); need -= c.byteLength; }
+        else { parts.push(c.subarray(0, need)); this.chunks[0] = c.subarray(need); need = 0; }
+      }
+      out = Buffer.concat(parts, n);
+    }
+    this.buffered -= n;
     if (this.buffered <= HIGH_WATER) this.socket.resume();
     return out;
+  }
+
+  /** Where the first CRLF ends in the first chunk (merging chunks only while a line spans them), or -1. */
+  private lineEnd(): number {
+    for (;;) {
+      const first = this.chunks[0];
+      if (!first) return -1;
+      const at = first.indexOf("\r\n");
+      if (at >= 0) return at;
+      if (this.chunks.length < 2) return -1;
+      this.chunks.splice(0, 2, Buffer.concat([first, this.chunks[1]!]));
+    }
   }
 
   /** One line without its CRLF. */
   async line(timeoutMs?: number): Promise<string> {
     for (;;) {
-      const b = this.flat();
-      const at = b.indexOf("\r\n");
-      if (at >= 0) return this.consume(at + 2).subarray(0, at).toString("utf8");
+      const at = this.lineEnd();
+      if (at >= 0) return this.take(at + 2).subarray(0, at).toString("utf8");
       await this.more(timeoutMs);
     }
   }
 
   private async exactly(n: number): Promise<Buffer> {
     while (this.buffered < n) await this.more();
-    return Buffer.from(this.consume(n));
+    return this.take(n);
   }
 
   /** One reply; an error reply is returned (not thrown) so that pipelines can read on. */
@@ -229,11 +252,8 @@ export class RedisConnection {
     let head: string;
     for (;;) {
       // Skip the keep-alive newlines.
-      const b = this.flat();
-      let skip = 0;
-      while (skip < b.byteLength && b[skip] === 0x0a) skip++;
-      if (skip) this.consume(skip);
-      if (this.buffered > 0 && this.flat().indexOf("\r\n") >= 0) { head = await this.line(); break; }
+      while (this.chunks.length && this.chunks[0]![0] === 0x0a) this.take(1);
+      if (this.chunks.length && this.lineEnd() >= 0) { head = await this.line(); break; }
       await this.more(prepareTimeoutMs);
     }
     if (head.startsWith("-")) throw new RedisError(`${this.where} refused SYNC: ${head.slice(1)}`);
@@ -245,13 +265,12 @@ export class RedisConnection {
       let total = 0;
       for (;;) {
         if (this.buffered > 40) {
-          const b = this.flat();
-          const out = Buffer.from(this.consume(b.byteLength - 40));
+          const out = this.take(Math.min(this.chunks[0]!.byteLength, this.buffered - 40));
           total += out.byteLength;
           yield out;
           continue;
         }
-        if (this.buffered === 40 && this.flat().equals(mark)) return;
+        if (this.buffered === 40 && Buffer.concat(this.chunks).equals(mark)) return;
         try {
           await this.more();
         } catch (err) {
@@ -271,8 +290,7 @@ export class RedisConnection {
         }
         continue;
       }
-      const b = this.flat();
-      const out = Buffer.from(this.consume(Math.min(left, b.byteLength)));
+      const out = this.take(Math.min(left, this.chunks[0]!.byteLength));
       left -= out.byteLength;
       yield out;
     }
