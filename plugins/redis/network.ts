@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { ExecFailure, PluginError, type ActionContext } from "../protocol.ts";
 import { RDB_MAGIC, connect, where, type Config } from "./config.ts";
 import { RedisConnection, RedisError, type Reply } from "./resp.ts";
-import { stage } from "./local.ts";
+import { stage } from "./stage.ts";
 
 export async function backupNetwork(c: Config, ctx: ActionContext): Promise<void> {
   const conn = await connect(c);
