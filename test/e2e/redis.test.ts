@@ -29,6 +29,37 @@ async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
   }
 }
 
+/** A TCP relay to a Redis port that passes `limit` bytes of the server's answers, then cuts both connections. */
+function cuttingProxy(port: number, limit: number) {
+  const server = Bun.listen<{ upstream?: Awaited<ReturnType<typeof Bun.connect>>; sent: number; pending: Uint8Array[] }>({
+    hostname: "127.0.0.1", port: 0,
+    socket: {
+      async open(client) {
+        client.data = { sent: 0, pending: [] };
+        client.data.upstream = await Bun.connect({
+          hostname: "127.0.0.1", port,
+          socket: {
+            data(up, chunk) {
+              const room = limit - client.data.sent;
+              if (room > 0) client.write(chunk.subarray(0, room));
+              client.data.sent += chunk.byteLength;
+              if (client.data.sent >= limit) { client.end(); up.end(); }
+            },
+            close() { client.end(); },
+          },
+        });
+        for (const c of client.data.pending) client.data.upstream.write(c);
+      },
+      data(client, chunk) {
+        if (client.data.upstream) client.data.upstream.write(chunk);
+        else client.data.pending.push(new Uint8Array(chunk));
+      },
+      close(client) { client.data.upstream?.end(); },
+    },
+  });
+  return { port: server.port, stop: () => server.stop(true) };
+}
+
 const files = (dir: string) => readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());
 
 async function snap(s: RedisServer) {
@@ -103,7 +134,7 @@ describe.skipIf(!redisAvailable)("backup and restore of Redis through the API", 
     for (const [, before, after] of c.ttls) expect(Math.abs(after - (before - (Date.now() - wantAt)))).toBeLessThan(1000);
   }, 90_000);
 
-  test("a wrong password, and a server that is gone: failed tasks in the server's words, no archive", async () => {
+  test("a wrong password, a server that is gone, and one cut off mid-backup: failed tasks in the server's words, no archive", async () => {
     const before = files(storeDir);
     const wrong = await created("/v1/targets", { name: "wrong", plugin: "redis", endpoint: src.endpoint({ redis_password: "not-the-password" }), agent: "" });
     const t1 = await waitTask(d, (await call(d, "POST", `/v1/job/${await job("wrong", wrong)}/run`)).json.task_uuid);
@@ -119,8 +150,16 @@ describe.skipIf(!redisAvailable)("backup and restore of Redis through the API", 
     expect(t2.log).toContain(`cannot connect to Redis at 127.0.0.1:${gone.port}`);
     await gone.stop();
 
+    // The connection cut part way through the RDB.
+    const proxy = cuttingProxy(src.port, 6000);
+    const cut = await created("/v1/targets", { name: "cut", plugin: "redis", endpoint: src.endpoint({ redis_port: String(proxy.port) }), agent: "" });
+    const t3 = await waitTask(d, (await call(d, "POST", `/v1/job/${await job("cut", cut)}/run`)).json.task_uuid);
+    proxy.stop();
+    expect(t3.status).toBe("failed");
+    expect(t3.log).toMatch(/closed the connection after \d+ of the RDB's \d+ bytes/);
+
     expect(files(storeDir)).toEqual(before);
-    for (const t of [wrong, goneTarget]) expect((await call(d, "GET", `/v1/archives?target=${t}`)).json).toEqual([]);
+    for (const t of [wrong, goneTarget, cut]) expect((await call(d, "GET", `/v1/archives?target=${t}`)).json).toEqual([]);
   }, 60_000);
 
   test("no secret in the daemon's log", () => {
