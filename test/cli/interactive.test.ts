@@ -223,7 +223,7 @@ describe.skipIf(!tmuxAvailable)("the CLI's prompts with plugins written for the 
     await session(["create", "target"], [
       ["Name: ", "my"],
       ["Summary: ", ""],
-      ["Plugins that can be a target: bytes-target, files, fs, mysql, postgres, rabbitmq, redis-broker, sleepy-target, xtrabackup", "mysql"],
+      ["Plugins that can be a target: bytes-target, files, fs, mysql, postgres, rabbitmq, redis, redis-broker, sleepy-target, xtrabackup", "mysql"],
       ["MySQL Host (mysql_host) [127.0.0.1]: ", "db1"],
       ["MySQL Port (mysql_port) [3306]: ", "33o6"], // not a port: asked again
       ["must be a port number (1-65535)", "3307"],
