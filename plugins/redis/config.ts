@@ -49,7 +49,13 @@ export function config(ctx: ActionContext): Config {
   };
   if (e.redis_password !== undefined && e.redis_password !== null && typeof e.redis_password !== "string") throw new EndpointInvalid("redis_password", "must be a string");
   if (c.user !== undefined && c.password === undefined) throw new EndpointMissing("redis_password");
-  if (/[\s\0]/.test(c.host)) throw new EndpointInvalid("redis_host", `must be a host name or IP address, not "${c.host}"`);
+  if (c.host.startsWith("/")) {
+    // A unix socket: a path, held to the same rules as every other one.
+    endpointPath(e, "redis_host");
+    if (c.tls) throw new EndpointInvalid("redis_tls", "does not apply to a unix socket (redis_host is a path)");
+  } else if (/[\s\0/]/.test(c.host)) {
+    throw new EndpointInvalid("redis_host", `must be a host name, an IP address or a unix socket's absolute path, not "${c.host}"`);
+  }
   const t = str(e, "redis_timeout");
   if (t !== undefined) {
     const n = /^\d{1,5}$/.test(t.trim()) ? Number(t.trim()) : NaN;
@@ -75,12 +81,14 @@ export function config(ctx: ActionContext): Config {
 }
 
 export function where(c: Config): string {
+  if (c.host.startsWith("/")) return c.host;
   return `${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}`;
 }
 
 /** `timeoutMs` bounds the connect and each wait for a reply (default: redis_timeout). */
 export function connect(c: Config, timeoutMs = c.timeout * 1000): Promise<RedisConnection> {
-  return RedisConnection.open({ host: c.host, port: c.port, tls: c.tls, insecure: c.insecure, user: c.user, password: c.password, timeoutMs });
+  const socket = c.host.startsWith("/") ? { path: c.host } : {};
+  return RedisConnection.open({ host: c.host, port: c.port, tls: c.tls, insecure: c.insecure, user: c.user, password: c.password, timeoutMs, ...socket });
 }
 
 /** An RDB file (and the replication stream of one) begins with these bytes. */

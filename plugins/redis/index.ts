@@ -50,7 +50,7 @@ export const redis: Plugin = {
     features: { target: "yes", store: "no" },
     endpoint_from: "env",
     fields: [
-      { name: "redis_host", type: "string", title: "Host", required: false, default: "127.0.0.1", help: "Host name or IP address of the Redis server.", example: "redis.example.com" },
+      { name: "redis_host", type: "string", title: "Host", required: false, default: "127.0.0.1", help: "Host name or IP address of the Redis server, or the absolute path of its unix socket (then redis_port is not used).", example: "redis.example.com" },
       { name: "redis_port", type: "port", title: "Port", required: false, default: "6379", help: "TCP port of the server.", example: "6379" },
       { name: "redis_user", type: "string", title: "ACL user", required: false, help: "ACL user to sign in as (Redis 6+), with redis_password; empty: the default user. A backup over the network needs SYNC and REPLCONF, a restore FLUSHALL, SELECT and RESTORE; on the data host, CONFIG, BGSAVE, LASTSAVE and INFO.", example: "shield" },
       { name: "redis_password", type: "password", title: "Password", required: false, help: "The password (requirepass, or redis_user's); sent inside the connection only.", example: "" },

@@ -20,6 +20,8 @@ export const redisAvailable = requireOrSkip("Redis", SERVER !== undefined, "redi
 
 export interface RedisServer {
   port: number;
+  /** Its unix socket. */
+  socket: string;
   password: string;
   /** Its data directory (CONFIG dir). */
   dir: string;
@@ -76,6 +78,8 @@ export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } =
       ? [`port 0`, `tls-port ${port}`, `tls-cert-file ${join(root, "cert.pem")}`, `tls-key-file ${join(root, "key.pem")}`, `tls-ca-cert-file ${join(root, "cert.pem")}`, `tls-auth-clients no`, `tls-replication yes`]
       : [`port ${port}`]),
     `dir ${dir}`,
+    `unixsocket ${join(root, "redis.sock")}`,
+    `unixsocketperm 700`,
     `dbfilename dump.rdb`,
     `pidfile ${pidfile}`,
     `logfile ${join(root, "redis.log")}`,
@@ -120,7 +124,7 @@ export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } =
   process.on("exit", onExit);
   const base = { redis_host: "127.0.0.1", redis_port: String(port), redis_password: password, ...(tls ? { redis_tls: true, skip_ssl_validation: true } : {}) };
   const server: RedisServer = {
-    port, password, dir, appendonly, stopCmd, startCmd,
+    port, socket: join(root, "redis.sock"), password, dir, appendonly, stopCmd, startCmd,
     endpoint: (extra = {}) => ({ ...base, ...extra }),
     local: (extra = {}) => ({ ...base, redis_data_dir: dir, redis_stop_cmd: stopCmd, redis_start_cmd: startCmd, ...extra }),
     connect,

@@ -84,6 +84,9 @@ describe.skipIf(!redisAvailable)("redis target", () => {
       [{ redis_data_dir: "var/lib/redis" }, 13, `endpoint "redis_data_dir" must be an absolute path`],
       [{ redis_data_dir: "/var/lib/../lib/redis" }, 13, `must not contain ".."`],
       [{ redis_stop_cmd: "true" }, 13, `endpoint "redis_stop_cmd" is only used with redis_data_dir`],
+      [{ redis_host: "redis/sock" }, 13, `must be a host name, an IP address or a unix socket's absolute path`],
+      [{ redis_host: "/run/redis/../redis.sock" }, 13, `endpoint "redis_host" must not contain ".."`],
+      [{ redis_host: "/run/redis.sock", redis_tls: true }, 13, `endpoint "redis_tls" does not apply to a unix socket`],
       [{ redis_timeout: "soon" }, 13, `endpoint "redis_timeout" must be a number of seconds`],
     ];
     for (const [endpoint, code, words] of cases) {
@@ -111,6 +114,9 @@ describe.skipIf(!redisAvailable)("redis target", () => {
     expect(local.code).toBe(0);
     expect(text(local)).toContain(`ok: the server's data directory ${aofDst.dir} is inside redis_data_dir and readable`);
     expect(text(local)).toContain("appendonly: yes");
+    const sock = await redis("test", aofDst.local({ redis_host: aofDst.socket }));
+    expect(text(sock)).toContain(`ok: connected to Redis at ${aofDst.socket} (PONG)`);
+    expect(sock.code).toBe(0);
     const elsewhere = await redis("test", aofDst.local({ redis_data_dir: rdbDst.dir }));
     expect(elsewhere.code).toBe(4);
     expect(elsewhere.stderr).toContain(`the server keeps its data in ${aofDst.dir}, outside redis_data_dir ${rdbDst.dir}`);
@@ -125,7 +131,10 @@ describe.skipIf(!redisAvailable)("redis target", () => {
     expect(local.stderr).toContain("redis: BGSAVE started");
     expect(local.code).toBe(0);
     expect(Number(await put(aofSrc, "LASTSAVE"))).toBeGreaterThan(before);
-    for (const r of [net, local]) expect(Buffer.from(r.stdout.subarray(0, 5)).toString()).toBe("REDIS");
+    const viaSocket = await redis("backup", rdbSrc.endpoint({ redis_host: rdbSrc.socket }));
+    expect(viaSocket.stderr).toContain(`redis: SYNC with Redis at ${rdbSrc.socket}`);
+    expect(viaSocket.code).toBe(0);
+    for (const r of [net, local, viaSocket]) expect(Buffer.from(r.stdout.subarray(0, 5)).toString()).toBe("REDIS");
     archives.net = net.stdout;
     archives.local = local.stdout;
   }, 60_000);
