@@ -20,6 +20,7 @@
 // plugin runs. In return a broken or unreadable archive is refused before the
 // target is touched: the private server loads and checks it all first.
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,7 +102,8 @@ export async function restoreNetwork(c: Config, ctx: ActionContext): Promise<voi
   // Reach the target before reading the archive: a wrong password fails at once.
   let target = await connect(c);
   const dir = await mkdtemp(join(tmpdir(), "shield-redis-restore-"));
-  const unregister = ctx.onAbort(() => { void rm(dir, { recursive: true, force: true }); });
+  // Synchronous: a signal's undo work must be done before the process exits.
+  const unregister = ctx.onAbort(() => { rmSync(dir, { recursive: true, force: true }); });
   let scratch: Scratch | undefined;
   try {
     const dbsSetting = await target.config("databases").catch(() => undefined);

@@ -8,6 +8,7 @@
 // or are corrupt fail, in the server's words, leaving the target as it was.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compare, seed, snapshot } from "../helpers/redis-fixture.ts";
 import { redisAvailable, startRedis, type RedisServer } from "../helpers/redis.ts";
@@ -260,6 +261,37 @@ describe.skipIf(!redisAvailable)("redis target", () => {
     expect(String(await put(rdbDst, "GET", "still-here"))).toBe("before the cancel");
     expect(await put(rdbDst, "DBSIZE")).toBe(1);
     expect(readdirSync(rdbDst.dir).filter((f) => f.includes("shield"))).toEqual([]);
+  }, 60_000);
+
+  test("a network restore canceled while it replays: its private server and staged archive are gone", async () => {
+    const big = await startRedis();
+    try {
+      await put(big, "DEBUG", "POPULATE", 300_000, "key", 100);
+      const archive = (await redis("backup", big.endpoint())).stdout;
+      const scratchDirs = async () => (await Bun.$`ls -d ${tmpdir()}/shield-redis-restore-*`.nothrow().quiet()).stdout.toString().trim().split("\n").filter(Boolean);
+      const before = await scratchDirs();
+      const proc = Bun.spawn([process.execPath, MAIN, "plugin", "redis", "restore"], {
+        cwd: ROOT, env: { ...process.env, SHIELD_ENDPOINT: JSON.stringify(rdbDst.endpoint()) }, stdin: archive, stdout: "ignore", stderr: "pipe",
+      });
+      let said = "";
+      const reader = proc.stderr.getReader();
+      while (!said.includes("emptied every database")) {
+        const r = await reader.read();
+        if (r.done) break;
+        said += new TextDecoder().decode(r.value);
+      }
+      expect(said).toContain("loading it into a private redis-server");
+      const staged = (await scratchDirs()).filter((d) => !before.includes(d));
+      expect(staged.length).toBe(1);
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(143);
+      const left = staged.filter((d) => existsSync(d));
+      expect(left).toEqual([]);
+      const servers = (await Bun.$`pgrep -f shield-redis-restore-`.nothrow().quiet()).stdout.toString().trim();
+      expect(servers).toBe("");
+    } finally {
+      await big.stop();
+    }
   }, 60_000);
 
   test("a server that dies mid-backup: the backup fails, saying where it stopped", async () => {
