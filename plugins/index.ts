@@ -6,12 +6,24 @@
 import { azure } from "./azure/index.ts";
 import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";
+import { mysql } from "./mysql/index.ts";
 import { postgres } from "./postgres/index.ts";
 import { rabbitmq } from "./rabbitmq/index.ts";
 import { redis } from "./redis/index.ts";
+import { script } from "./script/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
 
-export const builtins: ReadonlyMap<string, Plugin> = new Map([fs, files, postgres, rabbitmq, redis, azure].map((p) => [p.info.name, p]));
+// One a line, so that adding a plugin touches one line.
+export const builtins: ReadonlyMap<string, Plugin> = new Map([
+  azure,
+  files,
+  fs,
+  mysql,
+  postgres,
+  rabbitmq,
+  redis,
+  script,
+].map((p) => [p.info.name, p]));
 
 /** Names `shield plugin NAME` answers to. */
 export function builtinNames(): string[] {

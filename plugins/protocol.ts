@@ -134,8 +134,12 @@ export interface ActionContext {
   readonly stdout: WritableStream<Uint8Array>;
   /** Aborted on SIGTERM/SIGINT; the children started through exec() are signalled too. */
   signal: AbortSignal;
-  /** Registers undo work (remove a temp file) run if a signal ends the action; returns the unregister. */
-  onAbort(fn: () => void): () => void;
+  /**
+   * Registers undo work (remove a temp file) run if a signal ends the action; returns the unregister.
+   * Work that must finish before the process exits (the script target's unlock phase) returns a
+   * promise: the process waits for it (and for the children to stop) before it exits.
+   */
+  onAbort(fn: () => void | Promise<unknown>): () => void;
   /** A line for the human on stderr. */
   log(line: string): void;
 }
@@ -283,7 +287,7 @@ class ProcessIO {
   aborted = false;
   abortCode = 0;
   private readonly controller = new AbortController();
-  private readonly undo = new Set<() => void>();
+  private readonly undo = new Set<() => void | Promise<unknown>>();
   private stdoutStream?: WritableStream<Uint8Array>;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (this.aborted) return;
@@ -291,8 +295,11 @@ class ProcessIO {
     this.abortCode = 128 + (sig === "SIGINT" ? 2 : 15);
     say(`${this.name}: ${sig}: stopping`);
     this.controller.abort(new PluginError(`stopped by ${sig}`));
-    for (const fn of this.undo) { try { fn(); } catch { /* best effort while dying */ } }
-    void stopChildren(sig).finally(() => process.exit(this.abortCode));
+    const owed: Promise<unknown>[] = [];
+    for (const fn of this.undo) {
+      try { const r = fn(); if (r instanceof Promise) owed.push(r.catch(() => {})); } catch { /* best effort while dying */ }
+    }
+    void Promise.all([stopChildren(sig), ...owed]).finally(() => process.exit(this.abortCode));
   };
 
   constructor(private readonly name: string, private readonly streams: ActionStreams = {}) {

@@ -2,12 +2,14 @@
 // handlers, so servers started by the harness are stopped here, after the last file.
 import { afterAll } from "bun:test";
 import { stopAzurite } from "./azurite.ts";
+import { stopMariadb } from "./mariadb.ts";
 import { stopPostgres } from "./postgres.ts";
 import { stopRabbit } from "./rabbitmq.ts";
 import { stopRedis } from "./redis.ts";
 
 afterAll(async () => {
   stopPostgres();
+  stopMariadb();
   stopAzurite();
   await stopRabbit();
   await stopRedis();
