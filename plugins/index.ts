@@ -1,7 +1,7 @@
 // The built-in plugins, compiled into the binary and run as subprocesses
 // `shield plugin NAME ACTION ...`, exactly as an external plugin would be run;
 // the one exception is a backup's store, which its guard may run in its own
-// process through the same runAction (src/pipeline/in-process.ts). Nothing
+// process through the same runAction (src/plugin-host/in-process.ts). Nothing
 // outside this folder names them: the daemon only asks for the list.
 import { azure } from "./azure/index.ts";
 import { files } from "./files/index.ts";

@@ -36,3 +36,37 @@ export function mapSecrets(endpoint: Record<string, unknown>, declared: Readonly
   };
   return Object.fromEntries(Object.entries(endpoint).map(([k, v]) => [k, declared.has(k) ? replace(v, k) : byName(k, v)]));
 }
+
+/** A field as a plugin's `info` declares it; only its type matters here. */
+interface Declaration { name?: unknown; type?: unknown }
+
+/**
+ * Whether the value under `key` is a secret: its field is declared a password
+ * (`field`, when the plugin declares one by that name), or its name says so.
+ */
+export function isSecretField(field: Declaration | undefined, key: string): boolean {
+  return field?.type === "password" || looksSecret(key);
+}
+
+/**
+ * The top-level endpoint keys a plugin's `info` declares with type "password".
+ * `fields` is the plugin's own output (possibly a plugin written for the original
+ * Shield, whose fields also carry "mode"): only well-formed entries count.
+ */
+export function passwordFields(info: { fields?: unknown } | undefined): ReadonlySet<string> {
+  const fields = info?.fields;
+  if (!Array.isArray(fields)) return new Set();
+  return new Set((fields as (Declaration | null)[]).flatMap((f) => (f && typeof f.name === "string" && f.type === "password" ? [f.name] : [])));
+}
+
+/**
+ * The top-level keys of `endpoint` that are secret or hold a secret below them,
+ * for the plugin whose `info` is given (undefined: the name rule alone).
+ */
+export function secretKeys(info: { fields?: unknown } | undefined, endpoint: Record<string, unknown>): string[] {
+  const declared = passwordFields(info);
+  const within = (key: string, value: unknown): boolean => (key !== "" && looksSecret(key))
+    || (Array.isArray(value) ? value.some((x) => within("", x))
+      : !!value && typeof value === "object" && Object.entries(value).some(([k, v]) => within(k, v)));
+  return Object.keys(endpoint).filter((k) => declared.has(k) || within(k, endpoint[k]));
+}

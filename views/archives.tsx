@@ -47,6 +47,7 @@ export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me;
           <dt>Status</dt><dd><Status status={a.status} /></dd>
           <dt>Taken</dt><dd><Time at={a.taken_at} /></dd>
           <dt>Expires</dt><dd><Time at={a.expires_at} /></dd>
+          {a.pinned ? <><dt>Pinned</dt><dd>{a.pin_reason} <span class="muted">(never expired)</span></dd></> : null}
           {a.purged_at ? <><dt>Purged</dt><dd><Time at={a.purged_at} /></dd></> : null}
           {/* Why the purger could not remove the data yet, and when it tries again. */}
           {a.purge_error ? <><dt>Purge error</dt><dd class="field-error">{a.purge_error}</dd></> : null}
@@ -88,7 +89,29 @@ export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me;
         </>
       ) : null}
 
-      {me.canOperate && restorable ? (
+      {me.canOperate && (restorable || a.pinned) ? (
+        <>
+          <h2>Pin</h2>
+          {a.pinned ? (
+            <form class="stack" method="post" action={`${base}/pin`}>
+              <Csrf csrf={me.csrf} />
+              <input type="hidden" name="pinned" value="f" />
+              <p>Pinned: {a.pin_reason}. Neither its expiry nor its policy's rules expire it, and it cannot be deleted.</p>
+              <div class="actions"><button type="submit" class="secondary">Unpin</button></div>
+            </form>
+          ) : (
+            <form class="stack" method="post" action={`${base}/pin`}>
+              <Csrf csrf={me.csrf} />
+              <input type="hidden" name="pinned" value="t" />
+              <TextField name="pin_reason" label="Reason to pin" value="" errors={errors} required
+                help="A pinned archive is never expired, by its expiry or by its policy's rules, until it is unpinned." />
+              <div class="actions"><button type="submit" class="secondary">Pin</button></div>
+            </form>
+          )}
+        </>
+      ) : null}
+
+      {me.canOperate && restorable && !a.pinned ? (
         <>
           <h2>Delete</h2>
           <p><a class="button danger" href={`${base}/delete`}>Delete this archive…</a></p>

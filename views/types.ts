@@ -3,12 +3,13 @@
 // stored: only EndpointView, from which secrets have been taken out.
 import type * as v from "valibot";
 import type { EndpointField as PluginField } from "../src/endpoint-fields.ts";
-import type { ArchiveJson, JobJson, RetentionJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
+import type { ArchiveJson, JobJson, RetentionJson, RetentionPreviewJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
 
 export type Job = v.InferOutput<typeof JobJson>;
 export type Archive = v.InferOutput<typeof ArchiveJson>;
 export type Task = v.InferOutput<typeof TaskJson>;
 export type Retention = v.InferOutput<typeof RetentionJson>;
+export type RetentionPreview = v.InferOutput<typeof RetentionPreviewJson>;
 export type Target = v.InferOutput<typeof TargetJson>;
 export type Store = v.InferOutput<typeof StoreJson>;
 export type Schedule = v.InferOutput<typeof ScheduleJson>;

@@ -28,16 +28,19 @@ export function archiveRoutes(router: Router): void {
 
   route(router, {
     method: "put", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
-    summary: "Annotate an archive", response: Updated, errors: [404],
+    summary: "Annotate or pin an archive",
+    description: "notes, and/or pinned (true needs a pin_reason): a pinned archive is never expired, by its expiry or by retention rules, and cannot be deleted until unpinned. Fields left out stay as they are.",
+    response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
-    await archives.annotate(params.uuid, body.notes);
+    if (body.pinned !== undefined) await archives.pin(params.uuid, body.pinned, body.pin_reason);
+    if (body.notes !== undefined) await archives.annotate(params.uuid, body.notes);
     return { ok: "updated" };
   });
 
   route(router, {
     method: "delete", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete an archive ahead of its expiry",
-    description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged.",
+    description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged. A pinned archive is refused (409): unpin it first.",
     response: Deleted, errors: [404, 409],
   }, async ({ params }) => {
     await archives.delete(params.uuid);

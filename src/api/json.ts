@@ -23,7 +23,11 @@ export function scheduleJson(r: ScheduleRow) {
   const { canonical, next } = scheduleRun(r.timespec, daemonZone(), Date.now());
   return { uuid: r.uuid, name: r.name, summary: r.summary, when: r.timespec, canonical, next_run: next === null ? null : formatDate(new Date(next)) };
 }
-export const retentionJson = (r: RetentionRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, expires: r.expiry });
+export const retentionJson = (r: RetentionRow) => ({
+  uuid: r.uuid, name: r.name, summary: r.summary, expires: r.expiry,
+  keep_last: r.keepLast, keep_hourly: r.keepHourly, keep_daily: r.keepDaily, keep_weekly: r.keepWeekly,
+  keep_monthly: r.keepMonthly, keep_yearly: r.keepYearly, keep_within: r.keepWithin,
+});
 export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent });
 export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint });
 
@@ -44,6 +48,7 @@ export const archiveJson = (a: ArchiveView) => ({
   // Retention: a failed purge's error and when the purger tries again (null otherwise).
   purge_attempts: a.purgeAttempts, purge_error: a.purgeError,
   purge_next_at: a.status === "purge_failed" ? formatTime(a.purgeNextAt) : null,
+  pinned: a.pinned, pin_reason: a.pinReason,
   store_uuid: a.storeUuid, store_name: a.storeName, store_plugin: a.storePlugin, store_endpoint: a.storeEndpoint,
   target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,
 });

@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { PluginName } from "./schemas.ts";
-import { NotFound } from "../core/index.ts";
-import { PluginFailed, PluginMissing, type ResolvedPlugin } from "../pipeline/plugins.ts";
+import { PluginBroken } from "../core/plugins.ts";
 
 const PluginJson = v.object({
   name: v.pipe(v.string(), v.description("what targets and stores call it")),
@@ -11,26 +10,22 @@ const PluginJson = v.object({
 });
 const PluginParam = v.object({ name: PluginName });
 
-const pluginJson = (p: ResolvedPlugin) => ({ name: p.name, source: p.source, info: p.info });
-
 export function pluginRoutes(router: Router): void {
   const { plugins } = router.core;
   route(router, {
     method: "get", path: "/v1/plugins", tag: "plugins", permission: "read",
     summary: "List plugins, with what their `info` says", response: v.array(PluginJson),
-  }, async () => (plugins ? (await plugins.list()).map(pluginJson) : []));
+  }, () => plugins.list());
 
   route(router, {
     method: "get", path: "/v1/plugin/:name", tag: "plugins", permission: "read", params: PluginParam,
     summary: "Show a plugin: features and the fields of its endpoint", response: PluginJson, errors: [404],
   }, async ({ params, c }) => {
     try {
-      if (!plugins) throw new PluginMissing("no plugins are configured");
-      return pluginJson(await plugins.resolve(params.name));
+      return await plugins.get(params.name);
     } catch (err) {
-      if (err instanceof PluginMissing) throw new NotFound("plugin", params.name, "name");
       // Installed but broken: the operator needs the plugin's own words, not a bare 500.
-      if (err instanceof PluginFailed) return c.json({ error: err.message }, 502);
+      if (err instanceof PluginBroken) return c.json({ error: err.message }, 502);
       throw err;
     }
   });

@@ -7,9 +7,8 @@
 // applies one or the other to every answer, so no route can forget it: any object
 // in the answer with an `endpoint`, `store_endpoint` or `target_endpoint` is
 // treated, judged by the plugin named beside it (`plugin`, `store_plugin`, `target_plugin`).
-import type { PluginRegistry } from "../pipeline/plugins.ts";
 import { isSealed, type EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
-import { passwordFields, type Declared } from "../core/plugins.ts";
+import type { Declared, PluginRules } from "../core/plugins.ts";
 import { log } from "../log.ts";
 import { looksSecret, mapSecrets } from "../secret-names.ts";
 import { mapRows } from "./rows.ts";
@@ -31,6 +30,8 @@ const ENDPOINT_KEYS: readonly (readonly [endpoint: string, plugin: string])[] = 
 
 // The rule lives in src/secret-names.ts; kept here for the tests that name it.
 export { looksSecret };
+
+const NONE: Declared = new Set();
 
 /**
  * Redacts one endpoint (the API's string holding a JSON object): every value the
@@ -83,10 +84,10 @@ function mapEndpoints<T>(answer: T, treat: (endpoint: string, plugin: string) =>
  * The answer as a viewer may see it: a copy with every endpoint in it redacted.
  * Each plugin is asked once per answer, however many rows name it.
  */
-export async function redactEndpoints<T>(answer: T, plugins: PluginRegistry | undefined): Promise<T> {
+export async function redactEndpoints<T>(answer: T, plugins: PluginRules | undefined): Promise<T> {
   const names = new Set<string>();
   mapEndpoints(answer, (e, plugin) => { names.add(plugin); return e; });
-  const declared = new Map(await Promise.all([...names].map(async (n) => [n, await passwordFields(plugins, n)] as const)));
+  const declared = new Map(await Promise.all([...names].map(async (n) => [n, plugins ? await plugins.passwordFields(n) : NONE] as const)));
   // Each endpoint is redacted once however many rows show it (the jobs of one target).
   const redacted = new Map<string, string>();
   const redactOnce = (e: string, plugin: string) => {

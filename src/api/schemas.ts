@@ -1,7 +1,7 @@
 // The /v1 request and response shapes, as valibot schemas. Requests are validated
 // with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
 import * as v from "valibot";
-import { PLUGIN_NAME } from "../pipeline/plugins.ts";
+import { PLUGIN_NAME } from "../core/plugins.ts";
 
 // ---- building blocks -------------------------------------------------------
 
@@ -141,8 +141,48 @@ export const UuidParam = v.object({ uuid: Uuid });
 export const ScheduleCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), when: Timespec });
 export const ScheduleUpdate = v.strictObject({ name: Name, summary: Summary, when: Timespec });
 
-export const RetentionCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), expires: Expires });
-export const RetentionUpdate = v.strictObject({ name: Name, summary: Summary, expires: Expires });
+// GFS rules (docs/retention.md): counts, 0 for none; keep_within in seconds, or as "30d"/"12h".
+const MAX_KEEP = 100_000;
+const KeepCount = v.pipe(
+  v.number("must be a number"), v.integer("must be a whole number"),
+  v.minValue(0, `must be 0 (no such rule) to ${MAX_KEEP}`), v.maxValue(MAX_KEEP, `must be 0 (no such rule) to ${MAX_KEEP}`),
+);
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 };
+const MAX_WITHIN = 100 * 365 * 86400;
+const WITHIN_WORDS = `must be seconds (0 for no such rule) or a duration like 12h, 30d or 8w, at most 100 years`;
+/** keep_within: seconds as a number, or text: "2592000", "30d", "12h", "90m", "8w". */
+const KeepWithin = v.pipe(
+  v.union([v.number(), v.string()], WITHIN_WORDS),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const value = dataset.value;
+    let seconds: number | undefined;
+    if (typeof value === "number") seconds = value;
+    else {
+      const m = /^\s*(\d{1,12})\s*([smhdw]?)\s*$/i.exec(value);
+      if (m) seconds = Number(m[1]) * DURATION_UNITS[(m[2] || "s").toLowerCase()]!;
+    }
+    if (seconds === undefined || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_WITHIN) {
+      addIssue({ message: WITHIN_WORDS });
+      return NEVER;
+    }
+    return seconds;
+  }),
+);
+const ruleFields = {
+  keep_last: v.optional(KeepCount), keep_hourly: v.optional(KeepCount), keep_daily: v.optional(KeepCount),
+  keep_weekly: v.optional(KeepCount), keep_monthly: v.optional(KeepCount), keep_yearly: v.optional(KeepCount),
+  keep_within: v.optional(KeepWithin),
+};
+// Rules left out of an update stay as they are; `force` confirms an update that purges many archives at once.
+export const RetentionCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), expires: Expires, ...ruleFields });
+export const RetentionUpdate = v.strictObject({ name: Name, summary: Summary, expires: Expires, ...ruleFields, force: v.optional(v.boolean("must be true or false")) });
+/** Rule fields of a request → the catalog's columns (left-out rules stay undefined). */
+export function rulesInput(b: { keep_last?: number; keep_hourly?: number; keep_daily?: number; keep_weekly?: number; keep_monthly?: number; keep_yearly?: number; keep_within?: number }) {
+  return {
+    keepLast: b.keep_last, keepHourly: b.keep_hourly, keepDaily: b.keep_daily, keepWeekly: b.keep_weekly,
+    keepMonthly: b.keep_monthly, keepYearly: b.keep_yearly, keepWithin: b.keep_within,
+  };
+}
 
 export const TargetCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint, agent: Agent });
 export const TargetUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint, agent: Agent });
@@ -157,12 +197,19 @@ const jobFields = {
 };
 export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
-export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary });
+// `force` confirms moving the job to a policy that purges many of its archives at once (docs/retention.md).
+export const JobUpdate = v.strictObject({ ...jobFields, summary: Summary, force: v.optional(Bool) });
 
 // An omitted owner is the requesting user (design.md: ad hoc tasks are owned by whoever asked).
 export const RunRequest = v.strictObject({ owner: v.optional(Owner) });
 export const RestoreRequest = v.strictObject({ target: v.optional(Uuid), owner: v.optional(Owner) });
-export const ArchiveUpdate = v.strictObject({ notes: Notes });
+const PinReason = v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"), NoNul);
+// Each field is optional: notes, the pin, or both; a pin takes a reason.
+export const ArchiveUpdate = v.pipe(
+  v.strictObject({ notes: v.optional(Notes), pinned: v.optional(Bool), pin_reason: v.optional(PinReason) }),
+  v.forward(v.check((b) => b.pin_reason === undefined || b.pinned !== undefined, "goes with pinned"), ["pin_reason"]),
+  v.forward(v.check((b) => b.notes !== undefined || b.pinned !== undefined, "is required unless pinned is given"), ["notes"]),
+);
 
 export const TokenCreate = v.strictObject({ name: Name });
 export const UserCreate = v.strictObject({ name: Name, password: Password, role: Role });
@@ -187,6 +234,15 @@ export const TimespecQuery = v.object({
 export const JobQuery = v.object({
   target: v.optional(Uuid), store: v.optional(Uuid), schedule: v.optional(Uuid), retention: v.optional(Uuid),
   paused: v.optional(Flag), ...Paging,
+});
+/** A count rule in a query string: digits. */
+const QueryCount = v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from 0 to ${MAX_KEEP}`), v.transform(Number), v.maxValue(MAX_KEEP, `must be a whole number from 0 to ${MAX_KEEP}`));
+/** The preview's proposed rules: the fields of a policy, as query parameters. */
+export const RetentionPreviewQuery = v.object({
+  job: Uuid,
+  keep_last: v.optional(QueryCount), keep_hourly: v.optional(QueryCount), keep_daily: v.optional(QueryCount),
+  keep_weekly: v.optional(QueryCount), keep_monthly: v.optional(QueryCount), keep_yearly: v.optional(QueryCount),
+  keep_within: v.optional(KeepWithin),
 });
 export const ArchiveStatus = v.picklist(["valid", "expired", "purged", "purge_failed"], "must be valid, expired, purged or purge_failed");
 export const ArchiveQuery = v.object({
@@ -225,7 +281,25 @@ export const TimespecPreview = v.object({
   zone: v.pipe(v.string(), v.description("The `in <zone>` of the expression, else the daemon's zone")),
   next: v.array(Time),
 });
-export const RetentionJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), expires: v.number() });
+const RuleCounts = {
+  keep_last: v.number(), keep_hourly: v.number(), keep_daily: v.number(), keep_weekly: v.number(), keep_monthly: v.number(), keep_yearly: v.number(),
+  keep_within: v.pipe(v.number(), v.description("seconds; 0 for no such rule")),
+};
+export const RetentionJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), expires: v.number(), ...RuleCounts });
+export const KeepReason = v.picklist(["pinned", "not_expired", "newest", "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]);
+export const RetentionPreviewJson = v.object({
+  policy_uuid: v.nullable(Uuid), job_uuid: Uuid, job_name: v.string(),
+  zone: v.pipe(v.string(), v.description("The daemon's zone: hours, days, weeks, months and years are read on its wall clock")),
+  at: Time, rules: v.object(RuleCounts),
+  keep: v.number(), expire: v.number(),
+  newly_expired: v.pipe(v.number(), v.description("Archives expired here that the job's current policy keeps: what saving would purge")),
+  purge_share: v.number(), max_purge_share: v.number(),
+  force_needed: v.pipe(v.boolean(), v.description("Saving these rules needs \"force\": true (newly_expired is more than max_purge_share of the archives)")),
+  archives: v.array(v.object({
+    uuid: Uuid, taken_at: Time, expires_at: Time, pinned: v.boolean(),
+    action: v.picklist(["keep", "expire"]), kept_by: v.array(KeepReason),
+  })),
+});
 export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
 export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });
 export const JobJson = v.object({
@@ -234,6 +308,12 @@ export const JobJson = v.object({
   schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
+  // The job's restore drill (issue 16; src/api/drills.ts): its scratch target and schedule, and the last drill's outcome and RTO.
+  drill: v.nullable(v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) })),
+  last_drill: v.nullable(v.object({
+    task_uuid: Uuid, archive_uuid: v.nullable(v.string()), ok: v.boolean(), rto_ms: v.nullable(v.number()),
+    figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
+  })),
 });
 export const ArchiveJson = v.object({
   uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),
@@ -241,6 +321,7 @@ export const ArchiveJson = v.object({
   size: v.nullable(v.number()), raw_size: v.nullable(v.number()), sha256: v.nullable(v.string()),
   compression: v.string(), cipher: v.string(), purged_at: NullableTime,
   purge_attempts: v.number(), purge_error: v.nullable(v.string()), purge_next_at: NullableTime,
+  pinned: v.pipe(v.boolean(), v.description("A pinned archive is never expired")), pin_reason: v.string(),
   store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });

@@ -18,6 +18,9 @@ export interface ArchiveView extends ArchiveRow {
   storeName: string | null; storePlugin: string | null; storeEndpoint: string | null;
 }
 
+/** SQL: the policy aliased `r` has some GFS rule (see scheduler/retention.ts hasRules). */
+export const HAS_RULES = sql.raw("(r.keep_last > 0 OR r.keep_hourly > 0 OR r.keep_daily > 0 OR r.keep_weekly > 0 OR r.keep_monthly > 0 OR r.keep_yearly > 0 OR r.keep_within > 0)");
+
 export function archiveQueries({ db, t }: CatalogHandle) {
   const { archives, targets, stores } = t;
   const joined = () => db.select({
@@ -26,6 +29,7 @@ export function archiveQueries({ db, t }: CatalogHandle) {
     status: archives.status, size: archives.size, rawSize: archives.rawSize, sha256: archives.sha256,
     compression: archives.compression, cipher: archives.cipher, encryptionKey: archives.encryptionKey,
     purgedAt: archives.purgedAt, purgeAttempts: archives.purgeAttempts, purgeError: archives.purgeError, purgeNextAt: archives.purgeNextAt,
+    pinned: archives.pinned, pinReason: archives.pinReason,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint,
     storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
   }).from(archives)
@@ -47,11 +51,15 @@ export function archiveQueries({ db, t }: CatalogHandle) {
     async get(uuid: string): Promise<ArchiveView | undefined> {
       return (await joined().where(eq(archives.uuid, uuid)))[0];
     },
-    async create(row: Omit<ArchiveRow, "purgeAttempts" | "purgeError" | "purgeNextAt"> & Partial<ArchiveRow>): Promise<void> {
+    async create(row: Omit<ArchiveRow, "purgeAttempts" | "purgeError" | "purgeNextAt" | "pinned" | "pinReason"> & Partial<ArchiveRow>): Promise<void> {
       await db.insert(archives).values(row);
     },
     async annotate(uuid: string, notes: string): Promise<boolean> {
       return (await db.update(archives).set({ notes }).where(eq(archives.uuid, uuid)).returning({ uuid: archives.uuid })).length > 0;
+    },
+    /** Pins (never expired) or unpins an archive; the reason is kept for people. */
+    async pin(uuid: string, pinned: boolean, pinReason: string): Promise<boolean> {
+      return (await db.update(archives).set({ pinned, pinReason }).where(eq(archives.uuid, uuid)).returning({ uuid: archives.uuid })).length > 0;
     },
     /** Ends an archive's life early: the purger removes the blob of an expired archive. */
     async expireNow(uuid: string, now: number): Promise<boolean> {
@@ -68,11 +76,38 @@ export function archiveQueries({ db, t }: CatalogHandle) {
 
     // ---- retention (the purger, and the supervisor's purge tasks) ----
 
-    /** Marks valid archives whose time is up as expired; returns how many. */
+    /**
+     * Marks valid archives whose time is up as expired; returns how many. Pinned
+     * archives stay, and so do the archives of jobs whose policy has GFS rules:
+     * those are decided per job (retainedOf, expireChosen).
+     */
     async expireDue(now: number): Promise<number> {
       const rows = await db.update(archives).set({ status: "expired" })
-        .where(and(eq(archives.status, "valid"), lte(archives.expiresAt, now))).returning({ uuid: archives.uuid });
+        .where(and(eq(archives.status, "valid"), lte(archives.expiresAt, now), eq(archives.pinned, false),
+          sql`NOT EXISTS (SELECT 1 FROM jobs j JOIN retention r ON r.uuid = j.retention_uuid WHERE j.uuid = ${archives.jobUuid} AND ${HAS_RULES})`,
+        )).returning({ uuid: archives.uuid });
       return rows.length;
+    },
+    /** The valid archives of a job, as the retention rules see them: newest first. */
+    async retainedOf(jobUuid: string): Promise<Pick<ArchiveRow, "uuid" | "takenAt" | "expiresAt" | "pinned">[]> {
+      return db.select({ uuid: archives.uuid, takenAt: archives.takenAt, expiresAt: archives.expiresAt, pinned: archives.pinned })
+        .from(archives).where(and(eq(archives.jobUuid, jobUuid), eq(archives.status, "valid")))
+        .orderBy(desc(archives.takenAt), desc(archives.uuid));
+    },
+    /**
+     * Expires the archives the rules chose, if they are still valid, unpinned and
+     * past their expiry (an operator may have pinned one since); returns how many.
+     */
+    async expireChosen(uuids: string[], now: number): Promise<number> {
+      let n = 0;
+      // Both dialects cap the parameters of one statement: a few hundred at a time.
+      for (let i = 0; i < uuids.length; i += 500) {
+        const rows = await db.update(archives).set({ status: "expired" })
+          .where(and(inArray(archives.uuid, uuids.slice(i, i + 500)), eq(archives.status, "valid"), eq(archives.pinned, false), lte(archives.expiresAt, now)))
+          .returning({ uuid: archives.uuid });
+        n += rows.length;
+      }
+      return n;
     },
     /** Expired archives, and failed purges whose next attempt is due: oldest expiry first. */
     async purgeDue(now: number, limit: number): Promise<Pick<ArchiveRow, "uuid" | "targetUuid" | "storeUuid" | "jobUuid">[]> {

@@ -3,8 +3,12 @@ import { openCatalog, type CatalogHandle } from "./open.ts";
 import { definitionQueries } from "./definitions.ts";
 import { jobQueries } from "./jobs.ts";
 import { archiveQueries } from "./archives.ts";
+import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
+import { agentQueries } from "./agents.ts";
+import { notificationQueries } from "./notifications.ts";
+import { drillQueries } from "./drills.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -26,10 +30,14 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     retention: definitionQueries(h, h.t.retention, "retentionUuid"),
     jobs: jobQueries(h),
     archives: archiveQueries(h),
+    retentionRules: retentionRuleQueries(h),
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
+    agents: agentQueries(h),
+    notifications: notificationQueries(h),
+    drills: drillQueries(h),
     close: () => h.close(),
   };
 }
@@ -46,4 +54,7 @@ export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
+export type { ChannelRow, DeliveryRow, NewDelivery, DeliveryFilter } from "./notifications.ts";
+export type { DrillRow, DrillResultRow } from "./drills.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
+export type { AgentRow } from "./agents.ts";

@@ -13,6 +13,13 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
     async annotate(uuid: string, notes: string): Promise<void> {
       if (!(await catalog.archives.annotate(uuid, notes))) throw new NotFound("archive", uuid);
     },
+    /** A pinned archive is never expired (docs/retention.md); pinning takes a reason, for the next operator. */
+    async pin(uuid: string, pinned: boolean, reason = ""): Promise<void> {
+      if (pinned && !reason.trim()) throw new InvalidInput("pin_reason: give a reason to pin an archive", { pin_reason: "is required when pinned is true" });
+      const archive = await this.get(uuid);
+      if (pinned && archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be pinned`);
+      if (!(await catalog.archives.pin(uuid, pinned, pinned ? reason.trim() : ""))) throw new NotFound("archive", uuid);
+    },
     async restore(uuid: string, owner: string, targetUuid?: string, requestedBy: string | null = null): Promise<string> {
       const archive = await this.get(uuid);
       if (archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be restored`);
@@ -32,6 +39,7 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
     async delete(uuid: string): Promise<void> {
       const archive = await this.get(uuid);
       if (archive.status === "purged") throw new Conflict(`archive ${uuid} is already purged`);
+      if (archive.pinned) throw new Conflict(`archive ${uuid} is pinned (${archive.pinReason}); unpin it first`);
       if (archive.status === "valid") await catalog.archives.expireNow(uuid, nowSeconds());
       if (archive.status === "purge_failed") await catalog.archives.retryPurgeNow(uuid, nowSeconds());
       expired();

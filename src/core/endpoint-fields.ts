@@ -7,7 +7,7 @@
 //
 // Only types whose JSON shape is unambiguous are judged; others (bool, wslist,
 // types a plugin invents) are left to the plugin's `validate`.
-import type { PluginField } from "../pipeline/plugins.ts";
+import type { PluginField } from "../plugin-host/index.ts";
 
 /** Field types whose value is text: the original Shield's plugins read them as strings. */
 const TEXT = new Set(["string", "password", "abspath", "enum"]);

@@ -1,16 +1,20 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
+import { agentRules, type AgentSource } from "./agents.ts";
 import type { Catalog } from "../catalog/index.ts";
-import type { PluginRegistry } from "../pipeline/plugins.ts";
+import type { PluginRegistry } from "../plugin-host/index.ts";
 import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 import type { ThrottleOptions } from "./throttle.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
+import { retentionPolicyRules } from "./retention.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
-import { endpointCheck } from "./plugins.ts";
+import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
+import { notificationRules, type ChannelTester } from "./notifications.ts";
+import { drillRules } from "./drills.ts";
 
 export interface CoreOptions {
   /**
@@ -34,6 +38,14 @@ export interface CoreOptions {
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
   onArchiveExpired?: () => void;
+  /** A policy update purging more than this share of a job's archives at once needs `force` (0..1; default 0.5). */
+  maxPurgeShare?: number;
+  /** The agents targets name (src/agent), for /v1/agents; none listed when left out. */
+  agents?: AgentSource;
+  /** Sends a notification channel's test message (the daemon's notifier); without it a test says none are sent. */
+  testChannel?: ChannelTester;
+  /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
+  onDrillsChanged?: () => void;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -50,21 +62,25 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const fileTask = taskFiler(catalog, opts.onTaskFiled);
   const { plugins } = opts;
   const jobsChanged = opts.onJobsChanged ?? (() => {});
+  const retention = retentionPolicyRules(catalog, opts.maxPurgeShare);
   return {
     catalog,
-    plugins,
+    plugins: pluginRules(plugins),
     secrets: opts.secrets,
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
-      plugins && endpointCheck(plugins, "target")),
+      plugins && endpointCheck(plugins, "target", opts.agents)),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
-    retention: definitionRules("retention policy", catalog.retention),
-    jobs: jobRules(catalog, fileTask, jobsChanged),
+    retention,
+    jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
+    agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
+    notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
+    drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
   };
 }
 

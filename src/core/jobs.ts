@@ -19,7 +19,10 @@ export interface JobRequest {
 export const DEFAULT_PRIORITY = 50;
 export const DEFAULT_COMPRESSION: Compression = "zstd";
 
-export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => void = () => {}) {
+/** Refuses (Conflict) moving a job to a policy that would purge too many of its archives at once (core/retention.ts). */
+export type JobMoveCheck = (job: JobView, toPolicy: string) => Promise<void>;
+
+export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => void = () => {}, checkMove?: JobMoveCheck) {
   /** Checks the job's references and turns the request into catalog columns. */
   async function resolve(req: JobRequest, priority: number, compression: Compression): Promise<JobInput> {
     const missing: Record<string, string> = {};
@@ -56,9 +59,10 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
       changed();
       return uuid;
     },
-    async update(uuid: string, req: JobRequest): Promise<void> {
+    async update(uuid: string, req: JobRequest & { force?: boolean }): Promise<void> {
       const current = await this.get(uuid);
       const v = await resolve(req, req.priority ?? current.priority, req.compression ?? (current.compression as Compression));
+      if (!req.force) await checkMove?.(current, v.retentionUuid);
       await names.check(req.name, uuid);
       if (!(await names.guard(req.name, () => catalog.jobs.update(uuid, v)))) throw new NotFound("job", uuid);
       changed();

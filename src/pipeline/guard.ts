@@ -1,4 +1,4 @@
-// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process]]] [--store] [--] ARGV...`:
+// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -41,16 +41,17 @@
 //   stage's stdin. That FIFO is held like any other: the stage sees its end
 //   only after the guard has written the last sealed byte AND the daemon said
 //   "commit". The guard reports the counts and the SHA-256 when its input ends.
-//   With --in-process, when ARGV is a built-in store of this binary, the guard
-//   runs that store itself and hands it the sealed stream in memory instead
-//   (in-process.ts); every rule above holds the same.
+//   With --in-process NAME, ARGV is the action of this binary's built-in store
+//   NAME (`store`, what follows `plugin NAME`): the guard runs that store itself
+//   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
+//   every rule above holds the same.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo } from "./fifo.ts";
-import { capturedOutput, inProcessStore, type InProcessStore } from "./in-process.ts";
+import { capturedOutput, inProcessStore, type InProcessStore } from "../plugin-host/in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
 /** daemon → guard */
@@ -121,8 +122,11 @@ export async function runGuard(args: string[]): Promise<number> {
   let i = 0;
   // --held-fifo PATH: a held input whose FIFO (alone in a directory of its own) the daemon made.
   let madeFifo: string | undefined;
+  // --in-process NAME: the built-in store NAME, run in this process.
+  let builtin: string | undefined;
   while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process"].includes(args[i]!)) {
     if (args[i] === "--held-fifo") madeFifo = args[++i];
+    else if (args[i] === "--in-process") builtin = args[++i];
     i++;
   }
   const flags = args.slice(0, i);
@@ -132,7 +136,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process]]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -244,8 +248,13 @@ export async function runGuard(args: string[]): Promise<number> {
   // --seal: our input, opened blocking and non-blocking (see seal.ts).
   let sealIn: { blocking: number; nonBlocking: number } | undefined;
   let ownDir: string | undefined;
-  // --in-process: a built-in store, run here and fed the sealed stream in memory (in-process.ts).
-  const inProcess: InProcessStore | undefined = sealing && store && flags.includes("--in-process") ? await inProcessStore(argv) : undefined;
+  // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
+  const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
+  if (builtin !== undefined && !inProcess) {
+    removeFifo();
+    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store`);
+    return 3;
+  }
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it
     // already gone, a blocking open on the event loop would never return, and the

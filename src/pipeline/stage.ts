@@ -31,11 +31,11 @@ export interface StageOptions {
   /**
    * With a heldFifo: the guard reads that FIFO itself and seals what it reads
    * (encrypted with `key` when there is one, always counted and hashed) into the
-   * stage's input; see seal.ts. The result comes through `sealed`. `inProcess`:
-   * the stage is a built-in store, which the guard may run in its own process
-   * (in-process.ts).
+   * stage's input; see seal.ts. The result comes through `sealed`. `builtin`:
+   * the stage is a built-in store (its Command's reference), which the guard runs
+   * in its own process (plugin-host/in-process.ts) rather than spawning argv.
    */
-  seal?: { key: Uint8Array | null; inProcess?: boolean };
+  seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] } };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -73,11 +73,13 @@ export class Stage {
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
       ...(opts.seal ? ["--seal"] : []),
-      ...(opts.seal?.inProcess ? ["--in-process"] : []),
+      ...(opts.seal?.builtin ? ["--in-process", opts.seal.builtin.name] : []),
       ...(opts.store ? ["--store"] : []),
     ];
     try {
-      this.proc = Bun.spawn([...guardCommand(), ...flags, "--", ...opts.argv], {
+      // In process, what follows "--" is the built-in's action and its arguments.
+      const argv = opts.seal?.builtin ? opts.seal.builtin.args : opts.argv;
+      this.proc = Bun.spawn([...guardCommand(), ...flags, "--", ...argv], {
         stdin: opts.stdin === "pipe" ? "pipe" : "ignore",
         // A store's output comes by message (after the guard read it), not by pipe.
         stdout: opts.store ? "ignore" : opts.stdout, stderr: "pipe",

@@ -1,7 +1,7 @@
 // The programs the pipeline itself runs (plugins check their own: pg_dump, tar...).
 // A missing one is named at daemon start, and fails only the tasks that need it,
 // each with a task log line saying which program to install.
-import { pluginEnv } from "./plugins.ts";
+import { pluginEnv } from "../plugin-host/index.ts";
 
 export interface Tool { name: string; neededFor: string }
 

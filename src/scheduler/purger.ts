@@ -1,13 +1,30 @@
-// The retention purger: archives expire at taken_at + their policy's expiry; the
-// purger marks them expired and files a `purge` task (owned by `system`) for each,
-// which the supervisor runs (store `purge`, then the archive is marked purged).
-// A failed purge leaves the archive purge_failed with the store's words and a next
-// attempt time (backing off from 1 minute to 6 hours); the purger files the next
-// attempt when that time comes. Purged archive rows and old task logs are kept for
-// the audit period, then removed.
-import type { Catalog } from "../catalog/index.ts";
+// The retention purger: archives expire at taken_at + their policy's expiry unless
+// pinned, and for jobs whose policy has GFS rules only once no rule keeps them
+// either (retention.ts decides; jobVerdicts is what both the purger and the preview
+// ask, so they agree). The purger marks them expired and files a `purge` task
+// (owned by `system`) for each, which the supervisor runs (store `purge`, then the
+// archive is marked purged). A failed purge leaves the archive purge_failed with
+// the store's words and a next attempt time (backing off from 1 minute to 6 hours);
+// the purger files the next attempt when that time comes. Purged archive rows and
+// old task logs are kept for the audit period, then removed.
+import type { Catalog, RetentionRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { decide, toExpire, type RetentionRules, type Verdict } from "./retention.ts";
+import { daemonZone } from "./zone.ts";
+
+/** A policy row's GFS rules. */
+export function rulesOf(p: RetentionRow): RetentionRules {
+  return {
+    keepLast: p.keepLast, keepHourly: p.keepHourly, keepDaily: p.keepDaily, keepWeekly: p.keepWeekly,
+    keepMonthly: p.keepMonthly, keepYearly: p.keepYearly, keepWithin: p.keepWithin,
+  };
+}
+
+/** The verdict of `rules` on each valid archive of a job now (epoch seconds), newest first. */
+export async function jobVerdicts(catalog: Catalog, jobUuid: string, rules: RetentionRules, now: number, zone = daemonZone()): Promise<Verdict[]> {
+  return decide(await catalog.archives.retainedOf(jobUuid), rules, now, zone);
+}
 
 export const DEFAULT_AUDIT_RETENTION_S = 90 * 86400;
 
@@ -20,6 +37,8 @@ export interface PurgerOptions {
   auditRetentionS?: number;
   /** Called after purge tasks were filed: the supervisor picks them up at once. */
   onFiled?: () => void;
+  /** The zone GFS periods are read in; the daemon's (TZ) unless a test says otherwise. */
+  zone?: () => string;
 }
 
 export interface PurgeTickResult { expired: number; filed: number; removedArchives: number; removedTasks: number }
@@ -74,6 +93,21 @@ export class Purger {
     }
   }
 
+  /** Jobs whose policy has GFS rules: each job's archives are decided together. */
+  private async expireByRules(now: number): Promise<number> {
+    const { catalog } = this.opts;
+    const zone = (this.opts.zone ?? daemonZone)();
+    let expired = 0;
+    for (const { jobUuid, policy } of await catalog.retentionRules.jobsWithRules()) {
+      const chosen = toExpire(await jobVerdicts(catalog, jobUuid, rulesOf(policy), now, zone));
+      if (!chosen.length) continue;
+      const n = await catalog.archives.expireChosen(chosen.map((a) => a.uuid), now);
+      if (n) log.info("expired archives no retention rule keeps", { job: jobUuid, policy: policy.name, count: n });
+      expired += n;
+    }
+    return expired;
+  }
+
   /** One pass: expire what is due, file purges (first attempts and due retries), trim the audit trail. */
   async tick(): Promise<PurgeTickResult> {
     const { catalog } = this.opts;
@@ -81,6 +115,7 @@ export class Purger {
     const now = Math.floor(nowMs / 1000);
     const result: PurgeTickResult = { expired: 0, filed: 0, removedArchives: 0, removedTasks: 0 };
     result.expired = await catalog.archives.expireDue(now);
+    result.expired += await this.expireByRules(now);
     const due = await catalog.archives.purgeDue(now, BATCH);
     for (const a of due) {
       if (!(await catalog.archives.takePurge(a.uuid, now, LEASE_S))) continue;

@@ -61,6 +61,16 @@ export function archivePages(app: Hono<WebEnv>): void {
     return seeOther(c, `/archives/${uuid}`, "Notes saved.");
   });
 
+  app.post("/archives/:uuid/pin", async (c) => {
+    const s = c.get("session");
+    const f = await readForm(c);
+    const uuid = param(c, "uuid");
+    const pinned = f.pinned === "t";
+    const r = await s.api.send("PUT", `/v1/archive/${uuid}`, pinned ? { pinned, pin_reason: f.pin_reason ?? "" } : { pinned });
+    if (!r.ok) return show(c, errorsOf(r), r.status);
+    return seeOther(c, `/archives/${uuid}`, pinned ? "Archive pinned: it is never expired until unpinned." : "Archive unpinned.");
+  });
+
   app.get("/archives/:uuid/restore", async (c) => {
     const s = c.get("session");
     const archive = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);

@@ -1,18 +1,17 @@
 // Endpoints in the browser. A plugin's `info` lists the fields of its endpoint;
 // the forms are built from them, and each value is sent as src/endpoint-fields.ts
-// says (the text typed, unless the field's type says otherwise). Secrets (fields
-// of type "password", and for a plugin that describes no fields, keys named like
+// says (the text typed, unless the field's type says otherwise). Secrets (as
+// src/secret-names.ts judges them: fields of type "password", and keys named like
 // one) never leave the server: the views get an EndpointView without their values,
 // password inputs are always empty. On edit, an empty password input keeps the
 // stored value and the "clear" box beside it stores an empty one.
 import type { Errors, EndpointView, PluginView } from "../../views/types.ts";
 import { JSON_INPUT, clearInput, fieldInput } from "../../views/endpoints.tsx";
 import { fieldProblem, fieldText, fieldValue, fieldsOf } from "../endpoint-fields.ts";
+import { isSecretField } from "../secret-names.ts";
 import type { ApiClient } from "./client.ts";
 import type { Form } from "./forms.ts";
 
-/** For plugins without `fields`: keys that probably hold a secret are treated as one. */
-const SECRETISH = /pass|secret|token|credential|private|(^|_)key$|^key_/i;
 /** Lists are typed one item a line, in a text area. */
 const TYPING = { lines: true };
 
@@ -50,9 +49,7 @@ export function parseEndpoint(json: string): Record<string, unknown> {
 }
 
 export function isSecret(plugin: PluginView | undefined, key: string): boolean {
-  const field = plugin?.fields.find((f) => f.name === key);
-  if (field) return field.type === "password";
-  return SECRETISH.test(key);
+  return isSecretField(plugin?.fields.find((f) => f.name === key), key);
 }
 
 function display(v: unknown): string | undefined {
@@ -64,10 +61,10 @@ function display(v: unknown): string | undefined {
 /** What a page may show of an endpoint: every field, a secret only as set or not set. */
 export function endpointView(plugin: PluginView | undefined, pluginName: string, endpointJson: string | null): EndpointView {
   const ep = parseEndpoint(endpointJson ?? "{}");
-  const lines = (plugin?.fields ?? []).map((f) => ({
-    name: f.name, title: f.title, secret: f.type === "password",
-    value: f.type === "password" ? (display(ep[f.name]) ? "set" : undefined) : display(ep[f.name]),
-  }));
+  const lines = (plugin?.fields ?? []).map((f) => {
+    const secret = isSecretField(f, f.name);
+    return { name: f.name, title: f.title, secret, value: secret ? (display(ep[f.name]) ? "set" : undefined) : display(ep[f.name]) };
+  });
   const known = new Set(lines.map((l) => l.name));
   for (const [k, v] of Object.entries(ep)) {
     if (known.has(k)) continue;

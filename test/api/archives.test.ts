@@ -17,6 +17,7 @@ function archiveJson(a: ArchiveRow, tag: string | null) {
     status: a.status, job_uuid: a.jobUuid, size: a.size, raw_size: a.rawSize, sha256: a.sha256,
     compression: a.compression, cipher: a.cipher, purged_at: time(a.purgedAt),
     purge_attempts: a.purgeAttempts, purge_error: a.purgeError, purge_next_at: a.status === "purge_failed" ? time(a.purgeNextAt) : null,
+    pinned: a.pinned, pin_reason: a.pinReason,
     store_uuid: a.storeUuid, store_name: tag && `${tag} store`, store_plugin: tag && "fs", store_endpoint: tag && `{"path":"/${tag}"}`,
     target_uuid: a.targetUuid, target_name: tag && `${tag} target`, target_plugin: tag && "postgres", target_endpoint: tag && `{"host":"${tag}-db"}`,
   };

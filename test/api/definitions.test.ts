@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinNames } from "../../plugins/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { testApi, type TestApi } from "../helpers/app.ts";
 import { parseTimespec } from "../../src/scheduler/timespec.ts";
 import {
@@ -116,7 +116,10 @@ const kinds: Kind[] = [
   {
     kind: "retention policy", collection: "/v1/retention", item: "/v1/retention", jobField: "retention",
     body: (name) => ({ name, summary: "a short description", expires: 86400 }),
-    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", expires: b.expires }),
+    json: (uuid, b) => ({
+      uuid, name: b.name, summary: b.summary ?? "", expires: b.expires,
+      keep_last: 0, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within: 0,
+    }),
     changed: (name) => ({ name, summary: "changed", expires: 8640000 }),
     invalid: [
       ...common,

@@ -13,7 +13,7 @@ import { connectCatalog, type Catalog } from "../../src/catalog/index.ts";
 import { createCore } from "../../src/core/index.ts";
 import { endpointSealer } from "../../src/core/plugins.ts";
 import { EndpointSecrets, isSealed } from "../../src/pipeline/endpoint-secrets.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { log } from "../../src/log.ts";
 
 const PASSWORD = "correct horse battery";

@@ -93,7 +93,7 @@ export async function insertArchive(api: TestApi, a: Partial<ArchiveRow> & Pick<
   const row: ArchiveRow = {
     uuid: crypto.randomUUID(), jobUuid: null, storeKey: `BKP-${++counter}`, takenAt, expiresAt: takenAt + 86400,
     notes: "", status: "valid", size: 1234, rawSize: 5678, sha256: "ab".repeat(32), compression: "zstd", cipher: "aes-256-gcm",
-    encryptionKey: "wrapped-key-never-shown", purgedAt: null, purgeAttempts: 0, purgeError: null, purgeNextAt: null,
+    encryptionKey: "wrapped-key-never-shown", purgedAt: null, purgeAttempts: 0, purgeError: null, purgeNextAt: null, pinned: false, pinReason: "",
     ...a,
   };
   await api.catalog.archives.create(row);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import { createApi } from "../../src/api/index.ts";
 import { createCore } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { authHeader, testApi, type As, type TestApi } from "../helpers/app.ts";
 import { call, expectAuthRequired, expectInvalid } from "./fixtures.ts";
 

@@ -53,8 +53,11 @@ const kinds: Kind[] = [
   {
     kind: "retention", ref: "retention", hasPlugin: false,
     minimal: (name) => ({ name, expiry: 7 * 86400 }),
-    defaults: { summary: "" },
-    changed: (name) => ({ name, summary: "a month", expiry: 30 * 86400 }),
+    defaults: { summary: "", keepLast: 0, keepHourly: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0, keepYearly: 0, keepWithin: 0 },
+    changed: (name) => ({
+      name, summary: "a month", expiry: 30 * 86400,
+      keepLast: 3, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2, keepWithin: 2 * 86400,
+    }),
   },
 ];
 

@@ -65,9 +65,10 @@ export async function makeSchedule(c: Catalog, o: { name?: string; timespec?: st
   return id;
 }
 
-export async function makeRetention(c: Catalog, o: { name?: string; expiry?: number } = {}): Promise<string> {
+export async function makeRetention(c: Catalog, o: { name?: string; expiry?: number; keepDaily?: number; keepWithin?: number } = {}): Promise<string> {
   const id = uuid();
-  await c.retention.create(id, { name: o.name ?? `retention-${id}`, expiry: o.expiry ?? 7 * 86400 }, T0);
+  const rules = { ...(o.keepDaily === undefined ? {} : { keepDaily: o.keepDaily }), ...(o.keepWithin === undefined ? {} : { keepWithin: o.keepWithin }) };
+  await c.retention.create(id, { name: o.name ?? `retention-${id}`, expiry: o.expiry ?? 7 * 86400, ...rules }, T0);
   return id;
 }
 
@@ -100,7 +101,7 @@ export function archiveRow(o: Partial<ArchiveRow> & Pick<ArchiveRow, "targetUuid
   return {
     uuid: id, jobUuid: null, storeKey: `2023/11/14/${id}`, takenAt: T0, expiresAt: T0 + 86400, notes: "",
     status: "valid", size: 1024, rawSize: 4096, sha256: "ab".repeat(32), compression: "zstd", cipher: "aes-256-gcm",
-    encryptionKey: "k".repeat(64), purgedAt: null, purgeAttempts: 0, purgeError: null, purgeNextAt: null,
+    encryptionKey: "k".repeat(64), purgedAt: null, purgeAttempts: 0, purgeError: null, purgeNextAt: null, pinned: false, pinReason: "",
     ...o,
   };
 }

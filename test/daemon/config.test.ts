@@ -43,6 +43,14 @@ describe("scheduler, queue and retention settings", () => {
     expect(config(["--task-timeout", "90m", "--audit-retention", "7d", "--workers", "2"], env)).toMatchObject({ taskTimeout: 5400, auditRetention: 7 * 86400, workers: 2 });
   });
 
+  test("--retention-max-purge-share: 50% by default; a percentage or a fraction; flag over environment", () => {
+    expect(config([]).retentionMaxPurgeShare).toBe(0.5);
+    expect(config(["--retention-max-purge-share", "25%"]).retentionMaxPurgeShare).toBe(0.25);
+    expect(config([], { SHIELD_RETENTION_MAX_PURGE_SHARE: "0.1" }).retentionMaxPurgeShare).toBe(0.1);
+    expect(config(["--retention-max-purge-share", "100%"], { SHIELD_RETENTION_MAX_PURGE_SHARE: "0" }).retentionMaxPurgeShare).toBe(1);
+    for (const bad of ["150%", "half", "-1", "1.5"]) expect(refusal(["--retention-max-purge-share", bad])).toContain("--retention-max-purge-share (SHIELD_RETENTION_MAX_PURGE_SHARE) must be a share like 50%");
+  });
+
   test("SHIELD_MODE=DEV (any case) runs every schedule every minute", () => {
     expect(config([], { SHIELD_MODE: "DEV" }).dev).toBe(true);
     expect(config([], { SHIELD_MODE: "dev" }).dev).toBe(true);
@@ -70,5 +78,20 @@ describe("confinement (--allow-path)", () => {
   test("a relative path is refused", () => {
     expect(refusal(["--allow-path", "backups"])).toBe('--allow-path (SHIELD_ALLOW_PATH) must be an absolute directory (got "backups")');
     expect(refusal([], { SHIELD_ALLOW_PATH: "/a:rel" })).toContain('(got "rel")');
+  });
+});
+
+describe("notification settings", () => {
+  test("--public-url (else SHIELD_PUBLIC_URL) for task links; undefined: derived from --listen; a retry base of 30 s", () => {
+    expect(config([])).toMatchObject({ publicUrl: undefined, notifyRetryBase: 30 });
+    expect(config(["--public-url", "https://shield.example.com/base"]).publicUrl).toBe("https://shield.example.com/base");
+    expect(config([], { SHIELD_PUBLIC_URL: "http://10.0.0.1:8888" }).publicUrl).toBe("http://10.0.0.1:8888");
+    expect(config(["--notify-retry-base", "5m"]).notifyRetryBase).toBe(300);
+  });
+
+  test("a public URL that is not http(s), or a retry base that is no duration, is refused by name", () => {
+    expect(refusal(["--public-url", "shield.example.com"])).toContain("--public-url");
+    expect(refusal(["--public-url", "ftp://x"])).toContain("http:// or https://");
+    expect(refusal(["--notify-retry-base", "soon"])).toContain("--notify-retry-base");
   });
 });

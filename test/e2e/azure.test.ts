@@ -71,7 +71,7 @@ describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azur
   const pgTarget = (db: string) => ({ pg_host: "127.0.0.1", pg_port: pgPort, pg_user: "postgres", pg_password: PG_SECRET, pg_database: db });
   const azureStore = (extra: Record<string, unknown> = {}) => ({
     storage_account: AZURITE_ACCOUNT, storage_account_key: AZURITE_KEY, storage_container: containerName,
-    prefix: "e2e/pg", blob_endpoint: blobEndpoint, block_size: 1, ...extra,
+    prefix: "e2e/pg", blob_endpoint: blobEndpoint, block_size: "1", ...extra,
   });
 
   beforeAll(async () => {

@@ -107,9 +107,9 @@ describe("kill -9 of the daemon in the middle of a backup", () => {
       await Bun.sleep(50);
     }
     const pipeline = descendants(d.proc.pid!);
-    // The guards, the target (sh and its sleep or head), the fs store.
+    // The guards, the target (sh and its sleep or head), the fs store (in its guard: `guard ... --in-process fs ... -- store`).
     expect(pipeline.some((p) => p.cmd.includes("bytes-target"))).toBe(true);
-    expect(pipeline.some((p) => p.cmd.includes("plugin fs store"))).toBe(true);
+    expect(pipeline.some((p) => /plugin fs store|--in-process fs .*-- store/.test(p.cmd))).toBe(true);
 
     d.proc.kill("SIGKILL");
     await d.stop();

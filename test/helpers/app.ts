@@ -4,7 +4,7 @@ import { createApi } from "../../src/api/index.ts";
 import { createCore, type Core } from "../../src/core/index.ts";
 import { log } from "../../src/log.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
-import type { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import type { PluginRegistry } from "../../src/plugin-host/index.ts";
 import type { ThrottleOptions } from "../../src/core/throttle.ts";
 import { freshCatalog, type Dialect } from "./catalog.ts";
 

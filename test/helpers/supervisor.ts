@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createCore, type Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import type { Catalog, TaskRow } from "../../src/catalog/index.ts";
 import { freshCatalog } from "./catalog.ts";
 

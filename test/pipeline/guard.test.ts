@@ -169,7 +169,7 @@ describe("shield guard", () => {
     }
     const sealing = (key: Uint8Array | null, inProcess = false) => {
       const fifo = daemonFifo();
-      const g = guard(["--held-fifo", fifo.path, "--seal", ...(inProcess ? ["--in-process"] : []), "--store"], fsStore("store"), storeEnv());
+      const g = guard(["--held-fifo", fifo.path, "--seal", ...(inProcess ? ["--in-process", "fs"] : []), "--store"], inProcess ? ["store"] : fsStore("store"), storeEnv());
       g.proc.send({ purge: fsStore("purge") });
       g.proc.send({ seal: { key: key && Buffer.from(key).toString("base64") } });
       return { ...g, fifo };

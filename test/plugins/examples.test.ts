@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinNames } from "../../plugins/index.ts";
-import { PluginFailed, PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginFailed, PluginRegistry } from "../../src/plugin-host/index.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -160,9 +160,8 @@ describe("registered from a plugin directory", () => {
 
   test("validate speaks through the registry: valid words back, invalid ones in the error", async () => {
     const reg = registry();
-    const shellDir = await reg.resolve("shell-dir");
-    expect(await reg.validate(shellDir, ep)).toContain(store);
-    const bad = await reg.validate(shellDir, JSON.stringify({ dir: "relative" })).catch((e) => e);
+    expect(await (await reg.store({ plugin: "shell-dir", endpoint: ep })).validate()).toContain(store);
+    const bad = await (await reg.store({ plugin: "shell-dir", endpoint: JSON.stringify({ dir: "relative" }) })).validate().catch((e) => e);
     expect(bad).toBeInstanceOf(PluginFailed);
     expect(bad.exitCode).toBe(13);
     expect(bad.message).toContain(`must be an absolute path, not "relative"`);

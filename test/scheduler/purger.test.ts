@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createCore, type Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { Purger } from "../../src/scheduler/purger.ts";
 import { nowSeconds, type Catalog, type TaskRow } from "../../src/catalog/index.ts";
@@ -146,6 +146,67 @@ for (const dialect of dialects) {
       for (const t of tasks) await waitTask(t.uuid);
       expect(exists(blob)).toBe(false);
       expect(await catalog.archives.get(archive)).toMatchObject({ status: "purged", purgeError: null });
+    });
+
+    test("GFS rules: the purger expires exactly what the preview said, and the next preview expires nothing more", async () => {
+      const zoneBefore = process.env.TZ;
+      process.env.TZ = "America/New_York";
+      try {
+        const retention = await core.retention.create({ name: "gfs", summary: "", expiry: 86400, keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 });
+        const target = (await catalog.jobs.get(job))!.targetUuid;
+        const store = (await catalog.jobs.get(job))!.storeUuid;
+        const gfsJob = await core.jobs.create({ name: "gfs", summary: "", target, store, schedule: (await catalog.jobs.get(job))!.scheduleUuid, retention, paused: true, compression: "none" });
+        // Fourteen months of archives every two hours, with gaps (rows only), then two real backups: the newest, with blobs.
+        let seed = 7;
+        const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+        const now = nowSeconds();
+        const rows: string[] = [];
+        for (let t = now - 425 * 86400; t < now - 3600; t += 7200) {
+          if (rand() < 0.01) t += Math.floor(rand() * 20) * 86400;
+          if (t >= now - 3600) break;
+          const uuid = crypto.randomUUID();
+          rows.push(uuid);
+          await catalog.archives.create({
+            uuid, targetUuid: target, storeUuid: store, jobUuid: gfsJob, storeKey: `nowhere/${uuid}`, takenAt: t, expiresAt: t + 86400, notes: "",
+            status: "valid", size: 1, rawSize: 1, sha256: null, compression: "none", cipher: "none", encryptionKey: null, purgedAt: null,
+          });
+        }
+        const real: { archive: string; blob: string }[] = [];
+        for (let i = 0; i < 2; i++) {
+          const before = new Set(files(storeDir));
+          const task = await waitTask(await core.jobs.run(gfsJob, "tester"));
+          expect(task.status).toBe("done");
+          real.push({ archive: task.archiveUuid!, blob: join(storeDir, files(storeDir).find((f) => !before.has(f))!) });
+        }
+
+        const preview = await core.retention.preview(retention, gfsJob, {});
+        expect(preview.zone).toBe("America/New_York");
+        const expire = new Set(preview.verdicts.filter((v) => !v.reasons.length).map((v) => v.archive.uuid));
+        const keep = preview.verdicts.filter((v) => v.reasons.length).map((v) => v.archive.uuid);
+        expect(preview.verdicts.length).toBe(rows.length + 2);
+        // 3 last + 7 daily + 4 weekly + 12 monthly at most (they overlap), plus the last day's unexpired archives.
+        expect(expire.size).toBeGreaterThan(rows.length - 60);
+        for (const r of real) expect(keep).toContain(r.archive);
+
+        const p = new Purger({ catalog, clock: new ManualClock(preview.at * 1000), onFiled: () => supervisor.nudge() });
+        const result = await p.tick();
+        expect(result.expired).toBe(expire.size);
+        const after = await catalog.archives.list({ }, { limit: 100_000, offset: 0 });
+        const ofJob = after.filter((a) => a.jobUuid === gfsJob);
+        expect(new Set(ofJob.filter((a) => a.status !== "valid").map((a) => a.uuid))).toEqual(expire);
+        expect(ofJob.filter((a) => a.status === "valid").map((a) => a.uuid).sort()).toEqual([...keep].sort());
+        // What the rules kept, they keep: a second look expires nothing more.
+        const again = await core.retention.preview(retention, gfsJob, {});
+        expect(again.verdicts.every((v) => v.reasons.length)).toBe(true);
+        expect((await p.tick()).expired).toBe(0);
+        for (const r of real) expect(exists(r.blob)).toBe(true);
+        // The rows had no blobs: mark them purged, so that the purge tasks filed finish at once and later passes have nothing left.
+        for (const uuid of expire) await catalog.archives.markPurged(uuid, preview.at);
+        for (const t of (await catalog.tasks.list({ job: gfsJob }, { limit: 100_000, offset: 0 })).filter((t) => t.op === "purge")) await waitTask(t.uuid);
+      } finally {
+        if (zoneBefore === undefined) delete process.env.TZ;
+        else process.env.TZ = zoneBefore;
+      }
     });
 
     test("DELETE of an archive purges its blob at once, not at the next pass", async () => {

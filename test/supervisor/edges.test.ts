@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor, type SupervisorOptions } from "../../src/supervisor/index.ts";
 import type { Catalog, TaskRow } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { createCore, type Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { connectCatalog, type Catalog, type TaskRow } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";

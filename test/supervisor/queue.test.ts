@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Core } from "../../src/core/index.ts";
-import type { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import type { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor, type SupervisorOptions } from "../../src/supervisor/index.ts";
 import { Scheduler } from "../../src/scheduler/scheduler.ts";
 import { nowSeconds, type Catalog, type TaskRow } from "../../src/catalog/index.ts";

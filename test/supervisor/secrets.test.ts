@@ -10,7 +10,7 @@ import { connectCatalog, type Catalog } from "../../src/catalog/index.ts";
 import { createCore, type Core } from "../../src/core/index.ts";
 import { endpointSealer } from "../../src/core/plugins.ts";
 import { EndpointSecrets } from "../../src/pipeline/endpoint-secrets.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { log } from "../../src/log.ts";
 import { FIXTURE_PLUGINS, waitTask } from "../helpers/supervisor.ts";

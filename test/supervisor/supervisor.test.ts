@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Core } from "../../src/core/index.ts";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { nowSeconds, type Catalog } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";

@@ -233,6 +233,22 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     }
   });
 
+  test("the policy form previews, as rules are typed, which of the job's archives they keep", async () => {
+    await go("/retention");
+    await page.locator("tr", { hasText: "a week" }).getByRole("link", { name: "Edit" }).click();
+    await page.waitForURL(/\/retention\/[0-9a-f-]{36}\/edit$/);
+    // The job that uses the policy is chosen, and its archive previewed at once.
+    expect(await page.getByLabel("On the archives of job").locator("option:checked").innerText()).toBe("shop-nightly");
+    const box = page.locator("#retention-preview");
+    await box.getByText("Keeps 1, expires 0 of 1 archives of shop-nightly").waitFor({ timeout: 10_000 });
+    await page.getByLabel("Daily").fill("7");
+    await box.locator("td", { hasText: "not expired yet, daily" }).waitFor({ timeout: 10_000 });
+    await b.shot("retention-preview");
+    // Nothing was saved by previewing.
+    await go("/retention");
+    expect(await page.locator("tr", { hasText: "a week" }).innerText()).not.toContain("daily");
+  });
+
   test("a slow backup is canceled from its task page", async () => {
     await go("/targets/new");
     await page.getByLabel("Name").fill("slow");

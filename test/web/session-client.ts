@@ -4,7 +4,7 @@
 import { resolve } from "node:path";
 import type { Hono } from "hono";
 import { createWeb } from "../../src/web/index.tsx";
-import { PluginRegistry } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { builtinNames } from "../../plugins/index.ts";
 import { PASSWORD, testApi, type TestApi } from "../helpers/app.ts";
 

@@ -40,6 +40,15 @@ export const retention = pgTable("retention", {
   // Seconds; a 100-year policy does not fit a 32-bit integer.
   expiry: bigint("expiry", { mode: "number" }).notNull(),
   createdAt: time("created_at").notNull(),
+  // GFS rules (docs/retention.md): counts of periods to keep, 0 for none; keep_within
+  // in seconds, 0 for none. With every rule 0 the policy is the plain expiry.
+  keepLast: integer("keep_last").notNull().default(0),
+  keepHourly: integer("keep_hourly").notNull().default(0),
+  keepDaily: integer("keep_daily").notNull().default(0),
+  keepWeekly: integer("keep_weekly").notNull().default(0),
+  keepMonthly: integer("keep_monthly").notNull().default(0),
+  keepYearly: integer("keep_yearly").notNull().default(0),
+  keepWithin: bigint("keep_within", { mode: "number" }).notNull().default(0),
 }, (t) => [uniqueIndex("retention_name").on(t.name)]);
 
 export const jobs = pgTable("jobs", {
@@ -92,11 +101,16 @@ export const archives = pgTable("archives", {
   purgeAttempts: integer("purge_attempts").notNull().default(0),
   purgeError: text("purge_error"),
   purgeNextAt: time("purge_next_at"),
+  // An operator's pin: a pinned archive is never expired, by its expiry or by rules.
+  pinned: boolean("pinned").notNull().default(false),
+  pinReason: text("pin_reason").notNull().default(""),
 }, (t) => [
   index("archives_target_taken").on(t.targetUuid, t.takenAt),
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
   index("archives_taken").on(t.takenAt),
   index("archives_status_expires").on(t.status, t.expiresAt),
+  // Retention rules are decided over one job's archives at a time.
+  index("archives_job_taken").on(t.jobUuid, t.takenAt),
 ]);
 
 export const tasks = pgTable("tasks", {
@@ -162,3 +176,61 @@ export const tokens = pgTable("tokens", {
   createdAt: time("created_at").notNull(),
   lastUsedAt: time("last_used_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
+
+// Shield agents the core has reached (src/agent): see ./sqlite.ts.
+export const agents = pgTable("agents", {
+  name: text("name").primaryKey(),
+  hostKey: text("host_key").notNull(),
+  firstSeen: time("first_seen").notNull(),
+  lastSeen: time("last_seen").notNull(),
+  version: text("version").notNull().default(""),
+});
+// Notification channels (issue 16); see ./sqlite.ts.
+export const notificationChannels = pgTable("notification_channels", {
+  uuid: uuid("uuid").primaryKey(),
+  name: text("name").notNull(),
+  kind: text("kind").notNull(),
+  settings: text("settings").notNull(),
+  events: text("events").notNull(),
+  jobs: text("jobs").notNull().default("[]"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("notification_channels_name").on(t.name)]);
+
+export const notificationDeliveries = pgTable("notification_deliveries", {
+  uuid: uuid("uuid").primaryKey(),
+  channelUuid: uuid("channel_uuid").notNull(),
+  event: text("event").notNull(),
+  taskUuid: uuid("task_uuid"),
+  jobUuid: uuid("job_uuid"),
+  message: text("message").notNull(),
+  status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: time("next_at"),
+  lastError: text("last_error"),
+  createdAt: time("created_at").notNull(),
+  deliveredAt: time("delivered_at"),
+}, (t) => [
+  index("notification_deliveries_status_next").on(t.status, t.nextAt),
+  index("notification_deliveries_created").on(t.createdAt),
+  uniqueIndex("notification_deliveries_once").on(t.channelUuid, t.event, t.taskUuid),
+]);
+
+export const drills = pgTable("drills", {
+  jobUuid: uuid("job_uuid").primaryKey(),
+  scratchTargetUuid: uuid("scratch_target_uuid").notNull(),
+  scheduleUuid: uuid("schedule_uuid").notNull(),
+  nextDueAt: time("next_due_at"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("drills_scratch_target").on(t.scratchTargetUuid)]);
+
+export const drillResults = pgTable("drill_results", {
+  taskUuid: uuid("task_uuid").primaryKey(),
+  jobUuid: uuid("job_uuid").notNull(),
+  archiveUuid: uuid("archive_uuid"),
+  ok: boolean("ok").notNull(),
+  rtoMs: bigint("rto_ms", { mode: "number" }),
+  figures: text("figures"),
+  verify: text("verify").notNull(),
+  error: text("error"),
+  finishedMs: bigint("finished_ms", { mode: "number" }).notNull(),
+}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);

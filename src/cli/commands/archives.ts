@@ -16,6 +16,7 @@ export function archiveDetails(o: any): [string, unknown][] {
   const purging = o.status !== "purged";
   return [
     ["UUID", o.uuid], ["Status", o.status], ["Taken at", `${o.taken_at} UTC`], ["Expires at", `${o.expires_at} UTC`],
+    ...(o.pinned ? [["Pinned", `yes: ${o.pin_reason} (never expired)`] as [string, unknown]] : []),
     ...(o.purged_at ? [["Purged at", `${o.purged_at} UTC`] as [string, unknown]] : []),
     ...(o.purge_error ? [["Purge error", o.purge_error] as [string, unknown]] : []),
     ...(purging && o.purge_attempts > 0 ? [["Purge attempts", o.purge_attempts] as [string, unknown]] : []),
@@ -69,6 +70,26 @@ export const archiveCommands: Command[] = [
       const o = await archive(ctx);
       const notes = ctx.str("notes") ?? (await ctx.ask("notes", "Notes", { default: o.notes }));
       ctx.report(await ctx.api().put(`/v1/archive/${o.uuid}`, { notes }), `updated archive ${o.uuid}`);
+    },
+  },
+  {
+    verb: "pin", noun: "archive", summary: "Pin an archive: it is never expired, by its expiry or by retention rules",
+    usage: "pin archive ARCHIVE --reason TEXT", args: ["ARCHIVE"],
+    options: [["--reason TEXT", "why it must stay (required; asked for on a terminal)"]],
+    examples: ["shield pin archive 9ee4 --reason 'legal hold #42'"],
+    specs: [{ name: "reason" }],
+    async run(ctx) {
+      const o = await archive(ctx);
+      const reason = ctx.str("reason") ?? (await ctx.ask("reason", "Why pin it", { required: true }));
+      ctx.report(await ctx.api().put(`/v1/archive/${o.uuid}`, { pinned: true, pin_reason: reason }), `pinned archive ${o.uuid}`);
+    },
+  },
+  {
+    verb: "unpin", noun: "archive", summary: "Unpin an archive: its expiry and its policy's rules apply again",
+    usage: "unpin archive ARCHIVE", args: ["ARCHIVE"], examples: ["shield unpin archive 9ee4"],
+    async run(ctx) {
+      const o = await archive(ctx);
+      ctx.report(await ctx.api().put(`/v1/archive/${o.uuid}`, { pinned: false }), `unpinned archive ${o.uuid}`);
     },
   },
   {

@@ -9,6 +9,7 @@ import { createBody, editBody, formSpecs, type Field } from "../form.ts";
 import { formatDuration, maskEndpoint, short, type Column } from "../output.ts";
 import { KINDS, resolve, type Kind } from "../resolve.ts";
 import { parseDuration, parseEndpoint } from "../values.ts";
+import { describeRules, parseRule, RULE_FLAGS } from "./retention.ts";
 
 interface Definition {
   kind: Kind;
@@ -19,6 +20,8 @@ interface Definition {
   details: (o: any) => [string, unknown][];
   /** --plugin filter (targets, stores). */
   byPlugin?: boolean;
+  /** Switches only `edit` takes (a retention policy's --force): added to the body it sends. */
+  editSwitches?: { flag: string; key: string; help: string }[];
   examples: { create: string[]; edit: string[] };
 }
 
@@ -71,11 +74,13 @@ export function definitionCommands(d: Definition): Command[] {
     {
       verb: "edit", noun, summary: `Change a ${noun}`,
       usage: `edit ${noun} ${NOUN} ${d.fields.map((f) => `[--${f.flag} ${f.flag.toUpperCase()}]`).join(" ")}`,
-      options: flagHelp(d.fields).map(([f, h]) => [f, h.replace(" (required)", "")]),
-      examples: d.examples.edit, specs: formSpecs(d.fields), args: [NOUN],
+      options: [...flagHelp(d.fields).map(([f, h]) => [f, h.replace(" (required)", "")] as [string, string]),
+        ...(d.editSwitches ?? []).map((w) => [`--${w.flag}`, w.help] as [string, string])],
+      examples: d.examples.edit, specs: [...formSpecs(d.fields), ...(d.editSwitches ?? []).map((w) => ({ name: w.flag, flag: true }))], args: [NOUN],
       async run(ctx) {
         const current = await resolve(ctx.api(), kind, ctx.arg(0));
         const body = await editBody(ctx, d.fields, current);
+        for (const w of d.editSwitches ?? []) if (ctx.flag(w.flag)) body[w.key] = true;
         const r = await ctx.api().put<any>(`${kind.item}/${current.uuid}`, body);
         ctx.report(r, `updated ${noun} ${body.name} (${current.uuid})`);
       },
@@ -161,14 +166,21 @@ export const retentionCommands = definitionCommands({
   fields: [name, summary, {
     key: "expires", flag: "expires", question: "Keep archives for (3600, 1h, 30d, 2w, 1y)", required: true,
     parse: (t) => parseDuration(t), show: (o) => formatDuration(o.expires),
-  }],
+  }, ...RULE_FLAGS.map(({ key, flag, question }): Field => ({
+    key, flag, question, required: false, noPrompt: true, parse: (t) => parseRule(key, flag, t),
+  }))],
   columns: [
     { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name },
-    { title: "Expires", value: (o) => formatDuration(o.expires) }, { title: "Summary", value: (o) => o.summary },
+    { title: "Expires", value: (o) => formatDuration(o.expires) }, { title: "Rules", value: (o) => describeRules(o) },
+    { title: "Summary", value: (o) => o.summary },
   ],
-  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Expires", `${o.expires} s (${formatDuration(o.expires)})`]],
+  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Expires", `${o.expires} s (${formatDuration(o.expires)})`],
+    ["Rules", describeRules(o)]],
+  editSwitches: [{ flag: "force", key: "force", help: "confirm a change that purges more than --retention-max-purge-share of a job's archives at once" }],
   examples: {
-    create: [`shield create retention policy --name month --expires 30d`, `shield create policy --name hourly --expires 3600 --summary "scratch"`],
-    edit: [`shield edit retention policy month --expires 31d`],
+    create: [`shield create retention policy --name month --expires 30d`, `shield create policy --name hourly --expires 3600 --summary "scratch"`,
+      `shield create retention policy --name gfs --expires 1d --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 12`],
+    edit: [`shield edit retention policy month --expires 31d`, `shield edit retention policy gfs --keep-daily 14 --keep-within 0`,
+      `shield edit retention policy gfs --keep-monthly 3 --force`],
   },
 });

@@ -115,13 +115,15 @@ export const jobCommands: Command[] = [
   },
   {
     verb: "edit", noun: "job", summary: "Change a job (pause and unpause have their own commands)",
-    usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C]",
-    options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression", "as for create job; what is not given stays"]],
+    usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C] [--force]",
+    options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression", "as for create job; what is not given stays"],
+      ["--force", "confirm a --retention that purges more than --retention-max-purge-share of the job's archives at once"]],
     examples: ["shield edit job orders-nightly --schedule weekly", "shield edit job orders-nightly --retention quarter --summary 'kept longer'"],
-    specs: formSpecs(FIELDS.filter((f) => !f.createOnly)), args: ["JOB"],
+    specs: [...formSpecs(FIELDS.filter((f) => !f.createOnly)), { name: "force", flag: true }], args: ["JOB"],
     async run(ctx) {
       const current = await job(ctx);
       const body = await editBody(ctx, FIELDS, current);
+      if (ctx.flag("force")) body.force = true;
       const r = await ctx.api().put<any>(`/v1/job/${current.uuid}`, body);
       ctx.report(r, `updated job ${body.name} (${current.uuid})`);
     },

@@ -3,7 +3,7 @@
 // refusal names both (the backup, restore and purge paths resolve through it too).
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { PluginRegistry, PluginUnfit } from "../../src/pipeline/plugins.ts";
+import { PluginRegistry, PluginUnfit } from "../../src/plugin-host/index.ts";
 import { builtinNames } from "../../plugins/index.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
