@@ -9,6 +9,7 @@ import { fs } from "./fs/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { postgres } from "./postgres/index.ts";
 import { rabbitmq } from "./rabbitmq/index.ts";
+import { redis } from "./redis/index.ts";
 import { s3 } from "./s3/index.ts";
 import { script } from "./script/index.ts";
 import { EXIT, runAction, say, type Plugin } from "./protocol.ts";
@@ -21,6 +22,7 @@ export const builtins: ReadonlyMap<string, Plugin> = new Map([
   mysql,
   postgres,
   rabbitmq,
+  redis,
   s3,
   script,
 ].map((p) => [p.info.name, p]));

@@ -5,6 +5,7 @@ import { stopAzurite } from "./azurite.ts";
 import { stopMariadb } from "./mariadb.ts";
 import { stopPostgres } from "./postgres.ts";
 import { stopRabbit } from "./rabbitmq.ts";
+import { stopRedis } from "./redis.ts";
 import { stopMoto } from "./s3.ts";
 
 afterAll(async () => {
@@ -13,4 +14,5 @@ afterAll(async () => {
   stopAzurite();
   stopMoto();
   await stopRabbit();
+  await stopRedis();
 });

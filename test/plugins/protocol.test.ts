@@ -28,7 +28,7 @@ describe("shield plugin", () => {
   test("without a name lists the built-ins", async () => {
     const r = await plugin([]);
     expect(r.code).toBe(0);
-    for (const name of ["fs", "files", "postgres", "rabbitmq", "script"]) expect(r.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
+    for (const name of ["fs", "files", "postgres", "rabbitmq", "redis", "script"]) expect(r.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"));
     expect(r.stdout).toMatch(/fs\s+store/);
     expect(r.stdout).toMatch(/postgres\s+target/);
     expect((await shield(["help"])).stdout).toContain("plugin");
@@ -41,7 +41,7 @@ describe("shield plugin", () => {
     expect(builtinNames()).toEqual(expect.arrayContaining(["files", "fs", "postgres", "rabbitmq", "azure", "script", "s3"]));
   });
 
-  test.each(["fs", "files", "postgres", "rabbitmq", "script", "s3"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
+  test.each(["fs", "files", "postgres", "rabbitmq", "redis", "script", "s3"])("%s info: JSON on stdout, endpoint from the environment, fields for forms", async (name) => {
     const r = await plugin([name, "info"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
