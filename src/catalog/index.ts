@@ -6,6 +6,7 @@ import { archiveQueries } from "./archives.ts";
 import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
+import { authProviderQueries } from "./auth-providers.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -31,6 +32,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
+    authProviders: authProviderQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
     close: () => h.close(),
   };
@@ -47,5 +49,6 @@ export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
+export type { SessionView } from "./users.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
