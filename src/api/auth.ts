@@ -64,7 +64,7 @@ export function authRoutes(router: Router): void {
   }, async () => (await providers.list()).map(providerJson));
 
   route(router, {
-    method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate, status: 201,
+    method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
     summary: "Add an auth provider",
     description: "ldap: config {url, base_dn, bind_dn, bind_password, user_filter, group_base_dn, groups: {admin, operator, viewer}, default_role, start_tls, ca_file, timeout_ms}. " +
       "none: everyone is admin without signing in; refused unless the daemon listens on loopback only.",
