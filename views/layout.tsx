@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "access";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -17,6 +17,8 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "stores", href: "/stores", label: "Stores" },
   { section: "schedules", href: "/schedules", label: "Schedules" },
   { section: "retention", href: "/retention", label: "Retention" },
+  // Admins only: the others would get a 403.
+  { section: "access", href: "/access", label: "Access" },
 ];
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
@@ -54,7 +56,7 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <a class="brand" href="/">Shield</a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => n.section !== "access" || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
             ))}
           </ul>

@@ -21,6 +21,7 @@ import { schedulePages } from "./schedules.tsx";
 import { retentionPages } from "./retention.tsx";
 import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
+import { accessPages } from "./access.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -149,6 +150,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   retentionPages(app);
   archivePages(app);
   taskPages(app);
+  accessPages(app);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;

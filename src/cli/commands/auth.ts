@@ -61,7 +61,8 @@ export const authCommands: Command[] = [
     verb: "create", noun: "provider", summary: "Add an auth provider (admins only)",
     usage: "create provider --name NAME --type ldap|none [--config-file FILE] [--bind-password-stdin]",
     options: [["--name NAME", "the provider's name (required)"], ["--type TYPE", "ldap, or none (everyone is admin; loopback daemons only)"], ...configOptions],
-    examples: ["printf '%s\\n' \"$BIND_PW\" | shield create provider --name corp --type ldap --config-file corp-ldap.yaml --bind-password-stdin",
+    examples: ["shield create provider --name corp --type ldap --config-file corp-ldap.yaml",
+      "printf '%s\\n' \"$BIND_PW\" | shield create provider --name corp --type ldap --config-file corp-ldap.yaml --bind-password-stdin",
       "shield create provider --name lab --type none"],
     specs: [{ name: "name" }, { name: "type" }, { name: "config-file" }, { name: "bind-password-stdin", flag: true }],
     async run(ctx) {
