@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Attribute, Change } from "ldapts";
 import { EndpointSecrets, SEALED_PREFIX } from "../../src/pipeline/endpoint-secrets.ts";
 import { nowSeconds } from "../../src/catalog/index.ts";
-import { ldapProvider } from "../../src/core/providers/ldap.ts";
+import { escapeFilterValue, ldapProvider, userFilter } from "../../src/core/providers/ldap.ts";
 import { freePort } from "../helpers/services.ts";
 import { PASSWORD, testApi, type TestApi } from "../helpers/app.ts";
 import { BASE_DN, GROUPS, READER_DN, READER_PASSWORD, slapdAvailable, startSlapd, userDn, type SlapdServer } from "../helpers/slapd.ts";
@@ -174,6 +174,42 @@ describe.skipIf(!slapdAvailable)("the ldap provider", () => {
     expect(await ldaps.authenticate("vera", "vera-password")).toEqual({ ok: true, role: "viewer" });
     const noCa = ldapProvider("tls", { ...base, url: s.ldapsUrl });
     expect(noCa.authenticate("vera", "vera-password")).rejects.toThrow(/certificate/);
+  });
+});
+
+describe("escapeFilterValue (RFC 4515)", () => {
+  test("the five special characters become backslash-hex; everything else stays", () => {
+    expect(escapeFilterValue("*)(uid=*")).toBe("\\2a\\29\\28uid=\\2a");
+    expect(escapeFilterValue("a\\b\0c")).toBe("a\\5cb\\00c");
+    expect(escapeFilterValue("José O'Brien")).toBe("José O'Brien");
+    expect(userFilter({ user_filter: "(&(objectClass=person)(uid={username}))" }, "*")).toBe("(&(objectClass=person)(uid=\\2a))");
+  });
+});
+
+describe.skipIf(!slapdAvailable)("the sign-in throttle applies to directory users too", () => {
+  let s: SlapdServer;
+  let t: TestApi;
+  beforeAll(async () => {
+    s = await startSlapd();
+    t = await testApi("sqlite", { throttle: { freePerUser: 2, freePerAddress: 100, firstWaitMs: 60_000, maxWaitMs: 60_000 } });
+    expect((await t.req("POST", "/v1/auth/providers", { body: { name: "corp", type: "ldap", config: ldapConfig(s) } })).status).toBe(200);
+  }, 60_000);
+  afterAll(async () => {
+    await t?.cleanup();
+    await s?.stop();
+  });
+
+  test("past the free failures an LDAP user waits (429) even with the right password; an LDAP user's password cannot be set here", async () => {
+    const from = (password: string) => t.app.request("/v1/auth/whoami", { headers: { authorization: `Basic ${Buffer.from(`olga:${password}`).toString("base64")}` } }, { clientAddress: "198.51.100.9" });
+    expect((await from("olga-password")).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await from(`guess-${i}`)).status).toBe(401);
+    const held = await from("olga-password");
+    expect(held.status).toBe(429);
+    expect(held.headers.get("retry-after")).toBeTruthy();
+    const olga = (await t.req("GET", "/v1/users")).json.find((u: any) => u.name === "olga");
+    const r = await t.req("PUT", `/v1/user/${olga.uuid}`, { body: { password: "a new password" } });
+    expect(r.status).toBe(409);
+    expect(r.json.error).toContain("corp provider");
   });
 });
 
