@@ -55,10 +55,34 @@ describe("the Access page", () => {
     const admin = new WebClient(web);
     await admin.signIn("admin");
     const page = await admin.get("/access");
-    const uuid = (await t.req("GET", "/v1/auth/sessions")).json.find((s: any) => s.user.name === "viewer").uuid;
+    const session = (await t.req("GET", "/v1/auth/sessions")).json.find((s: any) => s.user.name === "viewer");
+    const uuid = session.uuid;
+    // A web session's token expires with the session (12 hours), whether or not it is used again.
+    expect(Date.parse(session.expires_at.replace(" ", "T") + "Z") - Date.now()).toBeWithin(12 * 3600_000 - 120_000, 12 * 3600_000 + 1000);
     expect(page.html).toContain(`id="session-${uuid}"`);
     const r = await admin.post(`/access/sessions/${uuid}/revoke`);
     expect(r.status).toBe(303);
     expect((await viewer.get("/")).status).toBe(303);
+  });
+});
+
+describe("the web UI with the none provider", () => {
+  test("a browser without a session is the lab admin, and its forms still need the CSRF token", async () => {
+    const { createWeb } = await import("../../src/web/index.tsx");
+    const { testApi } = await import("../helpers/app.ts");
+    const t = await testApi("sqlite", { core: { loopbackOnly: true } });
+    try {
+      const web = createWeb({ api: t.app });
+      const b = new WebClient(web);
+      expect((await b.get("/jobs")).status).toBe(303);
+      expect((await t.req("POST", "/v1/auth/providers", { body: { name: "lab", type: "none" } })).status).toBe(200);
+      const home = await b.get("/");
+      expect(home.status).toBe(200);
+      expect(home.html).toContain("lab");
+      expect((await b.request("POST", "/schedules", { form: { name: "s", summary: "", when: "daily at 4am" } })).status).toBe(403);
+      expect((await b.post("/schedules", { name: "s", summary: "", when: "daily at 4am" })).status).toBe(303);
+    } finally {
+      await t.cleanup();
+    }
   });
 });
