@@ -74,7 +74,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
-    users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds }),
+    users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds, loopbackOnly: opts.loopbackOnly }),
     providers,
   };
 }

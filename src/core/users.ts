@@ -51,6 +51,8 @@ export interface UserRulesOptions {
   providers?: ProviderRules;
   /** How old a provider's word about a user may get before it is asked again (default 15 min). */
   recheckSeconds?: number;
+  /** Whether this daemon listens on loopback only: the none provider counts only then. */
+  loopbackOnly?: boolean;
 }
 
 /** The API's way of writing a time (UTC, to the second). */
@@ -196,7 +198,11 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
      */
     async authenticate(header: string | undefined, address: ClientAddress = UNKNOWN_ADDRESS): Promise<Principal> {
       if (!header) {
-        if (opts.providers && (await opts.providers.noneEnabled())) return labPrincipal();
+        if (opts.providers && (await opts.providers.noneEnabled())) {
+          // Asked per daemon: another daemon on the same catalog may listen wider than this one did.
+          if (opts.loopbackOnly) return labPrincipal();
+          throw new Unauthenticated("the none auth provider is on, but this daemon does not listen on loopback only: sign in");
+        }
         throw new Unauthenticated();
       }
       const [scheme, value = ""] = header.trim().split(/\s+/, 2);
@@ -241,6 +247,8 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
           throttle.succeeded(name, address);
           return { uuid: user.uuid, name: user.name, role: user.role, userRole: user.role, via: "password", provider: LOCAL };
         }
+        // The lab's user has no password: it is only ever the request without credentials.
+        if (user?.provider === "none") return refuse();
         if (user) {
           // Basic sends the password with every request: the provider is asked every time, so a
           // user removed or demoted there is refused or demoted at the next request.

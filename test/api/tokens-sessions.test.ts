@@ -77,6 +77,18 @@ describe("admins list and revoke any user's sessions", () => {
 });
 
 describe("the none provider", () => {
+  test("a daemon that does not listen on loopback ignores a none provider another daemon on the catalog added", async () => {
+    const t = await testApi("sqlite", { core: { loopbackOnly: false } });
+    try {
+      await t.core.catalog.authProviders.create({ uuid: crypto.randomUUID(), name: "lab", type: "none", config: "{}", createdAt: nowSeconds() });
+      const r = await t.req("GET", "/v1/auth/whoami", { as: "anonymous" });
+      expect(r.status).toBe(401);
+      expect(r.json.error).toContain("does not listen on loopback only");
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test("refused unless the daemon listens on loopback only", async () => {
     const t = await testApi("sqlite", { core: { loopbackOnly: false } });
     try {
@@ -98,6 +110,8 @@ describe("the none provider", () => {
       expect(who.json).toMatchObject({ name: "lab", role: "admin", provider: "none" });
       expect((await t.req("GET", "/v1/auth/whoami", { as: "viewer" })).json.role).toBe("viewer");
       expect((await t.req("GET", "/v1/auth/whoami", { as: { basic: "viewer:wrong password" } })).status).toBe(401);
+      // The lab's user has no password to sign in with.
+      expect((await t.req("GET", "/v1/auth/whoami", { as: { basic: "lab:" } })).status).toBe(401);
       expect((await t.req("DELETE", "/v1/auth/provider/lab")).status).toBe(200);
       expect((await t.req("GET", "/v1/auth/whoami", { as: "anonymous" })).status).toBe(401);
     } finally {
