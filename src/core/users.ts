@@ -254,10 +254,12 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
           // user removed or demoted there is refused or demoted at the next request.
           const provider = await opts.providers?.byName(user.provider);
           if (!provider) return refuse(`user "${name}" signs in through the ${user.provider} provider, which is no longer configured`);
-          const verdict = await ask(() => provider!.authenticate(name, password));
+          const verdict = await ask(() => provider.authenticate(name, password));
           if (!verdict.ok) {
+            // Gone from the directory or from its groups: their sessions end now too. A wrong
+            // password (perhaps someone else's guess) ends nothing.
             if (verdict.reason !== "password") await catalog.tokens.deleteForUser(user.uuid);
-            return refuse(refusal(verdict, provider!.name, name));
+            return refuse(refusal(verdict, provider.name, name));
           }
           throttle.succeeded(name, address);
           const role = await refreshRole(user, verdict);
@@ -279,7 +281,7 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
             throttle.succeeded(name, address);
             return { ...(await firstSignIn(name, provider, verdict.role)), via: "password" };
           }
-          if (verdict.reason !== "unknown") refuse(refusal(verdict, provider.name, name));
+          if (verdict.reason !== "unknown") return refuse(refusal(verdict, provider.name, name));
         }
         if (down) throw unavailable(down);
         // So that a wrong name costs what a wrong password does.
@@ -305,7 +307,7 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
         }
         const role = o.role ?? user.role;
         const limit = user.userRole && roleRank(role) < roleRank(user.userRole) ? role : null;
-        if (o.expiresAt !== undefined && o.expiresAt <= nowSeconds()) throw new InvalidInput("expires: must be in the future", { expires_at: "must be in the future" });
+        if (o.expiresAt !== undefined && o.expiresAt <= nowSeconds()) throw new InvalidInput("expires_at: must be in the future", { expires_at: "must be in the future" });
         let expiresAt = o.expiresAt ?? null;
         if (user.tokenExpiresAt) expiresAt = Math.min(expiresAt ?? Infinity, user.tokenExpiresAt);
         const uuid = crypto.randomUUID();
@@ -328,7 +330,7 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
     /** Every user's sessions: web sessions and API tokens alike (admins). */
     sessions: {
       async list(userUuid?: string) {
-        if (userUuid) await catalog.users.get(userUuid).then((u) => { if (!u) throw new NotFound("user", userUuid); });
+        if (userUuid && !(await catalog.users.get(userUuid))) throw new NotFound("user", userUuid);
         return catalog.tokens.listAll(userUuid);
       },
       async revoke(uuid: string): Promise<void> {
