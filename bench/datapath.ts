@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
@@ -22,6 +22,12 @@
 //        build, BENCH_COMPARE (another binary, same session) and the shell; then the daemon CPU
 //        of a GET /v1/task (what polling costs), and two restores per build of the big
 //        database into a new one (time and CPU). Not part of all.
+// restore the BENCH_PG_* database's archive (zstd, encrypted) restored by the daemon into
+//        a new database, verify pass included, against the shell
+//        `openssl dec | zstd -d | pg_restore` of the same database's dump into a new
+//        database (pg_restore with the plugin's flags, --single-transaction included);
+//        paired runs, the order alternating each round. The verify pass's own time comes
+//        from the task log ("verified N MiB in T s"). Not part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
@@ -580,12 +586,94 @@ async function quick(): Promise<void> {
   for (const b of daemonsByBuild) await stopDaemon(b.d);
 }
 
+/**
+ * restore: shield's restore (verify pass, then retrieve → decrypt → zstd -d → pg_restore)
+ * against the shell's `openssl dec | zstd -d | pg_restore` of the same database, each into
+ * a new database, in pairs whose order alternates. Medians, spread (lowest–highest), the
+ * ratio of medians and the median of the per-pair ratios; the verify pass on its own.
+ */
+async function restoreBench(): Promise<void> {
+  out("## Restore: PostgreSQL from the fs store, zstd and encryption, verify pass included");
+  out();
+  if (!pgAvailable) {
+    out("PostgreSQL is not installed here: skipped.");
+    return;
+  }
+  const db = await makeDatabase();
+  const pg = await startPostgres();
+  const bin = pg.bindir;
+  const storeDir = join(scratch, "restore-store");
+  const shellFile = join(scratch, "restore-shell.zst.enc");
+  emptyDir(storeDir);
+  const endpoint = (name: string) => ({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: bin });
+  const d = await startDaemon({});
+  const job = await makeJob(d, "pg", { plugin: "postgres", endpoint: endpoint(db.name) }, storeDir, "zstd");
+  const b = await runJob(d, job);
+  if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
+  // The shell's copy: the same database dumped with the plugin's flags, compressed and encrypted alike.
+  const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres`;
+  await sh(`${bin}/pg_dump -Fc -Z0 ${conn} ${db.name} | zstd -q -3 -T0 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${shellFile}`);
+  out(`Archive: ${mib(b.size)} stored (${mib(b.rawSize)} raw dump); the shell's file: ${mib(statSync(shellFile).size)}. Load average before the runs: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+  out();
+  const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
+  const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
+  // Both create the database first: the plugin does it with psql (ensureDatabase), the shell with createdb.
+  const flags = "--clean --if-exists --no-owner --single-transaction";
+  const shell = (name: string) => `${bin}/createdb ${conn} ${name} && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | ${bin}/pg_restore ${flags} ${conn} -d ${name}`;
+  const shieldRun = async (i: number) => {
+    const name = `restored_shield_${i}_${process.pid}`;
+    const target = await call(d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: endpoint(name), agent: "" });
+    dropCaches();
+    const r = await runTask(d, `/v1/archive/${b.archive}/restore`, { target: target.uuid });
+    const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
+    await drop(name);
+    await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
+    return { ms: r.ms, verifyMs: m ? Number(m[3]) * 1000 : NaN, cpu: r.cpu, log: r.task.log as string };
+  };
+  const shellRun = async (i: number) => {
+    const name = `restored_shell_${i}_${process.pid}`;
+    dropCaches();
+    const ms = await sh(shell(name));
+    await drop(name);
+    return ms;
+  };
+  out("| pair | order | shield (POST restore → done) | of which the verify pass | shell `openssl dec \\| zstd -d \\| pg_restore` | ratio shell ÷ shield | load average |");
+  out("|---|---|---|---|---|---|---|");
+  const shieldMs: number[] = [], shellMs: number[] = [], verifyMs: number[] = [], ratios: number[] = [];
+  let lastLog = "";
+  for (let i = 0; i < RUNS; i++) {
+    const shieldFirst = i % 2 === 0;
+    let a: Awaited<ReturnType<typeof shieldRun>>, s: number;
+    if (shieldFirst) { a = await shieldRun(i); s = await shellRun(i); } else { s = await shellRun(i); a = await shieldRun(i); }
+    shieldMs.push(a.ms); shellMs.push(s); verifyMs.push(a.verifyMs); ratios.push(s / a.ms);
+    lastLog = a.log;
+    out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(a.ms)} (${cpu(a)}) | ${secs(a.verifyMs)} (${(100 * a.verifyMs / a.ms).toFixed(1)} %) | ${secs(s)} | ${(s / a.ms).toFixed(2)} | ${loadavg()[0]!.toFixed(2)} |`);
+  }
+  const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
+  out(`| **median** | | **${secs(median(shieldMs))}** (${spread(shieldMs)}) | **${secs(median(verifyMs))}** (${spread(verifyMs)}) | **${secs(median(shellMs))}** (${spread(shellMs)}) | **${(median(shellMs) / median(shieldMs)).toFixed(2)}** (pairs: ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, median ${median(ratios).toFixed(2)}) | |`);
+  out();
+  // The verify pass alone, read back by the same store: what it costs without the restore around it.
+  // The task log gives the verify pass to 0.1 s: a short one reads as 0.0 s.
+  if (median(verifyMs) > 0) out(`Verify pass rate: ${rate(b.size, median(verifyMs))} over the ${mib(b.size)} blob (SHA-256 and AES-256-GCM in the daemon, the blob read by \`shield plugin fs retrieve\`).`);
+  out();
+  out("Task log of the last shield restore:");
+  out();
+  out("```");
+  for (const l of lastLog.trim().split("\n")) out(l);
+  out("```");
+  out();
+  await admin.end();
+  await stopDaemon(d);
+  rmSync(storeDir, { recursive: true, force: true });
+  rmSync(shellFile, { force: true });
+}
+
 // ---- main --------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all", "quick"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick]");
+  if (!["relay", "e2e", "rss", "all", "quick", "restore"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -605,6 +693,7 @@ async function main(): Promise<void> {
   if (what === "rss" || what === "all") await rss();
   if (what === "e2e" || what === "all") await e2e();
   if (what === "quick") await quick();
+  if (what === "restore") await restoreBench();
 }
 
 function cleanup(): void {

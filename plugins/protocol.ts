@@ -28,7 +28,7 @@ export const EXIT = {
   ENDPOINT_BAD_VALUE: 13,
 } as const;
 
-export const ACTIONS = ["info", "validate", "backup", "restore", "store", "retrieve", "purge", "test"] as const;
+export const ACTIONS = ["info", "validate", "backup", "restore", "store", "retrieve", "purge", "test", "verify", "clean"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** A failure with the exit code that names its kind; its message is the one line printed. */
@@ -102,6 +102,13 @@ export function partialIdOf(key: string): string | undefined {
   return id;
 }
 
+/**
+ * What a target's optional `verify` reports (printed as one JSON line), for a
+ * restore drill: figures a person can compare with the source (tables and their
+ * row counts, a file count and total size). `summary` is one line for the task log.
+ */
+export interface VerifyResult { summary: string; figures: Record<string, unknown> }
+
 /** What `store` reports; printed as the JSON line the daemon records. */
 export interface StoreResult { key: string; size?: number; [extra: string]: unknown }
 
@@ -159,6 +166,17 @@ export interface Plugin {
   purge?(ctx: ActionContext): Promise<void>;
   /** A live check (can connect, can write); lines for a human. */
   test?(ctx: ActionContext): Promise<string[]>;
+  /**
+   * target, optional (restore drills): reads what the endpoint holds and reports
+   * figures (VerifyResult, one JSON line on stdout); changes nothing. Absent: exit 2,
+   * and the drill says the plugin offers no verification.
+   */
+  verify?(ctx: ActionContext): Promise<VerifyResult>;
+  /**
+   * target, optional (restore drills): empties what the endpoint holds, after a
+   * drill restored into it. The daemon sends it only to a drill's scratch target.
+   */
+  clean?(ctx: ActionContext): Promise<string[]>;
 }
 
 const USAGE = (name: string) => `usage: shield plugin ${name} ACTION [-e|--endpoint JSON] [-k|--key KEY]
@@ -241,6 +259,8 @@ export async function runAction(
         await io.printJSON(result);
         break;
       }
+      case "verify": await io.printJSON(await plugin.verify!(ctx)); break;
+      case "clean": await io.printLines(await plugin.clean!(ctx)); break;
       case "backup": await plugin.backup!(ctx); break;
       case "restore": await plugin.restore!(ctx); break;
       case "retrieve": await plugin.retrieve!(ctx); break;

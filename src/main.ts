@@ -13,6 +13,7 @@ Usage: shield COMMAND [options]
 
 Commands:
   daemon     run the core: the /v1 API and the catalog (shield daemon --help)
+  agent      run the agent on a data host, driven by a core over SSH (shield agent --help)
   plugin     run a built-in plugin: shield plugin NAME ACTION ... (shield plugin lists them)
   archive decrypt   decrypt a stored blob offline (shield archive decrypt --help)
   rekey      rotate the master key: re-wrap every archive's key (shield rekey --help)
@@ -36,6 +37,18 @@ async function main(argv: string[]): Promise<number> {
       if (config === "help") { process.stdout.write(DAEMON_HELP); return 0; }
       await runDaemon(config);
       return -1; // keeps running until a signal
+    }
+    case "agent": {
+      const { AGENT_HELP, agentConfig, runAgent } = await import("./agent/index.ts");
+      const config = agentConfig(rest, process.env);
+      if (config === "help") { process.stdout.write(AGENT_HELP); return 0; }
+      await runAgent(config);
+      return -1; // keeps running until a signal
+    }
+    case "agent-relay": {
+      // Internal: the stage of a pipeline that streams to and from an agent (src/agent/relay.ts).
+      const { runRelay } = await import("./agent/relay.ts");
+      return runRelay(rest);
     }
     case "plugin": {
       // A built-in plugin, run as a subprocess by the supervisor or by hand in a shell pipeline.

@@ -15,9 +15,12 @@ export const clearInput = (name: string) => `clear.${name}`;
 /** The form input of a plugin that describes no fields: the endpoint as JSON. */
 export const JSON_INPUT = "endpoint_json";
 
-export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, hasNext, pageHref }: {
+/** An agent's state as /v1/agents gives it, for the targets that name it. */
+export interface AgentState { name: string; reachable: boolean; error: string | null; version: string | null; host_key: string | null }
+
+export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, hasNext, pageHref, agents = [] }: {
   kind: DefKind; me: Me; rows: DefRow[]; unused: string; plugin: string; plugins: string[];
-  page: number; hasNext: boolean; pageHref: (n: number) => string;
+  page: number; hasNext: boolean; pageHref: (n: number) => string; agents?: AgentState[];
 }) {
   return (
     <>
@@ -38,7 +41,7 @@ export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, 
             <tr>
               <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a></td>
               <td>{r.plugin}</td>
-              {kind === "target" ? <td>{r.agent || <span class="muted">runs on the core</span>}</td> : null}
+              {kind === "target" ? <td>{r.agent ? <AgentCell name={r.agent} state={agents.find((a) => a.name === r.agent)} /> : <span class="muted">runs on the core</span>}</td> : null}
               <td>{r.summary}</td>
             </tr>
           ))}
@@ -47,6 +50,13 @@ export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, 
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>
   );
+}
+
+function AgentCell({ name, state }: { name: string; state: AgentState | undefined }) {
+  if (!state) return <>{name}</>;
+  return state.reachable
+    ? <>{name} <span class="muted" title={`key ${state.host_key ?? ""}`}>reachable, shield {state.version}</span></>
+    : <>{name} <span class="error" title={state.error ?? ""}>unreachable</span></>;
 }
 
 export function EndpointLines({ view }: { view: EndpointView }) {

@@ -45,6 +45,15 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
   );
 }
 
+/** The job's restore drill in one line: its last outcome and measured restore time (RTO). */
+function drillLine(job: Job): string {
+  if (!job.drill) return "none";
+  const l = job.last_drill;
+  if (!l) return "set; never ran yet";
+  const at = new Date(l.finished_at * 1000).toISOString().slice(0, 16).replace("T", " ");
+  return l.ok ? `last ${at} UTC: ok, restored in ${((l.rto_ms ?? 0) / 1000).toFixed(1)} s (RTO); ${l.verify}` : `last ${at} UTC: FAILED: ${l.error}`;
+}
+
 export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Job; tasks: Task[]; archives: Archive[]; names: Record<string, string> }) {
   const base = `/jobs/${job.uuid}`;
   return (
@@ -68,6 +77,7 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Retention</dt><dd>{job.retention_name}: archives kept {duration(job.expiry)}</dd>
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
+          <dt>Restore drill</dt><dd>{drillLine(job)}</dd>
         </dl>
       </div>
       <h2>Recent tasks</h2>

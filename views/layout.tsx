@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "access";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -17,6 +17,7 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "stores", href: "/stores", label: "Stores" },
   { section: "schedules", href: "/schedules", label: "Schedules" },
   { section: "retention", href: "/retention", label: "Retention" },
+  { section: "notifications", href: "/notifications", label: "Notifications" },
   // Admins only: the others would get a 403.
   { section: "access", href: "/access", label: "Access" },
 ];

@@ -7,10 +7,11 @@
 // exclude: tar --exclude patterns, matched against every member's path and each
 //   of its trailing parts ("*.log" anywhere, "cache" any file or directory so named).
 // Restore adds and overwrites; files in base_dir that the archive lacks are left alone.
-import { mkdirSync, statSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { isAbsolute } from "node:path";
 import {
-  EndpointInvalid, ExecFailure, PluginError, exec, strList, type ActionContext, type Plugin,
+  EndpointInvalid, ExecFailure, PluginError, exec, strList, type ActionContext, type Plugin, type VerifyResult,
 } from "../protocol.ts";
 import { confine, endpointPath } from "../confine.ts";
 import { VERSION } from "../../src/version.ts";
@@ -88,6 +89,33 @@ async function restore(ctx: ActionContext): Promise<void> {
   });
 }
 
+/** Restore drills: the number of files (and directories, symlinks) and the bytes of the files under base_dir. */
+async function verify(ctx: ActionContext): Promise<VerifyResult> {
+  const c = config(ctx);
+  if (!statSync(c.baseDir, { throwIfNoEntry: false })?.isDirectory()) throw new PluginError(`base_dir ${c.baseDir} is not an existing directory`);
+  let files = 0, dirs = 0, links = 0, bytes = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      if (st.isDirectory()) { dirs++; walk(path); }
+      else if (st.isSymbolicLink()) links++;
+      else { files++; bytes += st.size; }
+    }
+  };
+  walk(c.baseDir);
+  return { summary: `${files} files, ${bytes} bytes, ${dirs} directories, ${links} symlinks`, figures: { files, bytes, directories: dirs, symlinks: links } };
+}
+
+/** Restore drills: empties base_dir (the scratch directory), keeping the directory itself. */
+async function clean(ctx: ActionContext): Promise<string[]> {
+  const c = config(ctx);
+  if (!statSync(c.baseDir, { throwIfNoEntry: false })?.isDirectory()) return [`files: ${c.baseDir} does not exist; nothing to clean`];
+  const names = readdirSync(c.baseDir);
+  for (const name of names) rmSync(join(c.baseDir, name), { recursive: true, force: true });
+  return [`files: removed ${names.length} entries from ${c.baseDir}`];
+}
+
 export const files: Plugin = {
   info: {
     name: "files",
@@ -111,4 +139,6 @@ export const files: Plugin = {
   },
   backup,
   restore,
+  verify,
+  clean,
 };

@@ -9,7 +9,7 @@
 import { writeSync } from "node:fs";
 import { join } from "node:path";
 import {
-  EndpointInvalid, ExecFailure, PluginError, port, secretLine, str, type ActionContext, type Plugin,
+  EndpointInvalid, ExecFailure, PluginError, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
 } from "../protocol.ts";
 import { checkToolDir, endpointPath } from "../confine.ts";
 import { splitWords } from "../postgres/index.ts";
@@ -309,6 +309,40 @@ async function test(ctx: ActionContext): Promise<string[]> {
   return lines;
 }
 
+// Restore drills: every base table of the (scratch) database with its exact row
+// count and its CHECKSUM TABLE value, which a person can compare with the source's.
+async function verify(ctx: ActionContext): Promise<VerifyResult> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("verify needs mysql_database: a drill restores one database into a scratch database");
+  const t = tools(c);
+  const db = ident(c.database);
+  const names = (await query(c, t, c.conn,
+    `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(c.database)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`, ctx))
+    .map((r) => r[0]!);
+  const tables: Record<string, number> = {};
+  const checksums: Record<string, string | null> = {};
+  if (names.length) {
+    for (const r of await query(c, t, c.conn, names.map((n) => `SELECT ${literal(n)}, COUNT(*) FROM ${db}.${ident(n)}`).join(" UNION ALL "), ctx)) {
+      tables[r[0]!] = Number(r[1]);
+    }
+    // CHECKSUM TABLE names each table DB.TABLE; NULL for a table it cannot checksum.
+    for (const r of await query(c, t, c.conn, `CHECKSUM TABLE ${names.map((n) => `${db}.${ident(n)}`).join(", ")}`, ctx)) {
+      checksums[r[0]!.slice(c.database.length + 1)] = r[1] ?? null;
+    }
+  }
+  const rows = Object.values(tables).reduce((a, b) => a + b, 0);
+  return { summary: `${names.length} tables, ${rows} rows in database "${c.database}" (with CHECKSUM TABLE)`, figures: { tables, checksums, table_count: names.length, rows } };
+}
+
+// Restore drills: the scratch database dropped and created again, empty.
+async function clean(ctx: ActionContext): Promise<string[]> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("clean needs mysql_database: it empties one scratch database, never a whole server");
+  if (SYSTEM_SCHEMAS.has(c.database.toLowerCase())) throw new PluginError(`clean refuses database "${c.database}": a scratch database is one of its own`);
+  await query(c, tools(c), c.conn, `DROP DATABASE IF EXISTS ${ident(c.database)}; CREATE DATABASE ${ident(c.database)}`, ctx);
+  return [`mysql: emptied scratch database "${c.database}" of ${where(c.conn)}`];
+}
+
 export const mysql: Plugin = {
   info: {
     name: "mysql",
@@ -347,4 +381,6 @@ export const mysql: Plugin = {
   backup,
   restore,
   test,
+  verify,
+  clean,
 };

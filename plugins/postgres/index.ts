@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
-  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin,
+  EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
 } from "../protocol.ts";
 import { checkToolDir, endpointPath } from "../confine.ts";
 import { PG_DUMP, PG_DUMPALL, checkOptions } from "./options.ts";
@@ -131,7 +131,7 @@ async function backup(ctx: ActionContext): Promise<void> {
   await exec(argv, { stdout: "inherit", env: pgEnv(c), signal: ctx.signal });
 }
 
-/** Creates the database unless it exists; tells whether it did. */
+/** Creates the database unless it exists. */
 async function ensureDatabase(c: Config, bin: string, ctx: ActionContext): Promise<void> {
   const script = `SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = :'db') AS missing \\gset
 \\if :missing
@@ -146,6 +146,16 @@ CREATE DATABASE :"db";
   if (r.stdout.includes("created")) ctx.log(`postgres: created database "${c.database}"`);
 }
 
+// What a failed or canceled restore leaves behind (the README says the same):
+// - one database (pg_database set): as it was. pg_restore runs with
+//   --single-transaction (which implies --exit-on-error), so the drops of --clean
+//   and everything after them commit together or not at all. A database the
+//   restore had to create stays, empty.
+// - the whole cluster (pg_dumpall's SQL): not transactional, and cannot be, since
+//   DROP/CREATE DATABASE refuse to run in a transaction block and the script
+//   \connects from database to database. psql stops at the first error
+//   (ON_ERROR_STOP); what ran before it stays: databases dropped and re-created,
+//   the one being filled partly restored.
 async function restore(ctx: ActionContext): Promise<void> {
   const c = config(ctx);
   const bin = bindir(c);
@@ -155,15 +165,20 @@ async function restore(ctx: ActionContext): Promise<void> {
   if (c.database) {
     if (kind !== "custom") throw new PluginError(`this is a full-cluster dump (pg_dumpall): restore it with an endpoint without pg_database, not into "${c.database}"`);
     await ensureDatabase(c, bin, ctx);
-    ctx.log(`postgres: restoring database "${c.database}" of ${where(c)}`);
-    await exec(
-      [join(bin, "pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-password", "--dbname", conninfo(c.database)],
-      { stdin: stream, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
-    );
+    ctx.log(`postgres: restoring database "${c.database}" of ${where(c)} in one transaction`);
+    try {
+      await exec(
+        [join(bin, "pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction", "--no-password", "--dbname", conninfo(c.database)],
+        { stdin: stream, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+      );
+    } catch (err) {
+      ctx.log(`postgres: the restore failed; its transaction was rolled back: nothing of it was applied to database "${c.database}"`);
+      throw err;
+    }
     return;
   }
   if (kind === "custom") throw new PluginError("this is a single-database dump (pg_dump): set pg_database to the database to restore it into");
-  ctx.log(`postgres: restoring every database of ${where(c)}`);
+  ctx.log(`postgres: restoring every database of ${where(c)} (statement by statement: a cluster restore cannot be one transaction)`);
   // The dump drops and re-creates the restoring user's own role, which PostgreSQL
   // refuses; those two statements are left out so that any other error stops the restore.
   await exec(
@@ -180,6 +195,52 @@ async function test(ctx: ActionContext): Promise<string[]> {
     { stdout: "pipe", stderr: "pipe", env: pgEnv(c), signal: ctx.signal },
   );
   return [`ok: connected to ${where(c)}${c.database ? `, database "${c.database}"` : ""} as ${r.stdout.trim()}`];
+}
+
+// Restore drills. Exact row counts (count(*), not the planner's estimates): a
+// drill is there to prove the data came back, and its scratch database is small
+// enough to count or the drill measures that too.
+const COUNT_ROWS = `SELECT format('SELECT %L || chr(9) || count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND NOT c.relispartition
+ORDER BY n.nspname, c.relname \\gexec
+`;
+
+async function verify(ctx: ActionContext): Promise<VerifyResult> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("verify needs pg_database: a drill restores one database into a scratch database");
+  const bin = bindir(c);
+  const r = await exec(
+    [join(bin, "psql"), "-X", "-q", "-At", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo(c.database), "-f", "-"],
+    { stdin: new Response(COUNT_ROWS).body!, stdout: "pipe", env: pgEnv(c), signal: ctx.signal },
+  );
+  const tables: Record<string, number> = {};
+  for (const line of r.stdout.split("\n")) {
+    const tab = line.lastIndexOf("\t");
+    if (tab > 0) tables[line.slice(0, tab)] = Number(line.slice(tab + 1));
+  }
+  const rows = Object.values(tables).reduce((a, b) => a + b, 0);
+  return { summary: `${Object.keys(tables).length} tables, ${rows} rows in database "${c.database}"`, figures: { tables, table_count: Object.keys(tables).length, rows } };
+}
+
+// Drops every schema of the scratch database but the system's, then gives it back
+// an empty public schema: what a restore of pg_dump's output put there is gone.
+const DROP_ALL = `SELECT format('DROP SCHEMA %I CASCADE', nspname) FROM pg_catalog.pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%' \\gexec
+CREATE SCHEMA IF NOT EXISTS public;
+`;
+
+async function clean(ctx: ActionContext): Promise<string[]> {
+  const c = config(ctx);
+  if (!c.database) throw new PluginError("clean needs pg_database: it empties one scratch database, never a whole cluster");
+  if (c.database === "postgres" || c.database.startsWith("template")) throw new PluginError(`clean refuses database "${c.database}": a scratch database is one of its own`);
+  const bin = bindir(c);
+  await exec(
+    [join(bin, "psql"), "-X", "-q", "-At", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo(c.database), "-f", "-"],
+    { stdin: new Response(DROP_ALL).body!, stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
+  );
+  return [`postgres: emptied scratch database "${c.database}" of ${where(c)}`];
 }
 
 export const postgres: Plugin = {
@@ -214,4 +275,6 @@ export const postgres: Plugin = {
   backup,
   restore,
   test,
+  verify,
+  clean,
 };

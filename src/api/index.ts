@@ -12,8 +12,11 @@ import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { agentRoutes } from "./agents.ts";
 import { timespecRoutes } from "./timespec.ts";
 import { retentionRoutes } from "./retention.ts";
+import { notificationRoutes } from "./notifications.ts";
+import { drillRoutes } from "./drills.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -75,7 +78,10 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   archiveRoutes(router);
   taskRoutes(router);
   authRoutes(router);
+  agentRoutes(router);
   pluginRoutes(router);
+  notificationRoutes(router);
+  drillRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));

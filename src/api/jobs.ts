@@ -4,6 +4,7 @@ import { mapRows } from "./rows.ts";
 import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { jobJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
+import { drillJson, drillResultJson } from "./drills.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function jobRoutes(router: Router): void {
@@ -15,7 +16,13 @@ export function jobRoutes(router: Router): void {
     response: v.array(JobJson),
   }, async ({ query }) => {
     const { limit, offset, ...filter } = query;
-    return mapRows(await router.core.catalog.jobs.list(filter, { limit, offset }), jobJson);
+    const rows = await router.core.catalog.jobs.list(filter, { limit, offset });
+    // Each job's restore drill and its last outcome, as GET /v1/job/:uuid shows them (two queries for the page).
+    const { drills, last } = await router.core.catalog.drills.forJobs(rows.map((j) => j.uuid));
+    return mapRows(rows, (j) => {
+      const l = last.get(j.uuid);
+      return { ...jobJson(j), drill: drillJson(drills.get(j.uuid)), last_drill: l ? drillResultJson(l) : null };
+    });
   });
 
   route(router, {
@@ -27,7 +34,12 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
     summary: "Show a job", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`, response: JobJson, errors: [404],
-  }, async ({ params }) => jobJson(await jobs.get(params.uuid)));
+  }, async ({ params }) => {
+    const job = jobJson(await jobs.get(params.uuid));
+    // The job's restore drill and its last outcome (with its measured RTO): see ./drills.ts.
+    const { drill, last } = await router.core.drills.get(params.uuid);
+    return { ...job, drill: drillJson(drill), last_drill: last ? drillResultJson(last) : null };
+  });
 
   route(router, {
     method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,

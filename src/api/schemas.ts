@@ -329,6 +329,12 @@ export const JobJson = v.object({
   schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
+  // The job's restore drill (issue 16; src/api/drills.ts): its scratch target and schedule, and the last drill's outcome and RTO.
+  drill: v.nullable(v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) })),
+  last_drill: v.nullable(v.object({
+    task_uuid: Uuid, archive_uuid: v.nullable(v.string()), ok: v.boolean(), rto_ms: v.nullable(v.number()),
+    figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
+  })),
 });
 export const ArchiveJson = v.object({
   uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),

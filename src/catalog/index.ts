@@ -7,6 +7,9 @@ import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { authProviderQueries } from "./auth-providers.ts";
+import { agentQueries } from "./agents.ts";
+import { notificationQueries } from "./notifications.ts";
+import { drillQueries } from "./drills.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -34,6 +37,9 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     tokens: tokenQueries(h),
     authProviders: authProviderQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
+    agents: agentQueries(h),
+    notifications: notificationQueries(h),
+    drills: drillQueries(h),
     close: () => h.close(),
   };
 }
@@ -51,4 +57,7 @@ export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { SessionView } from "./users.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
+export type { ChannelRow, DeliveryRow, NewDelivery, DeliveryFilter } from "./notifications.ts";
+export type { DrillRow, DrillResultRow } from "./drills.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
+export type { AgentRow } from "./agents.ts";

@@ -7,14 +7,18 @@ import pg0002 from "../../drizzle/pg/0002_scheduler_queue_retention.sql" with { 
 import pg0003 from "../../drizzle/pg/0003_task_heartbeat.sql" with { type: "text" };
 import pg0004 from "../../drizzle/pg/0004_task_requested_by.sql" with { type: "text" };
 import pg0005 from "../../drizzle/pg/0005_gfs_retention_pins.sql" with { type: "text" };
-import pg0006 from "../../drizzle/pg/0006_auth_providers.sql" with { type: "text" };
+import pg0006 from "../../drizzle/pg/0006_agents.sql" with { type: "text" };
+import pg0007 from "../../drizzle/pg/0007_notifications_drills.sql" with { type: "text" };
+import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
 import sqlite0003 from "../../drizzle/sqlite/0003_task_heartbeat.sql" with { type: "text" };
 import sqlite0004 from "../../drizzle/sqlite/0004_task_requested_by.sql" with { type: "text" };
 import sqlite0005 from "../../drizzle/sqlite/0005_gfs_retention_pins.sql" with { type: "text" };
-import sqlite0006 from "../../drizzle/sqlite/0006_auth_providers.sql" with { type: "text" };
+import sqlite0006 from "../../drizzle/sqlite/0006_agents.sql" with { type: "text" };
+import sqlite0007 from "../../drizzle/sqlite/0007_notifications_drills.sql" with { type: "text" };
+import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -26,7 +30,9 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0003_task_heartbeat", sql: pg0003 },
     { tag: "0004_task_requested_by", sql: pg0004 },
     { tag: "0005_gfs_retention_pins", sql: pg0005 },
-    { tag: "0006_auth_providers", sql: pg0006 },
+    { tag: "0006_agents", sql: pg0006 },
+    { tag: "0007_notifications_drills", sql: pg0007 },
+    { tag: "0008_auth_providers", sql: pg0008 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -35,7 +41,9 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0003_task_heartbeat", sql: sqlite0003 },
     { tag: "0004_task_requested_by", sql: sqlite0004 },
     { tag: "0005_gfs_retention_pins", sql: sqlite0005 },
-    { tag: "0006_auth_providers", sql: sqlite0006 },
+    { tag: "0006_agents", sql: sqlite0006 },
+    { tag: "0007_notifications_drills", sql: sqlite0007 },
+    { tag: "0008_auth_providers", sql: sqlite0008 },
   ],
 };
 

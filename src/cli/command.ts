@@ -54,6 +54,11 @@ export class Ctx {
     return typeof v === "string" ? v : undefined;
   }
   flag(name: string): boolean { return this.parsed.options[name] === true; }
+  /** Every value of a repeatable option, in order; empty when not given. */
+  strs(name: string): string[] {
+    const v = this.parsed.options[name];
+    return Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : [];
+  }
   has(name: string): boolean { return this.parsed.options[name] !== undefined; }
 
   /** The i-th positional argument, named in the usage error when it is missing. */

@@ -1,5 +1,6 @@
 // The core: the rules of Shield, over the catalog. The API (and through it the
 // web UI and CLI) calls these; they throw ShieldErrors for anything refused.
+import { agentRules, type AgentSource } from "./agents.ts";
 import type { Catalog } from "../catalog/index.ts";
 import type { PluginRegistry } from "../plugin-host/index.ts";
 import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
@@ -13,6 +14,8 @@ import { userRules } from "./users.ts";
 import { providerRules } from "./providers/index.ts";
 import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
+import { notificationRules, type ChannelTester } from "./notifications.ts";
+import { drillRules } from "./drills.ts";
 
 export interface CoreOptions {
   /**
@@ -42,6 +45,12 @@ export interface CoreOptions {
   onArchiveExpired?: () => void;
   /** A policy update purging more than this share of a job's archives at once needs `force` (0..1; default 0.5). */
   maxPurgeShare?: number;
+  /** The agents targets name (src/agent), for /v1/agents; none listed when left out. */
+  agents?: AgentSource;
+  /** Sends a notification channel's test message (the daemon's notifier); without it a test says none are sent. */
+  testChannel?: ChannelTester;
+  /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
+  onDrillsChanged?: () => void;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -66,16 +75,19 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     secrets: opts.secrets,
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
-      plugins && endpointCheck(plugins, "target")),
+      plugins && endpointCheck(plugins, "target", opts.agents)),
     stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
     retention,
     jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
+    agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds, loopbackOnly: opts.loopbackOnly }),
     providers,
+    notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
+    drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
   };
 }
 

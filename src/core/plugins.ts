@@ -47,8 +47,27 @@ export function pluginRules(plugins: PluginRegistry | undefined) {
 export type PluginRules = ReturnType<typeof pluginRules>;
 import { fieldTypeError } from "./endpoint-fields.ts";
 
-export function endpointCheck(plugins: PluginRegistry, role: "target" | "store") {
-  return async (v: { plugin: string; endpoint: string }): Promise<void> => {
+/** Runs a target's `validate` on the agent it names (src/agent/directory.ts). */
+export interface AgentValidator {
+  run(agent: string, op: "validate", plugin: string, endpoint: string): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+export function endpointCheck(plugins: PluginRegistry, role: "target" | "store", agents?: AgentValidator) {
+  return async (v: { plugin: string; endpoint: string; agent?: string }): Promise<void> => {
+    // A target on an agent is checked by its plugin there, which may be one the core
+    // does not have. An agent that does not answer yet (not installed, down) leaves the
+    // check to the core's plugin of that name: the target can be defined first, and
+    // its tasks fail until the agent answers.
+    if (role === "target" && v.agent && agents) {
+      const r = await agents.run(v.agent, "validate", v.plugin, v.endpoint).catch(() => undefined);
+      if (r) {
+        const words = (r.stdout + r.stderr).trim() || `exit ${r.code}`;
+        if (r.code === 0) return;
+        if (/no plugin named|cannot be used as a target/.test(words)) throw new InvalidInput(`plugin: on agent ${v.agent}: ${words}`, { plugin: `on agent ${v.agent}: ${words}` });
+        const message = `plugin ${v.plugin} on agent ${v.agent} says the endpoint is invalid: ${words}`;
+        throw new InvalidInput(`endpoint: ${message}`, { endpoint: message });
+      }
+    }
     let bound: Bound;
     try {
       bound = await plugins.bind(role, v);

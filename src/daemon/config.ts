@@ -39,6 +39,10 @@ export interface DaemonConfig {
   authProvidersFile?: string;
   /** SHIELD_AUTH_RECHECK: how often sessions of users from outside providers are re-checked (seconds; default 15 min, at most that). */
   authRecheck?: number;
+  /** The daemon's URL as people reach it, for links in notifications; undefined: derived from --listen. */
+  publicUrl: string | undefined;
+  /** The wait after a notification's first failed attempt (seconds), doubled after each. */
+  notifyRetryBase: number;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
@@ -56,6 +60,8 @@ export function parseShare(text: string): number | undefined {
   const share = m[2] ? Number(m[1]) / 100 : Number(m[1]);
   return share >= 0 && share <= 1 ? share : undefined;
 }
+
+export const DEFAULT_NOTIFY_RETRY_BASE = "30s";
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -111,6 +117,11 @@ Options:
                        a retention policy update that would purge more than this share
                        of some job's archives at once is refused unless it says
                        "force": true (default ${DEFAULT_RETENTION_MAX_PURGE_SHARE}; env SHIELD_RETENTION_MAX_PURGE_SHARE)
+  --public-url URL     the daemon's address as people reach it (behind a proxy, say), for
+                       the task links in notifications (env SHIELD_PUBLIC_URL; default
+                       http://HOST:PORT of --listen)
+  --notify-retry-base D  the wait after a notification's first failed attempt, doubled
+                       after each (default ${DEFAULT_NOTIFY_RETRY_BASE}, up to 1h; 10 attempts in all)
   -h, --help           this help
 
 Environment:
@@ -144,7 +155,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
-    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "retention-max-purge-share" }, { name: "help", short: "h", flag: true },
+    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
+    { name: "public-url" }, { name: "notify-retry-base" }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -179,11 +191,17 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (retentionMaxPurgeShare === undefined) {
     throw new UsageError(`--retention-max-purge-share (SHIELD_RETENTION_MAX_PURGE_SHARE) must be a share like 50% or 0.5, from 0% to 100% (got "${shareText}")`);
   }
+  const publicUrl = (options["public-url"] as string | undefined) ?? (env.SHIELD_PUBLIC_URL || undefined);
+  if (publicUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/i.test(publicUrl)) {
+    throw new UsageError(`--public-url (SHIELD_PUBLIC_URL) must be an http:// or https:// URL (got "${publicUrl}")`);
+  }
+  const notifyRetryBase = duration("notify-retry-base", "SHIELD_NOTIFY_RETRY_BASE",
+    (options["notify-retry-base"] as string) ?? env.SHIELD_NOTIFY_RETRY_BASE ?? DEFAULT_NOTIFY_RETRY_BASE, 1);
   const mode = env.SHIELD_MODE ?? "";
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV",
+    taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
     authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,

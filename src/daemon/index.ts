@@ -14,7 +14,11 @@ import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
+import { DrillScheduler } from "../scheduler/drills.ts";
+import { TaskEvents } from "../core/events.ts";
+import { Notifier } from "../notify/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
+import { AgentDirectory } from "../agent/directory.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -50,9 +54,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await catalog.close();
     throw err;
   }
+  const agents = new AgentDirectory(catalog, config.dataDir);
+  // Task outcomes go out as events; the notifier hears them (issue 16).
+  const events = new TaskEvents();
   const supervisor = new Supervisor({
-    catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
-    staleAfterMs: config.heartbeatGrace * 1000,
+    agents, catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
+    staleAfterMs: config.heartbeatGrace * 1000, events,
   });
   for (const tool of missingTools()) {
     log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
@@ -61,10 +68,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const loopbackOnly = isLoopback(config.host);
+  const drills = new DrillScheduler({ catalog, onFiled: () => supervisor.nudge() });
+  // The public URL is known once the server listens (port 0 picks one): the notifier reads it then.
+  let publicUrl = config.publicUrl ?? "";
+  const notifier = new Notifier({ catalog, secrets, publicUrl: () => publicUrl, retry: { baseS: config.notifyRetryBase } });
   const core = createCore(catalog, {
     loopbackOnly, recheckSeconds: config.authRecheck,
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
-    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare,
+    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
+    testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(),
   });
   try {
     await authProvidersAtStart(core, config, loopbackOnly);
@@ -86,6 +98,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     fetch: frontDoor({ api: app, web, ready: () => ready }), error: lastResort,
   });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+  publicUrl ||= url;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
   if (admin.generated) {
@@ -99,6 +112,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await supervisor.start();
   await scheduler.start();
   purger.start();
+  notifier.start(events);
+  drills.start();
   ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
 
@@ -109,7 +124,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await server.stop();
       await scheduler.stop();
       await purger.stop();
+      await drills.stop();
       await supervisor.stop();
+      // After the supervisor: the outcomes of the tasks it stopped are filed before the notifier goes.
+      await notifier.stop();
       await catalog.close();
       log.info("shield daemon stopped");
     })()),

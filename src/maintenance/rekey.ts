@@ -55,13 +55,25 @@ export async function rekey(argv: string[]): Promise<number> {
       }
       return next === e.endpoint ? [] : [{ ...e, next }];
     });
+    // Notification channels keep their secrets sealed the same way (SMTP password, webhook secret and URLs).
+    const channels = (await catalog.notifications.channels.list()).flatMap((ch) => {
+      let next: string;
+      try {
+        next = oldSecrets.rewrap(ch.settings, newSecrets);
+      } catch (err) {
+        throw new Error(`the settings of notification channel "${ch.name}": ${(err as Error).message}`);
+      }
+      return next === ch.settings ? [] : [{ uuid: ch.uuid, next }];
+    });
     for (const r of rewrapped) await catalog.archives.setEncryptionKey(r.uuid, r.key);
     let resealed = 0;
     for (const e of endpoints) {
       if (!(await catalog.endpoints.replace(e.kind, e.uuid, e.endpoint, e.next))) throw new Error(`the endpoint of ${e.kind} "${e.name}" changed while re-keying: is a daemon running? Stop it and run rekey again`);
       resealed++;
     }
+    for (const ch of channels) await catalog.notifications.channels.update(ch.uuid, { settings: ch.next });
     process.stdout.write(`re-wrapped the keys of ${plural(rewrapped.length, "archive")}; re-sealed the secrets of ${plural(resealed, "endpoint")}\n`);
+    if (channels.length) process.stdout.write(`re-sealed the secrets of ${plural(channels.length, "notification channel")}\n`);
     return 0;
   } finally {
     await catalog.close();

@@ -1,7 +1,8 @@
 // The two pipelines. Backup: target `backup` → compression → encryption → store
 // `store`, the encryption in the store's guard (seal.ts), so that no byte of the
-// archive crosses the daemon. Restore: store `retrieve` → checksum and decryption
-// → decompression → target `restore`. Nothing is staged on disk; every stage's
+// archive crosses the daemon. Restore: a verify pass over the whole stored blob
+// first (see restore), then store `retrieve` → checksum and decryption →
+// decompression → target `restore`. Nothing is staged on disk; every stage's
 // exit is checked; a failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
 import { constants } from "node:os";
@@ -13,8 +14,10 @@ import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
-import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry } from "../plugin-host/index.ts";
+import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
+import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
+import type { BackupReport } from "../agent/protocol.ts";
 
 export { CIPHER_ID as CIPHER } from "./encryption.ts";
 
@@ -28,7 +31,15 @@ export interface PipelineContext {
   progressEvery?: number;
 }
 
-export interface Endpoint { plugin: string; endpoint: string }
+export interface Endpoint {
+  plugin: string;
+  endpoint: string;
+  /**
+   * A target only: its plugin runs on this agent (src/agent), never here. Its stage
+   * is then the relay, and compression and encryption happen on the agent.
+   */
+  agent?: AgentTarget;
+}
 
 export interface BackupResult {
   storeKey: string;
@@ -304,9 +315,11 @@ export interface BackupOptions {
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
-  const zip = compressor(opts.compression);
+  const agent = target.agent;
+  // On an agent, the agent compresses: nothing here needs the compressor.
+  const zip = agent ? undefined : compressor(opts.compression);
   requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
-  const [tp, sp] = await Promise.all([ctx.plugins.target(target), ctx.plugins.store(store)]);
+  const [tp, sp] = await Promise.all([agent ? undefined : ctx.plugins.target(target), ctx.plugins.store(store)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
   const dataKey = opts.encrypt ? newDataKey() : null;
@@ -316,7 +329,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // it and the raw bytes never cross the daemon (a wakeup per few KiB of a dump;
   // see bench/DATAPATH.md). gzip does not: the daemon counts them on their way in.
   let zstdRaw: number | undefined;
-  const direct = opts.compression === "zstd";
+  const direct = opts.compression === "zstd" && !agent;
+  let agentReport: BackupReport | undefined;
 
   // The bytes after compression never cross the daemon either: the stage before the
   // store writes into the store's guard, which seals them (encrypts, counts, hashes:
@@ -335,11 +349,28 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
-      seal: { key: dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
+      // Sealed on the agent already: the guard only counts and hashes.
+      seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
     });
     storeInput.handedOver();
     let source: Stage;
-    if (zip && direct) {
+    if (agent) {
+      source = run.stage(`target backup (agent ${agent.address})`, relayArgv(), pluginEnv(), {
+        stdin: "pipe", stdout: storeInput.fd,
+        stderr: (line) => {
+          const r = relayReport(line);
+          if (r.report) agentReport = r.report;
+          return r.keep;
+        },
+      });
+      const relay = source;
+      // The request (the endpoint, the data key) goes on the relay's stdin, never in its arguments.
+      work.add(relay.input().then(async (w) => {
+        w.write(backupHeader(agent, target.plugin, target.endpoint, opts.compression, dataKey));
+        await relay.endInput();
+      }));
+      upstream.push(source);
+    } else if (zip && direct) {
       const zstdInput = run.fifo();
       const z = run.stage(opts.compression, zip, pluginEnv(), {
         stdin: "held", heldFifo: zstdInput.path, stdout: storeInput.fd,
@@ -350,7 +381,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
         },
       });
       zstdInput.handedOver();
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: zstdInput.fd });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: zstdInput.fd });
       await z.inputPath();
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
@@ -358,14 +389,14 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: true });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: true });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
       const s = source;
       work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = run.command("target backup", tp.backup(), { stdin: false, stdout: storeInput.fd });
+      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: storeInput.fd });
       upstream.push(source);
     }
     await sink.inputPath();
@@ -375,8 +406,18 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     return run.abandon(err, work);
   }
   run.releaseFifos();
-  // The commit: the store's input ends once its guard has sealed every byte.
-  work.add(run.upstreamSucceeded(upstream).then(() => sink.endInput()));
+  // The commit: the store's input ends once its guard has sealed every byte, and only
+  // when the target produced some: an empty backup is not an archive (nothing could
+  // restore it), so the store is stopped without a commit and keeps nothing.
+  work.add(run.upstreamSucceeded(upstream).then(async () => {
+    // zstd counted its input (unknown: undefined, let through); gzip's went through the
+    // daemon; uncompressed, the store's guard read it all before it reports the seal.
+    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
+    if (rawBytes === 0) {
+      throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's configuration: its tool may be writing its output somewhere else");
+    }
+    await sink.endInput();
+  }));
   work.add(sink.sealed.then((s) => { sealed = s; }));
   work.add(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
     // A failed store fails the run by its exit code; a killed guard sends nothing.
@@ -406,7 +447,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
   const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
   const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
-  const done = direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
+  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes)
+    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
     : run.progress("backed up", zip ? raw : sealedRaw);
   try {
     await run.finish(work.all);
@@ -416,14 +458,15 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
-    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
+    const rawBytes = agent ? (agentReport?.rawBytes ?? undefined) : direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
     done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
   if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
   if (!sealed) throw Object.assign(new PipelineFailed("the store's guard did not report what it stored"), { storeKey });
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
   return {
-    storeKey, size: sealed.bytes, rawSize: direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn, sha256: sealed.sha256,
+    storeKey, size: sealed.bytes, sha256: sealed.sha256,
+    rawSize: agent ? (agentReport?.rawBytes ?? null) : direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn,
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
 }
@@ -446,43 +489,151 @@ export interface ArchiveToRestore {
   dataKey: Uint8Array | null;
 }
 
+/**
+ * Restores an archive in two passes over the stored blob. First the verify pass:
+ * the whole blob is retrieved, counted, hashed and (encrypted) every chunk
+ * authenticated, and the output thrown away; no target process exists yet. Only
+ * when its size and SHA-256 match the catalog's does the second pass retrieve it
+ * again, for the target. That second read is checked the same way, and the target
+ * sees the end of its input only once it was; should it differ from the first
+ * (the blob changed in between), the target has already been given part of it,
+ * and the failure says so. Why two reads and not a staged copy: nothing of an
+ * archive is ever written to the daemon's disk, and the cost is one more read of
+ * the compressed, encrypted blob (bench/DATAPATH.md, "Restore").
+ */
 export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
-  const unzip = decompressor(archive.compression);
+  const agent = target.agent;
+  // On an agent, the agent decompresses (the branch below).
+  const unzip = agent ? undefined : decompressor(archive.compression);
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
-  const [sp, tp] = await Promise.all([ctx.plugins.store(store), ctx.plugins.target(target)]);
+  const [sp, tp] = await Promise.all([ctx.plugins.store(store), agent ? undefined : ctx.plugins.target(target)]);
+  await verifyArchive(ctx, sp, archive);
+  return applyArchive(ctx, sp, tp, target, archive);
+}
+
+/** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
+class ArchiveMismatch extends PipelineFailed {}
+
+/** Compares what was read with the catalog's record; throws ArchiveMismatch. */
+function checkFetched(fetched: Digest, archive: ArchiveToRestore): void {
+  if (archive.size !== null && fetched.bytes !== archive.size) {
+    throw new ArchiveMismatch(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
+  }
+  if (archive.sha256 && fetched.sha256() !== archive.sha256) {
+    throw new ArchiveMismatch("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
+  }
+}
+
+/**
+ * The verify pass: store `retrieve` → count and SHA-256 → decryption (every chunk
+ * authenticated) → discarded. Throws, naming what is wrong, unless the whole blob
+ * is exactly the archive the catalog recorded.
+ */
+async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveToRestore): Promise<void> {
+  const checks = [archive.size !== null && "size", archive.sha256 && "SHA-256", archive.dataKey && "every chunk's authentication"].filter(Boolean);
+  if (!checks.length) throw new PipelineFailed("the archive records neither size, checksum nor key: it cannot be verified, so it is not restored");
+  ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const source = run.command("store retrieve (verify)", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  let ended = false;
+  let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
+  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  const work = new Flows();
+  work.add((async () => {
+    try {
+      for await (const _ of stream) { /* authenticated and counted: nothing else to do with it */ }
+    } catch (err) {
+      if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
+      if (ended) {
+        // Refused at the end of the stream (it is short): a store that failed part way
+        // cut it short, and then its exit is the cause, not the truncation.
+        // It closed its output, so it is exiting (the success path waits for it the same way).
+        const code = await source.exited();
+        if (code !== 0 && !stoppedByUs(source, code)) throw new PipelineFailed(`${source.label} failed (exit ${code})`);
+      }
+      // Refused mid-stream, the store is still writing: named the cause before it dies of the broken pipe.
+      const mismatch = new ArchiveMismatch(`the blob fails verification: ${(err as Error).message}`);
+      run.fail(mismatch);
+      throw mismatch;
+    }
+    await run.upstreamSucceeded([source]);
+    checkFetched(fetched, archive);
+  })());
+  const done = run.progress("verifying", fetched);
+  let ok = false;
+  try {
+    await run.finish(work.all);
+    ok = true;
+  } finally {
+    done({ what: ok ? "verified" : "read before the verify pass stopped", bytes: fetched.bytes });
+  }
+}
+
+/**
+ * The restore proper, once the archive was verified: store `retrieve` → checksum
+ * and decryption → decompression → target `restore`, checked again on the way.
+ */
+async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
+  const agent = target.agent;
   const run = new Run(ctx);
   const fetched = new Digest();
   const raw = new ByteCounter();
+  // On an agent, the agent decompresses (the branch below).
+  const unzip = agent ? undefined : decompressor(archive.compression);
 
   const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   // Refuse before the target sees the end of its input: an archive that fails
-  // its checksum is never restored, not even partly (the target is killed).
+  // its checksum is never restored whole (the target is killed).
   const verify = async () => {
     await run.upstreamSucceeded(upstream);
-    if (archive.size !== null && fetched.bytes !== archive.size) {
-      throw new PipelineFailed(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
-    }
-    if (archive.sha256 && fetched.sha256() !== archive.sha256) {
-      throw new PipelineFailed("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
-    }
+    checkFetched(fetched, archive);
   };
   // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
   const work = new Flows();
+  // The blob was verified a moment ago: a mismatch now means it changed since, and
+  // the target has been fed part of it. Said so, whichever check caught it.
+  const changed = (flow: Promise<void>) => flow.catch((err) => {
+    if (err instanceof ArchiveMismatch || (err as Error)?.name === "ArchiveDecryptError") {
+      throw new PipelineFailed(`the blob read for the restore is not the one verified before it (${(err as Error).message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+    }
+    throw err;
+  });
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
-  const direct = archive.compression === "zstd";
+  const direct = archive.compression === "zstd" && !agent;
   let zstdRaw: number | undefined;
+  if (agent) {
+    // Decrypted and verified here (the data key never goes to the agent for a restore,
+    // and the checksum is checked where the archive is read); decompressed on the agent,
+    // so the link carries compressed bytes. The relay's input is held: the agent's target
+    // sees the end of its input (the commit frame) only after verification.
+    try {
+      decompressor(archive.compression); // an unknown compression fails here, before the agent is asked
+      const sink = run.stage(`target restore (agent ${agent.address})`, relayArgv(), pluginEnv(), { stdin: "held", stdout: false });
+      work.add(changed(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify)));
+    } catch (err) {
+      return run.abandon(err, work);
+    }
+    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched);
+    try {
+      await run.finish(work.all);
+    } finally {
+      done();
+    }
+    return { rawSize: null };
+  }
   try {
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
     const targetInput = direct ? run.fifo() : undefined;
-    const sink = run.command("target restore", tp.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    const sink = run.command("target restore", tp!.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
     targetInput?.handedOver();
     if (unzip) {
       const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
@@ -494,7 +645,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
         } : undefined,
       });
       // The decompressor's stdin closes only after verification, so its output ends only then too.
-      work.add(pump(stream, z, verify));
+      work.add(changed(pump(stream, z, verify)));
       if (targetInput) {
         await sink.inputPath();
         sink.inputOpened();
@@ -504,7 +655,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
         work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
       }
     } else {
-      work.add(pump(stream.pipeThrough(raw.stream), sink, verify));
+      work.add(changed(pump(stream.pipeThrough(raw.stream), sink, verify)));
     }
   } catch (err) {
     return run.abandon(err, work);

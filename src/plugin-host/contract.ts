@@ -103,4 +103,12 @@ export interface Store extends Bound {
 export interface Target extends Bound {
   backup(): Command;
   restore(): Command;
+  /**
+   * Restore drills: the plugin's optional `verify` of what the endpoint holds (its
+   * figures), or "unsupported" when the plugin offers none (exit 2). Rejects with
+   * PluginFailed when it ran and failed. Changes nothing; never retried.
+   */
+  verify(signal?: AbortSignal): Promise<{ summary: string; figures: Record<string, unknown> } | "unsupported">;
+  /** Restore drills: the optional `clean` that empties a scratch target; "unsupported" when absent (exit 2). */
+  clean(signal?: AbortSignal): Promise<string | "unsupported">;
 }

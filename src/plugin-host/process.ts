@@ -87,7 +87,40 @@ export class ProcessStore extends ProcessPlugin implements Store {
   purge(key?: string): Command { return this.command("purge", key); }
 }
 
+/** How long a drill's `verify` (counting every row) or `clean` may take. */
+export const DRILL_ACTION_MS = 3600_000;
+
 export class ProcessTarget extends ProcessPlugin implements Target {
   backup(): Command { return this.command("backup"); }
   restore(): Command { return this.command("restore"); }
+
+  /** Runs a drill action once under its deadline: exit 2 is "unsupported", any other failure a PluginFailed. */
+  private async drillAction(action: "verify" | "clean", signal?: AbortSignal): Promise<string | "unsupported"> {
+    const label = `plugin ${this.plugin.name}: '${action}'`;
+    const { argv, env } = this.command(action);
+    return withDeadline(DRILL_ACTION_MS, label, async (sig) => {
+      const r = await runPlugin(label, argv, { env, signal: sig });
+      if (r.code === 2) return "unsupported";
+      const words = r.stderr.trim();
+      if (r.code !== 0) throw new PluginFailed(`plugin ${this.plugin.name}: '${action}' failed: ${words || `exit ${r.code}`}`, r.code, words);
+      return r.stdout;
+    }, { signal, expired: timedOut });
+  }
+
+  async verify(signal?: AbortSignal): Promise<{ summary: string; figures: Record<string, unknown> } | "unsupported"> {
+    const out = await this.drillAction("verify", signal);
+    if (out === "unsupported") return out;
+    try {
+      const parsed = JSON.parse(out) as { summary?: unknown; figures?: unknown };
+      const figures = parsed.figures && typeof parsed.figures === "object" ? parsed.figures as Record<string, unknown> : {};
+      return { summary: typeof parsed.summary === "string" ? parsed.summary : "", figures };
+    } catch {
+      throw new PluginFailed(`plugin ${this.plugin.name}: 'verify' printed no JSON result`, 4, out.slice(0, 200));
+    }
+  }
+
+  async clean(signal?: AbortSignal): Promise<string | "unsupported"> {
+    const out = await this.drillAction("clean", signal);
+    return out === "unsupported" ? out : out.trim();
+  }
 }

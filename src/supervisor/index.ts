@@ -10,9 +10,12 @@ import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import { EndpointSecrets, SecretUnreadable } from "../pipeline/endpoint-secrets.ts";
 import { withRetry, type PluginRegistry } from "../plugin-host/index.ts";
 import type { Compression } from "../pipeline/compression.ts";
+import type { AgentDirectory, AgentTarget } from "../agent/directory.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
+import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
+import { DrillFailed, runDrill } from "./drill.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -51,6 +54,10 @@ export interface SupervisorOptions {
   staleAfterMs?: number;
   /** How often to look for such tasks after the one look at start (ms). */
   recoverEveryMs?: number;
+  /** Reaches the agents targets name (src/agent); without it, such a target's task fails. */
+  agents?: AgentDirectory;
+  /** Told of each task's outcome once it is recorded (notifications, metrics); never waited for. */
+  events?: TaskEvents;
 }
 
 class TaskFailure extends Error {}
@@ -197,9 +204,20 @@ export class Supervisor {
     }, timeoutMs);
     let outcome: "done" | "failed" | "canceled" = "failed";
     let archiveUuid: string | undefined;
+    let errorLine: string | undefined;
+    let details: Record<string, unknown> | undefined;
+    if (task.op === "backup") this.emit(task, "backup.started", "running");
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
+      else if (task.op === "drill") {
+        const r = await runDrill({
+          catalog, plugins: this.opts.plugins, masterKey: this.opts.masterKey,
+          open: (e, what) => this.open(e, what, tlog), failed: (m) => new TaskFailure(m),
+        }, task, ctx, tlog);
+        archiveUuid = r.archiveUuid;
+        details = r.details;
+      }
       else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
@@ -207,7 +225,9 @@ export class Supervisor {
       // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
       tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
-      if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
+      errorLine = String((err as Error)?.message ?? err).split("\n")[0];
+      if (err instanceof DrillFailed) details = err.details;
+      if (!(err instanceof TaskFailure || err instanceof PipelineFailed || err instanceof DrillFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);
     } finally {
@@ -218,6 +238,17 @@ export class Supervisor {
     await tlog.close();
     if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
+    const kind = outcomeEvent(task.op, outcome);
+    if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, errorLine, details);
+  }
+
+  /** Tells the subscribers (notifications, metrics) of a task's start or outcome; never waits for them. */
+  private emit(task: TaskRow, kind: EventKind, outcome: string, error?: string, details?: Record<string, unknown>): void {
+    const at = nowSeconds();
+    this.opts.events?.emit({
+      kind, taskUuid: task.uuid, op: task.op, outcome, jobUuid: task.jobUuid, targetUuid: task.targetUuid, storeUuid: task.storeUuid,
+      archiveUuid: task.archiveUuid, error, at, durationS: task.startedAt ? at - task.startedAt : undefined, details,
+    });
   }
 
   private async backup(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<string> {
@@ -228,9 +259,10 @@ export class Supervisor {
     const storeEndpoint = this.open(job.storeEndpoint, `store "${job.storeName}"`, tlog);
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
+    const agent = await this.agentFor(job.targetAgent, job.targetName, job.targetPlugin, tlog);
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
-    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint }, { plugin: job.storePlugin, endpoint: storeEndpoint },
+    const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint, agent }, { plugin: job.storePlugin, endpoint: storeEndpoint },
       {
         compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
         // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
@@ -257,6 +289,23 @@ export class Supervisor {
     const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
     tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
     return uuid;
+  }
+
+  /**
+   * The agent a target names, reached and checked (its pinned key, the plugin
+   * offered) before anything starts; undefined when the target names none. An
+   * agent that cannot be reached fails the task: its target never runs here instead.
+   */
+  private async agentFor(name: string, target: string, plugin: string, tlog: TaskLog): Promise<AgentTarget | undefined> {
+    if (!name) return undefined;
+    if (!this.opts.agents) throw new TaskFailure(`target "${target}" runs on agent ${name}, and this daemon has no agent client`);
+    try {
+      const agent = await this.opts.agents.prepare(name, plugin);
+      tlog.line(`target "${target}" runs on agent ${name} (its key ${agent.hostKey})`);
+      return agent;
+    } catch (err) {
+      throw new TaskFailure(`target "${target}" runs on agent ${name}, which cannot take it: ${(err as Error).message}. Nothing ran (a target naming an agent never runs on the core)`);
+    }
   }
 
   /**
@@ -298,8 +347,9 @@ export class Supervisor {
     const targetEndpoint = this.open(target.endpoint, `target "${target.name}"`, tlog);
     const storeEndpoint = this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog);
     tlog.line(`restoring archive ${archive.uuid} from store "${archive.storeName}" (${archive.storePlugin}) to target "${target.name}" (${target.plugin})`);
+    const agent = await this.agentFor(target.agent, target.name, target.plugin, tlog);
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
-    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint }, {
+    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint, agent }, {
       storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
     });
     tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);

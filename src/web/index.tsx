@@ -22,6 +22,7 @@ import { retentionPages } from "./retention.tsx";
 import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
 import { accessPages } from "./access.tsx";
+import { notificationPages } from "./notifications.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -151,6 +152,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   archivePages(app);
   taskPages(app);
   accessPages(app);
+  notificationPages(app);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;

@@ -2,7 +2,7 @@
 // edit with a form built from the plugin's fields, delete when unused.
 import type { Hono } from "hono";
 import type { Job, PluginView } from "../../views/types.ts";
-import { DefinitionDetail, DefinitionForm, DefinitionList, EndpointFields, type DefKind, type DefRow } from "../../views/endpoints.tsx";
+import { DefinitionDetail, DefinitionForm, DefinitionList, EndpointFields, type AgentState, type DefKind, type DefRow } from "../../views/endpoints.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { qs } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
@@ -27,9 +27,11 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     const plugins = (await listPlugins(s.api, kind)).map((p) => p.name);
     const p = pageOf(c);
     const paged = slicePage(rows, p);
+    // Each agent the shown targets name, asked now: reachable or not, and its version.
+    const agents = kind === "target" && paged.rows.some((r) => r.agent) ? await s.api.get<AgentState[]>("/v1/agents") : [];
     return page(c, { title: `${kind === "target" ? "Targets" : "Stores"}`, section },
       <DefinitionList kind={kind} me={me(s)} rows={paged.rows} unused={unused} plugin={plugin} plugins={plugins}
-        page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
+        page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} agents={agents} />);
   });
 
   // The endpoint fieldset for another plugin (htmx, as the plugin select changes).

@@ -235,10 +235,12 @@ for (const dialect of dialects) {
       const task = await insertTask(api, { jobUuid: job, requestedAt: 1 });
       const user = (await call(api, "POST", "/v1/users", 200, { body: { name: "fuzz user", password: "fuzz pass", role: "viewer" } })).json.uuid;
       const token = (await call(api, "POST", "/v1/auth/tokens", 200, { body: { name: "fuzz" } })).json.uuid;
+      const channel = (await call(api, "POST", "/v1/notifications", 200, { body: { name: "fuzz", kind: "slack", settings: { url: "http://127.0.0.1:1/x" } } })).json.uuid;
       // Which real object each item path names.
       for (const [prefix, uuid] of Object.entries({
         "/v1/schedule/": d.schedule, "/v1/retention/": d.retention, "/v1/target/": d.target, "/v1/store/": d.store,
         "/v1/job/": job, "/v1/archive/": archive.uuid, "/v1/task/": task, "/v1/user/": user, "/v1/auth/token/": token,
+        "/v1/notification/": channel,
       })) paths.set(prefix, uuid);
       const { paused: _, ...jobUpdate } = jobBody(d, "fuzz job");
       for (const [route, body] of Object.entries({
@@ -260,6 +262,11 @@ for (const dialect of dialects) {
         "put /v1/auth/provider/:name": { config: { url: "ldap://127.0.0.1:1", base_dn: "dc=x" } },
         "post /v1/users": { name: "u", password: "password", role: "viewer" },
         "put /v1/user/:uuid": { password: "password", role: "viewer" },
+        "post /v1/notifications": { name: "n", kind: "webhook", settings: { url: "http://127.0.0.1:1/x", secret: "s" }, events: ["backup.failed"], jobs: [] },
+        "put /v1/notification/:uuid": { name: "n2", settings: { url: "http://127.0.0.1:1/y" }, events: ["drill.failed"], jobs: [] },
+        "post /v1/notification/:uuid/test": {},
+        "put /v1/job/:uuid/drill": { target: d.target, schedule: d.schedule },
+        "post /v1/job/:uuid/drill/run": { owner: "o" },
       })) bodies.set(route, body);
     });
     afterAll(() => api.cleanup());

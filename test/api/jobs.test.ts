@@ -36,6 +36,8 @@ for (const dialect of dialects) {
       store_name: `${tag} store`, store_uuid: d.store, store_plugin: "fs", store_endpoint: `{"path":"/${tag}"}`,
       target_name: `${tag} target`, target_uuid: d.target, target_plugin: "postgres", target_endpoint: `{"host":"${tag}-db"}`,
       agent: "10.0.0.1:5444",
+      // The job's restore drill and its last outcome (issue 16): none here.
+      drill: null, last_drill: null,
     });
 
     describe("POST /v1/jobs", () => {

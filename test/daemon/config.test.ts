@@ -80,3 +80,18 @@ describe("confinement (--allow-path)", () => {
     expect(refusal([], { SHIELD_ALLOW_PATH: "/a:rel" })).toContain('(got "rel")');
   });
 });
+
+describe("notification settings", () => {
+  test("--public-url (else SHIELD_PUBLIC_URL) for task links; undefined: derived from --listen; a retry base of 30 s", () => {
+    expect(config([])).toMatchObject({ publicUrl: undefined, notifyRetryBase: 30 });
+    expect(config(["--public-url", "https://shield.example.com/base"]).publicUrl).toBe("https://shield.example.com/base");
+    expect(config([], { SHIELD_PUBLIC_URL: "http://10.0.0.1:8888" }).publicUrl).toBe("http://10.0.0.1:8888");
+    expect(config(["--notify-retry-base", "5m"]).notifyRetryBase).toBe(300);
+  });
+
+  test("a public URL that is not http(s), or a retry base that is no duration, is refused by name", () => {
+    expect(refusal(["--public-url", "shield.example.com"])).toContain("--public-url");
+    expect(refusal(["--public-url", "ftp://x"])).toContain("http:// or https://");
+    expect(refusal(["--notify-retry-base", "soon"])).toContain("--notify-retry-base");
+  });
+});

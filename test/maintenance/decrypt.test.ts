@@ -78,13 +78,17 @@ describe("shield rekey", () => {
     const target = crypto.randomUUID();
     await catalog.targets.create(target, { name: "t", summary: "", plugin: "postgres", endpoint: targetEndpoint, agent: "" }, 1);
     await catalog.stores.create(crypto.randomUUID(), { name: "s", summary: "", plugin: "fs", endpoint: storeEndpoint }, 1);
+    // A notification channel's secrets are sealed with the same master key (issue 16): re-sealed too.
+    const channelSettings = JSON.stringify({ host: "smtp", password: "rekey-smtp-pw" });
+    const channel = crypto.randomUUID();
+    await catalog.notifications.channels.create({ uuid: channel, name: "mail", kind: "email", settings: oldSecrets.seal(channelSettings, new Set(["password"])), events: "[]", jobs: "[]", createdAt: 1 });
     await catalog.close();
     const newKey = crypto.getRandomValues(new Uint8Array(32));
     writeFileSync(join(dir, "new.key"), Buffer.from(newKey).toString("base64"));
     const rekey = (oldFile: string) => shield(["rekey", "--database", db, "--old-key-file", oldFile, "--new-key-file", join(dir, "new.key")], new Uint8Array());
     const r = rekey(join(dir, "master.key"));
     expect(r.stderr.toString()).toBe("");
-    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives; re-sealed the secrets of 1 endpoint\n");
+    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives; re-sealed the secrets of 1 endpoint\nre-sealed the secrets of 1 notification channel\n");
     const after = await connectCatalog(db);
     const wrapped = (await after.archives.wrappedKeys()).sort((a, b) => a.uuid.localeCompare(b.uuid));
     const unwrapped = wrapped.map((w) => Buffer.from(unwrapKey(newKey, w.encryptionKey)).toString("hex")).sort();
@@ -93,6 +97,8 @@ describe("shield rekey", () => {
     const sealed = (await after.targets.get(target))!.endpoint;
     expect(new EndpointSecrets(newKey).open(sealed).endpoint).toBe(targetEndpoint);
     expect(() => oldSecrets.open(sealed)).toThrow();
+    const channelSealed = (await after.notifications.channels.get(channel))!.settings;
+    expect(new EndpointSecrets(newKey).open(channelSealed).endpoint).toBe(channelSettings);
     // Run again (as after an interruption): what is re-keyed is kept, nothing changes.
     const again = rekey(join(dir, "master.key"));
     expect([again.exitCode, again.stdout.toString()]).toEqual([0, "re-wrapped the keys of 0 archives; re-sealed the secrets of 0 endpoints\n"]);

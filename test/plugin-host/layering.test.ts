@@ -8,7 +8,8 @@ import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const HOST = join(ROOT, "src/plugin-host");
-const MAY_IMPORT = ["src/core/", "src/supervisor/", "src/pipeline/", "src/daemon/", "src/plugin-host/"];
+// The agent (src/agent) runs plugins on a data host, as the daemon does here.
+const MAY_IMPORT = ["src/core/", "src/supervisor/", "src/pipeline/", "src/daemon/", "src/agent/", "src/plugin-host/"];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(ts|tsx)$/.test(f)).map((f) => join(dir, f));

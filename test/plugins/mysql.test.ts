@@ -330,3 +330,31 @@ describe.skipIf(!mariadbAvailable)("mysql plugin against a private MariaDB", () 
     expect(err).toMatch(/Lost connection to (MySQL |MariaDB )?server|[Ss]erver has gone away|Can't connect to (MySQL |MariaDB )?server/);
   });
 });
+
+describe.skipIf(!mariadbAvailable)("mysql plugin: the drill's verify and clean", () => {
+  test("verify reports each table's row count and CHECKSUM TABLE; a restored copy reports the same; clean empties it", async () => {
+    const src = await sharedMariadb();
+    src.sql(`CREATE DATABASE drill_src; USE drill_src; CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB;
+      INSERT INTO a VALUES (1, 'x'), (2, 'y'), (3, 'z'); CREATE TABLE b (id INT) ENGINE=InnoDB;`);
+    const before = await plugin("verify", endpointFor(src, { mysql_database: "drill_src" }));
+    expect(before.stderr).toBe("");
+    const v = JSON.parse(before.stdout.toString());
+    expect(v.figures.tables).toEqual({ a: 3, b: 0 });
+    expect(v.figures.checksums.a).toMatch(/^\d+$/);
+    expect(v.summary).toContain("2 tables, 3 rows");
+    const dumped = await plugin("backup", endpointFor(src, { mysql_database: "drill_src" }));
+    expect(dumped.code).toBe(0);
+    const restored = await plugin("restore", endpointFor(src, { mysql_database: "drill_scratch" }), dumped.stdout);
+    expect(restored.code).toBe(0);
+    const after = JSON.parse((await plugin("verify", endpointFor(src, { mysql_database: "drill_scratch" }))).stdout.toString());
+    expect(after.figures.tables).toEqual(v.figures.tables);
+    expect(after.figures.checksums).toEqual(v.figures.checksums);
+    const cleaned = await plugin("clean", endpointFor(src, { mysql_database: "drill_scratch" }));
+    expect(cleaned.code).toBe(0);
+    expect(JSON.parse((await plugin("verify", endpointFor(src, { mysql_database: "drill_scratch" }))).stdout.toString()).figures.table_count).toBe(0);
+    // The server's own schemas are never a scratch database (validate refuses them before clean could).
+    const refused = await plugin("clean", endpointFor(src, { mysql_database: "mysql" }));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("server's own schema");
+  });
+});

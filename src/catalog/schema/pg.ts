@@ -185,6 +185,63 @@ export const tokens = pgTable("tokens", {
   checkedAt: time("checked_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
 
+// Shield agents the core has reached (src/agent): see ./sqlite.ts.
+export const agents = pgTable("agents", {
+  name: text("name").primaryKey(),
+  hostKey: text("host_key").notNull(),
+  firstSeen: time("first_seen").notNull(),
+  lastSeen: time("last_seen").notNull(),
+  version: text("version").notNull().default(""),
+});
+// Notification channels (issue 16); see ./sqlite.ts.
+export const notificationChannels = pgTable("notification_channels", {
+  uuid: uuid("uuid").primaryKey(),
+  name: text("name").notNull(),
+  kind: text("kind").notNull(),
+  settings: text("settings").notNull(),
+  events: text("events").notNull(),
+  jobs: text("jobs").notNull().default("[]"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("notification_channels_name").on(t.name)]);
+
+export const notificationDeliveries = pgTable("notification_deliveries", {
+  uuid: uuid("uuid").primaryKey(),
+  channelUuid: uuid("channel_uuid").notNull(),
+  event: text("event").notNull(),
+  taskUuid: uuid("task_uuid"),
+  jobUuid: uuid("job_uuid"),
+  message: text("message").notNull(),
+  status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: time("next_at"),
+  lastError: text("last_error"),
+  createdAt: time("created_at").notNull(),
+  deliveredAt: time("delivered_at"),
+}, (t) => [
+  index("notification_deliveries_status_next").on(t.status, t.nextAt),
+  index("notification_deliveries_created").on(t.createdAt),
+  uniqueIndex("notification_deliveries_once").on(t.channelUuid, t.event, t.taskUuid),
+]);
+
+export const drills = pgTable("drills", {
+  jobUuid: uuid("job_uuid").primaryKey(),
+  scratchTargetUuid: uuid("scratch_target_uuid").notNull(),
+  scheduleUuid: uuid("schedule_uuid").notNull(),
+  nextDueAt: time("next_due_at"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("drills_scratch_target").on(t.scratchTargetUuid)]);
+
+export const drillResults = pgTable("drill_results", {
+  taskUuid: uuid("task_uuid").primaryKey(),
+  jobUuid: uuid("job_uuid").notNull(),
+  archiveUuid: uuid("archive_uuid"),
+  ok: boolean("ok").notNull(),
+  rtoMs: bigint("rto_ms", { mode: "number" }),
+  figures: text("figures"),
+  verify: text("verify").notNull(),
+  error: text("error"),
+  finishedMs: bigint("finished_ms", { mode: "number" }).notNull(),
+}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);
 /** Auth providers besides the built-in "local": config is JSON, its secrets sealed like endpoint secrets. */
 export const authProviders = pgTable("auth_providers", {
   uuid: uuid("uuid").primaryKey(),

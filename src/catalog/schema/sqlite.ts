@@ -184,6 +184,80 @@ export const tokens = sqliteTable("tokens", {
   checkedAt: time("checked_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
 
+// Shield agents the core has reached (src/agent). The key an agent presented at
+// first contact is pinned here; any other key later is refused until an operator
+// resets the pin (the agent was reinstalled), so that a machine taking over the
+// agent's address cannot receive the data key and the endpoint's secrets.
+export const agents = sqliteTable("agents", {
+  /** What targets name it by: host:port. */
+  name: text("name").primaryKey(),
+  /** "SHA256:…" of the agent's host key. */
+  hostKey: text("host_key").notNull(),
+  firstSeen: time("first_seen").notNull(),
+  lastSeen: time("last_seen").notNull(),
+  version: text("version").notNull().default(""),
+});
+// Notification channels (issue 16): where Shield tells of task outcomes. `settings`
+// is the kind's JSON (URL, SMTP server, ...), its secrets sealed like an endpoint's;
+// `events` and `jobs` are JSON arrays: the rules (an empty `jobs`: every job).
+export const notificationChannels = sqliteTable("notification_channels", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  kind: text("kind").notNull(),
+  settings: text("settings").notNull(),
+  events: text("events").notNull(),
+  jobs: text("jobs").notNull().default("[]"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("notification_channels_name").on(t.name)]);
+
+// Each message owed to a channel, until it is delivered or given up: persisted so
+// that a receiver down (or a daemon restarted) does not lose it. One per channel,
+// event and task (the unique index): an outcome is never told twice.
+export const notificationDeliveries = sqliteTable("notification_deliveries", {
+  uuid: text("uuid").primaryKey(),
+  channelUuid: text("channel_uuid").notNull(),
+  event: text("event").notNull(),
+  taskUuid: text("task_uuid"),
+  jobUuid: text("job_uuid"),
+  // The message as rendered when the event happened (JSON): names survive renames and deletes.
+  message: text("message").notNull(),
+  status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: time("next_at"),
+  lastError: text("last_error"),
+  createdAt: time("created_at").notNull(),
+  deliveredAt: time("delivered_at"),
+}, (t) => [
+  index("notification_deliveries_status_next").on(t.status, t.nextAt),
+  index("notification_deliveries_created").on(t.createdAt),
+  uniqueIndex("notification_deliveries_once").on(t.channelUuid, t.event, t.taskUuid),
+]);
+
+// Restore drills (issue 16): a job's drill restores its newest archive into a
+// scratch target on the drill's own schedule. No foreign keys: the drill goes with its job.
+export const drills = sqliteTable("drills", {
+  jobUuid: text("job_uuid").primaryKey(),
+  // The target restored into: marked scratch by being here, and never any job's own target.
+  scratchTargetUuid: text("scratch_target_uuid").notNull(),
+  scheduleUuid: text("schedule_uuid").notNull(),
+  nextDueAt: time("next_due_at"),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("drills_scratch_target").on(t.scratchTargetUuid)]);
+
+// One row per drill task that ran: its outcome, measured restore time (RTO) and figures.
+export const drillResults = sqliteTable("drill_results", {
+  taskUuid: text("task_uuid").primaryKey(),
+  jobUuid: text("job_uuid").notNull(),
+  archiveUuid: text("archive_uuid"),
+  ok: integer("ok", { mode: "boolean" }).notNull(),
+  rtoMs: integer("rto_ms"),
+  // What the target's `verify` reported (JSON), or null when it offers none.
+  figures: text("figures"),
+  verify: text("verify").notNull(),
+  error: text("error"),
+  // Milliseconds, unlike the other times: two drills a second apart keep their order.
+  finishedMs: integer("finished_ms").notNull(),
+}, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);
 /** Auth providers besides the built-in "local": config is JSON, its secrets sealed like endpoint secrets. */
 export const authProviders = sqliteTable("auth_providers", {
   uuid: text("uuid").primaryKey(),

@@ -1,0 +1,116 @@
+// `shield agent-relay` (internal): the stage of a pipeline whose target runs on an
+// agent. The daemon runs it under `shield guard` like any stage, so every rule of
+// the local data path holds: its exit is checked, a cancel or the daemon's death
+// kills it, and killing it closes the SSH connection, on which the agent kills
+// every process of the request (server.ts).
+//
+// Its stdin starts with one line of JSON (RelayHeader: where the agent is, the
+// pinned key, where the core's key is, and the request with the endpoint and data
+// key, which must never be in a process's arguments). Then:
+// - backup: the agent's sealed archive is written to stdout (the store's guard);
+//   the relay exits 0 only when the agent said 0, and a connection that drops
+//   mid-stream is a failure, so a stream cut half way never becomes an archive;
+// - restore: the rest of stdin (the archive, decrypted and verified on the core,
+//   still compressed) goes to the agent in frames; the end of stdin (the daemon's
+//   commit, guard.ts) becomes the commit frame.
+import { readFileSync, write, writeSync } from "node:fs";
+import { connectAgent, type ExecChannel } from "./client.ts";
+import { opensshPrivateKey } from "./keys.ts";
+import { COMMIT_FRAME, frame, type AgentRequest } from "./protocol.ts";
+
+export interface RelayHeader {
+  address: string;
+  /** The pinned "SHA256:…" of the agent's key: any other is refused. */
+  hostKey: string;
+  /** The core's private key (PKCS#8 PEM), the daemon's host_key. */
+  keyPath: string;
+  request: AgentRequest;
+}
+
+export async function runRelay(argv: string[]): Promise<number> {
+  if (argv.length) { process.stderr.write("shield agent-relay takes no arguments (internal: the daemon runs it)\n"); return 1; }
+  const reader = (Bun.stdin.stream() as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  let buf = Buffer.alloc(0);
+  let nl = -1;
+  while ((nl = buf.indexOf(10)) < 0) {
+    const r = await reader.read();
+    if (r.done) { process.stderr.write("no request on stdin\n"); return 1; }
+    buf = Buffer.concat([buf, r.value]);
+  }
+  const header = JSON.parse(buf.subarray(0, nl).toString()) as RelayHeader;
+  const rest = buf.subarray(nl + 1);
+  let conn;
+  try {
+    conn = await connectAgent(header.address, { privateKey: opensshPrivateKey(readFileSync(header.keyPath)), expect: header.hostKey });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 3;
+  }
+  const ch = await conn.exec(header.request);
+  const exit = ch.status.then((code) => {
+    if (code === undefined) process.stderr.write(`the connection to agent ${header.address} dropped before the agent finished\n`);
+    return code ?? 3;
+  });
+  // Synchronous: the agent's last line (its report) must be out before the relay exits.
+  ch.stderr.on("data", (b: Buffer) => writeAll(2, b));
+  // Written on the thread pool, the channel paused meanwhile: SSH's window then holds the
+  // agent back while the store is slow, and the event loop stays free to send the
+  // keepalives by which the agent knows the core is alive (server.ts SILENCE_MS).
+  let writing: Promise<boolean> = Promise.resolve(true);
+  ch.on("data", (b: Buffer) => {
+    ch.pause();
+    writing = writing.then((ok) => ok && writeOut(1, b).then(() => { ch.resume(); return true; }, (err) => {
+      process.stderr.write(`cannot write the archive to the store: ${(err as Error).message}\n`);
+      ch.close();
+      return false;
+    }));
+  });
+  if (header.request.op === "restore") {
+    // The channel closing under us (the agent failed or went away) says why through its exit.
+    await sendFramed(ch, rest, reader).catch(() => ch.close());
+  }
+  else ch.end();
+  let code = await exit;
+  // The last bytes may still be on their way to the store.
+  if (!(await writing) && code === 0) code = 3;
+  await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
+  conn.close();
+  return code;
+}
+
+async function writeOut(fd: number, b: Uint8Array): Promise<void> {
+  for (let at = 0; at < b.length;) {
+    at += await new Promise<number>((resolve, reject) => write(fd, b, at, b.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+/** Small synchronous writes (stderr lines), whole even on a non-blocking descriptor. */
+function writeAll(fd: number, b: Uint8Array): void {
+  let at = 0;
+  while (at < b.length) {
+    try {
+      at += writeSync(fd, b, at, b.length - at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      Bun.sleepSync(1);
+    }
+  }
+}
+
+async function sendFramed(ch: ExecChannel, first: Uint8Array, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  let closed = false;
+  ch.once("close", () => { closed = true; });
+  const send = async (b: Uint8Array) => {
+    if (closed) throw new Error("the agent's channel closed");
+    if (!ch.write(b)) await new Promise<void>((r) => { ch.once("drain", r); ch.once("close", r); });
+  };
+  if (first.length) await send(frame(first));
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    await send(frame(r.value));
+  }
+  // Only the end of our stdin, which the daemon gives only at its commit (guard.ts), commits the agent's restore.
+  await send(COMMIT_FRAME);
+  ch.end();
+}

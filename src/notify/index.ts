@@ -1,0 +1,173 @@
+// The notifier: hears task events, files one delivery per matching channel in the
+// catalog, and delivers them in the background with retries and backoff. Nothing
+// here runs inside a task: a receiver down or slow never delays or fails one.
+// Deliveries are persisted (notification_deliveries), so a daemon restarted with
+// messages owed delivers them; several daemons on one catalog share the work
+// through a lease on each delivery (its next_at moved past the attempt).
+import { nowSeconds, type Catalog, type ChannelRow, type DeliveryRow } from "../catalog/index.ts";
+import type { TaskEvent, TaskEvents } from "../core/events.ts";
+import { describeError, log } from "../log.ts";
+import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
+import { matches, type ChannelKind } from "./channels.ts";
+import { titleOf, type Message } from "./message.ts";
+import { send, SEND_TIMEOUT_MS } from "./send.ts";
+
+export interface RetryOptions {
+  /** Attempts in all before a delivery is given up (status failed). */
+  attempts: number;
+  /** The wait after the first failure (seconds); doubled after each one, up to maxS. */
+  baseS: number;
+  maxS: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { attempts: 10, baseS: 30, maxS: 3600 };
+
+export interface NotifierOptions {
+  catalog: Catalog;
+  secrets: EndpointSecrets;
+  /** The daemon's URL as people reach it, for the link to the task (asked when needed: known once it listens). */
+  publicUrl: () => string;
+  retry?: Partial<RetryOptions>;
+  /** How often due deliveries are looked for (ms); a new one is sent at once. */
+  pollMs?: number;
+}
+
+export interface ParsedChannel { uuid: string; name: string; kind: ChannelKind; events: string[]; jobs: string[] }
+
+export function parseChannel(row: ChannelRow): ParsedChannel {
+  return { uuid: row.uuid, name: row.name, kind: row.kind as ChannelKind, events: JSON.parse(row.events), jobs: JSON.parse(row.jobs) };
+}
+
+export class Notifier {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private sending: Promise<void> | undefined;
+  private again = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly retry: RetryOptions;
+  /** Filings on their way: stop() waits for them so that no event heard is lost. */
+  private filing = new Set<Promise<void>>();
+
+  constructor(private readonly opts: NotifierOptions) {
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+  }
+
+  start(events: TaskEvents): void {
+    this.unsubscribe = events.subscribe((e) => this.hear(e));
+    this.timer = setInterval(() => this.kick(), this.opts.pollMs ?? 1000);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    clearInterval(this.timer);
+    await Promise.all([...this.filing]);
+    await this.sending;
+  }
+
+  /** Files the deliveries an event makes; never throws (the event's task is not ours to fail). */
+  hear(e: TaskEvent): Promise<void> {
+    const p = this.file(e).catch((err) => log.error("cannot file notifications for an event", { event: e.kind, task: e.taskUuid, ...describeError(err) }))
+      .finally(() => this.filing.delete(p));
+    this.filing.add(p);
+    return p;
+  }
+
+  private async file(e: TaskEvent): Promise<void> {
+    const { catalog } = this.opts;
+    const channels = (await catalog.notifications.channels.list()).map(parseChannel).filter((c) => matches(c.events, c.jobs, e.kind, e.jobUuid));
+    if (!channels.length) return;
+    const message = JSON.stringify(await this.render(e));
+    let filed = 0;
+    for (const c of channels) {
+      const ok = await catalog.notifications.deliveries.file({
+        uuid: crypto.randomUUID(), channelUuid: c.uuid, event: e.kind, taskUuid: e.taskUuid ?? null, jobUuid: e.jobUuid ?? null,
+        message, nextAt: null, createdAt: nowSeconds(),
+      });
+      if (ok) filed++;
+    }
+    if (filed) this.kick();
+  }
+
+  /** The message of an event, with the names as they are now. */
+  async render(e: TaskEvent): Promise<Message> {
+    const { catalog } = this.opts;
+    const job = e.jobUuid ? await catalog.jobs.get(e.jobUuid).catch(() => undefined) : undefined;
+    const targetUuid = e.targetUuid ?? job?.targetUuid;
+    const storeUuid = e.storeUuid ?? job?.storeUuid;
+    const target = targetUuid ? (await catalog.targets.get(targetUuid).catch(() => undefined))?.name : undefined;
+    const store = storeUuid ? (await catalog.stores.get(storeUuid).catch(() => undefined))?.name : undefined;
+    return {
+      event: e.kind, title: titleOf(e.kind, job?.name, e.outcome), job: job?.name, target, store, error: e.error,
+      task: e.taskUuid, link: e.taskUuid ? this.link(e.taskUuid) : undefined, at: new Date(e.at * 1000).toISOString(), details: e.details,
+    };
+  }
+
+  link(taskUuid: string): string {
+    return `${this.opts.publicUrl().replace(/\/+$/, "")}/tasks/${taskUuid}`;
+  }
+
+  /** Sends a test message to a channel now; resolves with the failure's words, or undefined when sent. */
+  async test(uuid: string, settings: Record<string, unknown>, kind: ChannelKind): Promise<string | undefined> {
+    const m: Message = {
+      event: "test", title: titleOf("test"), at: new Date().toISOString(),
+      details: { Note: "Sent from Shield to check this channel. Nothing failed." }, link: this.opts.publicUrl(),
+    };
+    try {
+      await send(kind, settings, m, `test-${uuid}`);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** Starts a sending round unless one runs; one that runs goes round again. */
+  private kick(): void {
+    if (this.sending) { this.again = true; return; }
+    this.sending = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.sendDue();
+        } catch (err) {
+          log.error("cannot send due notifications", describeError(err));
+        }
+      } while (this.again);
+    })().finally(() => { this.sending = undefined; });
+  }
+
+  private async sendDue(): Promise<void> {
+    const { catalog } = this.opts;
+    for (;;) {
+      const now = nowSeconds();
+      const due = await catalog.notifications.deliveries.due(now, 20);
+      if (!due.length) return;
+      // Each delivery sent at most by one daemon at a time, and independently: one slow receiver holds no other.
+      await Promise.all(due.map((d) => this.attempt(d, now)));
+    }
+  }
+
+  private async attempt(d: DeliveryRow, now: number): Promise<void> {
+    const { catalog } = this.opts;
+    if (!(await catalog.notifications.deliveries.lease(d, now + Math.ceil(SEND_TIMEOUT_MS / 1000) * 4))) return;
+    const attempts = d.attempts + 1;
+    const row = await catalog.notifications.channels.get(d.channelUuid);
+    if (!row) {
+      await catalog.notifications.deliveries.attemptFailed(d.uuid, attempts, "the channel was deleted", null);
+      return;
+    }
+    try {
+      const settings = JSON.parse(this.opts.secrets.open(row.settings).endpoint) as Record<string, unknown>;
+      await send(row.kind as ChannelKind, settings, JSON.parse(d.message) as Message, d.uuid);
+      await catalog.notifications.deliveries.delivered(d.uuid, attempts, nowSeconds());
+      log.info("notification delivered", { channel: row.name, event: d.event, task: d.taskUuid, attempts });
+    } catch (err) {
+      const error = (err as Error).message;
+      const last = attempts >= this.retry.attempts;
+      const wait = Math.min(this.retry.baseS * 2 ** (attempts - 1), this.retry.maxS);
+      await catalog.notifications.deliveries.attemptFailed(d.uuid, attempts, error, last ? null : nowSeconds() + wait);
+      log.warn(last ? "notification given up" : "notification not delivered; will try again", {
+        channel: row.name, event: d.event, task: d.taskUuid, attempts, ...(last ? {} : { retryInS: wait }), error,
+      });
+    }
+  }
+}

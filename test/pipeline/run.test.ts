@@ -1,0 +1,214 @@
+// The pipelines of src/pipeline/run.ts with real processes: the fixture plugins
+// (test/fixtures/plugins), real zstd, the guards. Verified before applied: a
+// damaged blob, whatever the damage and wherever it is, fails the restore before
+// the target's `restore` starts at all. And an empty backup is not an archive.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { backup, restore, Canceled, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
+import { DEFAULT_CHUNK_SIZE, HEADER_LENGTH, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
+import type { Compression } from "../../src/pipeline/compression.ts";
+import { Supervisor } from "../../src/supervisor/index.ts";
+import type { Catalog } from "../../src/catalog/index.ts";
+import type { Core } from "../../src/core/index.ts";
+import type { PluginRegistry } from "../../src/plugin-host/index.ts";
+import { log as daemonLog } from "../../src/log.ts";
+import { supervisorWorld, waitTask } from "../helpers/supervisor.ts";
+
+let catalog: Catalog;
+let core: Core;
+let plugins: PluginRegistry;
+let cleanup: () => Promise<void>;
+let dir: string;
+let storeDir: string;
+let ids: { store: string; schedule: string; retention: string };
+let supervisor: Supervisor;
+
+beforeAll(async () => {
+  daemonLog.setSink(() => {});
+  ({ catalog, cleanup, dir, storeDir, plugins, core, ids } = await supervisorWorld({
+    name: "run", schedule: { name: "s", timespec: "daily at 4am" }, retention: "r", onTaskFiled: () => supervisor.nudge(),
+  }));
+  supervisor = new Supervisor({ catalog, plugins, masterKey: crypto.getRandomValues(new Uint8Array(32)), workers: 1, pollMs: 50 });
+  await supervisor.start();
+});
+
+afterAll(async () => {
+  await supervisor.stop();
+  await cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function context(lines: string[] = []): PipelineContext {
+  return { plugins, log: (l) => lines.push(l), signal: new AbortController().signal, progressEvery: 60_000 };
+}
+const store = () => ({ plugin: "dir-store", endpoint: JSON.stringify({ dir: storeDir }) });
+const bytes = (endpoint: Record<string, unknown>) => ({ plugin: "bytes-target", endpoint: JSON.stringify(endpoint) });
+const sha256 = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+
+function toRestore(r: BackupResult, key = r.storeKey): ArchiveToRestore {
+  return { storeKey: key, sha256: r.sha256, size: r.size, compression: r.compression, cipher: r.cipher, dataKey: r.dataKey };
+}
+
+/** Restores into a fresh `out` of bytes-target; what the target got, and the error if any. */
+async function restoreInto(archive: ArchiveToRestore, name: string, st = store()) {
+  const out = join(dir, `out-${name}`);
+  const lines: string[] = [];
+  let error: Error | undefined;
+  try {
+    await restore(context(lines), st, bytes({ size: 1, out }), archive);
+  } catch (err) {
+    error = err as Error;
+  }
+  // bytes-target's restore creates `out.partial` as soon as it starts, and renames it to `out` at the end.
+  const reached = existsSync(out) || existsSync(`${out}.partial`);
+  return { error, reached, out, log: lines.join("\n") };
+}
+
+let keys = 0;
+/** Writes `blob` into the store under a new key, as if the store held it for the archive. */
+function planted(blob: Uint8Array): string {
+  const key = `planted-${++keys}`;
+  writeFileSync(join(storeDir, key), blob);
+  return key;
+}
+
+const REFUSED = /fails verification|truncated or altered|SHA-256 does not match|failed authentication|truncated archive|not a Shield encrypted archive/;
+
+// One chunk: less than a chunk of plaintext. Many: several chunks (the data is
+// pseudo-random, so zstd does not shrink it below that).
+const SIZES = { "one-chunk": 20_000, "many-chunk": 5 * DEFAULT_CHUNK_SIZE + 1234 } as const;
+const CASES: { encrypt: boolean; compression: Compression }[] = [
+  { encrypt: true, compression: "zstd" },
+  { encrypt: false, compression: "zstd" },
+  { encrypt: false, compression: "none" },
+];
+
+/** The damages, for a blob of `len` bytes (and the blob itself, for the swaps). */
+function damages(blob: Buffer, other: { sameSize: Buffer; otherArchive: Buffer }, encrypted: boolean): [string, Buffer][] {
+  const len = blob.length;
+  const flip = (at: number) => { const b = Buffer.from(blob); b[at]! ^= 0x01; return b; };
+  const out: [string, Buffer][] = [];
+  for (const at of [0, 7, HEADER_LENGTH, Math.floor(len / 3), Math.floor(len / 2), len - TAG_LENGTH - 1, len - TAG_LENGTH, len - 1]) {
+    out.push([`flip byte ${at} of ${len}`, flip(at)]);
+  }
+  for (const to of [0, 1, HEADER_LENGTH, Math.floor(len / 2), len - TAG_LENGTH, len - 1]) out.push([`truncate to ${to} of ${len}`, blob.subarray(0, to)]);
+  out.push(["append a byte", Buffer.concat([blob, Buffer.from([0])])]);
+  out.push(["append a chunk's worth", Buffer.concat([blob, blob.subarray(HEADER_LENGTH, Math.min(len, HEADER_LENGTH + DEFAULT_CHUNK_SIZE + TAG_LENGTH))])]);
+  const frame = DEFAULT_CHUNK_SIZE + TAG_LENGTH;
+  if (encrypted && len > HEADER_LENGTH + 2 * frame) {
+    // Two whole chunks trade places: each still authenticates under its own counter, which no longer matches.
+    const a = blob.subarray(HEADER_LENGTH, HEADER_LENGTH + frame), b = blob.subarray(HEADER_LENGTH + frame, HEADER_LENGTH + 2 * frame);
+    out.push(["swap chunks 0 and 1", Buffer.concat([blob.subarray(0, HEADER_LENGTH), b, a, blob.subarray(HEADER_LENGTH + 2 * frame)])]);
+  }
+  out.push(["swapped with another archive's blob of the same size", other.sameSize]);
+  out.push(["replaced by another archive's blob", other.otherArchive]);
+  return out;
+}
+
+describe("verified before applied: a damaged blob never reaches the target", () => {
+  for (const { encrypt, compression } of CASES) {
+    for (const [shape, size] of Object.entries(SIZES)) {
+      test(`${shape}, ${compression}, ${encrypt ? "encrypted" : "unencrypted"}: every damage fails the restore before the target starts`, async () => {
+        const backupOf = (endpoint: Record<string, unknown>) => backup(context(), bytes(endpoint), store(), { compression, encrypt });
+        const archive = await backupOf({ size });
+        // Same size, other bytes (the swap); and an archive of another target (the replacement).
+        const twin = await backupOf({ size, seed: "twin" });
+        const stranger = await backupOf({ size: size + 70_000, seed: "stranger" });
+        const blob = readFileSync(join(storeDir, archive.storeKey));
+        const twinBlob = readFileSync(join(storeDir, twin.storeKey));
+        expect(blob.length).toBe(archive.size);
+        if (encrypt) expect(blob.length).toBeGreaterThan(HEADER_LENGTH + (shape === "many-chunk" ? 2 : 0) * (DEFAULT_CHUNK_SIZE + TAG_LENGTH));
+        expect(twinBlob.length).toBe(blob.length);
+        expect(twinBlob.equals(blob)).toBe(false);
+
+        const list = damages(blob, { sameSize: twinBlob, otherArchive: readFileSync(join(storeDir, stranger.storeKey)) }, encrypt);
+        for (const [what, damaged] of list) {
+          const r = await restoreInto(toRestore(archive, planted(damaged)), `${shape}-${compression}-${encrypt}-${keys}`);
+          if (!r.error) throw new Error(`${what}: the restore succeeded`);
+          expect(r.error, what).toBeInstanceOf(PipelineFailed);
+          if (!REFUSED.test(r.error.message)) throw new Error(`${what}: unclear reason "${r.error.message}"`);
+          // Not one byte reached the target: its restore never even started.
+          if (r.reached) throw new Error(`${what}: the target's restore started (${r.error.message})`);
+          expect(r.log).toContain("verifying the archive before the target sees any of it");
+          expect(r.log).not.toContain("target restore");
+        }
+
+        // The undamaged blob restores, after its verify pass.
+        const good = await restoreInto(toRestore(archive), `${shape}-${compression}-${encrypt}-good`);
+        expect(good.error).toBeUndefined();
+        const expected = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size}`]).stdout;
+        expect(sha256(readFileSync(good.out))).toBe(sha256(expected));
+        expect(good.log).toMatch(/verifying the archive before the target sees any of it: reading the whole blob \(size, SHA-256(, every chunk's authentication)?\)/);
+        expect(good.log).toMatch(/\nverified [\d.]+ (KiB|MiB) in [\d.]+ s/);
+        // The verify pass comes first, the target after it.
+        expect(good.log.indexOf("verified ")).toBeLessThan(good.log.indexOf("restored"));
+      }, 120_000);
+    }
+  }
+
+  test("a blob that changes between the verify pass and the restore fails, saying the target may have received part of it", async () => {
+    for (const { encrypt, compression } of CASES) {
+      const archive = await backup(context(), bytes({ size: SIZES["many-chunk"] }), store(), { compression, encrypt });
+      const blob = readFileSync(join(storeDir, archive.storeKey));
+      const damaged = Buffer.from(blob);
+      damaged[Math.floor(blob.length / 2)]! ^= 0x01;
+      // changing-store serves the good blob once (the verify pass), then the damaged one.
+      writeFileSync(join(storeDir, `${archive.storeKey}.next`), damaged);
+      const r = await restoreInto(toRestore(archive), `changing-${compression}-${encrypt}`, { plugin: "changing-store", endpoint: JSON.stringify({ dir: storeDir }) });
+      expect(r.error, `${compression} ${encrypt}`).toBeInstanceOf(PipelineFailed);
+      expect(r.error!.message).toContain("the blob read for the restore is not the one verified before it");
+      expect(r.error!.message).toContain("the target may have received part of it");
+      expect(r.log).toMatch(/\nverified /);
+      // The target never saw the end of its input: it never finished (no `out`).
+      expect(existsSync(r.out)).toBe(false);
+    }
+  }, 60_000);
+
+  test("a cancel during the verify pass cancels the restore; the target never starts", async () => {
+    const archive = await backup(context(), bytes({ size: 1000 }), store(), { compression: "zstd", encrypt: true });
+    const out = join(dir, "out-canceled");
+    const ac = new AbortController();
+    const lines: string[] = [];
+    const started = Date.now();
+    const restoring = restore({ ...context(lines), signal: ac.signal }, { plugin: "changing-store", endpoint: JSON.stringify({ dir: storeDir, delay: 30 }) }, bytes({ size: 1, out }), toRestore(archive));
+    await Bun.sleep(300);
+    ac.abort(new Canceled("canceled"));
+    const err = await restoring.catch((e) => e);
+    expect(err).toBeInstanceOf(Canceled);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
+    expect(lines.join("\n")).not.toContain("target restore");
+  });
+
+  test("a store that cannot find the blob fails the verify pass by its own exit, not as a damaged archive", async () => {
+    const archive = await backup(context(), bytes({ size: 1000 }), store(), { compression: "zstd", encrypt: true });
+    rmSync(join(storeDir, archive.storeKey));
+    const r = await restoreInto(toRestore(archive), "missing");
+    expect(r.error?.message).toBe("store retrieve (verify) failed (exit 1)");
+    expect(r.reached).toBe(false);
+  });
+});
+
+describe("an empty backup is not an archive", () => {
+  const keyed = () => readdirSync(storeDir).filter((n) => !n.startsWith("."));
+
+  for (const compression of ["zstd", "gzip", "none"] as const) {
+    test(`${compression}: a target that produced 0 bytes fails the task with the reason; no archive row, no blob`, async () => {
+      const before = keyed();
+      const target = await core.targets.create({ name: `empty-${compression}`, summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: 0 }), agent: "" });
+      const job = await core.jobs.create({ name: `empty-${compression}`, summary: "", target, ...ids, paused: true, compression });
+      const task = await waitTask(catalog, await core.jobs.run(job, "tester"));
+      expect(task.status).toBe("failed");
+      expect(task.log).toContain("FAILED: the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive");
+      expect(task.archiveUuid).toBeNull();
+      expect((await catalog.archives.list({ target }, { limit: 10, offset: 0 })).length).toBe(0);
+      expect(keyed()).toEqual(before);
+    });
+  }
+
+  test("one byte is an archive", async () => {
+    const r = await backup(context(), bytes({ size: 1 }), store(), { compression: "zstd", encrypt: true });
+    expect(r.rawSize).toBe(1);
+  });
+});
