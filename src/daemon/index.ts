@@ -147,6 +147,8 @@ export function isLoopback(host: string): boolean {
  * it listens on loopback only, and says so at every start when it does.
  */
 async function authProvidersAtStart(core: ReturnType<typeof createCore>, config: DaemonConfig, loopbackOnly: boolean): Promise<void> {
+  // A master key that cannot open a provider's settings stops the daemon here, not every sign-in later.
+  await core.providers.checkReadable();
   if (config.authProvidersFile) {
     const file = Bun.file(config.authProvidersFile);
     if (!(await file.exists())) throw new Error(`SHIELD_AUTH_PROVIDERS_FILE: no such file ${config.authProvidersFile}`);

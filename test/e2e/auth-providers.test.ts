@@ -135,4 +135,21 @@ describe("the none provider and the daemon", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a master key that cannot open a provider's sealed bind password stops the daemon at start, naming the provider", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shield-test-provider-key-"));
+    try {
+      writeFileSync(join(dir, "providers.json"), JSON.stringify([{ name: "corp", type: "ldap", config: { url: "ldap://127.0.0.1:1", base_dn: "dc=x", bind_dn: "cn=svc", bind_password: "sealed-bind-pw" } }]));
+      const env = { SHIELD_ADMIN_PASSWORD: ADMIN_PASSWORD, SHIELD_AUTH_PROVIDERS_FILE: join(dir, "providers.json") };
+      const d = await startShieldDaemon({ env, args: ["--data-dir", join(dir, "data")] });
+      await d.stop();
+      const other = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+      const r = runShield(["daemon", "--listen", `127.0.0.1:${await freePort()}`, "--data-dir", join(dir, "data")], { env: { ...env, SHIELD_MASTER_KEY: other } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('auth provider \\"corp\\" cannot be read');
+      expect(r.stderr).not.toContain("sealed-bind-pw");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -35,8 +35,13 @@ export function providerRules(catalog: Catalog, opts: ProviderRulesOptions = {})
     const json = JSON.stringify(config);
     return opts.secrets ? opts.secrets.seal(json, SECRET_SETTINGS) : json;
   };
-  const open = (row: AuthProviderRow): Record<string, unknown> =>
-    JSON.parse(opts.secrets ? opts.secrets.open(row.config).endpoint : row.config) as Record<string, unknown>;
+  const open = (row: AuthProviderRow): Record<string, unknown> => {
+    try {
+      return JSON.parse(opts.secrets ? opts.secrets.open(row.config).endpoint : row.config) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`the settings of auth provider "${row.name}" cannot be read: ${(err as Error).message} (is this the master key that sealed them?)`);
+    }
+  };
   const redacted = (config: Record<string, unknown>) =>
     Object.fromEntries(Object.entries(config).map(([k, val]) => [k, SECRET_SETTINGS.has(k) && val !== undefined ? REDACTED_SETTING : val]));
   const view = (row: AuthProviderRow): ProviderView =>
@@ -106,6 +111,10 @@ export function providerRules(catalog: Catalog, opts: ProviderRulesOptions = {})
     async byName(name: string): Promise<PasswordProvider | undefined> {
       const r = await catalog.authProviders.byName(name);
       return r && r.type === "ldap" ? ldapProvider(r.name, open(r) as unknown as LdapConfig) : undefined;
+    },
+    /** At start: every provider's sealed settings open with this master key (throws, naming the provider, if not). */
+    async checkReadable(): Promise<void> {
+      for (const r of await catalog.authProviders.list()) open(r);
     },
     /** Whether the `none` provider is on (requests without credentials are the lab admin's). */
     async noneEnabled(): Promise<boolean> {
