@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -18,6 +18,8 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "schedules", href: "/schedules", label: "Schedules" },
   { section: "retention", href: "/retention", label: "Retention" },
   { section: "notifications", href: "/notifications", label: "Notifications" },
+  // Admins only: the others would get a 403.
+  { section: "access", href: "/access", label: "Access" },
 ];
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
@@ -55,7 +57,7 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <a class="brand" href="/">Shield</a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => n.section !== "access" || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
             ))}
           </ul>

@@ -1,15 +1,19 @@
 // Users (admins only) and each user's own API tokens.
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { Created, Deleted, TokenCreate, TokenCreated, TokenJson, Updated, UserCreate, UserJson, UserUpdate, UuidParam, WhoAmI } from "./schemas.ts";
-import { tokenJson, userJson } from "./json.ts";
+import { nowSeconds } from "../catalog/index.ts";
+import {
+  Created, Deleted, ProviderCreate, ProviderJson, ProviderNameParam, ProviderUpdate, SessionJson, SessionQuery,
+  TokenCreate, TokenCreated, TokenJson, Updated, UserCreate, UserJson, UserUpdate, UuidParam, WhoAmI,
+} from "./schemas.ts";
+import { formatTime, providerJson, sessionJson, tokenJson, userJson } from "./json.ts";
 
 export function authRoutes(router: Router): void {
   const { users } = router.core;
   route(router, {
     method: "get", path: "/v1/auth/whoami", tag: "auth", permission: "read",
     summary: "Who the credentials belong to", response: WhoAmI,
-  }, ({ user }) => ({ uuid: user.uuid, name: user.name, role: user.role }));
+  }, ({ user }) => ({ uuid: user.uuid, name: user.name, role: user.role, provider: user.provider }));
 
   route(router, {
     method: "get", path: "/v1/auth/tokens", tag: "auth", permission: "read",
@@ -19,15 +23,77 @@ export function authRoutes(router: Router): void {
 
   route(router, {
     method: "post", path: "/v1/auth/tokens", tag: "auth", permission: "read", body: TokenCreate,
-    summary: "Create an API token", description: "The answer holds the token: it is shown this once and stored only as a hash.",
+    summary: "Create an API token",
+    description: "The answer holds the token: it is shown this once and stored only as a hash. `role` limits the token below your role; " +
+      "`expires_in` (seconds) or `expires_at` (UTC) ends it: an expired token is refused (401). A token made with a token is no stronger and lives no longer than it.",
     response: TokenCreated, errors: [409],
-  }, async ({ user, body }) => ({ ok: "created", ...(await users.tokens.create(user, body.name)) }));
+  }, async ({ user, body }) => {
+    const expiresAt = body.expires_in !== undefined ? nowSeconds() + body.expires_in : body.expires_at;
+    const made = await users.tokens.create(user, body.name, { role: body.role, expiresAt });
+    return { ok: "created", uuid: made.uuid, token: made.token, role: made.role, expires_at: formatTime(made.expiresAt) };
+  });
 
   route(router, {
     method: "delete", path: "/v1/auth/token/:uuid", tag: "auth", permission: "read", params: UuidParam,
     summary: "Revoke one of your API tokens", response: Deleted, errors: [404],
   }, async ({ user, params }) => {
     await users.tokens.revoke(user, params.uuid);
+    return { ok: "deleted" };
+  });
+
+  route(router, {
+    method: "get", path: "/v1/auth/sessions", tag: "auth", permission: "admin", query: SessionQuery,
+    summary: "List every user's sessions",
+    description: "Web sessions and API tokens of every user (or of `user`, a user's uuid), with their owner. The tokens themselves are never shown.",
+    response: v.array(SessionJson), errors: [404],
+  }, async ({ query }) => (await users.sessions.list(query.user)).map(sessionJson));
+
+  route(router, {
+    method: "delete", path: "/v1/auth/session/:uuid", tag: "auth", permission: "admin", params: UuidParam,
+    summary: "Revoke any user's session or API token", response: Deleted, errors: [404],
+  }, async ({ params }) => {
+    await users.sessions.revoke(params.uuid);
+    return { ok: "deleted" };
+  });
+
+  const { providers } = router.core;
+  route(router, {
+    method: "get", path: "/v1/auth/providers", tag: "auth", permission: "admin",
+    summary: "List the auth providers", description: "The built-in local provider first, then the others in the order sign-in asks them. Secret settings are shown as ********.",
+    response: v.array(ProviderJson),
+  }, async () => (await providers.list()).map(providerJson));
+
+  route(router, {
+    method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
+    summary: "Add an auth provider",
+    description: "ldap: config {url, base_dn, bind_dn, bind_password, user_filter, group_base_dn, groups: {admin, operator, viewer}, default_role, start_tls, ca_file, timeout_ms}. " +
+      "none: everyone is admin without signing in; refused unless the daemon listens on loopback only.",
+    response: v.object({ ok: v.literal("created"), name: v.string() }), errors: [409],
+  }, async ({ body }) => {
+    await providers.create(body);
+    return { ok: "created", name: body.name };
+  });
+
+  route(router, {
+    method: "get", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
+    summary: "Show an auth provider", response: ProviderJson, errors: [404],
+  }, async ({ params }) => providerJson(await providers.get(params.name)));
+
+  route(router, {
+    method: "put", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
+    summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password left out (or sent back as ********) keeps the stored one.",
+    response: Updated, errors: [404, 409],
+  }, async ({ params, body }) => {
+    await providers.update(params.name, body.config);
+    return { ok: "updated" };
+  });
+
+  route(router, {
+    method: "delete", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
+    summary: "Remove an auth provider", description: "Its users can no longer sign in; their sessions end at their next re-check. local cannot be removed.",
+    response: Deleted, errors: [404, 409],
+  }, async ({ params }) => {
+    await providers.delete(params.name);
     return { ok: "deleted" };
   });
 

@@ -2,7 +2,8 @@
 import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
-import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
+import type { ProviderView } from "../core/providers/index.ts";
+import type { SessionView, ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
 export function formatTime(seconds: number): string;
@@ -62,5 +63,10 @@ export const taskJson = (t: TaskRow) => ({
   log: t.log,
 });
 
-export const userJson = (u: UserRow) => ({ uuid: u.uuid, name: u.name, role: u.role, created_at: formatTime(u.createdAt) });
-export const tokenJson = (t: TokenRow) => ({ uuid: t.uuid, name: t.name, created_at: formatTime(t.createdAt), last_used_at: formatTime(t.lastUsedAt) });
+export const userJson = (u: UserRow) => ({ uuid: u.uuid, name: u.name, role: u.role, provider: u.provider, created_at: formatTime(u.createdAt) });
+export const tokenJson = (t: TokenRow) => ({
+  uuid: t.uuid, name: t.name, created_at: formatTime(t.createdAt), last_used_at: formatTime(t.lastUsedAt),
+  role: t.role, expires_at: formatTime(t.expiresAt),
+});
+export const sessionJson = (s: SessionView) => ({ ...tokenJson(s), user: { uuid: s.userUuid, name: s.userName, provider: s.provider } });
+export const providerJson = (p: ProviderView) => ({ name: p.name, type: p.type, builtin: p.builtin, config: p.config, created_at: formatTime(p.createdAt) });

@@ -2,6 +2,7 @@
 // with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
 import * as v from "valibot";
 import { PLUGIN_NAME } from "../core/plugins.ts";
+import { ProviderName as ProviderNameSchema } from "../core/providers/config.ts";
 
 // ---- building blocks -------------------------------------------------------
 
@@ -211,7 +212,27 @@ export const ArchiveUpdate = v.pipe(
   v.forward(v.check((b) => b.notes !== undefined || b.pinned !== undefined, "is required unless pinned is given"), ["notes"]),
 );
 
-export const TokenCreate = v.strictObject({ name: Name });
+/** An expiry as the API writes times (UTC "YYYY-MM-DD HH:MM:SS"), or ISO 8601 with a zone. */
+const ExpiresAt = v.pipe(
+  v.string("must be a string"),
+  v.check((s) => /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?$/.test(s.trim()) && !Number.isNaN(parseExpiresAt(s)), "must be a time like 2026-12-31 23:59:59 (UTC)"),
+  v.transform(parseExpiresAt),
+);
+/** Seconds since the epoch of an ExpiresAt text (UTC unless it says otherwise). */
+export function parseExpiresAt(s: string): number {
+  const t = s.trim().replace(" ", "T");
+  return Math.floor(Date.parse(/(Z|[+-]\d\d:\d\d)$/.test(t) ? t : `${t}Z`) / 1000);
+}
+export const TokenCreate = v.pipe(
+  v.strictObject({
+    name: Name,
+    role: v.optional(v.pipe(Role, v.description("Limit the token to this role (at most yours)"))),
+    expires_in: v.optional(v.pipe(v.number("must be a number of seconds"), v.integer("must be a whole number of seconds"),
+      v.minValue(60, "must be at least 60 seconds"), v.maxValue(10 * 366 * 86400, "must be at most ten years"))),
+    expires_at: v.optional(ExpiresAt),
+  }),
+  v.check((b) => b.expires_in === undefined || b.expires_at === undefined, "give expires_in or expires_at, not both"),
+);
 export const UserCreate = v.strictObject({ name: Name, password: Password, role: Role });
 export const UserUpdate = v.strictObject({ password: v.optional(Password), role: v.optional(Role) });
 
@@ -331,8 +352,29 @@ export const TaskJson = v.object({
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
   runner: v.nullable(v.string()), log: v.string(),
 });
-export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, created_at: Time });
-export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });
-export const TokenCreated = v.object({ ok: v.literal("created"), uuid: Uuid, token: v.string() });
-export const WhoAmI = v.object({ uuid: Uuid, name: v.string(), role: Role });
+export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, provider: v.pipe(v.string(), v.description("The auth provider the user signs in through")), created_at: Time });
+export const TokenJson = v.object({
+  uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime,
+  role: v.pipe(v.nullable(Role), v.description("The role the token is limited to; null: its owner's")),
+  expires_at: NullableTime,
+});
+export const TokenCreated = v.object({ ok: v.literal("created"), uuid: Uuid, token: v.string(), role: Role, expires_at: NullableTime });
+export const WhoAmI = v.object({ uuid: Uuid, name: v.string(), role: Role, provider: v.string() });
+export const SessionJson = v.object({
+  ...TokenJson.entries, user: v.object({ uuid: Uuid, name: v.string(), provider: v.string() }),
+});
+export const SessionQuery = v.object({ user: v.optional(Uuid) });
+
+export const ProviderJson = v.object({
+  name: v.string(), type: v.picklist(["local", "ldap", "none"]), builtin: v.boolean(),
+  config: v.pipe(v.record(v.string(), v.unknown()), v.description("The provider's settings; secret ones (bind_password) shown as ********")),
+  created_at: NullableTime,
+});
+export const ProviderNameParam = v.object({ name: v.pipe(v.string(), v.nonEmpty()) });
+export const ProviderCreate = v.strictObject({
+  name: ProviderNameSchema,
+  type: v.picklist(["ldap", "none"], "must be ldap or none"),
+  config: v.optional(v.record(v.string(), v.unknown(), "must be a JSON object"), {}),
+});
+export const ProviderUpdate = v.strictObject({ config: v.record(v.string(), v.unknown(), "must be a JSON object") });
 export const Health = v.object({ ok: v.string(), ready: v.literal(true), version: v.string() });

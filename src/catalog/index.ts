@@ -6,6 +6,7 @@ import { archiveQueries } from "./archives.ts";
 import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
+import { authProviderQueries } from "./auth-providers.ts";
 import { agentQueries } from "./agents.ts";
 import { notificationQueries } from "./notifications.ts";
 import { drillQueries } from "./drills.ts";
@@ -34,6 +35,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
+    authProviders: authProviderQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
     agents: agentQueries(h),
     notifications: notificationQueries(h),
@@ -53,6 +55,7 @@ export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
+export type { SessionView } from "./users.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export type { ChannelRow, DeliveryRow, NewDelivery, DeliveryFilter } from "./notifications.ts";
 export type { DrillRow, DrillResultRow } from "./drills.ts";

@@ -9,6 +9,7 @@ import pg0004 from "../../drizzle/pg/0004_task_requested_by.sql" with { type: "t
 import pg0005 from "../../drizzle/pg/0005_gfs_retention_pins.sql" with { type: "text" };
 import pg0006 from "../../drizzle/pg/0006_agents.sql" with { type: "text" };
 import pg0007 from "../../drizzle/pg/0007_notifications_drills.sql" with { type: "text" };
+import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -17,6 +18,7 @@ import sqlite0004 from "../../drizzle/sqlite/0004_task_requested_by.sql" with { 
 import sqlite0005 from "../../drizzle/sqlite/0005_gfs_retention_pins.sql" with { type: "text" };
 import sqlite0006 from "../../drizzle/sqlite/0006_agents.sql" with { type: "text" };
 import sqlite0007 from "../../drizzle/sqlite/0007_notifications_drills.sql" with { type: "text" };
+import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -30,6 +32,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0005_gfs_retention_pins", sql: pg0005 },
     { tag: "0006_agents", sql: pg0006 },
     { tag: "0007_notifications_drills", sql: pg0007 },
+    { tag: "0008_auth_providers", sql: pg0008 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -40,6 +43,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0005_gfs_retention_pins", sql: sqlite0005 },
     { tag: "0006_agents", sql: sqlite0006 },
     { tag: "0007_notifications_drills", sql: sqlite0007 },
+    { tag: "0008_auth_providers", sql: sqlite0008 },
   ],
 };
 

@@ -11,6 +11,7 @@ export type ArchiveRow = Tables["archives"]["$inferSelect"];
 export type TaskRow = Tables["tasks"]["$inferSelect"];
 export type UserRow = Tables["users"]["$inferSelect"];
 export type TokenRow = Tables["tokens"]["$inferSelect"];
+export type AuthProviderRow = Tables["authProviders"]["$inferSelect"];
 
 export type TaskStatus = TaskRow["status"];
 export type ArchiveStatus = ArchiveRow["status"];

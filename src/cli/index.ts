@@ -14,10 +14,11 @@ import { taskCommands } from "./commands/tasks.ts";
 import { timespecCommands } from "./commands/timespec.ts";
 import { userCommands } from "./commands/users.ts";
 import { drillCommands, notificationCommands } from "./commands/notifications.ts";
+import { authCommands } from "./commands/auth.ts";
 
 export const COMMANDS: Command[] = [
   ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
-  ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands,
+  ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands, ...authCommands,
   ...notificationCommands, ...drillCommands,
 ];
 
@@ -27,7 +28,7 @@ const NOUNS: Record<string, string> = {
   "retention policies": "retention policy", "retention policy": "retention policy", retention: "retention policy",
   policies: "retention policy", policy: "retention policy",
 };
-for (const n of ["target", "store", "schedule", "plugin", "job", "archive", "task", "user", "token", "notification", "drill"]) NOUNS[n] = NOUNS[`${n}s`] = n;
+for (const n of ["target", "store", "schedule", "plugin", "job", "archive", "task", "user", "token", "provider", "session", "notification", "drill"]) NOUNS[n] = NOUNS[`${n}s`] = n;
 NOUNS.delivery = NOUNS.deliveries = "delivery";
 
 const VERBS: Record<string, string> = { update: "edit", remove: "delete", rm: "delete", revoke: "delete", ls: "list" };
@@ -75,7 +76,7 @@ export function commandHelp(c: Command): string {
 export function cliOverview(): string {
   const groups = new Map<string, Command[]>();
   for (const c of COMMANDS) {
-    const g = c.noun === "user" || c.noun === "token" || !c.noun ? (c.verb === "timespec" ? "schedules" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
+    const g = c.noun === "user" || c.noun === "token" || c.noun === "session" || c.noun === "provider" || !c.noun ? (c.verb === "timespec" ? "schedules" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
     groups.set(g, [...(groups.get(g) ?? []), c]);
   }
   const lines = ["Client commands (they talk to a core over its /v1 API; shield VERB NOUN --help for each):"];

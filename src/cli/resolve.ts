@@ -30,6 +30,8 @@ export const KINDS = {
   task: { name: "task", plural: "tasks", list: "/v1/tasks", item: "/v1/task", named: false, paged: true, describe: (o: any) => `${o.type} ${o.status}, requested ${o.requested_at}` },
   user: { name: "user", plural: "users", list: "/v1/users", item: "/v1/user", named: true, describe: (o: any) => `${o.name} (${o.role})` },
   token: { name: "token", plural: "tokens", list: "/v1/auth/tokens", named: true, describe: (o: any) => `${o.name} (created ${o.created_at})` },
+  // Every user's tokens (admins): token names are unique per user only, so by UUID prefix.
+  session: { name: "session", plural: "sessions", list: "/v1/auth/sessions", named: false, describe: (o: any) => `${o.user.name}: ${o.name}` },
 } satisfies Record<string, Kind>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -2,7 +2,7 @@
 // and a `{"error": ...}` body; anything else is a bug and becomes a logged 500.
 
 export class ShieldError extends Error {
-  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 429, message: string, readonly fields?: Record<string, string>) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 429 | 503, message: string, readonly fields?: Record<string, string>) {
     super(message);
   }
 }
@@ -35,4 +35,9 @@ export class TooManyAttempts extends ShieldError {
   constructor(readonly retryAfterS: number) {
     super(429, `too many failed sign-ins from this address; try again in ${retryAfterS} s`);
   }
+}
+
+/** Something the answer depends on cannot be asked now (an auth provider's server): 503, try again later. */
+export class Unavailable extends ShieldError {
+  constructor(message: string) { super(503, message); }
 }

@@ -11,6 +11,7 @@ import { archiveRules } from "./archives.ts";
 import { retentionPolicyRules } from "./retention.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
+import { providerRules } from "./providers/index.ts";
 import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
@@ -28,6 +29,10 @@ export interface CoreOptions {
    * operators. Without it (a catalog that seals nothing) endpoints are answered as stored.
    */
   secrets?: EndpointSecrets;
+  /** Whether the daemon listens on loopback only: the `none` auth provider is refused otherwise. */
+  loopbackOnly?: boolean;
+  /** How often sessions of users from an outside provider are re-checked with it (default 15 min). */
+  recheckSeconds?: number;
   /** How failed sign-ins are slowed down (see throttle.ts); the defaults when left out. */
   throttle?: ThrottleOptions;
   /** Called after a task is filed: the supervisor picks it up at once. */
@@ -63,6 +68,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
   const { plugins } = opts;
   const jobsChanged = opts.onJobsChanged ?? (() => {});
   const retention = retentionPolicyRules(catalog, opts.maxPurgeShare);
+  const providers = providerRules(catalog, { secrets: opts.secrets, loopbackOnly: opts.loopbackOnly });
   return {
     catalog,
     plugins: pluginRules(plugins),
@@ -78,7 +84,8 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     agents: agentRules(opts.agents),
     tasks: taskRules(catalog, opts.onTaskCanceled),
-    users: userRules(catalog, opts.throttle),
+    users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds, loopbackOnly: opts.loopbackOnly }),
+    providers,
     notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
   };

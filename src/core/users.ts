@@ -1,12 +1,26 @@
 // Users, their API tokens, and checking the credentials of a request.
 import { nowSeconds, type Catalog, type Role, type TokenRow, type UserRow } from "../catalog/index.ts";
-import { Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated } from "./errors.ts";
+import { Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated, Unavailable } from "./errors.ts";
+import { LOCAL, ProviderUnavailable, roleRank, type PasswordProvider, type ProviderRules, type Verdict } from "./providers/index.ts";
 import { uniqueNames } from "./names.ts";
 import { SignInThrottle, type ThrottleOptions } from "./throttle.ts";
 import { isSystemOwner } from "./tasks.ts";
 
-/** Who is making a request; `token` names the API token it came with (via "token"). */
-export interface Principal { uuid: string; name: string; role: Role; via: "password" | "token"; token?: string }
+/**
+ * Who is making a request. `role` is what this request may do: the user's role,
+ * or less when the token it came with is limited (`userRole` is the user's own).
+ * `token`/`tokenUuid`/`tokenExpiresAt` describe that token (via "token");
+ * `provider` names the auth provider that vouched for the user.
+ */
+export interface Principal {
+  uuid: string; name: string; role: Role; via: "password" | "token" | "none"; provider: string;
+  userRole?: Role; token?: string; tokenUuid?: string; tokenExpiresAt?: number | null;
+}
+
+/** Sessions and tokens of users from a provider other than local are re-checked with it at least this often. */
+export const DEFAULT_RECHECK_SECONDS = 15 * 60;
+/** The user every request without credentials is, while the `none` provider is on. */
+export const LAB_USER = "lab";
 
 /** Where a request comes from, for the sign-in throttle: the client's IP address. */
 export type ClientAddress = string;
@@ -14,6 +28,8 @@ export type ClientAddress = string;
 export const UNKNOWN_ADDRESS = "unknown";
 
 const TOKEN_PREFIX = "shield_";
+// The password hash of users who sign in elsewhere: no password verifies against it.
+const NO_PASSWORD = "!external";
 // Verifying a password costs tens of milliseconds by design. Clients using Basic
 // auth send it on every request, so remember a success briefly. The cache key
 // includes the stored hash: a changed password misses the cache at once.
@@ -29,7 +45,24 @@ export function sha256Hex(s: string): string {
 let dummyHash: Promise<string> | undefined;
 const unknownUserHash = () => (dummyHash ??= Bun.password.hash(crypto.randomUUID()));
 
-export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
+export interface UserRulesOptions {
+  throttle?: ThrottleOptions;
+  /** The configured auth providers; local users only when left out. */
+  providers?: ProviderRules;
+  /** How old a provider's word about a user may get before it is asked again (default 15 min). */
+  recheckSeconds?: number;
+  /** Whether this daemon listens on loopback only: the none provider counts only then. */
+  loopbackOnly?: boolean;
+}
+
+/** The API's way of writing a time (UTC, to the second). */
+const formatUtc = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+
+const unavailable = (err: ProviderUnavailable) => new Unavailable(`${err.message}; try again later, or sign in as a local user`);
+
+export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
+  const throttleOptions = opts.throttle;
+  const recheckSeconds = opts.recheckSeconds ?? DEFAULT_RECHECK_SECONDS;
   const names = uniqueNames("user", catalog.users.byName);
   const verified = new Map<string, number>();
   const throttle = new SignInThrottle(throttleOptions);
@@ -52,6 +85,80 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
     }
   }
 
+  async function ask(f: () => Promise<Verdict>): Promise<Verdict> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof ProviderUnavailable) throw unavailable(err);
+      throw err;
+    }
+  }
+
+  function refusal(verdict: Verdict & { ok: false }, provider: string, name: string): string {
+    if (verdict.reason === "no-role") return `user "${name}" is in no group of the ${provider} provider that maps to a Shield role`;
+    if (verdict.reason === "unknown") return `user "${name}" is no longer known to the ${provider} provider`;
+    return "wrong user name or password";
+  }
+
+  /** The role the provider gives now, written to the catalog when it changed (GET /v1/users shows it). */
+  async function refreshRole(user: UserRow, verdict: Verdict & { ok: true }): Promise<Role> {
+    if (verdict.role !== user.role) await catalog.users.update(user.uuid, { role: verdict.role });
+    return verdict.role;
+  }
+
+  /**
+   * Asks the provider of a user signed in by token (a web session or an API
+   * token) whether they still exist and with which role. One who does not loses
+   * every token at once; a provider that cannot answer fails the request (503)
+   * rather than let a removed user in.
+   */
+  async function recheck(user: UserRow): Promise<Role> {
+    if (user.provider === "none") {
+      if (opts.providers && (await opts.providers.noneEnabled())) return user.role;
+      await catalog.tokens.deleteForUser(user.uuid);
+      throw new Unauthenticated("the none provider is off: its tokens no longer work");
+    }
+    const provider = await opts.providers?.byName(user.provider);
+    if (!provider) {
+      await catalog.tokens.deleteForUser(user.uuid);
+      throw new Unauthenticated(`user "${user.name}" signs in through the ${user.provider} provider, which is no longer configured`);
+    }
+    const verdict = await ask(() => provider.recheck(user.name));
+    if (!verdict.ok) {
+      await catalog.tokens.deleteForUser(user.uuid);
+      throw new Unauthenticated(refusal(verdict, provider.name, user.name));
+    }
+    return refreshRole(user, verdict);
+  }
+
+  /** A provider's user signing in for the first time: added to the catalog, with no usable local password. */
+  async function firstSignIn(name: string, provider: PasswordProvider, role: Role): Promise<Omit<Principal, "via">> {
+    if (isSystemOwner(name)) throw new Unauthenticated(`user name "${name}" is reserved for the scheduler`);
+    const uuid = crypto.randomUUID();
+    try {
+      await catalog.users.create({ uuid, name, role, provider: provider.name, passwordHash: NO_PASSWORD, createdAt: nowSeconds() });
+    } catch (err) {
+      // Two first requests at once: the other one added the user.
+      const again = await catalog.users.byName(name);
+      if (!again || again.provider !== provider.name) throw err;
+      return { uuid: again.uuid, name, role, userRole: role, provider: provider.name };
+    }
+    return { uuid, name, role, userRole: role, provider: provider.name };
+  }
+
+  /** The lab's user while the none provider is on: added at the first request, always admin. */
+  async function labPrincipal(): Promise<Principal> {
+    let user = await catalog.users.byName(LAB_USER);
+    if (!user) {
+      try {
+        await catalog.users.create({ uuid: crypto.randomUUID(), name: LAB_USER, role: "admin", provider: "none", passwordHash: NO_PASSWORD, createdAt: nowSeconds() });
+      } catch { /* added by a request at the same time; read below */ }
+      user = await catalog.users.byName(LAB_USER);
+    }
+    if (!user || user.provider !== "none") throw new Unauthenticated(`the none provider is on but a user named "${LAB_USER}" is not its: sign in`);
+    return { uuid: user.uuid, name: user.name, role: "admin", userRole: "admin", via: "none", provider: "none" };
+  }
+
   return {
     async get(uuid: string): Promise<UserRow> {
       const user = await catalog.users.get(uuid);
@@ -69,6 +176,9 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
     },
     async update(uuid: string, v: { password?: string; role?: Role }): Promise<void> {
       const user = await this.get(uuid);
+      if (v.password !== undefined && user.provider !== LOCAL) {
+        throw new Conflict(`user "${user.name}" signs in through the ${user.provider} provider: their password is kept there, not here`);
+      }
       // Nothing to change (`{}`): an UPDATE with no columns is an SQL error, not a no-op.
       if (v.role === undefined && v.password === undefined) return;
       if (v.role !== undefined) await lastAdminGuard(user, v.role);
@@ -87,14 +197,35 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
      * failed passwords (see throttle.ts).
      */
     async authenticate(header: string | undefined, address: ClientAddress = UNKNOWN_ADDRESS): Promise<Principal> {
-      if (!header) throw new Unauthenticated();
+      if (!header) {
+        if (opts.providers && (await opts.providers.noneEnabled())) {
+          // Asked per daemon: another daemon on the same catalog may listen wider than this one did.
+          if (opts.loopbackOnly) return labPrincipal();
+          throw new Unauthenticated("the none auth provider is on, but this daemon does not listen on loopback only: sign in");
+        }
+        throw new Unauthenticated();
+      }
       const [scheme, value = ""] = header.trim().split(/\s+/, 2);
       if (/^bearer$/i.test(scheme ?? "")) {
         const found = await catalog.tokens.userByHash(sha256Hex(value));
         if (!found) throw new Unauthenticated("invalid or revoked API token");
+        const { token, user } = found;
+        const now = nowSeconds();
+        if (token.expiresAt !== null && token.expiresAt <= now) {
+          throw new Unauthenticated(`API token "${token.name}" expired at ${formatUtc(token.expiresAt)} UTC; create a new one`);
+        }
+        let userRole = user.role;
+        if (user.provider !== LOCAL && now - (token.checkedAt ?? token.createdAt) >= recheckSeconds) {
+          userRole = await recheck(user);
+          catalog.tokens.checked(token.uuid, now).catch(() => {});
+        }
         // Recording use is bookkeeping: a failure to write it must not fail the request.
-        catalog.tokens.touch(found.token.uuid, nowSeconds()).catch(() => {});
-        return { uuid: found.user.uuid, name: found.user.name, role: found.user.role, via: "token", token: found.token.name };
+        catalog.tokens.touch(token.uuid, now).catch(() => {});
+        const role = token.role && roleRank(token.role) < roleRank(userRole) ? token.role : userRole;
+        return {
+          uuid: user.uuid, name: user.name, role, userRole, via: "token", provider: user.provider,
+          token: token.name, tokenUuid: token.uuid, tokenExpiresAt: token.expiresAt,
+        };
       }
       if (/^basic$/i.test(scheme ?? "")) {
         const decoded = Buffer.from(value, "base64").toString("utf8");
@@ -102,17 +233,60 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
         if (colon < 0) throw new Unauthenticated("malformed Basic credentials: expected base64 of user:password");
         const name = decoded.slice(0, colon);
         const password = decoded.slice(colon + 1);
+        // Every provider's sign-ins are throttled alike: a directory's passwords are guessed the same way.
         const wait = throttle.retryAfter(name, address);
         if (wait) throw new TooManyAttempts(wait);
+        const refuse = (message = "wrong user name or password"): never => {
+          throttle.failed(name, address);
+          throw new Unauthenticated(message);
+        };
         // No user name holds NUL (the API refuses it), and PostgreSQL would fail on the query.
         const user = name.includes("\0") ? undefined : await catalog.users.byName(name);
-        const ok = user ? await passwordMatches(user, password) : (await Bun.password.verify(password, await unknownUserHash()), false);
-        if (!user || !ok) {
-          throttle.failed(name, address);
-          throw new Unauthenticated("wrong user name or password");
+        if (user && user.provider === LOCAL) {
+          if (!(await passwordMatches(user, password))) return refuse();
+          throttle.succeeded(name, address);
+          return { uuid: user.uuid, name: user.name, role: user.role, userRole: user.role, via: "password", provider: LOCAL };
         }
-        throttle.succeeded(name, address);
-        return { uuid: user.uuid, name: user.name, role: user.role, via: "password" };
+        // The lab's user has no password: it is only ever the request without credentials.
+        if (user?.provider === "none") return refuse();
+        if (user) {
+          // Basic sends the password with every request: the provider is asked every time, so a
+          // user removed or demoted there is refused or demoted at the next request.
+          const provider = await opts.providers?.byName(user.provider);
+          if (!provider) return refuse(`user "${name}" signs in through the ${user.provider} provider, which is no longer configured`);
+          const verdict = await ask(() => provider.authenticate(name, password));
+          if (!verdict.ok) {
+            // Gone from the directory or from its groups: their sessions end now too. A wrong
+            // password (perhaps someone else's guess) ends nothing.
+            if (verdict.reason !== "password") await catalog.tokens.deleteForUser(user.uuid);
+            return refuse(refusal(verdict, provider.name, name));
+          }
+          throttle.succeeded(name, address);
+          const role = await refreshRole(user, verdict);
+          return { uuid: user.uuid, name: user.name, role, userRole: role, via: "password", provider: user.provider };
+        }
+        // A name Shield has not seen: the providers are asked in the order they were added; the
+        // first that knows the name decides, and its users appear in the catalog at first sign-in.
+        let down: ProviderUnavailable | undefined;
+        for (const provider of (await opts.providers?.passwordProviders()) ?? []) {
+          let verdict: Verdict;
+          try {
+            verdict = await provider.authenticate(name, password);
+          } catch (err) {
+            if (!(err instanceof ProviderUnavailable)) throw err;
+            down ??= err;
+            continue;
+          }
+          if (verdict.ok) {
+            throttle.succeeded(name, address);
+            return { ...(await firstSignIn(name, provider, verdict.role)), via: "password" };
+          }
+          if (verdict.reason !== "unknown") return refuse(refusal(verdict, provider.name, name));
+        }
+        if (down) throw unavailable(down);
+        // So that a wrong name costs what a wrong password does.
+        await Bun.password.verify(password, await unknownUserHash());
+        return refuse();
       }
       throw new Unauthenticated(`unsupported authorization scheme "${scheme}": use Basic or Bearer`);
     },
@@ -121,22 +295,46 @@ export function userRules(catalog: Catalog, throttleOptions?: ThrottleOptions) {
       list(user: Principal): Promise<TokenRow[]> {
         return catalog.tokens.listForUser(user.uuid);
       },
-      /** Returns the token itself: the only time it is ever seen, since only its hash is kept. */
-      async create(user: Principal, name: string): Promise<{ uuid: string; token: string }> {
+      /**
+       * Returns the token itself: the only time it is ever seen, since only its hash is kept.
+       * `role` limits it below the caller's role (never above: 403); a token made with a
+       * limited token is limited alike. `expiresAt` (seconds) ends it; a token made with a
+       * token that expires expires no later.
+       */
+      async create(user: Principal, name: string, o: { role?: Role; expiresAt?: number } = {}): Promise<{ uuid: string; token: string; expiresAt: number | null; role: Role }> {
+        if (o.role && roleRank(o.role) > roleRank(user.role)) {
+          throw new Forbidden(`a token cannot have the ${o.role} role: yours is ${user.role} here`);
+        }
+        const role = o.role ?? user.role;
+        const limit = user.userRole && roleRank(role) < roleRank(user.userRole) ? role : null;
+        if (o.expiresAt !== undefined && o.expiresAt <= nowSeconds()) throw new InvalidInput("expires_at: must be in the future", { expires_at: "must be in the future" });
+        let expiresAt = o.expiresAt ?? null;
+        if (user.tokenExpiresAt) expiresAt = Math.min(expiresAt ?? Infinity, user.tokenExpiresAt);
         const uuid = crypto.randomUUID();
         const token = TOKEN_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
         try {
-          await catalog.tokens.create({ uuid, userUuid: user.uuid, name, tokenHash: sha256Hex(token), createdAt: nowSeconds() });
+          await catalog.tokens.create({ uuid, userUuid: user.uuid, name, tokenHash: sha256Hex(token), createdAt: nowSeconds(), role: limit, expiresAt });
         } catch (err) {
           if ((await catalog.tokens.listForUser(user.uuid)).some((t) => t.name === name)) {
             throw new Conflict(`you already have a token named "${name}"`);
           }
           throw err;
         }
-        return { uuid, token };
+        return { uuid, token, expiresAt, role };
       },
       async revoke(user: Principal, uuid: string): Promise<void> {
         if (!(await catalog.tokens.delete(uuid, user.uuid))) throw new NotFound("token", uuid);
+      },
+    },
+
+    /** Every user's sessions: web sessions and API tokens alike (admins). */
+    sessions: {
+      async list(userUuid?: string) {
+        if (userUuid && !(await catalog.users.get(userUuid))) throw new NotFound("user", userUuid);
+        return catalog.tokens.listAll(userUuid);
+      },
+      async revoke(uuid: string): Promise<void> {
+        if (!(await catalog.tokens.deleteAny(uuid))) throw new NotFound("session", uuid);
       },
     },
 

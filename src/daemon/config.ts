@@ -35,6 +35,10 @@ export interface DaemonConfig {
   retentionMaxPurgeShare: number;
   /** SHIELD_MODE=DEV: every schedule runs every minute. */
   dev: boolean;
+  /** SHIELD_AUTH_PROVIDERS_FILE: auth providers (JSON, or YAML by extension) added at start when none by their name exists. */
+  authProvidersFile?: string;
+  /** SHIELD_AUTH_RECHECK: how often sessions of users from outside providers are re-checked (seconds; default 15 min, at most that). */
+  authRecheck?: number;
   /** The daemon's URL as people reach it, for links in notifications; undefined: derived from --listen. */
   publicUrl: string | undefined;
   /** The wait after a notification's first failed attempt (seconds), doubled after each. */
@@ -73,6 +77,13 @@ function duration(flag: string, env: string, text: string, min: number): number 
   const seconds = parseDuration(text);
   if (seconds === undefined) throw new UsageError(`--${flag} (${env}) must be a duration like 3600, 90m, 12h or 90d (got "${text}")`);
   if (seconds < min) throw new UsageError(`--${flag} (${env}) must be at least ${min} seconds (got "${text}")`);
+  return seconds;
+}
+
+/** The re-check interval: a duration no longer than 15 minutes (the longest a removed user keeps access). */
+function recheck(text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined || seconds > 900) throw new UsageError(`SHIELD_AUTH_RECHECK must be a duration of at most 15m, like 60s or 5m (got "${text}")`);
   return seconds;
 }
 
@@ -121,6 +132,11 @@ Environment:
   SHIELD_ENCRYPT         on (default) or off: off stores new archives unencrypted
                          (cipher "none"), e.g. to benchmark the bare data path;
                          existing archives still restore either way
+  SHIELD_AUTH_PROVIDERS_FILE
+                         a JSON or YAML file listing auth providers ({name, type,
+                         config}) to add at start, each unless one by its name exists
+  SHIELD_AUTH_RECHECK    how often sessions and tokens of LDAP users are re-checked
+                         with the directory (default and longest 15m)
   SHIELD_LOG_LEVEL       debug, info (default), warn or error
   SHIELD_MODE            DEV runs every schedule every minute (for development)
 
@@ -188,5 +204,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
     taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
+    authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,
+    authRecheck: env.SHIELD_AUTH_RECHECK ? recheck(env.SHIELD_AUTH_RECHECK) : undefined,
   };
 }

@@ -67,15 +67,23 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   if (!config.encrypt) log.warn("SHIELD_ENCRYPT=off: new archives are stored unencrypted");
   const scheduler = new Scheduler({ catalog, dev: config.dev, onFiled: () => supervisor.nudge() });
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
+  const loopbackOnly = isLoopback(config.host);
   const drills = new DrillScheduler({ catalog, onFiled: () => supervisor.nudge() });
   // The public URL is known once the server listens (port 0 picks one): the notifier reads it then.
   let publicUrl = config.publicUrl ?? "";
   const notifier = new Notifier({ catalog, secrets, publicUrl: () => publicUrl, retry: { baseS: config.notifyRetryBase } });
   const core = createCore(catalog, {
+    loopbackOnly, recheckSeconds: config.authRecheck,
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
     testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(),
   });
+  try {
+    await authProvidersAtStart(core, config, loopbackOnly);
+  } catch (err) {
+    await catalog.close();
+    throw err;
+  }
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first. Until all below is done the daemon is not
   // ready: /v1/health says so with a 503 and every other request is turned away
@@ -124,6 +132,44 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info("shield daemon stopped");
     })()),
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * The providers of SHIELD_AUTH_PROVIDERS_FILE are added (each unless one by its
+ * name exists, so an admin's later changes stand), then the `none` provider is
+ * checked: it makes everyone admin, so the daemon refuses to start with it unless
+ * it listens on loopback only, and says so at every start when it does.
+ */
+async function authProvidersAtStart(core: ReturnType<typeof createCore>, config: DaemonConfig, loopbackOnly: boolean): Promise<void> {
+  // A master key that cannot open a provider's settings stops the daemon here, not every sign-in later.
+  await core.providers.checkReadable();
+  if (config.authProvidersFile) {
+    const file = Bun.file(config.authProvidersFile);
+    if (!(await file.exists())) throw new Error(`SHIELD_AUTH_PROVIDERS_FILE: no such file ${config.authProvidersFile}`);
+    const text = await file.text();
+    let list: unknown;
+    try {
+      list = /\.ya?ml$/i.test(config.authProvidersFile) ? Bun.YAML.parse(text) : JSON.parse(text);
+    } catch (err) {
+      throw new Error(`SHIELD_AUTH_PROVIDERS_FILE ${config.authProvidersFile}: not valid ${/\.ya?ml$/i.test(config.authProvidersFile) ? "YAML" : "JSON"}: ${(err as Error).message}`);
+    }
+    // A file of {providers: [...]} or a bare list.
+    if (list && typeof list === "object" && !Array.isArray(list) && "providers" in list) list = (list as { providers: unknown }).providers;
+    const added = await core.providers.seed(list);
+    if (added.length) log.info("added auth providers from SHIELD_AUTH_PROVIDERS_FILE", { providers: added.join(", ") });
+  }
+  if (await core.providers.noneEnabled()) {
+    if (!loopbackOnly) {
+      throw new Error(`the none auth provider is configured (everyone is admin) but the daemon would listen on ${config.host}: listen on 127.0.0.1 or ::1, or remove the provider (shield delete provider NAME)`);
+    }
+    log.warn("the none auth provider is on: every request without credentials is the admin 'lab'; for a lab on this machine only", { host: config.host });
+  }
 }
 
 /** Runs until SIGINT or SIGTERM, then finishes in-flight requests and closes the catalog. */

@@ -65,6 +65,16 @@ export async function rekey(argv: string[]): Promise<number> {
       }
       return next === ch.settings ? [] : [{ uuid: ch.uuid, next }];
     });
+    // So do auth providers (the LDAP service account's bind_password).
+    const providers = (await catalog.authProviders.list()).flatMap((p) => {
+      let next: string;
+      try {
+        next = oldSecrets.rewrap(p.config, newSecrets);
+      } catch (err) {
+        throw new Error(`the settings of auth provider "${p.name}": ${(err as Error).message}`);
+      }
+      return next === p.config ? [] : [{ uuid: p.uuid, next }];
+    });
     for (const r of rewrapped) await catalog.archives.setEncryptionKey(r.uuid, r.key);
     let resealed = 0;
     for (const e of endpoints) {
@@ -74,6 +84,8 @@ export async function rekey(argv: string[]): Promise<number> {
     for (const ch of channels) await catalog.notifications.channels.update(ch.uuid, { settings: ch.next });
     process.stdout.write(`re-wrapped the keys of ${plural(rewrapped.length, "archive")}; re-sealed the secrets of ${plural(resealed, "endpoint")}\n`);
     if (channels.length) process.stdout.write(`re-sealed the secrets of ${plural(channels.length, "notification channel")}\n`);
+    for (const p of providers) await catalog.authProviders.update(p.uuid, p.next);
+    if (providers.length) process.stdout.write(`re-sealed the secrets of ${plural(providers.length, "auth provider")}\n`);
     return 0;
   } finally {
     await catalog.close();

@@ -29,7 +29,8 @@ export class ApiClient {
 
   /** Any answer: the caller decides what a 400 or 409 means on its page. */
   async send<T = unknown>(method: string, path: string, body?: unknown): Promise<Sent<T>> {
-    const headers: Record<string, string> = { authorization: this.authorization };
+    // None for the lab's session (the none auth provider): the API takes no credentials as the lab admin.
+    const headers: Record<string, string> = this.authorization ? { authorization: this.authorization } : {};
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await this.api.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, this.env);
     const text = await res.text();

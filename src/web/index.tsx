@@ -21,6 +21,7 @@ import { schedulePages } from "./schedules.tsx";
 import { retentionPages } from "./retention.tsx";
 import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
+import { accessPages } from "./access.tsx";
 import { notificationPages } from "./notifications.tsx";
 
 export interface WebOptions {
@@ -95,7 +96,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
     if (!sameSecret(f._csrf, getCookie(c, SIGNIN_COOKIE) ?? "\0")) {
       return signInPage(c, { name: f.name, next, error: "The sign-in form had expired. Please sign in again." }, 403);
     }
-    const r = await signIn(api, f.name ?? "", f.password ?? "", (c.env as ApiEnv | undefined)?.clientAddress);
+    const r = await signIn(api, f.name ?? "", f.password ?? "", (c.env as ApiEnv | undefined)?.clientAddress, ttl);
     if (!r.ok) {
       if (r.status === 429) {
         if (r.retryAfter) c.header("Retry-After", r.retryAfter);
@@ -150,6 +151,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   retentionPages(app);
   archivePages(app);
   taskPages(app);
+  accessPages(app);
   notificationPages(app);
 
   app.notFound((c) => {

@@ -60,12 +60,13 @@ export function newSecret(): string {
 }
 
 /** Trades a user name and password for a token; the password goes no further than this call. */
-export async function signIn(api: Hono, name: string, password: string, clientAddress?: string): Promise<{ ok: true; cookie: string } | { ok: false; status: number; error: string; retryAfter?: string }> {
+export async function signIn(api: Hono, name: string, password: string, clientAddress?: string, ttl = DEFAULT_SESSION_TTL_SECONDS): Promise<{ ok: true; cookie: string } | { ok: false; status: number; error: string; retryAfter?: string }> {
   // The browser's address goes with the password: the API's throttle counts failures by it.
   const client = new ApiClient(api, `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`, { clientAddress });
   // Unique per user (the API requires it) and recognisable in `shield list tokens`.
   const tokenName = `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
-  const r = await client.send<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name: tokenName });
+  // The token expires with the session, so a copied cookie is worthless after it even if never used again here.
+  const r = await client.send<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name: tokenName, expires_in: Math.max(60, ttl) });
   if (!r.ok) return { ok: false, status: r.status, error: r.error, retryAfter: r.retryAfter };
   return { ok: true, cookie: `${r.data.uuid}.${r.data.token}` };
 }
@@ -84,7 +85,7 @@ const apiSeconds = (t: string) => Date.parse(t.replace(" ", "T") + "Z") / 1000;
  */
 export async function loadSession(c: Context, api: Hono, ttl: number): Promise<Session | undefined> {
   const parsed = parseCookie(getCookie(c, SESSION_COOKIE));
-  if (!parsed) return undefined;
+  if (!parsed) return labSession(api);
   const client = new ApiClient(api, `Bearer ${parsed.token}`);
   // Both on every page: asked side by side, not one after the other.
   const [tokens, who] = await Promise.all([
@@ -105,8 +106,23 @@ export async function loadSession(c: Context, api: Hono, ttl: number): Promise<S
   };
 }
 
+// The CSRF secret of the lab's session: random per daemon process, since there is no token to derive it from.
+const LAB_SECRET = newSecret();
+
+/**
+ * With the `none` auth provider on (a loopback-only lab), a browser without a
+ * session is the admin "lab": the API answers requests without credentials.
+ * Otherwise (the usual case) the API refuses and there is no session.
+ */
+async function labSession(api: Hono): Promise<Session | undefined> {
+  const client = new ApiClient(api, "");
+  const who = await client.send<{ uuid: string; name: string; role: Role; provider: string }>("GET", "/v1/auth/whoami");
+  if (!who.ok || who.data.provider !== "none") return undefined;
+  return { user: who.data, api: client, csrf: csrfFor(`lab\0${LAB_SECRET}`), tokenUuid: "", canOperate: true };
+}
+
 export async function signOut(c: Context, session: Session): Promise<void> {
-  await session.api.send("DELETE", `/v1/auth/token/${session.tokenUuid}`);
+  if (session.tokenUuid) await session.api.send("DELETE", `/v1/auth/token/${session.tokenUuid}`);
   deleteCookie(c, SESSION_COOKIE, cookieOptions(c));
 }
 

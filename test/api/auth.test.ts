@@ -67,7 +67,7 @@ describe("GET /v1/auth/whoami", () => {
     const users = (await call(api, "GET", "/v1/users", 200)).json;
     for (const role of ["admin", "operator", "viewer"] as const) {
       const me = users.find((u: any) => u.name === role);
-      expect((await call(api, "GET", "/v1/auth/whoami", 200, { as: role })).json).toEqual({ uuid: me.uuid, name: role, role });
+      expect((await call(api, "GET", "/v1/auth/whoami", 200, { as: role })).json).toEqual({ uuid: me.uuid, name: role, role, provider: "local" });
     }
   });
 
@@ -86,12 +86,12 @@ describe("/v1/auth/tokens", () => {
 
   test("create answers the token once; the list shows only its name and times", async () => {
     const res = await call(api, "POST", "/v1/auth/tokens", 200, { body: { name: "laptop" }, as: "operator" });
-    expect(Object.keys(res.json).sort()).toEqual(["ok", "token", "uuid"]);
+    expect(Object.keys(res.json).sort()).toEqual(["expires_at", "ok", "role", "token", "uuid"]);
     expect(res.json.ok).toBe("created");
     expect(res.json.uuid).toMatch(UUID_RE);
     expect(res.json.token).toMatch(/^shield_[A-Za-z0-9_-]{40,}$/);
     const list = await call(api, "GET", "/v1/auth/tokens", 200, { as: "operator" });
-    expect(list.json).toEqual([{ uuid: res.json.uuid, name: "laptop", created_at: expect.stringMatching(TIME_RE), last_used_at: null }]);
+    expect(list.json).toEqual([{ uuid: res.json.uuid, name: "laptop", created_at: expect.stringMatching(TIME_RE), last_used_at: null, role: null, expires_at: null }]);
     expect(list.text).not.toContain(res.json.token);
     expect(list.text).not.toContain(res.json.token.slice("shield_".length));
   });
@@ -126,7 +126,10 @@ describe("/v1/auth/tokens", () => {
     await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "  " }, "name", "must not be empty");
     await expectInvalid(api, "POST", "/v1/auth/tokens", { name: 1 }, "name", "must be a string");
     await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t".repeat(201) }, "name", "at most 200");
-    await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t", role: "admin" }, "role", "is not a field of this request");
+    await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t", owner: "admin" }, "owner", "is not a field of this request");
+    await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t", role: "root" }, "role", "must be admin, operator or viewer");
+    await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t", expires_in: 5 }, "expires_in", "at least 60 seconds");
+    await expectInvalid(api, "POST", "/v1/auth/tokens", { name: "t", expires_at: "tomorrow" }, "expires_at", "must be a time");
     await call(api, "POST", "/v1/auth/tokens", 400, { body: "" });
   });
 
@@ -180,7 +183,7 @@ describe("/v1/users", () => {
     const res = await call(api, "GET", "/v1/users", 200);
     expect(res.json.map((u: any) => [u.name, u.role])).toEqual([["admin", "admin"], ["operator", "operator"], ["viewer", "viewer"]]);
     for (const u of res.json) {
-      expect(Object.keys(u).sort()).toEqual(["created_at", "name", "role", "uuid"]);
+      expect(Object.keys(u).sort()).toEqual(["created_at", "name", "provider", "role", "uuid"]);
       expect(u.uuid).toMatch(UUID_RE);
       expect(u.created_at).toMatch(TIME_RE);
     }
@@ -193,9 +196,9 @@ describe("/v1/users", () => {
     expect(Object.keys(res.json).sort()).toEqual(["ok", "uuid"]);
     expect(res.json.ok).toBe("created");
     const shown = (await call(api, "GET", `/v1/user/${res.json.uuid}`, 200)).json;
-    expect(shown).toEqual({ uuid: res.json.uuid, name: "jhunt", role: "operator", created_at: expect.stringMatching(TIME_RE) });
+    expect(shown).toEqual({ uuid: res.json.uuid, name: "jhunt", role: "operator", provider: "local", created_at: expect.stringMatching(TIME_RE) });
     expect((await call(api, "GET", "/v1/auth/whoami", 200, { as: { basic: "jhunt:s3cret-enough" } })).json)
-      .toEqual({ uuid: res.json.uuid, name: "jhunt", role: "operator" });
+      .toEqual({ uuid: res.json.uuid, name: "jhunt", role: "operator", provider: "local" });
   });
 
   test("409 for a name already taken", async () => {

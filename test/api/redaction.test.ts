@@ -238,6 +238,7 @@ for (const dialect of dialects) {
         // Without ?job= a 400; the preview answers archives, never endpoints.
         "/v1/retention/{uuid}/preview": [ids.retention],
         "/v1/plugin/{name}": ["postgres", "legacy-pg", "fieldless-store"],
+        "/v1/auth/provider/{name}": ["local"],
         // Admin only (a viewer gets 403): any UUID will do.
         "/v1/notification/{uuid}": [crypto.randomUUID()],
         "/v1/job/{uuid}/drill": [ids.job, ids.legacyJob],

@@ -115,12 +115,12 @@ export function taskRow(o: Partial<Pick<TaskRow, "uuid" | "owner" | "op" | "jobU
 
 export function userRow(o: Partial<UserRow> = {}): UserRow {
   const id = o.uuid ?? uuid();
-  return { uuid: id, name: `user-${id}`, passwordHash: "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", role: "viewer", createdAt: T0, ...o };
+  return { uuid: id, name: `user-${id}`, passwordHash: "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", role: "viewer", createdAt: T0, provider: "local", ...o };
 }
 
-export function tokenRow(o: Partial<Omit<TokenRow, "lastUsedAt">> & Pick<TokenRow, "userUuid">): Omit<TokenRow, "lastUsedAt"> {
+export function tokenRow(o: Partial<Omit<TokenRow, "lastUsedAt" | "checkedAt">> & Pick<TokenRow, "userUuid">): Omit<TokenRow, "lastUsedAt" | "checkedAt"> {
   const id = o.uuid ?? uuid();
-  return { uuid: id, name: `token-${id}`, tokenHash: new Bun.CryptoHasher("sha256").update(id).digest("hex"), createdAt: T0, ...o };
+  return { uuid: id, name: `token-${id}`, tokenHash: new Bun.CryptoHasher("sha256").update(id).digest("hex"), createdAt: T0, role: null, expiresAt: null, ...o };
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */

@@ -77,14 +77,14 @@ for (const dialect of dialects) {
     });
 
     test("listForUser lists that user's tokens by name, never used yet", async () => {
-      expect(await c().tokens.listForUser(alice.uuid)).toEqual([{ ...aliceCi, lastUsedAt: null }, { ...aliceLaptop, lastUsedAt: null }]);
-      expect(await c().tokens.listForUser(bob.uuid)).toEqual([{ ...bobCi, lastUsedAt: null }]);
+      expect(await c().tokens.listForUser(alice.uuid)).toEqual([{ ...aliceCi, lastUsedAt: null, checkedAt: T0 }, { ...aliceLaptop, lastUsedAt: null, checkedAt: T0 }]);
+      expect(await c().tokens.listForUser(bob.uuid)).toEqual([{ ...bobCi, lastUsedAt: null, checkedAt: T0 }]);
       expect(await c().tokens.listForUser(crypto.randomUUID())).toEqual([]);
     });
 
     test("userByHash finds the user and the token a hash belongs to", async () => {
-      expect(await c().tokens.userByHash(aliceLaptop.tokenHash)).toEqual({ user: alice, token: { ...aliceLaptop, lastUsedAt: null } });
-      expect(await c().tokens.userByHash(bobCi.tokenHash)).toEqual({ user: bob, token: { ...bobCi, lastUsedAt: null } });
+      expect(await c().tokens.userByHash(aliceLaptop.tokenHash)).toEqual({ user: alice, token: { ...aliceLaptop, lastUsedAt: null, checkedAt: T0 } });
+      expect(await c().tokens.userByHash(bobCi.tokenHash)).toEqual({ user: bob, token: { ...bobCi, lastUsedAt: null, checkedAt: T0 } });
       expect(await c().tokens.userByHash("0".repeat(64))).toBeUndefined();
     });
 

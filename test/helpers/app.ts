@@ -1,7 +1,7 @@
 // The /v1 API in-process, on a fresh catalog, with one user of each role.
 import type { Hono } from "hono";
 import { createApi } from "../../src/api/index.ts";
-import { createCore, type Core } from "../../src/core/index.ts";
+import { createCore, type Core, type CoreOptions } from "../../src/core/index.ts";
 import { log } from "../../src/log.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
 import type { PluginRegistry } from "../../src/plugin-host/index.ts";
@@ -31,10 +31,10 @@ export function authHeader(as: As): string | undefined {
  * `throttle`: the sign-in throttle; off unless given, since contract tests send
  * wrong credentials to every route in a row (test/api/throttle.test.ts tests it).
  */
-export async function testApi(dialect: Dialect = "sqlite", opts: { plugins?: PluginRegistry; throttle?: ThrottleOptions } = {}): Promise<TestApi> {
+export async function testApi(dialect: Dialect = "sqlite", opts: { plugins?: PluginRegistry; throttle?: ThrottleOptions; core?: CoreOptions } = {}): Promise<TestApi> {
   log.setSink(() => {});
   const { catalog, cleanup } = await freshCatalog(dialect);
-  const core = createCore(catalog, { plugins: opts.plugins, throttle: opts.throttle ?? { freePerUser: Infinity, freePerAddress: Infinity } });
+  const core = createCore(catalog, { ...opts.core, plugins: opts.plugins, throttle: opts.throttle ?? { freePerUser: Infinity, freePerAddress: Infinity } });
   for (const role of ["admin", "operator", "viewer"] as const) await core.users.create({ name: role, password: PASSWORD, role });
   const app = createApi(core, { pubkey: "ssh-ed25519 AAAATEST core@shield" });
   return {

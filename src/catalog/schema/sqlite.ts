@@ -164,6 +164,9 @@ export const users = sqliteTable("users", {
   passwordHash: text("password_hash").notNull(),
   role: text("role", { enum: ["admin", "operator", "viewer"] }).notNull(),
   createdAt: time("created_at").notNull(),
+  // The auth provider (its name) that proves who this user is: "local" checks
+  // password_hash; any other is asked at sign-in (password_hash is then unusable).
+  provider: text("provider").notNull().default("local"),
 }, (t) => [uniqueIndex("users_name").on(t.name)]);
 
 export const tokens = sqliteTable("tokens", {
@@ -174,6 +177,11 @@ export const tokens = sqliteTable("tokens", {
   tokenHash: text("token_hash").notNull(),
   createdAt: time("created_at").notNull(),
   lastUsedAt: time("last_used_at"),
+  // A role lower than the owner's the token is limited to; NULL: the owner's role.
+  role: text("role", { enum: ["admin", "operator", "viewer"] }),
+  expiresAt: time("expires_at"),
+  // When the owner's provider last confirmed the owner (and their role) for this token.
+  checkedAt: time("checked_at"),
 }, (t) => [uniqueIndex("tokens_hash").on(t.tokenHash), uniqueIndex("tokens_user_name").on(t.userUuid, t.name)]);
 
 // Shield agents the core has reached (src/agent). The key an agent presented at
@@ -250,3 +258,11 @@ export const drillResults = sqliteTable("drill_results", {
   // Milliseconds, unlike the other times: two drills a second apart keep their order.
   finishedMs: integer("finished_ms").notNull(),
 }, (t) => [index("drill_results_job_finished").on(t.jobUuid, t.finishedMs)]);
+/** Auth providers besides the built-in "local": config is JSON, its secrets sealed like endpoint secrets. */
+export const authProviders = sqliteTable("auth_providers", {
+  uuid: text("uuid").primaryKey(),
+  name: text("name").notNull(),
+  type: text("type", { enum: ["ldap", "none"] }).notNull(),
+  config: text("config").notNull(),
+  createdAt: time("created_at").notNull(),
+}, (t) => [uniqueIndex("auth_providers_name").on(t.name)]);

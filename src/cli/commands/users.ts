@@ -10,19 +10,26 @@ import { passwordOf } from "./session.ts";
 
 const ROLES = ["admin", "operator", "viewer"] as const;
 
+/** "3600", "90m", "12h", "30d" → seconds. */
+function seconds(text: string): number {
+  const m = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(text);
+  if (!m) throw new UsageError(`--expires-in must be a duration like 3600, 90m, 12h or 30d (got "${text}")`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[(m[2] || "s").toLowerCase()]!;
+}
+
 const password = (ctx: Ctx, question: string) => passwordOf(ctx, () => newPassword(question));
 
 export const userCommands: Command[] = [
   {
     verb: "list", noun: "user", summary: "List users (admins only)", usage: "list users", examples: ["shield list users"],
     async run(ctx) {
-      ctx.out.list(await ctx.api().get<any[]>("/v1/users"), [{ title: "UUID", value: (u) => short(u.uuid) }, { title: "Name", value: (u) => u.name }, { title: "Role", value: (u) => u.role }, { title: "Created (UTC)", value: (u) => u.created_at }]);
+      ctx.out.list(await ctx.api().get<any[]>("/v1/users"), [{ title: "UUID", value: (u) => short(u.uuid) }, { title: "Name", value: (u) => u.name }, { title: "Role", value: (u) => u.role }, { title: "Provider", value: (u) => u.provider }, { title: "Created (UTC)", value: (u) => u.created_at }]);
     },
   },
   {
     verb: "show", noun: "user", summary: "Show a user (admins only)", usage: "show user USER", args: ["USER"], examples: ["shield show user alice"],
     async run(ctx) {
-      ctx.out.show(await resolve(ctx.api(), KINDS.user, ctx.arg(0)), (u) => [["UUID", u.uuid], ["Name", u.name], ["Role", u.role], ["Created", `${u.created_at} UTC`]]);
+      ctx.out.show(await resolve(ctx.api(), KINDS.user, ctx.arg(0)), (u) => [["UUID", u.uuid], ["Name", u.name], ["Role", u.role], ["Provider", u.provider], ["Created", `${u.created_at} UTC`]]);
     },
   },
   {
@@ -69,17 +76,23 @@ export const userCommands: Command[] = [
     verb: "list", noun: "token", summary: "List your API tokens (names only: tokens are shown once)", usage: "list tokens",
     examples: ["shield list tokens"],
     async run(ctx) {
-      ctx.out.list(await ctx.api().get<any[]>("/v1/auth/tokens"), [{ title: "UUID", value: (t) => short(t.uuid) }, { title: "Name", value: (t) => t.name }, { title: "Created (UTC)", value: (t) => t.created_at }, { title: "Last used (UTC)", value: (t) => t.last_used_at }], "(no tokens)");
+      ctx.out.list(await ctx.api().get<any[]>("/v1/auth/tokens"), [{ title: "UUID", value: (t) => short(t.uuid) }, { title: "Name", value: (t) => t.name }, { title: "Created (UTC)", value: (t) => t.created_at }, { title: "Last used (UTC)", value: (t) => t.last_used_at }, { title: "Role", value: (t) => t.role ?? "" }, { title: "Expires (UTC)", value: (t) => t.expires_at ?? "" }], "(no tokens)");
     },
   },
   {
     verb: "create", noun: "token", summary: "Create an API token for scripts; it is printed this once",
-    usage: "create token --name NAME", options: [["--name NAME", "what the token is for (required)"]],
-    examples: ["shield create token --name nightly-script", "SHIELD_TOKEN=$(shield create token --name ci --json | jq -r .token)"],
-    specs: [{ name: "name" }],
+    usage: "create token --name NAME [--role ROLE] [--expires-in D]",
+    options: [["--name NAME", "what the token is for (required)"], ["--role ROLE", "limit the token to a role below yours: operator or viewer"],
+      ["--expires-in D", "the token stops working after D: seconds, or a number with m, h or d (90d)"]],
+    examples: ["shield create token --name nightly-script", "SHIELD_TOKEN=$(shield create token --name ci --json | jq -r .token)",
+      "shield create token --name dashboard --role viewer --expires-in 30d"],
+    specs: [{ name: "name" }, { name: "role" }, { name: "expires-in" }],
     async run(ctx) {
       const name = ctx.str("name") ?? (await ctx.ask("name", "Token name", { required: true }));
-      const r = await ctx.api().post<any>("/v1/auth/tokens", { name });
+      const body: Record<string, unknown> = { name };
+      if (ctx.has("role")) body.role = oneOf(ctx.str("role")!, "--role", ROLES);
+      if (ctx.has("expires-in")) body.expires_in = seconds(ctx.str("expires-in")!);
+      const r = await ctx.api().post<any>("/v1/auth/tokens", body);
       // The one place a secret is printed: the user asked for it, and the core never shows it again.
       if (ctx.json) return ctx.out.data(r);
       ctx.out.line(r.token);
