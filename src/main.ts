@@ -14,6 +14,7 @@ Usage: shield COMMAND [options]
 Commands:
   daemon     run the core: the /v1 API and the catalog (shield daemon --help)
   plugin     run a built-in plugin: shield plugin NAME ACTION ... (shield plugin lists them)
+  gpbackup-plugin   Greenplum gpbackup's storage plugin (also as a link named gpbackup_shield_plugin)
   archive decrypt   decrypt a stored blob offline (shield archive decrypt --help)
   rekey      rotate the master key: re-wrap every archive's key (shield rekey --help)
   version    print the version
@@ -41,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
       // A built-in plugin, run as a subprocess by the supervisor or by hand in a shell pipeline.
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
+    }
+    case "gpbackup-plugin": {
+      const { runGpbackupPlugin } = await import("./gpbackup/commands.ts");
+      return runGpbackupPlugin(rest);
     }
     case "guard": {
       // Internal: the daemon runs each stage of a pipeline under it (src/pipeline/guard.ts).
@@ -74,7 +79,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+/**
+ * gpbackup runs its plugin as `executablepath COMMAND ARGS...`, so the binary also
+ * answers to a symlink or copy named gpbackup_shield_plugin. A compiled Bun binary
+ * sees the name it was run by in process.argv0 (process.argv[0] is "bun", and
+ * process.execPath resolves a symlink to the real file), so both are looked at.
+ */
+function invokedAs(): string {
+  const base = (p: string | undefined) => (p ?? "").split("/").pop()!;
+  return [base(process.argv0), base(process.execPath)].includes("gpbackup_shield_plugin") ? "gpbackup-plugin" : "";
+}
+
+main(invokedAs() ? [invokedAs(), ...process.argv.slice(2)] : process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exit(code); },
   (err) => {
     if (err instanceof UsageError) {
