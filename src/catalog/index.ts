@@ -3,6 +3,7 @@ import { openCatalog, type CatalogHandle } from "./open.ts";
 import { definitionQueries } from "./definitions.ts";
 import { jobQueries } from "./jobs.ts";
 import { archiveQueries } from "./archives.ts";
+import { archiveObjectQueries } from "./archive-objects.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
@@ -26,6 +27,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     retention: definitionQueries(h, h.t.retention, "retentionUuid"),
     jobs: jobQueries(h),
     archives: archiveQueries(h),
+    archiveObjects: archiveObjectQueries(h),
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
@@ -44,6 +46,8 @@ export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
+export type { ArchiveObject } from "./archive-objects.ts";
+export { EXTERNAL_PRODUCER_PLUGIN } from "./archive-objects.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";

@@ -7,6 +7,7 @@ import type { ThrottleOptions } from "./throttle.ts";
 import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
+import { gpbackupRules } from "./gpbackup.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck } from "./plugins.ts";
@@ -63,6 +64,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     retention: definitionRules("retention policy", catalog.retention),
     jobs: jobRules(catalog, fileTask, jobsChanged),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
+    gpbackup: gpbackupRules(catalog, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, opts.throttle),
   };
