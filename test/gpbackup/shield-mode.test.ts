@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHIELD_BIN, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { freePort } from "../helpers/services.ts";
+import { cliFor } from "../helpers/cli.ts";
 import { ok, pluginTestBench, run, timestamp } from "./bench.ts";
 
 const PASSWORD = "gpbackup-e2e-password";
@@ -100,6 +101,13 @@ describe("gpbackup plugin, Shield mode", () => {
     expect((await call("PUT", `/v1/archive/${archive.uuid}`, { notes: "before the upgrade" })).status).toBe(200);
 
     expect(await ok(plugin, ["restore_data", cfg, join("/elsewhere", "backups", date, ts, `gpbackup_2_${ts}`)])).toBe("x".repeat(3000));
+
+    // The CLI shows the files and who restores it.
+    const cli = cliFor(d, token);
+    const shown = await cli.run(["show", "archive", archive.uuid]);
+    cli.cleanup();
+    expect(shown.stdout).toContain(`gprestore --timestamp ${ts}`);
+    expect(shown.stdout).toContain(`gpbackup_${ts}_metadata.sql`);
 
     expect(await ok(plugin, ["delete_backup", cfg, ts])).toBe("");
     const after = (await call("GET", `/v1/archive/${archive.uuid}`)).json;
