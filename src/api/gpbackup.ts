@@ -7,12 +7,13 @@ import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { UuidParam } from "./schemas.ts";
 
-const Text = v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(1000, "must be at most 1000 characters"));
-const Size = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must not be negative"));
-const Ref = { target_name: Text, store: Text, timestamp: Text };
+const Text = (max: number) => v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(max, `must be at most ${max} characters`), v.check((s) => !s.includes("\0"), "must not contain NUL"));
+const Size = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must not be negative"), v.maxValue(Number.MAX_SAFE_INTEGER, "is too large"));
+/** target_name, store and retention are names (or UUIDs) as everywhere in the API: at most 200 characters. */
+const Ref = { target_name: Text(200), store: Text(200), timestamp: Text(14) };
 
-const ObjectRecord = v.strictObject({ ...Ref, retention: Text, name: Text, store_key: Text, size: Size });
-const ObjectQuery = v.strictObject({ ...Ref, name: Text });
+const ObjectRecord = v.strictObject({ ...Ref, retention: Text(200), name: Text(1000), store_key: Text(1000), size: Size });
+const ObjectQuery = v.strictObject({ ...Ref, name: Text(1000) });
 const DeleteRequest = v.strictObject(Ref);
 const ObjectJson = v.object({ name: v.string(), store_key: v.string(), size: v.number(), stored_at: v.number() });
 

@@ -18,7 +18,7 @@ const NAME = /^backups\/([0-9]{8})\/([0-9]{14})\/([^/]+)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface BackupRef { targetName: string; store: string; timestamp: string }
-export interface ObjectRecord extends BackupRef { retention: string; name: string; storeKey: string; size: number }
+export interface ObjectRecord extends BackupRef { /** A policy's name or UUID. */ retention: string; name: string; storeKey: string; size: number }
 
 /**
  * The archive of one backup has a uuid derived from its target, store and
@@ -66,8 +66,8 @@ export function gpbackupRules(catalog: Catalog, expired: () => void = () => {}) 
       const m = NAME.exec(r.name);
       if (!m || m[2] !== r.timestamp) throw new InvalidInput(`name: "${r.name}" is not backups/<YYYYMMDD>/${r.timestamp}/<file>`, { name: "backups/<date>/<timestamp>/<file>" });
       const store = await storeOf(r.store);
-      const policy = await catalog.retention.byName(r.retention);
-      if (!policy) throw new InvalidInput(`retention: no retention policy named ${r.retention}`, { retention: `no such policy: ${r.retention}` });
+      const policy = UUID.test(r.retention) ? await catalog.retention.get(r.retention.toLowerCase()) : await catalog.retention.byName(r.retention);
+      if (!policy) throw new InvalidInput(`retention: no retention policy ${UUID.test(r.retention) ? "with uuid" : "named"} ${r.retention}`, { retention: `no such policy: ${r.retention}` });
       const target = (await targetOf(r.targetName, true))!;
       const uuid = backupArchiveUuid(target.uuid, store.uuid, r.timestamp);
       const now = nowSeconds();

@@ -255,6 +255,8 @@ for (const dialect of dialects) {
         "post /v1/job/:uuid/run": { owner: "o" },
         "put /v1/archive/:uuid": { notes: "n" },
         "post /v1/archive/:uuid/restore": { target: d.target, owner: "o" },
+        "post /v1/gpbackup/objects": { target_name: "gp", store: d.store, retention: d.retention, timestamp: "20240101010101", name: "backups/20240101/20240101010101/f", store_key: "k", size: 1 },
+        "post /v1/gpbackup/delete": { target_name: "gp", store: d.store, timestamp: "20240101010101" },
         "post /v1/auth/tokens": { name: "t" },
         "post /v1/users": { name: "u", password: "password", role: "viewer" },
         "put /v1/user/:uuid": { password: "password", role: "viewer" },
