@@ -40,17 +40,18 @@ export class ShieldBackend implements Backend {
       store = all.find((s) => s.name === config.store);
       if (!store) throw new ShieldError(`the Shield core at ${config.core} has no store named "${config.store}"`);
     }
+    // Checked before anything is stored: a blob stored and then refused by the catalog would be nobody's.
+    const policies = await api.call<{ name: string; uuid: string }[]>("GET", "/v1/retention?limit=1000");
+    if (!policies.some((p) => p.name === config.retention || p.uuid === config.retention.toLowerCase())) {
+      throw new ShieldError(`the Shield core at ${config.core} has no retention policy named "${config.retention}"`);
+    }
     return new ShieldBackend(config, store, await pluginArgv(store.plugin));
   }
 
   private get api(): CoreApi { return new CoreApi(this.config); }
 
-  async probe(): Promise<void> {
-    const policies = await this.api.call<{ name: string }[]>("GET", "/v1/retention?limit=1000");
-    if (!policies.some((p) => p.name === this.config.retention)) {
-      throw new ShieldError(`the Shield core at ${this.config.core} has no retention policy named "${this.config.retention}"`);
-    }
-  }
+  /** connect() has reached the core and found the store and the policy: that is the check. */
+  async probe(): Promise<void> {}
 
   private ref(key: string) {
     const ts = key.split("/")[2]!;
@@ -86,9 +87,16 @@ export class ShieldBackend implements Backend {
     let stored: { key?: string; size?: number };
     try { stored = JSON.parse((await out).trim()); } catch { throw new ShieldError(`store "${this.store.name}" answered no key for ${key}`); }
     if (!stored.key) throw new ShieldError(`store "${this.store.name}" answered no key for ${key}`);
-    const recorded = await this.api.call<{ replaced?: string }>("POST", "/v1/gpbackup/objects", {
-      ...this.ref(key), retention: this.config.retention, name: key, store_key: stored.key, size,
-    });
+    let recorded: { replaced?: string };
+    try {
+      recorded = await this.api.call<{ replaced?: string }>("POST", "/v1/gpbackup/objects", {
+        ...this.ref(key), retention: this.config.retention, name: key, store_key: stored.key, size,
+      });
+    } catch (err) {
+      // Not in the catalog, so no purger would ever find it: take it back out of the store now.
+      await this.purgeKey(stored.key).catch(() => {});
+      throw err;
+    }
     if (recorded.replaced) await this.purgeKey(recorded.replaced).catch(() => {}); // the purger cannot see it any more; best effort
     return size;
   }

@@ -92,9 +92,10 @@ describe.skipIf(!motoAvailable)(`gpbackup plugin: ${SEGMENTS} segments at once`,
     const maxPeak = Math.max(...peaks);
     console.log(`${SEGMENTS} × ${SEGMENT_MIB} MiB backup_data in ${backupS.toFixed(1)} s; peak RSS per plugin ${peaks.map((p) => (p / BLOCK).toFixed(0)).join(", ")} MiB`);
     // 8 MiB parts, 3 in flight plus the one filling: 32 MiB of parts on top of the runtime's
-    // ~65 MiB and the HTTP layer's copies; measured ~180 MiB for 256 MiB and for 1 GiB alike.
+    // ~65 MiB and the HTTP layer's copies: measured 128-158 MiB with 256 MiB each (and ~180 MiB
+    // for a lone 1 GiB stream): it does not grow with the stream.
     expect(maxPeak).toBeGreaterThan(0);
-    expect(maxPeak).toBeLessThan(240 * BLOCK);
+    expect(maxPeak).toBeLessThan(200 * BLOCK);
     // No temp file left beside the segments' directories.
     expect(readdirSync(dir).sort()).toEqual(["gpbackup_shield_plugin", "s3.yaml"]);
   }, 900_000);

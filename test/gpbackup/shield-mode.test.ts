@@ -117,6 +117,13 @@ describe("gpbackup plugin, Shield mode", () => {
     const r = await run(plugin, ["restore_data", cfg, join("/elsewhere", "backups", date, ts, `gpbackup_2_${ts}`)]);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe("");
+
+    // A deleted backup takes no more files: the one stored is taken back out of the store.
+    const before = files(storeDir).sort();
+    const late = await run(plugin, ["backup_data", cfg, join(dir, "seg7", "backups", date, ts, `gpbackup_7_${ts}`)], "too late");
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain("was deleted");
+    expect(files(storeDir).sort()).toEqual(before);
   }, 120_000);
 
   test("a wrong token, an unknown store, an unreachable core: one clear line each, non-zero", async () => {
@@ -126,7 +133,7 @@ describe("gpbackup plugin, Shield mode", () => {
       [{ ...good(), shield_token: "not-a-token" }, "refused the token (401)"],
       [{ ...good(), store: "no-such-store" }, `no store named "no-such-store"`],
       [{ ...good(), shield_core: `http://127.0.0.1:${await freePort()}` }, "cannot reach the Shield core"],
-      [{ ...good(), retention: "no-such-policy" }, "no retention policy named no-such-policy"],
+      [{ ...good(), retention: "no-such-policy" }, `no retention policy named "no-such-policy"`],
     ];
     for (const [options, says] of cases) {
       const r = await run(plugin, ["backup_data", config(options, "bad.yaml"), key], "data");
