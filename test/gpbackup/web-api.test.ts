@@ -63,3 +63,25 @@ describe("gpbackup archives in the API and the web UI", () => {
     expect(objects.json.map((o: any) => o.size).sort()).toEqual([120, 5000]);
   });
 });
+
+describe("the gpbackup target in the web UI", () => {
+  test("its page and the targets list show it without error", async () => {
+    const { t, b } = await signedIn("operator");
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "shield-gpbackup-web-"));
+      await t.core.stores.create({ name: "disk", summary: "", plugin: "fs", endpoint: JSON.stringify({ base_dir: dir }) });
+      await t.core.retention.create({ name: "week", summary: "", expiry: 604800 });
+      await t.core.gpbackup.record({ targetName: "gp-prod", store: "disk", retention: "week", timestamp: "20240304050607", name: "backups/20240304/20240304050607/f", storeKey: "k", size: 1 });
+      const target = (await t.catalog.targets.byName("gp-prod"))!;
+      const list = await b.get("/targets");
+      expect(list.status).toBe(200);
+      expect(list.html).toContain("gp-prod");
+      const page = await b.get(`/targets/${target.uuid}`);
+      expect(page.status).toBe(200);
+      expect(page.html).toContain("gpbackup");
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
