@@ -11,7 +11,7 @@
 // uncompressed single-data-file backup calls restore_data_subset when the config
 // says `restore_subset: "on"`.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { VERSION } from "../version.ts";
 import { NotFound, type Backend } from "./backend.ts";
@@ -72,12 +72,10 @@ async function restoreTo(path: string, fetch: (sink: Sink) => Promise<number>): 
   try {
     const n = await fetch(async (chunk) => { await fh.write(chunk); });
     await fh.close();
-    const { rename } = await import("node:fs/promises");
     await rename(tmp, path);
     return n;
   } catch (err) {
     await fh.close().catch(() => {});
-    const { rm } = await import("node:fs/promises");
     await rm(tmp, { force: true });
     throw err;
   }
