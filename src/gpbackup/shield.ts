@@ -79,8 +79,10 @@ export class ShieldBackend implements Backend {
       }
       await stdin.end();
     } catch (e) {
+      // Most often the store died and closed its stdin (EPIPE): its own words say why.
       proc.kill();
-      throw e;
+      await proc.exited;
+      throw new ShieldError(`store "${this.store.name}" (${this.store.plugin}) failed to store ${key}: ${lastLine(await err) || (e as Error).message}`);
     }
     const code = await proc.exited;
     if (code !== 0) throw new ShieldError(`store "${this.store.name}" (${this.store.plugin}) failed to store ${key}: ${lastLine(await err) || `exit ${code}`}`);
