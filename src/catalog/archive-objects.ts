@@ -1,6 +1,6 @@
 // The objects of archives written by external producers (gpbackup's storage
 // plugin): one archive per gpbackup backup, one row per file or data stream.
-import { and, asc, eq, sql, sum } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { ArchiveRow } from "./rows.ts";
 
@@ -35,9 +35,10 @@ export function archiveObjectQueries({ db, t }: CatalogHandle) {
       await db.insert(o).values(row).onConflictDoUpdate({
         target: [o.archiveUuid, o.name], set: { storeKey: row.storeKey, size: row.size, storedAt: row.storedAt },
       });
-      // The archive's size is its objects' total.
-      const total = (await db.select({ n: sum(o.size) }).from(o).where(eq(o.archiveUuid, row.archiveUuid)))[0]?.n;
-      await db.update(archives).set({ size: Number(total ?? 0), rawSize: Number(total ?? 0) }).where(eq(archives.uuid, row.archiveUuid));
+      // The archive's size is its objects' total, summed in the UPDATE itself: segments record at once,
+      // and a total read first and written after could be overtaken by another segment's.
+      const total = sql`(SELECT COALESCE(SUM(x.size), 0) FROM archive_objects x WHERE x.archive_uuid = ${row.archiveUuid})`;
+      await db.update(archives).set({ size: total, rawSize: total }).where(eq(archives.uuid, row.archiveUuid));
       return before && before.storeKey !== row.storeKey ? before.storeKey : undefined;
     },
     /** Rows of archives that are gone (removed after the audit period). */

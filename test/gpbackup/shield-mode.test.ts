@@ -154,6 +154,17 @@ describe("gpbackup plugin, Shield mode", () => {
       expect({ code: r.code === 0 ? 0 : 1, stdout: r.stdout, says: r.stderr.includes(says), lines: r.stderr.trim().split("\n").length })
         .toEqual({ code: 1, stdout: "", says: true, lines: 1 });
     }
+    // A store that fails (its directory is gone): its own words, in one line.
+    const goneDir = mkdtempSync(join(tmpdir(), "shield-gpbackup-gone-"));
+    expect((await call("POST", "/v1/stores", { name: "gone-disk", plugin: "fs", endpoint: { base_dir: goneDir } })).json.ok).toBe("created");
+    rmSync(goneDir, { recursive: true });
+    const big = new Uint8Array(8 * 1024 * 1024);
+    const failed = await run(plugin, ["backup_data", config({ ...good(), store: "gone-disk" }, "bad.yaml"), key], big);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr.trim().split("\n")).toHaveLength(1);
+    expect(failed.stderr).toContain(`store "gone-disk" (fs) failed to store`);
+    expect(failed.stderr).toContain("does not exist");
+
     // The token in the config never shows in the error.
     const r = await run(plugin, ["backup_data", config({ ...good(), shield_token: "secret-token-value" }, "bad.yaml"), key], "data");
     expect(r.stderr).not.toContain("secret-token-value");
