@@ -9,6 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { motoAvailable, startMoto, type Moto } from "../helpers/moto.ts";
+import { startFaultProxy } from "../helpers/fault-proxy.ts";
+import { freePort } from "../helpers/services.ts";
 import { ok, pluginTestBench, run, timestamp } from "./bench.ts";
 
 const SHIELD = resolve(import.meta.dir, "../../dist/shield");
@@ -101,6 +103,29 @@ describe.skipIf(!motoAvailable)("gpbackup plugin, S3 mode", () => {
     expect(readFileSync(join(src, "b.txt"), "utf8")).toBe("bbbb");
     await ok(plugin, ["delete_directory", cfg, src]);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: src }))).KeyCount).toBe(0);
+  });
+
+  test("http_proxy carries every request; a 503 is retried (max_request_retries), none when it is 0", async () => {
+    const proxy = await startFaultProxy(moto.port);
+    try {
+      // Nothing listens at the endpoint itself: only through the proxy does a request reach moto.
+      const cfg = config({ endpoint: `http://127.0.0.1:${await freePort()}`, http_proxy: `http://127.0.0.1:${proxy.port}`, max_request_retries: "3" }, "proxy.yaml");
+      const { ts, date } = timestamp(600);
+      const key = join(dir, "segP", "backups", date, ts, `gpbackup_5_${ts}`);
+      const rule = proxy.add({ match: (r) => r.method === "PUT", fault: { status: 503, code: "SlowDown", message: "slow down" } });
+      await ok(plugin, ["backup_data", cfg, key], "through the proxy");
+      expect(rule.hits).toBe(1);
+      expect(await ok(plugin, ["restore_data", cfg, key])).toBe("through the proxy");
+      expect(proxy.seen.some((r) => r.startsWith("PUT ") && r.includes(`gpbackup_5_${ts}`))).toBe(true);
+
+      const noRetry = config({ endpoint: `http://127.0.0.1:${await freePort()}`, http_proxy: `http://127.0.0.1:${proxy.port}`, max_request_retries: "0" }, "noretry.yaml");
+      proxy.add({ match: (r) => r.method === "PUT", fault: { status: 503, code: "SlowDown", message: "slow down" } });
+      const r = await run(plugin, ["backup_data", noRetry, key], "again");
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("bad configs and arguments: one line on stderr naming the problem, non-zero exit, nothing on stdout", async () => {
