@@ -140,6 +140,25 @@ describe("gpbackup plugin, Shield mode", () => {
     expect(files(storeDir).sort()).toEqual(before);
   }, 120_000);
 
+  test("8 segments at once into one backup: one archive, every object, the right total, each restored", async () => {
+    const cfg = config(good());
+    const { ts, date } = timestamp(700);
+    const key = (seg: number) => join(dir, `gpseg${seg}`, "backups", date, ts, `gpbackup_${seg}_${ts}`);
+    const data = (seg: number) => new Uint8Array(1024 * 1024 + seg).fill(seg + 1);
+    await Promise.all(Array.from({ length: 8 }, (_, seg) => ok(plugin, ["backup_data", cfg, key(seg)], data(seg))));
+    const target = (await call("GET", "/v1/targets")).json.find((t: any) => t.name === "gp-prod");
+    const archive = (await call("GET", `/v1/archives?target=${target.uuid}`)).json.find((a: any) => a.store_key === `gpbackup/${ts}`);
+    const objects = (await call("GET", `/v1/archive/${archive.uuid}/objects`)).json;
+    expect(objects).toHaveLength(8);
+    expect(archive.size).toBe(8 * 1024 * 1024 + 28);
+    await Promise.all(Array.from({ length: 8 }, async (_, seg) => {
+      const proc = Bun.spawn([plugin, "restore_data", cfg, key(seg)], { stdout: "pipe" });
+      const back = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
+      expect(await proc.exited).toBe(0);
+      expect(Bun.hash(back)).toBe(Bun.hash(data(seg)));
+    }));
+  }, 120_000);
+
   test("a wrong token, an unknown store, an unreachable core: one clear line each, non-zero", async () => {
     const { ts, date } = timestamp(400);
     const key = join(dir, "seg9", "backups", date, ts, `gpbackup_9_${ts}`);
