@@ -82,12 +82,12 @@ async function main(argv: string[]): Promise<number> {
 /**
  * gpbackup runs its plugin as `executablepath COMMAND ARGS...`, so the binary also
  * answers to a symlink or copy named gpbackup_shield_plugin. A compiled Bun binary
- * sees the name it was run by in process.argv0 (process.argv[0] is "bun", and
- * process.execPath resolves a symlink to the real file), so both are looked at.
+ * sees the name it was run by in process.argv0 only: process.argv[0] is "bun", and
+ * process.execPath resolves a symlink to the real file (a copy keeps its own name,
+ * which is why the plugin runs store plugins with argv0 "shield", see gpbackup/shield.ts).
  */
 function invokedAs(): string {
-  const base = (p: string | undefined) => (p ?? "").split("/").pop()!;
-  return [base(process.argv0), base(process.execPath)].includes("gpbackup_shield_plugin") ? "gpbackup-plugin" : "";
+  return (process.argv0 ?? "").split("/").pop() === "gpbackup_shield_plugin" ? "gpbackup-plugin" : "";
 }
 
 main(invokedAs() ? [invokedAs(), ...process.argv.slice(2)] : process.argv.slice(2)).then(

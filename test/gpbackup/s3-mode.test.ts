@@ -5,7 +5,7 @@
 // configs; and 8 segments streaming at once with bounded memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { motoAvailable, startMoto, type Moto } from "../helpers/moto.ts";
@@ -43,6 +43,18 @@ describe.skipIf(!motoAvailable)("gpbackup plugin, S3 mode", () => {
   test("plugin_test.sh's bench passes through a symlink named gpbackup_shield_plugin", async () => {
     await pluginTestBench(plugin, config(), join(dir, "seg-1"));
   }, 120_000);
+
+  test("a copy named gpbackup_shield_plugin, and a link found on PATH, are the plugin too", async () => {
+    const copyDir = join(dir, "copy");
+    mkdirSync(copyDir);
+    copyFileSync(SHIELD, join(copyDir, "gpbackup_shield_plugin"));
+    chmodSync(join(copyDir, "gpbackup_shield_plugin"), 0o755);
+    expect((await ok(join(copyDir, "gpbackup_shield_plugin"), ["plugin_api_version"])).trim()).toBe("0.5.0");
+    // By bare name through PATH, as `bash -c` finds it: argv[0] has no directory at all.
+    const proc = Bun.spawn(["bash", "-c", "gpbackup_shield_plugin --version"], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, stdout: "pipe" });
+    expect(await new Response(proc.stdout).text()).toMatch(/^gpbackup_shield_plugin version /);
+    expect(await proc.exited).toBe(0);
+  });
 
   test("`shield gpbackup-plugin` is the same plugin", async () => {
     expect((await ok(SHIELD, ["gpbackup-plugin", "plugin_api_version"])).trim()).toBe("0.5.0");

@@ -4,7 +4,7 @@
 // restore it; delete_backup leaves it purged with every blob gone from the store;
 // a wrong token, an unknown store and an unreachable core each fail with one line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHIELD_BIN, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
@@ -62,6 +62,14 @@ describe("gpbackup plugin, Shield mode", () => {
 
   test("plugin_test.sh's bench passes", async () => {
     await pluginTestBench(plugin, config(good()), join(dir, "seg-1"));
+  }, 120_000);
+
+  test("plugin_test.sh's bench passes with a copy of the binary named gpbackup_shield_plugin (it runs the store plugin as shield)", async () => {
+    const copy = join(dir, "copy", "gpbackup_shield_plugin");
+    mkdirSync(join(dir, "copy"));
+    copyFileSync(SHIELD_BIN, copy);
+    chmodSync(copy, 0o755);
+    await pluginTestBench(copy, config({ ...good(), target_name: "gp-copy" }, "copy.yaml"), join(dir, "seg-copy"));
   }, 120_000);
 
   // Any store: the same bench through the built-in azure store on a private Azurite
