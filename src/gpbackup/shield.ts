@@ -61,7 +61,7 @@ export class ShieldBackend implements Backend {
   private spawn(action: string, key?: string, stdin: "pipe" | "ignore" = "ignore") {
     return Bun.spawn([...this.argv, action, ...(key ? ["--key", key] : [])], {
       // This executable may be a copy named gpbackup_shield_plugin: argv0 says which role to play.
-      argv0: this.argv[0] === process.execPath ? "shield" : undefined,
+      argv0: this.argv[0] === process.execPath && this.argv[1] === "plugin" ? "shield" : undefined,
       env: { ...process.env, SHIELD_ENDPOINT: this.store.endpoint },
       stdin, stdout: "pipe", stderr: "pipe",
     });
