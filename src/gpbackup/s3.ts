@@ -10,7 +10,7 @@ import { HttpProxyAgent } from "http-proxy-agent";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { NotFound, type Backend } from "./backend.ts";
 import type { S3Config } from "./config.ts";
-import { backupPrefix } from "./layout.ts";
+import { backupPrefix, relativeKey } from "./layout.ts";
 import { download, upload, type MultipartTarget, type Sink } from "./transfer.ts";
 
 export function s3Client(c: S3Config): S3Client {
@@ -57,8 +57,9 @@ export class S3Backend implements Backend {
   async probe(localBackupDir: string): Promise<void> {
     // What gpbackup_s3_plugin does: an empty report object proves the bucket is writable;
     // the real report replaces it at the end of the backup.
-    const ts = localBackupDir.replace(/\/+$/, "").split("/").pop()!;
-    await this.putRaw(`${localBackupDir.replace(/\/+$/, "")}/gpbackup_${ts}_report`.split("/").slice(-4).join("/"), new Uint8Array(0));
+    const dir = localBackupDir.replace(/\/+$/, "");
+    const ts = dir.split("/").pop()!;
+    await this.putRaw(relativeKey(`${dir}/gpbackup_${ts}_report`), new Uint8Array(0));
   }
 
   private async putRaw(rel: string, body: Uint8Array): Promise<void> {
