@@ -32,6 +32,9 @@ export class ShieldBackend implements Backend {
 
   static async connect(config: ShieldConfig): Promise<ShieldBackend> {
     const api = new CoreApi(config);
+    // A viewer would read the store's endpoint with its secrets masked and fail in the store, obscurely.
+    const me = await api.call<{ name: string; role: string }>("GET", "/v1/auth/whoami");
+    if (me.role === "viewer") throw new ShieldError(`the token given to the plugin is viewer "${me.name}"'s; the plugin needs an operator's (or an admin's) token`);
     let store: StoreJson | undefined;
     if (UUID.test(config.store)) {
       store = await api.call<StoreJson>("GET", `/v1/store/${config.store}`, undefined, { 404: () => `no store with uuid ${config.store}` });

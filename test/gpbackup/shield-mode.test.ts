@@ -181,6 +181,16 @@ describe("gpbackup plugin, Shield mode", () => {
       expect({ code: r.code === 0 ? 0 : 1, stdout: r.stdout, says: r.stderr.includes(says), lines: r.stderr.trim().split("\n").length })
         .toEqual({ code: 1, stdout: "", says: true, lines: 1 });
     }
+    // A viewer's token: said at once, before anything is stored.
+    expect((await call("POST", "/v1/users", { name: "gp-viewer", password: "viewer-password", role: "viewer" })).json.ok).toBe("created");
+    const viewerToken = (await (await fetch(`${d.url}/v1/auth/tokens`, { method: "POST", body: JSON.stringify({ name: "v" }),
+      headers: { authorization: `Basic ${Buffer.from("gp-viewer:viewer-password").toString("base64")}`, "content-type": "application/json" } })).json() as any).token;
+    const storedBefore = files(storeDir).length;
+    const viewer = await run(plugin, ["backup_data", config({ ...good(), shield_token: viewerToken }, "bad.yaml"), key], "data");
+    expect(viewer.code).not.toBe(0);
+    expect(viewer.stderr).toContain(`viewer "gp-viewer"'s; the plugin needs an operator's`);
+    expect(files(storeDir).length).toBe(storedBefore);
+
     // A store that fails (its directory is gone): its own words, in one line.
     const goneDir = mkdtempSync(join(tmpdir(), "shield-gpbackup-gone-"));
     expect((await call("POST", "/v1/stores", { name: "gone-disk", plugin: "fs", endpoint: { base_dir: goneDir } })).json.ok).toBe("created");
