@@ -15,6 +15,7 @@ Commands:
   daemon     run the core: the /v1 API and the catalog (shield daemon --help)
   agent      run the agent on a data host, driven by a core over SSH (shield agent --help)
   plugin     run a built-in plugin: shield plugin NAME ACTION ... (shield plugin lists them)
+  gpbackup-plugin   Greenplum gpbackup's storage plugin (also as a link named gpbackup_shield_plugin)
   archive decrypt   decrypt a stored blob offline (shield archive decrypt --help)
   rekey      rotate the master key: re-wrap every archive's key (shield rekey --help)
   version    print the version
@@ -60,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
       const { runOsbAgent } = await import("./agent/osb/cli.ts");
       return runOsbAgent(rest);
     }
+    case "gpbackup-plugin": {
+      const { runGpbackupPlugin } = await import("./gpbackup/commands.ts");
+      return runGpbackupPlugin(rest);
+    }
     case "guard": {
       // Internal: the daemon runs each stage of a pipeline under it (src/pipeline/guard.ts).
       const { runGuard } = await import("./pipeline/guard.ts");
@@ -92,7 +97,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+/**
+ * gpbackup runs its plugin as `executablepath COMMAND ARGS...`, so the binary also
+ * answers to a symlink or copy named gpbackup_shield_plugin. A compiled Bun binary
+ * sees the name it was run by in process.argv0 only: process.argv[0] is "bun", and
+ * process.execPath resolves a symlink to the real file (a copy keeps its own name,
+ * which is why the plugin runs store plugins with argv0 "shield", see gpbackup/shield.ts).
+ */
+function invokedAs(): string {
+  return (process.argv0 ?? "").split("/").pop() === "gpbackup_shield_plugin" ? "gpbackup-plugin" : "";
+}
+
+main(invokedAs() ? [invokedAs(), ...process.argv.slice(2)] : process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exit(code); },
   (err) => {
     if (err instanceof UsageError) {

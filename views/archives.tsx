@@ -6,6 +6,12 @@ import { EndpointLines } from "./endpoints.tsx";
 import { bytes } from "./format.ts";
 import type { Choice } from "./jobs.tsx";
 
+/** A file or data stream of an external producer's archive (GET /v1/archive/:uuid/objects). */
+export interface ArchiveObject { name: string; store_key: string; size: number; stored_at: number }
+
+/** The target plugin of gpbackup's archives: Greenplum's gprestore restores them, through Shield's gpbackup plugin. */
+const GPBACKUP = "gpbackup";
+
 export interface ArchiveFilter { target: string; store: string; from: string; to: string; status: string }
 
 export function ArchiveList({ archives, filter, targets, stores, errors, page, hasNext, pageHref }: {
@@ -33,9 +39,10 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
   );
 }
 
-export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me; archive: Archive; restoreTargets: Choice[]; errors: Errors }) {
+export function ArchiveDetail({ me, archive, restoreTargets, objects = [], errors }: { me: Me; archive: Archive; restoreTargets: Choice[]; objects?: ArchiveObject[]; errors: Errors }) {
   const a = archive;
   const base = `/archives/${a.uuid}`;
+  const gpbackup = a.target_plugin === GPBACKUP;
   const restorable = a.status === "valid";
   const nid = "f-notes";
   return (
@@ -76,7 +83,21 @@ export function ArchiveDetail({ me, archive, restoreTargets, errors }: { me: Me;
         </form>
       ) : <div class="card">{a.notes || <span class="muted">none</span>}</div>}
 
-      {me.canOperate && restorable ? (
+      {gpbackup ? (
+        <>
+          <h2>Files of this gpbackup backup</h2>
+          <p class="help">Written by gpbackup through Shield's gpbackup plugin. <strong>gprestore restores this backup</strong> (with the same plugin
+            config, <code>--timestamp {a.store_key.replace(/^gpbackup\//, "")}</code>), not Shield; here it can be annotated and deleted.</p>
+          {objects.length === 0 ? <Empty>No files recorded.</Empty> : (
+            <table>
+              <thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">Store key</th></tr></thead>
+              <tbody>{objects.map((o) => <tr><td><code>{o.name.split("/").pop()}</code></td><td>{bytes(o.size)}</td><td><code>{o.store_key}</code></td></tr>)}</tbody>
+            </table>
+          )}
+        </>
+      ) : null}
+
+      {me.canOperate && restorable && !gpbackup ? (
         <>
           <h2>Restore</h2>
           {restoreTargets.length === 0 ? <Empty>No target can take this archive (none uses the {a.target_plugin} plugin).</Empty> : (

@@ -8,6 +8,7 @@ import type { Router } from "./route.ts";
 import { definitionRoutes } from "./definitions.ts";
 import { jobRoutes } from "./jobs.ts";
 import { archiveRoutes } from "./archives.ts";
+import { gpbackupRoutes } from "./gpbackup.ts";
 import { taskRoutes } from "./tasks.ts";
 import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
@@ -76,6 +77,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   timespecRoutes(router);
   jobRoutes(router);
   archiveRoutes(router);
+  gpbackupRoutes(router);
   taskRoutes(router);
   authRoutes(router);
   agentRoutes(router);

@@ -4,6 +4,7 @@ import { definitionQueries } from "./definitions.ts";
 import { jobQueries } from "./jobs.ts";
 import { archiveQueries } from "./archives.ts";
 import { retentionRuleQueries } from "./retention.ts";
+import { archiveObjectQueries } from "./archive-objects.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { authProviderQueries } from "./auth-providers.ts";
@@ -32,6 +33,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     jobs: jobQueries(h),
     archives: archiveQueries(h),
     retentionRules: retentionRuleQueries(h),
+    archiveObjects: archiveObjectQueries(h),
     tasks: taskQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
@@ -54,6 +56,8 @@ export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter } from "./archives.ts";
+export type { ArchiveObject } from "./archive-objects.ts";
+export { EXTERNAL_PRODUCER_PLUGIN } from "./archive-objects.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { SessionView } from "./users.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";

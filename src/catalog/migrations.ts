@@ -10,6 +10,7 @@ import pg0005 from "../../drizzle/pg/0005_gfs_retention_pins.sql" with { type: "
 import pg0006 from "../../drizzle/pg/0006_agents.sql" with { type: "text" };
 import pg0007 from "../../drizzle/pg/0007_notifications_drills.sql" with { type: "text" };
 import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text" };
+import pg0009 from "../../drizzle/pg/0009_archive_objects.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -19,6 +20,7 @@ import sqlite0005 from "../../drizzle/sqlite/0005_gfs_retention_pins.sql" with {
 import sqlite0006 from "../../drizzle/sqlite/0006_agents.sql" with { type: "text" };
 import sqlite0007 from "../../drizzle/sqlite/0007_notifications_drills.sql" with { type: "text" };
 import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { type: "text" };
+import sqlite0009 from "../../drizzle/sqlite/0009_archive_objects.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -33,6 +35,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0006_agents", sql: pg0006 },
     { tag: "0007_notifications_drills", sql: pg0007 },
     { tag: "0008_auth_providers", sql: pg0008 },
+    { tag: "0009_archive_objects", sql: pg0009 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -44,6 +47,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0006_agents", sql: sqlite0006 },
     { tag: "0007_notifications_drills", sql: sqlite0007 },
     { tag: "0008_auth_providers", sql: sqlite0008 },
+    { tag: "0009_archive_objects", sql: sqlite0009 },
   ],
 };
 

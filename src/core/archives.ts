@@ -2,6 +2,7 @@
 import { nowSeconds, type ArchiveView, type Catalog } from "../catalog/index.ts";
 import { Conflict, InvalidInput, NotFound } from "./errors.ts";
 import type { TaskFiler } from "./tasks.ts";
+import { GPBACKUP_PLUGIN, GPBACKUP_RESTORE_NOTE } from "./gpbackup.ts";
 
 export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () => void = () => {}) {
   return {
@@ -23,6 +24,7 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
     async restore(uuid: string, owner: string, targetUuid?: string, requestedBy: string | null = null): Promise<string> {
       const archive = await this.get(uuid);
       if (archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be restored`);
+      if (archive.targetPlugin === GPBACKUP_PLUGIN) throw new Conflict(`archive ${uuid}: ${GPBACKUP_RESTORE_NOTE}`);
       const target = targetUuid ?? archive.targetUuid;
       if (!(await catalog.targets.get(target))) {
         if (targetUuid) throw new InvalidInput(`target: no target with uuid ${targetUuid}`, { target: `no target with uuid ${targetUuid}` });

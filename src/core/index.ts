@@ -9,6 +9,7 @@ import { definitionRules } from "./definitions.ts";
 import { jobRules } from "./jobs.ts";
 import { archiveRules } from "./archives.ts";
 import { retentionPolicyRules } from "./retention.ts";
+import { gpbackupRules } from "./gpbackup.ts";
 import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { providerRules } from "./providers/index.ts";
@@ -83,6 +84,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     agents: agentRules(opts.agents),
+    gpbackup: gpbackupRules(catalog, opts.onArchiveExpired),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds, loopbackOnly: opts.loopbackOnly }),
     providers,

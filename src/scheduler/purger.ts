@@ -134,6 +134,7 @@ export class Purger {
       this.lastTrim = nowMs;
       const cutoff = now - (this.opts.auditRetentionS ?? DEFAULT_AUDIT_RETENTION_S);
       result.removedArchives = await catalog.archives.deletePurgedBefore(cutoff);
+      if (result.removedArchives) await catalog.archiveObjects.deleteOrphaned();
       result.removedTasks = await catalog.tasks.deleteFinishedBefore(cutoff);
       if (result.removedArchives || result.removedTasks) {
         log.info("removed audit records past the audit period", { archives: result.removedArchives, tasks: result.removedTasks });

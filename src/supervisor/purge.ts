@@ -2,7 +2,7 @@
 // archive purged. A failed attempt marks it purge_failed with the store's words and
 // a next attempt time; the retention purger (src/scheduler/purger.ts) files the
 // next attempt then. Running it as a task puts every purge in the task list.
-import { nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
+import { EXTERNAL_PRODUCER_PLUGIN, nowSeconds, type Catalog, type TaskRow } from "../catalog/index.ts";
 import { PipelineFailed, purge, type PipelineContext } from "../pipeline/run.ts";
 import { formatUtc } from "./time.ts";
 import type { TaskLog } from "./tasklog.ts";
@@ -39,7 +39,15 @@ export async function purgeArchive(catalog: Catalog, task: TaskRow, ctx: Pipelin
     if (!archive.storePlugin || archive.storeEndpoint === null) throw new PipelineFailed(`store ${archive.storeUuid} no longer exists`);
     const endpoint = open(archive.storeEndpoint, `store "${archive.storeName}"`);
     tlog.line(`purging archive ${archive.uuid} (taken ${formatUtc(archive.takenAt)}, expired ${formatUtc(archive.expiresAt)}) from store "${archive.storeName}" (${archive.storePlugin}), key ${archive.storeKey}${attempt > 1 ? `; attempt ${attempt}` : ""}`);
-    await purge(storeCtx, { plugin: archive.storePlugin, endpoint }, archive.storeKey);
+    if (archive.targetPlugin === EXTERNAL_PRODUCER_PLUGIN) {
+      // An external producer's archive (gpbackup): every object it recorded, each its own blob.
+      // Purges are idempotent, so a retry after a partial failure purges the rest.
+      const objects = await catalog.archiveObjects.list(archive.uuid);
+      for (const o of objects) await purge(storeCtx, { plugin: archive.storePlugin, endpoint }, o.storeKey);
+      tlog.line(`purged the ${objects.length} object${objects.length === 1 ? "" : "s"} of the gpbackup backup`);
+    } else {
+      await purge(storeCtx, { plugin: archive.storePlugin, endpoint }, archive.storeKey);
+    }
   } catch (err) {
     const next = nowSeconds() + purgeBackoff(attempt);
     const message = (err as Error).message;

@@ -3,7 +3,7 @@
 // says what will be overwritten); delete.
 import type { Hono } from "hono";
 import type { Archive, Store, Target } from "../../views/types.ts";
-import { ArchiveDetail, ArchiveList, RestoreConfirm, type ArchiveFilter } from "../../views/archives.tsx";
+import { ArchiveDetail, ArchiveList, RestoreConfirm, type ArchiveFilter, type ArchiveObject } from "../../views/archives.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { Time } from "../../views/components.tsx";
 import { qs } from "./client.ts";
@@ -46,8 +46,10 @@ export function archivePages(app: Hono<WebEnv>): void {
     // Only a target of the same plugin can read the archive back.
     const targets = (await s.api.get<Target[]>("/v1/targets")).filter((t) => t.plugin === archive.target_plugin);
     const restoreTargets = targets.map((t) => ({ value: t.uuid, label: `${t.name}${t.uuid === archive.target_uuid ? " (original)" : ""}` }));
+    // An external producer's archive (gpbackup) is many objects: listed, never restored from here.
+    const objects = await s.api.get<ArchiveObject[]>(`/v1/archive/${archive.uuid}/objects`);
     return page(c, { title: "Archive", section: "archives", status },
-      <ArchiveDetail me={me(s)} archive={archive} restoreTargets={restoreTargets} errors={errors} />);
+      <ArchiveDetail me={me(s)} archive={archive} restoreTargets={restoreTargets} objects={objects} errors={errors} />);
   };
 
   app.get("/archives/:uuid", (c) => show(c));

@@ -231,6 +231,7 @@ for (const dialect of dialects) {
         "/v1/store/{uuid}": [ids.store],
         "/v1/job/{uuid}": [ids.job, ids.legacyJob],
         "/v1/archive/{uuid}": [ids.archive, ids.orphanArchive],
+        "/v1/archive/{uuid}/objects": [ids.archive],
         "/v1/task/{uuid}": [ids.task],
         "/v1/user/{uuid}": [viewer],
         "/v1/schedule/{uuid}": [ids.schedule],

@@ -1,7 +1,7 @@
 // The catalog on PostgreSQL (shared deployments). Column names, JS types and
 // constraints mirror ./sqlite.ts exactly: the query layer uses either through one API.
 import { sql } from "drizzle-orm";
-import { pgTable, text, integer, bigint, boolean, uuid, index, uniqueIndex } from "drizzle-orm/pg-core";
+import { pgTable, text, integer, bigint, boolean, uuid, index, primaryKey, uniqueIndex } from "drizzle-orm/pg-core";
 
 // Times are whole seconds since the epoch, as in the design's INTEGER columns.
 const time = (name: string) => bigint(name, { mode: "number" });
@@ -112,6 +112,18 @@ export const archives = pgTable("archives", {
   // Retention rules are decided over one job's archives at a time.
   index("archives_job_taken").on(t.jobUuid, t.takenAt),
 ]);
+
+// The objects of an archive written by an external producer (gpbackup's storage
+// plugin): one archive holds many blobs, each under its own store key, named as
+// the producer names it (backups/<date>/<timestamp>/<file>). The purger purges
+// every one of them; an archive with no object rows has its single blob at store_key.
+export const archiveObjects = pgTable("archive_objects", {
+  archiveUuid: uuid("archive_uuid").notNull(),
+  name: text("name").notNull(),
+  storeKey: text("store_key").notNull(),
+  size: bigint("size", { mode: "number" }).notNull(),
+  storedAt: time("stored_at").notNull(),
+}, (t) => [primaryKey({ columns: [t.archiveUuid, t.name] })]);
 
 export const tasks = pgTable("tasks", {
   uuid: uuid("uuid").primaryKey(),

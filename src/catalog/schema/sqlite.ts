@@ -1,7 +1,7 @@
 // The catalog on SQLite (the embedded default). Column names, JS types and
 // constraints mirror ./pg.ts exactly: the query layer uses either through one API.
 import { sql } from "drizzle-orm";
-import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Times are whole seconds since the epoch, as in the design's INTEGER columns.
 const time = (name: string) => integer(name);
@@ -111,6 +111,18 @@ export const archives = sqliteTable("archives", {
   // Retention rules are decided over one job's archives at a time.
   index("archives_job_taken").on(t.jobUuid, t.takenAt),
 ]);
+
+// The objects of an archive written by an external producer (gpbackup's storage
+// plugin): one archive holds many blobs, each under its own store key, named as
+// the producer names it (backups/<date>/<timestamp>/<file>). The purger purges
+// every one of them; an archive with no object rows has its single blob at store_key.
+export const archiveObjects = sqliteTable("archive_objects", {
+  archiveUuid: text("archive_uuid").notNull(),
+  name: text("name").notNull(),
+  storeKey: text("store_key").notNull(),
+  size: integer("size").notNull(),
+  storedAt: time("stored_at").notNull(),
+}, (t) => [primaryKey({ columns: [t.archiveUuid, t.name] })]);
 
 export const tasks = sqliteTable("tasks", {
   uuid: text("uuid").primaryKey(),

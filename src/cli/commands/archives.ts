@@ -59,7 +59,17 @@ export const archiveCommands: Command[] = [
   {
     verb: "show", noun: "archive", summary: "Show one archive", usage: "show archive ARCHIVE", args: ["ARCHIVE"],
     examples: ["shield show archive 9ee4b579", "shield show archive 9ee4 --json"],
-    async run(ctx) { ctx.out.show(await archive(ctx), archiveDetails); },
+    async run(ctx) {
+      const o = await archive(ctx);
+      if (o.target_plugin !== "gpbackup") return ctx.out.show(o, archiveDetails);
+      // A gpbackup backup: its files, and who restores it.
+      const objects = await ctx.api().get<any[]>(`/v1/archive/${o.uuid}/objects`);
+      ctx.out.show({ ...o, objects }, (x) => [
+        ...archiveDetails(x),
+        ["Restored by", `gprestore --timestamp ${String(o.store_key).replace(/^gpbackup\//, "")} (through Shield's gpbackup plugin), not by Shield`],
+        ["Files", objects.length ? objects.map((f) => `${f.name.split("/").pop()}  ${formatBytes(f.size)}  (${f.store_key})`).join("\n") : "(none)"],
+      ]);
+    },
   },
   {
     verb: "edit", noun: "archive", summary: "Annotate an archive", usage: "edit archive ARCHIVE --notes TEXT", args: ["ARCHIVE"],
