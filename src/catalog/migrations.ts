@@ -6,11 +6,13 @@ import pg0001 from "../../drizzle/pg/0001_task_store_key_job_compression.sql" wi
 import pg0002 from "../../drizzle/pg/0002_scheduler_queue_retention.sql" with { type: "text" };
 import pg0003 from "../../drizzle/pg/0003_task_heartbeat.sql" with { type: "text" };
 import pg0004 from "../../drizzle/pg/0004_task_requested_by.sql" with { type: "text" };
+import pg0005 from "../../drizzle/pg/0005_job_health.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
 import sqlite0003 from "../../drizzle/sqlite/0003_task_heartbeat.sql" with { type: "text" };
 import sqlite0004 from "../../drizzle/sqlite/0004_task_requested_by.sql" with { type: "text" };
+import sqlite0005 from "../../drizzle/sqlite/0005_job_health.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -21,6 +23,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0002_scheduler_queue_retention", sql: pg0002 },
     { tag: "0003_task_heartbeat", sql: pg0003 },
     { tag: "0004_task_requested_by", sql: pg0004 },
+    { tag: "0005_job_health", sql: pg0005 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -28,6 +31,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0002_scheduler_queue_retention", sql: sqlite0002 },
     { tag: "0003_task_heartbeat", sql: sqlite0003 },
     { tag: "0004_task_requested_by", sql: sqlite0004 },
+    { tag: "0005_job_health", sql: sqlite0005 },
   ],
 };
 
