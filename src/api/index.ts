@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ShieldError, TooManyAttempts, type Core } from "../core/index.ts";
 import { describeError, log } from "../log.ts";
-import type { Router } from "./route.ts";
+import { clientAddress, type Router } from "./route.ts";
 import { definitionRoutes } from "./definitions.ts";
 import { jobRoutes } from "./jobs.ts";
 import { archiveRoutes } from "./archives.ts";
@@ -13,6 +13,8 @@ import { authRoutes } from "./auth.ts";
 import { metaRoutes } from "./meta.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { timespecRoutes } from "./timespec.ts";
+import { statisticsRoutes } from "./statistics.ts";
+import { metricsRoute, type MetricsOptions } from "./metrics.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -22,6 +24,8 @@ export interface ApiOptions {
   pubkey: string;
   /** Whether the daemon has finished starting, for /v1/health; ready when left out. */
   ready?: () => boolean;
+  /** GET /metrics (Prometheus): token-protected unless `public`. */
+  metrics?: MetricsOptions;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -72,6 +76,8 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   authRoutes(router);
   pluginRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
+  statisticsRoutes(router);
+  metricsRoute(app, core, opts.metrics ?? {}, clientAddress);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));
   app.onError((err, c) => {

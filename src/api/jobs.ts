@@ -1,21 +1,34 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { mapRows } from "./rows.ts";
-import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
-import { jobJson } from "./json.ts";
+import {
+  Created, DEFAULT_LIMIT, Deleted, HistoryQuery, JobCreate, JobHealthJson, JobQuery, JobShowQuery, JobUpdate, Ok, PAGING_NOTE, RunJson, RunRequest,
+  Scheduled, Updated, UuidParam,
+} from "./schemas.ts";
+import { jobHealthJson, runJson } from "./json.ts";
+import { DEFAULT_WINDOW_S, jobsHealth } from "../core/health.ts";
 import { REDACTION_NOTE } from "./redact.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
+
+const HEALTH_NOTE = "last_run is the last backup that ended (done or failed); next_run when the schedule runs it next (null when paused); " +
+  "window holds the figures of the backups that ended in the last ?window= (like 30d, 12h; default 30d): runs, failures, success_rate, " +
+  "and of the successful ones median_duration (seconds), median_size and size_trend_per_day (bytes).";
 
 export function jobRoutes(router: Router): void {
   const { jobs } = router.core;
   const tag = "jobs";
   route(router, {
     method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
-    summary: "List jobs, by name", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
-    response: v.array(JobJson),
+    summary: "List jobs, by name, with their health",
+    description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} ${HEALTH_NOTE} ` +
+      `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    response: v.array(JobHealthJson),
   }, async ({ query }) => {
-    const { limit, offset, ...filter } = query;
-    return mapRows(await router.core.catalog.jobs.list(filter, { limit, offset }), jobJson);
+    const { limit, offset, window = DEFAULT_WINDOW_S, ...filter } = query;
+    const list = await router.core.catalog.jobs.list(filter, { limit, offset });
+    // Two queries for the whole page: never one per job.
+    const health = await jobsHealth(router.core.catalog, list, window);
+    return mapRows(list, (j) => jobHealthJson(j, health.get(j.uuid)!));
   });
 
   route(router, {
@@ -25,9 +38,26 @@ export function jobRoutes(router: Router): void {
   }, async ({ body }) => ({ ok: "created", uuid: await jobs.create(body) }));
 
   route(router, {
-    method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show a job", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`, response: JobJson, errors: [404],
-  }, async ({ params }) => jobJson(await jobs.get(params.uuid)));
+    method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam, query: JobShowQuery,
+    summary: "Show a job, with its health", description: `${HEALTH_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    response: JobHealthJson, errors: [404],
+  }, async ({ params, query }) => {
+    const job = await jobs.get(params.uuid);
+    const health = await jobsHealth(router.core.catalog, [job], query.window ?? DEFAULT_WINDOW_S);
+    return jobHealthJson(job, health.get(job.uuid)!);
+  });
+
+  route(router, {
+    method: "get", path: "/v1/job/:uuid/history", tag, permission: "read", params: UuidParam, query: HistoryQuery,
+    summary: "A job's runs, newest first",
+    description: "Its finished backups (done, failed, canceled) with duration, size and error, for charts; " +
+      "?limit= (default 100, at most 1000) and ?offset= to page.",
+    response: v.array(RunJson), errors: [404],
+  }, async ({ params, query }) => {
+    await jobs.get(params.uuid);
+    const { limit = DEFAULT_LIMIT, offset = 0 } = query;
+    return mapRows(await router.core.catalog.health.history(params.uuid, { limit, offset }), runJson);
+  });
 
   route(router, {
     method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,

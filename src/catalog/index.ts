@@ -6,6 +6,7 @@ import { archiveQueries } from "./archives.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
+import { healthQueries } from "./health.ts";
 
 export interface CatalogOptions {
   /**
@@ -27,6 +28,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     jobs: jobQueries(h),
     archives: archiveQueries(h),
     tasks: taskQueries(h),
+    health: healthQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
@@ -43,7 +45,8 @@ export async function connectCatalog(url: string, opts: CatalogOptions = {}): Pr
 export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
-export type { ArchiveView, ArchiveFilter } from "./archives.ts";
+export type { ArchiveView, ArchiveFilter, ArchiveSort } from "./archives.ts";
+export type { Run, ArchiveTotal } from "./health.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";

@@ -11,6 +11,7 @@ import { taskFiler, taskRules } from "./tasks.ts";
 import { userRules } from "./users.ts";
 import { endpointCheck } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
+import { EventBus } from "./events.ts";
 
 export interface CoreOptions {
   /**
@@ -34,6 +35,8 @@ export interface CoreOptions {
   onJobsChanged?: () => void;
   /** Called after an archive was deleted (expired now): the purger purges it at once. */
   onArchiveExpired?: () => void;
+  /** Where the supervisor tells task outcomes (events.ts); a bus of its own when left out. */
+  events?: EventBus;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -54,6 +57,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     catalog,
     plugins,
     secrets: opts.secrets,
+    events: opts.events ?? new EventBus(),
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target")),
@@ -69,6 +73,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
 }
 
 export type Core = ReturnType<typeof createCore>;
+export { EventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener } from "./events.ts";
 export * from "./errors.ts";
 export type { Principal } from "./users.ts";
 export { UNKNOWN_ADDRESS } from "./users.ts";

@@ -33,6 +33,8 @@ export interface DaemonConfig {
   auditRetention: number;
   /** SHIELD_MODE=DEV: every schedule runs every minute. */
   dev: boolean;
+  /** --metrics-public: GET /metrics answers without a token. */
+  metricsPublic: boolean;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
@@ -85,6 +87,8 @@ Options:
                        ${DEFAULT_HEARTBEAT_GRACE}, at least 15s; env SHIELD_HEARTBEAT_GRACE)
   --audit-retention D  purged archive rows and finished task logs are kept this
                        long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
+  --metrics-public     serve GET /metrics (Prometheus) without a token (default: it
+                       takes an API token, Authorization: Bearer TOKEN, of any role)
   -h, --help           this help
 
 Environment:
@@ -113,7 +117,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
-    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "help", short: "h", flag: true },
+    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "metrics-public", flag: true },
+    { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -147,7 +152,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, auditRetention, dev: mode.toUpperCase() === "DEV",
+    taskTimeout, heartbeatGrace, auditRetention, dev: mode.toUpperCase() === "DEV", metricsPublic: options["metrics-public"] === true,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
   };

@@ -1,7 +1,7 @@
 // `shield daemon`: open the catalog, make sure there are keys and an admin, serve /v1.
 import { chmodSync, mkdirSync } from "node:fs";
 import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
-import { createCore } from "../core/index.ts";
+import { createCore, EventBus } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
 import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
@@ -50,9 +50,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await catalog.close();
     throw err;
   }
+  // Task outcomes, told by the supervisor to the metrics (and later notifications).
+  const events = new EventBus();
   const supervisor = new Supervisor({
     catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
-    staleAfterMs: config.heartbeatGrace * 1000,
+    staleAfterMs: config.heartbeatGrace * 1000, events,
   });
   for (const tool of missingTools()) {
     log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
@@ -62,7 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const purger = new Purger({ catalog, auditRetentionS: config.auditRetention, onFiled: () => supervisor.nudge() });
   const core = createCore(catalog, {
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
-    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(),
+    onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), events,
   });
   // Listen first: a second daemon on a port already taken stops here, before it
   // touches the tasks of the first. Until all below is done the daemon is not
@@ -70,7 +72,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   // (503), so that no one signs in before the admin exists or reads tasks that
   // recovery is about to fail.
   let ready = false;
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready });
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app });
   const server = Bun.serve({

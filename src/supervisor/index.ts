@@ -13,6 +13,7 @@ import type { Compression } from "../pipeline/compression.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
+import { eventName, type EventBus, type TaskEvent } from "../core/events.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -51,12 +52,23 @@ export interface SupervisorOptions {
   staleAfterMs?: number;
   /** How often to look for such tasks after the one look at start (ms). */
   recoverEveryMs?: number;
+  /** Told each task's outcome once it is recorded (metrics, notifications). */
+  events?: EventBus;
 }
 
 class TaskFailure extends Error {}
 
 /** The abort reason of a task that ran past the task timeout: it fails (not cancels) with these words. */
 class TimedOut extends PipelineFailed {}
+
+/** The one line a failed task's `error` shows: the first line of its reason, masked as the log masks it, within bounds. */
+export function errorLine(message: string, mask: (s: string) => string): string {
+  const first = message.split("\n").map((l) => l.trim()).find(Boolean) ?? "failed";
+  const line = mask(first);
+  return line.length > 500 ? `${line.slice(0, 499)}…` : line;
+}
+
+const ORPHANED = "the daemon stopped while this task ran (crash or kill); it was not finished";
 
 const TAKEN_OVER = "another daemon found this task's runner dead (no heartbeat for longer than the grace) and failed it; every process of it here was killed";
 
@@ -197,6 +209,7 @@ export class Supervisor {
     }, timeoutMs);
     let outcome: "done" | "failed" | "canceled" = "failed";
     let archiveUuid: string | undefined;
+    let error: string | null = null;
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
@@ -207,6 +220,7 @@ export class Supervisor {
       // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
       tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
+      if (outcome === "failed") error = errorLine(String((err as Error).message ?? err), (l) => tlog.mask(l));
       if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);
@@ -216,8 +230,11 @@ export class Supervisor {
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
-    if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
+    const stoppedAt = nowSeconds();
+    const recorded = outcome === "canceled" || await this.record(task, () => catalog.tasks.finish(task.uuid, outcome as "done" | "failed", stoppedAt, archiveUuid, this.runner.id, error));
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
+    // Only an outcome that is this daemon's to tell (not one another daemon took over).
+    if (recorded) this.tell(task, outcome, stoppedAt, archiveUuid ?? task.archiveUuid, error);
   }
 
   private async backup(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<string> {
@@ -400,7 +417,7 @@ export class Supervisor {
       ? "found running with no heartbeat (left by a daemon older than heartbeats)"
       : gone ? `its daemon (${who}) is no longer running`
       : `its daemon (${who}) sent no heartbeat for longer than ${formatDuration(staleAfterMs)}`);
-    tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+    tlog.line(`FAILED: ${ORPHANED}`);
     // It may have died after recording the archive and before clearing the key: that blob is the archive's.
     const archive = task.storeKey && task.storeUuid ? await this.record(task, () => catalog.archives.findByStoreKey(task.storeUuid!, task.storeKey!)) : undefined;
     if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
@@ -410,7 +427,40 @@ export class Supervisor {
       if (task.op === "backup") await this.purgeUnfinished(task, tlog);
     }
     await tlog.close();
-    await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));
+    const stoppedAt = nowSeconds();
+    if (await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", stoppedAt, undefined, this.runner.id, ORPHANED))) {
+      this.tell(task, "failed", stoppedAt, task.archiveUuid, ORPHANED);
+    }
     log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });
+  }
+
+  /**
+   * Tells the event bus a task's outcome, with the names of its job, target and
+   * store as they are now. In the background: reading the names never delays the
+   * worker, and a catalog failing here only costs the event (logged).
+   */
+  private tell(task: TaskRow, outcome: TaskEvent["outcome"], stoppedAt: number, archive: string | null, error: string | null): void {
+    const bus = this.opts.events;
+    if (!bus) return;
+    const { catalog } = this.opts;
+    void (async () => {
+      const [job, a, target, store] = await Promise.all([
+        task.jobUuid ? catalog.jobs.get(task.jobUuid) : undefined,
+        archive ? catalog.archives.get(archive) : undefined,
+        task.targetUuid ? catalog.targets.get(task.targetUuid) : undefined,
+        task.storeUuid ? catalog.stores.get(task.storeUuid) : undefined,
+      ]);
+      const named = (uuid: string | null, name: string | null | undefined) => (uuid ? { uuid, name: name ?? null } : null);
+      bus.emit({
+        name: eventName(task.op, outcome), task: task.uuid, op: task.op, outcome,
+        job: named(task.jobUuid, job?.name),
+        target: named(task.targetUuid ?? a?.targetUuid ?? null, target?.name ?? a?.targetName),
+        store: named(task.storeUuid ?? a?.storeUuid ?? null, store?.name ?? a?.storeName),
+        archive, startedAt: task.startedAt, stoppedAt,
+        durationS: task.startedAt === null ? null : stoppedAt - task.startedAt,
+        size: task.op === "backup" && outcome === "done" ? a?.size ?? null : null,
+        error,
+      });
+    })().catch((err) => log.error("cannot tell a task's outcome", { task: task.uuid, ...describeError(err) }));
   }
 }
