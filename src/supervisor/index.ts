@@ -68,6 +68,16 @@ export function errorLine(message: string, mask: (s: string) => string): string 
   return line.length > 500 ? `${line.slice(0, 499)}…` : line;
 }
 
+/**
+ * "target backup failed (exit 1)" says which stage, not why: the stage's own last
+ * words on stderr say why, so they follow it ("…: pg_dump: connection refused").
+ */
+export function withStderr(message: string, said: Map<string, string>): string {
+  const m = /^(.+) failed \(exit \d+\)$/.exec(message);
+  const last = m && said.get(m[1]!);
+  return last ? `${message}: ${last}` : message;
+}
+
 const ORPHANED = "the daemon stopped while this task ran (crash or kill); it was not finished";
 
 const TAKEN_OVER = "another daemon found this task's runner dead (no heartbeat for longer than the grace) and failed it; every process of it here was killed";
@@ -197,8 +207,16 @@ export class Supervisor {
     // Claimed while stop() ran (it aborted only the tasks already here): fail it as
     // interrupted now, rather than run it to its end while the shutdown waits.
     if (this.stopped) ac.abort(new Error("the daemon is shutting down"));
+    // Each stage's last stderr line ("target backup: pg_dump: connection refused"): the
+    // why of a stage that "failed (exit 1)", for the task's one-line error.
+    const said = new Map<string, string>();
     const ctx: PipelineContext = {
-      plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
+      plugins: this.opts.plugins, signal: ac.signal, progressEvery: this.opts.progressEvery,
+      log: (l) => {
+        tlog.line(l);
+        const colon = l.indexOf(": ");
+        if (colon > 0 && l.slice(colon + 2).trim()) said.set(l.slice(0, colon), l.slice(colon + 2));
+      },
     };
     log.info("task started", { task: task.uuid, op: task.op });
     const timeoutMs = this.opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
@@ -220,7 +238,7 @@ export class Supervisor {
       // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
       tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
-      if (outcome === "failed") error = errorLine(String((err as Error).message ?? err), (l) => tlog.mask(l));
+      if (outcome === "failed") error = errorLine(withStderr(String((err as Error).message ?? err), said), (l) => tlog.mask(l));
       if (!(err instanceof TaskFailure || err instanceof PipelineFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
       if (key) await this.purgePartial(task, key, tlog);

@@ -6,7 +6,7 @@ import { rmSync } from "node:fs";
 import type { Core } from "../../src/core/index.ts";
 import { EventBus, type TaskEvent } from "../../src/core/events.ts";
 import { PluginRegistry } from "../../src/pipeline/plugins.ts";
-import { errorLine, Supervisor } from "../../src/supervisor/index.ts";
+import { errorLine, Supervisor, withStderr } from "../../src/supervisor/index.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
 import { log } from "../../src/log.ts";
 import { supervisorWorld, waitTask } from "../helpers/supervisor.ts";
@@ -67,8 +67,9 @@ test("a failed backup: `error` is the failure's one line, secrets masked; backup
   expect(t.error).toBeTruthy();
   expect(t.error).not.toContain("\n");
   expect(t.error).not.toContain(PASSWORD);
-  // The same words as the log's FAILED line.
-  expect(t.log).toContain(`FAILED: ${t.error}`);
+  // Which stage failed, and its own last words on stderr.
+  expect(t.error).toBe("target backup failed (exit 1): died mid-stream");
+  expect(t.log).toContain("FAILED: target backup failed (exit 1)");
   const e = await eventOf(task);
   expect(e).toMatchObject({
     name: "backup_failed", op: "backup", outcome: "failed", task,
@@ -95,4 +96,11 @@ test("errorLine: the first non-empty line, masked, at most 500 characters", () =
   expect(errorLine("password s3cret refused", (s) => s.replaceAll("s3cret", "****"))).toBe("password **** refused");
   expect(errorLine("x".repeat(2000), (s) => s)).toHaveLength(500);
   expect(errorLine("", (s) => s)).toBe("failed");
+});
+
+test("withStderr: a stage's exit with its last stderr line; other failures as they are", () => {
+  const said = new Map([["store", "disk full"], ["target backup", "pg_dump: connection refused"]]);
+  expect(withStderr("store failed (exit 4)", said)).toBe("store failed (exit 4): disk full");
+  expect(withStderr("compress failed (exit 1)", said)).toBe("compress failed (exit 1)");
+  expect(withStderr("timed out after 12 h", said)).toBe("timed out after 12 h");
 });
