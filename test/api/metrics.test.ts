@@ -70,7 +70,7 @@ for (const dialect of dialects) {
       for (const authorization of [undefined, "Bearer shield_not-a-token", `Basic ${Buffer.from("viewer:correct horse battery").toString("base64")}`]) {
         const res = await api.app.request("/metrics", { headers: authorization ? { authorization } : {} });
         expect(res.status).toBe(401);
-        expect((await res.json()).error).toMatch(/token|authentication/);
+        expect(((await res.json()) as { error: string }).error).toMatch(/token|authentication/);
       }
       await scrape();
     });
