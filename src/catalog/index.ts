@@ -46,7 +46,7 @@ export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter, ArchiveSort } from "./archives.ts";
-export type { Run, ArchiveTotal } from "./health.ts";
+export type { Run, ArchiveTotal, WindowStats } from "./health.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";

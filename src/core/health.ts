@@ -1,7 +1,7 @@
 // Job health and statistics, from the catalog's aggregate reads (catalog/health.ts):
 // each job's last run, next run and the figures of its runs over a window, and
 // the totals per store and target. A list of jobs costs two queries, whatever its length.
-import type { ArchiveTotal, Catalog, JobView, Run } from "../catalog/index.ts";
+import type { ArchiveTotal, Catalog, JobView, Run, WindowStats } from "../catalog/index.ts";
 import { scheduleRun } from "../api/next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { parseTimespec } from "../scheduler/timespec.ts";
@@ -30,38 +30,12 @@ export interface JobHealth {
   window: WindowFigures;
 }
 
-function median(xs: number[]): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** Slope of y over x (x in seconds) in y per day; null when it cannot be said. */
-function slopePerDay(points: [number, number][]): number | null {
-  if (points.length < 2) return null;
-  const n = points.length;
-  const mx = points.reduce((a, p) => a + p[0], 0) / n;
-  const my = points.reduce((a, p) => a + p[1], 0) / n;
-  let num = 0, den = 0;
-  for (const [x, y] of points) {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  }
-  return den === 0 ? null : Math.round((num / den) * 86400);
-}
-
-export function windowFigures(runs: Run[], windowS: number): WindowFigures {
-  const ok = runs.filter((r) => r.status === "done");
-  const failures = runs.length - ok.length;
-  const durations = ok.filter((r) => r.startedAt !== null).map((r) => r.stoppedAt - r.startedAt!);
-  const sized = ok.filter((r) => r.size !== null);
+export function windowFigures(w: WindowStats | undefined, windowS: number): WindowFigures {
+  if (!w) return { windowS, runs: 0, failures: 0, successRate: null, medianDurationS: null, medianSize: null, sizeTrendPerDay: null };
   return {
-    windowS, runs: runs.length, failures,
-    successRate: runs.length ? ok.length / runs.length : null,
-    medianDurationS: median(durations),
-    medianSize: median(sized.map((r) => r.size!)),
-    sizeTrendPerDay: slopePerDay(sized.map((r) => [r.stoppedAt, r.size!])),
+    windowS, runs: w.runs, failures: w.failures,
+    successRate: w.runs ? (w.runs - w.failures) / w.runs : null,
+    medianDurationS: w.medianDurationS, medianSize: w.medianSize, sizeTrendPerDay: w.sizeTrendPerDay,
   };
 }
 
@@ -95,21 +69,15 @@ export function scheduleInterval(timespec: string, nowMs: number): number | null
   return interval;
 }
 
-/** The health of every job given: two queries, whatever their number. */
+/** The health of every job given: two queries, whatever their number (the catalog aggregates). */
 export async function jobsHealth(catalog: Catalog, jobs: Pick<JobView, "uuid" | "paused" | "timespec">[], windowS: number, nowMs = Date.now()): Promise<Map<string, JobHealth>> {
   const uuids = jobs.map((j) => j.uuid);
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [last, runs] = await Promise.all([catalog.health.lastRuns(uuids), catalog.health.runsSince(since, uuids)]);
-  const byJob = new Map<string, Run[]>();
-  for (const r of runs) {
-    let list = byJob.get(r.job);
-    if (!list) byJob.set(r.job, (list = []));
-    list.push(r);
-  }
+  const [last, stats] = await Promise.all([catalog.health.lastRuns(uuids), catalog.health.windowStats(since, uuids)]);
   return new Map(jobs.map((j) => [j.uuid, {
     lastRun: last.get(j.uuid) ?? null,
     nextRun: nextRun(j, nowMs),
-    window: windowFigures(byJob.get(j.uuid) ?? [], windowS),
+    window: windowFigures(stats.get(j.uuid), windowS),
   }]));
 }
 
