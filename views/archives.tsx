@@ -23,7 +23,7 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
         <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
         <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
           options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
-        <TextField name="q" label="Search notes, target and job names" value={filter.q} errors={errors} />
+        <TextField name="q" label="Search" value={filter.q} errors={errors} placeholder="notes, target or job name" />
         <SelectField name="sort" label="Order" value={filter.sort} errors={errors} blank="Newest first"
           options={[{ value: "size", label: "Largest first" }]} />
         {filter.job ? <input type="hidden" name="job" value={filter.job} /> : null}
