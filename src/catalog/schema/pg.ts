@@ -144,9 +144,9 @@ export const tasks = pgTable("tasks", {
   index("tasks_requested").on(t.requestedAt),
   index("tasks_job").on(t.jobUuid),
   index("tasks_archive").on(t.archiveUuid),
-  // A job's runs by end time: its last run (one seek per job) and its window of
+  // A job's runs by end time (then uuid, the tie-break): its last run (one seek per job) and its window of
   // runs; and every job's runs in a window, for a whole list (job health).
-  index("tasks_job_op_stopped").on(t.jobUuid, t.op, t.stoppedAt),
+  index("tasks_job_op_stopped").on(t.jobUuid, t.op, t.stoppedAt, t.uuid),
   index("tasks_op_stopped").on(t.op, t.stoppedAt),
   // Exactly one task per job and due time, whoever files it (a late tick, a
   // restarted daemon, several daemons on one catalog). NULLs never collide.

@@ -102,7 +102,7 @@ async function listQuery(ctx: Ctx): Promise<Query> {
 
 export const jobCommands: Command[] = [
   {
-    verb: "list", noun: "job", summary: "List jobs",
+    verb: "list", noun: "job", summary: "List jobs, with their last and next run",
     usage: "list jobs [--paused|--unpaused] [--target T] [--store S] [--schedule S] [--retention R]",
     options: [["--paused / --unpaused", "only paused, or only active, jobs"], ["--target T", "only jobs of this target (name or UUID)"],
       ["--store S", "only jobs into this store"], ["--schedule S", "only jobs on this schedule"], ["--retention R", "only jobs under this retention policy (also --retention-policy)"]],
