@@ -109,13 +109,24 @@ for (const dialect of dialects) {
       expect(value(m.get("shield_archives"), { store: "main store", status: "valid" })).toBe(2);
       expect(value(m.get("shield_archive_bytes"), { store: "main store", status: "valid" })).toBe(9096);
       expect(value(m.get("shield_archives"), { store: "main store", status: "purge_failed" })).toBe(1);
-      expect(m.get("shield_scheduler_lag_seconds")!.samples[0]!.value).toBeGreaterThanOrEqual(0);
+      // No job has a due time yet (no scheduler ran here): no lag.
+      expect(m.get("shield_scheduler_lag_seconds")!.samples[0]!.value).toBe(0);
       // No agents in this daemon: the family is declared, without series.
       expect(m.get("shield_agent_up")).toMatchObject({ type: "gauge", samples: [] });
       for (const f of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds"]) expect(m.get(f)?.samples.length).toBe(1);
       const { families: public_ } = { families: parsePrometheus(await (await open.request("/metrics")).text()) };
       expect(value(public_.get("shield_agent_up"), { agent: "db-host" })).toBe(1);
       expect(value(public_.get("shield_agent_up"), { agent: "old-host" })).toBe(0);
+    });
+
+    test("scheduler lag: how far the earliest due time of an unpaused job is in the past", async () => {
+      const nightly = (await call(api, "GET", "/v1/jobs", 200)).json.find((j: any) => j.name === "nightly db").uuid;
+      const due = nowSeconds() - 120;
+      expect(await api.catalog.jobs.advanceDue(nightly, { at: null, spec: null }, { at: due, spec: "daily at 4am" })).toBe(true);
+      const lag = (await scrape()).families.get("shield_scheduler_lag_seconds")!.samples[0]!.value;
+      expect(lag).toBeGreaterThanOrEqual(120);
+      expect(lag).toBeLessThan(130);
+      expect(await api.catalog.jobs.advanceDue(nightly, { at: due, spec: "daily at 4am" }, { at: null, spec: null })).toBe(true);
     });
 
     test("task durations as a histogram by op and outcome, purge failures by store, from the task events", async () => {
