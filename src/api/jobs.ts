@@ -6,7 +6,7 @@ import {
   Scheduled, Updated, UuidParam,
 } from "./schemas.ts";
 import { jobHealthJson, runJson } from "./json.ts";
-import { DEFAULT_WINDOW_S, jobsHealth } from "../core/health.ts";
+import { DEFAULT_WINDOW_S, jobsHealth, listJobsHealth } from "../core/health.ts";
 import { REDACTION_NOTE } from "./redact.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
@@ -25,9 +25,8 @@ export function jobRoutes(router: Router): void {
     response: v.array(JobHealthJson),
   }, async ({ query }) => {
     const { limit, offset, window = DEFAULT_WINDOW_S, ...filter } = query;
-    const list = await router.core.catalog.jobs.list(filter, { limit, offset });
-    // Two queries for the whole page: never one per job.
-    const health = await jobsHealth(router.core.catalog, list, window);
+    // Three queries for the whole list or a page: never one per job.
+    const { jobs: list, health } = await listJobsHealth(router.core.catalog, filter, { limit, offset }, window);
     return mapRows(list, (j) => jobHealthJson(j, health.get(j.uuid)!));
   });
 
