@@ -12,7 +12,7 @@ export interface ArchiveObject { name: string; store_key: string; size: number; 
 /** The target plugin of gpbackup's archives: Greenplum's gprestore restores them, through Shield's gpbackup plugin. */
 const GPBACKUP = "gpbackup";
 
-export interface ArchiveFilter { target: string; store: string; from: string; to: string; status: string }
+export interface ArchiveFilter { target: string; store: string; from: string; to: string; status: string; q: string; job: string; sort: string }
 
 export function ArchiveList({ archives, filter, targets, stores, errors, page, hasNext, pageHref }: {
   archives: Archive[]; filter: ArchiveFilter; targets: Choice[]; stores: Choice[]; errors: Errors;
@@ -29,6 +29,10 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
         <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
         <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
           options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
+        <TextField name="q" label="Search" value={filter.q} errors={errors} placeholder="notes, target or job name" />
+        <SelectField name="sort" label="Order" value={filter.sort} errors={errors} blank="Newest first"
+          options={[{ value: "size", label: "Largest first" }]} />
+        {filter.job ? <input type="hidden" name="job" value={filter.job} /> : null}
       </FilterForm>
       <FormError errors={errors} />
       {archives.length === 0 ? (

@@ -6,7 +6,7 @@ import { ArchiveTable, TaskTable } from "./tables.tsx";
 import { bytes } from "./format.ts";
 
 export interface Attention { job: Job; reason: string; at?: string | null; task?: string }
-export interface StoreUsage { uuid: string; name: string; plugin: string; archives: number; bytes: number }
+export interface StoreUsage { uuid: string; name: string; plugin: string; archives: number; bytes: number; growthPerDay?: number }
 
 /** Tasks running or waiting now; polls itself so progress moves without a reload. */
 export function RunningTasks({ tasks, names }: { tasks: Task[]; names: Record<string, string> }) {
@@ -17,12 +17,14 @@ export function RunningTasks({ tasks, names }: { tasks: Task[]; names: Record<st
   );
 }
 
-export function Dashboard({ me, attention, running, names, archives, usage, overdueKnown }: {
+export function Dashboard({ me, attention, running, names, archives, usage, overdueKnown, totals }: {
   me: Me; attention: Attention[]; running: Task[]; names: Record<string, string>; archives: Archive[]; usage: StoreUsage[]; overdueKnown: boolean;
+  totals?: { archives: number; bytes: number; jobs: number; failing_jobs: number };
 }) {
   return (
     <>
       <h1>Dashboard</h1>
+      {totals ? <p class="muted">{totals.jobs} jobs, {totals.failing_jobs} failing; {totals.archives} archives held, {bytes(totals.bytes)}.</p> : null}
       <h2>Jobs that need attention</h2>
       {attention.length === 0 ? (
         <Empty>No job's last run failed{overdueKnown ? ", and none is overdue" : ""}.</Empty>
@@ -44,9 +46,10 @@ export function Dashboard({ me, attention, running, names, archives, usage, over
       <p><a href="/archives">All archives</a></p>
       <h2>Storage used</h2>
       {usage.length === 0 ? <Empty>No stores yet.</Empty> : (
-        <DataTable columns={["Store", "Plugin", "Archives held", "Size"]}>
+        <DataTable columns={["Store", "Plugin", "Archives held", "Size", "Growth a day (30 days)"]}>
           {usage.map((u) => (
-            <tr><td><a href={`/stores/${u.uuid}`}>{u.name}</a></td><td>{u.plugin}</td><td>{u.archives}</td><td>{bytes(u.bytes)}</td></tr>
+            <tr><td><a href={`/stores/${u.uuid}`}>{u.name}</a></td><td>{u.plugin}</td><td>{u.archives}</td><td>{bytes(u.bytes)}</td>
+              <td>{u.growthPerDay === undefined ? "—" : `${u.growthPerDay < 0 ? "−" : "+"}${bytes(Math.abs(u.growthPerDay))}`}</td></tr>
           ))}
         </DataTable>
       )}

@@ -10,6 +10,11 @@ export function bytes(n: number | null | undefined): string {
 }
 
 /** The units a retention period is written in, largest first. */
+/** 0.75 → "75%"; "—" when there is nothing to rate. */
+export function percent(rate: number | null | undefined): string {
+  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`;
+}
+
 export const DURATION_UNITS = [
   { unit: "years", seconds: 365 * 86400 },
   { unit: "weeks", seconds: 7 * 86400 },

@@ -1,8 +1,8 @@
 // Jobs: a target backed up into a store on a schedule, kept by a retention policy.
 import type { Archive, Errors, Job, Me, Task } from "./types.ts";
-import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, PostButton, SelectField, TextField, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, PostButton, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable, TaskTable } from "./tables.tsx";
-import { duration } from "./format.ts";
+import { bytes, duration, percent } from "./format.ts";
 
 export interface Choice { value: string; label: string }
 export interface JobChoices { targets: Choice[]; stores: Choice[]; schedules: Choice[]; retention: Choice[] }
@@ -27,7 +27,7 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
       {jobs.length === 0 ? (
         <Empty>{filtered ? "No job matches these filters." : `No jobs yet.${me.canOperate ? " A job backs up a target into a store on a schedule: create one with “New job”." : ""}`}</Empty>
       ) : (
-        <DataTable columns={["Name", "Target", "Store", "Schedule", "Keep", "State"]}>
+        <DataTable columns={["Name", "Target", "Store", "Schedule", "Keep", "State", "Last run", "Next run", "Success (30 days)"]}>
           {jobs.map((j) => (
             <tr>
               <td><a href={`/jobs/${j.uuid}`}>{j.name}</a></td>
@@ -36,6 +36,9 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
               <td>{j.schedule}</td>
               <td>{duration(j.expiry)}</td>
               <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
+              <td><LastRun run={j.last_run} /></td>
+              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">—</span>}</td>
+              <td>{percent(j.window.success_rate)}{j.window.runs ? <span class="muted"> of {j.window.runs}</span> : null}</td>
             </tr>
           ))}
         </DataTable>
@@ -52,6 +55,12 @@ function drillLine(job: Job): string {
   if (!l) return "set; never ran yet";
   const at = new Date(l.finished_at * 1000).toISOString().slice(0, 16).replace("T", " ");
   return l.ok ? `last ${at} UTC: ok, restored in ${((l.rto_ms ?? 0) / 1000).toFixed(1)} s (RTO); ${l.verify}` : `last ${at} UTC: FAILED: ${l.error}`;
+}
+
+/** A job's last run: its status (linked to its task) and when it ended. */
+function LastRun({ run }: { run: Job["last_run"] }) {
+  if (!run) return <span class="muted">never</span>;
+  return <><a href={`/tasks/${run.task_uuid}`}><Status status={run.status} /></a> <Time at={run.stopped_at} /></>;
 }
 
 export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Job; tasks: Task[]; archives: Archive[]; names: Record<string, string> }) {
@@ -78,6 +87,14 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
           <dt>Restore drill</dt><dd>{drillLine(job)}</dd>
+          <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {duration(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
+          {job.last_run?.error ? <><dt>Error</dt><dd class="field-error">{job.last_run.error}</dd></> : null}
+          <dt>Next run</dt><dd>{job.next_run ? <Time at={job.next_run} /> : <span class="muted">{job.paused ? "none while paused" : "never"}</span>}</dd>
+          <dt>Last {duration(job.window.seconds)}</dt><dd>{job.window.runs
+            ? `${job.window.runs} runs, ${job.window.failures} failed (${percent(job.window.success_rate)} succeeded)` +
+              (job.window.median_duration !== null ? `; median ${duration(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
+              (job.window.size_trend_per_day !== null ? `; size ${job.window.size_trend_per_day < 0 ? "−" : "+"}${bytes(Math.abs(job.window.size_trend_per_day))} a day` : "")
+            : <span class="muted">no runs</span>}</dd>
         </dl>
       </div>
       <h2>Recent tasks</h2>
@@ -85,7 +102,7 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
       <p><a href={`/tasks?job=${job.uuid}`}>All tasks of this job</a></p>
       <h2>Recent archives</h2>
       {archives.length === 0 ? <Empty>No archive from this job yet.</Empty> : <ArchiveTable archives={archives} />}
-      <p><a href={`/archives?target=${job.target_uuid}&store=${job.store_uuid}`}>All archives of this target in this store</a></p>
+      <p><a href={`/archives?job=${job.uuid}`}>All archives of this job</a></p>
     </>
   );
 }

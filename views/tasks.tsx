@@ -47,6 +47,7 @@ export function TaskLive({ me, task }: { me: Me; task: Task }) {
           <dt>Stopped</dt><dd><Time at={task.stopped_at} /></dd>
           <dt>Took</dt><dd>{task.started_at ? elapsed(task.started_at, task.stopped_at) : "—"}</dd>
           {task.runner ? <><dt>Run by</dt><dd>{task.runner}</dd></> : null}
+          {task.error ? <><dt>Error</dt><dd class="field-error">{task.error}</dd></> : null}
           {task.archive_uuid ? <><dt>Archive</dt><dd><a href={`/archives/${task.archive_uuid}`}>{ARCHIVE_LINK[task.type] ?? "the archive"}</a></dd></> : null}
         </dl>
       </div>

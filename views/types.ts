@@ -3,9 +3,11 @@
 // stored: only EndpointView, from which secrets have been taken out.
 import type * as v from "valibot";
 import type { EndpointField as PluginField } from "../src/endpoint-fields.ts";
-import type { ArchiveJson, JobJson, RetentionJson, RetentionPreviewJson, ScheduleJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
+import type { ArchiveJson, JobHealthJson, RetentionJson, RetentionPreviewJson, ScheduleJson, StatisticsJson, StoreJson, TargetJson, TaskJson } from "../src/api/schemas.ts";
 
-export type Job = v.InferOutput<typeof JobJson>;
+/** A job as GET /v1/jobs answers it: with its last run, next run and the window's figures. */
+export type Job = v.InferOutput<typeof JobHealthJson>;
+export type Statistics = v.InferOutput<typeof StatisticsJson>;
 export type Archive = v.InferOutput<typeof ArchiveJson>;
 export type Task = v.InferOutput<typeof TaskJson>;
 export type Retention = v.InferOutput<typeof RetentionJson>;

@@ -4,20 +4,26 @@ import { mapRows } from "./rows.ts";
 import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
 import { archiveJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
-import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
+import { InvalidInput, OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
 export function archiveRoutes(router: Router): void {
   const { archives } = router.core;
   const tag = "archives";
   route(router, {
     method: "get", path: "/v1/archives", tag, permission: "read", query: ArchiveQuery,
-    summary: "List archives, newest first",
-    description: "?target= and ?store= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; ?limit= (default 100, at most 1000) and ?offset= to page. " +
+    summary: "List and search archives, newest first",
+    description: "?target=, ?store= and ?job= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; " +
+      "?q= matches the notes, the target's name or the job's name (any part, any case); ?min_size= and ?max_size= (bytes, inclusive); " +
+      "?sort=taken_at (default) or size, ?order=desc (default: newest or largest first) or asc; ?limit= (default 100, at most 1000) and ?offset= to page. " +
       `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: v.array(ArchiveJson),
   }, async ({ query }) => {
-    const { limit = DEFAULT_LIMIT, offset = 0, ...filter } = query;
-    return mapRows(await router.core.catalog.archives.list(filter, { limit, offset }), archiveJson);
+    const { limit = DEFAULT_LIMIT, offset = 0, sort = "taken_at", order = "desc", min_size: minSize, max_size: maxSize, ...filter } = query;
+    if (minSize !== undefined && maxSize !== undefined && minSize > maxSize) {
+      throw new InvalidInput(`invalid query parameter: min_size: must not be more than max_size (${maxSize})`, { min_size: `must not be more than max_size (${maxSize})` });
+    }
+    const rows = await router.core.catalog.archives.list({ ...filter, minSize, maxSize }, { limit, offset }, { by: sort, asc: order === "asc" });
+    return mapRows(rows, archiveJson);
   });
 
   route(router, {

@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ShieldError, TooManyAttempts, type Core } from "../core/index.ts";
 import { describeError, log } from "../log.ts";
-import type { Router } from "./route.ts";
+import { clientAddress, type Router } from "./route.ts";
 import { definitionRoutes } from "./definitions.ts";
 import { jobRoutes } from "./jobs.ts";
 import { archiveRoutes } from "./archives.ts";
@@ -18,6 +18,8 @@ import { timespecRoutes } from "./timespec.ts";
 import { retentionRoutes } from "./retention.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { drillRoutes } from "./drills.ts";
+import { statisticsRoutes } from "./statistics.ts";
+import { metricsRoute, type MetricsOptions } from "./metrics.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -27,6 +29,8 @@ export interface ApiOptions {
   pubkey: string;
   /** Whether the daemon has finished starting, for /v1/health; ready when left out. */
   ready?: () => boolean;
+  /** GET /metrics (Prometheus): token-protected unless `public`. */
+  metrics?: MetricsOptions;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -85,6 +89,8 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   notificationRoutes(router);
   drillRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
+  statisticsRoutes(router);
+  metricsRoute(app, core, opts.metrics ?? {}, clientAddress);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));
   app.onError((err, c) => {

@@ -1,27 +1,37 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { mapRows } from "./rows.ts";
-import { Created, Deleted, JobCreate, JobJson, JobQuery, JobUpdate, Ok, PAGING_NOTE, RunRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
-import { jobJson } from "./json.ts";
+import {
+  Created, DEFAULT_LIMIT, Deleted, HistoryQuery, JobCreate, JobHealthJson, JobQuery, JobShowQuery, JobUpdate, Ok, PAGING_NOTE, RunJson, RunRequest,
+  Scheduled, Updated, UuidParam,
+} from "./schemas.ts";
+import { jobHealthJson, runJson } from "./json.ts";
+import { DEFAULT_WINDOW_S, jobsHealth, listJobsHealth } from "../core/health.ts";
 import { REDACTION_NOTE } from "./redact.ts";
 import { drillJson, drillResultJson } from "./drills.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
+
+const HEALTH_NOTE = "last_run is the last backup that ended (done or failed); next_run when the schedule runs it next (null when paused); " +
+  "window holds the figures of the backups that ended in the last ?window= (like 30d, 12h; default 30d): runs, failures, success_rate, " +
+  "and of the successful ones median_duration (seconds), median_size and size_trend_per_day (bytes).";
 
 export function jobRoutes(router: Router): void {
   const { jobs } = router.core;
   const tag = "jobs";
   route(router, {
     method: "get", path: "/v1/jobs", tag, permission: "read", query: JobQuery,
-    summary: "List jobs, by name", description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
-    response: v.array(JobJson),
+    summary: "List jobs, by name, with their health",
+    description: `Filters combine: ?target=, ?store=, ?schedule=, ?retention= (UUIDs) and ?paused=t|f. ${PAGING_NOTE} ${HEALTH_NOTE} ` +
+      `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    response: v.array(JobHealthJson),
   }, async ({ query }) => {
-    const { limit, offset, ...filter } = query;
-    const rows = await router.core.catalog.jobs.list(filter, { limit, offset });
-    // Each job's restore drill and its last outcome, as GET /v1/job/:uuid shows them (two queries for the page).
-    const { drills, last } = await router.core.catalog.drills.forJobs(rows.map((j) => j.uuid));
-    return mapRows(rows, (j) => {
+    const { limit, offset, window = DEFAULT_WINDOW_S, ...filter } = query;
+    // Three queries for the whole list or a page, and two for the drills: never one per job.
+    const { jobs: list, health } = await listJobsHealth(router.core.catalog, filter, { limit, offset }, window);
+    const { drills, last } = await router.core.catalog.drills.forJobs(list.map((j) => j.uuid));
+    return mapRows(list, (j) => {
       const l = last.get(j.uuid);
-      return { ...jobJson(j), drill: drillJson(drills.get(j.uuid)), last_drill: l ? drillResultJson(l) : null };
+      return { ...jobHealthJson(j, health.get(j.uuid)!), drill: drillJson(drills.get(j.uuid)), last_drill: l ? drillResultJson(l) : null };
     });
   });
 
@@ -32,13 +42,27 @@ export function jobRoutes(router: Router): void {
   }, async ({ body }) => ({ ok: "created", uuid: await jobs.create(body) }));
 
   route(router, {
-    method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show a job", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`, response: JobJson, errors: [404],
-  }, async ({ params }) => {
-    const job = jobJson(await jobs.get(params.uuid));
+    method: "get", path: "/v1/job/:uuid", tag, permission: "read", params: UuidParam, query: JobShowQuery,
+    summary: "Show a job, with its health", description: `${HEALTH_NOTE} target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    response: JobHealthJson, errors: [404],
+  }, async ({ params, query }) => {
+    const job = await jobs.get(params.uuid);
+    const health = await jobsHealth(router.core.catalog, [job], query.window ?? DEFAULT_WINDOW_S);
     // The job's restore drill and its last outcome (with its measured RTO): see ./drills.ts.
     const { drill, last } = await router.core.drills.get(params.uuid);
-    return { ...job, drill: drillJson(drill), last_drill: last ? drillResultJson(last) : null };
+    return { ...jobHealthJson(job, health.get(job.uuid)!), drill: drillJson(drill), last_drill: last ? drillResultJson(last) : null };
+  });
+
+  route(router, {
+    method: "get", path: "/v1/job/:uuid/history", tag, permission: "read", params: UuidParam, query: HistoryQuery,
+    summary: "A job's runs, newest first",
+    description: "Its finished backups (done, failed, canceled) with duration, size and error, for charts; " +
+      "?limit= (default 100, at most 1000) and ?offset= to page.",
+    response: v.array(RunJson), errors: [404],
+  }, async ({ params, query }) => {
+    await jobs.get(params.uuid);
+    const { limit = DEFAULT_LIMIT, offset = 0 } = query;
+    return mapRows(await router.core.catalog.health.history(params.uuid, { limit, offset }), runJson);
   });
 
   route(router, {

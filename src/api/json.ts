@@ -3,7 +3,8 @@ import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
 import type { ProviderView } from "../core/providers/index.ts";
-import type { SessionView, ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
+import type { SessionView, ArchiveView, JobView, RetentionRow, Run, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
+import type { JobHealth, Statistics, WindowFigures } from "../core/health.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
 export function formatTime(seconds: number): string;
@@ -41,6 +42,40 @@ export const jobJson = (j: JobView) => ({
   agent: j.targetAgent,
 });
 
+/** A finished backup of a job: its last_run, and each row of its history. */
+export const runJson = (r: Run) => ({
+  task_uuid: r.task, status: r.status, started_at: formatTime(r.startedAt), stopped_at: formatTime(r.stoppedAt),
+  duration: r.startedAt === null ? null : r.stoppedAt - r.startedAt,
+  archive_uuid: r.archive, size: r.size, error: r.error,
+});
+
+export const windowJson = (w: WindowFigures) => ({
+  seconds: w.windowS, runs: w.runs, failures: w.failures, success_rate: w.successRate,
+  median_duration: w.medianDurationS, median_size: w.medianSize, size_trend_per_day: w.sizeTrendPerDay,
+});
+
+/** The job JSON with its health: last run, next run, and its runs over the window. */
+export const jobHealthJson = (j: JobView, h: JobHealth) => ({
+  ...jobJson(j),
+  last_run: h.lastRun ? runJson(h.lastRun) : null,
+  next_run: formatTime(h.nextRun),
+  window: windowJson(h.window),
+});
+
+export const statisticsJson = (s: Statistics) => ({
+  window: s.windowS,
+  totals: { archives: s.totals.archives, bytes: s.totals.bytes, jobs: s.totals.jobs, failing_jobs: s.totals.failingJobs },
+  stores: s.stores.map((x) => ({
+    uuid: x.uuid, name: x.name, plugin: x.plugin, archives: x.archives, bytes: x.bytes,
+    added_per_day: x.addedPerDay, growth_per_day: x.growthPerDay, by_status: x.byStatus,
+  })),
+  targets: s.targets.map((x) => ({ uuid: x.uuid, name: x.name, plugin: x.plugin, archives: x.archives, bytes: x.bytes, last_taken_at: formatTime(x.lastTakenAt) })),
+  failing_jobs: s.failing.map(({ job, run }) => ({
+    uuid: job.uuid, name: job.name, target_name: job.targetName, store_name: job.storeName,
+    failed_at: formatTime(run.stoppedAt), task_uuid: run.task, error: run.error,
+  })),
+});
+
 export const archiveJson = (a: ArchiveView) => ({
   uuid: a.uuid, store_key: a.storeKey, taken_at: formatTime(a.takenAt), expires_at: formatTime(a.expiresAt),
   notes: a.notes, status: a.status, job_uuid: a.jobUuid,
@@ -60,6 +95,8 @@ export const taskJson = (t: TaskRow) => ({
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   // The daemon that runs (or last ran) the task, "host pid 1234": with several daemons on one catalog, where to look.
   runner: runnerLabel(t),
+  // A failed task's reason in one line (the log has the whole story); null otherwise.
+  error: t.error,
   log: t.log,
 });
 

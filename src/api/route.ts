@@ -104,7 +104,7 @@ function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
  */
 export interface ApiEnv { clientAddress?: string }
 
-function clientAddress(c: Context): string {
+export function clientAddress(c: Context): string {
   const a = (c.env as ApiEnv | undefined)?.clientAddress;
   return typeof a === "string" && a ? a : UNKNOWN_ADDRESS;
 }

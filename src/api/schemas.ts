@@ -252,9 +252,18 @@ export const TimespecQuery = v.object({
     v.maxValue(MAX_PREVIEW, `must be a whole number from 1 to ${MAX_PREVIEW}`),
   )),
 });
+/** The window of a job's health and of statistics: 30d, 12h, 90m, 3600 (seconds); 1 hour to 10 years. */
+export const MAX_WINDOW = 3660 * 86400;
+export const WindowParam = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,9}[smhd]?$/, "must be a duration like 30d, 12h, 90m or 3600 (seconds)"),
+  v.transform((s) => Number(s.replace(/[smhd]$/, "")) * ({ s: 1, m: 60, h: 3600, d: 86400 }[s.slice(-1)] ?? 1)),
+  v.minValue(3600, "must be at least 1h"),
+  v.maxValue(MAX_WINDOW, "must be at most 3660d"),
+);
 export const JobQuery = v.object({
   target: v.optional(Uuid), store: v.optional(Uuid), schedule: v.optional(Uuid), retention: v.optional(Uuid),
-  paused: v.optional(Flag), ...Paging,
+  paused: v.optional(Flag), window: v.optional(WindowParam), ...Paging,
 });
 /** A count rule in a query string: digits. */
 const QueryCount = v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from 0 to ${MAX_KEEP}`), v.transform(Number), v.maxValue(MAX_KEEP, `must be a whole number from 0 to ${MAX_KEEP}`));
@@ -265,10 +274,19 @@ export const RetentionPreviewQuery = v.object({
   keep_weekly: v.optional(QueryCount), keep_monthly: v.optional(QueryCount), keep_yearly: v.optional(QueryCount),
   keep_within: v.optional(KeepWithin),
 });
+export const JobShowQuery = v.object({ window: v.optional(WindowParam) });
+export const HistoryQuery = v.object({ ...Paging });
+export const StatisticsQuery = v.object({ window: v.optional(WindowParam) });
 export const ArchiveStatus = v.picklist(["valid", "expired", "purged", "purge_failed"], "must be valid, expired, purged or purge_failed");
+const Bytes = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a whole number of bytes"), v.transform(Number));
 export const ArchiveQuery = v.object({
   target: v.optional(Uuid), store: v.optional(Uuid), after: v.optional(Day), before: v.optional(Day),
-  status: v.optional(ArchiveStatus), ...Paging,
+  status: v.optional(ArchiveStatus), job: v.optional(Uuid),
+  q: v.optional(v.pipe(v.string(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul)),
+  min_size: v.optional(Bytes), max_size: v.optional(Bytes),
+  sort: v.optional(v.picklist(["taken_at", "size"], "must be taken_at or size")),
+  order: v.optional(v.picklist(["desc", "asc"], "must be desc or asc")),
+  ...Paging,
 });
 export const TaskStatus = v.picklist(["pending", "running", "canceled", "failed", "done"], "must be pending, running, canceled, failed or done");
 export const TaskQuery = v.object({
@@ -336,6 +354,40 @@ export const JobJson = v.object({
     figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
   })),
 });
+export const RunJson = v.object({
+  task_uuid: Uuid, status: TaskStatus, started_at: NullableTime, stopped_at: Time,
+  duration: v.pipe(v.nullable(v.number()), v.description("Seconds")),
+  archive_uuid: v.nullable(Uuid), size: v.pipe(v.nullable(v.number()), v.description("Bytes stored; null for a failed run")),
+  error: v.pipe(v.nullable(v.string()), v.description("Why a failed run failed, in one line")),
+});
+export const WindowJson = v.object({
+  seconds: v.number(), runs: v.number(), failures: v.number(),
+  success_rate: v.pipe(v.nullable(v.number()), v.description("0 to 1; null without runs")),
+  median_duration: v.pipe(v.nullable(v.number()), v.description("Seconds, of the successful runs")),
+  median_size: v.pipe(v.nullable(v.number()), v.description("Bytes, of the successful runs")),
+  size_trend_per_day: v.pipe(v.nullable(v.number()), v.description("Bytes per day: the slope of the successful runs' sizes")),
+});
+export const JobHealthJson = v.object({
+  ...JobJson.entries,
+  last_run: v.nullable(RunJson),
+  next_run: v.pipe(NullableTime, v.description("null for a paused job or a schedule that never runs again")),
+  window: WindowJson,
+});
+const Totals = v.object({ archives: v.number(), bytes: v.number() });
+export const StatisticsJson = v.object({
+  window: v.number(),
+  totals: v.object({ archives: v.number(), bytes: v.number(), jobs: v.number(), failing_jobs: v.number() }),
+  stores: v.array(v.object({
+    uuid: Uuid, name: v.nullable(v.string()), plugin: v.nullable(v.string()), archives: v.number(), bytes: v.number(),
+    added_per_day: v.number(), growth_per_day: v.number(), by_status: v.record(v.string(), Totals),
+  })),
+  targets: v.array(v.object({
+    uuid: Uuid, name: v.nullable(v.string()), plugin: v.nullable(v.string()), archives: v.number(), bytes: v.number(), last_taken_at: NullableTime,
+  })),
+  failing_jobs: v.array(v.object({
+    uuid: Uuid, name: v.string(), target_name: v.string(), store_name: v.string(), failed_at: Time, task_uuid: Uuid, error: v.nullable(v.string()),
+  })),
+});
 export const ArchiveJson = v.object({
   uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),
   status: ArchiveStatus, job_uuid: v.nullable(Uuid),
@@ -350,7 +402,9 @@ export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
-  runner: v.nullable(v.string()), log: v.string(),
+  runner: v.nullable(v.string()),
+  error: v.pipe(v.nullable(v.string()), v.description("Why a failed task failed, in one line; null otherwise")),
+  log: v.string(),
 });
 export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, provider: v.pipe(v.string(), v.description("The auth provider the user signs in through")), created_at: Time });
 export const TokenJson = v.object({

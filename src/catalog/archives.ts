@@ -10,6 +10,20 @@ export interface ArchiveFilter {
   /** Taken strictly before this time (epoch seconds). */
   before?: number;
   status?: ArchiveStatus;
+  job?: string;
+  /** Matches (case-insensitively, anywhere) the notes, the target's name or the job's name. */
+  q?: string;
+  /** Size bounds in bytes, both inclusive. */
+  minSize?: number;
+  maxSize?: number;
+}
+
+/** taken_at (the default) or size, newest or largest first unless `asc`. */
+export interface ArchiveSort { by: "taken_at" | "size"; asc?: boolean }
+
+/** q as a LIKE pattern: its own % and _ match themselves. */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** An archive with the plugin and endpoint of its target and store, as the archive JSON shows them. */
@@ -22,7 +36,7 @@ export interface ArchiveView extends ArchiveRow {
 export const HAS_RULES = sql.raw("(r.keep_last > 0 OR r.keep_hourly > 0 OR r.keep_daily > 0 OR r.keep_weekly > 0 OR r.keep_monthly > 0 OR r.keep_yearly > 0 OR r.keep_within > 0)");
 
 export function archiveQueries({ db, t }: CatalogHandle) {
-  const { archives, targets, stores } = t;
+  const { archives, targets, stores, jobs } = t;
   const joined = () => db.select({
     uuid: archives.uuid, targetUuid: archives.targetUuid, storeUuid: archives.storeUuid, jobUuid: archives.jobUuid,
     storeKey: archives.storeKey, takenAt: archives.takenAt, expiresAt: archives.expiresAt, notes: archives.notes,
@@ -39,14 +53,29 @@ export function archiveQueries({ db, t }: CatalogHandle) {
 
   return {
     /** Newest first. */
-    list(f: ArchiveFilter, page: Page): Promise<ArchiveView[]> {
+    list(f: ArchiveFilter, page: Page, sort: ArchiveSort = { by: "taken_at" }): Promise<ArchiveView[]> {
+      const like = f.q === undefined ? undefined : likePattern(f.q);
+      const dir = sort.asc ? asc : desc;
+      // Ties (same size, same second) in uuid order, so that pages never overlap.
+      const order = sort.by === "size"
+        ? [dir(sql`coalesce(${archives.size}, -1)`), dir(archives.takenAt), dir(archives.uuid)]
+        : [dir(archives.takenAt), dir(archives.uuid)];
       return joined().where(and(
         f.target === undefined ? undefined : eq(archives.targetUuid, f.target),
         f.store === undefined ? undefined : eq(archives.storeUuid, f.store),
+        f.job === undefined ? undefined : eq(archives.jobUuid, f.job),
         f.after === undefined ? undefined : gte(archives.takenAt, f.after),
         f.before === undefined ? undefined : lt(archives.takenAt, f.before),
         f.status === undefined ? undefined : eq(archives.status, f.status),
-      )).orderBy(desc(archives.takenAt), desc(archives.uuid)).limit(page.limit).offset(page.offset);
+        f.minSize === undefined ? undefined : gte(archives.size, f.minSize),
+        f.maxSize === undefined ? undefined : lte(archives.size, f.maxSize),
+        // The job by a subquery, not a join: the archive JSON has no job columns to read.
+        like === undefined ? undefined : or(
+          sql`lower(${archives.notes}) LIKE ${like} ESCAPE '\\'`,
+          sql`lower(${targets.name}) LIKE ${like} ESCAPE '\\'`,
+          sql`EXISTS (SELECT 1 FROM ${jobs} j WHERE j.uuid = ${archives.jobUuid} AND lower(j.name) LIKE ${like} ESCAPE '\\')`,
+        ),
+      )).orderBy(...order).limit(page.limit).offset(page.offset);
     },
     async get(uuid: string): Promise<ArchiveView | undefined> {
       return (await joined().where(eq(archives.uuid, uuid)))[0];

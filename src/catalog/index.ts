@@ -12,6 +12,7 @@ import { agentQueries } from "./agents.ts";
 import { notificationQueries } from "./notifications.ts";
 import { drillQueries } from "./drills.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
+import { healthQueries } from "./health.ts";
 
 export interface CatalogOptions {
   /**
@@ -35,6 +36,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     retentionRules: retentionRuleQueries(h),
     archiveObjects: archiveObjectQueries(h),
     tasks: taskQueries(h),
+    health: healthQueries(h),
     users: userQueries(h),
     tokens: tokenQueries(h),
     authProviders: authProviderQueries(h),
@@ -55,7 +57,8 @@ export async function connectCatalog(url: string, opts: CatalogOptions = {}): Pr
 export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
-export type { ArchiveView, ArchiveFilter } from "./archives.ts";
+export type { ArchiveView, ArchiveFilter, ArchiveSort } from "./archives.ts";
+export type { Run, ArchiveTotal, WindowStats } from "./health.ts";
 export type { ArchiveObject } from "./archive-objects.ts";
 export { EXTERNAL_PRODUCER_PLUGIN } from "./archive-objects.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";

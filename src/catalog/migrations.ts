@@ -11,6 +11,7 @@ import pg0006 from "../../drizzle/pg/0006_agents.sql" with { type: "text" };
 import pg0007 from "../../drizzle/pg/0007_notifications_drills.sql" with { type: "text" };
 import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text" };
 import pg0009 from "../../drizzle/pg/0009_archive_objects.sql" with { type: "text" };
+import pg0010 from "../../drizzle/pg/0010_job_health.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -21,6 +22,7 @@ import sqlite0006 from "../../drizzle/sqlite/0006_agents.sql" with { type: "text
 import sqlite0007 from "../../drizzle/sqlite/0007_notifications_drills.sql" with { type: "text" };
 import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { type: "text" };
 import sqlite0009 from "../../drizzle/sqlite/0009_archive_objects.sql" with { type: "text" };
+import sqlite0010 from "../../drizzle/sqlite/0010_job_health.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -36,6 +38,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0007_notifications_drills", sql: pg0007 },
     { tag: "0008_auth_providers", sql: pg0008 },
     { tag: "0009_archive_objects", sql: pg0009 },
+    { tag: "0010_job_health", sql: pg0010 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -48,6 +51,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0007_notifications_drills", sql: sqlite0007 },
     { tag: "0008_auth_providers", sql: sqlite0008 },
     { tag: "0009_archive_objects", sql: sqlite0009 },
+    { tag: "0010_job_health", sql: sqlite0010 },
   ],
 };
 

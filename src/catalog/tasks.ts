@@ -146,10 +146,11 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
     /**
      * Ends a running task; a task canceled meanwhile stays canceled. With `runnerId`,
      * only while that runner holds it: a daemon taken for dead, whose task another
-     * daemon took over, does not overwrite that daemon's outcome.
+     * daemon took over, does not overwrite that daemon's outcome. `error`: a failed
+     * task's one-line reason (the task JSON's `error`).
      */
-    async finish(uuid: string, status: "done" | "failed", now: number, archiveUuid?: string, runnerId?: string): Promise<boolean> {
-      const rows = await db.update(tasks).set({ status, stoppedAt: now, ...(archiveUuid ? { archiveUuid } : {}) })
+    async finish(uuid: string, status: "done" | "failed", now: number, archiveUuid?: string, runnerId?: string, error?: string | null): Promise<boolean> {
+      const rows = await db.update(tasks).set({ status, stoppedAt: now, ...(archiveUuid ? { archiveUuid } : {}), error: status === "failed" ? error ?? null : null })
         .where(and(eq(tasks.uuid, uuid), eq(tasks.status, "running"), runnerId === undefined ? undefined : eq(tasks.runnerId, runnerId)))
         .returning({ uuid: tasks.uuid });
       return rows.length > 0;

@@ -10,6 +10,7 @@ import { jobCommands } from "./commands/jobs.ts";
 import { retentionPreviewCommands } from "./commands/retention.ts";
 import { pluginCommands } from "./commands/plugins.ts";
 import { sessionCommands } from "./commands/session.ts";
+import { statisticsCommands } from "./commands/statistics.ts";
 import { taskCommands } from "./commands/tasks.ts";
 import { timespecCommands } from "./commands/timespec.ts";
 import { userCommands } from "./commands/users.ts";
@@ -18,7 +19,7 @@ import { authCommands } from "./commands/auth.ts";
 
 export const COMMANDS: Command[] = [
   ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
-  ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands, ...authCommands,
+  ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands, ...authCommands, ...statisticsCommands,
   ...notificationCommands, ...drillCommands,
 ];
 
@@ -76,7 +77,7 @@ export function commandHelp(c: Command): string {
 export function cliOverview(): string {
   const groups = new Map<string, Command[]>();
   for (const c of COMMANDS) {
-    const g = c.noun === "user" || c.noun === "token" || c.noun === "session" || c.noun === "provider" || !c.noun ? (c.verb === "timespec" ? "schedules" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
+    const g = c.noun === "user" || c.noun === "token" || c.noun === "session" || c.noun === "provider" || !c.noun ? (c.verb === "timespec" ? "schedules" : c.verb === "statistics" ? "jobs" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
     groups.set(g, [...(groups.get(g) ?? []), c]);
   }
   const lines = ["Client commands (they talk to a core over its /v1 API; shield VERB NOUN --help for each):"];

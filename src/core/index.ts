@@ -17,6 +17,7 @@ import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
+import { EventBus } from "./outcome-bus.ts";
 
 export interface CoreOptions {
   /**
@@ -52,6 +53,8 @@ export interface CoreOptions {
   testChannel?: ChannelTester;
   /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
   onDrillsChanged?: () => void;
+  /** Where the supervisor tells task outcomes (outcome-bus.ts); a bus of its own when left out. */
+  outcomes?: EventBus;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -74,6 +77,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     catalog,
     plugins: pluginRules(plugins),
     secrets: opts.secrets,
+    outcomes: opts.outcomes ?? new EventBus(),
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target", opts.agents)),
@@ -94,6 +98,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
 }
 
 export type Core = ReturnType<typeof createCore>;
+export { EventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener } from "./outcome-bus.ts";
 export * from "./errors.ts";
 export type { Principal } from "./users.ts";
 export { UNKNOWN_ADDRESS } from "./users.ts";

@@ -43,6 +43,8 @@ export interface DaemonConfig {
   publicUrl: string | undefined;
   /** The wait after a notification's first failed attempt (seconds), doubled after each. */
   notifyRetryBase: number;
+  /** --metrics-public: GET /metrics answers without a token. */
+  metricsPublic: boolean;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
@@ -122,6 +124,8 @@ Options:
                        http://HOST:PORT of --listen)
   --notify-retry-base D  the wait after a notification's first failed attempt, doubled
                        after each (default ${DEFAULT_NOTIFY_RETRY_BASE}, up to 1h; 10 attempts in all)
+  --metrics-public     serve GET /metrics (Prometheus) without a token (default: it
+                       takes an API token, Authorization: Bearer TOKEN, of any role)
   -h, --help           this help
 
 Environment:
@@ -156,7 +160,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
     { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
-    { name: "public-url" }, { name: "notify-retry-base" }, { name: "help", short: "h", flag: true },
+    { name: "public-url" }, { name: "notify-retry-base" }, { name: "metrics-public", flag: true }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -201,7 +205,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase,
+    taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
     authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,

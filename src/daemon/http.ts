@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { Server } from "bun";
 import type { ApiEnv } from "../api/route.ts";
 import { describeError, log } from "../log.ts";
+import { METRICS_PATH } from "../api/metrics.ts";
 
 export interface FrontDoorOptions {
   api: Pick<Hono, "fetch">;
@@ -41,7 +42,8 @@ export function frontDoor(opts: FrontDoorOptions): (req: Request, server: Server
     try {
       // The client's address, for the sign-in throttle (src/core/throttle.ts); never from a header.
       const env: ApiEnv = { clientAddress: server.requestIP(req)?.address };
-      return await (path === "/v1" || path.startsWith("/v1/") ? opts.api : opts.web).fetch(req, env);
+      // /metrics (Prometheus) is the API app's too, outside /v1 where scrapers look for it.
+      return await (path === "/v1" || path.startsWith("/v1/") || path === METRICS_PATH ? opts.api : opts.web).fetch(req, env);
     } catch (err) {
       // Both apps answer their own errors; this is for what escapes them.
       const id = crypto.randomUUID();

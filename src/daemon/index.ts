@@ -1,7 +1,7 @@
 // `shield daemon`: open the catalog, make sure there are keys and an admin, serve /v1.
 import { chmodSync, mkdirSync } from "node:fs";
 import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
-import { createCore } from "../core/index.ts";
+import { createCore, EventBus } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
 import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
@@ -57,9 +57,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const agents = new AgentDirectory(catalog, config.dataDir);
   // Task outcomes go out as events; the notifier hears them (issue 16).
   const events = new TaskEvents();
+  // Task outcomes, told by the supervisor to the metrics.
+  const outcomes = new EventBus();
   const supervisor = new Supervisor({
     agents, catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
-    staleAfterMs: config.heartbeatGrace * 1000, events,
+    staleAfterMs: config.heartbeatGrace * 1000, events, outcomes,
   });
   for (const tool of missingTools()) {
     log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
@@ -76,7 +78,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     loopbackOnly, recheckSeconds: config.authRecheck,
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
-    testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(),
+    testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(), outcomes,
   });
   try {
     await authProvidersAtStart(core, config, loopbackOnly);
@@ -90,7 +92,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   // (503), so that no one signs in before the admin exists or reads tasks that
   // recovery is about to fail.
   let ready = false;
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready });
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app });
   const server = Bun.serve({

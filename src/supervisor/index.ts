@@ -16,6 +16,7 @@ import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
+import { eventName, type EventBus, type TaskEvent } from "../core/outcome-bus.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -56,14 +57,35 @@ export interface SupervisorOptions {
   recoverEveryMs?: number;
   /** Reaches the agents targets name (src/agent); without it, such a target's task fails. */
   agents?: AgentDirectory;
-  /** Told of each task's outcome once it is recorded (notifications, metrics); never waited for. */
+  /** Told of each task's start and outcome once it is recorded (notifications); never waited for. */
   events?: TaskEvents;
+  /** Told each task's outcome once it is recorded (metrics). */
+  outcomes?: EventBus;
 }
 
 class TaskFailure extends Error {}
 
 /** The abort reason of a task that ran past the task timeout: it fails (not cancels) with these words. */
 class TimedOut extends PipelineFailed {}
+
+/** The one line a failed task's `error` shows: the first line of its reason, masked as the log masks it, within bounds. */
+export function errorLine(message: string, mask: (s: string) => string): string {
+  const first = message.split("\n").map((l) => l.trim()).find(Boolean) ?? "failed";
+  const line = mask(first);
+  return line.length > 500 ? `${line.slice(0, 499)}…` : line;
+}
+
+/**
+ * "target backup failed (exit 1)" says which stage, not why: the stage's own last
+ * words on stderr say why, so they follow it ("…: pg_dump: connection refused").
+ */
+export function withStderr(message: string, said: Map<string, string>): string {
+  const m = /^(.+) failed \(exit \d+\)$/.exec(message);
+  const last = m && said.get(m[1]!);
+  return last ? `${message}: ${last}` : message;
+}
+
+const ORPHANED = "the daemon stopped while this task ran (crash or kill); it was not finished";
 
 const TAKEN_OVER = "another daemon found this task's runner dead (no heartbeat for longer than the grace) and failed it; every process of it here was killed";
 
@@ -192,8 +214,16 @@ export class Supervisor {
     // Claimed while stop() ran (it aborted only the tasks already here): fail it as
     // interrupted now, rather than run it to its end while the shutdown waits.
     if (this.stopped) ac.abort(new Error("the daemon is shutting down"));
+    // Each stage's last stderr line ("target backup: pg_dump: connection refused"): the
+    // why of a stage that "failed (exit 1)", for the task's one-line error.
+    const said = new Map<string, string>();
     const ctx: PipelineContext = {
-      plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
+      plugins: this.opts.plugins, signal: ac.signal, progressEvery: this.opts.progressEvery,
+      log: (l) => {
+        tlog.line(l);
+        const colon = l.indexOf(": ");
+        if (colon > 0 && l.slice(colon + 2).trim()) said.set(l.slice(0, colon), l.slice(colon + 2));
+      },
     };
     log.info("task started", { task: task.uuid, op: task.op });
     const timeoutMs = this.opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
@@ -204,7 +234,7 @@ export class Supervisor {
     }, timeoutMs);
     let outcome: "done" | "failed" | "canceled" = "failed";
     let archiveUuid: string | undefined;
-    let errorLine: string | undefined;
+    let error: string | null = null;
     let details: Record<string, unknown> | undefined;
     if (task.op === "backup") this.emit(task, "backup.started", "running");
     try {
@@ -225,7 +255,7 @@ export class Supervisor {
       // Only a cancel request makes a canceled task; a shutdown is a failure ("interrupted").
       outcome = err instanceof Canceled || ac.signal.reason instanceof Canceled ? "canceled" : "failed";
       tlog.line(outcome === "canceled" ? "canceled: every process of the task was killed" : `FAILED: ${(err as Error).message}`);
-      errorLine = String((err as Error)?.message ?? err).split("\n")[0];
+      if (outcome === "failed") error = errorLine(withStderr(String((err as Error).message ?? err), said), (l) => tlog.mask(l));
       if (err instanceof DrillFailed) details = err.details;
       if (!(err instanceof TaskFailure || err instanceof PipelineFailed || err instanceof DrillFailed)) log.error("task failed unexpectedly", { task: task.uuid, ...describeError(err) });
       const key = err instanceof PipelineFailed ? err.storeKey : undefined;
@@ -236,10 +266,13 @@ export class Supervisor {
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
-    if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
+    const stoppedAt = nowSeconds();
+    const recorded = outcome === "canceled" || await this.record(task, () => catalog.tasks.finish(task.uuid, outcome as "done" | "failed", stoppedAt, archiveUuid, this.runner.id, error));
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
+    // Only an outcome that is this daemon's to tell (not one another daemon took over).
+    if (recorded) this.tell(task, outcome, stoppedAt, archiveUuid ?? task.archiveUuid, error);
     const kind = outcomeEvent(task.op, outcome);
-    if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, errorLine, details);
+    if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, error ?? undefined, details);
   }
 
   /** Tells the subscribers (notifications, metrics) of a task's start or outcome; never waits for them. */
@@ -445,7 +478,7 @@ export class Supervisor {
       ? "found running with no heartbeat (left by a daemon older than heartbeats)"
       : gone ? `its daemon (${who}) is no longer running`
       : `its daemon (${who}) sent no heartbeat for longer than ${formatDuration(staleAfterMs)}`);
-    tlog.line("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+    tlog.line(`FAILED: ${ORPHANED}`);
     // It may have died after recording the archive and before clearing the key: that blob is the archive's.
     const archive = task.storeKey && task.storeUuid ? await this.record(task, () => catalog.archives.findByStoreKey(task.storeUuid!, task.storeKey!)) : undefined;
     if (archive) tlog.line(`its archive ${archive} was recorded before the daemon stopped; the blob is kept`);
@@ -455,7 +488,40 @@ export class Supervisor {
       if (task.op === "backup") await this.purgeUnfinished(task, tlog);
     }
     await tlog.close();
-    await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));
+    const stoppedAt = nowSeconds();
+    if (await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", stoppedAt, undefined, this.runner.id, ORPHANED))) {
+      this.tell(task, "failed", stoppedAt, task.archiveUuid, ORPHANED);
+    }
     log.warn("failed a task left running by a dead daemon", { task: task.uuid, runner: who, why: gone ? "process gone" : "heartbeat stale" });
+  }
+
+  /**
+   * Tells the event bus a task's outcome, with the names of its job, target and
+   * store as they are now. In the background: reading the names never delays the
+   * worker, and a catalog failing here only costs the event (logged).
+   */
+  private tell(task: TaskRow, outcome: TaskEvent["outcome"], stoppedAt: number, archive: string | null, error: string | null): void {
+    const bus = this.opts.outcomes;
+    if (!bus) return;
+    const { catalog } = this.opts;
+    void (async () => {
+      const [job, a, target, store] = await Promise.all([
+        task.jobUuid ? catalog.jobs.get(task.jobUuid) : undefined,
+        archive ? catalog.archives.get(archive) : undefined,
+        task.targetUuid ? catalog.targets.get(task.targetUuid) : undefined,
+        task.storeUuid ? catalog.stores.get(task.storeUuid) : undefined,
+      ]);
+      const named = (uuid: string | null, name: string | null | undefined) => (uuid ? { uuid, name: name ?? null } : null);
+      bus.emit({
+        name: eventName(task.op, outcome), task: task.uuid, op: task.op, outcome,
+        job: named(task.jobUuid, job?.name),
+        target: named(task.targetUuid ?? a?.targetUuid ?? null, target?.name ?? a?.targetName),
+        store: named(task.storeUuid ?? a?.storeUuid ?? null, store?.name ?? a?.storeName),
+        archive, startedAt: task.startedAt, stoppedAt,
+        durationS: task.startedAt === null ? null : stoppedAt - task.startedAt,
+        size: task.op === "backup" && outcome === "done" ? a?.size ?? null : null,
+        error,
+      });
+    })().catch((err) => log.error("cannot tell a task's outcome", { task: task.uuid, ...describeError(err) }));
   }
 }

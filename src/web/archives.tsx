@@ -1,4 +1,4 @@
-// Archive pages: list with filters by target, store and date range; show;
+// Archive pages: list with filters by target, store, job, date range and search; show;
 // annotate; restore (to the original target or another, after a confirmation that
 // says what will be overwritten); delete.
 import type { Hono } from "hono";
@@ -25,11 +25,14 @@ export function archivePages(app: Hono<WebEnv>): void {
   app.get("/archives", async (c) => {
     const s = c.get("session");
     const q = (k: string) => c.req.query(k) ?? "";
-    const filter: ArchiveFilter = { target: q("target"), store: q("store"), from: q("from"), to: q("to"), status: q("status") };
+    const filter: ArchiveFilter = {
+      target: q("target"), store: q("store"), from: q("from"), to: q("to"), status: q("status"), q: q("q"), job: q("job"), sort: q("sort"),
+    };
     const p = pageOf(c);
     const [targets, stores] = await Promise.all([s.api.get<Target[]>("/v1/targets"), s.api.get<Store[]>("/v1/stores")]);
     const r = await s.api.send<Archive[]>("GET", `/v1/archives${qs({
-      target: filter.target, store: filter.store, after: apiDay(filter.from), before: apiDay(filter.to, 1), status: filter.status, ...apiWindow(p),
+      target: filter.target, store: filter.store, after: apiDay(filter.from), before: apiDay(filter.to, 1), status: filter.status,
+      q: filter.q, job: filter.job, sort: filter.sort, ...apiWindow(p),
     })}`);
     // A bad filter is shown next to its input, as a form error would be.
     const errors: Record<string, string> = r.ok ? {} : Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k === "after" ? "from" : k === "before" ? "to" : k, v]));

@@ -1,18 +1,16 @@
 // The dashboard: jobs whose last run failed or that have not succeeded within
 // their schedule, tasks running now (live), recent archives, storage per store.
+// A handful of requests whatever the number of jobs: each job's last run comes
+// with GET /v1/jobs, the storage from GET /v1/statistics.
 import type { Hono } from "hono";
-import type { Archive, Job, Store, Task } from "../../views/types.ts";
+import type { Archive, Job, Statistics, Task } from "../../views/types.ts";
 import { Dashboard, RunningTasks, type Attention, type StoreUsage } from "../../views/dashboard.tsx";
 import { isoUtc } from "../../views/format.ts";
 import { qs, type ApiClient } from "./client.ts";
 import { fragment, me, page, type WebEnv } from "./render.tsx";
 import { subjectNames } from "./tasks.tsx";
 
-// A canceled run was someone's choice: it says nothing of the job's health.
-const FINISHED = new Set(["done", "failed"]);
 const HOUR = 3600_000;
-/** How many of a job's latest tasks are looked through for its latest backups. */
-const JUDGED = 100;
 
 async function runningTasks(api: ApiClient): Promise<Task[]> {
   const [running, pending] = await Promise.all([
@@ -26,72 +24,63 @@ async function runningTasks(api: ApiClient): Promise<Task[]> {
  * How often a schedule runs, from its next two runs (GET /v1/timespec); undefined
  * when the daemon cannot say (then "overdue" is not judged, only failures are).
  */
-async function period(api: ApiClient, when: string, cache: Map<string, number | undefined>): Promise<number | undefined> {
-  if (cache.has(when)) return cache.get(when);
-  const r = await api.send<{ next: string[] }>("GET", `/v1/timespec${qs({ when, count: 2 })}`);
-  const [a, b] = r.ok ? r.data.next : [];
-  const ms = a && b ? Date.parse(isoUtc(b)) - Date.parse(isoUtc(a)) : undefined;
-  cache.set(when, ms);
-  return ms;
+async function period(api: ApiClient, when: string, cache: Map<string, Promise<number | undefined>>): Promise<number | undefined> {
+  let known = cache.get(when);
+  if (!known) {
+    known = api.send<{ next: string[] }>("GET", `/v1/timespec${qs({ when, count: 2 })}`).then((r) => {
+      const [a, b] = r.ok ? r.data.next : [];
+      return a && b ? Date.parse(isoUtc(b)) - Date.parse(isoUtc(a)) : undefined;
+    });
+    cache.set(when, known);
+  }
+  return known;
 }
 
+/**
+ * The jobs whose last backup failed, or whose last (successful) one is older than
+ * their schedule allows: judged from each job's last_run as GET /v1/jobs answers
+ * it (backups only, canceled ones aside), one request for every job.
+ */
 async function attention(api: ApiClient, jobs: Job[]): Promise<{ list: Attention[]; overdueKnown: boolean }> {
-  const periods = new Map<string, number | undefined>();
+  const periods = new Map<string, Promise<number | undefined>>();
   let overdueKnown = false;
   const list = (await Promise.all(jobs.map(async (job): Promise<Attention | undefined> => {
-    // A job's tasks include the purges of its archives (filed as the job's too), which
-    // say nothing of whether its backups work: only backups are judged. The API cannot
-    // filter by type; purges come about one per backup, so a window this wide holds backups.
-    const [recent, successes] = await Promise.all([
-      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, limit: JUDGED })}`),
-      api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, status: "done", limit: JUDGED })}`),
-    ]);
-    const last = recent.find((t) => t.type === "backup" && FINISHED.has(t.status));
+    const last = job.last_run;
     if (last && last.status !== "done") {
-      return { job, reason: `last run ${last.status}`, at: last.stopped_at ?? last.requested_at, task: last.uuid };
+      return { job, reason: `last run ${last.status}${last.error ? `: ${last.error}` : ""}`, at: last.stopped_at, task: last.task_uuid };
     }
     if (job.paused || !last) return undefined;
     const every = await period(api, job.schedule, periods);
     if (every === undefined) return undefined;
     overdueKnown = true;
-    const success = successes.find((t) => t.type === "backup");
-    const since = success?.stopped_at ? Date.now() - Date.parse(isoUtc(success.stopped_at)) : Infinity;
+    const since = Date.now() - Date.parse(isoUtc(last.stopped_at));
     // One period, and up to an hour's grace for the run due now to finish.
     if (since > every + Math.min(every, HOUR)) {
-      return { job, reason: `no successful backup within its schedule (${job.schedule})`, at: success?.stopped_at ?? null, task: success?.uuid };
+      return { job, reason: `no successful backup within its schedule (${job.schedule})`, at: last.stopped_at, task: last.task_uuid };
     }
     return undefined;
   }))).filter((a): a is Attention => !!a);
   return { list, overdueKnown: overdueKnown || jobs.length === 0 };
 }
 
-/** Bytes of the archives a store still holds (valid, expired not yet purged, failed purges). */
-async function usage(api: ApiClient, stores: Store[]): Promise<StoreUsage[]> {
-  return Promise.all(stores.map(async (store) => {
-    let archives = 0;
-    let total = 0;
-    for (const status of ["valid", "expired", "purge_failed"]) {
-      for (let offset = 0; ; offset += 1000) {
-        const rows = await api.get<Archive[]>(`/v1/archives${qs({ store: store.uuid, status, limit: 1000, offset })}`);
-        archives += rows.length;
-        for (const a of rows) total += a.size ?? 0;
-        if (rows.length < 1000) break;
-      }
-    }
-    return { uuid: store.uuid, name: store.name, plugin: store.plugin, archives, bytes: total };
+/** What each store holds, from GET /v1/statistics (the catalog totals it with one query). */
+function usage(stats: Statistics): StoreUsage[] {
+  return stats.stores.filter((s) => s.name !== null).map((s) => ({
+    uuid: s.uuid, name: s.name!, plugin: s.plugin ?? "", archives: s.archives, bytes: s.bytes, growthPerDay: s.growth_per_day,
   }));
 }
 
 export function dashboardPages(app: Hono<WebEnv>): void {
   app.get("/", async (c) => {
     const s = c.get("session");
-    const [jobs, stores, archives, running, names] = await Promise.all([
-      s.api.get<Job[]>("/v1/jobs"), s.api.get<Store[]>("/v1/stores"),
+    const [jobs, stats, archives, running, names] = await Promise.all([
+      s.api.get<Job[]>("/v1/jobs"), s.api.get<Statistics>("/v1/statistics"),
       s.api.get<Archive[]>(`/v1/archives${qs({ limit: 10 })}`), runningTasks(s.api), subjectNames(s.api),
     ]);
-    const [att, used] = await Promise.all([attention(s.api, jobs), usage(s.api, stores)]);
+    const att = await attention(s.api, jobs);
     return page(c, { title: "Dashboard", section: "dashboard" },
-      <Dashboard me={me(s)} attention={att.list} overdueKnown={att.overdueKnown} running={running} names={names} archives={archives} usage={used} />);
+      <Dashboard me={me(s)} attention={att.list} overdueKnown={att.overdueKnown} running={running} names={names} archives={archives}
+        usage={usage(stats)} totals={stats.totals} />);
   });
 
   app.get("/dashboard/running", async (c) => {

@@ -67,11 +67,10 @@ export function jobPages(app: Hono<WebEnv>): void {
     const job = await s.api.get<Job>(`/v1/job/${param(c, "uuid")}`);
     const [tasks, archives] = await Promise.all([
       s.api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, limit: 10 })}`),
-      // Archives are filtered by target and store; those of this job are picked from them.
-      s.api.get<Archive[]>(`/v1/archives${qs({ target: job.target_uuid, store: job.store_uuid, limit: 200 })}`),
+      s.api.get<Archive[]>(`/v1/archives${qs({ job: job.uuid, limit: 10 })}`),
     ]);
     return page(c, { title: `Job ${job.name}`, section: "jobs" },
-      <JobDetail me={me(s)} job={job} tasks={tasks} archives={archives.filter((a) => a.job_uuid === job.uuid).slice(0, 10)}
+      <JobDetail me={me(s)} job={job} tasks={tasks} archives={archives}
         names={{ [job.uuid]: job.name }} />);
   });
 

@@ -118,14 +118,15 @@ export async function insertTask(
  * no query for that yet, so this writes the row directly, in either dialect.
  */
 export async function setTaskState(
-  api: TestApi, uuid: string, s: { status: TaskStatus; startedAt?: number | null; stoppedAt?: number | null; log?: string },
+  api: TestApi, uuid: string,
+  s: { status: TaskStatus; startedAt?: number | null; stoppedAt?: number | null; log?: string; archiveUuid?: string | null; error?: string | null },
 ): Promise<void> {
   const desc = api.catalog.description;
-  const values = [s.status, s.startedAt ?? null, s.stoppedAt ?? null, s.log ?? "", uuid];
+  const values = [s.status, s.startedAt ?? null, s.stoppedAt ?? null, s.log ?? "", s.archiveUuid ?? null, s.error ?? null, uuid];
   if (api.catalog.dialect === "sqlite") {
     const db = new Database(desc.replace(/^sqlite:/, ""));
     try {
-      db.query("UPDATE tasks SET status = ?, started_at = ?, stopped_at = ?, log = ? WHERE uuid = ?").run(...values);
+      db.query("UPDATE tasks SET status = ?, started_at = ?, stopped_at = ?, log = ?, archive_uuid = coalesce(?, archive_uuid), error = ? WHERE uuid = ?").run(...values);
     } finally {
       db.close();
     }
@@ -133,7 +134,7 @@ export async function setTaskState(
   }
   const sql = postgres(desc, { max: 1, onnotice: () => {} });
   try {
-    await sql.unsafe("UPDATE tasks SET status = $1, started_at = $2, stopped_at = $3, log = $4 WHERE uuid = $5", values);
+    await sql.unsafe("UPDATE tasks SET status = $1, started_at = $2, stopped_at = $3, log = $4, archive_uuid = coalesce($5, archive_uuid), error = $6 WHERE uuid = $7", values);
   } finally {
     await sql.end();
   }

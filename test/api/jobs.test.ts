@@ -38,6 +38,10 @@ for (const dialect of dialects) {
       agent: "10.0.0.1:5444",
       // The job's restore drill and its last outcome (issue 16): none here.
       drill: null, last_drill: null,
+      // A job that never ran: no last run, no figures; the next run is the schedule's (none while paused).
+      last_run: null,
+      next_run: job.paused ? null : expect.stringMatching(TIME_RE),
+      window: { seconds: 30 * 86400, runs: 0, failures: 0, success_rate: null, median_duration: null, median_size: null, size_trend_per_day: null },
     });
 
     describe("POST /v1/jobs", () => {
@@ -223,7 +227,7 @@ for (const dialect of dialects) {
         expect(task).toEqual({
           uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "backup", status: "pending",
           job_uuid: uuid, archive_uuid: null, target_uuid: main.target, store_uuid: main.store,
-          requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, log: "",
+          requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, error: null, log: "",
         });
         const requested = Date.parse(task.requested_at.replace(" ", "T") + "Z");
         expect(Math.abs(requested - Date.now())).toBeLessThan(60_000);

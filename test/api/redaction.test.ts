@@ -230,6 +230,7 @@ for (const dialect of dialects) {
         "/v1/target/{uuid}": [ids.pgTarget, ids.legacyTarget, ids.bareTarget, ids.orphanTarget, ids.garbageTarget, ids.brokenTarget],
         "/v1/store/{uuid}": [ids.store],
         "/v1/job/{uuid}": [ids.job, ids.legacyJob],
+        "/v1/job/{uuid}/history": [ids.job],
         "/v1/archive/{uuid}": [ids.archive, ids.orphanArchive],
         "/v1/archive/{uuid}/objects": [ids.archive],
         "/v1/task/{uuid}": [ids.task],

@@ -43,7 +43,7 @@ for (const dialect of dialects) {
 
       test("create makes a pending task with an empty log and no start or stop", async () => {
         expect(await c().tasks.get(k[0]!.uuid)).toEqual({ ...k[0]!, status: "pending", log: "", startedAt: null, stoppedAt: null, storeKey: null, dueAt: null,
-          requestedBy: null, runnerId: null, runnerHost: null, runnerPid: null, runnerPidSpace: null, heartbeatAt: null });
+          requestedBy: null, runnerId: null, runnerHost: null, runnerPid: null, runnerPidSpace: null, heartbeatAt: null, error: null });
         expect(await c().tasks.get(k[2]!.uuid)).toMatchObject({ op: "restore", owner: "alice", jobUuid: null, archiveUuid: archive, targetUuid: null, storeUuid: null });
         expect(await c().tasks.get(crypto.randomUUID())).toBeUndefined();
       });

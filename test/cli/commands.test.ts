@@ -253,6 +253,32 @@ describe("jobs, runs, archives and tasks", () => {
     expect(r.stderr).toMatch(/task [0-9a-f]{8} failed/);
   });
 
+  test("job health: last and next run in list jobs, show job, the failed task's error, statistics, archive search", async () => {
+    const listed = (await ok("list", "jobs")).stdout.split("\n");
+    expect(listed[0]).toMatch(/Last run \(UTC\)\s+Next run \(UTC\)\s+OK \(30d\)$/);
+    expect(listed.find((l) => l.includes("dies"))).toMatch(/FAILED \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+0%$/);
+    expect(listed.find((l) => l.includes("bytes-nightly"))).toMatch(/done \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+100%$/);
+    const error = "target backup failed (exit 1): died mid-stream";
+    expect((await ok("show", "job", "dies")).stdout).toContain(`Last error:   ${error}\n`);
+    const failed = (await ok("list", "tasks", "--job", "dies", "--all", "--json")).json()[0];
+    expect(failed.error).toBe(error);
+    expect((await ok("show", "task", failed.uuid)).stdout).toContain(`Error:      ${error}\n`);
+    const stats = (await ok("statistics", "--json")).json();
+    expect(stats.failing_jobs.map((j: any) => [j.name, j.error])).toEqual([["dies", error]]);
+    expect(stats.stores.map((s: any) => s.name)).toContain("disk");
+    const text = (await ok("statistics", "--window", "7d")).stdout;
+    expect(text).toMatch(/^\d+ archives held, .+; 3 jobs, 1 failing\n/);
+    expect(text).toMatch(/\ndisk\s+fs\s+\d+\s+/);
+    expect(text).toContain("Failing jobs (their last backup failed):");
+    expect(text).toContain(error);
+    const bad = await run("statistics", "--window", "soon");
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("--window");
+    expect((await ok("list", "archives", "--search", "CHANGE #422", "--json")).json().map((a: any) => a.uuid)).toEqual([archiveUuid]);
+    expect((await ok("list", "archives", "--job", "bytes-nightly", "--sort", "size", "--asc", "--json")).json()).toHaveLength(2);
+    expect((await ok("list", "archives", "--min-size", "999999999", "--json")).json()).toEqual([]);
+  });
+
   test("delete a job", async () => {
     expect((await ok("delete", "job", "dies", "-y")).stdout).toMatch(/^deleted job dies/);
     expect((await api("GET", "/v1/jobs")).map((j: any) => j.name).sort()).toEqual(["bytes-nightly", "slow"]);

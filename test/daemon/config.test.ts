@@ -36,6 +36,11 @@ describe("scheduler, queue and retention settings", () => {
     expect(config([])).toMatchObject({ workers: 4, taskTimeout: 43200, heartbeatGrace: 60, auditRetention: 90 * 86400, dev: false });
   });
 
+  test("/metrics takes a token unless --metrics-public", () => {
+    expect(config([]).metricsPublic).toBe(false);
+    expect(config(["--metrics-public"]).metricsPublic).toBe(true);
+  });
+
   test("flags win over the environment", () => {
     const env = { SHIELD_TASK_TIMEOUT: "2h", SHIELD_AUDIT_RETENTION: "30d", SHIELD_HEARTBEAT_GRACE: "2m" };
     expect(config([], env)).toMatchObject({ taskTimeout: 7200, auditRetention: 30 * 86400, heartbeatGrace: 120 });

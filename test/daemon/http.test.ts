@@ -31,6 +31,7 @@ describe("the daemon's front door", () => {
     const api = new Hono();
     api.get("/v1/health", (c) => c.json({ ok: ready }));
     api.get("/v1/jobs", (c) => c.json([]));
+    api.get("/metrics", (c) => c.text("shield_up 1\n"));
     // An app whose failure escapes it (Hono's own onError would catch a thrown Error; a rejected fetch does not).
     const web = { fetch: async (req: Request): Promise<Response> => {
       if (new URL(req.url).pathname === "/boom") throw new Error("line one\nline two");
@@ -54,6 +55,12 @@ describe("the daemon's front door", () => {
     }
     // With one, the same request is served.
     expect(statusOf(await raw(server.port!, "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))).toBe(200);
+  });
+
+  test("/metrics goes to the API app (Prometheus scrapes it there); /metricsx and the like to the web UI", async () => {
+    const url = `http://127.0.0.1:${server.port}`;
+    expect(await (await fetch(`${url}/metrics`)).text()).toBe("shield_up 1\n");
+    expect(await (await fetch(`${url}/metricsx`)).text()).toBe("page");
   });
 
   test("before the daemon is ready only /v1/health is answered; the rest is 503 with Retry-After", async () => {

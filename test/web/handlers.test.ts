@@ -580,3 +580,79 @@ describe("the purger's tasks and archives", () => {
     expect(page.html).not.toContain(`/archives/${uuid}/restore`);
   });
 });
+
+describe("job health in the web UI", () => {
+  let t: TestApi;
+  let b: WebClient;
+  let job: any;
+  let failedTask: string;
+  let archive: string;
+  let dir: string;
+  const ERROR = "store failed (exit 4): no space left on device";
+  const now = () => Math.floor(Date.now() / 1000);
+  beforeAll(async () => {
+    ({ t, b } = await signedIn("viewer"));
+    const made = async (path: string, body: unknown) => (await t.req("POST", path, { body })).json.uuid as string;
+    dir = mkdtempSync(join(tmpdir(), "shield-web-health-"));
+    const store = await made("/v1/stores", { name: "disk", summary: "", plugin: "fs", endpoint: JSON.stringify({ base_dir: dir }) });
+    const target = await made("/v1/targets", { name: "orders-db", summary: "", plugin: "bytes-target", endpoint: JSON.stringify({ size: "10" }), agent: "" });
+    const schedule = await made("/v1/schedules", { name: "daily", summary: "", when: "daily at 4am" });
+    const retention = await made("/v1/retention", { name: "week", summary: "", expires: 7 * 86400 });
+    const uuid = await made("/v1/jobs", { name: "orders-nightly", summary: "", target, store, schedule, retention, paused: false });
+    job = (await t.req("GET", `/v1/job/${uuid}`)).json;
+    // A backup done (its archive, 4 KiB), then one failed: as the supervisor records them.
+    archive = crypto.randomUUID();
+    await t.catalog.archives.create({
+      uuid: archive, targetUuid: target, storeUuid: store, jobUuid: uuid, storeKey: "k1", takenAt: now() - 7200, expiresAt: now() + 86400,
+      notes: "before the upgrade", status: "valid", size: 4096, rawSize: 4096, sha256: null, compression: "zstd", cipher: "none", encryptionKey: null, purgedAt: null,
+    });
+    for (const [status, error] of [["done", null], ["failed", ERROR]] as const) {
+      const task = crypto.randomUUID();
+      await t.catalog.tasks.create({ uuid: task, owner: "admin", op: "backup", jobUuid: uuid, archiveUuid: null, targetUuid: target, storeUuid: store, requestedAt: now() });
+      expect((await t.catalog.tasks.claim(now(), { id: "r1", host: "h", pid: 1, pidSpace: null }))?.uuid).toBe(task);
+      expect(await t.catalog.tasks.finish(task, status, now() + (status === "failed" ? 1 : 0), status === "done" ? archive : undefined, undefined, error)).toBe(true);
+      if (status === "failed") failedTask = task;
+    }
+  });
+  afterAll(async () => {
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the jobs list shows each job's last run, next run and success rate", async () => {
+    const page = await b.get("/jobs");
+    expect(page.status).toBe(200);
+    for (const h of ["Last run", "Next run", "Success (30 days)"]) expect(page.html).toContain(h);
+    expect(page.html).toContain(`href="/tasks/${failedTask}"`);
+    expect(page.html).toMatch(/<time datetime="\d{4}-\d\d-\d\dT04:00:00Z"/);
+    expect(page.html).toContain("50%<span class=\"muted\"> of 2</span>");
+  });
+
+  test("the job page shows the last run's error, the next run and the window's figures; its archives by job", async () => {
+    const page = await b.get(`/jobs/${job.uuid}`);
+    expect(page.html).toContain(ERROR);
+    expect(page.html).toContain("2 runs, 1 failed (50% succeeded)");
+    expect(page.html).toContain(`href="/archives?job=${job.uuid}"`);
+    const archives = await b.get(`/archives?job=${job.uuid}`);
+    expect(archives.html).toContain(`/archives/${archive}`);
+    expect(archives.html).toContain(`name="job" value="${job.uuid}"`);
+  });
+
+  test("the dashboard names the failing job with its error, and the storage from the statistics", async () => {
+    const page = await b.get("/");
+    expect(page.html).toContain(`last run failed: ${ERROR}`);
+    expect(page.html).toContain("1 jobs, 1 failing; 1 archives held, 4.0 KiB.");
+    expect(page.html).toContain(">disk</a></td><td>fs</td><td>1</td><td>4.0 KiB</td>");
+  });
+
+  test("archive search: by notes, target or job name, and largest first", async () => {
+    expect((await b.get("/archives?q=UPGRADE")).html).toContain(`/archives/${archive}`);
+    expect((await b.get("/archives?q=orders-night")).html).toContain(`/archives/${archive}`);
+    expect((await b.get("/archives?q=nothing-like-it")).html).toContain("No archive matches these filters.");
+    expect((await b.get("/archives?sort=size")).status).toBe(200);
+  });
+
+  test("a failed task's page shows its error line", async () => {
+    expect((await b.get(`/tasks/${failedTask}`)).html).toContain(ERROR);
+  });
+});

@@ -108,8 +108,11 @@ export const archives = sqliteTable("archives", {
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
   index("archives_taken").on(t.takenAt),
   index("archives_status_expires").on(t.status, t.expiresAt),
-  // Retention rules are decided over one job's archives at a time.
+  // Job health and statistics (src/catalog/health.ts): a job's archives, and the
+  // per store/status/target totals read from the index alone (size and taken_at in it).
   index("archives_job_taken").on(t.jobUuid, t.takenAt),
+  index("archives_store_status_target").on(t.storeUuid, t.status, t.targetUuid, t.takenAt, t.size),
+  index("archives_status_purged").on(t.status, t.purgedAt),
 ]);
 
 // The objects of an archive written by an external producer (gpbackup's storage
@@ -156,11 +159,18 @@ export const tasks = sqliteTable("tasks", {
   runnerPid: integer("runner_pid"),
   runnerPidSpace: text("runner_pid_space"),
   heartbeatAt: time("heartbeat_at"),
+  // Why a failed task failed, in one line (the pipeline's root cause, secrets
+  // masked as in the log): what the API, metrics and notifications show.
+  error: text("error"),
 }, (t) => [
   index("tasks_status_requested").on(t.status, t.requestedAt),
   index("tasks_requested").on(t.requestedAt),
   index("tasks_job").on(t.jobUuid),
   index("tasks_archive").on(t.archiveUuid),
+  // A job's runs by end time (then uuid, the tie-break): its last run (one seek per job) and its window of
+  // runs; and every job's runs in a window, for a whole list (job health).
+  index("tasks_job_op_stopped").on(t.jobUuid, t.op, t.stoppedAt, t.uuid),
+  index("tasks_op_stopped").on(t.op, t.stoppedAt),
   // Exactly one task per job and due time, whoever files it (a late tick, a
   // restarted daemon, several daemons on one catalog). NULLs never collide.
   uniqueIndex("tasks_job_due").on(t.jobUuid, t.dueAt),

@@ -32,17 +32,28 @@ export function archiveDetails(o: any): [string, unknown][] {
 export const archiveCommands: Command[] = [
   {
     verb: "list", noun: "archive", summary: "List archives, newest first",
-    usage: "list archives [--target T] [--store S] [--after YYYYMMDD] [--before YYYYMMDD] [--status STATUS] [--limit N] [--offset N]",
+    usage: "list archives [--target T] [--store S] [--job J] [--search TEXT] [--min-size N] [--max-size N] [--after YYYYMMDD] [--before YYYYMMDD] [--status STATUS] [--sort taken_at|size] [--asc] [--limit N] [--offset N]",
     options: [["--target T", "only archives of this target (name or UUID)"], ["--store S", "only archives in this store"],
+      ["--job J", "only archives of this job"], ["--search TEXT", "notes, target name or job name containing TEXT (any case)"],
+      ["--min-size N, --max-size N", "bytes stored, at least / at most N"],
       ["--after YYYYMMDD", "taken on or after that day (UTC)"], ["--before YYYYMMDD", "taken before that day (UTC)"],
-      ["--status STATUS", STATUSES.join(", ")], ["--limit N, --offset N", "page through them (100 by default, at most 1000)"]],
-    examples: ["shield list archives --target orders-db", "shield list archives --after 20240101 --before 20240201 --json"],
-    specs: [{ name: "target" }, { name: "store" }, { name: "after" }, { name: "before" }, { name: "status" }, { name: "limit" }, { name: "offset" }],
+      ["--status STATUS", STATUSES.join(", ")], ["--sort taken_at|size", "newest (default) or largest first; --asc for the other way"],
+      ["--limit N, --offset N", "page through them (100 by default, at most 1000)"]],
+    examples: ["shield list archives --target orders-db", "shield list archives --after 20240101 --before 20240201 --json",
+      "shield list archives --search 'before upgrade'", "shield list archives --job orders-nightly --sort size"],
+    specs: [{ name: "target" }, { name: "store" }, { name: "after" }, { name: "before" }, { name: "status" }, { name: "limit" }, { name: "offset" },
+      { name: "job" }, { name: "search" }, { name: "min-size" }, { name: "max-size" }, { name: "sort" }, { name: "asc", flag: true }],
     async run(ctx) {
       const api = ctx.api();
       const q: Query = {};
       if (ctx.has("target")) q.target = await resolveUuid(api, KINDS.target, ctx.str("target")!);
       if (ctx.has("store")) q.store = await resolveUuid(api, KINDS.store, ctx.str("store")!);
+      if (ctx.has("job")) q.job = await resolveUuid(api, KINDS.job, ctx.str("job")!);
+      if (ctx.has("search")) q.q = ctx.str("search")!;
+      if (ctx.has("min-size")) q.min_size = parseInteger(ctx.str("min-size")!, "--min-size", 0, Number.MAX_SAFE_INTEGER);
+      if (ctx.has("max-size")) q.max_size = parseInteger(ctx.str("max-size")!, "--max-size", 0, Number.MAX_SAFE_INTEGER);
+      if (ctx.has("sort")) q.sort = oneOf(ctx.str("sort")!, "--sort", ["taken_at", "size"]);
+      if (ctx.flag("asc")) q.order = "asc";
       if (ctx.has("after")) q.after = parseDay(ctx.str("after")!, "--after");
       if (ctx.has("before")) q.before = parseDay(ctx.str("before")!, "--before");
       if (ctx.has("status")) q.status = oneOf(ctx.str("status")!, "--status", STATUSES);

@@ -5,7 +5,7 @@ import type { Query } from "../client.ts";
 import { CliError, EXIT, UsageError } from "../errors.ts";
 import { followOrReport } from "../follow.ts";
 import { createBody, editBody, formSpecs, type Field } from "../form.ts";
-import { formatDuration, short } from "../output.ts";
+import { formatBytes, formatDuration, short } from "../output.ts";
 import { ask } from "../prompt.ts";
 import { KINDS, resolve, resolveUuid, type Kind } from "../resolve.ts";
 import { oneOf, parseInteger } from "../values.ts";
@@ -48,7 +48,34 @@ const FIELDS: Field[] = [
 
 const job = (ctx: Ctx) => resolve(ctx.api(), KINDS.job, ctx.arg(0));
 
-function details(o: any): [string, unknown][] {
+/** "done 2024-01-01 04:00:00" or "FAILED …": the last run in one cell. */
+function lastRunCell(r: any): string {
+  if (!r) return "never";
+  return `${r.status === "failed" ? "FAILED" : r.status} ${r.stopped_at}`;
+}
+
+const percent = (rate: number | null | undefined) => (rate === null || rate === undefined ? "-" : `${Math.round(rate * 100)}%`);
+
+/** The job's health, as `show job` prints it (keys short enough to keep the details aligned as before). */
+function healthDetails(o: any): [string, unknown][] {
+  const r = o.last_run;
+  const w = o.window;
+  const pairs: [string, unknown][] = [
+    ["Last run", r ? `${r.status === "failed" ? "FAILED" : r.status} at ${r.stopped_at} UTC` +
+      `${r.duration === null ? "" : `, ran ${formatDuration(r.duration)}`}${r.size === null ? "" : `, ${formatBytes(r.size)}`} (task ${short(r.task_uuid)})` : "never"],
+  ];
+  if (r?.error) pairs.push(["Last error", r.error]);
+  pairs.push(["Next run", o.next_run ? `${o.next_run} UTC` : o.paused ? "- (paused)" : "- (the schedule never runs again)"]);
+  if (w) {
+    const days = formatDuration(w.seconds);
+    pairs.push([`Runs (${days})`, w.runs ? `${w.runs}, ${w.failures} failed: ${percent(w.success_rate)} succeeded` : "none"]);
+    if (w.median_duration !== null) pairs.push(["Median", `ran ${formatDuration(Math.round(w.median_duration))}, ${formatBytes(w.median_size)}`]);
+    if (w.size_trend_per_day !== null) pairs.push(["Size trend", `${w.size_trend_per_day < 0 ? "-" : "+"}${formatBytes(Math.abs(w.size_trend_per_day))} a day`]);
+  }
+  return pairs;
+}
+
+export function jobDetails(o: any): [string, unknown][] {
   return [
     ["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Paused", o.paused],
     ["Target", `${o.target_name} (${o.target_plugin}, ${o.target_uuid})`],
@@ -56,6 +83,7 @@ function details(o: any): [string, unknown][] {
     ["Schedule", `${o.schedule_name}: ${o.schedule} (${o.schedule_uuid})`],
     ["Retention", `${o.retention_name}: ${formatDuration(o.expiry)} (${o.retention_uuid})`],
     ["Priority", o.priority], ["Compression", o.compression], ["Agent", o.agent || "(none: the core runs the plugin)"],
+    ...healthDetails(o),
   ];
 }
 
@@ -74,7 +102,7 @@ async function listQuery(ctx: Ctx): Promise<Query> {
 
 export const jobCommands: Command[] = [
   {
-    verb: "list", noun: "job", summary: "List jobs",
+    verb: "list", noun: "job", summary: "List jobs, with their last and next run",
     usage: "list jobs [--paused|--unpaused] [--target T] [--store S] [--schedule S] [--retention R]",
     options: [["--paused / --unpaused", "only paused, or only active, jobs"], ["--target T", "only jobs of this target (name or UUID)"],
       ["--store S", "only jobs into this store"], ["--schedule S", "only jobs on this schedule"], ["--retention R", "only jobs under this retention policy (also --retention-policy)"]],
@@ -85,14 +113,15 @@ export const jobCommands: Command[] = [
         { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name }, { title: "Paused", value: (o) => o.paused },
         { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
         { title: "Schedule", value: (o) => o.schedule }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
-        { title: "Summary", value: (o) => o.summary },
+        { title: "Last run (UTC)", value: (o) => lastRunCell(o.last_run) }, { title: "Next run (UTC)", value: (o) => o.next_run },
+        { title: "OK (30d)", value: (o) => percent(o.window?.success_rate) },
       ], "(no jobs)");
     },
   },
   {
-    verb: "show", noun: "job", summary: "Show one job", usage: "show job JOB", args: ["JOB"],
+    verb: "show", noun: "job", summary: "Show one job, with its last run, next run and how its runs went", usage: "show job JOB", args: ["JOB"],
     examples: ["shield show job orders-nightly", "shield show job af0b --json"],
-    async run(ctx) { ctx.out.show(await job(ctx), details); },
+    async run(ctx) { ctx.out.show(await job(ctx), jobDetails); },
   },
   {
     verb: "create", noun: "job", summary: "Create a job",

@@ -21,6 +21,8 @@ export function taskDetails(t: any): [string, unknown][] {
     ...(t.due_at ? [["Due", `${t.due_at} UTC (the scheduled time it was filed for)`] as [string, unknown]] : []),
     ["Started", t.started_at && `${t.started_at} UTC`], ["Stopped", t.stopped_at && `${t.stopped_at} UTC`],
     ["Runner", t.runner],
+    // A failed task's reason in one line, before the log that tells the whole story.
+    ...(t.error ? [["Error", t.error] as [string, unknown]] : []),
   ];
 }
 

@@ -1,0 +1,15 @@
+import { route, type Router } from "./route.ts";
+import { StatisticsJson, StatisticsQuery } from "./schemas.ts";
+import { statisticsJson } from "./json.ts";
+import { DEFAULT_WINDOW_S, statistics } from "../core/health.ts";
+
+export function statisticsRoutes(router: Router): void {
+  route(router, {
+    method: "get", path: "/v1/statistics", tag: "statistics", permission: "read", query: StatisticsQuery,
+    summary: "What the stores hold, per store and target, and the failing jobs",
+    description: "stores: archives held (every status but purged) and their bytes, by_status (purged too), and over the last ?window= " +
+      "(like 30d; default 30d) added_per_day (bytes stored per day) and growth_per_day (that less the bytes purged per day). " +
+      "targets: archives held, bytes and the last one taken. failing_jobs: the jobs whose last backup failed, with its error, newest first.",
+    response: StatisticsJson,
+  }, async ({ query }) => statisticsJson(await statistics(router.core.catalog, query.window ?? DEFAULT_WINDOW_S)));
+}

@@ -1,0 +1,197 @@
+// Job health and statistics: how each job's backups went, and what the stores
+// hold. Every read here is one aggregate query for however many jobs, stores or
+// targets there are (never one per row), over the indexes of migration
+// 0005_job_health: tasks_job_op_stopped for a job's runs, archives_store_status_target
+// for the totals (read from the index alone: size and taken_at are in it).
+import { and, count, desc, eq, gte, inArray, isNotNull, min, sql, type SQL } from "drizzle-orm";
+import type { CatalogHandle } from "./open.ts";
+import type { Page, TaskStatus } from "./rows.ts";
+
+/** A finished backup of a job, as its health and history show it. */
+export interface Run {
+  task: string;
+  job: string;
+  status: TaskStatus;
+  requestedAt: number;
+  startedAt: number | null;
+  stoppedAt: number;
+  error: string | null;
+  archive: string | null;
+  /** Bytes stored (the archive's size); null for a failed run. */
+  size: number | null;
+}
+
+/** Archives grouped by store, status and target: what statistics and metrics total up. */
+export interface ArchiveTotal {
+  store: string;
+  status: string;
+  target: string;
+  archives: number;
+  bytes: number;
+  /** Of them, those taken at or after the window's start. */
+  addedArchives: number;
+  addedBytes: number;
+  lastTakenAt: number | null;
+}
+
+// A run is a backup that ended on its own: done or failed. Canceled ones are in the history only.
+const FINISHED = ["done", "failed", "canceled"] as const;
+// Past this many jobs a list's runs are read for every job and picked in memory:
+// one plain scan costs less than a huge IN list.
+const MAX_IN = 500;
+
+/** The figures of a job's runs in a window, as the catalog totals them. */
+export interface WindowStats {
+  runs: number;
+  failures: number;
+  /** Of the successful runs: seconds, and bytes stored (the mean of the middle two for an even count). */
+  medianDurationS: number | null;
+  medianSize: number | null;
+  /** Least-squares slope of the successful runs' sizes over their end times: bytes per day. */
+  sizeTrendPerDay: number | null;
+}
+
+export function healthQueries({ db, t, dialect }: CatalogHandle) {
+  const { tasks, archives, jobs } = t;
+  // A query the builder cannot write (window functions over a CTE), in each dialect's driver.
+  const all = async <R>(query: SQL): Promise<R[]> => (dialect === "pg"
+    ? [...(await db.execute(query))] as R[]
+    : (db as unknown as { all(q: SQL): R[] }).all(query));
+  const num = (x: unknown) => (x === null || x === undefined ? 0 : Number(x));
+  const runColumns = {
+    task: tasks.uuid, job: tasks.jobUuid, status: tasks.status, requestedAt: tasks.requestedAt, startedAt: tasks.startedAt,
+    stoppedAt: tasks.stoppedAt, error: tasks.error, archive: tasks.archiveUuid, size: archives.size,
+  };
+  const keep = (uuids?: string[]) => {
+    const wanted = uuids && uuids.length > MAX_IN ? new Set(uuids) : undefined;
+    return (r: { job: string | null }) => r.job !== null && (!wanted || wanted.has(r.job));
+  };
+
+  return {
+    /**
+     * The last run of each job (of `jobs`, or of all): job uuid → run. Jobs that
+     * never ran are absent. `succeeded`: the last successful run instead. One
+     * query: per job, one seek backwards in tasks_job_op_stopped.
+     */
+    async lastRuns(jobUuids?: string[], succeeded = false): Promise<Map<string, Run>> {
+      const out = new Map<string, Run>();
+      if (jobUuids && !jobUuids.length) return out;
+      const statuses = sql.raw(succeeded ? "('done')" : "('done', 'failed')");
+      const last = sql`(SELECT l.uuid FROM tasks l WHERE l.job_uuid = ${jobs.uuid} AND l.op = 'backup' AND l.stopped_at IS NOT NULL
+        AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1)`;
+      const rows = await db.select(runColumns).from(jobs)
+        .innerJoin(tasks, eq(tasks.uuid, last))
+        .leftJoin(archives, eq(archives.uuid, tasks.archiveUuid))
+        .where(jobUuids && jobUuids.length <= MAX_IN ? inArray(jobs.uuid, jobUuids) : undefined);
+      const wanted = keep(jobUuids);
+      for (const r of rows as Run[]) if (wanted(r)) out.set(r.job, { ...r, size: r.size === null ? null : Number(r.size) });
+      return out;
+    },
+
+    /**
+     * The figures of each job's runs that ended at or after `since` (of `jobs`, or
+     * of all): job uuid → figures; jobs without runs are absent. Aggregated by the
+     * catalog, medians too (window functions, in both dialects): a list of jobs
+     * never moves its runs into memory.
+     */
+    async windowStats(since: number, jobUuids?: string[]): Promise<Map<string, WindowStats>> {
+      const out = new Map<string, WindowStats>();
+      if (jobUuids && !jobUuids.length) return out;
+      const only = jobUuids && jobUuids.length <= MAX_IN ? sql`AND t.job_uuid IN (${sql.join(jobUuids.map((u) => sql`${u}`), sql`, `)})` : sql``;
+      const from = sql`CAST(${since} AS BIGINT)`;
+      // x: days since the window's start, for the least-squares slope of the sizes.
+      const x = sql`(CAST(w.stopped - ${from} AS DOUBLE PRECISION) / 86400)`;
+      const sized = sql`w.status = 'done' AND w.size IS NOT NULL`;
+      const query = sql`WITH w AS (
+          SELECT t.job_uuid AS job, t.status AS status, t.started_at AS started, t.stopped_at AS stopped, a.size AS size
+          FROM tasks t LEFT JOIN archives a ON a.uuid = t.archive_uuid
+          WHERE t.op = 'backup' AND t.status IN ('done', 'failed') AND t.stopped_at >= ${from} AND t.job_uuid IS NOT NULL ${only}
+        ), agg AS (
+          SELECT w.job AS job, count(*) AS runs, sum(CASE WHEN w.status = 'failed' THEN 1 ELSE 0 END) AS failures,
+            sum(CASE WHEN ${sized} THEN 1 ELSE 0 END) AS n,
+            sum(CASE WHEN ${sized} THEN ${x} ELSE 0 END) AS sx,
+            sum(CASE WHEN ${sized} THEN CAST(w.size AS DOUBLE PRECISION) ELSE 0 END) AS sy,
+            sum(CASE WHEN ${sized} THEN ${x} * CAST(w.size AS DOUBLE PRECISION) ELSE 0 END) AS sxy,
+            sum(CASE WHEN ${sized} THEN ${x} * ${x} ELSE 0 END) AS sxx
+          FROM w GROUP BY w.job
+        ), d AS (
+          SELECT w.job AS job, w.stopped - w.started AS v,
+            row_number() OVER (PARTITION BY w.job ORDER BY w.stopped - w.started) AS rn, count(*) OVER (PARTITION BY w.job) AS c
+          FROM w WHERE w.status = 'done' AND w.started IS NOT NULL
+        ), s AS (
+          SELECT w.job AS job, w.size AS v, row_number() OVER (PARTITION BY w.job ORDER BY w.size) AS rn, count(*) OVER (PARTITION BY w.job) AS c
+          FROM w WHERE ${sized}
+        ), md AS (
+          SELECT d.job AS job, avg(d.v) AS m FROM d WHERE d.rn IN ((d.c + 1) / 2, (d.c + 2) / 2) GROUP BY d.job
+        ), ms AS (
+          SELECT s.job AS job, avg(s.v) AS m FROM s WHERE s.rn IN ((s.c + 1) / 2, (s.c + 2) / 2) GROUP BY s.job
+        )
+        SELECT agg.job AS job, agg.runs AS runs, agg.failures AS failures, agg.n AS n, agg.sx AS sx, agg.sy AS sy, agg.sxy AS sxy, agg.sxx AS sxx,
+          md.m AS median_duration, ms.m AS median_size
+        FROM agg LEFT JOIN md ON md.job = agg.job LEFT JOIN ms ON ms.job = agg.job`;
+      const wanted = jobUuids && jobUuids.length > MAX_IN ? new Set(jobUuids) : undefined;
+      for (const r of await all<Record<string, unknown>>(query)) {
+        const job = String(r.job);
+        if (wanted && !wanted.has(job)) continue;
+        const n = num(r.n), sx = num(r.sx), sy = num(r.sy), sxy = num(r.sxy), sxx = num(r.sxx);
+        const den = n * sxx - sx * sx;
+        out.set(job, {
+          runs: num(r.runs), failures: num(r.failures),
+          medianDurationS: r.median_duration === null ? null : Number(r.median_duration),
+          medianSize: r.median_size === null ? null : Number(r.median_size),
+          // Bytes per day; none under two sized runs, or when they all ended at once.
+          sizeTrendPerDay: n < 2 || Math.abs(den) < 1e-9 ? null : Math.round((n * sxy - sx * sy) / den),
+        });
+      }
+      return out;
+    },
+
+    /** A job's finished backups (canceled ones too), newest first. */
+    async history(jobUuid: string, page: Page): Promise<Run[]> {
+      const rows = await db.select(runColumns).from(tasks).leftJoin(archives, eq(archives.uuid, tasks.archiveUuid))
+        .where(and(eq(tasks.jobUuid, jobUuid), eq(tasks.op, "backup"), inArray(tasks.status, [...FINISHED]), isNotNull(tasks.stoppedAt)))
+        .orderBy(desc(tasks.stoppedAt), desc(tasks.uuid)).limit(page.limit).offset(page.offset);
+      return (rows as Run[]).map((r) => ({ ...r, size: r.size === null ? null : Number(r.size) }));
+    },
+
+    /** Every archive row, totalled by store, status and target (one scan of one index). */
+    async archiveTotals(since: number): Promise<ArchiveTotal[]> {
+      const recent = sql`${archives.takenAt} >= ${since}`;
+      const rows = await db.select({
+        store: archives.storeUuid, status: archives.status, target: archives.targetUuid,
+        archives: count(), bytes: sql<number>`sum(coalesce(${archives.size}, 0))`,
+        addedArchives: sql<number>`sum(CASE WHEN ${recent} THEN 1 ELSE 0 END)`,
+        addedBytes: sql<number>`sum(CASE WHEN ${recent} THEN coalesce(${archives.size}, 0) ELSE 0 END)`,
+        lastTakenAt: sql<number | null>`max(${archives.takenAt})`,
+      }).from(archives).groupBy(archives.storeUuid, archives.status, archives.targetUuid);
+      return rows.map((r) => ({
+        ...r, archives: num(r.archives), bytes: num(r.bytes), addedArchives: num(r.addedArchives), addedBytes: num(r.addedBytes),
+        lastTakenAt: r.lastTakenAt === null ? null : Number(r.lastTakenAt),
+      }));
+    },
+
+    /** Bytes purged from each store at or after `since`: store uuid → bytes. */
+    async purgedSince(since: number): Promise<Map<string, number>> {
+      const rows = await db.select({ store: archives.storeUuid, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
+        .where(and(eq(archives.status, "purged"), gte(archives.purgedAt, since))).groupBy(archives.storeUuid);
+      return new Map(rows.map((r) => [r.store, num(r.bytes)]));
+    },
+
+    /** How many tasks there are of each status. */
+    async taskCounts(): Promise<Map<TaskStatus, number>> {
+      const rows = await db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status);
+      return new Map(rows.map((r) => [r.status, num(r.n)]));
+    },
+
+    /**
+     * The earliest next due time of the unpaused jobs (epoch seconds), or null: the
+     * scheduler moves it on as it files each run, so one far in the past is a
+     * scheduler that has fallen behind.
+     */
+    async earliestDue(): Promise<number | null> {
+      const rows = await db.select({ at: min(jobs.nextDueAt) }).from(jobs).where(eq(jobs.paused, false));
+      const at = rows[0]?.at;
+      return at === null || at === undefined ? null : Number(at);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// Job health and statistics, from the catalog's aggregate reads (catalog/health.ts):
+// each job's last run, next run and the figures of its runs over a window, and
+// the totals per store and target. A list of jobs costs two queries, whatever its length.
+import type { ArchiveTotal, Catalog, JobFilter, JobView, OptionalPage, Run, WindowStats } from "../catalog/index.ts";
+import { scheduleRun } from "../api/next-run.ts";
+import { daemonZone } from "../scheduler/zone.ts";
+import { parseTimespec } from "../scheduler/timespec.ts";
+
+export const DEFAULT_WINDOW_S = 30 * 86400;
+
+export interface WindowFigures {
+  /** The window, in seconds, ending now. */
+  windowS: number;
+  /** Backups that ended (done or failed) in the window. */
+  runs: number;
+  failures: number;
+  /** done / runs, from 0 to 1; null without runs. */
+  successRate: number | null;
+  /** Of the successful runs: seconds, and bytes stored. */
+  medianDurationS: number | null;
+  medianSize: number | null;
+  /** Least-squares slope of the successful runs' sizes: bytes per day (null under two runs). */
+  sizeTrendPerDay: number | null;
+}
+
+export interface JobHealth {
+  lastRun: Run | null;
+  /** Epoch seconds; null for a paused job or a schedule that never runs again. */
+  nextRun: number | null;
+  window: WindowFigures;
+}
+
+export function windowFigures(w: WindowStats | undefined, windowS: number): WindowFigures {
+  if (!w) return { windowS, runs: 0, failures: 0, successRate: null, medianDurationS: null, medianSize: null, sizeTrendPerDay: null };
+  return {
+    windowS, runs: w.runs, failures: w.failures,
+    successRate: w.runs ? (w.runs - w.failures) / w.runs : null,
+    medianDurationS: w.medianDurationS, medianSize: w.medianSize, sizeTrendPerDay: w.sizeTrendPerDay,
+  };
+}
+
+/** When a job runs next: the same answer as its schedule's next_run (next-run.ts caches it). */
+export function nextRun(job: Pick<JobView, "paused" | "timespec">, nowMs: number): number | null {
+  if (job.paused) return null;
+  const next = scheduleRun(job.timespec, daemonZone(), nowMs).next;
+  return next === null ? null : Math.floor(next / 1000);
+}
+
+// A schedule's interval, remembered per text: schedules are few, metrics are scraped often.
+const intervals = new Map<string, number | null>();
+
+/**
+ * Seconds between a schedule's next two runs (null if it has fewer): what an
+ * alert "no successful backup in 1.5 × the interval" multiplies. For an irregular
+ * schedule ("mondays and thursdays") it is the coming gap, not the longest.
+ */
+export function scheduleInterval(timespec: string, nowMs: number): number | null {
+  const key = `${daemonZone()}\n${timespec}`;
+  if (intervals.has(key)) return intervals.get(key)!;
+  let interval: number | null = null;
+  try {
+    const spec = parseTimespec(timespec);
+    const a = spec.next(new Date(nowMs), daemonZone());
+    const b = a && spec.next(a, daemonZone());
+    if (a && b) interval = Math.round((b.getTime() - a.getTime()) / 1000);
+  } catch { /* left null */ }
+  if (intervals.size > 10_000) intervals.clear();
+  intervals.set(key, interval);
+  return interval;
+}
+
+type HealthOf = Pick<JobView, "uuid" | "paused" | "timespec">;
+
+function combine(jobs: HealthOf[], last: Map<string, Run>, stats: Map<string, WindowStats>, windowS: number, nowMs: number): Map<string, JobHealth> {
+  return new Map(jobs.map((j) => [j.uuid, {
+    lastRun: last.get(j.uuid) ?? null,
+    nextRun: nextRun(j, nowMs),
+    window: windowFigures(stats.get(j.uuid), windowS),
+  }]));
+}
+
+/** The health of every job given: two queries, whatever their number (the catalog aggregates). */
+export async function jobsHealth(catalog: Catalog, jobs: HealthOf[], windowS: number, nowMs = Date.now()): Promise<Map<string, JobHealth>> {
+  const uuids = jobs.map((j) => j.uuid);
+  const since = Math.floor(nowMs / 1000) - windowS;
+  const [last, stats] = await Promise.all([catalog.health.lastRuns(uuids), catalog.health.windowStats(since, uuids)]);
+  return combine(jobs, last, stats, windowS, nowMs);
+}
+
+/**
+ * A list of jobs with their health. The whole list (no filter, no page), as
+ * dashboards ask for it, reads the jobs and their runs at once: three queries
+ * side by side rather than one after the other.
+ */
+export async function listJobsHealth(
+  catalog: Catalog, filter: JobFilter, page: OptionalPage, windowS: number, nowMs = Date.now(),
+): Promise<{ jobs: JobView[]; health: Map<string, JobHealth> }> {
+  const whole = Object.values(filter).every((v) => v === undefined) && page.limit === undefined && !page.offset;
+  if (!whole) {
+    const jobs = await catalog.jobs.list(filter, page);
+    return { jobs, health: await jobsHealth(catalog, jobs, windowS, nowMs) };
+  }
+  const since = Math.floor(nowMs / 1000) - windowS;
+  const [jobs, last, stats] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns(), catalog.health.windowStats(since)]);
+  return { jobs, health: combine(jobs, last, stats, windowS, nowMs) };
+}
+
+export interface StoreFigures {
+  uuid: string; name: string | null; plugin: string | null;
+  /** Archives whose blob is (or may still be) in the store: every status but purged. */
+  archives: number; bytes: number;
+  byStatus: Record<string, { archives: number; bytes: number }>;
+  /** Over the window: bytes stored per day, and that less the bytes purged per day. */
+  addedPerDay: number; growthPerDay: number;
+}
+
+export interface TargetFigures {
+  uuid: string; name: string | null; plugin: string | null;
+  archives: number; bytes: number; lastTakenAt: number | null;
+}
+
+export interface Statistics {
+  windowS: number;
+  totals: { archives: number; bytes: number; jobs: number; failingJobs: number };
+  stores: StoreFigures[];
+  targets: TargetFigures[];
+  /** Jobs whose last run failed, most recent failure first. */
+  failing: { job: JobView; run: Run }[];
+}
+
+/** Totals of archive rows by store and target (held: not purged). */
+export function storeAndTargetFigures(
+  totals: ArchiveTotal[], purged: Map<string, number>, windowS: number,
+  stores: { uuid: string; name: string; plugin: string }[], targets: { uuid: string; name: string; plugin: string }[],
+): { stores: StoreFigures[]; targets: TargetFigures[] } {
+  const days = windowS / 86400;
+  const storeOut = new Map<string, StoreFigures>();
+  const targetOut = new Map<string, TargetFigures>();
+  for (const s of stores) storeOut.set(s.uuid, { uuid: s.uuid, name: s.name, plugin: s.plugin, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 });
+  for (const x of targets) targetOut.set(x.uuid, { uuid: x.uuid, name: x.name, plugin: x.plugin, archives: 0, bytes: 0, lastTakenAt: null });
+  const added = new Map<string, number>();
+  for (const r of totals) {
+    // A store or target deleted since: its archives still count, under its uuid.
+    let s = storeOut.get(r.store);
+    if (!s) storeOut.set(r.store, (s = { uuid: r.store, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 }));
+    const st = (s.byStatus[r.status] ??= { archives: 0, bytes: 0 });
+    st.archives += r.archives;
+    st.bytes += r.bytes;
+    // Taken in the window, whatever became of it since: what was stored.
+    added.set(r.store, (added.get(r.store) ?? 0) + r.addedBytes);
+    if (r.status === "purged") continue;
+    s.archives += r.archives;
+    s.bytes += r.bytes;
+    let x = targetOut.get(r.target);
+    if (!x) targetOut.set(r.target, (x = { uuid: r.target, name: null, plugin: null, archives: 0, bytes: 0, lastTakenAt: null }));
+    x.archives += r.archives;
+    x.bytes += r.bytes;
+    if (r.lastTakenAt !== null && (x.lastTakenAt === null || r.lastTakenAt > x.lastTakenAt)) x.lastTakenAt = r.lastTakenAt;
+  }
+  for (const s of storeOut.values()) {
+    const a = added.get(s.uuid) ?? 0;
+    s.addedPerDay = Math.round(a / days);
+    s.growthPerDay = Math.round((a - (purged.get(s.uuid) ?? 0)) / days);
+  }
+  const byName = <T extends { name: string | null; uuid: string }>(a: T, b: T) => (a.name ?? `~${a.uuid}`).localeCompare(b.name ?? `~${b.uuid}`);
+  return { stores: [...storeOut.values()].sort(byName), targets: [...targetOut.values()].sort(byName) };
+}
+
+export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
+  const since = Math.floor(nowMs / 1000) - windowS;
+  const [totals, purged, stores, targets, jobs, last] = await Promise.all([
+    catalog.health.archiveTotals(since), catalog.health.purgedSince(since),
+    catalog.stores.list(), catalog.targets.list(), catalog.jobs.list(), catalog.health.lastRuns(),
+  ]);
+  const figures = storeAndTargetFigures(totals, purged, windowS, stores, targets);
+  const failing = jobs.flatMap((job) => {
+    const run = last.get(job.uuid);
+    return run?.status === "failed" ? [{ job, run }] : [];
+  }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt);
+  const held = figures.stores.reduce((a, s) => ({ archives: a.archives + s.archives, bytes: a.bytes + s.bytes }), { archives: 0, bytes: 0 });
+  return { windowS, totals: { ...held, jobs: jobs.length, failingJobs: failing.length }, ...figures, failing };
+}
