@@ -34,6 +34,24 @@ export interface EndpointField {
   enum: string[];
 }
 
+/** Field types whose value is text: the original Shield's plugins read them as strings. */
+const TEXT_TYPES: ReadonlySet<string> = new Set<FieldType>(["string", "password", "abspath", "enum"]);
+
+/**
+ * What an endpoint's JSON value must be for a field of this type, in words, when
+ * the value is not that (the API refuses it before the plugin's `validate` runs);
+ * undefined when it is. Only types whose JSON shape is unambiguous are judged;
+ * others (bool, wslist, types a plugin invents) are left to the plugin's `validate`.
+ */
+export function jsonShapeProblem(type: string, value: unknown): string | undefined {
+  if (TEXT_TYPES.has(type) && typeof value !== "string") return "must be a string";
+  // A port as the user typed it ("5432") or as a number: both are read alike by our
+  // plugins; the web UI and CLI send what was typed, so original plugins get strings.
+  if (type === "port" && typeof value !== "string" && !Number.isInteger(value)) return "must be a port number, as a string or a whole number";
+  if (type === "list" && !(Array.isArray(value) && value.every((x) => typeof x === "string"))) return `must be a list of strings, like ["a", "b"]`;
+  return undefined;
+}
+
 const text = (x: unknown) => (typeof x === "string" ? x : typeof x === "number" ? String(x) : undefined);
 
 /**

@@ -16,6 +16,8 @@
 // whole-server archive holds. Archives of the original Shield's mysql plugin have no
 // such line: they are fed to the client as they are, as that plugin did.
 
+import { unread } from "../unread.ts";
+
 export const HEADER_PREFIX = "-- shield-mysql archive v1: ";
 export const ACCOUNTS_LINE = "-- shield-mysql: accounts and grants";
 
@@ -57,20 +59,7 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ what: 
       throw new Error("the archive's first line is a damaged shield-mysql header");
     }
   }
-  let sentHead = false;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(ctl) {
-      if (!sentHead) {
-        sentHead = true;
-        if (first.byteLength) { ctl.enqueue(first); return; }
-      }
-      if (done) { ctl.close(); return; }
-      const r = await reader.read();
-      if (r.done) ctl.close();
-      else ctl.enqueue(r.value);
-    },
-    cancel(reason) { return reader.cancel(reason); },
-  }, { highWaterMark: 0 });
+  const stream = unread(first, reader, done);
   return { what, stream };
 }
 

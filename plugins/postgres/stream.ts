@@ -2,6 +2,8 @@
 // look at its first bytes to tell the two kinds of dump apart, and leave out the
 // two statements of a cluster dump that PostgreSQL always refuses.
 
+import { unread } from "../unread.ts";
+
 export type DumpKind = "custom" | "plain" | "unknown" | "empty";
 
 /** pg_dump's custom format starts with these bytes; pg_dumpall's SQL with a comment. */
@@ -25,20 +27,7 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ kind: 
     : first.subarray(0, CUSTOM_MAGIC.length).equals(CUSTOM_MAGIC) ? "custom"
     : first.subarray(0, PLAIN_START.length).equals(PLAIN_START) ? "plain"
     : "unknown";
-  let sentHead = false;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(ctl) {
-      if (!sentHead) {
-        sentHead = true;
-        if (first.byteLength) { ctl.enqueue(first); return; }
-      }
-      if (done) { ctl.close(); return; }
-      const r = await reader.read();
-      if (r.done) ctl.close();
-      else ctl.enqueue(r.value);
-    },
-    cancel(reason) { return reader.cancel(reason); },
-  }, { highWaterMark: 0 });
+  const stream = unread(first, reader, done);
   return { kind, stream };
 }
 

@@ -5,12 +5,10 @@
 // is taken by ours as one pattern per line, which is rarely what was meant. So the
 // API refuses a value whose JSON type contradicts the declaration, naming the field.
 //
-// Only types whose JSON shape is unambiguous are judged; others (bool, wslist,
-// types a plugin invents) are left to the plugin's `validate`.
+// Which JSON shape each field type requires is the field-type vocabulary's own
+// rule (src/endpoint-fields.ts, shared with the front doors); here it is applied.
+import { jsonShapeProblem } from "../endpoint-fields.ts";
 import type { PluginField } from "../plugin-host/index.ts";
-
-/** Field types whose value is text: the original Shield's plugins read them as strings. */
-const TEXT = new Set(["string", "password", "abspath", "enum"]);
 
 /**
  * What is wrong with the first value that contradicts its field's declared type,
@@ -24,18 +22,8 @@ export function fieldTypeError(plugin: string, fields: unknown, endpoint: Record
     // `fields` is the plugin's own output: trust only well-formed entries.
     if (!f || typeof f.name !== "string" || typeof f.type !== "string" || !Object.hasOwn(endpoint, f.name)) continue;
     const value = endpoint[f.name];
-    const declared = `plugin ${plugin} declares it ${f.type}`;
-    if (TEXT.has(f.type) && typeof value !== "string") {
-      return `"${f.name}" must be a string (${declared}), not ${jsonType(value)}`;
-    }
-    // A port as the user typed it ("5432") or as a number: both are read alike by our
-    // plugins; the web UI and CLI send what was typed, so original plugins get strings.
-    if (f.type === "port" && typeof value !== "string" && !Number.isInteger(value)) {
-      return `"${f.name}" must be a port number, as a string or a whole number (${declared}), not ${jsonType(value)}`;
-    }
-    if (f.type === "list" && !(Array.isArray(value) && value.every((x) => typeof x === "string"))) {
-      return `"${f.name}" must be a list of strings, like ["a", "b"] (${declared}), not ${jsonType(value)}`;
-    }
+    const must = jsonShapeProblem(f.type, value);
+    if (must) return `"${f.name}" ${must} (plugin ${plugin} declares it ${f.type}), not ${jsonType(value)}`;
   }
   return undefined;
 }

@@ -46,33 +46,26 @@ export async function rekey(argv: string[]): Promise<number> {
     });
     const oldSecrets = new EndpointSecrets(oldKey);
     const newSecrets = new EndpointSecrets(newKey);
-    const endpoints = (await catalog.endpoints.all()).flatMap((e) => {
-      let next: string;
+    /** `sealed` re-sealed under the new key; a secret that does not open is named as `what`. */
+    const reseal = (sealed: string, what: string): string => {
       try {
-        next = oldSecrets.rewrap(e.endpoint, newSecrets);
+        return oldSecrets.rewrap(sealed, newSecrets);
       } catch (err) {
-        throw new Error(`the endpoint of ${e.kind} "${e.name}": ${(err as Error).message}`);
+        throw new Error(`${what}: ${(err as Error).message}`);
       }
+    };
+    const endpoints = (await catalog.endpoints.all()).flatMap((e) => {
+      const next = reseal(e.endpoint, `the endpoint of ${e.kind} "${e.name}"`);
       return next === e.endpoint ? [] : [{ ...e, next }];
     });
     // Notification channels keep their secrets sealed the same way (SMTP password, webhook secret and URLs).
     const channels = (await catalog.notifications.channels.list()).flatMap((ch) => {
-      let next: string;
-      try {
-        next = oldSecrets.rewrap(ch.settings, newSecrets);
-      } catch (err) {
-        throw new Error(`the settings of notification channel "${ch.name}": ${(err as Error).message}`);
-      }
+      const next = reseal(ch.settings, `the settings of notification channel "${ch.name}"`);
       return next === ch.settings ? [] : [{ uuid: ch.uuid, next }];
     });
     // So do auth providers (the LDAP service account's bind_password).
     const providers = (await catalog.authProviders.list()).flatMap((p) => {
-      let next: string;
-      try {
-        next = oldSecrets.rewrap(p.config, newSecrets);
-      } catch (err) {
-        throw new Error(`the settings of auth provider "${p.name}": ${(err as Error).message}`);
-      }
+      const next = reseal(p.config, `the settings of auth provider "${p.name}"`);
       return next === p.config ? [] : [{ uuid: p.uuid, next }];
     });
     for (const r of rewrapped) await catalog.archives.setEncryptionKey(r.uuid, r.key);

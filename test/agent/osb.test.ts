@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOsbServer, type OsbServer } from "../../src/agent/osb/index.ts";
-import { MOTO_KEY, MOTO_REGION, motoAvailable, startMoto, type Moto } from "../helpers/moto.ts";
+import { MOTO_KEY, MOTO_REGION, freshBucket, motoAvailable, startMoto, type Moto } from "../helpers/s3.ts";
 import { freePort } from "../helpers/services.ts";
 
 const USER = "broker";
@@ -54,7 +54,7 @@ printf 'payload of %s with %s' "$database" "$password" > "$f"`),
 function backupBody(id: string, params: Record<string, unknown>[] = [], dest: Record<string, unknown> = {}) {
   return {
     id,
-    destination: { type: "S3", bucket, region: MOTO_REGION, authKey: MOTO_KEY.id, authSecret: MOTO_KEY.secret, ...dest },
+    destination: { type: "S3", bucket, region: MOTO_REGION, authKey: MOTO_KEY.access_key_id, authSecret: MOTO_KEY.secret_access_key, ...dest },
     backup: {
       host: "host", user: "user", password: "password", database: "database name",
       parameters: [{ key: "arbitraryValue" }, { retries: 2 }, { trace_file: trace }, ...params],
@@ -65,7 +65,7 @@ function backupBody(id: string, params: Record<string, unknown>[] = [], dest: Re
 function restoreBody(id: string, filename: string, params: Record<string, unknown>[] = []) {
   return {
     id,
-    destination: { type: "S3", bucket, region: MOTO_REGION, authKey: MOTO_KEY.id, authSecret: MOTO_KEY.secret, filename },
+    destination: { type: "S3", bucket, region: MOTO_REGION, authKey: MOTO_KEY.access_key_id, authSecret: MOTO_KEY.secret_access_key, filename },
     restore: { host: "host", user: "user", password: "password", database: "database_name", parameters: [{ trace_file: trace }, ...params] },
   };
 }
@@ -90,7 +90,7 @@ const traced = () => (existsSync(trace) ? readFileSync(trace, "utf8").trim().spl
 describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
   beforeAll(async () => {
     moto = await startMoto();
-    bucket = await moto.bucket();
+    bucket = await freshBucket("osb", moto);
     root = mkdtempSync(join(tmpdir(), "shield-osb-test-"));
     scripts = join(root, "scripts");
     require("node:fs").mkdirSync(scripts);
@@ -100,7 +100,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
   });
   afterAll(async () => {
     await osb?.stop();
-    moto?.stop();
+    // The shared moto_server is stopped when the run ends (test/helpers/preload.ts).
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -222,7 +222,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
       const b = (await r.json()) as any;
       expect(b.status).toBe("FAILED");
       expect(b.error_message).toContain(why);
-      expect(JSON.stringify(b)).not.toContain(MOTO_KEY.secret);
+      expect(JSON.stringify(b)).not.toContain(MOTO_KEY.secret_access_key);
     }
     // A restore must name the file.
     const r = await call("PUT", "/restore", { ...restoreBody("r1", "f"), destination: { ...restoreBody("r1", "f").destination, filename: undefined } });
@@ -263,7 +263,7 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
     const m = await until("restore", "no-such-file");
     expect(m.status).toBe("FAILED");
     expect(m.error_message).toContain("nowhere.tar.gz");
-    expect(m.error_message).not.toContain(MOTO_KEY.secret);
+    expect(m.error_message).not.toContain(MOTO_KEY.secret_access_key);
   });
 
   test("DELETE of a running job cancels it; its cleanup and unlock run before the 200", async () => {

@@ -6,12 +6,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { apiClient } from "../helpers/api-client.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { makeNetNs, netnsAvailable, type NetNs } from "../helpers/netns.ts";
 
 const PASSWORD = "e2e-netns-password";
 const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}`, "content-type": "application/json" };
 
 describe.skipIf(!netnsAvailable)("an agent in its own network namespace", () => {
   let d: DaemonProcess;
@@ -19,18 +19,8 @@ describe.skipIf(!netnsAvailable)("an agent in its own network namespace", () => 
   let agent: AgentProcess;
   let storeDir: string;
   let outDir: string;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(d.url + path, { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: r.status, json: (await r.json()) as any };
-  };
-  const waitTask = async (uuid: string) => {
-    for (const deadline = Date.now() + 60_000; ;) {
-      const { json } = await call("GET", `/v1/task/${uuid}`);
-      if (!["pending", "running"].includes(json.status)) return json;
-      if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-      await Bun.sleep(100);
-    }
-  };
+  const call = (method: string, path: string, body?: unknown) => apiClient(d, "admin", PASSWORD).call(method, path, body);
+  const waitTask = (uuid: string) => apiClient(d, "admin", PASSWORD).waitTask(uuid);
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
@@ -17,22 +18,8 @@ import { WebClient } from "../web/session-client.ts";
 const PASSWORD = "e2e-agent-password";
 const PG_SECRET = "pg-secret-never-logged";
 const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}\n${d.stderr().slice(-3000)}`);
-    await Bun.sleep(100);
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD, { stderrOnTimeout: true });
 
 async function waitLog(d: DaemonProcess, uuid: string, text: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;

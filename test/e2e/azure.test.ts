@@ -7,47 +7,14 @@ import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } f
 import postgres from "postgres";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteAvailable, startAzurite } from "../helpers/azurite.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
+import { customersFingerprint, fillCustomers } from "../helpers/pg-fixtures.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 
 const PASSWORD = "e2e-azure-password";
 const PG_SECRET = "pg-secret-never-logged";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
-
-async function fill(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  await sql`CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE)`;
-  await sql`CREATE TABLE blobs (id int PRIMARY KEY, data bytea)`;
-  await sql`INSERT INTO customers (name, email) SELECT 'customer ' || i, 'c' || i || '@example.com' FROM generate_series(1, 5000) i`;
-  // A few MB of incompressible bytes: the archive spans several blocks of the store.
-  await sql`INSERT INTO blobs SELECT i, decode(string_agg(lpad(to_hex((random() * 255)::int), 2, '0'), ''), 'hex') FROM generate_series(1, 40) i, generate_series(1, 65536) j GROUP BY i`;
-  await sql.end();
-}
-
-async function fingerprint(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    const [c] = await sql`SELECT count(*)::int AS n, md5(string_agg(name || email, ',' ORDER BY id)) AS h FROM customers`;
-    const [b] = await sql`SELECT count(*)::int AS n, md5(string_agg(md5(data), ',' ORDER BY id)) AS h FROM blobs`;
-    return { customers: c, blobs: b };
-  } finally {
-    await sql.end();
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD);
 
 describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azure (Azurite) and restored, through the API", () => {
   let d: DaemonProcess;
@@ -81,7 +48,7 @@ describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azur
     await container.create();
     srcUrl = await freshDatabase("e2eazure");
     pgPort = (await startPostgres()).port;
-    await fill(srcUrl);
+    await fillCustomers(srcUrl, 40);
     d = await startShieldDaemon({ env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
   });
   afterAll(async () => {
@@ -135,7 +102,7 @@ describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azur
   });
 
   test("restores in place from Azure after the data is damaged", async () => {
-    const before = await fingerprint(srcUrl);
+    const before = await customersFingerprint(srcUrl);
     const sql = postgres(srcUrl, { max: 1, onnotice: () => {} });
     await sql`DROP TABLE blobs`;
     await sql`DELETE FROM customers WHERE id % 2 = 0`;
@@ -144,7 +111,7 @@ describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azur
     expect(r.json.ok).toBe("scheduled");
     const task = await waitTask(d, r.json.task_uuid);
     expect(task.status).toBe("done");
-    expect(await fingerprint(srcUrl)).toEqual(before);
+    expect(await customersFingerprint(srcUrl)).toEqual(before);
   });
 
   test("restores from Azure into another database", async () => {
@@ -153,7 +120,7 @@ describe.skipIf(!pgAvailable || !azuriteAvailable)("PostgreSQL backed up to Azur
     const r = await call(d, "POST", `/v1/archive/${ids.archive}/restore`, { target: other });
     const task = await waitTask(d, r.json.task_uuid);
     expect(task.status).toBe("done");
-    expect(await fingerprint(srcUrl.replace(/\/[^/]+$/, `/${name}`))).toEqual(await fingerprint(srcUrl));
+    expect(await customersFingerprint(srcUrl.replace(/\/[^/]+$/, `/${name}`))).toEqual(await customersFingerprint(srcUrl));
   });
 
   test("deleting the archive purges its blob from the container", async () => {

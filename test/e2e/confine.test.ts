@@ -7,24 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
 
 const PASSWORD = "e2e-confine-password";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD);
 
 const regularFiles = (dir: string) => readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());
 

@@ -7,27 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
 import {
   ADMIN_PASSWORD, ADMIN_USER, fingerprint, mariadbAvailable, seedFixture, startMariadb, type MariadbServer,
 } from "../helpers/mariadb.ts";
 
 const PASSWORD = "e2e-mysql-password";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD, { waitMs: 90_000 });
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());

@@ -9,28 +9,15 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
 import { eventually, startHttpReceiver, startSmtp, type HttpReceiver, type SmtpReceiver } from "../helpers/receivers.ts";
 import { freePort } from "../helpers/services.ts";
 
 const PASSWORD = "e2e-notify-password";
 const SECRET = "hmac-secret-of-the-webhook";
 const SMTP_PASSWORD = "smtp-pass-never-shown";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD);
 
 describe("notifications", () => {
   let d: DaemonProcess;

@@ -8,26 +8,13 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
 import { compare, seed, snapshot } from "../helpers/redis-fixture.ts";
 import { redisAvailable, startRedis, type RedisServer } from "../helpers/redis.ts";
 
 const PASSWORD = "e2e-redis-password";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD);
 
 /** A TCP relay to a Redis port that passes `limit` bytes of the server's answers, then cuts both connections. */
 function cuttingProxy(port: number, limit: number) {

@@ -7,48 +7,15 @@ import { resolve } from "node:path";
 import postgres from "postgres";
 import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { daemonApi } from "../helpers/api-client.ts";
+import { customersFingerprint, fillCustomers } from "../helpers/pg-fixtures.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freshBucket, MOTO_KEY, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, type Moto } from "../helpers/s3.ts";
 
 const PASSWORD = "e2e-s3-password";
 const PG_SECRET = "pg-secret-never-logged";
-const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
 
-async function call(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const r = await fetch(d.url + path, { method, headers: { ...auth, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as any };
-}
-
-async function waitTask(d: DaemonProcess, uuid: string, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call(d, "GET", `/v1/task/${uuid}`);
-    if (!["pending", "running"].includes(json.status)) return json;
-    if (Date.now() > deadline) throw new Error(`task still ${json.status}: ${json.log}`);
-    await Bun.sleep(100);
-  }
-}
-
-async function fill(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  await sql`CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE)`;
-  await sql`INSERT INTO customers (name, email) SELECT 'customer ' || i, 'c' || i || '@example.com' FROM generate_series(1, 5000) i`;
-  // Incompressible bytes enough for a multipart upload (parts of 5 MiB).
-  await sql`CREATE TABLE blobs (id int PRIMARY KEY, data bytea)`;
-  await sql`INSERT INTO blobs SELECT i, decode(string_agg(lpad(to_hex((random() * 255)::int), 2, '0'), ''), 'hex') FROM generate_series(1, 200) i, generate_series(1, 65536) j GROUP BY i`;
-  await sql.end();
-}
-
-async function fingerprint(url: string) {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    const [c] = await sql`SELECT count(*)::int AS n, md5(string_agg(name || email, ',' ORDER BY id)) AS h FROM customers`;
-    const [b] = await sql`SELECT count(*)::int AS n, md5(string_agg(md5(data), ',' ORDER BY id)) AS h FROM blobs`;
-    return { customers: c, blobs: b };
-  } finally {
-    await sql.end();
-  }
-}
+const { call, waitTask } = daemonApi("admin", PASSWORD, { waitMs: 90_000 });
 
 describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and restored from it, through the API", () => {
   let d: DaemonProcess;
@@ -61,7 +28,7 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
   beforeAll(async () => {
     srcUrl = await freshDatabase("e2es3");
     pgPort = (await startPostgres()).port;
-    await fill(srcUrl);
+    await fillCustomers(srcUrl, 200);
     moto = await startMoto();
     bucket = await freshBucket("e2e");
     d = await startShieldDaemon({
@@ -118,7 +85,7 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
   });
 
   test("restores in place from S3 after the data is damaged", async () => {
-    const before = await fingerprint(srcUrl);
+    const before = await customersFingerprint(srcUrl);
     const sql = postgres(srcUrl, { max: 1, onnotice: () => {} });
     await sql`DROP TABLE blobs`;
     await sql`DELETE FROM customers WHERE id % 2 = 0`;
@@ -127,7 +94,7 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
     expect(r.json.ok).toBe("scheduled");
     const task = await waitTask(d, r.json.task_uuid);
     expect(task.status).toBe("done");
-    expect(await fingerprint(srcUrl)).toEqual(before);
+    expect(await customersFingerprint(srcUrl)).toEqual(before);
   });
 
   test("restores from S3 into another database", async () => {
@@ -135,7 +102,7 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
     const other = await created("/v1/targets", { name: "other", plugin: "postgres", endpoint: pgTarget(db), agent: "" });
     const task = await waitTask(d, (await call(d, "POST", `/v1/archive/${ids.archive}/restore`, { target: other })).json.task_uuid);
     expect(task.status).toBe("done");
-    expect(await fingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await fingerprint(srcUrl));
+    expect(await customersFingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await customersFingerprint(srcUrl));
   });
 
   test("the CLI restores from S3 too (restore archive --to --follow)", async () => {
@@ -149,7 +116,7 @@ describe.skipIf(!pgAvailable || !motoAvailable)("PostgreSQL backed up to S3 and 
     } finally {
       cli.cleanup();
     }
-    expect(await fingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await fingerprint(srcUrl));
+    expect(await customersFingerprint(srcUrl.replace(/\/[^/]+$/, `/${db}`))).toEqual(await customersFingerprint(srcUrl));
   });
 
   test("a canceled backup leaves no object and no multipart upload in the bucket", async () => {

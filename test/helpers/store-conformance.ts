@@ -17,10 +17,17 @@
 // at once); purge is idempotent; retrieve of a missing key exits 4; a store whose
 // input never properly ends (the daemon did not commit: the guard stops it) leaves
 // no blob; concurrent stores do not collide; validate refuses bad endpoints with
-// the protocol's exit codes; test does a live check.
+// the protocol's exit codes; test does a live check. A built-in store is also
+// driven under a real `shield guard` as the daemon drives it (the daemon dies
+// before the commit; the store runs in-process inside its guard), and, given a
+// memory bound, its streamed round trip is watched for peak RSS.
 import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
+import { closeSync, constants as C, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Endpoint, Plugin } from "../../plugins/protocol.ts";
+import type { FromGuard } from "../../src/pipeline/guard.ts";
 
 export interface StoreUnderTest {
   /** Shown in the test names. */
@@ -47,8 +54,11 @@ export interface StoreUnderTest {
   leftovers?(endpoint: Endpoint): Promise<string[]>;
   /** A key the store could have made that names no blob. */
   missingKey: string;
-  /** Endpoints validate must refuse, with the exit code (12 missing, 13 invalid). */
-  badEndpoints(good: Endpoint): [what: string, endpoint: Endpoint, code: number][];
+  /**
+   * Endpoints validate must refuse, with the exit code (12 missing, 13 invalid),
+   * and optionally a word the one-line message must hold.
+   */
+  badEndpoints(good: Endpoint): [what: string, endpoint: Endpoint, code: number, says?: string][];
   /** An endpoint that passes validate (or not) but fails a live check: `test` must fail on it. */
   unreachable?(good: Endpoint): Endpoint;
   /**
@@ -56,12 +66,65 @@ export interface StoreUnderTest {
    * SHIELD_TEST_BIG=1, and the skip says why).
    */
   big?: "run" | string;
+  /** The size of that streamed round trip (restic's suite: 1 GiB; smaller where the server keeps every byte twice). */
+  bigSize?: number;
+  /** Peak RSS the store and retrieve processes of the streamed round trip stay under (bounded memory). */
+  memoryBound?: number;
 }
 
-interface Run { code: number; stdout: Buffer; stderr: string }
+export interface Run { code: number; stdout: Buffer; stderr: string }
 
-const MiB = 1024 * 1024;
+export const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+const ROOT = resolve(import.meta.dir, "../..");
+const MAIN = join(ROOT, "src/main.ts");
+const GUARD = join(ROOT, "src/pipeline/guard.ts");
+
+/** Runs a built-in plugin as the daemon does (`shield plugin NAME ...`, the endpoint in SHIELD_ENDPOINT); for a store's own tests. */
+export async function runPlugin(plugin: string, args: string[], endpoint: object, stdin?: Uint8Array): Promise<Run> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const proc = Bun.spawn([process.execPath, MAIN, "plugin", plugin, ...args], {
+    cwd: ROOT, env: { ...env, SHIELD_ENDPOINT: JSON.stringify(endpoint) }, stdin: stdin ?? "ignore", stdout: "pipe", stderr: "pipe",
+  });
+  const [out, stderr, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout: Buffer.from(out), stderr };
+}
+
+/** The key a successful store printed. */
+export function keyOf(r: Run): string {
+  if (r.code !== 0) throw new Error(`store failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout.toString()).key;
+}
+
+/** Peak resident memory of a process so far (VmHWM), in bytes; 0 once it is gone. */
+function peakRss(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A guard driven as the daemon drives it (test/pipeline/guard.test.ts does the same for fs). */
+function guard(flags: string[], argv: string[], env: Record<string, string>) {
+  const messages: FromGuard[] = [];
+  let notify = () => {};
+  const proc = Bun.spawn([process.execPath, GUARD, ...flags, "--", ...argv], {
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, serialization: "json", env,
+    ipc: (m: FromGuard) => { messages.push(m); notify(); },
+  });
+  const next = async (key: string): Promise<any> => {
+    for (;;) {
+      const m = messages.find((x) => key in x);
+      if (m) return (m as any)[key];
+      await new Promise<void>((r) => { notify = r; setTimeout(r, 100); });
+      if (proc.exitCode !== null) throw new Error(`guard exited (${proc.exitCode}) before sending ${key}: ${await new Response(proc.stderr).text()}`);
+    }
+  };
+  return { proc, next };
+}
 
 /** A deterministic stream of `size` bytes: 1 MiB of random bytes, each copy stamped with its index (reordering shows). */
 function* generate(size: number, seed: Buffer): Generator<Uint8Array> {
@@ -114,6 +177,8 @@ export function storeConformance(s: StoreUnderTest): void {
   async function roundTripStreamed(endpoint: Endpoint, size: number): Promise<void> {
     const seed = randomBytes(MiB);
     const p = spawn("store", endpoint, { stdin: "pipe" });
+    let peak = 0;
+    const watch = setInterval(() => { peak = Math.max(peak, peakRss(p.pid)); }, 100);
     const out = new Response(p.stdout).text();
     const err = new Response(p.stderr).text();
     const sink = p.stdin as import("bun").FileSink;
@@ -125,16 +190,26 @@ export function storeConformance(s: StoreUnderTest): void {
     }
     await sink.end();
     const [code, stdout, stderr] = await Promise.all([p.exited, out, err]);
+    clearInterval(watch);
     expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
     const { key, size: reported } = JSON.parse(stdout);
     if (reported !== undefined) expect(reported).toBe(size);
     const r = spawn("retrieve", endpoint, { key });
+    let rPeak = 0;
+    const rWatch = setInterval(() => { rPeak = Math.max(rPeak, peakRss(r.pid)); }, 100);
     const h = createHash("sha256");
     let got = 0;
     for await (const chunk of r.stdout) { h.update(chunk); got += chunk.byteLength; }
     expect(await r.exited).toBe(0);
+    clearInterval(rWatch);
     expect(got).toBe(size);
     expect(h.digest("hex")).toBe(digestOf(size, seed));
+    if (s.memoryBound) {
+      console.log(`${s.name}: ${size / MiB} MiB round trip; peak RSS store ${(peak / MiB).toFixed(0)} MiB, retrieve ${(rPeak / MiB).toFixed(0)} MiB`);
+      // Bounded memory: a few blocks in flight, not the archive.
+      expect(peak).toBeLessThan(s.memoryBound);
+      expect(rPeak).toBeLessThan(s.memoryBound);
+    }
   }
 
   const bigGate = s.big === "run" || process.env.SHIELD_TEST_BIG === "1";
@@ -144,7 +219,10 @@ export function storeConformance(s: StoreUnderTest): void {
     test.each([["0 B", 0], ["1 B", 1], ["5 MiB + 1", 5 * MiB + 1]])("store then retrieve is byte-identical: %s", async (_what, size) => {
       const ep = await s.freshEndpoint();
       const data = randomBytes(size);
-      const key = keyOf(await run("store", ep, { stdin: data }));
+      const stored = await run("store", ep, { stdin: data });
+      const key = keyOf(stored);
+      const reported = JSON.parse(stored.stdout.toString()).size;
+      if (reported !== undefined) expect(reported).toBe(size);
       const r = await run("retrieve", ep, { key });
       expect(r.code).toBe(0);
       expect(r.stdout.byteLength).toBe(size);
@@ -152,8 +230,9 @@ export function storeConformance(s: StoreUnderTest): void {
       await expectBlobs(ep, [key]);
     });
 
-    test.skipIf(!bigGate)("store then retrieve is byte-identical: 1 GiB, streamed", async () => {
-      await roundTripStreamed(await s.freshEndpoint(), GiB);
+    const bigSize = s.bigSize ?? GiB;
+    test.skipIf(!bigGate)(`store then retrieve is byte-identical: ${bigSize === GiB ? "1 GiB" : `${bigSize / MiB} MiB`}, streamed`, async () => {
+      await roundTripStreamed(await s.freshEndpoint(), bigSize);
     }, 600_000);
 
     test("the key is printed only once the blob is complete, and is readable at once", async () => {
@@ -194,6 +273,7 @@ export function storeConformance(s: StoreUnderTest): void {
       const missing = await run("retrieve", ep, { key: s.missingKey });
       expect(missing.code).toBe(4);
       expect(missing.stdout.byteLength).toBe(0);
+      expect(missing.stderr).toContain(s.missingKey);
       expect((await run("purge", ep, { key: s.missingKey })).code).toBe(0);
     });
 
@@ -240,6 +320,55 @@ export function storeConformance(s: StoreUnderTest): void {
       if (s.leftovers) expect(await s.leftovers(ep)).toEqual([]);
     });
 
+    test("under a real guard, the daemon dies before the commit: the store is killed while its input is open, no blob", async () => {
+      const ep = await s.freshEndpoint();
+      const env = { PATH: process.env.PATH!, ...(s.env ?? {}), ...(s.endpointFrom === "env" ? { SHIELD_ENDPOINT: JSON.stringify(ep) } : {}) };
+      const { proc, next } = guard(["--held-input", "--store"], argv("store", ep), env);
+      proc.send({ purge: argv("purge", ep) });
+      const fifo = await next("fifo");
+      const fd = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
+      proc.send({ opened: true });
+      const sink = Bun.file(fd).writer();
+      sink.write(randomBytes(9 * MiB));
+      await sink.flush();
+      await Bun.sleep(500);
+      // What a dying daemon does: its end of the data closes, and so does the lifeline.
+      await sink.end();
+      closeSync(fd);
+      proc.disconnect();
+      expect(await proc.exited).not.toBe(0);
+      await Bun.sleep(300);
+      await expectBlobs(ep, []);
+    });
+
+    test.skipIf(!s.plugin)("the built-in store inside its guard (--seal --in-process): never committed, no blob", async () => {
+      const ep = await s.freshEndpoint();
+      const dir = mkdtempSync(join(tmpdir(), "shield-test-conformance-"));
+      const path = join(dir, "input");
+      expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+      const hold = openSync(path, C.O_RDWR);
+      // A built-in runs inside its guard by name (plugin-host/in-process.ts), given the arguments of its action.
+      const builtin = s.command[s.command.length - 1]!;
+      const env = { PATH: process.env.PATH!, ...(s.env ?? {}), SHIELD_ENDPOINT: JSON.stringify(ep) };
+      const g = guard(["--held-fifo", path, "--seal", "--in-process", builtin, "--store"], ["store"], env);
+      g.proc.send({ purge: argv("purge", ep) });
+      g.proc.send({ seal: { key: null } });
+      expect(await g.next("fifo")).toBe(path);
+      const fd = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+      closeSync(hold);
+      g.proc.send({ opened: true });
+      const sink = Bun.file(fd).writer();
+      sink.write(randomBytes(3 * MiB));
+      await sink.end();
+      closeSync(fd);
+      await g.next("sealed");
+      g.proc.disconnect();
+      expect(await g.proc.exited).not.toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+      await Bun.sleep(300);
+      await expectBlobs(ep, []);
+    });
+
     test("concurrent stores do not collide", async () => {
       const ep = await s.freshEndpoint();
       const inputs = [0, 1, 2, 3].map((i) => Buffer.concat([Buffer.from(`blob ${i}:`), randomBytes(64 * 1024 * (i + 1))]));
@@ -256,11 +385,24 @@ export function storeConformance(s: StoreUnderTest): void {
       expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
       expect(ok.stdout.toString().trim()).not.toBe("");
       expect((await run("validate", "not json")).code).toBe(10);
-      for (const [what, bad, code] of s.badEndpoints(ep)) {
+      for (const [what, bad, code, says] of s.badEndpoints(ep)) {
         const r = await run("validate", bad);
         expect({ what, code: r.code }).toEqual({ what, code });
         expect(r.stderr.trim()).not.toBe("");
+        if (says !== undefined) {
+          expect(r.stderr).toContain(says);
+          expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        }
       }
+    });
+
+    test("validate shows no secret: the plugin's password fields are not in what it prints", async () => {
+      const ep = await s.freshEndpoint();
+      const ok = await run("validate", ep);
+      expect(ok.code).toBe(0);
+      const info = JSON.parse((await run("info", ep)).stdout.toString());
+      const secrets = (info.fields ?? []).filter((f: { type: string }) => f.type === "password").map((f: { name: string }) => f.name);
+      for (const name of secrets) if (typeof ep[name] === "string" && ep[name] !== "") expect(ok.stdout.toString()).not.toContain(ep[name] as string);
     });
 
     test("test does a live check", async () => {

@@ -1,7 +1,7 @@
 // The azure store against a real Azure Blob service: Azurite, started by the
-// harness on its own port and directory (test/helpers/azurite.ts). The store
-// contract every store keeps (test/helpers/store-contract.ts), then what is
-// Azure's own: the block schedule, SAS tokens, the service's words, and faults
+// harness on its own port and directory (test/helpers/azurite.ts). What every
+// store keeps is the store conformance suite (test/plugins/store-conformance.test.ts);
+// here is what is Azure's own: the block schedule, SAS tokens, the service's words, and faults
 // injected by a TCP proxy between the store and Azurite.
 import { beforeAll, afterAll, describe, expect, test } from "bun:test";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -10,7 +10,7 @@ import {
 } from "@azure/storage-blob";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteAvailable, startAzurite, type Azurite } from "../helpers/azurite.ts";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
-import { MiB, keyOf, runPlugin, storeContract } from "../helpers/store-contract.ts";
+import { MiB, keyOf, runPlugin } from "../helpers/store-conformance.ts";
 import { BLOCKS_PER_TIER, DEFAULT_BLOCK_SIZE, MAX_BLOCKS, MAX_BLOCK_SIZE, blockSize, capacity, inFlight } from "../../plugins/azure/schedule.ts";
 import { AzureFailure, DEFAULT_RETRY, backoff, isTransient, retrying, scrub, serviceWords } from "../../plugins/azure/retry.ts";
 
@@ -138,39 +138,6 @@ describe.skipIf(!azuriteAvailable)("azure store on Azurite", () => {
     for await (const b of c.listBlobsFlat()) names.push(b.name);
     return names.sort();
   };
-
-  storeContract({
-    plugin: "azure",
-    endpoint: () => endpoint(),
-    blobs: () => blobs(),
-    // 256 MiB rather than restic's 1 GiB: Azurite keeps every block on disk twice
-    // (staged extents, then the committed blob), on a machine shared by eight runs.
-    largeSize: 256 * MiB,
-    // Measured: store 135-160 MiB (the runtime and the SDK alone: 51 MiB), flat from
-    // 256 MiB to 2 GiB; retrieve ~90 MiB. A store holding the archive would pass 300.
-    memoryBound: 200 * MiB,
-    missingKey: () => `2020/01/02/${randomUUID()}`,
-    wrongCredential: () => endpoint({ storage_account_key: Buffer.from(randomBytes(64)).toString("base64") }),
-    invalid: [
-      { endpoint: {}, code: 12, says: `"storage_account"` },
-      { endpoint: { storage_account: "acct", storage_container: "c0c" }, code: 12, says: `"storage_account_key" (or "sas_token")` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY }, code: 12, says: `"storage_container"` },
-      { endpoint: { storage_account: "Bad_Name", storage_account_key: AZURITE_KEY, storage_container: "ccc" }, code: 13, says: `"storage_account"` },
-      { endpoint: { storage_account: "acct", storage_account_key: "not base64!", storage_container: "ccc" }, code: 13, says: `"storage_account_key"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, sas_token: "sv=1&sig=x", storage_container: "ccc" }, code: 13, says: "give one of them" },
-      { endpoint: { storage_account: "acct", sas_token: "se=2030", storage_container: "ccc" }, code: 13, says: `"sas_token"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "Backups" }, code: 13, says: `"storage_container"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ab" }, code: 13, says: `"storage_container"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "a--b" }, code: 13, says: `"storage_container"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", prefix: "a/../b" }, code: 13, says: `"prefix"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", blob_endpoint: "ftp://x" }, code: 13, says: `"blob_endpoint"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", blob_endpoint: "https://x/?sv=1&sig=2" }, code: 13, says: "sas_token" },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", block_size: "0" }, code: 13, says: `"block_size"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", block_size: "8 GiB" }, code: 13, says: `"block_size"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: "ccc", concurrency: 17 }, code: 13, says: `"concurrency"` },
-      { endpoint: { storage_account: "acct", storage_account_key: AZURITE_KEY, storage_container: ["x"] }, code: 13, says: `"storage_container"` },
-    ],
-  });
 
   const run = (args: string[], ep: object = endpoint(), stdin?: Uint8Array) => runPlugin("azure", args, ep, stdin);
 
