@@ -7,6 +7,7 @@ import { retentionRuleQueries } from "./retention.ts";
 import { taskQueries } from "./tasks.ts";
 import { tokenQueries, userQueries } from "./users.ts";
 import { agentQueries } from "./agents.ts";
+import { copyQueries } from "./copies.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 
 export interface CatalogOptions {
@@ -34,6 +35,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     tokens: tokenQueries(h),
     endpoints: endpointQueries(h, opts.sealer),
     agents: agentQueries(h),
+    copies: copyQueries(h),
     close: () => h.close(),
   };
 }
@@ -52,3 +54,4 @@ export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.t
 export type { TaskFilter, NewTask, Runner, ForeignTask } from "./tasks.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
 export type { AgentRow } from "./agents.ts";
+export type { CopyView, CopyStatus } from "./copies.ts";

@@ -8,6 +8,7 @@ import pg0003 from "../../drizzle/pg/0003_task_heartbeat.sql" with { type: "text
 import pg0004 from "../../drizzle/pg/0004_task_requested_by.sql" with { type: "text" };
 import pg0005 from "../../drizzle/pg/0005_gfs_retention_pins.sql" with { type: "text" };
 import pg0006 from "../../drizzle/pg/0006_agents.sql" with { type: "text" };
+import pg0007 from "../../drizzle/pg/0007_copies_limits.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -15,6 +16,7 @@ import sqlite0003 from "../../drizzle/sqlite/0003_task_heartbeat.sql" with { typ
 import sqlite0004 from "../../drizzle/sqlite/0004_task_requested_by.sql" with { type: "text" };
 import sqlite0005 from "../../drizzle/sqlite/0005_gfs_retention_pins.sql" with { type: "text" };
 import sqlite0006 from "../../drizzle/sqlite/0006_agents.sql" with { type: "text" };
+import sqlite0007 from "../../drizzle/sqlite/0007_copies_limits.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -27,6 +29,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0004_task_requested_by", sql: pg0004 },
     { tag: "0005_gfs_retention_pins", sql: pg0005 },
     { tag: "0006_agents", sql: pg0006 },
+    { tag: "0007_copies_limits", sql: pg0007 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -36,6 +39,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0004_task_requested_by", sql: sqlite0004 },
     { tag: "0005_gfs_retention_pins", sql: sqlite0005 },
     { tag: "0006_agents", sql: sqlite0006 },
+    { tag: "0007_copies_limits", sql: sqlite0007 },
   ],
 };
 
