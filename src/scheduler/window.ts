@@ -1,7 +1,7 @@
 // A job's run window: "HH:MM-HH:MM" in the daemon's zone (a window may wrap past
 // midnight: "22:00-02:00"). A scheduled run due outside it is deferred to the
 // window's next start; runs by hand ignore it.
-import { instantOf, wallClock } from "./zone.ts";
+import { wallClock, zoneOffset } from "./zone.ts";
 
 export interface RunWindow { start: number; end: number } // minutes after midnight
 
@@ -34,8 +34,24 @@ export function deferToWindow(w: RunWindow | null, at: number, zone: string): nu
   // The window's start today, else tomorrow (a day ahead at most: a window starts every day).
   for (let d = 0; d < 3; d++) {
     const day = new Date(Date.UTC(t.year, t.month - 1, t.day + d));
-    const s = Math.floor(instantOf(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), Math.floor(w.start / 60), w.start % 60, zone) / 1000);
+    const s = Math.floor(wallInstant(day, w.start, zone) / 1000);
     if (s > at) return s;
   }
   return at;
+}
+
+/**
+ * The instant (ms) of `minute` after midnight on `day` (a UTC date standing for the
+ * wall date) in `zone`: of the two offsets around it, one whose wall clock shows
+ * that time, the earlier if both do (fall back); in a spring-forward gap, the later
+ * candidate: as far past the gap as the time was into it.
+ */
+function wallInstant(day: Date, minute: number, zone: string): number {
+  const guess = day.getTime() + minute * 60_000;
+  const candidates = [guess - zoneOffset(guess, zone), guess - zoneOffset(guess - 86_400_000, zone), guess - zoneOffset(guess + 86_400_000, zone)];
+  const shows = candidates.filter((ms) => {
+    const w = wallClock(ms, zone);
+    return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute) === guess;
+  });
+  return shows.length ? Math.min(...shows) : Math.max(...candidates);
 }
