@@ -53,9 +53,9 @@ export async function makeTarget(c: Catalog, o: { name?: string; plugin?: string
   return id;
 }
 
-export async function makeStore(c: Catalog, o: { name?: string; plugin?: string; endpoint?: string } = {}): Promise<string> {
+export async function makeStore(c: Catalog, o: { name?: string; plugin?: string; endpoint?: string; maxTasks?: number } = {}): Promise<string> {
   const id = uuid();
-  await c.stores.create(id, { name: o.name ?? `store-${id}`, plugin: o.plugin ?? "fs", endpoint: o.endpoint ?? '{"base_dir":"/backups"}' }, T0);
+  await c.stores.create(id, { name: o.name ?? `store-${id}`, plugin: o.plugin ?? "fs", endpoint: o.endpoint ?? '{"base_dir":"/backups"}', ...(o.maxTasks === undefined ? {} : { maxTasks: o.maxTasks }) }, T0);
   return id;
 }
 
