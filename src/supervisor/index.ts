@@ -366,7 +366,7 @@ export class Supervisor {
     const rate = rateOf(await catalog.stores.get(chosen.storeUuid), targetRow);
     tlog.line(`restoring archive ${archive.uuid} from ${chosen.what} to target "${target.name}" (${target.plugin})${rate ? `; at most ${rate} bytes/s` : ""}`);
     const r = await restore(ctx, chosen.store, { plugin: target.plugin, endpoint: targetEndpoint, agent }, { ...base, storeKey: chosen.key }, { rate });
-    tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`} from ${chosen.what}; checksum and authentication verified`);
+    tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified (read from ${chosen.what})`);
   }
 
   /**
