@@ -68,6 +68,10 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Retention</dt><dd>{job.retention_name}: archives kept {duration(job.expiry)}</dd>
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
+          <dt>Copies</dt><dd>{job.copies.length ? job.copies.map((c, i) => (
+            <>{i ? "; " : ""}<a href={`/stores/${c.store}`}>store {c.store.slice(0, 8)}</a>, kept by <a href={`/retention/${c.retention}`}>policy {c.retention.slice(0, 8)}</a></>
+          )) : <span class="muted">none: archives are in the job's store only</span>}</dd>
+          <dt>Run window</dt><dd>{job.window || <span class="muted">any time</span>}</dd>
         </dl>
       </div>
       <h2>Recent tasks</h2>
@@ -108,6 +112,12 @@ export function JobForm({ me, job, values, choices, errors }: { me: Me; job?: Jo
           <SelectField name="compression" label="Compression" value={values.compression || "zstd"} errors={errors}
             options={[{ value: "zstd", label: "zstd (default)" }, { value: "gzip", label: "gzip" }, { value: "none", label: "none" }]} />
         </div>
+        <div class="inline">
+          <SelectField name="copy_store" label="Copy each archive to (optional)" value={values.copy_store} options={choices.stores} errors={errors} blank="No copy" />
+          <SelectField name="copy_retention" label="The copy kept by" value={values.copy_retention} options={choices.retention} errors={errors} blank="Choose…" />
+        </div>
+        <TextField name="window" label="Run window" value={values.window} errors={errors}
+          help="HH:MM-HH:MM in the daemon's zone, e.g. 01:00-05:00: scheduled runs due outside it wait for its start. Empty: any time." />
         {job ? null : (
           <Field id={pid} label="Start paused" help="A paused job runs only when you run it by hand." error={errors.paused}>
             <input type="checkbox" name="paused" checked={values.paused === "on"} {...described(pid, "x", errors.paused)} />

@@ -33,6 +33,9 @@ function jobBody(f: Form, creating: boolean): Record<string, unknown> {
     compression: f.compression || "zstd",
   };
   if (creating) body.paused = f.paused === "on";
+  // The form offers one copy (the API and CLI take several); a store without a policy is sent for the API to refuse.
+  body.copies = f.copy_store ? [{ store: f.copy_store, retention: f.copy_retention ?? "" }] : [];
+  body.window = (f.window ?? "").trim();
   return body;
 }
 
@@ -81,6 +84,7 @@ export function jobPages(app: Hono<WebEnv>): void {
     const values = {
       name: job.name, summary: job.summary, target: job.target_uuid, store: job.store_uuid, schedule: job.schedule_uuid,
       retention: job.retention_uuid, priority: String(job.priority), compression: job.compression,
+      copy_store: job.copies[0]?.store ?? "", copy_retention: job.copies[0]?.retention ?? "", window: job.window,
     };
     return form(c, { job, choices: await jobChoices(s.api), values, errors: {} });
   });
