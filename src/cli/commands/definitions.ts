@@ -145,7 +145,7 @@ export const storeCommands = definitionCommands({
     { title: "Plugin", value: (o) => o.plugin }, { title: "Summary", value: (o) => o.summary },
   ],
   details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Plugin", o.plugin], ["Endpoint", maskEndpoint(o.endpoint)],
-    ["Tasks at once", o.max_tasks ? `at most ${o.max_tasks}` : "no limit"], ["Bandwidth", rateText(o.bandwidth)]],
+    ["Max tasks", o.max_tasks ? `at most ${o.max_tasks} at once` : "no limit"], ["Bandwidth", rateText(o.bandwidth)]],
   examples: {
     create: [`shield create store --name local --plugin fs --endpoint '{"base_dir":"/var/backups/shield"}'`],
     edit: [`shield edit store local --endpoint '{"base_dir":"/mnt/backups"}'`],
