@@ -2,7 +2,7 @@
 // store, filed pending with the copy task, made valid once the copy is verified
 // on the destination, expired by its own policy's expiry, and purged like an
 // archive (a `purge_copy` task), the row kept for the audit trail.
-import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 
 export type CopyStatus = "pending" | "valid" | "failed" | "expired" | "purged" | "purge_failed";
@@ -80,6 +80,11 @@ export function copyQueries({ db, t }: CatalogHandle) {
         if (rows.length) taken.push(d);
       }
       return taken;
+    },
+    /** Copies in a store whose blobs are (or may still be) there: the store cannot be deleted while any are. */
+    async countHeld(storeUuid: string): Promise<number> {
+      const rows = await db.select({ n: count() }).from(c).where(and(eq(c.storeUuid, storeUuid), inArray(c.status, ["pending", "valid", "expired", "purge_failed"])));
+      return Number(rows[0]?.n ?? 0);
     },
     async markPurged(uuid: string, now: number): Promise<void> {
       await db.update(c).set({ status: "purged", purgedAt: now, error: null, purgeNextAt: null }).where(eq(c.uuid, uuid));

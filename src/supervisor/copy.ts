@@ -57,8 +57,11 @@ export async function copyArchive(catalog: Catalog, task: TaskRow, ctx: Pipeline
     const now = nowSeconds();
     // The copy lives by its own policy, from when the archive was taken (as the archive does by its own).
     const expiresAt = archive.takenAt + policy.expiry;
-    await catalog.copies.markValid(row.uuid, { storeKey: r.storeKey, size: r.size, sha256: r.sha256, copiedAt: now, expiresAt });
+    // The task's key goes first: should the daemon die between the two writes, recovery
+    // (which purges a dead task's recorded key) must never purge a valid copy's blob; the
+    // worst is a blob left behind, under the key the copy row already holds (setKey).
     await catalog.tasks.setStoreKey(task.uuid, null);
+    await catalog.copies.markValid(row.uuid, { storeKey: r.storeKey, size: r.size, sha256: r.sha256, copiedAt: now, expiresAt });
     tlog.line(`copy of archive ${archive.uuid} in store "${row.storeName}": key ${r.storeKey}, ${r.size} bytes, sha256 ${r.sha256} (equal to the archive's); expires ${formatUtc(expiresAt)} UTC by policy "${policy.name}"`);
   } catch (err) {
     await catalog.copies.markFailed(row.uuid, tlog.mask((err as Error).message));

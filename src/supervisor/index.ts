@@ -466,7 +466,12 @@ export class Supervisor {
     else {
       if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
       // Killed before it named its blob, the store may have left part of one: repeated crashes must not fill the store.
-      if (task.op === "backup") await this.purgeUnfinished(task, tlog);
+      if (task.op === "backup" || task.op === "copy") await this.purgeUnfinished(task, tlog);
+    }
+    // A copy whose task died is failed: its blob, if any, was purged just now.
+    if (task.op === "copy" && task.archiveUuid && task.storeUuid) {
+      const copy = await catalog.copies.get(task.archiveUuid, task.storeUuid).catch(() => undefined);
+      if (copy?.status === "pending") await catalog.copies.markFailed(copy.uuid, "the daemon stopped while the copy ran (crash or kill)").catch(() => {});
     }
     await tlog.close();
     await this.record(task, () => catalog.tasks.finish(task.uuid, "failed", nowSeconds(), undefined, this.runner.id));

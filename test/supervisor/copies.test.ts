@@ -5,7 +5,7 @@
 // is purged; a store's max_tasks runs its tasks one after the other; a bandwidth
 // limit holds roughly (loose on purpose: speed belongs in bench/).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Core } from "../../src/core/index.ts";
 import { PluginRegistry } from "../../src/plugin-host/index.ts";
@@ -111,6 +111,10 @@ describe("copies to a second store", () => {
     expect(task.log).toContain("not re-encrypted");
   });
 
+  test("a store holding a copy cannot be deleted", async () => {
+    await expect(core.stores.delete(second.uuid)).rejects.toThrow(/not been purged/);
+  });
+
   test("the primary blob damaged: the restore verifies it, moves on to the copy, and says which it used", async () => {
     const archive = (await catalog.archives.get(archiveUuid))!;
     const path = join(storeDir, archive.storeKey);
@@ -168,6 +172,31 @@ describe("copies to a second store", () => {
     expect((await catalog.copies.get(archiveUuid, second.uuid))!.status).toBe("purged");
     expect((await catalog.archives.get(archiveUuid))!.status).toBe("valid");
     expect(existsSync(join(storeDir, archive.storeKey))).toBe(true);
+  });
+
+  test("a source blob that differs from the archive is not copied: the copy fails and the destination keeps nothing", async () => {
+    const dest = await store();
+    const policy = await core.retention.create({ name: "copy-policy-2", summary: "", expiry: 7200 });
+    const { job: j } = await job({ size: SIZE });
+    const backup = await waitTask(await core.jobs.run(j, "tester"));
+    const archive = (await catalog.archives.get(backup.archiveUuid!))!;
+    const path = join(storeDir, archive.storeKey);
+    const good = readFileSync(path);
+    const bad = Buffer.from(good);
+    bad[100]! ^= 1;
+    writeFileSync(path, bad);
+    await catalog.copies.create({ uuid: crypto.randomUUID(), archiveUuid: archive.uuid, storeUuid: dest.uuid, retentionUuid: policy, createdAt: 1 });
+    const task = crypto.randomUUID();
+    await catalog.tasks.create({ uuid: task, owner: "system", op: "copy", jobUuid: j, archiveUuid: archive.uuid, targetUuid: null, storeUuid: dest.uuid, requestedAt: 1 });
+    supervisor.nudge();
+    const t = await waitTask(task);
+    expect(t.status).toBe("failed");
+    expect(t.log).toContain("SHA-256 does not match the archive's");
+    const copy = (await catalog.copies.get(archive.uuid, dest.uuid))!;
+    expect(copy.status).toBe("failed");
+    expect(copy.error).toContain("SHA-256");
+    expect(readdirSync(dest.dir)).toEqual([]);
+    writeFileSync(path, good);
   });
 
   test("a job's copies are refused when they name its own store, a store twice, or a missing store", async () => {
