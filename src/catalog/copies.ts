@@ -25,6 +25,7 @@ export interface CopyView {
   storeName: string | null;
   storePlugin: string | null;
   storeEndpoint: string | null;
+  storeBandwidth: number | null;
 }
 
 export function copyQueries({ db, t }: CatalogHandle) {
@@ -33,7 +34,7 @@ export function copyQueries({ db, t }: CatalogHandle) {
     uuid: c.uuid, archiveUuid: c.archiveUuid, storeUuid: c.storeUuid, retentionUuid: c.retentionUuid, storeKey: c.storeKey,
     status: c.status, size: c.size, sha256: c.sha256, error: c.error, createdAt: c.createdAt, copiedAt: c.copiedAt,
     expiresAt: c.expiresAt, purgedAt: c.purgedAt,
-    storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
+    storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint, storeBandwidth: stores.bandwidth,
   }).from(c).leftJoin(stores, eq(stores.uuid, c.storeUuid));
 
   return {

@@ -18,6 +18,8 @@ export interface JobFilter {
 export interface JobView extends Omit<JobRow, "nextDueAt" | "nextDueSpec"> {
   targetName: string; targetPlugin: string; targetEndpoint: string; targetAgent: string;
   storeName: string; storePlugin: string; storeEndpoint: string;
+  /** The limits (README "Limits") of the store and target, for the backup's pipeline. */
+  storeBandwidth: number; targetBandwidth: number;
   scheduleName: string; timespec: string;
   retentionName: string; expiry: number;
 }
@@ -42,6 +44,7 @@ export function jobQueries({ db, t }: CatalogHandle) {
     scheduleUuid: jobs.scheduleUuid, retentionUuid: jobs.retentionUuid,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint, targetAgent: targets.agent,
     storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
+    storeBandwidth: stores.bandwidth, targetBandwidth: targets.bandwidth,
     scheduleName: schedules.name, timespec: schedules.timespec,
     retentionName: retention.name, expiry: retention.expiry,
   }).from(jobs)

@@ -48,8 +48,7 @@ export async function copyArchive(catalog: Catalog, task: TaskRow, ctx: Pipeline
     if (!policy) throw new PipelineFailed(`the copy's retention policy ${row.retentionUuid} no longer exists`);
     const from = open(archive.storeEndpoint, `store "${archive.storeName}"`);
     const to = open(row.storeEndpoint, `store "${row.storeName}"`);
-    const [src, dst] = await Promise.all([catalog.stores.get(archive.storeUuid), catalog.stores.get(row.storeUuid)]);
-    const rate = rateOf(src, dst);
+    const rate = rateOf({ bandwidth: archive.storeBandwidth ?? 0 }, { bandwidth: row.storeBandwidth ?? 0 });
     tlog.line(`copying archive ${archive.uuid} (${archive.size ?? "?"} bytes) from store "${archive.storeName}" (${archive.storePlugin}) to store "${row.storeName}" (${row.storePlugin}), as stored: compressed${archive.cipher !== "none" ? " and encrypted" : ""}, not re-encrypted${rate ? `; at most ${rate} bytes/s` : ""}`);
     const r = await copy(ctx, { plugin: archive.storePlugin, endpoint: from }, archive.storeKey, { plugin: row.storePlugin, endpoint: to },
       { size: archive.size, sha256: archive.sha256 },

@@ -235,7 +235,7 @@ export class Supervisor {
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
     const agent = await this.agentFor(job.targetAgent, job.targetName, job.targetPlugin, tlog);
-    const rate = rateOf(await catalog.stores.get(job.storeUuid), await catalog.targets.get(job.targetUuid));
+    const rate = rateOf({ bandwidth: job.storeBandwidth }, { bandwidth: job.targetBandwidth });
     if (rate) tlog.line(`bandwidth limit: at most ${rate} bytes/s (the store's or target's, the lower)`);
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
@@ -334,15 +334,14 @@ export class Supervisor {
     const base: ArchiveToRestore = { storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey };
 
     // Where the blob may be read: the archive's store first, then each valid copy, oldest first.
-    interface Source { what: string; store: Endpoint; key: string; storeUuid: string }
+    interface Source { what: string; store: Endpoint; key: string; bandwidth: number }
     const sources: (Source | { what: string; unavailable: string })[] = [];
     if (archive.status !== "valid") sources.push({ what: `store "${archive.storeName}"`, unavailable: `the archive is ${archive.status} there` });
     else if (!archive.storePlugin || archive.storeEndpoint === null) sources.push({ what: `store ${archive.storeUuid}`, unavailable: "the store no longer exists" });
-    else sources.push({ what: `store "${archive.storeName}" (${archive.storePlugin})`, store: { plugin: archive.storePlugin, endpoint: this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog) }, key: archive.storeKey, storeUuid: archive.storeUuid });
+    else sources.push({ what: `store "${archive.storeName}" (${archive.storePlugin})`, store: { plugin: archive.storePlugin, endpoint: this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog) }, key: archive.storeKey, bandwidth: archive.storeBandwidth ?? 0 });
     for (const c of copies) {
-      sources.push({ what: `the copy in store "${c.storeName}" (${c.storePlugin})`, store: { plugin: c.storePlugin!, endpoint: this.open(c.storeEndpoint!, `store "${c.storeName}"`, tlog) }, key: c.storeKey!, storeUuid: c.storeUuid });
+      sources.push({ what: `the copy in store "${c.storeName}" (${c.storePlugin})`, store: { plugin: c.storePlugin!, endpoint: this.open(c.storeEndpoint!, `store "${c.storeName}"`, tlog) }, key: c.storeKey!, bandwidth: c.storeBandwidth ?? 0 });
     }
-    const targetRow = await catalog.targets.get(target.uuid);
     let chosen: Source | undefined;
     for (const [i, src] of sources.entries()) {
       if ("unavailable" in src) {
@@ -363,7 +362,7 @@ export class Supervisor {
       }
     }
     if (!chosen) throw new TaskFailure(`no store holds a blob of archive ${archive.uuid} that verifies`);
-    const rate = rateOf(await catalog.stores.get(chosen.storeUuid), targetRow);
+    const rate = rateOf(chosen, target);
     tlog.line(`restoring archive ${archive.uuid} from ${chosen.what} to target "${target.name}" (${target.plugin})${rate ? `; at most ${rate} bytes/s` : ""}`);
     const r = await restore(ctx, chosen.store, { plugin: target.plugin, endpoint: targetEndpoint, agent }, { ...base, storeKey: chosen.key }, { rate });
     tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified (read from ${chosen.what})`);

@@ -39,7 +39,7 @@ for (const dialect of dialects) {
           copies: "[]", runWindow: "",
           targetUuid: d.tDb, storeUuid: d.sLocal, scheduleUuid: d.hDaily, retentionUuid: d.rWeek,
           targetName: "db", targetPlugin: "postgres", targetEndpoint: '{"host":"db1"}', targetAgent: "db1:5444",
-          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}',
+          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}', storeBandwidth: 0, targetBandwidth: 0,
           scheduleName: "daily", timespec: "daily at 4am",
           retentionName: "week", expiry: 7 * 86400,
         };
