@@ -71,7 +71,7 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Copies</dt><dd>{job.copies.length ? job.copies.map((c, i) => (
             <>{i ? "; " : ""}<a href={`/stores/${c.store}`}>store {c.store.slice(0, 8)}</a>, kept by <a href={`/retention/${c.retention}`}>policy {c.retention.slice(0, 8)}</a></>
           )) : <span class="muted">none: archives are in the job's store only</span>}</dd>
-          <dt>Run window</dt><dd>{job.window || <span class="muted">any time</span>}</dd>
+          <dt>Run window</dt><dd>{job.run_window || <span class="muted">any time</span>}</dd>
         </dl>
       </div>
       <h2>Recent tasks</h2>

@@ -39,7 +39,7 @@ export const jobJson = (j: JobView) => ({
   store_name: j.storeName, store_uuid: j.storeUuid, store_plugin: j.storePlugin, store_endpoint: j.storeEndpoint,
   target_name: j.targetName, target_uuid: j.targetUuid, target_plugin: j.targetPlugin, target_endpoint: j.targetEndpoint,
   agent: j.targetAgent,
-  copies: parseCopies(j.copies), window: j.runWindow,
+  copies: parseCopies(j.copies), run_window: j.runWindow,
 });
 
 export const copyJson = (c: CopyView) => ({

@@ -206,7 +206,7 @@ const RunWindowText = v.pipe(v.string("must be a string"), v.regex(/^$|^([01]\d|
 const jobFields = {
   name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid,
   priority: v.optional(Priority), compression: v.optional(Compression),
-  copies: v.optional(Copies), window: v.optional(RunWindowText),
+  copies: v.optional(Copies), run_window: v.optional(RunWindowText),
 };
 export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
@@ -322,7 +322,7 @@ export const JobJson = v.object({
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
   copies: v.array(v.object({ store: Uuid, retention: Uuid })),
-  window: v.pipe(v.string(), v.description("HH:MM-HH:MM in the daemon's zone; scheduled runs due outside it wait for its start. Empty: any time")),
+  run_window: v.pipe(v.string(), v.description("HH:MM-HH:MM in the daemon's zone; scheduled runs due outside it wait for its start. Empty: any time")),
 });
 export const CopyJson = v.object({
   uuid: Uuid, store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()),

@@ -19,7 +19,7 @@ export interface JobRequest {
   /** Extra stores (uuids) each archive is copied to, each with its retention policy; left out of an update, they stay. */
   copies?: CopySpec[];
   /** "HH:MM-HH:MM" (daemon's zone) or "" (any time); left out of an update, it stays. */
-  window?: string;
+  run_window?: string;
 }
 
 export const DEFAULT_PRIORITY = 50;
@@ -43,18 +43,18 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
     if (Object.keys(missing).length) {
       throw new InvalidInput(Object.entries(missing).map(([k, v]) => `${k}: ${v}`).join("; "), missing);
     }
-    if (req.window !== undefined) {
+    if (req.run_window !== undefined) {
       try {
-        parseWindow(req.window);
+        parseWindow(req.run_window);
       } catch (err) {
-        throw new InvalidInput(`window: ${(err as Error).message}`, { window: (err as Error).message });
+        throw new InvalidInput(`run_window: ${(err as Error).message}`, { run_window: (err as Error).message });
       }
     }
     return {
       name: req.name, summary: req.summary, priority, compression,
       targetUuid: req.target, storeUuid: req.store, scheduleUuid: req.schedule, retentionUuid: req.retention,
       ...(req.copies !== undefined ? { copies: await resolveCopies(catalog, req.copies, req.store) } : {}),
-      ...(req.window !== undefined ? { runWindow: req.window } : {}),
+      ...(req.run_window !== undefined ? { runWindow: req.run_window } : {}),
     };
   }
 

@@ -37,7 +37,7 @@ function jobBody(f: Form, creating: boolean, current?: Job): Record<string, unkn
   // Copies beyond the first (set through the API or CLI) stay as they are.
   const rest = current?.copies.slice(1) ?? [];
   body.copies = f.copy_store ? [{ store: f.copy_store, retention: f.copy_retention ?? "" }, ...rest] : rest;
-  body.window = (f.window ?? "").trim();
+  body.run_window = (f.window ?? "").trim();
   return body;
 }
 
@@ -86,7 +86,7 @@ export function jobPages(app: Hono<WebEnv>): void {
     const values = {
       name: job.name, summary: job.summary, target: job.target_uuid, store: job.store_uuid, schedule: job.schedule_uuid,
       retention: job.retention_uuid, priority: String(job.priority), compression: job.compression,
-      copy_store: job.copies[0]?.store ?? "", copy_retention: job.copies[0]?.retention ?? "", window: job.window,
+      copy_store: job.copies[0]?.store ?? "", copy_retention: job.copies[0]?.retention ?? "", window: job.run_window,
     };
     return form(c, { job, choices: await jobChoices(s.api), values, errors: {} });
   });

@@ -36,7 +36,7 @@ for (const dialect of dialects) {
       store_name: `${tag} store`, store_uuid: d.store, store_plugin: "fs", store_endpoint: `{"path":"/${tag}"}`,
       target_name: `${tag} target`, target_uuid: d.target, target_plugin: "postgres", target_endpoint: `{"host":"${tag}-db"}`,
       agent: "10.0.0.1:5444",
-      copies: job.copies ?? [], window: job.window ?? "",
+      copies: job.copies ?? [], run_window: job.run_window ?? "",
     });
 
     describe("POST /v1/jobs", () => {

@@ -163,13 +163,13 @@ describe("jobs, runs, archives and tasks", () => {
     expect((await run("create", "store", "--name", "x", "--plugin", "fs", "--endpoint", "{}", "--bandwidth", "fast")).stderr).toContain("--bandwidth: must be bytes per second");
     await ok("edit", "job", "bytes-nightly", "--copies", "offsite:month", "--window", "01:00-05:00");
     const policy = (await api("GET", `/v1/job/${jobUuid}`)).retention_uuid;
-    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [{ store: offsite, retention: policy }], window: "01:00-05:00" });
+    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [{ store: offsite, retention: policy }], run_window: "01:00-05:00" });
     expect((await ok("show", "job", "bytes-nightly")).stdout).toContain("Run window:   01:00-05:00");
     const bad = await run("edit", "job", "bytes-nightly", "--window", "1-5");
     expect(bad.stderr).toContain("window");
     expect((await run("edit", "job", "bytes-nightly", "--copies", "disk:month")).stderr).toContain("own store");
     await ok("edit", "job", "bytes-nightly", "--copies", "", "--window", "");
-    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [], window: "" });
+    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [], run_window: "" });
     await ok("delete", "store", "offsite", "-y");
   });
 

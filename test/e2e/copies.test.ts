@@ -48,8 +48,8 @@ test("fs → fs: the copy is listed valid with the archive's sha256; with the pr
   const schedule = (await call("POST", "/v1/schedules", { name: "nightly", when: "daily at 4am" })).uuid;
   const week = (await call("POST", "/v1/retention", { name: "week", expires: 7 * 86400 })).uuid;
   const year = (await call("POST", "/v1/retention", { name: "year", expires: 365 * 86400 })).uuid;
-  const job = (await call("POST", "/v1/jobs", { name: "files", target, store: primary, schedule, retention: week, paused: true, copies: [{ store: offsite, retention: year }], window: "01:00-05:00" })).uuid;
-  expect(await call("GET", `/v1/job/${job}`)).toMatchObject({ copies: [{ store: offsite, retention: year }], window: "01:00-05:00" });
+  const job = (await call("POST", "/v1/jobs", { name: "files", target, store: primary, schedule, retention: week, paused: true, copies: [{ store: offsite, retention: year }], run_window: "01:00-05:00" })).uuid;
+  expect(await call("GET", `/v1/job/${job}`)).toMatchObject({ copies: [{ store: offsite, retention: year }], run_window: "01:00-05:00" });
 
   const backup = await waitTask((await call("POST", `/v1/job/${job}/run`)).task_uuid);
   expect(backup.status).toBe("done");

@@ -57,7 +57,7 @@ const FIELDS: Field[] = [
       return out;
     },
   },
-  { key: "window", flag: "window", question: "Run window (HH:MM-HH:MM; empty: any time)", required: false, noPrompt: true },
+  { key: "run_window", flag: "window", question: "Run window (HH:MM-HH:MM; empty: any time)", required: false, noPrompt: true },
 ];
 
 const job = (ctx: Ctx) => resolve(ctx.api(), KINDS.job, ctx.arg(0));
@@ -71,7 +71,7 @@ function details(o: any): [string, unknown][] {
     ["Retention", `${o.retention_name}: ${formatDuration(o.expiry)} (${o.retention_uuid})`],
     ["Priority", o.priority], ["Compression", o.compression], ["Agent", o.agent || "(none: the core runs the plugin)"],
     ["Copies", (o.copies ?? []).length ? o.copies.map((c: any) => `store ${c.store}, policy ${c.retention}`).join("; ") : "(none)"],
-    ["Run window", o.window || "(any time)"],
+    ["Run window", o.run_window || "(any time)"],
   ];
 }
 
