@@ -72,6 +72,12 @@ export function ArchiveDetail({ me, archive, restoreTargets, objects = [], error
           <dt>Encryption</dt><dd>{a.cipher}</dd>
           <dt>SHA-256</dt><dd><code>{a.sha256 ?? "—"}</code></dd>
           <dt>Store key</dt><dd><code>{a.store_key}</code></dd>
+          <dt>Copies</dt><dd>{a.copies?.length ? (
+            <ul>{a.copies.map((c) => (
+              <li>{c.store_name ? <a href={`/stores/${c.store_uuid}`}>{c.store_name}</a> : <span class="muted">deleted store</span>}: {c.status}
+                {c.expires_at ? <> (expires <Time at={c.expires_at} />)</> : null}{c.error ? <span class="field-error"> {c.error}</span> : null}</li>
+            ))}</ul>
+          ) : <span class="muted">none</span>}</dd>
           <dt>UUID</dt><dd><code>{a.uuid}</code></dd>
         </dl>
       </div>

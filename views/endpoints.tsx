@@ -4,7 +4,7 @@ import type { EndpointView, Errors, Job, Me, PluginField, PluginView } from "./t
 import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
 
 export type DefKind = "target" | "store";
-export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string }
+export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string; bandwidth?: number; max_tasks?: number }
 
 const plural = (k: DefKind) => `${k}s`;
 const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
@@ -89,6 +89,8 @@ export function DefinitionDetail({ kind, me, row, endpoint, jobs }: { kind: DefK
           <dt>Summary</dt><dd>{row.summary || <span class="muted">none</span>}</dd>
           <dt>Plugin</dt><dd>{row.plugin}</dd>
           {kind === "target" ? <><dt>Agent</dt><dd>{row.agent || <span class="muted">none: the core runs the plugin</span>}</dd></> : null}
+          <dt>Bandwidth</dt><dd>{row.bandwidth ? `at most ${row.bandwidth} bytes/s` : <span class="muted">no limit</span>}</dd>
+          {kind === "store" ? <><dt>Tasks at once</dt><dd>{row.max_tasks ? `at most ${row.max_tasks}` : <span class="muted">no limit (only --workers)</span>}</dd></> : null}
           <dt>UUID</dt><dd><code>{row.uuid}</code></dd>
         </dl>
       </div>
@@ -211,6 +213,14 @@ export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors,
           <TextField name="agent" label="Agent" value={values.agent} errors={errors} placeholder="e.g. 10.17.66.54:5544"
             help="host:port of a Shield agent that runs the plugin on the data host; leave empty to run it here." />
         ) : null}
+        <div class="inline">
+          <TextField name="bandwidth" label="Bandwidth limit (bytes/s)" type="number" value={values.bandwidth ?? "0"} errors={errors}
+            help="Its backups and restores move at most this many bytes per second; 0 for no limit." attrs={{ min: 0, step: 1 }} />
+          {kind === "store" ? (
+            <TextField name="max_tasks" label="Tasks at once" type="number" value={values.max_tasks ?? "0"} errors={errors}
+              help="At most this many tasks (backups, restores, copies, purges) on this store at once; 0 for no limit." attrs={{ min: 0, step: 1 }} />
+          ) : null}
+        </div>
         <p class="help">Saving checks the endpoint with the plugin first: nothing is saved if it is invalid.</p>
         <div class="actions">
           <button type="submit">{row ? "Save" : `Create ${kind}`}</button>

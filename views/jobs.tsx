@@ -95,6 +95,10 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
               (job.window.median_duration !== null ? `; median ${duration(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
               (job.window.size_trend_per_day !== null ? `; size ${job.window.size_trend_per_day < 0 ? "−" : "+"}${bytes(Math.abs(job.window.size_trend_per_day))} a day` : "")
             : <span class="muted">no runs</span>}</dd>
+          <dt>Copies</dt><dd>{job.copies.length ? job.copies.map((c, i) => (
+            <>{i ? "; " : ""}<a href={`/stores/${c.store}`}>store {c.store.slice(0, 8)}</a>, kept by <a href={`/retention/${c.retention}`}>policy {c.retention.slice(0, 8)}</a></>
+          )) : <span class="muted">none: archives are in the job's store only</span>}</dd>
+          <dt>Run window</dt><dd>{job.run_window || <span class="muted">any time</span>}</dd>
         </dl>
       </div>
       <h2>Recent tasks</h2>
@@ -135,6 +139,12 @@ export function JobForm({ me, job, values, choices, errors }: { me: Me; job?: Jo
           <SelectField name="compression" label="Compression" value={values.compression || "zstd"} errors={errors}
             options={[{ value: "zstd", label: "zstd (default)" }, { value: "gzip", label: "gzip" }, { value: "none", label: "none" }]} />
         </div>
+        <div class="inline">
+          <SelectField name="copy_store" label="Copy each archive to (optional)" value={values.copy_store} options={choices.stores} errors={errors} blank="No copy" />
+          <SelectField name="copy_retention" label="The copy kept by" value={values.copy_retention} options={choices.retention} errors={errors} blank="Choose…" />
+        </div>
+        <TextField name="window" label="Run window" value={values.window} errors={errors}
+          help="HH:MM-HH:MM in the daemon's zone, e.g. 01:00-05:00: scheduled runs due outside it wait for its start. Empty: any time." />
         {job ? null : (
           <Field id={pid} label="Start paused" help="A paused job runs only when you run it by hand." error={errors.paused}>
             <input type="checkbox" name="paused" checked={values.paused === "on"} {...described(pid, "x", errors.paused)} />

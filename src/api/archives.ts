@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { mapRows } from "./rows.ts";
 import { ArchiveJson, ArchiveQuery, ArchiveUpdate, DEFAULT_LIMIT, Deleted, RestoreRequest, Scheduled, Updated, UuidParam } from "./schemas.ts";
-import { archiveJson } from "./json.ts";
+import { archiveJson, copyJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
 import { InvalidInput, OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
@@ -28,9 +28,12 @@ export function archiveRoutes(router: Router): void {
 
   route(router, {
     method: "get", path: "/v1/archive/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show an archive", description: `target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
+    summary: "Show an archive", description: `With its copies in other stores (the job's copies) and each copy's status. target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: ArchiveJson, errors: [404],
-  }, async ({ params }) => archiveJson(await archives.get(params.uuid)));
+  }, async ({ params }) => {
+    const a = await archives.get(params.uuid);
+    return { ...archiveJson(a), copies: (await router.core.catalog.copies.of(a.uuid)).map(copyJson) };
+  });
 
   route(router, {
     method: "put", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,

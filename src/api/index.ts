@@ -70,13 +70,13 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",
     rules: core.targets, listQuery: S.DefinitionQuery, createBody: S.TargetCreate, updateBody: S.TargetUpdate,
     json: targetJson, jsonSchema: S.TargetJson, readNote: REDACTION_NOTE,
-    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent }),
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent, bandwidth: b.bandwidth }),
   });
   definitionRoutes(router, {
     kind: "store", collection: "/v1/stores", item: "/v1/store", tag: "stores",
     rules: core.stores, listQuery: S.DefinitionQuery, createBody: S.StoreCreate, updateBody: S.StoreUpdate,
     json: storeJson, jsonSchema: S.StoreJson, readNote: REDACTION_NOTE,
-    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint }),
+    input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, maxTasks: b.max_tasks, bandwidth: b.bandwidth }),
   });
   timespecRoutes(router);
   jobRoutes(router);

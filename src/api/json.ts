@@ -3,8 +3,9 @@ import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
 import type { ProviderView } from "../core/providers/index.ts";
-import type { SessionView, ArchiveView, JobView, RetentionRow, Run, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
+import type { SessionView, ArchiveView, CopyView, JobView, RetentionRow, Run, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 import type { JobHealth, Statistics, WindowFigures } from "../core/health.ts";
+import { parseCopies } from "../core/copies.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
 export function formatTime(seconds: number): string;
@@ -30,8 +31,8 @@ export const retentionJson = (r: RetentionRow) => ({
   keep_last: r.keepLast, keep_hourly: r.keepHourly, keep_daily: r.keepDaily, keep_weekly: r.keepWeekly,
   keep_monthly: r.keepMonthly, keep_yearly: r.keepYearly, keep_within: r.keepWithin,
 });
-export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent });
-export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint });
+export const targetJson = (r: TargetRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, agent: r.agent, bandwidth: r.bandwidth });
+export const storeJson = (r: StoreRow) => ({ uuid: r.uuid, name: r.name, summary: r.summary, plugin: r.plugin, endpoint: r.endpoint, max_tasks: r.maxTasks, bandwidth: r.bandwidth });
 
 export const jobJson = (j: JobView) => ({
   uuid: j.uuid, name: j.name, summary: j.summary, priority: j.priority, paused: j.paused, compression: j.compression,
@@ -40,6 +41,13 @@ export const jobJson = (j: JobView) => ({
   store_name: j.storeName, store_uuid: j.storeUuid, store_plugin: j.storePlugin, store_endpoint: j.storeEndpoint,
   target_name: j.targetName, target_uuid: j.targetUuid, target_plugin: j.targetPlugin, target_endpoint: j.targetEndpoint,
   agent: j.targetAgent,
+  copies: parseCopies(j.copies), run_window: j.runWindow,
+});
+
+export const copyJson = (c: CopyView) => ({
+  uuid: c.uuid, store_uuid: c.storeUuid, store_name: c.storeName, store_plugin: c.storePlugin, status: c.status,
+  store_key: c.storeKey, size: c.size, sha256: c.sha256, error: c.error, retention_uuid: c.retentionUuid,
+  copied_at: formatTime(c.copiedAt), expires_at: formatTime(c.expiresAt), purged_at: formatTime(c.purgedAt),
 });
 
 /** A finished backup of a job: its last_run, and each row of its history. */

@@ -185,16 +185,29 @@ export function rulesInput(b: { keep_last?: number; keep_hourly?: number; keep_d
   };
 }
 
-export const TargetCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint, agent: Agent });
-export const TargetUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint, agent: Agent });
+// Limits (README "Limits"): 0 for none; left out of an update, they stay as they are.
+const MAX_AMOUNT = 2 ** 40;
+const Amount = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(0, `must be ${what}`), v.maxValue(MAX_AMOUNT, `must be ${what}`));
+const Bandwidth = Amount("a whole number of bytes per second, 0 for no limit");
+const MaxTasks = Amount("a whole number of tasks, 0 for no limit");
+export const TargetCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint, agent: Agent, bandwidth: v.optional(Bandwidth) });
+export const TargetUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint, agent: Agent, bandwidth: v.optional(Bandwidth) });
 
-export const StoreCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint });
-export const StoreUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint });
+export const StoreCreate = v.strictObject({ name: Name, summary: v.optional(Summary, ""), plugin: PluginName, endpoint: Endpoint, max_tasks: v.optional(MaxTasks), bandwidth: v.optional(Bandwidth) });
+export const StoreUpdate = v.strictObject({ name: Name, summary: Summary, plugin: PluginName, endpoint: Endpoint, max_tasks: v.optional(MaxTasks), bandwidth: v.optional(Bandwidth) });
 
 const Compression = v.picklist(["zstd", "gzip", "none"], "must be zstd, gzip or none");
+// Extra stores each archive is copied to, each with its own retention policy.
+const Copies = v.pipe(
+  v.array(v.strictObject({ store: Uuid, retention: Uuid }), "must be a list of {store, retention}"),
+  v.maxLength(10, "must name at most 10 stores"),
+);
+const RunWindowText = v.pipe(v.string("must be a string"), v.regex(/^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM-HH:MM (24-hour, the daemon's zone), e.g. 01:00-05:00, or empty for any time"),
+  v.check((w) => w === "" || w.slice(0, 5) !== w.slice(6), "must not start and end at the same time"));
 const jobFields = {
   name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid,
   priority: v.optional(Priority), compression: v.optional(Compression),
+  copies: v.optional(Copies), run_window: v.optional(RunWindowText),
 };
 export const JobCreate = v.strictObject({ ...jobFields, summary: v.optional(Summary, ""), paused: Bool });
 // `paused` is deliberately absent: existing jobs are paused and unpaused by their own endpoints.
@@ -339,14 +352,16 @@ export const RetentionPreviewJson = v.object({
     action: v.picklist(["keep", "expire"]), kept_by: v.array(KeepReason),
   })),
 });
-export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
-export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });
+export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string(), bandwidth: v.number() });
+export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), max_tasks: v.number(), bandwidth: v.number() });
 export const JobJson = v.object({
   uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
   schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
+  copies: v.array(v.object({ store: Uuid, retention: Uuid })),
+  run_window: v.pipe(v.string(), v.description("HH:MM-HH:MM in the daemon's zone; scheduled runs due outside it wait for its start. Empty: any time")),
   // The job's restore drill (issue 16; src/api/drills.ts): its scratch target and schedule, and the last drill's outcome and RTO.
   drill: v.nullable(v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) })),
   last_drill: v.nullable(v.object({
@@ -388,6 +403,12 @@ export const StatisticsJson = v.object({
     uuid: Uuid, name: v.string(), target_name: v.string(), store_name: v.string(), failed_at: Time, task_uuid: Uuid, error: v.nullable(v.string()),
   })),
 });
+export const CopyJson = v.object({
+  uuid: Uuid, store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()),
+  status: v.picklist(["pending", "valid", "failed", "expired", "purged", "purge_failed"]),
+  store_key: v.nullable(v.string()), size: v.nullable(v.number()), sha256: v.nullable(v.string()), error: v.nullable(v.string()),
+  retention_uuid: v.nullable(Uuid), copied_at: NullableTime, expires_at: NullableTime, purged_at: NullableTime,
+});
 export const ArchiveJson = v.object({
   uuid: Uuid, store_key: v.string(), taken_at: Time, expires_at: Time, notes: v.string(),
   status: ArchiveStatus, job_uuid: v.nullable(Uuid),
@@ -397,6 +418,7 @@ export const ArchiveJson = v.object({
   pinned: v.pipe(v.boolean(), v.description("A pinned archive is never expired")), pin_reason: v.string(),
   store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
+  copies: v.optional(v.pipe(v.array(CopyJson), v.description("Shown on GET /v1/archive/:uuid: the archive's copies in other stores, with status"))),
 });
 export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,

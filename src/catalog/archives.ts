@@ -29,7 +29,7 @@ function likePattern(q: string): string {
 /** An archive with the plugin and endpoint of its target and store, as the archive JSON shows them. */
 export interface ArchiveView extends ArchiveRow {
   targetName: string | null; targetPlugin: string | null; targetEndpoint: string | null;
-  storeName: string | null; storePlugin: string | null; storeEndpoint: string | null;
+  storeName: string | null; storePlugin: string | null; storeEndpoint: string | null; storeBandwidth: number | null;
 }
 
 /** SQL: the policy aliased `r` has some GFS rule (see scheduler/retention.ts hasRules). */
@@ -45,7 +45,7 @@ export function archiveQueries({ db, t }: CatalogHandle) {
     purgedAt: archives.purgedAt, purgeAttempts: archives.purgeAttempts, purgeError: archives.purgeError, purgeNextAt: archives.purgeNextAt,
     pinned: archives.pinned, pinReason: archives.pinReason,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint,
-    storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
+    storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint, storeBandwidth: stores.bandwidth,
   }).from(archives)
     // Left joins: purged archives stay listed after their target or store is deleted.
     .leftJoin(targets, eq(targets.uuid, archives.targetUuid))

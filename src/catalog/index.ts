@@ -11,6 +11,7 @@ import { authProviderQueries } from "./auth-providers.ts";
 import { agentQueries } from "./agents.ts";
 import { notificationQueries } from "./notifications.ts";
 import { drillQueries } from "./drills.ts";
+import { copyQueries } from "./copies.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 import { healthQueries } from "./health.ts";
 
@@ -44,6 +45,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     agents: agentQueries(h),
     notifications: notificationQueries(h),
     drills: drillQueries(h),
+    copies: copyQueries(h),
     close: () => h.close(),
   };
 }
@@ -68,3 +70,4 @@ export type { ChannelRow, DeliveryRow, NewDelivery, DeliveryFilter } from "./not
 export type { DrillRow, DrillResultRow } from "./drills.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
 export type { AgentRow } from "./agents.ts";
+export type { CopyView, CopyStatus } from "./copies.ts";

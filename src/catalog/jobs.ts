@@ -3,8 +3,8 @@ import type { CatalogHandle } from "./open.ts";
 import { NO_LIMIT, type JobRow, type OptionalPage } from "./rows.ts";
 
 export type JobInput = Pick<JobRow, "name" | "summary" | "targetUuid" | "storeUuid" | "scheduleUuid" | "retentionUuid" | "priority">
-  // The column's default (zstd) applies when left out.
-  & Partial<Pick<JobRow, "compression">>;
+  // The columns' defaults (zstd, no copies, any time) apply when left out.
+  & Partial<Pick<JobRow, "compression" | "copies" | "runWindow">>;
 
 export interface JobFilter {
   target?: string;
@@ -18,6 +18,8 @@ export interface JobFilter {
 export interface JobView extends Omit<JobRow, "nextDueAt" | "nextDueSpec"> {
   targetName: string; targetPlugin: string; targetEndpoint: string; targetAgent: string;
   storeName: string; storePlugin: string; storeEndpoint: string;
+  /** The limits (README "Limits") of the store and target, for the backup's pipeline. */
+  storeBandwidth: number; targetBandwidth: number;
   scheduleName: string; timespec: string;
   retentionName: string; expiry: number;
 }
@@ -29,16 +31,20 @@ export interface JobScheduling {
   timespec: string;
   nextDueAt: number | null;
   nextDueSpec: string | null;
+  /** "HH:MM-HH:MM" or "" (scheduler/window.ts). */
+  runWindow: string;
 }
 
 export function jobQueries({ db, t }: CatalogHandle) {
   const { jobs, targets, stores, schedules, retention } = t;
   const joined = () => db.select({
     uuid: jobs.uuid, name: jobs.name, summary: jobs.summary, priority: jobs.priority, paused: jobs.paused, compression: jobs.compression,
+    copies: jobs.copies, runWindow: jobs.runWindow,
     createdAt: jobs.createdAt, targetUuid: jobs.targetUuid, storeUuid: jobs.storeUuid,
     scheduleUuid: jobs.scheduleUuid, retentionUuid: jobs.retentionUuid,
     targetName: targets.name, targetPlugin: targets.plugin, targetEndpoint: targets.endpoint, targetAgent: targets.agent,
     storeName: stores.name, storePlugin: stores.plugin, storeEndpoint: stores.endpoint,
+    storeBandwidth: stores.bandwidth, targetBandwidth: targets.bandwidth,
     scheduleName: schedules.name, timespec: schedules.timespec,
     retentionName: retention.name, expiry: retention.expiry,
   }).from(jobs)
@@ -86,11 +92,11 @@ export function jobQueries({ db, t }: CatalogHandle) {
     // ---- the scheduler ----
 
     scheduling(): Promise<JobScheduling[]> {
-      return db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec })
+      return db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec, runWindow: jobs.runWindow })
         .from(jobs).innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid));
     },
     async schedulingOf(uuid: string): Promise<JobScheduling | undefined> {
-      return (await db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec })
+      return (await db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec, runWindow: jobs.runWindow })
         .from(jobs).innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid)).where(eq(jobs.uuid, uuid)))[0];
     },
     /**

@@ -12,6 +12,7 @@ import pg0007 from "../../drizzle/pg/0007_notifications_drills.sql" with { type:
 import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text" };
 import pg0009 from "../../drizzle/pg/0009_archive_objects.sql" with { type: "text" };
 import pg0010 from "../../drizzle/pg/0010_job_health.sql" with { type: "text" };
+import pg0011 from "../../drizzle/pg/0011_copies_limits.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -23,6 +24,7 @@ import sqlite0007 from "../../drizzle/sqlite/0007_notifications_drills.sql" with
 import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { type: "text" };
 import sqlite0009 from "../../drizzle/sqlite/0009_archive_objects.sql" with { type: "text" };
 import sqlite0010 from "../../drizzle/sqlite/0010_job_health.sql" with { type: "text" };
+import sqlite0011 from "../../drizzle/sqlite/0011_copies_limits.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -39,6 +41,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0008_auth_providers", sql: pg0008 },
     { tag: "0009_archive_objects", sql: pg0009 },
     { tag: "0010_job_health", sql: pg0010 },
+    { tag: "0011_copies_limits", sql: pg0011 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -52,6 +55,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0008_auth_providers", sql: sqlite0008 },
     { tag: "0009_archive_objects", sql: sqlite0009 },
     { tag: "0010_job_health", sql: sqlite0010 },
+    { tag: "0011_copies_limits", sql: sqlite0011 },
   ],
 };
 

@@ -116,6 +116,13 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
      * (the loser of that race just looks again).
      */
     async claim(now: number, runner?: Runner): Promise<TaskRow | undefined> {
+      // A store's max_tasks (0: none): its running tasks, of any kind, stay below it.
+      // Checked in the claiming UPDATE itself, which SQLite (one writer) makes exact;
+      // on PostgreSQL two daemons claiming at the same instant may each see room for
+      // one more (no index can count), so there the limit may be passed by one briefly.
+      const storeHasRoom = () => sql`(${tasks.storeUuid} IS NULL OR coalesce((SELECT s.max_tasks FROM stores s WHERE s.uuid = ${tasks.storeUuid}), 0) = 0
+        OR (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.store_uuid = ${tasks.storeUuid})
+           < (SELECT s.max_tasks FROM stores s WHERE s.uuid = ${tasks.storeUuid}))`;
       const lost = new Set<string>();
       for (let attempt = 0; attempt < 50; attempt++) {
         const candidates = await db.select({ uuid: tasks.uuid }).from(tasks)
@@ -124,6 +131,7 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
             eq(tasks.status, "pending"),
             sql`(${tasks.op} NOT IN ('backup', 'restore') OR ${tasks.targetUuid} IS NULL OR NOT EXISTS (
               SELECT 1 FROM tasks r WHERE r.status = 'running' AND r.op IN ('backup', 'restore') AND r.target_uuid = ${tasks.targetUuid}))`,
+            storeHasRoom(),
           ))
           .orderBy(sql`coalesce(${jobs.priority}, ${sql.raw(String(JOBLESS_PRIORITY))})`, asc(tasks.requestedAt), asc(tasks.uuid))
           .limit(lost.size + 1);
@@ -132,7 +140,7 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
         try {
           // Without a runner (tests acting as a dead daemon) the task has no heartbeat: it is stale at once.
           const claimed = await db.update(tasks).set({ status: "running", startedAt: now, ...(runner ? runnerColumns(runner) : {}) })
-            .where(and(eq(tasks.uuid, next.uuid), eq(tasks.status, "pending"))).returning();
+            .where(and(eq(tasks.uuid, next.uuid), eq(tasks.status, "pending"), storeHasRoom())).returning();
           if (claimed[0]) return claimed[0];
           // Another worker took it first: look again.
         } catch (err) {

@@ -61,3 +61,12 @@ export function oneOf<T extends string>(text: string, flag: string, allowed: rea
   if (!allowed.includes(text as T)) throw new UsageError(`${flag}: must be ${allowed.join(", ")}; not "${text}"`);
   return text as T;
 }
+
+const RATE_UNITS: Record<string, number> = { "": 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+/** A bandwidth limit: bytes per second, or with a unit ("50MiB", "512k"); 0 for none. */
+export function parseRate(text: string, flag: string): number {
+  const m = /^\s*(\d+)\s*([a-z]*)(\/s)?\s*$/i.exec(text);
+  const unit = m ? RATE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`${flag}: must be bytes per second, optionally with K, M or G (KiB, MiB, GiB): e.g. 50M; 0 for no limit; not "${text}"`);
+  return Number(m[1]) * unit;
+}

@@ -23,7 +23,9 @@ export function archiveRules(catalog: Catalog, fileTask: TaskFiler, expired: () 
     },
     async restore(uuid: string, owner: string, targetUuid?: string, requestedBy: string | null = null): Promise<string> {
       const archive = await this.get(uuid);
-      if (archive.status !== "valid") throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives can be restored`);
+      // An archive whose own blob expired may live on in a copy that keeps it longer (its own policy).
+      const copied = archive.status !== "valid" && (await catalog.copies.of(uuid)).some((c) => c.status === "valid");
+      if (archive.status !== "valid" && !copied) throw new Conflict(`archive ${uuid} is ${archive.status.replace("_", " ")}; only valid archives (or those with a valid copy) can be restored`);
       if (archive.targetPlugin === GPBACKUP_PLUGIN) throw new Conflict(`archive ${uuid}: ${GPBACKUP_RESTORE_NOTE}`);
       const target = targetUuid ?? archive.targetUuid;
       if (!(await catalog.targets.get(target))) {

@@ -81,7 +81,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target", opts.agents)),
-    stores: definitionRules("store", catalog.stores, (uuid) => catalog.archives.countHeld({ store: uuid }),
+    stores: definitionRules("store", catalog.stores, async (uuid) => (await catalog.archives.countHeld({ store: uuid })) + (await catalog.copies.countHeld(uuid)),
       plugins && endpointCheck(plugins, "store")),
     schedules: notifying(definitionRules("schedule", catalog.schedules, undefined, timespecCheck), jobsChanged),
     retention,

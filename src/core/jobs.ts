@@ -4,6 +4,8 @@ import { InvalidInput, NotFound } from "./errors.ts";
 import { uniqueNames } from "./names.ts";
 import type { Compression } from "../pipeline/compression.ts";
 import type { TaskFiler } from "./tasks.ts";
+import { resolveCopies, type CopySpec } from "./copies.ts";
+import { parseWindow } from "../scheduler/window.ts";
 
 export interface JobRequest {
   name: string;
@@ -14,6 +16,10 @@ export interface JobRequest {
   retention: string;
   priority?: number;
   compression?: Compression;
+  /** Extra stores (uuids) each archive is copied to, each with its retention policy; left out of an update, they stay. */
+  copies?: CopySpec[];
+  /** "HH:MM-HH:MM" (daemon's zone) or "" (any time); left out of an update, it stays. */
+  run_window?: string;
 }
 
 export const DEFAULT_PRIORITY = 50;
@@ -37,9 +43,18 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
     if (Object.keys(missing).length) {
       throw new InvalidInput(Object.entries(missing).map(([k, v]) => `${k}: ${v}`).join("; "), missing);
     }
+    if (req.run_window !== undefined) {
+      try {
+        parseWindow(req.run_window);
+      } catch (err) {
+        throw new InvalidInput(`run_window: ${(err as Error).message}`, { run_window: (err as Error).message });
+      }
+    }
     return {
       name: req.name, summary: req.summary, priority, compression,
       targetUuid: req.target, storeUuid: req.store, scheduleUuid: req.schedule, retentionUuid: req.retention,
+      ...(req.copies !== undefined ? { copies: await resolveCopies(catalog, req.copies, req.store) } : {}),
+      ...(req.run_window !== undefined ? { runWindow: req.run_window } : {}),
     };
   }
 

@@ -59,7 +59,7 @@ export type ToGuard =
   | { purge: string[] } // --store: how to purge a key (argv without --key), sent before commit
   | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
   | { commit: true } // end the held input: the stage may now see the end of its stream
-  | { seal: { key: string | null } } // --seal: the archive's data key (base64), null for none; sent first
+  | { seal: { key: string | null; rate?: number } } // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first
   | { ack: boolean }; // --store: true = the key is recorded; false = purge the blob
 
 /** guard → daemon */
@@ -181,6 +181,7 @@ export async function runGuard(args: string[]): Promise<number> {
   const commitSent = new Promise<void>((r) => (onCommit = r));
   let onSealKey!: (key: Uint8Array | null) => void;
   const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
+  let sealRate = 0;
   // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
   let sealOut: number | undefined;
   const removeFifo = () => {
@@ -201,7 +202,7 @@ export async function runGuard(args: string[]): Promise<number> {
       // Sealing, the input ends once the last sealed byte is written (below).
       if (!sealing) { inputEnded = !stageExited; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
-    else if ("seal" in m) onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
+    else if ("seal" in m) { sealRate = m.seal.rate ?? 0; onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64"))); }
   });
   // A cancel signals the whole group: the stage got the same signal. Exiting now
   // would release a held input before the stage is gone, so wait for the stage;
@@ -335,7 +336,7 @@ export async function runGuard(args: string[]): Promise<number> {
       if (dataKey === undefined) return; // the daemon is gone: the group is killed below
       try {
         const sealed = await sealStream({
-          from: sealIn!, dataKey,
+          from: sealIn!, dataKey, rate: sealRate,
           write: sealedTo ? sealedTo.write : fifoWriter({ nonBlocking: holdFd!, blocking: sealOut! }),
           writeKeepsChunks: sealedTo !== undefined,
           onProgress: (progress) => send({ progress }),

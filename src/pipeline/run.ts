@@ -13,7 +13,7 @@ import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
-import type { Sealed } from "./seal.ts";
+import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
 import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
@@ -70,7 +70,7 @@ interface StageIO {
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
-  seal?: { key: Uint8Array | null; builtin?: Command["builtin"] };
+  seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
   /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
@@ -312,6 +312,8 @@ export interface BackupOptions {
    * knows this run died. Unique to this run.
    */
   partialId?: string;
+  /** Bytes per second at most (the store's or target's bandwidth limit, the lower); 0 or absent: none. */
+  rate?: number;
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
@@ -350,7 +352,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
       // Sealed on the agent already: the guard only counts and hashes.
-      seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined },
+      seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined, rate: opts.rate },
     });
     storeInput.handedOver();
     let source: Stage;
@@ -501,7 +503,7 @@ export interface ArchiveToRestore {
  * archive is ever written to the daemon's disk, and the cost is one more read of
  * the compressed, encrypted blob (bench/DATAPATH.md, "Restore").
  */
-export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
+export async function restore(ctx: PipelineContext, store: Endpoint, target: Endpoint, archive: ArchiveToRestore, opts: { rate?: number } = {}): Promise<{ rawSize: number | null }> {
   if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
   if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
   const agent = target.agent;
@@ -510,7 +512,32 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
   const [sp, tp] = await Promise.all([ctx.plugins.store(store), agent ? undefined : ctx.plugins.target(target)]);
   await verifyArchive(ctx, sp, archive);
-  return applyArchive(ctx, sp, tp, target, archive);
+  return applyArchive(ctx, sp, tp, target, archive, opts.rate);
+}
+
+/**
+ * Verifies an archive's blob in a store (the restore's verify pass) without
+ * restoring it: for a restore choosing between the primary and the copies.
+ */
+export async function verifyStored(ctx: PipelineContext, store: Endpoint, archive: ArchiveToRestore): Promise<void> {
+  await verifyArchive(ctx, await ctx.plugins.store(store), archive);
+}
+
+/**
+ * Slows a stream that crosses the daemon (a restore's compressed bytes) to `rate`
+ * bytes per second: each chunk is passed on only once the bytes so far are due.
+ */
+export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> {
+  let started = 0;
+  let bytes = 0;
+  return new TransformStream({
+    transform: async (chunk, ctl) => {
+      started ||= performance.now();
+      ctl.enqueue(chunk);
+      bytes += chunk.byteLength;
+      await pace(started, bytes, rate);
+    },
+  });
 }
 
 /** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
@@ -576,7 +603,7 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
  * The restore proper, once the archive was verified: store `retrieve` → checksum
  * and decryption → decompression → target `restore`, checked again on the way.
  */
-async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore): Promise<{ rawSize: number | null }> {
+async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
   const agent = target.agent;
   const run = new Run(ctx);
   const fetched = new Digest();
@@ -587,6 +614,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
+  if (rate) stream = stream.pipeThrough(throttle(rate));
   // Refuse before the target sees the end of its input: an archive that fails
   // its checksum is never restored whole (the target is killed).
   const verify = async () => {
@@ -669,6 +697,126 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   }
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its output (an unknown zstd version?)");
   return { rawSize: direct ? (zstdRaw ?? null) : raw.bytes };
+}
+
+export interface CopyResult {
+  storeKey: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Copies an archive's stored blob to another store, as it is (compressed,
+ * encrypted: nothing is decrypted or re-encrypted, the target is not touched):
+ * source store `retrieve` → the destination store's guard, which counts and hashes
+ * what it reads (seal.ts with no key) → destination store `store`. The bytes go
+ * process to process through a FIFO, never through the daemon, so memory stays
+ * bounded whatever the size. The destination sees the end of its input (the
+ * commit) only once the retrieve exited 0 and the guard's size and SHA-256 equal
+ * the archive's: a blob that differs in flight is never stored.
+ *
+ * Then the destination is read back and hashed (verifyCopy) before the copy
+ * counts. Why not trust the in-flight hash and the store's exit contract: a copy
+ * exists to be there when the primary is gone, and a store whose write said yes
+ * but whose read path gives something else (another bucket or prefix by a
+ * misconfiguration, eventual consistency, a plugin bug) would otherwise be found
+ * at the one moment it matters. The cost is one read of the compressed blob.
+ */
+export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string, to: Endpoint, expect: { size: number | null; sha256: string | null },
+  opts: { onStored?: (key: string) => Promise<void>; partialId?: string; rate?: number } = {}): Promise<CopyResult> {
+  requireTools([["mkfifo", "a copy"]]);
+  const [sp, dp] = await Promise.all([ctx.plugins.store(from), ctx.plugins.store(to)]);
+  const run = new Run(ctx);
+  const work = new Flows();
+  let storeKey: string | undefined;
+  let sealed: Sealed | undefined;
+  let sink: Stage;
+  let source: Stage;
+  try {
+    const input = run.fifo();
+    const cmd = dp.store();
+    sink = run.command("destination store", cmd, {
+      stdin: "held", heldFifo: input.path, stdout: false, store: { purgeArgv: dp.purge().argv },
+      env: opts.partialId ? partialEnv(opts.partialId) : undefined,
+      seal: { key: null, builtin: dp.inProcess ? cmd.builtin : undefined, rate: opts.rate },
+    });
+    input.handedOver();
+    source = run.command("source store retrieve", sp.retrieve(fromKey), { stdin: false, stdout: input.fd });
+    await sink.inputPath();
+    sink.inputOpened();
+  } catch (err) {
+    return run.abandon(err, work);
+  }
+  run.releaseFifos();
+  // The commit: the whole blob was read (the retrieve exited 0) and is the archive's.
+  work.add(run.upstreamSucceeded([source]).then(async () => {
+    const s = await sink.sealed;
+    if (expect.size !== null && s.bytes !== expect.size) {
+      throw new PipelineFailed(`the source blob is ${s.bytes} bytes but the archive recorded ${expect.size}: it is truncated or altered, so it was not copied`);
+    }
+    if (expect.sha256 && s.sha256 !== expect.sha256) {
+      throw new PipelineFailed("the source blob's SHA-256 does not match the archive's: it is corrupted or altered, so it was not copied");
+    }
+    await sink.endInput();
+  }));
+  work.add(sink.sealed.then((s) => { sealed = s; }));
+  work.add(Promise.race([sink.stored, sink.proc.exited.then(() => undefined)]).then(async (stored) => {
+    if (!stored || stored.code !== 0) return;
+    const key = parseStoreKey(stored.output);
+    if (!key) {
+      run.fail(new PipelineFailed(`destination store did not print a key: ${JSON.stringify(stored.output.slice(0, 200))}`));
+      return;
+    }
+    if (!stored.complete) {
+      sink.release(false);
+      run.fail(new PipelineFailed("destination store exited 0 before the end of its input: what it stored is not the whole archive"));
+      return;
+    }
+    try {
+      await opts.onStored?.(key);
+    } catch (err) {
+      sink.release(false);
+      run.fail(new PipelineFailed(`cannot record the destination's key: ${(err as Error).message}`));
+      return;
+    }
+    storeKey = key;
+    sink.release(true);
+  }));
+  const done = run.progress("copied", { get bytes() { return sink.sealProgress.bytes; } });
+  try {
+    await run.finish(work.all);
+  } catch (err) {
+    const failure = err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message);
+    failure.storeKey = storeKey;
+    throw failure;
+  } finally {
+    done(sealed ? { what: "copied", bytes: sealed.bytes } : undefined);
+  }
+  if (!storeKey) throw new PipelineFailed("destination store exited without reporting a key");
+  if (!sealed) throw Object.assign(new PipelineFailed("the destination store's guard did not report what it stored"), { storeKey });
+  try {
+    await verifyCopy(ctx, dp, storeKey, sealed);
+  } catch (err) {
+    throw Object.assign(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message), { storeKey });
+  }
+  return { storeKey, size: sealed.bytes, sha256: sealed.sha256 };
+}
+
+/** Reads a copy back from its store and compares its size and SHA-256 with what was sent. */
+async function verifyCopy(ctx: PipelineContext, dp: Store, key: string, sent: { bytes: number; sha256: string }): Promise<void> {
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const source = run.command("destination store retrieve (verify)", dp.retrieve(key), { stdin: false, stdout: true });
+  const work = new Flows();
+  work.add((async () => {
+    for await (const _ of source.stdout.pipeThrough(fetched.stream)) { /* counted and hashed */ }
+    await run.upstreamSucceeded([source]);
+    if (fetched.bytes !== sent.bytes || fetched.sha256() !== sent.sha256) {
+      throw new PipelineFailed(`the copy read back from the destination is not what was sent (${fetched.bytes} bytes, sha256 ${fetched.sha256()}; sent ${sent.bytes} bytes, sha256 ${sent.sha256})`);
+    }
+  })());
+  await run.finish(work.all);
+  ctx.log(`verified on the destination: ${fetched.bytes} bytes, sha256 ${fetched.sha256()}`);
 }
 
 /**

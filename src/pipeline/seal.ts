@@ -38,6 +38,13 @@ export interface SealOptions {
   /** Called about every `progressEvery` ms with the counts so far. */
   onProgress?: (p: { bytesIn: number; bytes: number }) => void;
   progressEvery?: number;
+  /**
+   * A bandwidth limit (bytes per second read from upstream; 0 or absent: none).
+   * Applied here because this is where a backup's and a copy's bytes pass through
+   * a process of ours: the guard simply reads no faster, and the FIFO's own
+   * backpressure slows the stages upstream (zstd, the target, a store's retrieve).
+   */
+  rate?: number;
 }
 
 // Large reads: a pipe hands over what it holds (64 KiB by default) per read, and
@@ -57,6 +64,7 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
   let bytes = 0;
   let lastYield = performance.now();
   let lastProgress = lastYield;
+  const started = lastYield;
 
   const put = async (out: Uint8Array): Promise<void> => {
     hash.update(out);
@@ -81,6 +89,7 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
       if (off) buf.copyWithin(0, off, fill);
       fill -= off;
     }
+    if (opts.rate) await pace(started, bytesIn, opts.rate);
     const now = performance.now();
     if (now - lastProgress >= progressEvery) {
       opts.onProgress?.({ bytesIn, bytes });
@@ -94,6 +103,13 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
   // Always written, even when empty, so that the end of the archive is itself authenticated.
   if (sealer) await put(sealer.seal(buf.subarray(0, fill), true));
   return { bytesIn, bytes, sha256: hash.digest("hex") };
+}
+
+/** Waits until `bytes` read since `started` (ms) are within `rate` bytes per second. */
+export async function pace(started: number, bytes: number, rate: number): Promise<void> {
+  const due = started + (bytes / rate) * 1000;
+  const wait = due - performance.now();
+  if (wait > 1) await Bun.sleep(wait);
 }
 
 async function readSome(from: SealOptions["from"], buf: Buffer, at: number, max: number): Promise<number> {

@@ -35,7 +35,7 @@ export interface StageOptions {
    * the stage is a built-in store (its Command's reference), which the guard runs
    * in its own process (plugin-host/in-process.ts) rather than spawning argv.
    */
-  seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] } };
+  seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -100,7 +100,7 @@ export class Stage {
     }
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
     // Over the IPC channel: a key never appears in a process's arguments or environment.
-    if (opts.seal) this.send({ seal: { key: opts.seal.key && Buffer.from(opts.seal.key).toString("base64") } });
+    if (opts.seal) this.send({ seal: { key: opts.seal.key && Buffer.from(opts.seal.key).toString("base64"), rate: opts.seal.rate } });
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
     // Whatever happens, the FIFO's write end is closed once the stage is gone.
     void this.proc.exited.then(() => {

@@ -5,7 +5,8 @@
 // (owned by `system`) for each, which the supervisor runs (store `purge`, then the
 // archive is marked purged). A failed purge leaves the archive purge_failed with
 // the store's words and a next attempt time (backing off from 1 minute to 6 hours);
-// the purger files the next attempt when that time comes. Purged archive rows and
+// the purger files the next attempt when that time comes. Copies in other stores
+// (archive_copies) expire by their own policy and are purged by `purge_copy` tasks. Purged archive rows and
 // old task logs are kept for the audit period, then removed.
 import type { Catalog, RetentionRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
@@ -126,6 +127,17 @@ export class Purger {
       result.filed++;
     }
     if (due.length === BATCH && result.filed) this.more = true;
+    // Copies in other stores expire by their own policy (set when copied), and are purged the same way.
+    result.expired += await catalog.copies.expireDue(now);
+    const copies = await catalog.copies.takePurges(now, LEASE_S, BATCH);
+    for (const c of copies) {
+      await catalog.tasks.create({
+        uuid: crypto.randomUUID(), owner: "system", requestedBy: "purger", op: "purge_copy", archiveUuid: c.archiveUuid, jobUuid: null,
+        targetUuid: null, storeUuid: c.storeUuid, requestedAt: now,
+      });
+      result.filed++;
+    }
+    if (copies.length === BATCH) this.more = true;
     if (result.filed) {
       log.info("filed purge tasks for expired archives", { count: result.filed });
       this.opts.onFiled?.();

@@ -18,6 +18,7 @@ import { describeError, log } from "../log.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { MinHeap } from "./heap.ts";
 import { daemonZone, parseTimespec, type Timespec } from "./timespec.ts";
+import { deferToWindow, parseWindow } from "./window.ts";
 
 /** What SHIELD_MODE=DEV turns every schedule into, as in the design. */
 export const DEV_TIMESPEC = "* * * * *";
@@ -124,8 +125,9 @@ export class Scheduler {
   }
 
   /** The schedule a job runs on, in full: its text (or DEV mode's), and the zone it falls back to. */
-  private specKey(timespec: string): string {
-    return `${this.opts.dev ? `${DEV_TIMESPEC} (SHIELD_MODE=DEV)` : timespec} | ${this.zone}`;
+  /** The run window is part of it: a job whose window changed gets its due time computed again. */
+  private specKey(timespec: string, runWindow = ""): string {
+    return `${this.opts.dev ? `${DEV_TIMESPEC} (SHIELD_MODE=DEV)` : timespec} | ${this.zone}${runWindow ? ` | window ${runWindow}` : ""}`;
   }
 
   private timespec(text: string): Timespec | null {
@@ -145,9 +147,18 @@ export class Scheduler {
   }
 
   /** The first due time strictly after `afterMs`, in whole seconds. */
-  private nextAfter(spec: Timespec, afterMs: number): number | undefined {
+  /** With a run window, a due time outside it moves to the window's next start (window.ts). */
+  private nextAfter(spec: Timespec, afterMs: number, runWindow = ""): number | undefined {
     const next = spec.next(new Date(afterMs), this.zone);
-    return next ? Math.ceil(next.getTime() / 1000) : undefined;
+    if (!next) return undefined;
+    const at = Math.ceil(next.getTime() / 1000);
+    let w = null;
+    try {
+      w = parseWindow(runWindow);
+    } catch {
+      // Refused when the job was saved; a damaged value means no window rather than no runs.
+    }
+    return deferToWindow(w, at, this.zone);
   }
 
   private async reload(): Promise<void> {
@@ -168,11 +179,11 @@ export class Scheduler {
    */
   private async dueOf(row: JobScheduling): Promise<Due | undefined> {
     if (row.paused) return undefined;
-    const key = this.specKey(row.timespec);
+    const key = this.specKey(row.timespec, row.runWindow);
     if (row.nextDueAt !== null && row.nextDueSpec === key) return { job: row.uuid, at: row.nextDueAt, spec: key };
     const spec = this.timespec(row.timespec);
     if (!spec) return undefined;
-    const at = this.nextAfter(spec, this.clock.now());
+    const at = this.nextAfter(spec, this.clock.now(), row.runWindow);
     if (at === undefined) return undefined;
     if (await this.opts.catalog.jobs.advanceDue(row.uuid, { at: row.nextDueAt, spec: row.nextDueSpec }, { at, spec: key })) {
       return { job: row.uuid, at, spec: key };
@@ -184,7 +195,7 @@ export class Scheduler {
   private async reread(job: string): Promise<Due | undefined> {
     const row = await this.opts.catalog.jobs.schedulingOf(job);
     if (!row || row.paused) return undefined;
-    if (row.nextDueAt === null || row.nextDueSpec !== this.specKey(row.timespec)) {
+    if (row.nextDueAt === null || row.nextDueSpec !== this.specKey(row.timespec, row.runWindow)) {
       this.dirty = true;
       return undefined;
     }
@@ -227,14 +238,14 @@ export class Scheduler {
       const job = jobs.get(due.job);
       if (!job || job.paused) continue; // deleted or paused since the jobs were read
       const spec = this.timespec(job.timespec);
-      if (this.specKey(job.timespec) !== due.spec || !spec) {
+      if (this.specKey(job.timespec, job.runWindow) !== due.spec || !spec) {
         // The schedule changed since the jobs were read: start over from the catalog.
         this.dirty = true;
         continue;
       }
       // From now, not from the due time: after downtime, one catch-up run stands for all it missed.
       const memo = `${due.spec}\n${due.at}`;
-      if (!nexts.has(memo)) nexts.set(memo, this.nextAfter(spec, Math.max(nowMs, due.at * 1000)));
+      if (!nexts.has(memo)) nexts.set(memo, this.nextAfter(spec, Math.max(nowMs, due.at * 1000), job.runWindow));
       firing.push({ due, job, spec, nextAt: nexts.get(memo) });
     }
 

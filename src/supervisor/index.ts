@@ -4,7 +4,7 @@
 // what the store received.
 import { nowSeconds, type Catalog, type ForeignTask, type JobView, type Runner, type TaskRow } from "../catalog/index.ts";
 import { describeError, log } from "../log.ts";
-import { backup, Canceled, PipelineFailed, purge, restore, type BackupResult, type PipelineContext } from "../pipeline/run.ts";
+import { backup, Canceled, PipelineFailed, purge, restore, verifyStored, type ArchiveToRestore, type BackupResult, type Endpoint, type PipelineContext } from "../pipeline/run.ts";
 import { namesPartialBlobs, partialKey } from "../pipeline/partial.ts";
 import { unwrapKey, wrapKey } from "../pipeline/encryption.ts";
 import { EndpointSecrets, SecretUnreadable } from "../pipeline/endpoint-secrets.ts";
@@ -13,6 +13,7 @@ import type { Compression } from "../pipeline/compression.ts";
 import type { AgentDirectory, AgentTarget } from "../agent/directory.ts";
 import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
+import { copyArchive, fileCopies, purgeCopy, rateOf } from "./copy.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
@@ -249,6 +250,8 @@ export class Supervisor {
         details = r.details;
       }
       else if (task.op === "purge") await purgeArchive(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
+      else if (task.op === "copy") await copyArchive(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
+      else if (task.op === "purge_copy") await purgeCopy(catalog, task, ctx, tlog, (e, what) => this.open(e, what, tlog));
       else throw new TaskFailure(`unknown operation "${task.op}"`);
       outcome = "done";
     } catch (err) {
@@ -293,13 +296,15 @@ export class Supervisor {
     const encrypt = this.opts.encrypt ?? true;
     tlog.line(`backing up target "${job.targetName}" (${job.targetPlugin}) to store "${job.storeName}" (${job.storePlugin}); compression ${job.compression}, encryption ${encrypt ? "on" : "off"}`);
     const agent = await this.agentFor(job.targetAgent, job.targetName, job.targetPlugin, tlog);
+    const rate = rateOf({ bandwidth: job.storeBandwidth }, { bandwidth: job.targetBandwidth });
+    if (rate) tlog.line(`bandwidth limit: at most ${rate} bytes/s (the store's or target's, the lower)`);
     const takenAt = nowSeconds();
     // The key is recorded as soon as the store names it: should the daemon die before the archive row exists, recovery purges this blob.
     const r = await backup(ctx, { plugin: job.targetPlugin, endpoint: targetEndpoint, agent }, { plugin: job.storePlugin, endpoint: storeEndpoint },
       {
         compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
         // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
-        partialId: task.uuid,
+        partialId: task.uuid, rate,
       });
     const uuid = crypto.randomUUID();
     try {
@@ -321,6 +326,12 @@ export class Supervisor {
     });
     const raw = r.rawSize === null ? "" : ` (${r.rawSize} before compression and encryption)`;
     tlog.line(`archive ${uuid}: ${r.size} bytes stored${raw}, sha256 ${r.sha256}`);
+    // The copies to the job's other stores, each its own task (src/supervisor/copy.ts).
+    try {
+      if (await fileCopies(catalog, job, uuid, tlog)) this.nudge();
+    } catch (err) {
+      tlog.line(`cannot file the copies of archive ${uuid}: ${(err as Error).message}`);
+    }
     return uuid;
   }
 
@@ -371,21 +382,51 @@ export class Supervisor {
     const { catalog } = this.opts;
     const archive = task.archiveUuid ? await catalog.archives.get(task.archiveUuid) : undefined;
     if (!archive) throw new TaskFailure(`archive ${task.archiveUuid} no longer exists`);
-    if (archive.status !== "valid") throw new TaskFailure(`archive ${archive.uuid} is ${archive.status}`);
+    const copies = (await catalog.copies.of(archive.uuid)).filter((c) => c.status === "valid" && c.storeKey && c.storePlugin && c.storeEndpoint !== null);
+    // An archive whose own blob was purged may still live in a copy (copies keep their own policy).
+    if (archive.status !== "valid" && !copies.length) throw new TaskFailure(`archive ${archive.uuid} is ${archive.status}`);
     const target = task.targetUuid ? await catalog.targets.get(task.targetUuid) : undefined;
     if (!target) throw new TaskFailure(`target ${task.targetUuid} no longer exists`);
-    if (!archive.storePlugin || archive.storeEndpoint === null) throw new TaskFailure(`store ${archive.storeUuid} no longer exists`);
     // The archive's own target too: its secrets may show up in what the store or the dump says.
     if (archive.targetEndpoint) this.open(archive.targetEndpoint, `target "${archive.targetName}"`, tlog);
     const targetEndpoint = this.open(target.endpoint, `target "${target.name}"`, tlog);
-    const storeEndpoint = this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog);
-    tlog.line(`restoring archive ${archive.uuid} from store "${archive.storeName}" (${archive.storePlugin}) to target "${target.name}" (${target.plugin})`);
     const agent = await this.agentFor(target.agent, target.name, target.plugin, tlog);
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
-    const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint, agent }, {
-      storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
-    });
-    tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);
+    const base: ArchiveToRestore = { storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey };
+
+    // Where the blob may be read: the archive's store first, then each valid copy, oldest first.
+    interface Source { what: string; store: Endpoint; key: string; bandwidth: number }
+    const sources: (Source | { what: string; unavailable: string })[] = [];
+    if (archive.status !== "valid") sources.push({ what: `store "${archive.storeName}"`, unavailable: `the archive is ${archive.status} there` });
+    else if (!archive.storePlugin || archive.storeEndpoint === null) sources.push({ what: `store ${archive.storeUuid}`, unavailable: "the store no longer exists" });
+    else sources.push({ what: `store "${archive.storeName}" (${archive.storePlugin})`, store: { plugin: archive.storePlugin, endpoint: this.open(archive.storeEndpoint, `store "${archive.storeName}"`, tlog) }, key: archive.storeKey, bandwidth: archive.storeBandwidth ?? 0 });
+    for (const c of copies) {
+      sources.push({ what: `the copy in store "${c.storeName}" (${c.storePlugin})`, store: { plugin: c.storePlugin!, endpoint: this.open(c.storeEndpoint!, `store "${c.storeName}"`, tlog) }, key: c.storeKey!, bandwidth: c.storeBandwidth ?? 0 });
+    }
+    let chosen: Source | undefined;
+    for (const [i, src] of sources.entries()) {
+      if ("unavailable" in src) {
+        tlog.line(`not restoring from ${src.what}: ${src.unavailable}`);
+        continue;
+      }
+      // The last source is tried by the restore's own verify pass; the others are
+      // verified first, so that a failure moves on to the next before any target starts.
+      if (i === sources.length - 1) { chosen = src; break; }
+      try {
+        tlog.line(`checking ${src.what} before the restore`);
+        await verifyStored(ctx, src.store, { ...base, storeKey: src.key });
+        chosen = src;
+        break;
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        tlog.line(`${src.what} cannot be used: ${(err as Error).message}; trying the next copy`);
+      }
+    }
+    if (!chosen) throw new TaskFailure(`no store holds a blob of archive ${archive.uuid} that verifies`);
+    const rate = rateOf(chosen, target);
+    tlog.line(`restoring archive ${archive.uuid} from ${chosen.what} to target "${target.name}" (${target.plugin})${rate ? `; at most ${rate} bytes/s` : ""}`);
+    const r = await restore(ctx, chosen.store, { plugin: target.plugin, endpoint: targetEndpoint, agent }, { ...base, storeKey: chosen.key }, { rate });
+    tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified (read from ${chosen.what})`);
   }
 
   /**
@@ -485,7 +526,12 @@ export class Supervisor {
     else {
       if (task.storeKey) await this.purgePartial(task, task.storeKey, tlog);
       // Killed before it named its blob, the store may have left part of one: repeated crashes must not fill the store.
-      if (task.op === "backup") await this.purgeUnfinished(task, tlog);
+      if (task.op === "backup" || task.op === "copy") await this.purgeUnfinished(task, tlog);
+    }
+    // A copy whose task died is failed: its blob, if any, was purged just now.
+    if (task.op === "copy" && task.archiveUuid && task.storeUuid) {
+      const copy = await catalog.copies.get(task.archiveUuid, task.storeUuid).catch(() => undefined);
+      if (copy?.status === "pending") await catalog.copies.markFailed(copy.uuid, "the daemon stopped while the copy ran (crash or kill)").catch(() => {});
     }
     await tlog.close();
     const stoppedAt = nowSeconds();

@@ -23,7 +23,7 @@ export async function jobChoices(api: ApiClient): Promise<JobChoices> {
 }
 
 /** The request body for create/update from the form; the API validates it. */
-function jobBody(f: Form, creating: boolean): Record<string, unknown> {
+function jobBody(f: Form, creating: boolean, current?: Job): Record<string, unknown> {
   const priority = (f.priority ?? "").trim();
   const body: Record<string, unknown> = {
     name: f.name ?? "", summary: f.summary ?? "", target: f.target ?? "", store: f.store ?? "",
@@ -33,6 +33,11 @@ function jobBody(f: Form, creating: boolean): Record<string, unknown> {
     compression: f.compression || "zstd",
   };
   if (creating) body.paused = f.paused === "on";
+  // The form offers one copy (the API and CLI take several); a store without a policy is sent for the API to refuse.
+  // Copies beyond the first (set through the API or CLI) stay as they are.
+  const rest = current?.copies.slice(1) ?? [];
+  body.copies = f.copy_store ? [{ store: f.copy_store, retention: f.copy_retention ?? "" }, ...rest] : rest;
+  body.run_window = (f.window ?? "").trim();
   return body;
 }
 
@@ -80,6 +85,7 @@ export function jobPages(app: Hono<WebEnv>): void {
     const values = {
       name: job.name, summary: job.summary, target: job.target_uuid, store: job.store_uuid, schedule: job.schedule_uuid,
       retention: job.retention_uuid, priority: String(job.priority), compression: job.compression,
+      copy_store: job.copies[0]?.store ?? "", copy_retention: job.copies[0]?.retention ?? "", window: job.run_window,
     };
     return form(c, { job, choices: await jobChoices(s.api), values, errors: {} });
   });
@@ -88,7 +94,7 @@ export function jobPages(app: Hono<WebEnv>): void {
     const s = c.get("session");
     const job = await s.api.get<Job>(`/v1/job/${param(c, "uuid")}`);
     const f = await readForm(c);
-    const r = await s.api.send("PUT", `/v1/job/${job.uuid}`, jobBody(f, false));
+    const r = await s.api.send("PUT", `/v1/job/${job.uuid}`, jobBody(f, false, job));
     if (!r.ok) return form(c, { job, choices: await jobChoices(s.api), values: f, errors: errorsOf(r) }, r.status);
     return seeOther(c, `/jobs/${job.uuid}`, "Job saved.");
   });

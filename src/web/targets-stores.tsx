@@ -62,6 +62,7 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     if (!built.endpoint) return form(c, { plugins, plugin, values: f, errors: built.errors, secrets: [] }, 400);
     const body: Record<string, unknown> = { name: f.name ?? "", summary: f.summary ?? "", plugin: f.plugin ?? "", endpoint: built.endpoint };
     if (kind === "target") body.agent = (f.agent ?? "").trim();
+    Object.assign(body, limitsOf(f, kind));
     const r = await s.api.send<{ uuid: string }>("POST", `/v1/${many}`, body);
     if (!r.ok) return form(c, { plugins, plugin, values: f, errors: placeErrors(errorsOf(r), plugin), secrets: [] }, r.status);
     return seeOther(c, `/${many}/${r.data.uuid}`, `${kind === "target" ? "Target" : "Store"} “${body.name}” created.`);
@@ -81,7 +82,7 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     const row = await s.api.get<Row>(`${one}/${param(c, "uuid")}`);
     const plugins = await listPlugins(s.api, kind);
     const plugin = await findPlugin(s.api, row.plugin);
-    const values = { name: row.name, summary: row.summary, plugin: row.plugin, agent: row.agent ?? "", ...formValues(plugin, row.endpoint) };
+    const values = { name: row.name, summary: row.summary, plugin: row.plugin, agent: row.agent ?? "", bandwidth: String(row.bandwidth ?? 0), max_tasks: String(row.max_tasks ?? 0), ...formValues(plugin, row.endpoint) };
     return form(c, { row, plugins, plugin, values, errors: {}, secrets: storedSecrets(plugin, row.endpoint) });
   });
 
@@ -98,6 +99,7 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     if (!built.endpoint) return form(c, { row, plugins, plugin, values: f, errors: built.errors, secrets }, 400);
     const body: Record<string, unknown> = { name: f.name ?? "", summary: f.summary ?? "", plugin: f.plugin ?? "", endpoint: built.endpoint };
     if (kind === "target") body.agent = (f.agent ?? "").trim();
+    Object.assign(body, limitsOf(f, kind));
     const r = await s.api.send("PUT", `${one}/${row.uuid}`, body);
     if (!r.ok) return form(c, { row, plugins, plugin, values: f, errors: placeErrors(errorsOf(r), plugin), secrets }, r.status);
     return seeOther(c, `/${many}/${row.uuid}`, `${kind === "target" ? "Target" : "Store"} “${body.name}” saved.`);
@@ -128,3 +130,12 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
   }
 }
 
+
+/** The limits of the form: a number the API can judge, or the text as given for its 400. */
+function limitsOf(f: Record<string, string | undefined>, kind: "target" | "store"): Record<string, unknown> {
+  const num = (t: string | undefined) => {
+    const v = (t ?? "").trim();
+    return v === "" ? 0 : /^\d+$/.test(v) ? Number(v) : v;
+  };
+  return kind === "store" ? { bandwidth: num(f.bandwidth), max_tasks: num(f.max_tasks) } : { bandwidth: num(f.bandwidth) };
+}

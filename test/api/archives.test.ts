@@ -9,8 +9,8 @@ import {
   makeJob, type Definitions,
 } from "./fixtures.ts";
 
-/** The archive JSON of the design, plus what the product records (size, checksum, compression, cipher, status). */
-function archiveJson(a: ArchiveRow, tag: string | null) {
+/** The archive JSON of the design, plus what the product records (size, checksum, compression, cipher, status); shown, with its copies. */
+function archiveJson(a: ArchiveRow, tag: string | null, copies: unknown[] = []) {
   const time = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString().slice(0, 19).replace("T", " "));
   return {
     uuid: a.uuid, store_key: a.storeKey, taken_at: time(a.takenAt), expires_at: time(a.expiresAt), notes: a.notes,
@@ -20,6 +20,7 @@ function archiveJson(a: ArchiveRow, tag: string | null) {
     pinned: a.pinned, pin_reason: a.pinReason,
     store_uuid: a.storeUuid, store_name: tag && `${tag} store`, store_plugin: tag && "fs", store_endpoint: tag && `{"path":"/${tag}"}`,
     target_uuid: a.targetUuid, target_name: tag && `${tag} target`, target_plugin: tag && "postgres", target_endpoint: tag && `{"host":"${tag}-db"}`,
+    copies,
   };
 }
 
@@ -47,6 +48,20 @@ describe("/v1/archives", () => {
       expect(res.json.expires_at).toBe("2015-12-25 11:32:00");
       expect(res.text).not.toContain("wrapped-key-never-shown");
       expect(res.text).not.toContain("encryption");
+    });
+
+    test("lists the archive's copies in other stores, each with its status", async () => {
+      const a = await archive({});
+      const other = await call(api, "POST", "/v1/stores", 200, { body: { name: "offsite", plugin: "fs", endpoint: { base_dir: "/offsite" } } }).catch(() => undefined);
+      const storeUuid = other?.json.uuid ?? crypto.randomUUID();
+      await api.catalog.copies.create({ uuid: crypto.randomUUID(), archiveUuid: a.uuid, storeUuid, retentionUuid: null, createdAt: 1 });
+      const c = (await api.catalog.copies.get(a.uuid, storeUuid))!;
+      await api.catalog.copies.markValid(c.uuid, { storeKey: "COPY-1", size: 1234, sha256: "ab".repeat(32), copiedAt: 2, expiresAt: 3 });
+      const res = await call(api, "GET", `/v1/archive/${a.uuid}`, 200);
+      expect(res.json.copies).toEqual([expect.objectContaining({
+        store_uuid: storeUuid, status: "valid", store_key: "COPY-1", size: 1234, sha256: "ab".repeat(32),
+        copied_at: "1970-01-01 00:00:02", expires_at: "1970-01-01 00:00:03", purged_at: null,
+      })]);
     });
 
     test("an archive whose target and store are gone shows nulls for them", async () => {
@@ -87,7 +102,12 @@ describe("/v1/archives", () => {
     test("lists all, newest first, each as show returns it", async () => {
       const res = await call(lapi, "GET", "/v1/archives", 200);
       expect(res.json.map((a: any) => a.store_key)).toEqual(["leap-day", "midnight-26th", "noon-25th", "midnight-25th", "late-on-24th"]);
-      for (const a of res.json) expect(a).toEqual((await call(lapi, "GET", `/v1/archive/${a.uuid}`, 200)).json);
+      // Show adds the archive's copies (a query of its own); the list leaves them out.
+      for (const a of res.json) {
+        const { copies, ...shown } = (await call(lapi, "GET", `/v1/archive/${a.uuid}`, 200)).json;
+        expect(copies).toEqual([]);
+        expect(a).toEqual(shown);
+      }
     });
 
     test("target= and store= filter, and combine", async () => {
@@ -280,7 +300,7 @@ describe("/v1/archives", () => {
         const a = await archive({ status });
         const res = await call(api, "POST", `/v1/archive/${a.uuid}/restore`, 409, { body: { target: other.target } });
         expect(res.json.error).toContain(words);
-        expect(res.json.error).toContain("only valid archives can be restored");
+        expect(res.json.error).toContain("only valid archives (or those with a valid copy) can be restored");
         expect((await call(api, "GET", `/v1/tasks?archive=${a.uuid}`, 200)).json).toEqual([]);
       }
     });

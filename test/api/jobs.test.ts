@@ -42,6 +42,7 @@ for (const dialect of dialects) {
       last_run: null,
       next_run: job.paused ? null : expect.stringMatching(TIME_RE),
       window: { seconds: 30 * 86400, runs: 0, failures: 0, success_rate: null, median_duration: null, median_size: null, size_trend_per_day: null },
+      copies: job.copies ?? [], run_window: job.run_window ?? "",
     });
 
     describe("POST /v1/jobs", () => {

@@ -48,7 +48,7 @@ for (const dialect of dialects) {
         const want = {
           ...a[0]!,
           targetName: "db", targetPlugin: "postgres", targetEndpoint: '{"host":"db1"}',
-          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}',
+          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}', storeBandwidth: 0,
         };
         expect(await c().archives.get(a[0]!.uuid)).toEqual(want);
         expect((await c().archives.list({}, ALL)).find((x) => x.uuid === a[0]!.uuid)).toEqual(want);
@@ -157,7 +157,7 @@ for (const dialect of dialects) {
         await c().archives.create(row);
         expect(await c().targets.delete(t)).toBe(true);
         expect(await c().stores.delete(s)).toBe(true);
-        const want = { ...row, targetName: null, targetPlugin: null, targetEndpoint: null, storeName: null, storePlugin: null, storeEndpoint: null };
+        const want = { ...row, targetName: null, targetPlugin: null, targetEndpoint: null, storeName: null, storePlugin: null, storeEndpoint: null, storeBandwidth: null };
         expect(await c().archives.get(row.uuid)).toEqual(want);
         expect(await c().archives.list({ target: t }, ALL)).toEqual([want]);
       });

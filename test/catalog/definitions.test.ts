@@ -35,14 +35,14 @@ const kinds: Kind[] = [
   {
     kind: "targets", ref: "target", hasPlugin: true,
     minimal: (name, plugin = "postgres") => ({ name, plugin, endpoint: '{"host":"db1","port":5432}' }),
-    defaults: { summary: "", agent: "" },
-    changed: (name) => ({ name, summary: "the main database", plugin: "mysql", endpoint: '{"host":"db2"}', agent: "10.0.0.2:5444" }),
+    defaults: { summary: "", agent: "", bandwidth: 0 },
+    changed: (name) => ({ name, summary: "the main database", plugin: "mysql", endpoint: '{"host":"db2"}', agent: "10.0.0.2:5444", bandwidth: 1 << 20 }),
   },
   {
     kind: "stores", ref: "store", hasPlugin: true,
     minimal: (name, plugin = "fs") => ({ name, plugin, endpoint: '{"base_dir":"/backups"}' }),
-    defaults: { summary: "" },
-    changed: (name) => ({ name, summary: "offsite", plugin: "s3", endpoint: '{"bucket":"shield"}' }),
+    defaults: { summary: "", maxTasks: 0, bandwidth: 0 },
+    changed: (name) => ({ name, summary: "offsite", plugin: "s3", endpoint: '{"bucket":"shield"}', maxTasks: 2, bandwidth: 50 << 20 }),
   },
   {
     kind: "schedules", ref: "schedule", hasPlugin: false,

@@ -53,9 +53,9 @@ export async function makeTarget(c: Catalog, o: { name?: string; plugin?: string
   return id;
 }
 
-export async function makeStore(c: Catalog, o: { name?: string; plugin?: string; endpoint?: string } = {}): Promise<string> {
+export async function makeStore(c: Catalog, o: { name?: string; plugin?: string; endpoint?: string; maxTasks?: number } = {}): Promise<string> {
   const id = uuid();
-  await c.stores.create(id, { name: o.name ?? `store-${id}`, plugin: o.plugin ?? "fs", endpoint: o.endpoint ?? '{"base_dir":"/backups"}' }, T0);
+  await c.stores.create(id, { name: o.name ?? `store-${id}`, plugin: o.plugin ?? "fs", endpoint: o.endpoint ?? '{"base_dir":"/backups"}', ...(o.maxTasks === undefined ? {} : { maxTasks: o.maxTasks }) }, T0);
   return id;
 }
 
@@ -74,7 +74,7 @@ export async function makeRetention(c: Catalog, o: { name?: string; expiry?: num
 
 export interface JobSpec {
   name?: string; target?: string; store?: string; schedule?: string; retention?: string;
-  paused?: boolean; priority?: number; summary?: string; compression?: string;
+  paused?: boolean; priority?: number; summary?: string; compression?: string; runWindow?: string;
 }
 
 /** A job; the definitions it is not given are created for it. */
@@ -91,6 +91,7 @@ export async function makeJob(c: Catalog, o: JobSpec = {}): Promise<string> {
     paused: o.paused ?? false,
     // Left out unless given, so that the column's default applies.
     ...(o.compression === undefined ? {} : { compression: o.compression }),
+    ...(o.runWindow === undefined ? {} : { runWindow: o.runWindow }),
   }, T0);
   return id;
 }

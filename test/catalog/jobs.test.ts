@@ -36,9 +36,10 @@ for (const dialect of dialects) {
       test("a job comes with the names, plugins, endpoints, timespec and expiry it joins", async () => {
         const want: JobView = {
           uuid: j.dbDaily, name: "db-daily", summary: "the main database", priority: 10, paused: false, compression: "gzip", createdAt: T0,
+          copies: "[]", runWindow: "",
           targetUuid: d.tDb, storeUuid: d.sLocal, scheduleUuid: d.hDaily, retentionUuid: d.rWeek,
           targetName: "db", targetPlugin: "postgres", targetEndpoint: '{"host":"db1"}', targetAgent: "db1:5444",
-          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}',
+          storeName: "local", storePlugin: "fs", storeEndpoint: '{"base_dir":"/backups"}', storeBandwidth: 0, targetBandwidth: 0,
           scheduleName: "daily", timespec: "daily at 4am",
           retentionName: "week", expiry: 7 * 86400,
         };
@@ -55,7 +56,7 @@ for (const dialect of dialects) {
         expect(await c().jobs.byName("files-weekly")).toEqual({
           uuid: j.filesWeekly, name: "files-weekly", summary: "", priority: 50, paused: true, compression: "zstd", createdAt: T0,
           targetUuid: d.tFiles, storeUuid: d.sCloud, scheduleUuid: d.hDaily, retentionUuid: d.rMonth,
-          nextDueAt: null, nextDueSpec: null,
+          nextDueAt: null, nextDueSpec: null, copies: "[]", runWindow: "",
         });
         expect(await c().jobs.byName("no such job")).toBeUndefined();
         expect(await c().jobs.get(crypto.randomUUID())).toBeUndefined();

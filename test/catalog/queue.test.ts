@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { connectCatalog, type Catalog } from "../../src/catalog/index.ts";
 import { dialects } from "../helpers/catalog.ts";
-import { archiveRow, makeJob, makeTarget, T0, taskRow, useCatalog } from "./fixtures.ts";
+import { archiveRow, makeJob, makeStore, makeTarget, T0, taskRow, useCatalog } from "./fixtures.ts";
 
 const ALL = { limit: 1000, offset: 0 };
 
@@ -52,6 +52,24 @@ for (const dialect of dialects) {
       expect(await drain()).toEqual([rows[0]!.uuid, rows[2]!.uuid, rows[3]!.uuid]);
       await c().tasks.finish(rows[0]!.uuid, "done", T0);
       expect(await drain()).toEqual([rows[1]!.uuid]);
+      await finishAll();
+    });
+
+    test("a store's max_tasks: its running tasks of any kind stay below it; 0 is no limit", async () => {
+      const two = await makeStore(c(), { maxTasks: 2 });
+      const free = await makeStore(c());
+      const rows = [
+        taskRow({ targetUuid: await makeTarget(c()), storeUuid: two, requestedAt: T0 - 50 }),
+        taskRow({ op: "copy", targetUuid: null, storeUuid: two, archiveUuid: crypto.randomUUID(), requestedAt: T0 - 40 }),
+        taskRow({ op: "purge", targetUuid: await makeTarget(c()), storeUuid: two, archiveUuid: crypto.randomUUID(), requestedAt: T0 - 30 }),
+        ...[0, 1, 2].map(async (i) => taskRow({ targetUuid: await makeTarget(c()), storeUuid: free, requestedAt: T0 - 20 + i })),
+      ];
+      const made = await Promise.all(rows);
+      for (const r of made) await c().tasks.create(r);
+      // Two of the limited store's three, and all three of the other's.
+      expect(await drain()).toEqual([made[0]!.uuid, made[1]!.uuid, made[3]!.uuid, made[4]!.uuid, made[5]!.uuid]);
+      await c().tasks.finish(made[1]!.uuid, "done", T0);
+      expect(await drain()).toEqual([made[2]!.uuid]);
       await finishAll();
     });
 

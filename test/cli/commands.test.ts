@@ -52,8 +52,9 @@ describe("definitions: targets, stores, schedules, retention policies", () => {
     expect((await ok("show", "store", "disk", "--json")).json()).toEqual(await api("GET", `/v1/store/${created.uuid}`));
     expect((await ok("edit", "store", "disk", "--summary", "local disk", "--json")).json()).toEqual({ ok: "updated" });
     const shown = (await ok("show", "store", created.uuid.slice(0, 6))).stdout;
-    expect(shown).toContain("Summary:   local disk");
-    expect(shown).toContain(`Endpoint:  {"base_dir":"${dir}"}`);
+    expect(shown).toMatch(/Summary: +local disk/);
+    expect(shown).toMatch(/Max tasks: +no limit/);
+    expect(shown).toMatch(new RegExp(`Endpoint: +\\{"base_dir":"${dir}"\\}`));
     // Editing one field keeps the others.
     expect(await api("GET", `/v1/store/${created.uuid}`)).toMatchObject({ name: "disk", plugin: "fs", summary: "local disk" });
     const other = (await ok("create", "store", "--name", "spare", "--plugin", "fs", "--endpoint", JSON.stringify({ base_dir: dir }))).stdout;
@@ -152,6 +153,24 @@ describe("jobs, runs, archives and tasks", () => {
     expect(del.status).toBe(3);
     expect(del.stderr).toContain("bytes-nightly");
     expect((await ok("list", "schedules", "--used", "--json")).json().map((s: any) => s.name)).toEqual(["nightly"]);
+  });
+
+  test("a job's copies and run window; a store's limits", async () => {
+    const offsite = (await ok("create", "store", "--name", "offsite", "--plugin", "fs", "--endpoint", JSON.stringify({ base_dir: dir }),
+      "--max-tasks", "2", "--bandwidth", "50M", "--json")).json().uuid;
+    expect(await api("GET", `/v1/store/${offsite}`)).toMatchObject({ max_tasks: 2, bandwidth: 50 * 1024 * 1024 });
+    expect((await ok("show", "store", "offsite")).stdout).toMatch(/Bandwidth: +at most 50 MiB\/s/);
+    expect((await run("create", "store", "--name", "x", "--plugin", "fs", "--endpoint", "{}", "--bandwidth", "fast")).stderr).toContain("--bandwidth: must be bytes per second");
+    await ok("edit", "job", "bytes-nightly", "--copies", "offsite:month", "--window", "01:00-05:00");
+    const policy = (await api("GET", `/v1/job/${jobUuid}`)).retention_uuid;
+    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [{ store: offsite, retention: policy }], run_window: "01:00-05:00" });
+    expect((await ok("show", "job", "bytes-nightly")).stdout).toContain("Run window:   01:00-05:00");
+    const bad = await run("edit", "job", "bytes-nightly", "--window", "1-5");
+    expect(bad.stderr).toContain("window");
+    expect((await run("edit", "job", "bytes-nightly", "--copies", "disk:month")).stderr).toContain("own store");
+    await ok("edit", "job", "bytes-nightly", "--copies", "", "--window", "");
+    expect(await api("GET", `/v1/job/${jobUuid}`)).toMatchObject({ copies: [], run_window: "" });
+    await ok("delete", "store", "offsite", "-y");
   });
 
   test("a job created without --paused starts unpaused (the API requires the field; the CLI gives it)", async () => {

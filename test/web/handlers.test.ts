@@ -241,6 +241,25 @@ describe("endpoint secrets and validation", () => {
     expect(confirm.html).toContain("orders");
   });
 
+  test("a job's copy and run window, and a store's limits, through the forms", async () => {
+    const offsite = (await b.post("/stores", { name: "offsite", plugin: "fs", "ep.base_dir": dir, bandwidth: "1048576", max_tasks: "2" })).location!.split("/").pop()!;
+    expect((await t.req("GET", `/v1/store/${offsite}`)).json).toMatchObject({ bandwidth: 1048576, max_tasks: 2 });
+    expect((await b.get(`/stores/${offsite}`)).html).toContain("at most 2");
+    const bad = await b.post("/stores", { name: "x", plugin: "fs", "ep.base_dir": dir, bandwidth: "fast" });
+    expect(bad.status).toBe(400);
+    const form = { name: "orders-nightly", target: ids.target!, store: ids.store!, schedule: ids.schedule!, retention: ids.retention!, priority: "50", compression: "zstd" };
+    const saved = await b.post(`/jobs/${ids.job}`, { ...form, copy_store: offsite, copy_retention: ids.retention!, window: "01:00-05:00" });
+    expect(saved.status).toBe(303);
+    expect((await t.req("GET", `/v1/job/${ids.job}`)).json).toMatchObject({ copies: [{ store: offsite, retention: ids.retention }], run_window: "01:00-05:00" });
+    const page = (await b.get(`/jobs/${ids.job}`)).html;
+    expect(page).toContain("01:00-05:00");
+    expect((await b.get(`/jobs/${ids.job}/edit`)).html).toContain(`value="01:00-05:00"`);
+    const badWindow = await b.post(`/jobs/${ids.job}`, { ...form, window: "1-5" });
+    expect(badWindow.status).toBe(400);
+    expect(await b.post(`/jobs/${ids.job}`, form)).toMatchObject({ status: 303 });
+    expect((await t.req("GET", `/v1/job/${ids.job}`)).json).toMatchObject({ copies: [], run_window: "" });
+  });
+
   test("editing with the password left empty keeps it; typing one replaces it", async () => {
     const edit = await b.get(`/targets/${ids.target}/edit`);
     expect(edit.html).toContain("A value is stored; leave empty to keep it, or tick “clear” to remove it.");

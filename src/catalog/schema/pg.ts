@@ -13,6 +13,9 @@ export const targets = pgTable("targets", {
   plugin: text("plugin").notNull(),
   endpoint: text("endpoint").notNull(),
   agent: text("agent").notNull().default(""),
+  // Bytes per second at most for its backups and restores (0: unlimited; README "Limits").
+  // No max_tasks: a target runs one backup or restore at a time already (tasks_one_running_per_target).
+  bandwidth: integer("bandwidth").notNull().default(0),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("targets_name").on(t.name), index("targets_plugin").on(t.plugin)]);
 
@@ -22,6 +25,11 @@ export const stores = pgTable("stores", {
   summary: text("summary").notNull().default(""),
   plugin: text("plugin").notNull(),
   endpoint: text("endpoint").notNull(),
+  // Limits (README "Limits"): at most max_tasks tasks (backups, restores, copies
+  // into it, purges) running on it at once (0: only --workers bounds them), and its
+  // bytes moved at most bandwidth per second (0: unlimited).
+  maxTasks: integer("max_tasks").notNull().default(0),
+  bandwidth: integer("bandwidth").notNull().default(0),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("stores_name").on(t.name), index("stores_plugin").on(t.plugin)]);
 
@@ -69,6 +77,12 @@ export const jobs = pgTable("jobs", {
   // Advanced with a compare-and-set, so that daemons sharing the catalog agree.
   nextDueAt: time("next_due_at"),
   nextDueSpec: text("next_due_spec"),
+  // Extra stores each archive is copied to after the backup, each with its own
+  // retention policy: JSON [{"store": uuid, "retention": uuid}] (src/core/copies.ts).
+  copies: text("copies").notNull().default("[]"),
+  // "HH:MM-HH:MM" in the daemon's zone: scheduled runs due outside it wait for its
+  // start (src/scheduler/window.ts); "" for any time.
+  runWindow: text("run_window").notNull().default(""),
 }, (t) => [
   uniqueIndex("jobs_name").on(t.name),
   index("jobs_target").on(t.targetUuid),
@@ -127,6 +141,32 @@ export const archiveObjects = pgTable("archive_objects", {
   size: bigint("size", { mode: "number" }).notNull(),
   storedAt: time("stored_at").notNull(),
 }, (t) => [primaryKey({ columns: [t.archiveUuid, t.name] })]);
+
+// Copies of an archive's stored blob in other stores (the job's `copies`): the
+// same bytes (compressed, encrypted), so the archive's key and checksum apply.
+// One row per archive and store; it expires by its own policy's expiry.
+export const archiveCopies = pgTable("archive_copies", {
+  uuid: uuid("uuid").primaryKey(),
+  archiveUuid: uuid("archive_uuid").notNull(),
+  storeUuid: uuid("store_uuid").notNull(),
+  retentionUuid: uuid("retention_uuid"),
+  // Set once the destination store names its blob.
+  storeKey: text("store_key"),
+  // pending (its copy task filed), valid (copied and verified), failed, expired, purged, purge_failed.
+  status: text("status", { enum: ["pending", "valid", "failed", "expired", "purged", "purge_failed"] }).notNull(),
+  size: integer("size"),
+  sha256: text("sha256"),
+  error: text("error"),
+  createdAt: time("created_at").notNull(),
+  copiedAt: time("copied_at"),
+  expiresAt: time("expires_at"),
+  purgedAt: time("purged_at"),
+  purgeAttempts: integer("purge_attempts").notNull().default(0),
+  purgeNextAt: time("purge_next_at"),
+}, (t) => [
+  uniqueIndex("archive_copies_archive_store").on(t.archiveUuid, t.storeUuid),
+  index("archive_copies_status_expires").on(t.status, t.expiresAt),
+]);
 
 export const tasks = pgTable("tasks", {
   uuid: uuid("uuid").primaryKey(),

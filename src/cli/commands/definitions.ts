@@ -6,9 +6,9 @@ import type { Query } from "../client.ts";
 import { UsageError } from "../errors.ts";
 import { askEndpoint, askPlugin, endpointText } from "../endpoint.ts";
 import { createBody, editBody, formSpecs, type Field } from "../form.ts";
-import { formatDuration, maskEndpoint, short, type Column } from "../output.ts";
+import { formatBytes, formatDuration, maskEndpoint, short, type Column } from "../output.ts";
 import { KINDS, resolve, type Kind } from "../resolve.ts";
-import { parseDuration, parseEndpoint } from "../values.ts";
+import { parseDuration, parseEndpoint, parseInteger, parseRate } from "../values.ts";
 import { describeRules, parseRule, RULE_FLAGS } from "./retention.ts";
 
 interface Definition {
@@ -110,15 +110,22 @@ const endpoint: Field = {
   ask: (ctx, body, was) => askEndpoint(ctx.api(), String(body.plugin), was as string | undefined),
 };
 
+/** A bandwidth limit (README "Limits"): --bandwidth 50M; 0 for none. */
+const bandwidth: Field = {
+  key: "bandwidth", flag: "bandwidth", question: "Bandwidth limit (bytes/s, e.g. 50M; 0: none)", required: false, noPrompt: true,
+  parse: (t) => parseRate(t, "--bandwidth"),
+};
+const rateText = (b: number | undefined) => (b ? `at most ${formatBytes(b)}/s` : "no limit");
+
 export const targetCommands = definitionCommands({
   kind: KINDS.target, noun: "target", byPlugin: true,
   fields: [name, summary, plugin("target"), endpoint,
-    { key: "agent", flag: "agent", question: "Agent (host:port; empty: the core runs the plugin)", required: false, fallback: "" }],
+    { key: "agent", flag: "agent", question: "Agent (host:port; empty: the core runs the plugin)", required: false, fallback: "" }, bandwidth],
   columns: [
     { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name },
     { title: "Plugin", value: (o) => o.plugin }, { title: "Agent", value: (o) => o.agent }, { title: "Summary", value: (o) => o.summary },
   ],
-  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Plugin", o.plugin], ["Endpoint", maskEndpoint(o.endpoint)], ["Agent", o.agent || "(none: the core runs the plugin)"]],
+  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Plugin", o.plugin], ["Endpoint", maskEndpoint(o.endpoint)], ["Agent", o.agent || "(none: the core runs the plugin)"], ["Bandwidth", rateText(o.bandwidth)]],
   examples: {
     create: [
       `shield create target --name orders-db --plugin postgres --endpoint '{"pg_host":"db1","pg_user":"backup","pg_database":"orders"}'`,
@@ -131,12 +138,14 @@ export const targetCommands = definitionCommands({
 
 export const storeCommands = definitionCommands({
   kind: KINDS.store, noun: "store", byPlugin: true,
-  fields: [name, summary, plugin("store"), endpoint],
+  fields: [name, summary, plugin("store"), endpoint, bandwidth,
+    { key: "max_tasks", flag: "max-tasks", question: "Tasks at once at most (0: no limit)", required: false, noPrompt: true, parse: (t) => parseInteger(t, "--max-tasks", 0, 1_000_000) }],
   columns: [
     { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name },
     { title: "Plugin", value: (o) => o.plugin }, { title: "Summary", value: (o) => o.summary },
   ],
-  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Plugin", o.plugin], ["Endpoint", maskEndpoint(o.endpoint)]],
+  details: (o) => [["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Plugin", o.plugin], ["Endpoint", maskEndpoint(o.endpoint)],
+    ["Max tasks", o.max_tasks ? `at most ${o.max_tasks} at once` : "no limit"], ["Bandwidth", rateText(o.bandwidth)]],
   examples: {
     create: [`shield create store --name local --plugin fs --endpoint '{"base_dir":"/var/backups/shield"}'`],
     edit: [`shield edit store local --endpoint '{"base_dir":"/mnt/backups"}'`],

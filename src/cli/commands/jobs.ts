@@ -44,6 +44,20 @@ const FIELDS: Field[] = [
   { key: "priority", flag: "priority", question: "Priority (0 highest to 100)", required: false, noPrompt: true, parse: (t) => parseInteger(t, "--priority", 0, 100) },
   { key: "compression", flag: "compression", question: "Compression (zstd, gzip, none)", required: false, noPrompt: true, parse: (t) => oneOf(t, "--compression", ["zstd", "gzip", "none"]) },
   { key: "paused", flag: "paused", question: "Start paused", required: false, boolean: true, createOnly: true, fallback: false },
+  // STORE:POLICY,STORE:POLICY (names or UUIDs); "" for none.
+  {
+    key: "copies", flag: "copies", question: "Copies (STORE:POLICY, comma-separated)", required: false, noPrompt: true, remote: true,
+    parse: async (t, ctx) => {
+      const out = [];
+      for (const item of t.split(",").map((x) => x.trim()).filter(Boolean)) {
+        const [store, policy, extra] = item.split(":");
+        if (!store || !policy || extra !== undefined) throw new UsageError(`--copies: each copy is STORE:POLICY (names or UUIDs), not "${item}"`);
+        out.push({ store: await resolveUuid(ctx.api(), KINDS.store, store), retention: await resolveUuid(ctx.api(), KINDS.retention, policy) });
+      }
+      return out;
+    },
+  },
+  { key: "run_window", flag: "window", question: "Run window (HH:MM-HH:MM; empty: any time)", required: false, noPrompt: true },
 ];
 
 const job = (ctx: Ctx) => resolve(ctx.api(), KINDS.job, ctx.arg(0));
@@ -83,6 +97,8 @@ export function jobDetails(o: any): [string, unknown][] {
     ["Schedule", `${o.schedule_name}: ${o.schedule} (${o.schedule_uuid})`],
     ["Retention", `${o.retention_name}: ${formatDuration(o.expiry)} (${o.retention_uuid})`],
     ["Priority", o.priority], ["Compression", o.compression], ["Agent", o.agent || "(none: the core runs the plugin)"],
+    ["Copies", (o.copies ?? []).length ? o.copies.map((c: any) => `store ${c.store}, policy ${c.retention}`).join("; ") : "(none)"],
+    ["Run window", o.run_window || "(any time)"],
     ...healthDetails(o),
   ];
 }
@@ -125,11 +141,13 @@ export const jobCommands: Command[] = [
   },
   {
     verb: "create", noun: "job", summary: "Create a job",
-    usage: "create job --name NAME --target T --store S --schedule S --retention R [--summary S] [--paused] [--priority 0-100] [--compression zstd|gzip|none]",
+    usage: "create job --name NAME --target T --store S --schedule S --retention R [--summary S] [--paused] [--priority 0-100] [--compression zstd|gzip|none] [--copies STORE:POLICY,...] [--window HH:MM-HH:MM]",
     options: [["--name NAME", "the job's name (required)"], ["--summary TEXT", "what it is for"],
       ["--target T", "the target to back up: name or UUID (required)"], ["--store S", "where archives go (required)"],
       ["--schedule S", "when it runs (required)"], ["--retention R", "how long archives are kept (required)"],
-      ["--paused", "create it paused"], ["--priority N", "0 (highest) to 100; 50 by default"], ["--compression C", "zstd (default), gzip or none"]],
+      ["--paused", "create it paused"], ["--priority N", "0 (highest) to 100; 50 by default"], ["--compression C", "zstd (default), gzip or none"],
+      ["--copies STORE:POLICY,...", "also copy each archive to these stores, each kept by its own retention policy; \"\" for none"],
+      ["--window HH:MM-HH:MM", "scheduled runs due outside this window (the daemon's zone) wait for its start; \"\" for any time"]],
     examples: [
       "shield create job --name orders-nightly --target orders-db --store local --schedule nightly --retention month",
       "shield create job --name orders-adhoc --target orders-db --store local --schedule nightly --retention month --paused",
@@ -144,8 +162,8 @@ export const jobCommands: Command[] = [
   },
   {
     verb: "edit", noun: "job", summary: "Change a job (pause and unpause have their own commands)",
-    usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C] [--force]",
-    options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression", "as for create job; what is not given stays"],
+    usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C] [--copies C] [--window W] [--force]",
+    options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression, --copies, --window", "as for create job; what is not given stays"],
       ["--force", "confirm a --retention that purges more than --retention-max-purge-share of the job's archives at once"]],
     examples: ["shield edit job orders-nightly --schedule weekly", "shield edit job orders-nightly --retention quarter --summary 'kept longer'"],
     specs: [...formSpecs(FIELDS.filter((f) => !f.createOnly)), { name: "force", flag: true }], args: ["JOB"],
