@@ -2,6 +2,7 @@
 import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
+import type { Progress } from "../pipeline/progress.ts";
 import type { ArchiveView, JobView, RetentionRow, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 
 /** "2015-10-25 11:32:00", as the design's examples show times. */
@@ -53,12 +54,14 @@ export const archiveJson = (a: ArchiveView) => ({
   target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,
 });
 
-export const taskJson = (t: TaskRow) => ({
+/** A task; `progress` is its live progress while it runs here (pipeline/progress.ts), else null. */
+export const taskJson = (t: TaskRow, progress?: Progress) => ({
   uuid: t.uuid, owner: t.owner, requested_by: t.requestedBy, type: t.op, status: t.status,
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
   // The daemon that runs (or last ran) the task, "host pid 1234": with several daemons on one catalog, where to look.
   runner: runnerLabel(t),
+  progress: t.status === "running" && progress ? progress : null,
   log: t.log,
 });
 

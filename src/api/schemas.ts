@@ -325,11 +325,17 @@ export const ArchiveJson = v.object({
   store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()), store_endpoint: v.nullable(v.string()),
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
 });
+/** A running task's progress (pipeline/progress.ts). */
+export const TaskProgress = v.object({
+  phase: v.picklist(["starting", "dumping", "storing", "verifying", "restoring"]),
+  bytes: v.number(), total: v.nullable(v.number()), estimate: v.boolean(), counts: v.picklist(["stored", "raw"]),
+  rate: v.number(), eta: v.nullable(v.number()), percent: v.nullable(v.number()), started_at: v.number(), updated_at: v.number(),
+});
 export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
-  runner: v.nullable(v.string()), log: v.string(),
+  runner: v.nullable(v.string()), progress: v.nullable(TaskProgress), log: v.string(),
 });
 export const UserJson = v.object({ uuid: Uuid, name: v.string(), role: Role, created_at: Time });
 export const TokenJson = v.object({ uuid: Uuid, name: v.string(), created_at: Time, last_used_at: NullableTime });

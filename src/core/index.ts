@@ -15,6 +15,7 @@ import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
+import type { Progress } from "../pipeline/progress.ts";
 
 export interface CoreOptions {
   /**
@@ -46,6 +47,8 @@ export interface CoreOptions {
   testChannel?: ChannelTester;
   /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
   onDrillsChanged?: () => void;
+  /** The live progress of a task this daemon runs (the supervisor's board); none without it. */
+  progressOf?: (task: string) => Progress | undefined;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -81,6 +84,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     users: userRules(catalog, opts.throttle),
     notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
+    progressOf: opts.progressOf ?? (() => undefined),
   };
 }
 

@@ -16,6 +16,7 @@ import { makeFifo } from "./fifo.ts";
 import type { Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
+import { measure, type Phase, type Progress, type ProgressTotal } from "./progress.ts";
 import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
 import type { BackupReport } from "../agent/protocol.ts";
 
@@ -29,6 +30,12 @@ export interface PipelineContext {
   signal: AbortSignal;
   /** How often to log bytes moved (ms). */
   progressEvery?: number;
+  /**
+   * Told the progress of the running phase (progress.ts) when it begins, then every
+   * `progressTickMs` (default 1000: the web page and `--follow` update each second), and at its end.
+   */
+  onProgress?: (p: Progress) => void;
+  progressTickMs?: number;
 }
 
 export interface Endpoint {
@@ -257,16 +264,26 @@ class Run {
     this.check();
   }
 
-  /** Logs `what` and the counter's bytes every few seconds; the returned function logs the last line (`final`: other words and count). */
-  progress(what: string, counter: { readonly bytes: number }): (final?: { what: string; bytes: number }) => void {
+  /**
+   * Logs `what` and the counter's bytes every few seconds, and tells ctx.onProgress
+   * of `phase` every tick; the returned function logs the last line (`final`: other
+   * words and count) and tells the last measurement.
+   */
+  progress(what: string, counter: { readonly bytes: number }, phase: Phase | (() => Phase), total: ProgressTotal): (final?: { what: string; bytes: number }) => void {
     const started = performance.now();
+    const startedAt = Date.now();
     const every = this.ctx.progressEvery ?? 5000;
     const timer = setInterval(() => {
       const secs = (performance.now() - started) / 1000;
       this.ctx.log(`progress: ${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(0)} s (${formatBytes(counter.bytes / secs)}/s)`);
     }, every);
+    const tell = () => this.ctx.onProgress?.(measure(typeof phase === "function" ? phase() : phase, counter.bytes, total, startedAt));
+    tell();
+    const ticks = this.ctx.onProgress ? setInterval(tell, this.ctx.progressTickMs ?? 1000) : undefined;
     return (final) => {
       clearInterval(timer);
+      clearInterval(ticks);
+      tell();
       const secs = Math.max((performance.now() - started) / 1000, 0.001);
       const bytes = final?.bytes ?? counter.bytes;
       this.ctx.log(`${final?.what ?? what} ${formatBytes(bytes)} in ${secs.toFixed(1)} s (${formatBytes(bytes / secs)}/s)`);
@@ -312,6 +329,8 @@ export interface BackupOptions {
    * knows this run died. Unique to this run.
    */
   partialId?: string;
+  /** The job's last archive (stored and raw size): the guessed total of the progress. */
+  estimate?: { size: number | null; rawSize: number | null };
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
@@ -409,7 +428,10 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The commit: the store's input ends once its guard has sealed every byte, and only
   // when the target produced some: an empty backup is not an archive (nothing could
   // restore it), so the store is stopped without a commit and keeps nothing.
+  // Once every stage before the store is done, what is left is the store's commit.
+  let dumped = false;
   work.add(run.upstreamSucceeded(upstream).then(async () => {
+    dumped = true;
     // zstd counted its input (unknown: undefined, let through); gzip's went through the
     // daemon; uncompressed, the store's guard read it all before it reports the seal.
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
@@ -447,9 +469,12 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
   const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
   const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
-  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes)
-    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
-    : run.progress("backed up", zip ? raw : sealedRaw);
+  const phase = (): Phase => (dumped ? "storing" : "dumping");
+  const stored: ProgressTotal = { total: opts.estimate?.size ?? null, estimate: true, counts: "stored" };
+  const rawTotal: ProgressTotal = { total: opts.estimate?.rawSize ?? null, estimate: true, counts: "raw" };
+  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes, phase, stored)
+    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes, phase, stored)
+    : run.progress("backed up", zip ? raw : sealedRaw, phase, rawTotal);
   try {
     await run.finish(work.all);
   } catch (err) {
@@ -487,6 +512,8 @@ export interface ArchiveToRestore {
   compression: string;
   cipher: string;
   dataKey: Uint8Array | null;
+  /** The size of the archive's raw stream, when recorded: the progress total of a restore that counts it. */
+  rawSize?: number | null;
 }
 
 /**
@@ -562,7 +589,7 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
     await run.upstreamSucceeded([source]);
     checkFetched(fetched, archive);
   })());
-  const done = run.progress("verifying", fetched);
+  const done = run.progress("verifying", fetched, "verifying", { total: archive.size, estimate: false, counts: "stored" });
   let ok = false;
   try {
     await run.finish(work.all);
@@ -621,7 +648,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     } catch (err) {
       return run.abandon(err, work);
     }
-    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched);
+    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
     try {
       await run.finish(work.all);
     } finally {
@@ -661,7 +688,8 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     return run.abandon(err, work);
   }
   run.releaseFifos();
-  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched) : run.progress("restored", raw);
+  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" })
+    : run.progress("restored", raw, "restoring", { total: archive.rawSize ?? null, estimate: false, counts: "raw" });
   try {
     await run.finish(work.all);
   } finally {

@@ -16,6 +16,8 @@ import { purgeArchive } from "./purge.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
+import { ProgressBoard } from "./progress.ts";
+import { measure } from "../pipeline/progress.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -58,6 +60,10 @@ export interface SupervisorOptions {
   agents?: AgentDirectory;
   /** Told of each task's outcome once it is recorded (notifications, metrics); never waited for. */
   events?: TaskEvents;
+  /** Where the running tasks' progress is kept for the API (a board of its own when left out). */
+  progress?: ProgressBoard;
+  /** How often a running task's progress is measured (ms; default 1000). */
+  progressTickMs?: number;
 }
 
 class TaskFailure extends Error {}
@@ -90,8 +96,12 @@ export class Supervisor {
   private recovering: Promise<void> | undefined;
   /** This daemon process, as recorded on the tasks it claims. */
   readonly runner: Runner = newRunner();
+  /** The latest progress of each task running here (see progress.ts). */
+  readonly progress: ProgressBoard;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.progress = opts.progress ?? new ProgressBoard();
+  }
 
   /** Fails tasks dead daemons left running, then starts the workers, the heartbeat and the periodic recovery. */
   async start(): Promise<void> {
@@ -194,7 +204,10 @@ export class Supervisor {
     if (this.stopped) ac.abort(new Error("the daemon is shutting down"));
     const ctx: PipelineContext = {
       plugins: this.opts.plugins, log: (l) => tlog.line(l), signal: ac.signal, progressEvery: this.opts.progressEvery,
+      onProgress: (p) => this.progress.set(task.uuid, p), progressTickMs: this.opts.progressTickMs,
     };
+    // Shown at once, before the first stage starts: a task page never looks idle.
+    this.progress.set(task.uuid, measure("starting", 0, { total: null, estimate: false, counts: "raw" }, Date.now()));
     log.info("task started", { task: task.uuid, op: task.op });
     const timeoutMs = this.opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     // Past the timeout the task is failed through the cancel path: every process of it is killed.
@@ -236,7 +249,12 @@ export class Supervisor {
     }
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
-    if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
+    try {
+      if (outcome !== "canceled") await this.record(task, () => catalog.tasks.finish(task.uuid, outcome, nowSeconds(), archiveUuid, this.runner.id));
+    } finally {
+      // Only now: until the row says how it ended, the bar (at its last measure) stays.
+      this.progress.drop(task.uuid);
+    }
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
     const kind = outcomeEvent(task.op, outcome);
     if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, errorLine, details);
@@ -267,6 +285,7 @@ export class Supervisor {
         compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
         // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
         partialId: task.uuid,
+        estimate: await this.lastSizes(job),
       });
     const uuid = crypto.randomUUID();
     try {
@@ -325,6 +344,16 @@ export class Supervisor {
     return opened.endpoint;
   }
 
+  /** The sizes of the last archive of the job's target in its store: a backup's guessed total. */
+  private async lastSizes(job: JobView): Promise<{ size: number | null; rawSize: number | null } | undefined> {
+    try {
+      const [last] = await this.opts.catalog.archives.list({ target: job.targetUuid, store: job.storeUuid }, { limit: 1, offset: 0 });
+      return last ? { size: last.size, rawSize: last.rawSize } : undefined;
+    } catch {
+      return undefined; // only a guess: a backup never fails for want of it
+    }
+  }
+
   private async recordArchive(uuid: string, job: JobView, takenAt: number, r: BackupResult): Promise<void> {
     await this.opts.catalog.archives.create({
       uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, jobUuid: job.uuid, storeKey: r.storeKey,
@@ -351,6 +380,7 @@ export class Supervisor {
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
     const r = await restore(ctx, { plugin: archive.storePlugin, endpoint: storeEndpoint }, { plugin: target.plugin, endpoint: targetEndpoint, agent }, {
       storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey,
+      rawSize: archive.rawSize,
     });
     tlog.line(`restored${r.rawSize === null ? "" : ` ${r.rawSize} bytes`}; checksum and authentication verified`);
   }
