@@ -300,8 +300,10 @@ export const RetentionPreviewJson = v.object({
     action: v.picklist(["keep", "expire"]), kept_by: v.array(KeepReason),
   })),
 });
-export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string() });
-export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string() });
+/** The last "Test connection" of a target or store since the daemon started (api/connections.ts); null when none. */
+const LastTest = v.nullable(v.object({ ok: v.boolean(), lines: v.array(v.string()), tested_at: v.string() }));
+export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string(), last_test: LastTest });
+export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), last_test: LastTest });
 export const JobJson = v.object({
   uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),

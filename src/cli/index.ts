@@ -14,11 +14,12 @@ import { taskCommands } from "./commands/tasks.ts";
 import { timespecCommands } from "./commands/timespec.ts";
 import { userCommands } from "./commands/users.ts";
 import { drillCommands, notificationCommands } from "./commands/notifications.ts";
+import { connectionCommands } from "./commands/connections.ts";
 
 export const COMMANDS: Command[] = [
   ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
   ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands,
-  ...notificationCommands, ...drillCommands,
+  ...notificationCommands, ...drillCommands, ...connectionCommands,
 ];
 
 // What people type → the canonical noun; singular and plural both work, and the

@@ -16,6 +16,7 @@ import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
 import type { Progress } from "../pipeline/progress.ts";
+import { connectionRules } from "./connections.ts";
 
 export interface CoreOptions {
   /**
@@ -85,6 +86,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
     progressOf: opts.progressOf ?? (() => undefined),
+    connections: connectionRules(catalog, plugins, opts.secrets),
   };
 }
 

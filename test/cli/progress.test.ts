@@ -1,6 +1,7 @@
 // `shield run job … --follow` draws the task's live progress: a bar with bytes,
 // percentage, rate and ETA on a terminal, redrawn in place; plain lines (one per
-// phase, then one every few seconds) when stderr is not a terminal.
+// phase, then one every few seconds) when stderr is not a terminal. And
+// `shield test target|store X`, the plugin's live test, on the same daemon.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,5 +68,21 @@ describe("--follow draws the live progress", () => {
     const end = await term.waitFor(/task [0-9a-f]{8} done: archive/, 30_000);
     expect(end).not.toMatch(/dumping/);
     expect(await term.exit()).toBe(0);
+  }, 60_000);
+
+  test("shield test store / target: the plugin's lines; exit 0 when it works, 3 when the test failed", async () => {
+    const ok = await run("test", "store", "disk");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain("store disk: connection ok");
+    const json = await run("test", "store", "disk", "--json");
+    expect(json.json()).toMatchObject({ ok: true });
+    // The bytes-target fixture has no `test` action.
+    const failed = await run("test", "target", "slow");
+    expect(failed.status).toBe(3);
+    expect(failed.stdout).toContain("'test' failed");
+    expect(failed.stdout).toContain("target slow: connection test FAILED");
+    const missing = await run("test", "store", "nope");
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toContain("nope");
   }, 60_000);
 });
