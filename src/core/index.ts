@@ -17,6 +17,8 @@ import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
 import type { Progress } from "../pipeline/progress.ts";
 import { connectionRules } from "./connections.ts";
+import type { Downloader } from "../supervisor/download.ts";
+import { Conflict } from "./errors.ts";
 
 export interface CoreOptions {
   /**
@@ -48,6 +50,8 @@ export interface CoreOptions {
   testChannel?: ChannelTester;
   /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
   onDrillsChanged?: () => void;
+  /** Streams an archive decrypted and decompressed, verified first (supervisor/download.ts); without it, downloads answer 409. */
+  download?: Downloader;
   /** The live progress of a task this daemon runs (the supervisor's board); none without it. */
   progressOf?: (task: string) => Progress | undefined;
 }
@@ -87,6 +91,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
     progressOf: opts.progressOf ?? (() => undefined),
     connections: connectionRules(catalog, plugins, opts.secrets),
+    download: opts.download ?? (async () => { throw new Conflict("this daemon does not serve downloads"); }),
   };
 }
 

@@ -727,3 +727,76 @@ export function formatBytes(n: number): string {
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
+
+/**
+ * An archive as its raw stream (decrypted, decompressed), for a download. Verified
+ * first as a restore is (verifyArchive: the whole blob read and checked, nothing
+ * sent); then read again, checked on the way, and streamed. The decompressor sees
+ * the end of its input only once that second read matched, so the stream ends
+ * cleanly only then; any failure (a changed blob, a stage's exit) errors the stream
+ * instead, so a client never takes a cut-short download for a whole one. Canceling
+ * the stream (the client went away) kills every stage.
+ */
+export async function download(ctx: PipelineContext, store: Endpoint, archive: ArchiveToRestore): Promise<ReadableStream<Uint8Array>> {
+  if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
+  if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
+  let unzip: string[] | undefined;
+  try {
+    unzip = decompressor(archive.compression);
+  } catch (err) {
+    throw new PipelineFailed((err as Error).message);
+  }
+  requireTools([[unzip?.[0], `downloading an archive with compression "${archive.compression}"`]]);
+  const sp = await ctx.plugins.store(store);
+  await verifyArchive(ctx, sp, archive);
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const work = new Flows();
+  let out: ReadableStream<Uint8Array>;
+  try {
+    const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+    let stream = source.stdout.pipeThrough(fetched.stream);
+    if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+    const verify = async () => {
+      await run.upstreamSucceeded([source]);
+      checkFetched(fetched, archive);
+    };
+    if (unzip) {
+      const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
+        stdin: "pipe", stdout: true, stderr: archive.compression === "zstd" ? (line) => zstdReport(line).keep : undefined,
+      });
+      work.add(pump(stream, z, verify));
+      out = z.stdout;
+    } else {
+      // Uncompressed: the last chunk goes out only once the read was checked.
+      out = stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: () => verify() }));
+    }
+  } catch (err) {
+    return run.abandon(err, work);
+  }
+  const reader = out.getReader();
+  const finished = run.finish(work.all);
+  finished.catch(() => {}); // awaited at the end of the stream, or its failure errors the stream
+  const done = run.progress("downloaded", fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: ended } = await reader.read();
+        if (!ended) return controller.enqueue(value);
+        await finished;
+        done();
+        controller.close();
+      } catch (err) {
+        run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+        const cause = await finished.then(() => err, (e) => e);
+        done({ what: "download failed after", bytes: fetched.bytes });
+        controller.error(cause);
+      }
+    },
+    async cancel() {
+      run.fail(new Canceled("the client stopped reading the download"));
+      await finished.catch(() => {});
+      done({ what: "download stopped by the client after", bytes: fetched.bytes });
+    },
+  }, { highWaterMark: 0 });
+}
