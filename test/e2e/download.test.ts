@@ -117,7 +117,8 @@ describe("archive download", () => {
     // The one whose bytes hash to the archive's SHA-256.
     const blob = blobs.find((f) => sha(readFileSync(f)) === a.sha256)!;
     const bytes = readFileSync(blob);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const mid = bytes.length >> 1;
+    bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(blob, bytes);
     const r = await fetch(`${d.url}/v1/archive/${a.uuid}/download`, { headers: auth });
     expect(r.status).toBe(409);
