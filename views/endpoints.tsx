@@ -1,10 +1,36 @@
 // Targets and stores: the same pages, a plugin and its endpoint each; targets
 // also name an agent.
 import type { EndpointView, Errors, Job, Me, PluginField, PluginView } from "./types.ts";
-import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
+import { Csrf, DataTable, Time, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
 
 export type DefKind = "target" | "store";
-export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string; bandwidth?: number; max_tasks?: number }
+export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string; bandwidth?: number; max_tasks?: number; last_test?: TestResultView | null }
+
+/** What "Test connection" said (the API's answer). */
+export interface TestResultView { ok: boolean; lines: string[]; tested_at: string }
+
+/** The result of "Test connection", where the button put it. */
+export function TestResult({ result, error }: { result?: TestResultView; error?: string }) {
+  if (error) return <div class="test-result failed" role="alert"><strong>Not tested:</strong> {error}</div>;
+  if (!result) return null;
+  return (
+    <div class={`test-result ${result.ok ? "ok" : "failed"}`} role={result.ok ? "status" : "alert"}>
+      <strong>{result.ok ? "Connection ok" : "Connection test failed"}</strong> <span class="muted">(<Time at={result.tested_at} />)</span>
+      {result.lines.length ? <pre class="log">{result.lines.join("\n")}</pre> : null}
+    </div>
+  );
+}
+
+/** The "Test connection" button: the plugin's live test, its lines shown below it (htmx), or on the page it comes back to. */
+function TestButton({ action, csrf, include }: { action: string; csrf?: string; include?: boolean }) {
+  return (
+    <>
+      <button type="button" class="secondary" hx-post={action} hx-target="#test-result" hx-swap="innerHTML"
+        hx-include={include ? "closest form" : undefined} hx-vals={csrf ? JSON.stringify({ _csrf: csrf }) : undefined}
+        hx-indicator="#test-result">Test connection</button>
+    </>
+  );
+}
 
 const plural = (k: DefKind) => `${k}s`;
 const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
@@ -39,7 +65,8 @@ export function DefinitionList({ kind, me, rows, unused, plugin, plugins, page, 
         <DataTable columns={["Name", "Plugin", kind === "target" ? "Agent" : null, "Summary"]}>
           {rows.map((r) => (
             <tr>
-              <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a></td>
+              <td><a href={`/${plural(kind)}/${r.uuid}`}>{r.name}</a>{r.last_test && !r.last_test.ok
+                ? <> <span class="badge s-failed" title={r.last_test.lines.join("\n")}>last test failed</span></> : null}</td>
               <td>{r.plugin}</td>
               {kind === "target" ? <td>{r.agent ? <AgentCell name={r.agent} state={agents.find((a) => a.name === r.agent)} /> : <span class="muted">runs on the core</span>}</td> : null}
               <td>{r.summary}</td>
@@ -81,9 +108,11 @@ export function DefinitionDetail({ kind, me, row, endpoint, jobs }: { kind: DefK
       {me.canOperate ? (
         <div class="actions">
           <a class="button" href={`${base}/edit`}>Edit</a>
+          <TestButton action={`${base}/test`} csrf={me.csrf} />
           {jobs.length === 0 ? <a class="button danger" href={`${base}/delete`}>Delete</a> : null}
         </div>
       ) : null}
+      <div id="test-result" aria-live="polite"><TestResult result={row.last_test ?? undefined} /></div>
       <div class="card">
         <dl class="props">
           <dt>Summary</dt><dd>{row.summary || <span class="muted">none</span>}</dd>
@@ -221,9 +250,11 @@ export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors,
               help="At most this many tasks (backups, restores, copies, purges) on this store at once; 0 for no limit." attrs={{ min: 0, step: 1 }} />
           ) : null}
         </div>
-        <p class="help">Saving checks the endpoint with the plugin first: nothing is saved if it is invalid.</p>
+        <p class="help">Saving checks the endpoint with the plugin first: nothing is saved if it is invalid. “Test connection” also connects (a store: writes and deletes a test blob), without saving.</p>
+        <div id="test-result" aria-live="polite" />
         <div class="actions">
           <button type="submit">{row ? "Save" : `Create ${kind}`}</button>
+          <TestButton action={row ? `/${plural(kind)}/test?uuid=${row.uuid}` : `/${plural(kind)}/test`} include />
           <a href={row ? `/${plural(kind)}/${row.uuid}` : `/${plural(kind)}`}>Cancel</a>
         </div>
       </form>

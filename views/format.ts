@@ -55,3 +55,27 @@ export function lastProgress(log: string): string | undefined {
   const last = lines[lines.length - 1];
   return last?.slice(last.indexOf("progress: ") + "progress: ".length);
 }
+
+/** A running task's progress, as the task JSON has it (the fields the bar shows). */
+export interface ProgressView {
+  phase: string; bytes: number; total: number | null; estimate: boolean; rate: number; eta: number | null; percent: number | null;
+}
+
+/** "1 min 5 s", "12 s", "2 h 3 min": an ETA. */
+export function seconds(s: number): string {
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/**
+ * The words of a progress bar, shared by the web page and `--follow`:
+ * "restoring 12.0 MiB of 40 MiB (30 %) · 4.0 MiB/s · 7 s left";
+ * a guessed total says so ("of ~40 MiB", "about 7 s left").
+ */
+export function progressText(p: ProgressView): string {
+  const parts = [`${p.phase} ${bytes(p.bytes)}${p.total !== null ? ` of ${p.estimate ? "~" : ""}${bytes(p.total)}` : ""}${p.percent !== null ? ` (${p.percent} %)` : ""}`];
+  if (p.rate > 0) parts.push(`${bytes(p.rate)}/s`);
+  if (p.eta !== null) parts.push(`${p.estimate ? "about " : ""}${seconds(p.eta)} left`);
+  return parts.join(" · ");
+}

@@ -1,14 +1,15 @@
 // Tables of tasks and archives, shown on several pages.
 import type { Archive, Task } from "./types.ts";
 import { DataTable, Status, Time } from "./components.tsx";
-import { bytes, elapsed, lastProgress } from "./format.ts";
+import { bytes, elapsed, lastProgress, progressText } from "./format.ts";
 
 export function TaskTable({ tasks, names = {} }: { tasks: Task[]; names?: Record<string, string> }) {
   return (
     <DataTable columns={["Task", "Status", "Of", "Owner", "Requested", "Took"]}>
       {tasks.map((t) => {
         const subject = t.job_uuid ? names[t.job_uuid] ?? "a job" : t.target_uuid ? names[t.target_uuid] ?? "a target" : "";
-        const progress = t.status === "running" ? lastProgress(t.log) : undefined;
+        // The live bar's words when this daemon runs it; else the last progress line of the log.
+        const progress = t.status !== "running" ? undefined : t.progress ? progressText(t.progress) : lastProgress(t.log);
         return (
           <tr>
             <td><a href={`/tasks/${t.uuid}`}>{t.type}</a></td>

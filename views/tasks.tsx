@@ -2,7 +2,7 @@
 import type { Me, Task } from "./types.ts";
 import { Empty, Pager, PostButton, Status, Time } from "./components.tsx";
 import { TaskTable } from "./tables.tsx";
-import { elapsed, lastProgress } from "./format.ts";
+import { elapsed, progressText } from "./format.ts";
 
 export const TASK_STATUSES = ["pending", "running", "done", "failed", "canceled"] as const;
 
@@ -34,13 +34,12 @@ const live = (t: Task) => t.status === "pending" || t.status === "running";
 /** The part of the task page that changes while it runs; it polls itself until the task ends. */
 export function TaskLive({ me, task }: { me: Me; task: Task }) {
   const polling = live(task);
-  const progress = task.status === "running" ? lastProgress(task.log) : undefined;
   return (
     <div id="task-live" aria-live="polite"
       hx-get={polling ? `/tasks/${task.uuid}/live` : undefined} hx-trigger={polling ? "every 1s" : undefined} hx-swap={polling ? "outerHTML" : undefined}>
       <div class="card">
         <dl class="props">
-          <dt>Status</dt><dd><Status status={task.status} />{progress ? <span class="progress"> {progress}</span> : null}</dd>
+          <dt>Status</dt><dd><Status status={task.status} /></dd>
           <dt>Requested</dt><dd><Time at={task.requested_at} /></dd>
           {task.due_at ? <><dt>Due</dt><dd><Time at={task.due_at} /> <span class="muted">(the scheduled time it was filed for)</span></dd></> : null}
           <dt>Started</dt><dd><Time at={task.started_at} /></dd>
@@ -50,12 +49,28 @@ export function TaskLive({ me, task }: { me: Me; task: Task }) {
           {task.error ? <><dt>Error</dt><dd class="field-error">{task.error}</dd></> : null}
           {task.archive_uuid ? <><dt>Archive</dt><dd><a href={`/archives/${task.archive_uuid}`}>{ARCHIVE_LINK[task.type] ?? "the archive"}</a></dd></> : null}
         </dl>
+        {task.progress ? <ProgressBar progress={task.progress} /> : null}
       </div>
       {me.canOperate && polling ? (
         <div class="actions"><PostButton action={`/tasks/${task.uuid}/cancel`} csrf={me.csrf} label="Cancel task" kind="danger" /></div>
       ) : null}
       <h2>Log</h2>
-      {task.log ? <pre class="log" tabindex={0} aria-label="Task log">{task.log}</pre> : <p class="muted">{polling ? "Nothing logged yet." : "Empty."}</p>}
+      {task.log ? <pre class="log" tabindex={0} aria-label="Task log">{task.log}</pre> : <p class="muted">{task.status === "pending" ? "Waiting for a worker: the log starts when the task does." : polling ? "Starting…" : "Empty."}</p>}
+    </div>
+  );
+}
+
+/**
+ * A running task's bar: a <progress> element (its value is what assistive
+ * technology reads) and the same words as `--follow` prints. Without a total
+ * (a first backup) the element is indeterminate and the words say the bytes and rate.
+ */
+export function ProgressBar({ progress }: { progress: NonNullable<Task["progress"]> }) {
+  const text = progressText(progress);
+  return (
+    <div class="task-progress">
+      <progress max={100} value={progress.percent ?? undefined} aria-label={`Progress: ${text}`} />
+      <p class="progress" data-phase={progress.phase}>{text}{progress.estimate && progress.total !== null ? <span class="muted"> (estimated from the last archive)</span> : null}</p>
     </div>
   );
 }

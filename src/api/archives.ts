@@ -57,6 +57,20 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    method: "get", path: "/v1/archive/:uuid/download", tag, permission: "operate", params: UuidParam,
+    summary: "Download an archive, decrypted and decompressed",
+    description: "Streams the archive's raw data (what the target's backup wrote: a dump, a tar...), application/octet-stream. "
+      + "Verified first like a restore: the whole stored blob is read and checked (size, SHA-256, every chunk's authentication) before a byte is sent; "
+      + "an archive that fails answers 409. The second read is checked as it streams: should it fail, the transfer is cut off (no clean end), never completed.",
+    response: v.any(), errors: [404, 409],
+  }, async ({ c, params }) => {
+    const d = await router.core.download(params.uuid, c.req.raw.signal);
+    return new Response(d.stream, {
+      headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${d.filename}"`, "cache-control": "no-store" },
+    });
+  });
+
+  route(router, {
     method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     summary: "Restore an archive",

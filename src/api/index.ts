@@ -20,6 +20,7 @@ import { notificationRoutes } from "./notifications.ts";
 import { drillRoutes } from "./drills.ts";
 import { statisticsRoutes } from "./statistics.ts";
 import { metricsRoute, type MetricsOptions } from "./metrics.ts";
+import { connectionRoutes, testResultJson } from "./connections.ts";
 import * as S from "./schemas.ts";
 import { retentionJson, scheduleJson, storeJson, targetJson } from "./json.ts";
 import { REDACTION_NOTE } from "./redact.ts";
@@ -50,6 +51,10 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     onError: (c) => c.json({ error: `request body is larger than ${MAX_BODY} bytes` }, 413),
   }));
 
+  const lastTest = (uuid: string) => {
+    const r = core.connections.last(uuid);
+    return r ? testResultJson(r) : null;
+  };
   definitionRoutes(router, {
     kind: "schedule", collection: "/v1/schedules", item: "/v1/schedule", tag: "schedules",
     rules: core.schedules, listQuery: S.UsageQuery, createBody: S.ScheduleCreate, updateBody: S.ScheduleUpdate,
@@ -69,15 +74,16 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   definitionRoutes(router, {
     kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",
     rules: core.targets, listQuery: S.DefinitionQuery, createBody: S.TargetCreate, updateBody: S.TargetUpdate,
-    json: targetJson, jsonSchema: S.TargetJson, readNote: REDACTION_NOTE,
+    json: (r) => ({ ...targetJson(r), last_test: lastTest(r.uuid) }), jsonSchema: S.TargetJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent, bandwidth: b.bandwidth }),
   });
   definitionRoutes(router, {
     kind: "store", collection: "/v1/stores", item: "/v1/store", tag: "stores",
     rules: core.stores, listQuery: S.DefinitionQuery, createBody: S.StoreCreate, updateBody: S.StoreUpdate,
-    json: storeJson, jsonSchema: S.StoreJson, readNote: REDACTION_NOTE,
+    json: (r) => ({ ...storeJson(r), last_test: lastTest(r.uuid) }), jsonSchema: S.StoreJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, maxTasks: b.max_tasks, bandwidth: b.bandwidth }),
   });
+  connectionRoutes(router);
   timespecRoutes(router);
   jobRoutes(router);
   archiveRoutes(router);

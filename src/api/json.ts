@@ -2,6 +2,7 @@
 import { scheduleRun } from "./next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { runnerLabel } from "../supervisor/runner.ts";
+import type { Progress } from "../pipeline/progress.ts";
 import type { ProviderView } from "../core/providers/index.ts";
 import type { SessionView, ArchiveView, CopyView, JobView, RetentionRow, Run, ScheduleRow, StoreRow, TargetRow, TaskRow, TokenRow, UserRow } from "../catalog/index.ts";
 import type { JobHealth, Statistics, WindowFigures } from "../core/health.ts";
@@ -97,7 +98,8 @@ export const archiveJson = (a: ArchiveView) => ({
   target_uuid: a.targetUuid, target_name: a.targetName, target_plugin: a.targetPlugin, target_endpoint: a.targetEndpoint,
 });
 
-export const taskJson = (t: TaskRow) => ({
+/** A task; `progress` is its live progress while it runs here (pipeline/progress.ts), else null. */
+export const taskJson = (t: TaskRow, progress?: Progress) => ({
   uuid: t.uuid, owner: t.owner, requested_by: t.requestedBy, type: t.op, status: t.status,
   job_uuid: t.jobUuid, archive_uuid: t.archiveUuid, target_uuid: t.targetUuid, store_uuid: t.storeUuid,
   requested_at: formatTime(t.requestedAt), due_at: formatTime(t.dueAt), started_at: formatTime(t.startedAt), stopped_at: formatTime(t.stoppedAt),
@@ -105,6 +107,7 @@ export const taskJson = (t: TaskRow) => ({
   runner: runnerLabel(t),
   // A failed task's reason in one line (the log has the whole story); null otherwise.
   error: t.error,
+  progress: t.status === "running" && progress ? progress : null,
   log: t.log,
 });
 

@@ -352,8 +352,10 @@ export const RetentionPreviewJson = v.object({
     action: v.picklist(["keep", "expire"]), kept_by: v.array(KeepReason),
   })),
 });
-export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string(), bandwidth: v.number() });
-export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), max_tasks: v.number(), bandwidth: v.number() });
+/** The last "Test connection" of a target or store since the daemon started (api/connections.ts); null when none. */
+const LastTest = v.nullable(v.object({ ok: v.boolean(), lines: v.array(v.string()), tested_at: v.string() }));
+export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string(), bandwidth: v.number(), last_test: LastTest });
+export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), max_tasks: v.number(), bandwidth: v.number(), last_test: LastTest });
 export const JobJson = v.object({
   uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
@@ -420,11 +422,17 @@ export const ArchiveJson = v.object({
   target_uuid: Uuid, target_name: v.nullable(v.string()), target_plugin: v.nullable(v.string()), target_endpoint: v.nullable(v.string()),
   copies: v.optional(v.pipe(v.array(CopyJson), v.description("Shown on GET /v1/archive/:uuid: the archive's copies in other stores, with status"))),
 });
+/** A running task's progress (pipeline/progress.ts). */
+export const TaskProgress = v.object({
+  phase: v.picklist(["starting", "dumping", "storing", "verifying", "restoring"]),
+  bytes: v.number(), total: v.nullable(v.number()), estimate: v.boolean(), counts: v.picklist(["stored", "raw"]),
+  rate: v.number(), eta: v.nullable(v.number()), percent: v.nullable(v.number()), started_at: v.number(), updated_at: v.number(),
+});
 export const TaskJson = v.object({
   uuid: Uuid, owner: v.string(), requested_by: v.nullable(v.string()), type: v.string(), status: TaskStatus,
   job_uuid: v.nullable(Uuid), archive_uuid: v.nullable(Uuid), target_uuid: v.nullable(Uuid), store_uuid: v.nullable(Uuid),
   requested_at: Time, due_at: NullableTime, started_at: NullableTime, stopped_at: NullableTime,
-  runner: v.nullable(v.string()),
+  runner: v.nullable(v.string()), progress: v.nullable(TaskProgress),
   error: v.pipe(v.nullable(v.string()), v.description("Why a failed task failed, in one line; null otherwise")),
   log: v.string(),
 });

@@ -5,7 +5,7 @@ import { Canceled, DEFAULT_LIMIT, TaskJson, TaskQuery, UuidParam } from "./schem
 import { taskJson } from "./json.ts";
 
 export function taskRoutes(router: Router): void {
-  const { tasks } = router.core;
+  const { tasks, progressOf } = router.core;
   const tag = "tasks";
   route(router, {
     method: "get", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
@@ -14,13 +14,16 @@ export function taskRoutes(router: Router): void {
     response: v.array(TaskJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, debug: _, ...filter } = query;
-    return mapRows(await router.core.catalog.tasks.list(filter, { limit, offset }), taskJson);
+    return mapRows(await router.core.catalog.tasks.list(filter, { limit, offset }), (t) => taskJson(t, progressOf(t.uuid)));
   });
 
   route(router, {
     method: "get", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show a task, with its log", response: TaskJson, errors: [404],
-  }, async ({ params }) => taskJson(await tasks.get(params.uuid)));
+    summary: "Show a task, with its log and, while it runs on this daemon, its progress", response: TaskJson, errors: [404],
+  }, async ({ params }) => {
+    const t = await tasks.get(params.uuid);
+    return taskJson(t, progressOf(t.uuid));
+  });
 
   route(router, {
     method: "delete", path: "/v1/task/:uuid", tag, permission: "operate", params: UuidParam,

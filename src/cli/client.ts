@@ -24,6 +24,31 @@ export class Api {
   put<T = any>(path: string, body: unknown): Promise<T> { return this.request<T>("PUT", path, body); }
   delete<T = any>(path: string): Promise<T> { return this.request<T>("DELETE", path); }
 
+  /**
+   * A streamed answer (an archive download): the Response once its status is 2xx,
+   * its body not read. No timeout: the core verifies the whole archive before it
+   * answers, which takes as long as the archive is big.
+   */
+  async stream(path: string): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
+    let res: Response;
+    try {
+      res = await fetch(new URL(this.core + path), { headers, redirect: "manual" });
+    } catch (err) {
+      throw new CliError(`cannot reach the Shield core at ${this.core}: ${reason(err)} (set it with --core, SHIELD_CORE or shield login)`);
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let said = `HTTP ${res.status}`;
+    try {
+      const json = JSON.parse(text);
+      if (typeof json?.error === "string") said = json.error;
+    } catch { /* not JSON: the status says it */ }
+    if (res.status === 401 && !this.conn.token) throw new ApiError(401, `not signed in to ${this.core}: run 'shield login', or give a token with SHIELD_TOKEN or --token`);
+    throw new ApiError(res.status, said);
+  }
+
   /** With explicit credentials (shield login signs in with a password once, to make a token). */
   async request<T>(method: string, path: string, body?: unknown, query?: Query, authorization?: string): Promise<T> {
     const url = new URL(this.core + path);

@@ -16,11 +16,12 @@ import { timespecCommands } from "./commands/timespec.ts";
 import { userCommands } from "./commands/users.ts";
 import { drillCommands, notificationCommands } from "./commands/notifications.ts";
 import { authCommands } from "./commands/auth.ts";
+import { connectionCommands } from "./commands/connections.ts";
 
 export const COMMANDS: Command[] = [
   ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
   ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands, ...authCommands, ...statisticsCommands,
-  ...notificationCommands, ...drillCommands,
+  ...notificationCommands, ...drillCommands, ...connectionCommands,
 ];
 
 // What people type → the canonical noun; singular and plural both work, and the

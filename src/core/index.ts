@@ -18,6 +18,10 @@ import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
 import { EventBus } from "./outcome-bus.ts";
+import type { Progress } from "../pipeline/progress.ts";
+import { connectionRules } from "./connections.ts";
+import type { Downloader } from "../supervisor/download.ts";
+import { Conflict } from "./errors.ts";
 
 export interface CoreOptions {
   /**
@@ -55,6 +59,10 @@ export interface CoreOptions {
   onDrillsChanged?: () => void;
   /** Where the supervisor tells task outcomes (outcome-bus.ts); a bus of its own when left out. */
   outcomes?: EventBus;
+  /** Streams an archive decrypted and decompressed, verified first (supervisor/download.ts); without it, downloads answer 409. */
+  download?: Downloader;
+  /** The live progress of a task this daemon runs (the supervisor's board); none without it. */
+  progressOf?: (task: string) => Progress | undefined;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -94,6 +102,9 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     providers,
     notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
+    progressOf: opts.progressOf ?? (() => undefined),
+    connections: connectionRules(catalog, plugins, opts.secrets),
+    download: opts.download ?? (async () => { throw new Conflict("this daemon does not serve downloads"); }),
   };
 }
 

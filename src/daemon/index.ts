@@ -13,6 +13,7 @@ import { PluginRegistry, selfCommand } from "../plugin-host/index.ts";
 import { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
 import { endpointSealer } from "../core/plugins.ts";
 import { Supervisor } from "../supervisor/index.ts";
+import { archiveDownloads } from "../supervisor/download.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { DrillScheduler } from "../scheduler/drills.ts";
 import { TaskEvents } from "../core/events.ts";
@@ -79,6 +80,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
     testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(), outcomes,
+    progressOf: (uuid) => supervisor.progress.get(uuid),
+    download: archiveDownloads({ catalog, plugins, masterKey }),
   });
   try {
     await authProvidersAtStart(core, config, loopbackOnly);

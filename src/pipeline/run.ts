@@ -16,6 +16,7 @@ import { makeFifo } from "./fifo.ts";
 import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
+import { measure, type Phase, type Progress, type ProgressTotal } from "./progress.ts";
 import { backupHeader, prefixed, relayArgv, relayReport, restoreHeader, type AgentTarget } from "../agent/pipeline.ts";
 import type { BackupReport } from "../agent/protocol.ts";
 
@@ -29,6 +30,12 @@ export interface PipelineContext {
   signal: AbortSignal;
   /** How often to log bytes moved (ms). */
   progressEvery?: number;
+  /**
+   * Told the progress of the running phase (progress.ts) when it begins, then every
+   * `progressTickMs` (default 1000: the web page and `--follow` update each second), and at its end.
+   */
+  onProgress?: (p: Progress) => void;
+  progressTickMs?: number;
 }
 
 export interface Endpoint {
@@ -257,16 +264,26 @@ class Run {
     this.check();
   }
 
-  /** Logs `what` and the counter's bytes every few seconds; the returned function logs the last line (`final`: other words and count). */
-  progress(what: string, counter: { readonly bytes: number }): (final?: { what: string; bytes: number }) => void {
+  /**
+   * Logs `what` and the counter's bytes every few seconds, and tells ctx.onProgress
+   * of `phase` every tick; the returned function logs the last line (`final`: other
+   * words and count) and tells the last measurement.
+   */
+  progress(what: string, counter: { readonly bytes: number }, phase: Phase | (() => Phase), total: ProgressTotal): (final?: { what: string; bytes: number }) => void {
     const started = performance.now();
+    const startedAt = Date.now();
     const every = this.ctx.progressEvery ?? 5000;
     const timer = setInterval(() => {
       const secs = (performance.now() - started) / 1000;
       this.ctx.log(`progress: ${what} ${formatBytes(counter.bytes)} in ${secs.toFixed(0)} s (${formatBytes(counter.bytes / secs)}/s)`);
     }, every);
+    const tell = () => this.ctx.onProgress?.(measure(typeof phase === "function" ? phase() : phase, counter.bytes, total, startedAt));
+    tell();
+    const ticks = this.ctx.onProgress ? setInterval(tell, this.ctx.progressTickMs ?? 1000) : undefined;
     return (final) => {
       clearInterval(timer);
+      clearInterval(ticks);
+      tell();
       const secs = Math.max((performance.now() - started) / 1000, 0.001);
       const bytes = final?.bytes ?? counter.bytes;
       this.ctx.log(`${final?.what ?? what} ${formatBytes(bytes)} in ${secs.toFixed(1)} s (${formatBytes(bytes / secs)}/s)`);
@@ -314,6 +331,8 @@ export interface BackupOptions {
   partialId?: string;
   /** Bytes per second at most (the store's or target's bandwidth limit, the lower); 0 or absent: none. */
   rate?: number;
+  /** The job's last archive (stored and raw size): the guessed total of the progress. */
+  estimate?: { size: number | null; rawSize: number | null };
 }
 
 export async function backup(ctx: PipelineContext, target: Endpoint, store: Endpoint, opts: BackupOptions): Promise<BackupResult> {
@@ -411,7 +430,10 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The commit: the store's input ends once its guard has sealed every byte, and only
   // when the target produced some: an empty backup is not an archive (nothing could
   // restore it), so the store is stopped without a commit and keeps nothing.
+  // Once every stage before the store is done, what is left is the store's commit.
+  let dumped = false;
   work.add(run.upstreamSucceeded(upstream).then(async () => {
+    dumped = true;
     // zstd counted its input (unknown: undefined, let through); gzip's went through the
     // daemon; uncompressed, the store's guard read it all before it reports the seal.
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
@@ -449,9 +471,12 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
   const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
   const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
-  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes)
-    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes)
-    : run.progress("backed up", zip ? raw : sealedRaw);
+  const phase = (): Phase => (dumped ? "storing" : "dumping");
+  const stored: ProgressTotal = { total: opts.estimate?.size ?? null, estimate: true, counts: "stored" };
+  const rawTotal: ProgressTotal = { total: opts.estimate?.rawSize ?? null, estimate: true, counts: "raw" };
+  const done = agent ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""} on agent ${agent.address})`, storedBytes, phase, stored)
+    : direct ? run.progress(`stored (compressed${dataKey ? ", encrypted" : ""})`, storedBytes, phase, stored)
+    : run.progress("backed up", zip ? raw : sealedRaw, phase, rawTotal);
   try {
     await run.finish(work.all);
   } catch (err) {
@@ -489,6 +514,8 @@ export interface ArchiveToRestore {
   compression: string;
   cipher: string;
   dataKey: Uint8Array | null;
+  /** The size of the archive's raw stream, when recorded: the progress total of a restore that counts it. */
+  rawSize?: number | null;
 }
 
 /**
@@ -589,7 +616,7 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
     await run.upstreamSucceeded([source]);
     checkFetched(fetched, archive);
   })());
-  const done = run.progress("verifying", fetched);
+  const done = run.progress("verifying", fetched, "verifying", { total: archive.size, estimate: false, counts: "stored" });
   let ok = false;
   try {
     await run.finish(work.all);
@@ -649,7 +676,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     } catch (err) {
       return run.abandon(err, work);
     }
-    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched);
+    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
     try {
       await run.finish(work.all);
     } finally {
@@ -689,7 +716,8 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     return run.abandon(err, work);
   }
   run.releaseFifos();
-  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched) : run.progress("restored", raw);
+  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" })
+    : run.progress("restored", raw, "restoring", { total: archive.rawSize ?? null, estimate: false, counts: "raw" });
   try {
     await run.finish(work.all);
   } finally {
@@ -782,7 +810,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
     storeKey = key;
     sink.release(true);
   }));
-  const done = run.progress("copied", { get bytes() { return sink.sealProgress.bytes; } });
+  const done = run.progress("copied", { get bytes() { return sink.sealProgress.bytes; } }, "storing", { total: expect.size, estimate: false, counts: "stored" });
   try {
     await run.finish(work.all);
   } catch (err) {
@@ -846,4 +874,77 @@ export function formatBytes(n: number): string {
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * An archive as its raw stream (decrypted, decompressed), for a download. Verified
+ * first as a restore is (verifyArchive: the whole blob read and checked, nothing
+ * sent); then read again, checked on the way, and streamed. The decompressor sees
+ * the end of its input only once that second read matched, so the stream ends
+ * cleanly only then; any failure (a changed blob, a stage's exit) errors the stream
+ * instead, so a client never takes a cut-short download for a whole one. Canceling
+ * the stream (the client went away) kills every stage.
+ */
+export async function download(ctx: PipelineContext, store: Endpoint, archive: ArchiveToRestore): Promise<ReadableStream<Uint8Array>> {
+  if (archive.cipher !== "none" && archive.cipher !== CIPHER) throw new PipelineFailed(`unknown cipher "${archive.cipher}"`);
+  if (archive.cipher === CIPHER && !archive.dataKey) throw new PipelineFailed("the archive is encrypted but its key is missing");
+  let unzip: string[] | undefined;
+  try {
+    unzip = decompressor(archive.compression);
+  } catch (err) {
+    throw new PipelineFailed((err as Error).message);
+  }
+  requireTools([[unzip?.[0], `downloading an archive with compression "${archive.compression}"`]]);
+  const sp = await ctx.plugins.store(store);
+  await verifyArchive(ctx, sp, archive);
+  const run = new Run(ctx);
+  const fetched = new Digest();
+  const work = new Flows();
+  let out: ReadableStream<Uint8Array>;
+  try {
+    const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+    let stream = source.stdout.pipeThrough(fetched.stream);
+    if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+    const verify = async () => {
+      await run.upstreamSucceeded([source]);
+      checkFetched(fetched, archive);
+    };
+    if (unzip) {
+      const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
+        stdin: "pipe", stdout: true, stderr: archive.compression === "zstd" ? (line) => zstdReport(line).keep : undefined,
+      });
+      work.add(pump(stream, z, verify));
+      out = z.stdout;
+    } else {
+      // Uncompressed: the last chunk goes out only once the read was checked.
+      out = stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: () => verify() }));
+    }
+  } catch (err) {
+    return run.abandon(err, work);
+  }
+  const reader = out.getReader();
+  const finished = run.finish(work.all);
+  finished.catch(() => {}); // awaited at the end of the stream, or its failure errors the stream
+  const done = run.progress("downloaded", fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: ended } = await reader.read();
+        if (!ended) return controller.enqueue(value);
+        await finished;
+        done();
+        controller.close();
+      } catch (err) {
+        run.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
+        const cause = await finished.then(() => err, (e) => e);
+        done({ what: "download failed after", bytes: fetched.bytes });
+        controller.error(cause);
+      }
+    },
+    async cancel() {
+      run.fail(new Canceled("the client stopped reading the download"));
+      await finished.catch(() => {});
+      done({ what: "download stopped by the client after", bytes: fetched.bytes });
+    },
+  }, { highWaterMark: 0 });
 }

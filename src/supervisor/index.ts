@@ -18,6 +18,8 @@ import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
 import { eventName, type EventBus, type TaskEvent } from "../core/outcome-bus.ts";
+import { ProgressBoard } from "./progress.ts";
+import { measure } from "../pipeline/progress.ts";
 
 /** A task may run this long before it is failed and its processes killed (--task-timeout). */
 export const DEFAULT_TASK_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -62,6 +64,10 @@ export interface SupervisorOptions {
   events?: TaskEvents;
   /** Told each task's outcome once it is recorded (metrics). */
   outcomes?: EventBus;
+  /** Where the running tasks' progress is kept for the API (a board of its own when left out). */
+  progress?: ProgressBoard;
+  /** How often a running task's progress is measured (ms; default 1000). */
+  progressTickMs?: number;
 }
 
 class TaskFailure extends Error {}
@@ -113,8 +119,12 @@ export class Supervisor {
   private recovering: Promise<void> | undefined;
   /** This daemon process, as recorded on the tasks it claims. */
   readonly runner: Runner = newRunner();
+  /** The latest progress of each task running here (see progress.ts). */
+  readonly progress: ProgressBoard;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.progress = opts.progress ?? new ProgressBoard();
+  }
 
   /** Fails tasks dead daemons left running, then starts the workers, the heartbeat and the periodic recovery. */
   async start(): Promise<void> {
@@ -225,7 +235,10 @@ export class Supervisor {
         const colon = l.indexOf(": ");
         if (colon > 0 && l.slice(colon + 2).trim()) said.set(l.slice(0, colon), l.slice(colon + 2));
       },
+      onProgress: (p) => this.progress.set(task.uuid, p), progressTickMs: this.opts.progressTickMs,
     };
+    // Shown at once, before the first stage starts: a task page never looks idle.
+    this.progress.set(task.uuid, measure("starting", 0, { total: null, estimate: false, counts: "raw" }, Date.now()));
     log.info("task started", { task: task.uuid, op: task.op });
     const timeoutMs = this.opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     // Past the timeout the task is failed through the cancel path: every process of it is killed.
@@ -270,7 +283,13 @@ export class Supervisor {
     tlog.line(outcome === "done" ? "task done" : `task ${outcome}`);
     await tlog.close();
     const stoppedAt = nowSeconds();
-    const recorded = outcome === "canceled" || await this.record(task, () => catalog.tasks.finish(task.uuid, outcome as "done" | "failed", stoppedAt, archiveUuid, this.runner.id, error));
+    let recorded: boolean;
+    try {
+      recorded = outcome === "canceled" || await this.record(task, () => catalog.tasks.finish(task.uuid, outcome as "done" | "failed", stoppedAt, archiveUuid, this.runner.id, error));
+    } finally {
+      // Only now: until the row says how it ended, the bar (at its last measure) stays.
+      this.progress.drop(task.uuid);
+    }
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
     // Only an outcome that is this daemon's to tell (not one another daemon took over).
     if (recorded) this.tell(task, outcome, stoppedAt, archiveUuid ?? task.archiveUuid, error);
@@ -305,6 +324,7 @@ export class Supervisor {
         compression: job.compression as Compression, encrypt, onStored: (key) => catalog.tasks.setStoreKey(task.uuid, key),
         // What the store keeps until the blob is complete is named after the task: should this daemon die, recovery purges it.
         partialId: task.uuid, rate,
+        estimate: await this.lastSizes(job),
       });
     const uuid = crypto.randomUUID();
     try {
@@ -369,6 +389,16 @@ export class Supervisor {
     return opened.endpoint;
   }
 
+  /** The sizes of the last archive of the job's target in its store: a backup's guessed total. */
+  private async lastSizes(job: JobView): Promise<{ size: number | null; rawSize: number | null } | undefined> {
+    try {
+      const [last] = await this.opts.catalog.archives.list({ target: job.targetUuid, store: job.storeUuid }, { limit: 1, offset: 0 });
+      return last ? { size: last.size, rawSize: last.rawSize } : undefined;
+    } catch {
+      return undefined; // only a guess: a backup never fails for want of it
+    }
+  }
+
   private async recordArchive(uuid: string, job: JobView, takenAt: number, r: BackupResult): Promise<void> {
     await this.opts.catalog.archives.create({
       uuid, targetUuid: job.targetUuid, storeUuid: job.storeUuid, jobUuid: job.uuid, storeKey: r.storeKey,
@@ -392,7 +422,7 @@ export class Supervisor {
     const targetEndpoint = this.open(target.endpoint, `target "${target.name}"`, tlog);
     const agent = await this.agentFor(target.agent, target.name, target.plugin, tlog);
     const dataKey = archive.encryptionKey ? unwrapKey(this.opts.masterKey, archive.encryptionKey) : null;
-    const base: ArchiveToRestore = { storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey };
+    const base: ArchiveToRestore = { storeKey: archive.storeKey, sha256: archive.sha256, size: archive.size, compression: archive.compression, cipher: archive.cipher, dataKey, rawSize: archive.rawSize };
 
     // Where the blob may be read: the archive's store first, then each valid copy, oldest first.
     interface Source { what: string; store: Endpoint; key: string; bandwidth: number }

@@ -2,7 +2,7 @@
 // edit with a form built from the plugin's fields, delete when unused.
 import type { Hono } from "hono";
 import type { Job, PluginView } from "../../views/types.ts";
-import { DefinitionDetail, DefinitionForm, DefinitionList, EndpointFields, type AgentState, type DefKind, type DefRow } from "../../views/endpoints.tsx";
+import { DefinitionDetail, DefinitionForm, DefinitionList, EndpointFields, TestResult, type AgentState, type DefKind, type DefRow, type TestResultView } from "../../views/endpoints.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { qs } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
@@ -44,6 +44,33 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     const same = row && plugin && row.plugin === plugin.name;
     return fragment(c, <EndpointFields plugin={plugin} values={same ? formValues(plugin, row.endpoint) : {}} errors={{}}
       secrets={same ? storedSecrets(plugin, row.endpoint) : []} editing={!!same} />);
+  });
+
+  // "Test connection" of the form as filled in (htmx; registered before POST /:uuid, which
+  // would take "test" for a uuid). Editing (?uuid=), stored secrets left empty are the stored ones, as on save.
+  app.post(`/${many}/test`, async (c) => {
+    const s = c.get("session");
+    const f = await readForm(c);
+    const plugin = await findPlugin(s.api, f.plugin ?? "");
+    const uuid = c.req.query("uuid");
+    const row = uuid ? await s.api.find<Row>(`${one}/${encodeURIComponent(uuid)}`) : undefined;
+    const built = endpointFromForm(f, plugin, row && row.plugin === f.plugin ? parseEndpoint(row.endpoint) : undefined);
+    if (!f.plugin) return fragment(c, <TestResult error="choose a plugin first." />);
+    if (!built.endpoint) return fragment(c, <TestResult error={Object.values(built.errors).join("; ")} />);
+    const body: Record<string, unknown> = { plugin: f.plugin, endpoint: built.endpoint };
+    if (kind === "target") body.agent = (f.agent ?? "").trim();
+    const r = await s.api.send<TestResultView>("POST", `/v1/${many}/test`, body);
+    return fragment(c, r.ok ? <TestResult result={r.data} /> : <TestResult error={r.error} />);
+  });
+
+  // "Test connection" of a saved one: htmx puts the result on the page; without it, back to the page, which shows the last test.
+  app.post(`/${many}/:uuid/test`, async (c) => {
+    const s = c.get("session");
+    const uuid = param(c, "uuid");
+    const r = await s.api.send<TestResultView>("POST", `${one}/${uuid}/test`);
+    if (c.req.header("hx-request") === "true") return fragment(c, r.ok ? <TestResult result={r.data} /> : <TestResult error={r.error} />);
+    if (!r.ok) return seeOther(c, `/${many}/${uuid}`, `Not tested: ${r.error}`, "error");
+    return seeOther(c, `/${many}/${uuid}`, r.data.ok ? "Connection ok." : "Connection test failed.", r.data.ok ? undefined : "error");
   });
 
   app.get(`/${many}/new`, async (c) => {

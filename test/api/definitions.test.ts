@@ -143,7 +143,7 @@ const kinds: Kind[] = [
   {
     kind: "target", collection: "/v1/targets", item: "/v1/target", jobField: "target",
     body: (name) => ({ name, summary: "a short description", plugin: "postgres", endpoint: '{"host":"db1"}', agent: "10.17.66.54:5544" }),
-    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent, bandwidth: b.bandwidth ?? 0 }),
+    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent, bandwidth: b.bandwidth ?? 0, last_test: null }),
     changed: (name) => ({ name, summary: "changed", plugin: "mysql", endpoint: '{"host":"db2"}', agent: "agent.example.com:5444" }),
     invalid: [
       ...common, ...endpointChecks,
@@ -165,7 +165,7 @@ const kinds: Kind[] = [
   {
     kind: "store", collection: "/v1/stores", item: "/v1/store", jobField: "store",
     body: (name) => ({ name, summary: "a short description", plugin: "s3", endpoint: '{"bucket":"b1"}' }),
-    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, max_tasks: b.max_tasks ?? 0, bandwidth: b.bandwidth ?? 0 }),
+    json: (uuid, b) => ({ uuid, name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, max_tasks: b.max_tasks ?? 0, bandwidth: b.bandwidth ?? 0, last_test: null }),
     changed: (name) => ({ name, summary: "changed", plugin: "fs", endpoint: '{"path":"/srv"}' }),
     invalid: [
       ...common, ...endpointChecks,

@@ -271,6 +271,10 @@ for (const dialect of dialects) {
         "post /v1/notification/:uuid/test": {},
         "put /v1/job/:uuid/drill": { target: d.target, schedule: d.schedule },
         "post /v1/job/:uuid/drill/run": { owner: "o" },
+        "post /v1/target/:uuid/test": {},
+        "post /v1/store/:uuid/test": {},
+        "post /v1/targets/test": { plugin: "fs", endpoint: "{}", agent: "" },
+        "post /v1/stores/test": { plugin: "fs", endpoint: "{}" },
       })) bodies.set(route, body);
     });
     afterAll(() => api.cleanup());

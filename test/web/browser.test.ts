@@ -292,6 +292,59 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await b.shot("dashboard");
   });
 
+  test("a trickling backup's task page draws a live progress bar, and its final state without a reload", async () => {
+    await go("/targets/new");
+    await page.getByLabel("Name").fill("trickle");
+    await page.getByLabel("Plugin").selectOption("bytes-target");
+    // 48 pieces of 64 KiB, 0.1 s apart: about 5 s.
+    await page.getByLabel("Endpoint (JSON)").fill(JSON.stringify({ size: 48 * 65536, trickle: "0.1" }));
+    await page.getByRole("button", { name: "Create target" }).click();
+    await page.waitForURL(/\/targets\/[0-9a-f-]{36}$/);
+    await go("/jobs/new");
+    await page.getByLabel("Name").fill("trickle");
+    await page.getByLabel("Target (what to back up)").selectOption({ label: "trickle (bytes-target)" });
+    await page.getByLabel("Store (where archives go)").selectOption({ label: "disk (fs)" });
+    await page.getByLabel("Schedule").selectOption({ label: "nightly: daily at 4am" });
+    await page.getByLabel("Retention policy").selectOption({ label: "a week" });
+    await page.getByLabel("Start paused").check();
+    // gzip: the daemon counts the raw bytes as they come (zstd's many threads hold a small archive back to its end).
+    await page.getByLabel("Compression").selectOption("gzip");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "Run now" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    const words = page.locator("#task-live .task-progress .progress");
+    await words.filter({ hasText: /dumping [\d.]+ (KiB|MiB)/ }).waitFor({ timeout: 30_000 });
+    const first = await words.innerText();
+    // A second later the same page (no reload) says more bytes.
+    let later = first;
+    for (const until = Date.now() + 5000; later === first && Date.now() < until;) {
+      await Bun.sleep(100);
+      later = await words.innerText();
+    }
+    expect(later).not.toBe(first);
+    expect(later).toContain("dumping");
+    expect(await page.locator("#task-live").innerText()).not.toContain("Nothing logged yet");
+    await b.shot("task-progress");
+    const phone = await b.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(page.url());
+    await phone.locator("#task-live progress").waitFor({ timeout: 10_000 }).catch(() => {});
+    await b.shot("phone-task-progress", phone);
+    await phone.close();
+    await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 30_000 });
+    expect(await page.locator("#task-live progress").count()).toBe(0);
+    await b.shot("task-progress-done");
+  });
+
+  test("Test connection on a store's page shows the plugin's lines", async () => {
+    await go("/stores");
+    await page.getByRole("link", { name: "disk" }).click();
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await page.locator("#test-result", { hasText: "Connection ok" }).waitFor({ timeout: 15_000 });
+    await b.shot("store-test-connection");
+  });
+
   test("at phone width nothing spills sideways", async () => {
     const phone = await b.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
