@@ -27,7 +27,7 @@ describe("/v1/tasks", () => {
       expect((await call(api, "GET", `/v1/task/${uuid}`, 200)).json).toEqual({
         uuid, owner: "jhunt", requested_by: null, type: "restore", status: "pending",
         job_uuid: job, archive_uuid: archive, target_uuid: target, store_uuid: store,
-        requested_at: "2015-11-25 11:29:59", due_at: null, started_at: null, stopped_at: null, runner: null, error: null, log: "",
+        requested_at: "2015-11-25 11:29:59", due_at: null, started_at: null, stopped_at: null, runner: null, error: null, progress: null, log: "",
       });
       await setTaskState(api, uuid, { status: "done", startedAt: at("2015-11-25 11:30:00"), stoppedAt: at("2015-11-25 11:32:00"), log: "this is the log of the job" });
       const done = (await call(api, "GET", `/v1/task/${uuid}`, 200)).json;
