@@ -9,6 +9,8 @@ import { builtinNames } from "../../plugins/index.ts";
 import { fingerprint, opensshPrivateKey, parseAuthorizedKeys, publicBlob } from "./keys.ts";
 import { DEFAULT_AGENT_PORT } from "./protocol.ts";
 import { startAgent, type ExtraServer } from "./server.ts";
+import { OSB_HELP, OSB_OPTION_SPECS, osbOptions, osbServer } from "./osb/cli.ts";
+import type { OsbOptions } from "./osb/index.ts";
 
 export const AGENT_HELP = `Usage: shield agent [options]
 
@@ -31,6 +33,7 @@ Options:
   --allow-path DIR        the directories endpoints may read and write (repeatable)
   -h, --help              this help
 
+${OSB_HELP}
 Logs are JSON lines on stderr. SIGTERM or SIGINT stop it; requests still running are
 killed (their tasks fail on the core; nothing half-done becomes an archive).
 
@@ -64,12 +67,15 @@ export interface AgentConfig {
   core?: string;
   pluginDirs: string[];
   allowPaths: string[];
+  /** The osb-backup-agent API beside the agent (--osb-listen), or undefined. */
+  osb?: OsbOptions;
 }
 
 export function agentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "authorized-keys" }, { name: "core" },
     { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true }, { name: "help", short: "h", flag: true },
+    ...OSB_OPTION_SPECS,
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield agent takes no arguments (got "${positionals.join(" ")}")`);
@@ -88,6 +94,7 @@ export function agentConfig(argv: string[], env: Record<string, string | undefin
     core: options.core as string | undefined,
     pluginDirs: [...((options["plugin-dir"] as string[] | undefined) ?? []), ...(env.SHIELD_PLUGIN_PATH ?? "").split(":").filter(Boolean)].map((d) => resolve(d)),
     allowPaths,
+    osb: osbOptions(options, env),
   };
 }
 
@@ -141,6 +148,7 @@ export async function runAgent(config: AgentConfig, extra: ExtraServer[] = []): 
   const authorizedKeys = await coreKeys(config);
   log.info("agent host key", { fingerprint: fingerprint(publicBlob(own.privateKey)) });
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
+  if (config.osb) extra = [...extra, osbServer(config.osb)];
   const agent = await startAgent({
     host: config.host, port: config.port, authorizedKeys, plugins,
     hostKey: opensshPrivateKey(own.privateKey.export({ type: "pkcs8", format: "pem" }) as string, "agent@shield"),
