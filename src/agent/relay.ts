@@ -16,6 +16,7 @@
 import { readFileSync, write, writeSync } from "node:fs";
 import { connectAgent, type ExecChannel } from "./client.ts";
 import { opensshPrivateKey } from "./keys.ts";
+import { dialViaDaemon } from "./nat.ts";
 import { COMMIT_FRAME, frame, type AgentRequest } from "./protocol.ts";
 
 export interface RelayHeader {
@@ -24,6 +25,9 @@ export interface RelayHeader {
   hostKey: string;
   /** The core's private key (PKCS#8 PEM), the daemon's host_key. */
   keyPath: string;
+  /** A NAT agent's: the daemon's unix socket to reach it through, and how long to wait for it. */
+  via?: string;
+  waitMs?: number;
   request: AgentRequest;
 }
 
@@ -41,7 +45,9 @@ export async function runRelay(argv: string[]): Promise<number> {
   const rest = buf.subarray(nl + 1);
   let conn;
   try {
-    conn = await connectAgent(header.address, { privateKey: opensshPrivateKey(readFileSync(header.keyPath)), expect: header.hostKey });
+    // A NAT agent is reached through the daemon, which holds its connection (nat.ts).
+    const sock = header.via ? await dialViaDaemon(header.via, header.address, header.waitMs ?? 0) : undefined;
+    conn = await connectAgent(header.address, { privateKey: opensshPrivateKey(readFileSync(header.keyPath)), expect: header.hostKey, sock });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 3;
