@@ -5,7 +5,7 @@
 // restarted (the agent reconnects by itself, with backoff), a task waiting for a
 // disconnected agent that comes back, and one that fails clearly after the wait.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
@@ -15,6 +15,30 @@ const PASSWORD = "e2e-nat-password";
 const FIXTURES = resolve(import.meta.dir, "../fixtures/plugins");
 const WAIT_S = 4;
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+
+/** Process groups of the processes whose command line holds `marker`, and whether a group has live members. */
+function groupsWith(marker: string): number[] {
+  const found = new Set<number>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (!readFileSync(`/proc/${e}/cmdline`, "utf8").includes(marker)) continue;
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      found.add(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]));
+    } catch { /* gone meanwhile */ }
+  }
+  return [...found];
+}
+function groupAlive(pgid: number): boolean {
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const rest = readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1]!.split(" ");
+      if (Number(rest[2]) === pgid && rest[0] !== "Z") return true;
+    } catch { /* gone */ }
+  }
+  return false;
+}
 
 describe("an agent behind NAT dials the core", () => {
   let d: DaemonProcess;
@@ -115,6 +139,29 @@ describe("an agent behind NAT dials the core", () => {
     expect(a.host_key).toMatch(/^SHA256:/);
     expect(agent.output()).not.toContain(token);
   }, 90_000);
+
+  test("cancel reaches the agent through the core's connection: its process group is gone within a second", async () => {
+    const marker = `nat-slow-${Date.now()}`;
+    const t = await call("POST", "/v1/targets", { name: "bytes-nat-slow", plugin: "bytes-target", endpoint: { size: String(65536 * 400), trickle: "0.1", tag: marker }, agent: "db1" });
+    const j = await call("POST", "/v1/jobs", { name: "nat-slow-job", target: t.json.uuid, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true });
+    const task = (await call("POST", `/v1/job/${j.json.uuid}/run`, {})).json.task_uuid;
+    let groups: number[] = [];
+    const deadline = Date.now() + 15_000;
+    while (!(groups = groupsWith(marker)).length) {
+      if (Date.now() > deadline) throw new Error("the plugin never ran on the agent");
+      await Bun.sleep(50);
+    }
+    await Bun.sleep(500);
+    const t0 = Date.now();
+    expect((await call("DELETE", `/v1/task/${task}`)).json).toEqual({ ok: "canceled" });
+    while (groups.some(groupAlive)) {
+      if (Date.now() - t0 > 3000) throw new Error("the agent's plugin outlived the cancel");
+      await Bun.sleep(20);
+    }
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect((await waitTask(task)).status).toBe("canceled");
+    expect((await call("GET", `/v1/archives?target=${t.json.uuid}`)).json).toHaveLength(0);
+  }, 60_000);
 
   test("killed with -9, the agent shows disconnected; restarted, it reconnects and works", async () => {
     await agent!.stop("SIGKILL");
