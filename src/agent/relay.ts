@@ -59,18 +59,16 @@ export async function runRelay(argv: string[]): Promise<number> {
   });
   // Synchronous: the agent's last line (its report) must be out before the relay exits.
   ch.stderr.on("data", (b: Buffer) => writeAll(2, b));
-  // Written on the thread pool, the channel paused meanwhile: SSH's window then holds the
-  // agent back while the store is slow, and the event loop stays free to send the
-  // keepalives by which the agent knows the core is alive (server.ts SILENCE_MS).
-  let writing: Promise<boolean> = Promise.resolve(true);
-  ch.on("data", (b: Buffer) => {
-    ch.pause();
-    writing = writing.then((ok) => ok && writeOut(1, b).then(() => { ch.resume(); return true; }, (err) => {
-      process.stderr.write(`cannot write the archive to the store: ${(err as Error).message}\n`);
-      ch.close();
-      return false;
-    }));
-  });
+  // Written on the thread pool, in batches: what arrives while one write is under way
+  // is gathered and goes in the next, so that the thread pool is crossed once per
+  // batch rather than once per SSH packet (32 KiB; that cost the relay more CPU than
+  // decrypting them). Past HIGH_WATER bytes waiting, the channel is paused: SSH's
+  // window then holds the agent back while the store is slow, and the event loop
+  // stays free to send the keepalives by which the agent knows the core is alive
+  // (server.ts SILENCE_MS).
+  // A store that cannot take the archive stops the agent: the channel closes.
+  const out = new BatchWriter(1, () => ch.pause(), () => ch.resume(), () => ch.close());
+  ch.on("data", (b: Buffer) => out.push(b));
   if (header.request.op === "restore") {
     // The channel closing under us (the agent failed or went away) says why through its exit.
     await sendFramed(ch, rest, reader).catch(() => ch.close());
@@ -78,10 +76,61 @@ export async function runRelay(argv: string[]): Promise<number> {
   else ch.end();
   let code = await exit;
   // The last bytes may still be on their way to the store.
-  if (!(await writing) && code === 0) code = 3;
+  const failed = await out.drained();
+  if (failed) {
+    process.stderr.write(`cannot write the archive to the store: ${failed.message}\n`);
+    if (code === 0) code = 3;
+  }
   await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
   conn.close();
   return code;
+}
+
+const HIGH_WATER = 4 << 20;
+
+/** Writes what it is given to `fd` in order, batching while a write is under way; pauses its source past HIGH_WATER. */
+class BatchWriter {
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private busy = false;
+  private paused = false;
+  private error: Error | null = null;
+  private idle: (() => void)[] = [];
+  constructor(private readonly fd: number, private readonly pause: () => void, private readonly resume: () => void,
+    private readonly failed: () => void) {}
+
+  push(b: Buffer): void {
+    if (this.error) return;
+    this.queue.push(b);
+    this.queued += b.length;
+    if (this.queued >= HIGH_WATER && !this.paused) { this.paused = true; this.pause(); }
+    if (!this.busy) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.busy = true;
+    while (this.queue.length && !this.error) {
+      const batch = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
+      this.queue = [];
+      this.queued = 0;
+      if (this.paused) { this.paused = false; this.resume(); }
+      try {
+        await writeOut(this.fd, batch);
+      } catch (err) {
+        this.error = err as Error;
+        this.queue = [];
+        this.failed();
+      }
+    }
+    this.busy = false;
+    for (const f of this.idle.splice(0)) f();
+  }
+
+  /** Resolves once everything pushed is written: null, or the write's error. */
+  drained(): Promise<Error | null> {
+    if (!this.busy) return Promise.resolve(this.error);
+    return new Promise((r) => this.idle.push(() => r(this.error)));
+  }
 }
 
 async function writeOut(fd: number, b: Uint8Array): Promise<void> {
