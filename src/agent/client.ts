@@ -3,8 +3,9 @@
 // Used in the daemon for short requests (hello, validate, test) and by the relay
 // (relay.ts) for the streams of a backup or restore.
 import { Client } from "ssh2";
-import { CORE_USER, DEFAULT_AGENT_PORT, type AgentRequest } from "./protocol.ts";
+import { CIPHERS, CORE_USER, DEFAULT_AGENT_PORT, type AgentRequest } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
+import { coalesceWrites } from "./coalesce.ts";
 
 export class AgentUnreachable extends Error {}
 /** The agent presented another key than the one pinned: never talked to. */
@@ -78,9 +79,11 @@ export function connectAgent(address: string, opts: ConnectOptions): Promise<Age
       fail(new AgentUnreachable(`agent ${address} is unreachable: ${err.message}`));
     });
     c.on("close", () => fail(new AgentUnreachable(`agent ${address} closed the connection`)));
+    c.once("connect", () => coalesceWrites((c as any)._sock));
     c.connect({
       ...(opts.sock ? { sock: opts.sock as any } : { host, port }), username: CORE_USER, privateKey: opts.privateKey, readyTimeout: opts.timeoutMs ?? 10_000,
       keepaliveInterval: 5000, keepaliveCountMax: 3,
+      algorithms: { cipher: [...CIPHERS] },
       // The agent's key decides before any byte of a request is sent.
       hostVerifier: (key: Buffer) => {
         presented = fingerprint(key);

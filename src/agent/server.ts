@@ -13,9 +13,10 @@ import { VERSION } from "../version.ts";
 import { compressor, decompressor, zstdReport } from "../pipeline/compression.ts";
 import { PluginFailed, PluginRegistry } from "../plugin-host/index.ts";
 import { guardCommand } from "../pipeline/guard.ts";
-import { CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
+import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
+import { coalesceWrites } from "./coalesce.ts";
 
 /** The core's keepalives come every 5 s (client.ts): this much silence means it is gone. */
 const SILENCE_MS = 20_000;
@@ -63,7 +64,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
   const accepted = opts.authorizedKeys;
   const running = new Set<Request>();
   const connections = new Set<import("node:net").Socket | undefined>();
-  const server = new Server({ hostKeys: [opts.hostKey], ident: `ShieldAgent_${VERSION}` }, (client: any, info: any) => {
+  const server = new Server({ hostKeys: [opts.hostKey], ident: `ShieldAgent_${VERSION}`, algorithms: { cipher: [...CIPHERS] } }, (client: any, info: any) => {
     const peer = `${info.ip}:${info.port}`;
     let core = "";
     // This connection's requests: when it goes (the relay killed by a cancel, the core
@@ -76,6 +77,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     // retry for many minutes while the plugin waits. The core sends SSH keepalives
     // every few seconds, so a connection silent for SILENCE_MS is taken for dead.
     const sock: import("node:net").Socket | undefined = client._sock;
+    coalesceWrites(sock);
     let heard = Date.now();
     sock?.on("data", () => { heard = Date.now(); });
     const watch = setInterval(() => {
