@@ -133,9 +133,16 @@ class BatchWriter {
   }
 }
 
+/** The whole of `b` to `fd`, on the thread pool; a non-blocking descriptor that is full (EAGAIN) is waited for. */
 async function writeOut(fd: number, b: Uint8Array): Promise<void> {
   for (let at = 0; at < b.length;) {
-    at += await new Promise<number>((resolve, reject) => write(fd, b, at, b.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+    const n = await new Promise<number>((resolve, reject) => write(fd, b, at, b.length - at, null, (err, n) => {
+      if (err && (err as NodeJS.ErrnoException).code === "EAGAIN") resolve(-1);
+      else if (err) reject(err);
+      else resolve(n);
+    }));
+    if (n < 0) await Bun.sleep(1);
+    else at += n;
   }
 }
 
