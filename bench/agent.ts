@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent) |");
     out("|---|---|---|---|---|---|---|");
     await run(local); await run(remote); // warm: page cache, first-contact pinning
+    let archive = 0;
     const L: number[] = [];
     const A: number[] = [];
     const R: number[] = [];
@@ -139,12 +140,13 @@ async function main(): Promise<void> {
       const second = await run(agentFirst ? local : remote);
       const [l, a] = agentFirst ? [second, first] : [first, second];
       L.push(l.ms); A.push(a.ms); R.push(l.ms / a.ms);
+      archive = a.size;
       out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} s |`);
     }
     const b = bytes();
     out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | |`);
     out();
-    out(`Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out(`Archive (what crossed the agent channel): ${mib(archive)}. Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
     out();
   };
 
