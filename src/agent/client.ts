@@ -5,7 +5,6 @@
 import { Client } from "ssh2";
 import { CIPHERS, CORE_USER, DEFAULT_AGENT_PORT, type AgentRequest } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
-import { coalesceWrites } from "./coalesce.ts";
 
 export class AgentUnreachable extends Error {}
 /** The agent presented another key than the one pinned: never talked to. */
@@ -79,7 +78,6 @@ export function connectAgent(address: string, opts: ConnectOptions): Promise<Age
       fail(new AgentUnreachable(`agent ${address} is unreachable: ${err.message}`));
     });
     c.on("close", () => fail(new AgentUnreachable(`agent ${address} closed the connection`)));
-    c.once("connect", () => coalesceWrites((c as any)._sock));
     c.connect({
       ...(opts.sock ? { sock: opts.sock as any } : { host, port }), username: CORE_USER, privateKey: opts.privateKey, readyTimeout: opts.timeoutMs ?? 10_000,
       keepaliveInterval: 5000, keepaliveCountMax: 3,

@@ -13,7 +13,7 @@
 // - restore: the rest of stdin (the archive, decrypted and verified on the core,
 //   still compressed) goes to the agent in frames; the end of stdin (the daemon's
 //   commit, guard.ts) becomes the commit frame.
-import { readFileSync, write, writeSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { connectAgent, type ExecChannel } from "./client.ts";
 import { opensshPrivateKey } from "./keys.ts";
 import { dialViaDaemon } from "./nat.ts";
@@ -86,63 +86,58 @@ export async function runRelay(argv: string[]): Promise<number> {
   return code;
 }
 
-const HIGH_WATER = 4 << 20;
+const HIGH_WATER = 1 << 20;
 
-/** Writes what it is given to `fd` in order, batching while a write is under way; pauses its source past HIGH_WATER. */
+/**
+ * Writes what it is given to `fd` in order through Bun's FileSink, which writes a
+ * non-blocking pipe as far as it takes and keeps the rest: the event loop never
+ * blocks on a slow store (node:fs's write did, in Bun: the whole relay stopped,
+ * keepalives with it, while the store's pipe was full). Past HIGH_WATER bytes
+ * kept, the source is paused until the pipe took them.
+ */
 class BatchWriter {
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private busy = false;
-  private paused = false;
+  private readonly sink: import("bun").FileSink;
+  private kept = 0;
+  private waiting: Promise<void> | null = null;
   private error: Error | null = null;
-  private idle: (() => void)[] = [];
-  constructor(private readonly fd: number, private readonly pause: () => void, private readonly resume: () => void,
-    private readonly failed: () => void) {}
+  constructor(fd: number, private readonly pause: () => void, private readonly resume: () => void,
+    private readonly failed: () => void) {
+    this.sink = Bun.file(fd).writer({ highWaterMark: HIGH_WATER });
+  }
 
   push(b: Buffer): void {
     if (this.error) return;
-    this.queue.push(b);
-    this.queued += b.length;
-    if (this.queued >= HIGH_WATER && !this.paused) { this.paused = true; this.pause(); }
-    if (!this.busy) void this.pump();
+    try {
+      this.sink.write(b);
+    } catch (err) {
+      return this.fail(err as Error);
+    }
+    this.kept += b.length;
+    if (this.kept < HIGH_WATER || this.waiting) return;
+    this.kept = 0;
+    let flushed: number | Promise<number>;
+    try { flushed = this.sink.flush(); } catch (err) { return this.fail(err as Error); }
+    if (typeof flushed === "number") return;
+    this.pause();
+    this.waiting = flushed.then(() => { this.waiting = null; this.resume(); }, (err) => { this.waiting = null; this.fail(err as Error); });
   }
 
-  private async pump(): Promise<void> {
-    this.busy = true;
-    while (this.queue.length && !this.error) {
-      const batch = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
-      this.queue = [];
-      this.queued = 0;
-      if (this.paused) { this.paused = false; this.resume(); }
-      try {
-        await writeOut(this.fd, batch);
-      } catch (err) {
-        this.error = err as Error;
-        this.queue = [];
-        this.failed();
-      }
-    }
-    this.busy = false;
-    for (const f of this.idle.splice(0)) f();
+  private fail(err: Error): void {
+    if (this.error) return;
+    this.error = err;
+    this.failed();
   }
 
   /** Resolves once everything pushed is written: null, or the write's error. */
-  drained(): Promise<Error | null> {
-    if (!this.busy) return Promise.resolve(this.error);
-    return new Promise((r) => this.idle.push(() => r(this.error)));
-  }
-}
-
-/** The whole of `b` to `fd`, on the thread pool; a non-blocking descriptor that is full (EAGAIN) is waited for. */
-async function writeOut(fd: number, b: Uint8Array): Promise<void> {
-  for (let at = 0; at < b.length;) {
-    const n = await new Promise<number>((resolve, reject) => write(fd, b, at, b.length - at, null, (err, n) => {
-      if (err && (err as NodeJS.ErrnoException).code === "EAGAIN") resolve(-1);
-      else if (err) reject(err);
-      else resolve(n);
-    }));
-    if (n < 0) await Bun.sleep(1);
-    else at += n;
+  async drained(): Promise<Error | null> {
+    try {
+      await this.waiting;
+      await this.sink.flush();
+      await this.sink.end();
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    return this.error;
   }
 }
 

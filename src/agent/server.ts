@@ -16,7 +16,6 @@ import { guardCommand } from "../pipeline/guard.ts";
 import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
-import { coalesceWrites } from "./coalesce.ts";
 
 /** The core's keepalives come every 5 s (client.ts): this much silence means it is gone. */
 const SILENCE_MS = 20_000;
@@ -77,7 +76,6 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     // retry for many minutes while the plugin waits. The core sends SSH keepalives
     // every few seconds, so a connection silent for SILENCE_MS is taken for dead.
     const sock: import("node:net").Socket | undefined = client._sock;
-    coalesceWrites(sock);
     let heard = Date.now();
     sock?.on("data", () => { heard = Date.now(); });
     const watch = setInterval(() => {
