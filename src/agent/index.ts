@@ -128,7 +128,7 @@ function natOptions(options: Record<string, unknown>, env: Record<string, string
     if (options.token !== undefined || options["token-file"] !== undefined) throw new UsageError("--token and --token-file are for --name NAME (an agent that dials the core)");
     return undefined;
   }
-  if (!NAT_NAME.test(name)) throw new UsageError(`--name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit (got "${name}")`);
+  if (!NAT_NAME.test(name)) throw new UsageError(`--name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit, not an IP address (got "${name}")`);
   if (!options.core) throw new UsageError("--name needs --core URL: the core to dial");
   let token: string | undefined;
   if (options["token-file"] !== undefined) {

@@ -24,8 +24,8 @@ import { log } from "../log.ts";
 import { AgentUnreachable } from "./client.ts";
 
 export const CONNECT_PATH = "/v1/agents/connect";
-/** What a NAT agent may call itself: never host:port, so that a target's `agent` means one thing. */
-export const NAT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+import { NAT_NAME } from "./protocol.ts";
+export { NAT_NAME };
 /** How long the agent has to open a data connection once asked. */
 const OPEN_TIMEOUT_MS = 15_000;
 /** The core speaks on every control connection this often; the agent takes 3× this silence for a dead core. */
@@ -94,7 +94,7 @@ export class NatHub {
 
   /** Why an upgrade to CONNECT_PATH is refused (a 4xx's message), or null. */
   refuse(name: string | null, channel: string | null): string | null {
-    if (!name || !NAT_NAME.test(name)) return `name must be 1 to 63 letters, digits, ".", "_" or "-" (got ${JSON.stringify(name ?? "")})`;
+    if (!name || !NAT_NAME.test(name)) return `name must be 1 to 63 letters, digits, ".", "_" or "-", not an IP address (got ${JSON.stringify(name ?? "")})`;
     if (channel !== null && this.pending.get(channel)?.name !== name) return `no connection ${channel} was asked of agent ${name}`;
     return null;
   }

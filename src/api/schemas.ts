@@ -2,6 +2,7 @@
 // with them; the OpenAPI document (openapi.ts) is generated from the same schemas.
 import * as v from "valibot";
 import { PLUGIN_NAME } from "../core/plugins.ts";
+import { NAT_NAME } from "../agent/protocol.ts";
 
 // ---- building blocks -------------------------------------------------------
 
@@ -79,7 +80,7 @@ function nulAt(value: unknown, path = ""): string | undefined {
  */
 const Agent = v.pipe(
   v.string("must be a string"),
-  v.regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+  v.check((s) => s === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || NAT_NAME.test(s),
     "must be host:port (like 10.17.66.54:5544), the name of an agent that dials the core (like db1), or empty"),
   // Five digits is not yet a port: 99999 would only fail when a backup dials it.
   v.check((s) => s === "" || !s.includes(":") || inPortRange(s.slice(s.lastIndexOf(":") + 1)), "must have a port from 1 to 65535"),
