@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 
 const PASSWORD = "e2e-nat-password";
@@ -39,6 +39,31 @@ function groupAlive(pgid: number): boolean {
   }
   return false;
 }
+
+test("shield agent --name: the token from the environment or a file; --token works but warns; bad names refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "shield-e2e-nat-args-"));
+  try {
+    const base = ["agent", "--core", "http://127.0.0.1:1", "--data-dir", join(dir, "data")];
+    const env = { SHIELD_AGENT_TOKEN: "" };
+    const noToken = runShield([...base, "--name", "db9"], { env });
+    expect(noToken.status).toBe(1);
+    expect(noToken.stderr).toContain("set SHIELD_AGENT_TOKEN, or give --token-file FILE");
+    const ip = runShield([...base, "--name", "10.1.2.3", "--token-file", "/nonexistent"], { env });
+    expect(ip.stderr).toContain("--name must be");
+    const stray = runShield(["agent", "--authorized-keys", "/dev/null", "--token", "x"], { env });
+    expect(stray.stderr).toContain("--token and --token-file are for --name NAME");
+    const noCore = runShield(["agent", "--authorized-keys", "/dev/null", "--name", "db9"], { env: { SHIELD_AGENT_TOKEN: "t" } });
+    expect(noCore.stderr).toContain("--name needs --core URL");
+    // --token on the command line: it starts (here it then fails to reach the core) but says why it should not be used.
+    const warned = runShield([...base, "--name", "db9", "--token", "visible-token"], { env });
+    expect(warned.stderr).toContain("warning: --token shows the token to every user of this host");
+    expect(warned.stderr).not.toContain("visible-token");
+    const missingFile = runShield([...base, "--name", "db9", "--token-file", join(dir, "none")], { env });
+    expect(missingFile.stderr).toContain("cannot read --token-file");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 describe("an agent behind NAT dials the core", () => {
   let d: DaemonProcess;
