@@ -56,11 +56,6 @@ async function main(argv: string[]): Promise<number> {
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
     }
-    case "osb-agent": {
-      // The osb-backup-agent API alone; `shield agent --osb-listen` will serve it beside the agent.
-      const { runOsbAgent } = await import("./agent/osb/cli.ts");
-      return runOsbAgent(rest);
-    }
     case "gpbackup-plugin": {
       const { runGpbackupPlugin } = await import("./gpbackup/commands.ts");
       return runGpbackupPlugin(rest);

@@ -3,7 +3,7 @@
 // Used in the daemon for short requests (hello, validate, test) and by the relay
 // (relay.ts) for the streams of a backup or restore.
 import { Client } from "ssh2";
-import { CORE_USER, DEFAULT_AGENT_PORT, type AgentRequest } from "./protocol.ts";
+import { CIPHERS, CORE_USER, DEFAULT_AGENT_PORT, type AgentRequest } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 
 export class AgentUnreachable extends Error {}
@@ -16,6 +16,8 @@ export interface ConnectOptions {
   /** The pinned fingerprint; undefined at first contact (then `presented` tells which key to pin). */
   expect?: string;
   timeoutMs?: number;
+  /** A stream to run SSH over instead of TCP to `address` (a NAT agent's, nat.ts). */
+  sock?: import("node:stream").Duplex;
 }
 
 export interface AgentConnection {
@@ -46,7 +48,7 @@ export function parseAddress(address: string): { host: string; port: number } {
 }
 
 export function connectAgent(address: string, opts: ConnectOptions): Promise<AgentConnection> {
-  const { host, port } = parseAddress(address);
+  const { host, port } = opts.sock ? { host: address, port: 0 } : parseAddress(address);
   return new Promise((resolve, reject) => {
     const c = new Client();
     let presented = "";
@@ -77,8 +79,9 @@ export function connectAgent(address: string, opts: ConnectOptions): Promise<Age
     });
     c.on("close", () => fail(new AgentUnreachable(`agent ${address} closed the connection`)));
     c.connect({
-      host, port, username: CORE_USER, privateKey: opts.privateKey, readyTimeout: opts.timeoutMs ?? 10_000,
+      ...(opts.sock ? { sock: opts.sock as any } : { host, port }), username: CORE_USER, privateKey: opts.privateKey, readyTimeout: opts.timeoutMs ?? 10_000,
       keepaliveInterval: 5000, keepaliveCountMax: 3,
+      algorithms: { cipher: [...CIPHERS] },
       // The agent's key decides before any byte of a request is sent.
       hostVerifier: (key: Buffer) => {
         presented = fingerprint(key);

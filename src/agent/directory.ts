@@ -8,6 +8,7 @@ import type { AgentRow, Catalog } from "../catalog/index.ts";
 import { AgentKeyMismatch, AgentUnreachable, connectAgent, execCollect, type AgentConnection } from "./client.ts";
 import { opensshPrivateKey } from "./keys.ts";
 import type { HelloReply } from "./protocol.ts";
+import type { NatHub } from "./nat.ts";
 
 /** What a pipeline needs to run a target on an agent (see pipeline.ts). */
 export interface AgentTarget {
@@ -16,6 +17,9 @@ export interface AgentTarget {
   hostKey: string;
   /** The core's private key file (the daemon's host_key). */
   keyPath: string;
+  /** For a NAT agent: the daemon's unix socket through which the relay reaches it (nat.ts), and how long it waits. */
+  via?: string;
+  waitMs?: number;
 }
 
 export interface AgentStatus {
@@ -27,6 +31,8 @@ export interface AgentStatus {
   first_seen: number | null;
   last_seen: number | null;
   plugins: HelloReply["plugins"];
+  /** It dials the core (shield agent --name): not connected means unreachable. */
+  nat: boolean;
   /** Targets that name it. */
   targets: string[];
 }
@@ -35,7 +41,8 @@ export class AgentDirectory {
   private key: string | undefined;
   readonly keyPath: string;
 
-  constructor(private readonly catalog: Pick<Catalog, "agents" | "targets">, dataDir: string, private readonly timeoutMs = 10_000) {
+  constructor(private readonly catalog: Pick<Catalog, "agents" | "targets">, dataDir: string, private readonly timeoutMs = 10_000,
+    private readonly nat?: NatHub, private readonly natSocket?: string) {
     this.keyPath = join(dataDir, "host_key");
   }
 
@@ -43,10 +50,14 @@ export class AgentDirectory {
     return (this.key ??= opensshPrivateKey(readFileSync(this.keyPath)));
   }
 
-  /** Connects, checking the agent's key against the pin, or pinning it at first contact. */
-  async connect(name: string): Promise<{ conn: AgentConnection; row: AgentRow }> {
+  /**
+   * Connects, checking the agent's key against the pin, or pinning it at first
+   * contact. A NAT agent that is not connected is waited for up to `natWaitMs`.
+   */
+  async connect(name: string, natWaitMs = 0): Promise<{ conn: AgentConnection; row: AgentRow }> {
     const pinned = await this.catalog.agents.get(name);
-    const conn = await connectAgent(name, { privateKey: this.privateKey(), expect: pinned?.hostKey, timeoutMs: this.timeoutMs });
+    const sock = this.nat?.isNat(name) ? await this.nat.dial(name, natWaitMs) : undefined;
+    const conn = await connectAgent(name, { privateKey: this.privateKey(), expect: pinned?.hostKey, timeoutMs: this.timeoutMs, sock });
     if (pinned) return { conn, row: pinned };
     const now = Math.floor(Date.now() / 1000);
     const row: AgentRow = { name, hostKey: conn.presented, firstSeen: now, lastSeen: now, version: "" };
@@ -61,8 +72,8 @@ export class AgentDirectory {
   }
 
   /** Asks the agent who it is (its version and plugins); records that it answered. */
-  async hello(name: string): Promise<{ row: AgentRow; hello: HelloReply }> {
-    const { conn, row } = await this.connect(name);
+  async hello(name: string, natWaitMs = 0): Promise<{ row: AgentRow; hello: HelloReply }> {
+    const { conn, row } = await this.connect(name, natWaitMs);
     try {
       const r = await execCollect(conn, { op: "hello" }, this.timeoutMs);
       if (r.code !== 0) throw new AgentUnreachable(`agent ${name} did not answer: ${r.stderr.trim() || `exit ${r.code}`}`);
@@ -81,10 +92,12 @@ export class AgentDirectory {
    * naming an agent is never run by the core itself instead.
    */
   async prepare(name: string, plugin: string): Promise<AgentTarget> {
-    const { row, hello } = await this.hello(name);
+    // A task waits for a NAT agent that is away (it may be reconnecting); a listing does not.
+    const nat = !!this.nat?.isNat(name);
+    const { row, hello } = await this.hello(name, nat ? this.nat!.waitMs : 0);
     const p = hello.plugins.find((x) => x.name === plugin);
     if (!p || !p.target) throw new AgentUnreachable(`agent ${name} (shield ${hello.version}) offers no target plugin "${plugin}"; it offers ${hello.plugins.filter((x) => x.target).map((x) => x.name).join(", ") || "none"}`);
-    return { address: name, hostKey: row.hostKey, keyPath: this.keyPath };
+    return { address: name, hostKey: row.hostKey, keyPath: this.keyPath, ...(nat ? { via: this.natSocket, waitMs: this.nat!.waitMs } : {}) };
   }
 
   /** Runs a target's validate or test on the agent. */
@@ -100,7 +113,7 @@ export class AgentDirectory {
   /** Every agent known (pinned, or named by a target), asked now. */
   async status(): Promise<AgentStatus[]> {
     const [rows, targets] = await Promise.all([this.catalog.agents.list(), this.catalog.targets.list()]);
-    const names = new Set<string>(rows.map((r) => r.name));
+    const names = new Set<string>([...rows.map((r) => r.name), ...(this.nat?.list().map((a) => a.name) ?? [])]);
     const using = new Map<string, string[]>();
     for (const t of targets) {
       if (!t.agent) continue;
@@ -110,7 +123,7 @@ export class AgentDirectory {
     return Promise.all([...names].sort().map(async (name): Promise<AgentStatus> => {
       const pinned = rows.find((r) => r.name === name);
       const base = {
-        name, targets: using.get(name) ?? [], host_key: pinned?.hostKey ?? null,
+        name, nat: !!this.nat?.isNat(name), targets: using.get(name) ?? [], host_key: pinned?.hostKey ?? null,
         first_seen: pinned?.firstSeen ?? null, last_seen: pinned?.lastSeen ?? null, version: pinned?.version || null,
       };
       try {

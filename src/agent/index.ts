@@ -7,8 +7,11 @@ import { loadOrCreateHostKey } from "../daemon/keys.ts";
 import { PluginRegistry, selfCommand } from "../plugin-host/index.ts";
 import { builtinNames } from "../../plugins/index.ts";
 import { fingerprint, opensshPrivateKey, parseAuthorizedKeys, publicBlob } from "./keys.ts";
-import { DEFAULT_AGENT_PORT } from "./protocol.ts";
+import { DEFAULT_AGENT_PORT, NAT_NAME } from "./protocol.ts";
+import { dialCore } from "./dial.ts";
 import { startAgent, type ExtraServer } from "./server.ts";
+import { OSB_HELP, OSB_OPTION_SPECS, osbOptions, osbServer } from "./osb/cli.ts";
+import type { OsbOptions } from "./osb/index.ts";
 
 export const AGENT_HELP = `Usage: shield agent [options]
 
@@ -27,10 +30,18 @@ Options:
   --core URL              at first start, fetch the core's key from URL/v1/meta/pubkey and
                           pin it in the data dir (printed with its fingerprint: compare it
                           with the core's); later starts use the pinned key, never the URL
+  --name NAME             behind NAT: dial the core at --core URL instead of listening, keep
+                          one connection open (reconnecting with backoff) and be driven
+                          over it; targets then name the agent NAME. Needs an API token of
+                          an operator or admin: env SHIELD_AGENT_TOKEN or --token-file FILE
+                          (--token TOKEN works too, but every user of the host can read
+                          process arguments). Listens as well only when --listen is given.
+  --token-file FILE       the API token for --name, in a file (mode 0600)
   --plugin-dir DIR        a directory of external plugins (repeatable; env SHIELD_PLUGIN_PATH)
   --allow-path DIR        the directories endpoints may read and write (repeatable)
   -h, --help              this help
 
+${OSB_HELP}
 Logs are JSON lines on stderr. SIGTERM or SIGINT stop it; requests still running are
 killed (their tasks fail on the core; nothing half-done becomes an archive).
 
@@ -54,26 +65,41 @@ Install as a systemd service:
   UNIT
   systemctl daemon-reload && systemctl enable --now shield-agent
 Then name it on a target: shield create target ... --agent HOST:${DEFAULT_AGENT_PORT}
+
+Behind NAT (nothing can reach it, it can reach the core):
+  install -m 0600 -o shield-agent token.txt /etc/shield-agent.token   # an operator's API token
+  ExecStart=/usr/local/bin/shield agent --data-dir /var/lib/shield-agent \\
+            --core https://CORE:8888 --name db1 --token-file /etc/shield-agent.token
+Then name it on a target: shield create target ... --agent db1
 `;
 
 export interface AgentConfig {
-  host: string;
-  port: number;
+  /** Undefined port: no listener (NAT mode without --listen). */
+  host?: string;
+  port?: number;
   dataDir: string;
   authorizedKeys?: string;
   core?: string;
   pluginDirs: string[];
   allowPaths: string[];
+  /** NAT mode (--name): dial the core at `core` with `token` instead of waiting for it. */
+  nat?: { name: string; token: string };
+  /** The osb-backup-agent API beside the agent (--osb-listen), or undefined. */
+  osb?: OsbOptions;
 }
 
 export function agentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "authorized-keys" }, { name: "core" },
+    { name: "name" }, { name: "token" }, { name: "token-file" },
     { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true }, { name: "help", short: "h", flag: true },
+    ...OSB_OPTION_SPECS,
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield agent takes no arguments (got "${positionals.join(" ")}")`);
-  const listen = (options.listen as string) ?? env.SHIELD_AGENT_LISTEN ?? `0.0.0.0:${DEFAULT_AGENT_PORT}`;
+  const nat = natOptions(options, env);
+  const given = (options.listen as string) ?? env.SHIELD_AGENT_LISTEN;
+  const listen = given ?? `0.0.0.0:${DEFAULT_AGENT_PORT}`;
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen must be HOST:PORT, like 0.0.0.0:${DEFAULT_AGENT_PORT} (got "${listen}")`);
   if (!options["authorized-keys"] && !options.core) throw new UsageError("shield agent needs --authorized-keys FILE or --core URL: which core may drive it");
@@ -82,13 +108,36 @@ export function agentConfig(argv: string[], env: Record<string, string | undefin
     return resolve(d);
   });
   return {
-    host: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]),
+    // A NAT agent listens only when told to: it is there because nothing can reach it.
+    ...(nat && given === undefined ? {} : { host: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) }),
+    nat,
     dataDir: resolve((options["data-dir"] as string) ?? env.SHIELD_AGENT_DATA_DIR ?? "./shield-agent-data"),
     authorizedKeys: options["authorized-keys"] as string | undefined,
     core: options.core as string | undefined,
     pluginDirs: [...((options["plugin-dir"] as string[] | undefined) ?? []), ...(env.SHIELD_PLUGIN_PATH ?? "").split(":").filter(Boolean)].map((d) => resolve(d)),
     allowPaths,
+    osb: osbOptions(options, env),
   };
+}
+
+/** --name, and the token from SHIELD_AGENT_TOKEN, --token-file or (warned) --token. */
+function natOptions(options: Record<string, unknown>, env: Record<string, string | undefined>): AgentConfig["nat"] {
+  const name = options.name as string | undefined;
+  if (name === undefined) {
+    if (options.token !== undefined || options["token-file"] !== undefined) throw new UsageError("--token and --token-file are for --name NAME (an agent that dials the core)");
+    return undefined;
+  }
+  if (!NAT_NAME.test(name)) throw new UsageError(`--name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit, not an IP address (got "${name}")`);
+  if (!options.core) throw new UsageError("--name needs --core URL: the core to dial");
+  let token: string | undefined;
+  if (options["token-file"] !== undefined) {
+    try { token = readFileSync(options["token-file"] as string, "utf8").trim(); } catch (err) { throw new UsageError(`cannot read --token-file: ${(err as Error).message}`); }
+  } else if (options.token !== undefined) {
+    token = options.token as string;
+    process.stderr.write("shield agent: warning: --token shows the token to every user of this host (ps); use SHIELD_AGENT_TOKEN or --token-file\n");
+  } else token = env.SHIELD_AGENT_TOKEN;
+  if (!token) throw new UsageError("--name needs an API token: set SHIELD_AGENT_TOKEN, or give --token-file FILE");
+  return { name, token };
 }
 
 /**
@@ -141,15 +190,18 @@ export async function runAgent(config: AgentConfig, extra: ExtraServer[] = []): 
   const authorizedKeys = await coreKeys(config);
   log.info("agent host key", { fingerprint: fingerprint(publicBlob(own.privateKey)) });
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
+  if (config.osb) extra = [...extra, osbServer(config.osb)];
   const agent = await startAgent({
     host: config.host, port: config.port, authorizedKeys, plugins,
     hostKey: opensshPrivateKey(own.privateKey.export({ type: "pkcs8", format: "pem" }) as string, "agent@shield"),
   }, extra);
+  const dialer = config.nat && dialCore({ core: config.core!, ...config.nat, inject: (sock) => agent.inject(sock) });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info("shield agent stopping", { signal });
+    if (dialer) dialer.stop();
     agent.stop().then(() => { log.info("shield agent stopped"); process.exit(0); },
       (err) => { log.error("cannot stop cleanly", describeError(err)); process.exit(1); });
   };

@@ -13,7 +13,7 @@ import { VERSION } from "../version.ts";
 import { compressor, decompressor, zstdReport } from "../pipeline/compression.ts";
 import { PluginFailed, PluginRegistry } from "../plugin-host/index.ts";
 import { guardCommand } from "../pipeline/guard.ts";
-import { CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
+import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
 
@@ -21,8 +21,9 @@ import { StreamSealer } from "./seal-stream.ts";
 const SILENCE_MS = 20_000;
 
 export interface AgentOptions {
-  host: string;
-  port: number;
+  /** Where to listen; without a port, no listener (an agent that only dials the core, dial.ts). */
+  host?: string;
+  port?: number;
   /** The agent's own host key, in OpenSSH private key form (keys.ts). */
   hostKey: string;
   /** Key blobs of the cores it accepts (authorized_keys, or the one pinned with --core). */
@@ -39,7 +40,9 @@ export interface ExtraServer {
 }
 
 export interface RunningAgent {
-  port: number;
+  port: number | null;
+  /** Serves SSH over `sock` as over an accepted TCP connection (a NAT agent's data connection). */
+  inject(sock: import("node:stream").Duplex): void;
   stop(): Promise<void>;
 }
 
@@ -60,7 +63,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
   const accepted = opts.authorizedKeys;
   const running = new Set<Request>();
   const connections = new Set<import("node:net").Socket | undefined>();
-  const server = new Server({ hostKeys: [opts.hostKey], ident: `ShieldAgent_${VERSION}` }, (client: any, info: any) => {
+  const server = new Server({ hostKeys: [opts.hostKey], ident: `ShieldAgent_${VERSION}`, algorithms: { cipher: [...CIPHERS] } }, (client: any, info: any) => {
     const peer = `${info.ip}:${info.port}`;
     let core = "";
     // This connection's requests: when it goes (the relay killed by a cancel, the core
@@ -120,22 +123,26 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     });
     client.on("error", (err: Error) => log.debug("connection error", { peer, error: err.message }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  log.info("shield agent listening", { version: VERSION, host: opts.host, port, cores: accepted.map(fingerprint) });
+  let port: number | null = null;
+  if (opts.port !== undefined) {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+    port = (server.address() as { port: number }).port;
+    log.info("shield agent listening", { version: VERSION, host: opts.host, port, cores: accepted.map(fingerprint) });
+  }
   const extras: { stop(): Promise<void> }[] = [];
   for (const e of extra) extras.push(await e.start({ plugins: opts.plugins }));
   return {
     port,
+    inject: (sock) => server.injectSocket(sock as any),
     stop: async () => {
       for (const e of extras) await e.stop();
       // Requests first, then connections (one to a core gone silent would hold close() for minutes).
       for (const r of running) r.abort("the agent is stopping");
       for (const c of connections) c?.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (port !== null) await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

@@ -4,7 +4,8 @@ import { Ok } from "./schemas.ts";
 
 const Plugin = v.object({ name: v.string(), version: v.optional(v.string()), target: v.boolean(), store: v.boolean() });
 const AgentJson = v.object({
-  name: v.pipe(v.string(), v.description("host:port, as targets name it")),
+  name: v.pipe(v.string(), v.description("host:port, or the name of an agent that dials the core, as targets name it")),
+  nat: v.pipe(v.boolean(), v.description("it dials the core (shield agent --core URL --name NAME): reachable only while connected")),
   reachable: v.pipe(v.boolean(), v.description("it answered just now, with its pinned key")),
   error: v.pipe(v.nullable(v.string()), v.description("why not, when it did not")),
   version: v.nullable(v.string()),

@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { PLUGIN_NAME } from "../core/plugins.ts";
 import { ProviderName as ProviderNameSchema } from "../core/providers/config.ts";
+import { NAT_NAME } from "../agent/protocol.ts";
 
 // ---- building blocks -------------------------------------------------------
 
@@ -74,12 +75,16 @@ function nulAt(value: unknown, path = ""): string | undefined {
   return undefined;
 }
 
-/** host:port of a Shield agent, or empty when the core runs the plugin itself. */
+/**
+ * host:port of a Shield agent, the name of one that dials the core (NAT mode,
+ * src/agent/nat.ts: never holds ":"), or empty when the core runs the plugin itself.
+ */
 const Agent = v.pipe(
   v.string("must be a string"),
-  v.regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (like 10.17.66.54:5544), or empty"),
+  v.check((s) => s === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || NAT_NAME.test(s),
+    "must be host:port (like 10.17.66.54:5544), the name of an agent that dials the core (like db1), or empty"),
   // Five digits is not yet a port: 99999 would only fail when a backup dials it.
-  v.check((s) => s === "" || inPortRange(s.slice(s.lastIndexOf(":") + 1)), "must have a port from 1 to 65535"),
+  v.check((s) => s === "" || !s.includes(":") || inPortRange(s.slice(s.lastIndexOf(":") + 1)), "must have a port from 1 to 65535"),
 );
 const inPortRange = (digits: string) => Number(digits) >= 1 && Number(digits) <= 65535;
 

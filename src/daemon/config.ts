@@ -29,6 +29,8 @@ export interface DaemonConfig {
    * another daemon on the catalog (seconds; heartbeats go every 5 s).
    */
   heartbeatGrace: number;
+  /** How long a task for a NAT agent (one that dials the core) waits for it to connect (seconds). */
+  agentWait: number;
   /** Purged archive rows and finished tasks are removed after this long (seconds). */
   auditRetention: number;
   /** A retention policy update purging more than this share (0..1) of a job's archives at once needs `force`. */
@@ -53,6 +55,7 @@ export const DEFAULT_WORKERS = 4;
 export const DEFAULT_TASK_TIMEOUT = "12h";
 export const DEFAULT_AUDIT_RETENTION = "90d";
 export const DEFAULT_HEARTBEAT_GRACE = "60s";
+export const DEFAULT_AGENT_WAIT = "5m";
 export const DEFAULT_RETENTION_MAX_PURGE_SHARE = "50%";
 
 /** "50%", "0.5" → 0.5; undefined unless it is a share from 0 to 1 (0% to 100%). */
@@ -113,6 +116,9 @@ Options:
   --heartbeat-grace D  a running task whose daemon sent no heartbeat for this long is
                        taken for dead and failed by any daemon on the catalog (default
                        ${DEFAULT_HEARTBEAT_GRACE}, at least 15s; env SHIELD_HEARTBEAT_GRACE)
+  --agent-wait D       a task for an agent that dials the core (shield agent --name) and
+                       is not connected waits this long for it, then fails (default
+                       ${DEFAULT_AGENT_WAIT}; env SHIELD_AGENT_WAIT)
   --audit-retention D  purged archive rows and finished task logs are kept this
                        long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
   --retention-max-purge-share S
@@ -159,7 +165,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 export function daemonConfig(argv: string[], env: Record<string, string | undefined>): DaemonConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
-    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
+    { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "agent-wait" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
     { name: "public-url" }, { name: "notify-retry-base" }, { name: "metrics-public", flag: true }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
@@ -188,6 +194,8 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   // Three missed heartbeats at the least: a shorter grace would fail live tasks on a slow catalog.
   const heartbeatGrace = duration("heartbeat-grace", "SHIELD_HEARTBEAT_GRACE",
     (options["heartbeat-grace"] as string) ?? env.SHIELD_HEARTBEAT_GRACE ?? DEFAULT_HEARTBEAT_GRACE, 15);
+  const agentWait = duration("agent-wait", "SHIELD_AGENT_WAIT",
+    (options["agent-wait"] as string) ?? env.SHIELD_AGENT_WAIT ?? DEFAULT_AGENT_WAIT, 1);
   const auditRetention = duration("audit-retention", "SHIELD_AUDIT_RETENTION",
     (options["audit-retention"] as string) ?? env.SHIELD_AUDIT_RETENTION ?? DEFAULT_AUDIT_RETENTION, 3600);
   const shareText = (options["retention-max-purge-share"] as string) ?? env.SHIELD_RETENTION_MAX_PURGE_SHARE ?? DEFAULT_RETENTION_MAX_PURGE_SHARE;
@@ -205,7 +213,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true,
+    taskTimeout, heartbeatGrace, agentWait, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
     authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,

@@ -1,5 +1,7 @@
 // `shield daemon`: open the catalog, make sure there are keys and an admin, serve /v1.
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
 import { createCore, EventBus } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
@@ -20,6 +22,7 @@ import { TaskEvents } from "../core/events.ts";
 import { Notifier } from "../notify/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
 import { AgentDirectory } from "../agent/directory.ts";
+import { CONNECT_PATH, NatHub, natUpgrade } from "../agent/nat.ts";
 // The daemon learns only the names of the built-ins; it runs them as `shield plugin NAME`.
 import { builtinNames } from "../../plugins/index.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -55,7 +58,13 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await catalog.close();
     throw err;
   }
-  const agents = new AgentDirectory(catalog, config.dataDir);
+  // Agents that dial the core (NAT); the relays reach them through this unix socket
+  // (in a fresh 0700 directory when the data dir's path is too long for one).
+  const nat = new NatHub(join(config.dataDir, "nat-agents.json"), config.agentWait * 1000);
+  let natSocket = join(config.dataDir, "agents.sock");
+  if (natSocket.length > 100) natSocket = join(mkdtempSync(join(tmpdir(), "shield-agents-")), "agents.sock");
+  await nat.start(natSocket);
+  const agents = new AgentDirectory(catalog, config.dataDir, 10_000, nat, natSocket);
   // Task outcomes go out as events; the notifier hears them (issue 16).
   const events = new TaskEvents();
   // Task outcomes, told by the supervisor to the metrics.
@@ -98,9 +107,17 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app });
-  const server = Bun.serve({
+  const front = frontDoor({ api: app, web, ready: () => ready });
+  const server = Bun.serve<import("../agent/nat.ts").NatSocketData, never>({
     hostname: config.host, port: config.port, development: false,
-    fetch: frontDoor({ api: app, web, ready: () => ready }), error: lastResort,
+    fetch: (req, srv) => {
+      // Agents behind NAT dial in here (src/agent/nat.ts): a WebSocket, not an API call.
+      if (ready && req.url.includes(CONNECT_PATH) && URL.canParse(req.url) && new URL(req.url).pathname === CONNECT_PATH) {
+        return natUpgrade(nat, req, srv, (h) => core.users.authenticate(h, srv.requestIP(req)?.address)) as Promise<Response>;
+      }
+      return front(req, srv as any);
+    },
+    websocket: nat.handlers(), error: lastResort,
   });
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   publicUrl ||= url;
@@ -126,6 +143,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   return {
     url,
     stop: () => (stopping ??= (async () => {
+      await nat.stop();
       await server.stop();
       await scheduler.stop();
       await purger.stop();

@@ -6,7 +6,9 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateKeyPairSync } from "node:crypto";
 import { startOsbServer, type OsbServer } from "../../src/agent/osb/index.ts";
+import { publicBlob } from "../../src/agent/keys.ts";
 import { MOTO_KEY, MOTO_REGION, freshBucket, motoAvailable, startMoto, type Moto } from "../helpers/s3.ts";
 import { freePort } from "../helpers/services.ts";
 
@@ -292,28 +294,40 @@ describe.skipIf(!motoAvailable)("osb-backup-agent API", () => {
   });
 });
 
-describe("shield osb-agent", () => {
+describe("shield agent --osb-listen", () => {
   const MAIN = join(import.meta.dir, "../../src/main.ts");
-  test("serves the API with the credentials from the environment; refuses to start without them; stops on SIGTERM", async () => {
+  test("serves the API beside the agent with the credentials from the environment; refuses to start without them; stops on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "shield-osb-cli-"));
     try {
+      const core = generateKeyPairSync("ed25519").privateKey;
+      writeFileSync(join(dir, "core.keys"), `ssh-ed25519 ${publicBlob(core).toString("base64")} core@shield\n`);
       const port = await freePort();
-      const args = [process.execPath, MAIN, "osb-agent", "--osb-listen", `127.0.0.1:${port}`, "--osb-script-dir", dir];
+      const agentArgs = [process.execPath, MAIN, "agent", "--listen", `127.0.0.1:${await freePort()}`, "--data-dir", join(dir, "data"),
+        "--authorized-keys", join(dir, "core.keys")];
+      const args = [...agentArgs, "--osb-listen", `127.0.0.1:${port}`, "--osb-script-dir", dir];
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(SHIELD_OSB_|client_)/.test(k)) env[k] = v;
       const refused = Bun.spawnSync(args, { env, stderr: "pipe" });
       expect(refused.exitCode).not.toBe(0);
       expect(refused.stderr.toString()).toContain("SHIELD_OSB_PASSWORD");
+      // An osb option without --osb-listen is a mistake, not silently ignored.
+      const stray = Bun.spawnSync([...agentArgs, "--osb-script-dir", dir], { env, stderr: "pipe" });
+      expect(stray.exitCode).not.toBe(0);
+      expect(stray.stderr.toString()).toContain("--osb-script-dir needs --osb-listen");
+      const help = Bun.spawnSync([process.execPath, MAIN, "agent", "--help"], { env, stdout: "pipe" });
+      expect(help.stdout.toString()).toContain("--osb-listen HOST:PORT");
       const proc = Bun.spawn(args, { env: { ...env, SHIELD_OSB_USERNAME: USER, SHIELD_OSB_PASSWORD: PASS }, stderr: "pipe" });
       let r: Response | undefined;
-      for (let i = 0; i < 100 && !r; i++) {
+      for (let i = 0; i < 200 && !r; i++) {
         try { r = await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: auth } }); } catch { await Bun.sleep(50); }
       }
       expect(r?.status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${port}/status`)).status).toBe(401);
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
-      expect(await new Response(proc.stderr).text()).not.toContain(PASS);
+      const log = await new Response(proc.stderr).text();
+      expect(log).toContain("osb-backup-agent API listening");
+      expect(log).not.toContain(PASS);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -60,7 +60,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
       ["Database (pg_database): ", "orders"],
       ["Tools directory (pg_bindir): ", ""],
       ["Dump options (pg_options): ", ""],
-      ["Agent (host:port; empty: the core runs the plugin): ", ""],
+      ["Agent (host:port, or the name of one that dials the core; empty: the core runs the plugin): ", ""],
     ]);
     expect(await term.exit()).toBe(0);
     const screen = term.screen();
@@ -86,7 +86,7 @@ describe.skipIf(!tmuxAvailable)("the CLI on a terminal", () => {
       ["Database (pg_database) [orders]: ", ""],
       ["Tools directory (pg_bindir): ", ""],
       ["Dump options (pg_options): ", ""],
-      ["Agent (host:port; empty: the core runs the plugin): ", ""],
+      ["Agent (host:port, or the name of one that dials the core; empty: the core runs the plugin): ", ""],
     ]);
     expect(await term.exit()).toBe(0);
     expect(term.screen()).not.toContain(PG_SECRET);

@@ -17,21 +17,25 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string | null>;
 }
 
-/** `wrap`: a command prefix (`ip netns exec NS`); `host`: the address to listen on (default 127.0.0.1). */
-export async function startAgentProcess(args: string[], opts: { dir?: string; port?: number; keepDir?: boolean; wrap?: string[]; host?: string } = {}): Promise<AgentProcess> {
+/**
+ * `wrap`: a command prefix (`ip netns exec NS`); `host`: the address to listen on (default 127.0.0.1);
+ * `dials`: an agent behind NAT (args hold --core and --name): no --listen, started once connected to the core.
+ */
+export async function startAgentProcess(args: string[], opts: { dir?: string; port?: number; keepDir?: boolean; wrap?: string[]; host?: string; dials?: boolean; env?: Record<string, string> } = {}): Promise<AgentProcess> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "shield-test-agent-"));
   const port = opts.port ?? await freePort();
   const host = opts.host ?? "127.0.0.1";
-  const argv = [...(opts.wrap ?? []), ensureBinary(), "agent", "--listen", `${host}:${port}`, "--data-dir", dir, ...args];
+  const argv = [...(opts.wrap ?? []), ensureBinary(), "agent", ...(opts.dials ? [] : ["--listen", `${host}:${port}`]), "--data-dir", dir, ...args];
   const proc = spawn(argv[0]!, argv.slice(1), {
-    env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   proc.stderr!.on("data", (d) => (out += d));
   proc.stdout!.on("data", (d) => (out += d));
   const exited = new Promise<number | string | null>((res) => proc.on("exit", (code, signal) => res(code ?? signal)));
   const deadline = Date.now() + 15_000;
-  while (!out.includes('"msg":"shield agent listening"')) {
+  const started = opts.dials ? '"msg":"connected to the core"' : '"msg":"shield agent listening"';
+  while (!out.includes(started)) {
     if (proc.exitCode !== null) throw new Error(`shield agent exited with ${proc.exitCode}: ${out}`);
     if (Date.now() > deadline) { proc.kill("SIGKILL"); throw new Error(`shield agent did not start within 15 s: ${out}`); }
     await Bun.sleep(20);

@@ -30,9 +30,10 @@ export interface DaemonProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startShieldDaemon(opts: { args?: string[]; env?: Record<string, string>; cwd?: string } = {}): Promise<DaemonProcess> {
+/** `cwd` and `port`: a restart of a daemon on the same data and address. */
+export async function startShieldDaemon(opts: { args?: string[]; env?: Record<string, string>; cwd?: string; port?: number } = {}): Promise<DaemonProcess> {
   const dir = opts.cwd ?? mkdtempSync(join(tmpdir(), "shield-test-daemon-"));
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const proc = spawn(ensureBinary(), ["daemon", "--listen", `127.0.0.1:${port}`, ...(opts.args ?? [])], {
     cwd: dir, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"],
   });

@@ -120,7 +120,7 @@ const rateText = (b: number | undefined) => (b ? `at most ${formatBytes(b)}/s` :
 export const targetCommands = definitionCommands({
   kind: KINDS.target, noun: "target", byPlugin: true,
   fields: [name, summary, plugin("target"), endpoint,
-    { key: "agent", flag: "agent", question: "Agent (host:port; empty: the core runs the plugin)", required: false, fallback: "" }, bandwidth],
+    { key: "agent", flag: "agent", question: "Agent (host:port, or the name of one that dials the core; empty: the core runs the plugin)", required: false, fallback: "" }, bandwidth],
   columns: [
     { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name },
     { title: "Plugin", value: (o) => o.plugin }, { title: "Agent", value: (o) => o.agent }, { title: "Summary", value: (o) => o.summary },
