@@ -260,7 +260,7 @@ describe("/v1/archives", () => {
       expect(await task(res.json.task_uuid)).toEqual({
         uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "restore", status: "pending",
         job_uuid: job, archive_uuid: a.uuid, target_uuid: main.target, store_uuid: main.store,
-        requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, error: null, log: "",
+        requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, error: null, progress: null, log: "",
       });
       expect((await call(api, "GET", `/v1/tasks?archive=${a.uuid}`, 200)).json.map((t: any) => t.uuid)).toEqual([res.json.task_uuid]);
     });

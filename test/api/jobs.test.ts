@@ -228,7 +228,7 @@ for (const dialect of dialects) {
         expect(task).toEqual({
           uuid: res.json.task_uuid, owner: "admin", requested_by: "admin", type: "backup", status: "pending",
           job_uuid: uuid, archive_uuid: null, target_uuid: main.target, store_uuid: main.store,
-          requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, error: null, log: "",
+          requested_at: expect.stringMatching(TIME_RE), due_at: null, started_at: null, stopped_at: null, runner: null, error: null, progress: null, log: "",
         });
         const requested = Date.parse(task.requested_at.replace(" ", "T") + "Z");
         expect(Math.abs(requested - Date.now())).toBeLessThan(60_000);

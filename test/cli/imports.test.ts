@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const ALLOWED = [/^src\/cli\//, /^src\/args\.ts$/, /^src\/version\.ts$/, /^src\/secret-names\.ts$/, /^src\/endpoint-fields\.ts$/];
+// views/format.ts: the words of a progress line, plain and import-free, shared with the web UI.
+const ALLOWED = [/^src\/cli\//, /^src\/args\.ts$/, /^src\/version\.ts$/, /^src\/secret-names\.ts$/, /^src\/endpoint-fields\.ts$/, /^views\/format\.ts$/];
 
 /** Every module src/cli/index.ts reaches through relative imports (static and dynamic). */
 function reachable(entry: string): Map<string, string> {
