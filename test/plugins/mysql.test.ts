@@ -298,7 +298,8 @@ describe.skipIf(!mariadbAvailable)("mysql plugin against a private MariaDB", () 
         // The plugin itself gets the endpoint in its environment (SHIELD_ENDPOINT); no tool
         // may. (A child caught between fork and exec still shows the plugin's own command
         // line and environment: that is the plugin's memory, not a tool's.)
-        if (environ.includes(secret) && !cmdline.startsWith(pluginCmdline)) seen.push(`environ of ${pid}: ${cmdline.replace(/\0/g, " ")}`);
+        // An empty command line is a process mid-exec or exiting (seen once in a CI run): not a tool's.
+        if (environ.includes(secret) && cmdline !== "" && !cmdline.startsWith(pluginCmdline)) seen.push(`environ of ${pid}: ${cmdline.replace(/\0/g, " ")}`);
       }
       await Bun.sleep(1);
     }
