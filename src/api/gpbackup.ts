@@ -6,6 +6,8 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { UuidParam } from "./schemas.ts";
+import { CIPHER_ID } from "../pipeline/encryption.ts";
+import type { BackupSealing } from "../core/gpbackup.ts";
 
 const Text = (max: number) => v.pipe(v.string("must be a string"), v.trim(), v.nonEmpty("must not be empty"), v.maxLength(max, `must be at most ${max} characters`), v.check((s) => !s.includes("\0"), "must not contain NUL"));
 const Size = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0, "must not be negative"), v.maxValue(Number.MAX_SAFE_INTEGER, "is too large"));
@@ -16,10 +18,34 @@ const ObjectRecord = v.strictObject({ ...Ref, retention: Text(200), name: Text(1
 const ObjectQuery = v.strictObject({ ...Ref, name: Text(1000) });
 const DeleteRequest = v.strictObject(Ref);
 const ObjectJson = v.object({ name: v.string(), store_key: v.string(), size: v.number(), stored_at: v.number() });
+const Compression = v.picklist(["none", "zstd"], "must be none or zstd");
+const Cipher = v.picklist(["none", CIPHER_ID], `must be none or ${CIPHER_ID}`);
+const BackupRequest = v.strictObject({ ...Ref, retention: Text(200), compression: v.optional(Compression), cipher: v.optional(Cipher) });
+/** How a backup's objects are sealed; `key` (base64) is the backup's data key, only when encrypted. */
+const SealingJson = { archive_uuid: v.string(), compression: v.string(), cipher: v.string(), key: v.optional(v.string()) };
+
+function sealingJson(s: BackupSealing) {
+  return {
+    archive_uuid: s.archiveUuid, compression: s.compression, cipher: s.cipher,
+    ...(s.dataKey ? { key: Buffer.from(s.dataKey).toString("base64") } : {}),
+  };
+}
 
 export function gpbackupRoutes(router: Router): void {
   const { gpbackup } = router.core;
   const tag = "gpbackup";
+  route(router, {
+    method: "post", path: "/v1/gpbackup/backups", tag, permission: "operate", body: BackupRequest,
+    summary: "Begin (or join) a gpbackup backup",
+    description: "Creates the backup's archive on first use (one per target_name, store and timestamp) with the compression and cipher asked for " +
+      "(default none); a later call, from another segment, gets what the archive was created with, so every object of a backup is sealed alike. " +
+      "When encrypted, `key` is the backup's data key (base64): the plugin seals objects on the Greenplum host, and the core keeps the key wrapped by its master key.",
+    response: v.object(SealingJson), errors: [409],
+  }, async ({ body }) => sealingJson(await gpbackup.begin({
+    targetName: body.target_name, store: body.store, timestamp: body.timestamp, retention: body.retention,
+    compression: body.compression, cipher: body.cipher,
+  })));
+
   route(router, {
     method: "post", path: "/v1/gpbackup/objects", tag, permission: "operate", body: ObjectRecord,
     summary: "Record an object gpbackup's plugin stored",
@@ -36,11 +62,12 @@ export function gpbackupRoutes(router: Router): void {
 
   route(router, {
     method: "get", path: "/v1/gpbackup/object", tag, permission: "operate", query: ObjectQuery,
-    summary: "Find an object of a gpbackup backup", description: "404 when the backup or the object is not there, or the backup was deleted.",
-    response: ObjectJson, errors: [404],
+    summary: "Find an object of a gpbackup backup",
+    description: "404 when the backup or the object is not there, or the backup was deleted. With how its backup is sealed (and its data key when encrypted), to read it back.",
+    response: v.object({ ...ObjectJson.entries, ...SealingJson }), errors: [404],
   }, async ({ query }) => {
     const o = await gpbackup.find({ targetName: query.target_name, store: query.store, timestamp: query.timestamp }, query.name);
-    return { name: o.name, store_key: o.storeKey, size: o.size, stored_at: o.storedAt };
+    return { name: o.name, store_key: o.storeKey, size: o.size, stored_at: o.storedAt, ...sealingJson(o.sealing) };
   });
 
   route(router, {

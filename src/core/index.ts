@@ -61,6 +61,8 @@ export interface CoreOptions {
   outcomes?: EventBus;
   /** Streams an archive decrypted and decompressed, verified first (supervisor/download.ts); without it, downloads answer 409. */
   download?: Downloader;
+  /** The daemon's master key: it wraps the data keys of encrypted gpbackup backups. Without it, only unencrypted ones are taken. */
+  masterKey?: Uint8Array;
   /** The live progress of a task this daemon runs (the supervisor's board); none without it. */
   progressOf?: (task: string) => Progress | undefined;
 }
@@ -96,7 +98,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     jobs: jobRules(catalog, fileTask, jobsChanged, (job, to) => retention.checkJobMove(job, to)),
     archives: archiveRules(catalog, fileTask, opts.onArchiveExpired),
     agents: agentRules(opts.agents),
-    gpbackup: gpbackupRules(catalog, opts.onArchiveExpired),
+    gpbackup: gpbackupRules(catalog, opts.onArchiveExpired, opts.masterKey),
     tasks: taskRules(catalog, opts.onTaskCanceled),
     users: userRules(catalog, { throttle: opts.throttle, providers, recheckSeconds: opts.recheckSeconds, loopbackOnly: opts.loopbackOnly }),
     providers,

@@ -89,7 +89,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
     testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(), outcomes,
-    progressOf: (uuid) => supervisor.progress.get(uuid),
+    progressOf: (uuid) => supervisor.progress.get(uuid), masterKey,
     download: archiveDownloads({ catalog, plugins, masterKey }),
   });
   try {

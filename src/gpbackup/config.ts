@@ -23,7 +23,7 @@ const S3_OPTIONS = [
 
 const SHIELD_OPTIONS = [
   "shield_core", "shield_token", "shield_token_file", "store", "retention", "target_name",
-  "backup_max_concurrent_requests", "backup_multipart_chunksize",
+  "shield_encryption", "shield_compression", "backup_max_concurrent_requests", "backup_multipart_chunksize",
 ] as const;
 
 const MiB = 1024 * 1024;
@@ -63,6 +63,10 @@ export interface ShieldConfig {
   store: string;
   retention: string;
   targetName: string;
+  /** Shield's archive encryption of every object, on the Greenplum host (`shield_encryption`, default on). */
+  encryption: boolean;
+  /** Shield's compression of every object (`shield_compression`, default none: gpbackup compresses its data itself). */
+  compression: "none" | "zstd";
   backup: Transfer;
 }
 
@@ -161,6 +165,10 @@ function shieldConfig(o: Record<string, string>, backup: Transfer, problems: str
       problems.push(`cannot read shield_token_file ${o.shield_token_file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   } else if (!token) problems.push("shield_token (or shield_token_file) must exist and cannot be empty");
+  const encryption = (o.shield_encryption ?? "on").toLowerCase();
+  if (encryption !== "on" && encryption !== "off") problems.push(`shield_encryption must be on or off, not "${o.shield_encryption}"`);
+  const compression = (o.shield_compression ?? "none").toLowerCase();
+  if (compression !== "none" && compression !== "zstd") problems.push(`shield_compression must be none or zstd, not "${o.shield_compression}"`);
   return {
     mode: "shield",
     core: (o.shield_core ?? "").replace(/\/+$/, ""),
@@ -168,6 +176,8 @@ function shieldConfig(o: Record<string, string>, backup: Transfer, problems: str
     store: o.store ?? "",
     retention: o.retention ?? "",
     targetName: o.target_name || "greenplum",
+    encryption: encryption !== "off",
+    compression: compression === "zstd" ? "zstd" : "none",
     backup,
   };
 }

@@ -6,13 +6,19 @@
 // the configured retention policy. The core tells us the store's plugin and
 // endpoint (GET /v1/stores, operator token); the config file never holds them.
 //
-// Objects are stored as they come: gpbackup compresses its data itself, and the
-// archive records compression "none" and cipher "none".
+// Each object is sealed here, on the Greenplum host, before the store sees it
+// (sealing.ts): encrypted with the backup's data key unless `shield_encryption:
+// off`, and compressed with zstd when `shield_compression: zstd` (off by default:
+// gpbackup compresses its data itself). The backup's archive records both, and
+// every object of one backup is sealed alike: the first segment to begin a backup
+// decides, the core answers the others with what it decided.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { NotFound, type Backend } from "./backend.ts";
 import type { ShieldConfig } from "./config.ts";
 import type { Sink } from "./transfer.ts";
+import { CIPHER_ID } from "../pipeline/encryption.ts";
+import { open, seal, type ObjectSealing } from "./sealing.ts";
 
 export class ShieldError extends Error {}
 
@@ -21,6 +27,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PURGE_WAIT_MS = Number(process.env.SHIELD_GPBACKUP_PURGE_WAIT_MS ?? 300_000);
 
 interface StoreJson { uuid: string; name: string; plugin: string; endpoint: string }
+/** How the core answers for a backup's sealing (POST /v1/gpbackup/backups, GET /v1/gpbackup/object). */
+interface SealingJson { compression: string; cipher: string; key?: string }
+
+function sealingOf(j: SealingJson): ObjectSealing {
+  if (j.cipher !== "none" && j.cipher !== CIPHER_ID) throw new ShieldError(`the backup is sealed with cipher "${j.cipher}", which this plugin cannot read`);
+  if (j.compression !== "none" && j.compression !== "zstd") throw new ShieldError(`the backup is compressed with "${j.compression}", which this plugin cannot read`);
+  if (j.cipher !== "none" && !j.key) throw new ShieldError("the core did not give the backup's data key");
+  return { compression: j.compression, dataKey: j.cipher === "none" ? undefined : new Uint8Array(Buffer.from(j.key!, "base64")) };
+}
 
 /** `shield plugin` as this very executable runs it (compiled, or `bun src/main.ts` in development). */
 function shieldArgv(): string[] {
@@ -28,6 +43,9 @@ function shieldArgv(): string[] {
 }
 
 export class ShieldBackend implements Backend {
+  /** The sealing of each backup this process writes to, asked of the core once. */
+  private readonly sealings = new Map<string, Promise<ObjectSealing>>();
+
   private constructor(readonly config: ShieldConfig, readonly store: StoreJson, private readonly argv: string[]) {}
 
   static async connect(config: ShieldConfig): Promise<ShieldBackend> {
@@ -70,7 +88,22 @@ export class ShieldBackend implements Backend {
     });
   }
 
-  async put(key: string, source: AsyncIterable<Uint8Array>): Promise<number> {
+  /** Begins (or joins) the backup of this key's timestamp: how its objects are sealed. */
+  private begin(key: string): Promise<ObjectSealing> {
+    const ref = this.ref(key);
+    let sealing = this.sealings.get(ref.timestamp);
+    if (!sealing) {
+      sealing = this.api.call<SealingJson>("POST", "/v1/gpbackup/backups", {
+        ...ref, retention: this.config.retention,
+        compression: this.config.compression, cipher: this.config.encryption ? CIPHER_ID : "none",
+      }).then(sealingOf);
+      this.sealings.set(ref.timestamp, sealing);
+    }
+    return sealing;
+  }
+
+  async put(key: string, plain: AsyncIterable<Uint8Array>): Promise<number> {
+    const source = seal(plain, await this.begin(key));
     const proc = this.spawn("store", undefined, "pipe");
     const stdin = proc.stdin as import("bun").FileSink;
     const out = new Response(proc.stdout).text();
@@ -120,27 +153,44 @@ export class ShieldBackend implements Backend {
 
   async getRange(key: string, start: number, end: number, sink: Sink): Promise<number> {
     const q = new URLSearchParams({ ...this.ref(key), name: key });
-    const object = await this.api.call<{ store_key: string; size: number }>("GET", `/v1/gpbackup/object?${q}`, undefined, {
+    const object = await this.api.call<{ store_key: string; size: number } & SealingJson>("GET", `/v1/gpbackup/object?${q}`, undefined, {
       404: (msg) => { throw new NotFound(`no ${key} in Shield (${msg})`); },
     });
+    const sealing = sealingOf(object);
     const proc = this.spawn("retrieve", object.store_key);
     const err = new Response(proc.stderr).text();
+    let stored = 0;
+    let ended = false;
+    const counted = (proc.stdout as ReadableStream<Uint8Array>).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) { stored += chunk.length; controller.enqueue(chunk); },
+      flush() { ended = true; },
+    }));
     let at = 0;
     let sent = 0;
-    for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
-      // A subset restore reads the ranges it needs out of the one stream: the store plugins have no ranged retrieve.
-      const from = Math.max(0, start - at);
-      const to = Math.min(chunk.length, end + 1 - at);
-      if (to > from) {
-        await sink(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
-        sent += to - from;
+    let early = false;
+    try {
+      for await (const chunk of open(counted, sealing) as unknown as AsyncIterable<Uint8Array>) {
+        // A subset restore reads the ranges it needs out of the one stream: the store plugins have no ranged retrieve.
+        const from = Math.max(0, start - at);
+        const to = Math.min(chunk.length, end + 1 - at);
+        if (to > from) {
+          await sink(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+          sent += to - from;
+        }
+        at += chunk.length;
+        if (at > end) { early = true; break; }
       }
-      at += chunk.length;
-      if (at > end) { proc.kill(); break; }
+    } catch (e) {
+      // A store whose output ended early, and failed, says why in its own words; bytes that
+      // failed to open before the store's output ended (authentication) are the cause themselves.
+      if (!ended) proc.kill();
+      const code = await proc.exited;
+      throw new ShieldError(`${key}: ${(ended && code !== 0 && lastLine(await err)) || (e as Error).message}`);
     }
+    if (early) proc.kill();
     const code = await proc.exited;
-    if (at <= end && code !== 0) throw new ShieldError(`store "${this.store.name}" failed to retrieve ${key}: ${lastLine(await err) || `exit ${code}`}`);
-    if (end === Infinity && at !== object.size) throw new ShieldError(`${key}: retrieved ${at} of its ${object.size} bytes`);
+    if (!early && code !== 0) throw new ShieldError(`store "${this.store.name}" failed to retrieve ${key}: ${lastLine(await err) || `exit ${code}`}`);
+    if (!early && stored !== object.size) throw new ShieldError(`${key}: retrieved ${stored} of its ${object.size} stored bytes`);
     return sent;
   }
 

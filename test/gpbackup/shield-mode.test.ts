@@ -4,7 +4,7 @@
 // restore it; delete_backup leaves it purged with every blob gone from the store;
 // a wrong token, an unknown store and an unreachable core each fail with one line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHIELD_BIN, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
@@ -16,6 +16,9 @@ import { ok, pluginTestBench, run, timestamp } from "./bench.ts";
 
 const PASSWORD = "gpbackup-e2e-password";
 const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
+
+/** What an object of n bytes takes in the store, encrypted (docs/archive-format.md): a 12-byte header and a 16-byte tag per 64 KiB chunk, the last one included. */
+const sealed = (n: number) => n + 12 + 16 * (Math.floor(n / 65536) + 1);
 
 function files(dir: string, prefix = ""): string[] {
   return readdirSync(dir).flatMap((e) => {
@@ -106,16 +109,23 @@ describe("gpbackup plugin, Shield mode", () => {
     expect(archive.store_name).toBe("gp-disk");
     expect((Date.parse(archive.expires_at) - Date.parse(archive.taken_at)) / 1000).toBe(604800);
     const objects = (await call("GET", `/v1/archive/${archive.uuid}/objects`)).json;
+    // Sizes are what the store holds: each object sealed with the backup's data key (shield_encryption defaults to on).
+    expect(archive.cipher).toBe("aes-256-gcm-chunked-v1");
+    expect(archive.compression).toBe("none");
     expect(objects.map((o: any) => [o.name, o.size]).sort()).toEqual([
-      [`backups/${date}/${ts}/gpbackup_0_${ts}`, 1000],
-      [`backups/${date}/${ts}/gpbackup_1_${ts}`, 2000],
-      [`backups/${date}/${ts}/gpbackup_2_${ts}`, 3000],
-      [`backups/${date}/${ts}/gpbackup_${ts}_metadata.sql`, 24],
-      [`backups/${date}/${ts}/gpbackup_${ts}_report`, 14],
+      [`backups/${date}/${ts}/gpbackup_0_${ts}`, sealed(1000)],
+      [`backups/${date}/${ts}/gpbackup_1_${ts}`, sealed(2000)],
+      [`backups/${date}/${ts}/gpbackup_2_${ts}`, sealed(3000)],
+      [`backups/${date}/${ts}/gpbackup_${ts}_metadata.sql`, sealed(24)],
+      [`backups/${date}/${ts}/gpbackup_${ts}_report`, sealed(14)],
     ].sort());
-    expect(archive.size).toBe(1000 + 2000 + 3000 + 24 + 14);
+    expect(archive.size).toBe(sealed(1000) + sealed(2000) + sealed(3000) + sealed(24) + sealed(14));
     const blobs = objects.map((o: any) => join(storeDir, o.store_key));
-    for (const b of blobs) expect(statSync(b).isFile()).toBe(true);
+    for (const b of blobs) {
+      const bytes = readFileSync(b);
+      expect(bytes.subarray(0, 6).toString()).toBe("SHIELD");
+      expect(bytes.includes("xxxxxxxx")).toBe(false);
+    }
 
     const restore = await call("POST", `/v1/archive/${archive.uuid}/restore`, {});
     expect(restore.status).toBe(409);
@@ -158,13 +168,57 @@ describe("gpbackup plugin, Shield mode", () => {
     const archive = (await call("GET", `/v1/archives?target=${target.uuid}`)).json.find((a: any) => a.store_key === `gpbackup/${ts}`);
     const objects = (await call("GET", `/v1/archive/${archive.uuid}/objects`)).json;
     expect(objects).toHaveLength(8);
-    expect(archive.size).toBe(8 * 1024 * 1024 + 28);
+    expect(archive.size).toBe(Array.from({ length: 8 }, (_, seg) => sealed(1024 * 1024 + seg)).reduce((a, b) => a + b));
     await Promise.all(Array.from({ length: 8 }, async (_, seg) => {
       const proc = Bun.spawn([plugin, "restore_data", cfg, key(seg)], { stdout: "pipe" });
       const back = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
       expect(await proc.exited).toBe(0);
       expect(Bun.hash(back)).toBe(Bun.hash(data(seg)));
     }));
+  }, 120_000);
+
+  test("sealing: zstd and encryption round trip, encryption off stores plain bytes, a tampered object is refused, a bad option is named", async () => {
+    const data = new TextEncoder().encode("row of a greenplum table\n".repeat(40_000)); // 1 MB, compressible
+    const objectOf = async (cfg: string, seg: number) => {
+      const { ts, date } = timestamp(900 + seg);
+      const path = join(dir, `sealseg${seg}`, "backups", date, ts, `gpbackup_${seg}_${ts}`);
+      await ok(plugin, ["backup_data", cfg, path], data);
+      const target = (await call("GET", "/v1/targets")).json.find((t: any) => t.name === "gp-prod");
+      const archive = (await call("GET", `/v1/archives?target=${target.uuid}`)).json.find((a: any) => a.store_key === `gpbackup/${ts}`);
+      const [object] = (await call("GET", `/v1/archive/${archive.uuid}/objects`)).json;
+      return { path, archive, blob: join(storeDir, object.store_key) };
+    };
+    const restored = async (cfg: string, path: string) => {
+      const proc = Bun.spawn([plugin, "restore_data", cfg, path], { stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+      return { out: new Uint8Array(out), err, code };
+    };
+
+    const zstd = await objectOf(config({ ...good(), shield_compression: "zstd" }, "zstd.yaml"), 1);
+    expect([zstd.archive.compression, zstd.archive.cipher]).toEqual(["zstd", "aes-256-gcm-chunked-v1"]);
+    expect(statSync(zstd.blob).size).toBeLessThan(data.length / 10);
+    let r = await restored(config(good()), zstd.path); // the archive's sealing wins over the reader's options
+    expect(r.code).toBe(0);
+    expect(Bun.hash(r.out)).toBe(Bun.hash(data));
+
+    const plain = await objectOf(config({ ...good(), shield_encryption: "off" }, "plain.yaml"), 2);
+    expect([plain.archive.compression, plain.archive.cipher]).toEqual(["none", "none"]);
+    expect(Bun.hash(readFileSync(plain.blob))).toBe(Bun.hash(data));
+    r = await restored(config(good()), plain.path);
+    expect(Bun.hash(r.out)).toBe(Bun.hash(data));
+
+    const enc = await objectOf(config(good()), 3);
+    const bytes = readFileSync(enc.blob);
+    bytes[100_000]! ^= 1;
+    writeFileSync(enc.blob, bytes);
+    r = await restored(config(good()), enc.path);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toContain("failed authentication");
+
+    const bad = await run(plugin, ["backup_data", config({ ...good(), shield_compression: "lz4" }, "bad.yaml"), zstd.path], "x");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("shield_compression must be none or zstd");
   }, 120_000);
 
   test("a wrong token, an unknown store, an unreachable core: one clear line each, non-zero", async () => {
