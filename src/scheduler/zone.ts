@@ -72,7 +72,16 @@ export function zoneOffset(ms: number, zone: string): number {
  */
 export function instantOf(year: number, month: number, day: number, hour: number, minute: number, zone: string): number {
   const guess = Date.UTC(year, month - 1, day, hour, minute);
-  const first = guess - zoneOffset(guess, zone);
-  const second = guess - zoneOffset(first, zone);
-  return Math.min(first, second);
+  // Zone offsets change at most once within a day here: the offsets half a day either side
+  // are the two that can apply. Each gives a candidate; the ones whose wall clock reads the
+  // asked time are right (two on a fall-back day: the earlier wins).
+  const before = zoneOffset(guess - 12 * 3600_000, zone);
+  const after = zoneOffset(guess + 12 * 3600_000, zone);
+  const matches = [guess - before, guess - after].filter((t) => {
+    const w = wallClock(t, zone);
+    return w.year === year && w.month === month && w.day === day && w.hour === hour && w.minute === minute;
+  });
+  if (matches.length) return Math.min(...matches);
+  // In a spring-forward gap: the offset before the gap puts it as far after the gap's start as asked.
+  return guess - before;
 }

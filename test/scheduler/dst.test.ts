@@ -135,3 +135,28 @@ describe("intervals of an hour or less follow real time through DST changes", ()
     expect(iso(parseTimespec("every 7 hours from 5:00 in America/New_York").next(utc("2000-01-01 00:00"))!)).toBe("2000-01-01 03:00");
   });
 });
+
+describe("instantOf: the instant of a wall time on the days the clocks change", () => {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  for (const [zone, days] of [["Europe/Berlin", [[2024, 3, 31], [2024, 10, 27]]], ["America/New_York", [[2024, 3, 10], [2024, 11, 3]]]] as const) {
+    for (const [y, m, d] of days) {
+      test(`every quarter hour of ${y}-${pad(m)}-${pad(d)} in ${zone}`, () => {
+        for (let minutes = 0; minutes < 24 * 60; minutes += 15) {
+          const [h, min] = [Math.floor(minutes / 60), minutes % 60];
+          const t = instantOf(y, m, d, h, min, zone);
+          const w = wallClock(t, zone);
+          const reads = `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`;
+          if (reads === `${y}-${pad(m)}-${pad(d)} ${pad(h)}:${pad(min)}`) {
+            // A repeated time is its first happening: an hour earlier reads differently.
+            const w1 = wallClock(t - 3600_000, zone);
+            expect(`${pad(w1.hour)}:${pad(w1.minute)}`).not.toBe(`${pad(h)}:${pad(min)}`);
+          } else {
+            // Only a time in the spring-forward gap does not happen: it is as far after the gap's start, an hour on.
+            expect(`${pad(w.hour)}:${pad(w.minute)}`).toBe(`${pad(h + 1)}:${pad(min)}`);
+            expect(m).toBeLessThan(6);
+          }
+        }
+      });
+    }
+  }
+});
