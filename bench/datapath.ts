@@ -28,6 +28,8 @@
 //        database (pg_restore with the plugin's flags, --single-transaction included);
 //        paired runs, the order alternating each round. The verify pass's own time comes
 //        from the task log ("verified N MiB in T s"). Not part of all.
+// fixed  the fixed cost of a backup: BENCH_FIXED_JOBS (200) empty databases backed up at once
+//        with --workers 4, against pg_dump of them 4 at a time; then one at a time. Not part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
@@ -38,7 +40,8 @@
 // Every blob and output file is deleted as soon as it has been measured, and the scratch
 // directory (with the private PostgreSQL) when the script ends.
 //
-// Knobs: BENCH_RUNS, BENCH_RELAY_BYTES, BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS (3,000,000),
+// Knobs: BENCH_RUNS, BENCH_RELAY_BYTES, BENCH_DATASET (documents|compressible|random, see
+// makeDatabase), BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS (3,000,000), BENCH_RANDOM_ROWS (1,000,000),
 // BENCH_SHIELD (another build to measure instead of dist/shield).
 import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -192,14 +195,14 @@ class RssSampler {
 
 interface Daemon { url: string; proc: Bun.Subprocess; log: string; dir: string }
 
-async function startDaemon(env: Record<string, string>): Promise<Daemon> {
+async function startDaemon(env: Record<string, string>, args: string[] = []): Promise<Daemon> {
   const port = await freePort();
   const dir = mkdtempSync(join(scratch, "daemon-"));
   const url = `http://127.0.0.1:${port}`;
   // Its log goes to a file: a pipe nobody reads would block the daemon once full.
   const log = join(dir, "daemon.log");
   const fd = openSync(log, "w");
-  const proc = Bun.spawn([SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data"), "--plugin-dir", PLUGIN_DIR], {
+  const proc = Bun.spawn([SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data"), "--plugin-dir", PLUGIN_DIR, ...args], {
     env: { ...process.env, SHIELD_ADMIN_PASSWORD: PASSWORD, SHIELD_LOG_LEVEL: "warn", ...env },
     stdin: "ignore", stdout: "ignore", stderr: fd,
   });
@@ -356,23 +359,119 @@ async function relay(): Promise<void> {
   out();
 }
 
-/** A database of about 1 GB: pgbench's tables plus a table of md5 text (compresses about 2:1). */
+/**
+ * The database the e2e, quick and restore benchmarks back up (BENCH_DATASET):
+ * - documents (default): pgbench's tables plus a table of md5 text (compresses about 2:1);
+ * - compressible: pgbench's tables plus BENCH_PG_MD5_ROWS rows of two md5 columns, the
+ *   data set issue 20 measured at 0.85 (820 MB, 594 MB dump, 73 MB stored);
+ * - random: a ~1 GB table of random bytea (1 KiB per row, pgcrypto's gen_random_bytes):
+ *   nothing for zstd to win but the hex of pg_dump's COPY text.
+ */
+const DATASET = process.env.BENCH_DATASET ?? "documents";
+const DATASETS = ["documents", "compressible", "random"];
+
 async function makeDatabase(): Promise<{ url: string; name: string; port: number; bytes: number }> {
+  if (!DATASETS.includes(DATASET)) throw new Error(`BENCH_DATASET must be one of ${DATASETS.join(", ")}`);
   const pg = await startPostgres();
   const url = await freshDatabase("bench");
   const name = new URL(url).pathname.slice(1);
   const t0 = performance.now();
-  const init = Bun.spawnSync([join(pg.bindir, "pgbench"), "-i", "-q", "-s", String(PG_SCALE), "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", name], { stderr: "pipe" });
+  const scale = DATASET === "random" ? 1 : PG_SCALE;
+  const init = Bun.spawnSync([join(pg.bindir, "pgbench"), "-i", "-q", "-s", String(scale), "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", name], { stderr: "pipe" });
   if (init.exitCode !== 0) throw new Error(`pgbench -i failed: ${init.stderr.toString()}`);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
-  await sql`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, score numeric(12,4), created timestamptz)`;
-  await sql.unsafe(`INSERT INTO documents SELECT i, md5(i::text), md5((i * 7)::text) || md5((i * 13)::text), (i % 100000) / 7.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${PG_MD5_ROWS}) i`);
+  let what: string;
+  if (DATASET === "documents") {
+    await sql`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, score numeric(12,4), created timestamptz)`;
+    await sql.unsafe(`INSERT INTO documents SELECT i, md5(i::text), md5((i * 7)::text) || md5((i * 13)::text), (i % 100000) / 7.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${PG_MD5_ROWS}) i`);
+    what = `pgbench -i -s ${scale} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of md5 text`;
+  } else if (DATASET === "compressible") {
+    await sql`CREATE TABLE pairs (a text, b text)`;
+    await sql.unsafe(`INSERT INTO pairs SELECT md5((i % 1000)::text), md5((i % 777)::text) FROM generate_series(1, ${PG_MD5_ROWS}) i`);
+    what = `pgbench -i -s ${scale} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of two md5 columns (repeating)`;
+  } else {
+    const rows = Number(process.env.BENCH_RANDOM_ROWS ?? 1_000_000);
+    await sql`CREATE EXTENSION IF NOT EXISTS pgcrypto`;
+    await sql`CREATE TABLE blobs (id int PRIMARY KEY, data bytea)`;
+    // In slices: one INSERT of a million rows holds them all in one transaction's memory.
+    for (let at = 0; at < rows; at += 100_000) {
+      await sql.unsafe(`INSERT INTO blobs SELECT i, gen_random_bytes(1024) FROM generate_series(${at + 1}, ${Math.min(rows, at + 100_000)}) i`);
+    }
+    what = `pgbench -i -s ${scale} plus ${rows.toLocaleString("en")} rows of 1 KiB random bytea`;
+  }
   await sql`VACUUM ANALYZE`;
   const [row] = await sql`SELECT pg_database_size(current_database())::bigint AS bytes`;
   const bytes = row!.bytes;
   await sql.end();
-  out(`Database: pgbench -i -s ${PG_SCALE} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of md5 text; pg_database_size ${mib(Number(bytes))} (made in ${secs(performance.now() - t0)}).`);
+  out(`Database (${DATASET}): ${what}; pg_database_size ${mib(Number(bytes))} (made in ${secs(performance.now() - t0)}).`);
   return { url, name, port: pg.port, bytes: Number(bytes) };
+}
+
+/**
+ * fixed: the fixed cost of a backup. BENCH_FIXED_JOBS (200) empty databases, each its own
+ * job, all run at once on a daemon with --workers 4, from the first POST run to the last
+ * task done; against `pg_dump -Fc` of the same databases, 4 at a time (xargs -P4). The
+ * fixed cost per backup beyond pg_dump is the difference spread over the 4 workers.
+ * Then single backups of one empty database, alternating with a single pg_dump of it.
+ */
+async function fixedCost(): Promise<void> {
+  out("## Fixed cost: empty databases, zstd and encryption");
+  out();
+  if (!pgAvailable) {
+    out("PostgreSQL is not installed here: skipped.");
+    return;
+  }
+  const jobs = Number(process.env.BENCH_FIXED_JOBS ?? 200);
+  const pg = await startPostgres();
+  const names: string[] = [];
+  for (let i = 0; i < jobs; i++) names.push(new URL(await freshDatabase(`empty${i}`)).pathname.slice(1));
+  const storeDir = join(scratch, "fixed-store");
+  emptyDir(storeDir);
+  const d = await startDaemon({}, ["--workers", "4"]);
+  const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir } });
+  const ids: string[] = [];
+  for (const name of names) ids.push(await makeJob(d, name, endpoint(name), storeDir, "zstd"));
+  const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres`;
+  const listFile = join(scratch, "fixed-names");
+  await Bun.write(listFile, names.join("\n") + "\n");
+  const shellAll = () => sh(`xargs -P4 -I{} sh -c '${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} | zstd -q -3 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${scratch}/fixed-{}.out' < ${listFile}; rm -f ${scratch}/fixed-*.out`);
+  const shieldAll = async () => {
+    const t0 = performance.now();
+    const tasks = await Promise.all(ids.map(async (id) => (await call(d, "POST", `/v1/job/${id}/run`, {})).task_uuid as string));
+    for (const t of tasks) {
+      for (;;) {
+        const task = await call(d, "GET", `/v1/task/${t}`);
+        if (task.status === "done") break;
+        if (!["pending", "running"].includes(task.status)) throw new Error(`backup ${task.status}: ${task.log}`);
+        await Bun.sleep(POLL_MS);
+      }
+    }
+    const ms = performance.now() - t0;
+    emptyDir(storeDir);
+    return ms;
+  };
+  out(`| round | order | shield: ${jobs} backups, --workers 4 | shell: ${jobs} × pg_dump \\| zstd \\| openssl, 4 at a time | fixed cost per backup beyond the shell | load average |`);
+  out("|---|---|---|---|---|---|");
+  const per: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const shieldFirst = i % 2 === 0;
+    let a: number, b: number;
+    if (shieldFirst) { a = await shieldAll(); b = await shellAll(); } else { b = await shellAll(); a = await shieldAll(); }
+    per.push(((a - b) * 4) / jobs);
+    out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(a)} | ${secs(b)} | ${per.at(-1)!.toFixed(0)} ms | ${loadavg()[0]!.toFixed(2)} |`);
+  }
+  out(`| **median** | | | | **${median(per).toFixed(0)} ms** (${Math.min(...per).toFixed(0)}–${Math.max(...per).toFixed(0)}) | |`);
+  out();
+  // One at a time: a single backup from the run request to done, against one pg_dump alone.
+  const single: number[] = [], dump: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 5); i++) {
+    single.push((await runJob(d, ids[0]!)).ms);
+    emptyDir(storeDir);
+    dump.push(await sh(`${pg.bindir}/pg_dump -Fc -Z0 ${conn} ${names[0]} > /dev/null`));
+  }
+  out(`One backup of an empty database, run request to done: median ${secs(median(single))} (${secs(Math.min(...single))}–${secs(Math.max(...single))}); pg_dump of it alone: ${secs(median(dump))}; beyond pg_dump: ${(median(single) - median(dump)).toFixed(0)} ms (the 50 ms polling included).`);
+  out();
+  await stopDaemon(d);
 }
 
 async function e2e(): Promise<void> {
@@ -672,8 +771,8 @@ async function restoreBench(): Promise<void> {
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all", "quick", "restore"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore]");
+  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -694,6 +793,7 @@ async function main(): Promise<void> {
   if (what === "e2e" || what === "all") await e2e();
   if (what === "quick") await quick();
   if (what === "restore") await restoreBench();
+  if (what === "fixed") await fixedCost();
 }
 
 function cleanup(): void {
