@@ -1,0 +1,91 @@
+// Draws the charts a page carries: each .chart-plot holds its figures in
+// data-chart (see views/charts.tsx); uPlot (embedded, served by hash) draws them.
+// The figures and their text alternative are in the page already, so a page
+// without script, or a screen reader, loses nothing. Colours come from CSS
+// custom properties (--chart-1...), so the stylesheet decides them, dark mode too.
+(function () {
+  "use strict";
+  var UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  function bytes(n) {
+    if (n === null || n === undefined) return "—";
+    var v = Math.abs(n), i = 0;
+    while (v >= 1024 && i < UNITS.length - 1) { v /= 1024; i++; }
+    return (n < 0 ? "−" : "") + (i === 0 ? v + " B" : v.toFixed(v < 10 ? 1 : 0) + " " + UNITS[i]);
+  }
+  function seconds(s) {
+    if (s === null || s === undefined) return "—";
+    if (s < 60) return Math.round(s) + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 ? " " + Math.round(s % 60) + " s" : "");
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+  var FORMAT = {
+    bytes: bytes, seconds: seconds,
+    percent: function (p) { return p === null || p === undefined ? "—" : Math.round(p) + " %"; },
+  };
+
+  function cssVar(el, name, fallback) {
+    var v = getComputedStyle(el).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+
+  function options(el, spec, width) {
+    var fmt = FORMAT[spec.unit] || String;
+    var text = cssVar(el, "--chart-text", "#5b6573");
+    var grid = cssVar(el, "--chart-grid", "#e3e7ec");
+    var series = [{}];
+    spec.series.forEach(function (s, i) {
+      var colour = cssVar(el, "--chart-" + (i % 6 + 1), "#1f5fbf");
+      var one = { label: s.label, stroke: colour, width: 2, value: function (u, v) { return fmt(v); } };
+      if (spec.kind === "bars") {
+        one.fill = colour;
+        one.paths = uPlot.paths.bars({ size: [0.7, 24] });
+        one.points = { show: false };
+      } else {
+        one.points = { show: true, size: 6, fill: colour };
+        one.spanGaps = true;
+      }
+      series.push(one);
+    });
+    var y = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid }, size: 72,
+      values: function (u, vals) { return vals.map(fmt); } };
+    var scales = { x: { time: true } };
+    if (spec.unit === "percent") scales.y = { range: [0, 100] };
+    else scales.y = { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } };
+    if (spec.kind === "bars" && spec.x.length) {
+      // Half a day each side, so the first and last bars are whole.
+      var lo = spec.x[0] - 43200, hi = spec.x[spec.x.length - 1] + 43200;
+      scales.x.range = function () { return [lo, hi]; };
+    }
+    return {
+      width: width, height: width < 480 ? 180 : 220,
+      series: series, scales: scales,
+      axes: [{ stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } }, y],
+      legend: { show: spec.series.length > 1 || spec.kind === "line" },
+      cursor: { drag: { x: false, y: false } },
+    };
+  }
+
+  function draw(el) {
+    if (el.getAttribute("data-drawn") || !window.uPlot) return;
+    var spec;
+    try { spec = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
+    el.setAttribute("data-drawn", "");
+    var data = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
+    var width = Math.max(200, el.clientWidth);
+    var plot = new uPlot(options(el, spec, width), data, el);
+    // Follows the page's width (a phone turned, a window resized).
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        var w = Math.max(200, el.clientWidth);
+        if (Math.abs(w - plot.width) > 2) plot.setSize({ width: w, height: w < 480 ? 180 : 220 });
+      }).observe(el);
+    }
+  }
+
+  function drawAll(root) {
+    var els = (root || document).querySelectorAll(".chart-plot[data-chart]");
+    for (var i = 0; i < els.length; i++) draw(els[i]);
+  }
+  if (window.htmx) window.htmx.onLoad(drawAll);
+  else document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+})();
