@@ -43,7 +43,7 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
                   {me.canOperate ? <PostButton action={`/jobs/${j.uuid}/run`} csrf={me.csrf} label="Retry" kind="secondary" /> : null}
                 </> : null}
               </td>
-              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">—</span>}</td>
+              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">{j.paused ? "none (paused)" : "—"}</span>}</td>
               <td>{percent(j.window.success_rate)}{j.window.runs ? <span class="muted"> of {j.window.runs}</span> : null}</td>
             </tr>
           ))}
@@ -97,12 +97,12 @@ export function JobDetail({ me, job, tasks, archives, names, history }: {
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
           <dt>Restore drill</dt><dd>{drillLine(job)}</dd>
-          <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {duration(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
+          <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {seconds(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
           {job.last_run?.error ? <><dt>Error</dt><dd class="field-error">{job.last_run.error}</dd></> : null}
           <dt>Next run</dt><dd>{job.next_run ? <Time at={job.next_run} /> : <span class="muted">{job.paused ? "none while paused" : "never"}</span>}</dd>
           <dt>Last {duration(job.window.seconds)}</dt><dd>{job.window.runs
             ? `${job.window.runs} runs, ${job.window.failures} failed (${percent(job.window.success_rate)} succeeded)` +
-              (job.window.median_duration !== null ? `; median ${duration(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
+              (job.window.median_duration !== null ? `; median ${seconds(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
               (job.window.size_trend_per_day !== null ? `; size ${job.window.size_trend_per_day < 0 ? "−" : "+"}${bytes(Math.abs(job.window.size_trend_per_day))} a day` : "")
             : <span class="muted">no runs</span>}</dd>
           <dt>Copies</dt><dd>{job.copies.length ? job.copies.map((c, i) => (

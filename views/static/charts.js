@@ -18,6 +18,8 @@
     if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 ? " " + Math.round(s % 60) + " s" : "");
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
+  var BYTE_STEPS = [];
+  for (var k = 0; k < 6; k++) for (var m = 1; m < 1024; m *= 2) BYTE_STEPS.push(m * Math.pow(1024, k));
   var FORMAT = {
     bytes: bytes, seconds: seconds,
     percent: function (p) { return p === null || p === undefined ? "—" : Math.round(p) + " %"; },
@@ -48,6 +50,10 @@
     });
     var y = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid }, size: 72,
       values: function (u, vals) { return vals.map(fmt); } };
+    // Bytes tick at round binary sizes (512 KiB, 1 MiB), not at 977 KiB.
+    if (spec.unit === "bytes") y.incrs = BYTE_STEPS;
+    // Whole seconds, minutes and hours: never "0.2 s" shown as "0 s" twice.
+    if (spec.unit === "seconds") y.incrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
     var scales = { x: { time: true } };
     if (spec.unit === "percent") scales.y = { range: [0, 100] };
     else scales.y = { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } };
@@ -60,7 +66,8 @@
       width: width, height: width < 480 ? 180 : 220,
       series: series, scales: scales,
       axes: [{ stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } }, y],
-      legend: { show: spec.series.length > 1 || spec.kind === "line" },
+      // A key only where there is more than one series (stores); the figures are in the table below.
+      legend: { show: spec.series.length > 1 },
       cursor: { drag: { x: false, y: false } },
     };
   }
