@@ -370,7 +370,7 @@ describe("suggestions, names and candidates", () => {
     ];
     for (const [args, message] of cases) {
       const r = await run(...args);
-      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: message });
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: message as string });
     }
     // Nothing near: no guess.
     expect((await run("frobnicate")).stderr).toBe(`shield: unknown command "frobnicate"; run 'shield help'\n`);
