@@ -9,7 +9,8 @@ import { bytes, percent } from "./format.ts";
 
 /** What charts.js draws: x values (epoch seconds) and one or more series over them. */
 export interface ChartSpec {
-  kind: "line" | "bars";
+  /** "shares": bars of percentages stacked to 100 (the first series at the bottom). */
+  kind: "line" | "bars" | "shares";
   /** How the y axis reads: bytes, seconds, or a percentage (0 to 100). */
   unit: "bytes" | "seconds" | "percent";
   x: number[];
@@ -126,15 +127,18 @@ export function SuccessChart({ stats }: { stats: Statistics }) {
   const r = stats.runs;
   const days = r.per_day;
   const spec: ChartSpec = {
-    kind: "bars", unit: "percent", x: days.map((d) => dayEpoch(d.date)),
-    series: [{ label: "Succeeded", values: days.map((d) => (d.runs ? Math.round(((d.runs - d.failures) / d.runs) * 1000) / 10 : null)) }],
+    kind: "shares", unit: "percent", x: days.map((d) => dayEpoch(d.date)),
+    series: [
+      { label: "Succeeded", values: days.map((d) => (d.runs ? Math.round(((d.runs - d.failures) / d.runs) * 1000) / 10 : null)) },
+      { label: "Failed", values: days.map((d) => (d.runs ? Math.round((d.failures / d.runs) * 1000) / 10 : null)) },
+    ],
   };
   const bad = days.filter((d) => d.failures > 0);
   const summary = r.runs === 0 ? `No backup ended in the last ${days.length} days.`
     : `${percent(r.success_rate)} of ${r.runs} backups succeeded in the last ${days.length} days` +
       (bad.length ? `; failures on ${bad.length === 1 ? "1 day" : `${bad.length} days`}, the latest ${bad[bad.length - 1]!.date}.` : ".");
   return (
-    <Chart id="chart-success" title={`Backups that succeeded, last ${days.length} days`} spec={spec} summary={summary}>
+    <Chart id="chart-success" title={`Backups that succeeded and failed, per day, last ${days.length} days`} spec={spec} summary={summary}>
       <table>
         <thead><tr><th scope="col">Day (UTC)</th><th scope="col">Backups</th><th scope="col">Failed</th><th scope="col">Succeeded</th></tr></thead>
         <tbody>{days.filter((d) => d.runs).reverse().map((d) => (

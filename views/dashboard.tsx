@@ -31,7 +31,7 @@ export function Dashboard({ me, attention, running, names, archives, usage, over
       {attention.length === 0 ? (
         <Empty>No job's last run failed{overdueKnown ? ", and none is overdue" : ""}.</Empty>
       ) : (
-        <DataTable columns={["Job", "Why", "When", me.canOperate ? "" : null]}>
+        <DataTable columns={["Job", "Why", "When", me.canOperate ? <span class="visually-hidden">Action</span> : null]}>
           {attention.map((a) => (
             <tr>
               <td><a href={`/jobs/${a.job.uuid}`}>{a.job.name}</a></td>

@@ -36,9 +36,12 @@
     var grid = cssVar(el, "--chart-grid", "#e3e7ec");
     var series = [{}];
     spec.series.forEach(function (s, i) {
-      var colour = cssVar(el, "--chart-" + (i % 6 + 1), "#1f5fbf");
-      var one = { label: s.label, stroke: colour, width: 2, value: function (u, v) { return fmt(v); } };
-      if (spec.kind === "bars") {
+      // Shares: success and failure, in the colours the outcome strip uses.
+      var colour = s.outcome ? cssVar(el, "--outcome-" + s.outcome, s.outcome === "done" ? "#1e7a3c" : "#b3261e")
+        : cssVar(el, "--chart-" + (i % 6 + 1), "#1f5fbf");
+      // The key and the cursor read the series' own figures, not the stacked tops drawn.
+      var one = { label: s.label, stroke: colour, width: 2, value: function (u, v, si, idx) { return fmt(idx == null ? v : s.values[idx]); } };
+      if (spec.kind !== "line") {
         one.fill = colour;
         one.paths = uPlot.paths.bars({ size: [0.7, 24] });
         one.points = { show: false };
@@ -57,7 +60,7 @@
     var scales = { x: { time: true } };
     if (spec.unit === "percent") scales.y = { range: [0, 100] };
     else scales.y = { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } };
-    if (spec.kind === "bars" && spec.x.length) {
+    if (spec.kind !== "line" && spec.x.length) {
       // Half a day each side, so the first and last bars are whole.
       var lo = spec.x[0] - 43200, hi = spec.x[spec.x.length - 1] + 43200;
       scales.x.range = function () { return [lo, hi]; };
@@ -78,6 +81,21 @@
     try { spec = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
     el.setAttribute("data-drawn", "");
     var data = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
+    if (spec.kind === "shares") {
+      // Stacked: each series is drawn from 0 to the sum of it and those below it,
+      // the higher sums first (uPlot draws in order), so each shows as its band.
+      var sums = spec.series.map(function (s, i) {
+        return spec.x.map(function (_, j) {
+          var t = null;
+          for (var k = 0; k <= i; k++) { var v = spec.series[k].values[j]; if (v !== null) t = (t || 0) + v; }
+          return t;
+        });
+      });
+      // Shares are of outcomes: the first succeeded, the rest failed.
+      spec.series.forEach(function (s, i) { s.outcome = i === 0 ? "done" : "failed"; });
+      spec = { kind: spec.kind, unit: spec.unit, x: spec.x, series: spec.series.slice().reverse() };
+      data = [spec.x].concat(sums.reverse());
+    }
     var width = Math.max(200, el.clientWidth);
     var plot = new uPlot(options(el, spec, width), data, el);
     // Follows the page's width (a phone turned, a window resized).
