@@ -113,7 +113,7 @@ export function StorageChart({ stats }: { stats: Statistics }) {
     return `${s.name} holds ${bytes(last)} (${last >= first ? "up" : "down"} ${bytes(Math.abs(last - first))} since ${days[0]})`;
   };
   return (
-    <Chart id="chart-storage" title={`Storage used, last ${days.length} days`} spec={spec} summary={`${stores.map(change).join("; ")}.`}>
+    <Chart id="chart-storage" title={`Storage used, last ${Math.round(stats.window / 86400)} days`} spec={spec} summary={`${stores.map(change).join("; ")}.`}>
       <table>
         <thead><tr><th scope="col">Day (UTC)</th>{stores.map((s) => <th scope="col">{s.name}</th>)}</tr></thead>
         <tbody>{days.map((d, i) => <tr><td>{d}</td>{stores.map((s) => <td>{bytes(s.used_per_day[i]?.bytes)}</td>)}</tr>).reverse()}</tbody>
@@ -126,6 +126,10 @@ export function StorageChart({ stats }: { stats: Statistics }) {
 export function SuccessChart({ stats }: { stats: Statistics }) {
   const r = stats.runs;
   const days = r.per_day;
+  // Nothing to draw yet: the sentence alone.
+  // The window's days, as the API counts them (the chart also shows the day it starts in).
+  const window = Math.round(stats.window / 86400);
+  if (r.runs === 0) return <p class="empty">No backup ended in the last {window} days.</p>;
   const spec: ChartSpec = {
     kind: "shares", unit: "percent", x: days.map((d) => dayEpoch(d.date)),
     series: [
@@ -134,11 +138,10 @@ export function SuccessChart({ stats }: { stats: Statistics }) {
     ],
   };
   const bad = days.filter((d) => d.failures > 0);
-  const summary = r.runs === 0 ? `No backup ended in the last ${days.length} days.`
-    : `${percent(r.success_rate)} of ${r.runs} backups succeeded in the last ${days.length} days` +
+  const summary = `${percent(r.success_rate)} of ${r.runs} backups succeeded in the last ${window} days` +
       (bad.length ? `; failures on ${bad.length === 1 ? "1 day" : `${bad.length} days`}, the latest ${bad[bad.length - 1]!.date}.` : ".");
   return (
-    <Chart id="chart-success" title={`Backups that succeeded and failed, per day, last ${days.length} days`} spec={spec} summary={summary}>
+    <Chart id="chart-success" title={`Backups that succeeded and failed, per day, last ${window} days`} spec={spec} summary={summary}>
       <table>
         <thead><tr><th scope="col">Day (UTC)</th><th scope="col">Backups</th><th scope="col">Failed</th><th scope="col">Succeeded</th></tr></thead>
         <tbody>{days.filter((d) => d.runs).reverse().map((d) => (

@@ -112,7 +112,7 @@ describe.skipIf(!chromiumAvailable)("charts and health at a glance in chromium",
     await go("/");
     await page.locator("#chart-success canvas").first().waitFor();
     await page.locator("#chart-storage canvas").first().waitFor();
-    expect(await page.locator("#chart-success .chart-summary").innerText()).toMatch(/^78% of 9 backups succeeded in the last 31 days; failures on 2 days/);
+    expect(await page.locator("#chart-success .chart-summary").innerText()).toMatch(/^78% of 9 backups succeeded in the last 30 days; failures on 2 days/);
     expect(await page.locator("#chart-storage .chart-summary").innerText()).toMatch(/^disk holds 2\.5 MiB \(up 2\.5 MiB since /);
     // The table is there for screen readers and for a reader who wants the figures.
     expect(await page.locator("#chart-success .chart-table tbody tr").count()).toBe(8);
