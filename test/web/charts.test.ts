@@ -72,6 +72,11 @@ describe.skipIf(!chromiumAvailable)("charts and health at a glance in chromium",
     });
     db.close();
     expect((await run(ids.broken)).status).toBe("failed");
+    // A second store, so the storage chart has two lines and a key.
+    ids.offsite = await created("/v1/stores", { name: "offsite", plugin: "fs", endpoint: { base_dir: storeDir } });
+    ids.docs = await created("/v1/targets", { name: "docs", plugin: "bytes-target", endpoint: { size: 600 * 1024 }, agent: "" });
+    ids.docsJob = await created("/v1/jobs", { name: "docs-weekly", target: ids.docs, ...job, store: ids.offsite });
+    for (let i = 0; i < 2; i++) expect((await run(ids.docsJob)).status).toBe("done");
 
     b = await launchBrowser({ timezoneId: "Europe/Berlin" });
     page = b.page;
@@ -101,10 +106,10 @@ describe.skipIf(!chromiumAvailable)("charts and health at a glance in chromium",
     expect(used[used.length - 8]).toBeLessThan(RUNS[1]! * 1024);
     expect(used.slice(0, 23).every((x: number) => x === 0)).toBe(true);
     expect(used).toEqual([...used].sort((a: number, z: number) => a - z));
-    expect(json.runs).toMatchObject({ runs: 9, failures: 2 });
-    expect(json.runs.success_rate).toBeCloseTo(7 / 9);
+    expect(json.runs).toMatchObject({ runs: 11, failures: 2 });
+    expect(json.runs.success_rate).toBeCloseTo(9 / 11);
     expect(json.runs.per_day.length).toBe(31);
-    expect(json.runs.per_day.at(-1)).toMatchObject({ runs: 2, failures: 1 });
+    expect(json.runs.per_day.at(-1)).toMatchObject({ runs: 4, failures: 1 });
     expect(json.runs.per_day.at(-5)).toMatchObject({ runs: 1, failures: 1 });
   }, 60_000);
 
@@ -112,8 +117,10 @@ describe.skipIf(!chromiumAvailable)("charts and health at a glance in chromium",
     await go("/");
     await page.locator("#chart-success canvas").first().waitFor();
     await page.locator("#chart-storage canvas").first().waitFor();
-    expect(await page.locator("#chart-success .chart-summary").innerText()).toMatch(/^78% of 9 backups succeeded in the last 30 days; failures on 2 days/);
-    expect(await page.locator("#chart-storage .chart-summary").innerText()).toMatch(/^disk holds 2\.5 MiB \(up 2\.5 MiB since /);
+    expect(await page.locator("#chart-success .chart-summary").innerText()).toMatch(/^82% of 11 backups succeeded in the last 30 days; failures on 2 days/);
+    expect(await page.locator("#chart-storage .chart-summary").innerText()).toMatch(/^disk holds 2\.5 MiB \(up 2\.5 MiB since .*\); offsite holds 1\.2 MiB \(up 1\.2 MiB since .*\)\.$/);
+    // Two stores: two lines, and a key that names them.
+    expect(await page.locator("#chart-storage .u-legend").innerText()).toMatch(/disk[\s\S]*offsite/);
     // The table is there for screen readers and for a reader who wants the figures.
     expect(await page.locator("#chart-success .chart-table tbody tr").count()).toBe(8);
     expect(await page.locator("#chart-success .chart-plot").getAttribute("aria-hidden")).toBe("true");
