@@ -1,6 +1,8 @@
 // A small argv reader shared by the roles: `--name value`, `--name=value`, `-x value`,
 // boolean flags, and the positionals left over. Unknown options are an error.
 
+import { nearest, tolerance } from "./edit-distance.ts";
+
 export class UsageError extends Error {}
 
 export interface OptionSpec {
@@ -31,7 +33,10 @@ export function parseArgs(argv: string[], specs: OptionSpec[]): Parsed {
     const eq = arg.indexOf("=");
     const key = eq > 0 ? arg.slice(0, eq) : arg;
     const spec = byName.get(key);
-    if (!spec) throw new UsageError(`unknown option ${key}`);
+    if (!spec) {
+      const near = key.startsWith("--") ? nearest(key.slice(2), specs.map((x) => x.name), tolerance(key.slice(2))) : undefined;
+      throw new UsageError(`unknown option ${key}${near ? `; did you mean --${near}?` : ""}`);
+    }
     let value: string | boolean;
     if (spec.flag) {
       if (eq > 0) throw new UsageError(`${key} takes no value`);

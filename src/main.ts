@@ -6,6 +6,7 @@
 // CLI) would cost each of them ~50 ms of CPU for nothing (bench/DATAPATH.md).
 import { UsageError } from "./args.ts";
 import { VERSION } from "./version.ts";
+import { nearest, tolerance } from "./edit-distance.ts";
 
 const HELP = `Shield ${VERSION}: backup and restore for data systems.
 
@@ -87,7 +88,10 @@ async function main(argv: string[]): Promise<number> {
       const { CLI_VERBS, runCli } = await import("./cli/index.ts");
       // Global flags may come first: shield --json list jobs.
       if (CLI_VERBS.has(command) || command.startsWith("-")) return runCli(argv);
-      throw new UsageError(`unknown command "${command}"; run 'shield help'`);
+      // A mistyped role ("deamon") is named; anything else is the CLI's to guess ("lsit jobs").
+      const role = nearest(command, ROLES, tolerance(command));
+      if (role) throw new UsageError(`unknown command "${command}"; did you mean \`${role}\`?`);
+      return runCli(argv);
     }
   }
 }
@@ -99,6 +103,9 @@ async function main(argv: string[]): Promise<number> {
  * process.execPath resolves a symlink to the real file (a copy keeps its own name,
  * which is why the plugin runs store plugins with argv0 "shield", see gpbackup/shield.ts).
  */
+/** The roles of the binary beside the CLI's verbs, for "did you mean". */
+const ROLES = ["daemon", "agent", "agent-relay", "plugin", "rekey", "version", "help"];
+
 function invokedAs(): string {
   return (process.argv0 ?? "").split("/").pop() === "gpbackup_shield_plugin" ? "gpbackup-plugin" : "";
 }

@@ -12,6 +12,14 @@ declare module "htmx.org/dist/htmx.min.js" {
   const text: string;
   export default text;
 }
+declare module "uplot/dist/uPlot.iife.min.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/static/charts.js" {
+  const text: string;
+  export default text;
+}
 declare module "*/static/shield.js" {
   const text: string;
   export default text;

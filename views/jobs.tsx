@@ -3,6 +3,7 @@ import type { Archive, Errors, Job, Me, Task } from "./types.ts";
 import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, PostButton, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable, TaskTable } from "./tables.tsx";
 import { bytes, duration, percent } from "./format.ts";
+import { JobCharts, OutcomeStrip, seconds, type HistoryRun } from "./charts.tsx";
 
 export interface Choice { value: string; label: string }
 export interface JobChoices { targets: Choice[]; stores: Choice[]; schedules: Choice[]; retention: Choice[] }
@@ -36,8 +37,13 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
               <td>{j.schedule}</td>
               <td>{duration(j.expiry)}</td>
               <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
-              <td><LastRun run={j.last_run} /></td>
-              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">—</span>}</td>
+              <td class="last-run"><LastRun run={j.last_run} details />
+                {j.last_run?.status === "failed" ? <>
+                  {j.last_run.error ? <div class="error-line">{j.last_run.error}</div> : null}
+                  {me.canOperate ? <PostButton action={`/jobs/${j.uuid}/run`} csrf={me.csrf} label="Retry" kind="secondary" /> : null}
+                </> : null}
+              </td>
+              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">{j.paused ? "none (paused)" : "—"}</span>}</td>
               <td>{percent(j.window.success_rate)}{j.window.runs ? <span class="muted"> of {j.window.runs}</span> : null}</td>
             </tr>
           ))}
@@ -57,13 +63,17 @@ function drillLine(job: Job): string {
   return l.ok ? `last ${at} UTC: ok, restored in ${((l.rto_ms ?? 0) / 1000).toFixed(1)} s (RTO); ${l.verify}` : `last ${at} UTC: FAILED: ${l.error}`;
 }
 
-/** A job's last run: its status (linked to its task) and when it ended. */
-function LastRun({ run }: { run: Job["last_run"] }) {
+/** A job's last run: its status (linked to its task) and when it ended; with `details`, how long it took and what it stored. */
+function LastRun({ run, details = false }: { run: Job["last_run"]; details?: boolean }) {
   if (!run) return <span class="muted">never</span>;
-  return <><a href={`/tasks/${run.task_uuid}`}><Status status={run.status} /></a> <Time at={run.stopped_at} /></>;
+  const figures = [run.duration !== null ? `ran ${seconds(run.duration)}` : "", run.size !== null ? bytes(run.size) : ""].filter(Boolean).join(", ");
+  return <><a href={`/tasks/${run.task_uuid}`}><Status status={run.status} /></a> <Time at={run.stopped_at} />
+    {details && figures ? <span class="muted"> ({figures})</span> : null}</>;
 }
 
-export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Job; tasks: Task[]; archives: Archive[]; names: Record<string, string> }) {
+export function JobDetail({ me, job, tasks, archives, names, history }: {
+  me: Me; job: Job; tasks: Task[]; archives: Archive[]; names: Record<string, string>; history: HistoryRun[];
+}) {
   const base = `/jobs/${job.uuid}`;
   return (
     <>
@@ -87,12 +97,12 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
           <dt>Restore drill</dt><dd>{drillLine(job)}</dd>
-          <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {duration(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
+          <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {seconds(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
           {job.last_run?.error ? <><dt>Error</dt><dd class="field-error">{job.last_run.error}</dd></> : null}
           <dt>Next run</dt><dd>{job.next_run ? <Time at={job.next_run} /> : <span class="muted">{job.paused ? "none while paused" : "never"}</span>}</dd>
           <dt>Last {duration(job.window.seconds)}</dt><dd>{job.window.runs
             ? `${job.window.runs} runs, ${job.window.failures} failed (${percent(job.window.success_rate)} succeeded)` +
-              (job.window.median_duration !== null ? `; median ${duration(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
+              (job.window.median_duration !== null ? `; median ${seconds(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
               (job.window.size_trend_per_day !== null ? `; size ${job.window.size_trend_per_day < 0 ? "−" : "+"}${bytes(Math.abs(job.window.size_trend_per_day))} a day` : "")
             : <span class="muted">no runs</span>}</dd>
           <dt>Copies</dt><dd>{job.copies.length ? job.copies.map((c, i) => (
@@ -101,6 +111,8 @@ export function JobDetail({ me, job, tasks, archives, names }: { me: Me; job: Jo
           <dt>Run window</dt><dd>{job.run_window || <span class="muted">any time</span>}</dd>
         </dl>
       </div>
+      <h2>How its runs went</h2>
+      {history.length === 0 ? <Empty>No finished run yet.</Empty> : <><OutcomeStrip runs={history} /><JobCharts runs={history} /></>}
       <h2>Recent tasks</h2>
       {tasks.length === 0 ? <Empty>This job has not run yet.</Empty> : <TaskTable tasks={tasks} names={names} />}
       <p><a href={`/tasks?job=${job.uuid}`}>All tasks of this job</a></p>

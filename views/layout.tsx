@@ -4,7 +4,7 @@ import type { Flash, Me } from "./types.ts";
 import { FlashBox } from "./components.tsx";
 
 /** Paths of the embedded static files (their URLs carry a content hash). */
-export interface AssetPaths { htmx: string; css: string; script: string }
+export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string }
 
 export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
 
@@ -38,6 +38,10 @@ export function Document({ title, assets, me, children }: { title: string; asset
         <link rel="stylesheet" href={assets.css} />
         <script src={assets.htmx} defer></script>
         <script src={assets.script} defer></script>
+        {/* The charts (views/charts.tsx): uPlot, then the script that hands it the page's figures. */}
+        <link rel="stylesheet" href={assets.chartsCss} />
+        <script src={assets.uplot} defer></script>
+        <script src={assets.charts} defer></script>
       </head>
       {/* Every htmx request carries the CSRF token; forms carry it as _csrf. */}
       <body hx-headers={me ? JSON.stringify({ "X-CSRF-Token": me.csrf }) : undefined}>

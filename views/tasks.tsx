@@ -31,12 +31,41 @@ const TYPE_TITLE: Record<string, string> = { backup: "Backup", restore: "Restore
 
 const live = (t: Task) => t.status === "pending" || t.status === "running";
 
+/**
+ * The line above a task: a failed task's cause, first thing on the page; and,
+ * for a task just started from this UI ("Run now", "Restore"), its outcome as it
+ * stands, updated by the poll, so the page never says "started" above a failure.
+ */
+export function TaskOutcome({ me, task, started }: { me: Me; task: Task; started: boolean }) {
+  const what = TYPE_TITLE[task.type] ?? "Task";
+  if (task.status === "failed") {
+    return (
+      <div class="flash error task-cause" role="alert">
+        <strong>{what} failed:</strong> {task.error ?? "no reason was recorded (see the log below)."}
+        {me.canOperate && task.type === "backup" && task.job_uuid ? (
+          <div class="actions"><PostButton action={`/jobs/${task.job_uuid}/run`} csrf={me.csrf} label="Retry" kind="primary" /></div>
+        ) : null}
+      </div>
+    );
+  }
+  if (!started) return null;
+  const text: Record<string, string> = {
+    pending: `${what} requested: waiting for a worker.`,
+    running: `${what} running…`,
+    done: task.type === "restore" ? "Restore finished." : `${what} finished.`,
+    canceled: `${what} canceled.`,
+  };
+  return <div class={`flash ${task.status === "done" ? "ok" : task.status === "canceled" ? "note" : "pending"} task-outcome`} role="status">{text[task.status] ?? task.status}</div>;
+}
+
 /** The part of the task page that changes while it runs; it polls itself until the task ends. */
-export function TaskLive({ me, task }: { me: Me; task: Task }) {
+export function TaskLive({ me, task, started = false }: { me: Me; task: Task; started?: boolean }) {
   const polling = live(task);
+  const url = `/tasks/${task.uuid}/live${started ? "?started=1" : ""}`;
   return (
     <div id="task-live" aria-live="polite"
-      hx-get={polling ? `/tasks/${task.uuid}/live` : undefined} hx-trigger={polling ? "every 1s" : undefined} hx-swap={polling ? "outerHTML" : undefined}>
+      hx-get={polling ? url : undefined} hx-trigger={polling ? "every 1s" : undefined} hx-swap={polling ? "outerHTML" : undefined}>
+      <TaskOutcome me={me} task={task} started={started} />
       <div class="card">
         <dl class="props">
           <dt>Status</dt><dd><Status status={task.status} /></dd>
@@ -75,12 +104,12 @@ export function ProgressBar({ progress }: { progress: NonNullable<Task["progress
   );
 }
 
-export function TaskDetail({ me, task, subject }: { me: Me; task: Task; subject?: { href: string; label: string } }) {
+export function TaskDetail({ me, task, subject, started = false }: { me: Me; task: Task; subject?: { href: string; label: string }; started?: boolean }) {
   return (
     <>
       <h1>{TYPE_TITLE[task.type] ?? task.type} task</h1>
       <p class="muted">Owned by {task.owner}{task.requested_by ? <> · requested by {task.requested_by}</> : null}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
-      <TaskLive me={me} task={task} />
+      <TaskLive me={me} task={task} started={started} />
     </>
   );
 }

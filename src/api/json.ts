@@ -77,13 +77,21 @@ export const statisticsJson = (s: Statistics) => ({
   stores: s.stores.map((x) => ({
     uuid: x.uuid, name: x.name, plugin: x.plugin, archives: x.archives, bytes: x.bytes,
     added_per_day: x.addedPerDay, growth_per_day: x.growthPerDay, by_status: x.byStatus,
+    used_per_day: x.usedPerDay.map((d) => ({ date: isoDay(d.day), bytes: d.bytes })),
   })),
   targets: s.targets.map((x) => ({ uuid: x.uuid, name: x.name, plugin: x.plugin, archives: x.archives, bytes: x.bytes, last_taken_at: formatTime(x.lastTakenAt) })),
   failing_jobs: s.failing.map(({ job, run }) => ({
     uuid: job.uuid, name: job.name, target_name: job.targetName, store_name: job.storeName,
     failed_at: formatTime(run.stoppedAt), task_uuid: run.task, error: run.error,
   })),
+  runs: {
+    runs: s.runs.runs, failures: s.runs.failures, success_rate: s.runs.successRate,
+    per_day: s.runs.perDay.map((d) => ({ date: isoDay(d.day), runs: d.runs, failures: d.failures })),
+  },
 });
+
+/** A UTC day (days since the epoch) as YYYY-MM-DD. */
+const isoDay = (day: number) => new Date(day * 86400_000).toISOString().slice(0, 10);
 
 export const archiveJson = (a: ArchiveView) => ({
   uuid: a.uuid, store_key: a.storeKey, taken_at: formatTime(a.takenAt), expires_at: formatTime(a.expiresAt),

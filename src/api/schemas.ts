@@ -402,6 +402,8 @@ export const StatisticsJson = v.object({
   stores: v.array(v.object({
     uuid: Uuid, name: v.nullable(v.string()), plugin: v.nullable(v.string()), archives: v.number(), bytes: v.number(),
     added_per_day: v.number(), growth_per_day: v.number(), by_status: v.record(v.string(), Totals),
+    used_per_day: v.pipe(v.array(v.object({ date: v.string(), bytes: v.number() })),
+      v.description("Bytes held at the end of each UTC day of the window, oldest first (today: now)")),
   })),
   targets: v.array(v.object({
     uuid: Uuid, name: v.nullable(v.string()), plugin: v.nullable(v.string()), archives: v.number(), bytes: v.number(), last_taken_at: NullableTime,
@@ -409,6 +411,10 @@ export const StatisticsJson = v.object({
   failing_jobs: v.array(v.object({
     uuid: Uuid, name: v.string(), target_name: v.string(), store_name: v.string(), failed_at: Time, task_uuid: Uuid, error: v.nullable(v.string()),
   })),
+  runs: v.pipe(v.object({
+    runs: v.number(), failures: v.number(), success_rate: v.pipe(v.nullable(v.number()), v.description("0 to 1; null without runs")),
+    per_day: v.array(v.object({ date: v.string(), runs: v.number(), failures: v.number() })),
+  }), v.description("Backups of every job that ended (done or failed) in the window, and per UTC day, every day, oldest first")),
 });
 export const CopyJson = v.object({
   uuid: Uuid, store_uuid: Uuid, store_name: v.nullable(v.string()), store_plugin: v.nullable(v.string()),

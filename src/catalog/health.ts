@@ -40,6 +40,14 @@ const FINISHED = ["done", "failed", "canceled"] as const;
 // one plain scan costs less than a huge IN list.
 const MAX_IN = 500;
 
+/** What a store took in and lost to the purger on one UTC day (bytes). */
+export interface StoreDay { store: string; day: number; added: number; purged: number }
+
+/** Backups (of every job) that ended on one UTC day: how many, and how many failed. */
+export interface RunDay { day: number; runs: number; failures: number }
+
+const DAY = sql.raw("86400");
+
 /** The figures of a job's runs in a window, as the catalog totals them. */
 export interface WindowStats {
   runs: number;
@@ -175,6 +183,42 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
       const rows = await db.select({ store: archives.storeUuid, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
         .where(and(eq(archives.status, "purged"), gte(archives.purgedAt, since))).groupBy(archives.storeUuid);
       return new Map(rows.map((r) => [r.store, num(r.bytes)]));
+    },
+
+    /**
+     * Bytes each store took in (archives taken, whatever became of them) and
+     * bytes purged from it, per UTC day (days since the epoch) from `since` on: what
+     * a store's used space over time is rebuilt from, backwards from its total now.
+     * Two grouped range scans: archives_taken and archives_status_purged.
+     */
+    async storeDays(since: number): Promise<StoreDay[]> {
+      const takenDay = sql<number>`${archives.takenAt} / ${DAY}`;
+      const purgedDay = sql<number>`${archives.purgedAt} / ${DAY}`;
+      const [added, purged] = await Promise.all([
+        db.select({ store: archives.storeUuid, day: takenDay, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
+          .where(gte(archives.takenAt, since)).groupBy(archives.storeUuid, takenDay),
+        db.select({ store: archives.storeUuid, day: purgedDay, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
+          .where(and(eq(archives.status, "purged"), gte(archives.purgedAt, since))).groupBy(archives.storeUuid, purgedDay),
+      ]);
+      const out = new Map<string, StoreDay>();
+      const at = (store: string, day: number) => {
+        const key = `${store} ${day}`;
+        let d = out.get(key);
+        if (!d) out.set(key, (d = { store, day, added: 0, purged: 0 }));
+        return d;
+      };
+      for (const r of added) at(r.store, num(r.day)).added += num(r.bytes);
+      for (const r of purged) at(r.store, num(r.day)).purged += num(r.bytes);
+      return [...out.values()];
+    },
+
+    /** Backups that ended (done or failed) per UTC day from `since` on; one range scan of tasks_op_stopped. */
+    async runDays(since: number): Promise<RunDay[]> {
+      const day = sql<number>`${tasks.stoppedAt} / ${DAY}`;
+      const rows = await db.select({ day, runs: count(), failures: sql<number>`sum(CASE WHEN ${tasks.status} = 'failed' THEN 1 ELSE 0 END)` })
+        .from(tasks).where(and(eq(tasks.op, "backup"), gte(tasks.stoppedAt, since), inArray(tasks.status, ["done", "failed"])))
+        .groupBy(day);
+      return rows.map((r) => ({ day: num(r.day), runs: num(r.runs), failures: num(r.failures) })).sort((a, b) => a.day - b.day);
     },
 
     /** How many tasks there are of each status. */

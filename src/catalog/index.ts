@@ -60,7 +60,7 @@ export { isPostgresUrl, redactUrl, nowSeconds } from "./open.ts";
 export * from "./rows.ts";
 export type { JobView, JobFilter, JobInput, JobScheduling } from "./jobs.ts";
 export type { ArchiveView, ArchiveFilter, ArchiveSort } from "./archives.ts";
-export type { Run, ArchiveTotal, WindowStats } from "./health.ts";
+export type { Run, ArchiveTotal, WindowStats, StoreDay, RunDay } from "./health.ts";
 export type { ArchiveObject } from "./archive-objects.ts";
 export { EXTERNAL_PRODUCER_PLUGIN } from "./archive-objects.ts";
 export type { EndpointSealer, EndpointKind, StoredEndpoint } from "./endpoints.ts";

@@ -2,6 +2,7 @@
 // module finds the command in argv, parses its flags, runs it, and turns failures
 // into one line on stderr and an exit code. The commands live in commands/.
 import { parseArgs } from "../args.ts";
+import { nearest, tolerance } from "../edit-distance.ts";
 import { Ctx, GLOBAL_SPECS, type Command } from "./command.ts";
 import { CliError, EXIT, UsageError } from "./errors.ts";
 import { archiveCommands } from "./commands/archives.ts";
@@ -50,6 +51,35 @@ function find(words: string[]): { command: Command; used: number } | undefined {
     if (command && words.slice(1, 1 + n).length === n) return { command, used: 1 + n };
   }
   return undefined;
+}
+
+/** The words people type for the nouns this verb takes ("jobs", "job", "retention"): plurals first for list, singulars first for the rest (nearest() keeps the first of a tie). */
+function nounWords(verb: string): string[] {
+  const wanted = new Set(COMMANDS.filter((c) => c.verb === verb && c.noun).map((c) => c.noun!));
+  const plural = (w: string) => Number(w !== NOUNS[w]);
+  return Object.keys(NOUNS).filter((w) => wanted.has(NOUNS[w]!))
+    .sort((a, b) => (verb === "list" ? plural(b) - plural(a) : plural(a) - plural(b)));
+}
+
+/**
+ * The command a mistyped one most likely meant: the verb corrected if it is no
+ * verb ("lsit" → list), then the noun ("jbos" → jobs) among those that verb
+ * takes. Undefined when nothing is near enough.
+ */
+export function suggestion(words: string[]): string | undefined {
+  const typed = (words[0] ?? "").toLowerCase();
+  if (!typed) return undefined;
+  const verbs = [...new Set(COMMANDS.map((c) => c.verb))];
+  const verb = CLI_VERBS.has(typed) ? verbOf(typed) : nearest(typed, verbs, tolerance(typed));
+  if (!verb) return undefined;
+  const single = byKey.get(verb);
+  if (single && !single.noun) return verb;
+  const rest = words.slice(1).join(" ").toLowerCase();
+  const choices = nounWords(verb);
+  if (!rest) return verb === typed ? undefined : verb;
+  if (NOUNS[rest] && byKey.has(`${verb} ${NOUNS[rest]}`)) return `${verb} ${rest}`;
+  const noun = nearest(rest, choices, tolerance(rest)) ?? nearest(words[1]!.toLowerCase(), choices, tolerance(words[1]!));
+  return noun ? `${verb} ${noun}` : verb === typed ? undefined : verb;
 }
 
 const GLOBAL_HELP: [string, string][] = [
@@ -124,8 +154,10 @@ export async function runCli(argv: string[]): Promise<number> {
       }
       const verb = verbOf(words[0] ?? "");
       const nouns = COMMANDS.filter((c) => c.verb === verb).map((c) => c.noun);
-      if (nouns.length) throw new UsageError(`shield ${verb} what? One of: ${nouns.join(", ")} (shield ${verb} --help)`);
-      throw new UsageError(`unknown command "${words.join(" ")}"; run 'shield help'`);
+      const guess = suggestion(words);
+      const mean = guess ? `; did you mean \`${guess}\`?` : "";
+      if (nouns.length) throw new UsageError(`shield ${verb} what? One of: ${nouns.join(", ")}${mean}${guess ? "" : ` (shield ${verb} --help)`}`);
+      throw new UsageError(`unknown command "${words.join(" ")}"${mean || "; run 'shield help'"}`);
     }
     const { command, used } = found;
     const parsed = parseArgs([...pre, ...argv.slice(i + used)], [...GLOBAL_SPECS, ...(command.specs ?? [])]);

@@ -1,9 +1,11 @@
 // Wherever a UUID is expected the CLI takes a name or a UUID prefix too. A full
 // UUID goes straight to the API; anything else is looked up in the kind's list:
 // an exact name first (names are unique per kind), then names ignoring case and
-// UUID prefixes. More than one candidate is an error that lists them.
+// UUID prefixes. More than one candidate is an error that lists them; so is no
+// candidate, with the names the text begins or is a typo of.
 import type { Api } from "./client.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { nearest, tolerance } from "../edit-distance.ts";
 
 export interface Kind {
   /** As people say it: "target", "retention policy". */
@@ -61,11 +63,29 @@ export async function resolve(api: Api, kind: Kind, text: string): Promise<any> 
   const matches = all.filter((o) => (kind.named && String(o.name).toLowerCase() === lower) || String(o.uuid).startsWith(lower));
   if (matches.length === 1) return matches[0];
   const listCmd = `shield list ${kind.plural}`;
-  if (!matches.length) {
-    throw new CliError(`no ${kind.name} ${kind.named ? `named "${t}" or ` : ""}with a UUID starting "${t}" (see ${listCmd})`);
+  const lines = (found: any[]) => found.map((o) => `  ${o.uuid}  ${kind.describe(o)}`).join("\n");
+  if (matches.length > 1) {
+    throw new CliError(`"${t}" is ambiguous: it matches ${matches.length} ${kind.plural}; give ${kind.named ? "the exact name or " : ""}more of the UUID:\n${lines(matches)}`);
   }
-  const lines = matches.map((o) => `  ${o.uuid}  ${kind.describe(o)}`);
-  throw new CliError(`"${t}" is ambiguous: it matches ${matches.length} ${kind.plural}; give ${kind.named ? "the exact name or " : ""}more of the UUID:\n${lines.join("\n")}`);
+  // No name is it: the names it begins (or is part of), else the one it is a typo of.
+  // Never taken for the user: a delete must name exactly what it deletes.
+  const near = kind.named ? nearNames(all, t) : [];
+  if (near.length > 1) {
+    throw new CliError(`no ${kind.name} is named "${t}", and ${near.length} ${kind.plural} have names like it; give the exact name:\n${lines(near)}`);
+  }
+  if (near.length === 1) throw new CliError(`no ${kind.name} is named "${t}"; did you mean "${near[0].name}"?\n${lines(near)}`);
+  throw new CliError(`no ${kind.name} ${kind.named ? `named "${t}" or ` : ""}with a UUID starting "${t}" (see ${listCmd})`);
+}
+
+/** The objects whose names start with or contain the text (ignoring case), else the one its nearest typo names. */
+function nearNames(all: any[], text: string): any[] {
+  const lower = text.toLowerCase();
+  const starting = all.filter((o) => String(o.name).toLowerCase().startsWith(lower));
+  if (starting.length) return starting;
+  const containing = lower.length >= 3 ? all.filter((o) => String(o.name).toLowerCase().includes(lower)) : [];
+  if (containing.length) return containing;
+  const name = nearest(text, all.map((o) => String(o.name)), tolerance(text));
+  return name === undefined ? [] : all.filter((o) => o.name === name);
 }
 
 export async function resolveUuid(api: Api, kind: Kind, text: string): Promise<string> {

@@ -1,7 +1,7 @@
 // Job health and statistics, from the catalog's aggregate reads (catalog/health.ts):
 // each job's last run, next run and the figures of its runs over a window, and
 // the totals per store and target. A list of jobs costs two queries, whatever its length.
-import type { ArchiveTotal, Catalog, JobFilter, JobView, OptionalPage, Run, WindowStats } from "../catalog/index.ts";
+import type { ArchiveTotal, Catalog, JobFilter, JobView, OptionalPage, Run, RunDay, StoreDay, WindowStats } from "../catalog/index.ts";
 import { scheduleRun } from "../api/next-run.ts";
 import { daemonZone } from "../scheduler/zone.ts";
 import { parseTimespec } from "../scheduler/timespec.ts";
@@ -112,6 +112,8 @@ export interface StoreFigures {
   byStatus: Record<string, { archives: number; bytes: number }>;
   /** Over the window: bytes stored per day, and that less the bytes purged per day. */
   addedPerDay: number; growthPerDay: number;
+  /** Bytes held at the end of each UTC day of the window, oldest first (today: now). */
+  usedPerDay: { day: number; bytes: number }[];
 }
 
 export interface TargetFigures {
@@ -126,6 +128,37 @@ export interface Statistics {
   targets: TargetFigures[];
   /** Jobs whose last run failed, most recent failure first. */
   failing: { job: JobView; run: Run }[];
+  /** Backups of every job that ended in the window, and per UTC day (every day, oldest first). */
+  runs: { runs: number; failures: number; successRate: number | null; perDay: RunDay[] };
+}
+
+const DAY_S = 86400;
+
+/** The UTC days a window covers, oldest first: from the one it starts in to today. */
+export function windowDays(windowS: number, nowMs: number): number[] {
+  const now = Math.floor(nowMs / 1000);
+  const first = Math.floor((now - windowS) / DAY_S);
+  const last = Math.floor(now / DAY_S);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/**
+ * A store's bytes held at the end of each day, rebuilt backwards from what it
+ * holds now: at the end of day d it held what it holds now, less what was taken
+ * after d, plus what was purged after d (an archive both taken and purged after d
+ * counts in neither, as it should).
+ */
+export function usedPerDay(heldNow: number, changes: StoreDay[], days: number[]): { day: number; bytes: number }[] {
+  const out: { day: number; bytes: number }[] = [];
+  let used = heldNow;
+  const byDay = new Map<number, StoreDay>(changes.map((c) => [c.day, c]));
+  for (let i = days.length - 1; i >= 0; i--) {
+    const d = days[i]!;
+    out.push({ day: d, bytes: Math.max(0, used) });
+    const c = byDay.get(d);
+    if (c) used = used - c.added + c.purged;
+  }
+  return out.reverse();
 }
 
 /** Totals of archive rows by store and target (held: not purged). */
@@ -136,13 +169,13 @@ export function storeAndTargetFigures(
   const days = windowS / 86400;
   const storeOut = new Map<string, StoreFigures>();
   const targetOut = new Map<string, TargetFigures>();
-  for (const s of stores) storeOut.set(s.uuid, { uuid: s.uuid, name: s.name, plugin: s.plugin, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 });
+  for (const s of stores) storeOut.set(s.uuid, { uuid: s.uuid, name: s.name, plugin: s.plugin, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0, usedPerDay: [] });
   for (const x of targets) targetOut.set(x.uuid, { uuid: x.uuid, name: x.name, plugin: x.plugin, archives: 0, bytes: 0, lastTakenAt: null });
   const added = new Map<string, number>();
   for (const r of totals) {
     // A store or target deleted since: its archives still count, under its uuid.
     let s = storeOut.get(r.store);
-    if (!s) storeOut.set(r.store, (s = { uuid: r.store, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 }));
+    if (!s) storeOut.set(r.store, (s = { uuid: r.store, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0, usedPerDay: [] }));
     const st = (s.byStatus[r.status] ??= { archives: 0, bytes: 0 });
     st.archives += r.archives;
     st.bytes += r.bytes;
@@ -168,15 +201,23 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, purged, stores, targets, jobs, last] = await Promise.all([
+  const [totals, purged, stores, targets, jobs, last, storeDays, runDays] = await Promise.all([
     catalog.health.archiveTotals(since), catalog.health.purgedSince(since),
     catalog.stores.list(), catalog.targets.list(), catalog.jobs.list(), catalog.health.lastRuns(),
+    catalog.health.storeDays(since), catalog.health.runDays(since),
   ]);
   const figures = storeAndTargetFigures(totals, purged, windowS, stores, targets);
+  const days = windowDays(windowS, nowMs);
+  for (const s of figures.stores) s.usedPerDay = usedPerDay(s.bytes, storeDays.filter((d) => d.store === s.uuid), days);
+  const ran = new Map(runDays.map((d) => [d.day, d]));
+  const perDay = days.map((day) => ran.get(day) ?? { day, runs: 0, failures: 0 });
+  const runCount = runDays.reduce((n, d) => n + d.runs, 0);
+  const failures = runDays.reduce((n, d) => n + d.failures, 0);
+  const runs = { runs: runCount, failures, successRate: runCount ? (runCount - failures) / runCount : null, perDay };
   const failing = jobs.flatMap((job) => {
     const run = last.get(job.uuid);
     return run?.status === "failed" ? [{ job, run }] : [];
   }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt);
   const held = figures.stores.reduce((a, s) => ({ archives: a.archives + s.archives, bytes: a.bytes + s.bytes }), { archives: 0, bytes: 0 });
-  return { windowS, totals: { ...held, jobs: jobs.length, failingJobs: failing.length }, ...figures, failing };
+  return { windowS, totals: { ...held, jobs: jobs.length, failingJobs: failing.length }, ...figures, failing, runs };
 }

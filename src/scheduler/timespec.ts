@@ -11,6 +11,7 @@
  */
 import { Cron } from "croner";
 import { canonicalZone, daemonZone, instantOf } from "./zone.ts";
+import { nearest } from "../edit-distance.ts";
 
 export { daemonZone } from "./zone.ts";
 
@@ -359,30 +360,6 @@ const BEFORE_WORDS = new Set(["til", "till", "until", "to", "before"]);
 const MINUTE_UNITS = new Set(["minute", "minutes", "min", "mins"]);
 const HOUR_UNITS = new Set(["hour", "hours", "hr", "hrs"]);
 const TIME_EXAMPLE = "a time of day like 4am, 5:35pm or 16:30";
-
-function nearest(word: string, candidates: string[], max = 2): string | undefined {
-  let best: string | undefined;
-  let bestDistance = max + 1;
-  const w = word.toLowerCase();
-  for (const c of candidates) {
-    if (Math.abs(c.length - w.length) >= bestDistance) continue;
-    const d = distance(w, c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-/** Levenshtein distance; words here are short, the quadratic table is fine. */
-function distance(a: string, b: string): number {
-  if (a.length > 40 || b.length > 40) return Infinity;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 class EnglishParser {
   private pos = 0;

@@ -91,7 +91,8 @@ export function archivePages(app: Hono<WebEnv>): void {
     const uuid = param(c, "uuid");
     const r = await s.api.send<{ task_uuid: string }>("POST", `/v1/archive/${uuid}/restore`, { target: f.target || undefined, owner: s.user.name });
     if (!r.ok) return seeOther(c, `/archives/${uuid}`, `Not restored: ${r.error}`, "error");
-    return seeOther(c, `/tasks/${r.data.task_uuid}`, "Restore started.");
+    // No flash: the task page says how the restore stands, and follows it to its outcome.
+    return seeOther(c, `/tasks/${r.data.task_uuid}?started=1`);
   });
 
   app.get("/archives/:uuid/delete", async (c) => {

@@ -1,11 +1,16 @@
 // The UI's static files, embedded in the binary: htmx (from the pinned htmx.org
-// package), Shield's stylesheet and its one small script. No CDN: the page never
+// package), uPlot for the charts (the pinned uplot package, with its stylesheet),
+// Shield's stylesheets and its two small scripts. No CDN: the page never
 // asks anything of another host. Each URL holds a hash of the content, so it can
 // be cached forever and a new binary's files are fetched afresh.
 import type { Hono } from "hono";
 import htmxSource from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "../../views/static/shield.css" with { type: "text" };
 import script from "../../views/static/shield.js" with { type: "text" };
+import uplotSource from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
+import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
+import chartsCss from "../../views/static/charts.css" with { type: "text" };
+import chartsScript from "../../views/static/charts.js" with { type: "text" };
 
 interface Asset { path: string; body: string; type: string }
 
@@ -18,6 +23,10 @@ export const assets = {
   htmx: asset("htmx.min.js", htmxSource, "text/javascript; charset=utf-8"),
   css: asset("shield.css", css, "text/css; charset=utf-8"),
   script: asset("shield.js", script, "text/javascript; charset=utf-8"),
+  uplot: asset("uPlot.iife.min.js", uplotSource, "text/javascript; charset=utf-8"),
+  // uPlot's rules first, so ours (charts.css) win where they meet.
+  chartsCss: asset("charts.css", `${uplotCss}\n${chartsCss}`, "text/css; charset=utf-8"),
+  charts: asset("charts.js", chartsScript, "text/javascript; charset=utf-8"),
 };
 
 export function serveAssets(app: Hono): void {

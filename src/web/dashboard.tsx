@@ -80,7 +80,7 @@ export function dashboardPages(app: Hono<WebEnv>): void {
     const att = await attention(s.api, jobs);
     return page(c, { title: "Dashboard", section: "dashboard" },
       <Dashboard me={me(s)} attention={att.list} overdueKnown={att.overdueKnown} running={running} names={names} archives={archives}
-        usage={usage(stats)} totals={stats.totals} />);
+        usage={usage(stats)} totals={stats.totals} stats={stats} />);
   });
 
   app.get("/dashboard/running", async (c) => {

@@ -4,10 +4,14 @@ import type { Hono } from "hono";
 import type { Archive, Job, Retention, Schedule, Store, Target, Task } from "../../views/types.ts";
 import { JobDetail, JobForm, JobList, type JobChoices, type JobFilter } from "../../views/jobs.tsx";
 import { Confirm } from "../../views/confirm.tsx";
+import type { HistoryRun } from "../../views/charts.tsx";
 import { qs, type ApiClient } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm, type Form } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+
+/** How many of a job's runs its page draws. */
+const HISTORY = 60;
 
 export async function jobChoices(api: ApiClient): Promise<JobChoices> {
   const [targets, stores, schedules, retention] = await Promise.all([
@@ -70,12 +74,14 @@ export function jobPages(app: Hono<WebEnv>): void {
   app.get("/jobs/:uuid", async (c) => {
     const s = c.get("session");
     const job = await s.api.get<Job>(`/v1/job/${param(c, "uuid")}`);
-    const [tasks, archives] = await Promise.all([
+    const [tasks, archives, history] = await Promise.all([
       s.api.get<Task[]>(`/v1/tasks${qs({ job: job.uuid, limit: 10 })}`),
       s.api.get<Archive[]>(`/v1/archives${qs({ job: job.uuid, limit: 10 })}`),
+      // The charts' figures: the last HISTORY runs, newest first.
+      s.api.get<HistoryRun[]>(`/v1/job/${job.uuid}/history${qs({ limit: HISTORY })}`),
     ]);
     return page(c, { title: `Job ${job.name}`, section: "jobs" },
-      <JobDetail me={me(s)} job={job} tasks={tasks} archives={archives}
+      <JobDetail me={me(s)} job={job} tasks={tasks} archives={archives} history={history}
         names={{ [job.uuid]: job.name }} />);
   });
 
@@ -104,7 +110,8 @@ export function jobPages(app: Hono<WebEnv>): void {
     const uuid = param(c, "uuid");
     const r = await s.api.send<{ task_uuid: string }>("POST", `/v1/job/${uuid}/run`, { owner: s.user.name });
     if (!r.ok) return seeOther(c, `/jobs/${uuid}`, `Not run: ${r.error}`, "error");
-    return seeOther(c, `/tasks/${r.data.task_uuid}`, "Backup started.");
+    // No flash: the task page says how the backup stands, and follows it to its outcome.
+    return seeOther(c, `/tasks/${r.data.task_uuid}?started=1`);
   });
 
   for (const action of ["pause", "unpause"] as const) {

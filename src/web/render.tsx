@@ -11,7 +11,10 @@ import { cookieOptions, type Session } from "./session.ts";
 export type WebEnv = { Variables: { session: Session } };
 export type WebContext = Context<WebEnv>;
 
-export const assetPaths = { htmx: assets.htmx.path, css: assets.css.path, script: assets.script.path };
+export const assetPaths = {
+  htmx: assets.htmx.path, css: assets.css.path, script: assets.script.path,
+  uplot: assets.uplot.path, chartsCss: assets.chartsCss.path, charts: assets.charts.path,
+};
 
 const FLASH_COOKIE = "shield_flash";
 

@@ -39,13 +39,14 @@ export function taskPages(app: Hono<WebEnv>): void {
       const target = await s.api.find<{ uuid: string; name: string }>(`/v1/target/${task.target_uuid}`);
       if (target) subject = { href: `/targets/${target.uuid}`, label: `into target ${target.name}` };
     }
-    return page(c, { title: `Task ${task.type}`, section: "tasks" }, <TaskDetail me={me(s)} task={task} subject={subject} />);
+    return page(c, { title: `Task ${task.type}`, section: "tasks" },
+      <TaskDetail me={me(s)} task={task} subject={subject} started={c.req.query("started") === "1"} />);
   });
 
   app.get("/tasks/:uuid/live", async (c) => {
     const s = c.get("session");
     const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
-    return fragment(c, <TaskLive me={me(s)} task={task} />);
+    return fragment(c, <TaskLive me={me(s)} task={task} started={c.req.query("started") === "1"} />);
   });
 
   app.post("/tasks/:uuid/cancel", async (c) => {

@@ -159,9 +159,39 @@ for (const dialect of dialects) {
           // 1000 + 2000 + 3000 + the purged 7000 taken in 30 days; 7000 purged in them.
           added_per_day: Math.round(13000 / 30), growth_per_day: Math.round(6000 / 30),
           by_status: { valid: { archives: 4, bytes: 6500 }, purged: { archives: 1, bytes: 7000 } },
+          used_per_day: expect.any(Array),
         });
         expect(stores["other store"]).toMatchObject({ archives: 2, bytes: 61, added_per_day: 2, growth_per_day: 2 });
         expect(s.totals).toEqual({ archives: 6, bytes: 6561, jobs: 4, failing_jobs: 1 });
+      });
+
+      test("used_per_day: what each store held at the end of each UTC day, as the archives' times say; runs per day", async () => {
+        const s = (await call(api, "GET", "/v1/statistics", 200, { as: "viewer" })).json;
+        const store = s.stores.find((x: any) => x.name === "main store");
+        // Counted forwards from the archives (the API rebuilds it backwards from today's total).
+        const held = [
+          { taken: now - 40 * DAY - 10, size: 500 }, { taken: now - 3 * DAY - 60, size: 1000 }, { taken: now - 2 * DAY - 120, size: 2000 },
+          { taken: now - DAY - 90, size: 3000 }, { taken: now - 20 * DAY, size: 7000, purged: now - DAY },
+        ];
+        const first = Math.floor((now - 30 * DAY) / DAY), last = Math.floor(now / DAY);
+        const expected = [];
+        for (let d = first; d <= last; d++) {
+          const end = Math.min((d + 1) * DAY - 1, now);
+          const bytes = held.filter((a) => a.taken <= end && !(a.purged !== undefined && a.purged <= end)).reduce((n, a) => n + a.size, 0);
+          expected.push({ date: new Date(d * DAY * 1000).toISOString().slice(0, 10), bytes });
+        }
+        expect(store.used_per_day).toEqual(expected);
+        expect(store.used_per_day.at(-1).bytes).toBe(store.bytes);
+        // Backups that ended in the window: d3, d2, d1, the failed one and files' (canceled ones are no run; "old" is outside).
+        expect(s.runs).toMatchObject({ runs: 5, failures: 1, success_rate: 0.8 });
+        expect(s.runs.per_day).toHaveLength(last - first + 1);
+        const perDay = Object.fromEntries(s.runs.per_day.filter((d: any) => d.runs).map((d: any) => [d.date, [d.runs, d.failures]]));
+        const want: Record<string, number[]> = {};
+        for (const [at, failed] of [[now - 3 * DAY, 0], [now - 2 * DAY, 0], [now - DAY, 0], [now - 3600, 1], [now - 7200, 0]] as const) {
+          const day = fmt(at).slice(0, 10);
+          want[day] = [(want[day]?.[0] ?? 0) + 1, (want[day]?.[1] ?? 0) + failed];
+        }
+        expect(perDay).toEqual(want);
       });
 
       test("per target, and the jobs whose last run failed with its error", async () => {

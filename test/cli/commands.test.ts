@@ -226,7 +226,8 @@ describe("jobs, runs, archives and tasks", () => {
     expect(shown).toMatch(/Log:\n  \d{4}-/);
     expect((await ok("show", "task", r.task_uuid, "--json")).json()).toEqual(await api("GET", `/v1/task/${r.task_uuid}`));
     expect((await ok("list", "tasks", "--job", "bytes-nightly", "--status", "done", "--json")).json()).toHaveLength(2);
-    expect((await ok("list", "tasks")).stdout).toContain("(no pending or running tasks");
+    // Nothing runs now: plain `list tasks` shows the latest finished ones.
+    expect((await ok("list", "tasks")).stdout).toMatch(new RegExp(`${r.task_uuid.slice(0, 8)}\\s+backup\\s+done\\s+admin\\s+bytes-nightly`));
   });
 
   test("annotate, restore (--to another target) and delete an archive", async () => {
@@ -274,10 +275,11 @@ describe("jobs, runs, archives and tasks", () => {
 
   test("job health: last and next run in list jobs, show job, the failed task's error, statistics, archive search", async () => {
     const listed = (await ok("list", "jobs")).stdout.split("\n");
-    expect(listed[0]).toMatch(/Last run \(UTC\)\s+Next run \(UTC\)\s+OK \(30d\)$/);
-    expect(listed.find((l) => l.includes("dies"))).toMatch(/FAILED \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+0%$/);
-    expect(listed.find((l) => l.includes("bytes-nightly"))).toMatch(/done \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+100%$/);
+    expect(listed[0]).toMatch(/Last run \(UTC\)\s+Next run \(UTC\)\s+OK \(30d\)\s+Last error$/);
     const error = "target backup failed (exit 1): died mid-stream";
+    // Last run: status, when, how long, what it stored; next run; a failure's error line.
+    expect(listed.find((l) => l.includes("dies"))).toMatch(/FAILED \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+s\s+- \(paused\)\s+0%\s+target backup failed \(exit 1\): died mid-stream$/);
+    expect(listed.find((l) => l.includes("bytes-nightly"))).toMatch(/done \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+s, \d+ KiB\s+- \(paused\)\s+100%\s+-$/);
     expect((await ok("show", "job", "dies")).stdout).toContain(`Last error:   ${error}\n`);
     const failed = (await ok("list", "tasks", "--job", "dies", "--all", "--json")).json()[0];
     expect(failed.error).toBe(error);
@@ -352,6 +354,64 @@ describe("names and UUID prefixes", () => {
     const full = await run("show", "job", "00000000-0000-4000-8000-000000000000");
     expect(full.status).toBe(3);
     expect(full.stderr).toMatch(/^shield: .*00000000-0000-4000-8000-000000000000.*\n$/);
+  });
+});
+
+describe("suggestions, names and candidates", () => {
+  test("a mistyped command, noun or flag: did you mean", async () => {
+    const cases: [string[], unknown][] = [
+      [["lsit", "jobs"], 'shield: unknown command "lsit jobs"; did you mean `list jobs`?\n'],
+      [["deamon"], 'shield: unknown command "deamon"; did you mean `daemon`?\n'],
+      [["list", "jbos"], expect.stringMatching(/^shield: shield list what\? One of: target, store, .*; did you mean `list jobs`\?\n$/)],
+      [["craete", "target"], 'shield: unknown command "craete target"; did you mean `create target`?\n'],
+      [["shwo", "job", "slow"], 'shield: unknown command "shwo job slow"; did you mean `show job`?\n'],
+      [["run", "job", "slow", "--folow"], "shield: unknown option --folow; did you mean --follow?\n"],
+      [["list", "tasks", "--stauts", "failed"], "shield: unknown option --stauts; did you mean --status?\n"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(...args);
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 1, stderr: message as string });
+    }
+    // Nothing near: no guess.
+    expect((await run("frobnicate")).stderr).toBe(`shield: unknown command "frobnicate"; run 'shield help'\n`);
+  });
+
+  test("show task names the job, target and store", async () => {
+    const task = (await ok("list", "tasks", "--job", "bytes-nightly", "--status", "done", "--json")).json()[0];
+    const shown = (await ok("show", "task", task.uuid.slice(0, 8))).stdout;
+    expect(shown).toContain(`Job:        bytes-nightly (${task.job_uuid})\n`);
+    expect(shown).toContain(`Target:     bytes (${task.target_uuid})\n`);
+    expect(shown).toContain(`Store:      disk (${task.store_uuid})\n`);
+  });
+
+  test("list tasks: what runs, then the latest finished; --status picks one state", async () => {
+    const plain = (await ok("list", "tasks")).stdout.split("\n");
+    expect(plain[0]).toMatch(/^UUID\s+Type\s+Status/);
+    expect(plain.some((l) => /\sdone\s/.test(l))).toBe(true);
+    expect(plain.filter((l) => /^[0-9a-f]{8}/.test(l)).length).toBeLessThanOrEqual(10);
+    const failed = (await ok("list", "tasks", "--status", "canceled", "--json")).json();
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((t: any) => t.status === "canceled")).toBe(true);
+    expect((await ok("list", "tasks", "--status", "canceled")).stdout).not.toMatch(/\sdone\s/);
+  });
+
+  test("a name that is not one: every command lists the names like it, and never picks one", async () => {
+    const a = (await ok("create", "job", "--name", "uxdemo-a", "--target", "bytes", "--store", "disk", "--schedule", "nightly", "--retention", "month", "--paused", "--json")).json().uuid;
+    const b = (await ok("create", "job", "--name", "uxdemo-b", "--target", "bytes", "--store", "disk", "--schedule", "nightly", "--retention", "month", "--paused", "--json")).json().uuid;
+    for (const args of [["show", "job", "uxdemo"], ["run", "job", "uxdemo"], ["delete", "job", "uxdemo", "-y"], ["pause", "job", "UXDEMO"], ["list", "tasks", "--job", "uxdemo"]]) {
+      const r = await run(...args);
+      expect({ args, status: r.status }).toEqual({ args, status: 3 });
+      expect(r.stderr).toStartWith('shield: no job is named "');
+      expect(r.stderr).toContain("2 jobs have names like it; give the exact name:\n");
+      expect(r.stderr).toContain(`  ${a}  uxdemo-a (bytes → disk)\n`);
+      expect(r.stderr).toContain(`  ${b}  uxdemo-b (bytes → disk)\n`);
+    }
+    expect((await api("GET", "/v1/jobs")).map((j: any) => j.name)).toContain("uxdemo-a");
+    // One like it: named, not taken.
+    const typo = await run("show", "target", "byets");
+    expect([typo.status, typo.stderr]).toEqual([3, expect.stringMatching(/^shield: no target is named "byets"; did you mean "bytes"\?\n  [0-9a-f-]{36}  bytes \(bytes-target\)\n$/)]);
+    await ok("delete", "job", "uxdemo-a", "-y");
+    await ok("delete", "job", "uxdemo-b", "-y");
   });
 });
 

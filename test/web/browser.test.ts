@@ -185,7 +185,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     expect(await page.getByText("This job has not run yet.").count()).toBe(1);
     await b.shot("job");
     await page.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     // No reload: htmx polls the task until it ends.
     await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 60_000 });
     expect(await page.locator("pre.log").innerText()).toContain("backed up");
@@ -221,7 +221,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     expect(await page.content()).not.toContain(PG_SECRET);
     await b.shot("restore-confirm");
     await page.getByRole("button", { name: "Restore and overwrite shop-copy" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 60_000 });
     await b.shot("restore-done");
     const other = postgres(srcUrl.replace(/\/[^/]+$/, `/${otherDb}`), { max: 1, onnotice: () => {} });
@@ -269,7 +269,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await page.getByRole("button", { name: "Create job" }).click();
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
     await page.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: "running" }).waitFor({ timeout: 30_000 });
     // The dashboard lists it as running now.
     const dash = await b.context.newPage();
@@ -315,7 +315,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await page.getByRole("button", { name: "Create job" }).click();
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
     await page.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     const words = page.locator("#task-live .task-progress .progress");
     await words.filter({ hasText: /dumping [\d.]+ (KiB|MiB)/ }).waitFor({ timeout: 30_000 });
     const first = await words.innerText();

@@ -475,12 +475,13 @@ describe("assets", () => {
   beforeAll(async () => ({ t, b } = await signedIn("admin")));
   afterAll(() => t.cleanup());
 
-  test("htmx, the stylesheet and the script are served from the binary with a long cache; pages name no other host", async () => {
+  test("htmx, uPlot, the stylesheets and the scripts are served from the binary with a long cache; pages name no other host", async () => {
     const page = await b.get("/");
     const urls = [...page.html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     expect(urls.filter((u) => /^(https?:)?\/\//.test(u))).toEqual([]);
     const statics = urls.filter((u) => u.startsWith("/static/"));
-    expect(statics).toHaveLength(3);
+    // htmx, shield.css, shield.js; uPlot, charts.css (uPlot's rules and ours), charts.js.
+    expect(statics).toHaveLength(6);
     for (const u of statics) {
       const r = await b.get(u);
       expect(r.status).toBe(200);
@@ -488,6 +489,7 @@ describe("assets", () => {
     }
     const htmx = await b.get(statics.find((u) => u.endsWith("htmx.min.js"))!);
     expect(htmx.html).toContain('version:"2.');
+    expect((await b.get(statics.find((u) => u.endsWith("uPlot.iife.min.js"))!)).html).toContain("uPlot");
     expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
   });
 });

@@ -62,10 +62,17 @@ const FIELDS: Field[] = [
 
 const job = (ctx: Ctx) => resolve(ctx.api(), KINDS.job, ctx.arg(0));
 
-/** "done 2024-01-01 04:00:00" or "FAILED …": the last run in one cell. */
+/** "done 2024-01-01 04:00:00, 12s, 3.1 MiB" or "FAILED 2024-01-01 04:00:00, 2s": the last run in one cell. */
 function lastRunCell(r: any): string {
   if (!r) return "never";
-  return `${r.status === "failed" ? "FAILED" : r.status} ${r.stopped_at}`;
+  const figures = [r.duration === null ? "" : formatDuration(r.duration), r.size === null ? "" : formatBytes(r.size)].filter(Boolean);
+  return [`${r.status === "failed" ? "FAILED" : r.status} ${r.stopped_at}`, ...figures].join(", ");
+}
+
+/** A failed last run's error, cut to fit a table cell (show job prints it whole). */
+function errorCell(r: any): string | null {
+  if (r?.status !== "failed" || !r.error) return null;
+  return r.error.length > 60 ? `${r.error.slice(0, 59)}…` : r.error;
 }
 
 const percent = (rate: number | null | undefined) => (rate === null || rate === undefined ? "-" : `${Math.round(rate * 100)}%`);
@@ -129,8 +136,10 @@ export const jobCommands: Command[] = [
         { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name }, { title: "Paused", value: (o) => o.paused },
         { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
         { title: "Schedule", value: (o) => o.schedule }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
-        { title: "Last run (UTC)", value: (o) => lastRunCell(o.last_run) }, { title: "Next run (UTC)", value: (o) => o.next_run },
+        { title: "Last run (UTC)", value: (o) => lastRunCell(o.last_run) },
+        { title: "Next run (UTC)", value: (o) => o.next_run ?? (o.paused ? "- (paused)" : "-") },
         { title: "OK (30d)", value: (o) => percent(o.window?.success_rate) },
+        { title: "Last error", value: (o) => errorCell(o.last_run) },
       ], "(no jobs)");
     },
   },

@@ -19,6 +19,8 @@ export const statisticsCommands: Command[] = [{
     if (ctx.json) return ctx.out.data(s);
     const out = ctx.out;
     out.line(`${s.totals.archives} archives held, ${formatBytes(s.totals.bytes)}; ${s.totals.jobs} jobs, ${s.totals.failing_jobs} failing`);
+    const r = s.runs;
+    out.line(r.runs ? `Backups in the window: ${r.runs}, ${r.failures} failed (${Math.round(r.success_rate * 100)}% succeeded)` : "No backup ended in the window.");
     out.line();
     out.table(s.stores, [
       { title: "Store", value: (o: any) => o.name ?? `(deleted ${o.uuid.slice(0, 8)})` }, { title: "Plugin", value: (o: any) => o.plugin },
