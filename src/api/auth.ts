@@ -149,8 +149,8 @@ export function authRoutes(router: Router): void {
   route(router, {
     method: "post", path: "/v1/auth/sso/:name/device", tag: "auth", permission: "public", params: ProviderNameParam,
     summary: "Start an OIDC sign-in with the device authorization grant (shield login --sso)",
-    description: "Answers the code to show the user and where they enter it, and `state` to poll with. 401 when the provider does not offer the grant.",
-    response: SsoDevice, errors: [404, 503],
+    description: "Answers the code to show the user and where they enter it, and `state` to poll with. 409 when the provider does not offer the grant.",
+    response: SsoDevice, errors: [404, 409, 503],
   }, async ({ params }) => {
     const p = await providers.sso(params.name);
     const d = await users.ssoCall(() => p.device());

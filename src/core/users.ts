@@ -1,7 +1,7 @@
 // Users, their API tokens, and checking the credentials of a request.
 import { nowSeconds, type Catalog, type Role, type TokenRow, type UserRow } from "../catalog/index.ts";
 import { Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated, Unavailable } from "./errors.ts";
-import { LOCAL, ProviderUnavailable, roleRank, SsoRefused, type PasswordProvider, type ProviderRules, type SsoIdentity, type Verdict } from "./providers/index.ts";
+import { LOCAL, ProviderUnavailable, roleRank, SsoRefused, SsoUnsupported, type PasswordProvider, type ProviderRules, type SsoIdentity, type Verdict } from "./providers/index.ts";
 import { uniqueNames } from "./names.ts";
 import { SignInThrottle, type ThrottleOptions } from "./throttle.ts";
 import { isSystemOwner } from "./tasks.ts";
@@ -151,6 +151,7 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
     } catch (err) {
       if (err instanceof ProviderUnavailable) throw unavailable(err);
       if (err instanceof SsoRefused) throw new Unauthenticated(err.message);
+      if (err instanceof SsoUnsupported) throw new Conflict(err.message);
       throw err;
     }
   }

@@ -18,7 +18,7 @@ import type { PasswordProvider } from "./contract.ts";
 
 export { ProviderUnavailable, roleRank, type AuthProvider, type PasswordProvider, type Verdict } from "./contract.ts";
 export { LOCAL, PROVIDER_TYPES, type ProviderType } from "./config.ts";
-export { SsoRefused, type OidcProvider, type OidcUserData, type SsoIdentity, type CodeFlowState, type DeviceFlowState } from "./oidc.ts";
+export { SsoRefused, SsoUnsupported, type OidcProvider, type OidcUserData, type SsoIdentity, type CodeFlowState, type DeviceFlowState } from "./oidc.ts";
 
 /** Secret settings: sealed at rest, never shown. */
 const SECRET_SETTINGS = new Set(["bind_password", "client_secret"]);

@@ -48,6 +48,8 @@ export const DEFAULT_ROLE_CLAIM = "groups";
 
 /** The provider said no, or its answer failed a check (signature, audience, nonce…): a 401, with why. */
 export class SsoRefused extends Error {}
+/** The provider does not offer what was asked (the device grant): a 409, saying what to do instead. */
+export class SsoUnsupported extends Error {}
 
 /** What the web UI keeps (sealed, in a cookie) between start and finish. */
 export interface CodeFlowState { provider: string; redirect_uri: string; verifier: string; state: string; nonce: string; expires: number }
@@ -126,7 +128,7 @@ export function oidcProvider(name: string, config: OidcConfig) {
     try {
       return await f();
     } catch (err) {
-      if (err instanceof SsoRefused || err instanceof ProviderUnavailable) throw err;
+      if (err instanceof SsoRefused || err instanceof SsoUnsupported || err instanceof ProviderUnavailable) throw err;
       const e = err as Error & { code?: string; error?: string; error_description?: string; cause?: unknown };
       if (err instanceof oc.ResponseBodyError || err instanceof oc.AuthorizationResponseError) {
         throw new SsoRefused(`OIDC provider "${name}" refused the ${what}: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`);
@@ -208,7 +210,7 @@ export function oidcProvider(name: string, config: OidcConfig) {
     async device(): Promise<{ user_code: string; verification_uri: string; verification_uri_complete?: string; interval: number; expires_in: number; state: DeviceFlowState }> {
       const c = await asking("discovery", configuration);
       if (!c.serverMetadata().device_authorization_endpoint) {
-        throw new SsoRefused(`OIDC provider "${name}" does not offer the device authorization grant: sign in with the web UI, then make an API token there`);
+        throw new SsoUnsupported(`OIDC provider "${name}" does not offer the device authorization grant: sign in with the web UI, then make an API token there`);
       }
       const r = await asking("device authorization", () => oc.initiateDeviceAuthorization(c, { scope: scopes.join(" ") }));
       return {
