@@ -3,11 +3,11 @@
 // CLI shows, approved through the OP's pages), the loopback redirect, and the
 // message when a provider offers neither way the CLI can use by default.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
-import { shield } from "../helpers/cli.ts";
+import { adminToken, cliFor, shield } from "../helpers/cli.ts";
 import { freePort } from "../helpers/services.ts";
 import { driveSignIn, OIDC_CLIENT_SECRET, startOidcProvider, type TestOp } from "../helpers/oidc-provider.ts";
 
@@ -71,6 +71,26 @@ describe("shield login --sso", () => {
     await op?.stop();
     await plain?.stop();
     if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  test("admins add an oidc provider from a YAML file, the client secret on stdin; it is never shown", async () => {
+    const cli = cliFor(d, await adminToken(d, PASSWORD));
+    try {
+      const file = join(cli.config, "sso.yaml");
+      writeFileSync(file, `issuer: ${op.issuer}\nclient_id: shield-test\nrole_claim: groups\nroles:\n  admin: [shield-admins]\ndisplay_name: From the CLI\n`);
+      const made = await cli.run(["create", "provider", "--name", "clisso", "--type", "oidc", "--config-file", file, "--client-secret-stdin"], { input: `${OIDC_CLIENT_SECRET}\n` });
+      expect([made.status, made.stdout, made.stderr]).toEqual([0, "added oidc provider clisso\n", ""]);
+      const shown = await cli.run(["show", "provider", "clisso"]);
+      expect(shown.stdout).toContain("client_secret");
+      expect(shown.stdout).toContain("********");
+      expect(shown.stdout).not.toContain(OIDC_CLIENT_SECRET);
+      expect((await cli.run(["list", "providers"])).stdout).toMatch(new RegExp(`clisso\\s+oidc\\s+${op.issuer.replaceAll(".", "\\.")}`));
+      const bad = await cli.run(["create", "provider", "--name", "x", "--type", "oidc"]);
+      expect(bad.stderr).toContain("--config-file");
+      expect((await cli.run(["delete", "provider", "clisso", "-y"])).status).toBe(0);
+    } finally {
+      cli.cleanup();
+    }
   });
 
   test("several providers: --provider is needed, and a wrong one is named", async () => {

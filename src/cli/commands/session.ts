@@ -22,17 +22,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** The first line of stdin: how a script gives a password without putting it in argv. */
-async function passwordFromStdin(): Promise<string> {
+/** The first line of stdin: how a script gives a password without putting it in argv. `flag` names it in the error. */
+export async function secretFromStdin(flag = "--password-stdin"): Promise<string> {
   const text = await readStdin();
   const line = text.split(/\r?\n/)[0] ?? "";
-  if (!line) throw new UsageError("--password-stdin: stdin was empty");
+  if (!line) throw new UsageError(`${flag}: stdin was empty`);
   return line;
 }
 
 /** A password from stdin with --password-stdin, else asked for on a terminal; without one, an error. */
 export async function passwordOf(ctx: Ctx, askIt: () => Promise<string>): Promise<string> {
-  if (ctx.flag("password-stdin")) return passwordFromStdin();
+  if (ctx.flag("password-stdin")) return secretFromStdin();
   if (ctx.interactive) return askIt();
   throw new UsageError("no terminal to ask for the password on: give it on stdin with --password-stdin");
 }
