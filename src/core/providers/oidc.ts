@@ -102,7 +102,8 @@ export function oidcProvider(name: string, config: OidcConfig) {
   const usernameClaim = config.username_claim ?? DEFAULT_USERNAME_CLAIM;
 
   function configuration(): Promise<oc.Configuration> {
-    const key = JSON.stringify([config.issuer, config.client_id, config.client_secret ?? "", config.token_endpoint_auth ?? "", timeout]);
+    // Hashed: the map's keys are no second copy of the client secret.
+    const key = new Bun.CryptoHasher("sha256").update(JSON.stringify([config.issuer, config.client_id, config.client_secret ?? "", config.token_endpoint_auth ?? "", timeout])).digest("hex");
     const hit = discovered.get(key);
     if (hit && Date.now() - hit.at < DISCOVERY_TTL_MS) return hit.config;
     const issuer = new URL(config.issuer);
