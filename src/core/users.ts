@@ -319,6 +319,9 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
       throw new Unauthenticated(`unsupported authorization scheme "${scheme}": use Basic or Bearer`);
     },
 
+    /** A single sign-on provider asked outside a sign-in (start, device): refusals 401, outages 503. */
+    ssoCall: <T>(f: () => Promise<T>): Promise<T> => sso(f),
+
     /**
      * A user a single sign-on provider vouched for (the code flow's callback or the
      * device grant): added at first sign-in, their role refreshed at each, and what
@@ -326,9 +329,6 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
      * another provider, or by another subject of this one, is refused: an outside
      * identity never takes over an account it did not make.
      */
-    /** A single sign-on provider asked outside a sign-in (start, device): refusals 401, outages 503. */
-    ssoCall: <T>(f: () => Promise<T>): Promise<T> => sso(f),
-
     async ssoSignIn(providerName: string, answer: () => Promise<SsoIdentity>): Promise<Principal> {
       const id = await sso(answer);
       const name = id.name;
