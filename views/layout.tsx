@@ -25,7 +25,7 @@ const NAV: { section: Section; href: string; label: string }[] = [
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
 const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
 
-export function Document({ title, assets, me, children }: { title: string; assets: AssetPaths; me?: Me; children: Child }) {
+export function Document({ title, assets, me, head, children }: { title: string; assets: AssetPaths; me?: Me; head?: Child; children: Child }) {
   return (
     <html lang="en">
       <head>
@@ -42,6 +42,7 @@ export function Document({ title, assets, me, children }: { title: string; asset
         <link rel="stylesheet" href={assets.chartsCss} />
         <script src={assets.uplot} defer></script>
         <script src={assets.charts} defer></script>
+        {head}
       </head>
       {/* Every htmx request carries the CSRF token; forms carry it as _csrf. */}
       <body hx-headers={me ? JSON.stringify({ "X-CSRF-Token": me.csrf }) : undefined}>

@@ -2,7 +2,10 @@
 import type { AssetPaths } from "./layout.tsx";
 import { Document } from "./layout.tsx";
 
-export function SignIn({ assets, csrf, name, next, error }: { assets: AssetPaths; csrf: string; name?: string; next?: string; error?: string }) {
+/** A single sign-on provider on the sign-in page. */
+export interface SsoButton { name: string; label: string }
+
+export function SignIn({ assets, csrf, name, next, error, sso = [] }: { assets: AssetPaths; csrf: string; name?: string; next?: string; error?: string; sso?: SsoButton[] }) {
   return (
     <Document title="Sign in" assets={assets}>
       <main id="main" class="signin">
@@ -22,6 +25,26 @@ export function SignIn({ assets, csrf, name, next, error }: { assets: AssetPaths
           </div>
           <button type="submit">Sign in</button>
         </form>
+        {sso.length ? (
+          <div class="stack card sso" aria-label="Single sign-on">
+            <p class="muted">Or sign in with your organisation's account:</p>
+            {sso.map((p) => (
+              <a class="button secondary" id={`sso-${p.name}`} href={`/signin/sso/${encodeURIComponent(p.name)}${next && next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}>Sign in with {p.label}</a>
+            ))}
+          </div>
+        ) : null}
+      </main>
+    </Document>
+  );
+}
+
+/** After a single sign-on: continues to `next` at once (a same-site navigation, which carries the new session cookie). */
+export function SsoLanding({ assets, next }: { assets: AssetPaths; next: string }) {
+  return (
+    <Document title="Signed in" assets={assets} head={<meta http-equiv="refresh" content={`0;url=${next}`} />}>
+      <main id="main" class="signin">
+        <h1>Signed in</h1>
+        <p><a href={next} id="continue">Continue to Shield</a></p>
       </main>
     </Document>
   );

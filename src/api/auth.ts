@@ -4,9 +4,15 @@ import { route, type Router } from "./route.ts";
 import { nowSeconds } from "../catalog/index.ts";
 import {
   Created, Deleted, ProviderCreate, ProviderJson, ProviderNameParam, ProviderUpdate, SessionJson, SessionQuery,
+  SsoDevice, SsoFinish, SsoPoll, SsoPolled, SsoProviderJson, SsoSignedIn, SsoStart, SsoStarted,
   TokenCreate, TokenCreated, TokenJson, Updated, UserCreate, UserJson, UserUpdate, UuidParam, WhoAmI,
 } from "./schemas.ts";
+import { Unauthenticated } from "../core/errors.ts";
+import type { Principal } from "../core/users.ts";
+import type { CodeFlowState, DeviceFlowState } from "../core/providers/index.ts";
 import { formatTime, providerJson, sessionJson, tokenJson, userJson } from "./json.ts";
+
+class Pending extends Error {}
 
 export function authRoutes(router: Router): void {
   const { users } = router.core;
@@ -67,6 +73,7 @@ export function authRoutes(router: Router): void {
     method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
     summary: "Add an auth provider",
     description: "ldap: config {url, base_dn, bind_dn, bind_password, user_filter, group_base_dn, groups: {admin, operator, viewer}, default_role, start_tls, ca_file, timeout_ms}. " +
+      "oidc: config {issuer, client_id, client_secret, token_endpoint_auth, scopes, username_claim, role_claim, roles: {admin, operator, viewer}, default_role, display_name, timeout_ms}. " +
       "none: everyone is admin without signing in; refused unless the daemon listens on loopback only.",
     response: v.object({ ok: v.literal("created"), name: v.string() }), errors: [409],
   }, async ({ body }) => {
@@ -81,7 +88,7 @@ export function authRoutes(router: Router): void {
 
   route(router, {
     method: "put", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
-    summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password left out (or sent back as ********) keeps the stored one.",
+    summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password or client_secret left out (or sent back as ********) keeps the stored one.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
     await providers.update(params.name, body.config);
@@ -95,6 +102,83 @@ export function authRoutes(router: Router): void {
   }, async ({ params }) => {
     await providers.delete(params.name);
     return { ok: "deleted" };
+  });
+
+  // Single sign-on. Public: these are how a user without credentials gets some. The
+  // daemon alone talks to the provider (it holds the client secret); the client
+  // only carries the sealed state between the two halves of a flow.
+  route(router, {
+    method: "get", path: "/v1/auth/sso", tag: "auth", permission: "public",
+    summary: "List the single sign-on providers", description: "For the sign-in page's buttons and `shield login --sso`: name and button label only.",
+    response: v.array(SsoProviderJson),
+  }, async () => providers.ssoProviders());
+
+  route(router, {
+    method: "post", path: "/v1/auth/sso/:name/start", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoStart,
+    summary: "Start an OIDC sign-in (authorization code with PKCE)",
+    description: "Answers the provider's authorization URL to send the browser to, and `state`, an opaque sealed text to keep (a cookie) and send to finish. " +
+      "`redirect_uri` must be registered with the provider (the web UI's is `PUBLIC_URL/signin/sso/NAME/callback`).",
+    response: SsoStarted, errors: [404, 503],
+  }, async ({ params, body }) => {
+    const p = await providers.sso(params.name);
+    const started = await users.ssoCall(() => p.start(body.redirect_uri));
+    return { url: started.url, state: providers.sealBlob("sso-code", started.state) };
+  });
+
+  const signedIn = async (principal: Principal, provider: string, tokenName: string | undefined, expiresIn: number | undefined) => {
+    const name = tokenName ?? `${provider} sign-in ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${crypto.randomUUID().slice(0, 6)}`;
+    const made = await users.tokens.create(principal, name, { expiresAt: expiresIn === undefined ? undefined : nowSeconds() + expiresIn });
+    return { ok: "created" as const, uuid: made.uuid, token: made.token, user: principal.name, role: made.role, expires_at: formatTime(made.expiresAt) };
+  };
+
+  route(router, {
+    method: "post", path: "/v1/auth/sso/:name/finish", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoFinish,
+    summary: "Finish an OIDC sign-in: trade the callback for an API token",
+    description: "`query` is the callback's query (code, state, iss…), `state` what start answered. The code is exchanged with the PKCE verifier and the ID token checked " +
+      "(signature against the issuer's JWKS, issuer, audience, expiry, nonce, state); the user is added at first sign-in and their role refreshed from the role claim. " +
+      "A refusal is a 401 saying which check failed.",
+    response: SsoSignedIn, errors: [404, 503],
+  }, async ({ params, body }) => {
+    const p = await providers.sso(params.name);
+    const kept = providers.openBlob<CodeFlowState>("sso-code", body.state);
+    if (!kept) throw new Unauthenticated("the sign-in state is not one this daemon made (damaged, or sealed with another master key): start again");
+    const principal = await users.ssoSignIn(p.name, () => p.finish(body.query, kept));
+    return signedIn(principal, p.name, body.token_name, body.expires_in);
+  });
+
+  route(router, {
+    method: "post", path: "/v1/auth/sso/:name/device", tag: "auth", permission: "public", params: ProviderNameParam,
+    summary: "Start an OIDC sign-in with the device authorization grant (shield login --sso)",
+    description: "Answers the code to show the user and where they enter it, and `state` to poll with. 409 when the provider does not offer the grant.",
+    response: SsoDevice, errors: [404, 409, 503],
+  }, async ({ params }) => {
+    const p = await providers.sso(params.name);
+    const d = await users.ssoCall(() => p.device());
+    return { user_code: d.user_code, verification_uri: d.verification_uri, verification_uri_complete: d.verification_uri_complete, interval: d.interval, expires_in: d.expires_in, state: providers.sealBlob("sso-device", d.state) };
+  });
+
+  route(router, {
+    method: "post", path: "/v1/auth/sso/:name/device/poll", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoPoll,
+    summary: "Poll a device sign-in", description: "`{pending: true, interval}` until the user has approved, then an API token like finish's.",
+    response: SsoPolled, errors: [404, 503],
+  }, async ({ params, body }) => {
+    const p = await providers.sso(params.name);
+    const kept = providers.openBlob<DeviceFlowState>("sso-device", body.state);
+    if (!kept) throw new Unauthenticated("the device sign-in state is not one this daemon made: run shield login --sso again");
+    let interval = 0;
+    const principal = await users.ssoSignIn(p.name, async () => {
+      const r = await p.poll(kept);
+      if (r.pending) {
+        interval = r.slowDown ? 10 : 5;
+        throw new Pending();
+      }
+      return r.identity;
+    }).catch((err) => {
+      if (err instanceof Pending) return undefined;
+      throw err;
+    });
+    if (!principal) return { pending: true as const, interval };
+    return signedIn(principal, p.name, body.token_name, body.expires_in);
   });
 
   route(router, {

@@ -461,15 +461,38 @@ export const SessionJson = v.object({
 export const SessionQuery = v.object({ user: v.optional(Uuid) });
 
 export const ProviderJson = v.object({
-  name: v.string(), type: v.picklist(["local", "ldap", "none"]), builtin: v.boolean(),
-  config: v.pipe(v.record(v.string(), v.unknown()), v.description("The provider's settings; secret ones (bind_password) shown as ********")),
+  name: v.string(), type: v.picklist(["local", "ldap", "oidc", "none"]), builtin: v.boolean(),
+  config: v.pipe(v.record(v.string(), v.unknown()), v.description("The provider's settings; secret ones (bind_password, client_secret) shown as ********")),
   created_at: NullableTime,
 });
 export const ProviderNameParam = v.object({ name: v.pipe(v.string(), v.nonEmpty()) });
 export const ProviderCreate = v.strictObject({
   name: ProviderNameSchema,
-  type: v.picklist(["ldap", "none"], "must be ldap or none"),
+  type: v.picklist(["ldap", "oidc", "none"], "must be ldap, oidc or none"),
   config: v.optional(v.record(v.string(), v.unknown(), "must be a JSON object"), {}),
 });
+// Single sign-on (oidc): the web UI's code flow and the CLI's device grant. The
+// flow's state is an opaque sealed text the client keeps and sends back.
+const FlowState = v.pipe(v.string("must be the state text the start answered"), v.nonEmpty("must not be empty"), v.maxLength(8000, "is too long"));
+const SessionExpiry = v.optional(v.pipe(v.number("must be a number of seconds"), v.integer("must be a whole number of seconds"),
+  v.minValue(60, "must be at least 60 seconds"), v.maxValue(366 * 86400, "must be at most a year")));
+export const SsoProviderJson = v.object({ name: v.string(), type: v.string(), label: v.string() });
+export const SsoStart = v.strictObject({
+  redirect_uri: v.pipe(v.string("must be a URL"), v.url("must be an absolute URL"), v.regex(/^https?:\/\//i, "must be an http:// or https:// URL"), v.maxLength(2000, "is too long")),
+});
+export const SsoStarted = v.object({ url: v.string(), state: v.string() });
+export const SsoFinish = v.strictObject({
+  state: FlowState,
+  query: v.pipe(v.record(v.string(), v.pipe(v.string("must be text"), v.maxLength(8000, "is too long")), "must be an object of the callback's query parameters"),
+    v.check((q) => Object.keys(q).length <= 20, "has too many parameters")),
+  token_name: v.optional(Name), expires_in: SessionExpiry,
+});
+export const SsoSignedIn = v.object({ ok: v.literal("created"), uuid: Uuid, token: v.string(), user: v.string(), role: Role, expires_at: NullableTime });
+export const SsoDevice = v.object({
+  user_code: v.string(), verification_uri: v.string(), verification_uri_complete: v.optional(v.string()),
+  interval: v.number(), expires_in: v.number(), state: v.string(),
+});
+export const SsoPoll = v.strictObject({ state: FlowState, token_name: v.optional(Name), expires_in: SessionExpiry });
+export const SsoPolled = v.union([v.object({ pending: v.literal(true), interval: v.number() }), SsoSignedIn]);
 export const ProviderUpdate = v.strictObject({ config: v.record(v.string(), v.unknown(), "must be a JSON object") });
 export const Health = v.object({ ok: v.string(), ready: v.literal(true), version: v.string() });

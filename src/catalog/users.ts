@@ -21,10 +21,10 @@ export function userQueries({ db, t }: CatalogHandle) {
       return (await db.select({ n: count() }).from(users).where(eq(users.role, "admin")))[0]!.n;
     },
     /** `provider` "local" when left out. */
-    async create(row: Omit<UserRow, "provider"> & { provider?: string }): Promise<void> {
+    async create(row: Omit<UserRow, "provider" | "providerData"> & { provider?: string; providerData?: string | null }): Promise<void> {
       await db.insert(users).values(row);
     },
-    async update(uuid: string, v: Partial<Pick<UserRow, "passwordHash" | "role" | "provider">>): Promise<boolean> {
+    async update(uuid: string, v: Partial<Pick<UserRow, "passwordHash" | "role" | "provider" | "providerData">>): Promise<boolean> {
       return (await db.update(users).set(v).where(eq(users.uuid, uuid)).returning({ uuid: users.uuid })).length > 0;
     },
     async delete(uuid: string): Promise<boolean> {

@@ -79,6 +79,8 @@ export class Api {
     const said = typeof json?.error === "string" ? json.error : `HTTP ${res.status}`;
     if (res.status === 401) {
       if (authorization) throw new ApiError(401, `the core refused the credentials: ${said}`);
+      // "" : a request that carries no credentials on purpose (single sign-on): the refusal is the sign-in's.
+      if (authorization === "") throw new ApiError(401, `the sign-in was refused: ${said}`);
       if (!this.conn.token) throw new ApiError(401, `not signed in to ${this.core}: run 'shield login', or give a token with SHIELD_TOKEN or --token`);
       throw new ApiError(401, `the core at ${this.core} refused the token from ${this.conn.tokenSource}: ${said}; run 'shield login' for a new one`);
     }

@@ -1,7 +1,7 @@
 // Users, their API tokens, and checking the credentials of a request.
 import { nowSeconds, type Catalog, type Role, type TokenRow, type UserRow } from "../catalog/index.ts";
 import { Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated, Unavailable } from "./errors.ts";
-import { LOCAL, ProviderUnavailable, roleRank, type PasswordProvider, type ProviderRules, type Verdict } from "./providers/index.ts";
+import { LOCAL, ProviderUnavailable, roleRank, SsoRefused, SsoUnsupported, type PasswordProvider, type ProviderRules, type SsoIdentity, type Verdict } from "./providers/index.ts";
 import { uniqueNames } from "./names.ts";
 import { SignInThrottle, type ThrottleOptions } from "./throttle.ts";
 import { isSystemOwner } from "./tasks.ts";
@@ -13,7 +13,7 @@ import { isSystemOwner } from "./tasks.ts";
  * `provider` names the auth provider that vouched for the user.
  */
 export interface Principal {
-  uuid: string; name: string; role: Role; via: "password" | "token" | "none"; provider: string;
+  uuid: string; name: string; role: Role; via: "password" | "token" | "none" | "sso"; provider: string;
   userRole?: Role; token?: string; tokenUuid?: string; tokenExpiresAt?: number | null;
 }
 
@@ -123,6 +123,19 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
       await catalog.tokens.deleteForUser(user.uuid);
       throw new Unauthenticated(`user "${user.name}" signs in through the ${user.provider} provider, which is no longer configured`);
     }
+    if (provider.kind === "redirect") {
+      // OIDC: asked with the refresh token kept from the user's last sign-in (see oidc.ts).
+      const kept = opts.providers!.openUserData(user.providerData);
+      const r = await sso(() => provider.recheck(user.name, kept));
+      if (!r.verdict.ok) {
+        await catalog.tokens.deleteForUser(user.uuid);
+        throw new Unauthenticated(r.verdict.reason === "unknown" && !kept?.refresh_token
+          ? `the session of user "${user.name}" needs a re-check, but the ${provider.name} provider gave no refresh token to ask it with: sign in again`
+          : refusal(r.verdict, provider.name, user.name));
+      }
+      if (r.data && r.data.refresh_token !== kept?.refresh_token) await catalog.users.update(user.uuid, { providerData: opts.providers!.sealUserData(r.data) });
+      return refreshRole(user, r.verdict);
+    }
     const verdict = await ask(() => provider.recheck(user.name));
     if (!verdict.ok) {
       await catalog.tokens.deleteForUser(user.uuid);
@@ -131,12 +144,24 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
     return refreshRole(user, verdict);
   }
 
+  /** A single sign-on provider's answer: refused (401, saying why) or unreachable (503). */
+  async function sso<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof ProviderUnavailable) throw unavailable(err);
+      if (err instanceof SsoRefused) throw new Unauthenticated(err.message);
+      if (err instanceof SsoUnsupported) throw new Conflict(err.message);
+      throw err;
+    }
+  }
+
   /** A provider's user signing in for the first time: added to the catalog, with no usable local password. */
-  async function firstSignIn(name: string, provider: PasswordProvider, role: Role): Promise<Omit<Principal, "via">> {
+  async function firstSignIn(name: string, provider: { name: string }, role: Role, providerData: string | null = null): Promise<Omit<Principal, "via">> {
     if (isSystemOwner(name)) throw new Unauthenticated(`user name "${name}" is reserved for the scheduler`);
     const uuid = crypto.randomUUID();
     try {
-      await catalog.users.create({ uuid, name, role, provider: provider.name, passwordHash: NO_PASSWORD, createdAt: nowSeconds() });
+      await catalog.users.create({ uuid, name, role, provider: provider.name, passwordHash: NO_PASSWORD, createdAt: nowSeconds(), providerData });
     } catch (err) {
       // Two first requests at once: the other one added the user.
       const again = await catalog.users.byName(name);
@@ -250,9 +275,12 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
         // The lab's user has no password: it is only ever the request without credentials.
         if (user?.provider === "none") return refuse();
         if (user) {
+          const provider = await opts.providers?.byName(user.provider);
+          if (provider?.kind === "redirect") {
+            return refuse(`user "${name}" signs in through the ${provider.name} provider (single sign-on): use the web UI's "Sign in with" button or shield login --sso`);
+          }
           // Basic sends the password with every request: the provider is asked every time, so a
           // user removed or demoted there is refused or demoted at the next request.
-          const provider = await opts.providers?.byName(user.provider);
           if (!provider) return refuse(`user "${name}" signs in through the ${user.provider} provider, which is no longer configured`);
           const verdict = await ask(() => provider.authenticate(name, password));
           if (!verdict.ok) {
@@ -289,6 +317,40 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
         return refuse();
       }
       throw new Unauthenticated(`unsupported authorization scheme "${scheme}": use Basic or Bearer`);
+    },
+
+    /** A single sign-on provider asked outside a sign-in (start, device): refusals 401, outages 503. */
+    ssoCall: <T>(f: () => Promise<T>): Promise<T> => sso(f),
+
+    /**
+     * A user a single sign-on provider vouched for (the code flow's callback or the
+     * device grant): added at first sign-in, their role refreshed at each, and what
+     * re-checks need (the refresh token) kept sealed. A name held by a user of
+     * another provider, or by another subject of this one, is refused: an outside
+     * identity never takes over an account it did not make.
+     */
+    async ssoSignIn(providerName: string, answer: () => Promise<SsoIdentity>): Promise<Principal> {
+      const id = await sso(answer);
+      const name = id.name;
+      const user = name.includes("\0") ? undefined : await catalog.users.byName(name);
+      if (user && user.provider !== providerName) {
+        throw new Unauthenticated(`a user named "${name}" exists already and signs in through the ${user.provider} provider, not ${providerName}`);
+      }
+      const kept = user ? opts.providers!.openUserData(user.providerData) : undefined;
+      if (user && kept && kept.sub !== id.data.sub) {
+        throw new Unauthenticated(`user "${name}" signed in before as another subject of the ${providerName} provider; an admin must delete the user to let this one in`);
+      }
+      if (!id.verdict.ok) {
+        if (user) await catalog.tokens.deleteForUser(user.uuid);
+        throw new Unauthenticated(id.verdict.reason === "no-role"
+          ? `user "${name}" has no value of the ${providerName} provider's role claim that maps to a Shield role`
+          : refusal(id.verdict, providerName, name));
+      }
+      const data = opts.providers!.sealUserData(id.data);
+      if (!user) return { ...(await firstSignIn(name, { name: providerName }, id.verdict.role, data)), via: "sso" };
+      await catalog.users.update(user.uuid, { providerData: data });
+      const role = await refreshRole(user, id.verdict);
+      return { uuid: user.uuid, name: user.name, role, userRole: role, via: "sso", provider: providerName };
     },
 
     tokens: {

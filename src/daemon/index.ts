@@ -106,7 +106,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let ready = false;
   const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
-  const web = createWeb({ api: app });
+  const web = createWeb({ api: app, publicUrl: config.publicUrl });
   const front = frontDoor({ api: app, web, ready: () => ready });
   const server = Bun.serve<import("../agent/nat.ts").NatSocketData, never>({
     hostname: config.host, port: config.port, development: false,

@@ -68,6 +68,12 @@ export async function rekey(argv: string[]): Promise<number> {
       const next = reseal(p.config, `the settings of auth provider "${p.name}"`);
       return next === p.config ? [] : [{ uuid: p.uuid, next }];
     });
+    // And what OIDC users keep for re-checks (their refresh token).
+    const users = (await catalog.users.list()).flatMap((u) => {
+      if (!u.providerData) return [];
+      const next = reseal(u.providerData, `the sign-in data of user "${u.name}"`);
+      return next === u.providerData ? [] : [{ uuid: u.uuid, next }];
+    });
     for (const r of rewrapped) await catalog.archives.setEncryptionKey(r.uuid, r.key);
     let resealed = 0;
     for (const e of endpoints) {
@@ -79,6 +85,8 @@ export async function rekey(argv: string[]): Promise<number> {
     if (channels.length) process.stdout.write(`re-sealed the secrets of ${plural(channels.length, "notification channel")}\n`);
     for (const p of providers) await catalog.authProviders.update(p.uuid, p.next);
     if (providers.length) process.stdout.write(`re-sealed the secrets of ${plural(providers.length, "auth provider")}\n`);
+    for (const u of users) await catalog.users.update(u.uuid, { providerData: u.next });
+    if (users.length) process.stdout.write(`re-sealed the refresh tokens of ${plural(users.length, "single sign-on user")}\n`);
     return 0;
   } finally {
     await catalog.close();

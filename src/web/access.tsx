@@ -1,12 +1,13 @@
 // The Access page (admins): auth providers and every user's sessions, over
 // /v1/auth/providers and /v1/auth/sessions. Other roles get the API's 403.
 import type { Hono } from "hono";
-import { AccessPage, LDAP_EXAMPLE, ProviderForm, type Provider, type SessionRow } from "../../views/access.tsx";
+import { AccessPage, LDAP_EXAMPLE, OIDC_EXAMPLE, ProviderForm, providerKind, type Provider, type SessionRow } from "../../views/access.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { errorsOf, param, readForm } from "./forms.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 
-export function accessPages(app: Hono<WebEnv>): void {
+/** `callbackBase(c)`: this site's address as browsers reach it, for the OIDC redirect URI shown on the form. */
+export function accessPages(app: Hono<WebEnv>, callbackBase: (c: WebContext) => string): void {
   app.get("/access", async (c) => {
     const s = c.get("session");
     const [providers, sessions] = await Promise.all([
@@ -25,30 +26,35 @@ export function accessPages(app: Hono<WebEnv>): void {
     return seeOther(c, "/access", "Session revoked.");
   });
 
-  app.get("/access/providers/new", (c) => form(c, { values: { config: LDAP_EXAMPLE }, errors: {} }));
+  app.get("/access/providers/new", (c) => {
+    const type = providerKind(c.req.query("type"));
+    return form(c, { type, values: { config: type === "oidc" ? OIDC_EXAMPLE : LDAP_EXAMPLE }, errors: {} });
+  });
 
   app.post("/access/providers", async (c) => {
     const f = await readForm(c);
-    const config = parseConfig(f);
-    if ("error" in config) return form(c, { values: f, errors: { config: config.error } }, 400);
-    const r = await c.get("session").api.send("POST", "/v1/auth/providers", { name: f.name ?? "", type: "ldap", config: config.value });
-    if (!r.ok) return form(c, { values: f, errors: errorsOf(r) }, r.status);
+    const type = providerKind(f.type);
+    const config = parseConfig(f, type);
+    if ("error" in config) return form(c, { type, values: f, errors: { config: config.error } }, 400);
+    const r = await c.get("session").api.send("POST", "/v1/auth/providers", { name: f.name ?? "", type, config: config.value });
+    if (!r.ok) return form(c, { type, values: f, errors: errorsOf(r) }, r.status);
     return seeOther(c, "/access", `Provider “${f.name}” added.`);
   });
 
   app.get("/access/providers/:name/edit", async (c) => {
     const row = await c.get("session").api.get<Provider>(`/v1/auth/provider/${encodeURIComponent(param(c, "name"))}`);
-    return form(c, { row, values: { config: JSON.stringify(row.config, null, 2) }, errors: {} });
+    return form(c, { row, type: providerKind(row.type), values: { config: JSON.stringify(row.config, null, 2) }, errors: {} });
   });
 
   app.post("/access/providers/:name", async (c) => {
     const s = c.get("session");
     const row = await s.api.get<Provider>(`/v1/auth/provider/${encodeURIComponent(param(c, "name"))}`);
     const f = await readForm(c);
-    const config = parseConfig(f);
-    if ("error" in config) return form(c, { row, values: f, errors: { config: config.error } }, 400);
+    const type = providerKind(row.type);
+    const config = parseConfig(f, type);
+    if ("error" in config) return form(c, { row, type, values: f, errors: { config: config.error } }, 400);
     const r = await s.api.send("PUT", `/v1/auth/provider/${encodeURIComponent(row.name)}`, { config: config.value });
-    if (!r.ok) return form(c, { row, values: f, errors: errorsOf(r) }, r.status);
+    if (!r.ok) return form(c, { row, type, values: f, errors: errorsOf(r) }, r.status);
     return seeOther(c, "/access", `Provider “${row.name}” saved.`);
   });
 
@@ -67,8 +73,8 @@ export function accessPages(app: Hono<WebEnv>): void {
     return seeOther(c, "/access", "Provider removed.");
   });
 
-  /** The settings as typed, with the bind password from its own field when one was typed. */
-  function parseConfig(f: Record<string, string>): { value: Record<string, unknown> } | { error: string } {
+  /** The settings as typed, with the secret (bind password, client secret) from its own field when one was typed. */
+  function parseConfig(f: Record<string, string>, type: "ldap" | "oidc"): { value: Record<string, unknown> } | { error: string } {
     let value: unknown;
     try {
       value = JSON.parse(f.config ?? "");
@@ -76,11 +82,13 @@ export function accessPages(app: Hono<WebEnv>): void {
       return { error: `not valid JSON: ${(err as Error).message}` };
     }
     if (!value || typeof value !== "object" || Array.isArray(value)) return { error: "must be a JSON object of settings" };
-    return { value: f.bind_password ? { ...(value as object), bind_password: f.bind_password } : (value as Record<string, unknown>) };
+    const secret = type === "oidc" ? "client_secret" : "bind_password";
+    return { value: f[secret] ? { ...(value as object), [secret]: f[secret] } : (value as Record<string, unknown>) };
   }
 
-  function form(c: WebContext, o: { row?: Provider; values: Record<string, string>; errors: Record<string, string> }, status = 200) {
-    return page(c, { title: o.row ? `Edit provider ${o.row.name}` : "Add LDAP provider", section: "access", status },
-      <ProviderForm me={me(c.get("session"))} row={o.row} values={o.values} errors={o.errors} />);
+  function form(c: WebContext, o: { row?: Provider; type: "ldap" | "oidc"; values: Record<string, string>; errors: Record<string, string> }, status = 200) {
+    const callback = `${callbackBase(c)}/signin/sso/${o.row ? encodeURIComponent(o.row.name) : "NAME"}/callback`;
+    return page(c, { title: o.row ? `Edit provider ${o.row.name}` : `Add ${o.type === "oidc" ? "OIDC" : "LDAP"} provider`, section: "access", status },
+      <ProviderForm me={me(c.get("session"))} row={o.row} type={o.type} values={o.values} errors={o.errors} callback={callback} />);
   }
 }

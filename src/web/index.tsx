@@ -2,17 +2,19 @@
 // in-process as the signed-in user, so the UI can do exactly what that user's
 // API credentials can, and nothing reaches the catalog but through the API.
 import { Hono, type Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
-import { SignIn } from "../../views/signin.tsx";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { SignIn, SsoLanding, type SsoButton } from "../../views/signin.tsx";
 import { BarePage, Problem } from "../../views/errors.tsx";
 import { describeError, log } from "../log.ts";
 import { serveAssets } from "./assets.ts";
 import { ApiFailure } from "./client.ts";
 import { readForm } from "./forms.ts";
+import { ApiClient } from "./client.ts";
 import type { ApiEnv } from "../api/route.ts";
 import { assetPaths, page, type WebEnv } from "./render.tsx";
 import {
-  DEFAULT_SESSION_TTL_SECONDS, SIGNIN_COOKIE, cookieOptions, loadSession, newSecret, sameSecret, setSessionCookie, signIn, signOut,
+  DEFAULT_SESSION_TTL_SECONDS, SIGNIN_COOKIE, SSO_COOKIE, cookieOptions, loadSession, newSecret, sameSecret, setSessionCookie, signIn, signOut,
+  ssoCookieOptions, ssoSignIn,
 } from "./session.ts";
 import { dashboardPages } from "./dashboard.tsx";
 import { jobPages } from "./jobs.tsx";
@@ -29,6 +31,8 @@ export interface WebOptions {
   api: Hono;
   /** How long a sign-in lasts (default 12 hours). */
   sessionTtlSeconds?: number;
+  /** The daemon's address as browsers reach it (--public-url), for OIDC redirect URIs; else each request's own. */
+  publicUrl?: string;
 }
 
 // Only our own files: no inline script or style, no other host, no framing.
@@ -79,14 +83,61 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
 
   serveAssets(app as unknown as Hono);
 
-  const signInPage = (c: Context, o: { name?: string; next?: string; error?: string }, status = 200) => {
+  /** This site as the browser reached it: --public-url when set, else the request's origin (https behind a TLS proxy). */
+  const siteUrl = (c: Context): string => {
+    if (opts.publicUrl) return opts.publicUrl.replace(/\/+$/, "");
+    const u = new URL(c.req.url);
+    if (c.req.header("x-forwarded-proto")?.split(",")[0]?.trim() === "https") u.protocol = "https:";
+    return u.origin;
+  };
+  const callbackUrl = (c: Context, provider: string) => `${siteUrl(c)}/signin/sso/${encodeURIComponent(provider)}/callback`;
+
+  /** The sign-in page's "Sign in with …" buttons; none when the API cannot say (the form still works). */
+  const ssoButtons = async (): Promise<SsoButton[]> => {
+    const r = await new ApiClient(api, "").send<SsoButton[]>("GET", "/v1/auth/sso");
+    return r.ok ? r.data : [];
+  };
+
+  const signInPage = async (c: Context, o: { name?: string; next?: string; error?: string }, status = 200) => {
     // Login CSRF: the form must come back with the value of a cookie only our page could have set.
     // Kept while it lasts: a second sign-in page (another tab, a stray request sent
     // here) must not invalidate the form already on screen.
     const csrf = /^[A-Za-z0-9_-]{32}$/.test(getCookie(c, SIGNIN_COOKIE) ?? "") ? getCookie(c, SIGNIN_COOKIE)! : newSecret();
     setCookie(c, SIGNIN_COOKIE, csrf, cookieOptions(c, 3600));
-    return c.html("<!doctype html>" + <SignIn assets={assetPaths} csrf={csrf} {...o} />, status as 200);
+    return c.html("<!doctype html>" + <SignIn assets={assetPaths} csrf={csrf} sso={await ssoButtons()} {...o} />, status as 200);
   };
+
+  // OIDC: the button leads here; the API gives the provider's URL and a sealed state,
+  // kept in a Lax cookie (with where to go after) until the provider sends the browser back.
+  app.get("/signin/sso/:name", async (c) => {
+    const name = c.req.param("name");
+    const next = safeNext(c.req.query("next"));
+    const r = await new ApiClient(api, "", { clientAddress: (c.env as ApiEnv | undefined)?.clientAddress })
+      .send<{ url: string; state: string }>("POST", `/v1/auth/sso/${encodeURIComponent(name)}/start`, { redirect_uri: callbackUrl(c, name) });
+    if (!r.ok) return signInPage(c, { next, error: `Single sign-on is not available: ${r.error}` }, r.status === 404 ? 404 : 503);
+    setCookie(c, SSO_COOKIE, JSON.stringify({ state: r.data.state, next }), ssoCookieOptions(c, 600));
+    return c.redirect(r.data.url, 303);
+  });
+
+  app.get("/signin/sso/:name/callback", async (c) => {
+    const name = c.req.param("name");
+    let kept: { state?: unknown; next?: unknown } = {};
+    try {
+      kept = JSON.parse(getCookie(c, SSO_COOKIE) ?? "{}");
+    } catch { /* damaged: as if none */ }
+    deleteCookie(c, SSO_COOKIE, ssoCookieOptions(c));
+    const next = safeNext(typeof kept.next === "string" ? kept.next : undefined);
+    if (typeof kept.state !== "string") {
+      return signInPage(c, { next, error: "This sign-in was not started here, or took too long. Please sign in again." }, 400);
+    }
+    const r = await ssoSignIn(api, name, kept.state, c.req.query(), (c.env as ApiEnv | undefined)?.clientAddress, ttl);
+    if (!r.ok) return signInPage(c, { next, error: `Single sign-on refused: ${r.error}` }, r.status === 401 ? 401 : r.status === 503 ? 503 : 400);
+    setSessionCookie(c, r.cookie, ttl);
+    // A page, not a redirect: the navigation from the provider's site is cross-site, and the
+    // session cookie is SameSite=Strict, so the browser would not send it along a redirect.
+    // Continuing from this page is a same-site navigation that carries it.
+    return c.html("<!doctype html>" + <SsoLanding assets={assetPaths} next={next} />);
+  });
 
   app.get("/signin", (c) => signInPage(c, { next: safeNext(c.req.query("next")) }));
 
@@ -151,7 +202,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   retentionPages(app);
   archivePages(app);
   taskPages(app);
-  accessPages(app);
+  accessPages(app, siteUrl);
   notificationPages(app);
 
   app.notFound((c) => {

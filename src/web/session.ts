@@ -64,10 +64,35 @@ export async function signIn(api: Hono, name: string, password: string, clientAd
   // The browser's address goes with the password: the API's throttle counts failures by it.
   const client = new ApiClient(api, `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`, { clientAddress });
   // Unique per user (the API requires it) and recognisable in `shield list tokens`.
-  const tokenName = `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
+  const tokenName = sessionTokenName();
   // The token expires with the session, so a copied cookie is worthless after it even if never used again here.
   const r = await client.send<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name: tokenName, expires_in: Math.max(60, ttl) });
   if (!r.ok) return { ok: false, status: r.status, error: r.error, retryAfter: r.retryAfter };
+  return { ok: true, cookie: `${r.data.uuid}.${r.data.token}` };
+}
+
+/** The name of a web session's token, unique per user and recognisable in `shield list tokens`. */
+const sessionTokenName = () => `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
+
+/** Where the OIDC flow's state waits while the browser is at the provider. */
+export const SSO_COOKIE = "shield_sso";
+
+/**
+ * The OIDC flow's cookie: Lax, not Strict, since the browser comes back from the
+ * provider's site and a Strict cookie would not be sent with that navigation. It
+ * holds only the sealed flow state and where to go next, both useless elsewhere.
+ */
+export function ssoCookieOptions(c: Context, maxAge?: number) {
+  return { ...cookieOptions(c, maxAge), sameSite: "Lax" as const, path: "/signin/sso" };
+}
+
+/** Trades an OIDC callback for a session token: the API checks the ID token and the flow's state. */
+export async function ssoSignIn(api: Hono, provider: string, state: string, query: Record<string, string>, clientAddress?: string, ttl = DEFAULT_SESSION_TTL_SECONDS): Promise<{ ok: true; cookie: string } | { ok: false; status: number; error: string }> {
+  const client = new ApiClient(api, "", { clientAddress });
+  const r = await client.send<{ uuid: string; token: string }>("POST", `/v1/auth/sso/${encodeURIComponent(provider)}/finish`, {
+    state, query, token_name: sessionTokenName(), expires_in: Math.max(60, ttl),
+  });
+  if (!r.ok) return { ok: false, status: r.status, error: r.error };
   return { ok: true, cookie: `${r.data.uuid}.${r.data.token}` };
 }
 

@@ -149,7 +149,7 @@ describe("unknown query parameters", () => {
       const url = path.replace(":uuid", NOBODY).replace(":name", "fs");
       for (const as of ["admin", "anonymous"] as const) {
         // Credentials first: an anonymous caller learns nothing about a route's parameters.
-        const needsAuth = !["/v1/health", "/v1/meta/pubkey", "/v1/openapi.json"].includes(path);
+        const needsAuth = !["/v1/health", "/v1/meta/pubkey", "/v1/openapi.json", "/v1/auth/sso"].includes(path);
         if (as === "anonymous" && needsAuth) {
           await call(api, "GET", `${url}?bogus=1`, 401, { as });
           continue;
@@ -264,6 +264,10 @@ for (const dialect of dialects) {
         "post /v1/auth/tokens": { name: "t", role: "viewer", expires_in: 3600 },
         "post /v1/auth/providers": { name: "p", type: "ldap", config: { url: "ldap://127.0.0.1:1", base_dn: "dc=x" } },
         "put /v1/auth/provider/:name": { config: { url: "ldap://127.0.0.1:1", base_dn: "dc=x" } },
+        "post /v1/auth/sso/:name/start": { redirect_uri: "http://127.0.0.1:1/signin/sso/x/callback" },
+        "post /v1/auth/sso/:name/finish": { state: "shield-sealed:v1:AAAA", query: { code: "c", state: "s" }, token_name: "t", expires_in: 3600 },
+        "post /v1/auth/sso/:name/device": {},
+        "post /v1/auth/sso/:name/device/poll": { state: "shield-sealed:v1:AAAA", token_name: "t" },
         "post /v1/users": { name: "u", password: "password", role: "viewer" },
         "put /v1/user/:uuid": { password: "password", role: "viewer" },
         "post /v1/notifications": { name: "n", kind: "webhook", settings: { url: "http://127.0.0.1:1/x", secret: "s" }, events: ["backup.failed"], jobs: [] },

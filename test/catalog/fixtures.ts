@@ -116,7 +116,7 @@ export function taskRow(o: Partial<Pick<TaskRow, "uuid" | "owner" | "op" | "jobU
 
 export function userRow(o: Partial<UserRow> = {}): UserRow {
   const id = o.uuid ?? uuid();
-  return { uuid: id, name: `user-${id}`, passwordHash: "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", role: "viewer", createdAt: T0, provider: "local", ...o };
+  return { uuid: id, name: `user-${id}`, passwordHash: "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", role: "viewer", createdAt: T0, provider: "local", providerData: null, ...o };
 }
 
 export function tokenRow(o: Partial<Omit<TokenRow, "lastUsedAt" | "checkedAt">> & Pick<TokenRow, "userUuid">): Omit<TokenRow, "lastUsedAt" | "checkedAt"> {

@@ -86,13 +86,16 @@ describe("shield rekey", () => {
     const providerConfig = JSON.stringify({ url: "ldap://x", base_dn: "dc=x", bind_dn: "cn=svc", bind_password: "rekey-bind-pw" });
     const provider = crypto.randomUUID();
     await catalog.authProviders.create({ uuid: provider, name: "corp", type: "ldap", config: oldSecrets.seal(providerConfig, new Set(["bind_password"])), createdAt: 1 });
+    // And an OIDC user's refresh token, kept for re-checks.
+    const userData = JSON.stringify({ oidc: { sub: "s1", refresh_token: "rekey-refresh-token" } });
+    await catalog.users.create({ uuid: crypto.randomUUID(), name: "sso-user", role: "viewer", provider: "sso", passwordHash: "!external", createdAt: 1, providerData: oldSecrets.seal(userData, new Set(["oidc"])) });
     await catalog.close();
     const newKey = crypto.getRandomValues(new Uint8Array(32));
     writeFileSync(join(dir, "new.key"), Buffer.from(newKey).toString("base64"));
     const rekey = (oldFile: string) => shield(["rekey", "--database", db, "--old-key-file", oldFile, "--new-key-file", join(dir, "new.key")], new Uint8Array());
     const r = rekey(join(dir, "master.key"));
     expect(r.stderr.toString()).toBe("");
-    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives; re-sealed the secrets of 1 endpoint\nre-sealed the secrets of 1 notification channel\nre-sealed the secrets of 1 auth provider\n");
+    expect(r.stdout.toString()).toBe("re-wrapped the keys of 2 archives; re-sealed the secrets of 1 endpoint\nre-sealed the secrets of 1 notification channel\nre-sealed the secrets of 1 auth provider\nre-sealed the refresh tokens of 1 single sign-on user\n");
     const after = await connectCatalog(db);
     const wrapped = (await after.archives.wrappedKeys()).sort((a, b) => a.uuid.localeCompare(b.uuid));
     const unwrapped = wrapped.map((w) => Buffer.from(unwrapKey(newKey, w.encryptionKey)).toString("hex")).sort();
@@ -106,6 +109,9 @@ describe("shield rekey", () => {
     const providerSealed = (await after.authProviders.byName("corp"))!.config;
     expect(providerSealed).not.toContain("rekey-bind-pw");
     expect(new EndpointSecrets(newKey).open(providerSealed).endpoint).toBe(providerConfig);
+    const userSealed = (await after.users.byName("sso-user"))!.providerData!;
+    expect(userSealed).not.toContain("rekey-refresh-token");
+    expect(new EndpointSecrets(newKey).open(userSealed).endpoint).toBe(userData);
     // Run again (as after an interruption): what is re-keyed is kept, nothing changes.
     const again = rekey(join(dir, "master.key"));
     expect([again.exitCode, again.stdout.toString()]).toEqual([0, "re-wrapped the keys of 0 archives; re-sealed the secrets of 0 endpoints\n"]);

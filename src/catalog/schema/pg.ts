@@ -230,6 +230,9 @@ export const users = pgTable("users", {
   // The auth provider (its name) that proves who this user is: "local" checks
   // password_hash; any other is asked at sign-in (password_hash is then unusable).
   provider: text("provider").notNull().default("local"),
+  // What a redirect provider (oidc) left to re-check the user later without them:
+  // JSON of the subject and the refresh token, its secrets sealed with the master key.
+  providerData: text("provider_data"),
 }, (t) => [uniqueIndex("users_name").on(t.name)]);
 
 export const tokens = pgTable("tokens", {
@@ -308,7 +311,7 @@ export const drillResults = pgTable("drill_results", {
 export const authProviders = pgTable("auth_providers", {
   uuid: uuid("uuid").primaryKey(),
   name: text("name").notNull(),
-  type: text("type", { enum: ["ldap", "none"] }).notNull(),
+  type: text("type", { enum: ["ldap", "oidc", "none"] }).notNull(),
   config: text("config").notNull(),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("auth_providers_name").on(t.name)]);

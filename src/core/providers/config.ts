@@ -5,8 +5,9 @@
 import * as v from "valibot";
 import { InvalidInput } from "../errors.ts";
 import type { LdapConfig } from "./ldap.ts";
+import { isLoopbackUrl, type OidcConfig } from "./oidc.ts";
 
-export const PROVIDER_TYPES = ["ldap", "none"] as const;
+export const PROVIDER_TYPES = ["ldap", "oidc", "none"] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 /** Names of the built-in provider and of nothing a provider may be called. */
 export const LOCAL = "local";
@@ -35,9 +36,39 @@ const LdapSchema = v.pipe(
   v.check((c) => c.bind_password === undefined || c.bind_dn !== undefined, "bind_password: needs bind_dn"),
 );
 
+const Values = v.array(Str, "must be a list of claim values");
+const ClaimName = v.pipe(Str, v.regex(/^[A-Za-z0-9_:.\/-]+$/, "must be a claim name (letters, digits, _ : . / -; dots reach into objects)"));
+
+const issuerUrl = (s: string) => {
+  try {
+    const u = new URL(s);
+    return !u.search && !u.hash && (u.protocol === "https:" || (u.protocol === "http:" && isLoopbackUrl(u)));
+  } catch {
+    return false;
+  }
+};
+
+const OidcSchema = v.pipe(
+  v.strictObject({
+    issuer: v.pipe(Str, v.check(issuerUrl, "must be an https:// URL without query (plain http:// only on 127.0.0.1, ::1 or localhost)")),
+    client_id: Str,
+    client_secret: v.optional(v.pipe(v.string("must be a string"), v.maxLength(1000, "must be at most 1000 characters"))),
+    token_endpoint_auth: v.optional(v.picklist(["basic", "post"], "must be basic or post")),
+    scopes: v.optional(v.pipe(v.array(v.pipe(Str, v.regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "must be a scope without spaces or quotes")), "must be a list of scopes"),
+      v.check((s) => s.includes("openid"), "must include openid"))),
+    username_claim: v.optional(ClaimName),
+    role_claim: v.optional(ClaimName),
+    roles: v.optional(v.strictObject({ admin: v.optional(Values), operator: v.optional(Values), viewer: v.optional(Values) }, "must be an object with admin, operator and viewer lists")),
+    default_role: v.optional(v.nullable(Role)),
+    display_name: v.optional(v.pipe(Str, v.maxLength(60, "must be at most 60 characters"))),
+    timeout_ms: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(100, "must be at least 100"), v.maxValue(120_000, "must be at most 120000"))),
+  }, "must be a JSON object"),
+  v.check((c) => c.token_endpoint_auth === undefined || !!c.client_secret, "token_endpoint_auth: needs client_secret"),
+);
+
 const NoneSchema = v.strictObject({}, "must be an empty object: the none provider takes no settings");
 
-export type ProviderConfig = LdapConfig | Record<string, never>;
+export type ProviderConfig = LdapConfig | OidcConfig | Record<string, never>;
 
 export const ProviderName = v.pipe(
   v.string("must be a string"), v.trim(),
@@ -47,7 +78,7 @@ export const ProviderName = v.pipe(
 
 /** The config checked for its type; throws InvalidInput naming each wrong field (as config.FIELD). */
 export function checkConfig(type: ProviderType, config: unknown): ProviderConfig {
-  const schema = type === "ldap" ? LdapSchema : NoneSchema;
+  const schema = type === "ldap" ? LdapSchema : type === "oidc" ? OidcSchema : NoneSchema;
   const r = v.safeParse(schema, config, { abortPipeEarly: true });
   if (r.success) return r.output as ProviderConfig;
   const fields: Record<string, string> = {};

@@ -2,12 +2,13 @@
 // role that makes them. Two kinds, by how the proof arrives:
 //   - a password provider checks a user name and password itself (local, ldap);
 //   - a redirect provider sends the browser elsewhere and reads the answer
-//     (oidc, later: start() gives the URL to send the browser to, finish() reads
-//     the callback). Nothing below the sign-in depends on which kind it was.
+//     (oidc: start() gives the URL to send the browser to, finish() reads the
+//     callback). Nothing below the sign-in depends on which kind it was.
 // Either kind can be asked again later, without the password, whether a user it
 // vouched for still exists and with which role (`recheck`): sessions and tokens
 // of users from outside are re-checked at least every RECHECK interval.
 import type { Role } from "../../catalog/index.ts";
+import type { OidcProvider } from "./oidc.ts";
 
 /** A provider could not be asked (server down, timeout, TLS refused): neither yes nor no. */
 export class ProviderUnavailable extends Error {}
@@ -28,19 +29,12 @@ export interface PasswordProvider {
   recheck(name: string): Promise<Verdict>;
 }
 
-/** For oidc (not built yet): the shape it will take, so that the rest of the auth code makes room for it. */
-export interface RedirectProvider {
-  kind: "redirect";
-  name: string;
-  type: string;
-  /** Where to send the browser, and the state to keep (in a cookie) until it comes back. */
-  start(callbackUrl: string): Promise<{ url: string; state: string }>;
-  /** The user name and verdict from the callback's query and the kept state. */
-  finish(query: Record<string, string>, state: string): Promise<{ name: string; verdict: Verdict }>;
-  recheck(name: string): Promise<Verdict>;
-}
-
-export type AuthProvider = PasswordProvider | RedirectProvider;
+/**
+ * The redirect kind is oidc.ts's provider (kind "redirect"): start() gives the URL to
+ * send the browser to and the state to keep, finish() reads the callback, and
+ * recheck() asks with what the last sign-in left (the refresh token).
+ */
+export type AuthProvider = PasswordProvider | OidcProvider;
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 /** The highest of some roles (a user in several mapped groups), or undefined for none. */

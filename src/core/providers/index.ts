@@ -7,19 +7,21 @@
 // the one stored. Read from the catalog at each use, so every daemon sharing the
 // catalog sees a change at once.
 import { nowSeconds, type AuthProviderRow, type Catalog } from "../../catalog/index.ts";
-import type { EndpointSecrets } from "../../pipeline/endpoint-secrets.ts";
 import { Conflict, InvalidInput, NotFound } from "../errors.ts";
 import { isUniqueViolation } from "../../catalog/index.ts";
 import * as vb from "valibot";
 import { checkConfig, LOCAL, ProviderName, PROVIDER_TYPES, type ProviderConfig, type ProviderType } from "./config.ts";
 import { ldapProvider, type LdapConfig } from "./ldap.ts";
+import { oidcProvider, type OidcConfig, type OidcProvider, type OidcUserData } from "./oidc.ts";
+import { EndpointSecrets, SEALED_PREFIX } from "../../pipeline/endpoint-secrets.ts";
 import type { PasswordProvider } from "./contract.ts";
 
 export { ProviderUnavailable, roleRank, type AuthProvider, type PasswordProvider, type Verdict } from "./contract.ts";
 export { LOCAL, PROVIDER_TYPES, type ProviderType } from "./config.ts";
+export { SsoRefused, SsoUnsupported, type OidcProvider, type OidcUserData, type SsoIdentity, type CodeFlowState, type DeviceFlowState } from "./oidc.ts";
 
 /** Secret settings: sealed at rest, never shown. */
-const SECRET_SETTINGS = new Set(["bind_password"]);
+const SECRET_SETTINGS = new Set(["bind_password", "client_secret"]);
 export const REDACTED_SETTING = "********";
 
 export interface ProviderView { name: string; type: "local" | ProviderType; builtin: boolean; config: Record<string, unknown>; createdAt: number | null }
@@ -30,7 +32,30 @@ export interface ProviderRulesOptions {
   loopbackOnly?: boolean;
 }
 
+// Without a master key (tests of the rules alone), flow states are sealed with a key of
+// this process: they then work on this daemon only, which is all such a setup has.
+let processSecrets: EndpointSecrets | undefined;
+
 export function providerRules(catalog: Catalog, opts: ProviderRulesOptions = {}) {
+  const blobSecrets = () => opts.secrets ?? (processSecrets ??= new EndpointSecrets(crypto.getRandomValues(new Uint8Array(32))));
+  /**
+   * An opaque, tamper-proof text for a value handed to a client and read back later
+   * (a sign-in's PKCE verifier, nonce and state; a device code): AES-GCM under the
+   * master key, with `kind` bound in, so one kind cannot be passed off as another.
+   */
+  const sealBlob = (kind: string, value: unknown): string => {
+    const sealed = JSON.parse(blobSecrets().seal(JSON.stringify({ [kind]: value }), new Set([kind]))) as Record<string, string>;
+    return sealed[kind]!;
+  };
+  const openBlob = <T>(kind: string, text: string): T | undefined => {
+    if (typeof text !== "string" || !text.startsWith(SEALED_PREFIX)) return undefined;
+    try {
+      const value = (JSON.parse(blobSecrets().open(JSON.stringify({ [kind]: text })).endpoint) as Record<string, unknown>)[kind];
+      return value && typeof value === "object" ? (value as T) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const seal = (config: ProviderConfig) => {
     const json = JSON.stringify(config);
     return opts.secrets ? opts.secrets.seal(json, SECRET_SETTINGS) : json;
@@ -108,9 +133,35 @@ export function providerRules(catalog: Catalog, opts: ProviderRulesOptions = {})
       return rows.filter((r) => r.type === "ldap").map((r) => ldapProvider(r.name, open(r) as unknown as LdapConfig));
     },
     /** One provider by name, for a user it vouched for; undefined when it is gone. */
-    async byName(name: string): Promise<PasswordProvider | undefined> {
+    async byName(name: string): Promise<PasswordProvider | OidcProvider | undefined> {
       const r = await catalog.authProviders.byName(name);
-      return r && r.type === "ldap" ? ldapProvider(r.name, open(r) as unknown as LdapConfig) : undefined;
+      if (r?.type === "ldap") return ldapProvider(r.name, open(r) as unknown as LdapConfig);
+      if (r?.type === "oidc") return oidcProvider(r.name, open(r) as unknown as OidcConfig);
+      return undefined;
+    },
+    /** The single sign-on providers, for the sign-in page's buttons and `shield login --sso`. */
+    async ssoProviders(): Promise<{ name: string; type: string; label: string }[]> {
+      return (await catalog.authProviders.list()).filter((r) => r.type === "oidc")
+        .map((r) => ({ name: r.name, type: r.type, label: (open(r) as unknown as OidcConfig).display_name ?? r.name }));
+    },
+    /** A single sign-on provider by name; NotFound (naming the kind) otherwise. */
+    async sso(name: string): Promise<OidcProvider> {
+      const r = await catalog.authProviders.byName(name);
+      if (!r || r.type !== "oidc") throw new NotFound("single sign-on provider", name, "name");
+      return oidcProvider(r.name, open(r) as unknown as OidcConfig);
+    },
+    sealBlob, openBlob,
+    /** A user's re-check data, as kept in users.provider_data (sealed). */
+    sealUserData: (data: OidcUserData): string => blobSecrets().seal(JSON.stringify({ oidc: data }), new Set(["oidc"])),
+    openUserData(text: string | null): OidcUserData | undefined {
+      if (!text) return undefined;
+      try {
+        const v = (JSON.parse(blobSecrets().open(text).endpoint) as { oidc?: OidcUserData }).oidc;
+        return v && typeof v === "object" ? v : undefined;
+      } catch {
+        // Sealed under another master key (rekeyed since): as if none, so the user signs in again.
+        return undefined;
+      }
     },
     /** At start: every provider's sealed settings open with this master key (throws, naming the provider, if not). */
     async checkReadable(): Promise<void> {
