@@ -23,6 +23,7 @@ import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
 import { accessPages } from "./access.tsx";
 import { notificationPages } from "./notifications.tsx";
+import { userPages } from "./users.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -34,6 +35,9 @@ export interface WebOptions {
 // Only our own files: no inline script or style, no other host, no framing.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** What any signed-in user may change, viewers too: their own session and API tokens. */
+const SELF_SERVICE = /^\/(signout$|tokens(\/|$))/;
 
 /** Pages that only lead to a change: forms and confirmations. */
 const CHANGE_PAGE = /\/(new|edit|delete|restore)$/;
@@ -131,7 +135,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
     }
     // A viewer is not offered what they may not do; a page for it asked for by URL says so
     // (and the API would refuse the change anyway).
-    if (!session.canOperate && (unsafe(c.req.method) ? c.req.path !== "/signout" : CHANGE_PAGE.test(c.req.path))) {
+    if (!session.canOperate && (unsafe(c.req.method) ? !SELF_SERVICE.test(c.req.path) : CHANGE_PAGE.test(c.req.path))) {
       return page(c, { title: "Not allowed", status: 403 },
         <Problem status={403} message={`Your role (${session.user.role}) may look but not change anything. Ask an operator or admin.`} />);
     }
@@ -153,6 +157,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   taskPages(app);
   accessPages(app);
   notificationPages(app);
+  userPages(app, api);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;

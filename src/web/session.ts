@@ -13,6 +13,8 @@ export const SESSION_COOKIE = "shield_session";
 /** A random value for the sign-in form alone: there is no session yet to derive a CSRF token from. */
 export const SIGNIN_COOKIE = "shield_signin";
 export const DEFAULT_SESSION_TTL_SECONDS = 12 * 3600;
+/** How a web session's token is named (then its start and a random tag), so lists can tell sessions from API tokens. */
+export const WEB_SESSION_PREFIX = "web session ";
 
 export type Role = "admin" | "operator" | "viewer";
 
@@ -64,7 +66,7 @@ export async function signIn(api: Hono, name: string, password: string, clientAd
   // The browser's address goes with the password: the API's throttle counts failures by it.
   const client = new ApiClient(api, `Basic ${Buffer.from(`${name}:${password}`).toString("base64")}`, { clientAddress });
   // Unique per user (the API requires it) and recognisable in `shield list tokens`.
-  const tokenName = `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
+  const tokenName = `${WEB_SESSION_PREFIX}${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
   // The token expires with the session, so a copied cookie is worthless after it even if never used again here.
   const r = await client.send<{ uuid: string; token: string }>("POST", "/v1/auth/tokens", { name: tokenName, expires_in: Math.max(60, ttl) });
   if (!r.ok) return { ok: false, status: r.status, error: r.error, retryAfter: r.retryAfter };
