@@ -11,7 +11,7 @@ import { REDACTION_NOTE } from "./redact.ts";
 import { drillJson, drillResultJson } from "./drills.ts";
 import { OWNER_NOTE, taskOwnership } from "../core/index.ts";
 
-const HEALTH_NOTE = "last_run is the last backup that ended (done or failed); next_run when the schedule runs it next (null when paused); " +
+const HEALTH_NOTE = "last_run is the last backup that ended (done or failed); next_run when the schedule runs it next (null when paused, or without a schedule: run by hand only); " +
   "window holds the figures of the backups that ended in the last ?window= (like 30d, 12h; default 30d): runs, failures, success_rate, " +
   "and of the successful ones median_duration (seconds), median_size and size_trend_per_day (bytes).";
 
@@ -38,7 +38,7 @@ export function jobRoutes(router: Router): void {
   route(router, {
     method: "post", operationId: "createJob", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,
     example: { name: "orders-nightly", summary: "The orders database, every night", target: "6b8398be-fdc0-424a-8532-e812e5dfc116", store: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c", schedule: "9c1e7d2a-5f4b-4e8a-b3c6-7d9e1f2a4b5c", retention: "3d6f9a1c-2e4b-4d7f-8a9c-1b3e5f7a9c2d", compression: "zstd", paused: false },
-    summary: "Create a job", description: "priority is 0 (highest) to 100; 50 when left out.",
+    summary: "Create a job", description: "priority is 0 (highest) to 100; 50 when left out. schedule null or left out: the job runs only when asked (POST /v1/job/{uuid}/run).",
     response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await jobs.create(body) }));
 
@@ -70,7 +70,7 @@ export function jobRoutes(router: Router): void {
     method: "put", operationId: "updateJob", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,
     example: { name: "orders-nightly", summary: "The orders database, every night", target: "6b8398be-fdc0-424a-8532-e812e5dfc116", store: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c", schedule: "9c1e7d2a-5f4b-4e8a-b3c6-7d9e1f2a4b5c", retention: "3d6f9a1c-2e4b-4d7f-8a9c-1b3e5f7a9c2d", run_window: "01:00-05:00" },
     summary: "Update a job",
-    description: "summary is required; paused cannot be set here (use pause/unpause). Moving the job to a retention policy that would purge more than --retention-max-purge-share of its archives at once is refused (409) unless `force` is true.",
+    description: "summary is required; paused cannot be set here (use pause/unpause). schedule null: the job is no longer scheduled (runs only when asked); left out, it stays. Moving the job to a retention policy that would purge more than --retention-max-purge-share of its archives at once is refused (409) unless `force` is true.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
     await jobs.update(params.uuid, body);

@@ -211,7 +211,10 @@ const Copies = v.pipe(
 const RunWindowText = v.pipe(v.string("must be a string"), v.regex(/^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM-HH:MM (24-hour, the daemon's zone), e.g. 01:00-05:00, or empty for any time"),
   v.check((w) => w === "" || w.slice(0, 5) !== w.slice(6), "must not start and end at the same time"));
 const jobFields = {
-  name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid,
+  name: Name, store: Uuid, target: Uuid, retention: Uuid,
+  // null: the job runs only when asked (run now, the CLI, the API); left out of
+  // a create it is null, of an update it stays.
+  schedule: v.optional(v.nullable(Uuid)),
   priority: v.optional(Priority), compression: v.optional(Compression),
   copies: v.optional(Copies), run_window: v.optional(RunWindowText),
 };
@@ -375,7 +378,8 @@ export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.str
 export const JobJson = v.object({
   uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
-  schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
+  schedule_name: v.pipe(v.nullable(v.string()), v.description("null: the job has no schedule and runs only when asked")),
+  schedule_uuid: v.nullable(Uuid), schedule: v.nullable(v.string()),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
   copies: v.array(JobCopyJson),

@@ -49,7 +49,7 @@ async function attention(api: ApiClient, jobs: Job[]): Promise<{ list: Attention
     if (last && last.status !== "done") {
       return { job, reason: `last run ${last.status}${last.error ? `: ${last.error}` : ""}`, at: last.stopped_at, task: last.task_uuid };
     }
-    if (job.paused || !last) return undefined;
+    if (job.paused || !last || job.schedule === null) return undefined;
     const every = await period(api, job.schedule, periods);
     if (every === undefined) return undefined;
     overdueKnown = true;
