@@ -6,6 +6,11 @@ import type { Hono } from "hono";
 import htmxSource from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "../../views/static/shield.css" with { type: "text" };
 import script from "../../views/static/shield.js" with { type: "text" };
+// The API reference page (/docs): Swagger UI's prebuilt bundle and stylesheet from
+// the pinned swagger-ui-dist package, and our own starter script (no inline script).
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
+import apiDocs from "../../views/static/api-docs.js" with { type: "text" };
 
 interface Asset { path: string; body: string; type: string }
 
@@ -18,6 +23,9 @@ export const assets = {
   htmx: asset("htmx.min.js", htmxSource, "text/javascript; charset=utf-8"),
   css: asset("shield.css", css, "text/css; charset=utf-8"),
   script: asset("shield.js", script, "text/javascript; charset=utf-8"),
+  swaggerJs: asset("swagger-ui-bundle.js", swaggerJs, "text/javascript; charset=utf-8"),
+  swaggerCss: asset("swagger-ui.css", swaggerCss, "text/css; charset=utf-8"),
+  apiDocs: asset("api-docs.js", apiDocs, "text/javascript; charset=utf-8"),
 };
 
 export function serveAssets(app: Hono): void {

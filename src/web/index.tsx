@@ -6,7 +6,8 @@ import { getCookie, setCookie } from "hono/cookie";
 import { SignIn } from "../../views/signin.tsx";
 import { BarePage, Problem } from "../../views/errors.tsx";
 import { describeError, log } from "../log.ts";
-import { serveAssets } from "./assets.ts";
+import { assets, serveAssets } from "./assets.ts";
+import { DocsPage } from "../../views/docs.tsx";
 import { ApiFailure } from "./client.ts";
 import { readForm } from "./forms.ts";
 import type { ApiEnv } from "../api/route.ts";
@@ -93,6 +94,10 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   };
 
   app.get("/signin", (c) => signInPage(c, { next: safeNext(c.req.query("next")) }));
+
+  // The API reference: as public as the document it shows (/v1/openapi.json); its
+  // "Try it out" sends whatever credentials the reader types, never the session's.
+  app.get("/docs", (c) => c.html("<!doctype html>" + <DocsPage assets={assetPaths} docs={{ swaggerJs: assets.swaggerJs.path, swaggerCss: assets.swaggerCss.path, init: assets.apiDocs.path }} />));
 
   app.post("/signin", async (c) => {
     const f = await readForm(c);

@@ -72,6 +72,15 @@ describe("shield daemon, first start on the embedded catalog", () => {
     expect(dotenv.status).toBe(401);
   });
 
+  test("the first start says in plain words which page to open, once ready, and the password", () => {
+    const words = d.stderr().split("\n").filter((l) => !l.startsWith("{"));
+    expect(words).toContain(`Shield is ready. Open ${d.url}/ in your browser.`);
+    expect(words.some((l) => l.startsWith("Sign in as admin. Created user 'admin' with password: "))).toBe(true);
+    // Said after the daemon is ready, so the page it names answers.
+    const out = d.stderr();
+    expect(out.indexOf("Shield is ready.")).toBeGreaterThan(out.indexOf('"shield daemon listening"'));
+  });
+
   test("logs are JSON lines on stderr and never hold the password", () => {
     const lines = d.stderr().split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(0);
