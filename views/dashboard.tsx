@@ -27,12 +27,12 @@ export interface Progress { stores: number; targets: number; schedules: number; 
  */
 export function GettingStarted({ me, p }: { me: Me; p: Progress }) {
   const steps: { done: boolean; what: string; why: string; href: string; action: string }[] = [
-    { done: p.stores > 0, what: "A store", why: "where archives go: a directory, S3, Azure…", href: "/stores/new", action: "Add a store" },
-    { done: p.targets > 0, what: "A target", why: "what to back up: a database, a directory…", href: "/targets/new", action: "Add a target" },
+    { done: p.stores > 0, what: "A store", why: "where archives go: a directory, S3 or Azure", href: "/stores/new", action: "Add a store" },
+    { done: p.targets > 0, what: "A target", why: "what to back up: a database or a directory", href: "/targets/new", action: "Add a target" },
     { done: p.schedules > 0, what: "A schedule (optional)", why: "when backups run, like “daily at 4am”; without one, a job runs when you ask", href: "/schedules/new", action: "Add a schedule" },
     { done: p.policies > 0, what: "A retention policy", why: "how long archives are kept", href: "/retention/new", action: "Add a policy" },
     { done: p.jobs > 0, what: "A job", why: "the target, into the store, on the schedule, kept by the policy", href: "/jobs/new", action: "Create a job" },
-    { done: p.archives > 0, what: "A first backup", why: "“Run now” on the job's page makes the first archive", href: p.firstJob ? `/jobs/${p.firstJob}` : "/jobs", action: "Open the job" },
+    { done: p.archives > 0, what: "A first backup", why: "“Run now” on the job's page makes the first archive", href: p.firstJob ? `/jobs/${p.firstJob}` : "/jobs", action: p.jobs > 1 ? "Open the first job" : "Open the job" },
   ];
   const left = steps.filter((s) => !s.done).length;
   return (
@@ -45,7 +45,7 @@ export function GettingStarted({ me, p }: { me: Me; p: Progress }) {
           <li class={s.done ? "done" : undefined}>
             <span class="tick" aria-hidden="true">{s.done ? "✓" : "○"}</span>
             <span class="what"><strong>{s.what}</strong><span class="skip">{s.done ? " (done)" : " (to do)"}</span>: {s.why}.</span>
-            {me.canOperate && !s.done ? <a href={s.href}>{s.action}</a> : null}
+            {me.canOperate && !s.done && (s.href !== "/jobs" || p.jobs > 0) ? <a href={s.href}>{s.action}</a> : null}
           </li>
         ))}
       </ol>

@@ -85,7 +85,7 @@ export function TokensPage({ me, tokens, sessions, current, askPassword, created
   return (
     <>
       <h1>API tokens</h1>
-      <p class="muted">A token lets a script or the CLI act as you (<code>Authorization: Bearer …</code>, or <code>shield --token</code>), without your password. Limit it to a lower role and give it an end when you can. The API is described on the <a href="/docs">API reference</a> page.</p>
+      <p class="muted">A token lets a script or the CLI act as you (<code>Authorization: Bearer …</code>, or <code>SHIELD_TOKEN</code> for the CLI), without your password. Limit it to a lower role and give it an end when you can. The API is described on the <a href="/docs">API reference</a> page.</p>
       {created ? (
         <div class="card token-created" role="status">
           <h2>Token “{created.name}” created</h2>

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, SCREENSHOTS, type TestBrowser } from "../helpers/browser.ts";
 
 describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () => {
   let d: DaemonProcess;
@@ -216,12 +216,16 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
     expect(await page.locator(".opblock-summary-operation-id", { hasText: "listRetentionPolicies" }).count()).toBe(1);
     await page.locator("#operations-jobs-createJob .opblock-summary").click();
     await page.locator("#operations-jobs-createJob").getByText("orders-nightly").first().waitFor();
-    await b.shot("docs-1280");
+    // The page is some 10,000 px tall: its top, and the opened operation, as the reader sees them.
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(SCREENSHOTS, "docs-1280.png") });
+    await page.evaluate(`document.getElementById("operations-jobs-createJob").scrollIntoView({ block: "start" })`);
+    await page.screenshot({ path: join(SCREENSHOTS, "docs-create-job-1280.png") });
     const p = await b.context.newPage();
     await p.setViewportSize({ width: 390, height: 844 });
     await p.goto(d.url + "/docs");
     await p.locator(".opblock").first().waitFor({ timeout: 30_000 });
-    await p.screenshot({ path: join(import.meta.dir, "../../test-artifacts/screenshots/docs-390.png") });
+    await p.screenshot({ path: join(SCREENSHOTS, "docs-390.png") });
     await p.close();
   });
 
