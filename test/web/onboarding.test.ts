@@ -129,4 +129,20 @@ describe("getting started in the web UI", () => {
     await v.signIn("viewer");
     expect((await v.get("/archives")).html).not.toContain("/restore");
   });
+
+  test("/docs is the API reference from the binary: Swagger UI's files hash-named, our own starter script, the UI's CSP", async () => {
+    const r = await new WebClient(web).get("/docs");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const scripts = [...r.html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts).toEqual([expect.stringMatching(/^\/static\/\w+\/swagger-ui-bundle\.js$/), expect.stringMatching(/^\/static\/\w+\/api-docs\.js$/)]);
+    expect(r.html).not.toMatch(/<script>|https?:\/\//);
+    for (const path of [...scripts, /href="(\/static\/\w+\/swagger-ui\.css)"/.exec(r.html)![1]!]) {
+      const asset = await web.request(`http://shield.test${path}`);
+      expect([path, asset.status, asset.headers.get("cache-control")]).toEqual([path, 200, "public, max-age=31536000, immutable"]);
+    }
+    const starter = await (await web.request(`http://shield.test${scripts[1]}`)).text();
+    expect(starter).toContain('url: "/v1/openapi.json"');
+    expect(starter).toContain("validatorUrl: null");
+  });
 });
