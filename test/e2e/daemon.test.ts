@@ -252,10 +252,16 @@ describe("shield daemon, requests without a usable Host header", () => {
     } finally {
       await d.stop();
     }
-    // Apart from the admin's password notice (none here: it was given), every line is JSON.
+    // Apart from the first start's words for the person at the terminal (the
+    // password was given here: they only say where to go), every line is JSON.
     const lines = d.stderr().split("\n").filter((l) => l.trim() !== "");
-    expect(lines.length).toBeGreaterThan(0);
-    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    const words = lines.filter((l) => !l.startsWith("{"));
+    expect(words).toEqual([
+      `Shield is ready. Open ${d.url}/ in your browser.`, "Sign in as admin with the password you set in SHIELD_ADMIN_PASSWORD.",
+      "The page will walk you through a first backup.",
+    ]);
+    expect(lines.length).toBeGreaterThan(words.length);
+    for (const l of lines.filter((x) => x.startsWith("{"))) expect(() => JSON.parse(l)).not.toThrow();
     expect(d.stderr()).not.toContain("    at ");
   });
 });
