@@ -26,3 +26,12 @@ declare module "*/static/shield.js" {
 }
 // ssh2 ships no types (the agent channel, src/agent); its few calls are typed where used.
 declare module "ssh2";
+// The API reference page's files (src/web/assets.ts), served as text too.
+declare module "swagger-ui-dist/swagger-ui-bundle.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/static/api-docs.js" {
+  const text: string;
+  export default text;
+}

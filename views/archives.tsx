@@ -14,8 +14,8 @@ const GPBACKUP = "gpbackup";
 
 export interface ArchiveFilter { target: string; store: string; from: string; to: string; status: string; q: string; job: string; sort: string }
 
-export function ArchiveList({ archives, filter, targets, stores, errors, page, hasNext, pageHref }: {
-  archives: Archive[]; filter: ArchiveFilter; targets: Choice[]; stores: Choice[]; errors: Errors;
+export function ArchiveList({ me, archives, filter, targets, stores, errors, page, hasNext, pageHref }: {
+  me: Me; archives: Archive[]; filter: ArchiveFilter; targets: Choice[]; stores: Choice[]; errors: Errors;
   page: number; hasNext: boolean; pageHref: (n: number) => string;
 }) {
   const filtered = Object.values(filter).some(Boolean);
@@ -37,7 +37,7 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
       <FormError errors={errors} />
       {archives.length === 0 ? (
         <Empty>{filtered ? "No archive matches these filters." : "No archives yet. They appear here as jobs run."}</Empty>
-      ) : <ArchiveTable archives={archives} />}
+      ) : <ArchiveTable archives={archives} restore={me.canOperate} />}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>
   );
@@ -153,6 +153,23 @@ export function ArchiveDetail({ me, archive, restoreTargets, objects = [], error
 }
 
 /** The confirmation of a restore: what will be overwritten, by what. */
+/** Restore from the archive list: first which target (the original preselected), then the confirmation. */
+export function RestoreChoose({ archive, restoreTargets }: { archive: Archive; restoreTargets: Choice[] }) {
+  const a = archive;
+  return (
+    <>
+      <h1>Restore the archive of {a.target_name ?? "a deleted target"}, taken <Time at={a.taken_at} /></h1>
+      {restoreTargets.length === 0 ? <Empty>No target can take this archive (none uses the {a.target_plugin} plugin).</Empty> : (
+        <form class="stack card" method="get" action={`/archives/${a.uuid}/restore`}>
+          <SelectField name="target" label="Restore into" value={a.target_uuid} options={restoreTargets} errors={{}}
+            help="The original target, or another one with the same plugin. The next page says what gets overwritten, before anything is." />
+          <div class="actions"><button type="submit">Next…</button><a href="/archives">Cancel</a></div>
+        </form>
+      )}
+    </>
+  );
+}
+
 export function RestoreConfirm({ me, archive, target, endpoint }: { me: Me; archive: Archive; target: { uuid: string; name: string; plugin: string }; endpoint: EndpointView }) {
   const original = target.uuid === archive.target_uuid;
   return (

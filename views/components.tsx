@@ -147,3 +147,16 @@ export function SelectField({ name, label, value, options, errors, help, require
 export function FormError({ errors }: { errors: Errors }) {
   return errors._ ? <FlashBox kind="error" text={errors._} /> : null;
 }
+
+/**
+ * A create form opened from the job form ("New target…"): where to go back to,
+ * carried through the form's post (src/web/return-to.ts checks it).
+ */
+export function ReturnField({ values }: { values: Record<string, string | undefined> }) {
+  return values.return ? <input type="hidden" name="return" value={values.return} /> : null;
+}
+
+/** The Cancel link of a create form: back to the job form when it came from one. */
+export function cancelHref(values: Record<string, string | undefined>, otherwise: string): string {
+  return values.return && values.return.startsWith("/jobs/") ? values.return : otherwise;
+}

@@ -19,13 +19,50 @@ export function RunningTasks({ tasks, names }: { tasks: Task[]; names: Record<st
   );
 }
 
-export function Dashboard({ me, attention, running, names, archives, usage, overdueKnown, totals, stats }: {
+/** What exists of the parts of a first backup (the getting-started checklist); absent once there is an archive. */
+export interface Progress { stores: number; targets: number; schedules: number; policies: number; jobs: number; archives: number; firstJob?: string }
+
+/**
+ * The getting-started checklist: the parts of a first backup in the order they
+ * are needed, each ticked once one exists, each a link to create it (the job form
+ * can also create the others on the way).
+ */
+export function GettingStarted({ me, p }: { me: Me; p: Progress }) {
+  const steps: { done: boolean; what: string; why: string; href: string; action: string }[] = [
+    { done: p.stores > 0, what: "A store", why: "where archives go: a directory, S3 or Azure", href: "/stores/new", action: "Add a store" },
+    { done: p.targets > 0, what: "A target", why: "what to back up: a database or a directory", href: "/targets/new", action: "Add a target" },
+    { done: p.schedules > 0, what: "A schedule (optional)", why: "when backups run, like “daily at 4am”; without one, a job runs when you ask", href: "/schedules/new", action: "Add a schedule" },
+    { done: p.policies > 0, what: "A retention policy", why: "how long archives are kept", href: "/retention/new", action: "Add a policy" },
+    { done: p.jobs > 0, what: "A job", why: "the target, into the store, on the schedule, kept by the policy", href: "/jobs/new", action: "Create a job" },
+    { done: p.archives > 0, what: "A first backup", why: "“Run now” on the job's page makes the first archive", href: p.firstJob ? `/jobs/${p.firstJob}` : "/jobs", action: p.jobs > 1 ? "Open the first job" : "Open the job" },
+  ];
+  const left = steps.filter((s) => !s.done).length;
+  return (
+    <section class="card getting-started" aria-labelledby="getting-started">
+      <h2 id="getting-started">Getting started</h2>
+      <p class="muted">{left === steps.length ? "Shield backs up a target into a store. Six steps to a first backup:" : `${steps.length - left} of ${steps.length} done.`}
+        {me.canOperate ? "" : " Creating them needs the operator or admin role."}</p>
+      <ol class="checklist">
+        {steps.map((s) => (
+          <li class={s.done ? "done" : undefined}>
+            <span class="tick" aria-hidden="true">{s.done ? "✓" : "○"}</span>
+            <span class="what"><strong>{s.what}</strong><span class="skip">{s.done ? " (done)" : " (to do)"}</span>: {s.why}.</span>
+            {me.canOperate && !s.done && (s.href !== "/jobs" || p.jobs > 0) ? <a href={s.href}>{s.action}</a> : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+export function Dashboard({ me, attention, running, names, archives, usage, overdueKnown, totals, stats, progress }: {
   me: Me; attention: Attention[]; running: Task[]; names: Record<string, string>; archives: Archive[]; usage: StoreUsage[]; overdueKnown: boolean;
-  totals?: { archives: number; bytes: number; jobs: number; failing_jobs: number }; stats?: Statistics;
+  totals?: { archives: number; bytes: number; jobs: number; failing_jobs: number }; stats?: Statistics; progress?: Progress;
 }) {
   return (
     <>
       <h1>Dashboard</h1>
+      {progress ? <GettingStarted me={me} p={progress} /> : null}
       {totals ? <p class="muted">{totals.jobs} jobs, {totals.failing_jobs} failing; {totals.archives} archives held, {bytes(totals.bytes)}.</p> : null}
       <h2>Jobs that need attention</h2>
       {attention.length === 0 ? (

@@ -1,7 +1,7 @@
 // Targets and stores: the same pages, a plugin and its endpoint each; targets
 // also name an agent.
 import type { EndpointView, Errors, Job, Me, PluginField, PluginView } from "./types.ts";
-import { Csrf, DataTable, Time, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
+import { Csrf, ReturnField, cancelHref, DataTable, Time, Empty, Field, FilterForm, FormError, Pager, SelectField, TextArea, TextField, UnusedSelect, described, fieldId } from "./components.tsx";
 
 export type DefKind = "target" | "store";
 export interface DefRow { uuid: string; name: string; summary: string; plugin: string; agent?: string; bandwidth?: number; max_tasks?: number; last_test?: TestResultView | null }
@@ -223,6 +223,7 @@ export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors,
       <FormError errors={errors} />
       <form class="stack" method="post" action={action}>
         <Csrf csrf={me.csrf} />
+        <ReturnField values={values} />
         <TextField name="name" label="Name" value={values.name} errors={errors} required />
         <TextField name="summary" label="Summary" value={values.summary} errors={errors} help="What it is, for whoever reads this list next." />
         {plugins.length === 0 ? <p class="field-error">No plugin can be used as a {kind}: install one in a plugin directory.</p> : null}
@@ -255,7 +256,7 @@ export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors,
         <div class="actions">
           <button type="submit">{row ? "Save" : `Create ${kind}`}</button>
           <TestButton action={row ? `/${plural(kind)}/test?uuid=${row.uuid}` : `/${plural(kind)}/test`} include />
-          <a href={row ? `/${plural(kind)}/${row.uuid}` : `/${plural(kind)}`}>Cancel</a>
+          <a href={row ? `/${plural(kind)}/${row.uuid}` : cancelHref(values, `/${plural(kind)}`)}>Cancel</a>
         </div>
       </form>
     </>

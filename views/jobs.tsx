@@ -34,7 +34,7 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
               <td><a href={`/jobs/${j.uuid}`}>{j.name}</a></td>
               <td>{j.target_name}</td>
               <td>{j.store_name}</td>
-              <td>{j.schedule}</td>
+              <td>{j.schedule ?? <span class="muted">none (by hand)</span>}</td>
               <td>{duration(j.expiry)}</td>
               <td>{j.paused ? <span class="badge s-paused">paused</span> : <span class="badge s-valid">active</span>}</td>
               <td class="last-run"><LastRun run={j.last_run} details />
@@ -43,7 +43,7 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
                   {me.canOperate ? <PostButton action={`/jobs/${j.uuid}/run`} csrf={me.csrf} label="Retry" kind="secondary" /> : null}
                 </> : null}
               </td>
-              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">{j.paused ? "none (paused)" : "—"}</span>}</td>
+              <td>{j.next_run ? <Time at={j.next_run} /> : <span class="muted">{j.paused ? "none (paused)" : j.schedule === null ? "by hand" : "—"}</span>}</td>
               <td>{percent(j.window.success_rate)}{j.window.runs ? <span class="muted"> of {j.window.runs}</span> : null}</td>
             </tr>
           ))}
@@ -92,14 +92,14 @@ export function JobDetail({ me, job, tasks, archives, names, history }: {
           <dt>State</dt><dd>{job.paused ? "paused: not run on its schedule" : "active"}</dd>
           <dt>Target</dt><dd><a href={`/targets/${job.target_uuid}`}>{job.target_name}</a> ({job.target_plugin})</dd>
           <dt>Store</dt><dd><a href={`/stores/${job.store_uuid}`}>{job.store_name}</a> ({job.store_plugin})</dd>
-          <dt>Schedule</dt><dd>{job.schedule_name}: {job.schedule}</dd>
+          <dt>Schedule</dt><dd>{job.schedule_name === null ? <span class="muted">none: runs only when asked</span> : <>{job.schedule_name}: {job.schedule}</>}</dd>
           <dt>Retention</dt><dd>{job.retention_name}: archives kept {duration(job.expiry)}</dd>
           <dt>Priority</dt><dd>{job.priority} <span class="muted">(0 runs first)</span></dd>
           <dt>Compression</dt><dd>{job.compression}</dd>
           <dt>Restore drill</dt><dd>{drillLine(job)}</dd>
           <dt>Last run</dt><dd><LastRun run={job.last_run} />{job.last_run?.duration != null ? <span class="muted"> (ran {seconds(job.last_run.duration)}{job.last_run.size != null ? `, ${bytes(job.last_run.size)}` : ""})</span> : null}</dd>
           {job.last_run?.error ? <><dt>Error</dt><dd class="field-error">{job.last_run.error}</dd></> : null}
-          <dt>Next run</dt><dd>{job.next_run ? <Time at={job.next_run} /> : <span class="muted">{job.paused ? "none while paused" : "never"}</span>}</dd>
+          <dt>Next run</dt><dd>{job.next_run ? <Time at={job.next_run} /> : <span class="muted">{job.paused ? "none while paused" : job.schedule === null ? "when someone runs it" : "never"}</span>}</dd>
           <dt>Last {duration(job.window.seconds)}</dt><dd>{job.window.runs
             ? `${job.window.runs} runs, ${job.window.failures} failed (${percent(job.window.success_rate)} succeeded)` +
               (job.window.median_duration !== null ? `; median ${seconds(Math.round(job.window.median_duration))}, ${bytes(job.window.median_size)}` : "") +
@@ -123,8 +123,16 @@ export function JobDetail({ me, job, tasks, archives, names, history }: {
   );
 }
 
+/**
+ * "New target…" beside a choice: submits the form as it is to /jobs/draft, which
+ * keeps the values while the target is created and comes back with it chosen.
+ */
+function NewChoice({ kind, label }: { kind: "target" | "store" | "schedule" | "retention"; label: string }) {
+  return <button type="submit" class="link" formaction="/jobs/draft" formnovalidate name="add" value={kind}>{label}</button>;
+}
+
 export function JobForm({ me, job, values, choices, errors }: { me: Me; job?: Job; values: Record<string, string>; choices: JobChoices; errors: Errors }) {
-  const missing = (["targets", "stores", "schedules", "retention"] as const).filter((k) => choices[k].length === 0);
+  const missing = (["targets", "stores", "retention"] as const).filter((k) => choices[k].length === 0);
   const pid = "f-paused";
   return (
     <>
@@ -132,19 +140,33 @@ export function JobForm({ me, job, values, choices, errors }: { me: Me; job?: Jo
       {missing.length ? (
         <div class="flash error" role="alert">
           A job needs {missing.map((m, i) => (
-            <>{i ? (i === missing.length - 1 ? " and " : ", ") : ""}<a href={`/${m}/new`}>{m === "retention" ? "a retention policy" : `a ${m.slice(0, -1)}`}</a></>
-          ))} first.
+            <>{i ? (i === missing.length - 1 ? " and " : ", ") : ""}{m === "retention" ? "a retention policy" : `a ${m.slice(0, -1)}`}</>
+          ))}: create {missing.length > 1 ? "them" : "it"} with the “New …” buttons below; the form keeps what you typed.
         </div>
       ) : null}
       <FormError errors={errors} />
       <form class="stack" method="post" action={job ? `/jobs/${job.uuid}` : "/jobs"}>
         <Csrf csrf={me.csrf} />
+        <input type="hidden" name="back" value={job ? `/jobs/${job.uuid}/edit` : "/jobs/new"} />
         <TextField name="name" label="Name" value={values.name} errors={errors} required />
         <TextField name="summary" label="Summary" value={values.summary} errors={errors} help="Why this job exists: a ticket, an owner." />
-        <SelectField name="target" label="Target (what to back up)" value={values.target} options={choices.targets} errors={errors} required blank="Choose…" />
-        <SelectField name="store" label="Store (where archives go)" value={values.store} options={choices.stores} errors={errors} required blank="Choose…" />
-        <SelectField name="schedule" label="Schedule" value={values.schedule} options={choices.schedules} errors={errors} required blank="Choose…" />
-        <SelectField name="retention" label="Retention policy" value={values.retention} options={choices.retention} errors={errors} required blank="Choose…" />
+        <div class="with-new">
+          <SelectField name="target" label="Target (what to back up)" value={values.target} options={choices.targets} errors={errors} required blank="Choose…" />
+          <NewChoice kind="target" label="New target…" />
+        </div>
+        <div class="with-new">
+          <SelectField name="store" label="Store (where archives go)" value={values.store} options={choices.stores} errors={errors} required blank="Choose…" />
+          <NewChoice kind="store" label="New store…" />
+        </div>
+        <div class="with-new">
+          <SelectField name="schedule" label="Schedule" value={values.schedule} options={choices.schedules} errors={errors} blank="None: run by hand only"
+            help="When it runs by itself. Without one, the job runs only when someone runs it (Run now, the CLI or the API)." />
+          <NewChoice kind="schedule" label="New schedule…" />
+        </div>
+        <div class="with-new">
+          <SelectField name="retention" label="Retention policy" value={values.retention} options={choices.retention} errors={errors} required blank="Choose…" />
+          <NewChoice kind="retention" label="New policy…" />
+        </div>
         <div class="inline">
           <TextField name="priority" label="Priority" type="number" value={values.priority ?? "50"} errors={errors}
             help="0 (runs first) to 100." attrs={{ min: 0, max: 100, step: 1 }} />

@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "users" | "access" | "tokens";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -19,8 +19,11 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "retention", href: "/retention", label: "Retention" },
   { section: "notifications", href: "/notifications", label: "Notifications" },
   // Admins only: the others would get a 403.
+  { section: "users", href: "/users", label: "Users" },
   { section: "access", href: "/access", label: "Access" },
 ];
+
+const ADMIN_ONLY = new Set<Section>(["users", "access"]);
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
 const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
@@ -62,13 +65,15 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <a class="brand" href="/">Shield</a>
         <nav aria-label="Main">
           <ul>
-            {NAV.filter((n) => n.section !== "access" || me.role === "admin").map((n) => (
+            {NAV.filter((n) => !ADMIN_ONLY.has(n.section) || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
             ))}
           </ul>
         </nav>
         <div class="who">
           <span>{me.name} <span class="muted">({me.role})</span></span>
+          <a href="/tokens" aria-current={section === "tokens" ? "page" : undefined}>API tokens</a>
+          <a href="/docs">API reference</a>
           <form method="post" action="/signout">
             <input type="hidden" name="_csrf" value={me.csrf} />
             <button type="submit">Sign out</button>

@@ -1,6 +1,6 @@
 // Retention policies: how long archives are kept, in human units.
 import type { Errors, Me, Retention, RetentionPreview as Preview } from "./types.ts";
-import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, TextField, Time, UnusedSelect, described } from "./components.tsx";
+import { Csrf, ReturnField, cancelHref, DataTable, Empty, Field, FilterForm, FormError, Pager, TextField, Time, UnusedSelect, described } from "./components.tsx";
 import { DURATION_UNITS, duration } from "./format.ts";
 
 export function RetentionList({ me, rows, unused, page, hasNext, pageHref }: {
@@ -110,6 +110,7 @@ export function RetentionForm({ me, row, values, errors, jobs }: {
       <FormError errors={errors} />
       <form class="stack" method="post" action={row ? `/retention/${row.uuid}` : "/retention"}>
         <Csrf csrf={me.csrf} />
+        <ReturnField values={values} />
         <TextField name="name" label="Name" value={values.name} errors={errors} required />
         <TextField name="summary" label="Summary" value={values.summary} errors={errors} />
         <Field id={id} label="Keep archives for" help={help} error={err} required>
@@ -145,7 +146,7 @@ export function RetentionForm({ me, row, values, errors, jobs }: {
         </fieldset>
         <div class="actions">
           <button type="submit">{row ? "Save" : "Create policy"}</button>
-          <a href="/retention">Cancel</a>
+          <a href={cancelHref(values, "/retention")}>Cancel</a>
         </div>
       </form>
     </>

@@ -1,6 +1,6 @@
 // Schedules, with a preview of the next runs as the timespec is typed.
 import type { Errors, Me, Schedule } from "./types.ts";
-import { Csrf, DataTable, Empty, FilterForm, FormError, Pager, TextField, Time, UnusedSelect, described } from "./components.tsx";
+import { Csrf, ReturnField, cancelHref, DataTable, Empty, FilterForm, FormError, Pager, TextField, Time, UnusedSelect, described } from "./components.tsx";
 
 export function ScheduleList({ me, rows, unused, page, hasNext, pageHref }: {
   me: Me; rows: Schedule[]; unused: string; page: number; hasNext: boolean; pageHref: (n: number) => string;
@@ -53,6 +53,7 @@ export function ScheduleForm({ me, row, values, errors }: { me: Me; row?: Schedu
       <FormError errors={errors} />
       <form class="stack" method="post" action={row ? `/schedules/${row.uuid}` : "/schedules"}>
         <Csrf csrf={me.csrf} />
+        <ReturnField values={values} />
         <TextField name="name" label="Name" value={values.name} errors={errors} required />
         <TextField name="summary" label="Summary" value={values.summary} errors={errors} />
         <div class="field">
@@ -66,7 +67,7 @@ export function ScheduleForm({ me, row, values, errors }: { me: Me; row?: Schedu
         </div>
         <div class="actions">
           <button type="submit">{row ? "Save" : "Create schedule"}</button>
-          <a href="/schedules">Cancel</a>
+          <a href={cancelHref(values, "/schedules")}>Cancel</a>
         </div>
       </form>
     </>

@@ -1,13 +1,13 @@
 // Tasks: what runs, ran and failed; a running task's log follows live.
 import type { Me, Task } from "./types.ts";
 import { Empty, Pager, PostButton, Status, Time } from "./components.tsx";
-import { TaskTable } from "./tables.tsx";
+import { RestoreSubject, TaskTable, type ArchiveName } from "./tables.tsx";
 import { elapsed, progressText } from "./format.ts";
 
 export const TASK_STATUSES = ["pending", "running", "done", "failed", "canceled"] as const;
 
-export function TaskList({ tasks, status, job, names, page, hasNext, pageHref }: {
-  tasks: Task[]; status: string; job: string; names: Record<string, string>; page: number; hasNext: boolean; pageHref: (n: number) => string;
+export function TaskList({ tasks, status, job, names, archives, page, hasNext, pageHref }: {
+  tasks: Task[]; status: string; job: string; names: Record<string, string>; archives?: Record<string, ArchiveName>; page: number; hasNext: boolean; pageHref: (n: number) => string;
 }) {
   const tab = (s: string) => `/tasks${s || job ? "?" : ""}${new URLSearchParams({ ...(s ? { status: s } : {}), ...(job ? { job } : {}) })}`;
   return (
@@ -19,7 +19,7 @@ export function TaskList({ tasks, status, job, names, page, hasNext, pageHref }:
         ))}
       </nav>
       {tasks.length === 0 ? <Empty>{status ? `No ${status} tasks.` : "No tasks yet: they appear when a job runs or an archive is restored."}</Empty>
-        : <TaskTable tasks={tasks} names={names} />}
+        : <TaskTable tasks={tasks} names={names} archives={archives} />}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>
   );
@@ -104,10 +104,13 @@ export function ProgressBar({ progress }: { progress: NonNullable<Task["progress
   );
 }
 
-export function TaskDetail({ me, task, subject, started = false }: { me: Me; task: Task; subject?: { href: string; label: string }; started?: boolean }) {
+export function TaskDetail({ me, task, subject, started = false, restore }: {
+  me: Me; task: Task; subject?: { href: string; label: string }; started?: boolean; restore?: { archive?: ArchiveName; target?: string };
+}) {
   return (
     <>
-      <h1>{TYPE_TITLE[task.type] ?? task.type} task</h1>
+      {/* A restore says what it puts where: the archive, and the target it overwrites. */}
+      <h1>{restore ? <>Restore <RestoreSubject task={task} archive={restore.archive} target={restore.target} /></> : `${TYPE_TITLE[task.type] ?? task.type} task`}</h1>
       <p class="muted">Owned by {task.owner}{task.requested_by ? <> · requested by {task.requested_by}</> : null}{subject ? <> · <a href={subject.href}>{subject.label}</a></> : null} · <code>{task.uuid}</code></p>
       <TaskLive me={me} task={task} started={started} />
     </>

@@ -10,7 +10,7 @@ export function archiveRoutes(router: Router): void {
   const { archives } = router.core;
   const tag = "archives";
   route(router, {
-    method: "get", path: "/v1/archives", tag, permission: "read", query: ArchiveQuery,
+    method: "get", operationId: "listArchives", path: "/v1/archives", tag, permission: "read", query: ArchiveQuery,
     summary: "List and search archives, newest first",
     description: "?target=, ?store= and ?job= (UUIDs); ?after=YYYYMMDD (taken on or after that day, UTC) and ?before=YYYYMMDD (taken before that day); ?status=; " +
       "?q= matches the notes, the target's name or the job's name (any part, any case); ?min_size= and ?max_size= (bytes, inclusive); " +
@@ -27,7 +27,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/archive/:uuid", tag, permission: "read", params: UuidParam,
+    method: "get", operationId: "showArchive", path: "/v1/archive/:uuid", tag, permission: "read", params: UuidParam,
     summary: "Show an archive", description: `With its copies in other stores (the job's copies) and each copy's status. target_endpoint and store_endpoint: ${REDACTION_NOTE}`,
     response: ArchiveJson, errors: [404],
   }, async ({ params }) => {
@@ -36,7 +36,8 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "put", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
+    method: "put", operationId: "updateArchive", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
+    example: { notes: "Before the 2.4 schema migration", pinned: true, pin_reason: "Kept for the audit" },
     summary: "Annotate or pin an archive",
     description: "notes, and/or pinned (true needs a pin_reason): a pinned archive is never expired, by its expiry or by retention rules, and cannot be deleted until unpinned. Fields left out stay as they are.",
     response: Updated, errors: [404, 409],
@@ -47,7 +48,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
+    method: "delete", operationId: "deleteArchive", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete an archive ahead of its expiry",
     description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged. A pinned archive is refused (409): unpin it first.",
     response: Deleted, errors: [404, 409],
@@ -57,7 +58,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/archive/:uuid/download", tag, permission: "operate", params: UuidParam,
+    method: "get", operationId: "downloadArchive", path: "/v1/archive/:uuid/download", tag, permission: "operate", params: UuidParam,
     summary: "Download an archive, decrypted and decompressed",
     description: "Streams the archive's raw data (what the target's backup wrote: a dump, a tar...), application/octet-stream. "
       + "Verified first like a restore: the whole stored blob is read and checked (size, SHA-256, every chunk's authentication) before a byte is sent; "
@@ -71,8 +72,9 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
+    method: "post", operationId: "restoreArchive", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
+    example: { target: "6b8398be-fdc0-424a-8532-e812e5dfc116" },
     summary: "Restore an archive",
     description: "Files a pending restore task to `target` (default: the archive's own target), owned by `owner` (default: the requesting user). " +
       `${OWNER_NOTE} The task's \`requested_by\` records who asked.`,

@@ -17,18 +17,19 @@ class Pending extends Error {}
 export function authRoutes(router: Router): void {
   const { users } = router.core;
   route(router, {
-    method: "get", path: "/v1/auth/whoami", tag: "auth", permission: "read",
+    method: "get", operationId: "whoAmI", path: "/v1/auth/whoami", tag: "auth", permission: "read",
     summary: "Who the credentials belong to", response: WhoAmI,
   }, ({ user }) => ({ uuid: user.uuid, name: user.name, role: user.role, provider: user.provider }));
 
   route(router, {
-    method: "get", path: "/v1/auth/tokens", tag: "auth", permission: "read",
+    method: "get", operationId: "listTokens", path: "/v1/auth/tokens", tag: "auth", permission: "read",
     summary: "List your API tokens", description: "The tokens themselves are never shown again, only their names.",
     response: v.array(TokenJson),
   }, async ({ user }) => (await users.tokens.list(user)).map(tokenJson));
 
   route(router, {
-    method: "post", path: "/v1/auth/tokens", tag: "auth", permission: "read", body: TokenCreate,
+    method: "post", operationId: "createToken", path: "/v1/auth/tokens", tag: "auth", permission: "read", body: TokenCreate,
+    example: { name: "ci-pipeline", role: "operator", expires_in: 2592000 },
     summary: "Create an API token",
     description: "The answer holds the token: it is shown this once and stored only as a hash. `role` limits the token below your role; " +
       "`expires_in` (seconds) or `expires_at` (UTC) ends it: an expired token is refused (401). A token made with a token is no stronger and lives no longer than it.",
@@ -40,7 +41,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/auth/token/:uuid", tag: "auth", permission: "read", params: UuidParam,
+    method: "delete", operationId: "revokeToken", path: "/v1/auth/token/:uuid", tag: "auth", permission: "read", params: UuidParam,
     summary: "Revoke one of your API tokens", response: Deleted, errors: [404],
   }, async ({ user, params }) => {
     await users.tokens.revoke(user, params.uuid);
@@ -48,14 +49,14 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/auth/sessions", tag: "auth", permission: "admin", query: SessionQuery,
+    method: "get", operationId: "listSessions", path: "/v1/auth/sessions", tag: "auth", permission: "admin", query: SessionQuery,
     summary: "List every user's sessions",
     description: "Web sessions and API tokens of every user (or of `user`, a user's uuid), with their owner. The tokens themselves are never shown.",
     response: v.array(SessionJson), errors: [404],
   }, async ({ query }) => (await users.sessions.list(query.user)).map(sessionJson));
 
   route(router, {
-    method: "delete", path: "/v1/auth/session/:uuid", tag: "auth", permission: "admin", params: UuidParam,
+    method: "delete", operationId: "revokeSession", path: "/v1/auth/session/:uuid", tag: "auth", permission: "admin", params: UuidParam,
     summary: "Revoke any user's session or API token", response: Deleted, errors: [404],
   }, async ({ params }) => {
     await users.sessions.revoke(params.uuid);
@@ -64,13 +65,14 @@ export function authRoutes(router: Router): void {
 
   const { providers } = router.core;
   route(router, {
-    method: "get", path: "/v1/auth/providers", tag: "auth", permission: "admin",
+    method: "get", operationId: "listProviders", path: "/v1/auth/providers", tag: "auth", permission: "admin",
     summary: "List the auth providers", description: "The built-in local provider first, then the others in the order sign-in asks them. Secret settings are shown as ********.",
     response: v.array(ProviderJson),
   }, async () => (await providers.list()).map(providerJson));
 
   route(router, {
-    method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
+    method: "post", operationId: "createProvider", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
+    example: { name: "corp-ldap", type: "ldap", config: { url: "ldaps://ldap.example.com", base_dn: "ou=people,dc=example,dc=com", bind_dn: "cn=shield,ou=services,dc=example,dc=com", bind_password: "s3cret", user_filter: "(uid={username})" } },
     summary: "Add an auth provider",
     description: "ldap: config {url, base_dn, bind_dn, bind_password, user_filter, group_base_dn, groups: {admin, operator, viewer}, default_role, start_tls, ca_file, timeout_ms}. " +
       "oidc: config {issuer, client_id, client_secret, token_endpoint_auth, scopes, username_claim, role_claim, roles: {admin, operator, viewer}, default_role, display_name, timeout_ms}. " +
@@ -82,12 +84,13 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
+    method: "get", operationId: "showProvider", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
     summary: "Show an auth provider", response: ProviderJson, errors: [404],
   }, async ({ params }) => providerJson(await providers.get(params.name)));
 
   route(router, {
-    method: "put", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
+    method: "put", operationId: "updateProvider", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
+    example: { config: { url: "ldaps://ldap2.example.com", base_dn: "ou=people,dc=example,dc=com", user_filter: "(uid={username})" } },
     summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password or client_secret left out (or sent back as ********) keeps the stored one.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
@@ -96,7 +99,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
+    method: "delete", operationId: "deleteProvider", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
     summary: "Remove an auth provider", description: "Its users can no longer sign in; their sessions end at their next re-check. local cannot be removed.",
     response: Deleted, errors: [404, 409],
   }, async ({ params }) => {
@@ -182,22 +185,24 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/users", tag: "users", permission: "admin",
+    method: "get", operationId: "listUsers", path: "/v1/users", tag: "users", permission: "admin",
     summary: "List users", response: v.array(UserJson),
   }, async () => (await router.core.catalog.users.list()).map(userJson));
 
   route(router, {
-    method: "post", path: "/v1/users", tag: "users", permission: "admin", body: UserCreate,
+    method: "post", operationId: "createUser", path: "/v1/users", tag: "users", permission: "admin", body: UserCreate,
+    example: { name: "alice", password: "correct horse battery", role: "operator" },
     summary: "Create a user", response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await users.create(body) }));
 
   route(router, {
-    method: "get", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
+    method: "get", operationId: "showUser", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
     summary: "Show a user", response: UserJson, errors: [404],
   }, async ({ params }) => userJson(await users.get(params.uuid)));
 
   route(router, {
-    method: "put", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam, body: UserUpdate,
+    method: "put", operationId: "updateUser", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam, body: UserUpdate,
+    example: { role: "viewer" },
     summary: "Change a user's password or role", description: "The last admin cannot be demoted.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
@@ -206,7 +211,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
+    method: "delete", operationId: "deleteUser", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
     summary: "Delete a user and their tokens", description: "The last admin cannot be deleted.",
     response: Deleted, errors: [404, 409],
   }, async ({ params }) => {

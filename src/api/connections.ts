@@ -3,11 +3,11 @@
 // plugin's lines), not an error: only a missing or unfit plugin is a 400.
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { Endpoint, PluginName, UuidParam } from "./schemas.ts";
+import { Endpoint, PluginName, TestResultJson, UuidParam } from "./schemas.ts";
 import { formatTime } from "./json.ts";
 import type { TestResult } from "../core/connections.ts";
 
-export const TestResultJson = v.object({ ok: v.boolean(), lines: v.array(v.string()), tested_at: v.string() });
+export { TestResultJson };
 const UnsavedTarget = v.strictObject({ plugin: PluginName, endpoint: Endpoint, agent: v.optional(v.nullable(v.string())) });
 const UnsavedStore = v.strictObject({ plugin: PluginName, endpoint: Endpoint });
 
@@ -19,12 +19,13 @@ export function connectionRoutes(router: Router): void {
   for (const role of ["target", "store"] as const) {
     const tag = `${role}s`;
     route(router, {
-      method: "post", path: `/v1/${role}/:uuid/test`, tag, permission: "operate", params: UuidParam,
+      method: "post", operationId: `test${role === "target" ? "Target" : "Store"}`, path: `/v1/${role}/:uuid/test`, tag, permission: "operate", params: UuidParam,
       summary: `Test a ${role}'s connection`, description: `${about} The result is kept (in memory) and shown as the ${role}'s last_test.`,
       response: TestResultJson, errors: [404],
     }, async ({ params }) => testResultJson(await connections.saved(role, params.uuid)));
     route(router, {
-      method: "post", path: `/v1/${role}s/test`, tag, permission: "operate", body: role === "target" ? UnsavedTarget : UnsavedStore,
+      method: "post", operationId: `testUnsaved${role === "target" ? "Target" : "Store"}`, path: `/v1/${role}s/test`, tag, permission: "operate", body: role === "target" ? UnsavedTarget : UnsavedStore,
+    example: role === "target" ? { plugin: "postgres", endpoint: { pg_host: "db1.example.com", pg_user: "backup", pg_password: "s3cret", pg_database: "orders" } } : { plugin: "fs", endpoint: { base_dir: "/srv/backups" } },
       summary: `Test an unsaved ${role}'s connection`, description: `${about} Nothing is saved.`,
       response: TestResultJson,
     }, async ({ body }) => testResultJson(await connections.unsaved(role, body as { plugin: string; endpoint: string; agent?: string | null })));

@@ -17,6 +17,12 @@ interface DefinitionRules<Row, Input> {
 export interface DefinitionApi<Row, Input, C extends v.GenericSchema, U extends v.GenericSchema, Q extends v.GenericSchema> {
   /** "target", "retention policy": in summaries. */
   kind: string;
+  /** "targets", "retention policies": in summaries of lists. */
+  kinds: string;
+  /** "Target", "RetentionPolicy": in operationIds (listTargets, showRetentionPolicy). */
+  noun: string;
+  /** "Targets", "RetentionPolicies". */
+  nouns: string;
   /** "/v1/targets" and "/v1/target" (retention uses "/v1/retention" for both). */
   collection: string;
   item: string;
@@ -25,6 +31,9 @@ export interface DefinitionApi<Row, Input, C extends v.GenericSchema, U extends 
   listQuery: Q;
   createBody: C;
   updateBody: U;
+  /** Bodies the two accept, for the OpenAPI document. */
+  createExample: unknown;
+  updateExample: unknown;
   json: (row: Row) => object;
   jsonSchema: v.GenericSchema;
   /** Said of the list and show routes too: targets and stores tell how their endpoints are redacted. */
@@ -41,8 +50,8 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   const note = d.readNote ? ` ${d.readNote}` : "";
   const item = `${d.item}/:uuid`;
   route(router, {
-    method: "get", path: d.collection, tag, permission: "read", query: d.listQuery,
-    summary: `List ${kind}s, by name`,
+    method: "get", operationId: `list${d.nouns}`, path: d.collection, tag, permission: "read", query: d.listQuery,
+    summary: `List ${d.kinds}, by name`,
     description: `unused=t lists only those no job uses (safe to delete); unused=f only those in use. ${PAGING_NOTE}${note}`,
     response: v.array(d.jsonSchema),
   }, async ({ query }) => {
@@ -51,17 +60,17 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   });
 
   route(router, {
-    method: "post", path: d.collection, tag, permission: "operate", body: d.createBody,
+    method: "post", operationId: `create${d.noun}`, path: d.collection, tag, permission: "operate", body: d.createBody, example: d.createExample,
     summary: `Create a ${kind}`, response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await d.rules.create(d.input(body)) }));
 
   route(router, {
-    method: "get", path: item, tag, permission: "read", params: UuidParam,
+    method: "get", operationId: `show${d.noun}`, path: item, tag, permission: "read", params: UuidParam,
     summary: `Show a ${kind}`, description: note.trim() || undefined, response: d.jsonSchema, errors: [404],
   }, async ({ params }) => d.json(await d.rules.get(params.uuid)));
 
   route(router, {
-    method: "put", path: item, tag, permission: "operate", params: UuidParam, body: d.updateBody,
+    method: "put", operationId: `update${d.noun}`, path: item, tag, permission: "operate", params: UuidParam, body: d.updateBody, example: d.updateExample,
     summary: `Update a ${kind}`, description: "summary is required here, though optional on create.",
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
@@ -70,7 +79,7 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   });
 
   route(router, {
-    method: "delete", path: item, tag, permission: "operate", params: UuidParam,
+    method: "delete", operationId: `delete${d.noun}`, path: item, tag, permission: "operate", params: UuidParam,
     summary: `Delete a ${kind}`, description: `Refused with 409 while a job uses the ${kind}.`,
     response: Deleted, errors: [404, 409],
   }, async ({ params }) => {

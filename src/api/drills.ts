@@ -1,18 +1,15 @@
 // A job's restore drill (issue 16): /v1/job/:uuid/drill and its history.
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
-import { DEFAULT_LIMIT, Deleted, Paging, RunRequest, Scheduled, Updated, Uuid, UuidParam } from "./schemas.ts";
+import { DEFAULT_LIMIT, Deleted, DrillPlanJson, DrillResultJson, Paging, RunRequest, Scheduled, Updated, Uuid, UuidParam } from "./schemas.ts";
 import { taskOwnership } from "../core/index.ts";
 import type { DrillResultRow, DrillRow } from "../catalog/index.ts";
 
 export const DrillSet = v.strictObject({ target: Uuid, schedule: Uuid });
 
-export const DrillResultJson = v.object({
-  task_uuid: Uuid, archive_uuid: v.nullable(v.string()), ok: v.boolean(), rto_ms: v.nullable(v.number()),
-  figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
-});
+export { DrillResultJson };
 export const DrillJson = v.object({
-  drill: v.nullable(v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) })),
+  drill: v.nullable(DrillPlanJson),
   last: v.nullable(DrillResultJson),
 });
 
@@ -35,7 +32,7 @@ export function drillRoutes(router: Router): void {
   const rules = () => router.core.drills;
   const tag = "drills";
   route(router, {
-    method: "get", path: "/v1/job/:uuid/drill", tag, permission: "read", params: UuidParam,
+    method: "get", operationId: "showDrill", path: "/v1/job/:uuid/drill", tag, permission: "read", params: UuidParam,
     summary: "Show a job's drill and its last outcome", description: ABOUT, response: DrillJson, errors: [404],
   }, async ({ params }) => {
     const { drill, last } = await rules().get(params.uuid);
@@ -43,7 +40,8 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "put", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam, body: DrillSet,
+    method: "put", operationId: "setDrill", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam, body: DrillSet,
+    example: { target: "6b8398be-fdc0-424a-8532-e812e5dfc116", schedule: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c" },
     summary: "Set (or replace) a job's drill", description: ABOUT, response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
     await rules().set(params.uuid, body);
@@ -51,7 +49,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam,
+    method: "delete", operationId: "deleteDrill", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam,
     summary: "Remove a job's drill", description: "Its history stays.", response: Deleted, errors: [404],
   }, async ({ params }) => {
     await rules().delete(params.uuid);
@@ -59,7 +57,8 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "post", path: "/v1/job/:uuid/drill/run", tag, permission: "operate", params: UuidParam, body: RunRequest, bodyOptional: true,
+    method: "post", operationId: "runDrill", path: "/v1/job/:uuid/drill/run", tag, permission: "operate", params: UuidParam, body: RunRequest, bodyOptional: true,
+    example: { owner: "alice" },
     summary: "Run a job's drill now", description: "Files a task with op drill.", response: Scheduled, errors: [404, 409],
   }, async ({ params, body, user }) => {
     const { owner, requestedBy } = taskOwnership(user, body.owner);
@@ -67,7 +66,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/job/:uuid/drills", tag, permission: "read", params: UuidParam, query: v.object({ ...Paging }),
+    method: "get", operationId: "listDrills", path: "/v1/job/:uuid/drills", tag, permission: "read", params: UuidParam, query: v.object({ ...Paging }),
     summary: "A job's drill history, newest first", description: "?limit= (default 100) and ?offset=.", response: v.array(DrillResultJson), errors: [404],
   }, async ({ params, query }) => (await rules().history(params.uuid, { limit: query.limit ?? DEFAULT_LIMIT, offset: query.offset ?? 0 })).map(drillResultJson));
 }

@@ -17,7 +17,7 @@ const Ref = { target_name: Text(200), store: Text(200), timestamp: Text(14) };
 const ObjectRecord = v.strictObject({ ...Ref, retention: Text(200), name: Text(1000), store_key: Text(1000), size: Size });
 const ObjectQuery = v.strictObject({ ...Ref, name: Text(1000) });
 const DeleteRequest = v.strictObject(Ref);
-const ObjectJson = v.object({ name: v.string(), store_key: v.string(), size: v.number(), stored_at: v.number() });
+export const GpbackupObjectJson = v.object({ name: v.string(), store_key: v.string(), size: v.number(), stored_at: v.number() });
 const Compression = v.picklist(["none", "zstd"], "must be none or zstd");
 const Cipher = v.picklist(["none", CIPHER_ID], `must be none or ${CIPHER_ID}`);
 const BackupRequest = v.strictObject({ ...Ref, retention: Text(200), compression: v.optional(Compression), cipher: v.optional(Cipher) });
@@ -35,7 +35,8 @@ export function gpbackupRoutes(router: Router): void {
   const { gpbackup } = router.core;
   const tag = "gpbackup";
   route(router, {
-    method: "post", path: "/v1/gpbackup/backups", tag, permission: "operate", body: BackupRequest,
+    method: "post", operationId: "beginGpbackupBackup", path: "/v1/gpbackup/backups", tag, permission: "operate", body: BackupRequest,
+    example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000", retention: "monthly", compression: "none", cipher: CIPHER_ID },
     summary: "Begin (or join) a gpbackup backup",
     description: "Creates the backup's archive on first use (one per target_name, store and timestamp) with the compression and cipher asked for " +
       "(default none); a later call, from another segment, gets what the archive was created with, so every object of a backup is sealed alike. " +
@@ -47,7 +48,8 @@ export function gpbackupRoutes(router: Router): void {
   })));
 
   route(router, {
-    method: "post", path: "/v1/gpbackup/objects", tag, permission: "operate", body: ObjectRecord,
+    method: "post", operationId: "recordGpbackupObject", path: "/v1/gpbackup/objects", tag, permission: "operate", body: ObjectRecord,
+    example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000", retention: "monthly", name: "backups/20261205/20261205040000/gpbackup_0_20261205040000_16385.gz", store_key: "gp-prod/20261205040000/gpbackup_0_16385.gz", size: 1048576 },
     summary: "Record an object gpbackup's plugin stored",
     description: "Adds the object to the archive of its backup (one per target_name, store and timestamp), created on first use with the retention policy's expiry; " +
       "the target (plugin `gpbackup`) is created on first use too. `replaced` is the store key of an object of the same name it replaced, for the plugin to purge.",
@@ -61,17 +63,18 @@ export function gpbackupRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/gpbackup/object", tag, permission: "operate", query: ObjectQuery,
+    method: "get", operationId: "findGpbackupObject", path: "/v1/gpbackup/object", tag, permission: "operate", query: ObjectQuery,
     summary: "Find an object of a gpbackup backup",
     description: "404 when the backup or the object is not there, or the backup was deleted. With how its backup is sealed (and its data key when encrypted), to read it back.",
-    response: v.object({ ...ObjectJson.entries, ...SealingJson }), errors: [404],
+    response: v.object({ ...GpbackupObjectJson.entries, ...SealingJson }), errors: [404],
   }, async ({ query }) => {
     const o = await gpbackup.find({ targetName: query.target_name, store: query.store, timestamp: query.timestamp }, query.name);
     return { name: o.name, store_key: o.storeKey, size: o.size, stored_at: o.storedAt, ...sealingJson(o.sealing) };
   });
 
   route(router, {
-    method: "post", path: "/v1/gpbackup/delete", tag, permission: "operate", body: DeleteRequest,
+    method: "post", operationId: "deleteGpbackupBackup", path: "/v1/gpbackup/delete", tag, permission: "operate", body: DeleteRequest,
+    example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000" },
     summary: "Delete a gpbackup backup (delete_backup)",
     description: "Its archive expires now; the purger purges every object and marks it purged. archive_uuid is null when there was no such backup.",
     response: v.object({ ok: v.literal("deleted"), archive_uuid: v.nullable(v.string()) }),
@@ -81,10 +84,10 @@ export function gpbackupRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/archive/:uuid/objects", tag: "archives", permission: "read", params: UuidParam,
+    method: "get", operationId: "listArchiveObjects", path: "/v1/archive/:uuid/objects", tag: "archives", permission: "read", params: UuidParam,
     summary: "List an archive's objects",
     description: "The files and data streams of an archive written by an external producer (gpbackup); empty for an archive Shield took itself (one blob, at store_key).",
-    response: v.array(ObjectJson), errors: [404],
+    response: v.array(GpbackupObjectJson), errors: [404],
   }, async ({ params }) => {
     await router.core.archives.get(params.uuid);
     return (await router.core.catalog.archiveObjects.list(params.uuid)).map((o) => ({ name: o.name, store_key: o.storeKey, size: o.size, stored_at: o.storedAt }));

@@ -56,15 +56,19 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     return r ? testResultJson(r) : null;
   };
   definitionRoutes(router, {
-    kind: "schedule", collection: "/v1/schedules", item: "/v1/schedule", tag: "schedules",
+    kind: "schedule", kinds: "schedules", noun: "Schedule", nouns: "Schedules", collection: "/v1/schedules", item: "/v1/schedule", tag: "schedules",
     rules: core.schedules, listQuery: S.UsageQuery, createBody: S.ScheduleCreate, updateBody: S.ScheduleUpdate,
+    createExample: { name: "nightly", when: "daily at 4am" },
+    updateExample: { name: "nightly", summary: "Quiet hours", when: "daily at 3:30am" },
     json: scheduleJson, jsonSchema: S.ScheduleJson,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", timespec: b.when }),
   });
   retentionRoutes(router);
   definitionRoutes(router, {
-    kind: "retention policy", collection: "/v1/retention", item: "/v1/retention", tag: "retention",
+    kind: "retention policy", kinds: "retention policies", noun: "RetentionPolicy", nouns: "RetentionPolicies", collection: "/v1/retention", item: "/v1/retention", tag: "retention",
     rules: core.retention, listQuery: S.UsageQuery, createBody: S.RetentionCreate, updateBody: S.RetentionUpdate,
+    createExample: { name: "30 days, monthlies for a year", expires: 2592000, keep_monthly: 12 },
+    updateExample: { name: "30 days, monthlies for a year", summary: "", expires: 2592000, keep_daily: 7, keep_monthly: 12 },
     json: retentionJson, jsonSchema: S.RetentionJson,
     input: (b) => ({
       name: b.name, summary: b.summary ?? "", expiry: b.expires, ...S.rulesInput(b),
@@ -72,14 +76,18 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
     }),
   });
   definitionRoutes(router, {
-    kind: "target", collection: "/v1/targets", item: "/v1/target", tag: "targets",
+    kind: "target", kinds: "targets", noun: "Target", nouns: "Targets", collection: "/v1/targets", item: "/v1/target", tag: "targets",
     rules: core.targets, listQuery: S.DefinitionQuery, createBody: S.TargetCreate, updateBody: S.TargetUpdate,
+    createExample: { name: "orders-db", plugin: "postgres", endpoint: { pg_host: "db1.example.com", pg_user: "backup", pg_password: "s3cret", pg_database: "orders" }, agent: "" },
+    updateExample: { name: "orders-db", summary: "Primary", plugin: "postgres", endpoint: { pg_host: "db2.example.com", pg_user: "backup", pg_password: "s3cret", pg_database: "orders" }, agent: "" },
     json: (r) => ({ ...targetJson(r), last_test: lastTest(r.uuid) }), jsonSchema: S.TargetJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, agent: b.agent, bandwidth: b.bandwidth }),
   });
   definitionRoutes(router, {
-    kind: "store", collection: "/v1/stores", item: "/v1/store", tag: "stores",
+    kind: "store", kinds: "stores", noun: "Store", nouns: "Stores", collection: "/v1/stores", item: "/v1/store", tag: "stores",
     rules: core.stores, listQuery: S.DefinitionQuery, createBody: S.StoreCreate, updateBody: S.StoreUpdate,
+    createExample: { name: "local-disk", plugin: "fs", endpoint: { base_dir: "/srv/backups" } },
+    updateExample: { name: "local-disk", summary: "The second disk", plugin: "fs", endpoint: { base_dir: "/srv/backups" }, max_tasks: 2 },
     json: (r) => ({ ...storeJson(r), last_test: lastTest(r.uuid) }), jsonSchema: S.StoreJson, readNote: REDACTION_NOTE,
     input: (b) => ({ name: b.name, summary: b.summary ?? "", plugin: b.plugin, endpoint: b.endpoint, maxTasks: b.max_tasks, bandwidth: b.bandwidth }),
   });

@@ -7,7 +7,7 @@ import { VERSION } from "../version.ts";
 /** `ready`: false while the daemon starts (see daemon/http.ts); always true when left out. */
 export function metaRoutes(router: Router, pubkey: string, ready: () => boolean = () => true): void {
   route(router, {
-    method: "get", path: "/v1/health", tag: "meta", permission: "public",
+    method: "get", operationId: "health", path: "/v1/health", tag: "meta", permission: "public",
     summary: "Readiness: 200 once the daemon serves every request, 503 until then",
     description: "While the daemon starts (its first admin created, crashed tasks recovered, the scheduler started) " +
       "it answers 503 with `\"ready\": false` here and 503 to every other request; from the first 200 on, every request is served.",
@@ -17,7 +17,7 @@ export function metaRoutes(router: Router, pubkey: string, ready: () => boolean 
     : c.json({ error: "shield is starting", ready: false, version: VERSION }, 503, { "retry-after": "1" })));
 
   route(router, {
-    method: "get", path: "/v1/meta/pubkey", tag: "meta", permission: "public",
+    method: "get", operationId: "showPublicKey", path: "/v1/meta/pubkey", tag: "meta", permission: "public",
     summary: "The daemon's public key, in SSH format", description: "Agents can use it to authorize the core.",
     response: "text",
   }, ({ c }) => c.text(pubkey + "\n"));
@@ -25,7 +25,7 @@ export function metaRoutes(router: Router, pubkey: string, ready: () => boolean 
   // Built on first request: by then every route has been declared.
   let doc: object | undefined;
   route(router, {
-    method: "get", path: "/v1/openapi.json", tag: "meta", permission: "public",
+    method: "get", operationId: "openApiDocument", path: "/v1/openapi.json", tag: "meta", permission: "public",
     summary: "This document", response: v.object({}),
   }, () => (doc ??= openApiDocument(router.specs)));
 }

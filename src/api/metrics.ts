@@ -85,7 +85,7 @@ export class ShieldMetrics {
         this.g.lastSuccess.set(labels, ok.stoppedAt);
         if (ok.size !== null) this.g.lastBytes.set(labels, ok.size);
       }
-      const interval = j.paused ? null : scheduleInterval(j.timespec, nowMs);
+      const interval = j.paused || j.timespec === null ? null : scheduleInterval(j.timespec, nowMs);
       if (interval !== null) this.g.interval.set(labels, interval);
     }
     for (const status of ["pending", "running", "done", "failed", "canceled"] as const) this.g.tasks.set({ status }, tasks.get(status) ?? 0);

@@ -49,18 +49,19 @@ export function notificationRoutes(router: Router): void {
   const rules = () => router.core.notifications;
   const tag = "notifications";
   route(router, {
-    method: "get", path: "/v1/notifications", tag, permission: "admin",
+    method: "get", operationId: "listNotificationChannels", path: "/v1/notifications", tag, permission: "admin",
     summary: "List notification channels, by name", description: SETTINGS_NOTE, response: v.array(ChannelJson),
   }, async () => (await rules().list()).map(channelJson));
 
   route(router, {
-    method: "post", path: "/v1/notifications", tag, permission: "admin", body: ChannelCreate,
+    method: "post", operationId: "createNotificationChannel", path: "/v1/notifications", tag, permission: "admin", body: ChannelCreate,
+    example: { name: "ops-webhook", kind: "webhook", settings: { url: "https://hooks.example.com/shield" }, events: ["backup.failed"] },
     summary: "Create a notification channel", description: SETTINGS_NOTE, response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await rules().create(body) }));
 
   // Before /v1/notification/:uuid would not matter (another prefix), but the list is its own path.
   route(router, {
-    method: "get", path: "/v1/notifications/deliveries", tag, permission: "admin", query: DeliveryQuery,
+    method: "get", operationId: "listNotificationDeliveries", path: "/v1/notifications/deliveries", tag, permission: "admin", query: DeliveryQuery,
     summary: "List notification deliveries, newest first",
     description: "Each message owed to a channel: pending (with next_at, the next attempt), delivered, or failed (given up after its attempts); " +
       "last_error says why the last attempt failed. ?status=, ?channel=, ?task=; ?limit= (default 100) and ?offset=.",
@@ -71,12 +72,13 @@ export function notificationRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam,
+    method: "get", operationId: "showNotificationChannel", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam,
     summary: "Show a notification channel", description: SETTINGS_NOTE, response: ChannelJson, errors: [404],
   }, async ({ params }) => channelJson(await rules().get(params.uuid)));
 
   route(router, {
-    method: "put", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam, body: ChannelUpdate,
+    method: "put", operationId: "updateNotificationChannel", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam, body: ChannelUpdate,
+    example: { events: ["backup.failed", "restore.finished"] },
     summary: "Update a notification channel", description: `What is given replaces what was; the kind stays. ${SETTINGS_NOTE}`,
     response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
@@ -85,7 +87,7 @@ export function notificationRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam,
+    method: "delete", operationId: "deleteNotificationChannel", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam,
     summary: "Delete a notification channel", description: "Deliveries still owed to it are dropped.", response: Deleted, errors: [404],
   }, async ({ params }) => {
     await rules().delete(params.uuid);
@@ -93,7 +95,7 @@ export function notificationRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "post", path: "/v1/notification/:uuid/test", tag, permission: "admin", params: UuidParam,
+    method: "post", operationId: "testNotificationChannel", path: "/v1/notification/:uuid/test", tag, permission: "admin", params: UuidParam,
     summary: "Send a test message through a channel, now",
     description: "Answers whether it was delivered (sent: true) or why not (sent: false, error); it is not retried.",
     response: v.object({ sent: v.boolean(), error: v.optional(v.string()) }), errors: [404],

@@ -16,7 +16,7 @@ export function retentionRoutes(router: Router): void {
   const tag = "retention";
 
   route(router, {
-    method: "get", path: "/v1/retention/preview", tag, permission: "read", query: RetentionPreviewQuery,
+    method: "get", operationId: "previewRetention", path: "/v1/retention/preview", tag, permission: "read", query: RetentionPreviewQuery,
     summary: "Preview a retention policy not yet saved",
     description: `What a new policy with the given rules (plain expiry when none) would keep and expire among the archives of ?job=. ${HOW}`,
     response: RetentionPreviewJson, errors: [404],
@@ -26,7 +26,7 @@ export function retentionRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/retention/:uuid/preview", tag, permission: "read", params: UuidParam, query: RetentionPreviewQuery,
+    method: "get", operationId: "previewRetentionOnJob", path: "/v1/retention/:uuid/preview", tag, permission: "read", params: UuidParam, query: RetentionPreviewQuery,
     summary: "Preview a retention policy on a job's archives",
     description: `What the policy (with any proposed rules in place of its own) would keep and expire among the archives of ?job=. ${HOW}`,
     response: RetentionPreviewJson, errors: [404],

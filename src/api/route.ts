@@ -15,6 +15,8 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   method: "get" | "post" | "put" | "delete";
   /** Hono syntax: /v1/job/:uuid */
   path: string;
+  /** A name for generated clients and the reference page's links (listJobs, restoreArchive); unique. */
+  operationId?: string;
   tag: string;
   summary: string;
   description?: string;
@@ -23,6 +25,8 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   params?: P;
   query?: Q;
   body?: B;
+  /** A request body the route accepts, for the OpenAPI document (checked against `body` there). */
+  example?: unknown;
   /** A body may be left out entirely (run, restore): it is then read as `{}`. */
   bodyOptional?: boolean;
   status?: 200 | 201;

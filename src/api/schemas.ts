@@ -203,14 +203,18 @@ export const StoreUpdate = v.strictObject({ name: Name, summary: Summary, plugin
 
 const Compression = v.picklist(["zstd", "gzip", "none"], "must be zstd, gzip or none");
 // Extra stores each archive is copied to, each with its own retention policy.
+export const CopyRequest = v.strictObject({ store: Uuid, retention: Uuid });
 const Copies = v.pipe(
-  v.array(v.strictObject({ store: Uuid, retention: Uuid }), "must be a list of {store, retention}"),
+  v.array(CopyRequest, "must be a list of {store, retention}"),
   v.maxLength(10, "must name at most 10 stores"),
 );
 const RunWindowText = v.pipe(v.string("must be a string"), v.regex(/^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM-HH:MM (24-hour, the daemon's zone), e.g. 01:00-05:00, or empty for any time"),
   v.check((w) => w === "" || w.slice(0, 5) !== w.slice(6), "must not start and end at the same time"));
 const jobFields = {
-  name: Name, store: Uuid, target: Uuid, retention: Uuid, schedule: Uuid,
+  name: Name, store: Uuid, target: Uuid, retention: Uuid,
+  // null: the job runs only when asked (run now, the CLI, the API); left out of
+  // a create it is null, of an update it stays.
+  schedule: v.optional(v.nullable(Uuid)),
   priority: v.optional(Priority), compression: v.optional(Compression),
   copies: v.optional(Copies), run_window: v.optional(RunWindowText),
 };
@@ -357,24 +361,32 @@ export const RetentionPreviewJson = v.object({
     action: v.picklist(["keep", "expire"]), kept_by: v.array(KeepReason),
   })),
 });
-/** The last "Test connection" of a target or store since the daemon started (api/connections.ts); null when none. */
-const LastTest = v.nullable(v.object({ ok: v.boolean(), lines: v.array(v.string()), tested_at: v.string() }));
+/** A "Test connection" (api/connections.ts): the plugin's `test` answer. */
+export const TestResultJson = v.object({ ok: v.boolean(), lines: v.array(v.string()), tested_at: v.string() });
+/** The last "Test connection" of a target or store since the daemon started; null when none. */
+const LastTest = v.nullable(TestResultJson);
+/** A job's restore drill (src/api/drills.ts): its scratch target and schedule. */
+export const DrillPlanJson = v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) });
+/** One drill's outcome and measured RTO. */
+export const DrillResultJson = v.object({
+  task_uuid: Uuid, archive_uuid: v.nullable(v.string()), ok: v.boolean(), rto_ms: v.nullable(v.number()),
+  figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
+});
+export const JobCopyJson = v.object({ store: Uuid, retention: Uuid });
 export const TargetJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), agent: v.string(), bandwidth: v.number(), last_test: LastTest });
 export const StoreJson = v.object({ uuid: Uuid, name: v.string(), summary: v.string(), plugin: v.string(), endpoint: v.string(), max_tasks: v.number(), bandwidth: v.number(), last_test: LastTest });
 export const JobJson = v.object({
   uuid: Uuid, name: v.string(), summary: v.string(), priority: v.number(), paused: v.boolean(), compression: v.string(),
   retention_name: v.string(), retention_uuid: Uuid, expiry: v.number(),
-  schedule_name: v.string(), schedule_uuid: Uuid, schedule: v.string(),
+  schedule_name: v.pipe(v.nullable(v.string()), v.description("null: the job has no schedule and runs only when asked")),
+  schedule_uuid: v.nullable(Uuid), schedule: v.nullable(v.string()),
   store_name: v.string(), store_uuid: Uuid, store_plugin: v.string(), store_endpoint: v.string(),
   target_name: v.string(), target_uuid: Uuid, target_plugin: v.string(), target_endpoint: v.string(), agent: v.string(),
-  copies: v.array(v.object({ store: Uuid, retention: Uuid })),
+  copies: v.array(JobCopyJson),
   run_window: v.pipe(v.string(), v.description("HH:MM-HH:MM in the daemon's zone; scheduled runs due outside it wait for its start. Empty: any time")),
   // The job's restore drill (issue 16; src/api/drills.ts): its scratch target and schedule, and the last drill's outcome and RTO.
-  drill: v.nullable(v.object({ target_uuid: Uuid, schedule_uuid: Uuid, next_due_at: v.nullable(v.number()) })),
-  last_drill: v.nullable(v.object({
-    task_uuid: Uuid, archive_uuid: v.nullable(v.string()), ok: v.boolean(), rto_ms: v.nullable(v.number()),
-    figures: v.unknown(), verify: v.string(), error: v.nullable(v.string()), finished_at: v.number(),
-  })),
+  drill: v.nullable(DrillPlanJson),
+  last_drill: v.nullable(DrillResultJson),
 });
 export const RunJson = v.object({
   task_uuid: Uuid, status: TaskStatus, started_at: NullableTime, stopped_at: Time,

@@ -5,7 +5,7 @@ import { DEFAULT_WINDOW_S, statistics } from "../core/health.ts";
 
 export function statisticsRoutes(router: Router): void {
   route(router, {
-    method: "get", path: "/v1/statistics", tag: "statistics", permission: "read", query: StatisticsQuery,
+    method: "get", operationId: "showStatistics", path: "/v1/statistics", tag: "statistics", permission: "read", query: StatisticsQuery,
     summary: "What the stores hold, per store and target, and the failing jobs",
     description: "stores: archives held (every status but purged) and their bytes, by_status (purged too), and over the last ?window= " +
       "(like 30d; default 30d) added_per_day (bytes stored per day) and growth_per_day (that less the bytes purged per day). " +

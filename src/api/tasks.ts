@@ -8,7 +8,7 @@ export function taskRoutes(router: Router): void {
   const { tasks, progressOf } = router.core;
   const tag = "tasks";
   route(router, {
-    method: "get", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
+    method: "get", operationId: "listTasks", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
     summary: "List tasks, newest first",
     description: "?status=, ?job=, ?archive=; ?limit= (default 100, at most 1000) and ?offset= to page.",
     response: v.array(TaskJson),
@@ -18,7 +18,7 @@ export function taskRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam,
+    method: "get", operationId: "showTask", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam,
     summary: "Show a task, with its log and, while it runs on this daemon, its progress", response: TaskJson, errors: [404],
   }, async ({ params }) => {
     const t = await tasks.get(params.uuid);
@@ -26,7 +26,7 @@ export function taskRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "delete", path: "/v1/task/:uuid", tag, permission: "operate", params: UuidParam,
+    method: "delete", operationId: "cancelTask", path: "/v1/task/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Cancel a task", description: "Only pending or running tasks can be canceled; others answer 409.",
     response: Canceled, errors: [404, 409],
   }, async ({ params }) => {

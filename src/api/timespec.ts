@@ -10,7 +10,7 @@ const DEFAULT_PREVIEW = 5;
 
 export function timespecRoutes(router: Router): void {
   route(router, {
-    method: "get", path: "/v1/timespec", tag: "schedules", permission: "read", query: TimespecQuery,
+    method: "get", operationId: "previewTimespec", path: "/v1/timespec", tag: "schedules", permission: "read", query: TimespecQuery,
     summary: "Preview a schedule expression: its canonical form and next runs",
     description: "?when= the expression (docs/timespec.md), ?count= how many runs (default 5, at most 50). "
       + "Runs are computed in the expression's `in <zone>`, else the daemon's zone, and given in UTC. "

@@ -20,7 +20,8 @@ export interface JobView extends Omit<JobRow, "nextDueAt" | "nextDueSpec"> {
   storeName: string; storePlugin: string; storeEndpoint: string;
   /** The limits (README "Limits") of the store and target, for the backup's pipeline. */
   storeBandwidth: number; targetBandwidth: number;
-  scheduleName: string; timespec: string;
+  /** Null for a job without a schedule (run by hand only). */
+  scheduleName: string | null; timespec: string | null;
   retentionName: string; expiry: number;
 }
 
@@ -50,7 +51,8 @@ export function jobQueries({ db, t }: CatalogHandle) {
   }).from(jobs)
     .innerJoin(targets, eq(targets.uuid, jobs.targetUuid))
     .innerJoin(stores, eq(stores.uuid, jobs.storeUuid))
-    .innerJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid))
+    // Left: a job may have no schedule (run by hand only).
+    .leftJoin(schedules, eq(schedules.uuid, jobs.scheduleUuid))
     .innerJoin(retention, eq(retention.uuid, jobs.retentionUuid));
 
   return {
@@ -90,6 +92,7 @@ export function jobQueries({ db, t }: CatalogHandle) {
     },
 
     // ---- the scheduler ----
+    // Inner joins on purpose: a job without a schedule is never the scheduler's.
 
     scheduling(): Promise<JobScheduling[]> {
       return db.select({ uuid: jobs.uuid, paused: jobs.paused, timespec: schedules.timespec, nextDueAt: jobs.nextDueAt, nextDueSpec: jobs.nextDueSpec, runWindow: jobs.runWindow })

@@ -41,7 +41,8 @@ export function windowFigures(w: WindowStats | undefined, windowS: number): Wind
 
 /** When a job runs next: the same answer as its schedule's next_run (next-run.ts caches it). */
 export function nextRun(job: Pick<JobView, "paused" | "timespec">, nowMs: number): number | null {
-  if (job.paused) return null;
+  // A job without a schedule runs only when asked.
+  if (job.paused || job.timespec === null) return null;
   const next = scheduleRun(job.timespec, daemonZone(), nowMs).next;
   return next === null ? null : Math.floor(next / 1000);
 }

@@ -12,7 +12,8 @@ export interface JobRequest {
   summary: string;
   target: string;
   store: string;
-  schedule: string;
+  /** null: run by hand only; left out: none on create, unchanged on update. */
+  schedule?: string | null;
   retention: string;
   priority?: number;
   compression?: Compression;
@@ -30,15 +31,16 @@ export type JobMoveCheck = (job: JobView, toPolicy: string) => Promise<void>;
 
 export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => void = () => {}, checkMove?: JobMoveCheck) {
   /** Checks the job's references and turns the request into catalog columns. */
-  async function resolve(req: JobRequest, priority: number, compression: Compression): Promise<JobInput> {
+  async function resolve(req: JobRequest, priority: number, compression: Compression, current?: JobView): Promise<JobInput> {
     const missing: Record<string, string> = {};
+    const scheduleUuid = req.schedule === undefined ? (current?.scheduleUuid ?? null) : req.schedule;
     const [target, store, schedule, retention] = await Promise.all([
       catalog.targets.get(req.target), catalog.stores.get(req.store),
-      catalog.schedules.get(req.schedule), catalog.retention.get(req.retention),
+      scheduleUuid === null ? null : catalog.schedules.get(scheduleUuid), catalog.retention.get(req.retention),
     ]);
     if (!target) missing.target = `no target with uuid ${req.target}`;
     if (!store) missing.store = `no store with uuid ${req.store}`;
-    if (!schedule) missing.schedule = `no schedule with uuid ${req.schedule}`;
+    if (scheduleUuid !== null && !schedule) missing.schedule = `no schedule with uuid ${scheduleUuid}`;
     if (!retention) missing.retention = `no retention policy with uuid ${req.retention}`;
     if (Object.keys(missing).length) {
       throw new InvalidInput(Object.entries(missing).map(([k, v]) => `${k}: ${v}`).join("; "), missing);
@@ -52,7 +54,7 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
     }
     return {
       name: req.name, summary: req.summary, priority, compression,
-      targetUuid: req.target, storeUuid: req.store, scheduleUuid: req.schedule, retentionUuid: req.retention,
+      targetUuid: req.target, storeUuid: req.store, scheduleUuid, retentionUuid: req.retention,
       ...(req.copies !== undefined ? { copies: await resolveCopies(catalog, req.copies, req.store) } : {}),
       ...(req.run_window !== undefined ? { runWindow: req.run_window } : {}),
     };
@@ -76,7 +78,7 @@ export function jobRules(catalog: Catalog, fileTask: TaskFiler, changed: () => v
     },
     async update(uuid: string, req: JobRequest & { force?: boolean }): Promise<void> {
       const current = await this.get(uuid);
-      const v = await resolve(req, req.priority ?? current.priority, req.compression ?? (current.compression as Compression));
+      const v = await resolve(req, req.priority ?? current.priority, req.compression ?? (current.compression as Compression), current);
       if (!req.force) await checkMove?.(current, v.retentionUuid);
       await names.check(req.name, uuid);
       if (!(await names.guard(req.name, () => catalog.jobs.update(uuid, v)))) throw new NotFound("job", uuid);

@@ -123,12 +123,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   publicUrl ||= url;
 
   const admin = await core.users.bootstrapAdmin(config.adminPassword);
-  if (admin.generated) {
-    // Printed once, on its own, so that it is easy to find and never repeated in the log.
-    process.stderr.write(`\nCreated user 'admin' with password: ${admin.generated}\nKeep it now: it is not shown again. Set SHIELD_ADMIN_PASSWORD to choose it yourself.\n\n`);
-  } else if (admin.created) {
-    log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
-  }
+  if (admin.created && !admin.generated) log.info("created user 'admin' with the password from SHIELD_ADMIN_PASSWORD");
   // Recovery first: tasks a dead daemon left running are failed before the
   // scheduler asks whether a job's previous run is still going.
   await supervisor.start();
@@ -138,6 +133,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   drills.start();
   ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
+  // The first start, in plain words for the person at the terminal (the JSON lines
+  // above are for machines): where to go, and the password, printed this once and
+  // never in the log. Only once ready, so the page it names answers.
+  if (admin.created) process.stderr.write(firstStartWords(browserUrl(url, config.publicUrl), admin.generated));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -155,6 +154,23 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info("shield daemon stopped");
     })()),
   };
+}
+
+/** The words of the first start (see startDaemon). */
+export function firstStartWords(url: string, generated: string | undefined): string {
+  const signIn = generated
+    ? `Sign in as admin. Created user 'admin' with password: ${generated}\nKeep it now: it is not shown again (set SHIELD_ADMIN_PASSWORD to choose it yourself).`
+    : "Sign in as admin with the password you set in SHIELD_ADMIN_PASSWORD.";
+  return `\nShield is ready. Open ${url} in your browser.\n${signIn}\nThe page will walk you through a first backup.\n\n`;
+}
+
+/**
+ * The address a person opens: the public URL when one is set; otherwise the one
+ * listened on, with a wildcard (0.0.0.0, ::), which no browser can open, as localhost.
+ */
+export function browserUrl(listening: string, publicUrl?: string): string {
+  const base = publicUrl || listening.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, "http://localhost");
+  return base.endsWith("/") ? base : `${base}/`;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

@@ -236,7 +236,8 @@ export class Scheduler {
     const nexts = new Map<string, number | undefined>();
     for (const due of batch) {
       const job = jobs.get(due.job);
-      if (!job || job.paused) continue; // deleted or paused since the jobs were read
+      // Deleted, paused or left without a schedule since the jobs were read.
+      if (!job || job.paused || job.timespec === null) continue;
       const spec = this.timespec(job.timespec);
       if (this.specKey(job.timespec, job.runWindow) !== due.spec || !spec) {
         // The schedule changed since the jobs were read: start over from the catalog.

@@ -3,7 +3,7 @@
 // says what will be overwritten); delete.
 import type { Hono } from "hono";
 import type { Archive, Store, Target } from "../../views/types.ts";
-import { ArchiveDetail, ArchiveList, RestoreConfirm, type ArchiveFilter, type ArchiveObject } from "../../views/archives.tsx";
+import { ArchiveDetail, ArchiveList, RestoreChoose, RestoreConfirm, type ArchiveFilter, type ArchiveObject } from "../../views/archives.tsx";
 import { Confirm } from "../../views/confirm.tsx";
 import { Time } from "../../views/components.tsx";
 import { qs } from "./client.ts";
@@ -39,20 +39,23 @@ export function archivePages(app: Hono<WebEnv>): void {
     if (!r.ok && !Object.keys(errors).length) errors._ = r.error;
     const paged = trimPage(r.ok ? r.data : []);
     return page(c, { title: "Archives", section: "archives", status: r.ok ? 200 : 400 },
-      <ArchiveList archives={paged.rows} filter={filter} errors={errors} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)}
+      <ArchiveList me={me(s)} archives={paged.rows} filter={filter} errors={errors} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)}
         targets={targets.map((t) => ({ value: t.uuid, label: t.name }))} stores={stores.map((x) => ({ value: x.uuid, label: x.name }))} />);
   });
+
+  /** The targets an archive may be restored into: only one of the same plugin can read it back. */
+  const restoreTargets = async (c: WebContext, archive: Archive) =>
+    (await c.get("session").api.get<Target[]>("/v1/targets")).filter((t) => t.plugin === archive.target_plugin)
+      .map((t) => ({ value: t.uuid, label: `${t.name}${t.uuid === archive.target_uuid ? " (original)" : ""}` }));
 
   const show = async (c: WebContext, errors: Record<string, string> = {}, status = 200) => {
     const s = c.get("session");
     const archive = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);
-    // Only a target of the same plugin can read the archive back.
-    const targets = (await s.api.get<Target[]>("/v1/targets")).filter((t) => t.plugin === archive.target_plugin);
-    const restoreTargets = targets.map((t) => ({ value: t.uuid, label: `${t.name}${t.uuid === archive.target_uuid ? " (original)" : ""}` }));
+    const targets = await restoreTargets(c, archive);
     // An external producer's archive (gpbackup) is many objects: listed, never restored from here.
     const objects = await s.api.get<ArchiveObject[]>(`/v1/archive/${archive.uuid}/objects`);
     return page(c, { title: "Archive", section: "archives", status },
-      <ArchiveDetail me={me(s)} archive={archive} restoreTargets={restoreTargets} objects={objects} errors={errors} />);
+      <ArchiveDetail me={me(s)} archive={archive} restoreTargets={targets} objects={objects} errors={errors} />);
   };
 
   app.get("/archives/:uuid", (c) => show(c));
@@ -79,6 +82,10 @@ export function archivePages(app: Hono<WebEnv>): void {
   app.get("/archives/:uuid/restore", async (c) => {
     const s = c.get("session");
     const archive = await s.api.get<Archive>(`/v1/archive/${param(c, "uuid")}`);
+    // From the archive list's Restore: which target first (the confirmation names what it overwrites).
+    if (c.req.query("target") === undefined) {
+      return page(c, { title: "Restore", section: "archives" }, <RestoreChoose archive={archive} restoreTargets={await restoreTargets(c, archive)} />);
+    }
     const target = await s.api.get<Target>(`/v1/target/${encodeURIComponent(c.req.query("target") || archive.target_uuid)}`);
     const plugin = await findPlugin(s.api, target.plugin);
     return page(c, { title: `Restore into ${target.name}`, section: "archives" },

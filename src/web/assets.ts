@@ -11,6 +11,11 @@ import uplotSource from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import chartsCss from "../../views/static/charts.css" with { type: "text" };
 import chartsScript from "../../views/static/charts.js" with { type: "text" };
+// The API reference page (/docs): Swagger UI's prebuilt bundle and stylesheet from
+// the pinned swagger-ui-dist package, and our own starter script (no inline script).
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
+import apiDocs from "../../views/static/api-docs.js" with { type: "text" };
 
 interface Asset { path: string; body: string; type: string }
 
@@ -27,6 +32,9 @@ export const assets = {
   // uPlot's rules first, so ours (charts.css) win where they meet.
   chartsCss: asset("charts.css", `${uplotCss}\n${chartsCss}`, "text/css; charset=utf-8"),
   charts: asset("charts.js", chartsScript, "text/javascript; charset=utf-8"),
+  swaggerJs: asset("swagger-ui-bundle.js", swaggerJs, "text/javascript; charset=utf-8"),
+  swaggerCss: asset("swagger-ui.css", swaggerCss, "text/css; charset=utf-8"),
+  apiDocs: asset("api-docs.js", apiDocs, "text/javascript; charset=utf-8"),
 };
 
 export function serveAssets(app: Hono): void {

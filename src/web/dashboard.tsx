@@ -4,7 +4,7 @@
 // with GET /v1/jobs, the storage from GET /v1/statistics.
 import type { Hono } from "hono";
 import type { Archive, Job, Statistics, Task } from "../../views/types.ts";
-import { Dashboard, RunningTasks, type Attention, type StoreUsage } from "../../views/dashboard.tsx";
+import { Dashboard, RunningTasks, type Attention, type Progress, type StoreUsage } from "../../views/dashboard.tsx";
 import { isoUtc } from "../../views/format.ts";
 import { qs, type ApiClient } from "./client.ts";
 import { fragment, me, page, type WebEnv } from "./render.tsx";
@@ -49,7 +49,7 @@ async function attention(api: ApiClient, jobs: Job[]): Promise<{ list: Attention
     if (last && last.status !== "done") {
       return { job, reason: `last run ${last.status}${last.error ? `: ${last.error}` : ""}`, at: last.stopped_at, task: last.task_uuid };
     }
-    if (job.paused || !last) return undefined;
+    if (job.paused || !last || job.schedule === null) return undefined;
     const every = await period(api, job.schedule, periods);
     if (every === undefined) return undefined;
     overdueKnown = true;
@@ -70,6 +70,19 @@ function usage(stats: Statistics): StoreUsage[] {
   }));
 }
 
+/**
+ * The getting-started checklist's counts, asked only while there is no archive
+ * yet (a new install): afterwards the dashboard does not show it.
+ */
+async function progress(api: ApiClient, jobs: Job[], archives: Archive[]): Promise<Progress | undefined> {
+  if (archives.length > 0) return undefined;
+  const count = async (path: string) => (await api.get<unknown[]>(`${path}${qs({ limit: 1 })}`)).length;
+  const [stores, targets, schedules, policies] = await Promise.all([
+    count("/v1/stores"), count("/v1/targets"), count("/v1/schedules"), count("/v1/retention"),
+  ]);
+  return { stores, targets, schedules, policies, jobs: jobs.length, archives: 0, firstJob: jobs[0]?.uuid };
+}
+
 export function dashboardPages(app: Hono<WebEnv>): void {
   app.get("/", async (c) => {
     const s = c.get("session");
@@ -77,10 +90,10 @@ export function dashboardPages(app: Hono<WebEnv>): void {
       s.api.get<Job[]>("/v1/jobs"), s.api.get<Statistics>("/v1/statistics"),
       s.api.get<Archive[]>(`/v1/archives${qs({ limit: 10 })}`), runningTasks(s.api), subjectNames(s.api),
     ]);
-    const att = await attention(s.api, jobs);
+    const [att, started] = await Promise.all([attention(s.api, jobs), progress(s.api, jobs, archives)]);
     return page(c, { title: "Dashboard", section: "dashboard" },
       <Dashboard me={me(s)} attention={att.list} overdueKnown={att.overdueKnown} running={running} names={names} archives={archives}
-        usage={usage(stats)} totals={stats.totals} stats={stats} />);
+        usage={usage(stats)} totals={stats.totals} stats={stats} progress={started} />);
   });
 
   app.get("/dashboard/running", async (c) => {

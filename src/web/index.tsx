@@ -6,7 +6,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { SignIn, SsoLanding, type SsoButton } from "../../views/signin.tsx";
 import { BarePage, Problem } from "../../views/errors.tsx";
 import { describeError, log } from "../log.ts";
-import { serveAssets } from "./assets.ts";
+import { assets, serveAssets } from "./assets.ts";
+import { DocsPage } from "../../views/docs.tsx";
 import { ApiFailure } from "./client.ts";
 import { readForm } from "./forms.ts";
 import { ApiClient } from "./client.ts";
@@ -25,6 +26,7 @@ import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
 import { accessPages } from "./access.tsx";
 import { notificationPages } from "./notifications.tsx";
+import { userPages } from "./users.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -38,6 +40,9 @@ export interface WebOptions {
 // Only our own files: no inline script or style, no other host, no framing.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** What any signed-in user may change, viewers too: their own session and API tokens. */
+const SELF_SERVICE = /^\/(signout$|tokens(\/|$))/;
 
 /** Pages that only lead to a change: forms and confirmations. */
 const CHANGE_PAGE = /\/(new|edit|delete|restore)$/;
@@ -141,6 +146,10 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
 
   app.get("/signin", (c) => signInPage(c, { next: safeNext(c.req.query("next")) }));
 
+  // The API reference: as public as the document it shows (/v1/openapi.json); its
+  // "Try it out" sends whatever credentials the reader types, never the session's.
+  app.get("/docs", (c) => c.html("<!doctype html>" + <DocsPage assets={assetPaths} docs={{ swaggerJs: assets.swaggerJs.path, swaggerCss: assets.swaggerCss.path, init: assets.apiDocs.path }} />));
+
   app.post("/signin", async (c) => {
     const f = await readForm(c);
     const next = safeNext(f.next);
@@ -182,7 +191,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
     }
     // A viewer is not offered what they may not do; a page for it asked for by URL says so
     // (and the API would refuse the change anyway).
-    if (!session.canOperate && (unsafe(c.req.method) ? c.req.path !== "/signout" : CHANGE_PAGE.test(c.req.path))) {
+    if (!session.canOperate && (unsafe(c.req.method) ? !SELF_SERVICE.test(c.req.path) : CHANGE_PAGE.test(c.req.path))) {
       return page(c, { title: "Not allowed", status: 403 },
         <Problem status={403} message={`Your role (${session.user.role}) may look but not change anything. Ask an operator or admin.`} />);
     }
@@ -204,6 +213,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   taskPages(app);
   accessPages(app, siteUrl);
   notificationPages(app);
+  userPages(app, api);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;

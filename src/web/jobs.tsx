@@ -9,6 +9,7 @@ import { qs, type ApiClient } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm, type Form } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { DETOURS, draftAddress, draftValues, returnTo, type DetourKind } from "./return-to.ts";
 
 /** How many of a job's runs its page draws. */
 const HISTORY = 60;
@@ -31,7 +32,8 @@ function jobBody(f: Form, creating: boolean, current?: Job): Record<string, unkn
   const priority = (f.priority ?? "").trim();
   const body: Record<string, unknown> = {
     name: f.name ?? "", summary: f.summary ?? "", target: f.target ?? "", store: f.store ?? "",
-    schedule: f.schedule ?? "", retention: f.retention ?? "",
+    // No schedule chosen: the job runs only when asked.
+    schedule: f.schedule ? f.schedule : null, retention: f.retention ?? "",
     // A number the API can judge; text it cannot read is sent as is, for its 400.
     priority: priority === "" ? 50 : /^-?\d+(\.\d+)?$/.test(priority) ? Number(priority) : priority,
     compression: f.compression || "zstd",
@@ -57,9 +59,20 @@ export function jobPages(app: Hono<WebEnv>): void {
       <JobList me={me(s)} jobs={paged.rows} filter={filter} choices={choices} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
   });
 
+  // Values in the query: the job form coming back from creating a target, store,
+  // schedule or policy on the way (return-to.ts), the new one chosen.
   app.get("/jobs/new", async (c) => {
     const s = c.get("session");
-    return form(c, { choices: await jobChoices(s.api), values: {}, errors: {} });
+    return form(c, { choices: await jobChoices(s.api), values: draftValues(c.req.query()), errors: {} });
+  });
+
+  // "New target…" (store, schedule, policy) on the job form: keep what was typed, go create it, come back.
+  app.post("/jobs/draft", async (c) => {
+    const f = await readForm(c);
+    const back = returnTo(f.back);
+    const kind = f.add as DetourKind;
+    if (!back || !Object.hasOwn(DETOURS, kind)) return seeOther(c, "/jobs/new", "That form could not be carried over: please fill it in again.", "error");
+    return c.redirect(`${DETOURS[kind]}?return=${encodeURIComponent(draftAddress(back, f))}`, 303);
   });
 
   app.post("/jobs", async (c) => {
@@ -89,9 +102,10 @@ export function jobPages(app: Hono<WebEnv>): void {
     const s = c.get("session");
     const job = await s.api.get<Job>(`/v1/job/${param(c, "uuid")}`);
     const values = {
-      name: job.name, summary: job.summary, target: job.target_uuid, store: job.store_uuid, schedule: job.schedule_uuid,
+      name: job.name, summary: job.summary, target: job.target_uuid, store: job.store_uuid, schedule: job.schedule_uuid ?? "",
       retention: job.retention_uuid, priority: String(job.priority), compression: job.compression,
       copy_store: job.copies[0]?.store ?? "", copy_retention: job.copies[0]?.retention ?? "", window: job.run_window,
+      ...draftValues(c.req.query()),
     };
     return form(c, { job, choices: await jobChoices(s.api), values, errors: {} });
   });

@@ -8,6 +8,7 @@ import { qs } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm, type Form } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { fragment, me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { backWith, returnTo } from "./return-to.ts";
 
 /** The rules typed into the form, as the API takes them: an empty field is 0 (no such rule); the API checks the rest. */
 function rulesOf(f: Form): Record<string, number | string> {
@@ -41,7 +42,7 @@ export function retentionPages(app: Hono<WebEnv>): void {
       <RetentionList me={me(s)} rows={paged.rows} unused={unused} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
   });
 
-  app.get("/retention/new", (c) => form(c, { values: { amount: "7", unit: "days" }, errors: {} }));
+  app.get("/retention/new", (c) => form(c, { values: { amount: "7", unit: "days", return: returnTo(c.req.query("return")) ?? "" }, errors: {} }));
 
   // The preview box of the form: what the rules typed so far keep and expire among a job's archives.
   app.get("/retention/preview", async (c) => {
@@ -61,11 +62,14 @@ export function retentionPages(app: Hono<WebEnv>): void {
   const save = async (c: WebContext, row?: Retention) => {
     const s = c.get("session");
     const f = await readForm(c);
+    const back = row ? undefined : returnTo(f.return);
+    f.return = back ?? "";
     const e = expiresOf(f);
     if (e.error) return form(c, { row, values: f, errors: { amount: e.error } }, 400);
     const body = { name: f.name ?? "", summary: f.summary ?? "", expires: e.seconds, ...rulesOf(f), ...(row && f.force === "t" ? { force: true } : {}) };
-    const r = row ? await s.api.send("PUT", `/v1/retention/${row.uuid}`, body) : await s.api.send("POST", "/v1/retention", body);
+    const r = row ? await s.api.send<{ uuid: string }>("PUT", `/v1/retention/${row.uuid}`, body) : await s.api.send<{ uuid: string }>("POST", "/v1/retention", body);
     if (!r.ok) return form(c, { row, values: f, errors: errorsOf(r) }, r.status);
+    if (back) return seeOther(c, backWith(back, "retention", r.data.uuid), `Retention policy “${body.name.trim()}” created and chosen for the job.`);
     return seeOther(c, "/retention", `Retention policy “${body.name}” ${row ? "saved" : "created"}: archives kept ${duration(e.seconds!)}.`);
   };
 

@@ -8,6 +8,7 @@ import { qs } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { fragment, me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { backWith, returnTo } from "./return-to.ts";
 
 export function schedulePages(app: Hono<WebEnv>): void {
   app.get("/schedules", async (c) => {
@@ -30,13 +31,15 @@ export function schedulePages(app: Hono<WebEnv>): void {
     return fragment(c, <TimespecPreview error={`No preview: ${r.error}`} />);
   });
 
-  app.get("/schedules/new", (c) => form(c, { values: {}, errors: {} }));
+  app.get("/schedules/new", (c) => form(c, { values: { return: returnTo(c.req.query("return")) ?? "" }, errors: {} }));
 
   app.post("/schedules", async (c) => {
     const s = c.get("session");
     const f = await readForm(c);
-    const r = await s.api.send("POST", "/v1/schedules", { name: f.name ?? "", summary: f.summary ?? "", when: f.when ?? "" });
-    if (!r.ok) return form(c, { values: f, errors: errorsOf(r) }, r.status);
+    const back = returnTo(f.return);
+    const r = await s.api.send<{ uuid: string }>("POST", "/v1/schedules", { name: f.name ?? "", summary: f.summary ?? "", when: f.when ?? "" });
+    if (!r.ok) return form(c, { values: { ...f, return: back ?? "" }, errors: errorsOf(r) }, r.status);
+    if (back) return seeOther(c, backWith(back, "schedule", r.data.uuid), `Schedule “${f.name?.trim()}” created and chosen for the job.`);
     return seeOther(c, "/schedules", `Schedule “${f.name}” created.`);
   });
 

@@ -13,6 +13,8 @@ export const SESSION_COOKIE = "shield_session";
 /** A random value for the sign-in form alone: there is no session yet to derive a CSRF token from. */
 export const SIGNIN_COOKIE = "shield_signin";
 export const DEFAULT_SESSION_TTL_SECONDS = 12 * 3600;
+/** How a web session's token is named (then its start and a random tag), so lists can tell sessions from API tokens. */
+export const WEB_SESSION_PREFIX = "web session ";
 
 export type Role = "admin" | "operator" | "viewer";
 
@@ -72,7 +74,7 @@ export async function signIn(api: Hono, name: string, password: string, clientAd
 }
 
 /** The name of a web session's token, unique per user and recognisable in `shield list tokens`. */
-const sessionTokenName = () => `web session ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
+const sessionTokenName = () => `${WEB_SESSION_PREFIX}${new Date().toISOString().slice(0, 19).replace("T", " ")} ${newSecret().slice(0, 6)}`;
 
 /** Where the OIDC flow's state waits while the browser is at the provider. */
 export const SSO_COOKIE = "shield_sso";

@@ -8,6 +8,7 @@ import { qs } from "./client.ts";
 import { errorsOf, flagQuery, param, readForm } from "./forms.ts";
 import { pageHref, pageOf, slicePage } from "./paging.ts";
 import { fragment, me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { backWith, returnTo } from "./return-to.ts";
 import {
   endpointFromForm, endpointView, findPlugin, formValues, listPlugins, parseEndpoint, placeErrors, storedSecrets,
 } from "./endpoints.ts";
@@ -77,12 +78,14 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     const s = c.get("session");
     const plugins = await listPlugins(s.api, kind);
     const chosen = plugins.find((p) => p.name === c.req.query("plugin")) ?? (plugins.length === 1 ? plugins[0] : undefined);
-    return form(c, { plugins, plugin: chosen, values: { plugin: chosen?.name ?? "" }, errors: {}, secrets: [] });
+    return form(c, { plugins, plugin: chosen, values: { plugin: chosen?.name ?? "", return: returnTo(c.req.query("return")) ?? "" }, errors: {}, secrets: [] });
   });
 
   app.post(`/${many}`, async (c) => {
     const s = c.get("session");
     const f = await readForm(c);
+    const back = returnTo(f.return);
+    f.return = back ?? "";
     const plugins = await listPlugins(s.api, kind);
     const plugin = await findPlugin(s.api, f.plugin ?? "");
     const built = endpointFromForm(f, plugin);
@@ -92,6 +95,7 @@ export function targetStorePages(app: Hono<WebEnv>, kind: DefKind): void {
     Object.assign(body, limitsOf(f, kind));
     const r = await s.api.send<{ uuid: string }>("POST", `/v1/${many}`, body);
     if (!r.ok) return form(c, { plugins, plugin, values: f, errors: placeErrors(errorsOf(r), plugin), secrets: [] }, r.status);
+    if (back) return seeOther(c, backWith(back, kind, r.data.uuid), `${kind === "target" ? "Target" : "Store"} “${String(body.name).trim()}” created and chosen for the job.`);
     return seeOther(c, `/${many}/${r.data.uuid}`, `${kind === "target" ? "Target" : "Store"} “${body.name}” created.`);
   });
 

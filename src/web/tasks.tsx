@@ -1,7 +1,8 @@
 // Task pages: list by status, show with the log following live (htmx polling) while
 // the task runs, cancel.
 import type { Hono } from "hono";
-import type { Job, Task } from "../../views/types.ts";
+import type { Archive, Job, Task } from "../../views/types.ts";
+import type { ArchiveName } from "../../views/tables.tsx";
 import { TASK_STATUSES, TaskDetail, TaskList, TaskLive } from "../../views/tasks.tsx";
 import { qs, type ApiClient } from "./client.ts";
 import { param } from "./forms.ts";
@@ -14,6 +15,13 @@ export async function subjectNames(api: ApiClient): Promise<Record<string, strin
   return Object.fromEntries([...targets.map((t) => [t.uuid, t.name]), ...jobs.map((j) => [j.uuid, j.name])]);
 }
 
+/** The archives restore tasks read, by uuid: named in "restore of <archive> into <target>". */
+export async function restoredArchives(api: ApiClient, tasks: Task[]): Promise<Record<string, ArchiveName>> {
+  const uuids = [...new Set(tasks.filter((t) => t.type === "restore" && t.archive_uuid).map((t) => t.archive_uuid!))];
+  const found = await Promise.all(uuids.map((u) => api.find<Archive>(`/v1/archive/${u}`)));
+  return Object.fromEntries(found.filter((a): a is Archive => !!a).map((a) => [a.uuid, { target: a.target_name, taken_at: a.taken_at }]));
+}
+
 export function taskPages(app: Hono<WebEnv>): void {
   app.get("/tasks", async (c) => {
     const s = c.get("session");
@@ -24,15 +32,22 @@ export function taskPages(app: Hono<WebEnv>): void {
       s.api.get<Task[]>(`/v1/tasks${qs({ status, job, ...apiWindow(p) })}`), subjectNames(s.api),
     ]);
     const paged = trimPage(tasks);
+    const archives = await restoredArchives(s.api, paged.rows);
     return page(c, { title: "Tasks", section: "tasks" },
-      <TaskList tasks={paged.rows} status={status} job={job} names={names} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
+      <TaskList tasks={paged.rows} status={status} job={job} names={names} archives={archives} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
   });
 
   app.get("/tasks/:uuid", async (c) => {
     const s = c.get("session");
     const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
     let subject: { href: string; label: string } | undefined;
-    if (task.job_uuid) {
+    let restore: { archive?: ArchiveName; target?: string } | undefined;
+    if (task.type === "restore") {
+      const [archives, target] = await Promise.all([
+        restoredArchives(s.api, [task]), task.target_uuid ? s.api.find<{ name: string }>(`/v1/target/${task.target_uuid}`) : undefined,
+      ]);
+      restore = { archive: task.archive_uuid ? archives[task.archive_uuid] : undefined, target: target?.name };
+    } else if (task.job_uuid) {
       const job = await s.api.find<Job>(`/v1/job/${task.job_uuid}`);
       if (job) subject = { href: `/jobs/${job.uuid}`, label: `job ${job.name}` };
     } else if (task.target_uuid) {
@@ -40,7 +55,7 @@ export function taskPages(app: Hono<WebEnv>): void {
       if (target) subject = { href: `/targets/${target.uuid}`, label: `into target ${target.name}` };
     }
     return page(c, { title: `Task ${task.type}`, section: "tasks" },
-      <TaskDetail me={me(s)} task={task} subject={subject} started={c.req.query("started") === "1"} />);
+      <TaskDetail me={me(s)} task={task} subject={subject} restore={restore} started={c.req.query("started") === "1"} />);
   });
 
   app.get("/tasks/:uuid/live", async (c) => {

@@ -77,7 +77,8 @@ for (const dialect of dialects) {
         ["compression unknown", (b) => ({ ...b, compression: "lz4" }), "compression", "zstd, gzip or none"],
         ["unknown field", (b) => ({ ...b, owner: "me" }), "owner", "is not a field of this request"],
         ...(["target", "store", "schedule", "retention"] as const).flatMap((f): [string, (b: Record<string, unknown>) => Record<string, unknown>, string, string][] => [
-          [`${f} missing`, ({ [f]: _, ...b }) => b, f, "is required"],
+          // A job may have no schedule (run by hand only): see "a job without a schedule" below.
+          ...(f === "schedule" ? [] : [[`${f} missing`, ({ [f]: _, ...b }: Record<string, unknown>) => b, f, "is required"] as [string, (b: Record<string, unknown>) => Record<string, unknown>, string, string]]),
           [`${f} malformed`, (b) => ({ ...b, [f]: "main" }), f, "must be a UUID"],
           [`${f} not a string`, (b) => ({ ...b, [f]: 1 }), f, "must be a string"],
           [`${f} unknown`, (b) => ({ ...b, [f]: NOBODY }), f, `no ${f === "retention" ? "retention policy" : f} with uuid ${NOBODY}`],
@@ -386,6 +387,55 @@ for (const dialect of dialects) {
         await call(api, "POST", `/v1/job/${uuid}/run`, 200, { as: "operator" });
         await call(api, "DELETE", `/v1/job/${uuid}`, 200, { as: "operator" });
       });
+    });
+  });
+}
+
+for (const dialect of dialects) {
+  describe(`a job without a schedule on ${dialect}`, () => {
+    let api: TestApi;
+    let d: Definitions;
+    beforeAll(async () => {
+      api = await testApi(dialect);
+      d = await makeDefinitions(api, "manual");
+    });
+    afterAll(() => api.cleanup());
+
+    test("created without one (left out or null): no schedule, no next run, runs when asked", async () => {
+      const { schedule: _, ...noSchedule } = jobBody(d, "by-hand-1");
+      const left = (await call(api, "POST", "/v1/jobs", 200, { body: noSchedule })).json.uuid;
+      const nulled = (await call(api, "POST", "/v1/jobs", 200, { body: jobBody(d, "by-hand-2", { schedule: null }) })).json.uuid;
+      for (const uuid of [left, nulled]) {
+        const job = (await call(api, "GET", `/v1/job/${uuid}`, 200)).json;
+        expect(job).toMatchObject({ schedule_uuid: null, schedule_name: null, schedule: null, next_run: null, paused: false });
+        expect((await call(api, "POST", `/v1/job/${uuid}/run`, 200, { body: {} })).json.ok).toBe("scheduled");
+      }
+      // Listed with the others; a filter by schedule leaves it out.
+      const names = (await call(api, "GET", "/v1/jobs", 200)).json.map((j: any) => j.name);
+      expect(names).toEqual(expect.arrayContaining(["by-hand-1", "by-hand-2"]));
+      expect((await call(api, "GET", `/v1/jobs?schedule=${d.schedule}`, 200)).json.map((j: any) => j.name)).not.toContain("by-hand-1");
+    });
+
+    test("an update may take the schedule away (null), leave it (left out), or give one", async () => {
+      const uuid = (await call(api, "POST", "/v1/jobs", 200, { body: jobBody(d, "switching") })).json.uuid;
+      const { paused: _p, ...update } = jobBody(d, "switching");
+      await call(api, "PUT", `/v1/job/${uuid}`, 200, { body: { ...update, schedule: null } });
+      expect((await call(api, "GET", `/v1/job/${uuid}`, 200)).json.schedule_uuid).toBeNull();
+      const { schedule: _s, ...leftOut } = update;
+      await call(api, "PUT", `/v1/job/${uuid}`, 200, { body: { ...leftOut, summary: "still by hand" } });
+      expect((await call(api, "GET", `/v1/job/${uuid}`, 200)).json).toMatchObject({ schedule_uuid: null, summary: "still by hand" });
+      await call(api, "PUT", `/v1/job/${uuid}`, 200, { body: update });
+      const job = (await call(api, "GET", `/v1/job/${uuid}`, 200)).json;
+      expect(job).toMatchObject({ schedule_uuid: d.schedule, schedule: "daily at 4am" });
+      expect(job.next_run).toMatch(TIME_RE);
+      // Left out now keeps the schedule it has.
+      await call(api, "PUT", `/v1/job/${uuid}`, 200, { body: leftOut });
+      expect((await call(api, "GET", `/v1/job/${uuid}`, 200)).json.schedule_uuid).toBe(d.schedule);
+    });
+
+    test("a schedule that is not one is still refused, naming the field", async () => {
+      await expectInvalid(api, "POST", "/v1/jobs", jobBody(d, "bad", { schedule: NOBODY }), "schedule", `no schedule with uuid ${NOBODY}`);
+      await expectInvalid(api, "POST", "/v1/jobs", jobBody(d, "bad", { schedule: "nightly" }), "schedule", /must be a UUID/);
     });
   });
 }

@@ -71,6 +71,8 @@ describe("/v1 meta", () => {
       }
       return [...routes].sort();
     };
+    /** A schema as written, its $ref (to components/schemas) followed. */
+    const deref = (schema: any): any => schema?.$ref ? doc.components.schemas[schema.$ref.split("/").pop()] : schema;
     const documented = () => Object.entries(doc.paths as Record<string, object>)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)).sort();
 
@@ -123,7 +125,7 @@ describe("/v1 meta", () => {
             expect(op.responses["404"]).toBeDefined();
           }
           for (const code of Object.keys(op.responses).filter((c) => c !== "200")) {
-            expect(op.responses[code].content["application/json"].schema.properties.error).toEqual({ type: "string" });
+            expect(deref(op.responses[code].content["application/json"].schema).properties.error).toEqual({ type: "string" });
           }
         }
       }
@@ -133,14 +135,14 @@ describe("/v1 meta", () => {
     test("request bodies and query parameters are documented as the API validates them", () => {
       const createSchedule = doc.paths["/v1/schedules"].post.requestBody;
       expect(createSchedule.required).toBe(true);
-      const schema = createSchedule.content["application/json"].schema;
+      const schema = deref(createSchedule.content["application/json"].schema);
       expect(Object.keys(schema.properties).sort()).toEqual(["name", "summary", "when"]);
       expect(schema.required.sort()).toEqual(["name", "when"]);
       expect(schema.additionalProperties).toBe(false);
-      const updateSchedule = doc.paths["/v1/schedule/{uuid}"].put.requestBody.content["application/json"].schema;
+      const updateSchedule = deref(doc.paths["/v1/schedule/{uuid}"].put.requestBody.content["application/json"].schema);
       expect(updateSchedule.required.sort()).toEqual(["name", "summary", "when"]);
-      expect(Object.keys(doc.paths["/v1/jobs"].post.requestBody.content["application/json"].schema.properties)).toContain("paused");
-      expect(Object.keys(doc.paths["/v1/job/{uuid}"].put.requestBody.content["application/json"].schema.properties)).not.toContain("paused");
+      expect(Object.keys(deref(doc.paths["/v1/jobs"].post.requestBody.content["application/json"].schema).properties)).toContain("paused");
+      expect(Object.keys(deref(doc.paths["/v1/job/{uuid}"].put.requestBody.content["application/json"].schema).properties)).not.toContain("paused");
       // Run and restore may be sent without a body.
       expect(doc.paths["/v1/job/{uuid}/run"].post.requestBody.required).toBe(false);
       expect(doc.paths["/v1/archive/{uuid}/restore"].post.requestBody.required).toBe(false);
@@ -157,7 +159,7 @@ describe("/v1 meta", () => {
         "query:sort", "query:status", "query:store", "query:target",
       ]);
       // The endpoint is a JSON object or a string holding one.
-      const endpoint = doc.paths["/v1/targets"].post.requestBody.content["application/json"].schema.properties.endpoint;
+      const endpoint = deref(doc.paths["/v1/targets"].post.requestBody.content["application/json"].schema).properties.endpoint;
       expect(endpoint.anyOf.map((s: any) => s.type).sort()).toEqual(["object", "string"]);
     });
 

@@ -78,9 +78,10 @@ describe("GET /v1/timespec", () => {
     const doc = (await call(api, "GET", "/v1/openapi.json", 200, { as: "anonymous" })).json;
     const op = doc.paths["/v1/timespec"].get;
     expect(op.parameters.map((p: any) => `${p.name}:${p.required}`).sort()).toEqual(["count:false", "when:true"]);
-    expect(Object.keys(op.responses["200"].content["application/json"].schema.properties).sort()).toEqual(["canonical", "next", "when", "zone"]);
+    const deref = (schema: any): any => schema?.$ref ? doc.components.schemas[schema.$ref.split("/").pop()] : schema;
+    expect(Object.keys(deref(op.responses["200"].content["application/json"].schema).properties).sort()).toEqual(["canonical", "next", "when", "zone"]);
     expect(op.responses["400"]).toBeDefined();
-    const schedule = doc.paths["/v1/schedule/{uuid}"].get.responses["200"].content["application/json"].schema;
+    const schedule = deref(doc.paths["/v1/schedule/{uuid}"].get.responses["200"].content["application/json"].schema);
     expect(Object.keys(schedule.properties)).toEqual(expect.arrayContaining(["when", "canonical", "next_run"]));
   });
 });

@@ -73,7 +73,9 @@ export async function makeRetention(c: Catalog, o: { name?: string; expiry?: num
 }
 
 export interface JobSpec {
-  name?: string; target?: string; store?: string; schedule?: string; retention?: string;
+  name?: string; target?: string; store?: string; retention?: string;
+  /** null: a job without a schedule (run by hand only). */
+  schedule?: string | null;
   paused?: boolean; priority?: number; summary?: string; compression?: string; runWindow?: string;
 }
 
@@ -85,7 +87,7 @@ export async function makeJob(c: Catalog, o: JobSpec = {}): Promise<string> {
     summary: o.summary ?? "",
     targetUuid: o.target ?? await makeTarget(c),
     storeUuid: o.store ?? await makeStore(c),
-    scheduleUuid: o.schedule ?? await makeSchedule(c),
+    scheduleUuid: o.schedule === null ? null : o.schedule ?? await makeSchedule(c),
     retentionUuid: o.retention ?? await makeRetention(c),
     priority: o.priority ?? 50,
     paused: o.paused ?? false,

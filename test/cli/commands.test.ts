@@ -180,6 +180,32 @@ describe("jobs, runs, archives and tasks", () => {
     expect((await ok("list", "jobs", "--unpaused", "--json")).json()).toEqual([]);
   });
 
+  test("a job without a schedule: created without --schedule (or with none), run by hand; edit takes a schedule away or gives one", async () => {
+    const made = await ok("create", "job", "--name", "bytes-by-hand", "--target", "bytes", "--store", "disk", "--retention", "month");
+    expect(made.stdout).toContain("without a schedule: it runs only when asked");
+    const uuid = (await api("GET", "/v1/jobs")).find((j: any) => j.name === "bytes-by-hand").uuid;
+    expect(await api("GET", `/v1/job/${uuid}`)).toMatchObject({ schedule_uuid: null, next_run: null, paused: false });
+    const shown = (await ok("show", "job", "bytes-by-hand")).stdout;
+    expect(shown).toMatch(/Schedule: +\(none: runs only when asked\)/);
+    expect(shown).toMatch(/Next run: +- \(no schedule: run by hand\)/);
+    expect((await ok("list", "jobs")).stdout).toMatch(/bytes-by-hand.*\(none\)/);
+    // Editing another field keeps it without a schedule; --schedule gives one, --schedule none takes it away.
+    await ok("edit", "job", "bytes-by-hand", "--summary", "when asked");
+    expect(await api("GET", `/v1/job/${uuid}`)).toMatchObject({ schedule_uuid: null, summary: "when asked" });
+    await ok("edit", "job", "bytes-by-hand", "--schedule", "nightly");
+    expect((await api("GET", `/v1/job/${uuid}`)).schedule_name).toBe("nightly");
+    await ok("edit", "job", "bytes-by-hand", "--schedule", "none");
+    expect((await api("GET", `/v1/job/${uuid}`)).schedule_uuid).toBeNull();
+    const other = (await ok("create", "job", "--name", "bytes-by-hand-2", "--target", "bytes", "--store", "disk", "--schedule", "none", "--retention", "month", "--json")).json();
+    expect((await api("GET", `/v1/job/${other.uuid}`)).schedule_uuid).toBeNull();
+    // A schedule that is not one is still an error naming it.
+    const bad = await run("create", "job", "--name", "x", "--target", "bytes", "--store", "disk", "--schedule", "no-such-schedule", "--retention", "month");
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("no-such-schedule");
+    await ok("delete", "job", "bytes-by-hand", "-y");
+    await ok("delete", "job", "bytes-by-hand-2", "-y");
+  });
+
   test("paused exits 0 when paused and 1 when not; pause and unpause", async () => {
     const yes = await run("paused", "job", "bytes-nightly");
     expect([yes.status, yes.stdout]).toEqual([0, "job bytes-nightly is paused\n"]);

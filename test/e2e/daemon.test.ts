@@ -72,6 +72,15 @@ describe("shield daemon, first start on the embedded catalog", () => {
     expect(dotenv.status).toBe(401);
   });
 
+  test("the first start says in plain words which page to open, once ready, and the password", () => {
+    const words = d.stderr().split("\n").filter((l) => !l.startsWith("{"));
+    expect(words).toContain(`Shield is ready. Open ${d.url}/ in your browser.`);
+    expect(words.some((l) => l.startsWith("Sign in as admin. Created user 'admin' with password: "))).toBe(true);
+    // Said after the daemon is ready, so the page it names answers.
+    const out = d.stderr();
+    expect(out.indexOf("Shield is ready.")).toBeGreaterThan(out.indexOf('"shield daemon listening"'));
+  });
+
   test("logs are JSON lines on stderr and never hold the password", () => {
     const lines = d.stderr().split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(0);
@@ -243,10 +252,16 @@ describe("shield daemon, requests without a usable Host header", () => {
     } finally {
       await d.stop();
     }
-    // Apart from the admin's password notice (none here: it was given), every line is JSON.
+    // Apart from the first start's words for the person at the terminal (the
+    // password was given here: they only say where to go), every line is JSON.
     const lines = d.stderr().split("\n").filter((l) => l.trim() !== "");
-    expect(lines.length).toBeGreaterThan(0);
-    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    const words = lines.filter((l) => !l.startsWith("{"));
+    expect(words).toEqual([
+      `Shield is ready. Open ${d.url}/ in your browser.`, "Sign in as admin with the password you set in SHIELD_ADMIN_PASSWORD.",
+      "The page will walk you through a first backup.",
+    ]);
+    expect(lines.length).toBeGreaterThan(words.length);
+    for (const l of lines.filter((x) => x.startsWith("{"))) expect(() => JSON.parse(l)).not.toThrow();
     expect(d.stderr()).not.toContain("    at ");
   });
 });

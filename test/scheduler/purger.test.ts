@@ -155,7 +155,7 @@ for (const dialect of dialects) {
         const retention = await core.retention.create({ name: "gfs", summary: "", expiry: 86400, keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 });
         const target = (await catalog.jobs.get(job))!.targetUuid;
         const store = (await catalog.jobs.get(job))!.storeUuid;
-        const gfsJob = await core.jobs.create({ name: "gfs", summary: "", target, store, schedule: (await catalog.jobs.get(job))!.scheduleUuid, retention, paused: true, compression: "none" });
+        const gfsJob = await core.jobs.create({ name: "gfs", summary: "", target, store, schedule: (await catalog.jobs.get(job))!.scheduleUuid!, retention, paused: true, compression: "none" });
         // Fourteen months of archives every two hours, with gaps (rows only), then two real backups: the newest, with blobs.
         let seed = 7;
         const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);

@@ -212,6 +212,30 @@ for (const dialect of dialects) {
       expect(await dues(job)).toEqual([]);
     });
 
+    test("a job without a schedule is never filed; a job whose schedule is taken away stops", async () => {
+      const clock = ManualClock.at("2026-01-01 00:00:00");
+      const manual = await makeJob(c, { schedule: null, name: "by-hand" });
+      const hourly = await jobOn("0 * * * *", { name: "hourly" });
+      const s = scheduler(clock);
+      await s.tick();
+      expect(fmt(s.nextDue()!)).toBe("2026-01-01 01:00:00");
+      clock.set(utc("2026-01-01 01:00:00") * 1000);
+      expect(await s.tick()).toEqual({ filed: 1, skipped: 0 });
+      await finishAll();
+      // The hourly job loses its schedule: it becomes a job run by hand, and nothing more is filed.
+      const job = (await c.jobs.get(hourly))!;
+      await c.jobs.update(hourly, {
+        name: job.name, summary: job.summary, targetUuid: job.targetUuid, storeUuid: job.storeUuid, scheduleUuid: null,
+        retentionUuid: job.retentionUuid, priority: job.priority,
+      });
+      s.nudge();
+      clock.set(utc("2026-01-01 05:00:00") * 1000);
+      expect(await s.tick()).toEqual({ filed: 0, skipped: 0 });
+      expect(s.nextDue()).toBeUndefined();
+      expect(await dues(manual)).toEqual([]);
+      expect(await dues(hourly)).toEqual(["2026-01-01 01:00:00"]);
+    });
+
     test("a job due while its last run is pending or running is skipped, and the skip is in that run's log", async () => {
       const clock = ManualClock.at("2026-01-01 00:00:00");
       const job = await jobOn("*/10 * * * *", { name: "orders-db" });

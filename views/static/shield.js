@@ -20,3 +20,22 @@
   if (window.htmx) window.htmx.onLoad(localize);
   else document.addEventListener("DOMContentLoaded", function () { localize(document); });
 })();
+// Copy buttons (a new API token): <button data-copy="ID"> copies the value of the
+// input with that id. The clipboard API needs a secure context (https or
+// localhost); elsewhere the text is selected for the reader to copy.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (e) {
+    var button = e.target instanceof Element ? e.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-copy"));
+    if (!input) return;
+    input.focus();
+    input.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done, function () {});
+    else {
+      try { if (document.execCommand("copy")) done(); } catch (err) { /* selected: the reader copies it */ }
+    }
+  });
+})();

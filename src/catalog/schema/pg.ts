@@ -65,7 +65,8 @@ export const jobs = pgTable("jobs", {
   summary: text("summary").notNull().default(""),
   targetUuid: uuid("target_uuid").notNull().references(() => targets.uuid),
   storeUuid: uuid("store_uuid").notNull().references(() => stores.uuid),
-  scheduleUuid: uuid("schedule_uuid").notNull().references(() => schedules.uuid),
+  // Null: a job run by hand only (the scheduler never files it).
+  scheduleUuid: uuid("schedule_uuid").references(() => schedules.uuid),
   retentionUuid: uuid("retention_uuid").notNull().references(() => retention.uuid),
   priority: integer("priority").notNull().default(50),
   // How this job's archives are compressed (zstd, gzip, none); recorded on each archive.

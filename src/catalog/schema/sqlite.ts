@@ -64,7 +64,8 @@ export const jobs = sqliteTable("jobs", {
   summary: text("summary").notNull().default(""),
   targetUuid: text("target_uuid").notNull().references(() => targets.uuid),
   storeUuid: text("store_uuid").notNull().references(() => stores.uuid),
-  scheduleUuid: text("schedule_uuid").notNull().references(() => schedules.uuid),
+  // Null: a job run by hand only (the scheduler never files it).
+  scheduleUuid: text("schedule_uuid").references(() => schedules.uuid),
   retentionUuid: text("retention_uuid").notNull().references(() => retention.uuid),
   priority: integer("priority").notNull().default(50),
   // How this job's archives are compressed (zstd, gzip, none); recorded on each archive.

@@ -11,18 +11,27 @@ import { KINDS, resolve, resolveUuid, type Kind } from "../resolve.ts";
 import { oneOf, parseInteger } from "../values.ts";
 import { whoami } from "./session.ts";
 
-/** A job's reference to a target, store, schedule or policy: a name or UUID prefix, resolved. */
-function reference(key: "target" | "store" | "schedule" | "retention", kind: Kind): Field {
+/** What `--schedule` takes for a job without a schedule (run by hand only). */
+const NO_SCHEDULE = ["", "none"];
+
+/**
+ * A job's reference to a target, store, schedule or policy: a name or UUID prefix,
+ * resolved. `optional` (the schedule): "" or "none" is null, no such thing.
+ */
+function reference(key: "target" | "store" | "schedule" | "retention", kind: Kind, optional = false): Field {
+  const none = (t: string) => optional && NO_SCHEDULE.includes(t.trim().toLowerCase());
   return {
-    key, flag: key, question: kind.name[0]!.toUpperCase() + kind.name.slice(1), required: true, remote: true,
-    parse: (t, ctx) => resolveUuid(ctx.api(), kind, t),
+    key, flag: key, question: kind.name[0]!.toUpperCase() + kind.name.slice(1) + (optional ? " (none: run by hand only)" : ""),
+    required: !optional, remote: true,
+    parse: (t, ctx) => (none(t) ? null : resolveUuid(ctx.api(), kind, t)),
     from: (o) => o[`${key}_uuid`],
     async ask(ctx, _body, was) {
       const all = await ctx.api().get<any[]>(kind.list);
       process.stderr.write(`${kind.plural[0]!.toUpperCase() + kind.plural.slice(1)}: ${all.map((o) => o.name).join(", ") || "(none yet)"}\n`);
-      const current = all.find((o) => o.uuid === was)?.name;
+      const current = all.find((o) => o.uuid === was)?.name ?? (optional && was === null ? "none" : undefined);
       for (;;) {
-        const answer = await ask(this.question, { required: true, default: current });
+        const answer = await ask(this.question, { required: !optional, default: current });
+        if (none(answer)) return null;
         try {
           return await resolveUuid(ctx.api(), kind, answer);
         } catch (err) {
@@ -39,7 +48,7 @@ const FIELDS: Field[] = [
   { key: "summary", flag: "summary", question: "Summary", required: false },
   reference("target", KINDS.target),
   reference("store", KINDS.store),
-  reference("schedule", KINDS.schedule),
+  reference("schedule", KINDS.schedule, true),
   reference("retention", KINDS.retention),
   { key: "priority", flag: "priority", question: "Priority (0 highest to 100)", required: false, noPrompt: true, parse: (t) => parseInteger(t, "--priority", 0, 100) },
   { key: "compression", flag: "compression", question: "Compression (zstd, gzip, none)", required: false, noPrompt: true, parse: (t) => oneOf(t, "--compression", ["zstd", "gzip", "none"]) },
@@ -86,7 +95,7 @@ function healthDetails(o: any): [string, unknown][] {
       `${r.duration === null ? "" : `, ran ${formatDuration(r.duration)}`}${r.size === null ? "" : `, ${formatBytes(r.size)}`} (task ${short(r.task_uuid)})` : "never"],
   ];
   if (r?.error) pairs.push(["Last error", r.error]);
-  pairs.push(["Next run", o.next_run ? `${o.next_run} UTC` : o.paused ? "- (paused)" : "- (the schedule never runs again)"]);
+  pairs.push(["Next run", o.next_run ? `${o.next_run} UTC` : o.paused ? "- (paused)" : o.schedule_uuid === null ? "- (no schedule: run by hand)" : "- (the schedule never runs again)"]);
   if (w) {
     const days = formatDuration(w.seconds);
     pairs.push([`Runs (${days})`, w.runs ? `${w.runs}, ${w.failures} failed: ${percent(w.success_rate)} succeeded` : "none"]);
@@ -101,7 +110,7 @@ export function jobDetails(o: any): [string, unknown][] {
     ["UUID", o.uuid], ["Name", o.name], ["Summary", o.summary], ["Paused", o.paused],
     ["Target", `${o.target_name} (${o.target_plugin}, ${o.target_uuid})`],
     ["Store", `${o.store_name} (${o.store_plugin}, ${o.store_uuid})`],
-    ["Schedule", `${o.schedule_name}: ${o.schedule} (${o.schedule_uuid})`],
+    ["Schedule", o.schedule_uuid === null ? "(none: runs only when asked)" : `${o.schedule_name}: ${o.schedule} (${o.schedule_uuid})`],
     ["Retention", `${o.retention_name}: ${formatDuration(o.expiry)} (${o.retention_uuid})`],
     ["Priority", o.priority], ["Compression", o.compression], ["Agent", o.agent || "(none: the core runs the plugin)"],
     ["Copies", (o.copies ?? []).length ? o.copies.map((c: any) => `store ${c.store}, policy ${c.retention}`).join("; ") : "(none)"],
@@ -135,7 +144,7 @@ export const jobCommands: Command[] = [
       ctx.out.list(await ctx.api().get<any[]>("/v1/jobs", await listQuery(ctx)), [
         { title: "UUID", value: (o) => short(o.uuid) }, { title: "Name", value: (o) => o.name }, { title: "Paused", value: (o) => o.paused },
         { title: "Target", value: (o) => o.target_name }, { title: "Store", value: (o) => o.store_name },
-        { title: "Schedule", value: (o) => o.schedule }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
+        { title: "Schedule", value: (o) => o.schedule ?? "(none)" }, { title: "Retention", value: (o) => formatDuration(o.expiry) },
         { title: "Last run (UTC)", value: (o) => lastRunCell(o.last_run) },
         { title: "Next run (UTC)", value: (o) => o.next_run ?? (o.paused ? "- (paused)" : "-") },
         { title: "OK (30d)", value: (o) => percent(o.window?.success_rate) },
@@ -150,23 +159,23 @@ export const jobCommands: Command[] = [
   },
   {
     verb: "create", noun: "job", summary: "Create a job",
-    usage: "create job --name NAME --target T --store S --schedule S --retention R [--summary S] [--paused] [--priority 0-100] [--compression zstd|gzip|none] [--copies STORE:POLICY,...] [--window HH:MM-HH:MM]",
+    usage: "create job --name NAME --target T --store S [--schedule S|none] --retention R [--summary S] [--paused] [--priority 0-100] [--compression zstd|gzip|none] [--copies STORE:POLICY,...] [--window HH:MM-HH:MM]",
     options: [["--name NAME", "the job's name (required)"], ["--summary TEXT", "what it is for"],
       ["--target T", "the target to back up: name or UUID (required)"], ["--store S", "where archives go (required)"],
-      ["--schedule S", "when it runs (required)"], ["--retention R", "how long archives are kept (required)"],
+      ["--schedule S", "when it runs; left out (or none), the job runs only when asked (shield run job)"], ["--retention R", "how long archives are kept (required)"],
       ["--paused", "create it paused"], ["--priority N", "0 (highest) to 100; 50 by default"], ["--compression C", "zstd (default), gzip or none"],
       ["--copies STORE:POLICY,...", "also copy each archive to these stores, each kept by its own retention policy; \"\" for none"],
       ["--window HH:MM-HH:MM", "scheduled runs due outside this window (the daemon's zone) wait for its start; \"\" for any time"]],
     examples: [
       "shield create job --name orders-nightly --target orders-db --store local --schedule nightly --retention month",
-      "shield create job --name orders-adhoc --target orders-db --store local --schedule nightly --retention month --paused",
+      "shield create job --name orders-adhoc --target orders-db --store local --schedule none --retention month",
       "shield create job     # on a terminal: asks, listing the targets, stores, schedules and policies",
     ],
     specs: formSpecs(FIELDS),
     async run(ctx) {
       const body = await createBody(ctx, FIELDS);
       const r = await ctx.api().post<any>("/v1/jobs", body);
-      ctx.report(r, `created job ${body.name} (${r.uuid})${body.paused ? ", paused" : ""}`);
+      ctx.report(r, `created job ${body.name} (${r.uuid})${body.paused ? ", paused" : ""}${body.schedule ? "" : ", without a schedule: it runs only when asked (shield run job)"}`);
     },
   },
   {
@@ -174,7 +183,7 @@ export const jobCommands: Command[] = [
     usage: "edit job JOB [--name N] [--summary S] [--target T] [--store S] [--schedule S] [--retention R] [--priority N] [--compression C] [--copies C] [--window W] [--force]",
     options: [["--name, --summary, --target, --store, --schedule, --retention, --priority, --compression, --copies, --window", "as for create job; what is not given stays"],
       ["--force", "confirm a --retention that purges more than --retention-max-purge-share of the job's archives at once"]],
-    examples: ["shield edit job orders-nightly --schedule weekly", "shield edit job orders-nightly --retention quarter --summary 'kept longer'"],
+    examples: ["shield edit job orders-nightly --schedule weekly", "shield edit job orders-nightly --schedule none", "shield edit job orders-nightly --retention quarter --summary 'kept longer'"],
     specs: [...formSpecs(FIELDS.filter((f) => !f.createOnly)), { name: "force", flag: true }], args: ["JOB"],
     async run(ctx) {
       const current = await job(ctx);

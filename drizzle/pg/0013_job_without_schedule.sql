@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ALTER COLUMN "schedule_uuid" DROP NOT NULL;
