@@ -111,13 +111,14 @@ export function authRoutes(router: Router): void {
   // daemon alone talks to the provider (it holds the client secret); the client
   // only carries the sealed state between the two halves of a flow.
   route(router, {
-    method: "get", path: "/v1/auth/sso", tag: "auth", permission: "public",
+    method: "get", operationId: "listSsoProviders", path: "/v1/auth/sso", tag: "auth", permission: "public",
     summary: "List the single sign-on providers", description: "For the sign-in page's buttons and `shield login --sso`: name and button label only.",
     response: v.array(SsoProviderJson),
   }, async () => providers.ssoProviders());
 
   route(router, {
-    method: "post", path: "/v1/auth/sso/:name/start", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoStart,
+    method: "post", operationId: "startSsoSignIn", path: "/v1/auth/sso/:name/start", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoStart,
+    example: { redirect_uri: "https://shield.example.com/signin/sso/corp/callback" },
     summary: "Start an OIDC sign-in (authorization code with PKCE)",
     description: "Answers the provider's authorization URL to send the browser to, and `state`, an opaque sealed text to keep (a cookie) and send to finish. " +
       "`redirect_uri` must be registered with the provider (the web UI's is `PUBLIC_URL/signin/sso/NAME/callback`).",
@@ -135,7 +136,8 @@ export function authRoutes(router: Router): void {
   };
 
   route(router, {
-    method: "post", path: "/v1/auth/sso/:name/finish", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoFinish,
+    method: "post", operationId: "finishSsoSignIn", path: "/v1/auth/sso/:name/finish", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoFinish,
+    example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", query: { code: "SplxlOBeZQQYbYS6WxSbIA", state: "af0ifjsldkj" }, token_name: "web session", expires_in: 43200 },
     summary: "Finish an OIDC sign-in: trade the callback for an API token",
     description: "`query` is the callback's query (code, state, iss…), `state` what start answered. The code is exchanged with the PKCE verifier and the ID token checked " +
       "(signature against the issuer's JWKS, issuer, audience, expiry, nonce, state); the user is added at first sign-in and their role refreshed from the role claim. " +
@@ -150,7 +152,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "post", path: "/v1/auth/sso/:name/device", tag: "auth", permission: "public", params: ProviderNameParam,
+    method: "post", operationId: "startSsoDeviceSignIn", path: "/v1/auth/sso/:name/device", tag: "auth", permission: "public", params: ProviderNameParam,
     summary: "Start an OIDC sign-in with the device authorization grant (shield login --sso)",
     description: "Answers the code to show the user and where they enter it, and `state` to poll with. 409 when the provider does not offer the grant.",
     response: SsoDevice, errors: [404, 409, 503],
@@ -161,7 +163,8 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "post", path: "/v1/auth/sso/:name/device/poll", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoPoll,
+    method: "post", operationId: "pollSsoDeviceSignIn", path: "/v1/auth/sso/:name/device/poll", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoPoll,
+    example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", token_name: "laptop", expires_in: 43200 },
     summary: "Poll a device sign-in", description: "`{pending: true, interval}` until the user has approved, then an API token like finish's.",
     response: SsoPolled, errors: [404, 503],
   }, async ({ params, body }) => {
