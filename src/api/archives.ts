@@ -36,6 +36,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "update" },
     method: "put", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
     summary: "Annotate or pin an archive",
     description: "notes, and/or pinned (true needs a pin_reason): a pinned archive is never expired, by its expiry or by retention rules, and cannot be deleted until unpinned. Fields left out stay as they are.",
@@ -47,6 +48,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "delete" },
     method: "delete", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete an archive ahead of its expiry",
     description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged. A pinned archive is refused (409): unpin it first.",
@@ -71,6 +73,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "restore", detail: ({ body, result }) => ({ task: result?.task_uuid, target: body.target, owner: body.owner }) },
     method: "post", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     summary: "Restore an archive",

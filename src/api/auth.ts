@@ -22,6 +22,8 @@ export function authRoutes(router: Router): void {
   }, async ({ user }) => (await users.tokens.list(user)).map(tokenJson));
 
   route(router, {
+    // A token made with a password is a sign-in: the web UI and `shield login` do just that.
+    audit: { type: "token", action: ({ user }) => (user.via === "password" ? "sign-in" : "create"), id: ({ result }) => result?.uuid, name: ({ body }) => body.name },
     method: "post", path: "/v1/auth/tokens", tag: "auth", permission: "read", body: TokenCreate,
     summary: "Create an API token",
     description: "The answer holds the token: it is shown this once and stored only as a hash. `role` limits the token below your role; " +
@@ -34,6 +36,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "token", action: "delete" },
     method: "delete", path: "/v1/auth/token/:uuid", tag: "auth", permission: "read", params: UuidParam,
     summary: "Revoke one of your API tokens", response: Deleted, errors: [404],
   }, async ({ user, params }) => {
@@ -49,6 +52,7 @@ export function authRoutes(router: Router): void {
   }, async ({ query }) => (await users.sessions.list(query.user)).map(sessionJson));
 
   route(router, {
+    audit: { type: "session", action: "delete" },
     method: "delete", path: "/v1/auth/session/:uuid", tag: "auth", permission: "admin", params: UuidParam,
     summary: "Revoke any user's session or API token", response: Deleted, errors: [404],
   }, async ({ params }) => {
@@ -64,6 +68,7 @@ export function authRoutes(router: Router): void {
   }, async () => (await providers.list()).map(providerJson));
 
   route(router, {
+    audit: { type: "auth provider", action: "create", id: ({ body }) => body.name },
     method: "post", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
     summary: "Add an auth provider",
     description: "ldap: config {url, base_dn, bind_dn, bind_password, user_filter, group_base_dn, groups: {admin, operator, viewer}, default_role, start_tls, ca_file, timeout_ms}. " +
@@ -80,6 +85,7 @@ export function authRoutes(router: Router): void {
   }, async ({ params }) => providerJson(await providers.get(params.name)));
 
   route(router, {
+    audit: { type: "auth provider", action: "update" },
     method: "put", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
     summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password left out (or sent back as ********) keeps the stored one.",
     response: Updated, errors: [404, 409],
@@ -89,6 +95,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "auth provider", action: "delete" },
     method: "delete", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
     summary: "Remove an auth provider", description: "Its users can no longer sign in; their sessions end at their next re-check. local cannot be removed.",
     response: Deleted, errors: [404, 409],
@@ -103,6 +110,7 @@ export function authRoutes(router: Router): void {
   }, async () => (await router.core.catalog.users.list()).map(userJson));
 
   route(router, {
+    audit: { type: "user", action: "create", id: ({ result }) => result?.uuid },
     method: "post", path: "/v1/users", tag: "users", permission: "admin", body: UserCreate,
     summary: "Create a user", response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await users.create(body) }));
@@ -113,6 +121,7 @@ export function authRoutes(router: Router): void {
   }, async ({ params }) => userJson(await users.get(params.uuid)));
 
   route(router, {
+    audit: { type: "user", action: "update" },
     method: "put", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam, body: UserUpdate,
     summary: "Change a user's password or role", description: "The last admin cannot be demoted.",
     response: Updated, errors: [404, 409],
@@ -122,6 +131,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "user", action: "delete" },
     method: "delete", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
     summary: "Delete a user and their tokens", description: "The last admin cannot be deleted.",
     response: Deleted, errors: [404, 409],

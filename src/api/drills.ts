@@ -43,6 +43,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "update" },
     method: "put", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam, body: DrillSet,
     summary: "Set (or replace) a job's drill", description: ABOUT, response: Updated, errors: [404, 409],
   }, async ({ params, body }) => {
@@ -51,6 +52,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "delete" },
     method: "delete", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam,
     summary: "Remove a job's drill", description: "Its history stays.", response: Deleted, errors: [404],
   }, async ({ params }) => {
@@ -59,6 +61,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "run", detail: ({ result }) => ({ task: result?.task_uuid }) },
     method: "post", path: "/v1/job/:uuid/drill/run", tag, permission: "operate", params: UuidParam, body: RunRequest, bodyOptional: true,
     summary: "Run a job's drill now", description: "Files a task with op drill.", response: Scheduled, errors: [404, 409],
   }, async ({ params, body, user }) => {

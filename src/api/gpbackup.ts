@@ -21,6 +21,8 @@ export function gpbackupRoutes(router: Router): void {
   const { gpbackup } = router.core;
   const tag = "gpbackup";
   route(router, {
+    audit: { type: "gpbackup object", action: "create", id: ({ result }) => result?.archive_uuid, name: ({ body }) => body.name,
+    detail: ({ body }) => ({ target_name: body.target_name, timestamp: body.timestamp, store_key: body.store_key, size: body.size }) },
     method: "post", path: "/v1/gpbackup/objects", tag, permission: "operate", body: ObjectRecord,
     summary: "Record an object gpbackup's plugin stored",
     description: "Adds the object to the archive of its backup (one per target_name, store and timestamp), created on first use with the retention policy's expiry; " +
@@ -44,6 +46,7 @@ export function gpbackupRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "delete", id: ({ result }) => result?.archive_uuid },
     method: "post", path: "/v1/gpbackup/delete", tag, permission: "operate", body: DeleteRequest,
     summary: "Delete a gpbackup backup (delete_backup)",
     description: "Its archive expires now; the purger purges every object and marks it purged. archive_uuid is null when there was no such backup.",

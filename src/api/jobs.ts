@@ -36,6 +36,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "create", id: ({ result }) => result?.uuid },
     method: "post", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,
     summary: "Create a job", description: "priority is 0 (highest) to 100; 50 when left out.",
     response: Created, errors: [409],
@@ -66,6 +67,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "update" },
     method: "put", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,
     summary: "Update a job",
     description: "summary is required; paused cannot be set here (use pause/unpause). Moving the job to a retention policy that would purge more than --retention-max-purge-share of its archives at once is refused (409) unless `force` is true.",
@@ -76,6 +78,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "delete" },
     method: "delete", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete a job", description: "Its archives stay, and expire by their retention as before.",
     response: Deleted, errors: [404],
@@ -86,6 +89,7 @@ export function jobRoutes(router: Router): void {
 
   for (const [action, paused] of [["pause", true], ["unpause", false]] as const) {
     route(router, {
+      audit: { type: "job", action },
       method: "post", path: `/v1/job/:uuid/${action}`, tag, permission: "operate", params: UuidParam,
       summary: `${action === "pause" ? "Pause" : "Unpause"} a job`, response: Ok, errors: [404],
     }, async ({ params }) => {
@@ -95,6 +99,7 @@ export function jobRoutes(router: Router): void {
   }
 
   route(router, {
+    audit: { type: "job", action: "run", detail: ({ result, body }) => ({ task: result?.task_uuid, owner: body.owner }) },
     method: "post", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
     summary: "Run a job now",

@@ -148,8 +148,9 @@ export class Purger {
       result.removedArchives = await catalog.archives.deletePurgedBefore(cutoff);
       if (result.removedArchives) await catalog.archiveObjects.deleteOrphaned();
       result.removedTasks = await catalog.tasks.deleteFinishedBefore(cutoff);
-      if (result.removedArchives || result.removedTasks) {
-        log.info("removed audit records past the audit period", { archives: result.removedArchives, tasks: result.removedTasks });
+      result.removedAuditEntries = await catalog.audit.deleteBefore(cutoff);
+      if (result.removedArchives || result.removedTasks || result.removedAuditEntries) {
+        log.info("removed audit records past the audit period", { archives: result.removedArchives, tasks: result.removedTasks, audit_entries: result.removedAuditEntries });
       }
     }
     return result;
