@@ -99,7 +99,7 @@ const SNAPSHOTS: Partial<Record<AuditType, Snapshot>> = {
         name: j.name, summary: j.summary, priority: j.priority, paused: j.paused, compression: j.compression,
         target_uuid: j.targetUuid, target_name: j.targetName, store_uuid: j.storeUuid, store_name: j.storeName,
         schedule_uuid: j.scheduleUuid, schedule_name: j.scheduleName, retention_uuid: j.retentionUuid, retention_name: j.retentionName,
-        copies: j.copies, run_window: j.runWindow,
+        copies: JSON.parse(j.copies || "[]"), run_window: j.runWindow,
       }),
     };
   },

@@ -65,6 +65,7 @@ export class Secret {
   toJSON(): unknown { return this.shown; }
 }
 
+const isEmpty = (v: unknown) => v === null || v === "" || (Array.isArray(v) && v.length === 0);
 const plain = (v: unknown) => (v instanceof Secret ? v.value : v);
 const same = (a: unknown, b: unknown) => JSON.stringify(plain(a)) === JSON.stringify(plain(b));
 /** As written to the catalog: a secret (or anything inside one) is never its value. */
@@ -81,6 +82,8 @@ export function diff(before: Fields | undefined, after: Fields | undefined): Rec
   for (const k of [...keys].sort()) {
     const has = { from: !!before && Object.hasOwn(before, k), to: !!after && Object.hasOwn(after, k) };
     if (has.from && has.to && same(before![k], after![k])) continue;
+    // A creation or deletion lists what was set: an empty field says nothing.
+    if (has.from !== has.to && isEmpty(has.from ? before![k] : after![k])) continue;
     const c: Change = {};
     if (has.from) c.from = shown(before![k]);
     if (has.to) c.to = shown(after![k]);
@@ -92,7 +95,8 @@ export function diff(before: Fields | undefined, after: Fields | undefined): Rec
 export function auditRules(catalog: Catalog) {
   return {
     async record(e: AuditEvent): Promise<string> {
-      const uuid = crypto.randomUUID();
+      // Time-ordered (UUIDv7): entries of the same second list in the order they were made.
+      const uuid = Bun.randomUUIDv7();
       const changes = e.changes && Object.keys(e.changes).length ? e.changes : null;
       // A last guard: whatever a caller passed, no Secret leaves as its value.
       const text = changes ? JSON.stringify(changes, (_k, v) => (v instanceof Secret ? v.shown : v)) : null;

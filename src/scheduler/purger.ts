@@ -42,7 +42,7 @@ export interface PurgerOptions {
   zone?: () => string;
 }
 
-export interface PurgeTickResult { expired: number; filed: number; removedArchives: number; removedTasks: number }
+export interface PurgeTickResult { expired: number; filed: number; removedArchives: number; removedTasks: number; removedAuditEntries: number }
 
 // A purge taken but whose task was never filed (the daemon died in between) is retried after this.
 const LEASE_S = 600;
@@ -114,7 +114,7 @@ export class Purger {
     const { catalog } = this.opts;
     const nowMs = this.clock.now();
     const now = Math.floor(nowMs / 1000);
-    const result: PurgeTickResult = { expired: 0, filed: 0, removedArchives: 0, removedTasks: 0 };
+    const result: PurgeTickResult = { expired: 0, filed: 0, removedArchives: 0, removedTasks: 0, removedAuditEntries: 0 };
     result.expired = await catalog.archives.expireDue(now);
     result.expired += await this.expireByRules(now);
     const due = await catalog.archives.purgeDue(now, BATCH);
