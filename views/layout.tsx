@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access" | "audit";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -20,7 +20,11 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "notifications", href: "/notifications", label: "Notifications" },
   // Admins only: the others would get a 403.
   { section: "access", href: "/access", label: "Access" },
+  { section: "audit", href: "/audit", label: "Audit" },
 ];
+
+/** Sections only admins are shown (the API answers others 403). */
+const ADMIN_ONLY: readonly Section[] = ["access", "audit"];
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
 const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
@@ -57,7 +61,7 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <a class="brand" href="/">Shield</a>
         <nav aria-label="Main">
           <ul>
-            {NAV.filter((n) => n.section !== "access" || me.role === "admin").map((n) => (
+            {NAV.filter((n) => !ADMIN_ONLY.includes(n.section) || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
             ))}
           </ul>

@@ -23,6 +23,7 @@ import { archivePages } from "./archives.tsx";
 import { taskPages } from "./tasks.tsx";
 import { accessPages } from "./access.tsx";
 import { notificationPages } from "./notifications.tsx";
+import { auditPages } from "./audit.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -153,6 +154,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   taskPages(app);
   accessPages(app);
   notificationPages(app);
+  auditPages(app);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;
