@@ -97,7 +97,8 @@ export function auditRules(catalog: Catalog) {
     async record(e: AuditEvent): Promise<string> {
       // Time-ordered (UUIDv7): entries of the same second list in the order they were made.
       const uuid = Bun.randomUUIDv7();
-      const changes = e.changes && Object.keys(e.changes).length ? e.changes : null;
+      // Fields in name order, whoever added them (the diff, secrets sent, an action's details).
+      const changes = e.changes && Object.keys(e.changes).length ? Object.fromEntries(Object.entries(e.changes).sort(([a], [b]) => (a < b ? -1 : 1))) : null;
       // A last guard: whatever a caller passed, no Secret leaves as its value.
       const text = changes ? JSON.stringify(changes, (_k, v) => (v instanceof Secret ? v.shown : v)) : null;
       await catalog.audit.add({
