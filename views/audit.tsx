@@ -27,6 +27,11 @@ const OBJECT_PAGE: Record<string, string> = {
 
 const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 
+/** A value as the cell shows it: an empty one says so, rather than nothing at all. */
+function Value({ v }: { v: unknown }) {
+  return v === "" || v === null ? <span class="muted">(empty)</span> : <>{text(v)}</>;
+}
+
 function Changes({ changes }: { changes: AuditEntry["changes"] }) {
   const entries = Object.entries(changes);
   if (!entries.length) return <span class="muted">—</span>;
@@ -35,9 +40,9 @@ function Changes({ changes }: { changes: AuditEntry["changes"] }) {
       {entries.map(([k, c]) => (
         <li>
           <code>{k}</code>{": "}
-          {"from" in c ? <del>{text(c.from)}</del> : null}
+          {"from" in c ? <del><Value v={c.from} /></del> : null}
           {"from" in c && "to" in c ? " → " : null}
-          {"to" in c ? <ins>{text(c.to)}</ins> : null}
+          {"to" in c ? <ins><Value v={c.to} /></ins> : null}
         </li>
       ))}
     </ul>
@@ -76,19 +81,20 @@ export function AuditPage({ entries, filter, errors, page, hasNext, pageHref }: 
       </FilterForm>
       <FormError errors={errors} />
       {entries.length === 0 ? <Empty>{filtered ? "No entry matches these filters." : "No entries yet."}</Empty> : (
-        <DataTable columns={["When", "Who", "From", "Action", "Object", "Changes"]}>
+        // On a phone each entry is a card (shield.css): the cells say what they are.
+        <div class="audit-list"><DataTable columns={["When", "Who", "From", "Action", "Object", "Changes"]}>
           {entries.map((e) => (
             <tr>
-              <td><Time at={e.at} /></td>
-              <td>{e.user}{e.provider && e.provider !== "local" ? <span class="muted"> ({e.provider})</span> : null}
+              <td data-label="When"><Time at={e.at} /></td>
+              <td data-label="Who">{e.user}{e.provider && e.provider !== "local" ? <span class="muted"> ({e.provider})</span> : null}
                 {e.token ? <div class="muted">token {e.token}</div> : null}</td>
-              <td><code>{e.address}</code></td>
-              <td><span class={`badge a-${e.action}`}>{e.action}</span></td>
-              <td><ObjectCell e={e} /></td>
-              <td><Changes changes={e.changes} /></td>
+              <td data-label="From"><code>{e.address}</code></td>
+              <td data-label="Action"><span class={`badge a-${e.action}`}>{e.action}</span></td>
+              <td data-label="Object"><ObjectCell e={e} /></td>
+              <td data-label="Changes"><Changes changes={e.changes} /></td>
             </tr>
           ))}
-        </DataTable>
+        </DataTable></div>
       )}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>

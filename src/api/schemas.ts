@@ -307,13 +307,23 @@ export const ArchiveQuery = v.object({
   ...Paging,
 });
 /** A moment for ?since= and ?until=: a UTC time as the API writes them, ISO 8601 with a zone, or a day (YYYY-MM-DD, UTC). */
+const DAY_ONLY = /^\d{4}-\d\d-\d\d$/;
+const MOMENT = /^(\d{4}-\d\d-\d\d)[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?$/;
+/** Seconds of a moment, or NaN; a day that is not on the calendar (2026-02-31) is NaN, not rolled into March. */
+function momentSeconds(text: string): number {
+  const s = text.trim();
+  const day = DAY_ONLY.test(s) ? s : MOMENT.exec(s)?.[1];
+  if (!day) return NaN;
+  const [y, m, d] = day.split("-").map(Number) as [number, number, number];
+  const check = new Date(Date.UTC(y, m - 1, d));
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d) return NaN;
+  return parseExpiresAt(DAY_ONLY.test(s) ? `${s} 00:00:00` : s);
+}
 const Moment = (endOfDay: boolean) => v.pipe(
   v.string(),
-  v.check((s) => /^\d{4}-\d\d-\d\d$/.test(s.trim()) ? !Number.isNaN(parseExpiresAt(`${s} 00:00:00`))
-    : /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?$/.test(s.trim()) && !Number.isNaN(parseExpiresAt(s)),
-  "must be a day (2026-12-31) or a time like 2026-12-31 23:59:59 (UTC)"),
+  v.check((s) => !Number.isNaN(momentSeconds(s)), "must be a day (2026-12-31) or a time like 2026-12-31 23:59:59 (UTC)"),
   // A day alone: from its first second (since) or to its last (until), so ?since=D&until=D is that whole day.
-  v.transform((s) => /^\d{4}-\d\d-\d\d$/.test(s.trim()) ? parseExpiresAt(`${s.trim()} 00:00:00`) + (endOfDay ? 86399 : 0) : parseExpiresAt(s)),
+  v.transform((s) => momentSeconds(s) + (endOfDay && DAY_ONLY.test(s.trim()) ? 86399 : 0)),
 );
 const Word = v.pipe(v.string(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
 export const AuditQuery = v.object({
