@@ -126,8 +126,9 @@ function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
 
 /**
  * What the daemon's server gives the API with each request (Hono's env): the
- * client's IP address, for the sign-in throttle. The web UI passes on its
- * browser's. Never a header: a client could write any address into one.
+ * client's IP address, for the sign-in throttle and the audit trail. The web UI
+ * passes on its browser's. Never a header the client wrote: the peer's address,
+ * or what a proxy named by --trusted-proxy says (src/daemon/client-address.ts).
  */
 export interface ApiEnv { clientAddress?: string }
 
