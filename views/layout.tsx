@@ -6,7 +6,7 @@ import { FlashBox } from "./components.tsx";
 /** Paths of the embedded static files (their URLs carry a content hash). */
 export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string }
 
-export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "users" | "access" | "tokens";
+export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "users" | "access" | "tokens" | "audit";
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
@@ -21,9 +21,11 @@ const NAV: { section: Section; href: string; label: string }[] = [
   // Admins only: the others would get a 403.
   { section: "users", href: "/users", label: "Users" },
   { section: "access", href: "/access", label: "Access" },
+  { section: "audit", href: "/audit", label: "Audit" },
 ];
 
-const ADMIN_ONLY = new Set<Section>(["users", "access"]);
+/** Sections only admins are shown (the API answers others 403). */
+const ADMIN_ONLY = new Set<Section>(["users", "access", "audit"]);
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
 const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });

@@ -27,6 +27,7 @@ export function agentRoutes(router: Router): void {
   }, () => agents.list());
 
   route(router, {
+    audit: { type: "agent", action: "forget-key", name: ({ params }) => params.name },
     method: "delete", operationId: "forgetAgentKey", path: "/v1/agent/:name/key", tag: "agents", permission: "admin", params: AgentParam,
     summary: "Forget an agent's pinned key",
     description: "For an agent that was reinstalled (a new key): its next contact pins the key it then presents. Check that key's fingerprint against the agent's log.",

@@ -36,6 +36,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "update" },
     method: "put", operationId: "updateArchive", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam, body: ArchiveUpdate,
     example: { notes: "Before the 2.4 schema migration", pinned: true, pin_reason: "Kept for the audit" },
     summary: "Annotate or pin an archive",
@@ -48,6 +49,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "delete" },
     method: "delete", operationId: "deleteArchive", path: "/v1/archive/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete an archive ahead of its expiry",
     description: "The archive is marked expired at once; the purger removes its blob from the store and marks it purged. A pinned archive is refused (409): unpin it first.",
@@ -72,6 +74,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "restore", detail: ({ body, result }) => ({ task: result?.task_uuid, target: body.target, owner: body.owner }) },
     method: "post", operationId: "restoreArchive", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     example: { target: "6b8398be-fdc0-424a-8532-e812e5dfc116" },

@@ -1,6 +1,7 @@
 // Users (admins only) and each user's own API tokens.
 import * as v from "valibot";
-import { route, type Router } from "./route.ts";
+import { clientAddress, route, type Router } from "./route.ts";
+import { actorOf, auditFailedSignIn } from "./audit.ts";
 import { nowSeconds } from "../catalog/index.ts";
 import {
   Created, Deleted, ProviderCreate, ProviderJson, ProviderNameParam, ProviderUpdate, SessionJson, SessionQuery,
@@ -28,6 +29,8 @@ export function authRoutes(router: Router): void {
   }, async ({ user }) => (await users.tokens.list(user)).map(tokenJson));
 
   route(router, {
+    // A token made with a password is a sign-in: the web UI and `shield login` do just that.
+    audit: { type: "token", action: ({ user }) => (user.via === "password" ? "sign-in" : "create"), id: ({ result }) => result?.uuid, name: ({ body }) => body.name },
     method: "post", operationId: "createToken", path: "/v1/auth/tokens", tag: "auth", permission: "read", body: TokenCreate,
     example: { name: "ci-pipeline", role: "operator", expires_in: 2592000 },
     summary: "Create an API token",
@@ -41,6 +44,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "token", action: "delete" },
     method: "delete", operationId: "revokeToken", path: "/v1/auth/token/:uuid", tag: "auth", permission: "read", params: UuidParam,
     summary: "Revoke one of your API tokens", response: Deleted, errors: [404],
   }, async ({ user, params }) => {
@@ -56,6 +60,7 @@ export function authRoutes(router: Router): void {
   }, async ({ query }) => (await users.sessions.list(query.user)).map(sessionJson));
 
   route(router, {
+    audit: { type: "session", action: "delete" },
     method: "delete", operationId: "revokeSession", path: "/v1/auth/session/:uuid", tag: "auth", permission: "admin", params: UuidParam,
     summary: "Revoke any user's session or API token", response: Deleted, errors: [404],
   }, async ({ params }) => {
@@ -71,6 +76,7 @@ export function authRoutes(router: Router): void {
   }, async () => (await providers.list()).map(providerJson));
 
   route(router, {
+    audit: { type: "auth provider", action: "create", id: ({ body }) => body.name },
     method: "post", operationId: "createProvider", path: "/v1/auth/providers", tag: "auth", permission: "admin", body: ProviderCreate,
     example: { name: "corp-ldap", type: "ldap", config: { url: "ldaps://ldap.example.com", base_dn: "ou=people,dc=example,dc=com", bind_dn: "cn=shield,ou=services,dc=example,dc=com", bind_password: "s3cret", user_filter: "(uid={username})" } },
     summary: "Add an auth provider",
@@ -89,6 +95,7 @@ export function authRoutes(router: Router): void {
   }, async ({ params }) => providerJson(await providers.get(params.name)));
 
   route(router, {
+    audit: { type: "auth provider", action: "update" },
     method: "put", operationId: "updateProvider", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam, body: ProviderUpdate,
     example: { config: { url: "ldaps://ldap2.example.com", base_dn: "ou=people,dc=example,dc=com", user_filter: "(uid={username})" } },
     summary: "Change an auth provider's settings", description: "The config replaces the stored one; a bind_password or client_secret left out (or sent back as ********) keeps the stored one.",
@@ -99,6 +106,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "auth provider", action: "delete" },
     method: "delete", operationId: "deleteProvider", path: "/v1/auth/provider/:name", tag: "auth", permission: "admin", params: ProviderNameParam,
     summary: "Remove an auth provider", description: "Its users can no longer sign in; their sessions end at their next re-check. local cannot be removed.",
     response: Deleted, errors: [404, 409],
@@ -117,6 +125,7 @@ export function authRoutes(router: Router): void {
   }, async () => providers.ssoProviders());
 
   route(router, {
+    audit: { none: "starts a sign-in: nothing changes until it finishes" },
     method: "post", operationId: "startSsoSignIn", path: "/v1/auth/sso/:name/start", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoStart,
     example: { redirect_uri: "https://shield.example.com/signin/sso/corp/callback" },
     summary: "Start an OIDC sign-in (authorization code with PKCE)",
@@ -129,13 +138,30 @@ export function authRoutes(router: Router): void {
     return { url: started.url, state: providers.sealBlob("sso-code", started.state) };
   });
 
-  const signedIn = async (principal: Principal, provider: string, tokenName: string | undefined, expiresIn: number | undefined) => {
+  /**
+   * The audit trail of an SSO sign-in: the route is public, so route() knows nobody;
+   * a refusal is recorded under the provider's name (the user is not known), a
+   * success by signedIn as a token made at sign-in, like a password sign-in's.
+   */
+  const ssoAudited = async <T>(address: string, provider: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof Unauthenticated) await auditFailedSignIn(router.core, `(${provider} sign-in)`, address, err.message);
+      throw err;
+    }
+  };
+
+  const signedIn = async (principal: Principal, provider: string, tokenName: string | undefined, expiresIn: number | undefined, address: string) => {
     const name = tokenName ?? `${provider} sign-in ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${crypto.randomUUID().slice(0, 6)}`;
     const made = await users.tokens.create(principal, name, { expiresAt: expiresIn === undefined ? undefined : nowSeconds() + expiresIn });
+    await router.core.audit.record({ actor: actorOf(principal), address, action: "sign-in", type: "token", uuid: made.uuid, name, changes: { provider: { to: provider } } })
+      .catch(() => { /* never fails the sign-in; the store logs it */ });
     return { ok: "created" as const, uuid: made.uuid, token: made.token, user: principal.name, role: made.role, expires_at: formatTime(made.expiresAt) };
   };
 
   route(router, {
+    audit: { none: "recorded by the handler (ssoAudited): who signed in is known only once the provider answered" },
     method: "post", operationId: "finishSsoSignIn", path: "/v1/auth/sso/:name/finish", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoFinish,
     example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", query: { code: "SplxlOBeZQQYbYS6WxSbIA", state: "af0ifjsldkj" }, token_name: "web session", expires_in: 43200 },
     summary: "Finish an OIDC sign-in: trade the callback for an API token",
@@ -143,15 +169,19 @@ export function authRoutes(router: Router): void {
       "(signature against the issuer's JWKS, issuer, audience, expiry, nonce, state); the user is added at first sign-in and their role refreshed from the role claim. " +
       "A refusal is a 401 saying which check failed.",
     response: SsoSignedIn, errors: [404, 503],
-  }, async ({ params, body }) => {
+  }, async ({ c, params, body }) => {
     const p = await providers.sso(params.name);
-    const kept = providers.openBlob<CodeFlowState>("sso-code", body.state);
-    if (!kept) throw new Unauthenticated("the sign-in state is not one this daemon made (damaged, or sealed with another master key): start again");
-    const principal = await users.ssoSignIn(p.name, () => p.finish(body.query, kept));
-    return signedIn(principal, p.name, body.token_name, body.expires_in);
+    const address = clientAddress(c);
+    const principal = await ssoAudited(address, p.name, async () => {
+      const kept = providers.openBlob<CodeFlowState>("sso-code", body.state);
+      if (!kept) throw new Unauthenticated("the sign-in state is not one this daemon made (damaged, or sealed with another master key): start again");
+      return users.ssoSignIn(p.name, () => p.finish(body.query, kept));
+    });
+    return signedIn(principal, p.name, body.token_name, body.expires_in, address);
   });
 
   route(router, {
+    audit: { none: "starts a sign-in: nothing changes until it finishes" },
     method: "post", operationId: "startSsoDeviceSignIn", path: "/v1/auth/sso/:name/device", tag: "auth", permission: "public", params: ProviderNameParam,
     summary: "Start an OIDC sign-in with the device authorization grant (shield login --sso)",
     description: "Answers the code to show the user and where they enter it, and `state` to poll with. 409 when the provider does not offer the grant.",
@@ -163,28 +193,30 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { none: "recorded by the handler (ssoAudited): who signed in is known only once the provider answered" },
     method: "post", operationId: "pollSsoDeviceSignIn", path: "/v1/auth/sso/:name/device/poll", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoPoll,
     example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", token_name: "laptop", expires_in: 43200 },
     summary: "Poll a device sign-in", description: "`{pending: true, interval}` until the user has approved, then an API token like finish's.",
     response: SsoPolled, errors: [404, 503],
-  }, async ({ params, body }) => {
+  }, async ({ c, params, body }) => {
     const p = await providers.sso(params.name);
+    const address = clientAddress(c);
     const kept = providers.openBlob<DeviceFlowState>("sso-device", body.state);
     if (!kept) throw new Unauthenticated("the device sign-in state is not one this daemon made: run shield login --sso again");
     let interval = 0;
-    const principal = await users.ssoSignIn(p.name, async () => {
+    const principal = await ssoAudited(address, p.name, () => users.ssoSignIn(p.name, async () => {
       const r = await p.poll(kept);
       if (r.pending) {
         interval = r.slowDown ? 10 : 5;
         throw new Pending();
       }
       return r.identity;
-    }).catch((err) => {
+    })).catch((err) => {
       if (err instanceof Pending) return undefined;
       throw err;
     });
     if (!principal) return { pending: true as const, interval };
-    return signedIn(principal, p.name, body.token_name, body.expires_in);
+    return signedIn(principal, p.name, body.token_name, body.expires_in, address);
   });
 
   route(router, {
@@ -193,6 +225,7 @@ export function authRoutes(router: Router): void {
   }, async () => (await router.core.catalog.users.list()).map(userJson));
 
   route(router, {
+    audit: { type: "user", action: "create", id: ({ result }) => result?.uuid },
     method: "post", operationId: "createUser", path: "/v1/users", tag: "users", permission: "admin", body: UserCreate,
     example: { name: "alice", password: "correct horse battery", role: "operator" },
     summary: "Create a user", response: Created, errors: [409],
@@ -204,6 +237,7 @@ export function authRoutes(router: Router): void {
   }, async ({ params }) => userJson(await users.get(params.uuid)));
 
   route(router, {
+    audit: { type: "user", action: "update" },
     method: "put", operationId: "updateUser", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam, body: UserUpdate,
     example: { role: "viewer" },
     summary: "Change a user's password or role", description: "The last admin cannot be demoted.",
@@ -214,6 +248,7 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "user", action: "delete" },
     method: "delete", operationId: "deleteUser", path: "/v1/user/:uuid", tag: "users", permission: "admin", params: UuidParam,
     summary: "Delete a user and their tokens", description: "The last admin cannot be deleted.",
     response: Deleted, errors: [404, 409],

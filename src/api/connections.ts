@@ -19,11 +19,13 @@ export function connectionRoutes(router: Router): void {
   for (const role of ["target", "store"] as const) {
     const tag = `${role}s`;
     route(router, {
+      audit: { none: "a connection test changes nothing (its result is kept in memory only)" },
       method: "post", operationId: `test${role === "target" ? "Target" : "Store"}`, path: `/v1/${role}/:uuid/test`, tag, permission: "operate", params: UuidParam,
       summary: `Test a ${role}'s connection`, description: `${about} The result is kept (in memory) and shown as the ${role}'s last_test.`,
       response: TestResultJson, errors: [404],
     }, async ({ params }) => testResultJson(await connections.saved(role, params.uuid)));
     route(router, {
+      audit: { none: "nothing is saved" },
       method: "post", operationId: `testUnsaved${role === "target" ? "Target" : "Store"}`, path: `/v1/${role}s/test`, tag, permission: "operate", body: role === "target" ? UnsavedTarget : UnsavedStore,
     example: role === "target" ? { plugin: "postgres", endpoint: { pg_host: "db1.example.com", pg_user: "backup", pg_password: "s3cret", pg_database: "orders" } } : { plugin: "fs", endpoint: { base_dir: "/srv/backups" } },
       summary: `Test an unsaved ${role}'s connection`, description: `${about} Nothing is saved.`,

@@ -2,6 +2,7 @@
 // endpoints each (list with filters, create, show, update, delete), as in the design.
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
+import type { AuditType } from "./audit.ts";
 import { mapRows } from "./rows.ts";
 import { Created, Deleted, PAGING_NOTE, Updated, UuidParam } from "./schemas.ts";
 import type { OptionalPage, UsageFilter } from "../catalog/index.ts";
@@ -60,6 +61,7 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   });
 
   route(router, {
+    audit: { type: d.kind as AuditType, action: "create", id: ({ result }) => result?.uuid },
     method: "post", operationId: `create${d.noun}`, path: d.collection, tag, permission: "operate", body: d.createBody, example: d.createExample,
     summary: `Create a ${kind}`, response: Created, errors: [409],
   }, async ({ body }) => ({ ok: "created", uuid: await d.rules.create(d.input(body)) }));
@@ -70,6 +72,7 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   }, async ({ params }) => d.json(await d.rules.get(params.uuid)));
 
   route(router, {
+    audit: { type: d.kind as AuditType, action: "update" },
     method: "put", operationId: `update${d.noun}`, path: item, tag, permission: "operate", params: UuidParam, body: d.updateBody, example: d.updateExample,
     summary: `Update a ${kind}`, description: "summary is required here, though optional on create.",
     response: Updated, errors: [404, 409],
@@ -79,6 +82,7 @@ export function definitionRoutes<Row, Input, C extends v.GenericSchema, U extend
   });
 
   route(router, {
+    audit: { type: d.kind as AuditType, action: "delete" },
     method: "delete", operationId: `delete${d.noun}`, path: item, tag, permission: "operate", params: UuidParam,
     summary: `Delete a ${kind}`, description: `Refused with 409 while a job uses the ${kind}.`,
     response: Deleted, errors: [404, 409],

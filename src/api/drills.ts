@@ -40,6 +40,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "update" },
     method: "put", operationId: "setDrill", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam, body: DrillSet,
     example: { target: "6b8398be-fdc0-424a-8532-e812e5dfc116", schedule: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c" },
     summary: "Set (or replace) a job's drill", description: ABOUT, response: Updated, errors: [404, 409],
@@ -49,6 +50,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "delete" },
     method: "delete", operationId: "deleteDrill", path: "/v1/job/:uuid/drill", tag, permission: "operate", params: UuidParam,
     summary: "Remove a job's drill", description: "Its history stays.", response: Deleted, errors: [404],
   }, async ({ params }) => {
@@ -57,6 +59,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "drill", action: "run", detail: ({ result }) => ({ task: result?.task_uuid }) },
     method: "post", operationId: "runDrill", path: "/v1/job/:uuid/drill/run", tag, permission: "operate", params: UuidParam, body: RunRequest, bodyOptional: true,
     example: { owner: "alice" },
     summary: "Run a job's drill now", description: "Files a task with op drill.", response: Scheduled, errors: [404, 409],

@@ -35,6 +35,8 @@ export function gpbackupRoutes(router: Router): void {
   const { gpbackup } = router.core;
   const tag = "gpbackup";
   route(router, {
+    audit: { type: "archive", action: "gpbackup-begin", id: ({ result }) => result?.archive_uuid,
+    detail: ({ body }) => ({ target_name: body.target_name, compression: body.compression ?? "none", cipher: body.cipher ?? "none" }) },
     method: "post", operationId: "beginGpbackupBackup", path: "/v1/gpbackup/backups", tag, permission: "operate", body: BackupRequest,
     example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000", retention: "monthly", compression: "none", cipher: CIPHER_ID },
     summary: "Begin (or join) a gpbackup backup",
@@ -48,6 +50,8 @@ export function gpbackupRoutes(router: Router): void {
   })));
 
   route(router, {
+    audit: { type: "gpbackup object", action: "create", id: ({ result }) => result?.archive_uuid, name: ({ body }) => body.name,
+    detail: ({ body }) => ({ target_name: body.target_name, timestamp: body.timestamp, store_key: body.store_key, size: body.size }) },
     method: "post", operationId: "recordGpbackupObject", path: "/v1/gpbackup/objects", tag, permission: "operate", body: ObjectRecord,
     example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000", retention: "monthly", name: "backups/20261205/20261205040000/gpbackup_0_20261205040000_16385.gz", store_key: "gp-prod/20261205040000/gpbackup_0_16385.gz", size: 1048576 },
     summary: "Record an object gpbackup's plugin stored",
@@ -73,6 +77,7 @@ export function gpbackupRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "archive", action: "delete", id: ({ result }) => result?.archive_uuid },
     method: "post", operationId: "deleteGpbackupBackup", path: "/v1/gpbackup/delete", tag, permission: "operate", body: DeleteRequest,
     example: { target_name: "gp-prod", store: "s3-backups", timestamp: "20261205040000" },
     summary: "Delete a gpbackup backup (delete_backup)",

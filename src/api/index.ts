@@ -19,6 +19,7 @@ import { retentionRoutes } from "./retention.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { drillRoutes } from "./drills.ts";
 import { statisticsRoutes } from "./statistics.ts";
+import { auditRoutes } from "./audit-routes.ts";
 import { metricsRoute, type MetricsOptions } from "./metrics.ts";
 import { connectionRoutes, testResultJson } from "./connections.ts";
 import * as S from "./schemas.ts";
@@ -104,6 +105,7 @@ export function createApi(core: Core, opts: ApiOptions): Hono {
   drillRoutes(router);
   metaRoutes(router, opts.pubkey, opts.ready);
   statisticsRoutes(router);
+  auditRoutes(router);
   metricsRoute(app, core, opts.metrics ?? {}, clientAddress);
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path} (see /v1/openapi.json)` }, 404));

@@ -36,6 +36,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "create", id: ({ result }) => result?.uuid },
     method: "post", operationId: "createJob", path: "/v1/jobs", tag, permission: "operate", body: JobCreate,
     example: { name: "orders-nightly", summary: "The orders database, every night", target: "6b8398be-fdc0-424a-8532-e812e5dfc116", store: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c", schedule: "9c1e7d2a-5f4b-4e8a-b3c6-7d9e1f2a4b5c", retention: "3d6f9a1c-2e4b-4d7f-8a9c-1b3e5f7a9c2d", compression: "zstd", paused: false },
     summary: "Create a job", description: "priority is 0 (highest) to 100; 50 when left out. schedule null or left out: the job runs only when asked (POST /v1/job/{uuid}/run).",
@@ -67,6 +68,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "update" },
     method: "put", operationId: "updateJob", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam, body: JobUpdate,
     example: { name: "orders-nightly", summary: "The orders database, every night", target: "6b8398be-fdc0-424a-8532-e812e5dfc116", store: "0f5a2c8e-3b1d-4c6e-9a7f-2d4b6e8f1a3c", schedule: "9c1e7d2a-5f4b-4e8a-b3c6-7d9e1f2a4b5c", retention: "3d6f9a1c-2e4b-4d7f-8a9c-1b3e5f7a9c2d", run_window: "01:00-05:00" },
     summary: "Update a job",
@@ -78,6 +80,7 @@ export function jobRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "job", action: "delete" },
     method: "delete", operationId: "deleteJob", path: "/v1/job/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Delete a job", description: "Its archives stay, and expire by their retention as before.",
     response: Deleted, errors: [404],
@@ -88,6 +91,7 @@ export function jobRoutes(router: Router): void {
 
   for (const [action, paused] of [["pause", true], ["unpause", false]] as const) {
     route(router, {
+      audit: { type: "job", action },
       method: "post", operationId: `${action}Job`, path: `/v1/job/:uuid/${action}`, tag, permission: "operate", params: UuidParam,
       summary: `${action === "pause" ? "Pause" : "Unpause"} a job`, response: Ok, errors: [404],
     }, async ({ params }) => {
@@ -97,6 +101,7 @@ export function jobRoutes(router: Router): void {
   }
 
   route(router, {
+    audit: { type: "job", action: "run", detail: ({ result, body }) => ({ task: result?.task_uuid, owner: body.owner }) },
     method: "post", operationId: "runJob", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
     example: { owner: "alice" },

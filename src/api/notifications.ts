@@ -54,6 +54,7 @@ export function notificationRoutes(router: Router): void {
   }, async () => (await rules().list()).map(channelJson));
 
   route(router, {
+    audit: { type: "notification channel", action: "create", id: ({ result }) => result?.uuid },
     method: "post", operationId: "createNotificationChannel", path: "/v1/notifications", tag, permission: "admin", body: ChannelCreate,
     example: { name: "ops-webhook", kind: "webhook", settings: { url: "https://hooks.example.com/shield" }, events: ["backup.failed"] },
     summary: "Create a notification channel", description: SETTINGS_NOTE, response: Created, errors: [409],
@@ -77,6 +78,7 @@ export function notificationRoutes(router: Router): void {
   }, async ({ params }) => channelJson(await rules().get(params.uuid)));
 
   route(router, {
+    audit: { type: "notification channel", action: "update" },
     method: "put", operationId: "updateNotificationChannel", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam, body: ChannelUpdate,
     example: { events: ["backup.failed", "restore.finished"] },
     summary: "Update a notification channel", description: `What is given replaces what was; the kind stays. ${SETTINGS_NOTE}`,
@@ -87,6 +89,7 @@ export function notificationRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "notification channel", action: "delete" },
     method: "delete", operationId: "deleteNotificationChannel", path: "/v1/notification/:uuid", tag, permission: "admin", params: UuidParam,
     summary: "Delete a notification channel", description: "Deliveries still owed to it are dropped.", response: Deleted, errors: [404],
   }, async ({ params }) => {
@@ -95,6 +98,7 @@ export function notificationRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { none: "a test message changes nothing" },
     method: "post", operationId: "testNotificationChannel", path: "/v1/notification/:uuid/test", tag, permission: "admin", params: UuidParam,
     summary: "Send a test message through a channel, now",
     description: "Answers whether it was delivered (sent: true) or why not (sent: false, error); it is not retried.",

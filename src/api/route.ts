@@ -4,9 +4,10 @@
 // the declaration for the OpenAPI document, so the two cannot drift apart.
 import type { Context, Hono } from "hono";
 import * as v from "valibot";
-import { Forbidden, InvalidInput, UNKNOWN_ADDRESS, type Core, type Principal } from "../core/index.ts";
+import { Forbidden, InvalidInput, TooManyAttempts, Unauthenticated, UNKNOWN_ADDRESS, type Core, type Principal } from "../core/index.ts";
 import { allows, roleFor, type Permission } from "../core/access.ts";
 import { redactEndpoints, revealEndpoints } from "./redact.ts";
+import { attemptedName, auditBefore, auditFailedSignIn, type AuditDecl } from "./audit.ts";
 
 type Schema = v.GenericSchema;
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
@@ -33,6 +34,12 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   response: Schema | "text";
   /** Statuses besides 200/400/401/403 worth documenting. */
   errors?: (404 | 409 | 503)[];
+  /**
+   * What the route changes, for the audit trail (./audit.ts): required of every
+   * route but GETs, so that a new route cannot forget it; `{ none: why }` for a
+   * POST that changes nothing (a connection test, a preview).
+   */
+  audit?: AuditDecl;
 }
 
 export interface Input<P, Q, B> {
@@ -55,11 +62,13 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
   spec: RouteSpec<P, Q, B>,
   handler: (input: Input<P, Q, B>) => Promise<unknown> | unknown,
 ): void {
+  if (spec.method !== "get" && !spec.audit) throw new Error(`${spec.method.toUpperCase()} ${spec.path} declares no audit: say what it changes, or { none: why }`);
+  const audit = spec.audit && "type" in spec.audit ? spec.audit : undefined;
   router.specs.push(spec);
   router.app[spec.method](spec.path, async (c) => {
     let user = undefined as unknown as Principal;
     if (spec.permission !== "public") {
-      user = await router.core.users.authenticate(c.req.header("authorization"), clientAddress(c));
+      user = await authenticate(router.core, c);
       if (!allows(user.role, spec.permission)) {
         throw new Forbidden(`${spec.method.toUpperCase()} ${spec.path} needs the ${roleFor(spec.permission)} role; user "${user.name}" is ${user.role}`);
       }
@@ -68,7 +77,9 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     if (spec.method === "get") refuseUnknownQuery(spec, c);
     const query = validate("query", spec.query, c.req.query());
     const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
+    const recordChange = audit && (await auditBefore(router.core, audit, { params, body, user }, clientAddress(c)));
     let result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
+    if (recordChange) await recordChange(result);
     if (result instanceof Response) return result;
     // Endpoint secrets are for those who edit endpoints: here, for every route at
     // once, so a new route answering endpoints cannot forget it (see redact.ts).
@@ -78,6 +89,22 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     }
     return c.json(result as object, spec.status ?? 200);
   });
+}
+
+/**
+ * The request's principal. A refused user name and password is a failed sign-in
+ * for the audit trail, with the name tried; a refused token names nobody and is
+ * not one (a web page left open past its session would fill the trail).
+ */
+async function authenticate(core: Core, c: Context): Promise<Principal> {
+  const header = c.req.header("authorization");
+  try {
+    return await core.users.authenticate(header, clientAddress(c));
+  } catch (err) {
+    const name = (err instanceof Unauthenticated || err instanceof TooManyAttempts) ? attemptedName(header) : undefined;
+    if (name !== undefined) await auditFailedSignIn(core, name, clientAddress(c), err instanceof TooManyAttempts ? "too many failed sign-ins" : (err as Error).message);
+    throw err;
+  }
 }
 
 /**
@@ -103,8 +130,9 @@ function refuseUnknownQuery(spec: RouteSpec<any, any, any>, c: Context): void {
 
 /**
  * What the daemon's server gives the API with each request (Hono's env): the
- * client's IP address, for the sign-in throttle. The web UI passes on its
- * browser's. Never a header: a client could write any address into one.
+ * client's IP address, for the sign-in throttle and the audit trail. The web UI
+ * passes on its browser's. Never a header the client wrote: the peer's address,
+ * or what a proxy named by --trusted-proxy says (src/daemon/client-address.ts).
  */
 export interface ApiEnv { clientAddress?: string }
 

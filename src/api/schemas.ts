@@ -310,6 +310,44 @@ export const ArchiveQuery = v.object({
   order: v.optional(v.picklist(["desc", "asc"], "must be desc or asc")),
   ...Paging,
 });
+/** A moment for ?since= and ?until=: a UTC time as the API writes them, ISO 8601 with a zone, or a day (YYYY-MM-DD, UTC). */
+const DAY_ONLY = /^\d{4}-\d\d-\d\d$/;
+const MOMENT = /^(\d{4}-\d\d-\d\d)[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?$/;
+/** Seconds of a moment, or NaN; a day that is not on the calendar (2026-02-31) is NaN, not rolled into March. */
+function momentSeconds(text: string): number {
+  const s = text.trim();
+  const day = DAY_ONLY.test(s) ? s : MOMENT.exec(s)?.[1];
+  if (!day) return NaN;
+  const [y, m, d] = day.split("-").map(Number) as [number, number, number];
+  const check = new Date(Date.UTC(y, m - 1, d));
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d) return NaN;
+  return parseExpiresAt(DAY_ONLY.test(s) ? `${s} 00:00:00` : s);
+}
+const Moment = (endOfDay: boolean) => v.pipe(
+  v.string(),
+  v.check((s) => !Number.isNaN(momentSeconds(s)), "must be a day (2026-12-31) or a time like 2026-12-31 23:59:59 (UTC)"),
+  // A day alone: from its first second (since) or to its last (until), so ?since=D&until=D is that whole day.
+  v.transform((s) => momentSeconds(s) + (endOfDay && DAY_ONLY.test(s.trim()) ? 86399 : 0)),
+);
+const Word = v.pipe(v.string(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul);
+export const AuditQuery = v.object({
+  user: v.optional(v.pipe(Word, v.description("a user name (the name tried, for failed sign-ins) or a user's uuid"))),
+  type: v.optional(v.pipe(Word, v.description("the kind of object: target, store, schedule, retention policy, job, archive, task, drill, notification channel, auth provider, user, token, session, agent"))),
+  object: v.optional(v.pipe(Word, v.description("an object's uuid (an auth provider's or agent's name)"))),
+  action: v.optional(v.pipe(Word, v.description("create, update, delete, run, restore, cancel, pause, unpause, sign-in, sign-in-failed..."))),
+  since: v.optional(Moment(false)), until: v.optional(Moment(true)),
+  ...Paging,
+});
+export const AuditJson = v.object({
+  uuid: Uuid, at: v.pipe(v.string(), v.description("UTC, as YYYY-MM-DD HH:MM:SS")),
+  user: v.pipe(v.string(), v.description("who: the user's name (for a failed sign-in, the name tried)")),
+  user_uuid: v.nullable(Uuid), provider: v.nullable(v.string()),
+  token: v.pipe(v.nullable(v.string()), v.description("the API token's name when the request came with one (a web session is one)")),
+  address: v.pipe(v.string(), v.description("the client's IP address (through a trusted proxy: the address it names)")),
+  action: v.string(), object_type: v.string(), object_uuid: v.nullable(v.string()), object_name: v.nullable(v.string()),
+  changes: v.pipe(v.record(v.string(), v.object({ from: v.optional(v.unknown()), to: v.optional(v.unknown()) })),
+    v.description('field → {from, to}: from absent on creation, to absent on deletion; secret values are "********"')),
+});
 export const TaskStatus = v.picklist(["pending", "running", "canceled", "failed", "done"], "must be pending, running, canceled, failed or done");
 export const TaskQuery = v.object({
   status: v.optional(TaskStatus), job: v.optional(Uuid), archive: v.optional(Uuid),

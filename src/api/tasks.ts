@@ -26,6 +26,7 @@ export function taskRoutes(router: Router): void {
   });
 
   route(router, {
+    audit: { type: "task", action: "cancel" },
     method: "delete", operationId: "cancelTask", path: "/v1/task/:uuid", tag, permission: "operate", params: UuidParam,
     summary: "Cancel a task", description: "Only pending or running tasks can be canceled; others answer 409.",
     response: Canceled, errors: [404, 409],

@@ -14,6 +14,7 @@ import { drillQueries } from "./drills.ts";
 import { copyQueries } from "./copies.ts";
 import { endpointQueries, sealingWrites, type EndpointSealer } from "./endpoints.ts";
 import { healthQueries } from "./health.ts";
+import { auditQueries } from "./audit.ts";
 
 export interface CatalogOptions {
   /**
@@ -46,6 +47,7 @@ export function catalogQueries(h: CatalogHandle, opts: CatalogOptions = {}) {
     notifications: notificationQueries(h),
     drills: drillQueries(h),
     copies: copyQueries(h),
+    audit: auditQueries(h),
     close: () => h.close(),
   };
 }
@@ -71,3 +73,4 @@ export type { DrillRow, DrillResultRow } from "./drills.ts";
 export { JOBLESS_PRIORITY } from "./tasks.ts";
 export type { AgentRow } from "./agents.ts";
 export type { CopyView, CopyStatus } from "./copies.ts";
+export type { AuditRow, AuditFilter } from "./audit.ts";

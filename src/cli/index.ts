@@ -18,11 +18,12 @@ import { userCommands } from "./commands/users.ts";
 import { drillCommands, notificationCommands } from "./commands/notifications.ts";
 import { authCommands } from "./commands/auth.ts";
 import { connectionCommands } from "./commands/connections.ts";
+import { auditCommands } from "./commands/audit.ts";
 
 export const COMMANDS: Command[] = [
   ...targetCommands, ...storeCommands, ...scheduleCommands, ...retentionCommands, ...retentionPreviewCommands, ...pluginCommands,
   ...jobCommands, ...archiveCommands, ...taskCommands, ...timespecCommands, ...sessionCommands, ...userCommands, ...authCommands, ...statisticsCommands,
-  ...notificationCommands, ...drillCommands, ...connectionCommands,
+  ...notificationCommands, ...drillCommands, ...connectionCommands, ...auditCommands,
 ];
 
 // What people type → the canonical noun; singular and plural both work, and the
@@ -33,6 +34,7 @@ const NOUNS: Record<string, string> = {
 };
 for (const n of ["target", "store", "schedule", "plugin", "job", "archive", "task", "user", "token", "provider", "session", "notification", "drill"]) NOUNS[n] = NOUNS[`${n}s`] = n;
 NOUNS.delivery = NOUNS.deliveries = "delivery";
+NOUNS.audit = "audit";
 
 const VERBS: Record<string, string> = { update: "edit", remove: "delete", rm: "delete", revoke: "delete", ls: "list" };
 const verbOf = (word: string) => VERBS[word] ?? word;
@@ -108,7 +110,7 @@ export function commandHelp(c: Command): string {
 export function cliOverview(): string {
   const groups = new Map<string, Command[]>();
   for (const c of COMMANDS) {
-    const g = c.noun === "user" || c.noun === "token" || c.noun === "session" || c.noun === "provider" || !c.noun ? (c.verb === "timespec" ? "schedules" : c.verb === "statistics" ? "jobs" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
+    const g = c.noun === "user" || c.noun === "token" || c.noun === "session" || c.noun === "provider" || !c.noun ? (c.verb === "timespec" ? "schedules" : c.verb === "statistics" ? "jobs" : "users, tokens and sign-in") : c.noun === "delivery" ? "notifications" : c.noun === "audit" ? "audit trail" : `${c.noun === "retention policy" ? "retention policies" : c.noun + "s"}`;
     groups.set(g, [...(groups.get(g) ?? []), c]);
   }
   const lines = ["Client commands (they talk to a core over its /v1 API; shield VERB NOUN --help for each):"];

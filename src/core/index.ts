@@ -22,6 +22,7 @@ import type { Progress } from "../pipeline/progress.ts";
 import { connectionRules } from "./connections.ts";
 import type { Downloader } from "../supervisor/download.ts";
 import { Conflict } from "./errors.ts";
+import { auditRules } from "./audit.ts";
 
 export interface CoreOptions {
   /**
@@ -106,6 +107,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
     progressOf: opts.progressOf ?? (() => undefined),
     connections: connectionRules(catalog, plugins, opts.secrets),
+    audit: auditRules(catalog),
     download: opts.download ?? (async () => { throw new Conflict("this daemon does not serve downloads"); }),
   };
 }

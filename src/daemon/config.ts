@@ -2,6 +2,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs, UsageError } from "../args.ts";
 import { isPostgresUrl } from "../catalog/index.ts";
+import { parseTrustedProxies } from "./client-address.ts";
 
 export interface DaemonConfig {
   host: string;
@@ -47,6 +48,8 @@ export interface DaemonConfig {
   notifyRetryBase: number;
   /** --metrics-public: GET /metrics answers without a token. */
   metricsPublic: boolean;
+  /** --trusted-proxy: addresses of proxies whose X-Forwarded-For names the client (audit trail, sign-in throttle). */
+  trustedProxies: Set<string>;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8888";
@@ -119,8 +122,12 @@ Options:
   --agent-wait D       a task for an agent that dials the core (shield agent --name) and
                        is not connected waits this long for it, then fails (default
                        ${DEFAULT_AGENT_WAIT}; env SHIELD_AGENT_WAIT)
-  --audit-retention D  purged archive rows and finished task logs are kept this
-                       long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
+  --audit-retention D  audit trail entries, purged archive rows and finished task logs
+                       are kept this long, then removed (default ${DEFAULT_AUDIT_RETENTION}; env SHIELD_AUDIT_RETENTION)
+  --trusted-proxy IP   a reverse proxy in front of the daemon (repeatable, or comma-separated;
+                       env SHIELD_TRUSTED_PROXY): requests from it are taken to come from
+                       the address its X-Forwarded-For names (the audit trail's and sign-in
+                       throttle's client address); default none: the header is ignored
   --retention-max-purge-share S
                        a retention policy update that would purge more than this share
                        of some job's archives at once is refused unless it says
@@ -166,7 +173,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
     { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "agent-wait" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
-    { name: "public-url" }, { name: "notify-retry-base" }, { name: "metrics-public", flag: true }, { name: "help", short: "h", flag: true },
+    { name: "public-url" }, { name: "notify-retry-base" }, { name: "metrics-public", flag: true }, { name: "trusted-proxy", repeatable: true }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -209,11 +216,18 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   }
   const notifyRetryBase = duration("notify-retry-base", "SHIELD_NOTIFY_RETRY_BASE",
     (options["notify-retry-base"] as string) ?? env.SHIELD_NOTIFY_RETRY_BASE ?? DEFAULT_NOTIFY_RETRY_BASE, 1);
+  let trustedProxies: Set<string>;
+  try {
+    const flags = (options["trusted-proxy"] as string[] | undefined) ?? [];
+    trustedProxies = parseTrustedProxies(flags.length ? flags : [env.SHIELD_TRUSTED_PROXY ?? ""]);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const mode = env.SHIELD_MODE ?? "";
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, agentWait, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true,
+    taskTimeout, heartbeatGrace, agentWait, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true, trustedProxies,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
     authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,

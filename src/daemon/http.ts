@@ -8,6 +8,7 @@ import type { Server } from "bun";
 import type { ApiEnv } from "../api/route.ts";
 import { describeError, log } from "../log.ts";
 import { METRICS_PATH } from "../api/metrics.ts";
+import { clientAddressOf } from "./client-address.ts";
 
 export interface FrontDoorOptions {
   api: Pick<Hono, "fetch">;
@@ -19,6 +20,8 @@ export interface FrontDoorOptions {
    * rely on every request being served once it answers 200.
    */
   ready: () => boolean;
+  /** Proxies (--trusted-proxy) whose X-Forwarded-For names the client; none: the header is ignored. */
+  trustedProxies?: ReadonlySet<string>;
 }
 
 export const HEALTH_PATH = "/v1/health";
@@ -27,6 +30,7 @@ const json = (status: number, body: object, headers: Record<string, string> = {}
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 export function frontDoor(opts: FrontDoorOptions): (req: Request, server: Server<undefined>) => Promise<Response> {
+  const trusted = opts.trustedProxies ?? new Set<string>();
   return async (req, server) => {
     // Bun makes req.url absolute from the Host header; without a usable one (empty,
     // HTTP/1.0 without it, "a b") it is the bare path, which no URL parser takes.
@@ -40,8 +44,9 @@ export function frontDoor(opts: FrontDoorOptions): (req: Request, server: Server
       return json(503, { error: "shield is starting; try again in a moment" }, { "retry-after": "1" });
     }
     try {
-      // The client's address, for the sign-in throttle (src/core/throttle.ts); never from a header.
-      const env: ApiEnv = { clientAddress: server.requestIP(req)?.address };
+      // The client's address, for the sign-in throttle and the audit trail: the peer's, or
+      // what a trusted proxy says (./client-address.ts); never a header from anyone else.
+      const env: ApiEnv = { clientAddress: clientAddressOf(server.requestIP(req)?.address, req.headers.get("x-forwarded-for"), trusted) };
       // /metrics (Prometheus) is the API app's too, outside /v1 where scrapers look for it.
       return await (path === "/v1" || path.startsWith("/v1/") || path === METRICS_PATH ? opts.api : opts.web).fetch(req, env);
     } catch (err) {

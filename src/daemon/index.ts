@@ -107,7 +107,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app, publicUrl: config.publicUrl });
-  const front = frontDoor({ api: app, web, ready: () => ready });
+  const front = frontDoor({ api: app, web, ready: () => ready, trustedProxies: config.trustedProxies });
   const server = Bun.serve<import("../agent/nat.ts").NatSocketData, never>({
     hostname: config.host, port: config.port, development: false,
     fetch: (req, srv) => {

@@ -42,7 +42,7 @@ export interface PurgerOptions {
   zone?: () => string;
 }
 
-export interface PurgeTickResult { expired: number; filed: number; removedArchives: number; removedTasks: number }
+export interface PurgeTickResult { expired: number; filed: number; removedArchives: number; removedTasks: number; removedAuditEntries: number }
 
 // A purge taken but whose task was never filed (the daemon died in between) is retried after this.
 const LEASE_S = 600;
@@ -114,7 +114,7 @@ export class Purger {
     const { catalog } = this.opts;
     const nowMs = this.clock.now();
     const now = Math.floor(nowMs / 1000);
-    const result: PurgeTickResult = { expired: 0, filed: 0, removedArchives: 0, removedTasks: 0 };
+    const result: PurgeTickResult = { expired: 0, filed: 0, removedArchives: 0, removedTasks: 0, removedAuditEntries: 0 };
     result.expired = await catalog.archives.expireDue(now);
     result.expired += await this.expireByRules(now);
     const due = await catalog.archives.purgeDue(now, BATCH);
@@ -148,8 +148,9 @@ export class Purger {
       result.removedArchives = await catalog.archives.deletePurgedBefore(cutoff);
       if (result.removedArchives) await catalog.archiveObjects.deleteOrphaned();
       result.removedTasks = await catalog.tasks.deleteFinishedBefore(cutoff);
-      if (result.removedArchives || result.removedTasks) {
-        log.info("removed audit records past the audit period", { archives: result.removedArchives, tasks: result.removedTasks });
+      result.removedAuditEntries = await catalog.audit.deleteBefore(cutoff);
+      if (result.removedArchives || result.removedTasks || result.removedAuditEntries) {
+        log.info("removed audit records past the audit period", { archives: result.removedArchives, tasks: result.removedTasks, audit_entries: result.removedAuditEntries });
       }
     }
     return result;

@@ -27,6 +27,7 @@ import { taskPages } from "./tasks.tsx";
 import { accessPages } from "./access.tsx";
 import { notificationPages } from "./notifications.tsx";
 import { userPages } from "./users.tsx";
+import { auditPages } from "./audit.tsx";
 
 export interface WebOptions {
   /** The /v1 app: every page is made of its answers. */
@@ -214,6 +215,7 @@ export function createWeb(opts: WebOptions): Hono<WebEnv> {
   accessPages(app, siteUrl);
   notificationPages(app);
   userPages(app, api);
+  auditPages(app);
 
   app.notFound((c) => {
     const message = `There is no page at ${c.req.path}.`;

@@ -8,6 +8,7 @@
 import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ApiClient } from "./client.ts";
+import type { ApiEnv } from "../api/route.ts";
 
 export const SESSION_COOKIE = "shield_session";
 /** A random value for the sign-in form alone: there is no session yet to derive a CSRF token from. */
@@ -112,8 +113,10 @@ const apiSeconds = (t: string) => Date.parse(t.replace(" ", "T") + "Z") / 1000;
  */
 export async function loadSession(c: Context, api: Hono, ttl: number): Promise<Session | undefined> {
   const parsed = parseCookie(getCookie(c, SESSION_COOKIE));
-  if (!parsed) return labSession(api);
-  const client = new ApiClient(api, `Bearer ${parsed.token}`);
+  // The browser's address goes with every call: the audit trail says where a change came from.
+  const env = { clientAddress: (c.env as ApiEnv | undefined)?.clientAddress };
+  if (!parsed) return labSession(api, env);
+  const client = new ApiClient(api, `Bearer ${parsed.token}`, env);
   // Both on every page: asked side by side, not one after the other.
   const [tokens, who] = await Promise.all([
     client.send<{ uuid: string; created_at: string }[]>("GET", "/v1/auth/tokens"),
@@ -141,8 +144,8 @@ const LAB_SECRET = newSecret();
  * session is the admin "lab": the API answers requests without credentials.
  * Otherwise (the usual case) the API refuses and there is no session.
  */
-async function labSession(api: Hono): Promise<Session | undefined> {
-  const client = new ApiClient(api, "");
+async function labSession(api: Hono, env: ApiEnv): Promise<Session | undefined> {
+  const client = new ApiClient(api, "", env);
   const who = await client.send<{ uuid: string; name: string; role: Role; provider: string }>("GET", "/v1/auth/whoami");
   if (!who.ok || who.data.provider !== "none") return undefined;
   return { user: who.data, api: client, csrf: csrfFor(`lab\0${LAB_SECRET}`), tokenUuid: "", canOperate: true };

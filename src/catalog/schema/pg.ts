@@ -316,3 +316,25 @@ export const authProviders = pgTable("auth_providers", {
   config: text("config").notNull(),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("auth_providers_name").on(t.name)]);
+
+export const auditEntries = pgTable("audit_entries", {
+  uuid: uuid("uuid").primaryKey(),
+  at: time("at").notNull(),
+  userUuid: uuid("user_uuid"),
+  userName: text("user_name").notNull(),
+  provider: text("provider"),
+  tokenName: text("token_name"),
+  address: text("address").notNull(),
+  action: text("action").notNull(),
+  objectType: text("object_type").notNull(),
+  // Text, not uuid: auth providers and agents are named, not numbered.
+  objectUuid: text("object_uuid"),
+  objectName: text("object_name"),
+  changes: text("changes"),
+}, (t) => [
+  index("audit_entries_at").on(t.at),
+  index("audit_entries_user_at").on(t.userName, t.at),
+  index("audit_entries_object_at").on(t.objectType, t.objectUuid, t.at),
+  index("audit_entries_uuid_at").on(t.objectUuid, t.at),
+  index("audit_entries_action_at").on(t.action, t.at),
+]);

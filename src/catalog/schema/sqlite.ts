@@ -332,3 +332,29 @@ export const authProviders = sqliteTable("auth_providers", {
   config: text("config").notNull(),
   createdAt: time("created_at").notNull(),
 }, (t) => [uniqueIndex("auth_providers_name").on(t.name)]);
+
+// The audit trail (issue 18): one row per change made through the API (and so the
+// web UI and CLI), per sign-in and per failed sign-in. Names are copied, not
+// joined: an entry must still say who and what after the user or object is gone.
+// `changes` is JSON of {field: {from, to}}, secrets already redacted.
+export const auditEntries = sqliteTable("audit_entries", {
+  uuid: text("uuid").primaryKey(),
+  at: time("at").notNull(),
+  userUuid: text("user_uuid"),
+  // The name given, for a failed sign-in: possibly no user's.
+  userName: text("user_name").notNull(),
+  provider: text("provider"),
+  tokenName: text("token_name"),
+  address: text("address").notNull(),
+  action: text("action").notNull(),
+  objectType: text("object_type").notNull(),
+  objectUuid: text("object_uuid"),
+  objectName: text("object_name"),
+  changes: text("changes"),
+}, (t) => [
+  index("audit_entries_at").on(t.at),
+  index("audit_entries_user_at").on(t.userName, t.at),
+  index("audit_entries_object_at").on(t.objectType, t.objectUuid, t.at),
+  index("audit_entries_uuid_at").on(t.objectUuid, t.at),
+  index("audit_entries_action_at").on(t.action, t.at),
+]);
