@@ -30,7 +30,7 @@ const running = new Set<Bun.Subprocess>();
 let scratch = "";
 
 /** The backup task of every archive (done, 30 to 150 s), and a failed last run for every 20th job. */
-async function seedTasks(url: string): Promise<{ tasks: number; seconds: number }> {
+export async function seedTasks(url: string): Promise<{ tasks: number; seconds: number }> {
   const started = performance.now();
   const h = await openCatalog(url);
   const { db, t } = h;

@@ -71,6 +71,49 @@ export function scheduleInterval(timespec: string, nowMs: number): number | null
 
 type HealthOf = Pick<JobView, "uuid" | "paused" | "timespec">;
 
+// The window figures of each job, remembered per catalog, job and window length. A
+// job's runs in the window change only when a run of it ends (its last run, read
+// fresh at every request, is then another) or when the window's start passes the
+// earliest of them; until either, the figures are the same and are not read again.
+// That keeps a list of 1,000 jobs from re-aggregating its ~8,000 runs (and reading
+// their archives' sizes) at every refresh of a dashboard. MAX_AGE_MS bounds what the
+// key cannot see: runs removed by the task pruner, or an archive's size rewritten.
+interface KnownWindow { stamp: string; since: number; until: number; at: number; stats: WindowStats | undefined }
+const MAX_AGE_MS = 5 * 60_000;
+const MAX_KNOWN = 100_000;
+const knownWindows = new WeakMap<Catalog, Map<string, KnownWindow>>();
+
+function runStamp(run: Run | undefined): string {
+  return run ? `${run.task} ${run.status} ${run.stoppedAt} ${run.size}` : "-";
+}
+
+/** Each job's window figures: from the remembered ones where still exact, else one aggregate query for the rest. */
+async function windowsOf(
+  catalog: Catalog, uuids: string[], last: Map<string, Run>, windowS: number, nowMs: number, whole: boolean,
+): Promise<Map<string, WindowStats>> {
+  let known = knownWindows.get(catalog);
+  if (!known) knownWindows.set(catalog, (known = new Map()));
+  const since = Math.floor(nowMs / 1000) - windowS;
+  const out = new Map<string, WindowStats>();
+  const stale: string[] = [];
+  for (const uuid of uuids) {
+    const k = known.get(`${uuid} ${windowS}`);
+    if (k && k.stamp === runStamp(last.get(uuid)) && k.since <= since && since <= k.until && nowMs - k.at < MAX_AGE_MS && k.at <= nowMs) {
+      if (k.stats) out.set(uuid, k.stats);
+    } else stale.push(uuid);
+  }
+  if (!stale.length) return out;
+  // Every job of a whole list stale (the first request): one read of all, without an IN list.
+  const fresh = await catalog.health.windowStats(since, whole && stale.length === uuids.length ? undefined : stale);
+  if (known.size + stale.length > MAX_KNOWN) known.clear();
+  for (const uuid of stale) {
+    const stats = fresh.get(uuid);
+    if (stats) out.set(uuid, stats);
+    known.set(`${uuid} ${windowS}`, { stamp: runStamp(last.get(uuid)), since, until: stats ? stats.firstStoppedAt : Infinity, at: nowMs, stats });
+  }
+  return out;
+}
+
 function combine(jobs: HealthOf[], last: Map<string, Run>, stats: Map<string, WindowStats>, windowS: number, nowMs: number): Map<string, JobHealth> {
   return new Map(jobs.map((j) => [j.uuid, {
     lastRun: last.get(j.uuid) ?? null,
@@ -82,15 +125,13 @@ function combine(jobs: HealthOf[], last: Map<string, Run>, stats: Map<string, Wi
 /** The health of every job given: two queries, whatever their number (the catalog aggregates). */
 export async function jobsHealth(catalog: Catalog, jobs: HealthOf[], windowS: number, nowMs = Date.now()): Promise<Map<string, JobHealth>> {
   const uuids = jobs.map((j) => j.uuid);
-  const since = Math.floor(nowMs / 1000) - windowS;
-  const [last, stats] = await Promise.all([catalog.health.lastRuns(uuids), catalog.health.windowStats(since, uuids)]);
-  return combine(jobs, last, stats, windowS, nowMs);
+  const last = await catalog.health.lastRuns(uuids);
+  return combine(jobs, last, await windowsOf(catalog, uuids, last, windowS, nowMs, false), windowS, nowMs);
 }
 
 /**
  * A list of jobs with their health. The whole list (no filter, no page), as
- * dashboards ask for it, reads the jobs and their runs at once: three queries
- * side by side rather than one after the other.
+ * dashboards ask for it, reads the jobs and their last runs at once, side by side.
  */
 export async function listJobsHealth(
   catalog: Catalog, filter: JobFilter, page: OptionalPage, windowS: number, nowMs = Date.now(),
@@ -100,8 +141,8 @@ export async function listJobsHealth(
     const jobs = await catalog.jobs.list(filter, page);
     return { jobs, health: await jobsHealth(catalog, jobs, windowS, nowMs) };
   }
-  const since = Math.floor(nowMs / 1000) - windowS;
-  const [jobs, last, stats] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns(), catalog.health.windowStats(since)]);
+  const [jobs, last] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns()]);
+  const stats = await windowsOf(catalog, jobs.map((j) => j.uuid), last, windowS, nowMs, true);
   return { jobs, health: combine(jobs, last, stats, windowS, nowMs) };
 }
 

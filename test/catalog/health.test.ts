@@ -40,13 +40,13 @@ for (const dialect of dialects) {
         expect(last.get(jobs[0]!)).toMatchObject({ task: failed, status: "failed", error: "boom", stoppedAt: T0 + 300, size: null });
         expect(last.get(jobs[601]!)).toMatchObject({ task: last601, status: "done", size: 500 });
         const stats = await catalog.health.windowStats(T0, subset);
-        expect(stats.get(jobs[0]!)).toEqual({ runs: 3, failures: 1, medianDurationS: 20, medianSize: 2000, sizeTrendPerDay: Math.round(2000 / (100 / 86400)) });
-        expect(stats.get(jobs[601]!)).toEqual({ runs: 1, failures: 0, medianDurationS: 20, medianSize: 500, sizeTrendPerDay: null });
+        expect(stats.get(jobs[0]!)).toEqual({ runs: 3, failures: 1, firstStoppedAt: T0 + 100, medianDurationS: 20, medianSize: 2000, sizeTrendPerDay: Math.round(2000 / (100 / 86400)) });
+        expect(stats.get(jobs[601]!)).toEqual({ runs: 1, failures: 0, firstStoppedAt: T0 + 50, medianDurationS: 20, medianSize: 500, sizeTrendPerDay: null });
         expect(stats.has(jobs[1]!)).toBe(false);
       }
       // The last success, and a window that starts after some runs.
       expect((await catalog.health.lastRuns([jobs[0]!], true)).get(jobs[0]!)).toMatchObject({ status: "done", size: 3000 });
-      expect((await catalog.health.windowStats(T0 + 250, jobs)).get(jobs[0]!)).toEqual({ runs: 1, failures: 1, medianDurationS: null, medianSize: null, sizeTrendPerDay: null });
+      expect((await catalog.health.windowStats(T0 + 250, jobs)).get(jobs[0]!)).toEqual({ runs: 1, failures: 1, firstStoppedAt: T0 + 300, medianDurationS: null, medianSize: null, sizeTrendPerDay: null });
       expect(await catalog.health.lastRuns([])).toEqual(new Map());
     });
 
