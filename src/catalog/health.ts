@@ -1,8 +1,10 @@
 // Job health and statistics: how each job's backups went, and what the stores
 // hold. Every read here is one aggregate query for however many jobs, stores or
 // targets there are (never one per row), over the indexes of migration
-// 0005_job_health: tasks_job_op_stopped for a job's runs, archives_store_status_target
-// for the totals (read from the index alone: size and taken_at are in it).
+// 0010_job_health (tasks_job_op_stopped for a job's runs) and 0012_archive_totals: the
+// totals per store, status and target kept by triggers in archive_totals, and the
+// bytes taken and purged over a window read from archives_taken and
+// archives_status_purged alone (store and size are in them).
 import { and, count, desc, eq, gte, inArray, isNotNull, min, sql, type SQL } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { Page, TaskStatus } from "./rows.ts";
@@ -28,10 +30,6 @@ export interface ArchiveTotal {
   target: string;
   archives: number;
   bytes: number;
-  /** Of them, those taken at or after the window's start. */
-  addedArchives: number;
-  addedBytes: number;
-  lastTakenAt: number | null;
 }
 
 // A run is a backup that ended on its own: done or failed. Canceled ones are in the history only.
@@ -179,20 +177,31 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
       return (rows as Run[]).map((r) => ({ ...r, size: r.size === null ? null : Number(r.size) }));
     },
 
-    /** Every archive row, totalled by store, status and target (one scan of one index). */
-    async archiveTotals(since: number): Promise<ArchiveTotal[]> {
-      const recent = sql`${archives.takenAt} >= ${since}`;
-      const rows = await db.select({
-        store: archives.storeUuid, status: archives.status, target: archives.targetUuid,
-        archives: count(), bytes: sql<number>`sum(coalesce(${archives.size}, 0))`,
-        addedArchives: sql<number>`sum(CASE WHEN ${recent} THEN 1 ELSE 0 END)`,
-        addedBytes: sql<number>`sum(CASE WHEN ${recent} THEN coalesce(${archives.size}, 0) ELSE 0 END)`,
-        lastTakenAt: sql<number | null>`max(${archives.takenAt})`,
-      }).from(archives).groupBy(archives.storeUuid, archives.status, archives.targetUuid);
-      return rows.map((r) => ({
-        ...r, archives: num(r.archives), bytes: num(r.bytes), addedArchives: num(r.addedArchives), addedBytes: num(r.addedBytes),
-        lastTakenAt: r.lastTakenAt === null ? null : Number(r.lastTakenAt),
-      }));
+    /**
+     * Every archive row, totalled by store, status and target: the rows of
+     * archive_totals, which triggers on archives keep (migration 0012), so a few
+     * dozen rows rather than every archive ever taken.
+     */
+    async archiveTotals(): Promise<ArchiveTotal[]> {
+      const { archiveTotals: at } = t;
+      const rows = await db.select({ store: at.storeUuid, status: at.status, target: at.targetUuid, archives: at.archives, bytes: at.bytes })
+        .from(at).where(sql`${at.archives} <> 0`);
+      return rows.map((r) => ({ ...r, archives: num(r.archives), bytes: num(r.bytes) }));
+    },
+
+    /** Archives taken at or after `since`, whatever became of them since, per store: store uuid → count and bytes (archives_taken alone). */
+    async takenSince(since: number): Promise<Map<string, { archives: number; bytes: number }>> {
+      const rows = await db.select({ store: archives.storeUuid, archives: count(), bytes: sql<number>`sum(coalesce(${archives.size}, 0))` })
+        .from(archives).where(gte(archives.takenAt, since)).groupBy(archives.storeUuid);
+      return new Map(rows.map((r) => [r.store, { archives: num(r.archives), bytes: num(r.bytes) }]));
+    },
+
+    /** When each target's newest held (not purged) archive was taken: target uuid → epoch seconds. One backward seek of archives_target_taken per target. */
+    async lastTaken(): Promise<Map<string, number>> {
+      const rows = await all<{ target: string; at: unknown }>(sql`SELECT g.target_uuid AS target,
+          (SELECT a.taken_at FROM archives a WHERE a.target_uuid = g.target_uuid AND a.status <> 'purged' ORDER BY a.taken_at DESC LIMIT 1) AS at
+        FROM (SELECT DISTINCT target_uuid FROM archive_totals WHERE status <> 'purged' AND archives > 0) g`);
+      return new Map(rows.flatMap((r) => (r.at === null || r.at === undefined ? [] : [[String(r.target), Number(r.at)] as [string, number]])));
     },
 
     /** Bytes purged from each store at or after `since`: store uuid → bytes. */

@@ -13,6 +13,7 @@ import pg0008 from "../../drizzle/pg/0008_auth_providers.sql" with { type: "text
 import pg0009 from "../../drizzle/pg/0009_archive_objects.sql" with { type: "text" };
 import pg0010 from "../../drizzle/pg/0010_job_health.sql" with { type: "text" };
 import pg0011 from "../../drizzle/pg/0011_copies_limits.sql" with { type: "text" };
+import pg0012 from "../../drizzle/pg/0012_archive_totals.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -25,6 +26,7 @@ import sqlite0008 from "../../drizzle/sqlite/0008_auth_providers.sql" with { typ
 import sqlite0009 from "../../drizzle/sqlite/0009_archive_objects.sql" with { type: "text" };
 import sqlite0010 from "../../drizzle/sqlite/0010_job_health.sql" with { type: "text" };
 import sqlite0011 from "../../drizzle/sqlite/0011_copies_limits.sql" with { type: "text" };
+import sqlite0012 from "../../drizzle/sqlite/0012_archive_totals.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -42,6 +44,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0009_archive_objects", sql: pg0009 },
     { tag: "0010_job_health", sql: pg0010 },
     { tag: "0011_copies_limits", sql: pg0011 },
+    { tag: "0012_archive_totals", sql: pg0012 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -56,6 +59,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0009_archive_objects", sql: sqlite0009 },
     { tag: "0010_job_health", sql: sqlite0010 },
     { tag: "0011_copies_limits", sql: sqlite0011 },
+    { tag: "0012_archive_totals", sql: sqlite0012 },
   ],
 };
 

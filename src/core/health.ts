@@ -171,7 +171,7 @@ export interface Statistics {
 
 /** Totals of archive rows by store and target (held: not purged). */
 export function storeAndTargetFigures(
-  totals: ArchiveTotal[], purged: Map<string, number>, windowS: number,
+  totals: ArchiveTotal[], taken: Map<string, { bytes: number }>, lastTaken: Map<string, number>, purged: Map<string, number>, windowS: number,
   stores: { uuid: string; name: string; plugin: string }[], targets: { uuid: string; name: string; plugin: string }[],
 ): { stores: StoreFigures[]; targets: TargetFigures[] } {
   const days = windowS / 86400;
@@ -179,16 +179,17 @@ export function storeAndTargetFigures(
   const targetOut = new Map<string, TargetFigures>();
   for (const s of stores) storeOut.set(s.uuid, { uuid: s.uuid, name: s.name, plugin: s.plugin, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 });
   for (const x of targets) targetOut.set(x.uuid, { uuid: x.uuid, name: x.name, plugin: x.plugin, archives: 0, bytes: 0, lastTakenAt: null });
-  const added = new Map<string, number>();
-  for (const r of totals) {
+  const storeOf = (uuid: string) => {
     // A store or target deleted since: its archives still count, under its uuid.
-    let s = storeOut.get(r.store);
-    if (!s) storeOut.set(r.store, (s = { uuid: r.store, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 }));
+    let s = storeOut.get(uuid);
+    if (!s) storeOut.set(uuid, (s = { uuid, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0 }));
+    return s;
+  };
+  for (const r of totals) {
+    const s = storeOf(r.store);
     const st = (s.byStatus[r.status] ??= { archives: 0, bytes: 0 });
     st.archives += r.archives;
     st.bytes += r.bytes;
-    // Taken in the window, whatever became of it since: what was stored.
-    added.set(r.store, (added.get(r.store) ?? 0) + r.addedBytes);
     if (r.status === "purged") continue;
     s.archives += r.archives;
     s.bytes += r.bytes;
@@ -196,10 +197,15 @@ export function storeAndTargetFigures(
     if (!x) targetOut.set(r.target, (x = { uuid: r.target, name: null, plugin: null, archives: 0, bytes: 0, lastTakenAt: null }));
     x.archives += r.archives;
     x.bytes += r.bytes;
-    if (r.lastTakenAt !== null && (x.lastTakenAt === null || r.lastTakenAt > x.lastTakenAt)) x.lastTakenAt = r.lastTakenAt;
   }
+  for (const [uuid, at] of lastTaken) {
+    const x = targetOut.get(uuid);
+    if (x) x.lastTakenAt = at;
+  }
+  // Taken in the window, whatever became of it since: what was stored.
+  for (const uuid of taken.keys()) storeOf(uuid);
   for (const s of storeOut.values()) {
-    const a = added.get(s.uuid) ?? 0;
+    const a = taken.get(s.uuid)?.bytes ?? 0;
     s.addedPerDay = Math.round(a / days);
     s.growthPerDay = Math.round((a - (purged.get(s.uuid) ?? 0)) / days);
   }
@@ -209,11 +215,11 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, purged, stores, targets, jobs, last] = await Promise.all([
-    catalog.health.archiveTotals(since), catalog.health.purgedSince(since),
+  const [totals, taken, lastTaken, purged, stores, targets, jobs, last] = await Promise.all([
+    catalog.health.archiveTotals(), catalog.health.takenSince(since), catalog.health.lastTaken(), catalog.health.purgedSince(since),
     catalog.stores.list(), catalog.targets.list(), catalog.jobs.list(), catalog.health.lastRuns(),
   ]);
-  const figures = storeAndTargetFigures(totals, purged, windowS, stores, targets);
+  const figures = storeAndTargetFigures(totals, taken, lastTaken, purged, windowS, stores, targets);
   const failing = jobs.flatMap((job) => {
     const run = last.get(job.uuid);
     return run?.status === "failed" ? [{ job, run }] : [];

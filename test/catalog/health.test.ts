@@ -54,5 +54,39 @@ for (const dialect of dialects) {
       const runs = await c().catalog.health.history(jobs[0]!, { limit: 10, offset: 0 });
       expect(runs.map((r) => r.status)).toEqual(["canceled", "failed", "done", "done"]);
     });
+
+    test("archive_totals follows every insert, change and delete of archives (its triggers)", async () => {
+      const { catalog, raw } = c();
+      const h = await raw();
+      const { archives } = h.t;
+      const target2 = await makeTarget(catalog, { name: "totals-target" });
+      const store2 = await makeStore(catalog, { name: "totals-store" });
+      // What the totals must equal: the archives grouped, as the statistics used to read them.
+      const grouped = async () => (await h.db.select({ store: archives.storeUuid, status: archives.status, target: archives.targetUuid, uuid: archives.uuid, size: archives.size })
+        .from(archives)).reduce((m, r) => {
+        const k = `${r.store} ${r.status} ${r.target}`;
+        const g = m.get(k) ?? { archives: 0, bytes: 0 };
+        m.set(k, { archives: g.archives + 1, bytes: g.bytes + (r.size ?? 0) });
+        return m;
+      }, new Map<string, { archives: number; bytes: number }>());
+      const kept = async () => new Map((await catalog.health.archiveTotals()).map((r) => [`${r.store} ${r.status} ${r.target}`, { archives: r.archives, bytes: r.bytes }]));
+      const a = [
+        archiveRow({ targetUuid: target2, storeUuid: store2, size: 10 }),
+        archiveRow({ targetUuid: target2, storeUuid: store2, size: 20 }),
+        archiveRow({ targetUuid: shared.target, storeUuid: store2, size: null }),
+      ];
+      for (const row of a) await catalog.archives.create(row);
+      expect(await kept()).toEqual(await grouped());
+      // Several rows in one statement, a status change, a size set later, a move to another store.
+      await h.db.update(archives).set({ status: "expired" }).where(eq(archives.targetUuid, target2));
+      await h.db.update(archives).set({ size: 5 }).where(eq(archives.uuid, a[2]!.uuid));
+      await h.db.update(archives).set({ storeUuid: shared.store, status: "purged" }).where(eq(archives.uuid, a[0]!.uuid));
+      await h.db.update(archives).set({ notes: "untouched totals" }).where(eq(archives.uuid, a[1]!.uuid));
+      expect(await kept()).toEqual(await grouped());
+      expect((await kept()).get(`${store2} expired ${target2}`)).toEqual({ archives: 1, bytes: 20 });
+      await h.db.delete(archives).where(eq(archives.storeUuid, store2));
+      expect(await kept()).toEqual(await grouped());
+      expect((await kept()).has(`${store2} expired ${target2}`)).toBe(false);
+    });
   });
 }
