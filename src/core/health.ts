@@ -215,15 +215,19 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, taken, lastTaken, purged, stores, targets, jobs, last] = await Promise.all([
+  const [totals, taken, lastTaken, purged, stores, targets, jobCount, last] = await Promise.all([
     catalog.health.archiveTotals(), catalog.health.takenSince(since), catalog.health.lastTaken(), catalog.health.purgedSince(since),
-    catalog.stores.list(), catalog.targets.list(), catalog.jobs.list(), catalog.health.lastRuns(),
+    catalog.stores.list(), catalog.targets.list(), catalog.jobs.count(), catalog.health.lastRuns(),
   ]);
   const figures = storeAndTargetFigures(totals, taken, lastTaken, purged, windowS, stores, targets);
+  // Only the failing jobs are read in full (by uuid, in slices that keep the IN list short), not every job.
+  const failedRuns = [...last.values()].filter((r) => r.status === "failed");
+  const jobs: JobView[] = [];
+  for (let i = 0; i < failedRuns.length; i += 500) jobs.push(...await catalog.jobs.getMany(failedRuns.slice(i, i + 500).map((r) => r.job)));
   const failing = jobs.flatMap((job) => {
     const run = last.get(job.uuid);
-    return run?.status === "failed" ? [{ job, run }] : [];
-  }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt);
+    return run ? [{ job, run }] : [];
+  }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt || (a.job.name < b.job.name ? -1 : a.job.name > b.job.name ? 1 : 0));
   const held = figures.stores.reduce((a, s) => ({ archives: a.archives + s.archives, bytes: a.bytes + s.bytes }), { archives: 0, bytes: 0 });
-  return { windowS, totals: { ...held, jobs: jobs.length, failingJobs: failing.length }, ...figures, failing };
+  return { windowS, totals: { ...held, jobs: jobCount, failingJobs: failing.length }, ...figures, failing };
 }
