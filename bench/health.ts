@@ -9,7 +9,7 @@
 // next_run and the 30-day window's figures), GET /v1/statistics, GET /metrics and an
 // archive search. Knobs: BENCH_REQUESTS (200), BENCH_WARMUP (20).
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import { openCatalog } from "../src/catalog/open.ts";
@@ -125,7 +125,9 @@ async function benchDialect(dialect: Dialect): Promise<void> {
       ["GET /v1/archives?q=db-07&limit=50", "/v1/archives?q=db-07&limit=50", (b) => `${(JSON.parse(b) as unknown[]).length} archives`, undefined],
     ];
     for (const [what, path, describe, target] of cases) {
+      const load = loadavg()[0]!.toFixed(1);
       const { ms, bytes, body } = await timeGets(d.url, token, path);
+      console.error(`[${dialect}] ${what}: load average ${load} before, ${loadavg()[0]!.toFixed(1)} after`);
       results.push({ dialect, what, n: ms.length, ...stats(ms), target, note: `${describe(body)}; ${(bytes / 1024).toFixed(0)} KiB` });
     }
   } finally {
