@@ -69,7 +69,7 @@ export class ShieldMetrics {
     const { catalog } = this.core;
     const [jobs, last, lastOk, tasks, totals, stores, earliest, agents] = await Promise.all([
       catalog.jobs.list(), catalog.health.lastRuns(), catalog.health.lastRuns(undefined, true), catalog.health.taskCounts(),
-      catalog.health.archiveTotals(0), catalog.stores.list(), catalog.health.earliestDue(), this.opts.agents?.() ?? [],
+      catalog.health.archiveTotals(), catalog.stores.list(), catalog.health.earliestDue(), this.opts.agents?.() ?? [],
     ]);
     // Reset first: a deleted job or store must not linger with its last value.
     for (const m of Object.values(this.g)) m.reset();

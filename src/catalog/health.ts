@@ -1,8 +1,10 @@
 // Job health and statistics: how each job's backups went, and what the stores
 // hold. Every read here is one aggregate query for however many jobs, stores or
 // targets there are (never one per row), over the indexes of migration
-// 0005_job_health: tasks_job_op_stopped for a job's runs, archives_store_status_target
-// for the totals (read from the index alone: size and taken_at are in it).
+// 0010_job_health (tasks_job_op_stopped for a job's runs) and 0012_archive_totals: the
+// totals per store, status and target kept by triggers in archive_totals, and the
+// bytes taken and purged over a window read from archives_taken and
+// archives_status_purged alone (store and size are in them).
 import { and, count, desc, eq, gte, inArray, isNotNull, min, sql, type SQL } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import type { Page, TaskStatus } from "./rows.ts";
@@ -28,10 +30,6 @@ export interface ArchiveTotal {
   target: string;
   archives: number;
   bytes: number;
-  /** Of them, those taken at or after the window's start. */
-  addedArchives: number;
-  addedBytes: number;
-  lastTakenAt: number | null;
 }
 
 // A run is a backup that ended on its own: done or failed. Canceled ones are in the history only.
@@ -57,6 +55,8 @@ export interface WindowStats {
   medianSize: number | null;
   /** Least-squares slope of the successful runs' sizes over their end times: bytes per day. */
   sizeTrendPerDay: number | null;
+  /** When the earliest of these runs ended (epoch seconds): the figures hold until the window's start passes it. */
+  firstStoppedAt: number;
 }
 
 export function healthQueries({ db, t, dialect }: CatalogHandle) {
@@ -85,14 +85,38 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
       const out = new Map<string, Run>();
       if (jobUuids && !jobUuids.length) return out;
       const statuses = sql.raw(succeeded ? "('done')" : "('done', 'failed')");
-      const last = sql`(SELECT l.uuid FROM tasks l WHERE l.job_uuid = ${jobs.uuid} AND l.op = 'backup' AND l.stopped_at IS NOT NULL
-        AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1)`;
-      const rows = await db.select(runColumns).from(jobs)
-        .innerJoin(tasks, eq(tasks.uuid, last))
-        .leftJoin(archives, eq(archives.uuid, tasks.archiveUuid))
-        .where(jobUuids && jobUuids.length <= MAX_IN ? inArray(jobs.uuid, jobUuids) : undefined);
+      const only = jobUuids && jobUuids.length <= MAX_IN ? inArray(jobs.uuid, jobUuids) : undefined;
+      let rows: unknown[];
+      if (dialect === "pg") {
+        // PostgreSQL runs a scalar subquery in a join condition once per tasks row (a
+        // sequential scan of all of them, ~90 ms at 100,000 tasks): a LATERAL join seeks
+        // tasks_job_op_stopped backwards once per job instead.
+        const onlyPg = jobUuids && jobUuids.length <= MAX_IN ? sql`WHERE j.uuid IN (${sql.join(jobUuids.map((u) => sql`${u}`), sql`, `)})` : sql``;
+        rows = await all(sql`SELECT t.uuid AS task, t.job_uuid AS job, t.status AS status, t.requested_at AS "requestedAt",
+            t.started_at AS "startedAt", t.stopped_at AS "stoppedAt", t.error AS error, t.archive_uuid AS archive, a.size AS size
+          FROM jobs j
+          CROSS JOIN LATERAL (SELECT l.uuid FROM tasks l WHERE l.job_uuid = j.uuid AND l.op = 'backup' AND l.stopped_at IS NOT NULL
+            AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1) last
+          JOIN tasks t ON t.uuid = last.uuid
+          LEFT JOIN archives a ON a.uuid = t.archive_uuid ${onlyPg}`);
+      } else {
+        // Joined by rowid, which the index entry carries: one B-tree descent per job less than by uuid.
+        const last = sql`(SELECT l.rowid FROM tasks l WHERE l.job_uuid = ${jobs.uuid} AND l.op = 'backup' AND l.stopped_at IS NOT NULL
+          AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1)`;
+        rows = await db.select(runColumns).from(jobs)
+          .innerJoin(tasks, sql`"tasks"."rowid" = ${last}`)
+          .leftJoin(archives, eq(archives.uuid, tasks.archiveUuid))
+          .where(only);
+      }
       const wanted = keep(jobUuids);
-      for (const r of rows as Run[]) if (wanted(r)) out.set(r.job, { ...r, size: r.size === null ? null : Number(r.size) });
+      for (const r of rows as Run[]) {
+        if (!wanted(r)) continue;
+        // Raw rows on PostgreSQL: its BIGINT times come back as strings there.
+        out.set(r.job, {
+          ...r, requestedAt: Number(r.requestedAt), startedAt: r.startedAt === null ? null : Number(r.startedAt), stoppedAt: Number(r.stoppedAt),
+          size: r.size === null ? null : Number(r.size),
+        });
+      }
       return out;
     },
 
@@ -115,7 +139,7 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
           FROM tasks t LEFT JOIN archives a ON a.uuid = t.archive_uuid
           WHERE t.op = 'backup' AND t.status IN ('done', 'failed') AND t.stopped_at >= ${from} AND t.job_uuid IS NOT NULL ${only}
         ), agg AS (
-          SELECT w.job AS job, count(*) AS runs, sum(CASE WHEN w.status = 'failed' THEN 1 ELSE 0 END) AS failures,
+          SELECT w.job AS job, count(*) AS runs, min(w.stopped) AS first_stopped, sum(CASE WHEN w.status = 'failed' THEN 1 ELSE 0 END) AS failures,
             sum(CASE WHEN ${sized} THEN 1 ELSE 0 END) AS n,
             sum(CASE WHEN ${sized} THEN ${x} ELSE 0 END) AS sx,
             sum(CASE WHEN ${sized} THEN CAST(w.size AS DOUBLE PRECISION) ELSE 0 END) AS sy,
@@ -134,7 +158,7 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
         ), ms AS (
           SELECT s.job AS job, avg(s.v) AS m FROM s WHERE s.rn IN ((s.c + 1) / 2, (s.c + 2) / 2) GROUP BY s.job
         )
-        SELECT agg.job AS job, agg.runs AS runs, agg.failures AS failures, agg.n AS n, agg.sx AS sx, agg.sy AS sy, agg.sxy AS sxy, agg.sxx AS sxx,
+        SELECT agg.job AS job, agg.runs AS runs, agg.first_stopped AS first_stopped, agg.failures AS failures, agg.n AS n, agg.sx AS sx, agg.sy AS sy, agg.sxy AS sxy, agg.sxx AS sxx,
           md.m AS median_duration, ms.m AS median_size
         FROM agg LEFT JOIN md ON md.job = agg.job LEFT JOIN ms ON ms.job = agg.job`;
       const wanted = jobUuids && jobUuids.length > MAX_IN ? new Set(jobUuids) : undefined;
@@ -144,7 +168,7 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
         const n = num(r.n), sx = num(r.sx), sy = num(r.sy), sxy = num(r.sxy), sxx = num(r.sxx);
         const den = n * sxx - sx * sx;
         out.set(job, {
-          runs: num(r.runs), failures: num(r.failures),
+          runs: num(r.runs), failures: num(r.failures), firstStoppedAt: num(r.first_stopped),
           medianDurationS: r.median_duration === null ? null : Number(r.median_duration),
           medianSize: r.median_size === null ? null : Number(r.median_size),
           // Bytes per day; none under two sized runs, or when they all ended at once.
@@ -162,20 +186,34 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
       return (rows as Run[]).map((r) => ({ ...r, size: r.size === null ? null : Number(r.size) }));
     },
 
-    /** Every archive row, totalled by store, status and target (one scan of one index). */
-    async archiveTotals(since: number): Promise<ArchiveTotal[]> {
-      const recent = sql`${archives.takenAt} >= ${since}`;
-      const rows = await db.select({
-        store: archives.storeUuid, status: archives.status, target: archives.targetUuid,
-        archives: count(), bytes: sql<number>`sum(coalesce(${archives.size}, 0))`,
-        addedArchives: sql<number>`sum(CASE WHEN ${recent} THEN 1 ELSE 0 END)`,
-        addedBytes: sql<number>`sum(CASE WHEN ${recent} THEN coalesce(${archives.size}, 0) ELSE 0 END)`,
-        lastTakenAt: sql<number | null>`max(${archives.takenAt})`,
-      }).from(archives).groupBy(archives.storeUuid, archives.status, archives.targetUuid);
-      return rows.map((r) => ({
-        ...r, archives: num(r.archives), bytes: num(r.bytes), addedArchives: num(r.addedArchives), addedBytes: num(r.addedBytes),
-        lastTakenAt: r.lastTakenAt === null ? null : Number(r.lastTakenAt),
-      }));
+    /**
+     * Every archive row, totalled by store, status and target: the rows of
+     * archive_totals, which triggers on archives keep (migration 0012), so a few
+     * dozen rows rather than every archive ever taken.
+     */
+    async archiveTotals(): Promise<ArchiveTotal[]> {
+      const { archiveTotals: at } = t;
+      const rows = await db.select({ store: at.storeUuid, status: at.status, target: at.targetUuid, archives: at.archives, bytes: at.bytes })
+        .from(at).where(sql`${at.archives} <> 0`);
+      return rows.map((r) => ({ ...r, archives: num(r.archives), bytes: num(r.bytes) }));
+    },
+
+    /** Archives taken at or after `since`, whatever became of them since, per store: store uuid → count and bytes (archives_taken alone). */
+    async takenSince(since: number): Promise<Map<string, { archives: number; bytes: number }>> {
+      // SQLite, without statistics (Shield never runs ANALYZE), would rather walk
+      // archives_store_taken for the GROUP BY's order and read every archive row: told which index.
+      const from = dialect === "pg" ? sql`archives` : sql`archives INDEXED BY archives_taken`;
+      const rows = await all<{ store: string; archives: unknown; bytes: unknown }>(sql`SELECT store_uuid AS store, count(*) AS archives,
+          sum(coalesce(size, 0)) AS bytes FROM ${from} WHERE taken_at >= ${since} GROUP BY store_uuid`);
+      return new Map(rows.map((r) => [String(r.store), { archives: num(r.archives), bytes: num(r.bytes) }]));
+    },
+
+    /** When each target's newest held (not purged) archive was taken: target uuid → epoch seconds. One backward seek of archives_target_taken per target. */
+    async lastTaken(): Promise<Map<string, number>> {
+      const rows = await all<{ target: string; at: unknown }>(sql`SELECT g.target_uuid AS target,
+          (SELECT a.taken_at FROM archives a WHERE a.target_uuid = g.target_uuid AND a.status <> 'purged' ORDER BY a.taken_at DESC LIMIT 1) AS at
+        FROM (SELECT DISTINCT target_uuid FROM archive_totals WHERE status <> 'purged' AND archives > 0) g`);
+      return new Map(rows.flatMap((r) => (r.at === null || r.at === undefined ? [] : [[String(r.target), Number(r.at)] as [string, number]])));
     },
 
     /** Bytes purged from each store at or after `since`: store uuid → bytes. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
 import type { CatalogHandle } from "./open.ts";
 import { NO_LIMIT, type JobRow, type OptionalPage } from "./rows.ts";
 
@@ -69,6 +69,10 @@ export function jobQueries({ db, t }: CatalogHandle) {
     },
     async get(uuid: string): Promise<JobView | undefined> {
       return (await joined().where(eq(jobs.uuid, uuid)))[0];
+    },
+    /** How many jobs there are. */
+    async count(): Promise<number> {
+      return Number((await db.select({ n: count() }).from(jobs))[0]?.n ?? 0);
     },
     /** Several jobs at once (the scheduler's burst of jobs due together). */
     getMany(uuids: string[]): Promise<JobView[]> {

@@ -72,6 +72,49 @@ export function scheduleInterval(timespec: string, nowMs: number): number | null
 
 type HealthOf = Pick<JobView, "uuid" | "paused" | "timespec">;
 
+// The window figures of each job, remembered per catalog, job and window length. A
+// job's runs in the window change only when a run of it ends (its last run, read
+// fresh at every request, is then another) or when the window's start passes the
+// earliest of them; until either, the figures are the same and are not read again.
+// That keeps a list of 1,000 jobs from re-aggregating its ~8,000 runs (and reading
+// their archives' sizes) at every refresh of a dashboard. MAX_AGE_MS bounds what the
+// key cannot see: runs removed by the task pruner, or an archive's size rewritten.
+interface KnownWindow { stamp: string; since: number; until: number; at: number; stats: WindowStats | undefined }
+const MAX_AGE_MS = 5 * 60_000;
+const MAX_KNOWN = 100_000;
+const knownWindows = new WeakMap<Catalog, Map<string, KnownWindow>>();
+
+function runStamp(run: Run | undefined): string {
+  return run ? `${run.task} ${run.status} ${run.stoppedAt} ${run.size}` : "-";
+}
+
+/** Each job's window figures: from the remembered ones where still exact, else one aggregate query for the rest. */
+async function windowsOf(
+  catalog: Catalog, uuids: string[], last: Map<string, Run>, windowS: number, nowMs: number, whole: boolean,
+): Promise<Map<string, WindowStats>> {
+  let known = knownWindows.get(catalog);
+  if (!known) knownWindows.set(catalog, (known = new Map()));
+  const since = Math.floor(nowMs / 1000) - windowS;
+  const out = new Map<string, WindowStats>();
+  const stale: string[] = [];
+  for (const uuid of uuids) {
+    const k = known.get(`${uuid} ${windowS}`);
+    if (k && k.stamp === runStamp(last.get(uuid)) && k.since <= since && since <= k.until && nowMs - k.at < MAX_AGE_MS && k.at <= nowMs) {
+      if (k.stats) out.set(uuid, k.stats);
+    } else stale.push(uuid);
+  }
+  if (!stale.length) return out;
+  // Every job of a whole list stale (the first request): one read of all, without an IN list.
+  const fresh = await catalog.health.windowStats(since, whole && stale.length === uuids.length ? undefined : stale);
+  if (known.size + stale.length > MAX_KNOWN) known.clear();
+  for (const uuid of stale) {
+    const stats = fresh.get(uuid);
+    if (stats) out.set(uuid, stats);
+    known.set(`${uuid} ${windowS}`, { stamp: runStamp(last.get(uuid)), since, until: stats ? stats.firstStoppedAt : Infinity, at: nowMs, stats });
+  }
+  return out;
+}
+
 function combine(jobs: HealthOf[], last: Map<string, Run>, stats: Map<string, WindowStats>, windowS: number, nowMs: number): Map<string, JobHealth> {
   return new Map(jobs.map((j) => [j.uuid, {
     lastRun: last.get(j.uuid) ?? null,
@@ -83,15 +126,13 @@ function combine(jobs: HealthOf[], last: Map<string, Run>, stats: Map<string, Wi
 /** The health of every job given: two queries, whatever their number (the catalog aggregates). */
 export async function jobsHealth(catalog: Catalog, jobs: HealthOf[], windowS: number, nowMs = Date.now()): Promise<Map<string, JobHealth>> {
   const uuids = jobs.map((j) => j.uuid);
-  const since = Math.floor(nowMs / 1000) - windowS;
-  const [last, stats] = await Promise.all([catalog.health.lastRuns(uuids), catalog.health.windowStats(since, uuids)]);
-  return combine(jobs, last, stats, windowS, nowMs);
+  const last = await catalog.health.lastRuns(uuids);
+  return combine(jobs, last, await windowsOf(catalog, uuids, last, windowS, nowMs, false), windowS, nowMs);
 }
 
 /**
  * A list of jobs with their health. The whole list (no filter, no page), as
- * dashboards ask for it, reads the jobs and their runs at once: three queries
- * side by side rather than one after the other.
+ * dashboards ask for it, reads the jobs and their last runs at once, side by side.
  */
 export async function listJobsHealth(
   catalog: Catalog, filter: JobFilter, page: OptionalPage, windowS: number, nowMs = Date.now(),
@@ -101,8 +142,8 @@ export async function listJobsHealth(
     const jobs = await catalog.jobs.list(filter, page);
     return { jobs, health: await jobsHealth(catalog, jobs, windowS, nowMs) };
   }
-  const since = Math.floor(nowMs / 1000) - windowS;
-  const [jobs, last, stats] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns(), catalog.health.windowStats(since)]);
+  const [jobs, last] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns()]);
+  const stats = await windowsOf(catalog, jobs.map((j) => j.uuid), last, windowS, nowMs, true);
   return { jobs, health: combine(jobs, last, stats, windowS, nowMs) };
 }
 
@@ -164,7 +205,7 @@ export function usedPerDay(heldNow: number, changes: StoreDay[], days: number[])
 
 /** Totals of archive rows by store and target (held: not purged). */
 export function storeAndTargetFigures(
-  totals: ArchiveTotal[], purged: Map<string, number>, windowS: number,
+  totals: ArchiveTotal[], taken: Map<string, { bytes: number }>, lastTaken: Map<string, number>, purged: Map<string, number>, windowS: number,
   stores: { uuid: string; name: string; plugin: string }[], targets: { uuid: string; name: string; plugin: string }[],
 ): { stores: StoreFigures[]; targets: TargetFigures[] } {
   const days = windowS / 86400;
@@ -172,16 +213,17 @@ export function storeAndTargetFigures(
   const targetOut = new Map<string, TargetFigures>();
   for (const s of stores) storeOut.set(s.uuid, { uuid: s.uuid, name: s.name, plugin: s.plugin, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0, usedPerDay: [] });
   for (const x of targets) targetOut.set(x.uuid, { uuid: x.uuid, name: x.name, plugin: x.plugin, archives: 0, bytes: 0, lastTakenAt: null });
-  const added = new Map<string, number>();
-  for (const r of totals) {
+  const storeOf = (uuid: string) => {
     // A store or target deleted since: its archives still count, under its uuid.
-    let s = storeOut.get(r.store);
-    if (!s) storeOut.set(r.store, (s = { uuid: r.store, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0, usedPerDay: [] }));
+    let s = storeOut.get(uuid);
+    if (!s) storeOut.set(uuid, (s = { uuid, name: null, plugin: null, archives: 0, bytes: 0, byStatus: {}, addedPerDay: 0, growthPerDay: 0, usedPerDay: [] }));
+    return s;
+  };
+  for (const r of totals) {
+    const s = storeOf(r.store);
     const st = (s.byStatus[r.status] ??= { archives: 0, bytes: 0 });
     st.archives += r.archives;
     st.bytes += r.bytes;
-    // Taken in the window, whatever became of it since: what was stored.
-    added.set(r.store, (added.get(r.store) ?? 0) + r.addedBytes);
     if (r.status === "purged") continue;
     s.archives += r.archives;
     s.bytes += r.bytes;
@@ -189,10 +231,15 @@ export function storeAndTargetFigures(
     if (!x) targetOut.set(r.target, (x = { uuid: r.target, name: null, plugin: null, archives: 0, bytes: 0, lastTakenAt: null }));
     x.archives += r.archives;
     x.bytes += r.bytes;
-    if (r.lastTakenAt !== null && (x.lastTakenAt === null || r.lastTakenAt > x.lastTakenAt)) x.lastTakenAt = r.lastTakenAt;
   }
+  for (const [uuid, at] of lastTaken) {
+    const x = targetOut.get(uuid);
+    if (x) x.lastTakenAt = at;
+  }
+  // Taken in the window, whatever became of it since: what was stored.
+  for (const uuid of taken.keys()) storeOf(uuid);
   for (const s of storeOut.values()) {
-    const a = added.get(s.uuid) ?? 0;
+    const a = taken.get(s.uuid)?.bytes ?? 0;
     s.addedPerDay = Math.round(a / days);
     s.growthPerDay = Math.round((a - (purged.get(s.uuid) ?? 0)) / days);
   }
@@ -202,12 +249,12 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, purged, stores, targets, jobs, last, storeDays, runDays] = await Promise.all([
-    catalog.health.archiveTotals(since), catalog.health.purgedSince(since),
-    catalog.stores.list(), catalog.targets.list(), catalog.jobs.list(), catalog.health.lastRuns(),
+  const [totals, taken, lastTaken, purged, stores, targets, jobCount, last, storeDays, runDays] = await Promise.all([
+    catalog.health.archiveTotals(), catalog.health.takenSince(since), catalog.health.lastTaken(), catalog.health.purgedSince(since),
+    catalog.stores.list(), catalog.targets.list(), catalog.jobs.count(), catalog.health.lastRuns(),
     catalog.health.storeDays(since), catalog.health.runDays(since),
   ]);
-  const figures = storeAndTargetFigures(totals, purged, windowS, stores, targets);
+  const figures = storeAndTargetFigures(totals, taken, lastTaken, purged, windowS, stores, targets);
   const days = windowDays(windowS, nowMs);
   for (const s of figures.stores) s.usedPerDay = usedPerDay(s.bytes, storeDays.filter((d) => d.store === s.uuid), days);
   const ran = new Map(runDays.map((d) => [d.day, d]));
@@ -215,10 +262,14 @@ export async function statistics(catalog: Catalog, windowS: number, nowMs = Date
   const runCount = runDays.reduce((n, d) => n + d.runs, 0);
   const failures = runDays.reduce((n, d) => n + d.failures, 0);
   const runs = { runs: runCount, failures, successRate: runCount ? (runCount - failures) / runCount : null, perDay };
+  // Only the failing jobs are read in full (by uuid, in slices that keep the IN list short), not every job.
+  const failedRuns = [...last.values()].filter((r) => r.status === "failed");
+  const jobs: JobView[] = [];
+  for (let i = 0; i < failedRuns.length; i += 500) jobs.push(...await catalog.jobs.getMany(failedRuns.slice(i, i + 500).map((r) => r.job)));
   const failing = jobs.flatMap((job) => {
     const run = last.get(job.uuid);
-    return run?.status === "failed" ? [{ job, run }] : [];
-  }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt);
+    return run ? [{ job, run }] : [];
+  }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt || (a.job.name < b.job.name ? -1 : a.job.name > b.job.name ? 1 : 0));
   const held = figures.stores.reduce((a, s) => ({ archives: a.archives + s.archives, bytes: a.bytes + s.bytes }), { archives: 0, bytes: 0 });
-  return { windowS, totals: { ...held, jobs: jobs.length, failingJobs: failing.length }, ...figures, failing, runs };
+  return { windowS, totals: { ...held, jobs: jobCount, failingJobs: failing.length }, ...figures, failing, runs };
 }

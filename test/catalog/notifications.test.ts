@@ -52,6 +52,13 @@ for (const dialect of dialects) {
       expect((await c().drills.history(job, { limit: 10, offset: 0 })).map((r) => r.verify)).toEqual(["run 3", "run 2", "run 1"]);
       expect((await c().drills.forJobs([job])).last.get(job)!.verify).toBe("run 3");
       await c().drills.set({ jobUuid: job, scratchTargetUuid: uuid(), scheduleUuid: uuid(), nextDueAt: null, createdAt: T0 });
+      // A long list (read whole, picked in memory) answers as a short one, for its jobs only.
+      const other = uuid();
+      await c().drills.record({ taskUuid: uuid(), jobUuid: other, archiveUuid: null, ok: true, rtoMs: 1, figures: null, verify: "other", error: null, finishedMs: T0 * 1000 });
+      const long = await c().drills.forJobs([job, ...Array.from({ length: 600 }, () => uuid())]);
+      expect([...long.last.keys()]).toEqual([job]);
+      expect(long.last.get(job)!.verify).toBe("run 3");
+      expect([...long.drills.keys()]).toEqual([job]);
       expect(await c().drills.advance(job, null, T0 + 100)).toBe(true);
       expect(await c().drills.advance(job, T0, T0 + 200)).toBe(false);
       expect(await c().drills.advance(job, T0 + 100, T0 + 200)).toBe(true);

@@ -122,14 +122,27 @@ export const archives = pgTable("archives", {
 }, (t) => [
   index("archives_target_taken").on(t.targetUuid, t.takenAt),
   index("archives_store_taken").on(t.storeUuid, t.takenAt),
-  index("archives_taken").on(t.takenAt),
+  // size and store in it: the bytes taken per store over a statistics window, from the index alone.
+  index("archives_taken").on(t.takenAt, t.storeUuid, t.size),
   index("archives_status_expires").on(t.status, t.expiresAt),
-  // Job health and statistics (src/catalog/health.ts): a job's archives, and the
-  // per store/status/target totals read from the index alone (size and taken_at in it).
+  // Job health and statistics (src/catalog/health.ts): a job's archives. (The per
+  // store/status/target totals are kept in archive_totals now.)
   index("archives_job_taken").on(t.jobUuid, t.takenAt),
-  index("archives_store_status_target").on(t.storeUuid, t.status, t.targetUuid, t.takenAt, t.size),
-  index("archives_status_purged").on(t.status, t.purgedAt),
+  // store and size in it: the bytes purged per store over a statistics window, from the index alone.
+  index("archives_status_purged").on(t.status, t.purgedAt, t.storeUuid, t.size),
 ]);
+
+// The archive rows totalled by store, status and target: what statistics and
+// metrics show, kept by triggers on archives (the migration that creates it has
+// them) so that a dashboard's refresh reads a few dozen rows instead of every
+// archive ever taken, purged ones included. Rows whose count fell to 0 stay.
+export const archiveTotals = pgTable("archive_totals", {
+  storeUuid: uuid("store_uuid").notNull(),
+  status: text("status").notNull(),
+  targetUuid: uuid("target_uuid").notNull(),
+  archives: integer("archives").notNull().default(0),
+  bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.storeUuid, t.status, t.targetUuid] })]);
 
 // The objects of an archive written by an external producer (gpbackup's storage
 // plugin): one archive holds many blobs, each under its own store key, named as
