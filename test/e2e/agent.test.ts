@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { connect, createServer } from "node:net";
 import postgres from "postgres";
 import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { daemonApi } from "../helpers/api-client.ts";
@@ -139,6 +140,8 @@ describe("the core drives a shield agent", () => {
     expect(task.status).toBe("done");
     expect(task.log).toContain(`runs on agent ${agent.address}`);
     expect(task.log).toContain(`on agent ${agent.address}`);
+    // The sealed archive came over the agent's data port, not the SSH channel.
+    expect(task.log).toContain("the archive comes over the agent's data port");
     const archives = (await call(d, "GET", `/v1/archives?target=${target}`)).json;
     expect(archives).toHaveLength(1);
     expect(archives[0]).toMatchObject({ compression: "zstd", cipher: "aes-256-gcm-chunked-v1", raw_size: size });
@@ -186,6 +189,35 @@ describe("the core drives a shield agent", () => {
       const r = await waitTask(d, (await call(d, "POST", `/v1/archive/${a.uuid}/restore`, {})).json.task_uuid);
       expect(r.status).toBe("done");
       expect(statSync(out).size).toBe(size);
+    }
+  });
+
+  test("an agent whose data port the core cannot reach: the archive goes over SSH, and the task log says so", async () => {
+    // Only the SSH port forwarded (a firewall letting 5444 through, not the data port): the
+    // agent listens on 127.0.0.2, the core reaches it through a forwarder on 127.0.0.1.
+    const lone = await startAgentProcess(agentArgs(), { host: "127.0.0.2" });
+    const forward = createServer((c) => {
+      const up = connect({ host: "127.0.0.2", port: lone.port });
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+    });
+    await new Promise<void>((r) => forward.listen(0, "127.0.0.1", () => r()));
+    const address = `127.0.0.1:${(forward.address() as { port: number }).port}`;
+    try {
+      const size = 2 * 1024 * 1024 + 5;
+      const { job: j, target } = await job("bytes-no-data-port", address, { size: String(size), out: join(outDir, "no-data-port") });
+      const task = await waitTask(d, await runJob(j));
+      expect(task.status).toBe("done");
+      expect(task.log).toMatch(/the agent's data port \d+ cannot be reached \(.*\): the archive goes over the SSH channel/);
+      const [a] = (await call(d, "GET", `/v1/archives?target=${target}`)).json;
+      expect(a).toMatchObject({ raw_size: size, cipher: "aes-256-gcm-chunked-v1" });
+      const r = await waitTask(d, (await call(d, "POST", `/v1/archive/${a.uuid}/restore`, {})).json.task_uuid);
+      expect(r.status).toBe("done");
+      expect(statSync(join(outDir, "no-data-port")).size).toBe(size);
+    } finally {
+      await new Promise((r) => forward.close(r));
+      await lone.stop();
     }
   });
 
@@ -350,5 +382,5 @@ describe("the core drives a shield agent", () => {
     const [got] = await check`SELECT count(*)::int AS n, md5(string_agg(v, ',' ORDER BY id)) AS h FROM t`;
     await check.end();
     expect(got).toEqual(want);
-  });
+  }, 60_000); // a PostgreSQL server to start and two tasks on a shared machine: past the 5 s default
 });
