@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const daemon = spawnLogged("daemon", [SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(scratch, "core"), "--plugin-dir", FIXTURES], { SHIELD_ADMIN_PASSWORD: PASSWORD });
   await until("the daemon", async () => (await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok);
   const agentPort = await freePort();
-  const agent = spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-dir", join(scratch, "agent"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
+  const agent = spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-port", "0", "--data-dir", join(scratch, "agent"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
   await until("the agent", async () => readFileSync(join(scratch, "agent.log"), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
   const agentAddress = `127.0.0.1:${agentPort}`;
 
@@ -122,14 +122,16 @@ async function main(): Promise<void> {
     await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
     rmSync(storeDir, { recursive: true, force: true });
     mkdirSync(storeDir);
-    return { ms, size: a.size as number, raw: a.raw_size as number | null, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(agent.pid) - c0.a, cpuAgentSelf: cpuSeconds(agent.pid, true) - c0.self };
+    return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, raw: a.raw_size as number | null, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(agent.pid) - c0.a, cpuAgentSelf: cpuSeconds(agent.pid, true) - c0.self };
   };
 
   const pairs = async (title: string, local: string, remote: string, bytes: () => number) => {
     out(`## ${title}`);
     out();
-    out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent (itself)) |");
-    out("|---|---|---|---|---|---|---|");
+    out(`Load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out();
+    out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent (itself)) | archive bytes went | load (1 min) |");
+    out("|---|---|---|---|---|---|---|---|---|");
     await run(local); await run(remote); // warm: page cache, first-contact pinning
     let archive = 0;
     const L: number[] = [];
@@ -142,10 +144,10 @@ async function main(): Promise<void> {
       const [l, a] = agentFirst ? [second, first] : [first, second];
       L.push(l.ms); A.push(a.ms); R.push(l.ms / a.ms);
       archive = a.size;
-      out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} (${a.cpuAgentSelf.toFixed(1)}) s |`);
+      out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} (${a.cpuAgentSelf.toFixed(1)}) s | ${a.path} | ${loadavg()[0]!.toFixed(2)} |`);
     }
     const b = bytes();
-    out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | |`);
+    out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | | | |`);
     out();
     out(`Archive (what crossed the agent channel): ${mib(archive)}. Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
     out();
