@@ -72,6 +72,8 @@ Install as a systemd service:
   UNIT
   systemctl daemon-reload && systemctl enable --now shield-agent
 Then name it on a target: shield create target ... --agent HOST:${DEFAULT_AGENT_PORT}
+Firewall: the core connects to TCP ${DEFAULT_AGENT_PORT} (SSH) and ${DEFAULT_AGENT_PORT + 1} (the data port); open both from the
+core's address. With the data port closed, backups still run, over SSH and slower.
 
 Behind NAT (nothing can reach it, it can reach the core):
   install -m 0600 -o shield-agent token.txt /etc/shield-agent.token   # an operator's API token

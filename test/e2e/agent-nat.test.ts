@@ -113,7 +113,7 @@ describe("an agent behind NAT dials the core", () => {
     ids.schedule = (await call("POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).json.uuid;
     ids.retention = (await call("POST", "/v1/retention", { name: "week", expires: 604800 })).json.uuid;
     ids.store = (await call("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).json.uuid;
-  }, 30_000); // two daemon starts: past the 5 s default on a loaded machine
+  });
   afterAll(async () => {
     await agent?.stop();
     await d?.stop();

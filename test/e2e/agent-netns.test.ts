@@ -38,7 +38,7 @@ describe.skipIf(!netnsAvailable)("an agent in its own network namespace", () => 
     ids.store = (await call("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).json.uuid;
     ids.schedule = (await call("POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).json.uuid;
     ids.retention = (await call("POST", "/v1/retention", { name: "week", expires: 604800 })).json.uuid;
-  }, 30_000); // a daemon and an agent to start: past the 5 s default on a loaded machine
+  });
   afterAll(async () => {
     await agent?.stop();
     await d?.stop();
