@@ -14,8 +14,10 @@
 //   peer's address must be the SSH connection's peer. Anyone else's connection is
 //   dropped, and cannot take the token before the core itself sends it;
 // - integrity of the stream as a whole: the agent reports the byte count and SHA-256
-//   of what it sent over the SSH channel (authenticated), and the relay fails the
-//   backup unless what it received matches, so that a connection cut, truncated or
+//   of what it sent over the SSH channel (authenticated); the relay fails unless the
+//   connection ended cleanly with that many bytes, and the daemon fails the backup
+//   before the store's commit unless the SHA-256 the store's guard computed of what
+//   it received is the agent's (pipeline/run.ts). So a connection cut, truncated or
 //   tampered with never becomes an archive (the AEAD chunks would catch forged
 //   content only at the restore's verify pass; this catches it at the backup);
 // - backpressure: TCP's own window, the relay pausing its reads while the store is

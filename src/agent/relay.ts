@@ -104,12 +104,14 @@ export async function runRelay(argv: string[]): Promise<number> {
   let code = await exit;
   if (pendingErr) errLine(pendingErr);
   if (data) {
-    // The stream must have ended cleanly and be exactly what the agent says it sent.
+    // The stream must have ended cleanly and be as long as the agent says it sent; its
+    // SHA-256 the daemon compares with what the store's guard hashed (pipeline/run.ts),
+    // so that the bytes are hashed once on this side, where they are stored.
     const got = await data.finished(code === 0 ? DATA_WAIT_MS : 0);
     if (code === 0) {
       const why = !got.clean ? `the data connection ${got.error ?? "did not end cleanly"}`
         : !report?.sha256 ? "the agent reported no checksum for the data connection"
-          : report.bytes !== got.bytes || report.sha256 !== got.sha256 ? `the data connection delivered ${got.bytes} bytes (sha256 ${got.sha256}), the agent sent ${report.bytes} (sha256 ${report.sha256})`
+          : report.bytes !== got.bytes ? `the data connection delivered ${got.bytes} bytes, the agent sent ${report.bytes}`
             : undefined;
       if (why) { process.stderr.write(`${why}: no archive\n`); code = 3; }
     }
@@ -128,15 +130,13 @@ export async function runRelay(argv: string[]): Promise<number> {
 /**
  * The relay's end of a backup's data connection: dials the agent's data port, presents
  * the token, and writes what arrives to the store's pipe (large reads: no per-packet
- * framing or decryption here), counting and hashing it for the check against the
- * agent's report.
+ * framing or decryption here), counting it for the check against the agent's report.
  */
 class DataReceiver {
   readonly sock: Socket;
   readonly connected: Promise<boolean>;
   error: string | undefined;
   private bytes = 0;
-  private readonly hash = new Bun.CryptoHasher("sha256");
   private ended = false;
   private readonly closed: Promise<void>;
 
@@ -148,7 +148,7 @@ class DataReceiver {
       sock.once("connect", () => { clearTimeout(timer); sock.write(helloLine(token)); resolve(true); });
       sock.on("error", (err) => { clearTimeout(timer); this.error ??= err.message; resolve(false); });
     });
-    sock.on("data", (b: Buffer) => { this.bytes += b.length; this.hash.update(b); out.push(b); });
+    sock.on("data", (b: Buffer) => { this.bytes += b.length; out.push(b); });
     sock.on("end", () => { this.ended = true; });
     this.closed = new Promise<void>((r) => sock.on("close", () => r()));
     // Cut before its end while the agent still runs: the agent is told by the channel's close.
@@ -156,13 +156,13 @@ class DataReceiver {
   }
 
   /** Waits up to `ms` for the end (the agent ends the connection before it reports). */
-  async finished(ms: number): Promise<{ clean: boolean; bytes: number; sha256: string; error?: string }> {
+  async finished(ms: number): Promise<{ clean: boolean; bytes: number; error?: string }> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
     clearTimeout(timer);
     const clean = this.ended;
     if (!clean) this.sock.destroy();
-    return { clean, bytes: this.bytes, sha256: this.hash.digest("hex"), error: clean ? undefined : this.error ?? "was cut before its end" };
+    return { clean, bytes: this.bytes, error: clean ? undefined : this.error ?? "was cut before its end" };
   }
 }
 

@@ -258,7 +258,7 @@ describe("the core drives a shield agent", () => {
         const task = await waitTask(d, await runJob(j));
         expect(task.status).toBe("failed");
         expect(task.log).toContain("the archive comes over the agent's data port");
-        expect(task.log).toMatch(m === "flip" ? /the data connection delivered \d+ bytes \(sha256 [0-9a-f]+\), the agent sent \d+ .*: no archive/ : /the data connection (delivered|did not end cleanly|was cut)|the core's data connection closed before the archive's end/);
+        expect(task.log).toMatch(m === "flip" ? /the archive that reached the store \(\d+ bytes, sha256 [0-9a-f]{64}\) is not what the agent sent .*altered or cut on the data connection; no archive kept/ : /the data connection (delivered|did not end cleanly|was cut)|the core's data connection closed before the archive's end/);
         expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toHaveLength(0);
         expect(files(storeDir).length).toBe(before);
       }
