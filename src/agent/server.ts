@@ -261,7 +261,15 @@ class Request {
   private async write(b: Uint8Array): Promise<void> {
     if (this.sock) {
       if (this.done || this.sock.destroyed) throw new Error("the data connection closed");
-      if (!this.sock.write(b)) await new Promise<void>((r) => { this.sock!.once("drain", r); this.sock!.once("close", r); });
+      const sock = this.sock;
+      if (!sock.write(b)) {
+        // Both listeners go once either fires (one per write would pile up over a backup).
+        await new Promise<void>((r) => {
+          const done = () => { sock.off("drain", done); sock.off("close", done); r(); };
+          sock.on("drain", done);
+          sock.on("close", done);
+        });
+      }
       return;
     }
     await this.errQueue;
