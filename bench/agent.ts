@@ -87,9 +87,14 @@ async function main(): Promise<void> {
   const daemon = spawnLogged("daemon", [SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(scratch, "core"), "--plugin-dir", FIXTURES], { SHIELD_ADMIN_PASSWORD: PASSWORD });
   await until("the daemon", async () => (await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok);
   const agentPort = await freePort();
-  const agent = spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-dir", join(scratch, "agent"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
+  const agent = spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-port", "0", "--data-dir", join(scratch, "agent"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
   await until("the agent", async () => readFileSync(join(scratch, "agent.log"), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
   const agentAddress = `127.0.0.1:${agentPort}`;
+  // The same agent without a data port: every archive byte over the SSH channel, as before it.
+  const sshPort = await freePort();
+  const agentSsh = spawnLogged("agent-ssh", [SHIELD, "agent", "--listen", `127.0.0.1:${sshPort}`, "--data-port", "off", "--data-dir", join(scratch, "agent-ssh"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
+  await until("the SSH-only agent", async () => readFileSync(join(scratch, "agent-ssh.log"), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
+  const sshAddress = `127.0.0.1:${sshPort}`;
 
   const call = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(url + path, { method, headers: { ...AUTH, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -106,8 +111,8 @@ async function main(): Promise<void> {
     const t = (await call("POST", "/v1/targets", { name, plugin, endpoint, agent: agentAddr })).uuid;
     return (await call("POST", "/v1/jobs", { name, target: t, store, schedule, retention, paused: true, compression })).uuid as string;
   };
-  const run = async (j: string) => {
-    const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(agent.pid), self: cpuSeconds(agent.pid, true) };
+  const run = async (j: string, ag: Bun.Subprocess = agent) => {
+    const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(ag.pid), self: cpuSeconds(ag.pid, true) };
     const t0 = performance.now();
     const { task_uuid } = await call("POST", `/v1/job/${j}/run`, {});
     let task: any;
@@ -122,14 +127,17 @@ async function main(): Promise<void> {
     await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
     rmSync(storeDir, { recursive: true, force: true });
     mkdirSync(storeDir);
-    return { ms, size: a.size as number, raw: a.raw_size as number | null, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(agent.pid) - c0.a, cpuAgentSelf: cpuSeconds(agent.pid, true) - c0.self };
+    return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, raw: a.raw_size as number | null, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self };
   };
 
-  const pairs = async (title: string, local: string, remote: string, bytes: () => number) => {
+  const pairs = async (title: string, local: string, remote: string, bytes: () => number, ssh?: string) => {
     out(`## ${title}`);
     out();
-    out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent (itself)) |");
-    out("|---|---|---|---|---|---|---|");
+    if (ssh) { await triples(local, remote, ssh, bytes); return; }
+    out(`Load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out();
+    out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent (itself)) | archive bytes went | load (1 min) |");
+    out("|---|---|---|---|---|---|---|---|---|");
     await run(local); await run(remote); // warm: page cache, first-contact pinning
     let archive = 0;
     const L: number[] = [];
@@ -142,12 +150,44 @@ async function main(): Promise<void> {
       const [l, a] = agentFirst ? [second, first] : [first, second];
       L.push(l.ms); A.push(a.ms); R.push(l.ms / a.ms);
       archive = a.size;
-      out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} (${a.cpuAgentSelf.toFixed(1)}) s |`);
+      out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} (${a.cpuAgentSelf.toFixed(1)}) s | ${a.path} | ${loadavg()[0]!.toFixed(2)} |`);
     }
     const b = bytes();
-    out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | |`);
+    out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | | | |`);
     out();
     out(`Archive (what crossed the agent channel): ${mib(archive)}. Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out();
+  };
+
+  /**
+   * Local, through the agent (data port) and through the SSH-only agent, the order
+   * rotating each round: what the data port changed, under the same load.
+   */
+  const triples = async (local: string, remote: string, ssh: string, bytes: () => number) => {
+    out(`Load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out();
+    out("| round | order | local | agent, data port | agent, SSH only | local ÷ data port | local ÷ SSH only | cpu local | cpu data port (core + agent (itself)) | cpu SSH only (core + agent (itself)) | load (1 min) |");
+    out("|---|---|---|---|---|---|---|---|---|---|---|");
+    await run(local); await run(remote); await run(ssh, agentSsh);
+    const orders = [["local", "data", "ssh"], ["data", "ssh", "local"], ["ssh", "local", "data"]] as const;
+    const T: Record<string, number[]> = { local: [], data: [], ssh: [] };
+    const RD: number[] = [];
+    const RS: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r: Record<string, Awaited<ReturnType<typeof run>>> = {};
+      for (const which of orders[i % 3]!) r[which] = await (which === "local" ? run(local) : which === "data" ? run(remote) : run(ssh, agentSsh));
+      const [l, dp, sh] = [r.local!, r.data!, r.ssh!];
+      if (dp.path !== "data port" || sh.path !== "ssh") throw new Error(`the runs took the wrong path: ${dp.path}, ${sh.path}`);
+      T.local!.push(l.ms); T.data!.push(dp.ms); T.ssh!.push(sh.ms);
+      RD.push(l.ms / dp.ms); RS.push(l.ms / sh.ms);
+      const c = (x: typeof l) => `${x.cpuD.toFixed(1)} + ${x.cpuA.toFixed(1)} (${x.cpuAgentSelf.toFixed(1)}) s`;
+      out(`| ${i + 1} | ${orders[i % 3]!.join(", ")} | ${secs(l.ms)} | ${secs(dp.ms)} | ${secs(sh.ms)} | ${(l.ms / dp.ms).toFixed(2)} | ${(l.ms / sh.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${c(dp)} | ${c(sh)} | ${loadavg()[0]!.toFixed(2)} |`);
+    }
+    const b = bytes();
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    out(`| **median** | | **${secs(median(T.local!))}** (${mib(b / (median(T.local!) / 1000))}/s) | **${secs(median(T.data!))}** | **${secs(median(T.ssh!))}** | **${median(RD).toFixed(2)}** (${range(RD)}) | **${median(RS).toFixed(2)}** (${range(RS)}) | | | | |`);
+    out();
+    out(`Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
     out();
   };
 
@@ -170,13 +210,15 @@ async function main(): Promise<void> {
     const endpoint = { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir };
     const local = await job("pg-local", "postgres", endpoint, "", "zstd");
     const remote = await job("pg-agent", "postgres", endpoint, agentAddress, "zstd");
-    await pairs(`PostgreSQL ${mib(dbBytes)}, zstd, encrypted: local vs through the agent`, local, remote, () => dbBytes);
+    const ssh = await job("pg-agent-ssh", "postgres", endpoint, sshAddress, "zstd");
+    await pairs(`PostgreSQL ${mib(dbBytes)}, zstd, encrypted: local vs through the agent (data port, and SSH only)`, local, remote, () => dbBytes, ssh);
   }
   if (what === "bytes" || what === "all") {
     const endpoint = { size: String(BYTES), out: "/dev/null" };
     const local = await job("bytes-local", "bytes-target", endpoint, "", "none");
     const remote = await job("bytes-agent", "bytes-target", endpoint, agentAddress, "none");
-    await pairs(`${mib(BYTES)} incompressible, compression none, encrypted: local vs through the agent`, local, remote, () => BYTES);
+    const ssh = await job("bytes-agent-ssh", "bytes-target", endpoint, sshAddress, "none");
+    await pairs(`${mib(BYTES)} incompressible, compression none, encrypted: local vs through the agent (data port, and SSH only)`, local, remote, () => BYTES, ssh);
   }
 }
 

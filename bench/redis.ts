@@ -4,15 +4,23 @@
 // (default 1000), which RDB's LZF cannot shrink. Backups go to /dev/null; restores
 // read the archive from a file into an empty server.
 //
+// Then the whole path, as an operator runs it (BENCH_REDIS_SHIELD=0 skips it): the
+// compiled daemon (fs store, zstd, encrypted) and a `shield agent` beside the server,
+// through the API: a backup on the data host through the agent (its data port), a
+// backup over the network by the core itself, and a restore of the archive on the
+// data host through the agent and over the network, each timed from POST to done.
+//
 //   ./node_modules/.bin/bun run bench/redis.ts
 import { randomBytes } from "node:crypto";
-import { rmSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RedisConnection } from "../plugins/redis/resp.ts";
 import { startRedis, stopRedis } from "../test/helpers/redis.ts";
+import { freePort } from "../test/helpers/services.ts";
 
 const KEYS = Number(process.env.BENCH_REDIS_KEYS ?? 1_000_000);
 const VALUE = Number(process.env.BENCH_REDIS_VALUE ?? 1000);
+const procs: Bun.Subprocess[] = [];
 const SHIELD = process.env.BENCH_SHIELD ?? join(import.meta.dir, "../dist/shield");
 
 async function timed(label: string, argv: string[], opts: { env?: Record<string, string>; stdin?: string; stdout?: string } = {}): Promise<number> {
@@ -72,6 +80,77 @@ try {
   const d = await dst.connect();
   console.log(`restored: ${(await d.info("keyspace")).get("db0")}`);
   d.close();
+  rmSync(archive, { force: true });
+  if (process.env.BENCH_REDIS_SHIELD !== "0") await throughShield();
 } finally {
+  for (const p of procs) p.kill("SIGKILL");
   await stopRedis();
+}
+
+/** The daemon and an agent, through the API (see the header). */
+async function throughShield(): Promise<void> {
+  const scratch = join(tmp, "shield");
+  mkdirSync(join(scratch, "store"), { recursive: true });
+  const PASSWORD = "bench-redis-password";
+  const AUTH = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}`, "content-type": "application/json" };
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const spawnLogged = (name: string, argv: string[], env: Record<string, string>) => {
+    const p = Bun.spawn(argv, { env: { ...process.env, SHIELD_LOG_LEVEL: "warn", ...env }, stdin: "ignore", stdout: "ignore", stderr: Bun.file(join(scratch, `${name}.log`)) });
+    procs.push(p);
+    return p;
+  };
+  spawnLogged("daemon", [SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(scratch, "core")], { SHIELD_ADMIN_PASSWORD: PASSWORD });
+  const until = async (what: string, ok: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 30_000; ;) {
+      try { if (await ok()) return; } catch { /* not yet */ }
+      if (Date.now() > deadline) throw new Error(`${what} did not start`);
+      await Bun.sleep(100);
+    }
+  };
+  await until("the daemon", async () => (await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok);
+  const agentPort = await freePort();
+  spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-port", "0", "--data-dir", join(scratch, "agent"), "--core", url], { SHIELD_LOG_LEVEL: "info" });
+  await until("the agent", async () => (await Bun.file(join(scratch, "agent.log")).text()).includes("shield agent listening"));
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(url + path, { method, headers: AUTH, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = (await r.json()) as any;
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const waitTask = async (uuid: string, t0: number, label: string) => {
+    for (;;) {
+      const t = await call("GET", `/v1/task/${uuid}`);
+      if (!["pending", "running"].includes(t.status)) {
+        const s = (performance.now() - t0) / 1000;
+        if (t.status !== "done") throw new Error(`${label}: task ${t.status}: ${t.log}`);
+        console.log(`${label.padEnd(58)} ${s.toFixed(2)} s`);
+        return t;
+      }
+      await Bun.sleep(100);
+    }
+  };
+  const store = (await call("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: join(scratch, "store") } })).uuid;
+  const schedule = (await call("POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).uuid;
+  const retention = (await call("POST", "/v1/retention", { name: "day", expires: 86400 })).uuid;
+  const agent = `127.0.0.1:${agentPort}`;
+  const target = async (name: string, endpoint: object, on: string) => (await call("POST", "/v1/targets", { name, plugin: "redis", endpoint, agent: on })).uuid as string;
+  const backup = async (label: string, t: string) => {
+    const job = (await call("POST", "/v1/jobs", { name: `${label}-job`, target: t, store, schedule, retention, paused: true, compression: "zstd" })).uuid;
+    const t0 = performance.now();
+    const task = await waitTask((await call("POST", `/v1/job/${job}/run`, {})).task_uuid, t0, `shield backup, ${label} (POST → done; zstd, encrypted)`);
+    return call("GET", `/v1/archive/${task.archive_uuid}`);
+  };
+  const restore = async (label: string, archive: string, into: string) => {
+    const t0 = performance.now();
+    await waitTask((await call("POST", `/v1/archive/${archive}/restore`, { target: into })).task_uuid, t0, `shield restore, ${label} (POST → done; verify pass included)`);
+  };
+  const onAgent = await backup("data host through the agent", await target("src-agent", src.local(), agent));
+  console.log(`  archive ${(onAgent.size / 2 ** 20).toFixed(0)} MiB stored, ${(onAgent.raw_size / 2 ** 20).toFixed(0)} MiB raw`);
+  await backup("network, by the core", await target("src-net", src.endpoint(), ""));
+  await restore("data host through the agent", onAgent.uuid, await target("dst-agent", dst.local(), agent));
+  await restore("network, by the core", onAgent.uuid, await target("dst-net", dst.endpoint(), ""));
+  const c = await dst.connect();
+  console.log(`restored: ${(await c.info("keyspace")).get("db0")}`);
+  c.close();
 }

@@ -23,6 +23,13 @@ leaves the host.
 
 Options:
   --listen HOST:PORT      where to listen (default 0.0.0.0:${DEFAULT_AGENT_PORT}; env SHIELD_AGENT_LISTEN)
+  --data-port PORT        the data port, on the --listen address: the core dials it for a
+                          backup's archive bytes (already compressed and sealed here;
+                          bound to the request by a one-time token sent over SSH and
+                          checked end to end), much faster than the SSH channel.
+                          Default: the --listen port + 1 (${DEFAULT_AGENT_PORT + 1}); 0: any free port;
+                          "off": none (every byte over SSH). env SHIELD_AGENT_DATA_PORT.
+                          A core that cannot reach it falls back to SSH and says so.
   --data-dir DIR          the agent's key and the pinned core key (default ./shield-agent-data;
                           env SHIELD_AGENT_DATA_DIR)
   --authorized-keys FILE  the core public keys accepted, one a line, as the core's
@@ -65,6 +72,8 @@ Install as a systemd service:
   UNIT
   systemctl daemon-reload && systemctl enable --now shield-agent
 Then name it on a target: shield create target ... --agent HOST:${DEFAULT_AGENT_PORT}
+Firewall: the core connects to TCP ${DEFAULT_AGENT_PORT} (SSH) and ${DEFAULT_AGENT_PORT + 1} (the data port); open both from the
+core's address. With the data port closed, backups still run, over SSH and slower.
 
 Behind NAT (nothing can reach it, it can reach the core):
   install -m 0600 -o shield-agent token.txt /etc/shield-agent.token   # an operator's API token
@@ -77,6 +86,8 @@ export interface AgentConfig {
   /** Undefined port: no listener (NAT mode without --listen). */
   host?: string;
   port?: number;
+  /** The data port (server.ts AgentOptions.dataPort); undefined: off. */
+  dataPort?: number;
   dataDir: string;
   authorizedKeys?: string;
   core?: string;
@@ -90,7 +101,7 @@ export interface AgentConfig {
 
 export function agentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig | "help" {
   const { options, positionals } = parseArgs(argv, [
-    { name: "listen" }, { name: "data-dir" }, { name: "authorized-keys" }, { name: "core" },
+    { name: "listen" }, { name: "data-port" }, { name: "data-dir" }, { name: "authorized-keys" }, { name: "core" },
     { name: "name" }, { name: "token" }, { name: "token-file" },
     { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true }, { name: "help", short: "h", flag: true },
     ...OSB_OPTION_SPECS,
@@ -107,7 +118,16 @@ export function agentConfig(argv: string[], env: Record<string, string | undefin
     if (!d.startsWith("/")) throw new UsageError(`--allow-path must be an absolute directory (got "${d}")`);
     return resolve(d);
   });
+  const dataGiven = (options["data-port"] as string | undefined) ?? env.SHIELD_AGENT_DATA_PORT;
+  let dataPort: number | undefined;
+  if (dataGiven === undefined) dataPort = Number(m[3]) === 0 ? 0 : Number(m[3]) + 1;
+  else if (dataGiven !== "off") {
+    if (!/^\d{1,5}$/.test(dataGiven) || Number(dataGiven) > 65535) throw new UsageError(`--data-port must be a port number, 0 or "off" (got "${dataGiven}")`);
+    dataPort = Number(dataGiven);
+  }
+  if (dataPort !== undefined && dataPort !== 0 && dataPort === Number(m[3])) throw new UsageError(`--data-port must differ from the --listen port (${dataPort})`);
   return {
+    dataPort,
     // A NAT agent listens only when told to: it is there because nothing can reach it.
     ...(nat && given === undefined ? {} : { host: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) }),
     nat,
@@ -192,7 +212,7 @@ export async function runAgent(config: AgentConfig, extra: ExtraServer[] = []): 
   const plugins = new PluginRegistry({ dirs: config.pluginDirs, self: selfCommand(), builtins: builtinNames(), allowPaths: config.allowPaths });
   if (config.osb) extra = [...extra, osbServer(config.osb)];
   const agent = await startAgent({
-    host: config.host, port: config.port, authorizedKeys, plugins,
+    host: config.host, port: config.port, dataPort: config.dataPort, authorizedKeys, plugins,
     hostKey: opensshPrivateKey(own.privateKey.export({ type: "pkcs8", format: "pem" }) as string, "agent@shield"),
   }, extra);
   const dialer = config.nat && dialCore({ core: config.core!, ...config.nat, inject: (sock) => agent.inject(sock) });

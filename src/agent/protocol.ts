@@ -44,7 +44,16 @@ export type AgentRequest =
    * the last stderr line is RESULT_PREFIX + BackupReport. Exit 0 only when every
    * process exited 0 and every byte was sent: anything else is no archive.
    */
-  | { op: "backup"; plugin: string; endpoint: string; compression: Compression; dataKey: string | null }
+  | {
+    op: "backup"; plugin: string; endpoint: string; compression: Compression; dataKey: string | null;
+    /**
+     * Asks for the archive over the agent's data port (data.ts) rather than this
+     * channel's stdout: the one-time token the core then presents there. Only with a
+     * data key (the bytes are sealed before they leave the host). An agent without
+     * a data port ignores it and streams on stdout as before.
+     */
+    dataToken?: string;
+  }
   /**
    * stdin: the archive decrypted on the core (verified there first), still
    * compressed, in frames (see frames below); the agent decompresses it into the
@@ -57,7 +66,12 @@ export interface HelloReply {
   plugins: { name: string; version?: string; target: boolean; store: boolean }[];
 }
 
-export interface BackupReport { rawBytes: number | null; bytes: number }
+export interface BackupReport {
+  rawBytes: number | null;
+  bytes: number;
+  /** Over the data port: the SHA-256 (hex) of every byte sent there, checked by the relay against what it received. */
+  sha256?: string;
+}
 
 /** Prefixes the agent's own report line on a backup's stderr (kept out of the task log). */
 export const RESULT_PREFIX = "shield-agent-result: ";

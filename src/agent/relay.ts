@@ -13,11 +13,14 @@
 // - restore: the rest of stdin (the archive, decrypted and verified on the core,
 //   still compressed) goes to the agent in frames; the end of stdin (the daemon's
 //   commit, guard.ts) becomes the commit frame.
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeSync } from "node:fs";
-import { connectAgent, type ExecChannel } from "./client.ts";
+import { connect, type Socket } from "node:net";
+import { connectAgent, parseAddress, type ExecChannel } from "./client.ts";
+import { DATA_PORT_PREFIX, DATA_WAIT_MS, helloLine, USE_SSH } from "./data.ts";
 import { opensshPrivateKey } from "./keys.ts";
 import { dialViaDaemon } from "./nat.ts";
-import { COMMIT_FRAME, frame, type AgentRequest } from "./protocol.ts";
+import { COMMIT_FRAME, frame, RESULT_PREFIX, type AgentRequest, type BackupReport } from "./protocol.ts";
 
 export interface RelayHeader {
   address: string;
@@ -52,23 +55,67 @@ export async function runRelay(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 3;
   }
-  const ch = await conn.exec(header.request);
+  // A sealed backup from a directly reachable agent asks for the data port (data.ts); a NAT
+  // agent's core cannot dial it, and unsealed bytes must not cross the network in the clear.
+  const req = header.request;
+  const token = req.op === "backup" && req.dataKey && !header.via ? randomBytes(32).toString("hex") : undefined;
+  const ch = await conn.exec(token && req.op === "backup" ? { ...req, dataToken: token } : req);
   const exit = ch.status.then((code) => {
     if (code === undefined) process.stderr.write(`the connection to agent ${header.address} dropped before the agent finished\n`);
     return code ?? 3;
   });
-  // Synchronous: the agent's last line (its report) must be out before the relay exits.
-  ch.stderr.on("data", (b: Buffer) => writeAll(2, b));
-  // The archive to the store's pipe, the channel paused while the store is behind (BatchWriter).
+  // The archive to the store's pipe, the source paused while the store is behind (BatchWriter).
   // A store that cannot take the archive stops the agent: the channel closes.
-  const out = new BatchWriter(1, () => ch.pause(), () => ch.resume(), () => ch.close());
+  let data: DataReceiver | undefined;
+  const out = new BatchWriter(1, () => (data?.sock ?? ch).pause(), () => (data?.sock ?? ch).resume(), () => { data?.sock.destroy(); ch.close(); });
+  let report: BackupReport | undefined;
+  // Line by line, synchronously: the agent's last line (its report) must be out before the relay exits.
+  let pendingErr = "";
+  const errLine = (l: string) => {
+    if (l.startsWith(DATA_PORT_PREFIX)) {
+      const { port } = JSON.parse(l.slice(DATA_PORT_PREFIX.length)) as { port: number };
+      data = new DataReceiver(parseAddress(header.address).host, port, token!, out, () => ch.close());
+      // Unreachable (a firewall): say so in the task log, and have the agent use the channel.
+      data.connected.then((ok) => {
+        if (!ok) {
+          process.stderr.write(`the agent's data port ${port} cannot be reached (${data!.error}): the archive goes over the SSH channel, slower; open TCP port ${port} from the core to the agent (README, "Agents")\n`);
+          data = undefined;
+          ch.write(Buffer.from(USE_SSH));
+        }
+        else process.stderr.write(`the archive comes over the agent's data port ${port}\n`);
+        ch.end();
+      });
+      return;
+    }
+    if (l.startsWith(RESULT_PREFIX)) { try { report = JSON.parse(l.slice(RESULT_PREFIX.length)); } catch { /* passed on as it is */ } }
+    writeAll(2, Buffer.from(l + "\n"));
+  };
+  ch.stderr.on("data", (b: Buffer) => {
+    pendingErr += b.toString();
+    let nl: number;
+    while ((nl = pendingErr.indexOf("\n")) >= 0) { errLine(pendingErr.slice(0, nl)); pendingErr = pendingErr.slice(nl + 1); }
+  });
   ch.on("data", (b: Buffer) => out.push(b));
-  if (header.request.op === "restore") {
+  if (req.op === "restore") {
     // The channel closing under us (the agent failed or went away) says why through its exit.
     await sendFramed(ch, rest, reader).catch(() => ch.close());
   }
-  else ch.end();
+  else if (!token) ch.end(); // with a token, stdin stays open until the data connection is settled
   let code = await exit;
+  if (pendingErr) errLine(pendingErr);
+  if (data) {
+    // The stream must have ended cleanly and be as long as the agent says it sent; its
+    // SHA-256 the daemon compares with what the store's guard hashed (pipeline/run.ts),
+    // so that the bytes are hashed once on this side, where they are stored.
+    const got = await data.finished(code === 0 ? DATA_WAIT_MS : 0);
+    if (code === 0) {
+      const why = !got.clean ? `the data connection ${got.error ?? "did not end cleanly"}`
+        : !report?.sha256 ? "the agent reported no checksum for the data connection"
+          : report.bytes !== got.bytes ? `the data connection delivered ${got.bytes} bytes, the agent sent ${report.bytes}`
+            : undefined;
+      if (why) { process.stderr.write(`${why}: no archive\n`); code = 3; }
+    }
+  }
   // The last bytes may still be on their way to the store.
   const failed = await out.drained();
   if (failed) {
@@ -78,6 +125,45 @@ export async function runRelay(argv: string[]): Promise<number> {
   await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
   conn.close();
   return code;
+}
+
+/**
+ * The relay's end of a backup's data connection: dials the agent's data port, presents
+ * the token, and writes what arrives to the store's pipe (large reads: no per-packet
+ * framing or decryption here), counting it for the check against the agent's report.
+ */
+class DataReceiver {
+  readonly sock: Socket;
+  readonly connected: Promise<boolean>;
+  error: string | undefined;
+  private bytes = 0;
+  private ended = false;
+  private readonly closed: Promise<void>;
+
+  constructor(host: string, port: number, token: string, out: BatchWriter, onFail: () => void) {
+    this.sock = connect({ host, port, noDelay: true });
+    const sock = this.sock;
+    this.connected = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.error = "no answer within 5 s"; sock.destroy(); resolve(false); }, 5000);
+      sock.once("connect", () => { clearTimeout(timer); sock.write(helloLine(token)); resolve(true); });
+      sock.on("error", (err) => { clearTimeout(timer); this.error ??= err.message; resolve(false); });
+    });
+    sock.on("data", (b: Buffer) => { this.bytes += b.length; out.push(b); });
+    sock.on("end", () => { this.ended = true; });
+    this.closed = new Promise<void>((r) => sock.on("close", () => r()));
+    // Cut before its end while the agent still runs: the agent is told by the channel's close.
+    void this.connected.then((ok) => { if (ok) void this.closed.then(() => { if (!this.ended) onFail(); }); });
+  }
+
+  /** Waits up to `ms` for the end (the agent ends the connection before it reports). */
+  async finished(ms: number): Promise<{ clean: boolean; bytes: number; error?: string }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+    clearTimeout(timer);
+    const clean = this.ended;
+    if (!clean) this.sock.destroy();
+    return { clean, bytes: this.bytes, error: clean ? undefined : this.error ?? "was cut before its end" };
+  }
 }
 
 const HIGH_WATER = 1 << 20;

@@ -16,6 +16,8 @@ import { guardCommand } from "../pipeline/guard.ts";
 import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { StreamSealer } from "./seal-stream.ts";
+import { DATA_PORT_PREFIX, DATA_WAIT_MS, DataPort, USE_SSH } from "./data.ts";
+import type { Socket } from "node:net";
 
 /** The core's keepalives come every 5 s (client.ts): this much silence means it is gone. */
 const SILENCE_MS = 20_000;
@@ -29,6 +31,11 @@ export interface AgentOptions {
   /** Key blobs of the cores it accepts (authorized_keys, or the one pinned with --core). */
   authorizedKeys: Buffer[];
   plugins: PluginRegistry;
+  /**
+   * The data port (data.ts) on `host`, for backups' archive bytes; 0: any free port
+   * (announced per request); undefined: none (every byte over SSH).
+   */
+  dataPort?: number;
 }
 
 /**
@@ -41,6 +48,7 @@ export interface ExtraServer {
 
 export interface RunningAgent {
   port: number | null;
+  dataPort: number | null;
   /** Serves SSH over `sock` as over an accepted TCP connection (a NAT agent's data connection). */
   inject(sock: import("node:stream").Duplex): void;
   stop(): Promise<void>;
@@ -114,7 +122,7 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
             ch.end();
             return;
           }
-          const r = new Request(ch, request, opts.plugins, peer);
+          const r = new Request(ch, request, opts.plugins, peer, data && info.ip ? { port: data, ip: info.ip } : undefined);
           running.add(r);
           mine.add(r);
           void r.run().finally(() => { running.delete(r); mine.delete(r); });
@@ -124,24 +132,29 @@ export async function startAgent(opts: AgentOptions, extra: ExtraServer[] = []):
     client.on("error", (err: Error) => log.debug("connection error", { peer, error: err.message }));
   });
   let port: number | null = null;
+  // Only beside a listener: a NAT agent's core cannot dial it (its backups stay on SSH).
+  let data: DataPort | undefined;
+  if (opts.port !== undefined && opts.dataPort !== undefined) data = await DataPort.listen(opts.host, opts.dataPort);
   if (opts.port !== undefined) {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port, opts.host, () => resolve());
     });
     port = (server.address() as { port: number }).port;
-    log.info("shield agent listening", { version: VERSION, host: opts.host, port, cores: accepted.map(fingerprint) });
+    log.info("shield agent listening", { version: VERSION, host: opts.host, port, dataPort: data?.port ?? null, cores: accepted.map(fingerprint) });
   }
   const extras: { stop(): Promise<void> }[] = [];
   for (const e of extra) extras.push(await e.start({ plugins: opts.plugins }));
   return {
     port,
+    dataPort: data?.port ?? null,
     inject: (sock) => server.injectSocket(sock as any),
     stop: async () => {
       for (const e of extras) await e.stop();
       // Requests first, then connections (one to a core gone silent would hold close() for minutes).
       for (const r of running) r.abort("the agent is stopping");
       for (const c of connections) c?.destroy();
+      await data?.close();
       if (port !== null) await new Promise<void>((r) => server.close(() => r()));
     },
   };
@@ -153,8 +166,11 @@ class Request {
   /** Each process's stderr, read to its end: a process's last words (zstd's sizes) come before its exit counts. */
   private readonly stderrDone = new Map<Subprocess, Promise<void>>();
   private done = false;
+  /** A backup's data connection (data.ts), when the core dialled it: the archive goes there instead of stdout. */
+  private sock: Socket | undefined;
 
-  constructor(private readonly ch: Channel, private readonly req: AgentRequest, private readonly plugins: PluginRegistry, private readonly peer: string) {
+  constructor(private readonly ch: Channel, private readonly req: AgentRequest, private readonly plugins: PluginRegistry, private readonly peer: string,
+    private readonly data?: { port: DataPort; ip: string }) {
     this.closed = new Promise<void>((r) => ch.once("close", () => r()));
     // The core canceled, died, or the network dropped: nothing of this request may go on.
     ch.on("close", () => { if (!this.done) this.abort("the core's channel closed"); });
@@ -165,6 +181,7 @@ class Request {
     this.done = true;
     log.warn("request aborted: killing its processes", { peer: this.peer, op: this.req.op, why, processes: this.procs.length });
     for (const p of this.procs) killGroup(p.pid);
+    this.sock?.destroy();
   }
 
   async run(): Promise<void> {
@@ -183,6 +200,7 @@ class Request {
     }
     if (this.done) return; // aborted: the channel is gone
     this.done = true;
+    if (this.sending) this.sock?.destroy(); // a backup that failed half way: its data connection ends cut, not clean
     for (const p of this.procs) killGroup(p.pid); // whatever a plugin left behind in its group
     log.info("request finished", { peer: this.peer, op: req.op, code });
     // The exit status goes out at once, past data still waiting for the channel's window:
@@ -239,8 +257,21 @@ class Request {
     return p.signalCode ? 128 : code;
   }
 
-  /** Backpressure: resolves when the channel can take more. */
+  /** Backpressure: resolves when the channel (or the data connection) can take more. */
   private async write(b: Uint8Array): Promise<void> {
+    if (this.sock) {
+      if (this.done || this.sock.destroyed) throw new Error("the data connection closed");
+      const sock = this.sock;
+      if (!sock.write(b)) {
+        // Both listeners go once either fires (one per write would pile up over a backup).
+        await new Promise<void>((r) => {
+          const done = () => { sock.off("drain", done); sock.off("close", done); r(); };
+          sock.on("drain", done);
+          sock.on("close", done);
+        });
+      }
+      return;
+    }
     await this.errQueue;
     if (this.done) throw new Error("the channel closed");
     let ok = true;
@@ -272,7 +303,47 @@ class Request {
     }
   }
 
+  /**
+   * With a data token and a data port: announce the port, then wait for the core's
+   * connection with the token (or its word that it cannot dial it: stdout then).
+   */
+  private async dataConnection(token: string): Promise<void> {
+    const { port, ip } = this.data!;
+    const wait = port.expect(token, ip);
+    let heard = "";
+    const fallback = new Promise<"ssh">((resolve) => this.ch.on("data", (b: Buffer) => {
+      heard += b.toString();
+      if (heard.includes(USE_SSH)) resolve("ssh");
+    }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => { timer = setTimeout(() => r("late"), DATA_WAIT_MS + 5000); });
+    this.err(DATA_PORT_PREFIX + JSON.stringify({ port: port.port }));
+    const got = await Promise.race([wait.connection, fallback, late, this.closed.then(() => "closed" as const)]);
+    clearTimeout(timer);
+    wait.cancel();
+    if (got === "late") throw new Error(`the core did not open the data connection to port ${port.port} in time`);
+    if (got === "closed") throw new Error("aborted");
+    if (got === "ssh") { log.info("the core cannot reach the data port: the archive goes over SSH", { peer: this.peer, port: port.port }); return; }
+    if (this.done) { got.destroy(); throw new Error("aborted"); }
+    got.setNoDelay(true);
+    // The core's end gone while archive bytes still go there: the core no longer takes them.
+    // The processes go at once; the request then fails and says so on the channel.
+    got.on("error", (err) => log.warn("the data connection failed", { peer: this.peer, error: err.message }));
+    got.on("close", () => {
+      if (!this.sending || this.done) return;
+      this.err("the core's data connection closed before the archive's end");
+      for (const p of this.procs) killGroup(p.pid);
+    });
+    got.resume();
+    this.sock = got;
+  }
+  /** True while archive bytes still go to the data connection: its close then is a failure. */
+  private sending = false;
+
   private async backup(req: Extract<AgentRequest, { op: "backup" }>): Promise<number> {
+    if (req.dataToken && req.dataKey && this.data) await this.dataConnection(req.dataToken);
+    this.sending = !!this.sock;
+    const hash = this.sock ? new Bun.CryptoHasher("sha256") : undefined;
     const zip = compressor(req.compression);
     const { argv, env } = (await this.plugins.target(req)).backup();
     const target = this.spawn("target backup", argv, env, "ignore");
@@ -292,7 +363,7 @@ class Request {
     const sealer = new StreamSealer(req.dataKey ? Buffer.from(req.dataKey, "base64") : null);
     let bytes = 0;
     let plain = 0;
-    const send = async (parts: Uint8Array[]) => { for (const b of parts) { bytes += b.length; await this.write(b); } };
+    const send = async (parts: Uint8Array[]) => { for (const b of parts) { bytes += b.length; hash?.update(b); await this.write(b); } };
     for await (const chunk of out) {
       plain += chunk.length;
       await send(sealer.push(chunk));
@@ -303,8 +374,17 @@ class Request {
       if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code === 0 ? 1 : code; }
     }
     await send(sealer.end());
+    if (this.sock) {
+      // Every byte handed to the kernel before the report says how many there were.
+      const sock = this.sock;
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.end(() => resolve());
+      });
+      this.sending = false;
+    }
     if (!zip) rawBytes = plain;
-    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes }));
+    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes, ...(hash ? { sha256: hash.digest("hex") } : {}) }));
     return 0;
   }
 

@@ -436,6 +436,15 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     dumped = true;
     // zstd counted its input (unknown: undefined, let through); gzip's went through the
     // daemon; uncompressed, the store's guard read it all before it reports the seal.
+    // Through an agent's data port (agent/data.ts), the bytes came over a plain connection:
+    // what the store's guard read must be exactly what the agent says, over SSH, it sent.
+    if (agent && agentReport?.sha256 !== undefined) {
+      const got = await sink.sealed;
+      if (got.bytes !== agentReport.bytes || got.sha256 !== agentReport.sha256) {
+        throw new PipelineFailed(`the archive that reached the store (${got.bytes} bytes, sha256 ${got.sha256}) is not what the agent sent ` +
+          `(${agentReport.bytes} bytes, sha256 ${agentReport.sha256}): altered or cut on the data connection; no archive kept`);
+      }
+    }
     const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
     if (rawBytes === 0) {
       throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's configuration: its tool may be writing its output somewhere else");

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { connect, createServer } from "node:net";
 import postgres from "postgres";
 import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { daemonApi } from "../helpers/api-client.ts";
@@ -139,6 +140,8 @@ describe("the core drives a shield agent", () => {
     expect(task.status).toBe("done");
     expect(task.log).toContain(`runs on agent ${agent.address}`);
     expect(task.log).toContain(`on agent ${agent.address}`);
+    // The sealed archive came over the agent's data port, not the SSH channel.
+    expect(task.log).toContain("the archive comes over the agent's data port");
     const archives = (await call(d, "GET", `/v1/archives?target=${target}`)).json;
     expect(archives).toHaveLength(1);
     expect(archives[0]).toMatchObject({ compression: "zstd", cipher: "aes-256-gcm-chunked-v1", raw_size: size });
@@ -186,6 +189,83 @@ describe("the core drives a shield agent", () => {
       const r = await waitTask(d, (await call(d, "POST", `/v1/archive/${a.uuid}/restore`, {})).json.task_uuid);
       expect(r.status).toBe("done");
       expect(statSync(out).size).toBe(size);
+    }
+  });
+
+  test("an agent whose data port the core cannot reach: the archive goes over SSH, and the task log says so", async () => {
+    // Only the SSH port forwarded (a firewall letting 5444 through, not the data port): the
+    // agent listens on 127.0.0.2, the core reaches it through a forwarder on 127.0.0.1.
+    const lone = await startAgentProcess(agentArgs(), { host: "127.0.0.2" });
+    const forward = createServer((c) => {
+      const up = connect({ host: "127.0.0.2", port: lone.port });
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+    });
+    await new Promise<void>((r) => forward.listen(0, "127.0.0.1", () => r()));
+    const address = `127.0.0.1:${(forward.address() as { port: number }).port}`;
+    try {
+      const size = 2 * 1024 * 1024 + 5;
+      const { job: j, target } = await job("bytes-no-data-port", address, { size: String(size), out: join(outDir, "no-data-port") });
+      const task = await waitTask(d, await runJob(j));
+      expect(task.status).toBe("done");
+      expect(task.log).toMatch(/the agent's data port \d+ cannot be reached \(.*\): the archive goes over the SSH channel/);
+      const [a] = (await call(d, "GET", `/v1/archives?target=${target}`)).json;
+      expect(a).toMatchObject({ raw_size: size, cipher: "aes-256-gcm-chunked-v1" });
+      const r = await waitTask(d, (await call(d, "POST", `/v1/archive/${a.uuid}/restore`, {})).json.task_uuid);
+      expect(r.status).toBe("done");
+      expect(statSync(join(outDir, "no-data-port")).size).toBe(size);
+    } finally {
+      await new Promise((r) => forward.close(r));
+      await lone.stop();
+    }
+  });
+
+  test("a data connection altered or cut short on the way (a clean end, no reset) fails the backup: no archive", async () => {
+    // Between the core and the agent, on the data port only: a forwarder that flips one
+    // byte, then one that ends the stream early with a clean FIN, as a meddling middlebox might.
+    const dataPort = await freePort();
+    const lone = await startAgentProcess([...agentArgs(), "--data-port", String(dataPort)], { host: "127.0.0.2" });
+    const forward = (port: number, to: number, meddle?: (b: Buffer, seen: number, c: import("node:net").Socket) => Buffer | null) => createServer((c) => {
+      const up = connect({ host: "127.0.0.2", port: to });
+      let seen = 0;
+      c.pipe(up);
+      up.on("data", (b: Buffer) => {
+        const out = meddle ? meddle(b, seen, c) : b;
+        seen += b.length;
+        if (out) c.write(out);
+      });
+      up.on("end", () => c.end());
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+      c.on("close", () => up.destroy());
+    }).listen(port, "127.0.0.1");
+    let mode: "flip" | "cut" = "flip";
+    const ssh = forward(0, lone.port);
+    const data = forward(dataPort, dataPort, (b, seen, c) => {
+      if (mode === "flip" && seen <= 300_000 && seen + b.length > 300_000) { const x = Buffer.from(b); x[300_000 - seen]! ^= 1; return x; }
+      if (mode === "cut" && seen + b.length > 300_000) { c.end(); return null; }
+      return b;
+    });
+    await Bun.sleep(100);
+    const address = `127.0.0.1:${(ssh.address() as { port: number }).port}`;
+    try {
+      const size = 2 * 1024 * 1024;
+      const { job: j, target } = await job("bytes-meddled", address, { size: String(size), out: join(outDir, "meddled") });
+      const before = files(storeDir).length;
+      for (const m of ["flip", "cut"] as const) {
+        mode = m;
+        const task = await waitTask(d, await runJob(j));
+        expect(task.status).toBe("failed");
+        expect(task.log).toContain("the archive comes over the agent's data port");
+        expect(task.log).toMatch(m === "flip" ? /the archive that reached the store \(\d+ bytes, sha256 [0-9a-f]{64}\) is not what the agent sent .*altered or cut on the data connection; no archive kept/ : /the data connection (delivered|did not end cleanly|was cut)|the core's data connection closed before the archive's end/);
+        expect((await call(d, "GET", `/v1/archives?target=${target}`)).json).toHaveLength(0);
+        expect(files(storeDir).length).toBe(before);
+      }
+    } finally {
+      await new Promise((r) => ssh.close(r));
+      await new Promise((r) => data.close(r));
+      await lone.stop();
     }
   });
 

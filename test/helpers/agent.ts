@@ -25,7 +25,10 @@ export async function startAgentProcess(args: string[], opts: { dir?: string; po
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "shield-test-agent-"));
   const port = opts.port ?? await freePort();
   const host = opts.host ?? "127.0.0.1";
-  const argv = [...(opts.wrap ?? []), ensureBinary(), "agent", ...(opts.dials ? [] : ["--listen", `${host}:${port}`]), "--data-dir", dir, ...args];
+  // The data port: any free one (port + 1 may be taken here), unless the test names it, or the
+  // agent has a namespace of its own (where the default, port + 1, is free: tested as it ships).
+  const dataPort = opts.dials || opts.wrap || args.includes("--data-port") ? [] : ["--data-port", "0"];
+  const argv = [...(opts.wrap ?? []), ensureBinary(), "agent", ...(opts.dials ? [] : ["--listen", `${host}:${port}`]), ...dataPort, "--data-dir", dir, ...args];
   const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"],
   });

@@ -54,8 +54,14 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-/** `tls`: the server listens with TLS only, with a self-signed certificate (clients need skip_ssl_validation). */
-export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } = {}): Promise<RedisServer> {
+/**
+ * `tls`: the server listens with TLS only, with a self-signed certificate (clients need skip_ssl_validation).
+ * `netns`: the server runs inside that network namespace (another host, with an agent beside it):
+ * it listens on the namespace's loopback (the endpoint's 127.0.0.1, for the agent) and on its
+ * address on the link, through which the harness seeds and reads it. Its start command is what
+ * the data host runs (inside the namespace); the harness wraps it in `exec`.
+ */
+export async function startRedis(opts: { appendonly?: boolean; tls?: boolean; netns?: { exec: string[]; nsAddress: string } } = {}): Promise<RedisServer> {
   const root = mkdtempSync(join(tmpdir(), "shield-test-redis-"));
   const dir = join(root, "data");
   mkdirSync(dir);
@@ -73,7 +79,7 @@ export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } =
     if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}`);
   }
   writeFileSync(conf, [
-    `bind 127.0.0.1`,
+    `bind 127.0.0.1${opts.netns ? ` ${opts.netns.nsAddress}` : ""}`,
     ...(tls
       ? [`port 0`, `tls-port ${port}`, `tls-cert-file ${join(root, "cert.pem")}`, `tls-key-file ${join(root, "key.pem")}`, `tls-ca-cert-file ${join(root, "cert.pem")}`, `tls-auth-clients no`, `tls-replication yes`]
       : [`port ${port}`]),
@@ -99,9 +105,10 @@ export async function startRedis(opts: { appendonly?: boolean; tls?: boolean } =
       return n > 0 && alive(n) ? n : undefined;
     } catch { return undefined; }
   };
-  const connect = () => RedisConnection.open({ host: "127.0.0.1", port, password, tls, insecure: tls, timeoutMs: 10_000 });
+  const connect = () => RedisConnection.open({ host: opts.netns?.nsAddress ?? "127.0.0.1", port, password, tls, insecure: tls, timeoutMs: 10_000 });
   const start = async () => {
-    const r = spawnSync("/bin/sh", ["-c", startCmd], { encoding: "utf8" });
+    const sh = [...(opts.netns?.exec ?? []), "/bin/sh", "-c", startCmd];
+    const r = spawnSync(sh[0]!, sh.slice(1), { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`redis-server did not start: ${r.stderr}`);
     const deadline = Date.now() + 20_000;
     for (;;) {
