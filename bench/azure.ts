@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteAvailable, launch } from "../test/helpers/azurite.ts";
 
-const MIB = Number(process.env.BENCH_AZURE_MIB ?? 1024);
+const MIB = Number(process.env.BENCH_AZURE_MIB ?? 2048);
 const RUNS = Number(process.env.BENCH_AZURE_RUNS ?? 3);
 const SHIELD = resolve(import.meta.dir, "../dist/shield");
 const MODULES = resolve(import.meta.dir, "../node_modules");
