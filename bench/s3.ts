@@ -2,18 +2,21 @@
 //
 // relay   the same 2 GiB uploaded by `shield plugin s3 store` (the built-in store,
 //         defaults: 8 MiB parts, 4 in flight) and by boto3's transfer manager
-//         (`upload_fileobj`, default settings: 8 MiB parts, 10 threads),
-//         alternately, from the same file (in the page cache after the first read).
+//         (`upload_fileobj`, default settings: 8 MiB parts, 10 threads; the client's
+//         read timeout raised from botocore's 60 s to 900 s, because moto sends
+//         nothing while it assembles the object on CompleteMultipartUpload, which
+//         took over 60 s on the loaded machine, and botocore's retry then met a 500),
+//         in interleaved pairs (the order alternating), from the same file (in the page cache after the first read).
 //         Wall time and peak RSS (GNU time) of each uploader.
-// daemon  a backup of BENCH_S3_DAEMON_MIB (2048) through the compiled daemon's API
+// daemon  a backup of BENCH_S3_DAEMON_MIB (4096) through the compiled daemon's API
 //         into the s3 store (bench/plugins/bench-zero, encryption on, compression
 //         none): peak VmRSS of the daemon and of every process under it (the
 //         guard runs the s3 store in its own process), sampled every 100 ms.
 //
-//   npm run build && bun run bench/s3.ts [relay|daemon|all]   # BENCH_S3_MIB=2048 BENCH_S3_RUNS=2
+//   npm run build && bun run bench/s3.ts [relay|daemon|all]   # BENCH_S3_MIB=2048 BENCH_S3_RUNS=3 BENCH_S3_DAEMON_MIB=4096
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { readdirSync, readFileSync } from "node:fs";
@@ -22,19 +25,24 @@ import { freshBucket, MOTO_KEY, motoAvailable, motoEndpoint, startServer } from 
 
 const WHAT = process.argv[2] ?? "all";
 const MIB = Number(process.env.BENCH_S3_MIB ?? 2048);
-const DAEMON_MIB = Number(process.env.BENCH_S3_DAEMON_MIB ?? 2048);
-const RUNS = Number(process.env.BENCH_S3_RUNS ?? 2);
+const DAEMON_MIB = Number(process.env.BENCH_S3_DAEMON_MIB ?? 4096);
+const RUNS = Number(process.env.BENCH_S3_RUNS ?? 3);
 const SHIELD = resolve(import.meta.dir, "../dist/shield");
 
 if (!motoAvailable) process.exit(1);
 const dir = mkdtempSync(join(tmpdir(), "shield-bench-s3-"));
 const file = join(dir, "data");
 const moto = await startServer();
+// moto holds a whole object in memory, several times over, while it completes a
+// multipart upload (8.5 GB at its peak for 2 GiB): should the machine run short, the
+// kernel is to stop moto, not another process on this shared machine.
+writeFileSync(`/proc/${moto.pid}/oom_score_adj`, "1000");
 const bucket = await freshBucket("bench", moto);
 
 const BOTO = `
 import os, sys, boto3
-s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_URL"], region_name="us-east-1")
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_URL"], region_name="us-east-1", config=Config(read_timeout=900))
 with open(sys.argv[1], "rb") as f:
     s3.upload_fileobj(f, os.environ["BENCH_BUCKET"], sys.argv[2])
 `;
@@ -50,30 +58,44 @@ function timed(cmd: string, env: Record<string, string>): Result {
   return { secs, rssMiB: rss };
 }
 
+const load = () => loadavg()[0]!.toFixed(1);
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+
 async function relay(): Promise<void> {
   spawnSync("sh", ["-c", `head -c ${MIB * 1024 * 1024} /dev/urandom > ${file}`]);
-  const shield: Result[] = [];
-  const boto: Result[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const s = timed(`${SHIELD} plugin s3 store < ${file} > ${dir}/key.json`, { SHIELD_ENDPOINT: JSON.stringify(motoEndpoint(moto, bucket)) });
-    shield.push(s);
+  const env = { SHIELD_ENDPOINT: JSON.stringify(motoEndpoint(moto, bucket)) };
+  const botoEnv = { BENCH_URL: moto.url, BENCH_BUCKET: bucket, AWS_ACCESS_KEY_ID: MOTO_KEY.access_key_id, AWS_SECRET_ACCESS_KEY: MOTO_KEY.secret_access_key };
+  const runShield = async () => {
+    const l = load();
+    const r = timed(`${SHIELD} plugin s3 store < ${file} > ${dir}/key.json`, env);
     const key = JSON.parse(await Bun.file(`${dir}/key.json`).text()).key;
+    // moto keeps every object in its memory: each is deleted before the next upload.
     await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-    const b = timed(`python3 -c '${BOTO}' ${file} boto-${i}`, {
-      BENCH_URL: moto.url, BENCH_BUCKET: bucket, AWS_ACCESS_KEY_ID: MOTO_KEY.access_key_id, AWS_SECRET_ACCESS_KEY: MOTO_KEY.secret_access_key,
-    });
-    boto.push(b);
+    return { ...r, load: l };
+  };
+  const runBoto = async (i: number) => {
+    const l = load();
+    const r = timed(`python3 -c '${BOTO}' ${file} boto-${i}`, botoEnv);
     await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `boto-${i}` }));
-    console.log(`run ${i + 1}: shield ${s.secs.toFixed(1)} s ${s.rssMiB.toFixed(0)} MiB; boto3 ${b.secs.toFixed(1)} s ${b.rssMiB.toFixed(0)} MiB`);
+    return { ...r, load: l };
+  };
+  const pairs: { shield: Result & { load: string }; boto: Result & { load: string } }[] = [];
+  console.log(`| pair | order | shield s (MiB/s, RSS, load) | boto3 s (MiB/s, RSS, load) | shield/boto3 speed |`);
+  console.log(`|---|---|---|---|---|`);
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate which goes first, so neither always meets a fresher server or page cache.
+    const shieldFirst = i % 2 === 0;
+    const a = shieldFirst ? await runShield() : await runBoto(i);
+    const b = shieldFirst ? await runBoto(i) : await runShield();
+    const p = shieldFirst ? { shield: a, boto: b } : { shield: b, boto: a };
+    pairs.push(p);
+    const cell = (r: Result & { load: string }) => `${r.secs.toFixed(1)} (${(MIB / r.secs).toFixed(0)}, ${r.rssMiB.toFixed(0)} MiB, ${r.load})`;
+    console.log(`| ${i + 1} | ${shieldFirst ? "shield, boto3" : "boto3, shield"} | ${cell(p.shield)} | ${cell(p.boto)} | ${(p.boto.secs / p.shield.secs).toFixed(2)}× |`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const sS = median(shield.map((r) => r.secs));
-  const bS = median(boto.map((r) => r.secs));
-  console.log(`\n| uploader | ${MIB} MiB, median of ${RUNS} | MiB/s | peak RSS |`);
-  console.log(`|---|---|---|---|`);
-  console.log(`| shield plugin s3 store | ${sS.toFixed(1)} s | ${(MIB / sS).toFixed(0)} | ${Math.max(...shield.map((r) => r.rssMiB)).toFixed(0)} MiB |`);
-  console.log(`| boto3 upload_fileobj | ${bS.toFixed(1)} s | ${(MIB / bS).toFixed(0)} | ${Math.max(...boto.map((r) => r.rssMiB)).toFixed(0)} MiB |`);
-  console.log(`\nshield / boto3 speed: ${(bS / sS).toFixed(2)}×`);
+  const ratios = pairs.map((p) => p.boto.secs / p.shield.secs);
+  console.log(`\n${MIB} MiB, ${RUNS} pairs: shield median ${median(pairs.map((p) => p.shield.secs)).toFixed(1)} s, boto3 median ${median(pairs.map((p) => p.boto.secs)).toFixed(1)} s;` +
+    ` shield/boto3 speed: median ${median(ratios).toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)});` +
+    ` peak RSS shield ${Math.max(...pairs.map((p) => p.shield.rssMiB)).toFixed(0)} MiB, boto3 ${Math.max(...pairs.map((p) => p.boto.rssMiB)).toFixed(0)} MiB`);
   rmSync(file, { force: true });
 }
 
@@ -128,12 +150,15 @@ async function daemon(): Promise<void> {
   let daemonPeak = 0;
   const sample = () => {
     daemonPeak = Math.max(daemonPeak, vmRssKiB(pid) ?? 0);
+    motoPeak = Math.max(motoPeak, vmRssKiB(moto.pid) ?? 0);
     for (const c of descendants(pid)) {
       const kib = vmRssKiB(c);
       if (kib !== undefined) peaks.set(label(c), Math.max(peaks.get(label(c)) ?? 0, kib));
     }
   };
+  let motoPeak = 0;
   const before = vmRssKiB(pid) ?? 0;
+  const loadBefore = load();
   const timer = setInterval(sample, 100);
   const t = performance.now();
   const { task_uuid } = await call("POST", `/v1/job/${job}/run`, {});
@@ -149,9 +174,9 @@ async function daemon(): Promise<void> {
   await d.stop();
   if (task.status !== "done") throw new Error(`backup ${task.status}: ${task.log}`);
   const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
-  console.log(`\n| backup into s3 (moto) | time | MiB/s | daemon RSS before / peak during / after | peak RSS under the daemon |`);
-  console.log(`|---|---|---|---|---|`);
-  console.log(`| ${DAEMON_MIB} MiB, encryption on, compression none | ${secs.toFixed(1)} s | ${(DAEMON_MIB / secs).toFixed(0)} | ${mib(before)} / ${mib(daemonPeak)} / ${mib(after)} | ${[...peaks].map(([l, k]) => `${l}: ${mib(k)}`).join("; ")} |`);
+  console.log(`\n| backup into s3 (moto) | time | MiB/s | load (start, end) | daemon RSS before / peak during / after | peak RSS under the daemon | moto peak RSS |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  console.log(`| ${DAEMON_MIB} MiB, encryption on, compression none | ${secs.toFixed(1)} s | ${(DAEMON_MIB / secs).toFixed(0)} | ${loadBefore}, ${load()} | ${mib(before)} / ${mib(daemonPeak)} / ${mib(after)} | ${[...peaks].map(([l, k]) => `${l}: ${mib(k)}`).join("; ")} | ${mib(motoPeak)} |`);
 }
 
 if (WHAT === "relay" || WHAT === "all") await relay();

@@ -97,14 +97,15 @@ export interface Attempt {
 
 /**
  * Runs `fn` until it succeeds, fails permanently, or the attempts are spent.
- * `bytes` is what the request carries, for its deadline. `log` hears of each retry.
+ * `bytes` is what the request carries, for its deadline, and `extraMs` more time the
+ * service is known to need. `log` hears of each retry.
  * A stop of the action (`stop` aborted) ends it at once, with no retry.
  */
 export async function withRetry<T>(
   what: string, policy: RetryPolicy, fn: (attempt: Attempt) => Promise<T>,
-  opts: { bytes?: number; stop?: AbortSignal; log?: (line: string) => void } = {},
+  opts: { bytes?: number; extraMs?: number; stop?: AbortSignal; log?: (line: string) => void } = {},
 ): Promise<T> {
-  const deadlineMs = policy.timeoutMs + Math.ceil(((opts.bytes ?? 0) / (1024 * 1024)) * policy.perMiBMs);
+  const deadlineMs = policy.timeoutMs + Math.ceil(((opts.bytes ?? 0) / (1024 * 1024)) * policy.perMiBMs) + (opts.extraMs ?? 0);
   for (let n = 1; ; n++) {
     if (opts.stop?.aborted) throw opts.stop.reason ?? new PluginError(`${what}: stopped`);
     const controller = new AbortController();

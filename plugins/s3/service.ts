@@ -17,6 +17,8 @@ export interface CallOptions {
   attempts?: number;
   /** How the call is named in retries and errors (default: the command's name, and the part number). */
   what?: string;
+  /** More time per attempt than the bytes it carries call for (a completion that assembles a large object). */
+  extraMs?: number;
 }
 
 export class S3Service {
@@ -30,7 +32,7 @@ export class S3Service {
     const what = opts.what ?? (input.PartNumber ? `${op} ${input.PartNumber}` : op);
     const policy = opts.attempts ? { ...this.policy, attempts: opts.attempts } : this.policy;
     return withRetry(what, policy, ({ signal }) => this.client.send(command as never, { abortSignal: signal }) as Promise<Output<C>>,
-      { bytes: input.ContentLength, stop: opts.stop, log: this.log });
+      { bytes: input.ContentLength, extraMs: opts.extraMs, stop: opts.stop, log: this.log });
   }
 
   destroy(): void {

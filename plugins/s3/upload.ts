@@ -27,6 +27,8 @@ import type { S3Service } from "./service.ts";
 
 /** Parts in flight may hold this much together before fewer are sent at once (never fewer than one). */
 const IN_FLIGHT_BYTES = 256 * MiB;
+/** A completion is given a second more per this many bytes of the object (see its call). */
+const COMPLETE_BYTES_PER_S = 16 * MiB;
 /**
  * A multipart upload left this long belongs to a store that was killed (its guard's
  * SIGKILL). Long, because a live upload of several TiB over a slow link takes days,
@@ -227,7 +229,12 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
     done.sort((a, b) => a.PartNumber! - b.PartNumber!);
     completing = true;
     try {
-      await s3.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { stop: job.stop });
+      // The service assembles the whole object before it answers: AWS says this may take
+      // minutes, and a work-alike may send nothing meanwhile (moto took 33 s for 2 GiB on
+      // a quiet machine, over 60 s on a loaded one, and a retry while the first attempt
+      // still ran failed with a 500). So the request timeout plus a second per 16 MiB.
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }),
+        { stop: job.stop, extraMs: Math.ceil(size / COMPLETE_BYTES_PER_S) * 1000 });
     } catch (err) {
       // A retry after a lost response finds the upload gone: the first attempt
       // completed it. The key is ours alone, so an object of the right size under it is this upload.

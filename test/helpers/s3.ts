@@ -3,7 +3,7 @@
 // large objects), shared by every test file of one `bun test` run and stopped
 // when the run ends (test/helpers/preload.ts). Each test asks for a fresh bucket.
 import { spawnSync, type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,8 @@ export interface Moto {
   url: string;
   /** An SDK client for the test's own checks (listing, creating buckets). */
   client: S3Client;
+  /** The server's process id (benchmarks watch its memory). */
+  pid: number;
   stop(): void;
 }
 
@@ -57,23 +59,29 @@ export async function startServer(opts: { tls?: { cert: string; key: string; ca:
   const dir = mkdtempSync(join(tmpdir(), "shield-test-moto-"));
   const port = await freePort();
   const tlsArgs = opts.tls ? ["-c", opts.tls.cert, "-k", opts.tls.key] : [];
+  // moto logs every request on stderr. Into a file, not a pipe: a pipe nobody drains
+  // (a benchmark waiting in spawnSync blocks its own event loop) fills after a few
+  // hundred requests, the thread logging then blocks holding the logging lock, and
+  // every other request thread waits on that lock: moto stops answering for good.
+  const logFile = join(dir, "moto.log");
+  const logFd = openSync(logFile, "w");
   const proc: ChildProcess = spawn(motoPath!, ["-H", "127.0.0.1", "-p", String(port), ...tlsArgs], {
     cwd: dir,
     // Large objects spill to TMPDIR: keep them in the server's own directory.
     env: { ...process.env, TMPDIR: dir, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "ignore", logFd],
   });
-  let log = "";
-  proc.stderr!.on("data", (d: Buffer) => { if (log.length < 64 * 1024) log += d.toString(); });
+  closeSync(logFd);
+  const log = () => { try { return readFileSync(logFile, "utf8").slice(0, 64 * 1024); } catch { return ""; } };
   const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`moto_server exited (${proc.exitCode}): ${log}`);
+    if (proc.exitCode !== null) throw new Error(`moto_server exited (${proc.exitCode}): ${log()}`);
     try {
       const r = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000), tls: { rejectUnauthorized: false } });
       if (r.status < 500) break;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { proc.kill("SIGKILL"); throw new Error(`moto_server did not answer on ${url}: ${log}`); }
+    if (Date.now() > deadline) { proc.kill("SIGKILL"); throw new Error(`moto_server did not answer on ${url}: ${log()}`); }
     await Bun.sleep(100);
   }
   const client = new S3Client({
@@ -92,7 +100,7 @@ export async function startServer(opts: { tls?: { cert: string; key: string; ca:
   };
   // For scripts (bench) that are not under `bun test`, whose preload stops the shared one.
   process.on("exit", stop);
-  return { port, url, client, stop };
+  return { port, url, client, pid: proc.pid!, stop };
 }
 
 let counter = 0;

@@ -181,6 +181,13 @@ describe("s3 retry wrapper", () => {
     expect((await stopped).message).toBe("stopped by SIGTERM");
     expect(calls).toBe(1);
   });
+
+  test("a call given more time (a completion assembling a large object) is not abandoned at the plain deadline", async () => {
+    let calls = 0;
+    const slow = () => withRetry("CompleteMultipartUpload", { ...policy, timeoutMs: 50 }, async () => { calls++; await Bun.sleep(150); return "done"; }, { extraMs: 1000 });
+    expect(await slow()).toBe("done");
+    expect(calls).toBe(1);
+  });
 });
 
 // ---- against moto, through the fault-injection proxy ----
