@@ -111,6 +111,17 @@ describe("mysql plugin: validate (no server needed)", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });
+  test("a physical archive (xbstream) given to a logical restore is refused before any server is reached", async () => {
+    const xbstream = new Uint8Array(Buffer.concat([Buffer.from("XBSTCK01"), Buffer.alloc(4096, 7)]));
+    const r = await plugin("restore", { ...base, mysql_port: "1", mysql_database: "shop" }, xbstream);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('restore it with mysql_mode "physical"');
+  });
+  test("a physical restore without its stop and start commands is refused (exit 12)", async () => {
+    const r = await plugin("restore", { ...base, mysql_mode: "physical", mysql_data_dir: "/var/lib/mysql" }, new Uint8Array(Buffer.from("XBSTCK01")));
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain("mysql_stop_cmd");
+  });
 });
 
 describe("mysql plugin: accounts of a whole-server restore", () => {
