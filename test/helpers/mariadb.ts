@@ -74,7 +74,7 @@ export function rootSql(socket: string, statements: string, database?: string): 
 }
 
 /** A new private server: its own directory, socket and port, an administrator with a password. */
-export async function startMariadb(opts: { tls?: boolean } = {}): Promise<MariadbServer> {
+export async function startMariadb(opts: { tls?: boolean; bufferPool?: string } = {}): Promise<MariadbServer> {
   const dir = mkdtempSync(join(tmpdir(), "shield-test-mariadb-"));
   const data = join(dir, "data");
   const socket = join(dir, "mariadb.sock");
@@ -112,7 +112,7 @@ export async function startMariadb(opts: { tls?: boolean } = {}): Promise<Mariad
   const argv = [
     serverBin!, "--no-defaults", `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, "--bind-address=127.0.0.1",
     `--pid-file=${join(dir, "mariadb.pid")}`, `--log-error=${join(dir, "error.log")}`, ...user,
-    "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
+    `--innodb-buffer-pool-size=${opts.bufferPool ?? "64M"}`, "--innodb-log-file-size=48M",
     "--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0", "--innodb-doublewrite=0", "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_unicode_ci", "--event-scheduler=ON", ...tls,
   ];
