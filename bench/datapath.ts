@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|mysql]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
@@ -30,6 +30,13 @@
 //        from the task log ("verified N MiB in T s"). Not part of all.
 // fixed  the fixed cost of a backup: BENCH_FIXED_JOBS (200) empty databases backed up at once
 //        with --workers 4, against pg_dump of them 4 at a time; then one at a time. Not part of all.
+// mysql  a ~1 GB MariaDB database (BENCH_MYSQL_ROWS rows of md5 text and numbers, on the
+//        tests' private server) backed up by the mysql target with zstd and encryption vs
+//        `mariadb-dump --single-transaction (the plugin's flags) | zstd -T0 | openssl enc > file`
+//        (+ sync FILE); then its archive restored by the daemon (verify pass included) into
+//        a new database vs `openssl dec | zstd -d | mariadb` into a new database. Paired
+//        runs, the order alternating each round; the load average beside each pair. Not
+//        part of all.
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
 //        from /proc, during a 2 GiB and a 4 GiB relay backup with encryption on.
 //
@@ -42,13 +49,14 @@
 //
 // Knobs: BENCH_RUNS, BENCH_RELAY_BYTES, BENCH_DATASET (documents|compressible|random, see
 // makeDatabase), BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS (3,000,000), BENCH_RANDOM_ROWS (1,000,000),
-// BENCH_SHIELD (another build to measure instead of dist/shield).
+// BENCH_MYSQL_ROWS (5,000,000), BENCH_SHIELD (another build to measure instead of dist/shield).
 import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres, stopPostgres } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
+import { ADMIN_PASSWORD as MYSQL_PASSWORD, ADMIN_USER as MYSQL_USER, mariadbAvailable, startMariadb, stopMariadb } from "../test/helpers/mariadb.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 /** BENCH_SHIELD: another build to measure (default dist/shield). */
@@ -64,6 +72,8 @@ const RELAY_BYTES = Number(process.env.BENCH_RELAY_BYTES ?? 2 * GiB);
 /** pgbench scale and md5 rows: together about 1 GB of database. */
 const PG_SCALE = Number(process.env.BENCH_PG_SCALE ?? 35);
 const PG_MD5_ROWS = Number(process.env.BENCH_PG_MD5_ROWS ?? 3_000_000);
+/** Rows of the MariaDB table: about 1 GB of InnoDB data. */
+const MYSQL_ROWS = Number(process.env.BENCH_MYSQL_ROWS ?? 5_000_000);
 
 let scratch = "";
 const daemons = new Set<Daemon>();
@@ -767,12 +777,125 @@ async function restoreBench(): Promise<void> {
   rmSync(shellFile, { force: true });
 }
 
+async function mysqlBench(): Promise<void> {
+  out("## MySQL (MariaDB) end to end: backup and restore, zstd and encryption");
+  out();
+  if (!mariadbAvailable) {
+    out("MariaDB is not installed here: skipped.");
+    return;
+  }
+  // A buffer pool the size a small server would give (the tests' 64M makes loading a gigabyte a matter of tens of minutes here).
+  const server = await startMariadb({ bufferPool: "512M" });
+  const t0 = performance.now();
+  // Made in batches: one INSERT of millions of rows would hold its undo log to the end.
+  server.sql("CREATE DATABASE bench; CREATE TABLE bench.documents (id BIGINT PRIMARY KEY, title CHAR(32) NOT NULL, body VARCHAR(200) NOT NULL, score DECIMAL(12,4), created DATETIME NOT NULL) ENGINE=InnoDB;");
+  for (let from = 1; from <= MYSQL_ROWS; from += 500_000) {
+    const to = Math.min(MYSQL_ROWS, from + 499_999);
+    server.sql(`INSERT INTO documents SELECT seq, MD5(seq), CONCAT(MD5(seq * 7), MD5(seq * 13), MD5(seq * 17)), (seq % 100000) / 7.0, '2026-01-01' + INTERVAL seq SECOND FROM seq_${from}_to_${to}`, "bench");
+  }
+  server.sql("ANALYZE TABLE bench.documents");
+  const [dataBytes] = server.sql("SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'bench'").trim().split("\t").map(Number);
+  out(`Database: ${MYSQL_ROWS.toLocaleString("en")} rows of md5 text and numbers (one InnoDB table); data + index ${mib(dataBytes!)} (made in ${secs(performance.now() - t0)}). Server: the tests' private MariaDB (innodb_buffer_pool_size 512M, innodb_flush_log_at_trx_commit 0), over TCP for both.`);
+  out();
+  // The shell's connection: an option file like the plugin's (which is a pipe), same user, TCP.
+  const cnf = join(scratch, "client.cnf");
+  await Bun.write(cnf, `[client]\nuser=${MYSQL_USER}\npassword="${MYSQL_PASSWORD.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"\nhost=127.0.0.1\nport=${server.port}\nprotocol=TCP\nskip-ssl\n`);
+  chmodSync(cnf, 0o600);
+  const dumpFlags = "--single-transaction --routines --triggers --events --hex-blob --default-character-set=utf8mb4";
+  const openssl = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
+  const shellFile = join(scratch, "mysql-shell.zst.enc");
+  const backupShell = `mariadb-dump --defaults-file=${cnf} ${dumpFlags} bench | zstd -q -3 -T0 | ${openssl} > ${shellFile}`;
+  const storeDir = join(scratch, "mysql-store");
+  emptyDir(storeDir);
+  const endpoint = (database: string) => ({ mysql_host: "127.0.0.1", mysql_port: String(server.port), mysql_user: MYSQL_USER, mysql_password: MYSQL_PASSWORD, mysql_database: database });
+  const d = await startDaemon({});
+  const job = await makeJob(d, "mysql", { plugin: "mysql", endpoint: endpoint("bench") }, storeDir, "zstd");
+  const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
+  const load = () => loadavg()[0]!.toFixed(2);
+
+  out(`Backups (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+  out();
+  out("| pair | order | shield (POST run → done) | stored | shell `mariadb-dump \\| zstd -T0 \\| openssl` | + sync FILE | ratio shell+sync ÷ shield | load average |");
+  out("|---|---|---|---|---|---|---|---|");
+  const bShield: number[] = [], bShell: number[] = [], bRatio: number[] = [];
+  let archive: Backup | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const shieldFirst = i % 2 === 0;
+    const shieldRun = async () => {
+      dropCaches();
+      const b = await runJob(d, job);
+      if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
+      // The last archive is kept for the restores.
+      if (archive) { await call(d, "DELETE", `/v1/archive/${archive.archive}`).catch(() => {}); }
+      archive = b;
+      return b;
+    };
+    const shellRun = async () => { dropCaches(); return shTimed(backupShell, shellFile); };
+    let b: Backup, s: Awaited<ReturnType<typeof shTimed>>;
+    if (shieldFirst) { b = await shieldRun(); s = await shellRun(); } else { s = await shellRun(); b = await shieldRun(); }
+    bShield.push(b.ms); bShell.push(s.msSync); bRatio.push(s.msSync / b.ms);
+    out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(b.ms)} (${cpu(b)}) | ${mib(b.size)} (${mib(b.rawSize)} raw) | ${secs(s.ms)} (${mib(s.bytes)}) | ${secs(s.msSync)} | ${(s.msSync / b.ms).toFixed(2)} | ${load()} |`);
+  }
+  out(`| **median** | | **${secs(median(bShield))}** (${spread(bShield)}) | | | **${secs(median(bShell))}** (${spread(bShell)}) | **${(median(bShell) / median(bShield)).toFixed(2)}** (pairs ${Math.min(...bRatio).toFixed(2)}–${Math.max(...bRatio).toFixed(2)}) | |`);
+  out();
+
+  // Restores: the last archive, and the shell's file of the same dump, each into a new database.
+  await sh(backupShell);
+  out(`Restores (the shell's file: ${mib(statSync(shellFile).size)}; load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+  out();
+  out("| pair | order | shield (POST restore → done) | of which the verify pass | shell `openssl dec \\| zstd -d \\| mariadb` | ratio shell ÷ shield | load average |");
+  out("|---|---|---|---|---|---|---|");
+  const drop = (name: string) => server.sql(`DROP DATABASE IF EXISTS \`${name}\``);
+  const rShield: number[] = [], rShell: number[] = [], rVerify: number[] = [], rRatio: number[] = [];
+  let lastLog = "";
+  for (let i = 0; i < RUNS; i++) {
+    const shieldFirst = i % 2 === 0;
+    const shieldRun = async () => {
+      const name = `restored_shield_${i}`;
+      const target = await call(d, "POST", "/v1/targets", { name, plugin: "mysql", endpoint: endpoint(name), agent: "" });
+      dropCaches();
+      const r = await runTask(d, `/v1/archive/${archive!.archive}/restore`, { target: target.uuid });
+      const rows = server.sql(`SELECT COUNT(*) FROM \`${name}\`.documents`).trim();
+      if (Number(rows) !== MYSQL_ROWS) throw new Error(`the restored database has ${rows} rows, not ${MYSQL_ROWS}`);
+      const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
+      drop(name);
+      await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
+      return { ms: r.ms, verifyMs: m ? Number(m[3]) * 1000 : NaN, cpu: r.cpu, log: r.task.log as string };
+    };
+    const shellRun = async () => {
+      const name = `restored_shell_${i}`;
+      dropCaches();
+      const ms = await sh(`mariadb --defaults-file=${cnf} -e 'CREATE DATABASE ${name}' && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | mariadb --defaults-file=${cnf} --batch --default-character-set=utf8mb4 ${name}`);
+      drop(name);
+      return ms;
+    };
+    let a: Awaited<ReturnType<typeof shieldRun>>, s: number;
+    if (shieldFirst) { a = await shieldRun(); s = await shellRun(); } else { s = await shellRun(); a = await shieldRun(); }
+    rShield.push(a.ms); rShell.push(s); rVerify.push(a.verifyMs); rRatio.push(s / a.ms);
+    lastLog = a.log;
+    out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(a.ms)} (${cpu(a)}) | ${secs(a.verifyMs)} | ${secs(s)} | ${(s / a.ms).toFixed(2)} | ${load()} |`);
+  }
+  out(`| **median** | | **${secs(median(rShield))}** (${spread(rShield)}) | ${secs(median(rVerify))} | **${secs(median(rShell))}** (${spread(rShell)}) | **${(median(rShell) / median(rShield)).toFixed(2)}** (pairs ${Math.min(...rRatio).toFixed(2)}–${Math.max(...rRatio).toFixed(2)}) | |`);
+  out();
+  out("Task log of the last shield backup and restore:");
+  out();
+  out("```");
+  for (const l of archive!.log.trim().split("\n")) out(l);
+  for (const l of lastLog.trim().split("\n")) out(l);
+  out("```");
+  out();
+  await stopDaemon(d);
+  server.stop();
+  rmSync(storeDir, { recursive: true, force: true });
+  rmSync(shellFile, { force: true });
+}
+
 // ---- main --------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed]");
+  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -794,11 +917,13 @@ async function main(): Promise<void> {
   if (what === "quick") await quick();
   if (what === "restore") await restoreBench();
   if (what === "fixed") await fixedCost();
+  if (what === "mysql") await mysqlBench();
 }
 
 function cleanup(): void {
   for (const d of daemons) d.proc.kill("SIGKILL");
   stopPostgres();
+  stopMariadb();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 }
 

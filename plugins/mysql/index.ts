@@ -7,15 +7,17 @@
 // client.ts): no argument or environment of any process ever holds it, and nothing
 // here prints it.
 import { writeSync } from "node:fs";
+import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  EndpointInvalid, ExecFailure, PluginError, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
+  EndpointInvalid, EndpointMissing, ExecFailure, PluginError, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
 } from "../protocol.ts";
-import { checkToolDir, endpointPath } from "../confine.ts";
+import { checkToolDir, confine, endpointPath } from "../confine.ts";
 import { splitWords } from "../postgres/index.ts";
 import { VERSION } from "../../src/version.ts";
 import { batchValue, ident, literal, optionFile, runTool, toolEnv, type Connection } from "./client.ts";
 import { checkDumpOptions } from "./options.ts";
+import { backupPhysical, mariabackupVersion, restorePhysical, type PhysicalConfig } from "./physical.ts";
 import { ACCOUNTS_LINE, ServerArchiveFilter, headerLine, sniff, type ArchiveInfo } from "./stream.ts";
 
 /** The server's own schemas: never in a whole-server archive, never restored over. */
@@ -33,15 +35,67 @@ interface Config {
   bindir?: string;
   /** Extra arguments for the dump tool. */
   options: string[];
+  mode: "logical" | "physical";
+  /** mysql_mode "physical": the data directory and the commands (physical.ts). */
+  physical?: PhysicalConfig;
+}
+
+/** The fields of physical mode only, and those it cannot use. */
+const PHYSICAL_ONLY = ["mysql_data_dir", "mysql_stop_cmd", "mysql_start_cmd", "mysql_timeout"];
+
+/**
+ * Physical mode's endpoint. It runs wherever the plugin runs (an agent on the
+ * database host, or a Shield on that host): the data directory proves where, at
+ * run time (physical.ts). The stop and start commands are a shell command of the
+ * operator's choosing: a confined Shield (--allow-path) runs none.
+ */
+function physicalConfig(ctx: ActionContext, c: Config): PhysicalConfig | undefined {
+  const e = ctx.endpoint;
+  if (c.mode !== "physical") {
+    for (const f of PHYSICAL_ONLY) {
+      if (str(e, f) !== undefined) throw new EndpointInvalid(f, `is only used with mysql_mode "physical"; set that too, or leave this empty`);
+    }
+    return undefined;
+  }
+  const notWith: [string, unknown][] = [
+    ["mysql_database", c.database], ["mysql_options", c.options.length ? c.options : undefined], ["mysql_read_replica", c.replica],
+  ];
+  for (const [f, v] of notWith) {
+    if (v !== undefined) throw new EndpointInvalid(f, `cannot be used with mysql_mode "physical", which copies the whole server's data directory on its own host; leave it empty`);
+  }
+  const p: PhysicalConfig = {
+    conn: c.conn,
+    dataDir: endpointPath(e, "mysql_data_dir", { required: true }),
+    stopCmd: str(e, "mysql_stop_cmd"),
+    startCmd: str(e, "mysql_start_cmd"),
+    bindir: c.bindir,
+    timeout: 300,
+  };
+  confine("mysql_data_dir", p.dataDir, ctx.allowPaths);
+  const t = str(e, "mysql_timeout");
+  if (t !== undefined) {
+    const n = /^\d{1,5}$/.test(t.trim()) ? Number(t.trim()) : NaN;
+    if (!(n >= 1 && n <= 86400)) throw new EndpointInvalid("mysql_timeout", "must be a number of seconds (1-86400)");
+    p.timeout = n;
+  }
+  for (const f of ["mysql_stop_cmd", "mysql_start_cmd"] as const) {
+    const v = f === "mysql_stop_cmd" ? p.stopCmd : p.startCmd;
+    if (v === undefined) continue;
+    if (v.includes("\0")) throw new EndpointInvalid(f, "must not contain a NUL byte");
+    if (ctx.allowPaths.length) throw new EndpointInvalid(f, "runs a shell command of the endpoint's choosing, which a confined Shield (--allow-path) does not do; run the agent unconfined, or use mysql_mode \"logical\"");
+  }
+  // A physical restore replaces the data directory of a stopped server: it cannot go without either command.
+  if (ctx.action === "restore") {
+    if (p.stopCmd === undefined) throw new EndpointMissing("mysql_stop_cmd");
+    if (p.startCmd === undefined) throw new EndpointMissing("mysql_start_cmd");
+  }
+  return p;
 }
 
 function config(ctx: ActionContext): Config {
   const e = ctx.endpoint;
   const mode = str(e, "mysql_mode") ?? "logical";
-  if (mode === "physical") {
-    throw new EndpointInvalid("mysql_mode", `"physical" (mariabackup on the database host) needs the shield agent, which is not available yet: use "logical" (or leave mysql_mode empty)`);
-  }
-  if (mode !== "logical") throw new EndpointInvalid("mysql_mode", `must be "logical" or "physical", not "${mode}"`);
+  if (mode !== "logical" && mode !== "physical") throw new EndpointInvalid("mysql_mode", `must be "logical" or "physical", not "${mode}"`);
   const tlsText = (str(e, "mysql_tls") ?? "off").toLowerCase();
   const tls = ({ off: "off", false: "off", no: "off", on: "on", true: "on", yes: "on", required: "on", verify: "verify" } as const)[tlsText as "off"];
   if (!tls) throw new EndpointInvalid("mysql_tls", `must be "off", "on" (encrypted) or "verify" (encrypted, server certificate checked), not "${tlsText}"`);
@@ -59,6 +113,7 @@ function config(ctx: ActionContext): Config {
     database: str(e, "mysql_database"),
     bindir: endpointPath(e, "mysql_bindir"),
     options: [],
+    mode,
   };
   if (c.database !== undefined && (c.database.includes("\0") || c.database.length > 64)) {
     throw new EndpointInvalid("mysql_database", "must be a database name (at most 64 characters, no NUL)");
@@ -73,11 +128,12 @@ function config(ctx: ActionContext): Config {
     const dumper = present(DUMPERS)[0] ?? DUMPERS[0]!;
     const client = present(CLIENTS)[0] ?? CLIENTS[0]!;
     const others = [...DUMPERS, ...CLIENTS].filter((t) => t !== dumper && t !== client);
-    checkToolDir("mysql_bindir", c.bindir, { required: [dumper, client], optional: others }, ctx.allowPaths);
+    checkToolDir("mysql_bindir", c.bindir, { required: [dumper, client], optional: [...others, "mariabackup", "mariadb-backup", "mbstream"] }, ctx.allowPaths);
   }
   const options = str(e, "mysql_options");
   if (options !== undefined) c.options = splitWords(options, "mysql_options");
   checkDumpOptions(c.options);
+  c.physical = physicalConfig(ctx, c);
   return c;
 }
 
@@ -181,6 +237,7 @@ function dumpArgs(c: Config): string[] {
 
 async function backup(ctx: ActionContext): Promise<void> {
   const c = config(ctx);
+  if (c.physical) return backupPhysical(c.physical, ctx, (sql) => query(c, tools(c), c.conn, sql, ctx));
   // A backup reads from the replica when there is one; a restore writes to the primary.
   const conn: Connection = c.replica ? { ...c.conn, host: c.replica } : c.conn;
   let t = tools(c);
@@ -220,9 +277,14 @@ async function backup(ctx: ActionContext): Promise<void> {
 
 async function restore(ctx: ActionContext): Promise<void> {
   const c = config(ctx);
+  if (c.physical) return restorePhysical(c.physical, ctx, (sql) => query(c, tools(c), c.conn, sql, ctx));
   const conn = c.conn;
   const { what, stream } = await sniff(ctx.stdin);
   if (what.kind === "empty") throw new PluginError("nothing to restore: the input is empty");
+  if (what.kind === "xbstream") {
+    await stream.cancel().catch(() => {});
+    throw new PluginError(`this archive is a physical one (mariabackup's xbstream): restore it with mysql_mode "physical" on the database host`);
+  }
   const t = tools(c);
   const options = optionFile(conn, t.mariadbClient);
   // --batch: the client stops at the first error and says "ERROR nnnn (xxxxx) at line N: ...".
@@ -271,8 +333,17 @@ const NEEDED: { privilege: string; why: string; required: boolean }[] = [
   { privilege: "RELOAD", why: "for --master-data / --flush-logs and some MySQL 8 --single-transaction dumps", required: false },
 ];
 
+/** What mariabackup --backup asks of the user (MariaDB 10.5+ names). */
+const NEEDED_PHYSICAL: { privilege: string; why: string; required: boolean }[] = [
+  { privilege: "RELOAD", why: "to flush tables and take the backup lock", required: true },
+  { privilege: "PROCESS", why: "to read the server's state", required: true },
+  { privilege: "LOCK TABLES", why: "for the backup lock", required: false },
+  { privilege: "BINLOG MONITOR", why: "to record the binary log position", required: false },
+];
+
 async function test(ctx: ActionContext): Promise<string[]> {
   const c = config(ctx);
+  if (c.physical) return testPhysical(c, c.physical, ctx);
   const lines: string[] = [];
   const check = async (conn: Connection, role: string) => {
     const t = tools(c);
@@ -305,6 +376,37 @@ async function test(ctx: ActionContext): Promise<string[]> {
   if (missing.length) {
     for (const l of lines) ctx.log(l);
     throw new PluginError(`${c.conn.user} lacks ${missing.join(", ")}: a backup with routines, triggers and events would fail`);
+  }
+  return lines;
+}
+
+/** Physical mode: the server, its data directory here, mariabackup's version and the privileges it needs. */
+async function testPhysical(c: Config, p: PhysicalConfig, ctx: ActionContext): Promise<string[]> {
+  const t = tools(c);
+  const grantee = `CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")`;
+  const rows = await query(c, t, c.conn, [
+    "SELECT 'v', VERSION(), CURRENT_USER(), @@datadir",
+    `SELECT 'p', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}`,
+  ].join(";\n"), ctx);
+  const [, version, user, datadir] = rows.find((r) => r[0] === "v") ?? [];
+  const have = new Set(rows.filter((r) => r[0] === "p").map((r) => r[1]!.toUpperCase()));
+  const lines = [`ok: connected to ${where(c.conn)} as ${user}: server ${version}`];
+  lines.push(`mariabackup: ${await mariabackupVersion(c.bindir)}`);
+  const here = await realpath(datadir ?? "").catch(() => undefined);
+  const wanted = await realpath(p.dataDir).catch(() => undefined);
+  if (!here || !wanted || here !== wanted) {
+    throw new PluginError(`the server's data directory is ${datadir}, ${!here ? "which is not on this host" : `not mysql_data_dir ${p.dataDir}`}: physical mode must run on the database host; set the target's agent to the shield agent there`);
+  }
+  lines.push(`data directory: ${here} (here, as mysql_data_dir says)`);
+  const missing: string[] = [];
+  for (const n of NEEDED_PHYSICAL) {
+    const ok = have.has(n.privilege) || have.has("SUPER");
+    lines.push(`privilege ${n.privilege}: ${ok ? "yes" : "NO"} (${n.why})`);
+    if (!ok && n.required) missing.push(n.privilege);
+  }
+  if (missing.length) {
+    for (const l of lines) ctx.log(l);
+    throw new PluginError(`${c.conn.user} lacks ${missing.join(", ")}: mariabackup would fail`);
   }
   return lines;
 }
@@ -361,7 +463,11 @@ export const mysql: Plugin = {
       { name: "mysql_bindir", type: "abspath", title: "Tools directory", required: false, help: "Directory of mariadb-dump/mysqldump and mariadb/mysql, owned by root (or Shield's user) and writable by no one else; empty: found on PATH.", example: "/usr/bin" },
       { name: "mysql_socket", type: "abspath", title: "Socket", required: false, help: "Unix socket of a local server; when set, mysql_host and mysql_port are not used.", example: "/run/mysqld/mysqld.sock" },
       { name: "mysql_tls", type: "string", title: "TLS", required: false, default: "off", help: "\"off\", \"on\" (encrypted) or \"verify\" (encrypted, the server's certificate checked against the system's CAs).", example: "verify" },
-      { name: "mysql_mode", type: "string", title: "Mode", required: false, default: "logical", help: "\"logical\" (SQL dump). \"physical\" (mariabackup through the shield agent) is not available yet.", example: "logical" },
+      { name: "mysql_mode", type: "string", title: "Mode", required: false, default: "logical", help: "\"logical\": an SQL dump over the network (mariadb-dump). \"physical\": MariaDB's hot backup (mariabackup --backup --stream=xbstream) of the whole server, run on the database host: set the target's agent to a shield agent there (or run Shield on that host). A physical restore replaces the data directory: the server is stopped and started with mysql_stop_cmd and mysql_start_cmd, and a failure puts the previous data directory back.", example: "logical" },
+      { name: "mysql_data_dir", type: "abspath", title: "Data directory (physical)", required: false, help: "Physical mode: the server's data directory (its @@datadir) on the database host; checked against the server before anything is read or replaced.", example: "/var/lib/mysql" },
+      { name: "mysql_stop_cmd", type: "string", title: "Stop command (physical)", required: false, help: "Physical mode, restores: a shell command on the database host that stops the server; the restore waits until its process has exited.", example: "systemctl stop mariadb" },
+      { name: "mysql_start_cmd", type: "string", title: "Start command (physical)", required: false, help: "Physical mode, restores: a shell command on the database host that starts the server; the restore waits until it answers.", example: "systemctl start mariadb" },
+      { name: "mysql_timeout", type: "string", title: "Timeout (physical)", required: false, default: "300", help: "Physical mode: seconds each of the stop and start commands, and the server's going and coming, may take.", example: "600" },
     ],
   },
   validate(ctx) {
@@ -376,6 +482,13 @@ export const mysql: Plugin = {
       `mysql_bindir: ${c.bindir ?? "(found at run time)"}`,
       `mysql_tls: ${c.conn.tls}`,
       ...(c.options.length ? [`mysql_options: ${c.options.join(" ")}`] : []),
+      `mysql_mode: ${c.mode}`,
+      ...(c.physical ? [
+        `mysql_data_dir: ${c.physical.dataDir}`,
+        `mysql_stop_cmd: ${c.physical.stopCmd ?? "(none: needed to restore)"}`,
+        `mysql_start_cmd: ${c.physical.startCmd ?? "(none: needed to restore)"}`,
+        `mysql_timeout: ${c.physical.timeout} s`,
+      ] : []),
     ];
   },
   backup,

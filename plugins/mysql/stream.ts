@@ -29,7 +29,10 @@ export function headerLine(info: ArchiveInfo): string {
   return `${HEADER_PREFIX}${JSON.stringify(info)}\n`;
 }
 
-export type Sniffed = { kind: "empty" } | { kind: "plain" } | { kind: "shield"; info: ArchiveInfo };
+/** How a physical archive (mariabackup --stream=xbstream) starts: see physical.ts. */
+export const XBSTREAM_MAGIC = Buffer.from("XBSTCK01");
+
+export type Sniffed = { kind: "empty" } | { kind: "plain" } | { kind: "xbstream" } | { kind: "shield"; info: ArchiveInfo };
 
 /** Longest first line looked at: a header is far shorter (unless it names thousands of databases). */
 const MAX_HEADER = 4 << 20;
@@ -50,7 +53,7 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ what: 
     have += r.value.byteLength;
   }
   const first = Buffer.concat(head);
-  let what: Sniffed = { kind: have === 0 ? "empty" : "plain" };
+  let what: Sniffed = { kind: have === 0 ? "empty" : first.subarray(0, XBSTREAM_MAGIC.byteLength).equals(XBSTREAM_MAGIC) ? "xbstream" : "plain" };
   const line = first.subarray(0, newline === -1 ? first.byteLength : newline).toString("utf8");
   if (line.startsWith(HEADER_PREFIX)) {
     try {

@@ -57,10 +57,10 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
     expect(json.info.fields.map((f: any) => f.name)).toContain("mysql_read_replica");
   });
 
-  test("an endpoint asking for physical mode is refused with a 400 naming the agent", async () => {
+  test("an endpoint asking for physical mode without its data directory is refused with a 400 naming it", async () => {
     const r = await call(d, "POST", "/v1/targets", { name: "phys", plugin: "mysql", endpoint: { ...endpoint(src), mysql_mode: "physical" }, agent: "" });
     expect(r.status).toBe(400);
-    expect(JSON.stringify(r.json)).toContain("needs the shield agent");
+    expect(JSON.stringify(r.json)).toContain("mysql_data_dir");
   });
 
   test("backs up the whole server and restores it into a new, empty one", async () => {

@@ -20,6 +20,15 @@ export interface MariadbServer {
   socket: string;
   dir: string;
   pid: number;
+  /** The data directory (the server's @@datadir). */
+  data: string;
+  /**
+   * Shell commands that stop the server (SIGTERM, as a service manager does) and
+   * start it again as it was first started, in a session of its own: what a
+   * physical restore's mysql_stop_cmd and mysql_start_cmd are on a real host.
+   */
+  stopCmd: string;
+  startCmd: string;
   /** Runs SQL as root over the socket; returns stdout (tab-separated rows, no headers). Throws on error. */
   sql(statements: string, database?: string): string;
   /** Stops the server (SIGKILL: nothing in it is worth keeping) and removes its directory; safe twice. */
@@ -65,7 +74,7 @@ export function rootSql(socket: string, statements: string, database?: string): 
 }
 
 /** A new private server: its own directory, socket and port, an administrator with a password. */
-export async function startMariadb(opts: { tls?: boolean } = {}): Promise<MariadbServer> {
+export async function startMariadb(opts: { tls?: boolean; bufferPool?: string } = {}): Promise<MariadbServer> {
   const dir = mkdtempSync(join(tmpdir(), "shield-test-mariadb-"));
   const data = join(dir, "data");
   const socket = join(dir, "mariadb.sock");
@@ -100,23 +109,34 @@ export async function startMariadb(opts: { tls?: boolean } = {}): Promise<Mariad
       throw new Error(`mariadb-install-db failed (${install.status}): ${(install.stderr || install.stdout).slice(-2000)}`);
     }
   }
-  const proc = Bun.spawn([
+  const argv = [
     serverBin!, "--no-defaults", `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, "--bind-address=127.0.0.1",
     `--pid-file=${join(dir, "mariadb.pid")}`, `--log-error=${join(dir, "error.log")}`, ...user,
-    "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
+    `--innodb-buffer-pool-size=${opts.bufferPool ?? "64M"}`, "--innodb-log-file-size=48M",
     "--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0", "--innodb-doublewrite=0", "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_unicode_ci", "--event-scheduler=ON", ...tls,
-  ], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  ];
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const pidFile = join(dir, "mariadb.pid");
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
   let stopped = false;
   const server: MariadbServer = {
-    port, socket, dir, pid: proc.pid,
+    port, socket, dir, pid: proc.pid, data,
+    stopCmd: `kill $(cat ${quote(pidFile)})`,
+    startCmd: `setsid ${argv.map(quote).join(" ")} </dev/null >/dev/null 2>&1 &`,
     sql: (statements, database) => rootSql(socket, statements, database),
     stop() {
       if (stopped) return;
       stopped = true;
       started.delete(server);
-      try { process.kill(proc.pid, "SIGKILL"); } catch { /* already gone */ }
-      spawnSync("sh", ["-c", `while kill -0 ${proc.pid} 2>/dev/null; do sleep 0.05; done`], { timeout: 10_000 });
+      // The first process, and whichever its start command started since.
+      const pids = new Set([proc.pid]);
+      const now = Number(existsSync(pidFile) ? readFileSync(pidFile, "utf8").trim() : "");
+      if (now > 0) pids.add(now);
+      for (const pid of pids) {
+        try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+        spawnSync("sh", ["-c", `while kill -0 ${pid} 2>/dev/null; do sleep 0.05; done`], { timeout: 10_000 });
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -52,7 +52,7 @@ describe("mysql plugin: validate (no server needed)", () => {
     expect(info).toMatchObject({ name: "mysql", features: { target: "yes", store: "no" }, endpoint_from: "env" });
     expect(info.fields.map((f: any) => f.name)).toEqual([
       "mysql_host", "mysql_port", "mysql_user", "mysql_password", "mysql_database", "mysql_options", "mysql_read_replica",
-      "mysql_bindir", "mysql_socket", "mysql_tls", "mysql_mode",
+      "mysql_bindir", "mysql_socket", "mysql_tls", "mysql_mode", "mysql_data_dir", "mysql_stop_cmd", "mysql_start_cmd", "mysql_timeout",
     ]);
   });
   test("accepts strings (ports too) and numeric ports; never prints the password", async () => {
@@ -69,7 +69,12 @@ describe("mysql plugin: validate (no server needed)", () => {
     ["a bad port", { ...base, mysql_port: "33o6" }, 13, "mysql_port"],
     ["a port out of range", { ...base, mysql_port: 70000 }, 13, "mysql_port"],
     ["a non-string user", { mysql_user: ["root"] }, 13, "mysql_user"],
-    ["physical mode", { ...base, mysql_mode: "physical" }, 13, "needs the shield agent"],
+    ["physical mode without its data directory", { ...base, mysql_mode: "physical" }, 12, "mysql_data_dir"],
+    ["physical mode for one database", { ...base, mysql_mode: "physical", mysql_data_dir: "/var/lib/mysql", mysql_database: "shop" }, 13, "whole server's data directory"],
+    ["physical mode from a replica", { ...base, mysql_mode: "physical", mysql_data_dir: "/var/lib/mysql", mysql_read_replica: "r1" }, 13, "mysql_read_replica"],
+    ["a relative data directory", { ...base, mysql_mode: "physical", mysql_data_dir: "var/lib/mysql" }, 13, "absolute"],
+    ["a stop command in logical mode", { ...base, mysql_stop_cmd: "systemctl stop mariadb" }, 13, "only used with mysql_mode"],
+    ["a bad physical timeout", { ...base, mysql_mode: "physical", mysql_data_dir: "/var/lib/mysql", mysql_timeout: "soon" }, 13, "mysql_timeout"],
     ["an unknown mode", { ...base, mysql_mode: "magic" }, 13, "mysql_mode"],
     ["an unknown TLS mode", { ...base, mysql_tls: "maybe" }, 13, "mysql_tls"],
     ["a relative socket", { ...base, mysql_socket: "run/mysqld.sock" }, 13, "absolute"],
@@ -105,6 +110,17 @@ describe("mysql plugin: validate (no server needed)", () => {
     const r = await plugin("validate", { ...base, mysql_options: "--skip-extended-insert --ignore-table=shop.audit -cq --where 'id > 3' --hex_blob=ON" });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+  });
+  test("a physical archive (xbstream) given to a logical restore is refused before any server is reached", async () => {
+    const xbstream = new Uint8Array(Buffer.concat([Buffer.from("XBSTCK01"), Buffer.alloc(4096, 7)]));
+    const r = await plugin("restore", { ...base, mysql_port: "1", mysql_database: "shop" }, xbstream);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('restore it with mysql_mode "physical"');
+  });
+  test("a physical restore without its stop and start commands is refused (exit 12)", async () => {
+    const r = await plugin("restore", { ...base, mysql_mode: "physical", mysql_data_dir: "/var/lib/mysql" }, new Uint8Array(Buffer.from("XBSTCK01")));
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain("mysql_stop_cmd");
   });
 });
 
