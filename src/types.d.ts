@@ -24,5 +24,9 @@ declare module "*/static/shield.js" {
   const text: string;
   export default text;
 }
+declare module "*/static/theme.js" {
+  const text: string;
+  export default text;
+}
 // ssh2 ships no types (the agent channel, src/agent); its few calls are typed where used.
 declare module "ssh2";

@@ -1,6 +1,6 @@
 // Archives: find them (by target, store and date), annotate, restore, delete.
 import type { Archive, EndpointView, Errors, Me } from "./types.ts";
-import { Csrf, Empty, Field, FilterForm, FormError, Pager, SelectField, Status, TextField, Time, described } from "./components.tsx";
+import { Csrf, Empty, Field, FilterForm, FormError, Pager, SearchField, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable } from "./tables.tsx";
 import { EndpointLines } from "./endpoints.tsx";
 import { bytes } from "./format.ts";
@@ -29,7 +29,7 @@ export function ArchiveList({ archives, filter, targets, stores, errors, page, h
         <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
         <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
           options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
-        <TextField name="q" label="Search" value={filter.q} errors={errors} placeholder="notes, target or job name" />
+        <SearchField action="/archives" value={filter.q} errors={errors} placeholder="notes, target or job name" />
         <SelectField name="sort" label="Order" value={filter.sort} errors={errors} blank="Newest first"
           options={[{ value: "size", label: "Largest first" }]} />
         {filter.job ? <input type="hidden" name="job" value={filter.job} /> : null}

@@ -4,7 +4,7 @@ import type { Flash, Me } from "./types.ts";
 import { FlashBox } from "./components.tsx";
 
 /** Paths of the embedded static files (their URLs carry a content hash). */
-export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string }
+export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string; theme: string }
 
 export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "access";
 
@@ -36,6 +36,8 @@ export function Document({ title, assets, me, children }: { title: string; asset
         {/* No icon: otherwise the browser asks for /favicon.ico on every page. */}
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={assets.css} />
+        {/* Not deferred: the chosen theme is set before the page is drawn (no white flash in dark mode). */}
+        <script src={assets.theme}></script>
         <script src={assets.htmx} defer></script>
         <script src={assets.script} defer></script>
         {/* The charts (views/charts.tsx): uPlot, then the script that hands it the page's figures. */}
@@ -59,7 +61,9 @@ export function Layout({ title, assets, me, section, flash, children }: {
       <a class="skip" href="#main">Skip to content</a>
       <header class="top">
         <a class="brand" href="/">Shield</a>
-        <nav aria-label="Main">
+        {/* At phone width (and with script: theme.js) the links fold into this button; without script they wrap. */}
+        <button type="button" class="menu-toggle" id="menu-toggle" aria-expanded="false" aria-controls="main-nav">Menu</button>
+        <nav aria-label="Main" id="main-nav">
           <ul>
             {NAV.filter((n) => n.section !== "access" || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
@@ -67,6 +71,14 @@ export function Layout({ title, assets, me, section, flash, children }: {
           </ul>
         </nav>
         <div class="who">
+          {/* Shown by theme.js: without script it could not switch anything. */}
+          <label class="theme" hidden>Theme{" "}
+            <select id="theme-select">
+              <option value="auto">Auto</option>
+              <option value="light">Light</option>
+              <option value="dark">Dark</option>
+            </select>
+          </label>
           <span>{me.name} <span class="muted">({me.role})</span></span>
           <form method="post" action="/signout">
             <input type="hidden" name="_csrf" value={me.csrf} />

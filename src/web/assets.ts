@@ -1,6 +1,6 @@
 // The UI's static files, embedded in the binary: htmx (from the pinned htmx.org
 // package), uPlot for the charts (the pinned uplot package, with its stylesheet),
-// Shield's stylesheets and its two small scripts. No CDN: the page never
+// Shield's stylesheets and its three small scripts. No CDN: the page never
 // asks anything of another host. Each URL holds a hash of the content, so it can
 // be cached forever and a new binary's files are fetched afresh.
 import type { Hono } from "hono";
@@ -11,6 +11,7 @@ import uplotSource from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import chartsCss from "../../views/static/charts.css" with { type: "text" };
 import chartsScript from "../../views/static/charts.js" with { type: "text" };
+import themeScript from "../../views/static/theme.js" with { type: "text" };
 
 interface Asset { path: string; body: string; type: string }
 
@@ -27,6 +28,7 @@ export const assets = {
   // uPlot's rules first, so ours (charts.css) win where they meet.
   chartsCss: asset("charts.css", `${uplotCss}\n${chartsCss}`, "text/css; charset=utf-8"),
   charts: asset("charts.js", chartsScript, "text/javascript; charset=utf-8"),
+  theme: asset("theme.js", themeScript, "text/javascript; charset=utf-8"),
 };
 
 export function serveAssets(app: Hono): void {

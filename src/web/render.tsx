@@ -14,6 +14,7 @@ export type WebContext = Context<WebEnv>;
 export const assetPaths = {
   htmx: assets.htmx.path, css: assets.css.path, script: assets.script.path,
   uplot: assets.uplot.path, chartsCss: assets.chartsCss.path, charts: assets.charts.path,
+  theme: assets.theme.path,
 };
 
 const FLASH_COOKIE = "shield_flash";
