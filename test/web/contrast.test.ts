@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { contrast } from "../helpers/contrast.ts";
 
 const read = (name: string) => readFileSync(resolve(import.meta.dir, "../../views/static", name), "utf8");
 const css = read("shield.css");
@@ -17,22 +18,6 @@ function varsOf(source: string, selector: string): Record<string, string> {
   if (at < 0) throw new Error(`no rule ${selector}`);
   const body = source.slice(source.indexOf("{", at) + 1, source.indexOf("}", at));
   return Object.fromEntries([...body.matchAll(/(--[\w-]+)\s*:\s*([^;]+);/g)].map((m) => [m[1]!, m[2]!.trim()]));
-}
-
-function luminance(hex: string): number {
-  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(hex);
-  if (!m) throw new Error(`not a #rgb colour: ${hex}`);
-  const h = m[1]!.length === 3 ? [...m[1]!].map((c) => c + c).join("") : m[1]!;
-  const [r, g, b] = [0, 2, 4].map((i) => {
-    const c = parseInt(h.slice(i, i + 2), 16) / 255;
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  });
-  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
-}
-
-export function contrast(a: string, b: string): number {
-  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
-  return (x! + 0.05) / (y! + 0.05);
 }
 
 // [foreground, background]: text drawn in that colour on that background somewhere in the UI.
