@@ -72,11 +72,11 @@ export function Layout({ title, assets, me, section, flash, children }: {
         </nav>
         <div class="who">
           {/* Shown by theme.js: without script it could not switch anything. */}
-          <label class="theme" hidden>Theme{" "}
+          <label class="theme" hidden><span class="sr-only">Theme</span>
             <select id="theme-select">
-              <option value="auto">Auto</option>
-              <option value="light">Light</option>
-              <option value="dark">Dark</option>
+              <option value="auto">Auto theme</option>
+              <option value="light">Light theme</option>
+              <option value="dark">Dark theme</option>
             </select>
           </label>
           <span>{me.name} <span class="muted">({me.role})</span></span>
