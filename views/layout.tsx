@@ -74,9 +74,9 @@ export function Layout({ title, assets, me, section, flash, children }: {
           {/* Shown by theme.js: without script it could not switch anything. */}
           <label class="theme" hidden><span class="sr-only">Theme</span>
             <select id="theme-select">
-              <option value="auto">Auto theme</option>
-              <option value="light">Light theme</option>
-              <option value="dark">Dark theme</option>
+              <option value="auto">Auto</option>
+              <option value="light">Light</option>
+              <option value="dark">Dark</option>
             </select>
           </label>
           <span>{me.name} <span class="muted">({me.role})</span></span>
