@@ -73,7 +73,7 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <div class="who">
           {/* Shown by theme.js: without script it could not switch anything. */}
           <label class="theme" hidden><span class="sr-only">Theme</span>
-            <select id="theme-select">
+            <select id="theme-select" title="Theme: Auto follows the system">
               <option value="auto">Auto</option>
               <option value="light">Light</option>
               <option value="dark">Dark</option>
