@@ -458,6 +458,8 @@ describe.skipIf(!chromiumAvailable)("the web UI in chromium, with plugins writte
   test("an enum is a select of its values", async () => {
     const url = await newTarget("cache", "redis-broker", async () => {
       const select = page.getByLabel("Type of Redis Broker");
+      // htmx swaps the plugin's fields in: evaluateAll does not wait for them.
+      await select.waitFor();
       expect(await select.locator("option").evaluateAll((os) => os.map((o) => o.getAttribute("value")))).toEqual(["", "shared", "dedicated"]);
       await select.selectOption("dedicated");
     });
