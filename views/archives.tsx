@@ -1,6 +1,6 @@
 // Archives: find them (by target, store and date), annotate, restore, delete.
 import type { Archive, EndpointView, Errors, Me } from "./types.ts";
-import { Csrf, Empty, Field, FilterForm, FormError, Pager, SearchField, SelectField, Status, TextField, Time, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, SearchField, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable } from "./tables.tsx";
 import { EndpointLines } from "./endpoints.tsx";
 import { bytes } from "./format.ts";
@@ -99,10 +99,9 @@ export function ArchiveDetail({ me, archive, restoreTargets, objects = [], error
           <p class="help">Written by gpbackup through Shield's gpbackup plugin. <strong>gprestore restores this backup</strong> (with the same plugin
             config, <code>--timestamp {a.store_key.replace(/^gpbackup\//, "")}</code>), not Shield; here it can be annotated and deleted.</p>
           {objects.length === 0 ? <Empty>No files recorded.</Empty> : (
-            <table>
-              <thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">Store key</th></tr></thead>
-              <tbody>{objects.map((o) => <tr><td><code>{o.name.split("/").pop()}</code></td><td>{bytes(o.size)}</td><td><code>{o.store_key}</code></td></tr>)}</tbody>
-            </table>
+            <DataTable columns={["File", "Size", "Store key"]}>
+              {objects.map((o) => <tr><td><code>{o.name.split("/").pop()}</code></td><td>{bytes(o.size)}</td><td><code>{o.store_key}</code></td></tr>)}
+            </DataTable>
           )}
         </>
       ) : null}
