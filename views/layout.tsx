@@ -23,7 +23,15 @@ const NAV: { section: Section; href: string; label: string }[] = [
 ];
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
-const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
+// A 400 is swapped in like a 200: it is a page that says what is wrong with a
+// filter or search typed into it (htmx's default drops every 4xx answer).
+const HTMX_CONFIG = JSON.stringify({
+  includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0,
+  responseHandling: [
+    { code: "204", swap: false }, { code: "[23]..", swap: true }, { code: "400", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true }, { code: "...", swap: false },
+  ],
+});
 
 export function Document({ title, assets, me, children }: { title: string; assets: AssetPaths; me?: Me; children: Child }) {
   return (

@@ -174,6 +174,10 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     await page.locator("main table tbody tr").nth(1).waitFor();
     expect(await page.locator("main table tbody tr").count()).toBe(2);
     await b.shot("polish-archives-search");
+    // A search the API refuses (400) is swapped in too: the reason beside the box.
+    await page.getByRole("searchbox", { name: "Search" }).fill("x".repeat(201));
+    await page.locator("#f-q-error").waitFor();
+    expect(await page.locator("#f-q-error").innerText()).toContain("at most 200 characters");
   }, 60_000);
 
   test("tasks: the search box finds the failed backup by its error line, within the status tab", async () => {
