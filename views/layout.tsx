@@ -22,15 +22,12 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "access", href: "/access", label: "Access" },
 ];
 
-// htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
-// A 400 is swapped in like a 200: it is a page that says what is wrong with a
-// filter or search typed into it (htmx's default drops every 4xx answer).
+// htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything;
+// nor settle `style` attributes across a swap (its default): the pages have none, and
+// the empty one it would write is an inline style the CSP refuses (seen on a search swap).
 const HTMX_CONFIG = JSON.stringify({
   includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0,
-  responseHandling: [
-    { code: "204", swap: false }, { code: "[23]..", swap: true }, { code: "400", swap: true, error: false },
-    { code: "[45]..", swap: false, error: true }, { code: "...", swap: false },
-  ],
+  attributesToSettle: ["class", "width", "height"],
 });
 
 export function Document({ title, assets, me, children }: { title: string; assets: AssetPaths; me?: Me; children: Child }) {

@@ -55,6 +55,15 @@ export function page(c: WebContext, opts: { title: string; section?: Section; st
   );
 }
 
+/**
+ * The status of a page that says what is wrong with a filter or search: 400, but
+ * 200 to htmx (a list following its filters as they change), which would drop a
+ * 4xx answer and leave the reader with the old list and no reason.
+ */
+export function refusedFilterStatus(c: Context): number {
+  return c.req.header("hx-request") === "true" ? 200 : 400;
+}
+
 /** A piece of a page, for htmx to swap in. */
 export function fragment(c: Context, body: Child, status = 200) {
   return c.html(String(body), status as 200);

@@ -8,7 +8,7 @@ import { Time } from "../../views/components.tsx";
 import { qs, type ApiClient } from "./client.ts";
 import { param } from "./forms.ts";
 import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
-import { fragment, me, page, seeOther, type WebEnv } from "./render.tsx";
+import { fragment, me, page, refusedFilterStatus, seeOther, type WebEnv } from "./render.tsx";
 
 /** Names of jobs and targets by UUID, so task lists can say what each task was about. */
 export async function subjectNames(api: ApiClient): Promise<Record<string, string>> {
@@ -30,7 +30,7 @@ export function taskPages(app: Hono<WebEnv>): void {
     const errors: Record<string, string> = r.ok ? {} : { ...r.fields };
     if (!r.ok && !Object.keys(errors).length) errors._ = r.error;
     const paged = trimPage(r.ok ? r.data : []);
-    return page(c, { title: "Tasks", section: "tasks", status: r.ok ? 200 : 400 },
+    return page(c, { title: "Tasks", section: "tasks", status: r.ok ? 200 : refusedFilterStatus(c) },
       <TaskList tasks={paged.rows} status={status} job={job} q={q} errors={errors} names={names} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
   });
 

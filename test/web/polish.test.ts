@@ -63,7 +63,7 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     // New York: times in the reader's zone differ from UTC.
     b = await launchBrowser({ timezoneId: "America/New_York" });
     page = b.page;
-    page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: ${m.text()} (from ${m.location().url})`); });
     page.on("pageerror", (e) => problems.push(String(e)));
     await go("/");
     await page.getByLabel("User name").fill("admin");
