@@ -118,6 +118,17 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     expect(await bodyBg()).toBe(light);
     await go("/");
     expect(await theme()).toBe("auto");
+    // The charts draw again in the new colours: one plot each, never a second beside the first.
+    await go(`/jobs/${ids.ordersJob}`);
+    await page.locator(".chart-plot canvas").first().waitFor();
+    const plots = await page.locator(".chart-plot .uplot").count();
+    expect(plots).toBeGreaterThan(0);
+    const pixels = () => page.locator(".chart-plot canvas").first().evaluate((c: any) => c.toDataURL());
+    const before = await pixels();
+    await page.getByLabel("Theme").selectOption("dark");
+    expect(await page.locator(".chart-plot .uplot").count()).toBe(plots);
+    expect(await pixels()).not.toBe(before);
+    await page.getByLabel("Theme").selectOption("auto");
   }, 60_000);
 
   test("contrast as the browser draws it: the header's role label, muted text, links and the log, both themes", async () => {
