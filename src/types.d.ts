@@ -24,6 +24,10 @@ declare module "*/static/shield.js" {
   const text: string;
   export default text;
 }
+declare module "*/static/theme.js" {
+  const text: string;
+  export default text;
+}
 // ssh2 ships no types (the agent channel, src/agent); its few calls are typed where used.
 declare module "ssh2";
 // The API reference page's files (src/web/assets.ts), served as text too.

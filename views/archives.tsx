@@ -1,6 +1,6 @@
 // Archives: find them (by target, store and date), annotate, restore, delete.
 import type { Archive, EndpointView, Errors, Me } from "./types.ts";
-import { Csrf, Empty, Field, FilterForm, FormError, Pager, SelectField, Status, TextField, Time, described } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FilterForm, FormError, Pager, SearchField, SelectField, Status, TextField, Time, described } from "./components.tsx";
 import { ArchiveTable } from "./tables.tsx";
 import { EndpointLines } from "./endpoints.tsx";
 import { bytes } from "./format.ts";
@@ -29,7 +29,7 @@ export function ArchiveList({ me, archives, filter, targets, stores, errors, pag
         <TextField name="to" label="Taken to (UTC, inclusive)" type="date" value={filter.to} errors={errors} />
         <SelectField name="status" label="Status" value={filter.status} errors={errors} blank="Any"
           options={["valid", "expired", "purged", "purge_failed"].map((s) => ({ value: s, label: s }))} />
-        <TextField name="q" label="Search" value={filter.q} errors={errors} placeholder="notes, target or job name" />
+        <SearchField action="/archives" value={filter.q} errors={errors} placeholder="notes, target or job name" />
         <SelectField name="sort" label="Order" value={filter.sort} errors={errors} blank="Newest first"
           options={[{ value: "size", label: "Largest first" }]} />
         {filter.job ? <input type="hidden" name="job" value={filter.job} /> : null}
@@ -99,10 +99,9 @@ export function ArchiveDetail({ me, archive, restoreTargets, objects = [], error
           <p class="help">Written by gpbackup through Shield's gpbackup plugin. <strong>gprestore restores this backup</strong> (with the same plugin
             config, <code>--timestamp {a.store_key.replace(/^gpbackup\//, "")}</code>), not Shield; here it can be annotated and deleted.</p>
           {objects.length === 0 ? <Empty>No files recorded.</Empty> : (
-            <table>
-              <thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">Store key</th></tr></thead>
-              <tbody>{objects.map((o) => <tr><td><code>{o.name.split("/").pop()}</code></td><td>{bytes(o.size)}</td><td><code>{o.store_key}</code></td></tr>)}</tbody>
-            </table>
+            <DataTable columns={["File", "Size", "Store key"]}>
+              {objects.map((o) => <tr><td><code>{o.name.split("/").pop()}</code></td><td>{bytes(o.size)}</td><td><code>{o.store_key}</code></td></tr>)}
+            </DataTable>
           )}
         </>
       ) : null}

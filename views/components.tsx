@@ -10,29 +10,101 @@ export function Time({ at }: { at: string | null | undefined }) {
   return <time datetime={isoUtc(at)} title={`${at} UTC`}>{at} UTC</time>;
 }
 
+/**
+ * A task log, each line's time (the log writes "YYYY-MM-DD HH:MM:SS text", UTC)
+ * as a <time>: shield.js shows it as the time of day in the reader's zone, the
+ * UTC time on hover, as everywhere else. Lines without a time stay as they are.
+ */
+export function LogText({ log }: { log: string }) {
+  const lines = log.split("\n");
+  return (
+    <>
+      {lines.map((line, i) => {
+        const m = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)( .*)?$/.exec(line);
+        const end = i < lines.length - 1 ? "\n" : "";
+        if (!m) return line + end;
+        return <><time datetime={isoUtc(m[1]!)} title={`${m[1]} UTC`} data-format="time">{m[1]}</time>{(m[2] ?? "") + end}</>;
+      })}
+    </>
+  );
+}
+
 export function Status({ status }: { status: string }) {
   return <span class={`badge s-${status}`}>{status}</span>;
 }
 
 /** A table in its scrolling wrapper; `columns` are the header cells (null: a column not shown), `children` the rows. */
 export function DataTable({ columns, children }: { columns: (Child | null)[]; children: Child }) {
+  const shown = columns.filter((c) => c !== null);
+  labelCells(children, shown.map((c) => (typeof c === "string" ? c : undefined)));
   return (
     <div class="table-wrap">
       <table>
-        <thead><tr>{columns.filter((c) => c !== null).map((c) => <th scope="col">{c}</th>)}</tr></thead>
+        <thead><tr>{shown.map((c) => <th scope="col">{c}</th>)}</tr></thead>
         <tbody>{children}</tbody>
       </table>
     </div>
   );
 }
 
-/** The GET form of a list's filters, with its submit button. */
+interface Node { tag?: unknown; props?: Record<string, unknown>; children?: unknown[] }
+
+/**
+ * Gives each body cell the text of its column header as data-label, which the
+ * phone-width stylesheet shows in front of the cell when a row becomes a card.
+ * Done here, on the rows as built, so no table has to repeat its headers.
+ */
+function labelCells(rows: unknown, labels: (string | undefined)[]): void {
+  const each = (n: unknown, f: (n: Node) => void) => {
+    if (Array.isArray(n)) for (const x of n) each(x, f);
+    else if (n && typeof n === "object" && "tag" in n) {
+      const node = n as Node;
+      // A fragment (<>…</>) of rows or cells: look inside.
+      if (typeof node.tag === "function") each(node.children, f);
+      else f(node);
+    }
+  };
+  each(rows, (tr) => {
+    if (tr.tag !== "tr") return;
+    let i = 0;
+    each(tr.children, (cell) => {
+      if (cell.tag !== "td" && cell.tag !== "th") return;
+      const label = labels[i];
+      const span = Number(cell.props?.colspan ?? 1) || 1;
+      if (label && cell.props && cell.props["data-label"] === undefined && span === 1) cell.props["data-label"] = label;
+      i += span;
+    });
+  });
+}
+
+/**
+ * The GET form of a list's filters, with its submit button (for a browser
+ * without script). With htmx the list follows each change at once: the page
+ * comes back and its <main> replaces this one, the URL following along.
+ */
 export function FilterForm({ action, label, children }: { action: string; label: string; children: Child }) {
   return (
-    <form class="filters" method="get" action={action} role="search" aria-label={label}>
+    <form class="filters" method="get" action={action} role="search" aria-label={label}
+      hx-get={action} hx-trigger="change" hx-target="main" hx-select="main" hx-swap="outerHTML" hx-push-url="true">
       {children}
       <button type="submit" class="secondary">Filter</button>
     </form>
+  );
+}
+
+/**
+ * The text search of a list: inside a FilterForm, it asks for the list as the
+ * reader types (after a pause), not only on leaving the box. htmx keeps the
+ * focus and caret in it across the swap (it has an id).
+ */
+export function SearchField({ value, errors, placeholder, action }: { value: string; errors: Errors; placeholder: string; action: string }) {
+  const id = fieldId("q");
+  return (
+    <Field id={id} label="Search" error={errors.q}>
+      <input type="search" name="q" value={value} placeholder={placeholder} {...described(id, undefined, errors.q)}
+        hx-get={action} hx-trigger="input changed delay:400ms, search" hx-include="closest form"
+        hx-target="main" hx-select="main" hx-swap="outerHTML" hx-push-url="true" />
+    </Field>
   );
 }
 

@@ -4,8 +4,8 @@ import type { Child } from "hono/jsx";
 import type { Me } from "./types.ts";
 import { Csrf } from "./components.tsx";
 
-export function Confirm({ me, title, action, button, cancel, fields = {}, children }: {
-  me: Me; title: string; action: string; button: string; cancel: string; fields?: Record<string, string>; children: Child;
+export function Confirm({ me, title, action, button, cancel, cancelLabel = "Cancel", fields = {}, children }: {
+  me: Me; title: string; action: string; button: string; cancel: string; cancelLabel?: string; fields?: Record<string, string>; children: Child;
 }) {
   return (
     <>
@@ -15,7 +15,7 @@ export function Confirm({ me, title, action, button, cancel, fields = {}, childr
         <Csrf csrf={me.csrf} />
         {Object.entries(fields).map(([k, v]) => <input type="hidden" name={k} value={v} />)}
         <button type="submit" class="danger">{button}</button>
-        <a href={cancel}>Cancel</a>
+        <a href={cancel}>{cancelLabel}</a>
       </form>
     </>
   );

@@ -38,6 +38,12 @@ const Title = (k: DefKind) => (k === "target" ? "Target" : "Store");
 export const fieldInput = (name: string) => `ep.${name}`;
 /** The checkbox that clears a stored password (an empty input keeps it). */
 export const clearInput = (name: string) => `clear.${name}`;
+/** A plugin in a menu: "postgres — PostgreSQL"; just "fs" where the title only repeats the name. */
+export function pluginLabel(p: { name: string; title: string }): string {
+  const title = p.title.trim();
+  return !title || title.toLowerCase() === p.name.toLowerCase() ? p.name : `${p.name} — ${title}`;
+}
+
 /** The form input of a plugin that describes no fields: the endpoint as JSON. */
 export const JSON_INPUT = "endpoint_json";
 
@@ -234,7 +240,7 @@ export function DefinitionForm({ kind, me, row, values, plugins, plugin, errors,
             hx-get={`/${plural(kind)}/fields`} hx-target="#endpoint-fields" hx-swap="outerHTML" hx-trigger="change"
             hx-vals={row ? JSON.stringify({ uuid: row.uuid }) : undefined}>
             <option value="">Choose a plugin…</option>
-            {plugins.map((p) => <option value={p.name} selected={p.name === values.plugin}>{p.name} — {p.title}</option>)}
+            {plugins.map((p) => <option value={p.name} selected={p.name === values.plugin}>{pluginLabel(p)}</option>)}
           </select>
           {errors.plugin ? <span class="field-error" id="f-plugin-error" role="alert">{errors.plugin}</span> : null}
         </div>

@@ -55,12 +55,12 @@ export function JobList({ me, jobs, filter, choices, page, hasNext, pageHref }: 
 }
 
 /** The job's restore drill in one line: its last outcome and measured restore time (RTO). */
-function drillLine(job: Job): string {
+function drillLine(job: Job) {
   if (!job.drill) return "none";
   const l = job.last_drill;
   if (!l) return "set; never ran yet";
-  const at = new Date(l.finished_at * 1000).toISOString().slice(0, 16).replace("T", " ");
-  return l.ok ? `last ${at} UTC: ok, restored in ${((l.rto_ms ?? 0) / 1000).toFixed(1)} s (RTO); ${l.verify}` : `last ${at} UTC: FAILED: ${l.error}`;
+  const at = <Time at={new Date(l.finished_at * 1000).toISOString().slice(0, 19).replace("T", " ")} />;
+  return l.ok ? <>last {at}: ok, restored in {((l.rto_ms ?? 0) / 1000).toFixed(1)} s (RTO); {l.verify}</> : <>last {at}: FAILED: {l.error}</>;
 }
 
 /** A job's last run: its status (linked to its task) and when it ended; with `details`, how long it took and what it stored. */

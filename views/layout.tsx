@@ -4,7 +4,7 @@ import type { Flash, Me } from "./types.ts";
 import { FlashBox } from "./components.tsx";
 
 /** Paths of the embedded static files (their URLs carry a content hash). */
-export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string }
+export interface AssetPaths { htmx: string; css: string; script: string; uplot: string; chartsCss: string; charts: string; theme: string }
 
 export type Section = "dashboard" | "jobs" | "archives" | "tasks" | "targets" | "stores" | "schedules" | "retention" | "notifications" | "users" | "access" | "tokens" | "audit";
 
@@ -27,8 +27,13 @@ const NAV: { section: Section; href: string; label: string }[] = [
 /** Sections only admins are shown (the API answers others 403). */
 const ADMIN_ONLY = new Set<Section>(["users", "access", "audit"]);
 
-// htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything.
-const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0 });
+// htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything;
+// nor settle `style` attributes across a swap (its default): the pages have none, and
+// the empty one it would write is an inline style the CSP refuses (seen on a search swap).
+const HTMX_CONFIG = JSON.stringify({
+  includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0,
+  attributesToSettle: ["class", "width", "height"],
+});
 
 export function Document({ title, assets, me, head, children }: { title: string; assets: AssetPaths; me?: Me; head?: Child; children: Child }) {
   return (
@@ -41,6 +46,8 @@ export function Document({ title, assets, me, head, children }: { title: string;
         {/* No icon: otherwise the browser asks for /favicon.ico on every page. */}
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={assets.css} />
+        {/* Not deferred: the chosen theme is set before the page is drawn (no white flash in dark mode). */}
+        <script src={assets.theme}></script>
         <script src={assets.htmx} defer></script>
         <script src={assets.script} defer></script>
         {/* The charts (views/charts.tsx): uPlot, then the script that hands it the page's figures. */}
@@ -65,7 +72,9 @@ export function Layout({ title, assets, me, section, flash, children }: {
       <a class="skip" href="#main">Skip to content</a>
       <header class="top">
         <a class="brand" href="/">Shield</a>
-        <nav aria-label="Main">
+        {/* At phone width (and with script: theme.js) the links fold into this button; without script they wrap. */}
+        <button type="button" class="menu-toggle" id="menu-toggle" aria-expanded="false" aria-controls="main-nav">Menu</button>
+        <nav aria-label="Main" id="main-nav">
           <ul>
             {NAV.filter((n) => !ADMIN_ONLY.has(n.section) || me.role === "admin").map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
@@ -73,6 +82,14 @@ export function Layout({ title, assets, me, section, flash, children }: {
           </ul>
         </nav>
         <div class="who">
+          {/* Shown by theme.js: without script it could not switch anything. */}
+          <label class="theme" hidden><span class="sr-only">Theme</span>
+            <select id="theme-select" title="Theme: Auto follows the system">
+              <option value="auto">Auto</option>
+              <option value="light">Light</option>
+              <option value="dark">Dark</option>
+            </select>
+          </label>
           <span>{me.name} <span class="muted">({me.role})</span></span>
           <a href="/tokens" aria-current={section === "tokens" ? "page" : undefined}>API tokens</a>
           <a href="/docs">API reference</a>

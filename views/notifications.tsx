@@ -1,7 +1,7 @@
 // Notification channels (admins only): where Shield tells of failed backups,
 // drills and the rest, with a "send a test" button and the deliveries owed.
 import type { Errors, Me } from "./types.ts";
-import { Csrf, DataTable, Empty, Field, FormError, PostButton, SelectField, TextArea, TextField } from "./components.tsx";
+import { Csrf, DataTable, Empty, Field, FormError, PostButton, SelectField, TextArea, TextField, Time } from "./components.tsx";
 
 export interface Channel { uuid: string; name: string; kind: string; settings: Record<string, unknown>; events: string[]; jobs: string[] }
 export interface Delivery {
@@ -27,7 +27,8 @@ const SETTINGS_HELP = "A JSON object. email: host, port, tls (tls, starttls or n
   "webhook: url, secret (signs the body: X-Shield-Signature: sha256=…); slack, discord, mattermost, teams, ping: url. " +
   "Secrets show as ******** and are kept when left so.";
 
-const when = (s: number | null) => (s === null ? "" : new Date(s * 1000).toISOString().slice(0, 19).replace("T", " "));
+/** Epoch seconds as a <Time> (the reader's zone, UTC on hover). */
+const when = (s: number | null) => (s === null ? null : <Time at={new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ")} />);
 
 export function ChannelList({ me, rows, deliveries, names }: { me: Me; rows: Channel[]; deliveries: Delivery[]; names: Record<string, string> }) {
   return (
@@ -53,13 +54,13 @@ export function ChannelList({ me, rows, deliveries, names }: { me: Me; rows: Cha
       )}
       <h2>Recent deliveries</h2>
       {deliveries.length === 0 ? <Empty>Nothing sent yet.</Empty> : (
-        <DataTable columns={["Created (UTC)", "Channel", "Message", "Status", "Attempts", "Last error"]}>
+        <DataTable columns={["Created", "Channel", "Message", "Status", "Attempts", "Last error"]}>
           {deliveries.map((d) => (
             <tr>
               <td>{when(d.created_at)}</td>
               <td>{rows.find((r) => r.uuid === d.channel_uuid)?.name ?? d.channel_uuid}</td>
               <td>{d.task_uuid ? <a href={`/tasks/${d.task_uuid}`}>{d.message.title ?? d.event}</a> : (d.message.title ?? d.event)}</td>
-              <td>{d.status}{d.status === "pending" && d.next_at ? ` (next ${when(d.next_at)})` : ""}</td>
+              <td>{d.status}{d.status === "pending" && d.next_at ? <> (next {when(d.next_at)})</> : ""}</td>
               <td>{d.attempts}</td>
               <td>{d.last_error ?? ""}</td>
             </tr>

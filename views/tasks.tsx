@@ -1,15 +1,16 @@
 // Tasks: what runs, ran and failed; a running task's log follows live.
 import type { Me, Task } from "./types.ts";
-import { Empty, Pager, PostButton, Status, Time } from "./components.tsx";
+import { Empty, FilterForm, LogText, Pager, PostButton, SearchField, Status, Time } from "./components.tsx";
 import { RestoreSubject, TaskTable, type ArchiveName } from "./tables.tsx";
 import { elapsed, progressText } from "./format.ts";
 
 export const TASK_STATUSES = ["pending", "running", "done", "failed", "canceled"] as const;
 
-export function TaskList({ tasks, status, job, names, archives, page, hasNext, pageHref }: {
-  tasks: Task[]; status: string; job: string; names: Record<string, string>; archives?: Record<string, ArchiveName>; page: number; hasNext: boolean; pageHref: (n: number) => string;
+export function TaskList({ tasks, status, job, q = "", errors = {}, names, archives, page, hasNext, pageHref }: {
+  tasks: Task[]; status: string; job: string; q?: string; errors?: Record<string, string>; names: Record<string, string>; archives?: Record<string, ArchiveName>;
+  page: number; hasNext: boolean; pageHref: (n: number) => string;
 }) {
-  const tab = (s: string) => `/tasks${s || job ? "?" : ""}${new URLSearchParams({ ...(s ? { status: s } : {}), ...(job ? { job } : {}) })}`;
+  const tab = (s: string) => `/tasks${s || job || q ? "?" : ""}${new URLSearchParams({ ...(s ? { status: s } : {}), ...(job ? { job } : {}), ...(q ? { q } : {}) })}`;
   return (
     <>
       <h1>Tasks{job && names[job] ? ` of job ${names[job]}` : ""}</h1>
@@ -18,7 +19,13 @@ export function TaskList({ tasks, status, job, names, archives, page, hasNext, p
           <a href={tab(s)} class={`button ${s === status ? "" : "secondary"}`} aria-current={s === status ? "page" : undefined}>{s || "all"}</a>
         ))}
       </nav>
-      {tasks.length === 0 ? <Empty>{status ? `No ${status} tasks.` : "No tasks yet: they appear when a job runs or an archive is restored."}</Empty>
+      <FilterForm action="/tasks" label="Search tasks">
+        {status ? <input type="hidden" name="status" value={status} /> : null}
+        {job ? <input type="hidden" name="job" value={job} /> : null}
+        <SearchField action="/tasks" value={q} errors={errors} placeholder="job or target name, error" />
+      </FilterForm>
+      {errors._ ? <p class="field-error" role="alert">{errors._}</p> : null}
+      {tasks.length === 0 ? <Empty>{q ? `No ${status ? `${status} ` : ""}tasks match “${q}”.` : status ? `No ${status} tasks.` : "No tasks yet: they appear when a job runs or an archive is restored."}</Empty>
         : <TaskTable tasks={tasks} names={names} archives={archives} />}
       <Pager page={page} hasNext={hasNext} href={pageHref} />
     </>
@@ -81,10 +88,12 @@ export function TaskLive({ me, task, started = false }: { me: Me; task: Task; st
         {task.progress ? <ProgressBar progress={task.progress} /> : null}
       </div>
       {me.canOperate && polling ? (
-        <div class="actions"><PostButton action={`/tasks/${task.uuid}/cancel`} csrf={me.csrf} label="Cancel task" kind="danger" /></div>
+        // A step that asks first (it works without script): a running backup or restore is not undone by a click.
+        <div class="actions"><a class="button danger" href={`/tasks/${task.uuid}/cancel`}>Cancel task…</a></div>
       ) : null}
       <h2>Log</h2>
-      {task.log ? <pre class="log" tabindex={0} aria-label="Task log">{task.log}</pre> : <p class="muted">{task.status === "pending" ? "Waiting for a worker: the log starts when the task does." : polling ? "Starting…" : "Empty."}</p>}
+      {task.log ? <p class="help" data-zone>Times in UTC.</p> : null}
+      {task.log ? <pre class="log" tabindex={0} aria-label="Task log"><LogText log={task.log} /></pre> : <p class="muted">{task.status === "pending" ? "Waiting for a worker: the log starts when the task does." : polling ? "Starting…" : "Empty."}</p>}
     </div>
   );
 }

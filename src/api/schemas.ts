@@ -351,6 +351,7 @@ export const AuditJson = v.object({
 export const TaskStatus = v.picklist(["pending", "running", "canceled", "failed", "done"], "must be pending, running, canceled, failed or done");
 export const TaskQuery = v.object({
   status: v.optional(TaskStatus), job: v.optional(Uuid), archive: v.optional(Uuid),
+  q: v.optional(v.pipe(v.string(), v.nonEmpty("must not be empty"), v.maxLength(200, "must be at most 200 characters"), NoNul)),
   // Accepted for compatibility with the original Shield; it changes nothing.
   debug: v.optional(v.string()),
   ...Paging,

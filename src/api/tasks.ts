@@ -10,7 +10,7 @@ export function taskRoutes(router: Router): void {
   route(router, {
     method: "get", operationId: "listTasks", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
     summary: "List tasks, newest first",
-    description: "?status=, ?job=, ?archive=; ?limit= (default 100, at most 1000) and ?offset= to page.",
+    description: "?status=, ?job=, ?archive=; ?q= (case-insensitive text in the job's or target's name or the error line); ?limit= (default 100, at most 1000) and ?offset= to page.",
     response: v.array(TaskJson),
   }, async ({ query }) => {
     const { limit = DEFAULT_LIMIT, offset = 0, debug: _, ...filter } = query;

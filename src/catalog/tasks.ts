@@ -2,7 +2,12 @@ import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type S
 import type { CatalogHandle } from "./open.ts";
 import { isUniqueViolation, type Page, type TaskRow, type TaskStatus } from "./rows.ts";
 
-export interface TaskFilter { status?: TaskStatus; job?: string; archive?: string }
+export interface TaskFilter { status?: TaskStatus; job?: string; archive?: string; q?: string }
+
+/** q as a LIKE pattern: its own % and _ match themselves. */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
 
 /** Priority of a task with no job (a restore of an archive whose job was deleted): the jobs' default. */
 export const JOBLESS_PRIORITY = 50;
@@ -31,7 +36,7 @@ export interface Runner {
 export type ForeignTask = Pick<TaskRow, "uuid" | "runnerId" | "runnerHost" | "runnerPid" | "runnerPidSpace" | "heartbeatAt"> & { stale: boolean };
 
 export function taskQueries({ db, t, dialect }: CatalogHandle) {
-  const { tasks, jobs } = t;
+  const { tasks, jobs, targets } = t;
   const unfinished = inArray(tasks.status, ["pending", "running"]);
   // Heartbeats are written and judged by the catalog's clock, not each daemon's:
   // daemons on several machines sharing a catalog need not agree on the time.
@@ -42,10 +47,20 @@ export function taskQueries({ db, t, dialect }: CatalogHandle) {
   return {
     /** Newest first. */
     list(f: TaskFilter, page: Page): Promise<TaskRow[]> {
+      const like = f.q === undefined ? undefined : likePattern(f.q);
       return db.select().from(tasks).where(and(
         f.status === undefined ? undefined : eq(tasks.status, f.status),
         f.job === undefined ? undefined : eq(tasks.jobUuid, f.job),
         f.archive === undefined ? undefined : eq(tasks.archiveUuid, f.archive),
+        // The names are looked up once in the small jobs and targets tables (an
+        // uncorrelated IN list); each task row then costs two set probes and a LIKE
+        // on its one-line error, never its log. The walk goes newest first and
+        // stops when the page is full.
+        like === undefined ? undefined : or(
+          sql`${tasks.jobUuid} IN (SELECT j.uuid FROM ${jobs} j WHERE lower(j.name) LIKE ${like} ESCAPE '\\')`,
+          sql`${tasks.targetUuid} IN (SELECT g.uuid FROM ${targets} g WHERE lower(g.name) LIKE ${like} ESCAPE '\\')`,
+          sql`lower(${tasks.error}) LIKE ${like} ESCAPE '\\'`,
+        ),
       )).orderBy(desc(tasks.requestedAt), desc(tasks.uuid)).limit(page.limit).offset(page.offset);
     },
     async get(uuid: string): Promise<TaskRow | undefined> {

@@ -9,7 +9,7 @@ import { Time } from "../../views/components.tsx";
 import { qs } from "./client.ts";
 import { errorsOf, param, readForm } from "./forms.ts";
 import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
-import { me, page, seeOther, type WebContext, type WebEnv } from "./render.tsx";
+import { me, page, refusedFilterStatus, seeOther, type WebContext, type WebEnv } from "./render.tsx";
 import { endpointView, findPlugin } from "./endpoints.ts";
 
 /** A date input (YYYY-MM-DD) as the API's YYYYMMDD; `plusDays` makes an inclusive "to" the API's exclusive "before". */
@@ -38,7 +38,7 @@ export function archivePages(app: Hono<WebEnv>): void {
     const errors: Record<string, string> = r.ok ? {} : Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k === "after" ? "from" : k === "before" ? "to" : k, v]));
     if (!r.ok && !Object.keys(errors).length) errors._ = r.error;
     const paged = trimPage(r.ok ? r.data : []);
-    return page(c, { title: "Archives", section: "archives", status: r.ok ? 200 : 400 },
+    return page(c, { title: "Archives", section: "archives", status: r.ok ? 200 : refusedFilterStatus(c) },
       <ArchiveList me={me(s)} archives={paged.rows} filter={filter} errors={errors} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)}
         targets={targets.map((t) => ({ value: t.uuid, label: t.name }))} stores={stores.map((x) => ({ value: x.uuid, label: x.name }))} />);
   });

@@ -1,6 +1,6 @@
 // The UI's static files, embedded in the binary: htmx (from the pinned htmx.org
 // package), uPlot for the charts (the pinned uplot package, with its stylesheet),
-// Shield's stylesheets and its two small scripts. No CDN: the page never
+// Shield's stylesheets and its three small scripts. No CDN: the page never
 // asks anything of another host. Each URL holds a hash of the content, so it can
 // be cached forever and a new binary's files are fetched afresh.
 import type { Hono } from "hono";
@@ -16,6 +16,7 @@ import chartsScript from "../../views/static/charts.js" with { type: "text" };
 import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
 import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
 import apiDocs from "../../views/static/api-docs.js" with { type: "text" };
+import themeScript from "../../views/static/theme.js" with { type: "text" };
 
 interface Asset { path: string; body: string; type: string }
 
@@ -35,6 +36,7 @@ export const assets = {
   swaggerJs: asset("swagger-ui-bundle.js", swaggerJs, "text/javascript; charset=utf-8"),
   swaggerCss: asset("swagger-ui.css", swaggerCss, "text/css; charset=utf-8"),
   apiDocs: asset("api-docs.js", apiDocs, "text/javascript; charset=utf-8"),
+  theme: asset("theme.js", themeScript, "text/javascript; charset=utf-8"),
 };
 
 export function serveAssets(app: Hono): void {

@@ -14,6 +14,7 @@ export type WebContext = Context<WebEnv>;
 export const assetPaths = {
   htmx: assets.htmx.path, css: assets.css.path, script: assets.script.path,
   uplot: assets.uplot.path, chartsCss: assets.chartsCss.path, charts: assets.charts.path,
+  theme: assets.theme.path,
 };
 
 const FLASH_COOKIE = "shield_flash";
@@ -52,6 +53,15 @@ export function page(c: WebContext, opts: { title: string; section?: Section; st
     ),
     (opts.status ?? 200) as 200,
   );
+}
+
+/**
+ * The status of a page that says what is wrong with a filter or search: 400, but
+ * 200 to htmx (a list following its filters as they change), which would drop a
+ * 4xx answer and leave the reader with the old list and no reason.
+ */
+export function refusedFilterStatus(c: Context): number {
+  return c.req.header("hx-request") === "true" ? 200 : 400;
 }
 
 /** A piece of a page, for htmx to swap in. */

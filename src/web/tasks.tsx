@@ -4,10 +4,12 @@ import type { Hono } from "hono";
 import type { Archive, Job, Task } from "../../views/types.ts";
 import type { ArchiveName } from "../../views/tables.tsx";
 import { TASK_STATUSES, TaskDetail, TaskList, TaskLive } from "../../views/tasks.tsx";
+import { Confirm } from "../../views/confirm.tsx";
+import { Time } from "../../views/components.tsx";
 import { qs, type ApiClient } from "./client.ts";
 import { param } from "./forms.ts";
 import { apiWindow, pageHref, pageOf, trimPage } from "./paging.ts";
-import { fragment, me, page, seeOther, type WebEnv } from "./render.tsx";
+import { fragment, me, page, refusedFilterStatus, seeOther, type WebEnv } from "./render.tsx";
 
 /** Names of jobs and targets by UUID, so task lists can say what each task was about. */
 export async function subjectNames(api: ApiClient): Promise<Record<string, string>> {
@@ -27,14 +29,18 @@ export function taskPages(app: Hono<WebEnv>): void {
     const s = c.get("session");
     const status = (TASK_STATUSES as readonly string[]).includes(c.req.query("status") ?? "") ? c.req.query("status")! : "";
     const job = c.req.query("job") ?? "";
+    const q = c.req.query("q") ?? "";
     const p = pageOf(c);
-    const [tasks, names] = await Promise.all([
-      s.api.get<Task[]>(`/v1/tasks${qs({ status, job, ...apiWindow(p) })}`), subjectNames(s.api),
+    const [r, names] = await Promise.all([
+      s.api.send<Task[]>("GET", `/v1/tasks${qs({ status, job, q, ...apiWindow(p) })}`), subjectNames(s.api),
     ]);
-    const paged = trimPage(tasks);
+    // A bad search (too long) is said next to the box, as a form error would be.
+    const errors: Record<string, string> = r.ok ? {} : { ...r.fields };
+    if (!r.ok && !Object.keys(errors).length) errors._ = r.error;
+    const paged = trimPage(r.ok ? r.data : []);
     const archives = await restoredArchives(s.api, paged.rows);
-    return page(c, { title: "Tasks", section: "tasks" },
-      <TaskList tasks={paged.rows} status={status} job={job} names={names} archives={archives} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
+    return page(c, { title: "Tasks", section: "tasks", status: r.ok ? 200 : refusedFilterStatus(c) },
+      <TaskList tasks={paged.rows} status={status} job={job} q={q} errors={errors} names={names} archives={archives} page={p} hasNext={paged.hasNext} pageHref={pageHref(c)} />);
   });
 
   app.get("/tasks/:uuid", async (c) => {
@@ -62,6 +68,19 @@ export function taskPages(app: Hono<WebEnv>): void {
     const s = c.get("session");
     const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
     return fragment(c, <TaskLive me={me(s)} task={task} started={c.req.query("started") === "1"} />);
+  });
+
+  app.get("/tasks/:uuid/cancel", async (c) => {
+    const s = c.get("session");
+    const task = await s.api.get<Task>(`/v1/task/${param(c, "uuid")}`);
+    const back = `/tasks/${task.uuid}`;
+    if (task.status !== "pending" && task.status !== "running") return seeOther(c, back, `This task is ${task.status} already: nothing to cancel.`, "error");
+    const job = task.job_uuid ? await s.api.find<Job>(`/v1/job/${task.job_uuid}`) : undefined;
+    return page(c, { title: "Cancel task", section: "tasks" },
+      <Confirm me={me(s)} title={`Cancel this ${task.type}?`} action={`${back}/cancel`} button="Cancel task" cancel={back} cancelLabel="Keep it running">
+        <p>The {task.type}{job ? <> of job {job.name}</> : null}, requested <Time at={task.requested_at} />, is {task.status}. Canceled, it stops
+          where it is{task.type === "backup" ? " and leaves no archive" : task.type === "restore" ? ", and the target may be left partly restored" : ""}.</p>
+      </Confirm>);
   });
 
   app.post("/tasks/:uuid/cancel", async (c) => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { testApi, type TestApi } from "../helpers/app.ts";
 import {
-  NOBODY, TIME_RE, at, call, expectAuthRequired, expectForbidden, expectInvalid, insertTask, setTaskState,
+  NOBODY, TIME_RE, at, call, expectAuthRequired, expectForbidden, expectInvalid, insertTask, makeDefinitions, makeJob, setTaskState,
 } from "./fixtures.ts";
 
 describe("/v1/tasks", () => {
@@ -169,6 +169,45 @@ describe("/v1/tasks", () => {
       } finally {
         await many.cleanup();
       }
+    });
+  });
+
+  describe("GET /v1/tasks?q= (the web UI's search box)", () => {
+    let qapi: TestApi;
+    beforeAll(async () => {
+      qapi = await testApi();
+      const d = await makeDefinitions(qapi, "Ledger");
+      const job = await makeJob(qapi, d, "nightly_50%");
+      const mk = async (owner: string, requested: string, t: { jobUuid?: string; targetUuid?: string }, error?: string) => {
+        const uuid = await insertTask(qapi, { ...t, owner, requestedAt: at(requested) });
+        if (error) await setTaskState(qapi, uuid, { status: "failed", startedAt: at(requested), stoppedAt: at(requested) + 1, error });
+      };
+      await mk("by-job", "2015-11-25 10:00:00", { jobUuid: job, targetUuid: d.target });
+      await mk("by-target", "2015-11-25 11:00:00", { targetUuid: d.target });
+      await mk("by-error", "2015-11-25 12:00:00", {}, "store failed (exit 4): No space left on device");
+      await mk("nothing", "2015-11-25 13:00:00", {});
+    });
+    afterAll(() => qapi.cleanup());
+    const owners = async (q: string, more = "") => (await call(qapi, "GET", `/v1/tasks?q=${encodeURIComponent(q)}${more}`, 200)).json.map((t: any) => t.owner);
+
+    test("matches the job's name, the target's name or the error line, ignoring case, newest first", async () => {
+      expect(await owners("NIGHTLY")).toEqual(["by-job"]);
+      expect(await owners("ledger target")).toEqual(["by-target", "by-job"]);
+      expect(await owners("no space")).toEqual(["by-error"]);
+      expect(await owners("nowhere")).toEqual([]);
+      expect(await owners("ledger", "&status=failed")).toEqual([]);
+      expect(await owners("ledger", "&limit=1")).toEqual(["by-target"]);
+    });
+
+    test("% and _ match themselves, not any text", async () => {
+      expect(await owners("%")).toEqual(["by-job"]);
+      expect(await owners("_50")).toEqual(["by-job"]);
+      expect(await owners("y_j")).toEqual([]);
+    });
+
+    test("400 for an empty or overlong q, naming it", async () => {
+      await expectInvalid(qapi, "GET", "/v1/tasks?q=", undefined, "q", "must not be empty");
+      await expectInvalid(qapi, "GET", `/v1/tasks?q=${"x".repeat(201)}`, undefined, "q", "at most 200 characters");
     });
   });
 

@@ -9,7 +9,7 @@ const ALL = { limit: 1000, offset: 0 };
 const uuids = (rows: { uuid: string }[]) => rows.map((r) => r.uuid);
 
 /** What the worker pool does to a task, which the catalog's task queries do not offer yet. */
-async function setState(raw: CatalogHandle, uuid: string, v: Partial<Pick<TaskRow, "status" | "startedAt" | "stoppedAt" | "log" | "heartbeatAt">>): Promise<void> {
+async function setState(raw: CatalogHandle, uuid: string, v: Partial<Pick<TaskRow, "status" | "startedAt" | "stoppedAt" | "log" | "heartbeatAt" | "error">>): Promise<void> {
   await raw.db.update(raw.t.tasks).set(v).where(eq(raw.t.tasks.uuid, uuid));
 }
 
@@ -50,6 +50,19 @@ for (const dialect of dialects) {
 
       test("list is newest first, a tie on requested_at broken by uuid", async () => {
         expect(uuids(await c().tasks.list({}, ALL))).toEqual([...tie, k[4]!.uuid, k[3]!.uuid, k[2]!.uuid, k[1]!.uuid, k[0]!.uuid]);
+      });
+
+      test("q= matches the error line, ignoring case; LIKE's % and _ match only themselves", async () => {
+        await setState(await open().raw(), k[3]!.uuid, { error: "store failed: No SPACE_left (100%)" });
+        try {
+          expect(uuids(await c().tasks.list({ q: "no space" }, ALL))).toEqual([k[3]!.uuid]);
+          expect(uuids(await c().tasks.list({ q: "e_l" }, ALL))).toEqual([k[3]!.uuid]);
+          expect(uuids(await c().tasks.list({ q: "100%" }, ALL))).toEqual([k[3]!.uuid]);
+          expect(uuids(await c().tasks.list({ q: "ce%t" }, ALL))).toEqual([]);
+          expect(uuids(await c().tasks.list({ q: "no space", status: "pending" }, ALL))).toEqual([]);
+        } finally {
+          await setState(await open().raw(), k[3]!.uuid, { error: null });
+        }
       });
 
       test("status= filter", async () => {

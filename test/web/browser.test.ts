@@ -198,6 +198,8 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
   test("the archive is found by target and date, annotated, and restored into the other database", async () => {
     await go("/archives");
     await page.getByLabel("Target").selectOption({ label: "shop" });
+    // The list follows the change at once (htmx), the URL with it.
+    await page.waitForURL(/target=/);
     const today = new Date().toISOString().slice(0, 10);
     await page.getByLabel("Taken from (UTC)").fill(today);
     await page.getByLabel("Taken to (UTC, inclusive)").fill(today);
@@ -278,9 +280,13 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     await b.shot("dashboard-running", dash);
     await dash.close();
     await b.shot("task-running");
+    // Canceling asks first, on a page of its own.
+    await page.getByRole("link", { name: "Cancel task…" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}\/cancel$/);
+    await b.shot("task-cancel-confirm");
     await page.getByRole("button", { name: "Cancel task" }).click();
     await page.locator("#task-live .badge", { hasText: "canceled" }).waitFor({ timeout: 15_000 });
-    expect(await page.getByRole("button", { name: "Cancel task" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Cancel task…" }).count()).toBe(0);
     await b.shot("task-canceled");
     await go("/tasks?status=canceled");
     expect(await page.locator("table tbody tr").count()).toBe(1);
@@ -452,6 +458,8 @@ describe.skipIf(!chromiumAvailable)("the web UI in chromium, with plugins writte
   test("an enum is a select of its values", async () => {
     const url = await newTarget("cache", "redis-broker", async () => {
       const select = page.getByLabel("Type of Redis Broker");
+      // htmx swaps the plugin's fields in: evaluateAll does not wait for them.
+      await select.waitFor();
       expect(await select.locator("option").evaluateAll((os) => os.map((o) => o.getAttribute("value")))).toEqual(["", "shared", "dedicated"]);
       await select.selectOption("dedicated");
     });

@@ -480,8 +480,8 @@ describe("assets", () => {
     const urls = [...page.html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     expect(urls.filter((u) => /^(https?:)?\/\//.test(u))).toEqual([]);
     const statics = urls.filter((u) => u.startsWith("/static/"));
-    // htmx, shield.css, shield.js; uPlot, charts.css (uPlot's rules and ours), charts.js.
-    expect(statics).toHaveLength(6);
+    // htmx, shield.css, shield.js, theme.js; uPlot, charts.css (uPlot's rules and ours), charts.js.
+    expect(statics).toHaveLength(7);
     for (const u of statics) {
       const r = await b.get(u);
       expect(r.status).toBe(200);
@@ -663,7 +663,7 @@ describe("job health in the web UI", () => {
     const page = await b.get("/");
     expect(page.html).toContain(`last run failed: ${ERROR}`);
     expect(page.html).toContain("1 jobs, 1 failing; 1 archives held, 4.0 KiB.");
-    expect(page.html).toContain(">disk</a></td><td>fs</td><td>1</td><td>4.0 KiB</td>");
+    expect(page.html).toContain(`>disk</a></td><td data-label="Plugin">fs</td><td data-label="Archives held">1</td><td data-label="Size">4.0 KiB</td>`);
   });
 
   test("archive search: by notes, target or job name, and largest first", async () => {

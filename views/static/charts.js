@@ -99,13 +99,29 @@
     var width = Math.max(200, el.clientWidth);
     var plot = new uPlot(options(el, spec, width), data, el);
     // Follows the page's width (a phone turned, a window resized).
+    var watch = null;
     if (window.ResizeObserver) {
-      new ResizeObserver(function () {
+      watch = new ResizeObserver(function () {
         var w = Math.max(200, el.clientWidth);
         if (Math.abs(w - plot.width) > 2) plot.setSize({ width: w, height: w < 480 ? 180 : 220 });
-      }).observe(el);
+      });
+      watch.observe(el);
     }
+    drawn.push({ el: el, plot: plot, watch: watch });
   }
+
+  // The colours are read when a chart is drawn: a new theme (theme.js) draws them again.
+  var drawn = [];
+  document.addEventListener("shield:theme", function () {
+    var old = drawn;
+    drawn = [];
+    old.forEach(function (d) {
+      if (d.watch) d.watch.disconnect();
+      d.plot.destroy();
+      d.el.removeAttribute("data-drawn");
+      if (document.contains(d.el)) draw(d.el);
+    });
+  });
 
   function drawAll(root) {
     var els = (root || document).querySelectorAll(".chart-plot[data-chart]");

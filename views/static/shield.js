@@ -6,15 +6,23 @@
   var fmt = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
+  // Log lines (data-format="time"): the time of day only, a 24-hour clock so the
+  // column keeps its width; the zone is said once, above the log ([data-zone]).
+  var timeOfDay = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  var zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(new Date())
+    .filter(function (p) { return p.type === "timeZoneName"; }).map(function (p) { return p.value; })[0] || "";
   function localize(root) {
-    var times = (root || document).querySelectorAll("time[datetime]:not([data-local])");
+    var scope = root || document;
+    var times = scope.querySelectorAll("time[datetime]:not([data-local])");
     for (var i = 0; i < times.length; i++) {
       var t = times[i];
       var d = new Date(t.getAttribute("datetime"));
       if (isNaN(d.getTime())) continue;
-      t.textContent = fmt.format(d);
+      t.textContent = t.getAttribute("data-format") === "time" ? timeOfDay.format(d) : fmt.format(d);
       t.setAttribute("data-local", "");
     }
+    var notes = scope.querySelectorAll("[data-zone]");
+    for (var j = 0; j < notes.length; j++) notes[j].textContent = "Times in your zone (" + zone + "); UTC on hover.";
   }
   // htmx.onLoad runs for the page and again for every fragment htmx swaps in.
   if (window.htmx) window.htmx.onLoad(localize);
