@@ -39,7 +39,8 @@ const FINISHED = ["done", "failed", "canceled"] as const;
 const MAX_IN = 500;
 
 /** What a store took in and lost to the purger on one UTC day (bytes). */
-export interface StoreDay { store: string; day: number; added: number; purged: number }
+/** One store's day: archives taken (and their bytes: added), and bytes purged. */
+export interface StoreDay { store: string; day: number; archives: number; added: number; purged: number }
 
 /** Backups (of every job) that ended on one UTC day: how many, and how many failed. */
 export interface RunDay { day: number; runs: number; failures: number }
@@ -199,15 +200,6 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
     },
 
     /** Archives taken at or after `since`, whatever became of them since, per store: store uuid → count and bytes (archives_taken alone). */
-    async takenSince(since: number): Promise<Map<string, { archives: number; bytes: number }>> {
-      // SQLite, without statistics (Shield never runs ANALYZE), would rather walk
-      // archives_store_taken for the GROUP BY's order and read every archive row: told which index.
-      const from = dialect === "pg" ? sql`archives` : sql`archives INDEXED BY archives_taken`;
-      const rows = await all<{ store: string; archives: unknown; bytes: unknown }>(sql`SELECT store_uuid AS store, count(*) AS archives,
-          sum(coalesce(size, 0)) AS bytes FROM ${from} WHERE taken_at >= ${since} GROUP BY store_uuid`);
-      return new Map(rows.map((r) => [String(r.store), { archives: num(r.archives), bytes: num(r.bytes) }]));
-    },
-
     /** When each target's newest held (not purged) archive was taken: target uuid → epoch seconds. One backward seek of archives_target_taken per target. */
     async lastTaken(): Promise<Map<string, number>> {
       const rows = await all<{ target: string; at: unknown }>(sql`SELECT g.target_uuid AS target,
@@ -217,12 +209,6 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
     },
 
     /** Bytes purged from each store at or after `since`: store uuid → bytes. */
-    async purgedSince(since: number): Promise<Map<string, number>> {
-      const rows = await db.select({ store: archives.storeUuid, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
-        .where(and(eq(archives.status, "purged"), gte(archives.purgedAt, since))).groupBy(archives.storeUuid);
-      return new Map(rows.map((r) => [r.store, num(r.bytes)]));
-    },
-
     /**
      * Bytes each store took in (archives taken, whatever became of them) and
      * bytes purged from it, per UTC day (days since the epoch) from `since` on: what
@@ -230,23 +216,28 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
      * Two grouped range scans: archives_taken and archives_status_purged.
      */
     async storeDays(since: number): Promise<StoreDay[]> {
-      const takenDay = sql<number>`${archives.takenAt} / ${DAY}`;
-      const purgedDay = sql<number>`${archives.purgedAt} / ${DAY}`;
+      // Grouped by day first: SQLite (Shield never runs ANALYZE) would rather walk
+      // archives_store_taken in the GROUP BY's order and read every archive row. Told which index.
+      const taken = dialect === "pg" ? sql`archives` : sql`archives INDEXED BY archives_taken`;
       const [added, purged] = await Promise.all([
-        db.select({ store: archives.storeUuid, day: takenDay, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
-          .where(gte(archives.takenAt, since)).groupBy(archives.storeUuid, takenDay),
-        db.select({ store: archives.storeUuid, day: purgedDay, bytes: sql<number>`sum(coalesce(${archives.size}, 0))` }).from(archives)
-          .where(and(eq(archives.status, "purged"), gte(archives.purgedAt, since))).groupBy(archives.storeUuid, purgedDay),
+        all<{ store: string; day: unknown; archives: unknown; bytes: unknown }>(sql`SELECT taken_at / ${DAY} AS day, store_uuid AS store,
+            count(*) AS archives, sum(coalesce(size, 0)) AS bytes FROM ${taken} WHERE taken_at >= ${since} GROUP BY 1, 2`),
+        all<{ store: string; day: unknown; bytes: unknown }>(sql`SELECT purged_at / ${DAY} AS day, store_uuid AS store,
+            sum(coalesce(size, 0)) AS bytes FROM archives WHERE status = 'purged' AND purged_at >= ${since} GROUP BY 1, 2`),
       ]);
       const out = new Map<string, StoreDay>();
       const at = (store: string, day: number) => {
         const key = `${store} ${day}`;
         let d = out.get(key);
-        if (!d) out.set(key, (d = { store, day, added: 0, purged: 0 }));
+        if (!d) out.set(key, (d = { store, day, archives: 0, added: 0, purged: 0 }));
         return d;
       };
-      for (const r of added) at(r.store, num(r.day)).added += num(r.bytes);
-      for (const r of purged) at(r.store, num(r.day)).purged += num(r.bytes);
+      for (const r of added) {
+        const d = at(String(r.store), num(r.day));
+        d.archives += num(r.archives);
+        d.added += num(r.bytes);
+      }
+      for (const r of purged) at(String(r.store), num(r.day)).purged += num(r.bytes);
       return [...out.values()];
     },
 

@@ -249,11 +249,19 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, taken, lastTaken, purged, stores, targets, jobCount, last, storeDays, runDays] = await Promise.all([
-    catalog.health.archiveTotals(), catalog.health.takenSince(since), catalog.health.lastTaken(), catalog.health.purgedSince(since),
+  const [totals, lastTaken, stores, targets, jobCount, last, storeDays, runDays] = await Promise.all([
+    catalog.health.archiveTotals(), catalog.health.lastTaken(),
     catalog.stores.list(), catalog.targets.list(), catalog.jobs.count(), catalog.health.lastRuns(),
     catalog.health.storeDays(since), catalog.health.runDays(since),
   ]);
+  // The window's taken and purged bytes per store are the sums of its days: one pair of scans serves both.
+  const taken = new Map<string, { archives: number; bytes: number }>();
+  const purged = new Map<string, number>();
+  for (const d of storeDays) {
+    const t = taken.get(d.store) ?? { archives: 0, bytes: 0 };
+    if (d.archives) taken.set(d.store, { archives: t.archives + d.archives, bytes: t.bytes + d.added });
+    if (d.purged) purged.set(d.store, (purged.get(d.store) ?? 0) + d.purged);
+  }
   const figures = storeAndTargetFigures(totals, taken, lastTaken, purged, windowS, stores, targets);
   const days = windowDays(windowS, nowMs);
   for (const s of figures.stores) s.usedPerDay = usedPerDay(s.bytes, storeDays.filter((d) => d.store === s.uuid), days);
