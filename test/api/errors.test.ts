@@ -259,6 +259,7 @@ for (const dialect of dialects) {
         "post /v1/job/:uuid/run": { owner: "o" },
         "put /v1/archive/:uuid": { notes: "n" },
         "post /v1/archive/:uuid/restore": { target: d.target, owner: "o" },
+        "post /v1/gpbackup/backups": { target_name: "gp", store: d.store, retention: d.retention, timestamp: "20240101010101", compression: "zstd", cipher: "none" },
         "post /v1/gpbackup/objects": { target_name: "gp", store: d.store, retention: d.retention, timestamp: "20240101010101", name: "backups/20240101/20240101010101/f", store_key: "k", size: 1 },
         "post /v1/gpbackup/delete": { target_name: "gp", store: d.store, timestamp: "20240101010101" },
         "post /v1/auth/tokens": { name: "t", role: "viewer", expires_in: 3600 },

@@ -155,7 +155,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable || !motoAvailable || !azurite
     test(`a backup to ${kind}, run now from its job`, async () => {
       await newJob(`shop-to-${kind}`, store);
       await page.getByRole("button", { name: "Run now" }).click();
-      await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+      await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
       await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 90_000 });
       expect(await page.locator("pre.log").innerText()).toContain("backed up");
       expect(await page.content()).not.toContain(PG_SECRET);
@@ -164,7 +164,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable || !motoAvailable || !azurite
 
     test(`the ${kind} archive restored into a new database from its archive page; the rows are all there`, async () => {
       await go("/archives");
-      await page.getByLabel("Store").selectOption({ label: store.replace(/ \(.*\)$/, "") });
+      await page.locator("main form select[name=store]").first().selectOption({ label: store.replace(/ \(.*\)$/, "") });
       await page.getByRole("button", { name: "Filter" }).click();
       const rows = page.locator("table tbody tr");
       expect(await rows.count()).toBe(1);
@@ -180,7 +180,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable || !motoAvailable || !azurite
       expect(card).toContain(restored[kind]);
       await shots(`${kind}-restore-confirm`);
       await page.getByRole("button", { name: `Restore and overwrite ${into}` }).click();
-      await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+      await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
       await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 90_000 });
       expect(await page.content()).not.toContain(PG_SECRET);
       await shots(`${kind}-restore-done`);

@@ -92,7 +92,7 @@ describe.skipIf(!chromiumAvailable || !mariadbAvailable || !rabbitAvailable)("my
     const job = await api("POST", "/v1/jobs", { name, target, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true });
     await page.goto(`${d.url}/jobs/${job.uuid}`);
     await page.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: /done|failed/ }).waitFor({ timeout: 120_000 });
     const log = await page.locator("pre.log").innerText();
     expect(await page.locator("#task-live .badge").first().innerText(), log).toBe("done");
@@ -110,7 +110,7 @@ describe.skipIf(!chromiumAvailable || !mariadbAvailable || !rabbitAvailable)("my
     expect(await page.locator(".card").first().innerText()).toContain(`This overwrites the data of target “${into}”`);
     await shots(`${shot}-confirm`);
     await page.getByRole("button", { name: `Restore and overwrite ${into}` }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: /done|failed/ }).waitFor({ timeout: 120_000 });
     const log = await page.locator("pre.log").innerText();
     expect(await page.locator("#task-live .badge").first().innerText(), log).toBe("done");

@@ -131,7 +131,7 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
 
   test("run by hand, then restored from the archive list; the restore names its archive and target", async () => {
     await page.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 60_000 });
     // The checklist is gone once the first archive exists.
     await go("/");
@@ -149,7 +149,7 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
     await page.getByRole("button", { name: "Next…" }).click();
     expect(await page.locator(".card").first().innerText()).toContain("This overwrites the data of target “pictures”");
     await page.getByRole("button", { name: "Restore and overwrite pictures" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}(\?started=1)?$/);
     await page.locator("#task-live .badge", { hasText: "done" }).waitFor({ timeout: 60_000 });
     expect(await heading()).toMatch(/^Restore of pictures, taken .+ into pictures$/);
     expect(readFileSync(join(dataDir, "holiday.txt"), "utf8")).toBe("a picture of the sea\n");
