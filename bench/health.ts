@@ -53,7 +53,11 @@ export async function seedTasks(url: string): Promise<{ tasks: number; seconds: 
   // The seed's expired archives (in a store whose plugin this build may lack) purged already:
   // otherwise the daemon's purger would be busy with them while the requests are timed.
   await db.update(t.archives).set({ status: "purged", purgedAt: now - 3600 }).where(sql`${t.archives.status} = 'expired'`);
-  if (h.dialect === "pg") await db.execute(sql`ANALYZE`);
+  // VACUUM as well as ANALYZE: a catalog a daemon has lived on is kept vacuumed by autovacuum,
+  // whose visibility map lets the statistics' covering indexes be read without the table. Measured
+  // straight after a bulk load, before autovacuum's first pass, the same requests read the heap
+  // (a sequential scan of the purged archives: +20 to 50 ms) and would measure the seeding, not Shield.
+  if (h.dialect === "pg") await db.execute(sql`VACUUM ANALYZE`);
   await h.close();
   return { tasks: rows.length, seconds: (performance.now() - started) / 1000 };
 }

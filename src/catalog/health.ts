@@ -93,12 +93,13 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
         // sequential scan of all of them, ~90 ms at 100,000 tasks): a LATERAL join seeks
         // tasks_job_op_stopped backwards once per job instead.
         const onlyPg = jobUuids && jobUuids.length <= MAX_IN ? sql`WHERE j.uuid IN (${sql.join(jobUuids.map((u) => sql`${u}`), sql`, `)})` : sql``;
-        rows = await all(sql`SELECT t.uuid AS task, t.job_uuid AS job, t.status AS status, t.requested_at AS "requestedAt",
+        // The run's columns come out of the LATERAL itself: the index scan has read its row already.
+        rows = await all(sql`SELECT t.uuid AS task, j.uuid AS job, t.status AS status, t.requested_at AS "requestedAt",
             t.started_at AS "startedAt", t.stopped_at AS "stoppedAt", t.error AS error, t.archive_uuid AS archive, a.size AS size
           FROM jobs j
-          CROSS JOIN LATERAL (SELECT l.uuid FROM tasks l WHERE l.job_uuid = j.uuid AND l.op = 'backup' AND l.stopped_at IS NOT NULL
-            AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1) last
-          JOIN tasks t ON t.uuid = last.uuid
+          CROSS JOIN LATERAL (SELECT l.uuid, l.status, l.requested_at, l.started_at, l.stopped_at, l.error, l.archive_uuid FROM tasks l
+            WHERE l.job_uuid = j.uuid AND l.op = 'backup' AND l.stopped_at IS NOT NULL
+            AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1) t
           LEFT JOIN archives a ON a.uuid = t.archive_uuid ${onlyPg}`);
       } else {
         // Joined by rowid, which the index entry carries: one B-tree descent per job less than by uuid.
