@@ -64,6 +64,11 @@
       // Half a day each side, so the first and last bars are whole.
       var lo = spec.x[0] - 43200, hi = spec.x[spec.x.length - 1] + 43200;
       scales.x.range = function () { return [lo, hi]; };
+    } else if (spec.x.length) {
+      // Lines: runs all in one minute (a new job) would give an empty range, which uPlot
+      // widens by years; an hour each side keeps the axis in the runs' own days.
+      var first = spec.x[0], last = spec.x[spec.x.length - 1];
+      if (last - first < 3600) scales.x.range = function () { return [first - 3600, last + 3600]; };
     }
     return {
       width: width, height: width < 480 ? 180 : 220,
