@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { apiClient, type ApiClient } from "../helpers/api-client.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, signedInPage, signIn, type TestBrowser } from "../helpers/browser.ts";
 import { contrast } from "../helpers/contrast.ts";
 
 const PASSWORD = "polish-admin-password";
@@ -61,15 +61,8 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     ids.failedTask = failed.uuid;
 
     // New York: times in the reader's zone differ from UTC.
-    b = await launchBrowser({ timezoneId: "America/New_York" });
+    b = await signedInPage(d.url, { password: PASSWORD, timezoneId: "America/New_York", problems });
     page = b.page;
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: ${m.text()} (from ${m.location().url})`); });
-    page.on("pageerror", (e) => problems.push(String(e)));
-    await go("/");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
   }, 180_000);
   afterAll(async () => {
     await b?.close();
@@ -278,11 +271,7 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     const plain = await b.context.browser()?.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
     if (plain) {
       const p = await plain.newPage();
-      await p.goto(d.url + "/signin");
-      await p.getByLabel("User name").fill("admin");
-      await p.getByLabel("Password").fill(PASSWORD);
-      await p.getByRole("button", { name: "Sign in" }).click();
-      await p.waitForURL(`${d.url}/`);
+      await signIn(p, d.url, "admin", PASSWORD);
       expect(await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Archives" }).isVisible()).toBe(true);
       expect(await p.getByRole("button", { name: "Menu" }).isVisible()).toBe(false);
       await plain.close();
