@@ -51,6 +51,8 @@ describe.skipIf(!chromiumAvailable)("the Audit page in chromium", () => {
 
   test("an admin opens Audit from the menu: newest first, local times with UTC on hover, secrets redacted", async () => {
     await signIn(page, d.url, "admin", ADMIN_PW);
+    // The admin's pages are under the header's Admin menu.
+    await page.getByRole("navigation", { name: "Main" }).getByText("Admin", { exact: true }).click();
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
     await page.waitForURL(`${d.url}/audit`);
     expect(await page.locator("h1").innerText()).toBe("Audit");

@@ -180,6 +180,8 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
   });
 
   test("everyone's own API tokens: created with a role and expiry, shown once with a copy button, revoked", async () => {
+    // One's own tokens are in the menu under one's name.
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("link", { name: "API tokens" }).click();
     await page.getByLabel(/^Name/).fill("backup-script");
     await page.getByLabel("Role").selectOption("operator");
@@ -203,6 +205,7 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
   });
 
   test("the API reference renders from the binary with the network closed", async () => {
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("banner").getByRole("link", { name: "API reference" }).click();
     await page.waitForURL(`${d.url}/docs`);
     await page.locator(".opblock").first().waitFor({ timeout: 30_000 });

@@ -361,6 +361,8 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
   });
 
   test("a viewer finds no way to change anything, and the API refuses anyway", async () => {
+    // Sign out is in the menu under the user's name.
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/signin/);
     await signIn("vera", VIEWER_PASSWORD);
