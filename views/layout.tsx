@@ -18,14 +18,17 @@ const NAV: { section: Section; href: string; label: string }[] = [
   { section: "schedules", href: "/schedules", label: "Schedules" },
   { section: "retention", href: "/retention", label: "Retention" },
   { section: "notifications", href: "/notifications", label: "Notifications" },
-  // Admins only: the others would get a 403.
+];
+
+/**
+ * Sections only admins are shown (the API answers others 403), grouped under one
+ * "Admin" menu: as links of their own they pushed the header onto two lines at 1280 px.
+ */
+const ADMIN_NAV: { section: Section; href: string; label: string }[] = [
   { section: "users", href: "/users", label: "Users" },
   { section: "access", href: "/access", label: "Access" },
   { section: "audit", href: "/audit", label: "Audit" },
 ];
-
-/** Sections only admins are shown (the API answers others 403). */
-const ADMIN_ONLY = new Set<Section>(["users", "access", "audit"]);
 
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything;
 // nor settle `style` attributes across a swap (its default): the pages have none, and
@@ -76,9 +79,22 @@ export function Layout({ title, assets, me, section, flash, children }: {
         <button type="button" class="menu-toggle" id="menu-toggle" aria-expanded="false" aria-controls="main-nav">Menu</button>
         <nav aria-label="Main" id="main-nav">
           <ul>
-            {NAV.filter((n) => !ADMIN_ONLY.has(n.section) || me.role === "admin").map((n) => (
+            {NAV.map((n) => (
               <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
             ))}
+            {me.role === "admin" ? (
+              // A disclosure (<details>): it opens without script too; theme.js closes it on Escape or a click elsewhere.
+              <li class="header-menu">
+                <details>
+                  <summary class={ADMIN_NAV.some((n) => n.section === section) ? "current" : undefined}>Admin</summary>
+                  <ul>
+                    {ADMIN_NAV.map((n) => (
+                      <li><a href={n.href} aria-current={n.section === section ? "page" : undefined}>{n.label}</a></li>
+                    ))}
+                  </ul>
+                </details>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div class="who">
@@ -90,13 +106,20 @@ export function Layout({ title, assets, me, section, flash, children }: {
               <option value="dark">Dark</option>
             </select>
           </label>
-          <span>{me.name} <span class="muted">({me.role})</span></span>
-          <a href="/tokens" aria-current={section === "tokens" ? "page" : undefined}>API tokens</a>
-          <a href="/docs">API reference</a>
-          <form method="post" action="/signout">
-            <input type="hidden" name="_csrf" value={me.csrf} />
-            <button type="submit">Sign out</button>
-          </form>
+          {/* The signed-in user's own things, under their name. */}
+          <details class="header-menu account">
+            <summary><span class="sr-only">Signed in as </span>{me.name} <span class="muted">({me.role})</span></summary>
+            <ul>
+              <li><a href="/tokens" aria-current={section === "tokens" ? "page" : undefined}>API tokens</a></li>
+              <li><a href="/docs">API reference</a></li>
+              <li>
+                <form method="post" action="/signout">
+                  <input type="hidden" name="_csrf" value={me.csrf} />
+                  <button type="submit">Sign out</button>
+                </form>
+              </li>
+            </ul>
+          </details>
         </div>
       </header>
       <main id="main" tabindex={-1}>

@@ -4,8 +4,10 @@
 // diff comes from the object's state read here before and after the change, from
 // the catalog, with endpoint and setting secrets opened for comparing and
 // redacted for writing (src/core/audit.ts). Failed sign-ins are recorded by
-// route() too, where credentials are checked. GET /v1/audit reads the trail.
+// route() too, where credentials are checked; a public sign-in route (SSO) names
+// its actor from its answer and its refusals by `refused`. GET /v1/audit reads the trail.
 import * as v from "valibot";
+import { Unauthenticated } from "../core/errors.ts";
 import { diff, flatten, type Actor, type Change, type Fields } from "../core/audit.ts";
 import type { Core, Principal } from "../core/index.ts";
 import { secretSettings } from "../notify/channels.ts";
@@ -36,13 +38,22 @@ export interface AuditSpec {
   name?: (i: AuditInput) => string | undefined | null;
   /** What the action made or used besides the object's own fields (a run's task), recorded as set. */
   detail?: (i: AuditInput) => Record<string, unknown>;
+  /**
+   * Who acted, when the request's credentials cannot say: a public sign-in route
+   * (SSO) knows its user only once the provider has answered, from its answer.
+   * Undefined records nothing (a device sign-in still pending).
+   */
+  actor?: (i: AuditInput) => Promise<Actor | undefined> | Actor | undefined;
+  /** On a public sign-in route: the name a refusal (401) is recorded under, as a failed sign-in. */
+  refused?: (i: AuditInput) => string;
 }
 
 /** A route that changes nothing recorded (a connection test) says why, in place of an AuditSpec. */
 export type AuditDecl = AuditSpec | { none: string };
 
 interface State { name?: string | null; fields: Fields }
-type Snapshot = (core: Core, id: string, user: Principal) => Promise<State | undefined>;
+/** `by`: who acted (the token snapshot reads that user's tokens). */
+type Snapshot = (core: Core, id: string, by: Actor | undefined) => Promise<State | undefined>;
 
 const omit = (o: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 
@@ -133,8 +144,9 @@ const SNAPSHOTS: Partial<Record<AuditType, Snapshot>> = {
     const u = await core.catalog.users.get(id);
     return u && { name: u.name, fields: flatten({ name: u.name, role: u.role, provider: u.provider }) };
   },
-  async token(core, id, user) {
-    const t = (await core.catalog.tokens.listForUser(user.uuid)).find((x) => x.uuid === id);
+  async token(core, id, by) {
+    if (!by?.uuid) return undefined;
+    const t = (await core.catalog.tokens.listForUser(by.uuid)).find((x) => x.uuid === id);
     return t && { name: t.name, fields: flatten({ name: t.name, role: t.role, expires_at: formatTime(t.expiresAt) }) };
   },
   async session(core, id) {
@@ -167,29 +179,32 @@ const idOf = (spec: AuditSpec, i: AuditInput): string | undefined =>
  */
 export async function auditBefore(core: Core, spec: AuditSpec, i: AuditInput, address: string): Promise<(result: unknown) => Promise<void>> {
   const snapshot = SNAPSHOTS[spec.type];
-  const read = async (id: string | undefined) => {
+  const read = async (id: string | undefined, by: Actor | undefined) => {
     if (!snapshot || !id) return undefined;
     try {
-      return await snapshot(core, id, i.user);
+      return await snapshot(core, id, by);
     } catch {
       return undefined; // the handler answers for a missing or unreadable object
     }
   };
-  const before = await read(idOf(spec, i));
+  // A route whose actor comes from its answer has none yet (nor, then, an object to read).
+  const before = spec.actor || !i.user ? undefined : await read(idOf(spec, i), actorOf(i.user));
   return async (result) => {
     const done = { ...i, result };
     try {
+      const actor = spec.actor ? await spec.actor(done) : i.user && actorOf(i.user);
+      if (!actor) return;
       const id = idOf(spec, done);
       const action = typeof spec.action === "function" ? spec.action(done) : spec.action;
       // Gone after a deletion (an archive stays, expired): then the entry lists every field it had;
       // after a creation, every field set; otherwise what changed.
-      const after = await read(id);
+      const after = await read(id, actor);
       const changes = diff(before?.fields, after?.fields);
       const known = new Set([...Object.keys(before?.fields ?? {}), ...Object.keys(after?.fields ?? {})]);
       Object.assign(changes, sentSecrets(i.body, known));
       for (const [k, val] of Object.entries(spec.detail?.(done) ?? {})) if (val !== undefined && val !== null) changes[k] = { to: val };
       await core.audit.record({
-        actor: actorOf(i.user), address, action, type: spec.type, uuid: id ?? null,
+        actor, address, action, type: spec.type, uuid: id ?? null,
         name: spec.name?.(done) ?? after?.name ?? before?.name ?? null, changes,
       });
     } catch (err) {
@@ -199,6 +214,12 @@ export async function auditBefore(core: Core, spec: AuditSpec, i: AuditInput, ad
 }
 
 export const actorOf = (u: Principal): Actor => ({ uuid: u.uuid, name: u.name, provider: u.provider, token: u.token });
+
+/** A route's refusal to sign someone in (its spec's `refused`), recorded as a failed sign-in; other errors are not sign-ins. */
+export async function auditRefusal(core: Core, spec: AuditSpec, i: AuditInput, err: unknown, address: string): Promise<void> {
+  if (!spec.refused || !(err instanceof Unauthenticated)) return;
+  await auditFailedSignIn(core, spec.refused(i), address, err.message);
+}
 
 /** The user name a refused Authorization header tried: Basic only (a token names nobody until it matches). */
 export function attemptedName(header: string | undefined): string | undefined {

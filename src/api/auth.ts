@@ -1,7 +1,7 @@
 // Users (admins only) and each user's own API tokens.
 import * as v from "valibot";
-import { clientAddress, route, type Router } from "./route.ts";
-import { actorOf, auditFailedSignIn } from "./audit.ts";
+import { route, type Router } from "./route.ts";
+import type { AuditSpec } from "./audit.ts";
 import { nowSeconds } from "../catalog/index.ts";
 import {
   Created, Deleted, ProviderCreate, ProviderJson, ProviderNameParam, ProviderUpdate, SessionJson, SessionQuery,
@@ -139,29 +139,30 @@ export function authRoutes(router: Router): void {
   });
 
   /**
-   * The audit trail of an SSO sign-in: the route is public, so route() knows nobody;
-   * a refusal is recorded under the provider's name (the user is not known), a
-   * success by signedIn as a token made at sign-in, like a password sign-in's.
+   * The audit trail of an SSO sign-in: the route is public, so the request names
+   * nobody; the user is read from the answer (who the provider vouched for), and
+   * the entry is a token made at sign-in, like a password sign-in's. A refusal is
+   * recorded under the provider's name: the user is not known.
    */
-  const ssoAudited = async <T>(address: string, provider: string, f: () => Promise<T>): Promise<T> => {
-    try {
-      return await f();
-    } catch (err) {
-      if (err instanceof Unauthenticated) await auditFailedSignIn(router.core, `(${provider} sign-in)`, address, err.message);
-      throw err;
-    }
+  const ssoSignInAudit: AuditSpec = {
+    type: "token", action: "sign-in", id: ({ result }) => result?.uuid,
+    actor: async ({ params, result }) => {
+      if (!result?.token) return undefined; // still pending
+      const u = await router.core.catalog.users.byName(result.user);
+      return { uuid: u?.uuid, name: result.user, provider: params.name };
+    },
+    refused: ({ params }) => `(${params.name} sign-in)`,
+    detail: ({ params }) => ({ provider: params.name }),
   };
 
-  const signedIn = async (principal: Principal, provider: string, tokenName: string | undefined, expiresIn: number | undefined, address: string) => {
+  const signedIn = async (principal: Principal, provider: string, tokenName: string | undefined, expiresIn: number | undefined) => {
     const name = tokenName ?? `${provider} sign-in ${new Date().toISOString().slice(0, 19).replace("T", " ")} ${crypto.randomUUID().slice(0, 6)}`;
     const made = await users.tokens.create(principal, name, { expiresAt: expiresIn === undefined ? undefined : nowSeconds() + expiresIn });
-    await router.core.audit.record({ actor: actorOf(principal), address, action: "sign-in", type: "token", uuid: made.uuid, name, changes: { provider: { to: provider } } })
-      .catch(() => { /* never fails the sign-in; the store logs it */ });
     return { ok: "created" as const, uuid: made.uuid, token: made.token, user: principal.name, role: made.role, expires_at: formatTime(made.expiresAt) };
   };
 
   route(router, {
-    audit: { none: "recorded by the handler (ssoAudited): who signed in is known only once the provider answered" },
+    audit: ssoSignInAudit,
     method: "post", operationId: "finishSsoSignIn", path: "/v1/auth/sso/:name/finish", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoFinish,
     example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", query: { code: "SplxlOBeZQQYbYS6WxSbIA", state: "af0ifjsldkj" }, token_name: "web session", expires_in: 43200 },
     summary: "Finish an OIDC sign-in: trade the callback for an API token",
@@ -169,15 +170,12 @@ export function authRoutes(router: Router): void {
       "(signature against the issuer's JWKS, issuer, audience, expiry, nonce, state); the user is added at first sign-in and their role refreshed from the role claim. " +
       "A refusal is a 401 saying which check failed.",
     response: SsoSignedIn, errors: [404, 503],
-  }, async ({ c, params, body }) => {
+  }, async ({ params, body }) => {
     const p = await providers.sso(params.name);
-    const address = clientAddress(c);
-    const principal = await ssoAudited(address, p.name, async () => {
-      const kept = providers.openBlob<CodeFlowState>("sso-code", body.state);
-      if (!kept) throw new Unauthenticated("the sign-in state is not one this daemon made (damaged, or sealed with another master key): start again");
-      return users.ssoSignIn(p.name, () => p.finish(body.query, kept));
-    });
-    return signedIn(principal, p.name, body.token_name, body.expires_in, address);
+    const kept = providers.openBlob<CodeFlowState>("sso-code", body.state);
+    if (!kept) throw new Unauthenticated("the sign-in state is not one this daemon made (damaged, or sealed with another master key): start again");
+    const principal = await users.ssoSignIn(p.name, () => p.finish(body.query, kept));
+    return signedIn(principal, p.name, body.token_name, body.expires_in);
   });
 
   route(router, {
@@ -193,30 +191,29 @@ export function authRoutes(router: Router): void {
   });
 
   route(router, {
-    audit: { none: "recorded by the handler (ssoAudited): who signed in is known only once the provider answered" },
+    audit: ssoSignInAudit,
     method: "post", operationId: "pollSsoDeviceSignIn", path: "/v1/auth/sso/:name/device/poll", tag: "auth", permission: "public", params: ProviderNameParam, body: SsoPoll,
     example: { state: "v1.c2VhbGVkIGZsb3cgc3RhdGU", token_name: "laptop", expires_in: 43200 },
     summary: "Poll a device sign-in", description: "`{pending: true, interval}` until the user has approved, then an API token like finish's.",
     response: SsoPolled, errors: [404, 503],
-  }, async ({ c, params, body }) => {
+  }, async ({ params, body }) => {
     const p = await providers.sso(params.name);
-    const address = clientAddress(c);
     const kept = providers.openBlob<DeviceFlowState>("sso-device", body.state);
     if (!kept) throw new Unauthenticated("the device sign-in state is not one this daemon made: run shield login --sso again");
     let interval = 0;
-    const principal = await ssoAudited(address, p.name, () => users.ssoSignIn(p.name, async () => {
+    const principal = await users.ssoSignIn(p.name, async () => {
       const r = await p.poll(kept);
       if (r.pending) {
         interval = r.slowDown ? 10 : 5;
         throw new Pending();
       }
       return r.identity;
-    })).catch((err) => {
+    }).catch((err) => {
       if (err instanceof Pending) return undefined;
       throw err;
     });
     if (!principal) return { pending: true as const, interval };
-    return signedIn(principal, p.name, body.token_name, body.expires_in, address);
+    return signedIn(principal, p.name, body.token_name, body.expires_in);
   });
 
   route(router, {

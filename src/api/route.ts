@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { Forbidden, InvalidInput, TooManyAttempts, Unauthenticated, UNKNOWN_ADDRESS, type Core, type Principal } from "../core/index.ts";
 import { allows, roleFor, type Permission } from "../core/access.ts";
 import { redactEndpoints, revealEndpoints } from "./redact.ts";
-import { attemptedName, auditBefore, auditFailedSignIn, type AuditDecl } from "./audit.ts";
+import { attemptedName, auditBefore, auditFailedSignIn, auditRefusal, type AuditDecl } from "./audit.ts";
 
 type Schema = v.GenericSchema;
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
@@ -78,7 +78,13 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
     const query = validate("query", spec.query, c.req.query());
     const body = spec.body ? validate("body", spec.body, await readJson(c, spec.bodyOptional ?? false)) : undefined;
     const recordChange = audit && (await auditBefore(router.core, audit, { params, body, user }, clientAddress(c)));
-    let result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
+    let result: unknown;
+    try {
+      result = await handler({ c, params, query, body, user } as Input<P, Q, B>);
+    } catch (err) {
+      if (audit) await auditRefusal(router.core, audit, { params, body, user }, err, clientAddress(c));
+      throw err;
+    }
     if (recordChange) await recordChange(result);
     if (result instanceof Response) return result;
     // Endpoint secrets are for those who edit endpoints: here, for every route at

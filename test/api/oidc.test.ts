@@ -181,6 +181,25 @@ describe("the oidc provider", () => {
     expect(r.json).toMatchObject({ ok: "created", user: "vera", role: "viewer" });
   });
 
+  test("the audit trail: a sign-in under the user the provider vouched for, a refusal under the provider, a pending poll nothing", async () => {
+    const seen = new Set(((await t.req("GET", "/v1/audit?limit=1000")).json as any[]).map((e) => e.uuid));
+    const ok = await signIn("alice");
+    expect(ok.status).toBe(200);
+    const d = await t.req("POST", "/v1/auth/sso/idp/device", { as: "anonymous" });
+    expect((await t.req("POST", "/v1/auth/sso/idp/device/poll", { as: "anonymous", body: { state: d.json.state } })).json.pending).toBe(true);
+    const forged = await t.req("POST", "/v1/auth/sso/idp/finish", { as: "anonymous", body: { state: "shield-sealed:v1:AAAA", query: { code: "x", state: "y" } } });
+    expect(forged.status).toBe(401);
+    const fresh = ((await t.req("GET", "/v1/audit?limit=1000")).json as any[]).filter((e) => !seen.has(e.uuid));
+    const alice = await t.catalog.users.byName("alice");
+    expect(fresh).toHaveLength(2);
+    expect(fresh[1]).toMatchObject({
+      action: "sign-in", object_type: "token", object_uuid: ok.json.uuid, user: "alice", user_uuid: alice!.uuid, provider: "idp",
+      changes: { provider: { to: "idp" }, name: { to: expect.stringContaining("idp sign-in") } },
+    });
+    expect(fresh[0]).toMatchObject({ action: "sign-in-failed", user: "(idp sign-in)", changes: { reason: { to: expect.stringContaining("not one this daemon made") } } });
+    expect(JSON.stringify(fresh)).not.toContain(ok.json.token);
+  });
+
   test("unknown providers are 404; an unreachable issuer is 503 and local users still sign in", async () => {
     expect((await t.req("POST", "/v1/auth/sso/nope/start", { as: "anonymous", body: { redirect_uri: CALLBACK } })).status).toBe(404);
     const port = await freePort();

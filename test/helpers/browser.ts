@@ -13,6 +13,11 @@ export const chromiumAvailable = requireOrSkip("chromium", existsSync(CHROMIUM),
 
 export const SCREENSHOTS = resolve(import.meta.dir, "../../test-artifacts/screenshots");
 
+export interface BrowserOptions {
+  timezoneId?: string;
+  viewport?: { width: number; height: number };
+}
+
 export interface TestBrowser {
   context: BrowserContext;
   page: Page;
@@ -21,7 +26,7 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { timezoneId?: string; viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+export async function launchBrowser(opts: BrowserOptions = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), "shield-chromium-"));
   mkdirSync(SCREENSHOTS, { recursive: true });
   // playwright-core insists on owning --user-data-dir: a persistent context on a fresh directory is exactly that.
@@ -47,4 +52,52 @@ export async function launchBrowser(opts: { timezoneId?: string; viewport?: { wi
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Signs in through the web UI's own form, as a person would: the dashboard, sent
+ * to the sign-in page, name and password, back on the dashboard.
+ */
+export async function signIn(page: Page, baseUrl: string, name: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  if (!new URL(page.url()).pathname.startsWith("/signin")) {
+    throw new Error(`signIn(${name}): ${baseUrl}/ went to ${page.url()}, not the sign-in page (signed in already?)`);
+  }
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${baseUrl}/`);
+}
+
+export interface SignedInOptions extends BrowserOptions {
+  /** Defaults to admin. */
+  name?: string;
+  password: string;
+  /** Console errors and uncaught exceptions of the first page (the strict CSP's refusals among them), from before sign-in on. */
+  problems?: string[];
+  /** Every origin the browser asks for, from before sign-in on: the tests expect the daemon's alone. */
+  origins?: Set<string>;
+}
+
+/**
+ * A fresh chromium signed in to the daemon at `baseUrl`, on its dashboard.
+ * close() ends the browser and removes its profile.
+ */
+export async function signedInPage(baseUrl: string, opts: SignedInOptions): Promise<TestBrowser> {
+  const b = await launchBrowser(opts);
+  try {
+    const { page } = b;
+    const problems = opts.problems;
+    if (problems) {
+      page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: ${m.text()} (from ${m.location().url})`); });
+      page.on("pageerror", (e) => problems.push(`${page.url()}: ${String(e)}`));
+    }
+    const origins = opts.origins;
+    if (origins) b.context.on("request", (r) => origins.add(new URL(r.url()).origin));
+    await signIn(page, baseUrl, opts.name ?? "admin", opts.password);
+    return b;
+  } catch (e) {
+    await b.close();
+    throw e;
+  }
 }

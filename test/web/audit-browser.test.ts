@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { join } from "node:path";
-import { chromiumAvailable, launchBrowser, SCREENSHOTS, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, SCREENSHOTS, signIn, type TestBrowser } from "../helpers/browser.ts";
 
 const ADMIN_PW = "audit-browser-admin-pw";
 const OP_PW = "audit-browser-operator-pw";
@@ -49,16 +49,10 @@ describe.skipIf(!chromiumAvailable)("the Audit page in chromium", () => {
     await d?.stop();
   });
 
-  async function signIn(p: Page, name: string, password: string) {
-    await p.goto(`${d.url}/signin`);
-    await p.getByLabel("User name").fill(name);
-    await p.getByLabel("Password").fill(password);
-    await p.getByRole("button", { name: "Sign in" }).click();
-    await p.waitForURL(`${d.url}/`);
-  }
-
   test("an admin opens Audit from the menu: newest first, local times with UTC on hover, secrets redacted", async () => {
-    await signIn(page, "admin", ADMIN_PW);
+    await signIn(page, d.url, "admin", ADMIN_PW);
+    // The admin's pages are under the header's Admin menu.
+    await page.getByRole("navigation", { name: "Main" }).getByText("Admin", { exact: true }).click();
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
     await page.waitForURL(`${d.url}/audit`);
     expect(await page.locator("h1").innerText()).toBe("Audit");
@@ -119,7 +113,7 @@ describe.skipIf(!chromiumAvailable)("the Audit page in chromium", () => {
     const ctx = await b.context.browser()?.newContext();
     const p = ctx ? await ctx.newPage() : await b.context.newPage();
     if (!ctx) await b.context.clearCookies();
-    await signIn(p, "oscar", OP_PW);
+    await signIn(p, d.url, "oscar", OP_PW);
     expect(await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).count()).toBe(0);
     const r = await p.goto(`${d.url}/audit`);
     expect(r?.status()).toBe(403);

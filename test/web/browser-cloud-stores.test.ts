@@ -13,7 +13,7 @@ import { customersFingerprint, fillCustomers } from "../helpers/pg-fixtures.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteAvailable, startAzurite } from "../helpers/azurite.ts";
 import { freshBucket, MOTO_KEY, MOTO_REGION, motoAvailable, objectKeys, startMoto } from "../helpers/s3.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, signIn, type TestBrowser } from "../helpers/browser.ts";
 
 const ADMIN_PASSWORD = "browser-cloud-admin-password";
 const PG_SECRET = "pg-secret-in-the-cloud-browser-test";
@@ -46,7 +46,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable || !motoAvailable || !azurite
     b = await launchBrowser();
     page = b.page;
     // The browser talks to the daemon only; the daemon's stores talk to moto and Azurite.
-    page.on("request", (r) => seen.add(new URL(r.url()).origin));
+    b.context.on("request", (r) => seen.add(new URL(r.url()).origin));
   }, 120_000);
   afterAll(async () => {
     await b?.close();
@@ -90,11 +90,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable || !motoAvailable || !azurite
   }
 
   test("signs in; the targets, a schedule and a policy the jobs need", async () => {
-    await go("/");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
+    await signIn(page, d.url, "admin", ADMIN_PASSWORD);
     await newTarget("shop", new URL(srcUrl).pathname.slice(1));
     await newTarget("shop-from-s3", restored.s3);
     await newTarget("shop-from-azure", restored.azure);

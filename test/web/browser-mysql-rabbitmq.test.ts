@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, signedInPage, type TestBrowser } from "../helpers/browser.ts";
 import { ADMIN_PASSWORD as DB_PASSWORD, ADMIN_USER as DB_USER, mariadbAvailable, seedFixture, startMariadb, type MariadbServer } from "../helpers/mariadb.ts";
 import { rabbitAvailable, startNode, type RabbitNode } from "../helpers/rabbitmq.ts";
 import { definitionsOf, seededRabbit } from "../helpers/rabbitmq-fixture.ts";
@@ -46,15 +46,10 @@ describe.skipIf(!chromiumAvailable || !mariadbAvailable || !rabbitAvailable)("my
     ids.store = (await api("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).uuid;
     ids.schedule = (await api("POST", "/v1/schedules", { name: "nightly", when: "daily at 4am" })).uuid;
     ids.retention = (await api("POST", "/v1/retention", { name: "a week", expires: 604800 })).uuid;
-    b = await launchBrowser();
+    b = await signedInPage(d.url, { password: ADMIN_PASSWORD });
     page = b.page;
     phone = await b.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${d.url}/signin`);
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
   }, 180_000);
   afterAll(async () => {
     await b?.close();

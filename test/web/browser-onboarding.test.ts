@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
-import { chromiumAvailable, launchBrowser, SCREENSHOTS, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, SCREENSHOTS, signIn, type TestBrowser } from "../helpers/browser.ts";
 
 describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () => {
   let d: DaemonProcess;
@@ -63,12 +63,7 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
   test("the first start says which page to open and the password; the page asks to sign in", async () => {
     const words = d.stderr().split("\n").filter((l) => !l.startsWith("{"));
     expect(words).toContain(`Shield is ready. Open ${d.url}/ in your browser.`);
-    await go("/");
-    expect(page.url()).toContain("/signin");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
+    await signIn(page, d.url, "admin", password);
     expect(await heading()).toBe("Dashboard");
   });
 
@@ -185,6 +180,8 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
   });
 
   test("everyone's own API tokens: created with a role and expiry, shown once with a copy button, revoked", async () => {
+    // One's own tokens are in the menu under one's name.
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("link", { name: "API tokens" }).click();
     await page.getByLabel(/^Name/).fill("backup-script");
     await page.getByLabel("Role").selectOption("operator");
@@ -208,6 +205,7 @@ describe.skipIf(!chromiumAvailable)("a new user's first steps in chromium", () =
   });
 
   test("the API reference renders from the binary with the network closed", async () => {
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("banner").getByRole("link", { name: "API reference" }).click();
     await page.waitForURL(`${d.url}/docs`);
     await page.locator(".opblock").first().waitFor({ timeout: 30_000 });

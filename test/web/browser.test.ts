@@ -12,7 +12,7 @@ import postgres from "postgres";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, launchBrowser, signedInPage, signIn as signInAs, type TestBrowser } from "../helpers/browser.ts";
 
 const ADMIN_PASSWORD = "browser-admin-password";
 const VIEWER_PASSWORD = "browser-viewer-password";
@@ -52,7 +52,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
     b = await launchBrowser({ timezoneId: "America/New_York" });
     page = b.page;
     // Nothing but the daemon: any request to another host fails the test.
-    page.on("request", (r) => seen.add(new URL(r.url()).origin));
+    b.context.on("request", (r) => seen.add(new URL(r.url()).origin));
   });
   afterAll(async () => {
     await b?.close();
@@ -66,14 +66,7 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
   const heading = () => page.locator("h1").first().innerText();
   const status = () => page.locator("#task-live .badge").first().innerText();
 
-  async function signIn(name: string, password: string) {
-    await go("/");
-    expect(page.url()).toContain("/signin");
-    await page.getByLabel("User name").fill(name);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
-  }
+  const signIn = (name: string, password: string) => signInAs(page, d.url, name, password);
 
   async function newTarget(name: string, database: string) {
     await go("/targets/new");
@@ -368,6 +361,8 @@ describe.skipIf(!pgAvailable || !chromiumAvailable)("the web UI in chromium", ()
   });
 
   test("a viewer finds no way to change anything, and the API refuses anyway", async () => {
+    // Sign out is in the menu under the user's name.
+    await page.getByRole("banner").locator(".account summary").click();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/signin/);
     await signIn("vera", VIEWER_PASSWORD);
@@ -421,13 +416,8 @@ describe.skipIf(!chromiumAvailable)("the web UI in chromium, with plugins writte
   beforeAll(async () => {
     ensureFreshBinary();
     d = await startShieldDaemon({ args: ["--plugin-dir", ORIGINAL], env: { SHIELD_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-    b = await launchBrowser();
+    b = await signedInPage(d.url, { password: ADMIN_PASSWORD });
     page = b.page;
-    await page.goto(d.url + "/");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
   });
   afterAll(async () => {
     await b?.close();

@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { apiClient, type ApiClient } from "../helpers/api-client.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, signedInPage, type TestBrowser } from "../helpers/browser.ts";
 
 const PASSWORD = "charts-admin-password";
 const DAY = 86400;
@@ -78,15 +78,8 @@ describe.skipIf(!chromiumAvailable)("charts and health at a glance in chromium",
     ids.docsJob = await created("/v1/jobs", { name: "docs-weekly", target: ids.docs, ...job, store: ids.offsite });
     for (let i = 0; i < 2; i++) expect((await run(ids.docsJob)).status).toBe("done");
 
-    b = await launchBrowser({ timezoneId: "Europe/Berlin" });
+    b = await signedInPage(d.url, { password: PASSWORD, timezoneId: "Europe/Berlin", problems });
     page = b.page;
-    page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
-    page.on("pageerror", (e) => problems.push(String(e)));
-    await go("/");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
   }, 180_000);
   afterAll(async () => {
     await b?.close();

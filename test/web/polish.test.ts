@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { ensureFreshBinary, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { apiClient, type ApiClient } from "../helpers/api-client.ts";
-import { chromiumAvailable, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { chromiumAvailable, signedInPage, signIn, type TestBrowser } from "../helpers/browser.ts";
 import { contrast } from "../helpers/contrast.ts";
 
 const PASSWORD = "polish-admin-password";
@@ -61,15 +61,8 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     ids.failedTask = failed.uuid;
 
     // New York: times in the reader's zone differ from UTC.
-    b = await launchBrowser({ timezoneId: "America/New_York" });
+    b = await signedInPage(d.url, { password: PASSWORD, timezoneId: "America/New_York", problems });
     page = b.page;
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: ${m.text()} (from ${m.location().url})`); });
-    page.on("pageerror", (e) => problems.push(String(e)));
-    await go("/");
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${d.url}/`);
   }, 180_000);
   afterAll(async () => {
     await b?.close();
@@ -241,6 +234,42 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     expect(labels).toContain("fs");
   }, 60_000);
 
+  test("the admin's header is one line at 1280 px: the admin pages and the user's own are two menus", async () => {
+    await go("/audit");
+    const banner = page.getByRole("banner");
+    const nav = page.getByRole("navigation", { name: "Main" });
+    // Every item of the header on one row: their tops within a few pixels of each other.
+    const tops = await page.evaluate<number[]>(`[...document.querySelectorAll("header.top > .brand, header.top nav > ul > li, header.top .who > *:not([hidden])")]
+      .map((el) => Math.round(el.getBoundingClientRect().top))`);
+    expect(tops.length).toBeGreaterThan(10);
+    expect(Math.max(...tops) - Math.min(...tops), `item tops ${tops}`).toBeLessThanOrEqual(12);
+    expect(await banner.evaluate((el: any) => el.getBoundingClientRect().height)).toBeLessThan(60);
+    // The Admin menu: closed, marked as holding the current page; open, its links.
+    const admin = nav.getByText("Admin", { exact: true });
+    const audit = nav.getByRole("link", { name: "Audit" });
+    expect(await audit.isVisible()).toBe(false);
+    expect(await admin.getAttribute("class")).toBe("current");
+    await admin.click();
+    expect(await audit.isVisible()).toBe(true);
+    expect(await audit.getAttribute("aria-current")).toBe("page");
+    await b.shot("polish-header-admin-menu-1280");
+    // The user's menu: opening it closes the other; Escape closes it, back on its summary.
+    const account = banner.locator(".account summary");
+    expect(await account.innerText()).toContain("admin (admin)");
+    await account.click();
+    expect(await audit.isVisible()).toBe(false);
+    expect(await banner.getByRole("link", { name: "API tokens" }).isVisible()).toBe(true);
+    expect(await banner.getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
+    await b.shot("polish-header-account-menu-1280");
+    await page.keyboard.press("Escape");
+    expect(await banner.getByRole("link", { name: "API tokens" }).isVisible()).toBe(false);
+    expect(await page.evaluate("document.activeElement?.tagName")).toBe("SUMMARY");
+    // A click elsewhere closes a menu too.
+    await admin.click();
+    await page.locator("main h1").click();
+    expect(await audit.isVisible()).toBe(false);
+  }, 60_000);
+
   test("at 390 px: the navigation is behind a menu button, and tables are cards with each cell labelled", async () => {
     const phone = await b.context.newPage();
     phone.on("pageerror", (e) => problems.push(String(e)));
@@ -256,6 +285,9 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     expect(await menu.getAttribute("aria-expanded")).toBe("true");
     expect(await archivesLink.isVisible()).toBe(true);
     expect(await phone.getByLabel("Theme").isVisible()).toBe(true);
+    // Everything is in the phone's menu at once: the admin's pages and the user's own too.
+    expect(await phone.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).isVisible()).toBe(true);
+    expect(await phone.getByRole("banner").getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
     await b.shot("polish-phone-menu-open", phone);
     // Escape closes it, the focus back on the button.
     await phone.keyboard.press("Escape");
@@ -278,11 +310,7 @@ describe.skipIf(!chromiumAvailable)("polish of the web UI in chromium", () => {
     const plain = await b.context.browser()?.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
     if (plain) {
       const p = await plain.newPage();
-      await p.goto(d.url + "/signin");
-      await p.getByLabel("User name").fill("admin");
-      await p.getByLabel("Password").fill(PASSWORD);
-      await p.getByRole("button", { name: "Sign in" }).click();
-      await p.waitForURL(`${d.url}/`);
+      await signIn(p, d.url, "admin", PASSWORD);
       expect(await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Archives" }).isVisible()).toBe(true);
       expect(await p.getByRole("button", { name: "Menu" }).isVisible()).toBe(false);
       await plain.close();

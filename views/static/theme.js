@@ -40,19 +40,45 @@
     }
     var button = document.getElementById("menu-toggle");
     var header = button && button.closest("header");
-    if (button && header) {
-      button.addEventListener("click", function () {
-        var open = header.classList.toggle("open");
-        button.setAttribute("aria-expanded", open ? "true" : "false");
-      });
-      document.addEventListener("keydown", function (e) {
-        if (e.key === "Escape" && header.classList.contains("open")) {
-          header.classList.remove("open");
-          button.setAttribute("aria-expanded", "false");
-          button.focus();
-        }
+    // The header's menus (<details>: Admin, the signed-in user's) behave like menus:
+    // one open at a time, closed by Escape or a click elsewhere.
+    var menus = header ? header.querySelectorAll(".header-menu details, details.header-menu") : [];
+    function closeMenus(except) {
+      for (var i = 0; i < menus.length; i++) if (menus[i] !== except) menus[i].open = false;
+    }
+    for (var i = 0; i < menus.length; i++) {
+      menus[i].addEventListener("toggle", function (e) {
+        // Not in the phone's open menu, where every group shows at once.
+        if (e.target.open && !(header && header.classList.contains("open"))) closeMenus(e.target);
       });
     }
+    document.addEventListener("click", function (e) {
+      for (var i = 0; i < menus.length; i++) if (menus[i].open && !menus[i].contains(e.target)) menus[i].open = false;
+    });
+    if (button && header) {
+      button.addEventListener("click", function (e) {
+        var open = header.classList.toggle("open");
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+        // On a phone the menu lists everything: its groups open with it.
+        for (var i = 0; i < menus.length; i++) menus[i].open = open;
+        e.stopPropagation();
+      });
+    }
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      for (var i = 0; i < menus.length; i++) {
+        if (menus[i].open && (!header || !header.classList.contains("open"))) {
+          menus[i].open = false;
+          menus[i].querySelector("summary").focus();
+          return;
+        }
+      }
+      if (header && button && header.classList.contains("open")) {
+        header.classList.remove("open");
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
