@@ -113,7 +113,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
 }
 
 export type Core = ReturnType<typeof createCore>;
-export { TaskEventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener, type TaskOutcome } from "./task-events.ts";
+export { TaskEventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener } from "./task-events.ts";
 export * from "./errors.ts";
 export type { Principal } from "./users.ts";
 export { UNKNOWN_ADDRESS } from "./users.ts";

@@ -69,7 +69,9 @@ export type TaskListener = (e: TaskEvent) => void | Promise<void>;
  *   is recorded in the catalog, so a subscriber reading the catalog sees it. Told
  *   by the daemon that ran the task or, for a task whose daemon died, by the daemon
  *   that failed it; a daemon that lost its task to another tells nothing of it.
- *   Process-local: a subscriber hears of the tasks of its own daemon only.
+ *   Process-local: a subscriber hears of the tasks of its own daemon only. The
+ *   supervisor tells in the background (it reads the names first), a task's events
+ *   in order, never in the path of the task itself; its stop() waits for them.
  * - Delivery is synchronous: emit() calls each listener in turn, in the order they
  *   subscribed, and returns when all have returned. A returned promise is not
  *   awaited: a listener with slow work (a webhook, a catalog write) starts it and

@@ -16,7 +16,7 @@ import { purgeArchive } from "./purge.ts";
 import { copyArchive, fileCopies, purgeCopy, rateOf } from "./copy.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
-import { eventName, type TaskEvent, type TaskEventBus, type TaskOutcome } from "../core/task-events.ts";
+import { eventName, type TaskEvent, type TaskEventBus } from "../core/task-events.ts";
 import { ProgressBoard } from "./progress.ts";
 import { measure } from "../pipeline/progress.ts";
 
@@ -572,18 +572,19 @@ export class Supervisor {
     const bus = this.opts.outcomes;
     if (!bus) return;
     const { catalog } = this.opts;
-    const named = async (uuid: string | null, read: (uuid: string) => Promise<{ name: string } | undefined>) =>
-      (uuid ? { uuid, name: (await read(uuid).catch(() => undefined))?.name ?? null } : null);
+    // A name the catalog cannot give (a row deleted, a read failing) is the archive's record of it, or null.
+    const named = async (uuid: string | null, read: (uuid: string) => Promise<{ name: string } | undefined>, recorded?: string | null) =>
+      (uuid ? { uuid, name: (await read(uuid).catch(() => undefined))?.name ?? recorded ?? null } : null);
     const told = (async () => {
       await this.telling.get(task.uuid);
       const a = archive ? await catalog.archives.get(archive).catch(() => undefined) : undefined;
       const [job, target, store] = await Promise.all([
         named(task.jobUuid, (u) => catalog.jobs.get(u)),
-        named(task.targetUuid ?? a?.targetUuid ?? null, async (u) => (await catalog.targets.get(u)) ?? (a?.targetName ? { name: a.targetName } : undefined)),
-        named(task.storeUuid ?? a?.storeUuid ?? null, async (u) => (await catalog.stores.get(u)) ?? (a?.storeName ? { name: a.storeName } : undefined)),
+        named(task.targetUuid ?? a?.targetUuid ?? null, (u) => catalog.targets.get(u), a?.targetName),
+        named(task.storeUuid ?? a?.storeUuid ?? null, (u) => catalog.stores.get(u), a?.storeName),
       ]);
       bus.emit({
-        name: outcome === "running" ? "backup_started" : eventName(task.op, outcome as TaskOutcome), task: task.uuid, op: task.op, outcome,
+        name: outcome === "running" ? "backup_started" : eventName(task.op, outcome), task: task.uuid, op: task.op, outcome,
         job, target, store, archive, startedAt: task.startedAt, stoppedAt,
         durationS: task.startedAt === null || stoppedAt === null ? null : stoppedAt - task.startedAt,
         size: task.op === "backup" && outcome === "done" ? a?.size ?? null : null,
