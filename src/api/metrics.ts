@@ -2,7 +2,7 @@
 // knows (each job's last run, tasks by status, archives by store) is read at
 // each scrape with the aggregate queries of catalog/health.ts, so that every
 // daemon sharing a catalog answers the same; what only happens (a task's
-// duration, a failed purge) is counted from the task events (core/outcome-bus.ts)
+// duration, a failed purge) is counted from the task events (core/task-events.ts)
 // of this daemon. Labels are names of jobs, targets and stores: a bounded set,
 // never a task's or an archive's UUID. The job's label is `job_name`, since
 // Prometheus keeps `job` for the scrape job itself.
@@ -59,7 +59,9 @@ export class ShieldMetrics {
     core.outcomes.on((e) => this.observe(e));
   }
 
+  /** A task's end, heard on the task event bus (a backup's start counts for nothing here). */
   private observe(e: TaskEvent): void {
+    if (e.outcome === "running") return;
     if (e.durationS !== null) this.taskDuration.observe({ op: e.op, outcome: e.outcome }, e.durationS);
     if (e.name === "purge_failed") this.purgeFailures.inc({ store: e.store?.name ?? e.store?.uuid ?? "" });
   }

@@ -3,8 +3,7 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { Created, DEFAULT_LIMIT, Deleted, Paging, Updated, Uuid, UuidParam } from "./schemas.ts";
-import { CHANNEL_KINDS } from "../notify/channels.ts";
-import { EVENT_KINDS } from "../core/events.ts";
+import { CHANNEL_KINDS, EVENT_KINDS } from "../notify/channels.ts";
 import { REDACTED_SETTING, type ChannelView } from "../core/notifications.ts";
 import type { DeliveryRow } from "../catalog/index.ts";
 

@@ -17,7 +17,7 @@ import { endpointCheck, pluginRules } from "./plugins.ts";
 import { timespecCheck } from "./schedules.ts";
 import { notificationRules, type ChannelTester } from "./notifications.ts";
 import { drillRules } from "./drills.ts";
-import { EventBus } from "./outcome-bus.ts";
+import { TaskEventBus } from "./task-events.ts";
 import type { Progress } from "../pipeline/progress.ts";
 import { connectionRules } from "./connections.ts";
 import type { Downloader } from "../supervisor/download.ts";
@@ -58,8 +58,8 @@ export interface CoreOptions {
   testChannel?: ChannelTester;
   /** Called after a drill was set or removed: its first due time is computed by the drill scheduler. */
   onDrillsChanged?: () => void;
-  /** Where the supervisor tells task outcomes (outcome-bus.ts); a bus of its own when left out. */
-  outcomes?: EventBus;
+  /** The task event bus the supervisor tells (task-events.ts), for the metrics to hear; a bus of its own when left out. */
+  outcomes?: TaskEventBus;
   /** Streams an archive decrypted and decompressed, verified first (supervisor/download.ts); without it, downloads answer 409. */
   download?: Downloader;
   /** The daemon's master key: it wraps the data keys of encrypted gpbackup backups. Without it, only unencrypted ones are taken. */
@@ -88,7 +88,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     catalog,
     plugins: pluginRules(plugins),
     secrets: opts.secrets,
-    outcomes: opts.outcomes ?? new EventBus(),
+    outcomes: opts.outcomes ?? new TaskEventBus(),
     // A store or target still holding archives must stay: its endpoint is how they are read back.
     targets: definitionRules("target", catalog.targets, (uuid) => catalog.archives.countHeld({ target: uuid }),
       plugins && endpointCheck(plugins, "target", opts.agents)),
@@ -113,7 +113,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
 }
 
 export type Core = ReturnType<typeof createCore>;
-export { EventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener } from "./outcome-bus.ts";
+export { TaskEventBus, eventName, type TaskEvent, type TaskEventName, type TaskListener } from "./task-events.ts";
 export * from "./errors.ts";
 export type { Principal } from "./users.ts";
 export { UNKNOWN_ADDRESS } from "./users.ts";

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectCatalog, isPostgresUrl, redactUrl, type Catalog } from "../catalog/index.ts";
-import { createCore, EventBus } from "../core/index.ts";
+import { createCore, TaskEventBus } from "../core/index.ts";
 import { createApi } from "../api/index.ts";
 import { createWeb } from "../web/index.tsx";
 import { describeError, log } from "../log.ts";
@@ -18,7 +18,6 @@ import { Supervisor } from "../supervisor/index.ts";
 import { archiveDownloads } from "../supervisor/download.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { DrillScheduler } from "../scheduler/drills.ts";
-import { TaskEvents } from "../core/events.ts";
 import { Notifier } from "../notify/index.ts";
 import { missingTools } from "../pipeline/tools.ts";
 import { AgentDirectory } from "../agent/directory.ts";
@@ -65,13 +64,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   if (natSocket.length > 100) natSocket = join(mkdtempSync(join(tmpdir(), "shield-agents-")), "agents.sock");
   await nat.start(natSocket);
   const agents = new AgentDirectory(catalog, config.dataDir, 10_000, nat, natSocket);
-  // Task outcomes go out as events; the notifier hears them (issue 16).
-  const events = new TaskEvents();
-  // Task outcomes, told by the supervisor to the metrics.
-  const outcomes = new EventBus();
+  // The supervisor tells each task's outcome (and a backup's start) here; the
+  // notifier and the metrics (through the core) subscribe (issue 16).
+  const outcomes = new TaskEventBus();
   const supervisor = new Supervisor({
     agents, catalog, plugins, masterKey, workers: config.workers, encrypt: config.encrypt, taskTimeoutMs: config.taskTimeout * 1000,
-    staleAfterMs: config.heartbeatGrace * 1000, events, outcomes,
+    staleAfterMs: config.heartbeatGrace * 1000, outcomes,
   });
   for (const tool of missingTools()) {
     log.warn(`${tool.name} is not installed (not found in PATH): ${tool.neededFor} will fail until it is`, { binary: tool.name });
@@ -129,7 +127,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await supervisor.start();
   await scheduler.start();
   purger.start();
-  notifier.start(events);
+  notifier.start(outcomes);
   drills.start();
   ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });

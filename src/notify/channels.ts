@@ -3,7 +3,31 @@
 // ones (SMTP password, webhook secret, URLs that carry a token) are sealed in the
 // catalog with the master key, like endpoint secrets, and redacted in answers.
 import * as v from "valibot";
-import { EVENT_KINDS, type EventKind } from "../core/events.ts";
+import type { TaskEventName } from "../core/task-events.ts";
+
+/**
+ * The events a channel's rules may name: the API's, the CLI's and the catalog's
+ * spelling (stored in channels and deliveries, so it stays). `job.overdue`,
+ * `agent.unreachable` and `store.nearly_full` are hooks: nothing tells them yet
+ * (the scheduler, agents and store space reports will).
+ */
+export const EVENT_KINDS = [
+  "backup.failed", "backup.succeeded", "backup.started", "restore.finished", "purge.failed",
+  "drill.failed", "drill.succeeded", "job.overdue", "agent.unreachable", "store.nearly_full",
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** What rules call each task event; null: no rule hears it (a canceled task, a purge done, a copy). */
+const RULE_NAMES: Record<TaskEventName, EventKind | null> = {
+  backup_started: "backup.started", backup_succeeded: "backup.succeeded", backup_failed: "backup.failed", backup_canceled: null,
+  restore_finished: "restore.finished", purge_succeeded: null, purge_failed: "purge.failed",
+  drill_succeeded: "drill.succeeded", drill_failed: "drill.failed", task_finished: null,
+};
+
+/** The rule name of a task event, or undefined when no channel may hear of it. */
+export function ruleName(name: TaskEventName): EventKind | undefined {
+  return RULE_NAMES[name] ?? undefined;
+}
 
 export const CHANNEL_KINDS = ["webhook", "slack", "discord", "mattermost", "teams", "email", "ping"] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];

@@ -5,10 +5,10 @@
 // messages owed delivers them; several daemons on one catalog share the work
 // through a lease on each delivery (its next_at moved past the attempt).
 import { nowSeconds, type Catalog, type ChannelRow, type DeliveryRow } from "../catalog/index.ts";
-import type { TaskEvent, TaskEvents } from "../core/events.ts";
+import type { TaskEvent, TaskEventBus } from "../core/task-events.ts";
 import { describeError, log } from "../log.ts";
 import type { EndpointSecrets } from "../pipeline/endpoint-secrets.ts";
-import { matches, type ChannelKind } from "./channels.ts";
+import { matches, ruleName, type ChannelKind, type EventKind } from "./channels.ts";
 import { titleOf, type Message } from "./message.ts";
 import { send, SEND_TIMEOUT_MS } from "./send.ts";
 
@@ -51,8 +51,9 @@ export class Notifier {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
   }
 
-  start(events: TaskEvents): void {
-    this.unsubscribe = events.subscribe((e) => this.hear(e));
+  /** Subscribes to the task event bus, and starts sending what is due. */
+  start(events: TaskEventBus): void {
+    this.unsubscribe = events.on((e) => this.hear(e));
     this.timer = setInterval(() => this.kick(), this.opts.pollMs ?? 1000);
     this.kick();
   }
@@ -64,23 +65,28 @@ export class Notifier {
     await this.sending;
   }
 
-  /** Files the deliveries an event makes; never throws (the event's task is not ours to fail). */
+  /**
+   * Files the deliveries a task event makes, if any rule may name it; never throws
+   * (the event's task is not ours to fail). Returns at once with the filing under way.
+   */
   hear(e: TaskEvent): Promise<void> {
-    const p = this.file(e).catch((err) => log.error("cannot file notifications for an event", { event: e.kind, task: e.taskUuid, ...describeError(err) }))
+    const kind = ruleName(e.name);
+    if (!kind) return Promise.resolve();
+    const p = this.file(e, kind).catch((err) => log.error("cannot file notifications for an event", { event: kind, task: e.task, ...describeError(err) }))
       .finally(() => this.filing.delete(p));
     this.filing.add(p);
     return p;
   }
 
-  private async file(e: TaskEvent): Promise<void> {
+  private async file(e: TaskEvent, kind: EventKind): Promise<void> {
     const { catalog } = this.opts;
-    const channels = (await catalog.notifications.channels.list()).map(parseChannel).filter((c) => matches(c.events, c.jobs, e.kind, e.jobUuid));
+    const channels = (await catalog.notifications.channels.list()).map(parseChannel).filter((c) => matches(c.events, c.jobs, kind, e.job?.uuid));
     if (!channels.length) return;
-    const message = JSON.stringify(await this.render(e));
+    const message = JSON.stringify(this.render(e, kind));
     let filed = 0;
     for (const c of channels) {
       const ok = await catalog.notifications.deliveries.file({
-        uuid: crypto.randomUUID(), channelUuid: c.uuid, event: e.kind, taskUuid: e.taskUuid ?? null, jobUuid: e.jobUuid ?? null,
+        uuid: crypto.randomUUID(), channelUuid: c.uuid, event: kind, taskUuid: e.task, jobUuid: e.job?.uuid ?? null,
         message, nextAt: null, createdAt: nowSeconds(),
       });
       if (ok) filed++;
@@ -88,17 +94,13 @@ export class Notifier {
     if (filed) this.kick();
   }
 
-  /** The message of an event, with the names as they are now. */
-  async render(e: TaskEvent): Promise<Message> {
-    const { catalog } = this.opts;
-    const job = e.jobUuid ? await catalog.jobs.get(e.jobUuid).catch(() => undefined) : undefined;
-    const targetUuid = e.targetUuid ?? job?.targetUuid;
-    const storeUuid = e.storeUuid ?? job?.storeUuid;
-    const target = targetUuid ? (await catalog.targets.get(targetUuid).catch(() => undefined))?.name : undefined;
-    const store = storeUuid ? (await catalog.stores.get(storeUuid).catch(() => undefined))?.name : undefined;
+  /** The message of an event, with the names it was told with (as they were then: a rename later does not change it). */
+  render(e: TaskEvent, kind: EventKind): Message {
+    const job = e.job?.name ?? undefined;
     return {
-      event: e.kind, title: titleOf(e.kind, job?.name, e.outcome), job: job?.name, target, store, error: e.error,
-      task: e.taskUuid, link: e.taskUuid ? this.link(e.taskUuid) : undefined, at: new Date(e.at * 1000).toISOString(), details: e.details,
+      event: kind, title: titleOf(kind, job, e.outcome), job, target: e.target?.name ?? undefined, store: e.store?.name ?? undefined,
+      error: e.error ?? undefined, task: e.task, link: this.link(e.task),
+      at: new Date((e.stoppedAt ?? e.startedAt ?? nowSeconds()) * 1000).toISOString(), details: e.details,
     };
   }
 

@@ -1,7 +1,7 @@
 // What a notification says, once, whatever the channel: rendered when the event
 // happens (so the names survive a rename), stored with the delivery, and shaped
 // per channel kind at send time.
-import type { EventKind } from "../core/events.ts";
+import type { EventKind } from "./channels.ts";
 
 export interface Message {
   event: EventKind | "test";

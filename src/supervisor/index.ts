@@ -15,9 +15,8 @@ import { secretsOf, TaskLog } from "./tasklog.ts";
 import { purgeArchive } from "./purge.ts";
 import { copyArchive, fileCopies, purgeCopy, rateOf } from "./copy.ts";
 import { deadHere, newRunner, runnerLabel } from "./runner.ts";
-import { outcomeEvent, type EventKind, type TaskEvents } from "../core/events.ts";
 import { DrillFailed, runDrill } from "./drill.ts";
-import { eventName, type EventBus, type TaskEvent } from "../core/outcome-bus.ts";
+import { eventName, type TaskEvent, type TaskEventBus } from "../core/task-events.ts";
 import { ProgressBoard } from "./progress.ts";
 import { measure } from "../pipeline/progress.ts";
 
@@ -60,10 +59,8 @@ export interface SupervisorOptions {
   recoverEveryMs?: number;
   /** Reaches the agents targets name (src/agent); without it, such a target's task fails. */
   agents?: AgentDirectory;
-  /** Told of each task's start and outcome once it is recorded (notifications); never waited for. */
-  events?: TaskEvents;
-  /** Told each task's outcome once it is recorded (metrics). */
-  outcomes?: EventBus;
+  /** Told of each backup's start and each task's outcome once it is recorded (notifications, metrics); never waited for. */
+  outcomes?: TaskEventBus;
   /** Where the running tasks' progress is kept for the API (a board of its own when left out). */
   progress?: ProgressBoard;
   /** How often a running task's progress is measured (ms; default 1000). */
@@ -117,6 +114,8 @@ export class Supervisor {
   private heartbeats: ReturnType<typeof setInterval> | undefined;
   private recoveries: ReturnType<typeof setInterval> | undefined;
   private recovering: Promise<void> | undefined;
+  /** Each task's last event on its way to the bus (see tell). */
+  private telling = new Map<string, Promise<void>>();
   /** This daemon process, as recorded on the tasks it claims. */
   readonly runner: Runner = newRunner();
   /** The latest progress of each task running here (see progress.ts). */
@@ -158,6 +157,7 @@ export class Supervisor {
     // The heartbeat goes on until every task is recorded: a slow teardown must not look like a death.
     await Promise.all([...this.loops, this.recovering]);
     clearInterval(this.heartbeats);
+    await Promise.all(this.telling.values());
   }
 
   private async heartbeat(): Promise<void> {
@@ -250,7 +250,7 @@ export class Supervisor {
     let archiveUuid: string | undefined;
     let error: string | null = null;
     let details: Record<string, unknown> | undefined;
-    if (task.op === "backup") this.emit(task, "backup.started", "running");
+    if (task.op === "backup") this.tell(task, "running", null, task.archiveUuid, null);
     try {
       if (task.op === "backup") archiveUuid = await this.backup(task, ctx, tlog);
       else if (task.op === "restore") await this.restore(task, ctx, tlog);
@@ -292,18 +292,7 @@ export class Supervisor {
     }
     log.info("task finished", { task: task.uuid, op: task.op, outcome });
     // Only an outcome that is this daemon's to tell (not one another daemon took over).
-    if (recorded) this.tell(task, outcome, stoppedAt, archiveUuid ?? task.archiveUuid, error);
-    const kind = outcomeEvent(task.op, outcome);
-    if (kind) this.emit({ ...task, archiveUuid: archiveUuid ?? task.archiveUuid }, kind, outcome, error ?? undefined, details);
-  }
-
-  /** Tells the subscribers (notifications, metrics) of a task's start or outcome; never waits for them. */
-  private emit(task: TaskRow, kind: EventKind, outcome: string, error?: string, details?: Record<string, unknown>): void {
-    const at = nowSeconds();
-    this.opts.events?.emit({
-      kind, taskUuid: task.uuid, op: task.op, outcome, jobUuid: task.jobUuid, targetUuid: task.targetUuid, storeUuid: task.storeUuid,
-      archiveUuid: task.archiveUuid, error, at, durationS: task.startedAt ? at - task.startedAt : undefined, details,
-    });
+    if (recorded) this.tell(task, outcome, stoppedAt, archiveUuid ?? task.archiveUuid, error, details);
   }
 
   private async backup(task: TaskRow, ctx: PipelineContext, tlog: TaskLog): Promise<string> {
@@ -572,32 +561,37 @@ export class Supervisor {
   }
 
   /**
-   * Tells the event bus a task's outcome, with the names of its job, target and
-   * store as they are now. In the background: reading the names never delays the
-   * worker, and a catalog failing here only costs the event (logged).
+   * Tells the event bus (core/task-events.ts) of a backup's start (outcome
+   * "running", stoppedAt null) or a task's end, with the names of its job, target
+   * and store as they are now. In the background: reading the names never delays
+   * the worker, and a name the catalog cannot give is told as null. A task's events
+   * are told in order (its end after its start, for the ping channels), and stop()
+   * waits for those on their way, so that none is lost to a shutdown.
    */
-  private tell(task: TaskRow, outcome: TaskEvent["outcome"], stoppedAt: number, archive: string | null, error: string | null): void {
+  private tell(task: TaskRow, outcome: TaskEvent["outcome"], stoppedAt: number | null, archive: string | null, error: string | null, details?: Record<string, unknown>): void {
     const bus = this.opts.outcomes;
     if (!bus) return;
     const { catalog } = this.opts;
-    void (async () => {
-      const [job, a, target, store] = await Promise.all([
-        task.jobUuid ? catalog.jobs.get(task.jobUuid) : undefined,
-        archive ? catalog.archives.get(archive) : undefined,
-        task.targetUuid ? catalog.targets.get(task.targetUuid) : undefined,
-        task.storeUuid ? catalog.stores.get(task.storeUuid) : undefined,
+    // A name the catalog cannot give (a row deleted, a read failing) is the archive's record of it, or null.
+    const named = async (uuid: string | null, read: (uuid: string) => Promise<{ name: string } | undefined>, recorded?: string | null) =>
+      (uuid ? { uuid, name: (await read(uuid).catch(() => undefined))?.name ?? recorded ?? null } : null);
+    const told = (async () => {
+      await this.telling.get(task.uuid);
+      const a = archive ? await catalog.archives.get(archive).catch(() => undefined) : undefined;
+      const [job, target, store] = await Promise.all([
+        named(task.jobUuid, (u) => catalog.jobs.get(u)),
+        named(task.targetUuid ?? a?.targetUuid ?? null, (u) => catalog.targets.get(u), a?.targetName),
+        named(task.storeUuid ?? a?.storeUuid ?? null, (u) => catalog.stores.get(u), a?.storeName),
       ]);
-      const named = (uuid: string | null, name: string | null | undefined) => (uuid ? { uuid, name: name ?? null } : null);
       bus.emit({
-        name: eventName(task.op, outcome), task: task.uuid, op: task.op, outcome,
-        job: named(task.jobUuid, job?.name),
-        target: named(task.targetUuid ?? a?.targetUuid ?? null, target?.name ?? a?.targetName),
-        store: named(task.storeUuid ?? a?.storeUuid ?? null, store?.name ?? a?.storeName),
-        archive, startedAt: task.startedAt, stoppedAt,
-        durationS: task.startedAt === null ? null : stoppedAt - task.startedAt,
+        name: outcome === "running" ? "backup_started" : eventName(task.op, outcome), task: task.uuid, op: task.op, outcome,
+        job, target, store, archive, startedAt: task.startedAt, stoppedAt,
+        durationS: task.startedAt === null || stoppedAt === null ? null : stoppedAt - task.startedAt,
         size: task.op === "backup" && outcome === "done" ? a?.size ?? null : null,
-        error,
+        error, ...(details ? { details } : {}),
       });
-    })().catch((err) => log.error("cannot tell a task's outcome", { task: task.uuid, ...describeError(err) }));
+    })().catch((err) => log.error("cannot tell a task's outcome", { task: task.uuid, ...describeError(err) }))
+      .finally(() => { if (this.telling.get(task.uuid) === told) this.telling.delete(task.uuid); });
+    this.telling.set(task.uuid, told);
   }
 }

@@ -1,10 +1,10 @@
 // The supervisor records a failed task's reason as one line (`error`) and tells
-// each outcome on the event bus once it is recorded: real plugin processes, a
-// real SQLite catalog.
+// a backup's start, then each outcome once it is recorded, on the task event bus:
+// real plugin processes, a real SQLite catalog.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { Core } from "../../src/core/index.ts";
-import { EventBus, type TaskEvent } from "../../src/core/outcome-bus.ts";
+import { TaskEventBus, type TaskEvent } from "../../src/core/task-events.ts";
 import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { errorLine, Supervisor, withStderr } from "../../src/supervisor/index.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
@@ -18,7 +18,7 @@ let plugins: PluginRegistry;
 let dir: string;
 let ids: { store: string; schedule: string; retention: string };
 let supervisor: Supervisor;
-const bus = new EventBus();
+const bus = new TaskEventBus();
 const events: TaskEvent[] = [];
 const PASSWORD = "hunter2-never-in-the-error";
 
@@ -45,13 +45,16 @@ async function job(name: string, endpoint: object): Promise<string> {
   return core.jobs.create({ name, summary: "", target, ...ids, paused: false, compression: "none" });
 }
 
+/** The task's end event, once the task has ended; its start (a backup's) came first. */
 async function eventOf(task: string): Promise<TaskEvent> {
+  const ends = () => events.filter((x) => x.task === task && x.outcome !== "running");
   for (let i = 0; i < 200; i++) {
-    const e = events.filter((x) => x.task === task);
+    const e = ends();
     if (e.length) {
       await Bun.sleep(100);
-      // Exactly once.
-      expect(events.filter((x) => x.task === task)).toHaveLength(1);
+      // Exactly once, after the start (once too).
+      expect(ends()).toHaveLength(1);
+      expect(events.filter((x) => x.task === task).map((x) => x.name)).toEqual(["backup_started", e[0]!.name]);
       return e[0]!;
     }
     await Bun.sleep(25);
@@ -78,6 +81,9 @@ test("a failed backup: `error` is the failure's one line, secrets masked; backup
   });
   expect(e.durationS).toBeGreaterThanOrEqual(0);
   expect(e.stoppedAt).toBe(t.stoppedAt!);
+  expect(events.find((x) => x.task === task && x.name === "backup_started")).toMatchObject({
+    outcome: "running", job: { uuid, name: "failing" }, startedAt: t.startedAt, stoppedAt: null, durationS: null, error: null,
+  });
 });
 
 test("a backup done: no error; backup_succeeded with the archive and its size", async () => {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { createCore, type Core } from "../../src/core/index.ts";
+import { createCore, TaskEventBus, type Core, type TaskEvent } from "../../src/core/index.ts";
 import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import { connectCatalog, type Catalog, type TaskRow } from "../../src/catalog/index.ts";
@@ -73,7 +73,7 @@ describe.skipIf(!pgAvailable)("daemons sharing a PostgreSQL catalog", () => {
     return /runner (\S+)\n/.exec(out)![1]!;
   }
 
-  function startB(o: { staleAfterMs: number }): Promise<void> {
+  function startB(o: { staleAfterMs: number; outcomes?: TaskEventBus }): Promise<void> {
     b = new Supervisor({
       catalog, plugins: new PluginRegistry({ dirs: [FIXTURES], self: [], builtins: [] }), masterKey: new Uint8Array(32),
       workers: 1, pollMs: 100, heartbeatMs: 200, recoverEveryMs: 200, ...o,
@@ -162,10 +162,13 @@ describe.skipIf(!pgAvailable)("daemons sharing a PostgreSQL catalog", () => {
     expect(t).toMatchObject({ status: "failed", runnerId: b!.runner.id, archiveUuid: null });
   }, 60_000);
 
-  test("a daemon killed on this machine: its task is failed at once, without waiting out the grace", async () => {
+  test("a daemon killed on this machine: its task is failed at once, without waiting out the grace, and B tells its failure", async () => {
     const runnerA = await startA();
+    const outcomes = new TaskEventBus();
+    const heard: TaskEvent[] = [];
+    outcomes.on((e) => { heard.push(e); });
     // B would wait a minute for a silent runner: only the dead pid can make it act sooner.
-    await startB({ staleAfterMs: 60_000 });
+    await startB({ staleAfterMs: 60_000, outcomes });
     const { uuid } = await runSleepy();
     expect((await catalog.tasks.get(uuid))!.runnerId).toBe(runnerA);
     await Bun.sleep(1000);
@@ -179,5 +182,11 @@ describe.skipIf(!pgAvailable)("daemons sharing a PostgreSQL catalog", () => {
     expect(t.status).toBe("failed");
     expect(t.log).toMatch(/its daemon \(\S+ pid \d+\) is no longer running/);
     expect(t.log).toContain("FAILED: the daemon stopped while this task ran (crash or kill); it was not finished");
+    // The daemon that failed the task tells its end, once (so a channel hears of a crashed backup).
+    await b!.stop();
+    expect(heard.filter((e) => e.task === uuid)).toEqual([expect.objectContaining({
+      name: "backup_failed", outcome: "failed", job: expect.objectContaining({ name: `job-${n}` }), stoppedAt: t.stoppedAt,
+      error: "the daemon stopped while this task ran (crash or kill); it was not finished",
+    })]);
   }, 60_000);
 });
