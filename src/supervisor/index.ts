@@ -157,7 +157,9 @@ export class Supervisor {
     // The heartbeat goes on until every task is recorded: a slow teardown must not look like a death.
     await Promise.all([...this.loops, this.recovering]);
     clearInterval(this.heartbeats);
-    await Promise.all(this.telling.values());
+    // Events still on their way are told before stopping, but a catalog that hangs (rather
+    // than fails) in their name lookups must not hold the shutdown: 5 s, then go.
+    await Promise.race([Promise.all(this.telling.values()), Bun.sleep(5000)]);
   }
 
   private async heartbeat(): Promise<void> {
