@@ -159,7 +159,10 @@ export class Supervisor {
     clearInterval(this.heartbeats);
     // Events still on their way are told before stopping, but a catalog that hangs (rather
     // than fails) in their name lookups must not hold the shutdown: 5 s, then go.
-    await Promise.race([Promise.all(this.telling.values()), Bun.sleep(5000)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, 5000); });
+    await Promise.race([Promise.all(this.telling.values()), bound]);
+    clearTimeout(timer);
   }
 
   private async heartbeat(): Promise<void> {
