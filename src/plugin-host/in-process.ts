@@ -13,6 +13,8 @@
 // validate first, its exit codes, its key printed as JSON, SIGTERM removing its
 // temporary file) is as in a process of its own.
 import type { ActionStreams } from "../../plugins/protocol.ts";
+// Only the one plugin's module: not plugins/index.ts, which evaluates every built-in.
+import { loadBuiltin } from "../../plugins/one.ts";
 
 export interface InProcessStore {
   /** Runs the store action; resolves with its exit code. */
@@ -24,8 +26,7 @@ export interface InProcessStore {
  * `args` (what follows `plugin NAME`); undefined when there is no such built-in store.
  */
 export async function inProcessStore(name: string, args: string[]): Promise<InProcessStore | undefined> {
-  const [{ builtins }, { runAction }] = await Promise.all([import("../../plugins/index.ts"), import("../../plugins/protocol.ts")]);
-  const plugin = builtins.get(name);
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
   if (!plugin?.store || args[0] !== "store") return undefined;
   return { run: (streams) => runAction(plugin, args, process.env, streams) };
 }
@@ -44,8 +45,7 @@ const SOURCE_ACTIONS = new Set(["backup"]);
  * such built-in or the action is not one a guard runs in process.
  */
 export async function inProcessAction(name: string, args: string[]): Promise<InProcessAction | undefined> {
-  const [{ builtins }, { runAction }] = await Promise.all([import("../../plugins/index.ts"), import("../../plugins/protocol.ts")]);
-  const plugin = builtins.get(name);
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
   const action = args[0];
   if (!plugin || action === undefined || !SOURCE_ACTIONS.has(action) || typeof plugin[action as "backup"] !== "function") return undefined;
   return { run: () => runAction(plugin, args, process.env) };
