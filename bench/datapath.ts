@@ -555,6 +555,52 @@ async function fixedCost(): Promise<void> {
   out();
   for (const b of daemonsByBuild) await stopDaemon(b.d);
   SHIELD = builds[0]![1];
+  await processCosts(builds, pg, names[0]!);
+}
+
+/**
+ * What each process of a backup of an empty database costs in CPU, from its own
+ * rusage (user + system, its waited-for children included): each kind started alone,
+ * BENCH_RUNS × 3 times (at least 9), medians and ranges. Less sensitive to other
+ * sessions' load than any wall time. A build that lacks a kind says so.
+ */
+async function processCosts(builds: [string, string][], pg: { port: number; bindir: string }, db: string): Promise<void> {
+  const endpoint = JSON.stringify({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: db, pg_bindir: pg.bindir });
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", SHIELD_ENDPOINT: endpoint };
+  const cpuOf = async (argv: string[], ipc: boolean): Promise<number | undefined> => {
+    const p = Bun.spawn(argv, { env, stdin: "ignore", stdout: "ignore", stderr: "ignore", ...(ipc ? { ipc() {}, serialization: "json" as const } : {}) });
+    await p.exited;
+    const u = p.resourceUsage();
+    return p.exitCode === 0 && u ? Number(u.cpuTime.user + u.cpuTime.system) / 1000 : undefined;
+  };
+  const n = Math.max(RUNS * 3, 9);
+  const kinds: [string, (bin: string) => string[], boolean][] = [
+    ["`shield version` (a Bun start)", (bin) => [bin, "version"], false],
+    ["`shield guard -- true` (a guard)", (bin) => [bin, "guard", "--", "true"], true],
+    ["`pg_dump -Fc -Z0` alone", () => [`${pg.bindir}/pg_dump`, "-Fc", "-Z0", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", db], false],
+    ["`shield plugin postgres backup` (with its pg_dump)", (bin) => [bin, "plugin", "postgres", "backup"], false],
+    ["`shield guard --in-process postgres -- backup` (with its pg_dump)", (bin) => [bin, "guard", "--in-process", "postgres", "--", "backup"], true],
+    ["`shield guard -- zstd -vv -3 -T0 -c` (empty input)", (bin) => [bin, "guard", "--", "zstd", "-vv", "-3", "-T0", "-c"], true],
+    ["`zstd -vv -3 -T0 -c` alone (empty input)", () => ["zstd", "-vv", "-3", "-T0", "-c"], false],
+  ];
+  out(`CPU of each kind of process of a backup of an empty database, started alone, from its own rusage (user + system, its children included; ${n} runs each, median and range; load ${loadavg()[0]!.toFixed(2)}):`);
+  out();
+  out(`| process | ${builds.map(([name]) => name).join(" | ")} |`);
+  out(`|---|${builds.map(() => "---|").join("")}`);
+  for (const [label, argv, ipc] of kinds) {
+    const cells: string[] = [];
+    for (const [, bin] of builds) {
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = await cpuOf(argv(bin), ipc);
+        if (c === undefined) break;
+        xs.push(c);
+      }
+      cells.push(xs.length === n ? `${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})` : "— (not in this build)");
+    }
+    out(`| ${label} | ${cells.join(" | ")} |`);
+  }
+  out();
 }
 
 async function e2e(): Promise<void> {
