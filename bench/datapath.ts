@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|mysql]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
