@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|mysql]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
@@ -29,7 +29,8 @@
 //        paired runs, the order alternating each round. The verify pass's own time comes
 //        from the task log ("verified N MiB in T s"). Not part of all.
 // fixed  the fixed cost of a backup: BENCH_FIXED_JOBS (200) empty databases backed up at once
-//        with --workers 4, against pg_dump of them 4 at a time; then one at a time. Not part of all.
+//        with --workers 4, against pg_dump of them 4 at a time; then one at a time. With
+//        BENCH_COMPARE, that build too, interleaved; CPU per backup beside each. Not part of all.
 // mysql  a ~1 GB MariaDB database (BENCH_MYSQL_ROWS rows of md5 text and numbers, on the
 //        tests' private server) backed up by the mysql target with zstd and encryption vs
 //        `mariadb-dump --single-transaction (the plugin's flags) | zstd -T0 | openssl enc > file`
@@ -420,9 +421,14 @@ async function makeDatabase(): Promise<{ url: string; name: string; port: number
 /**
  * fixed: the fixed cost of a backup. BENCH_FIXED_JOBS (200) empty databases, each its own
  * job, all run at once on a daemon with --workers 4, from the first POST run to the last
- * task done; against `pg_dump -Fc` of the same databases, 4 at a time (xargs -P4). The
- * fixed cost per backup beyond pg_dump is the difference spread over the 4 workers.
- * Then single backups of one empty database, alternating with a single pg_dump of it.
+ * task done; against the same databases dumped 4 at a time (xargs -P4) by `pg_dump` alone
+ * and by the shell pipeline `pg_dump | zstd | openssl`. The fixed cost per backup beyond
+ * pg_dump is the difference spread over the 4 workers. With BENCH_COMPARE (another binary),
+ * both builds run in every round, each on a daemon of its own, the order rotating with the
+ * shell's; beside each the CPU per backup: the daemon's own and its children's (guards,
+ * plugins, zstd, pg_dump: every process of the backups), and the shell's children alike.
+ * Then single backups of one empty database, alternating builds and a single pg_dump of it
+ * (polled every 10 ms here, so that the polling adds little).
  */
 async function fixedCost(): Promise<void> {
   out("## Fixed cost: empty databases, zstd and encryption");
@@ -432,56 +438,169 @@ async function fixedCost(): Promise<void> {
     return;
   }
   const jobs = Number(process.env.BENCH_FIXED_JOBS ?? 200);
+  const builds: [string, string][] = [["this", SHIELD]];
+  if (process.env.BENCH_COMPARE) {
+    const other = join(scratch, "shield-compare");
+    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
+    chmodSync(other, 0o755);
+    builds.push(["compare", other]);
+  }
   const pg = await startPostgres();
   const names: string[] = [];
   for (let i = 0; i < jobs; i++) names.push(new URL(await freshDatabase(`empty${i}`)).pathname.slice(1));
   const storeDir = join(scratch, "fixed-store");
   emptyDir(storeDir);
-  const d = await startDaemon({}, ["--workers", "4"]);
   const endpoint = (name: string) => ({ plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir } });
-  const ids: string[] = [];
-  for (const name of names) ids.push(await makeJob(d, name, endpoint(name), storeDir, "zstd"));
+  const daemonsByBuild: { name: string; d: Daemon; ids: string[] }[] = [];
+  for (const [name, bin] of builds) {
+    SHIELD = bin;
+    const d = await startDaemon({}, ["--workers", "4"]);
+    const ids: string[] = [];
+    for (const db of names) ids.push(await makeJob(d, db, endpoint(db), storeDir, "zstd"));
+    daemonsByBuild.push({ name, d, ids });
+  }
   const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres`;
   const listFile = join(scratch, "fixed-names");
+  const timesFile = join(scratch, "fixed-times");
   await Bun.write(listFile, names.join("\n") + "\n");
-  const shellAll = () => sh(`xargs -P4 -I{} sh -c '${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} | zstd -q -3 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${scratch}/fixed-{}.out' < ${listFile}; rm -f ${scratch}/fixed-*.out`);
-  const shieldAll = async () => {
+  /** A shell over every database, 4 at a time; its wall time and its children's CPU (GNU time). */
+  const shellAll = async (each: string) => {
+    const ms = await sh(`/usr/bin/time -f '%U %S' -o ${timesFile} xargs -P4 -I{} sh -c '${each}' < ${listFile}; rm -f ${scratch}/fixed-*.out`);
+    const [u, s] = readFileSync(timesFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+    return { ms, cpu: u! + s! };
+  };
+  const dumpOnly = `${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} > /dev/null`;
+  const pipeline = `${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} | zstd -q -3 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${scratch}/fixed-{}.out`;
+  const shieldAll = async (b: (typeof daemonsByBuild)[number]) => {
+    // One request first: the daemon keeps a verified password for 5 minutes, and 200 requests
+    // coming at once as that expires would each be timed verifying it (argon2, ~0.1 s of CPU).
+    await call(b.d, "GET", "/v1/plugins");
+    const cpu0 = cpuSeconds(b.d.proc.pid);
     const t0 = performance.now();
-    const tasks = await Promise.all(ids.map(async (id) => (await call(d, "POST", `/v1/job/${id}/run`, {})).task_uuid as string));
+    const tasks = await Promise.all(b.ids.map(async (id) => (await call(b.d, "POST", `/v1/job/${id}/run`, {})).task_uuid as string));
     for (const t of tasks) {
       for (;;) {
-        const task = await call(d, "GET", `/v1/task/${t}`);
+        const task = await call(b.d, "GET", `/v1/task/${t}`);
         if (task.status === "done") break;
         if (!["pending", "running"].includes(task.status)) throw new Error(`backup ${task.status}: ${task.log}`);
         await Bun.sleep(POLL_MS);
       }
     }
     const ms = performance.now() - t0;
+    const cpu1 = cpuSeconds(b.d.proc.pid);
     emptyDir(storeDir);
-    return ms;
+    return { ms, daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children };
   };
-  out(`| round | order | shield: ${jobs} backups, --workers 4 | shell: ${jobs} × pg_dump \\| zstd \\| openssl, 4 at a time | fixed cost per backup beyond the shell | load average |`);
-  out("|---|---|---|---|---|---|");
-  const per: number[] = [];
+  const perJob = (cpu: number) => `${((cpu * 1000) / jobs).toFixed(0)} ms`;
+  const cols = daemonsByBuild.map((b) => `${b.name}: wall (cpu per backup: daemon + children)`);
+  out(`${jobs} backups at once (\`--workers 4\`) per build; shells over the same databases 4 at a time (\`xargs -P4\`). "Beyond" = (build − pg_dump alone) × 4 / ${jobs}: the fixed cost per backup.`);
+  out();
+  out(`| round | ${cols.join(" | ")} | pg_dump alone: wall (cpu per dump) | pg_dump \\| zstd \\| openssl | ${daemonsByBuild.map((b) => `${b.name} beyond pg_dump`).join(" | ")} | load |`);
+  out(`|---|${cols.map(() => "---|").join("")}---|---|${daemonsByBuild.map(() => "---|").join("")}---|`);
+  const beyond = new Map<string, number[]>();
+  const cpuPer = new Map<string, number[]>();
+  const walls = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
   for (let i = 0; i < RUNS; i++) {
-    const shieldFirst = i % 2 === 0;
-    let a: number, b: number;
-    if (shieldFirst) { a = await shieldAll(); b = await shellAll(); } else { b = await shellAll(); a = await shieldAll(); }
-    per.push(((a - b) * 4) / jobs);
-    out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(a)} | ${secs(b)} | ${per.at(-1)!.toFixed(0)} ms | ${loadavg()[0]!.toFixed(2)} |`);
+    // Each round in another order: builds and shells take turns at going first.
+    const steps: (() => Promise<void>)[] = [];
+    const got = new Map<string, { ms: number; daemon: number; children: number }>();
+    let dump = { ms: 0, cpu: 0 }, shell = { ms: 0, cpu: 0 };
+    for (const b of daemonsByBuild) steps.push(async () => { got.set(b.name, await shieldAll(b)); });
+    steps.push(async () => { dump = await shellAll(dumpOnly); });
+    steps.push(async () => { shell = await shellAll(pipeline); });
+    for (let k = 0; k < steps.length; k++) await steps[(k + i) % steps.length]!();
+    add(walls, "pg_dump", dump.ms); add(walls, "shell", shell.ms); add(cpuPer, "pg_dump", dump.cpu / jobs); add(cpuPer, "shell", shell.cpu / jobs);
+    const cells = daemonsByBuild.map((b) => {
+      const r = got.get(b.name)!;
+      add(walls, b.name, r.ms);
+      add(cpuPer, b.name, (r.daemon + r.children) / jobs);
+      add(beyond, b.name, ((r.ms - dump.ms) * 4) / jobs);
+      return `${secs(r.ms)} (${perJob(r.daemon)} + ${perJob(r.children)})`;
+    });
+    out(`| ${i + 1} | ${cells.join(" | ")} | ${secs(dump.ms)} (${perJob(dump.cpu)}) | ${secs(shell.ms)} (${perJob(shell.cpu)}) | ${daemonsByBuild.map((b) => `${beyond.get(b.name)!.at(-1)!.toFixed(0)} ms`).join(" | ")} | ${loadavg()[0]!.toFixed(2)} |`);
   }
-  out(`| **median** | | | | **${median(per).toFixed(0)} ms** (${Math.min(...per).toFixed(0)}–${Math.max(...per).toFixed(0)}) | |`);
+  const range = (xs: number[], f: (x: number) => string) => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+  const ms = (x: number) => `${x.toFixed(0)} ms`;
+  out(`| **median (min–max)** | ${daemonsByBuild.map((b) => `${range(walls.get(b.name)!, secs)}; cpu ${range(cpuPer.get(b.name)!.map((x) => x * 1000), ms)}`).join(" | ")} | ${secs(median(walls.get("pg_dump")!))}; cpu ${ms(median(cpuPer.get("pg_dump")!) * 1000)} | ${secs(median(walls.get("shell")!))}; cpu ${ms(median(cpuPer.get("shell")!) * 1000)} | ${daemonsByBuild.map((b) => `**${range(beyond.get(b.name)!, ms)}**`).join(" | ")} | |`);
   out();
   // One at a time: a single backup from the run request to done, against one pg_dump alone.
-  const single: number[] = [], dump: number[] = [];
+  const single = new Map<string, number[]>();
+  const singleCpu = new Map<string, number[]>();
+  const dump: number[] = [];
   for (let i = 0; i < Math.max(RUNS, 5); i++) {
-    single.push((await runJob(d, ids[0]!)).ms);
-    emptyDir(storeDir);
+    for (const b of daemonsByBuild) {
+      const cpu0 = cpuSeconds(b.d.proc.pid);
+      const t0 = performance.now();
+      const { task_uuid } = await call(b.d, "POST", `/v1/job/${b.ids[0]}/run`, {});
+      for (;;) {
+        const task = await call(b.d, "GET", `/v1/task/${task_uuid}`);
+        if (task.status === "done") break;
+        if (!["pending", "running"].includes(task.status)) throw new Error(`backup ${task.status}: ${task.log}`);
+        await Bun.sleep(10);
+      }
+      add(single, b.name, performance.now() - t0);
+      const cpu1 = cpuSeconds(b.d.proc.pid);
+      add(singleCpu, b.name, (cpu1.self - cpu0.self + cpu1.children - cpu0.children) * 1000);
+      emptyDir(storeDir);
+    }
     dump.push(await sh(`${pg.bindir}/pg_dump -Fc -Z0 ${conn} ${names[0]} > /dev/null`));
   }
-  out(`One backup of an empty database, run request to done: median ${secs(median(single))} (${secs(Math.min(...single))}–${secs(Math.max(...single))}); pg_dump of it alone: ${secs(median(dump))}; beyond pg_dump: ${(median(single) - median(dump)).toFixed(0)} ms (the 50 ms polling included).`);
+  out(`One backup of an empty database at a time (run request to done, polled every 10 ms), ${Math.max(RUNS, 5)} each, alternating; pg_dump of it alone: median ${secs(median(dump))} (${secs(Math.min(...dump))}–${secs(Math.max(...dump))}).`);
   out();
-  await stopDaemon(d);
+  for (const b of daemonsByBuild) {
+    const xs = single.get(b.name)!;
+    out(`- ${b.name}: median ${secs(median(xs))} (${secs(Math.min(...xs))}–${secs(Math.max(...xs))}; runs ${xs.map((x) => x.toFixed(0)).join(", ")} ms), beyond pg_dump ${(median(xs) - median(dump)).toFixed(0)} ms; cpu per backup ${range(singleCpu.get(b.name)!, ms)}`);
+  }
+  out();
+  for (const b of daemonsByBuild) await stopDaemon(b.d);
+  SHIELD = builds[0]![1];
+  await processCosts(builds, pg, names[0]!);
+}
+
+/**
+ * What each process of a backup of an empty database costs in CPU, from its own
+ * rusage (user + system, its waited-for children included): each kind started alone,
+ * BENCH_RUNS × 3 times (at least 9), medians and ranges. Less sensitive to other
+ * sessions' load than any wall time. A build that lacks a kind says so.
+ */
+async function processCosts(builds: [string, string][], pg: { port: number; bindir: string }, db: string): Promise<void> {
+  const endpoint = JSON.stringify({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: db, pg_bindir: pg.bindir });
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", SHIELD_ENDPOINT: endpoint };
+  const cpuOf = async (argv: string[], ipc: boolean): Promise<number | undefined> => {
+    const p = Bun.spawn(argv, { env, stdin: "ignore", stdout: "ignore", stderr: "ignore", ...(ipc ? { ipc() {}, serialization: "json" as const } : {}) });
+    await p.exited;
+    const u = p.resourceUsage();
+    return p.exitCode === 0 && u ? Number(u.cpuTime.user + u.cpuTime.system) / 1000 : undefined;
+  };
+  const n = Math.max(RUNS * 3, 9);
+  const kinds: [string, (bin: string) => string[], boolean][] = [
+    ["`shield version` (a Bun start)", (bin) => [bin, "version"], false],
+    ["`shield guard -- true` (a guard)", (bin) => [bin, "guard", "--", "true"], true],
+    ["`pg_dump -Fc -Z0` alone", () => [`${pg.bindir}/pg_dump`, "-Fc", "-Z0", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", db], false],
+    ["`shield plugin postgres backup` (with its pg_dump)", (bin) => [bin, "plugin", "postgres", "backup"], false],
+    ["`shield guard --in-process postgres -- backup` (with its pg_dump)", (bin) => [bin, "guard", "--in-process", "postgres", "--", "backup"], true],
+    ["`shield guard -- zstd -vv -3 -T0 -c` (empty input)", (bin) => [bin, "guard", "--", "zstd", "-vv", "-3", "-T0", "-c"], true],
+    ["`zstd -vv -3 -T0 -c` alone (empty input)", () => ["zstd", "-vv", "-3", "-T0", "-c"], false],
+  ];
+  out(`CPU of each kind of process of a backup of an empty database, started alone, from its own rusage (user + system, its children included; ${n} runs each, median and range; load ${loadavg()[0]!.toFixed(2)}):`);
+  out();
+  out(`| process | ${builds.map(([name]) => name).join(" | ")} |`);
+  out(`|---|${builds.map(() => "---|").join("")}`);
+  for (const [label, argv, ipc] of kinds) {
+    const cells: string[] = [];
+    for (const [, bin] of builds) {
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = await cpuOf(argv(bin), ipc);
+        if (c === undefined) break;
+        xs.push(c);
+      }
+      cells.push(xs.length === n ? `${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})` : "— (not in this build)");
+    }
+    out(`| ${label} | ${cells.join(" | ")} |`);
+  }
+  out();
 }
 
 async function e2e(): Promise<void> {

@@ -1,8 +1,9 @@
 // The built-in plugins, compiled into the binary and run as subprocesses
 // `shield plugin NAME ACTION ...`, exactly as an external plugin would be run;
-// the one exception is a backup's store, which its guard may run in its own
-// process through the same runAction (src/plugin-host/in-process.ts). Nothing
-// outside this folder names them: the daemon only asks for the list.
+// the exceptions are a backup's store and a target's backup, which their guards
+// run in their own processes through the same runAction (src/plugin-host/in-process.ts,
+// loading the one plugin through one.ts: adding a plugin adds a line there too).
+// Nothing outside this folder names them: the daemon only asks for the list.
 import { azure } from "./azure/index.ts";
 import { files } from "./files/index.ts";
 import { fs } from "./fs/index.ts";

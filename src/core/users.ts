@@ -69,11 +69,20 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
   // Made now, not at the first unknown name: that one would take twice as long.
   void unknownUserHash();
 
+  // Verifications under way: requests that come together with the same credentials (a
+  // client filing 200 runs at once as the cache expires) wait for one hash, not 200 of them.
+  const verifying = new Map<string, Promise<boolean>>();
+
   async function passwordMatches(user: UserRow, password: string): Promise<boolean> {
     const key = sha256Hex(`${user.passwordHash}\0${password}`);
     const until = verified.get(key);
     if (until && until > Date.now()) return true;
-    if (!(await Bun.password.verify(password, user.passwordHash))) return false;
+    let check = verifying.get(key);
+    if (!check) {
+      check = Bun.password.verify(password, user.passwordHash).finally(() => verifying.delete(key));
+      verifying.set(key, check);
+    }
+    if (!(await check)) return false;
     if (verified.size > 10_000) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return true;

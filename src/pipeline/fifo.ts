@@ -1,20 +1,61 @@
-// A FIFO alone in a new directory of its own (mode 0600, made with mkfifo: Bun has
-// no mkfifo of its own). The daemon makes one for a stage's guard to read, a guard
-// for its stage's held input; whoever ends up owning it removes the directory.
-import { mkdtempSync, rmSync } from "node:fs";
+// A FIFO alone in a new directory of its own (mode 0600). The daemon makes one for
+// a stage's guard to read, a guard for its stage's held input; whoever ends up
+// owning it removes the directory.
+//
+// Bun has no mkfifo of its own. libc's is called through bun:ffi: the daemon makes
+// two FIFOs per backup, and running the mkfifo tool for each was two process
+// starts, each blocking the daemon's event loop, on the path from the run request
+// to the first byte (bench/DATAPATH.md, "Fixed cost (issue 20)"). Where libc cannot
+// be loaded (not glibc, FFI unavailable) or the call fails, the mkfifo tool runs
+// instead, and its words say why it failed.
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Throws, saying why, when mkfifo fails or is missing. */
+type MkfifoCall = (path: string) => boolean;
+
+let libcMkfifo: MkfifoCall | null | undefined;
+
+/** libc's mkfifo(path, 0600), or null when it cannot be called here. */
+function libc(): MkfifoCall | null {
+  if (libcMkfifo !== undefined) return libcMkfifo;
+  libcMkfifo = null;
+  if (process.platform !== "linux") return null;
+  try {
+    const lib = dlopen("libc.so.6", { mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 } });
+    libcMkfifo = (path) => {
+      const cpath = Buffer.from(`${path}\0`);
+      return lib.symbols.mkfifo(ptr(cpath), 0o600) === 0;
+    };
+  } catch {
+    // No glibc here, or no FFI: the tool it is.
+  }
+  return libcMkfifo;
+}
+
+/** The mkfifo tool; undefined when it made the FIFO, else why not. */
+function mkfifoTool(path: string): string | undefined {
+  try {
+    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
+    if (mk.exitCode !== 0) return mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message; // not installed
+  }
+}
+
+/** Throws, saying why, when the FIFO cannot be made. */
 export function makeFifo(): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
   const path = join(dir, "input");
   let why: string | undefined;
-  try {
-    const mk = Bun.spawnSync(["mkfifo", "-m", "600", path], { stderr: "pipe" });
-    if (mk.exitCode !== 0) why = mk.stderr?.toString().trim() || `exit ${mk.exitCode}`;
-  } catch (err) {
-    why = (err as Error).message; // not installed
+  const call = libc();
+  if (call?.(path)) {
+    // Exactly 0600 whatever the umask (as `mkfifo -m 600`); the directory is 0700 anyway.
+    try { chmodSync(path, 0o600); } catch (err) { why = (err as Error).message; }
+  } else {
+    why = mkfifoTool(path);
   }
   if (!why) return { dir, path };
   rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
-// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`:
+// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
+// `shield guard --in-process NAME [--] ACTION [ARGS...]`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -44,14 +45,20 @@
 //   With --in-process NAME, ARGV is the action of this binary's built-in store
 //   NAME (`store`, what follows `plugin NAME`): the guard runs that store itself
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
-//   every rule above holds the same.
+//   every rule above holds the same;
+// - with --in-process NAME alone (no held input, no --seal, no --store), ARGV is
+//   a source action of this binary's built-in plugin NAME (a target's `backup`):
+//   the guard runs it itself, on its own stdin and stdout, rather than spawning
+//   `shield plugin NAME backup` (plugin-host/in-process.ts). The tools it starts
+//   (pg_dump) are in the guard's group, so the lifeline and a cancel reach them
+//   as they reach a spawned stage; its exit code is the stage's.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo } from "./fifo.ts";
-import { capturedOutput, inProcessStore, type InProcessStore } from "../plugin-host/in-process.ts";
+import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
 /** daemon → guard */
@@ -136,7 +143,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...] (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -251,9 +258,11 @@ export async function runGuard(args: string[]): Promise<number> {
   let ownDir: string | undefined;
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
-  if (builtin !== undefined && !inProcess) {
+  // --in-process NAME alone: a built-in's source action (a target's backup), run here on our own fds.
+  const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held ? await inProcessAction(builtin, argv) : undefined;
+  if (builtin !== undefined && !inProcess && !inProcessSource) {
     removeFifo();
-    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store`);
+    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup to run without them`);
     return 3;
   }
   if (sealing) {
@@ -304,6 +313,10 @@ export async function runGuard(args: string[]): Promise<number> {
     const out = capturedOutput(MAX_OUTPUT);
     exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
     output = exited.then(() => out.text());
+  } else if (inProcessSource) {
+    // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
+    exited = inProcessSource.run();
+    output = Promise.resolve("");
   } else {
     let child;
     try {

@@ -78,6 +78,8 @@ interface StageIO {
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
   seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
+  /** A source (no input) that is a built-in: its guard runs the action itself (see Stage). */
+  inProcess?: Command["builtin"];
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
   /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
@@ -118,7 +120,7 @@ class Run {
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal,
+        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess,
         stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
         onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
@@ -374,6 +376,9 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined, rate: opts.rate },
     });
     storeInput.handedOver();
+    // A built-in target's backup runs inside its guard (plugin-host/in-process.ts): one Bun start fewer.
+    const targetCmd = agent ? undefined : tp!.backup();
+    const targetRef = targetCmd && tp!.inProcess ? targetCmd.builtin : undefined;
     let source: Stage;
     if (agent) {
       source = run.stage(`target backup (agent ${agent.address})`, relayArgv(), pluginEnv(), {
@@ -402,7 +407,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
         },
       });
       zstdInput.handedOver();
-      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: zstdInput.fd });
+      source = run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput.fd, inProcess: targetRef });
       await z.inputPath();
       z.inputOpened();
       // zstd sees the end of its input only when the target exited 0: a target dying
@@ -410,14 +415,14 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
-      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: true });
+      source = run.command("target backup", targetCmd!, { stdin: false, stdout: true, inProcess: targetRef });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
       const s = source;
       work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = run.command("target backup", tp!.backup(), { stdin: false, stdout: storeInput.fd });
+      source = run.command("target backup", targetCmd!, { stdin: false, stdout: storeInput.fd, inProcess: targetRef });
       upstream.push(source);
     }
     await sink.inputPath();

@@ -36,6 +36,12 @@ export interface StageOptions {
    * in its own process (plugin-host/in-process.ts) rather than spawning argv.
    */
   seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
+  /**
+   * A built-in's source action (a target's backup; its Command's reference) that the
+   * guard runs in its own process, on the stdout given here, rather than spawning argv
+   * (plugin-host/in-process.ts). Only for a stage with no input.
+   */
+  inProcess?: { name: string; args: string[] };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -70,15 +76,17 @@ export class Stage {
     this.sealed = new Promise((resolve, reject) => { this.gotSealed = resolve; this.sealFailed = reject; });
     this.sealed.catch(() => {}); // awaited by the caller when it seals; never an unhandled rejection
     if (opts.seal && !opts.heldFifo) throw new Error(`${opts.label}: sealing needs a FIFO made by the daemon`);
+    if (opts.inProcess && (opts.seal || opts.store || opts.stdin !== "ignore")) throw new Error(`${opts.label}: only a stage with no input runs a built-in's action in its guard`);
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
       ...(opts.seal ? ["--seal"] : []),
       ...(opts.seal?.builtin ? ["--in-process", opts.seal.builtin.name] : []),
+      ...(opts.inProcess ? ["--in-process", opts.inProcess.name] : []),
       ...(opts.store ? ["--store"] : []),
     ];
     try {
       // In process, what follows "--" is the built-in's action and its arguments.
-      const argv = opts.seal?.builtin ? opts.seal.builtin.args : opts.argv;
+      const argv = opts.seal?.builtin ? opts.seal.builtin.args : opts.inProcess ? opts.inProcess.args : opts.argv;
       this.proc = Bun.spawn([...guardCommand(), ...flags, "--", ...argv], {
         stdin: opts.stdin === "pipe" ? "pipe" : "ignore",
         // A store's output comes by message (after the guard read it), not by pipe.

@@ -102,6 +102,8 @@ export interface Store extends Bound {
  */
 export interface Target extends Bound {
   backup(): Command;
+  /** The target's backup can run inside its guard (a built-in of this binary): one process fewer per backup. */
+  readonly inProcess: boolean;
   restore(): Command;
   /**
    * Restore drills: the plugin's optional `verify` of what the endpoint holds (its

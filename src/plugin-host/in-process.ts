@@ -1,7 +1,11 @@
-// A built-in store run inside the process of its guard (guard.ts --in-process
-// NAME), rather than as `shield plugin NAME store` beside it. With --seal, the
-// guard then hands the sealed archive to the store as a stream in memory: one
-// process and one pipe fewer for every byte of the archive (bench/DATAPATH.md).
+// A built-in plugin's action run inside the process of its guard (guard.ts
+// --in-process NAME), rather than as `shield plugin NAME ACTION` beside it.
+// - A backup's store (with --seal): the guard hands it the sealed archive as a
+//   stream in memory: one process and one pipe fewer for every byte of the archive.
+// - A target's backup: the action runs on the guard's own stdin and stdout (the
+//   FIFO the daemon gave it), so a tool it hands fd 1 to (pg_dump) writes there as
+//   before: one Bun start fewer, on the path from the run request to the first
+//   byte, for every backup (bench/DATAPATH.md, "Fixed cost (issue 20)").
 // The daemon names the built-in by reference (its Store's Command carries
 // `builtin: { name, args }`, contract.ts); nothing here reads a command line to
 // find out what it is. The store runs through the plugin protocol's own
@@ -9,6 +13,8 @@
 // validate first, its exit codes, its key printed as JSON, SIGTERM removing its
 // temporary file) is as in a process of its own.
 import type { ActionStreams } from "../../plugins/protocol.ts";
+// Only the one plugin's module: not plugins/index.ts, which evaluates every built-in.
+import { loadBuiltin } from "../../plugins/one.ts";
 
 export interface InProcessStore {
   /** Runs the store action; resolves with its exit code. */
@@ -20,10 +26,29 @@ export interface InProcessStore {
  * `args` (what follows `plugin NAME`); undefined when there is no such built-in store.
  */
 export async function inProcessStore(name: string, args: string[]): Promise<InProcessStore | undefined> {
-  const [{ builtins }, { runAction }] = await Promise.all([import("../../plugins/index.ts"), import("../../plugins/protocol.ts")]);
-  const plugin = builtins.get(name);
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
   if (!plugin?.store || args[0] !== "store") return undefined;
   return { run: (streams) => runAction(plugin, args, process.env, streams) };
+}
+
+/** An action a built-in runs on the guard's own stdin and stdout; resolves with its exit code. */
+export interface InProcessAction {
+  run(): Promise<number>;
+}
+
+/** Actions a guard runs in its own process without --seal: a target's backup (a source: nothing held, nothing sealed). */
+const SOURCE_ACTIONS = new Set(["backup"]);
+
+/**
+ * The built-in `name`'s action `args[0]` (with its arguments, what follows
+ * `plugin NAME`), to run on this process's own fds; undefined when there is no
+ * such built-in or the action is not one a guard runs in process.
+ */
+export async function inProcessAction(name: string, args: string[]): Promise<InProcessAction | undefined> {
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  const action = args[0];
+  if (!plugin || action === undefined || !SOURCE_ACTIONS.has(action) || typeof plugin[action as "backup"] !== "function") return undefined;
+  return { run: () => runAction(plugin, args, process.env) };
 }
 
 /** What the store prints (its key), kept in memory up to `max` characters. */

@@ -91,6 +91,7 @@ export class ProcessStore extends ProcessPlugin implements Store {
 export const DRILL_ACTION_MS = 3600_000;
 
 export class ProcessTarget extends ProcessPlugin implements Target {
+  get inProcess(): boolean { return this.plugin.source === "builtin"; }
   backup(): Command { return this.command("backup"); }
   restore(): Command { return this.command("restore"); }
 

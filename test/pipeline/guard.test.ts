@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
 import { decryptStream, newDataKey } from "../../src/pipeline/encryption.ts";
+import postgres from "postgres";
+import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -326,5 +328,79 @@ describe("shield guard", () => {
       expect(await proc.exited).toBe(1);
       expect(await new Response(proc.stderr).text()).toContain("--seal needs --held-fifo");
     });
+  });
+});
+
+// A built-in target's backup run inside its guard (--in-process NAME alone): the
+// guard's stdout is the dump's, and pg_dump is in the guard's group, so a cancel
+// (SIGTERM to the group) and the daemon's death reach it as they reach a spawned stage.
+describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's backup", () => {
+  let url: string;
+  let sql: postgres.Sql;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    url = await freshDatabase("guard_inproc");
+    const pg = await startPostgres();
+    sql = postgres(url, { max: 2, onnotice: () => {} });
+    await sql`CREATE TABLE t (id int PRIMARY KEY, v text)`;
+    await sql`INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 1000) i`;
+    env = { SHIELD_ENDPOINT: JSON.stringify({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: new URL(url).pathname.slice(1), pg_bindir: pg.bindir }) };
+  });
+  afterAll(async () => { await sql?.end(); });
+
+  /** The command lines of the processes in a process group. */
+  const inGroup = (pgid: number) => {
+    const r = Bun.spawnSync(["pgrep", "-a", "-g", String(pgid)]);
+    return r.stdout.toString().split("\n").filter(Boolean);
+  };
+  // The postgres plugin names its connections "shield".
+  const waitingOnLock = async () =>
+    (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
+
+  test("writes the dump on the guard's own stdout and exits as the action did", async () => {
+    const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
+    const [out, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), proc.exited]);
+    expect(code).toBe(0);
+    expect(Buffer.from(out).subarray(0, 5).toString()).toBe("PGDMP");
+  });
+
+  for (const [how, stop, expected] of [
+    ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
+    ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
+  ] as const) {
+    test(`${how} stops pg_dump too, even while it waits on a lock`, async () => {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
+      await isLocked;
+      try {
+        const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
+        void new Response(proc.stdout).arrayBuffer();
+        const deadline = Date.now() + 20_000;
+        while (!(await waitingOnLock())) {
+          if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
+          await Bun.sleep(20);
+        }
+        // pg_dump runs in the guard's process group (the guard leads it, as under the daemon).
+        expect(inGroup(proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
+        stop(proc);
+        expect(await proc.exited).toBe(expected);
+        // Nothing of the group is left. (Not its server backend: killed by SIGKILL, pg_dump
+        // cannot cancel its query, and a backend waiting on a lock notices only once it gets it.)
+        for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
+        expect(inGroup(proc.pid)).toEqual([]);
+      } finally {
+        release();
+        await tx;
+      }
+    });
+  }
+
+  test("refuses a built-in it cannot run so (a store has no backup)", async () => {
+    const { proc } = guard(["--in-process", "fs"], ["backup"], env);
+    expect(await proc.exited).toBe(3);
+    expect(await new Response(proc.stderr).text()).toContain("--in-process fs: no built-in store of that name");
   });
 });

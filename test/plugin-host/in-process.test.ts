@@ -1,0 +1,24 @@
+// The built-ins a guard may run in its own process (plugin-host/in-process.ts) are
+// loaded one by one (plugins/one.ts): that list must be index.ts's, plugin for plugin.
+import { describe, expect, test } from "bun:test";
+import { builtinNames, builtins } from "../../plugins/index.ts";
+import { loadableBuiltins, loadBuiltin } from "../../plugins/one.ts";
+import { inProcessAction, inProcessStore } from "../../src/plugin-host/in-process.ts";
+
+describe("built-ins run inside a guard", () => {
+  test("plugins/one.ts loads exactly the built-ins of plugins/index.ts", async () => {
+    expect([...loadableBuiltins].sort()).toEqual(builtinNames());
+    for (const name of builtinNames()) expect(await loadBuiltin(name)).toBe(builtins.get(name)!);
+    expect(await loadBuiltin("nope")).toBeUndefined();
+    expect(await loadBuiltin("toString")).toBeUndefined();
+  });
+
+  test("a target's backup and a store's store run in process; nothing else does", async () => {
+    expect(await inProcessAction("postgres", ["backup"])).toBeDefined();
+    expect(await inProcessAction("postgres", ["restore"])).toBeUndefined();
+    expect(await inProcessAction("fs", ["backup"])).toBeUndefined(); // a store has no backup
+    expect(await inProcessAction("nope", ["backup"])).toBeUndefined();
+    expect(await inProcessStore("fs", ["store"])).toBeDefined();
+    expect(await inProcessStore("postgres", ["store"])).toBeUndefined();
+  });
+});
