@@ -1,6 +1,7 @@
 // Job health and statistics: how each job's backups went, and what the stores
 // hold. Every read here is one aggregate query for however many jobs, stores or
-// targets there are (never one per row), over the indexes of migration
+// targets there are (never one per row): each job's last run and last success from
+// job_last_runs (0016_job_last_runs, kept by triggers on tasks), over the indexes of migration
 // 0010_job_health (tasks_job_op_stopped for a job's runs) and 0012_archive_totals: the
 // totals per store, status and target kept by triggers in archive_totals, and the
 // bytes taken and purged over a window read from archives_taken and
