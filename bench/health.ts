@@ -7,8 +7,12 @@
 // adds the tasks that made the archives (and a failed last run for 50 jobs), starts
 // dist/shield on it, and times sequential GET /v1/jobs (every job with last_run,
 // next_run and the 30-day window's figures), GET /v1/statistics, GET /metrics and an
-// archive search. Knobs: BENCH_REQUESTS (200), BENCH_WARMUP (20), BENCH_ROUNDS (2).
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+// archive search. Knobs: BENCH_REQUESTS (200), BENCH_WARMUP (20), BENCH_ROUNDS (2),
+// BENCH_DIALECTS (sqlite,pg), BENCH_BASELINE (another build of shield, e.g. main's: then each
+// round runs it and this checkout's dist/shield one after the other, alternating which goes
+// first, on the same seeded catalog). Besides wall times it reports the CPU time per request of
+// the daemon and, on PostgreSQL, of the server's processes (/proc): what a loaded machine moves least.
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sql } from "drizzle-orm";
@@ -23,11 +27,15 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 // Rounds over every measurement on one seeded catalog and daemon, one after the other (a shared machine's load moves).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const DIALECTS = (process.env.BENCH_DIALECTS ?? "sqlite,pg").split(",").filter((d): d is Dialect => d === "sqlite" || d === "pg");
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
 const TARGET_P99_MS = 50;
 const BATCH = 1000; // task rows per INSERT: 21 columns × 1000 stays under both dialects' parameter limits
 
 type Dialect = "sqlite" | "pg";
-const results: { dialect: Dialect; what: string; n: number; p50: number; p99: number; max: number; target?: number; note: string }[] = [];
+const results: {
+  dialect: Dialect; build: string; what: string; n: number; p50: number; p99: number; max: number; cpu: number; pgCpu: number | null; target?: number; note: string;
+}[] = [];
 const running = new Set<Bun.Subprocess>();
 let scratch = "";
 
@@ -62,12 +70,44 @@ export async function seedTasks(url: string): Promise<{ tasks: number; seconds: 
   return { tasks: rows.length, seconds: (performance.now() - started) / 1000 };
 }
 
-async function startDaemon(dataDir: string, database?: string): Promise<{ url: string; proc: Bun.Subprocess }> {
+/** CPU time (user + system, ms) a process has used, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+  } catch {
+    return 0; // gone meanwhile
+  }
+}
+const TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** CPU time (ms) of a PostgreSQL server's processes: its postmaster (listening on `port`) and every child (the backends). */
+function pgCpuMs(port: number): number {
+  const pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const master = pids.find((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      return cmd.some((a) => a.endsWith("postgres")) && cmd.join(" ").includes(`-p ${port} `);
+    } catch { return false; }
+  });
+  if (master === undefined) return 0;
+  let total = cpuMs(master);
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master) total += cpuMs(pid);
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
+async function startDaemon(dataDir: string, database?: string, binary = SHIELD): Promise<{ url: string; proc: Bun.Subprocess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const log = join(scratch, `daemon-${port}.log`);
   const fd = openSync(log, "w");
-  const proc = Bun.spawn([SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, ...(database ? ["--database", database] : [])], {
+  const proc = Bun.spawn([binary, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, ...(database ? ["--database", database] : [])], {
     env: { ...process.env, SHIELD_ADMIN_PASSWORD: PASSWORD, SHIELD_LOG_LEVEL: "warn" }, stdin: "ignore", stdout: "ignore", stderr: fd,
   });
   closeSync(fd);
@@ -79,7 +119,7 @@ async function startDaemon(dataDir: string, database?: string): Promise<{ url: s
       await res.arrayBuffer();
       if (res.status === 200) return { url, proc };
     } catch { /* not yet */ }
-    if (proc.exitCode !== null || performance.now() - t0 > 120_000) throw new Error(`dist/shield did not start; its log:\n${readFileSync(log, "utf8").slice(-2000)}`);
+    if (proc.exitCode !== null || performance.now() - t0 > 120_000) throw new Error(`${binary} did not start; its log:\n${readFileSync(log, "utf8").slice(-2000)}`);
     await Bun.sleep(5);
   }
 }
@@ -111,10 +151,19 @@ async function benchDialect(dialect: Dialect): Promise<void> {
   const seeded = await seed(database);
   const tasks = await seedTasks(database);
   console.error(`[${dialect}] seeded ${seeded.jobs} jobs, ${seeded.archives} archives and ${tasks.tasks} tasks in ${(seeded.seconds + tasks.seconds).toFixed(1)} s`);
-  const d = await startDaemon(dataDir, dialect === "pg" ? database : undefined);
+  const pgPort = dialect === "pg" ? Number(new URL(database).port) : undefined;
+  const builds: [string, string][] = BASELINE ? [["baseline", BASELINE], ["this", SHIELD]] : [["this", SHIELD]];
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Alternated: the baseline first in odd rounds, this build first in even ones.
+    for (const [build, binary] of round % 2 ? builds : [...builds].reverse()) await timeDaemon(dialect, round, build, binary, dataDir, database, pgPort);
+  }
+}
+
+async function timeDaemon(dialect: Dialect, round: number, build: string, binary: string, dataDir: string, database: string, pgPort?: number): Promise<void> {
+  const d = await startDaemon(dataDir, dialect === "pg" ? database : undefined, binary);
   try {
     const res = await fetch(`${d.url}/v1/auth/tokens`, {
-      method: "POST", body: JSON.stringify({ name: "bench" }),
+      method: "POST", body: JSON.stringify({ name: `bench-${build}-${round}` }),
       headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}`, "content-type": "application/json" },
     });
     const { token } = (await res.json()) as { token: string };
@@ -130,14 +179,16 @@ async function benchDialect(dialect: Dialect): Promise<void> {
       ["GET /metrics", "/metrics", (b) => `${b.split("\n").filter((l) => l && !l.startsWith("#")).length} samples`, undefined],
       ["GET /v1/archives?q=db-07&limit=50", "/v1/archives?q=db-07&limit=50", (b) => `${(JSON.parse(b) as unknown[]).length} archives`, undefined],
     ];
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const [what, path, describe, target] of cases) {
-        const load = loadavg()[0]!.toFixed(1);
-        const { ms, bytes, body } = await timeGets(d.url, token, path);
-        const after = loadavg()[0]!.toFixed(1);
-        console.error(`[${dialect}] round ${round} ${what}: load average ${load} before, ${after} after`);
-        results.push({ dialect, what, n: ms.length, ...stats(ms), target, note: `round ${round}, load ${load}→${after}; ${describe(body)}; ${(bytes / 1024).toFixed(0)} KiB` });
-      }
+    for (const [what, path, describe, target] of cases) {
+      const load = loadavg()[0]!.toFixed(1);
+      const cpu0 = cpuMs(d.proc.pid), pg0 = pgPort ? pgCpuMs(pgPort) : 0;
+      const { ms, bytes, body } = await timeGets(d.url, token, path);
+      // Warm-up included: the CPU counters cannot tell the requests apart.
+      const n = WARMUP + REQUESTS;
+      const cpu = (cpuMs(d.proc.pid) - cpu0) / n, pgCpu = pgPort ? (pgCpuMs(pgPort) - pg0) / n : null;
+      const after = loadavg()[0]!.toFixed(1);
+      console.error(`[${dialect}] round ${round} ${build} ${what}: p50 ${stats(ms).p50.toFixed(1)} p99 ${stats(ms).p99.toFixed(1)} ms, cpu ${cpu.toFixed(1)}${pgCpu === null ? "" : ` + pg ${pgCpu.toFixed(1)}`} ms/request, load average ${load} before, ${after} after`);
+      results.push({ dialect, build, what, n: ms.length, ...stats(ms), cpu, pgCpu, target, note: `round ${round}, load ${load}→${after}; ${describe(body)}; ${(bytes / 1024).toFixed(0)} KiB` });
     }
   } finally {
     d.proc.kill("SIGTERM");
@@ -151,12 +202,16 @@ async function main(): Promise<void> {
   scratch = mkdtempSync(join(tmpdir(), "shield-bench-health-"));
   const head = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir }).stdout.toString().trim();
   console.log(`Shield job health benchmark at ${head}, ${new Date().toISOString()}: ${REQUESTS} timed requests after ${WARMUP} warm-up`);
-  for (const dialect of pgAvailable ? (["sqlite", "pg"] as const) : (["sqlite"] as const)) await benchDialect(dialect);
+  if (BASELINE) {
+    const base = Bun.spawnSync([BASELINE, "--version"]).stdout.toString().trim();
+    console.log(`baseline: ${BASELINE} (${base})`);
+  }
+  for (const dialect of DIALECTS) if (dialect === "sqlite" || pgAvailable) await benchDialect(dialect);
   const f = (x: number) => x.toFixed(1);
-  console.log("\n| dialect | measurement | n | p50 ms | p99 ms | max ms | target | note |\n|---|---|--:|--:|--:|--:|---|---|");
+  console.log("\n| dialect | build | measurement | n | p50 ms | p99 ms | max ms | CPU ms/req daemon | + PostgreSQL | target | note |\n|---|---|---|--:|--:|--:|--:|--:|--:|---|---|");
   for (const r of results) {
     const verdict = r.target === undefined ? "" : `${Number(f(r.p99)) < r.target ? "met" : "MISSED"} (p99 < ${r.target})`;
-    console.log(`| ${r.dialect} | ${r.what} | ${r.n} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${verdict} | ${r.note} |`);
+    console.log(`| ${r.dialect} | ${r.build} | ${r.what} | ${r.n} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.cpu)} | ${r.pgCpu === null ? "" : f(r.pgCpu)} | ${verdict} | ${r.note} |`);
   }
 }
 

@@ -27,8 +27,13 @@ export function jobRoutes(router: Router): void {
   }, async ({ query }) => {
     const { limit, offset, window = DEFAULT_WINDOW_S, ...filter } = query;
     // Three queries for the whole list or a page, and two for the drills: never one per job.
-    const { jobs: list, health } = await listJobsHealth(router.core.catalog, filter, { limit, offset }, window);
-    const { drills, last } = await router.core.catalog.drills.forJobs(list.map((j) => j.uuid));
+    // The whole list (no filter, no page: dashboards) reads every job's drills alongside.
+    const whole = Object.values(filter).every((x) => x === undefined) && limit === undefined && !offset;
+    const { catalog } = router.core;
+    const [{ jobs: list, health }, wholeDrills] = await Promise.all([
+      listJobsHealth(catalog, filter, { limit, offset }, window), whole ? catalog.drills.forJobs() : undefined,
+    ]);
+    const { drills, last } = wholeDrills ?? await catalog.drills.forJobs(list.map((j) => j.uuid));
     return mapRows(list, (j) => {
       const l = last.get(j.uuid);
       return { ...jobHealthJson(j, health.get(j.uuid)!), drill: drillJson(drills.get(j.uuid)), last_drill: l ? drillResultJson(l) : null };

@@ -69,8 +69,8 @@ export class ShieldMetrics {
   /** Reads the catalog's figures into the gauges: a handful of aggregate queries, whatever the number of jobs. */
   private async refresh(nowMs = Date.now()): Promise<void> {
     const { catalog } = this.core;
-    const [jobs, last, lastOk, tasks, totals, stores, earliest, agents] = await Promise.all([
-      catalog.jobs.list(), catalog.health.lastRuns(), catalog.health.lastRuns(undefined, true), catalog.health.taskCounts(),
+    const [jobs, { last, succeeded: lastOk }, tasks, totals, stores, earliest, agents] = await Promise.all([
+      catalog.jobs.list(), catalog.health.lastAndSucceeded(), catalog.health.taskCounts(),
       catalog.health.archiveTotals(), catalog.stores.list(), catalog.health.earliestDue(), this.opts.agents?.() ?? [],
     ]);
     // Reset first: a deleted job or store must not linger with its last value.

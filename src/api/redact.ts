@@ -57,25 +57,38 @@ export function redactEndpoint(endpoint: string, declared: Declared): string {
 }
 
 /**
- * A copy of `answer` with `treat` applied to every endpoint in it (see
- * ENDPOINT_KEYS), given the plugin named beside it. Synchronous: a list of
- * thousands of rows costs one pass, not a promise per object.
+ * `answer` with `treat` applied to every endpoint in it (see ENDPOINT_KEYS), given
+ * the plugin named beside it. Copy on change: an object is copied only if an
+ * endpoint in it (or below it) was treated into another value, and the parts
+ * without endpoints (a job's last_run, window, drill) are the caller's own. Synchronous:
+ * a list of thousands of rows costs one pass, not a promise per object.
  */
 function mapEndpoints<T>(answer: T, treat: (endpoint: string, plugin: string) => string): T {
   const walk = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(walk);
+    if (Array.isArray(value)) {
+      const items = value.map(walk);
+      return items.some((x, i) => x !== value[i]) ? items : value;
+    }
     if (!value || typeof value !== "object") return value;
     const obj = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = typeof v === "object" ? walk(v) : v;
+    let out: Record<string, unknown> | undefined;
+    const set = (k: string, v: unknown) => {
+      if (v === obj[k]) return;
+      out ??= { ...obj };
+      out[k] = v;
+    };
+    for (const k in obj) {
+      const v = obj[k];
+      if (v && typeof v === "object") set(k, walk(v));
+    }
     for (const [ep, plugin] of ENDPOINT_KEYS) {
       const e = obj[ep];
       const p = typeof obj[plugin] === "string" ? (obj[plugin] as string) : "";
-      if (typeof e === "string") out[ep] = treat(e, p);
+      if (typeof e === "string") set(ep, treat(e, p));
       // No shape answers an endpoint as an object today; one that did would still be treated.
-      else if (e && typeof e === "object") out[ep] = JSON.parse(treat(JSON.stringify(e), p));
+      else if (e && typeof e === "object") set(ep, JSON.parse(treat(JSON.stringify(e), p)));
     }
-    return out;
+    return out ?? obj;
   };
   return walk(answer) as T;
 }
@@ -108,12 +121,18 @@ export async function redactEndpoints<T>(answer: T, plugins: PluginRules | undef
  */
 export function revealEndpoints<T>(answer: T, secrets: EndpointSecrets | undefined): T {
   if (!secrets) return answer;
+  // Each endpoint opened once however many rows show it: a list of 1,000 jobs names ~50 targets and stores.
+  const opened = new Map<string, string>();
   return mapEndpoints(answer, (e) => {
+    let o = opened.get(e);
+    if (o !== undefined) return o;
     try {
-      return secrets.open(e).endpoint;
+      o = secrets.open(e).endpoint;
     } catch (err) {
       log.warn("an endpoint secret does not open with this master key; shown redacted", { error: (err as Error).message });
-      return secrets.open(e, REDACTED).endpoint;
+      o = secrets.open(e, REDACTED).endpoint;
     }
+    opened.set(e, o);
+    return o;
   });
 }

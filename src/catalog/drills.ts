@@ -47,13 +47,16 @@ export function drillQueries({ db, t }: CatalogHandle) {
     async last(jobUuid: string): Promise<DrillResultRow | undefined> {
       return (await db.select().from(r).where(eq(r.jobUuid, jobUuid)).orderBy(desc(r.finishedMs), desc(r.taskUuid)).limit(1))[0];
     },
-    /** For a page of jobs at once (GET /v1/jobs): their drills and last results, by job uuid, in two queries. */
-    async forJobs(jobUuids: string[]): Promise<{ drills: Map<string, DrillRow>; last: Map<string, DrillResultRow> }> {
-      if (!jobUuids.length) return { drills: new Map(), last: new Map() };
+    /**
+     * For a page of jobs at once (GET /v1/jobs): their drills and last results, by job uuid, in
+     * two queries. Without `jobUuids`, every job's: what a whole list shows, read alongside it.
+     */
+    async forJobs(jobUuids?: string[]): Promise<{ drills: Map<string, DrillRow>; last: Map<string, DrillResultRow> }> {
+      if (jobUuids && !jobUuids.length) return { drills: new Map(), last: new Map() };
       // A long list (a whole GET /v1/jobs) reads every drill and picks in memory: drills are
       // few, and an IN list of 1,000 parameters costs more to send and plan than they do to read.
-      const few = jobUuids.length <= 500;
-      const wanted = few ? undefined : new Set(jobUuids);
+      const few = jobUuids !== undefined && jobUuids.length <= 500;
+      const wanted = few || !jobUuids ? undefined : new Set(jobUuids);
       const keep = (job: string) => !wanted || wanted.has(job);
       const drills = await db.select().from(d).where(few ? inArray(d.jobUuid, jobUuids) : undefined);
       const latest = db.select({ job: r.jobUuid, at: max(r.finishedMs).as("at") }).from(r).where(few ? inArray(r.jobUuid, jobUuids) : undefined)

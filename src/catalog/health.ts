@@ -1,6 +1,7 @@
 // Job health and statistics: how each job's backups went, and what the stores
 // hold. Every read here is one aggregate query for however many jobs, stores or
-// targets there are (never one per row), over the indexes of migration
+// targets there are (never one per row): each job's last run and last success from
+// job_last_runs (0016_job_last_runs, kept by triggers on tasks), over the indexes of migration
 // 0010_job_health (tasks_job_op_stopped for a job's runs) and 0012_archive_totals: the
 // totals per store, status and target kept by triggers in archive_totals, and the
 // bytes taken and purged over a window read from archives_taken and
@@ -76,50 +77,47 @@ export function healthQueries({ db, t, dialect }: CatalogHandle) {
     return (r: { job: string | null }) => r.job !== null && (!wanted || wanted.has(r.job));
   };
 
+  // job_last_runs, by kind (or both), of some jobs (or all), optionally of one status.
+  const readLastRuns = async (kind?: "last" | "success", jobUuids?: string[], status?: TaskStatus): Promise<Map<string, Map<string, Run>>> => {
+    const out = new Map<string, Map<string, Run>>([["last", new Map()], ["success", new Map()]]);
+    if (jobUuids && !jobUuids.length) return out;
+    const { jobLastRuns: r } = t;
+    const rows = await db.select({
+      kind: r.kind, task: r.taskUuid, job: r.jobUuid, status: r.status, requestedAt: r.requestedAt, startedAt: r.startedAt,
+      stoppedAt: r.stoppedAt, error: r.error, archive: r.archiveUuid, size: r.size,
+    }).from(r).where(and(
+      kind ? eq(r.kind, kind) : undefined,
+      status ? eq(r.status, status) : undefined,
+      jobUuids && jobUuids.length <= MAX_IN ? inArray(r.jobUuid, jobUuids) : undefined,
+    ));
+    const wanted = keep(jobUuids);
+    for (const { kind: k, ...run } of rows) {
+      if (!wanted(run)) continue;
+      out.get(k)!.set(run.job, { ...run, size: run.size === null ? null : Number(run.size) });
+    }
+    return out;
+  };
+
   return {
     /**
      * The last run of each job (of `jobs`, or of all): job uuid → run. Jobs that
-     * never ran are absent. `succeeded`: the last successful run instead. One
-     * query: per job, one seek backwards in tasks_job_op_stopped.
+     * never ran are absent. `succeeded`: the last successful run instead. Rows of
+     * job_last_runs (migration 0016), which triggers on tasks keep as runs end, are
+     * pruned or their jobs deleted: one row per job, no seek into tasks.
      */
     async lastRuns(jobUuids?: string[], succeeded = false): Promise<Map<string, Run>> {
-      const out = new Map<string, Run>();
-      if (jobUuids && !jobUuids.length) return out;
-      const statuses = sql.raw(succeeded ? "('done')" : "('done', 'failed')");
-      const only = jobUuids && jobUuids.length <= MAX_IN ? inArray(jobs.uuid, jobUuids) : undefined;
-      let rows: unknown[];
-      if (dialect === "pg") {
-        // PostgreSQL runs a scalar subquery in a join condition once per tasks row (a
-        // sequential scan of all of them, ~90 ms at 100,000 tasks): a LATERAL join seeks
-        // tasks_job_op_stopped backwards once per job instead.
-        const onlyPg = jobUuids && jobUuids.length <= MAX_IN ? sql`WHERE j.uuid IN (${sql.join(jobUuids.map((u) => sql`${u}`), sql`, `)})` : sql``;
-        // The run's columns come out of the LATERAL itself: the index scan has read its row already.
-        rows = await all(sql`SELECT t.uuid AS task, j.uuid AS job, t.status AS status, t.requested_at AS "requestedAt",
-            t.started_at AS "startedAt", t.stopped_at AS "stoppedAt", t.error AS error, t.archive_uuid AS archive, a.size AS size
-          FROM jobs j
-          CROSS JOIN LATERAL (SELECT l.uuid, l.status, l.requested_at, l.started_at, l.stopped_at, l.error, l.archive_uuid FROM tasks l
-            WHERE l.job_uuid = j.uuid AND l.op = 'backup' AND l.stopped_at IS NOT NULL
-            AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1) t
-          LEFT JOIN archives a ON a.uuid = t.archive_uuid ${onlyPg}`);
-      } else {
-        // Joined by rowid, which the index entry carries: one B-tree descent per job less than by uuid.
-        const last = sql`(SELECT l.rowid FROM tasks l WHERE l.job_uuid = ${jobs.uuid} AND l.op = 'backup' AND l.stopped_at IS NOT NULL
-          AND l.status IN ${statuses} ORDER BY l.stopped_at DESC, l.uuid DESC LIMIT 1)`;
-        rows = await db.select(runColumns).from(jobs)
-          .innerJoin(tasks, sql`"tasks"."rowid" = ${last}`)
-          .leftJoin(archives, eq(archives.uuid, tasks.archiveUuid))
-          .where(only);
-      }
-      const wanted = keep(jobUuids);
-      for (const r of rows as Run[]) {
-        if (!wanted(r)) continue;
-        // Raw rows on PostgreSQL: its BIGINT times come back as strings there.
-        out.set(r.job, {
-          ...r, requestedAt: Number(r.requestedAt), startedAt: r.startedAt === null ? null : Number(r.startedAt), stoppedAt: Number(r.stoppedAt),
-          size: r.size === null ? null : Number(r.size),
-        });
-      }
-      return out;
+      return (await readLastRuns(succeeded ? "success" : "last", jobUuids)).get(succeeded ? "success" : "last")!;
+    },
+
+    /** Both at once (what /metrics shows): each job's last run and last successful run, in one read. */
+    async lastAndSucceeded(): Promise<{ last: Map<string, Run>; succeeded: Map<string, Run> }> {
+      const both = await readLastRuns(undefined, undefined);
+      return { last: both.get("last")!, succeeded: both.get("success")! };
+    },
+
+    /** The jobs whose last run failed (what statistics lists as failing): job uuid → run. */
+    async failedLastRuns(): Promise<Map<string, Run>> {
+      return (await readLastRuns("last", undefined, "failed")).get("last")!;
     },
 
     /**

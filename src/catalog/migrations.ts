@@ -17,6 +17,7 @@ import pg0012 from "../../drizzle/pg/0012_oidc_provider_data.sql" with { type: "
 import pg0013 from "../../drizzle/pg/0013_job_without_schedule.sql" with { type: "text" };
 import pg0014 from "../../drizzle/pg/0014_audit_trail.sql" with { type: "text" };
 import pg0015 from "../../drizzle/pg/0015_archive_totals.sql" with { type: "text" };
+import pg0016 from "../../drizzle/pg/0016_job_last_runs.sql" with { type: "text" };
 import sqlite0000 from "../../drizzle/sqlite/0000_init.sql" with { type: "text" };
 import sqlite0001 from "../../drizzle/sqlite/0001_task_store_key_job_compression.sql" with { type: "text" };
 import sqlite0002 from "../../drizzle/sqlite/0002_scheduler_queue_retention.sql" with { type: "text" };
@@ -33,6 +34,7 @@ import sqlite0012 from "../../drizzle/sqlite/0012_oidc_provider_data.sql" with {
 import sqlite0013 from "../../drizzle/sqlite/0013_job_without_schedule.sql" with { type: "text" };
 import sqlite0014 from "../../drizzle/sqlite/0014_audit_trail.sql" with { type: "text" };
 import sqlite0015 from "../../drizzle/sqlite/0015_archive_totals.sql" with { type: "text" };
+import sqlite0016 from "../../drizzle/sqlite/0016_job_last_runs.sql" with { type: "text" };
 
 export interface Migration { tag: string; sql: string }
 
@@ -54,6 +56,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0013_job_without_schedule", sql: pg0013 },
     { tag: "0014_audit_trail", sql: pg0014 },
     { tag: "0015_archive_totals", sql: pg0015 },
+    { tag: "0016_job_last_runs", sql: pg0016 },
   ],
   sqlite: [
     { tag: "0000_init", sql: sqlite0000 },
@@ -72,6 +75,7 @@ export const migrations: Record<"pg" | "sqlite", Migration[]> = {
     { tag: "0013_job_without_schedule", sql: sqlite0013 },
     { tag: "0014_audit_trail", sql: sqlite0014 },
     { tag: "0015_archive_totals", sql: sqlite0015 },
+    { tag: "0016_job_last_runs", sql: sqlite0016 },
   ],
 };
 

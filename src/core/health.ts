@@ -249,9 +249,9 @@ export function storeAndTargetFigures(
 
 export async function statistics(catalog: Catalog, windowS: number, nowMs = Date.now()): Promise<Statistics> {
   const since = Math.floor(nowMs / 1000) - windowS;
-  const [totals, lastTaken, stores, targets, jobCount, last, storeDays, runDays] = await Promise.all([
+  const [totals, lastTaken, stores, targets, jobCount, failed, storeDays, runDays] = await Promise.all([
     catalog.health.archiveTotals(), catalog.health.lastTaken(),
-    catalog.stores.list(), catalog.targets.list(), catalog.jobs.count(), catalog.health.lastRuns(),
+    catalog.stores.list(), catalog.targets.list(), catalog.jobs.count(), catalog.health.failedLastRuns(),
     catalog.health.storeDays(since), catalog.health.runDays(since),
   ]);
   // The window's taken and purged bytes per store are the sums of its days: one pair of scans serves both.
@@ -271,11 +271,11 @@ export async function statistics(catalog: Catalog, windowS: number, nowMs = Date
   const failures = runDays.reduce((n, d) => n + d.failures, 0);
   const runs = { runs: runCount, failures, successRate: runCount ? (runCount - failures) / runCount : null, perDay };
   // Only the failing jobs are read in full (by uuid, in slices that keep the IN list short), not every job.
-  const failedRuns = [...last.values()].filter((r) => r.status === "failed");
+  const failedRuns = [...failed.values()];
   const jobs: JobView[] = [];
   for (let i = 0; i < failedRuns.length; i += 500) jobs.push(...await catalog.jobs.getMany(failedRuns.slice(i, i + 500).map((r) => r.job)));
   const failing = jobs.flatMap((job) => {
-    const run = last.get(job.uuid);
+    const run = failed.get(job.uuid);
     return run ? [{ job, run }] : [];
   }).sort((a, b) => b.run.stoppedAt - a.run.stoppedAt || (a.job.name < b.job.name ? -1 : a.job.name > b.job.name ? 1 : 0));
   const held = figures.stores.reduce((a, s) => ({ archives: a.archives + s.archives, bytes: a.bytes + s.bytes }), { archives: 0, bytes: 0 });

@@ -144,6 +144,26 @@ export const archiveTotals = pgTable("archive_totals", {
   bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
 }, (t) => [primaryKey({ columns: [t.storeUuid, t.status, t.targetUuid] })]);
 
+// Each job's last run (kind "last": its newest backup that ended done or failed)
+// and last successful run (kind "success": done), with the run's figures copied
+// from tasks and the archive's size from archives: what job health, statistics
+// and /metrics read, one row per job and kind instead of one index seek into
+// tasks per job. Kept by triggers on tasks, archives and jobs (the migration that
+// creates it, 0016_job_last_runs, has them and the backfill); a task deleted by the
+// pruner that was a job's last run makes the trigger look for the one before.
+export const jobLastRuns = pgTable("job_last_runs", {
+  jobUuid: uuid("job_uuid").notNull(),
+  kind: text("kind", { enum: ["last", "success"] }).notNull(),
+  taskUuid: uuid("task_uuid").notNull(),
+  status: text("status", { enum: ["pending", "running", "canceled", "failed", "done"] }).notNull(),
+  requestedAt: time("requested_at").notNull(),
+  startedAt: time("started_at"),
+  stoppedAt: time("stopped_at").notNull(),
+  error: text("error"),
+  archiveUuid: uuid("archive_uuid"),
+  size: bigint("size", { mode: "number" }),
+}, (t) => [primaryKey({ columns: [t.jobUuid, t.kind] }), index("job_last_runs_archive").on(t.archiveUuid)]);
+
 // The objects of an archive written by an external producer (gpbackup's storage
 // plugin): one archive holds many blobs, each under its own store key, named as
 // the producer names it (backups/<date>/<timestamp>/<file>). The purger purges
