@@ -253,8 +253,10 @@ export function userRules(catalog: Catalog, opts: UserRulesOptions = {}) {
           userRole = await recheck(user);
           catalog.tokens.checked(token.uuid, now).catch(() => {});
         }
-        // Recording use is bookkeeping: a failure to write it must not fail the request.
-        catalog.tokens.touch(token.uuid, now).catch(() => {});
+        // Recording use is bookkeeping: a failure to write it must not fail the request. At
+        // most once a minute per token: a client polling a task would otherwise write the
+        // catalog on every request (last_used_at is shown to the minute anyway).
+        if (token.lastUsedAt === null || now - token.lastUsedAt >= 60) catalog.tokens.touch(token.uuid, now).catch(() => {});
         const role = token.role && roleRank(token.role) < roleRank(userRole) ? token.role : userRole;
         return {
           uuid: user.uuid, name: user.name, role, userRole, via: "token", provider: user.provider,
