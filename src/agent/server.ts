@@ -352,7 +352,7 @@ class Request {
     // target writes into the compressor, the compressor into a pipe this process reads
     // with large reads. Handing the target's stdout stream to the compressor's stdin
     // instead made Bun copy every raw byte through this process (~0.4 s of CPU per GiB,
-    // the agent's largest cost: bench/DATAPATH.md, "the agent's own CPU").
+    // the agent's largest cost: bench/DATAPATH.md, "Through an agent: kernel pipes on the agent").
     const archive = osPipe();
     const raw = zip ? osPipe() : undefined;
     const stages: [string, Subprocess][] = [];
