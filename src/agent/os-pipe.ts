@@ -14,6 +14,8 @@ import { makeFifo } from "../pipeline/fifo.ts";
 // 1 MiB (the kernel's default pipe-max-size for an unprivileged process) with
 // fcntl(F_SETPIPE_SZ), through bun:ffi since Node's API has no fcntl. Where that cannot
 // be done (no glibc, another OS, a lower limit), the pipe stays as it is: only slower.
+// fcntl is variadic; declared with three ints it is called as C calls it on x86-64 and
+// arm64 Linux, whose conventions pass a variadic int in the same register as a fixed one.
 const F_SETPIPE_SZ = 1031;
 const PIPE_SIZE = 1 << 20;
 let fcntl: ((fd: number, cmd: number, arg: number) => number) | null | undefined;
