@@ -1,7 +1,7 @@
 // Agent data-path benchmark: the same backup run by the core itself and through a
-// `shield agent` on the same machine, in paired, interleaved runs (the order
-// alternating each pair), so that load from other users of the machine falls on
-// both sides alike. Results and analysis: bench/DATAPATH.md ("Through an agent").
+// `shield agent` on the same machine (over its data port, and over SSH only), in
+// interleaved rounds (each variant once per round, the order rotating), so that load
+// from other users of the machine falls on all alike. Results and analysis: bench/DATAPATH.md ("Through an agent").
 //
 //   ./node_modules/.bin/bun run bench/agent.ts [pg|bytes|all]   (default all; needs dist/shield)
 //
@@ -13,11 +13,14 @@
 //
 // Time is wall time from POST /v1/job/:uuid/run to the task reading done (polled every
 // 50 ms). Beside it, the CPU seconds of the daemon (with its children) and of the agent
-// (with its children) over the run, from /proc. Reported: each pair, then the medians
-// and the median of the pair ratios (local ÷ agent: 1.0 is as fast) with their range.
+// (with its children) over the run, from /proc. Reported: each round, then the medians
+// and the median of the per-round ratios (local ÷ agent: 1.0 is as fast) with their range,
+// in time and in CPU seconds.
 //
-// Knobs: BENCH_RUNS (default 5), BENCH_AGENT_BYTES, BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS
-// (3,000,000), BENCH_SHIELD (another build).
+// Knobs: BENCH_RUNS (rounds, default 5), BENCH_AGENT_BYTES, BENCH_PG_SCALE (35), BENCH_PG_MD5_ROWS
+// (3,000,000), BENCH_SHIELD (another build), BENCH_BASELINE (a build of main, say, run
+// beside it in the same rounds: its own daemon, agents and store; its columns say "main"),
+// BENCH_SSH=0 (no SSH-only agent).
 import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -34,6 +37,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const BYTES = Number(process.env.BENCH_AGENT_BYTES ?? 1024 ** 3);
 const PG_SCALE = Number(process.env.BENCH_PG_SCALE ?? 35);
 const PG_MD5_ROWS = Number(process.env.BENCH_PG_MD5_ROWS ?? 3_000_000);
+/** Another build (of main, say) run beside this one, round by round: its own daemon, agents and store. */
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+/** 0: no SSH-only agent (fewer runs per round). */
+const SSH = process.env.BENCH_SSH !== "0";
 
 let scratch = "";
 let SHIELD = BUILT;
@@ -78,114 +85,130 @@ async function main(): Promise<void> {
   copyFileSync(BUILT, SHIELD);
   chmodSync(SHIELD, 0o755);
   const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: ROOT }).stdout.toString().trim();
-  out(`# Agent benchmark (${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; ${RUNS} pairs each)`);
+  out(`# Agent benchmark (${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; ${RUNS} rounds each)`);
   out(`Binary from ${git("rev-parse", "--short", "HEAD")}; load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
   out();
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const daemon = spawnLogged("daemon", [SHIELD, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(scratch, "core"), "--plugin-dir", FIXTURES], { SHIELD_ADMIN_PASSWORD: PASSWORD });
-  await until("the daemon", async () => (await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok);
-  const agentPort = await freePort();
-  const agent = spawnLogged("agent", [SHIELD, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-port", "0", "--data-dir", join(scratch, "agent"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
-  await until("the agent", async () => readFileSync(join(scratch, "agent.log"), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
-  const agentAddress = `127.0.0.1:${agentPort}`;
-  // The same agent without a data port: every archive byte over the SSH channel, as before it.
-  const sshPort = await freePort();
-  const agentSsh = spawnLogged("agent-ssh", [SHIELD, "agent", "--listen", `127.0.0.1:${sshPort}`, "--data-port", "off", "--data-dir", join(scratch, "agent-ssh"), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
-  await until("the SSH-only agent", async () => readFileSync(join(scratch, "agent-ssh.log"), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
-  const sshAddress = `127.0.0.1:${sshPort}`;
-
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(url + path, { method, headers: { ...AUTH, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = (await r.json()) as any;
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  const storeDir = join(scratch, "store");
-  mkdirSync(storeDir);
-  const store = (await call("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).uuid;
-  const schedule = (await call("POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).uuid;
-  const retention = (await call("POST", "/v1/retention", { name: "day", expires: 86400 })).uuid;
-  const job = async (name: string, plugin: string, endpoint: unknown, agentAddr: string, compression: string) => {
-    const t = (await call("POST", "/v1/targets", { name, plugin, endpoint, agent: agentAddr })).uuid;
-    return (await call("POST", "/v1/jobs", { name, target: t, store, schedule, retention, paused: true, compression })).uuid as string;
-  };
-  const run = async (j: string, ag: Bun.Subprocess = agent) => {
-    const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(ag.pid), self: cpuSeconds(ag.pid, true) };
-    const t0 = performance.now();
-    const { task_uuid } = await call("POST", `/v1/job/${j}/run`, {});
-    let task: any;
-    for (;;) {
-      task = await call("GET", `/v1/task/${task_uuid}`);
-      if (!["pending", "running"].includes(task.status)) break;
-      await Bun.sleep(50);
-    }
-    const ms = performance.now() - t0;
-    if (task.status !== "done") throw new Error(`task ${task.status}: ${task.log}`);
-    const a = await call("GET", `/v1/archive/${task.archive_uuid}`);
-    await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
-    rmSync(storeDir, { recursive: true, force: true });
+  // One install: a daemon and its agents, all from one binary, with their own store.
+  const install = async (tag: string, binary: string) => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const daemon = spawnLogged(`${tag}daemon`, [binary, "daemon", "--listen", `127.0.0.1:${port}`, "--data-dir", join(scratch, `${tag}core`), "--plugin-dir", FIXTURES], { SHIELD_ADMIN_PASSWORD: PASSWORD });
+    await until("the daemon", async () => (await fetch(`${url}/v1/plugins`, { headers: AUTH })).ok);
+    const startAgent = async (name: string, dataPort: string) => {
+      const agentPort = await freePort();
+      const proc = spawnLogged(`${tag}${name}`, [binary, "agent", "--listen", `127.0.0.1:${agentPort}`, "--data-port", dataPort, "--data-dir", join(scratch, `${tag}${name}`), "--core", url, "--plugin-dir", FIXTURES], { SHIELD_LOG_LEVEL: "info" });
+      await until(`the agent ${tag}${name}`, async () => readFileSync(join(scratch, `${tag}${name}.log`), "utf8").includes("shield agent listening") || (await Bun.sleep(0), false));
+      return { proc, address: `127.0.0.1:${agentPort}` };
+    };
+    const agent = await startAgent("agent", "0");
+    // The same agent without a data port: every archive byte over the SSH channel, as before it.
+    const agentSsh = SSH ? await startAgent("agent-ssh", "off") : undefined;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(url + path, { method, headers: { ...AUTH, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const json = (await r.json()) as any;
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+    const storeDir = join(scratch, `${tag}store`);
     mkdirSync(storeDir);
-    return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, raw: a.raw_size as number | null, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self };
+    const store = (await call("POST", "/v1/stores", { name: "disk", plugin: "fs", endpoint: { base_dir: storeDir } })).uuid;
+    const schedule = (await call("POST", "/v1/schedules", { name: "daily", when: "daily at 4am" })).uuid;
+    const retention = (await call("POST", "/v1/retention", { name: "day", expires: 86400 })).uuid;
+    const job = async (name: string, plugin: string, endpoint: unknown, agentAddr: string, compression: string) => {
+      const t = (await call("POST", "/v1/targets", { name, plugin, endpoint, agent: agentAddr })).uuid;
+      return (await call("POST", "/v1/jobs", { name, target: t, store, schedule, retention, paused: true, compression })).uuid as string;
+    };
+    /** One backup of job `j`; the CPU of the daemon and of `ag` (the agent it goes through) over it. */
+    const run = async (j: string, ag: Bun.Subprocess) => {
+      const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(ag.pid), self: cpuSeconds(ag.pid, true) };
+      const t0 = performance.now();
+      const { task_uuid } = await call("POST", `/v1/job/${j}/run`, {});
+      let task: any;
+      for (;;) {
+        task = await call("GET", `/v1/task/${task_uuid}`);
+        if (!["pending", "running"].includes(task.status)) break;
+        await Bun.sleep(50);
+      }
+      const ms = performance.now() - t0;
+      if (task.status !== "done") throw new Error(`task ${task.status}: ${task.log}`);
+      const a = await call("GET", `/v1/archive/${task.archive_uuid}`);
+      await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
+      rmSync(storeDir, { recursive: true, force: true });
+      mkdirSync(storeDir);
+      return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self };
+    };
+    /** The variants of one case on this install: locally, through the agent's data port, over SSH only. */
+    const variants = async (name: string, plugin: string, endpoint: unknown, compression: string): Promise<Variant[]> => {
+      const v: Variant[] = [
+        { name: `${tag}local`, local: `${tag}local`, path: "local", run: run.bind(null, await job(`${name}-local`, plugin, endpoint, "", compression), agent.proc) },
+        { name: `${tag}data port`, local: `${tag}local`, path: "data port", run: run.bind(null, await job(`${name}-agent`, plugin, endpoint, agent.address, compression), agent.proc) },
+      ];
+      if (agentSsh) v.push({ name: `${tag}SSH only`, local: `${tag}local`, path: "ssh", run: run.bind(null, await job(`${name}-agent-ssh`, plugin, endpoint, agentSsh.address, compression), agentSsh.proc) });
+      return v;
+    };
+    return { variants };
   };
+  type Run = { ms: number; path: string; size: number; cpuD: number; cpuA: number; cpuAgentSelf: number };
+  interface Variant { name: string; local: string; path: string; run: () => Promise<Run> }
 
-  const pairs = async (title: string, local: string, remote: string, bytes: () => number, ssh?: string) => {
-    out(`## ${title}`);
+  const installs = [await install("", SHIELD)];
+  if (BASELINE) {
+    const base = join(scratch, "shield-baseline");
+    copyFileSync(BASELINE, base);
+    chmodSync(base, 0o755);
+    installs.push(await install("main ", base));
+    out(`Baseline ("main …" columns): ${BASELINE}, its own daemon, agents and store beside this build's.`);
     out();
-    if (ssh) { await triples(local, remote, ssh, bytes); return; }
-    out(`Load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
-    out();
-    out("| pair | order | local | agent | local ÷ agent | cpu local (daemon) | cpu agent run (daemon + agent (itself)) | archive bytes went | load (1 min) |");
-    out("|---|---|---|---|---|---|---|---|---|");
-    await run(local); await run(remote); // warm: page cache, first-contact pinning
-    let archive = 0;
-    const L: number[] = [];
-    const A: number[] = [];
-    const R: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const agentFirst = i % 2 === 1;
-      const first = await run(agentFirst ? remote : local);
-      const second = await run(agentFirst ? local : remote);
-      const [l, a] = agentFirst ? [second, first] : [first, second];
-      L.push(l.ms); A.push(a.ms); R.push(l.ms / a.ms);
-      archive = a.size;
-      out(`| ${i + 1} | ${agentFirst ? "agent first" : "local first"} | ${secs(l.ms)} | ${secs(a.ms)} | ${(l.ms / a.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${a.cpuD.toFixed(1)} + ${a.cpuA.toFixed(1)} (${a.cpuAgentSelf.toFixed(1)}) s | ${a.path} | ${loadavg()[0]!.toFixed(2)} |`);
-    }
-    const b = bytes();
-    out(`| **median** | | **${secs(median(L))}** (${mib(b / (median(L) / 1000))}/s) | **${secs(median(A))}** (${mib(b / (median(A) / 1000))}/s) | **${median(R).toFixed(2)}** (${Math.min(...R).toFixed(2)}–${Math.max(...R).toFixed(2)}) | | | | |`);
-    out();
-    out(`Archive (what crossed the agent channel): ${mib(archive)}. Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
-    out();
-  };
+  }
+  const variantsOf = async (name: string, plugin: string, endpoint: unknown, compression: string) =>
+    (await Promise.all(installs.map((i) => i.variants(name, plugin, endpoint, compression)))).flat();
 
   /**
-   * Local, through the agent (data port) and through the SSH-only agent, the order
-   * rotating each round: what the data port changed, under the same load.
+   * Every variant once per round, the order rotating from round to round, so that
+   * load from the machine's other users falls on all alike. Per variant through an
+   * agent: its time, local ÷ it (the same install's local run, same round), and the
+   * CPU seconds of the core (daemon and children) and of the agent (with children;
+   * in parentheses, the agent process alone). On 2 cores the pipeline is CPU-bound,
+   * so the CPU ratio (local CPU ÷ agent-path CPU) decides the wall-time ratio on a quiet machine.
    */
-  const triples = async (local: string, remote: string, ssh: string, bytes: () => number) => {
+  const rounds = async (title: string, vs: Variant[], bytes: () => number) => {
+    out(`## ${title}`);
+    out();
     out(`Load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
     out();
-    out("| round | order | local | agent, data port | agent, SSH only | local ÷ data port | local ÷ SSH only | cpu local | cpu data port (core + agent (itself)) | cpu SSH only (core + agent (itself)) | load (1 min) |");
-    out("|---|---|---|---|---|---|---|---|---|---|---|");
-    await run(local); await run(remote); await run(ssh, agentSsh);
-    const orders = [["local", "data", "ssh"], ["data", "ssh", "local"], ["ssh", "local", "data"]] as const;
-    const T: Record<string, number[]> = { local: [], data: [], ssh: [] };
-    const RD: number[] = [];
-    const RS: number[] = [];
+    const agentVs = vs.filter((v) => v.path !== "local");
+    out(`| round | order | ${vs.map((v) => v.name).join(" | ")} | ${agentVs.map((v) => `${v.local} ÷ ${v.name}`).join(" | ")} | ${vs.map((v) => `cpu ${v.name}${v.path === "local" ? "" : " (core + agent (itself))"}`).join(" | ")} | load (1 min) |`);
+    out(`|---|---|${vs.map(() => "---|").join("")}${agentVs.map(() => "---|").join("")}${vs.map(() => "---|").join("")}---|`);
+    for (const v of vs) await v.run(); // warm: page cache, first-contact pinning
+    const T: Record<string, number[]> = {};
+    const R: Record<string, number[]> = {};
+    const C: Record<string, number[]> = {};
+    const CR: Record<string, number[]> = {};
     for (let i = 0; i < RUNS; i++) {
-      const r: Record<string, Awaited<ReturnType<typeof run>>> = {};
-      for (const which of orders[i % 3]!) r[which] = await (which === "local" ? run(local) : which === "data" ? run(remote) : run(ssh, agentSsh));
-      const [l, dp, sh] = [r.local!, r.data!, r.ssh!];
-      if (dp.path !== "data port" || sh.path !== "ssh") throw new Error(`the runs took the wrong path: ${dp.path}, ${sh.path}`);
-      T.local!.push(l.ms); T.data!.push(dp.ms); T.ssh!.push(sh.ms);
-      RD.push(l.ms / dp.ms); RS.push(l.ms / sh.ms);
-      const c = (x: typeof l) => `${x.cpuD.toFixed(1)} + ${x.cpuA.toFixed(1)} (${x.cpuAgentSelf.toFixed(1)}) s`;
-      out(`| ${i + 1} | ${orders[i % 3]!.join(", ")} | ${secs(l.ms)} | ${secs(dp.ms)} | ${secs(sh.ms)} | ${(l.ms / dp.ms).toFixed(2)} | ${(l.ms / sh.ms).toFixed(2)} | ${l.cpuD.toFixed(1)} s | ${c(dp)} | ${c(sh)} | ${loadavg()[0]!.toFixed(2)} |`);
+      const order = [...vs.slice(i % vs.length), ...vs.slice(0, i % vs.length)];
+      const r: Record<string, Run> = {};
+      for (const v of order) {
+        r[v.name] = await v.run();
+        if (r[v.name]!.path !== (v.path === "local" ? "ssh" : v.path)) throw new Error(`${v.name} took the wrong path: ${r[v.name]!.path}`);
+      }
+      const cpu = (x: Run, v: Variant) => v.path === "local" ? x.cpuD : x.cpuD + x.cpuA;
+      for (const v of vs) {
+        (T[v.name] ??= []).push(r[v.name]!.ms);
+        (C[v.name] ??= []).push(cpu(r[v.name]!, v));
+      }
+      for (const v of agentVs) {
+        (R[v.name] ??= []).push(r[v.local]!.ms / r[v.name]!.ms);
+        (CR[v.name] ??= []).push(r[v.local]!.cpuD / cpu(r[v.name]!, v));
+      }
+      const c = (v: Variant) => { const x = r[v.name]!; return v.path === "local" ? `${x.cpuD.toFixed(1)} s` : `${x.cpuD.toFixed(1)} + ${x.cpuA.toFixed(1)} (${x.cpuAgentSelf.toFixed(1)}) s`; };
+      out(`| ${i + 1} | ${order.map((v) => v.name).join(", ")} | ${vs.map((v) => secs(r[v.name]!.ms)).join(" | ")} | ${agentVs.map((v) => (r[v.local]!.ms / r[v.name]!.ms).toFixed(2)).join(" | ")} | ${vs.map(c).join(" | ")} | ${loadavg()[0]!.toFixed(2)} |`);
     }
     const b = bytes();
     const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
-    out(`| **median** | | **${secs(median(T.local!))}** (${mib(b / (median(T.local!) / 1000))}/s) | **${secs(median(T.data!))}** | **${secs(median(T.ssh!))}** | **${median(RD).toFixed(2)}** (${range(RD)}) | **${median(RS).toFixed(2)}** (${range(RS)}) | | | | |`);
+    out(`| **median** | | ${vs.map((v) => `**${secs(median(T[v.name]!))}** (${mib(b / (median(T[v.name]!) / 1000))}/s)`).join(" | ")} | ${agentVs.map((v) => `**${median(R[v.name]!).toFixed(2)}** (${range(R[v.name]!)})`).join(" | ")} | ${vs.map((v) => `**${median(C[v.name]!).toFixed(1)} s**`).join(" | ")} | |`);
+    out();
+    out(`CPU ratio per round (local CPU ÷ agent-path CPU, core + agent): ${agentVs.map((v) => `${v.name} **${median(CR[v.name]!).toFixed(2)}** (${range(CR[v.name]!)})`).join("; ")}.`);
     out();
     out(`Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
     out();
@@ -208,17 +231,11 @@ async function main(): Promise<void> {
     out(`Database: pgbench -i -s ${PG_SCALE} plus ${PG_MD5_ROWS.toLocaleString("en")} md5 rows; ${mib(dbBytes)} (made in ${secs(performance.now() - t0)}).`);
     out();
     const endpoint = { pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir };
-    const local = await job("pg-local", "postgres", endpoint, "", "zstd");
-    const remote = await job("pg-agent", "postgres", endpoint, agentAddress, "zstd");
-    const ssh = await job("pg-agent-ssh", "postgres", endpoint, sshAddress, "zstd");
-    await pairs(`PostgreSQL ${mib(dbBytes)}, zstd, encrypted: local vs through the agent (data port, and SSH only)`, local, remote, () => dbBytes, ssh);
+    await rounds(`PostgreSQL ${mib(dbBytes)}, zstd, encrypted: local vs through the agent`, await variantsOf("pg", "postgres", endpoint, "zstd"), () => dbBytes);
   }
   if (what === "bytes" || what === "all") {
     const endpoint = { size: String(BYTES), out: "/dev/null" };
-    const local = await job("bytes-local", "bytes-target", endpoint, "", "none");
-    const remote = await job("bytes-agent", "bytes-target", endpoint, agentAddress, "none");
-    const ssh = await job("bytes-agent-ssh", "bytes-target", endpoint, sshAddress, "none");
-    await pairs(`${mib(BYTES)} incompressible, compression none, encrypted: local vs through the agent (data port, and SSH only)`, local, remote, () => BYTES, ssh);
+    await rounds(`${mib(BYTES)} incompressible, compression none, encrypted: local vs through the agent`, await variantsOf("bytes", "bytes-target", endpoint, "none"), () => BYTES);
   }
 }
 

@@ -15,7 +15,8 @@ import { PluginFailed, PluginRegistry } from "../plugin-host/index.ts";
 import { guardCommand } from "../pipeline/guard.ts";
 import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
-import { StreamSealer } from "./seal-stream.ts";
+import { seal, type Sealed } from "../pipeline/seal.ts";
+import { osPipe } from "./os-pipe.ts";
 import { DATA_PORT_PREFIX, DATA_WAIT_MS, DataPort, USE_SSH } from "./data.ts";
 import type { Socket } from "node:net";
 
@@ -239,12 +240,14 @@ class Request {
     return Promise.race([Promise.all([this.lastOut, this.errQueue]).then(() => {}), this.closed]);
   }
 
-  private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean): Subprocess<any, "pipe", "pipe"> {
+  /** `stdin`/`stdout` a number: a descriptor (a pipe's end, os-pipe.ts) the process gets as it is. */
+  private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | number | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean,
+    stdout: "pipe" | number = "pipe"): Subprocess<any, "pipe", "pipe"> {
     if (this.done) throw new Error("aborted");
     // Under `shield guard`, as on the core: its lifeline is this process, so that should
     // the agent itself die (kill -9, OOM), the guard kills the whole group at once.
     const p = Bun.spawn([...guardCommand(), "--", ...argv], {
-      stdin, stdout: "pipe", stderr: "pipe", env, detached: true, serialization: "json", ipc: () => {},
+      stdin, stdout, stderr: "pipe", env, detached: true, serialization: "json", ipc: () => {},
     });
     this.procs.push(p);
     this.stderrDone.set(p, readLines(p.stderr as ReadableStream<Uint8Array>, (l) => { if (!onLine || onLine(l)) this.err(`${label}: ${l}`); }).catch(() => {}));
@@ -343,37 +346,55 @@ class Request {
   private async backup(req: Extract<AgentRequest, { op: "backup" }>): Promise<number> {
     if (req.dataToken && req.dataKey && this.data) await this.dataConnection(req.dataToken);
     this.sending = !!this.sock;
-    const hash = this.sock ? new Bun.CryptoHasher("sha256") : undefined;
     const zip = compressor(req.compression);
     const { argv, env } = (await this.plugins.target(req)).backup();
-    const target = this.spawn("target backup", argv, env, "ignore");
+    // Process to process through pipes of the kernel's (os-pipe.ts), as on the core: the
+    // target writes into the compressor, the compressor into a pipe this process reads
+    // with large reads. Handing the target's stdout stream to the compressor's stdin
+    // instead made Bun copy every raw byte through this process (~0.4 s of CPU per GiB,
+    // the agent's largest cost: bench/DATAPATH.md, "Through an agent: kernel pipes on the agent").
+    const archive = osPipe();
+    const raw = zip ? osPipe() : undefined;
+    const stages: [string, Subprocess][] = [];
     let rawBytes: number | null = null;
-    let out = target.stdout as ReadableStream<Uint8Array>;
-    const stages: [string, Subprocess][] = [["target backup", target]];
-    if (zip) {
-      // The compressor reads the target's stdout itself: the raw bytes never cross this process.
-      const z = this.spawn(req.compression, zip, env, out, (l) => {
-        const r = zstdReport(l);
-        if (r.rawBytes !== undefined) rawBytes = r.rawBytes;
-        return r.keep;
+    let sealed: Sealed;
+    try {
+      try {
+        stages.push(["target backup", this.spawn("target backup", argv, env, "ignore", undefined, raw ? raw.write : archive.write)]);
+        if (zip && raw) {
+          stages.push([req.compression, this.spawn(req.compression, zip, env, raw.read, (l) => {
+            const r = zstdReport(l);
+            if (r.rawBytes !== undefined) rawBytes = r.rawBytes;
+            return r.keep;
+          }, archive.write)]);
+        }
+      } finally {
+        // Only the stages hold the pipes' other ends now: their exit (or death) ends our input.
+        raw?.close();
+        archive.closeWrite();
+      }
+      // Sealed, counted and hashed here with seal.ts, the store guard's own loop (large reads
+      // off a non-blocking end, a blocking one on the thread pool when the compressor is quiet).
+      sealed = await seal({
+        from: { nonBlocking: archive.nonBlocking, blocking: archive.read },
+        write: (b) => this.write(b),
+        writeKeepsChunks: true, // a socket or channel write holds on to its buffer
+        dataKey: req.dataKey ? Buffer.from(req.dataKey, "base64") : null,
+        // The last chunk, which authenticates the end of the archive, only when every stage exited 0.
+        beforeLast: async () => {
+          for (const [label, s] of stages) {
+            const code = await this.exitCode(s);
+            if (code !== 0) throw new StageFailed(`${label} failed (exit ${code})`, code);
+          }
+        },
       });
-      stages.push([req.compression, z]);
-      out = z.stdout as ReadableStream<Uint8Array>;
+    } catch (err) {
+      if (!(err instanceof StageFailed)) throw err;
+      this.err(err.message);
+      return err.code;
+    } finally {
+      archive.closeRead();
     }
-    const sealer = new StreamSealer(req.dataKey ? Buffer.from(req.dataKey, "base64") : null);
-    let bytes = 0;
-    let plain = 0;
-    const send = async (parts: Uint8Array[]) => { for (const b of parts) { bytes += b.length; hash?.update(b); await this.write(b); } };
-    for await (const chunk of out) {
-      plain += chunk.length;
-      await send(sealer.push(chunk));
-    }
-    // The last chunk, which authenticates the end of the archive, only when every stage exited 0.
-    for (const [label, s] of stages) {
-      const code = await this.exitCode(s);
-      if (code !== 0) { this.err(`${label} failed (exit ${code})`); return code === 0 ? 1 : code; }
-    }
-    await send(sealer.end());
     if (this.sock) {
       // Every byte handed to the kernel before the report says how many there were.
       const sock = this.sock;
@@ -383,8 +404,8 @@ class Request {
       });
       this.sending = false;
     }
-    if (!zip) rawBytes = plain;
-    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes, ...(hash ? { sha256: hash.digest("hex") } : {}) }));
+    if (!zip) rawBytes = sealed.bytesIn;
+    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes: sealed.bytes, ...(this.sock ? { sha256: sealed.sha256 } : {}) }));
     return 0;
   }
 
@@ -439,6 +460,11 @@ class Request {
   }
 }
 
+
+/** A stage of a backup exited non-zero: the archive's last chunk is never sealed. */
+class StageFailed extends Error {
+  constructor(message: string, readonly code: number) { super(message); }
+}
 
 function killGroup(pid: number): void {
   try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }

@@ -45,6 +45,12 @@ export interface SealOptions {
    * backpressure slows the stages upstream (zstd, the target, a store's retrieve).
    */
   rate?: number;
+  /**
+   * Awaited once the input ended, before the last chunk is sealed (the one that
+   * authenticates the archive's end): the agent checks there that every stage
+   * upstream exited 0, and throws if not, so that a stream cut short never ends well.
+   */
+  beforeLast?: () => Promise<void>;
 }
 
 // Large reads: a pipe hands over what it holds (64 KiB by default) per read, and
@@ -100,6 +106,7 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
       lastYield = performance.now();
     }
   }
+  await opts.beforeLast?.();
   // Always written, even when empty, so that the end of the archive is itself authenticated.
   if (sealer) await put(sealer.seal(buf.subarray(0, fill), true));
   return { bytesIn, bytes, sha256: hash.digest("hex") };

@@ -8,7 +8,8 @@ import { utils } from "ssh2";
 import { sshPublicKey } from "../../src/daemon/keys.ts";
 import { fingerprint, opensshPrivateKey, parseAuthorizedKeys, parsePublicKeyLine, publicBlob } from "../../src/agent/keys.ts";
 import { COMMIT_FRAME, Deframer, frame } from "../../src/agent/protocol.ts";
-import { StreamSealer } from "../../src/agent/seal-stream.ts";
+import { osPipe } from "../../src/agent/os-pipe.ts";
+import { seal } from "../../src/pipeline/seal.ts";
 import { decryptStream } from "../../src/pipeline/encryption.ts";
 
 const sshKeygen = Bun.which("ssh-keygen");
@@ -72,17 +73,42 @@ describe("restore framing", () => {
 });
 
 describe("sealing on the agent", () => {
-  test("what StreamSealer makes, the core's decryption opens, whatever the chunking", async () => {
+  // As server.ts does it: a process writes into a kernel pipe (os-pipe.ts), the agent seals
+  // what it reads with seal.ts, and checks the stages' exits before the last chunk.
+  async function sealFromProcess(data: Buffer, key: Uint8Array, beforeLast?: () => Promise<void>) {
+    const pipe = osPipe();
+    const writer = Bun.spawn(["cat"], { stdin: "pipe", stdout: pipe.write });
+    pipe.closeWrite();
+    void (async () => { for (let at = 0; at < data.length; at += 100_003) { writer.stdin.write(data.subarray(at, at + 100_003)); await writer.stdin.flush(); } await writer.stdin.end(); })();
+    const parts: Uint8Array[] = [];
+    try {
+      const sealed = await seal({ from: { nonBlocking: pipe.nonBlocking, blocking: pipe.read }, write: (b) => { parts.push(b); }, writeKeepsChunks: true, dataKey: key, beforeLast });
+      return { parts, sealed };
+    } catch (err) {
+      return { parts, error: err as Error };
+    } finally {
+      pipe.closeRead();
+      await writer.exited;
+    }
+  }
+
+  test("what the agent seals from a process's pipe, the core's decryption opens; its count and SHA-256 are of the sealed bytes", async () => {
     const key = new Uint8Array(32).fill(9);
     const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 7) % 256));
-    const sealer = new StreamSealer(key);
-    const parts: Uint8Array[] = [];
-    for (let at = 0; at < data.length; at += 100_003) parts.push(...sealer.push(data.subarray(at, at + 100_003)));
-    parts.push(...sealer.end());
+    const { parts, sealed } = await sealFromProcess(data, key);
+    const all = Buffer.concat(parts);
+    expect(sealed).toMatchObject({ bytesIn: data.length, bytes: all.length, sha256: new Bun.CryptoHasher("sha256").update(all).digest("hex") });
     const opened = await new Response(new Blob(parts).stream().pipeThrough(decryptStream(key))).arrayBuffer();
     expect(Buffer.from(opened).equals(data)).toBe(true);
     // Cut before its last chunk (a stream cut half way), it does not open.
     const cut = parts.slice(0, -1);
     await expect(new Response(new Blob(cut).stream().pipeThrough(decryptStream(key))).arrayBuffer()).rejects.toThrow();
+  });
+
+  test("a stage that failed (the check before the last chunk throws): no last chunk, so nothing that opens", async () => {
+    const key = new Uint8Array(32).fill(9);
+    const { parts, error } = await sealFromProcess(Buffer.alloc(200_000, 1), key, async () => { throw new Error("zstd failed (exit 1)"); });
+    expect(error?.message).toBe("zstd failed (exit 1)");
+    await expect(new Response(new Blob(parts).stream().pipeThrough(decryptStream(key))).arrayBuffer()).rejects.toThrow();
   });
 });

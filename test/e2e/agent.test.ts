@@ -192,6 +192,19 @@ describe("the core drives a shield agent", () => {
     }
   });
 
+  test("a target that fails half way on the agent is no archive, compressed or not (its pipe to zstd ends early)", async () => {
+    for (const compression of ["zstd", "none"]) {
+      const t = await call(d, "POST", "/v1/targets", { name: `bytes-fails-${compression}`, plugin: "bytes-target", endpoint: { size: String(4 << 20), fail_after: String(1 << 20), out: join(outDir, "never") }, agent: agent.address });
+      const j = await call(d, "POST", "/v1/jobs", { name: `bytes-fails-${compression}-job`, target: t.json.uuid, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true, compression });
+      const before = files(storeDir).length;
+      const task = await waitTask(d, await runJob(j.json.uuid));
+      expect(task.status).toBe("failed");
+      expect(task.log).toContain("target backup failed (exit 1)");
+      expect((await call(d, "GET", `/v1/archives?target=${t.json.uuid}`)).json).toHaveLength(0);
+      expect(files(storeDir).length).toBe(before);
+    }
+  });
+
   test("an agent whose data port the core cannot reach: the archive goes over SSH, and the task log says so", async () => {
     // Only the SSH port forwarded (a firewall letting 5444 through, not the data port): the
     // agent listens on 127.0.0.2, the core reaches it through a forwarder on 127.0.0.1.
