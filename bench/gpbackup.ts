@@ -19,7 +19,7 @@ const SIZE_MIB = Number(process.env.BENCH_GP_MIB ?? 2048);
 const ROUNDS = Number(process.env.BENCH_GP_ROUNDS ?? 2);
 const CHUNK_MIB = 64;
 const CONCURRENCY = 4;
-const SHIELD = resolve(import.meta.dir, "../dist/shield");
+const SHIELD = process.env.BENCH_GP_SHIELD ?? resolve(import.meta.dir, "../dist/shield");
 
 const moto = await startMoto();
 const dir = mkdtempSync(join(tmpdir(), "shield-bench-gpbackup-"));

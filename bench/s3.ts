@@ -49,15 +49,23 @@ with open(sys.argv[1], "rb") as f:
     s3.upload_fileobj(f, os.environ["BENCH_BUCKET"], sys.argv[2])
 `;
 
-interface Result { secs: number; rssMiB: number }
+interface Result { secs: number; rssMiB: number; cpu: number; motoCpu: number }
+
+/** moto's CPU seconds so far (user + system), from /proc: what the server spent on each upload. */
+function motoCpu(): number {
+  const f = readFileSync(`/proc/${moto.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 function timed(cmd: string, env: Record<string, string>): Result {
+  const m = motoCpu();
   const t = performance.now();
-  const r = spawnSync("sh", ["-c", `/usr/bin/time -f 'RSS %M' ${cmd}`], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 20 });
+  const r = spawnSync("sh", ["-c", `/usr/bin/time -f 'RSS %M CPU %U %S' ${cmd}`], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 20 });
   const secs = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   const rss = Number(/RSS (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
-  return { secs, rssMiB: rss };
+  const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { secs, rssMiB: rss, cpu: Number(cpu?.[1] ?? 0) + Number(cpu?.[2] ?? 0), motoCpu: motoCpu() - m };
 }
 
 const load = () => loadavg()[0]!.toFixed(1);
@@ -83,8 +91,8 @@ async function relay(): Promise<void> {
   };
   type Run = Result & { load: string };
   const pairs: { shield: Run; boto: Run; base?: Run }[] = [];
-  const cell = (r: Run) => `${r.secs.toFixed(1)} (${(MIB / r.secs).toFixed(0)}, ${r.rssMiB.toFixed(0)} MiB, ${r.load})`;
-  console.log(`| pair | order | shield s (MiB/s, RSS, load) | boto3 s (MiB/s, RSS, load) | shield/boto3 speed |${BASELINE ? " baseline s (MiB/s, RSS, load) | baseline/boto3 |" : ""}`);
+  const cell = (r: Run) => `${r.secs.toFixed(1)} (${(MIB / r.secs).toFixed(0)}, ${r.rssMiB.toFixed(0)} MiB, ${r.load}; cpu ${r.cpu.toFixed(1)}, moto ${r.motoCpu.toFixed(1)})`;
+  console.log(`| pair | order | shield s (MiB/s, RSS, load; CPU s, moto's CPU s) | boto3 s (same) | shield/boto3 speed |${BASELINE ? " baseline s (same) | baseline/boto3 |" : ""}`);
   console.log(`|---|---|---|---|---|${BASELINE ? "---|---|" : ""}`);
   for (let i = 0; i < RUNS; i++) {
     // Rotate which goes first, so neither always meets a fresher server or page cache.
