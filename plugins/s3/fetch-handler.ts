@@ -1,6 +1,6 @@
 // The AWS SDK's HTTP requests over Bun's own fetch, not over node:http.
 //
-// Why (bench/S3.md, "the HTTP client"): under Bun, the SDK's NodeHttpHandler goes
+// Why (bench/S3.md, "The gap found"): under Bun, the SDK's NodeHttpHandler goes
 // through Bun's node:http emulation, which is itself built on fetch, plus the
 // SDK's `Expect: 100-continue` dance and a non-keep-alive agent for every part.
 // Measured on 1 GiB into moto, the store spent ~1.2 s more CPU per GiB that way,
