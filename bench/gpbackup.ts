@@ -8,9 +8,9 @@
 // The stream is the same bytes for both: a 1 MiB block of random bytes repeated,
 // written by this process into the uploader's stdin (so neither side reads a file).
 // Wall time from spawn to exit; peak RSS (VmHWM) of the uploader from /proc.
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startMoto } from "../test/helpers/gpbackup-moto.ts";
 
@@ -19,7 +19,7 @@ const SIZE_MIB = Number(process.env.BENCH_GP_MIB ?? 2048);
 const ROUNDS = Number(process.env.BENCH_GP_ROUNDS ?? 2);
 const CHUNK_MIB = 64;
 const CONCURRENCY = 4;
-const SHIELD = resolve(import.meta.dir, "../dist/shield");
+const SHIELD = process.env.BENCH_GP_SHIELD ?? resolve(import.meta.dir, "../dist/shield");
 
 const moto = await startMoto();
 const dir = mkdtempSync(join(tmpdir(), "shield-bench-gpbackup-"));
@@ -47,7 +47,9 @@ function peak(pid: number): number {
   try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024; } catch { return 0; }
 }
 
-async function run(argv: string[], key: string): Promise<{ s: number; rssMiB: number }> {
+type Result = { s: number; rssMiB: number; load: string };
+async function run(argv: string[], key: string): Promise<Result> {
+  const l = loadavg()[0]!.toFixed(1);
   const start = performance.now();
   const proc = Bun.spawn(argv, { stdin: "pipe", stdout: "ignore", stderr: "inherit" });
   let rss = 0;
@@ -60,20 +62,31 @@ async function run(argv: string[], key: string): Promise<{ s: number; rssMiB: nu
   const s = (performance.now() - start) / 1000;
   const head = await s3.send(new HeadObjectCommand({ Bucket: "bench", Key: key }));
   if (head.ContentLength !== SIZE_MIB * MIB) throw new Error(`${key}: ${head.ContentLength} bytes stored`);
-  return { s, rssMiB: rss / MIB };
+  // moto keeps every object in memory (2 GiB each, several times over while completing): one at a time.
+  await s3.send(new DeleteObjectCommand({ Bucket: "bench", Key: key }));
+  return { s, rssMiB: rss / MIB, load: l };
 }
 
-const results: Record<string, { s: number; rssMiB: number }[]> = { shield: [], boto3: [] };
+const results: Record<string, Result[]> = { shield: [], boto3: [] };
+const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2; };
+const cell = (x: Result) => `${x.s.toFixed(1)} s (${(SIZE_MIB / x.s).toFixed(0)} MiB/s, ${x.rssMiB.toFixed(0)} MiB, load ${x.load})`;
+console.log(`backup_data of ${SIZE_MIB} MiB into moto_server, ${CHUNK_MIB} MiB parts, ${CONCURRENCY} in flight, ${ROUNDS} rounds, the order alternating`);
+console.log(`| round | order | shield | boto3 | shield/boto3 speed |\n|---|---|---|---|---|`);
 for (let r = 0; r < ROUNDS; r++) {
   const ts = `2024010101010${r}`;
-  results.shield!.push(await run([plugin, "backup_data", config, `/data/backups/20240101/${ts}/gpbackup_0_${ts}`], `gp/backups/20240101/${ts}/gpbackup_0_${ts}`));
-  results.boto3!.push(await run(["python3", boto, `boto/${ts}`], `boto/${ts}`));
+  const shield = () => run([plugin, "backup_data", config, `/data/backups/20240101/${ts}/gpbackup_0_${ts}`], `gp/backups/20240101/${ts}/gpbackup_0_${ts}`);
+  const boto3 = () => run(["python3", boto, `boto/${ts}`], `boto/${ts}`);
+  // Alternate which goes first, so neither always meets a fresher server.
+  const shieldFirst = r % 2 === 0;
+  const a = shieldFirst ? await shield() : await boto3();
+  const b = shieldFirst ? await boto3() : await shield();
+  const [sh, bo] = shieldFirst ? [a, b] : [b, a];
+  results.shield!.push(sh);
+  results.boto3!.push(bo);
+  console.log(`| ${r + 1} | ${shieldFirst ? "shield, boto3" : "boto3, shield"} | ${cell(sh)} | ${cell(bo)} | ${(bo.s / sh.s).toFixed(2)}× |`);
 }
-const best = (xs: { s: number }[]) => Math.min(...xs.map((x) => x.s));
-console.log(`backup_data of ${SIZE_MIB} MiB into moto_server, ${CHUNK_MIB} MiB parts, ${CONCURRENCY} in flight, ${ROUNDS} alternating rounds`);
-for (const [name, xs] of Object.entries(results)) {
-  console.log(`  ${name.padEnd(7)} ${xs.map((x) => `${x.s.toFixed(1)} s`).join(", ")}  best ${(SIZE_MIB / best(xs)).toFixed(0)} MiB/s  peak RSS ${Math.max(...xs.map((x) => x.rssMiB)).toFixed(0)} MiB`);
-}
-console.log(`  shield / boto3 speed: ${(best(results.boto3!) / best(results.shield!)).toFixed(2)}x`);
+const ratios = results.shield!.map((x, i) => results.boto3![i]!.s / x.s);
+console.log(`shield median ${median(results.shield!.map((x) => x.s)).toFixed(1)} s, boto3 median ${median(results.boto3!.map((x) => x.s)).toFixed(1)} s;` +
+  ` shield/boto3 speed: median ${median(ratios).toFixed(2)}× (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
 moto.stop();
 rmSync(dir, { recursive: true, force: true });

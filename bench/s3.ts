@@ -14,6 +14,7 @@
 //         guard runs the s3 store in its own process), sampled every 100 ms.
 //
 //   npm run build && bun run bench/s3.ts [relay|daemon|all]   # BENCH_S3_MIB=2048 BENCH_S3_RUNS=3 BENCH_S3_DAEMON_MIB=4096
+//   BENCH_S3_BASELINE=/path/to/another/shield   relay: that binary too (a build of main), in each round
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -28,6 +29,7 @@ const MIB = Number(process.env.BENCH_S3_MIB ?? 2048);
 const DAEMON_MIB = Number(process.env.BENCH_S3_DAEMON_MIB ?? 4096);
 const RUNS = Number(process.env.BENCH_S3_RUNS ?? 3);
 const SHIELD = resolve(import.meta.dir, "../dist/shield");
+const BASELINE = process.env.BENCH_S3_BASELINE;
 
 if (!motoAvailable) process.exit(1);
 const dir = mkdtempSync(join(tmpdir(), "shield-bench-s3-"));
@@ -47,15 +49,23 @@ with open(sys.argv[1], "rb") as f:
     s3.upload_fileobj(f, os.environ["BENCH_BUCKET"], sys.argv[2])
 `;
 
-interface Result { secs: number; rssMiB: number }
+interface Result { secs: number; rssMiB: number; cpu: number; motoCpu: number }
+
+/** moto's CPU seconds so far (user + system), from /proc: what the server spent on each upload. */
+function motoCpu(): number {
+  const f = readFileSync(`/proc/${moto.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 function timed(cmd: string, env: Record<string, string>): Result {
+  const m = motoCpu();
   const t = performance.now();
-  const r = spawnSync("sh", ["-c", `/usr/bin/time -f 'RSS %M' ${cmd}`], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 20 });
+  const r = spawnSync("sh", ["-c", `/usr/bin/time -f 'RSS %M CPU %U %S' ${cmd}`], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 20 });
   const secs = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   const rss = Number(/RSS (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
-  return { secs, rssMiB: rss };
+  const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { secs, rssMiB: rss, cpu: Number(cpu?.[1] ?? 0) + Number(cpu?.[2] ?? 0), motoCpu: motoCpu() - m };
 }
 
 const load = () => loadavg()[0]!.toFixed(1);
@@ -65,9 +75,9 @@ async function relay(): Promise<void> {
   spawnSync("sh", ["-c", `head -c ${MIB * 1024 * 1024} /dev/urandom > ${file}`]);
   const env = { SHIELD_ENDPOINT: JSON.stringify(motoEndpoint(moto, bucket)) };
   const botoEnv = { BENCH_URL: moto.url, BENCH_BUCKET: bucket, AWS_ACCESS_KEY_ID: MOTO_KEY.access_key_id, AWS_SECRET_ACCESS_KEY: MOTO_KEY.secret_access_key };
-  const runShield = async () => {
+  const runShield = async (bin = SHIELD) => {
     const l = load();
-    const r = timed(`${SHIELD} plugin s3 store < ${file} > ${dir}/key.json`, env);
+    const r = timed(`${bin} plugin s3 store < ${file} > ${dir}/key.json`, env);
     const key = JSON.parse(await Bun.file(`${dir}/key.json`).text()).key;
     // moto keeps every object in its memory: each is deleted before the next upload.
     await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
@@ -79,23 +89,30 @@ async function relay(): Promise<void> {
     await moto.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `boto-${i}` }));
     return { ...r, load: l };
   };
-  const pairs: { shield: Result & { load: string }; boto: Result & { load: string } }[] = [];
-  console.log(`| pair | order | shield s (MiB/s, RSS, load) | boto3 s (MiB/s, RSS, load) | shield/boto3 speed |`);
-  console.log(`|---|---|---|---|---|`);
+  type Run = Result & { load: string };
+  const pairs: { shield: Run; boto: Run; base?: Run }[] = [];
+  const cell = (r: Run) => `${r.secs.toFixed(1)} (${(MIB / r.secs).toFixed(0)}, ${r.rssMiB.toFixed(0)} MiB, ${r.load}; cpu ${r.cpu.toFixed(1)}, moto ${r.motoCpu.toFixed(1)})`;
+  console.log(`| pair | order | shield s (MiB/s, RSS, load; CPU s, moto's CPU s) | boto3 s (same) | shield/boto3 speed |${BASELINE ? " baseline s (same) | baseline/boto3 |" : ""}`);
+  console.log(`|---|---|---|---|---|${BASELINE ? "---|---|" : ""}`);
   for (let i = 0; i < RUNS; i++) {
-    // Alternate which goes first, so neither always meets a fresher server or page cache.
-    const shieldFirst = i % 2 === 0;
-    const a = shieldFirst ? await runShield() : await runBoto(i);
-    const b = shieldFirst ? await runBoto(i) : await runShield();
-    const p = shieldFirst ? { shield: a, boto: b } : { shield: b, boto: a };
+    // Rotate which goes first, so neither always meets a fresher server or page cache.
+    const names = BASELINE ? ["shield", "boto3", "baseline"] : ["shield", "boto3"];
+    const order = names.map((_, j) => names[(i + j) % names.length]!);
+    const got: Record<string, Run> = {};
+    for (const name of order) got[name] = name === "boto3" ? await runBoto(i) : await runShield(name === "shield" ? SHIELD : BASELINE);
+    const p = { shield: got.shield!, boto: got.boto3!, base: got.baseline };
     pairs.push(p);
-    const cell = (r: Result & { load: string }) => `${r.secs.toFixed(1)} (${(MIB / r.secs).toFixed(0)}, ${r.rssMiB.toFixed(0)} MiB, ${r.load})`;
-    console.log(`| ${i + 1} | ${shieldFirst ? "shield, boto3" : "boto3, shield"} | ${cell(p.shield)} | ${cell(p.boto)} | ${(p.boto.secs / p.shield.secs).toFixed(2)}× |`);
+    console.log(`| ${i + 1} | ${order.join(", ")} | ${cell(p.shield)} | ${cell(p.boto)} | ${(p.boto.secs / p.shield.secs).toFixed(2)}× |` +
+      (p.base ? ` ${cell(p.base)} | ${(p.boto.secs / p.base.secs).toFixed(2)}× |` : ""));
   }
   const ratios = pairs.map((p) => p.boto.secs / p.shield.secs);
   console.log(`\n${MIB} MiB, ${RUNS} pairs: shield median ${median(pairs.map((p) => p.shield.secs)).toFixed(1)} s, boto3 median ${median(pairs.map((p) => p.boto.secs)).toFixed(1)} s;` +
     ` shield/boto3 speed: median ${median(ratios).toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)});` +
     ` peak RSS shield ${Math.max(...pairs.map((p) => p.shield.rssMiB)).toFixed(0)} MiB, boto3 ${Math.max(...pairs.map((p) => p.boto.rssMiB)).toFixed(0)} MiB`);
+  if (BASELINE) {
+    const base = pairs.map((p) => p.boto.secs / p.base!.secs);
+    console.log(`baseline median ${median(pairs.map((p) => p.base!.secs)).toFixed(1)} s; baseline/boto3 speed: median ${median(base).toFixed(2)}× (${Math.min(...base).toFixed(2)}-${Math.max(...base).toFixed(2)})`);
+  }
   rmSync(file, { force: true });
 }
 

@@ -3,16 +3,13 @@
 // the store checks the size of what landed itself), and credentials only from
 // the endpoint, the standard AWS environment variables, or the instance profile:
 // never a file in a home directory, never a command line.
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromEnv } from "@aws-sdk/credential-provider-env";
 import { fromInstanceMetadata } from "@smithy/credential-provider-imds";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { S3Config } from "./config.ts";
+import { FetchRequestHandler } from "./fetch-handler.ts";
 
 export function makeClient(c: S3Config): S3Client {
-  const sockets = c.concurrency + 2;
   const tls = { rejectUnauthorized: !c.skipSslValidation, ...(c.caCert ? { ca: c.caCert } : {}) };
   const credentials = c.credentials.from === "endpoint"
     ? { accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey }
@@ -25,10 +22,10 @@ export function makeClient(c: S3Config): S3Client {
     maxAttempts: 1,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: sockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: sockets, ...tls }),
-      connectionTimeout: Math.min(c.timeoutMs, 30_000),
-    }),
+    // Bun's fetch, not node:http (fetch-handler.ts says why); and so no `Expect: 100-continue`
+    // round trip before each part's body either (the SDK adds it for node:http only, and
+    // Bun's fetch sends the body at once anyway).
+    expectContinueHeader: false,
+    requestHandler: new FetchRequestHandler({ tls }),
   });
 }

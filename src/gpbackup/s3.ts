@@ -8,6 +8,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HttpProxyAgent } from "http-proxy-agent";
 import { HttpsProxyAgent } from "https-proxy-agent";
+import { FetchRequestHandler } from "../../plugins/s3/fetch-handler.ts";
 import { NotFound, type Backend } from "./backend.ts";
 import type { S3Config } from "./config.ts";
 import { backupPrefix, relativeKey } from "./layout.ts";
@@ -26,9 +27,11 @@ export function s3Client(c: S3Config): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: c.accessKeyId ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey! } : undefined,
-    requestHandler: c.httpProxy
-      ? new NodeHttpHandler({ httpAgent: new HttpProxyAgent(c.httpProxy), httpsAgent: new HttpsProxyAgent(c.httpProxy) })
-      : undefined,
+    // Bun's fetch, as the s3 store uses it (plugins/s3/fetch-handler.ts says why: node:http
+    // under Bun cost CPU and speed); through a proxy, the proxy agents over node:http as before.
+    ...(c.httpProxy
+      ? { requestHandler: new NodeHttpHandler({ httpAgent: new HttpProxyAgent(c.httpProxy), httpsAgent: new HttpsProxyAgent(c.httpProxy) }) }
+      : { requestHandler: new FetchRequestHandler(), expectContinueHeader: false }),
   });
 }
 
