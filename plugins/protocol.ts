@@ -131,6 +131,13 @@ export interface ActionContext {
   /** store: the id to name a partial blob after (SHIELD_PARTIAL_ID), when the daemon gave a valid one. */
   partialId?: string;
   readonly stdin: ReadableStream<Uint8Array>;
+  /**
+   * 0 when the input is this process's own fd 0 (a plugin run as a command), so an
+   * action may read it into its own buffers with no per-chunk allocation (the s3
+   * store does); undefined when the input is a stream handed in (a built-in store
+   * run inside its guard). Read either this fd or `stdin`, never both.
+   */
+  readonly stdinFd?: number;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
   /** Aborted on SIGTERM/SIGINT; the children started through exec() are signalled too. */
@@ -340,6 +347,7 @@ class ProcessIO {
       allowPaths,
       partialId,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
+      stdinFd: io.streams.stdin ? undefined : 0,
       get stdout() { return io.stdout(); },
       signal: this.controller.signal,
       onAbort: (fn) => { this.undo.add(fn); return () => this.undo.delete(fn); },

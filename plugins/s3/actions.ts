@@ -42,7 +42,7 @@ export async function store(ctx: ActionContext): Promise<StoreResult> {
   // Left by stores killed outright; a failure here must not fail this store.
   await sweepOrphanUploads(job).catch(() => {});
   try {
-    const { size, parts } = await upload(ctx.stdin, job);
+    const { size, parts } = await upload(ctx.stdinFd === undefined ? ctx.stdin : { fd: ctx.stdinFd }, job);
     ctx.log(`s3: stored ${size} bytes in ${parts} part(s) as ${key} in bucket ${config.bucket}`);
     return { key, size };
   } catch (err) {

@@ -19,6 +19,7 @@ import {
   HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand,
   type CompletedPart,
 } from "@aws-sdk/client-s3";
+import { read } from "node:fs";
 import { PluginError } from "../protocol.ts";
 import type { S3Config } from "./config.ts";
 import { MAX_OBJECT, MAX_PARTS, MiB, partSize } from "./parts.ts";
@@ -49,13 +50,23 @@ export interface UploadJob {
 
 export interface Uploaded { size: number; parts: number }
 
+/** The input, read into buffers the upload owns. */
+interface Input {
+  /** Fills `buf`; a view of fewer bytes only at the end of the input. */
+  fill(buf: Buffer): Promise<Buffer>;
+  /** True when no byte is left (may read ahead to know). */
+  atEnd(): Promise<boolean>;
+  /** Whether reading makes garbage per chunk (a stream's chunks): see the GC in upload(). */
+  readonly garbage: boolean;
+}
+
 /** Reads a byte stream in pieces of the size asked for. */
-class Parts {
+class StreamInput implements Input {
+  readonly garbage = true;
   private rest?: Uint8Array;
   private ended = false;
   constructor(private readonly reader: { read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }> }) {}
 
-  /** The next `size` bytes, fewer only at the end of the stream. */
   async fill(buf: Buffer): Promise<Buffer> {
     let n = 0;
     while (n < buf.length) {
@@ -75,7 +86,6 @@ class Parts {
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
-  /** True when no byte is left (reads ahead one chunk to know). */
   async atEnd(): Promise<boolean> {
     while (!this.rest?.byteLength && !this.ended) {
       const r = await this.reader.read();
@@ -83,6 +93,52 @@ class Parts {
       else this.rest = r.value;
     }
     return !this.rest?.byteLength;
+  }
+}
+
+/** read(2) on a file descriptor, as a promise; EAGAIN (a non-blocking pipe) waits and reads again. */
+function readFd(fd: number, buf: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const attempt = () => read(fd, buf, offset, length, null, (err, n) => {
+      if (err?.code === "EAGAIN") setTimeout(attempt, 1);
+      else if (err) reject(err);
+      else resolve(n);
+    });
+    attempt();
+  });
+}
+
+/**
+ * Reads a file descriptor (the process's stdin) straight into the part's buffer:
+ * no chunk is allocated, so the upload makes no garbage per byte read. To tell
+ * the end of the input, atEnd() reads ahead into one small buffer, reused.
+ */
+class FdInput implements Input {
+  readonly garbage = false;
+  private readonly ahead = Buffer.allocUnsafeSlow(64 * 1024);
+  private aheadAt = 0;
+  private aheadEnd = 0;
+  private ended = false;
+  constructor(private readonly fd: number) {}
+
+  async fill(buf: Buffer): Promise<Buffer> {
+    let n = this.ahead.copy(buf, 0, this.aheadAt, this.aheadEnd);
+    this.aheadAt += n;
+    while (n < buf.length && !this.ended) {
+      const got = await readFd(this.fd, buf, n, buf.length - n);
+      if (got === 0) this.ended = true;
+      n += got;
+    }
+    return n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  async atEnd(): Promise<boolean> {
+    if (this.aheadAt < this.aheadEnd) return false;
+    if (this.ended) return true;
+    this.aheadAt = 0;
+    this.aheadEnd = await readFd(this.fd, this.ahead, 0, this.ahead.length);
+    if (this.aheadEnd === 0) this.ended = true;
+    return this.ended;
   }
 }
 
@@ -141,10 +197,11 @@ async function removeObject(job: UploadJob): Promise<void> {
 }
 
 /** Streams `input` into the object `job.key`; see the contract above. */
-export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob): Promise<Uploaded> {
+export async function upload(input: ReadableStream<Uint8Array> | { fd: number }, job: UploadJob): Promise<Uploaded> {
   const { s3, config, key, log } = job;
   const base = config.partSize;
-  const parts = new Parts(input.getReader() as ConstructorParameters<typeof Parts>[0]);
+  const parts: Input = "fd" in input ? new FdInput(input.fd)
+    : new StreamInput(input.getReader() as ConstructorParameters<typeof StreamInput>[0]);
   const pool = new BufferPool();
 
   const first = await parts.fill(pool.take(base));
@@ -217,10 +274,11 @@ export async function upload(input: ReadableStream<Uint8Array>, job: UploadJob):
       if (failure !== undefined) throw failure;
       if (job.stop.aborted) throw job.stop.reason;
       buf = await Promise.race([parts.fill(pool.take(next)), halted]);
-      // The input's chunks and the HTTP layer's copies are garbage the collector
-      // frees lazily: measured, a 1 GiB store peaked at 300 MB without this and
-      // stays near 150 MB with it (a full collection of a small heap, once a part).
-      Bun.gc(true);
+      // A stream's chunks are garbage the collector frees lazily: measured, a 1 GiB
+      // store peaked at 300 MB without this and stays near 150 MB with it (a full
+      // collection of a small heap, once a part). Read from a file descriptor, the
+      // input makes none, and this collection was half the store's CPU (bench/S3.md).
+      if (parts.garbage) Bun.gc(true);
     }
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
