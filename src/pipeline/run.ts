@@ -154,6 +154,11 @@ class Run {
 
   private rootCause(): PipelineFailed | undefined {
     if (!this.failedByExit) return this.failure;
+    return this.furthestExitFailure();
+  }
+
+  private furthestExitFailure(): PipelineFailed | undefined {
+    if (!this.exitFailures.length) return undefined;
     return this.exitFailures.reduce((a, b) => (b.place > a.place ? b : a)).err;
   }
 
@@ -229,9 +234,15 @@ class Run {
    */
   async abandon(err: unknown, work: Flows): Promise<never> {
     this.releaseFifos();
+    const earlier = this.failure;
     this.fail(err instanceof PipelineFailed ? err : new PipelineFailed((err as Error).message));
     await this.finish(work.all).catch(() => {});
-    throw err;
+    // Named by its root cause, as finish() would: what failed before this error (a cancel,
+    // a stage's own exit), else a stage that exited non-zero on its own while we settled.
+    // The setup's error is often only the consequence: a target failing at once gets its
+    // store guard killed, and the setup then sees "store exited before it took its input".
+    if (earlier) throw this.rootCause();
+    throw this.furthestExitFailure() ?? err;
   }
 
   /**

@@ -405,7 +405,7 @@ describe("suggestions, names and candidates", () => {
   test("show task names the job, target and store", async () => {
     // A backup: the restore of the test before (into bytes2) is the job's task too, and
     // can be the newest.
-    const task = (await ok("list", "tasks", "--job", "bytes-nightly", "--status", "done", "--all", "--json")).json().find((t: any) => t.type === "backup");
+    const task = (await ok("list", "tasks", "--job", "bytes-nightly", "--status", "done", "--json")).json().find((t: any) => t.type === "backup");
     const shown = (await ok("show", "task", task.uuid.slice(0, 8))).stdout;
     expect(shown).toContain(`Job:        bytes-nightly (${task.job_uuid})\n`);
     expect(shown).toContain(`Target:     bytes (${task.target_uuid})\n`);
