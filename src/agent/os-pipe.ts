@@ -6,33 +6,17 @@
 // process (measured: ~0.37 s of CPU per GiB in the parent), and on the agent the
 // target's raw dump is the largest stream of all.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
+import { libc } from "../libc.ts";
 import { makeFifo } from "../pipeline/fifo.ts";
 
 // A pipe holds 64 KiB by default: pg_dump and zstd then wake each other (and us) every
 // 64 KiB. Bun's stdio socketpairs, which these pipes replaced, buffer more, and measured
 // less CPU in pg_dump and zstd for it (bench/DATAPATH.md). So the pipe is widened to
 // 1 MiB (the kernel's default pipe-max-size for an unprivileged process) with
-// fcntl(F_SETPIPE_SZ), through bun:ffi since Node's API has no fcntl. Where that cannot
+// fcntl(F_SETPIPE_SZ), through bun:ffi since Node's API has no fcntl (src/libc.ts). Where that cannot
 // be done (no glibc, another OS, a lower limit), the pipe stays as it is: only slower.
-// fcntl is variadic; declared with three ints it is called as C calls it on x86-64 and
-// arm64 Linux, whose conventions pass a variadic int in the same register as a fixed one.
 const F_SETPIPE_SZ = 1031;
 const PIPE_SIZE = 1 << 20;
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | null | undefined;
-
-function widen(fd: number): void {
-  if (fcntl === undefined) {
-    fcntl = null;
-    if (process.platform === "linux") {
-      try {
-        const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-        const libc = dlopen("libc.so.6", { fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-        fcntl = libc.symbols.fcntl as (fd: number, cmd: number, arg: number) => number;
-      } catch { /* not glibc: default pipes */ }
-    }
-  }
-  fcntl?.(fd, F_SETPIPE_SZ, PIPE_SIZE);
-}
 
 export interface OsPipe {
   /** The read end, blocking: a process's stdin, or read on the thread pool. */
@@ -62,7 +46,7 @@ export function osPipe(): OsPipe {
     rmSync(dir, { recursive: true, force: true });
   }
   const [nonBlocking, write, read] = fds as [number, number, number];
-  widen(write);
+  libc()?.fcntl(write, F_SETPIPE_SZ, PIPE_SIZE);
   const open = new Set(fds);
   const shut = (...which: number[]) => {
     for (const fd of which) if (open.delete(fd)) { try { closeSync(fd); } catch { /* already gone */ } }

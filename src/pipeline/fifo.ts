@@ -8,31 +8,10 @@
 // to the first byte (bench/DATAPATH.md, "Fixed cost (issue 20)"). Where libc cannot
 // be loaded (not glibc, FFI unavailable) or the call fails, the mkfifo tool runs
 // instead, and its words say why it failed.
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-type MkfifoCall = (path: string) => boolean;
-
-let libcMkfifo: MkfifoCall | null | undefined;
-
-/** libc's mkfifo(path, 0600), or null when it cannot be called here. */
-function libc(): MkfifoCall | null {
-  if (libcMkfifo !== undefined) return libcMkfifo;
-  libcMkfifo = null;
-  if (process.platform !== "linux") return null;
-  try {
-    const lib = dlopen("libc.so.6", { mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 } });
-    libcMkfifo = (path) => {
-      const cpath = Buffer.from(`${path}\0`);
-      return lib.symbols.mkfifo(ptr(cpath), 0o600) === 0;
-    };
-  } catch {
-    // No glibc here, or no FFI: the tool it is.
-  }
-  return libcMkfifo;
-}
+import { libc } from "../libc.ts";
 
 /** The mkfifo tool; undefined when it made the FIFO, else why not. */
 function mkfifoTool(path: string): string | undefined {
@@ -50,8 +29,7 @@ export function makeFifo(): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), "shield-stage-"));
   const path = join(dir, "input");
   let why: string | undefined;
-  const call = libc();
-  if (call?.(path)) {
+  if (libc()?.mkfifo(path, 0o600)) {
     // Exactly 0600 whatever the umask (as `mkfifo -m 600`); the directory is 0700 anyway.
     try { chmodSync(path, 0o600); } catch (err) { why = (err as Error).message; }
   } else {

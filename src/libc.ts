@@ -1,0 +1,36 @@
+// The few libc calls Bun and Node do not offer, through bun:ffi, loaded once, on
+// first use. Each is null where it cannot be called (not Linux, not glibc, no FFI):
+// callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
+import { dlopen, FFIType, ptr } from "bun:ffi";
+
+export interface Libc {
+  /** mkfifo(path, mode): true when made. */
+  mkfifo(path: string, mode: number): boolean;
+  /**
+   * fcntl(fd, cmd, int arg). fcntl is variadic; declared with three ints it is called as
+   * C calls it on x86-64 and arm64 Linux, whose conventions pass a variadic int in the
+   * same register as a fixed one.
+   */
+  fcntl(fd: number, cmd: number, arg: number): number;
+}
+
+let loaded: Libc | null | undefined;
+
+export function libc(): Libc | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.platform !== "linux") return null;
+  try {
+    const lib = dlopen("libc.so.6", {
+      mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    });
+    loaded = {
+      mkfifo: (path, mode) => lib.symbols.mkfifo(ptr(Buffer.from(`${path}\0`)), mode) === 0,
+      fcntl: (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg) as number,
+    };
+  } catch {
+    // No glibc here, or no FFI.
+  }
+  return loaded;
+}
