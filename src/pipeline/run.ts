@@ -11,7 +11,7 @@ import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts"
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
-import { toolMissing } from "./tools.ts";
+import { fifoTool, toolMissing } from "./tools.ts";
 import { makeFifo } from "./fifo.ts";
 import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
@@ -352,7 +352,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   const agent = target.agent;
   // On an agent, the agent compresses: nothing here needs the compressor.
   const zip = agent ? undefined : compressor(opts.compression);
-  requireTools([[zip?.[0], `compression "${opts.compression}"`], ["mkfifo", "a backup"]]);
+  requireTools([[zip?.[0], `compression "${opts.compression}"`], [fifoTool(), "a backup"]]);
   const [tp, sp] = await Promise.all([agent ? undefined : ctx.plugins.target(target), ctx.plugins.store(store)]);
   const run = new Run(ctx);
   const raw = new ByteCounter();
@@ -561,7 +561,7 @@ export async function restore(ctx: PipelineContext, store: Endpoint, target: End
   const agent = target.agent;
   // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
-  requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], ["mkfifo", "a restore"]]);
+  requireTools([[unzip?.[0], `restoring an archive with compression "${archive.compression}"`], [fifoTool(), "a restore"]]);
   const [sp, tp] = await Promise.all([ctx.plugins.store(store), agent ? undefined : ctx.plugins.target(target)]);
   await verifyArchive(ctx, sp, archive);
   return applyArchive(ctx, sp, tp, target, archive, opts.rate);
@@ -777,7 +777,7 @@ export interface CopyResult {
  */
 export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string, to: Endpoint, expect: { size: number | null; sha256: string | null },
   opts: { onStored?: (key: string) => Promise<void>; partialId?: string; rate?: number } = {}): Promise<CopyResult> {
-  requireTools([["mkfifo", "a copy"]]);
+  requireTools([[fifoTool(), "a copy"]]);
   const [sp, dp] = await Promise.all([ctx.plugins.store(from), ctx.plugins.store(to)]);
   const run = new Run(ctx);
   const work = new Flows();

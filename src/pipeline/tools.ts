@@ -1,16 +1,23 @@
 // The programs the pipeline itself runs (plugins check their own: pg_dump, tar...).
 // A missing one is named at daemon start, and fails only the tasks that need it,
 // each with a task log line saying which program to install.
+import { libc } from "../libc.ts";
 import { pluginEnv } from "../plugin-host/index.ts";
 
-export interface Tool { name: string; neededFor: string }
+export interface Tool { name: string; neededFor: string; needed?: () => boolean }
 
 export const TOOLS: readonly Tool[] = [
   { name: "zstd", neededFor: 'backups and restores with compression "zstd" (the default)' },
   { name: "gzip", neededFor: 'backups and restores with compression "gzip"' },
-  // shield guard makes a FIFO for the input of every store and restoring target.
-  { name: "mkfifo", neededFor: "every backup and restore" },
+  // Every store's and restoring target's input is a FIFO. libc's mkfifo makes it
+  // (fifo.ts); the tool is the fallback where libc cannot be called.
+  { name: "mkfifo", neededFor: "every backup and restore", needed: () => !libc() },
 ];
+
+/** The mkfifo tool when the pipeline will need it (libc's mkfifo unavailable), else undefined. */
+export function fifoTool(): string | undefined {
+  return libc() ? undefined : "mkfifo";
+}
 
 /** Looked up in the PATH the stages get, each time: a tool installed later is found. */
 export function findTool(name: string): string | null {
@@ -18,7 +25,7 @@ export function findTool(name: string): string | null {
 }
 
 export function missingTools(): Tool[] {
-  return TOOLS.filter((t) => !findTool(t.name));
+  return TOOLS.filter((t) => (t.needed?.() ?? true) && !findTool(t.name));
 }
 
 /** Why a task cannot run without `name`, or undefined when it is installed. */
