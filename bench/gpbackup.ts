@@ -12,7 +12,7 @@ import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, S3Client }
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startMoto } from "../test/helpers/gpbackup-moto.ts";
+import { startMoto } from "../test/helpers/s3.ts";
 
 const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_GP_MIB ?? 2048);

@@ -8,7 +8,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketC
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { motoAvailable, startMoto, type Moto } from "../helpers/gpbackup-moto.ts";
+import { motoAvailable, startMoto, type Moto } from "../helpers/s3.ts";
 import { startFaultProxy } from "../helpers/fault-proxy.ts";
 import { freePort } from "../helpers/services.ts";
 import { ok, pluginTestBench, run, timestamp } from "./bench.ts";

@@ -8,7 +8,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { motoAvailable, startMoto, type Moto } from "../helpers/gpbackup-moto.ts";
+import { motoAvailable, startMoto, type Moto } from "../helpers/s3.ts";
 import { timestamp } from "./bench.ts";
 
 const SHIELD = resolve(import.meta.dir, "../../dist/shield");
