@@ -11,7 +11,7 @@ import client from "prom-client";
 import { Unauthenticated, type Core, type TaskEvent } from "../core/index.ts";
 import { scheduleInterval } from "../core/health.ts";
 
-/** The agents' reachability, once agents exist (issue 13): name → up. No series until then. */
+/** The agents' reachability: name → up. The daemon gives what its watch (notify/watch.ts) last found, so a scrape never waits on an agent. No series without agents. */
 export type AgentsUp = () => Promise<{ name: string; up: boolean }[]>;
 
 export interface MetricsOptions {

@@ -70,6 +70,26 @@ export function scheduleInterval(timespec: string, nowMs: number): number | null
   return interval;
 }
 
+/**
+ * How many of its schedule's intervals a job may go without a successful backup
+ * before it is overdue: the README's alert rule, which the daemon's own check
+ * (notify/watch.ts, `job.overdue`) applies too, so that both say the same.
+ */
+export const OVERDUE_FACTOR = 1.5;
+
+/**
+ * When a job is (or was) overdue, in epoch seconds: `from` (its last successful
+ * backup's end, or whatever later time its clock started at) plus 1.5 × its
+ * schedule's interval. Null for a job that cannot be overdue: paused, without a
+ * schedule, or with a schedule that does not run twice more.
+ */
+export function overdueAt(job: Pick<JobView, "paused" | "timespec">, from: number, nowMs: number): { at: number; intervalS: number } | null {
+  if (job.paused || job.timespec === null) return null;
+  const intervalS = scheduleInterval(job.timespec, nowMs);
+  if (intervalS === null) return null;
+  return { at: from + Math.round(OVERDUE_FACTOR * intervalS), intervalS };
+}
+
 type HealthOf = Pick<JobView, "uuid" | "paused" | "timespec">;
 
 // The window figures of each job, remembered per catalog, job and window length. A

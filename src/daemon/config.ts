@@ -46,6 +46,8 @@ export interface DaemonConfig {
   publicUrl: string | undefined;
   /** The wait after a notification's first failed attempt (seconds), doubled after each. */
   notifyRetryBase: number;
+  /** Seconds between the watch's checks for overdue jobs and unreachable agents (notify/watch.ts). */
+  watchEvery: number;
   /** --metrics-public: GET /metrics answers without a token. */
   metricsPublic: boolean;
   /** --trusted-proxy: addresses of proxies whose X-Forwarded-For names the client (audit trail, sign-in throttle). */
@@ -70,6 +72,7 @@ export function parseShare(text: string): number | undefined {
 }
 
 export const DEFAULT_NOTIFY_RETRY_BASE = "30s";
+export const DEFAULT_WATCH_EVERY = "60s";
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -137,6 +140,10 @@ Options:
                        http://HOST:PORT of --listen)
   --notify-retry-base D  the wait after a notification's first failed attempt, doubled
                        after each (default ${DEFAULT_NOTIFY_RETRY_BASE}, up to 1h; 10 attempts in all)
+  --watch-every D      how often the daemon looks for overdue jobs (no successful backup
+                       in 1.5 × the schedule's interval) and agents that do not answer,
+                       to tell the channels whose rules name job.overdue or
+                       agent.unreachable (env SHIELD_WATCH_EVERY; default ${DEFAULT_WATCH_EVERY})
   --metrics-public     serve GET /metrics (Prometheus) without a token (default: it
                        takes an API token, Authorization: Bearer TOKEN, of any role)
   -h, --help           this help
@@ -173,7 +180,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   const { options, positionals } = parseArgs(argv, [
     { name: "listen" }, { name: "data-dir" }, { name: "database" }, { name: "plugin-dir", repeatable: true }, { name: "allow-path", repeatable: true },
     { name: "workers" }, { name: "task-timeout" }, { name: "heartbeat-grace" }, { name: "agent-wait" }, { name: "audit-retention" }, { name: "retention-max-purge-share" },
-    { name: "public-url" }, { name: "notify-retry-base" }, { name: "metrics-public", flag: true }, { name: "trusted-proxy", repeatable: true }, { name: "help", short: "h", flag: true },
+    { name: "public-url" }, { name: "notify-retry-base" }, { name: "watch-every" }, { name: "metrics-public", flag: true }, { name: "trusted-proxy", repeatable: true }, { name: "help", short: "h", flag: true },
   ]);
   if (options.help) return "help";
   if (positionals.length) throw new UsageError(`shield daemon takes no arguments (got "${positionals.join(" ")}")`);
@@ -216,6 +223,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   }
   const notifyRetryBase = duration("notify-retry-base", "SHIELD_NOTIFY_RETRY_BASE",
     (options["notify-retry-base"] as string) ?? env.SHIELD_NOTIFY_RETRY_BASE ?? DEFAULT_NOTIFY_RETRY_BASE, 1);
+  const watchEvery = duration("watch-every", "SHIELD_WATCH_EVERY", (options["watch-every"] as string) ?? env.SHIELD_WATCH_EVERY ?? DEFAULT_WATCH_EVERY, 1);
   let trustedProxies: Set<string>;
   try {
     const flags = (options["trusted-proxy"] as string[] | undefined) ?? [];
@@ -227,7 +235,7 @@ export function daemonConfig(argv: string[], env: Record<string, string | undefi
   if (mode && mode.toUpperCase() !== "DEV") throw new UsageError(`SHIELD_MODE must be DEV or unset (got "${mode}")`);
   return {
     host, port, dataDir, pluginDirs, allowPaths, workers, masterKey: env.SHIELD_MASTER_KEY || undefined, encrypt: encrypt === "on",
-    taskTimeout, heartbeatGrace, agentWait, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, metricsPublic: options["metrics-public"] === true, trustedProxies,
+    taskTimeout, heartbeatGrace, agentWait, auditRetention, retentionMaxPurgeShare, dev: mode.toUpperCase() === "DEV", publicUrl, notifyRetryBase, watchEvery, metricsPublic: options["metrics-public"] === true, trustedProxies,
     database: isPostgresUrl(db) ? db : resolve(db.replace(/^sqlite:(\/\/)?/, "")),
     adminPassword: env.SHIELD_ADMIN_PASSWORD || undefined,
     authProvidersFile: env.SHIELD_AUTH_PROVIDERS_FILE || undefined,

@@ -19,6 +19,7 @@ import { archiveDownloads } from "../supervisor/download.ts";
 import { Purger, Scheduler } from "../scheduler/index.ts";
 import { DrillScheduler } from "../scheduler/drills.ts";
 import { Notifier } from "../notify/index.ts";
+import { Watch } from "../notify/watch.ts";
 import { missingTools } from "../pipeline/tools.ts";
 import { AgentDirectory } from "../agent/directory.ts";
 import { CONNECT_PATH, NatHub, natUpgrade } from "../agent/nat.ts";
@@ -90,6 +91,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     progressOf: (uuid) => supervisor.progress.get(uuid), masterKey,
     download: archiveDownloads({ catalog, plugins, masterKey }),
   });
+  // Overdue jobs and agents that do not answer (issue 16): told through the notifier;
+  // its probe of the agents is what /metrics shows as shield_agent_up.
+  const watch = new Watch({
+    catalog, tell: (a) => notifier.tell(a), page: (path) => notifier.page(path), agents: () => core.agents.list(), everyMs: config.watchEvery * 1000,
+  });
   try {
     await authProvidersAtStart(core, config, loopbackOnly);
   } catch (err) {
@@ -102,7 +108,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   // (503), so that no one signs in before the admin exists or reads tasks that
   // recovery is about to fail.
   let ready = false;
-  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic } });
+  const app = createApi(core, { pubkey: hostKey.sshPublicKey, ready: () => ready, metrics: { public: config.metricsPublic, agents: async () => watch.agentsUp() } });
   // The web UI at /, beside /v1; it is a client of the API app, in-process.
   const web = createWeb({ api: app, publicUrl: config.publicUrl });
   const front = frontDoor({ api: app, web, ready: () => ready, trustedProxies: config.trustedProxies });
@@ -129,6 +135,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   purger.start();
   notifier.start(outcomes);
   drills.start();
+  watch.start();
   ready = true;
   log.info("shield daemon listening", { version: VERSION, url, catalog: catalog.description, dataDir: config.dataDir });
   // The first start, in plain words for the person at the terminal (the JSON lines
@@ -145,6 +152,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await scheduler.stop();
       await purger.stop();
       await drills.stop();
+      await watch.stop();
       await supervisor.stop();
       // After the supervisor: the outcomes of the tasks it stopped are filed before the notifier goes.
       await notifier.stop();

@@ -7,9 +7,9 @@ import type { TaskEventName } from "../core/task-events.ts";
 
 /**
  * The events a channel's rules may name: the API's, the CLI's and the catalog's
- * spelling (stored in channels and deliveries, so it stays). `job.overdue`,
- * `agent.unreachable` and `store.nearly_full` are hooks: nothing tells them yet
- * (the scheduler, agents and store space reports will).
+ * spelling (stored in channels and deliveries, so it stays). `job.overdue` and
+ * `agent.unreachable` are no task's: the daemon's watch (watch.ts) tells them.
+ * `store.nearly_full` is a hook: nothing tells it until a store reports its space.
  */
 export const EVENT_KINDS = [
   "backup.failed", "backup.succeeded", "backup.started", "restore.finished", "purge.failed",
@@ -88,9 +88,14 @@ export function checkSettings(kind: ChannelKind, settings: unknown): { ok: true;
   return { ok: false, fields };
 }
 
-/** Whether a channel's rules take an event about a job (jobs empty: every job). */
-export function matches(events: readonly string[], jobs: readonly string[], kind: EventKind, jobUuid: string | null | undefined): boolean {
+/**
+ * Whether a channel's rules take an event about a job (jobs empty: every job). An
+ * event about several jobs (an agent that serves the targets of some) is taken
+ * when the rules name any of them.
+ */
+export function matches(events: readonly string[], jobs: readonly string[], kind: EventKind, about: string | readonly string[] | null | undefined): boolean {
   if (!events.includes(kind)) return false;
   if (!jobs.length) return true;
-  return !!jobUuid && jobs.includes(jobUuid);
+  const concerned = typeof about === "string" ? [about] : about ?? [];
+  return concerned.some((j) => jobs.includes(j));
 }

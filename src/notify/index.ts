@@ -32,6 +32,19 @@ export interface NotifierOptions {
   pollMs?: number;
 }
 
+/**
+ * An event that is no task's (the watch's `job.overdue`, `agent.unreachable`): what
+ * rules match it against, and its message, rendered by whoever tells it.
+ */
+export interface Alert {
+  kind: EventKind;
+  /** The jobs it is about, for channels whose rules name jobs (an agent: the jobs of the targets it serves). */
+  jobs: string[];
+  /** The job recorded with each delivery (its `job_uuid`), if it is about one. */
+  job: string | null;
+  message: Message;
+}
+
 export interface ParsedChannel { uuid: string; name: string; kind: ChannelKind; events: string[]; jobs: string[] }
 
 export function parseChannel(row: ChannelRow): ParsedChannel {
@@ -45,7 +58,7 @@ export class Notifier {
   private unsubscribe: (() => void) | undefined;
   private readonly retry: RetryOptions;
   /** Filings on their way: stop() waits for them so that no event heard is lost. */
-  private filing = new Set<Promise<void>>();
+  private filing = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: NotifierOptions) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
@@ -61,7 +74,7 @@ export class Notifier {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     clearInterval(this.timer);
-    await Promise.all([...this.filing]);
+    await Promise.allSettled([...this.filing]);
     await this.sending;
   }
 
@@ -79,19 +92,41 @@ export class Notifier {
   }
 
   private async file(e: TaskEvent, kind: EventKind): Promise<void> {
+    await this.fileFor(kind, e.job ? [e.job.uuid] : [], e.task, e.job?.uuid ?? null, () => this.render(e, kind));
+  }
+
+  /**
+   * Files the deliveries of an event that is no task's, one per matching channel,
+   * on the same path as a task's (retried, listed in GET /v1/notifications/deliveries);
+   * resolves with how many were filed. Throws when the catalog cannot say or take
+   * them: the caller (the watch) tells again at its next check.
+   */
+  async tell(a: Alert): Promise<number> {
+    const p = this.fileFor(a.kind, a.jobs, null, a.job, () => a.message);
+    this.filing.add(p);
+    try {
+      return await p;
+    } finally {
+      this.filing.delete(p);
+    }
+  }
+
+  /** One delivery per channel whose rules match; a task's event at most once per channel (the catalog's unique index). */
+  private async fileFor(kind: EventKind, jobs: string[], taskUuid: string | null, jobUuid: string | null, message: () => Message): Promise<number> {
     const { catalog } = this.opts;
-    const channels = (await catalog.notifications.channels.list()).map(parseChannel).filter((c) => matches(c.events, c.jobs, kind, e.job?.uuid));
-    if (!channels.length) return;
-    const message = JSON.stringify(this.render(e, kind));
+    const channels = (await catalog.notifications.channels.list()).map(parseChannel).filter((c) => matches(c.events, c.jobs, kind, jobs));
+    if (!channels.length) return 0;
+    const text = JSON.stringify(message());
     let filed = 0;
     for (const c of channels) {
       const ok = await catalog.notifications.deliveries.file({
-        uuid: crypto.randomUUID(), channelUuid: c.uuid, event: kind, taskUuid: e.task, jobUuid: e.job?.uuid ?? null,
-        message, nextAt: null, createdAt: nowSeconds(),
+        uuid: crypto.randomUUID(), channelUuid: c.uuid, event: kind, taskUuid, jobUuid,
+        message: text, nextAt: null, createdAt: nowSeconds(),
       });
       if (ok) filed++;
     }
     if (filed) this.kick();
+    return filed;
   }
 
   /** The message of an event, with the names it was told with (as they were then: a rename later does not change it). */
@@ -105,7 +140,12 @@ export class Notifier {
   }
 
   link(taskUuid: string): string {
-    return `${this.opts.publicUrl().replace(/\/+$/, "")}/tasks/${taskUuid}`;
+    return this.page(`/tasks/${taskUuid}`);
+  }
+
+  /** A page of the web UI as people reach it ("/jobs/UUID"). */
+  page(path: string): string {
+    return `${this.opts.publicUrl().replace(/\/+$/, "")}${path}`;
   }
 
   /** Sends a test message to a channel now; resolves with the failure's words, or undefined when sent. */

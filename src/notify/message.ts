@@ -13,8 +13,10 @@ export interface Message {
   /** The failure reason in one line. */
   error?: string;
   task?: string;
-  /** The task's page in the web UI. */
+  /** The task's page in the web UI (or the job's, for an event that is no task's). */
   link?: string;
+  /** The agent an `agent.unreachable` is about. */
+  agent?: string;
   /** ISO 8601. */
   at: string;
   /** Drill figures, restore time. */
@@ -28,20 +30,24 @@ const WORDS: Record<Message["event"], string> = {
   "store.nearly_full": "Store nearly full", test: "Test notification",
 };
 
-export function titleOf(event: Message["event"], job?: string, outcome?: string): string {
+export function titleOf(event: Message["event"], job?: string, outcome?: string, agent?: string): string {
   const base = WORDS[event] + (event === "restore.finished" && outcome ? ` (${outcome})` : "");
-  return job ? `${base}: job ${job}` : base;
+  return job ? `${base}: job ${job}` : agent ? `${base}: agent ${agent}` : base;
 }
+
+/** What the link line is called: the task's page, or the page of what an event without a task is about. */
+const linkName = (m: Message) => (m.task ? "Task" : "Link");
 
 function lines(m: Message): [string, string][] {
   const out: [string, string][] = [];
+  if (m.agent) out.push(["Agent", m.agent]);
   if (m.job) out.push(["Job", m.job]);
   if (m.target) out.push(["Target", m.target]);
   if (m.store) out.push(["Store", m.store]);
   if (m.error) out.push(["Error", m.error]);
   for (const [k, v] of Object.entries(m.details ?? {})) out.push([k, typeof v === "string" ? v : JSON.stringify(v)]);
   out.push(["When", m.at]);
-  if (m.link) out.push(["Task", m.link]);
+  if (m.link) out.push([linkName(m), m.link]);
   return out;
 }
 
@@ -53,7 +59,7 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export function html(m: Message): string {
   const rows = lines(m).map(([k, v]) => `<tr><th align="left" style="padding-right:1em">${esc(k)}</th><td>${
-    k === "Task" ? `<a href="${esc(v)}">${esc(v)}</a>` : esc(v)}</td></tr>`).join("");
+    k === linkName(m) && v === m.link ? `<a href="${esc(v)}">${esc(v)}</a>` : esc(v)}</td></tr>`).join("");
   return `<!doctype html><html><body><h2>${esc(m.title)}</h2><table>${rows}</table><p style="color:#666">Shield</p></body></html>`;
 }
 
@@ -63,7 +69,7 @@ export function slackPayload(m: Message): unknown {
 }
 
 export function discordPayload(m: Message): unknown {
-  const failed = /FAILED/.test(m.title);
+  const failed = /FAILED/.test(m.title) || m.event === "job.overdue" || m.event === "agent.unreachable" || m.event === "store.nearly_full";
   return {
     content: m.title,
     embeds: [{
@@ -85,7 +91,7 @@ export function teamsPayload(m: Message): unknown {
           { type: "TextBlock", size: "Medium", weight: "Bolder", text: m.title, wrap: true },
           { type: "FactSet", facts: lines(m).map(([title, value]) => ({ title, value })) },
         ],
-        ...(m.link ? { actions: [{ type: "Action.OpenUrl", title: "Open the task", url: m.link }] } : {}),
+        ...(m.link ? { actions: [{ type: "Action.OpenUrl", title: m.task ? "Open the task" : "Open in Shield", url: m.link }] } : {}),
       },
     }],
   };

@@ -94,6 +94,14 @@ describe("notification settings", () => {
     expect(config(["--notify-retry-base", "5m"]).notifyRetryBase).toBe(300);
   });
 
+  test("--watch-every (else SHIELD_WATCH_EVERY): how often overdue jobs and agents are looked for, 60 s unless said; no duration is refused", () => {
+    expect(config([]).watchEvery).toBe(60);
+    expect(config(["--watch-every", "5s"]).watchEvery).toBe(5);
+    expect(config([], { SHIELD_WATCH_EVERY: "2m" }).watchEvery).toBe(120);
+    expect(refusal(["--watch-every", "often"])).toContain("--watch-every");
+    expect(refusal(["--watch-every", "0"])).toContain("--watch-every");
+  });
+
   test("a public URL that is not http(s), or a retry base that is no duration, is refused by name", () => {
     expect(refusal(["--public-url", "shield.example.com"])).toContain("--public-url");
     expect(refusal(["--public-url", "ftp://x"])).toContain("http:// or https://");
