@@ -279,7 +279,12 @@ class TreeCpu {
         const key = `${pid}:${st.start}`;
         const p = this.seen.get(key);
         // Named again at each look: a shell's fork is "bash" until it execs its tool.
-        if (p) { p.last = st.cpu; p.kind = processKind(pid); }
+        // (Not once it is exiting: a zombie has no command line.)
+        if (p) {
+          p.last = st.cpu;
+          const kind = processKind(pid);
+          if (kind !== "?") p.kind = kind;
+        }
         else this.seen.set(key, { kind: processKind(pid), base: this.first && !this.fresh ? st.cpu : 0, last: st.cpu });
       }
       todo.push(...childrenOf(pid));
@@ -539,10 +544,11 @@ const pgShellRestore = (pg: { port: number; bindir: string }, file: string, name
  * (then dropped, with the database): its time, the verify pass's (from the task log),
  * its CPU and, with `tree`, the CPU of each kind of process.
  */
-async function pgShieldRestore(d: Daemon, pg: { port: number; bindir: string }, archive: string, name: string, drop: (name: string) => Promise<unknown>, tree = false) {
+async function pgShieldRestore(d: Daemon, pg: { port: number; bindir: string }, archive: string, name: string, drop: (name: string) => Promise<unknown>, tree = false, check?: (name: string) => Promise<void>) {
   const target = await call(d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: pgEndpoint(pg, name), agent: "" });
   dropCaches();
   const r = await runTask(d, `/v1/archive/${archive}/restore`, { target: target.uuid }, tree);
+  await check?.(name);
   const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
   await drop(name);
   await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
@@ -622,6 +628,21 @@ async function datasetsBench(): Promise<void> {
       runs.push({ name, d, job: await makeJob(d, `pg-${dataset}`, { plugin: "postgres", endpoint: pgEndpoint(pg, db.name) }, storeDir, "zstd") });
     }
     SHIELD = builds[0]![1];
+    // Each restored database must hold what was backed up: its largest table's rows counted.
+    const src = postgres(db.url, { max: 1, onnotice: () => {} });
+    const [big] = await src.unsafe(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC LIMIT 1`);
+    const table = big!.relname as string;
+    const [{ n: rows }] = await src.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+    await src.end();
+    const check = async (name: string) => {
+      const dst = postgres(pg.url(name), { max: 1, onnotice: () => {} });
+      try {
+        const [{ n }] = await dst.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+        if (String(n) !== String(rows)) throw new Error(`restored database ${name}: ${n} rows in ${table}, not ${rows}`);
+      } finally {
+        await dst.end();
+      }
+    };
     /** Per column ("backup this", "restore shell", ...): each round's CPU seconds per kind, and the exact total. */
     const cpuOf = new Map<string, { kinds: Map<string, number>; total: number }[]>();
     const addCpu = (col: string, kinds: Map<string, number>, total: number) => cpuOf.set(col, [...(cpuOf.get(col) ?? []), { kinds, total }]);
@@ -675,13 +696,14 @@ async function datasetsBench(): Promise<void> {
       const order: string[] = [];
       const steps: (() => Promise<Awaited<ReturnType<typeof pgShieldRestore>> | Awaited<ReturnType<typeof shWatched>>>)[] = runs.map((r) => async () => {
         order.push(r.name);
-        return pgShieldRestore(r.d, pg, r.archive!.archive, `restored_${r.name}_${i}_${process.pid}`, drop, true);
+        return pgShieldRestore(r.d, pg, r.archive!.archive, `restored_${r.name}_${i}_${process.pid}`, drop, true, check);
       });
       steps.push(async () => {
         order.push("shell");
         const name = `restored_shell_${i}_${process.pid}`;
         dropCaches();
         const s = await shWatched(pgShellRestore(pg, shellFile, name), {}, true);
+        await check(name);
         await drop(name);
         return s;
       });
