@@ -2,8 +2,14 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets]   (default all;
 //   needs dist/shield: `npm run build` first)
+//
+// Issue 20's benchmark, in one command (three data sets, backup and restore against the shell, CPU per GiB of
+// each process; ~10 minutes on 2 cores with 3 rounds, ~15 with a second build):
+//
+//   npm run build && ./node_modules/.bin/bun run bench/datapath.ts datasets
+//   (BENCH_RUNS=5 for more rounds; BENCH_COMPARE=/path/to/other/shield to measure another build beside it, interleaved)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
 //        runs `head -c N /dev/zero`) into the built-in fs store, compression "none",
@@ -31,6 +37,15 @@
 // fixed  the fixed cost of a backup: BENCH_FIXED_JOBS (200) empty databases backed up at once
 //        with --workers 4, against pg_dump of them 4 at a time; then one at a time. With
 //        BENCH_COMPARE, that build too, interleaved; CPU per backup beside each. Not part of all.
+// datasets the three data sets of issue 20 (documents, compressible, random; see makeDatabase), made once each at
+//        ~300-600 MiB of dump (DATASETS_SIZE; BENCH_PG_SCALE, BENCH_PG_MD5_ROWS, BENCH_RANDOM_ROWS change it,
+//        BENCH_DATASETS=random,... picks some): for each in turn, BENCH_RUNS rounds of the daemon's backup (zstd,
+//        encrypted, fs store) against `pg_dump -Fc -Z0 | zstd -T0 | openssl enc > file; sync file`, then BENCH_RUNS
+//        rounds of the daemon's restore (verify pass included) into a new database against `createdb; openssl dec |
+//        zstd -d | pg_restore` into a new database (each restored database's largest table counted), the order
+//        rotating each round. Per data set: medians, spread, the ratio shell ÷ shield of each pair, the load, and
+//        the CPU seconds per GiB of raw dump of each kind of process (the daemon, each guard, zstd, pg_dump,
+//        pg_restore, openssl...), sampled from /proc/PID/stat, beside the exact total from rusage. Not part of all.
 // mysql  a ~1 GB MariaDB database (BENCH_MYSQL_ROWS rows of md5 text and numbers, on the
 //        tests' private server) backed up by the mysql target with zstd and encryption vs
 //        `mariadb-dump --single-transaction (the plugin's flags) | zstd -T0 | openssl enc > file`
@@ -139,11 +154,13 @@ async function shWatched(script: string, env: Record<string, string> = {}, tree 
 async function shTimed(script: string, file: string, env: Record<string, string> = {}, opts: { keep?: boolean; tree?: boolean } = {}): Promise<{ ms: number; msSync: number; bytes: number; cpu: number; kinds: Map<string, number> }> {
   const t0 = performance.now();
   const { ms, cpu, kinds } = await shWatched(script, env, opts.tree);
-  await sh(`sync ${JSON.stringify(file)}`);
+  // The sync's own CPU (the writeback it starts) counts too: the fs store's fsyncs are in its guard's.
+  const synced = await shWatched(`sync ${JSON.stringify(file)}`, {}, opts.tree);
   const msSync = performance.now() - t0;
+  for (const [k, v] of synced.kinds) kinds.set(k, (kinds.get(k) ?? 0) + v);
   const bytes = statSync(file).size;
   if (!opts.keep) rmSync(file, { force: true });
-  return { ms, msSync, bytes, cpu, kinds };
+  return { ms, msSync, bytes, cpu: cpu + (opts.tree ? synced.cpu : 0), kinds };
 }
 
 // ---- RSS sampling ------------------------------------------------------------
@@ -614,7 +631,8 @@ async function datasetsBench(): Promise<void> {
   out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. The shell's backup is timed to the end of \`sync FILE\`. Ratio = shell ÷ shield (≥ 0.95 is issue 20's target). CPU: user + system seconds per GiB of the raw dump.`);
   out();
   const summary: string[] = [];
-  for (const dataset of DATASETS) {
+  const sets = (process.env.BENCH_DATASETS ?? DATASETS.join(",")).split(",").map((x) => x.trim()).filter(Boolean);
+  for (const dataset of sets) {
     out(`### ${dataset}`);
     out();
     const db = await makeDatabase(dataset, DATASETS_SIZE);
