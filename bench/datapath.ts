@@ -2,8 +2,14 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets]   (default all;
 //   needs dist/shield: `npm run build` first)
+//
+// Issue 20's benchmark, in one command (three data sets, backup and restore against the shell, CPU per GiB of
+// each process; ~10 minutes on 2 cores with 3 rounds, ~15 with a second build):
+//
+//   npm run build && ./node_modules/.bin/bun run bench/datapath.ts datasets
+//   (BENCH_RUNS=5 for more rounds; BENCH_COMPARE=/path/to/other/shield to measure another build beside it, interleaved)
 //
 // relay  2 GiB of zeros from a trivial shell target (bench/plugins/bench-zero, which
 //        runs `head -c N /dev/zero`) into the built-in fs store, compression "none",
@@ -31,6 +37,15 @@
 // fixed  the fixed cost of a backup: BENCH_FIXED_JOBS (200) empty databases backed up at once
 //        with --workers 4, against pg_dump of them 4 at a time; then one at a time. With
 //        BENCH_COMPARE, that build too, interleaved; CPU per backup beside each. Not part of all.
+// datasets the three data sets of issue 20 (documents, compressible, random; see makeDatabase), made once each at
+//        ~300-600 MiB of dump (DATASETS_SIZE; BENCH_PG_SCALE, BENCH_PG_MD5_ROWS, BENCH_RANDOM_ROWS change it,
+//        BENCH_DATASETS=random,... picks some): for each in turn, BENCH_RUNS rounds of the daemon's backup (zstd,
+//        encrypted, fs store) against `pg_dump -Fc -Z0 | zstd -T0 | openssl enc > file; sync file`, then BENCH_RUNS
+//        rounds of the daemon's restore (verify pass included) into a new database against `createdb; openssl dec |
+//        zstd -d | pg_restore` into a new database (each restored database's largest table counted), the order
+//        rotating each round. Per data set: medians, spread, the ratio shell ÷ shield of each pair, the load, and
+//        the CPU seconds per GiB of raw dump of each kind of process (the daemon, each guard, zstd, pg_dump,
+//        pg_restore, openssl...), sampled from /proc/PID/stat, beside the exact total from rusage. Not part of all.
 // mysql  a ~1 GB MariaDB database (BENCH_MYSQL_ROWS rows of md5 text and numbers, on the
 //        tests' private server) backed up by the mysql target with zstd and encryption vs
 //        `mariadb-dump --single-transaction (the plugin's flags) | zstd -T0 | openssl enc > file`
@@ -112,23 +127,40 @@ function dropCaches(): void {
 
 /** Runs a bash script; resolves with its wall time in ms. */
 async function sh(script: string, env: Record<string, string> = {}): Promise<number> {
-  const t0 = performance.now();
-  const p = Bun.spawn(["bash", "-c", `set -euo pipefail\n${script}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "pipe" });
-  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
-  const ms = performance.now() - t0;
-  if (code !== 0) throw new Error(`shell pipeline failed (exit ${code}): ${err.trim()}\n${script}`);
-  return ms;
+  return (await shWatched(script, env)).ms;
 }
 
-/** A shell pipeline writing into `file`, timed to its end and again after `sync FILE` (an fsync). */
-async function shTimed(script: string, file: string, env: Record<string, string> = {}): Promise<{ ms: number; msSync: number; bytes: number }> {
+/**
+ * Runs a bash script: its wall time in ms, and with `tree`, the CPU seconds of the whole
+ * pipeline (bash's rusage, every process it waited for included) and of each kind of
+ * process in it (TreeCpu).
+ */
+async function shWatched(script: string, env: Record<string, string> = {}, tree = false): Promise<{ ms: number; cpu: number; kinds: Map<string, number> }> {
   const t0 = performance.now();
-  const ms = await sh(script, env);
-  await sh(`sync ${JSON.stringify(file)}`);
+  const p = Bun.spawn(["bash", "-c", `set -euo pipefail\n${script}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "pipe" });
+  const sampler = tree ? new TreeCpu(p.pid, true) : undefined;
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  const ms = performance.now() - t0;
+  const kinds = sampler?.stop() ?? new Map<string, number>();
+  if (code !== 0) throw new Error(`shell pipeline failed (exit ${code}): ${err.trim()}\n${script}`);
+  const u = p.resourceUsage();
+  return { ms, cpu: u ? Number(u.cpuTime.user + u.cpuTime.system) / 1e6 : NaN, kinds };
+}
+
+/**
+ * A shell pipeline writing into `file`, timed to its end and again after `sync FILE` (an fsync);
+ * the file is deleted unless `keep`. With `tree`, the pipeline's CPU as shWatched gives it.
+ */
+async function shTimed(script: string, file: string, env: Record<string, string> = {}, opts: { keep?: boolean; tree?: boolean } = {}): Promise<{ ms: number; msSync: number; bytes: number; cpu: number; kinds: Map<string, number> }> {
+  const t0 = performance.now();
+  const { ms, cpu, kinds } = await shWatched(script, env, opts.tree);
+  // The sync's own CPU (the writeback it starts) counts too: the fs store's fsyncs are in its guard's.
+  const synced = await shWatched(`sync ${JSON.stringify(file)}`, {}, opts.tree);
   const msSync = performance.now() - t0;
+  for (const [k, v] of synced.kinds) kinds.set(k, (kinds.get(k) ?? 0) + v);
   const bytes = statSync(file).size;
-  rmSync(file, { force: true });
-  return { ms, msSync, bytes };
+  if (!opts.keep) rmSync(file, { force: true });
+  return { ms, msSync, bytes, cpu: cpu + (opts.tree ? synced.cpu : 0), kinds };
 }
 
 // ---- RSS sampling ------------------------------------------------------------
@@ -202,6 +234,88 @@ class RssSampler {
   }
 }
 
+/** utime + stime (seconds) and start time (clock ticks since boot) of a process, from /proc/PID/stat. */
+function procStat(pid: number): { cpu: number; start: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    return { cpu: (f[11]! + f[12]!) / 100, start: f[19]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What kind of process of a pipeline this is: the daemon, a guard (named by what it runs:
+ * a plugin's action in-process, or the command it starts; "+ seal" when it seals the
+ * stream), or a tool by its name (pg_dump, zstd, openssl, ...).
+ */
+function processKind(pid: number): string {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return "?";
+  }
+  const name = argv[0]?.split("/").pop() ?? "?";
+  if (!name.startsWith("shield")) return name;
+  if (argv[1] === "daemon") return "shield daemon";
+  if (argv[1] !== "guard") return `shield ${argv.slice(1, 4).join(" ")}`;
+  const dash = argv.indexOf("--");
+  const flags = dash < 0 ? argv.slice(2) : argv.slice(2, dash);
+  const rest = dash < 0 ? [] : argv.slice(dash + 1);
+  const inProcess = flags.indexOf("--in-process");
+  const tool = rest[0]?.split("/").pop() ?? "?";
+  // A plugin's action in a process of its own: `shield plugin NAME ACTION`.
+  const what = inProcess >= 0 ? `${flags[inProcess + 1]} ${rest[0] ?? ""} in-process` : tool.startsWith("shield") ? rest.slice(1, 4).join(" ") : tool;
+  return `guard: ${what.trim()}${flags.includes("--seal") ? " + seal" : ""}`;
+}
+
+/**
+ * CPU seconds of each kind of process (processKind) in the tree under `root`, root
+ * included, sampled from /proc/PID/stat every `every` ms: for a process that was there
+ * at the first sample (unless `fresh`: the whole tree is new), what it used since. A
+ * process that exits between two samples loses what it used after the last one; the
+ * caller compares the sum with the tree's exact rusage.
+ */
+class TreeCpu {
+  private readonly seen = new Map<string, { kind: string; base: number; last: number }>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private first = true;
+  constructor(private readonly root: number, private readonly fresh: boolean, every = 50) {
+    this.tick();
+    this.first = false;
+    this.timer = setInterval(() => this.tick(), every);
+  }
+  private tick(): void {
+    const todo = [this.root];
+    while (todo.length) {
+      const pid = todo.pop()!;
+      const st = procStat(pid);
+      if (st) {
+        const key = `${pid}:${st.start}`;
+        const p = this.seen.get(key);
+        // Named again at each look: a shell's fork is "bash" until it execs its tool.
+        // (Not once it is exiting: a zombie has no command line.)
+        if (p) {
+          p.last = st.cpu;
+          const kind = processKind(pid);
+          if (kind !== "?") p.kind = kind;
+        }
+        else this.seen.set(key, { kind: processKind(pid), base: this.first && !this.fresh ? st.cpu : 0, last: st.cpu });
+      }
+      todo.push(...childrenOf(pid));
+    }
+  }
+  stop(): Map<string, number> {
+    clearInterval(this.timer);
+    this.tick();
+    const kinds = new Map<string, number>();
+    for (const p of this.seen.values()) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + p.last - p.base);
+    return kinds;
+  }
+}
+
 // ---- the daemon and its API -------------------------------------------------------
 
 interface Daemon { url: string; proc: Bun.Subprocess; log: string; dir: string }
@@ -263,6 +377,8 @@ interface Backup {
   ms: number; archive: string; size: number; rawSize: number; cipher: string; compression: string; log: string;
   /** CPU seconds the daemon spent itself, and its children (plugins, zstd) altogether. */
   cpu: { daemon: number; children: number };
+  /** With `tree`: CPU seconds per kind of process of the daemon's tree (TreeCpu). */
+  kinds: Map<string, number>;
 }
 
 /** How often runJob looks at the task: a late look adds up to this much to the time, and each look costs the
@@ -270,7 +386,8 @@ interface Backup {
 const POLL_MS = 50;
 
 /** POSTs what files a task (a job's run, an archive's restore), then polls the task until it is no longer pending or running. */
-async function runTask(d: Daemon, path: string, body: unknown): Promise<{ ms: number; task: any; cpu: Backup["cpu"] }> {
+async function runTask(d: Daemon, path: string, body: unknown, tree = false): Promise<{ ms: number; task: any; cpu: Backup["cpu"]; kinds: Map<string, number> }> {
+  const sampler = tree ? new TreeCpu(d.proc.pid, false) : undefined;
   const cpu0 = cpuSeconds(d.proc.pid);
   const t0 = performance.now();
   const { task_uuid } = await call(d, "POST", path, body);
@@ -282,15 +399,16 @@ async function runTask(d: Daemon, path: string, body: unknown): Promise<{ ms: nu
   }
   const ms = performance.now() - t0;
   const cpu1 = cpuSeconds(d.proc.pid);
+  const kinds = sampler?.stop() ?? new Map<string, number>();
   if (task.status !== "done") throw new Error(`${task.type} task ${task.status}:\n${task.log}`);
-  return { ms, task, cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children } };
+  return { ms, task, cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children }, kinds };
 }
 
 /** POST run, then polls the task until it is no longer pending or running. */
-async function runJob(d: Daemon, job: string): Promise<Backup> {
-  const { ms, task, cpu } = await runTask(d, `/v1/job/${job}/run`, {});
+async function runJob(d: Daemon, job: string, tree = false): Promise<Backup> {
+  const { ms, task, cpu, kinds } = await runTask(d, `/v1/job/${job}/run`, {}, tree);
   const a = await call(d, "GET", `/v1/archive/${task.archive_uuid}`);
-  return { ms, archive: a.uuid, size: a.size, rawSize: a.raw_size, cipher: a.cipher, compression: a.compression, log: task.log, cpu };
+  return { ms, archive: a.uuid, size: a.size, rawSize: a.raw_size, cipher: a.cipher, compression: a.compression, log: task.log, cpu, kinds };
 }
 
 // ---- the measurements ---------------------------------------------------------------
@@ -381,27 +499,31 @@ async function relay(): Promise<void> {
 const DATASET = process.env.BENCH_DATASET ?? "documents";
 const DATASETS = ["documents", "compressible", "random"];
 
-async function makeDatabase(): Promise<{ url: string; name: string; port: number; bytes: number }> {
-  if (!DATASETS.includes(DATASET)) throw new Error(`BENCH_DATASET must be one of ${DATASETS.join(", ")}`);
+/** How big makeDatabase makes each data set: pgbench's scale, the md5 rows, the random rows. */
+interface DatasetSize { scale: number; md5Rows: number; randomRows: number }
+const FULL_SIZE: DatasetSize = { scale: PG_SCALE, md5Rows: PG_MD5_ROWS, randomRows: Number(process.env.BENCH_RANDOM_ROWS ?? 1_000_000) };
+
+async function makeDatabase(dataset = DATASET, size: DatasetSize = FULL_SIZE): Promise<{ url: string; name: string; port: number; bytes: number; dataset: string }> {
+  if (!DATASETS.includes(dataset)) throw new Error(`BENCH_DATASET must be one of ${DATASETS.join(", ")}`);
   const pg = await startPostgres();
   const url = await freshDatabase("bench");
   const name = new URL(url).pathname.slice(1);
   const t0 = performance.now();
-  const scale = DATASET === "random" ? 1 : PG_SCALE;
+  const scale = dataset === "random" ? 1 : size.scale;
   const init = Bun.spawnSync([join(pg.bindir, "pgbench"), "-i", "-q", "-s", String(scale), "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", name], { stderr: "pipe" });
   if (init.exitCode !== 0) throw new Error(`pgbench -i failed: ${init.stderr.toString()}`);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   let what: string;
-  if (DATASET === "documents") {
+  if (dataset === "documents") {
     await sql`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, score numeric(12,4), created timestamptz)`;
-    await sql.unsafe(`INSERT INTO documents SELECT i, md5(i::text), md5((i * 7)::text) || md5((i * 13)::text), (i % 100000) / 7.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${PG_MD5_ROWS}) i`);
-    what = `pgbench -i -s ${scale} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of md5 text`;
-  } else if (DATASET === "compressible") {
+    await sql.unsafe(`INSERT INTO documents SELECT i, md5(i::text), md5((i * 7)::text) || md5((i * 13)::text), (i % 100000) / 7.0, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${size.md5Rows}) i`);
+    what = `pgbench -i -s ${scale} plus ${size.md5Rows.toLocaleString("en")} rows of md5 text`;
+  } else if (dataset === "compressible") {
     await sql`CREATE TABLE pairs (a text, b text)`;
-    await sql.unsafe(`INSERT INTO pairs SELECT md5((i % 1000)::text), md5((i % 777)::text) FROM generate_series(1, ${PG_MD5_ROWS}) i`);
-    what = `pgbench -i -s ${scale} plus ${PG_MD5_ROWS.toLocaleString("en")} rows of two md5 columns (repeating)`;
+    await sql.unsafe(`INSERT INTO pairs SELECT md5((i % 1000)::text), md5((i % 777)::text) FROM generate_series(1, ${size.md5Rows}) i`);
+    what = `pgbench -i -s ${scale} plus ${size.md5Rows.toLocaleString("en")} rows of two md5 columns (repeating)`;
   } else {
-    const rows = Number(process.env.BENCH_RANDOM_ROWS ?? 1_000_000);
+    const rows = size.randomRows;
     await sql`CREATE EXTENSION IF NOT EXISTS pgcrypto`;
     await sql`CREATE TABLE blobs (id int PRIMARY KEY, data bytea)`;
     // In slices: one INSERT of a million rows holds them all in one transaction's memory.
@@ -414,8 +536,247 @@ async function makeDatabase(): Promise<{ url: string; name: string; port: number
   const [row] = await sql`SELECT pg_database_size(current_database())::bigint AS bytes`;
   const bytes = row!.bytes;
   await sql.end();
-  out(`Database (${DATASET}): ${what}; pg_database_size ${mib(Number(bytes))} (made in ${secs(performance.now() - t0)}).`);
-  return { url, name, port: pg.port, bytes: Number(bytes) };
+  out(`Database (${dataset}): ${what}; pg_database_size ${mib(Number(bytes))} (made in ${secs(performance.now() - t0)}).`);
+  return { url, name, port: pg.port, bytes: Number(bytes), dataset: dataset };
+}
+
+// ---- PostgreSQL: the shell's pipelines and the daemon's restore, shared by e2e, restore and datasets ----
+
+const OPENSSL_ENC = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
+/** The postgres plugin's pg_restore flags. */
+const PG_RESTORE_FLAGS = "--clean --if-exists --no-owner --single-transaction";
+/** psql/pg_dump connection flags of the tests' private server. */
+const pgConn = (port: number) => `-h 127.0.0.1 -p ${port} -U postgres`;
+/** The postgres plugin's endpoint for database `name` (pg_bindir: the same pg_dump the shell runs; /usr/bin's is a Perl wrapper, ~0.1 s more). */
+const pgEndpoint = (pg: { port: number; bindir: string }, name: string) => ({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir });
+/** The shell's backup: pg_dump with the plugin's format (its own compression off), zstd -T0, openssl. */
+const pgShellBackup = (pg: { port: number; bindir: string }, db: string, file: string) =>
+  `${pg.bindir}/pg_dump -Fc -Z0 ${pgConn(pg.port)} ${db} | zstd -q -3 -T0 | ${OPENSSL_ENC} > ${file}`;
+/** The shell's restore into a new database: createdb (the plugin's psql does the same), then openssl dec | zstd -d | pg_restore. */
+const pgShellRestore = (pg: { port: number; bindir: string }, file: string, name: string) =>
+  `${pg.bindir}/createdb ${pgConn(pg.port)} ${name} && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${file} | zstd -q -d | ${pg.bindir}/pg_restore ${PG_RESTORE_FLAGS} ${pgConn(pg.port)} -d ${name}`;
+
+/**
+ * The daemon restores `archive` into a new database `name` through a target made for it
+ * (then dropped, with the database): its time, the verify pass's (from the task log),
+ * its CPU and, with `tree`, the CPU of each kind of process.
+ */
+async function pgShieldRestore(d: Daemon, pg: { port: number; bindir: string }, archive: string, name: string, drop: (name: string) => Promise<unknown>, tree = false, check?: (name: string) => Promise<void>) {
+  const target = await call(d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: pgEndpoint(pg, name), agent: "" });
+  dropCaches();
+  const r = await runTask(d, `/v1/archive/${archive}/restore`, { target: target.uuid }, tree);
+  await check?.(name);
+  const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
+  await drop(name);
+  await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
+  return { ms: r.ms, verifyMs: m ? Number(m[3]) * 1000 : NaN, cpu: r.cpu, kinds: r.kinds, log: r.task.log as string };
+}
+
+/** Runs `steps` in turn, starting at step `round` (mod their number): with two, the order alternates each round. Results in the steps' order. */
+async function interleaved<T extends unknown[]>(round: number, steps: [...{ [K in keyof T]: () => Promise<T[K]> }]): Promise<T> {
+  const got: unknown[] = new Array(steps.length);
+  for (let k = 0; k < steps.length; k++) {
+    const at = (k + round) % steps.length;
+    got[at] = await (steps[at] as () => Promise<unknown>)();
+  }
+  return got as T;
+}
+
+/** This build, and with BENCH_COMPARE another one (copied into the scratch dir as well): [name, binary]. */
+function compareBuilds(): [string, string][] {
+  const builds: [string, string][] = [["this", SHIELD]];
+  if (process.env.BENCH_COMPARE) {
+    const other = join(scratch, "shield-compare");
+    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
+    chmodSync(other, 0o755);
+    builds.push(["compare", other]);
+  }
+  return builds;
+}
+
+/** The sizes of the datasets mode: ~300-400 MB each, so that three data sets × 3 rounds take well under 25 minutes on 2 cores. */
+const DATASETS_SIZE: DatasetSize = {
+  scale: Number(process.env.BENCH_PG_SCALE ?? 10),
+  md5Rows: Number(process.env.BENCH_PG_MD5_ROWS ?? 1_500_000),
+  randomRows: Number(process.env.BENCH_RANDOM_ROWS ?? 300_000),
+};
+
+/**
+ * datasets (issue 20): for each data set in turn (documents, compressible, random; made once
+ * each, at DATASETS_SIZE), BENCH_RUNS rounds of the daemon's backup (zstd, encrypted, fs store)
+ * against the shell `pg_dump -Fc -Z0 | zstd -T0 | openssl enc > file; sync file`, then
+ * BENCH_RUNS rounds of the daemon's restore (verify pass included) into a new database against
+ * `createdb; openssl dec | zstd -d | pg_restore` into a new database; the order rotating each
+ * round (with BENCH_COMPARE, that build takes its turn too, on a daemon of its own). Per data
+ * set: the medians, their spread, the ratio shell ÷ shield of each pair, and the CPU seconds
+ * per GiB of raw dump of each kind of process (TreeCpu: the daemon, each guard, zstd,
+ * pg_dump/pg_restore, psql; openssl and the rest in the shell), beside the exact total from
+ * rusage (the sampled sum misses what a process used after the last sample before it exited).
+ * PostgreSQL's own server processes are in neither tree: they work alike for both.
+ */
+async function datasetsBench(): Promise<void> {
+  out("## Three data sets: backup and restore against the shell, CPU per GiB of each process (issue 20)");
+  out();
+  if (!pgAvailable) {
+    out("PostgreSQL is not installed here: skipped.");
+    return;
+  }
+  const builds = compareBuilds();
+  const pg = await startPostgres();
+  const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
+  const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
+  const load = () => loadavg()[0]!.toFixed(2);
+  const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
+  const ratios = (xs: number[]) => `${median(xs).toFixed(2)} (pairs ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. The shell's backup is timed to the end of \`sync FILE\`. Ratio = shell ÷ shield (≥ 0.95 is issue 20's target). CPU: user + system seconds per GiB of the raw dump.`);
+  out();
+  const summary: string[] = [];
+  const sets = (process.env.BENCH_DATASETS ?? DATASETS.join(",")).split(",").map((x) => x.trim()).filter(Boolean);
+  for (const dataset of sets) {
+    out(`### ${dataset}`);
+    out();
+    const db = await makeDatabase(dataset, DATASETS_SIZE);
+    const storeDir = join(scratch, "datasets-store");
+    const shellFile = join(scratch, "datasets-shell.zst.enc");
+    emptyDir(storeDir);
+    const runs: { name: string; d: Daemon; job: string; archive?: Backup }[] = [];
+    for (const [name, bin] of builds) {
+      SHIELD = bin;
+      const d = await startDaemon({});
+      runs.push({ name, d, job: await makeJob(d, `pg-${dataset}`, { plugin: "postgres", endpoint: pgEndpoint(pg, db.name) }, storeDir, "zstd") });
+    }
+    SHIELD = builds[0]![1];
+    // Each restored database must hold what was backed up: its largest table's rows counted.
+    const src = postgres(db.url, { max: 1, onnotice: () => {} });
+    const [big] = await src.unsafe(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC LIMIT 1`);
+    const table = big!.relname as string;
+    const [{ n: rows }] = await src.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+    await src.end();
+    const check = async (name: string) => {
+      const dst = postgres(pg.url(name), { max: 1, onnotice: () => {} });
+      try {
+        const [{ n }] = await dst.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+        if (String(n) !== String(rows)) throw new Error(`restored database ${name}: ${n} rows in ${table}, not ${rows}`);
+      } finally {
+        await dst.end();
+      }
+    };
+    /** Per column ("backup this", "restore shell", ...): each round's CPU seconds per kind, and the exact total. */
+    const cpuOf = new Map<string, { kinds: Map<string, number>; total: number }[]>();
+    const addCpu = (col: string, kinds: Map<string, number>, total: number) => cpuOf.set(col, [...(cpuOf.get(col) ?? []), { kinds, total }]);
+    let rawBytes = 0;
+
+    // Backups.
+    out(`Backups (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+    out();
+    out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST run → done; cpu daemon + children)`).join(" | ")} | shell + sync FILE | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
+    out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
+    const bMs = new Map<string, number[]>(), bRatio = new Map<string, number[]>();
+    const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
+    for (let i = 0; i < RUNS; i++) {
+      const order: string[] = [];
+      const steps: (() => Promise<Backup | Awaited<ReturnType<typeof shTimed>>>)[] = runs.map((r) => async () => {
+        order.push(r.name);
+        dropCaches();
+        const b = await runJob(r.d, r.job, true);
+        if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
+        // The last archive of each build is kept for its restores; none is deleted before the end
+        // of the data set (a delete purges in the background, and would run beside the next measurement).
+        r.archive = b;
+        return b;
+      });
+      steps.push(async () => { order.push("shell"); dropCaches(); return shTimed(pgShellBackup(pg, db.name, shellFile), shellFile, {}, { keep: true, tree: true }); });
+      const got = await interleaved(i, steps);
+      const s = got.at(-1) as Awaited<ReturnType<typeof shTimed>>;
+      push(bMs, "shell", s.msSync);
+      addCpu("backup: shell", s.kinds, s.cpu);
+      const cells = runs.map((r, k) => {
+        const b = got[k] as Backup;
+        rawBytes = b.rawSize;
+        push(bMs, r.name, b.ms);
+        push(bRatio, r.name, s.msSync / b.ms);
+        addCpu(`backup: ${r.name}`, b.kinds, b.cpu.daemon + b.cpu.children);
+        return `${secs(b.ms)} (${cpu(b)}; ${mib(b.size)} stored of ${mib(b.rawSize)})`;
+      });
+      out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.msSync)} (${secs(s.ms)} before the sync; ${mib(s.bytes)}) | ${runs.map((r) => bRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
+    }
+    out(`| **median** | | ${runs.map((r) => `**${secs(median(bMs.get(r.name)!))}** (${spread(bMs.get(r.name)!)})`).join(" | ")} | **${secs(median(bMs.get("shell")!))}** (${spread(bMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(bRatio.get(r.name)!)}**`).join(" | ")} | |`);
+    out();
+
+    // Restores: each build's last archive, and the shell's last file, each into a new database.
+    out(`Restores, verify pass included (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+    out();
+    out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST restore → done; of which verify; cpu daemon + children)`).join(" | ")} | shell \`openssl dec \\| zstd -d \\| pg_restore\` | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
+    out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
+    const rMs = new Map<string, number[]>(), rRatio = new Map<string, number[]>();
+    let lastLog = "";
+    for (let i = 0; i < RUNS; i++) {
+      const order: string[] = [];
+      const steps: (() => Promise<Awaited<ReturnType<typeof pgShieldRestore>> | Awaited<ReturnType<typeof shWatched>>>)[] = runs.map((r) => async () => {
+        order.push(r.name);
+        return pgShieldRestore(r.d, pg, r.archive!.archive, `restored_${r.name}_${i}_${process.pid}`, drop, true, check);
+      });
+      steps.push(async () => {
+        order.push("shell");
+        const name = `restored_shell_${i}_${process.pid}`;
+        dropCaches();
+        const s = await shWatched(pgShellRestore(pg, shellFile, name), {}, true);
+        await check(name);
+        await drop(name);
+        return s;
+      });
+      const got = await interleaved(i, steps);
+      const s = got.at(-1) as Awaited<ReturnType<typeof shWatched>>;
+      push(rMs, "shell", s.ms);
+      addCpu("restore: shell", s.kinds, s.cpu);
+      const cells = runs.map((r, k) => {
+        const a = got[k] as Awaited<ReturnType<typeof pgShieldRestore>>;
+        if (k === 0) lastLog = a.log;
+        push(rMs, r.name, a.ms);
+        push(rRatio, r.name, s.ms / a.ms);
+        addCpu(`restore: ${r.name}`, a.kinds, a.cpu.daemon + a.cpu.children);
+        return `${secs(a.ms)} (verify ${secs(a.verifyMs)}; ${cpu(a)})`;
+      });
+      out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.ms)} | ${runs.map((r) => rRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
+    }
+    out(`| **median** | | ${runs.map((r) => `**${secs(median(rMs.get(r.name)!))}** (${spread(rMs.get(r.name)!)})`).join(" | ")} | **${secs(median(rMs.get("shell")!))}** (${spread(rMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(rRatio.get(r.name)!)}**`).join(" | ")} | |`);
+    out();
+
+    // CPU per GiB of raw dump, each kind of process: the median over the rounds.
+    const gib = rawBytes / GiB;
+    const cols = [...cpuOf.keys()];
+    const kinds = [...new Set(cols.flatMap((c) => cpuOf.get(c)!.flatMap((r) => [...r.kinds.keys()])))].sort();
+    const perGiB = (xs: number[]) => (median(xs) / gib).toFixed(2);
+    out(`CPU seconds per GiB of raw dump (${mib(rawBytes)}), median over the rounds, sampled from /proc/PID/stat every 50 ms per process; "all" is the exact total (rusage: the daemon's own and its children's, the shell's bash and its children), "not sampled" the difference (processes' last moments before they exited):`);
+    out();
+    out(`| process | ${cols.join(" | ")} |`);
+    out(`|---|${cols.map(() => "---|").join("")}`);
+    for (const k of kinds) out(`| ${cell(k)} | ${cols.map((c) => cpuOf.get(c)!.some((r) => r.kinds.has(k)) ? perGiB(cpuOf.get(c)!.map((r) => r.kinds.get(k) ?? 0)) : "").join(" | ")} |`);
+    out(`| **all (rusage)** | ${cols.map((c) => `**${perGiB(cpuOf.get(c)!.map((r) => r.total))}**`).join(" | ")} |`);
+    out(`| not sampled | ${cols.map((c) => perGiB(cpuOf.get(c)!.map((r) => r.total - [...r.kinds.values()].reduce((a, b) => a + b, 0)))).join(" | ")} |`);
+    out();
+    out(`Task logs of the last ${runs[0]!.name} backup and restore:`);
+    out();
+    out("```");
+    for (const l of [...runs[0]!.archive!.log.trim().split("\n"), ...lastLog.trim().split("\n")]) out(l);
+    out("```");
+    out();
+    for (const r of runs) {
+      summary.push(`| ${dataset} | ${r.name} | ${mib(rawBytes)} | ${ratios(bRatio.get(r.name)!)} | ${ratios(rRatio.get(r.name)!)} | ${perGiB(cpuOf.get(`backup: ${r.name}`)!.map((x) => x.total))} (shell ${perGiB(cpuOf.get("backup: shell")!.map((x) => x.total))}) | ${perGiB(cpuOf.get(`restore: ${r.name}`)!.map((x) => x.total))} (shell ${perGiB(cpuOf.get("restore: shell")!.map((x) => x.total))}) |`);
+    }
+    for (const r of runs) await stopDaemon(r.d);
+    await drop(db.name);
+    rmSync(storeDir, { recursive: true, force: true });
+    rmSync(shellFile, { force: true });
+  }
+  out("### Summary");
+  out();
+  out("| data set | build | raw dump | backup: shell+sync ÷ shield, median (pairs) | restore: shell ÷ shield, median (pairs) | backup CPU s/GiB, all | restore CPU s/GiB, all |");
+  out("|---|---|---|---|---|---|---|");
+  for (const l of summary) out(l);
+  out();
+  out(`Load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+  await admin.end();
 }
 
 /**
@@ -438,13 +799,7 @@ async function fixedCost(): Promise<void> {
     return;
   }
   const jobs = Number(process.env.BENCH_FIXED_JOBS ?? 200);
-  const builds: [string, string][] = [["this", SHIELD]];
-  if (process.env.BENCH_COMPARE) {
-    const other = join(scratch, "shield-compare");
-    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
-    chmodSync(other, 0o755);
-    builds.push(["compare", other]);
-  }
+  const builds = compareBuilds();
   const pg = await startPostgres();
   const names: string[] = [];
   for (let i = 0; i < jobs; i++) names.push(new URL(await freshDatabase(`empty${i}`)).pathname.slice(1));
@@ -616,15 +971,15 @@ async function e2e(): Promise<void> {
   const storeDir = join(scratch, "e2e-store");
   const outFile = join(scratch, "e2e-out");
   emptyDir(storeDir);
-  const conn = `-h 127.0.0.1 -p ${db.port} -U postgres ${db.name}`;
-  const openssl = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
-  const fair = `${bin}/pg_dump -Fc -Z0 ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
+  const conn = `${pgConn(db.port)} ${db.name}`;
+  const openssl = OPENSSL_ENC;
+  const fair = pgShellBackup(pg, db.name, outFile);
   const literal = `${bin}/pg_dump -Fc ${conn} | zstd -q -3 -T0 | ${openssl} > ${outFile}`;
 
   const d = await startDaemon({});
   // pg_bindir: the same pg_dump the shell runs. Without it the plugin finds /usr/bin/pg_dump,
   // which on Debian is a Perl wrapper (pg_wrapper) that picks the version: ~0.1 s more per backup.
-  const target = { plugin: "postgres", endpoint: { pg_host: "127.0.0.1", pg_port: String(db.port), pg_user: "postgres", pg_database: db.name, pg_bindir: bin } };
+  const target = { plugin: "postgres", endpoint: pgEndpoint(pg, db.name) };
   const job = await makeJob(d, "pg", target, storeDir, "zstd");
   out();
   out("| run | shield (POST run → done) | stored | raw dump | shell `pg_dump -Fc -Z0 \\| zstd -T0 \\| openssl` | + sync FILE | ratio (without sync) | ratio (with sync) |");
@@ -829,39 +1184,25 @@ async function restoreBench(): Promise<void> {
   }
   const db = await makeDatabase();
   const pg = await startPostgres();
-  const bin = pg.bindir;
   const storeDir = join(scratch, "restore-store");
   const shellFile = join(scratch, "restore-shell.zst.enc");
   emptyDir(storeDir);
-  const endpoint = (name: string) => ({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: bin });
   const d = await startDaemon({});
-  const job = await makeJob(d, "pg", { plugin: "postgres", endpoint: endpoint(db.name) }, storeDir, "zstd");
+  const job = await makeJob(d, "pg", { plugin: "postgres", endpoint: pgEndpoint(pg, db.name) }, storeDir, "zstd");
   const b = await runJob(d, job);
   if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
   // The shell's copy: the same database dumped with the plugin's flags, compressed and encrypted alike.
-  const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres`;
-  await sh(`${bin}/pg_dump -Fc -Z0 ${conn} ${db.name} | zstd -q -3 -T0 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${shellFile}`);
+  await sh(pgShellBackup(pg, db.name, shellFile));
   out(`Archive: ${mib(b.size)} stored (${mib(b.rawSize)} raw dump); the shell's file: ${mib(statSync(shellFile).size)}. Load average before the runs: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
   out();
   const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
   const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
   // Both create the database first: the plugin does it with psql (ensureDatabase), the shell with createdb.
-  const flags = "--clean --if-exists --no-owner --single-transaction";
-  const shell = (name: string) => `${bin}/createdb ${conn} ${name} && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | ${bin}/pg_restore ${flags} ${conn} -d ${name}`;
-  const shieldRun = async (i: number) => {
-    const name = `restored_shield_${i}_${process.pid}`;
-    const target = await call(d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: endpoint(name), agent: "" });
-    dropCaches();
-    const r = await runTask(d, `/v1/archive/${b.archive}/restore`, { target: target.uuid });
-    const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
-    await drop(name);
-    await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
-    return { ms: r.ms, verifyMs: m ? Number(m[3]) * 1000 : NaN, cpu: r.cpu, log: r.task.log as string };
-  };
+  const shieldRun = (i: number) => pgShieldRestore(d, pg, b.archive, `restored_shield_${i}_${process.pid}`, drop);
   const shellRun = async (i: number) => {
     const name = `restored_shell_${i}_${process.pid}`;
     dropCaches();
-    const ms = await sh(shell(name));
+    const ms = await sh(pgShellRestore(pg, shellFile, name));
     await drop(name);
     return ms;
   };
@@ -871,8 +1212,7 @@ async function restoreBench(): Promise<void> {
   let lastLog = "";
   for (let i = 0; i < RUNS; i++) {
     const shieldFirst = i % 2 === 0;
-    let a: Awaited<ReturnType<typeof shieldRun>>, s: number;
-    if (shieldFirst) { a = await shieldRun(i); s = await shellRun(i); } else { s = await shellRun(i); a = await shieldRun(i); }
+    const [a, s] = await interleaved(i, [() => shieldRun(i), () => shellRun(i)]);
     shieldMs.push(a.ms); shellMs.push(s); verifyMs.push(a.verifyMs); ratios.push(s / a.ms);
     lastLog = a.log;
     out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(a.ms)} (${cpu(a)}) | ${secs(a.verifyMs)} (${(100 * a.verifyMs / a.ms).toFixed(1)} %) | ${secs(s)} | ${(s / a.ms).toFixed(2)} | ${loadavg()[0]!.toFixed(2)} |`);
@@ -1013,8 +1353,8 @@ async function mysqlBench(): Promise<void> {
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql]");
+  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql", "datasets"].includes(what)) {
+    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets]");
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");
@@ -1037,6 +1377,7 @@ async function main(): Promise<void> {
   if (what === "restore") await restoreBench();
   if (what === "fixed") await fixedCost();
   if (what === "mysql") await mysqlBench();
+  if (what === "datasets") await datasetsBench();
 }
 
 function cleanup(): void {

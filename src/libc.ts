@@ -1,7 +1,7 @@
 // The few libc calls Bun and Node do not offer, through bun:ffi, loaded once, on
 // first use. Each is null where it cannot be called (not Linux, not glibc, no FFI):
 // callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 export interface Libc {
   /** mkfifo(path, mode): true when made. */
@@ -12,6 +12,11 @@ export interface Libc {
    * same register as a fixed one.
    */
   fcntl(fd: number, cmd: number, arg: number): number;
+  /**
+   * tee(fdIn, fdOut, len, flags): copies up to `len` bytes from the pipe `fdIn` into the
+   * pipe `fdOut` without consuming them. The count, or -errno (-11: EAGAIN) on failure.
+   */
+  tee(fdIn: number, fdOut: number, len: number, flags: number): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -24,10 +29,17 @@ export function libc(): Libc | null {
     const lib = dlopen("libc.so.6", {
       mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      tee: { args: [FFIType.i32, FFIType.i32, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
+      __errno_location: { args: [], returns: FFIType.ptr },
     });
+    const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
     loaded = {
       mkfifo: (path, mode) => lib.symbols.mkfifo(ptr(Buffer.from(`${path}\0`)), mode) === 0,
       fcntl: (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg) as number,
+      tee: (fdIn, fdOut, len, flags) => {
+        const n = Number(lib.symbols.tee(fdIn, fdOut, len, flags));
+        return n < 0 ? -errno() : n;
+      },
     };
   } catch {
     // No glibc here, or no FFI.

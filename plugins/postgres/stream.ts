@@ -7,7 +7,7 @@ import { unread } from "../unread.ts";
 export type DumpKind = "custom" | "plain" | "unknown" | "empty";
 
 /** pg_dump's custom format starts with these bytes; pg_dumpall's SQL with a comment. */
-const CUSTOM_MAGIC = Buffer.from("PGDMP");
+export const CUSTOM_MAGIC = Buffer.from("PGDMP");
 const PLAIN_START = Buffer.from("--");
 
 /** Reads just enough to tell the kind of dump; the stream returned still holds every byte. */
@@ -23,12 +23,16 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ kind: 
     have += r.value.byteLength;
   }
   const first = Buffer.concat(head);
-  const kind: DumpKind = have === 0 ? "empty"
+  const stream = unread(first, reader, done);
+  return { kind: kindOf(first), stream };
+}
+
+/** The kind of dump that starts with `first` (at least the custom format's magic, unless that is all there is). */
+export function kindOf(first: Buffer): DumpKind {
+  return first.byteLength === 0 ? "empty"
     : first.subarray(0, CUSTOM_MAGIC.length).equals(CUSTOM_MAGIC) ? "custom"
     : first.subarray(0, PLAIN_START.length).equals(PLAIN_START) ? "plain"
     : "unknown";
-  const stream = unread(first, reader, done);
-  return { kind, stream };
 }
 
 /** How pg_dumpall writes an identifier: bare when it may be, else double-quoted. */

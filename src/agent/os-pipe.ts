@@ -6,17 +6,12 @@
 // process (measured: ~0.37 s of CPU per GiB in the parent), and on the agent the
 // target's raw dump is the largest stream of all.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
-import { libc } from "../libc.ts";
-import { makeFifo } from "../pipeline/fifo.ts";
+import { makeFifo, widenPipe } from "../pipeline/fifo.ts";
 
 // A pipe holds 64 KiB by default: pg_dump and zstd then wake each other (and us) every
 // 64 KiB. Bun's stdio socketpairs, which these pipes replaced, buffer more, and measured
 // less CPU in pg_dump and zstd for it (bench/DATAPATH.md). So the pipe is widened to
-// 1 MiB (the kernel's default pipe-max-size for an unprivileged process) with
-// fcntl(F_SETPIPE_SZ), through bun:ffi since Node's API has no fcntl (src/libc.ts). Where that cannot
-// be done (no glibc, another OS, a lower limit), the pipe stays as it is: only slower.
-const F_SETPIPE_SZ = 1031;
-const PIPE_SIZE = 1 << 20;
+// 1 MiB (widenPipe, fifo.ts).
 
 export interface OsPipe {
   /** The read end, blocking: a process's stdin, or read on the thread pool. */
@@ -46,7 +41,7 @@ export function osPipe(): OsPipe {
     rmSync(dir, { recursive: true, force: true });
   }
   const [nonBlocking, write, read] = fds as [number, number, number];
-  libc()?.fcntl(write, F_SETPIPE_SZ, PIPE_SIZE);
+  widenPipe(write);
   const open = new Set(fds);
   const shut = (...which: number[]) => {
     for (const fd of which) if (open.delete(fd)) { try { closeSync(fd); } catch { /* already gone */ } }

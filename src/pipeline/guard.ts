@@ -57,7 +57,7 @@
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { makeFifo } from "./fifo.ts";
+import { makeFifo, widenPipe } from "./fifo.ts";
 import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
 
@@ -286,6 +286,8 @@ export async function runGuard(args: string[]): Promise<number> {
       // reader lets our writer open; our writer lets the stage's blocking reader open.
       const probe = openSync(stageFifo, C.O_RDONLY | C.O_NONBLOCK);
       holdFd = openSync(stageFifo, C.O_WRONLY | C.O_NONBLOCK);
+      // A FIFO of ours (the daemon widened those it made): 1 MiB, as theirs (fifo.ts).
+      if (stageFifo !== madeFifo) widenPipe(holdFd);
       if (sealing) sealOut = openSync(stageFifo, C.O_WRONLY);
       stdin = openSync(stageFifo, C.O_RDONLY);
       closeSync(probe);

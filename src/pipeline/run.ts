@@ -12,7 +12,7 @@ import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
-import { makeFifo } from "./fifo.ts";
+import { makeFifo, widenPipe } from "./fifo.ts";
 import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
@@ -209,6 +209,8 @@ class Run {
     try {
       fds.push(openSync(made.path, C.O_RDWR));
       fds.push(openSync(made.path, C.O_WRONLY));
+      // Every byte of the stream crosses it (pg_dump → zstd → the store's guard; zstd -d → the target).
+      widenPipe(fds[0]!);
     } catch (err) {
       for (const fd of fds) closeSync(fd);
       rmSync(made.dir, { recursive: true, force: true });

@@ -389,9 +389,11 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
   });
 
   test("backup, after the target exited, zstd still writing into a store that does not keep up", async () => {
-    // 2 MB fit in zstd (it has not written them out yet): the target exits, zstd's input is
+    // 6 MB fit in zstd (it has not written them out yet): the target exits, zstd's input is
     // committed, and zstd blocks on the store's input, full since the store reads nothing.
-    const task = await backupJob({ size: 2_000_000 }, "zstd", { stall: 42 });
+    // More than the way to the store holds: two FIFOs of 1 MiB (fifo.ts) and the sealing
+    // guard's read buffer of 1 MiB; 2 MB did when the FIFOs held 64 KiB.
+    const task = await backupJob({ size: 6_000_000 }, "zstd", { stall: 42 });
     let targetSeen = false;
     await killAt(task, () => {
       const procs = descendants(d!.proc.pid!);

@@ -4,12 +4,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ArchiveDecryptError,
+  ChunkSealer,
   DEFAULT_CHUNK_SIZE,
   HEADER_LENGTH,
   TAG_LENGTH,
   decryptStream,
   encryptStream,
   newDataKey,
+  sealChunks,
   unwrapKey,
   wrapKey,
 } from "../../src/pipeline/encryption.ts";
@@ -155,6 +157,23 @@ describe("round trip", () => {
 });
 
 // --- test vectors from the spec ------------------------------------------------------------
+
+describe("sealChunks (seal.ts seals a read's whole chunks at once)", () => {
+  test("the same frames as sealing the chunks one by one, and the stream goes on from there", () => {
+    const key = newDataKey();
+    const data = new Uint8Array(randomBytes(3 * 1000 + 10));
+    const one = new ChunkSealer(key, { chunkSize: 1000 });
+    const many = new ChunkSealer(key, { chunkSize: 1000 });
+    const separately = Buffer.concat([0, 1, 2].map((i) => one.seal(data.subarray(i * 1000, (i + 1) * 1000), false)));
+    expect(sealChunks(many, data.subarray(0, 3000))).toEqual(separately);
+    // The counter moved on alike: the last chunk is the same too.
+    expect(many.seal(data.subarray(3000), true)).toEqual(one.seal(data.subarray(3000), true));
+  });
+
+  test("only whole chunks", () => {
+    expect(() => sealChunks(new ChunkSealer(newDataKey(), { chunkSize: 1000 }), new Uint8Array(1500))).toThrow(RangeError);
+  });
+});
 
 describe("test vectors of docs/archive-format.md", () => {
   const doc = readFileSync(join(import.meta.dir, "../../docs/archive-format.md"), "utf8");

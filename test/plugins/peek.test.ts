@@ -1,0 +1,74 @@
+// peekPipe (plugins/peek.ts): a pipe's first bytes, seen and left in place for the next reader.
+import { describe, expect, test } from "bun:test";
+import { readSync, writeSync } from "node:fs";
+import { osPipe } from "../../src/agent/os-pipe.ts";
+import { peekPipe } from "../../plugins/peek.ts";
+import { libc } from "../../src/libc.ts";
+
+/** Everything left in the pipe, read from its non-blocking end. */
+function drain(fd: number): Buffer {
+  const parts: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 16);
+  for (;;) {
+    let n: number;
+    try { n = readSync(fd, buf, 0, buf.length, null); } catch { break; } // EAGAIN: nothing more
+    if (n === 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(parts);
+}
+
+describe.skipIf(!libc())("peekPipe", () => {
+  test("the first bytes are seen and every byte is still there for the reader", async () => {
+    const p = osPipe();
+    try {
+      const data = Buffer.concat([Buffer.from("PGDMP"), Buffer.alloc(100_000, 7)]);
+      writeSync(p.write, data.subarray(0, 50_000));
+      expect(await peekPipe(p.read, 5)).toEqual(Buffer.from("PGDMP"));
+      writeSync(p.write, data.subarray(50_000));
+      expect(drain(p.nonBlocking)).toEqual(data);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("it waits for the first bytes; an input that ends empty is empty; too few bytes: null (the caller reads them)", async () => {
+    const p = osPipe();
+    try {
+      const seen = peekPipe(p.read, 5);
+      await Bun.sleep(30);
+      writeSync(p.write, "--\nSQL");
+      expect((await seen)?.toString()).toBe("--\nSQ");
+      expect(drain(p.nonBlocking).toString()).toBe("--\nSQL");
+      writeSync(p.write, "abc");
+      expect(await peekPipe(p.read, 5)).toBeNull();
+      drain(p.nonBlocking);
+      p.closeWrite();
+      expect(await peekPipe(p.read, 5)).toEqual(Buffer.alloc(0));
+    } finally {
+      p.close();
+    }
+  });
+
+  test("not a pipe: null", async () => {
+    const { openSync, closeSync } = await import("node:fs");
+    const fd = openSync("/dev/null", "r");
+    try {
+      expect(await peekPipe(fd, 5)).toBeNull();
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("a cancel while it waits ends the wait", async () => {
+    const p = osPipe();
+    try {
+      const stop = new AbortController();
+      const seen = peekPipe(p.read, 5, stop.signal);
+      stop.abort(new Error("stopped"));
+      await expect(seen).rejects.toThrow("stopped");
+    } finally {
+      p.close();
+    }
+  });
+});
