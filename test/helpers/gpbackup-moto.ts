@@ -11,7 +11,7 @@ import { freePort, requireOrSkip } from "./services.ts";
 
 export const motoAvailable = requireOrSkip("moto_server", Bun.which("moto_server") !== null, "moto_server on PATH (pip install 'moto[server]')");
 
-export interface Moto { port: number; url: string; stop(): void }
+export interface Moto { port: number; url: string; /** The server's process (benchmarks read its CPU time). */ pid: number; stop(): void }
 
 function listening(port: number): Promise<boolean> {
   return new Promise((res) => {
@@ -43,7 +43,7 @@ async function launch(): Promise<Moto> {
   };
   process.on("exit", stop);
   for (let i = 0; i < 300; i++) {
-    if (await listening(port)) return { port, url: `http://127.0.0.1:${port}`, stop };
+    if (await listening(port)) return { port, url: `http://127.0.0.1:${port}`, pid: proc.pid, stop };
     if (proc.exitCode !== null) break;
     await Bun.sleep(100);
   }
