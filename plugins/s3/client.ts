@@ -1,6 +1,7 @@
 // The S3 client of an endpoint: the AWS SDK v3 with its own retries off (retry.ts
-// owns them), its checksum extensions off (S3 work-alikes do not all know them;
-// the store checks the size of what landed itself), and credentials only from
+// owns them), its own checksum calculation off (its aws-chunked trailers are what S3
+// work-alikes do not all know; the store gives each part's CRC32 itself as a plain
+// header, checksum.ts, and checks the size of what landed), and credentials only from
 // the endpoint, the standard AWS environment variables, or the instance profile:
 // never a file in a home directory, never a command line.
 import { S3Client } from "@aws-sdk/client-s3";

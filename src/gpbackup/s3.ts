@@ -8,6 +8,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HttpProxyAgent } from "http-proxy-agent";
 import { HttpsProxyAgent } from "https-proxy-agent";
+import { crc32Base64, PART_CHECKSUM_ALGORITHM } from "../../plugins/s3/checksum.ts";
 import { FetchRequestHandler } from "../../plugins/s3/fetch-handler.ts";
 import { NotFound, type Backend } from "./backend.ts";
 import type { S3Config } from "./config.ts";
@@ -21,9 +22,10 @@ export function s3Client(c: S3Config): S3Client {
     // Path-style, as the Go plugin forces it: works with every S3-compatible server.
     forcePathStyle: true,
     maxAttempts: c.maxRetries + 1,
-    // No CRC32 computed in JS over every part (the SDK's default since 2025): TLS and S3's
-    // own Content-MD5-less PUT checks are what gpbackup_s3_plugin relies on too, and the
-    // per-part checksum cost ~25% of backup_data's speed (bench/GPBACKUP.md).
+    // No CRC32 computed by the SDK over every part (its default since 2025): its JS CRC32
+    // cost ~25% of backup_data's speed (bench/GPBACKUP.md). A multipart upload's parts carry
+    // the CRC32 Bun computes instead (plugins/s3/checksum.ts: without one, the service
+    // checksums the whole object at completion, which cost moto twice boto3's CPU there).
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: c.accessKeyId ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey! } : undefined,
@@ -151,22 +153,28 @@ export class S3Backend implements Backend {
 
 function multipart(client: S3Client, bucket: string, key: string): MultipartTarget {
   let uploadId: string | undefined;
+  // Each part's CRC32, by part number, for the completion (plugins/s3/checksum.ts).
+  const crcs: string[] = [];
   return {
     async putWhole(body) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
     },
     async begin() {
-      const res = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const res = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: PART_CHECKSUM_ALGORITHM }));
       uploadId = res.UploadId;
     },
     async part(number, body) {
-      const res = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length }));
+      const crc = crc32Base64(body);
+      const res = await client.send(new UploadPartCommand({
+        Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length, ChecksumCRC32: crc,
+      }));
+      crcs[number - 1] = crc;
       return res.ETag!;
     },
     async complete(etags) {
       await client.send(new CompleteMultipartUploadCommand({
         Bucket: bucket, Key: key, UploadId: uploadId,
-        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1, ChecksumCRC32: crcs[i] })) },
       }));
     },
     async abort() {
