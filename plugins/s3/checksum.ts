@@ -27,3 +27,33 @@ export function crc32Base64(bytes: Uint8Array): string {
   out.writeUInt32BE(v, 0);
   return out.toString("base64");
 }
+
+/**
+ * Whether a refused CreateMultipartUpload may be the checksum's fault. An S3 work-alike
+ * older than S3's checksums answers an `x-amz-checksum-algorithm` it does not know with
+ * 400 (InvalidArgument, InvalidRequest, NotImplemented) or 501; asked again without it,
+ * it accepts. Access, bucket and throttling errors are not that: they fail as they are.
+ */
+export function checksumMayBeRefused(err: unknown): boolean {
+  const e = (err as { cause?: unknown })?.cause ?? err;
+  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const code = (e as { Code?: string; name?: string })?.Code ?? (e as { name?: string })?.name;
+  return status === 501 || (status === 400 && ["InvalidArgument", "InvalidRequest", "NotImplemented"].includes(code ?? ""));
+}
+
+/**
+ * Creates a multipart upload whose parts carry a CRC32 or, where the service refuses
+ * that (checksumMayBeRefused), one without: `create(true)` first, then `create(false)`.
+ * `checksums` says which, for the parts and the completion. Said once in the log, so
+ * that a user of such a service knows why its uploads are checked less.
+ */
+export async function createMultipart(create: (withChecksum: boolean) => Promise<string | undefined>, log: (line: string) => void):
+  Promise<{ uploadId: string | undefined; checksums: boolean }> {
+  try {
+    return { uploadId: await create(true), checksums: true };
+  } catch (err) {
+    if (!checksumMayBeRefused(err)) throw err;
+    log(`s3: the service refused a multipart upload with part checksums (${(err as Error).message}); uploading without them`);
+    return { uploadId: await create(false), checksums: false };
+  }
+}

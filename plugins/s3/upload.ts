@@ -21,7 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { read } from "node:fs";
 import { PluginError } from "../protocol.ts";
-import { crc32Base64, PART_CHECKSUM_ALGORITHM } from "./checksum.ts";
+import { crc32Base64, createMultipart, PART_CHECKSUM_ALGORITHM } from "./checksum.ts";
 import type { S3Config } from "./config.ts";
 import { MAX_OBJECT, MAX_PARTS, MiB, partSize } from "./parts.ts";
 import { errorCode } from "./retry.ts";
@@ -225,10 +225,11 @@ export async function upload(input: ReadableStream<Uint8Array> | { fd: number },
     return { size: first.length, parts: 1 };
   }
 
-  // Created with a checksum algorithm, and every part carrying its CRC32 (checksum.ts says why).
-  const created = await s3.send(
-    new CreateMultipartUploadCommand({ ...objectParams(config, key), ChecksumAlgorithm: PART_CHECKSUM_ALGORITHM }), { stop: job.stop });
-  const uploadId = created.UploadId;
+  // Created with a checksum algorithm, and every part carrying its CRC32 (checksum.ts says why),
+  // unless the service refuses them.
+  const { uploadId, checksums } = await createMultipart(async (withChecksum) => (await s3.send(
+    new CreateMultipartUploadCommand({ ...objectParams(config, key), ChecksumAlgorithm: withChecksum ? PART_CHECKSUM_ALGORITHM : undefined }),
+    { stop: job.stop })).UploadId, log);
   if (!uploadId) throw new PluginError("CreateMultipartUpload returned no UploadId");
 
   // Parts in flight are stopped at the first failure, or when the action is stopped.
@@ -255,7 +256,7 @@ export async function upload(input: ReadableStream<Uint8Array> | { fd: number },
       if (size > MAX_OBJECT) throw new PluginError(`the archive is larger than S3's maximum object size (5 TiB)`);
       const body = buf;
       const partNumber = n;
-      const crc = crc32Base64(body);
+      const crc = checksums ? crc32Base64(body) : undefined;
       const sending: Promise<void> = s3.send(
         new UploadPartCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ChecksumCRC32: crc }),
         { stop: halt.signal },

@@ -8,7 +8,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HttpProxyAgent } from "http-proxy-agent";
 import { HttpsProxyAgent } from "https-proxy-agent";
-import { crc32Base64, PART_CHECKSUM_ALGORITHM } from "../../plugins/s3/checksum.ts";
+import { crc32Base64, createMultipart, PART_CHECKSUM_ALGORITHM } from "../../plugins/s3/checksum.ts";
 import { FetchRequestHandler } from "../../plugins/s3/fetch-handler.ts";
 import { NotFound, type Backend } from "./backend.ts";
 import type { S3Config } from "./config.ts";
@@ -153,6 +153,7 @@ export class S3Backend implements Backend {
 
 function multipart(client: S3Client, bucket: string, key: string): MultipartTarget {
   let uploadId: string | undefined;
+  let checksums = true;
   // Each part's CRC32, by part number, for the completion (plugins/s3/checksum.ts).
   const crcs: string[] = [];
   return {
@@ -160,15 +161,16 @@ function multipart(client: S3Client, bucket: string, key: string): MultipartTarg
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
     },
     async begin() {
-      const res = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: PART_CHECKSUM_ALGORITHM }));
-      uploadId = res.UploadId;
+      ({ uploadId, checksums } = await createMultipart(async (withChecksum) => (await client.send(new CreateMultipartUploadCommand({
+        Bucket: bucket, Key: key, ChecksumAlgorithm: withChecksum ? PART_CHECKSUM_ALGORITHM : undefined,
+      }))).UploadId, (line) => process.stderr.write(`${line}\n`)));
     },
     async part(number, body) {
-      const crc = crc32Base64(body);
+      const crc = checksums ? crc32Base64(body) : undefined;
       const res = await client.send(new UploadPartCommand({
         Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length, ChecksumCRC32: crc,
       }));
-      crcs[number - 1] = crc;
+      if (crc) crcs[number - 1] = crc;
       return res.ETag!;
     },
     async complete(etags) {

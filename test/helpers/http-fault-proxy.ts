@@ -20,11 +20,12 @@ export type Fault =
   | "500" // answer 500 InternalError
   | "503-slowdown" // answer 503 SlowDown, as S3 does when throttling
   | "403" // answer 403 AccessDenied: a permanent failure
+  | "400-invalid-argument" // answer 400 InvalidArgument, as a service does to a header it does not support
   | "stall" // take the request and never answer
   | "slow"; // pass the request on after 300 ms (to see how many run at once)
 
 export interface Rule {
-  match(req: { method: string; url: string }): boolean;
+  match(req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }): boolean;
   fault: Fault;
   /** How many matching requests to break (default 1); later ones pass. */
   times?: number;
@@ -57,9 +58,12 @@ export const isGetObject = () => (r: { method: string; url: string }) => {
 };
 /** Matches PutObject requests (not a part). */
 export const isPutObject = () => (r: { method: string; url: string }) => r.method === "PUT" && !query(r.url).has("uploadId") && !query(r.url).has("uploads");
+/** Matches CreateMultipartUpload requests. */
+export const isCreate = () => (r: { method: string; url: string }) => r.method === "POST" && query(r.url).has("uploads");
 export const isComplete = () => (r: { method: string; url: string }) => r.method === "POST" && new URL(r.url, "http://x").searchParams.has("uploadId");
 
-const S3_ERRORS: Record<"500" | "503-slowdown" | "403", [number, string, string]> = {
+const S3_ERRORS: Record<"500" | "503-slowdown" | "403" | "400-invalid-argument", [number, string, string]> = {
+  "400-invalid-argument": [400, "InvalidArgument", "x-amz-checksum-algorithm is not supported"],
   "500": [500, "InternalError", "We encountered an internal error. Please try again."],
   "503-slowdown": [503, "SlowDown", "Please reduce your request rate."],
   "403": [403, "AccessDenied", "Access Denied"],
@@ -77,8 +81,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   let active = 0;
   let maxActive = 0;
 
-  const pick = (method: string, url: string): Fault | undefined => {
-    const rule = rules.find((r) => r.left > 0 && r.match({ method, url }));
+  const pick = (method: string, url: string, headers: IncomingMessage["headers"]): Fault | undefined => {
+    const rule = rules.find((r) => r.left > 0 && r.match({ method, url, headers }));
     if (!rule) return undefined;
     rule.left--;
     fired++;
@@ -88,7 +92,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
-    const fault = pick(method, url);
+    const fault = pick(method, url, req.headers);
     seen.push({ method, url, fault, range: req.headers.range });
     const socket = req.socket;
     active++;
@@ -111,7 +115,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       req.resume();
       return; // never answered; the socket is closed when the client gives up (or at stop)
     }
-    if (fault === "500" || fault === "503-slowdown" || fault === "403") {
+    if (fault === "500" || fault === "503-slowdown" || fault === "403" || fault === "400-invalid-argument") {
       const [status, code, message] = S3_ERRORS[fault];
       req.resume();
       req.on("end", () => {

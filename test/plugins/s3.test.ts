@@ -13,7 +13,7 @@ import { crc32Base64 } from "../../plugins/s3/checksum.ts";
 import { readConfig } from "../../plugins/s3/config.ts";
 import { capacity, GROUP, MAX_OBJECT, MAX_PART, MAX_PARTS, MiB, MIN_PART, partSize } from "../../plugins/s3/parts.ts";
 import { backoff, isTransient, S3Failure, withRetry } from "../../plugins/s3/retry.ts";
-import { isComplete, isGetObject, isPutObject, isUploadPart, startFaultProxy, type FaultProxy } from "../helpers/http-fault-proxy.ts";
+import { isComplete, isCreate, isGetObject, isPutObject, isUploadPart, startFaultProxy, type FaultProxy } from "../helpers/http-fault-proxy.ts";
 import { freshBucket, motoAvailable, motoEndpoint, objectKeys, openUploads, startMoto, startServer, type Moto } from "../helpers/s3.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -276,6 +276,25 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     const s = await s3(["store"], { ...viaProxy(), concurrency: "2" }, data);
     expect(s.code).toBe(0);
     expect(proxy.maxConcurrent()).toBe(2);
+  });
+
+  test("a service that refuses part checksums gets the upload without them, said once in the log", async () => {
+    // An S3 work-alike older than S3's checksums: 400 to any CreateMultipartUpload naming one.
+    proxy.add({ match: (r) => isCreate()(r) && r.headers["x-amz-checksum-algorithm"] !== undefined, fault: "400-invalid-argument", times: 100 });
+    const { stderr } = await storeAndCheck();
+    expect(proxy.fired()).toBe(1);
+    expect(proxy.seen.filter((r) => isCreate()(r))).toHaveLength(2);
+    expect(stderr).toContain("refused a multipart upload with part checksums");
+    expect(stderr.match(/uploading without them/g)).toHaveLength(1);
+  });
+
+  test("a 403 on CreateMultipartUpload is not taken for a refused checksum: it fails at once", async () => {
+    proxy.add({ match: isCreate(), fault: "403", times: 100 });
+    const s = await s3(["store"], viaProxy(), data);
+    expect(s.code).not.toBe(0);
+    expect(s.stderr).toContain("AccessDenied");
+    expect(s.stderr).not.toContain("uploading without them");
+    expect(proxy.fired()).toBe(1);
   });
 
   test("memory stays flat with the size of the input: parts are read into a few reused buffers, no garbage per part", async () => {
