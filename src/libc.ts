@@ -1,7 +1,7 @@
 // The few libc calls Bun and Node do not offer, through bun:ffi, loaded once, on
 // first use. Each is null where it cannot be called (not Linux, not glibc, no FFI):
 // callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { dlopen, FFIType, read } from "bun:ffi";
 
 export interface Libc {
   /** mkfifo(path, mode): true when made. */
@@ -34,7 +34,9 @@ export function libc(): Libc | null {
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
     loaded = {
-      mkfifo: (path, mode) => lib.symbols.mkfifo(ptr(Buffer.from(`${path}\0`)), mode) === 0,
+      // The buffer itself is passed, not ptr() of it: a bare address keeps nothing alive,
+      // and a temporary could be collected before (or while) libc reads the path.
+      mkfifo: (path, mode) => lib.symbols.mkfifo(Buffer.from(`${path}\0`), mode) === 0,
       fcntl: (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg) as number,
       tee: (fdIn, fdOut, len, flags) => {
         const n = Number(lib.symbols.tee(fdIn, fdOut, len, flags));

@@ -1,6 +1,6 @@
 // Retries and timeouts around every call to the service, as one wrapper, so that
 // no call site has a loop of its own. A request is retried when its failure is
-// transient (5xx, throttling, a reset or refused connection, a timeout) with
+// transient (5xx but 501, throttling, a reset or refused connection, a timeout) with
 // exponential backoff and jitter; a permanent one (403, no such bucket, a
 // bad signature) fails at once with the service's own words. A request that
 // carries a body is only ever given a Buffer, so every attempt sends it whole.
@@ -66,6 +66,10 @@ export function isTransient(err: unknown): boolean {
   if (e instanceof AttemptTimeout) return true;
   if (TRANSIENT_CODES.has(e.name ?? "") || TRANSIENT_CODES.has(e.Code ?? "")) return true;
   const status = httpStatus(err);
+  // 501 Not Implemented: the service lacks what the request asks for (S3 and its
+  // work-alikes answer a header they do not support so, checksum.ts); asked again, it
+  // answers the same, so the caller hears of it at once rather than after every attempt.
+  if (status === 501) return false;
   if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true;
   if (status !== undefined && status >= 400) return false;
   if (TRANSIENT_NET.has(e.code ?? "") || TRANSIENT_NET.has(e.name ?? "")) return true;

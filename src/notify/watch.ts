@@ -60,7 +60,9 @@ export class Watch {
    * overdue before it had 1.5 intervals to run.
    */
   private readonly resumedAt = new Map<string, number>();
+  /** Jobs the last check found paused or without a schedule: seen active again, their clock restarts (resumedAt). */
   private readonly idle = new Set<string>();
+  /** What the last agent probe found, kept for /metrics (agentsUp), so that a scrape never waits on an agent. */
   private agentsSeen: { name: string; up: boolean }[] = [];
 
   constructor(private readonly opts: WatchOptions) {

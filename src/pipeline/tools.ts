@@ -11,7 +11,7 @@ export const TOOLS: readonly Tool[] = [
   { name: "gzip", neededFor: 'backups and restores with compression "gzip"' },
   // Every store's and restoring target's input is a FIFO. libc's mkfifo makes it
   // (fifo.ts); the tool is the fallback where libc cannot be called.
-  { name: "mkfifo", neededFor: "every backup and restore", needed: () => !libc() },
+  { name: "mkfifo", neededFor: "every backup and restore", needed: () => fifoTool() !== undefined },
 ];
 
 /** The mkfifo tool when the pipeline will need it (libc's mkfifo unavailable), else undefined. */

@@ -21,6 +21,7 @@ export type Fault =
   | "503-slowdown" // answer 503 SlowDown, as S3 does when throttling
   | "403" // answer 403 AccessDenied: a permanent failure
   | "400-invalid-argument" // answer 400 InvalidArgument, as a service does to a header it does not support
+  | "501-not-implemented" // answer 501 NotImplemented, as S3 does to a header that implies functionality it lacks
   | "stall" // take the request and never answer
   | "slow"; // pass the request on after 300 ms (to see how many run at once)
 
@@ -62,8 +63,9 @@ export const isPutObject = () => (r: { method: string; url: string }) => r.metho
 export const isCreate = () => (r: { method: string; url: string }) => r.method === "POST" && query(r.url).has("uploads");
 export const isComplete = () => (r: { method: string; url: string }) => r.method === "POST" && new URL(r.url, "http://x").searchParams.has("uploadId");
 
-const S3_ERRORS: Record<"500" | "503-slowdown" | "403" | "400-invalid-argument", [number, string, string]> = {
+const S3_ERRORS: Record<"500" | "503-slowdown" | "403" | "400-invalid-argument" | "501-not-implemented", [number, string, string]> = {
   "400-invalid-argument": [400, "InvalidArgument", "x-amz-checksum-algorithm is not supported"],
+  "501-not-implemented": [501, "NotImplemented", "A header you provided implies functionality that is not implemented"],
   "500": [500, "InternalError", "We encountered an internal error. Please try again."],
   "503-slowdown": [503, "SlowDown", "Please reduce your request rate."],
   "403": [403, "AccessDenied", "Access Denied"],
@@ -115,7 +117,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       req.resume();
       return; // never answered; the socket is closed when the client gives up (or at stop)
     }
-    if (fault === "500" || fault === "503-slowdown" || fault === "403" || fault === "400-invalid-argument") {
+    if (fault === "500" || fault === "503-slowdown" || fault === "403" || fault === "400-invalid-argument" || fault === "501-not-implemented") {
       const [status, code, message] = S3_ERRORS[fault];
       req.resume();
       req.on("end", () => {

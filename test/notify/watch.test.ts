@@ -94,7 +94,9 @@ for (const dialect of dialects) {
 
     const watch = () => new Watch({
       catalog: open().catalog, tell: (a) => notifier.tell(a), page: (p) => notifier.page(p), clock,
-      agents: () => new AgentDirectory(open().catalog, dir, 2000).status(),
+      // The daemon's 10 s for a hello: nothing listening is refused at once anyway, and a
+      // shorter wait could take the live agent for unreachable on a loaded machine.
+      agents: () => new AgentDirectory(open().catalog, dir, 10_000).status(),
     });
 
     let w: Watch;

@@ -133,6 +133,8 @@ describe("s3 failure kinds", () => {
     expect(isTransient({ name: "AccessDenied", $metadata: { httpStatusCode: 403 } })).toBe(false);
     expect(isTransient({ name: "NoSuchBucket", $metadata: { httpStatusCode: 404 } })).toBe(false);
     expect(isTransient({ name: "InvalidAccessKeyId", $metadata: { httpStatusCode: 403 } })).toBe(false);
+    // 501: the service lacks the functionality asked for (a checksum header it does not know).
+    expect(isTransient({ name: "NotImplemented", $metadata: { httpStatusCode: 501 } })).toBe(false);
   });
 });
 
@@ -285,6 +287,17 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(proxy.fired()).toBe(1);
     expect(proxy.seen.filter((r) => isCreate()(r))).toHaveLength(2);
     expect(stderr).toContain("refused a multipart upload with part checksums");
+    expect(stderr.match(/uploading without them/g)).toHaveLength(1);
+  });
+
+  test("a 501 NotImplemented to the checksum is not retried: the upload goes on at once without it", async () => {
+    // 501 says the service lacks what was asked: asking again cannot help (retry.ts), and
+    // eight attempts with backoff would hold every upload ~30 s before the fallback.
+    proxy.add({ match: (r) => isCreate()(r) && r.headers["x-amz-checksum-algorithm"] !== undefined, fault: "501-not-implemented", times: 100 });
+    const { stderr } = await storeAndCheck();
+    expect(proxy.fired()).toBe(1);
+    expect(proxy.seen.filter((r) => isCreate()(r))).toHaveLength(2);
+    expect(stderr).not.toContain("retrying");
     expect(stderr.match(/uploading without them/g)).toHaveLength(1);
   });
 
