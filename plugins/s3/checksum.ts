@@ -42,18 +42,25 @@ export function checksumMayBeRefused(err: unknown): boolean {
 }
 
 /**
- * Creates a multipart upload whose parts carry a CRC32 or, where the service refuses
- * that (checksumMayBeRefused), one without: `create(true)` first, then `create(false)`.
- * `checksums` says which, for the parts and the completion. Said once in the log, so
- * that a user of such a service knows why its uploads are checked less.
+ * Creates a multipart upload whose parts carry a CRC32 where the service takes them:
+ * `create(true)` first. The parts carry one only when the service's answer names the
+ * algorithm back (S3 and moto do): a work-alike that ignores the header it does not
+ * know would otherwise be sent part checksums it may refuse at the very end, at
+ * completion. One that refuses the header (checksumMayBeRefused) is asked again
+ * without it, `create(false)`, and that is said once in the log, so that its user
+ * knows why the parts are not checked on arrival. `checksums` says which, for the
+ * parts and the completion.
  */
-export async function createMultipart(create: (withChecksum: boolean) => Promise<string | undefined>, log: (line: string) => void):
-  Promise<{ uploadId: string | undefined; checksums: boolean }> {
+export async function createMultipart(
+  create: (withChecksum: boolean) => Promise<{ UploadId?: string; ChecksumAlgorithm?: string }>,
+  log: (line: string) => void,
+): Promise<{ uploadId: string | undefined; checksums: boolean }> {
   try {
-    return { uploadId: await create(true), checksums: true };
+    const created = await create(true);
+    return { uploadId: created.UploadId, checksums: created.ChecksumAlgorithm?.toUpperCase() === PART_CHECKSUM_ALGORITHM };
   } catch (err) {
     if (!checksumMayBeRefused(err)) throw err;
     log(`s3: the service refused a multipart upload with part checksums (${(err as Error).message}); uploading without them`);
-    return { uploadId: await create(false), checksums: false };
+    return { uploadId: (await create(false)).UploadId, checksums: false };
   }
 }

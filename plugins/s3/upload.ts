@@ -227,9 +227,9 @@ export async function upload(input: ReadableStream<Uint8Array> | { fd: number },
 
   // Created with a checksum algorithm, and every part carrying its CRC32 (checksum.ts says why),
   // unless the service refuses them.
-  const { uploadId, checksums } = await createMultipart(async (withChecksum) => (await s3.send(
+  const { uploadId, checksums } = await createMultipart((withChecksum) => s3.send(
     new CreateMultipartUploadCommand({ ...objectParams(config, key), ChecksumAlgorithm: withChecksum ? PART_CHECKSUM_ALGORITHM : undefined }),
-    { stop: job.stop })).UploadId, log);
+    { stop: job.stop }), log);
   if (!uploadId) throw new PluginError("CreateMultipartUpload returned no UploadId");
 
   // Parts in flight are stopped at the first failure, or when the action is stopped.

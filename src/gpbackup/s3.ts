@@ -161,9 +161,9 @@ function multipart(client: S3Client, bucket: string, key: string): MultipartTarg
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
     },
     async begin() {
-      ({ uploadId, checksums } = await createMultipart(async (withChecksum) => (await client.send(new CreateMultipartUploadCommand({
+      ({ uploadId, checksums } = await createMultipart((withChecksum) => client.send(new CreateMultipartUploadCommand({
         Bucket: bucket, Key: key, ChecksumAlgorithm: withChecksum ? PART_CHECKSUM_ALGORITHM : undefined,
-      }))).UploadId, (line) => process.stderr.write(`${line}\n`)));
+      })), (line) => process.stderr.write(`${line}\n`)));
     },
     async part(number, body) {
       const crc = checksums ? crc32Base64(body) : undefined;

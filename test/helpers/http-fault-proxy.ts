@@ -21,6 +21,7 @@ export type Fault =
   | "503-slowdown" // answer 503 SlowDown, as S3 does when throttling
   | "403" // answer 403 AccessDenied: a permanent failure
   | "400-invalid-argument" // answer 400 InvalidArgument, as a service does to a header it does not support
+  | "drop-checksum-headers" // pass the request on without its x-amz-checksum-* headers, as a service that ignores them
   | "501-not-implemented" // answer 501 NotImplemented, as S3 does to a header that implies functionality it lacks
   | "stall" // take the request and never answer
   | "slow"; // pass the request on after 300 ms (to see how many run at once)
@@ -32,7 +33,7 @@ export interface Rule {
   times?: number;
 }
 
-export interface SeenRequest { method: string; url: string; fault?: Fault; range?: string }
+export interface SeenRequest { method: string; url: string; fault?: Fault; range?: string; /** x-amz-checksum-crc32, if sent */ crc32?: string }
 
 export interface FaultProxy {
   url: string;
@@ -95,7 +96,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
     const fault = pick(method, url, req.headers);
-    seen.push({ method, url, fault, range: req.headers.range });
+    seen.push({ method, url, fault, range: req.headers.range, crc32: req.headers["x-amz-checksum-crc32"] as string | undefined });
     const socket = req.socket;
     active++;
     maxActive = Math.max(maxActive, active);
@@ -139,7 +140,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const socket = req.socket;
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
-    const headers = { ...req.headers, host: up.host };
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: up.host };
+    if (fault === "drop-checksum-headers") for (const h of Object.keys(headers)) if (/^x-amz-(sdk-)?checksum-/.test(h)) delete headers[h];
     const out = httpRequest({ host: up.hostname, port: up.port, method, path: url, headers }, (upRes) => {
       if (fault === "lose-response") {
         upRes.resume();

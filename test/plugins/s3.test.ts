@@ -301,6 +301,23 @@ describe.skipIf(!motoAvailable)("s3 against moto, through faults", () => {
     expect(stderr.match(/uploading without them/g)).toHaveLength(1);
   });
 
+  test("a service that ignores the checksum algorithm (does not name it back) gets parts without checksums", async () => {
+    // Such a work-alike might refuse part checksums only at completion, after the whole upload.
+    proxy.add({ match: isCreate(), fault: "drop-checksum-headers", times: 100 });
+    const { stderr } = await storeAndCheck();
+    expect(stderr).not.toContain("refused");
+    const parts = proxy.seen.filter((r) => isUploadPart()(r));
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.filter((r) => r.crc32 !== undefined)).toEqual([]);
+  });
+
+  test("parts carry their CRC32 when the service names the algorithm back", async () => {
+    await storeAndCheck();
+    const parts = proxy.seen.filter((r) => isUploadPart()(r));
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.every((r) => typeof r.crc32 === "string" && r.crc32.length === 8)).toBe(true);
+  });
+
   test("a 403 on CreateMultipartUpload is not taken for a refused checksum: it fails at once", async () => {
     proxy.add({ match: isCreate(), fault: "403", times: 100 });
     const s = await s3(["store"], viaProxy(), data);
