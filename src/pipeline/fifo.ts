@@ -44,7 +44,11 @@ export function makeFifo(): { dir: string; path: string } {
 // every 64 KiB (pg_dump and zstd, zstd and the store's guard). A stage's pipes were
 // Bun's socketpairs once, which buffer more, and the agent's pipes measured less CPU
 // at 1 MiB (bench/DATAPATH.md, "The pipes' size"). 1 MiB is the kernel's default
-// pipe-max-size for an unprivileged process.
+// pipe-max-size for an unprivileged process. The kernel also bounds what one user's
+// pipes hold in all (fs.pipe-user-pages-soft, 64 MiB by default; root is exempt): a
+// local backup holds about three of these, so past some twenty tasks at once as an
+// unprivileged user, later pipes are made small (the README's --workers says so).
+// Nothing fails then; those tasks only run slower.
 const F_SETPIPE_SZ = 1031;
 const PIPE_SIZE = 1 << 20;
 
