@@ -263,7 +263,8 @@ class Request {
   /** Backpressure: resolves when the channel (or the data connection) can take more. */
   private async write(b: Uint8Array): Promise<void> {
     if (this.sock) {
-      if (this.done || this.sock.destroyed) throw new Error("the data connection closed");
+      // Said as the close handler below says it: which of the two notices first is a race.
+      if (this.done || this.sock.destroyed) throw new Error("the core's data connection closed before the archive's end");
       const sock = this.sock;
       if (!sock.write(b)) {
         // Both listeners go once either fires (one per write would pile up over a backup).
