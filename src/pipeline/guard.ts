@@ -47,11 +47,11 @@
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
 //   every rule above holds the same;
 // - with --in-process NAME alone (no held input, no --seal, no --store), ARGV is
-//   a source action of this binary's built-in plugin NAME (a target's `backup`):
-//   the guard runs it itself, on its own stdin and stdout, rather than spawning
-//   `shield plugin NAME backup` (plugin-host/in-process.ts). The tools it starts
-//   (pg_dump) are in the guard's group, so the lifeline and a cancel reach them
-//   as they reach a spawned stage; its exit code is the stage's.
+//   a source action of this binary's built-in plugin NAME (a target's `backup`, a
+//   store's `retrieve`): the guard runs it itself, on its own stdin, stdout and
+//   stderr, rather than spawning `shield plugin NAME ACTION` (plugin-host/in-process.ts).
+//   The tools it starts (pg_dump) are in the guard's group, so the lifeline and a
+//   cancel reach them as they reach a spawned stage; its exit code is the stage's.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
@@ -258,11 +258,11 @@ export async function runGuard(args: string[]): Promise<number> {
   let ownDir: string | undefined;
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
-  // --in-process NAME alone: a built-in's source action (a target's backup), run here on our own fds.
+  // --in-process NAME alone: a built-in's source action (a target's backup, a store's retrieve), run here on our own fds.
   const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held ? await inProcessAction(builtin, argv) : undefined;
   if (builtin !== undefined && !inProcess && !inProcessSource) {
     removeFifo();
-    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup to run without them`);
+    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup or retrieve to run without them`);
     return 3;
   }
   if (sealing) {

@@ -139,6 +139,17 @@ class Run {
     return this.stage(label, cmd.argv, { ...cmd.env, ...io.env }, io);
   }
 
+  /**
+   * A store's `retrieve` of `key`, writing to a pipe to the daemon (true) or to a FIFO
+   * (its fd). A built-in store's runs inside its guard (plugin-host/in-process.ts): one
+   * Bun start fewer for every read of a blob; its exit code, its stderr in the task
+   * log and a cancel or the daemon's death killing it are as for a process of its own.
+   */
+  retrieve(label: string, sp: Store, key: string, stdout: true | number): Stage {
+    const cmd = sp.retrieve(key);
+    return this.command(label, cmd, { stdin: false, stdout, inProcess: sp.inProcess ? cmd.builtin : undefined });
+  }
+
   fail(err: PipelineFailed): void {
     this.failure ??= err;
     this.killAll();
@@ -618,7 +629,7 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
   ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
   const run = new Run(ctx);
   const fetched = new Digest();
-  const source = run.command("store retrieve (verify)", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, true);
   let ended = false;
   let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
@@ -665,7 +676,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
 
-  const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   if (rate) stream = stream.pipeThrough(throttle(rate));
@@ -796,7 +807,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
       seal: { key: null, builtin: dp.inProcess ? cmd.builtin : undefined, rate: opts.rate },
     });
     input.handedOver();
-    source = run.command("source store retrieve", sp.retrieve(fromKey), { stdin: false, stdout: input.fd });
+    source = run.retrieve("source store retrieve", sp, fromKey, input.fd);
     await sink.inputPath();
     sink.inputOpened();
   } catch (err) {
@@ -861,7 +872,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
 async function verifyCopy(ctx: PipelineContext, dp: Store, key: string, sent: { bytes: number; sha256: string }): Promise<void> {
   const run = new Run(ctx);
   const fetched = new Digest();
-  const source = run.command("destination store retrieve (verify)", dp.retrieve(key), { stdin: false, stdout: true });
+  const source = run.retrieve("destination store retrieve (verify)", dp, key, true);
   const work = new Flows();
   work.add((async () => {
     for await (const _ of source.stdout.pipeThrough(fetched.stream)) { /* counted and hashed */ }
@@ -929,7 +940,7 @@ export async function download(ctx: PipelineContext, store: Endpoint, archive: A
   const work = new Flows();
   let out: ReadableStream<Uint8Array>;
   try {
-    const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+    const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
     let stream = source.stdout.pipeThrough(fetched.stream);
     if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
     const verify = async () => {

@@ -37,7 +37,7 @@ export interface StageOptions {
    */
   seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
   /**
-   * A built-in's source action (a target's backup; its Command's reference) that the
+   * A built-in's source action (a target's backup, a store's retrieve; its Command's reference) that the
    * guard runs in its own process, on the stdout given here, rather than spawning argv
    * (plugin-host/in-process.ts). Only for a stage with no input.
    */

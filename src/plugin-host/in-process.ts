@@ -6,6 +6,9 @@
 //   FIFO the daemon gave it), so a tool it hands fd 1 to (pg_dump) writes there as
 //   before: one Bun start fewer, on the path from the run request to the first
 //   byte, for every backup (bench/DATAPATH.md, "Fixed cost (issue 20)").
+// - A store's retrieve: the same, on the guard's own stdout (the pipe or FIFO the
+//   daemon gave it): one Bun start fewer for every read of a blob (a restore's
+//   verify and apply passes, a download's, a copy's and its read-back).
 // The daemon names the built-in by reference (its Store's Command carries
 // `builtin: { name, args }`, contract.ts); nothing here reads a command line to
 // find out what it is. The store runs through the plugin protocol's own
@@ -36,8 +39,12 @@ export interface InProcessAction {
   run(): Promise<number>;
 }
 
-/** Actions a guard runs in its own process without --seal: a target's backup (a source: nothing held, nothing sealed). */
-const SOURCE_ACTIONS = new Set(["backup"]);
+/**
+ * Actions a guard runs in its own process without --seal: a target's backup and a
+ * store's retrieve (sources: no input, nothing held, nothing sealed; their stdout is
+ * the guard's, their stderr the guard's, their exit code the guard's).
+ */
+const SOURCE_ACTIONS = new Set(["backup", "retrieve"]);
 
 /**
  * The built-in `name`'s action `args[0]` (with its arguments, what follows
@@ -47,7 +54,7 @@ const SOURCE_ACTIONS = new Set(["backup"]);
 export async function inProcessAction(name: string, args: string[]): Promise<InProcessAction | undefined> {
   const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
   const action = args[0];
-  if (!plugin || action === undefined || !SOURCE_ACTIONS.has(action) || typeof plugin[action as "backup"] !== "function") return undefined;
+  if (!plugin || action === undefined || !SOURCE_ACTIONS.has(action) || typeof plugin[action as "backup" | "retrieve"] !== "function") return undefined;
   return { run: () => runAction(plugin, args, process.env) };
 }
 
