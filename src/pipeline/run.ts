@@ -561,8 +561,9 @@ export interface ArchiveToRestore {
  * the whole blob is retrieved, counted, hashed and (encrypted) every chunk
  * authenticated, and the output thrown away; no target process exists yet. Only
  * when its size and SHA-256 match the catalog's does the second pass retrieve it
- * again, for the target. That second read is checked the same way, and the target
- * sees the end of its input only once it was; should it differ from the first
+ * again, for the target. That second read is checked too (its size, and its SHA-256
+ * when unencrypted, every chunk's authentication when encrypted: secondRead), and
+ * the target sees the end of its input only once it was; should it differ from the first
  * (the blob changed in between), the target has already been given part of it,
  * and the failure says so. Why two reads and not a staged copy: nothing of an
  * archive is ever written to the daemon's disk, and the cost is one more read of
@@ -608,14 +609,42 @@ export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> 
 /** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
 class ArchiveMismatch extends PipelineFailed {}
 
-/** Compares what was read with the catalog's record; throws ArchiveMismatch. */
-function checkFetched(fetched: Digest, archive: ArchiveToRestore): void {
+/**
+ * Compares what was read with the catalog's record; throws ArchiveMismatch. The
+ * SHA-256 is compared when the read was hashed (a Digest): always in the verify
+ * pass; in a second read, only for an unencrypted archive (see secondRead).
+ */
+function checkFetched(fetched: ByteCounter, archive: ArchiveToRestore): void {
   if (archive.size !== null && fetched.bytes !== archive.size) {
     throw new ArchiveMismatch(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
   }
-  if (archive.sha256 && fetched.sha256() !== archive.sha256) {
+  if (archive.sha256 && fetched instanceof Digest && fetched.sha256() !== archive.sha256) {
     throw new ArchiveMismatch("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
   }
+}
+
+/**
+ * What the second read of a verified blob (the restore proper, a download) counts,
+ * and hashes only when the archive is not encrypted.
+ *
+ * Why an encrypted archive's second read is not hashed again: what that read must
+ * catch is a blob that changed after the verify pass had checked its size, its
+ * SHA-256 and every chunk's authentication (rewritten, cut, reordered, replaced by
+ * another). The second read is decrypted on its way to the target, which
+ * authenticates every chunk again under the archive's own data key: a fresh key for
+ * each archive, used for its one stream only and held by nobody but the daemon (the
+ * catalog keeps it wrapped), so no one else can make a chunk that passes. Each
+ * chunk's nonce carries its position and whether it is the last, and the header is
+ * authenticated with every chunk (encryption.ts): a byte changed anywhere, a chunk
+ * moved, dropped or repeated, a blob cut short (even at a chunk boundary) or
+ * lengthened, or another archive's blob (another key) all fail, and the size is
+ * compared as well. A blob that passes is the one the verify pass read, short of a
+ * forged GCM tag; its SHA-256 would say it again at ~0.6 s of CPU per GiB stored on
+ * the daemon's event loop (bench/DATAPATH.md, "Three data sets"). An unencrypted
+ * archive has nothing of the kind: its second read is hashed and compared.
+ */
+function secondRead(archive: ArchiveToRestore): ByteCounter {
+  return archive.dataKey ? new ByteCounter() : new Digest();
 }
 
 /**
@@ -671,7 +700,8 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
 async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
   const agent = target.agent;
   const run = new Run(ctx);
-  const fetched = new Digest();
+  // Counted; hashed again only when unencrypted (secondRead says why).
+  const fetched = secondRead(archive);
   const raw = new ByteCounter();
   // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
@@ -680,8 +710,9 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   if (rate) stream = stream.pipeThrough(throttle(rate));
-  // Refuse before the target sees the end of its input: an archive that fails
-  // its checksum is never restored whole (the target is killed).
+  // Refuse before the target sees the end of its input: an archive that fails its
+  // checks (size; SHA-256 or every chunk's authentication) is never restored whole
+  // (the target is killed).
   const verify = async () => {
     await run.upstreamSucceeded(upstream);
     checkFetched(fetched, archive);
@@ -936,7 +967,8 @@ export async function download(ctx: PipelineContext, store: Endpoint, archive: A
   const sp = await ctx.plugins.store(store);
   await verifyArchive(ctx, sp, archive);
   const run = new Run(ctx);
-  const fetched = new Digest();
+  // Counted; hashed again only when unencrypted (secondRead says why).
+  const fetched = secondRead(archive);
   const work = new Flows();
   let out: ReadableStream<Uint8Array>;
   try {
