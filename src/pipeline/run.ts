@@ -13,6 +13,7 @@ import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
 import { makeFifo, widenPipe } from "./fifo.ts";
+import { libc } from "../libc.ts";
 import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
@@ -78,7 +79,7 @@ interface StageIO {
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
   seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
-  /** A source (no input) that is a built-in: its guard runs the action itself (see Stage). */
+  /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
@@ -757,7 +758,12 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
     const targetInput = direct ? run.fifo() : undefined;
-    const sink = run.command("target restore", tp!.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    // A built-in target's restore runs inside its guard, on the held FIFO as the guard's fd 0
+    // (plugin-host/in-process.ts): one Bun start fewer. That needs dup2 (libc.ts), here as there.
+    const restoreCmd = tp!.restore();
+    const sink = run.command("target restore", restoreCmd, {
+      stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && libc()?.dup2 ? restoreCmd.builtin : undefined,
+    });
     targetInput?.handedOver();
     if (unzip) {
       const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {

@@ -3,7 +3,7 @@
 // the daemon's death looks like to a guard.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
@@ -458,6 +458,77 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
       }
     });
   }
+
+  /** The dump of the test's database, as the in-process backup writes it. */
+  const dumped = async () => {
+    const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
+    const [out, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), proc.exited]);
+    expect(code).toBe(0);
+    return new Uint8Array(out);
+  };
+  /** The endpoint of another database of the same server. */
+  const into = (db: string) => {
+    const ep = JSON.parse(env.SHIELD_ENDPOINT!);
+    return { SHIELD_ENDPOINT: JSON.stringify({ ...ep, pg_database: db }) };
+  };
+  /** A new, empty database: its name and the rows of its table t (null: no such table). */
+  const emptyDatabase = async (prefix: string) => {
+    const dbUrl = await freshDatabase(prefix);
+    return { db: new URL(dbUrl).pathname.slice(1), rows: () => rowsIn(dbUrl) };
+  };
+  const rowsIn = async (dbUrl: string): Promise<number | null> => {
+    const other = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const tables = (await other`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 't'`)[0]!.n as number;
+      return tables ? (await other`SELECT count(*)::int AS n FROM t`)[0]!.n as number : null;
+    } finally {
+      await other.end();
+    }
+  };
+  const pgRestoreIn = (pgid: number) => inGroup(pgid).map((l) => l.split(" ")).find((w) => w[1]?.endsWith("pg_restore"))?.[0];
+
+  test("a restore on its held input: pg_restore reads the guard's FIFO (the guard's fd 0) itself", async () => {
+    const dump = await dumped();
+    const { db, rows } = await emptyDatabase("guard_inproc_restore");
+    const { proc, next } = guard(["--held-input", "--in-process", "postgres"], ["restore"], into(db));
+    const fd = openSync(await next("fifo"), C.O_WRONLY | C.O_NONBLOCK);
+    proc.send({ opened: true });
+    const sink = Bun.file(fd).writer();
+    // Half of it first: pg_restore waits for the rest, and can be looked at meanwhile.
+    const half = Math.floor(dump.length / 2);
+    sink.write(dump.subarray(0, half));
+    await sink.flush();
+    let pid: string | undefined;
+    for (let i = 0; i < 400 && !(pid = pgRestoreIn(proc.pid)); i++) await Bun.sleep(25);
+    expect(pid).toBeDefined();
+    // The guard's fd 0 is the held FIFO, and pg_restore was handed that very fd.
+    expect(readlinkSync(`/proc/${pid}/fd/0`)).toBe(readlinkSync(`/proc/${proc.pid}/fd/0`));
+    expect(readlinkSync(`/proc/${proc.pid}/fd/0`)).toMatch(/^(pipe:|\/)/);
+    sink.write(dump.subarray(half));
+    await sink.end();
+    closeSync(fd);
+    proc.send({ commit: true });
+    expect(await proc.exited).toBe(0);
+    expect(await rows()).toBe(1000);
+  });
+
+  for (const [how, stop, expected] of [
+    ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
+    ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
+  ] as const) test(`a restore on its held input stopped mid-stream by ${how}: gone with pg_restore, nothing of it applied`, async () => {
+    const dump = await dumped();
+    const { db, rows } = await emptyDatabase("guard_inproc_stopped");
+    const { proc, next } = guard(["--held-input", "--in-process", "postgres"], ["restore"], into(db));
+    // Half of the dump: pg_restore waits for the rest.
+    const input = await feed(proc, await next("fifo"), dump.subarray(0, Math.floor(dump.length / 2)));
+    for (let i = 0; i < 400 && !pgRestoreIn(proc.pid); i++) await Bun.sleep(25);
+    await input.close();
+    stop(proc);
+    expect(await proc.exited).toBe(expected);
+    for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
+    expect(inGroup(proc.pid)).toEqual([]);
+    expect(await rows()).toBeNull();
+  });
 
   test("refuses a built-in it cannot run so (a store has no backup)", async () => {
     const { proc } = guard(["--in-process", "fs"], ["backup"], env);
