@@ -2,7 +2,9 @@
 // a pipe of our own, and what is in the input stays there for whoever reads it next.
 // A plugin that must tell what kind of input it has (a pg_dump archive or SQL) can
 // then hand its stdin to the tool as it is: the tool reads every byte itself, none
-// crosses the plugin (bench/DATAPATH.md, "Three data sets").
+// crosses the plugin (bench/DATAPATH.md, "Three data sets"). peekPipe looks at a
+// fixed number of bytes (pg_dump's magic), peekLine at the first line (a mysql
+// archive's header).
 import { readSync } from "node:fs";
 import { libc } from "../src/libc.ts";
 import { osPipe } from "../src/agent/os-pipe.ts";
@@ -37,6 +39,54 @@ export async function peekPipe(fd: number, n: number, signal?: AbortSignal): Pro
         return readSync(scratch.nonBlocking, head, 0, n, null) === n ? head : null;
       }
       if (got !== -EAGAIN) return null;
+      signal?.throwIfAborted();
+      await Bun.sleep(POLL_MS);
+    }
+  } finally {
+    scratch.close();
+  }
+}
+
+/** How long peekLine waits for the rest of a first line it has seen the start of. */
+const LINE_WAIT_MS = 200;
+
+/**
+ * The first line in the pipe `fd` (up to and with its newline), left in it; an empty
+ * buffer when the pipe ended empty. null when it cannot be told this way (not a pipe,
+ * no glibc, no newline in the first `max` bytes, or none came within LINE_WAIT_MS of
+ * the first bytes: an input of one short line may be all there is, and tee(2) cannot
+ * tell its end from a pause): the caller then reads them.
+ */
+export async function peekLine(fd: number, max: number, signal?: AbortSignal): Promise<Buffer | null> {
+  const c = libc();
+  if (!c) return null;
+  let scratch;
+  try {
+    scratch = osPipe();
+  } catch {
+    return null;
+  }
+  let firstSeen: number | undefined;
+  const buf = Buffer.alloc(max);
+  try {
+    for (;;) {
+      const got = c.tee(fd, scratch.write, max, SPLICE_F_NONBLOCK);
+      if (got === 0) return Buffer.alloc(0);
+      if (got > 0) {
+        // Each tee copies from the start of the input again: take all of this copy out.
+        let have = 0;
+        while (have < got) {
+          const n = readSync(scratch.nonBlocking, buf, have, got - have, null);
+          if (n <= 0) return null;
+          have += n;
+        }
+        const newline = buf.subarray(0, got).indexOf(10);
+        if (newline !== -1) return Buffer.from(buf.subarray(0, newline + 1));
+        // The scratch pipe (1 MiB) or `max` is full without a newline: not a line this can see.
+        if (got >= max) return null;
+        firstSeen ??= performance.now();
+        if (performance.now() - firstSeen > LINE_WAIT_MS) return null;
+      } else if (got !== -EAGAIN) return null;
       signal?.throwIfAborted();
       await Bun.sleep(POLL_MS);
     }

@@ -17,6 +17,8 @@ export interface Libc {
    * pipe `fdOut` without consuming them. The count, or -errno (-11: EAGAIN) on failure.
    */
   tee(fdIn: number, fdOut: number, len: number, flags: number): number;
+  /** dup2(oldFd, newFd): newFd becomes a copy of oldFd (closed first if open). newFd, or -errno. */
+  dup2(oldFd: number, newFd: number): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -30,6 +32,7 @@ export function libc(): Libc | null {
       mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       tee: { args: [FFIType.i32, FFIType.i32, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
+      dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
@@ -40,6 +43,10 @@ export function libc(): Libc | null {
       fcntl: (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg) as number,
       tee: (fdIn, fdOut, len, flags) => {
         const n = Number(lib.symbols.tee(fdIn, fdOut, len, flags));
+        return n < 0 ? -errno() : n;
+      },
+      dup2: (oldFd, newFd) => {
+        const n = lib.symbols.dup2(oldFd, newFd) as number;
         return n < 0 ? -errno() : n;
       },
     };

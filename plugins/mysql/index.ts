@@ -18,7 +18,11 @@ import { VERSION } from "../../src/version.ts";
 import { batchValue, ident, literal, optionFile, runTool, toolEnv, type Connection } from "./client.ts";
 import { checkDumpOptions } from "./options.ts";
 import { backupPhysical, mariabackupVersion, restorePhysical, type PhysicalConfig } from "./physical.ts";
-import { ACCOUNTS_LINE, ServerArchiveFilter, headerLine, sniff, type ArchiveInfo } from "./stream.ts";
+import { ACCOUNTS_LINE, ServerArchiveFilter, headerLine, sniff, sniffed, type ArchiveInfo } from "./stream.ts";
+import { peekLine } from "../peek.ts";
+
+/** How far peekLine looks for the header's newline (a header is far shorter; beyond, the first line is read). */
+const PEEK_MAX = 256 * 1024;
 
 /** The server's own schemas: never in a whole-server archive, never restored over. */
 export const SYSTEM_SCHEMAS = new Set(["mysql", "information_schema", "performance_schema", "sys"]);
@@ -279,18 +283,29 @@ async function restore(ctx: ActionContext): Promise<void> {
   const c = config(ctx);
   if (c.physical) return restorePhysical(c.physical, ctx, (sql) => query(c, tools(c), c.conn, sql, ctx));
   const conn = c.conn;
-  const { what, stream } = await sniff(ctx.stdin);
+  // In a process of its own, the input is fd 0, a pipe: its first line (the header) is
+  // looked at where it is (peekLine), and an archive fed to the client as it is gets fd 0
+  // itself, so that no byte of it crosses this process (as the postgres plugin does for
+  // pg_restore: bench/DATAPATH.md, "Three data sets"). Otherwise (in-process, not a
+  // pipe, no newline seen), the first line is read from the stream.
+  const head = ctx.stdinFd !== undefined ? await peekLine(ctx.stdinFd, PEEK_MAX, ctx.signal) : null;
+  // (ctx.stdin is not touched then, unless a filter needs it: made, its stream would start reading fd 0.)
+  const { what, stream } = head ? { what: sniffed(head), stream: undefined } : await sniff(ctx.stdin);
   if (what.kind === "empty") throw new PluginError("nothing to restore: the input is empty");
   if (what.kind === "xbstream") {
-    await stream.cancel().catch(() => {});
+    await stream?.cancel().catch(() => {});
     throw new PluginError(`this archive is a physical one (mariabackup's xbstream): restore it with mysql_mode "physical" on the database host`);
   }
   const t = tools(c);
   const options = optionFile(conn, t.mariadbClient);
   // --batch: the client stops at the first error and says "ERROR nnnn (xxxxx) at line N: ...".
   const client = [t.client, "--batch", "--connect-timeout=15", "--default-character-set=utf8mb4"];
-  const feed = (argv: string[], input: ReadableStream<Uint8Array>) =>
+  const feed = (argv: string[], input: ReadableStream<Uint8Array> | "inherit") =>
     runTool(argv, options, ctx, { stdin: input, stdout: "ignore", stderr: "pipe" });
+  // The archive as it is: fd 0 itself when its header was peeked, else the stream that read it.
+  const asIs = (): ReadableStream<Uint8Array> | "inherit" => stream ?? "inherit";
+  // Through a filter (a whole-server archive): the bytes cross this process either way.
+  const filtered = (mode: "one-database" | "merge") => (stream ?? ctx.stdin).pipeThrough(new ServerArchiveFilter(mode));
   const ensureDatabase = async (db: string) => {
     const [[created] = []] = await query(c, t, conn,
       `SELECT COUNT(*) = 0 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(db)}; CREATE DATABASE IF NOT EXISTS ${ident(db)};`, ctx);
@@ -309,10 +324,10 @@ async function restore(ctx: ActionContext): Promise<void> {
       // USE before each database); the filter leaves out the accounts at the end and
       // the CREATE DATABASE of the others.
       ctx.log(`mysql: restoring database "${c.database}" (out of a whole-server archive) into ${where(conn)}`);
-      await feed([...client, "--one-database", "--", c.database], stream.pipeThrough(new ServerArchiveFilter("one-database")));
+      await feed([...client, "--one-database", "--", c.database], filtered("one-database"));
     } else {
       ctx.log(`mysql: restoring database "${c.database}" of ${where(conn)}${info ? "" : " (an archive without a shield-mysql header: fed to the client as it is)"}`);
-      await feed([...client, "--", c.database], stream);
+      await feed([...client, "--", c.database], asIs());
     }
     return;
   }
@@ -320,7 +335,7 @@ async function restore(ctx: ActionContext): Promise<void> {
     throw new PluginError(`this archive holds one database ("${info.database}"): set mysql_database to the database to restore it into`);
   }
   ctx.log(`mysql: restoring every database${info?.kind === "server" ? ` (${info.databases.join(", ") || "none"})` : ""} of ${where(conn)}${info?.kind === "server" && info.accounts ? ", with accounts and grants" : ""}`);
-  await feed(client, info ? stream.pipeThrough(new ServerArchiveFilter("merge")) : stream);
+  await feed(client, info ? filtered("merge") : asIs());
 }
 
 /** What a consistent dump asks of the user; the first four are required by the dump's options. */

@@ -53,17 +53,23 @@ export async function sniff(input: ReadableStream<Uint8Array>): Promise<{ what: 
     have += r.value.byteLength;
   }
   const first = Buffer.concat(head);
-  let what: Sniffed = { kind: have === 0 ? "empty" : first.subarray(0, XBSTREAM_MAGIC.byteLength).equals(XBSTREAM_MAGIC) ? "xbstream" : "plain" };
+  const what = sniffed(first);
+  const stream = unread(first, reader, done);
+  return { what, stream };
+}
+
+/** What an archive that starts with `first` (its first line at least, unless that is all there is) is. */
+export function sniffed(first: Buffer): Sniffed {
+  const newline = first.indexOf(10);
   const line = first.subarray(0, newline === -1 ? first.byteLength : newline).toString("utf8");
   if (line.startsWith(HEADER_PREFIX)) {
     try {
-      what = { kind: "shield", info: JSON.parse(line.slice(HEADER_PREFIX.length)) as ArchiveInfo };
+      return { kind: "shield", info: JSON.parse(line.slice(HEADER_PREFIX.length)) as ArchiveInfo };
     } catch {
       throw new Error("the archive's first line is a damaged shield-mysql header");
     }
   }
-  const stream = unread(first, reader, done);
-  return { what, stream };
+  return { kind: first.byteLength === 0 ? "empty" : first.subarray(0, XBSTREAM_MAGIC.byteLength).equals(XBSTREAM_MAGIC) ? "xbstream" : "plain" };
 }
 
 const MARKER = Buffer.from(`\n${ACCOUNTS_LINE}\n`);

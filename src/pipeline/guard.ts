@@ -1,5 +1,5 @@
 // `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
-// `shield guard --in-process NAME [--] ACTION [ARGS...]`:
+// `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -47,11 +47,18 @@
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
 //   every rule above holds the same;
 // - with --in-process NAME alone (no held input, no --seal, no --store), ARGV is
-//   a source action of this binary's built-in plugin NAME (a target's `backup`):
-//   the guard runs it itself, on its own stdin and stdout, rather than spawning
-//   `shield plugin NAME backup` (plugin-host/in-process.ts). The tools it starts
-//   (pg_dump) are in the guard's group, so the lifeline and a cancel reach them
-//   as they reach a spawned stage; its exit code is the stage's.
+//   a source action of this binary's built-in plugin NAME (a target's `backup`, a
+//   store's `retrieve`): the guard runs it itself, on its own stdin, stdout and
+//   stderr, rather than spawning `shield plugin NAME ACTION` (plugin-host/in-process.ts).
+//   The tools it starts (pg_dump) are in the guard's group, so the lifeline and a
+//   cancel reach them as they reach a spawned stage; its exit code is the stage's;
+// - with --in-process NAME and a held input (--held-input or --held-fifo, no --seal,
+//   no --store), ARGV is a sink action of the built-in NAME (a target's `restore`):
+//   the guard makes the held FIFO its own fd 0 (dup2) and runs the action on it, so
+//   a tool it hands fd 0 to (pg_restore) reads the FIFO itself. The hold is as for
+//   a spawned stage: the input ends only on the daemon's commit; a cancel stops the
+//   action's tools before the guard exits (plugins/protocol.ts), and the lifeline
+//   kills the group.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
@@ -60,6 +67,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
 import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
+import { libc } from "../libc.ts";
 
 /** daemon → guard */
 export type ToGuard =
@@ -258,11 +266,13 @@ export async function runGuard(args: string[]): Promise<number> {
   let ownDir: string | undefined;
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
-  // --in-process NAME alone: a built-in's source action (a target's backup), run here on our own fds.
+  // --in-process NAME alone: a built-in's source action (a target's backup, a store's retrieve), run here on our own fds.
   const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held ? await inProcessAction(builtin, argv) : undefined;
-  if (builtin !== undefined && !inProcess && !inProcessSource) {
+  // --in-process NAME with a held input: a built-in's sink action (a target's restore), run here on the held FIFO as our fd 0.
+  const inProcessSink: InProcessAction | undefined = builtin !== undefined && !sealing && !store && held ? await inProcessAction(builtin, argv, { held: true }) : undefined;
+  if (builtin !== undefined && !inProcess && !inProcessSource && !inProcessSink) {
     removeFifo();
-    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup to run without them`);
+    say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup or retrieve to run without them, nor its restore on a held input`);
     return 3;
   }
   if (sealing) {
@@ -318,6 +328,18 @@ export async function runGuard(args: string[]): Promise<number> {
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
     exited = inProcessSource.run();
+    output = Promise.resolve("");
+  } else if (inProcessSink) {
+    // The held FIFO becomes our fd 0: the action and what it starts (pg_restore, handed fd 0) read it there.
+    const fd = stdin as number;
+    const moved = libc()?.dup2(fd, 0) ?? -1;
+    closeSync(fd);
+    if (moved !== 0) {
+      removeFifo();
+      say(`--in-process ${builtin}: cannot make the held input this process's stdin (dup2: ${moved === -1 ? "no libc" : `errno ${-moved}`})`);
+      return 3;
+    }
+    exited = inProcessSink.run();
     output = Promise.resolve("");
   } else {
     let child;

@@ -13,6 +13,7 @@ import { Stage } from "./stage.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
 import { makeFifo, widenPipe } from "./fifo.ts";
+import { libc } from "../libc.ts";
 import { pace, type Sealed } from "./seal.ts";
 import { pluginEnv, PURGE_RETRY, withRetry, type Command, type PluginRegistry, type Store, type Target } from "../plugin-host/index.ts";
 import { partialEnv } from "./partial.ts";
@@ -78,7 +79,7 @@ interface StageIO {
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
   seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
-  /** A source (no input) that is a built-in: its guard runs the action itself (see Stage). */
+  /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
@@ -137,6 +138,17 @@ class Run {
   /** A stage running a plugin's action, as its Store or Target gave it. */
   command(label: string, cmd: Command, io: StageIO): Stage {
     return this.stage(label, cmd.argv, { ...cmd.env, ...io.env }, io);
+  }
+
+  /**
+   * A store's `retrieve` of `key`, writing to a pipe to the daemon (true) or to a FIFO
+   * (its fd). A built-in store's runs inside its guard (plugin-host/in-process.ts): one
+   * Bun start fewer for every read of a blob; its exit code, its stderr in the task
+   * log and a cancel or the daemon's death killing it are as for a process of its own.
+   */
+  retrieve(label: string, sp: Store, key: string, stdout: true | number): Stage {
+    const cmd = sp.retrieve(key);
+    return this.command(label, cmd, { stdin: false, stdout, inProcess: sp.inProcess ? cmd.builtin : undefined });
   }
 
   fail(err: PipelineFailed): void {
@@ -550,8 +562,9 @@ export interface ArchiveToRestore {
  * the whole blob is retrieved, counted, hashed and (encrypted) every chunk
  * authenticated, and the output thrown away; no target process exists yet. Only
  * when its size and SHA-256 match the catalog's does the second pass retrieve it
- * again, for the target. That second read is checked the same way, and the target
- * sees the end of its input only once it was; should it differ from the first
+ * again, for the target. That second read is checked too (its size, and its SHA-256
+ * when unencrypted, every chunk's authentication when encrypted: secondRead), and
+ * the target sees the end of its input only once it was; should it differ from the first
  * (the blob changed in between), the target has already been given part of it,
  * and the failure says so. Why two reads and not a staged copy: nothing of an
  * archive is ever written to the daemon's disk, and the cost is one more read of
@@ -597,14 +610,42 @@ export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> 
 /** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
 class ArchiveMismatch extends PipelineFailed {}
 
-/** Compares what was read with the catalog's record; throws ArchiveMismatch. */
-function checkFetched(fetched: Digest, archive: ArchiveToRestore): void {
+/**
+ * Compares what was read with the catalog's record; throws ArchiveMismatch. The
+ * SHA-256 is compared when the read was hashed (a Digest): always in the verify
+ * pass; in a second read, only for an unencrypted archive (see secondRead).
+ */
+function checkFetched(fetched: ByteCounter, archive: ArchiveToRestore): void {
   if (archive.size !== null && fetched.bytes !== archive.size) {
     throw new ArchiveMismatch(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
   }
-  if (archive.sha256 && fetched.sha256() !== archive.sha256) {
+  if (archive.sha256 && fetched instanceof Digest && fetched.sha256() !== archive.sha256) {
     throw new ArchiveMismatch("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
   }
+}
+
+/**
+ * What the second read of a verified blob (the restore proper, a download) counts,
+ * and hashes only when the archive is not encrypted.
+ *
+ * Why an encrypted archive's second read is not hashed again: what that read must
+ * catch is a blob that changed after the verify pass had checked its size, its
+ * SHA-256 and every chunk's authentication (rewritten, cut, reordered, replaced by
+ * another). The second read is decrypted on its way to the target, which
+ * authenticates every chunk again under the archive's own data key: a fresh key for
+ * each archive, used for its one stream only and held by nobody but the daemon (the
+ * catalog keeps it wrapped), so no one else can make a chunk that passes. Each
+ * chunk's nonce carries its position and whether it is the last, and the header is
+ * authenticated with every chunk (encryption.ts): a byte changed anywhere, a chunk
+ * moved, dropped or repeated, a blob cut short (even at a chunk boundary) or
+ * lengthened, or another archive's blob (another key) all fail, and the size is
+ * compared as well. A blob that passes is the one the verify pass read, short of a
+ * forged GCM tag; its SHA-256 would say it again at ~0.6 s of CPU per GiB stored on
+ * the daemon's event loop (bench/DATAPATH.md, "Three data sets"). An unencrypted
+ * archive has nothing of the kind: its second read is hashed and compared.
+ */
+function secondRead(archive: ArchiveToRestore): ByteCounter {
+  return archive.dataKey ? new ByteCounter() : new Digest();
 }
 
 /**
@@ -618,7 +659,7 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
   ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
   const run = new Run(ctx);
   const fetched = new Digest();
-  const source = run.command("store retrieve (verify)", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, true);
   let ended = false;
   let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
@@ -660,17 +701,19 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
 async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
   const agent = target.agent;
   const run = new Run(ctx);
-  const fetched = new Digest();
+  // Counted; hashed again only when unencrypted (secondRead says why).
+  const fetched = secondRead(archive);
   const raw = new ByteCounter();
   // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
 
-  const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+  const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
   const upstream = [source];
   let stream = source.stdout.pipeThrough(fetched.stream);
   if (rate) stream = stream.pipeThrough(throttle(rate));
-  // Refuse before the target sees the end of its input: an archive that fails
-  // its checksum is never restored whole (the target is killed).
+  // Refuse before the target sees the end of its input: an archive that fails its
+  // checks (size; SHA-256 or every chunk's authentication) is never restored whole
+  // (the target is killed).
   const verify = async () => {
     await run.upstreamSucceeded(upstream);
     checkFetched(fetched, archive);
@@ -715,7 +758,12 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     // Held input: the target sees the end of its stream only after verification, never
     // because the daemon died mid-restore (see guard.ts).
     const targetInput = direct ? run.fifo() : undefined;
-    const sink = run.command("target restore", tp!.restore(), { stdin: "held", heldFifo: targetInput?.path, stdout: false });
+    // A built-in target's restore runs inside its guard, on the held FIFO as the guard's fd 0
+    // (plugin-host/in-process.ts): one Bun start fewer. That needs dup2 (libc.ts), here as there.
+    const restoreCmd = tp!.restore();
+    const sink = run.command("target restore", restoreCmd, {
+      stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && libc()?.dup2 ? restoreCmd.builtin : undefined,
+    });
     targetInput?.handedOver();
     if (unzip) {
       const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
@@ -796,7 +844,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
       seal: { key: null, builtin: dp.inProcess ? cmd.builtin : undefined, rate: opts.rate },
     });
     input.handedOver();
-    source = run.command("source store retrieve", sp.retrieve(fromKey), { stdin: false, stdout: input.fd });
+    source = run.retrieve("source store retrieve", sp, fromKey, input.fd);
     await sink.inputPath();
     sink.inputOpened();
   } catch (err) {
@@ -861,7 +909,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
 async function verifyCopy(ctx: PipelineContext, dp: Store, key: string, sent: { bytes: number; sha256: string }): Promise<void> {
   const run = new Run(ctx);
   const fetched = new Digest();
-  const source = run.command("destination store retrieve (verify)", dp.retrieve(key), { stdin: false, stdout: true });
+  const source = run.retrieve("destination store retrieve (verify)", dp, key, true);
   const work = new Flows();
   work.add((async () => {
     for await (const _ of source.stdout.pipeThrough(fetched.stream)) { /* counted and hashed */ }
@@ -925,11 +973,12 @@ export async function download(ctx: PipelineContext, store: Endpoint, archive: A
   const sp = await ctx.plugins.store(store);
   await verifyArchive(ctx, sp, archive);
   const run = new Run(ctx);
-  const fetched = new Digest();
+  // Counted; hashed again only when unencrypted (secondRead says why).
+  const fetched = secondRead(archive);
   const work = new Flows();
   let out: ReadableStream<Uint8Array>;
   try {
-    const source = run.command("store retrieve", sp.retrieve(archive.storeKey), { stdin: false, stdout: true });
+    const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
     let stream = source.stdout.pipeThrough(fetched.stream);
     if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
     const verify = async () => {

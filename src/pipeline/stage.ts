@@ -37,9 +37,10 @@ export interface StageOptions {
    */
   seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
   /**
-   * A built-in's source action (a target's backup; its Command's reference) that the
-   * guard runs in its own process, on the stdout given here, rather than spawning argv
-   * (plugin-host/in-process.ts). Only for a stage with no input.
+   * A built-in's action (its Command's reference) that the guard runs in its own process
+   * rather than spawning argv (plugin-host/in-process.ts): a source's (a target's backup,
+   * a store's retrieve; no input) on the stdout given here, or a sink's (a target's
+   * restore) on its held input.
    */
   inProcess?: { name: string; args: string[] };
   /** Called with each stderr line of the process. */
@@ -76,7 +77,7 @@ export class Stage {
     this.sealed = new Promise((resolve, reject) => { this.gotSealed = resolve; this.sealFailed = reject; });
     this.sealed.catch(() => {}); // awaited by the caller when it seals; never an unhandled rejection
     if (opts.seal && !opts.heldFifo) throw new Error(`${opts.label}: sealing needs a FIFO made by the daemon`);
-    if (opts.inProcess && (opts.seal || opts.store || opts.stdin !== "ignore")) throw new Error(`${opts.label}: only a stage with no input runs a built-in's action in its guard`);
+    if (opts.inProcess && (opts.seal || opts.store || opts.stdin === "pipe")) throw new Error(`${opts.label}: only a stage with no input or a held one runs a built-in's action in its guard`);
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
       ...(opts.seal ? ["--seal"] : []),

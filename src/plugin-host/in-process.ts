@@ -6,6 +6,12 @@
 //   FIFO the daemon gave it), so a tool it hands fd 1 to (pg_dump) writes there as
 //   before: one Bun start fewer, on the path from the run request to the first
 //   byte, for every backup (bench/DATAPATH.md, "Fixed cost (issue 20)").
+// - A store's retrieve: the same, on the guard's own stdout (the pipe or FIFO the
+//   daemon gave it): one Bun start fewer for every read of a blob (a restore's
+//   verify and apply passes, a download's, a copy's and its read-back).
+// - A target's restore: the action runs on the guard's held input (its FIFO made the
+//   guard's fd 0), so a tool it hands fd 0 to (pg_restore) reads it as before, and
+//   the input ends only on the daemon's commit, as for a process of its own.
 // The daemon names the built-in by reference (its Store's Command carries
 // `builtin: { name, args }`, contract.ts); nothing here reads a command line to
 // find out what it is. The store runs through the plugin protocol's own
@@ -36,18 +42,27 @@ export interface InProcessAction {
   run(): Promise<number>;
 }
 
-/** Actions a guard runs in its own process without --seal: a target's backup (a source: nothing held, nothing sealed). */
-const SOURCE_ACTIONS = new Set(["backup"]);
+/**
+ * Actions a guard runs in its own process without --seal: a target's backup and a
+ * store's retrieve (sources: no input, nothing held, nothing sealed; their stdout is
+ * the guard's, their stderr the guard's, their exit code the guard's).
+ */
+const SOURCE_ACTIONS = new Set(["backup", "retrieve"]);
+
+/** Actions a guard runs in its own process on its held input (its fd 0): a target's restore. */
+const SINK_ACTIONS = new Set(["restore"]);
 
 /**
  * The built-in `name`'s action `args[0]` (with its arguments, what follows
  * `plugin NAME`), to run on this process's own fds; undefined when there is no
- * such built-in or the action is not one a guard runs in process.
+ * such built-in or the action is not one a guard runs in process: a source's
+ * without a held input, a sink's (`held`) with one.
  */
-export async function inProcessAction(name: string, args: string[]): Promise<InProcessAction | undefined> {
+export async function inProcessAction(name: string, args: string[], opts: { held?: boolean } = {}): Promise<InProcessAction | undefined> {
   const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
   const action = args[0];
-  if (!plugin || action === undefined || !SOURCE_ACTIONS.has(action) || typeof plugin[action as "backup"] !== "function") return undefined;
+  const allowed = opts.held ? SINK_ACTIONS : SOURCE_ACTIONS;
+  if (!plugin || action === undefined || !allowed.has(action) || typeof plugin[action as "backup" | "retrieve" | "restore"] !== "function") return undefined;
   return { run: () => runAction(plugin, args, process.env) };
 }
 

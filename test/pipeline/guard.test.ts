@@ -3,7 +3,7 @@
 // the daemon's death looks like to a guard.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
@@ -22,11 +22,12 @@ afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 const blobs = () => readdirSync(storeDir, { recursive: true }).map(String)
   .filter((f) => !f.startsWith(".incoming") && statSync(join(storeDir, f)).isFile());
 
-function guard(flags: string[], argv: string[], env: Record<string, string> = {}) {
+function guard(flags: string[], argv: string[], env: Record<string, string> = {}, stdout: "pipe" | number = "pipe") {
   const messages: FromGuard[] = [];
   let notify = () => {};
   const proc = Bun.spawn([process.execPath, GUARD, ...flags, "--", ...argv], {
-    stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, serialization: "json",
+    // (Given an fd, the caller never reads proc.stdout: typed as the pipe it is otherwise.)
+    stdin: "ignore", stdout: stdout as "pipe", stderr: "pipe", detached: true, serialization: "json",
     env: { PATH: process.env.PATH!, ...env },
     ipc: (m: FromGuard) => { messages.push(m); notify(); },
   });
@@ -96,6 +97,66 @@ describe("shield guard", () => {
     expect(await proc.exited).toBe(0);
     const key = JSON.parse(output).key;
     expect(readFileSync(join(storeDir, key)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  describe("--in-process fs -- retrieve: a built-in store's retrieve inside its guard", () => {
+    /** Stores `bytes` with the fs store run as a process of its own; its key. */
+    const stored = async (bytes: Uint8Array) => {
+      const p = Bun.spawn(fsStore("store"), { stdin: bytes, stdout: "pipe", stderr: "inherit", env: { PATH: process.env.PATH!, ...storeEnv() } });
+      const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+      expect(code).toBe(0);
+      return JSON.parse(out).key as string;
+    };
+    const big = new Uint8Array(8 << 20).map((_, i) => (i * 31) % 253);
+
+    test("writes the blob on the guard's own stdout, byte for byte, with no process beside it", async () => {
+      const key = await stored(big);
+      const { proc } = guard(["--in-process", "fs"], ["retrieve", "--key", key], storeEnv());
+      const reader = proc.stdout.getReader();
+      const first = await reader.read();
+      // Mid-blob (8 MiB, more than the pipe holds): the retrieve runs, and in the guard itself.
+      expect(first.done).toBe(false);
+      const children = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try { return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(proc.pid); } catch { return false; }
+      });
+      expect(children).toEqual([]);
+      const chunks: Uint8Array[] = [first.value!];
+      for (;;) { const r = await reader.read(); if (r.done) break; chunks.push(r.value); }
+      expect(await proc.exited).toBe(0);
+      expect(Buffer.concat(chunks).equals(Buffer.from(big))).toBe(true);
+    });
+
+    test("a key with no blob: the store's exit code (4) and its words on the guard's stderr", async () => {
+      const key = "2026/01/01/00000000-0000-4000-8000-000000000000";
+      const { proc } = guard(["--in-process", "fs"], ["retrieve", "--key", key], storeEnv());
+      const [code, err, out] = await Promise.all([proc.exited, new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
+      expect(code).toBe(4);
+      expect(err).toContain(`no blob under key ${key}`);
+      expect(out).toBe("");
+    });
+
+    for (const [how, stop, expected] of [
+      ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
+      ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
+    ] as const) {
+      test(`${how} stops a retrieve blocked on a reader that does not read`, async () => {
+        const key = await stored(big);
+        // Its stdout a FIFO that nobody reads (held open here): the retrieve fills it and blocks.
+        const dir = mkdtempSync(join(tmpdir(), "shield-test-retrieve-"));
+        expect(Bun.spawnSync(["mkfifo", join(dir, "out")]).exitCode).toBe(0);
+        const out = openSync(join(dir, "out"), C.O_RDWR);
+        try {
+          const { proc } = guard(["--in-process", "fs"], ["retrieve", "--key", key], storeEnv(), out);
+          await Bun.sleep(300);
+          expect(proc.exitCode).toBeNull();
+          stop(proc);
+          expect(await proc.exited).toBe(expected);
+        } finally {
+          closeSync(out);
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
   });
 
   test("a stage that is not writing dies with the daemon, with everything it started", async () => {
@@ -397,6 +458,77 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
       }
     });
   }
+
+  /** The dump of the test's database, as the in-process backup writes it. */
+  const dumped = async () => {
+    const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
+    const [out, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), proc.exited]);
+    expect(code).toBe(0);
+    return new Uint8Array(out);
+  };
+  /** The endpoint of another database of the same server. */
+  const into = (db: string) => {
+    const ep = JSON.parse(env.SHIELD_ENDPOINT!);
+    return { SHIELD_ENDPOINT: JSON.stringify({ ...ep, pg_database: db }) };
+  };
+  /** A new, empty database: its name and the rows of its table t (null: no such table). */
+  const emptyDatabase = async (prefix: string) => {
+    const dbUrl = await freshDatabase(prefix);
+    return { db: new URL(dbUrl).pathname.slice(1), rows: () => rowsIn(dbUrl) };
+  };
+  const rowsIn = async (dbUrl: string): Promise<number | null> => {
+    const other = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const tables = (await other`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 't'`)[0]!.n as number;
+      return tables ? (await other`SELECT count(*)::int AS n FROM t`)[0]!.n as number : null;
+    } finally {
+      await other.end();
+    }
+  };
+  const pgRestoreIn = (pgid: number) => inGroup(pgid).map((l) => l.split(" ")).find((w) => w[1]?.endsWith("pg_restore"))?.[0];
+
+  test("a restore on its held input: pg_restore reads the guard's FIFO (the guard's fd 0) itself", async () => {
+    const dump = await dumped();
+    const { db, rows } = await emptyDatabase("guard_inproc_restore");
+    const { proc, next } = guard(["--held-input", "--in-process", "postgres"], ["restore"], into(db));
+    const fd = openSync(await next("fifo"), C.O_WRONLY | C.O_NONBLOCK);
+    proc.send({ opened: true });
+    const sink = Bun.file(fd).writer();
+    // Half of it first: pg_restore waits for the rest, and can be looked at meanwhile.
+    const half = Math.floor(dump.length / 2);
+    sink.write(dump.subarray(0, half));
+    await sink.flush();
+    let pid: string | undefined;
+    for (let i = 0; i < 400 && !(pid = pgRestoreIn(proc.pid)); i++) await Bun.sleep(25);
+    expect(pid).toBeDefined();
+    // The guard's fd 0 is the held FIFO, and pg_restore was handed that very fd.
+    expect(readlinkSync(`/proc/${pid}/fd/0`)).toBe(readlinkSync(`/proc/${proc.pid}/fd/0`));
+    expect(readlinkSync(`/proc/${proc.pid}/fd/0`)).toMatch(/^(pipe:|\/)/);
+    sink.write(dump.subarray(half));
+    await sink.end();
+    closeSync(fd);
+    proc.send({ commit: true });
+    expect(await proc.exited).toBe(0);
+    expect(await rows()).toBe(1000);
+  });
+
+  for (const [how, stop, expected] of [
+    ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
+    ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
+  ] as const) test(`a restore on its held input stopped mid-stream by ${how}: gone with pg_restore, nothing of it applied`, async () => {
+    const dump = await dumped();
+    const { db, rows } = await emptyDatabase("guard_inproc_stopped");
+    const { proc, next } = guard(["--held-input", "--in-process", "postgres"], ["restore"], into(db));
+    // Half of the dump: pg_restore waits for the rest.
+    const input = await feed(proc, await next("fifo"), dump.subarray(0, Math.floor(dump.length / 2)));
+    for (let i = 0; i < 400 && !pgRestoreIn(proc.pid); i++) await Bun.sleep(25);
+    await input.close();
+    stop(proc);
+    expect(await proc.exited).toBe(expected);
+    for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
+    expect(inGroup(proc.pid)).toEqual([]);
+    expect(await rows()).toBeNull();
+  });
 
   test("refuses a built-in it cannot run so (a store has no backup)", async () => {
     const { proc } = guard(["--in-process", "fs"], ["backup"], env);

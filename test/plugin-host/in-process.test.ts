@@ -13,10 +13,19 @@ describe("built-ins run inside a guard", () => {
     expect(await loadBuiltin("toString")).toBeUndefined();
   });
 
-  test("a target's backup and a store's store run in process; nothing else does", async () => {
+  test("a target's backup and restore, a store's retrieve and a store's store run in process; nothing else does", async () => {
     expect(await inProcessAction("postgres", ["backup"])).toBeDefined();
     expect(await inProcessAction("postgres", ["restore"])).toBeUndefined();
     expect(await inProcessAction("fs", ["backup"])).toBeUndefined(); // a store has no backup
+    expect(await inProcessAction("fs", ["retrieve", "--key", "k"])).toBeDefined();
+    expect(await inProcessAction("s3", ["retrieve", "--key", "k"])).toBeDefined();
+    expect(await inProcessAction("postgres", ["retrieve", "--key", "k"])).toBeUndefined(); // a target has no retrieve
+    expect(await inProcessAction("fs", ["purge", "--key", "k"])).toBeUndefined();
+    // On a held input: a target's restore, and nothing else.
+    expect(await inProcessAction("postgres", ["restore"], { held: true })).toBeDefined();
+    expect(await inProcessAction("mysql", ["restore"], { held: true })).toBeDefined();
+    expect(await inProcessAction("postgres", ["backup"], { held: true })).toBeUndefined();
+    expect(await inProcessAction("fs", ["retrieve", "--key", "k"], { held: true })).toBeUndefined();
     expect(await inProcessAction("nope", ["backup"])).toBeUndefined();
     expect(await inProcessStore("fs", ["store"])).toBeDefined();
     expect(await inProcessStore("postgres", ["store"])).toBeUndefined();

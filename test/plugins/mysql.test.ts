@@ -2,13 +2,14 @@
 // `shield plugin mysql ...` subprocesses and piped as a shell would:
 // `shield plugin mysql backup | shield plugin mysql restore`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   ADMIN_PASSWORD, ADMIN_USER, FIXTURE_DATABASES, fingerprint, mariadbAvailable, seedFixture, sharedMariadb, startMariadb,
   type MariadbServer,
 } from "../helpers/mariadb.ts";
 import { mergeAccountLine } from "../../plugins/mysql/stream.ts";
+import { osPipe } from "../../src/agent/os-pipe.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -19,7 +20,7 @@ function env(endpoint: object): Record<string, string> {
   return { ...out, SHIELD_ENDPOINT: JSON.stringify(endpoint) };
 }
 
-function spawnPlugin(action: string, endpoint: object, stdin: ReadableStream<Uint8Array> | Uint8Array | "ignore" = "ignore") {
+function spawnPlugin(action: string, endpoint: object, stdin: ReadableStream<Uint8Array> | Uint8Array | "ignore" | number = "ignore") {
   return Bun.spawn([process.execPath, MAIN, "plugin", "mysql", action], { cwd: ROOT, env: env(endpoint), stdin, stdout: "pipe", stderr: "pipe" });
 }
 
@@ -232,6 +233,44 @@ describe.skipIf(!mariadbAvailable)("mysql plugin against a private MariaDB", () 
     expect(copy.triggers).toHaveLength(1);
     // The source database is untouched.
     expect(fingerprint(src)).toEqual(before);
+  });
+
+  test("a one-database archive on a pipe: the client reads the plugin's own stdin itself, no byte crosses the plugin", async () => {
+    const archive = await plugin("backup", endpointFor(src, { mysql_database: "shop" }));
+    expect(archive.code).toBe(0);
+    const input = osPipe();
+    try {
+      const p = spawnPlugin("restore", endpointFor(src, { mysql_database: "shop_fd0" }), input.read);
+      const stderr = new Response(p.stderr).text();
+      // The header and a little more: the plugin sees the header where it is and starts the client.
+      writeSync(input.write, archive.stdout.subarray(0, 4096));
+      const client = async () => {
+        for (let i = 0; i < 400; i++) {
+          const kid = readdirSync("/proc").filter((x) => /^\d+$/.test(x)).find((x) => {
+            try {
+              // The restoring client (`... -- shop_fd0`), not the query that creates the database (`-e SQL`).
+              const argv = readFileSync(`/proc/${x}/cmdline`, "utf8").split("\0");
+              return readFileSync(`/proc/${x}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(p.pid)
+                && argv.includes("shop_fd0") && !argv.includes("-e");
+            } catch { return false; }
+          });
+          if (kid) return kid;
+          await Bun.sleep(25);
+        }
+        throw new Error(`the client never started: ${await stderr}`);
+      };
+      const kid = await client();
+      // The very pipe the plugin was given, not one of the plugin's own.
+      expect(readlinkSync(`/proc/${kid}/fd/0`)).toBe(readlinkSync(`/proc/${p.pid}/fd/0`));
+      writeSync(input.write, archive.stdout.subarray(4096));
+      input.closeWrite();
+      expect(await p.exited).toBe(0);
+      expect(await stderr).toContain('restoring database "shop_fd0"');
+      const copy = fingerprint(src, ["shop_fd0"]) as any;
+      expect(Object.values(copy.counts)).toEqual(Object.entries((before as any).counts).filter(([t]) => t.startsWith("shop.")).map(([, n]) => n));
+    } finally {
+      input.close();
+    }
   });
 
   test("one database out of a whole-server archive: only it, and no accounts", async () => {

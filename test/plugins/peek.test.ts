@@ -1,8 +1,8 @@
-// peekPipe (plugins/peek.ts): a pipe's first bytes, seen and left in place for the next reader.
+// peekPipe and peekLine (plugins/peek.ts): a pipe's first bytes or first line, seen and left in place for the next reader.
 import { describe, expect, test } from "bun:test";
 import { readSync, writeSync } from "node:fs";
 import { osPipe } from "../../src/agent/os-pipe.ts";
-import { peekPipe } from "../../plugins/peek.ts";
+import { peekLine, peekPipe } from "../../plugins/peek.ts";
 import { libc } from "../../src/libc.ts";
 
 /** Everything left in the pipe, read from its non-blocking end. */
@@ -65,6 +65,74 @@ describe.skipIf(!libc())("peekPipe", () => {
     try {
       const stop = new AbortController();
       const seen = peekPipe(p.read, 5, stop.signal);
+      stop.abort(new Error("stopped"));
+      await expect(seen).rejects.toThrow("stopped");
+    } finally {
+      p.close();
+    }
+  });
+});
+
+describe.skipIf(!libc())("peekLine", () => {
+  test("the first line (with its newline) is seen and every byte is still there for the reader", async () => {
+    const p = osPipe();
+    try {
+      const data = Buffer.concat([Buffer.from('-- shield-mysql archive v1: {"kind":"database","database":"shop"}\n'), Buffer.alloc(200_000, 65)]);
+      writeSync(p.write, data.subarray(0, 100_000));
+      expect((await peekLine(p.read, 4096))?.toString()).toBe('-- shield-mysql archive v1: {"kind":"database","database":"shop"}\n');
+      writeSync(p.write, data.subarray(100_000));
+      expect(drain(p.nonBlocking)).toEqual(data);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("it waits for the first bytes, and for the rest of a line that came in two writes", async () => {
+    const p = osPipe();
+    try {
+      const seen = peekLine(p.read, 4096);
+      await Bun.sleep(30);
+      writeSync(p.write, "-- MariaDB d");
+      await Bun.sleep(30);
+      writeSync(p.write, "ump 10.11\nSET x=1;\n");
+      expect((await seen)?.toString()).toBe("-- MariaDB dump 10.11\n");
+      expect(drain(p.nonBlocking).toString()).toBe("-- MariaDB dump 10.11\nSET x=1;\n");
+    } finally {
+      p.close();
+    }
+  });
+
+  test("an input that ends empty is empty; no newline within max, or none coming: null (the caller reads)", async () => {
+    const p = osPipe();
+    try {
+      writeSync(p.write, Buffer.alloc(5000, 66));
+      expect(await peekLine(p.read, 4096)).toBeNull();
+      drain(p.nonBlocking);
+      // One short line without its newline, and nothing more coming for now: given up within a moment.
+      writeSync(p.write, "abc");
+      const from = performance.now();
+      expect(await peekLine(p.read, 4096)).toBeNull();
+      expect(performance.now() - from).toBeLessThan(2000);
+      expect(drain(p.nonBlocking).toString()).toBe("abc");
+      p.closeWrite();
+      expect(await peekLine(p.read, 4096)).toEqual(Buffer.alloc(0));
+    } finally {
+      p.close();
+    }
+  });
+
+  test("not a pipe: null; a cancel while it waits ends the wait", async () => {
+    const { openSync, closeSync } = await import("node:fs");
+    const fd = openSync("/dev/null", "r");
+    try {
+      expect(await peekLine(fd, 4096)).toBeNull();
+    } finally {
+      closeSync(fd);
+    }
+    const p = osPipe();
+    try {
+      const stop = new AbortController();
+      const seen = peekLine(p.read, 4096, stop.signal);
       stop.abort(new Error("stopped"));
       await expect(seen).rejects.toThrow("stopped");
     } finally {
