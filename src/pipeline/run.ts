@@ -607,6 +607,33 @@ export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> 
   });
 }
 
+/** What an unencrypted second read keeps back until the blob is checked: more than a zstd block (128 KiB). */
+const TAIL_HELD = 1 << 20;
+
+/**
+ * Passes a stream on but its last `bytes`, which go on only once `check` (called at the
+ * end of the input) resolves; should it throw, the stream fails and they never do.
+ */
+export function holdTail(bytes: number, check: () => Promise<void>): TransformStream<Uint8Array, Uint8Array> {
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      held.push(chunk);
+      heldBytes += chunk.byteLength;
+      while (held.length > 1 && heldBytes - held[0]!.byteLength >= bytes) {
+        const first = held.shift()!;
+        heldBytes -= first.byteLength;
+        ctl.enqueue(first);
+      }
+    },
+    async flush(ctl) {
+      await check();
+      for (const chunk of held) ctl.enqueue(chunk);
+    },
+  });
+}
+
 /** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
 class ArchiveMismatch extends PipelineFailed {}
 
@@ -720,6 +747,12 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   };
   // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
   if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  // Unencrypted, nothing checks a chunk on its way: the blob's last bytes wait for its
+  // SHA-256. A target need not wait for the end of its input to apply what it got
+  // (pg_restore commits a whole custom-format dump before it sees EOF), so a blob
+  // swapped for another whole archive between the passes would otherwise be applied
+  // before the hash refused it; without its end, a dump is never whole.
+  else stream = stream.pipeThrough(holdTail(TAIL_HELD, verify));
   const work = new Flows();
   // The blob was verified a moment ago: a mismatch now means it changed since, and
   // the target has been fed part of it. Said so, whichever check caught it.

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { backup, restore, Canceled, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
+import { backup, holdTail, restore, Canceled, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
 import { DEFAULT_CHUNK_SIZE, HEADER_LENGTH, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import type { Compression } from "../../src/pipeline/compression.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
@@ -231,5 +231,45 @@ describe("an empty backup is not an archive", () => {
   test("one byte is an archive", async () => {
     const r = await backup(context(), bytes({ size: 1 }), store(), { compression: "zstd", encrypt: true });
     expect(r.rawSize).toBe(1);
+  });
+});
+
+// An unencrypted second read keeps its last bytes back until its SHA-256 is checked: a
+// target that applies a whole dump before EOF (pg_restore) must never get a whole one
+// that the hash then refuses.
+describe("holdTail", () => {
+  async function through(chunks: number[], held: number, check: () => Promise<void>): Promise<{ early: number; all: number; error?: unknown }> {
+    let checking = false;
+    let early = 0;
+    let all = 0;
+    const t = holdTail(held, async () => { checking = true; await check(); });
+    const reading = (async () => {
+      for await (const c of t.readable) { if (!checking) early += c.byteLength; all += c.byteLength; }
+    })();
+    const w = t.writable.getWriter();
+    for (const n of chunks) await w.write(new Uint8Array(n));
+    const closed = w.close().catch((e) => e);
+    const error = await reading.then(() => undefined, (e) => e);
+    await closed;
+    return { early, all, error };
+  }
+
+  test("everything but the last `held` bytes goes on at once; the rest once the check passed", async () => {
+    const r = await through([300, 300, 300, 300, 50], 400, async () => {});
+    expect(r.error).toBeUndefined();
+    expect(r.all).toBe(1250);
+    expect(r.early).toBeLessThanOrEqual(1250 - 400);
+    expect(r.early).toBeGreaterThan(0);
+  });
+
+  test("a failed check: the held bytes never go on, and the stream fails", async () => {
+    const r = await through([300, 300, 300, 300, 50], 400, async () => { throw new Error("sha256 mismatch"); });
+    expect(String(r.error)).toContain("sha256 mismatch");
+    expect(r.all).toBeLessThanOrEqual(1250 - 400);
+  });
+
+  test("a stream shorter than what is held goes on only after the check", async () => {
+    const r = await through([100, 100], 400, async () => {});
+    expect(r).toEqual({ early: 0, all: 200, error: undefined });
   });
 });
