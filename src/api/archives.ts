@@ -63,7 +63,7 @@ export function archiveRoutes(router: Router): void {
     method: "get", operationId: "downloadArchive", path: "/v1/archive/:uuid/download", tag, permission: "operate", params: UuidParam,
     summary: "Download an archive, decrypted and decompressed",
     description: "Streams the archive's raw data (what the target's backup wrote: a dump, a tar...), application/octet-stream. "
-      + "Verified first like a restore: the whole stored blob is read and checked (size, SHA-256, every chunk's authentication) before a byte is sent; "
+      + "Verified first like a restore: the whole stored blob is read and checked (size; every chunk's authentication, or the SHA-256 when unencrypted) before a byte is sent; "
       + "an archive that fails answers 409. The second read is checked as it streams: should it fail, the transfer is cut off (no clean end), never completed.",
     response: v.any(), errors: [404, 409],
   }, async ({ c, params }) => {

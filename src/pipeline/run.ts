@@ -559,11 +559,11 @@ export interface ArchiveToRestore {
 
 /**
  * Restores an archive in two passes over the stored blob. First the verify pass:
- * the whole blob is retrieved, counted, hashed and (encrypted) every chunk
- * authenticated, and the output thrown away; no target process exists yet. Only
- * when its size and SHA-256 match the catalog's does the second pass retrieve it
- * again, for the target. That second read is checked too (its size, and its SHA-256
- * when unencrypted, every chunk's authentication when encrypted: secondRead), and
+ * the whole blob is retrieved, counted and checked (its SHA-256 when unencrypted,
+ * every chunk's authentication when encrypted: readCheck), and the output thrown
+ * away; no target process exists yet. Only when it is exactly the archive the
+ * catalog recorded does the second pass retrieve it again, for the target. That
+ * second read is checked the same way, and
  * the target sees the end of its input only once it was; should it differ from the first
  * (the blob changed in between), the target has already been given part of it,
  * and the failure says so. Why two reads and not a staged copy: nothing of an
@@ -639,8 +639,8 @@ class ArchiveMismatch extends PipelineFailed {}
 
 /**
  * Compares what was read with the catalog's record; throws ArchiveMismatch. The
- * SHA-256 is compared when the read was hashed (a Digest): always in the verify
- * pass; in a second read, only for an unencrypted archive (see secondRead).
+ * SHA-256 is compared when the read was hashed (a Digest): for an unencrypted
+ * archive (see readCheck).
  */
 function checkFetched(fetched: ByteCounter, archive: ArchiveToRestore): void {
   if (archive.size !== null && fetched.bytes !== archive.size) {
@@ -652,40 +652,42 @@ function checkFetched(fetched: ByteCounter, archive: ArchiveToRestore): void {
 }
 
 /**
- * What the second read of a verified blob (the restore proper, a download) counts,
- * and hashes only when the archive is not encrypted.
+ * What a read of an archive's blob (the verify pass, the restore proper, a
+ * download) counts, and hashes only when the archive is not encrypted.
  *
- * Why an encrypted archive's second read is not hashed again: what that read must
- * catch is a blob that changed after the verify pass had checked its size, its
- * SHA-256 and every chunk's authentication (rewritten, cut, reordered, replaced by
- * another). The second read is decrypted on its way to the target, which
- * authenticates every chunk again under the archive's own data key: a fresh key for
+ * Why an encrypted archive's blob is not hashed: what a read must catch is a blob
+ * that is not the one the backup stored (rotted, rewritten, cut, reordered, replaced
+ * by another, changed between the verify pass and the restore). Every read of an
+ * encrypted blob is decrypted, which
+ * authenticates every chunk under the archive's own data key: a fresh key for
  * each archive, used for its one stream only and held by nobody but the daemon (the
  * catalog keeps it wrapped), so no one else can make a chunk that passes. Each
  * chunk's nonce carries its position and whether it is the last, and the header is
  * authenticated with every chunk (encryption.ts): a byte changed anywhere, a chunk
  * moved, dropped or repeated, a blob cut short (even at a chunk boundary) or
  * lengthened, or another archive's blob (another key) all fail, and the size is
- * compared as well. A blob that passes is the one the verify pass read, short of a
+ * compared as well. A blob that passes is the one the backup sealed, short of a
  * forged GCM tag; its SHA-256 would say it again at ~0.6 s of CPU per GiB stored on
- * the daemon's event loop (bench/DATAPATH.md, "Three data sets"). An unencrypted
- * archive has nothing of the kind: its second read is hashed and compared.
+ * the daemon's event loop, in series with the restore in the verify pass (a tenth of
+ * a 1 GiB incompressible restore: bench/DATAPATH.md, "Three data sets"). The catalog
+ * still records it (copies are read back against it). An unencrypted archive has
+ * nothing of the kind: each read of it is hashed and compared.
  */
-function secondRead(archive: ArchiveToRestore): ByteCounter {
+function readCheck(archive: ArchiveToRestore): ByteCounter {
   return archive.dataKey ? new ByteCounter() : new Digest();
 }
 
 /**
- * The verify pass: store `retrieve` → count and SHA-256 → decryption (every chunk
- * authenticated) → discarded. Throws, naming what is wrong, unless the whole blob
- * is exactly the archive the catalog recorded.
+ * The verify pass: store `retrieve` → count (and SHA-256, unencrypted) → decryption
+ * (every chunk authenticated, encrypted) → discarded. Throws, naming what is wrong,
+ * unless the whole blob is exactly the archive the catalog recorded.
  */
 async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveToRestore): Promise<void> {
-  const checks = [archive.size !== null && "size", archive.sha256 && "SHA-256", archive.dataKey && "every chunk's authentication"].filter(Boolean);
+  const checks = [archive.size !== null && "size", archive.sha256 && !archive.dataKey && "SHA-256", archive.dataKey && "every chunk's authentication"].filter(Boolean);
   if (!checks.length) throw new PipelineFailed("the archive records neither size, checksum nor key: it cannot be verified, so it is not restored");
   ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
   const run = new Run(ctx);
-  const fetched = new Digest();
+  const fetched = readCheck(archive);
   const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, true);
   let ended = false;
   let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
@@ -728,8 +730,8 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
 async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
   const agent = target.agent;
   const run = new Run(ctx);
-  // Counted; hashed again only when unencrypted (secondRead says why).
-  const fetched = secondRead(archive);
+  // Counted; hashed only when unencrypted (readCheck says why).
+  const fetched = readCheck(archive);
   const raw = new ByteCounter();
   // On an agent, the agent decompresses (the branch below).
   const unzip = agent ? undefined : decompressor(archive.compression);
@@ -1006,8 +1008,8 @@ export async function download(ctx: PipelineContext, store: Endpoint, archive: A
   const sp = await ctx.plugins.store(store);
   await verifyArchive(ctx, sp, archive);
   const run = new Run(ctx);
-  // Counted; hashed again only when unencrypted (secondRead says why).
-  const fetched = secondRead(archive);
+  // Counted; hashed only when unencrypted (readCheck says why).
+  const fetched = readCheck(archive);
   const work = new Flows();
   let out: ReadableStream<Uint8Array>;
   try {
