@@ -15,11 +15,14 @@ const EAGAIN = 11;
 const POLL_MS = 5;
 
 /**
- * The first `n` bytes in the pipe `fd`, left in it; an empty buffer when the pipe ended
- * empty. null when it cannot be told this way (not a pipe, no glibc, or fewer than `n`
- * bytes there so far, which may be all there will ever be): the caller then reads them.
+ * Tees what is in the pipe `fd` (up to `max` bytes, from its start each time) into a
+ * scratch pipe and asks `look` what it makes of the `copied` bytes, which it must take
+ * out of `scratch` (non-blocking): a Buffer or null is the answer, undefined means
+ * "look again later" (every POLL_MS). An empty buffer when the pipe ended empty; null
+ * when tee(2) cannot be used (no glibc, not a pipe).
  */
-export async function peekPipe(fd: number, n: number, signal?: AbortSignal): Promise<Buffer | null> {
+async function teeUntil(fd: number, max: number, signal: AbortSignal | undefined,
+  look: (copied: number, scratch: number) => Buffer | null | undefined): Promise<Buffer | null> {
   const c = libc();
   if (!c) return null;
   let scratch;
@@ -30,21 +33,32 @@ export async function peekPipe(fd: number, n: number, signal?: AbortSignal): Pro
   }
   try {
     for (;;) {
-      const got = c.tee(fd, scratch.write, n, SPLICE_F_NONBLOCK);
+      const got = c.tee(fd, scratch.write, max, SPLICE_F_NONBLOCK);
       // Nothing there and no writer left: the input is empty.
       if (got === 0) return Buffer.alloc(0);
       if (got > 0) {
-        if (got < n) return null;
-        const head = Buffer.alloc(n);
-        return readSync(scratch.nonBlocking, head, 0, n, null) === n ? head : null;
-      }
-      if (got !== -EAGAIN) return null;
+        const seen = look(got, scratch.nonBlocking);
+        if (seen !== undefined) return seen;
+      } else if (got !== -EAGAIN) return null;
       signal?.throwIfAborted();
       await Bun.sleep(POLL_MS);
     }
   } finally {
     scratch.close();
   }
+}
+
+/**
+ * The first `n` bytes in the pipe `fd`, left in it; an empty buffer when the pipe ended
+ * empty. null when it cannot be told this way (not a pipe, no glibc, or fewer than `n`
+ * bytes there so far, which may be all there will ever be): the caller then reads them.
+ */
+export function peekPipe(fd: number, n: number, signal?: AbortSignal): Promise<Buffer | null> {
+  return teeUntil(fd, n, signal, (got, scratch) => {
+    if (got < n) return null;
+    const head = Buffer.alloc(n);
+    return readSync(scratch, head, 0, n, null) === n ? head : null;
+  });
 }
 
 /** How long peekLine waits for the rest of a first line it has seen the start of. */
@@ -57,40 +71,22 @@ const LINE_WAIT_MS = 200;
  * the first bytes: an input of one short line may be all there is, and tee(2) cannot
  * tell its end from a pause): the caller then reads them.
  */
-export async function peekLine(fd: number, max: number, signal?: AbortSignal): Promise<Buffer | null> {
-  const c = libc();
-  if (!c) return null;
-  let scratch;
-  try {
-    scratch = osPipe();
-  } catch {
-    return null;
-  }
+export function peekLine(fd: number, max: number, signal?: AbortSignal): Promise<Buffer | null> {
   let firstSeen: number | undefined;
   const buf = Buffer.alloc(max);
-  try {
-    for (;;) {
-      const got = c.tee(fd, scratch.write, max, SPLICE_F_NONBLOCK);
-      if (got === 0) return Buffer.alloc(0);
-      if (got > 0) {
-        // Each tee copies from the start of the input again: take all of this copy out.
-        let have = 0;
-        while (have < got) {
-          const n = readSync(scratch.nonBlocking, buf, have, got - have, null);
-          if (n <= 0) return null;
-          have += n;
-        }
-        const newline = buf.subarray(0, got).indexOf(10);
-        if (newline !== -1) return Buffer.from(buf.subarray(0, newline + 1));
-        // The scratch pipe (1 MiB) or `max` is full without a newline: not a line this can see.
-        if (got >= max) return null;
-        firstSeen ??= performance.now();
-        if (performance.now() - firstSeen > LINE_WAIT_MS) return null;
-      } else if (got !== -EAGAIN) return null;
-      signal?.throwIfAborted();
-      await Bun.sleep(POLL_MS);
+  return teeUntil(fd, max, signal, (got, scratch) => {
+    // Each tee copies from the start of the input again: take all of this copy out.
+    let have = 0;
+    while (have < got) {
+      const n = readSync(scratch, buf, have, got - have, null);
+      if (n <= 0) return null;
+      have += n;
     }
-  } finally {
-    scratch.close();
-  }
+    const newline = buf.subarray(0, got).indexOf(10);
+    if (newline !== -1) return Buffer.from(buf.subarray(0, newline + 1));
+    // The scratch pipe (1 MiB) or `max` is full without a newline: not a line this can see.
+    if (got >= max) return null;
+    firstSeen ??= performance.now();
+    return performance.now() - firstSeen > LINE_WAIT_MS ? null : undefined;
+  });
 }
