@@ -1088,13 +1088,7 @@ async function rss(): Promise<void> {
  */
 async function quick(): Promise<void> {
   if (!pgAvailable) throw new Error("PostgreSQL is not installed here");
-  const builds: [string, string][] = [["this", SHIELD]];
-  if (process.env.BENCH_COMPARE) {
-    const other = join(scratch, "shield-compare");
-    copyFileSync(resolve(process.env.BENCH_COMPARE), other);
-    chmodSync(other, 0o755);
-    builds.push(["compare", other]);
-  }
+  const builds = compareBuilds();
   const db = await makeDatabase();
   const pg = await startPostgres();
   const tiny = new URL(await freshDatabase("tiny")).pathname.slice(1);
