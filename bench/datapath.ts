@@ -6,7 +6,7 @@
 //   needs dist/shield: `npm run build` first)
 //
 // Issue 20's benchmark, in one command (three data sets, backup and restore against the shell, CPU per GiB of
-// each process; ~10 minutes on 2 cores with 3 rounds, ~15 with a second build):
+// each process; ~7 minutes on 2 cores with 3 rounds at the issue's sizes, ~11 with a second build):
 //
 //   npm run build && ./node_modules/.bin/bun run bench/datapath.ts datasets
 //   (BENCH_RUNS=5 for more rounds; BENCH_COMPARE=/path/to/other/shield to measure another build beside it, interleaved)
@@ -38,7 +38,7 @@
 //        with --workers 4, against pg_dump of them 4 at a time; then one at a time. With
 //        BENCH_COMPARE, that build too, interleaved; CPU per backup beside each. Not part of all.
 // datasets the three data sets of issue 20 (documents, compressible, random; see makeDatabase), made once each at
-//        ~300-600 MiB of dump (DATASETS_SIZE; BENCH_PG_SCALE, BENCH_PG_MD5_ROWS, BENCH_RANDOM_ROWS change it,
+//        the issue's sizes, 0.5-2 GiB of dump (DATASETS_SIZE; BENCH_PG_SCALE, BENCH_PG_MD5_ROWS, BENCH_RANDOM_ROWS change it,
 //        BENCH_DATASETS=random,... picks some): for each in turn, BENCH_RUNS rounds of the daemon's backup (zstd,
 //        encrypted, fs store) against `pg_dump -Fc -Z0 | zstd -T0 | openssl enc > file; sync file`, then BENCH_RUNS
 //        rounds of the daemon's restore (verify pass included) into a new database against `createdb; openssl dec |
@@ -594,11 +594,16 @@ function compareBuilds(): [string, string][] {
   return builds;
 }
 
-/** The sizes of the datasets mode: ~300-400 MB each, so that three data sets × 3 rounds take well under 25 minutes on 2 cores. */
+/**
+ * The sizes of the datasets mode: the issue's (pgbench -s 35 plus 3,000,000 rows; 1,000,000
+ * rows of 1 KiB random bytea): 753 / 545 / 1978 MiB of dump, three data sets × 3 rounds in
+ * ~7 minutes on 2 cores (bench/DATAPATH.md). Smaller for iterating: BENCH_PG_SCALE=10
+ * BENCH_PG_MD5_ROWS=1500000 BENCH_RANDOM_ROWS=300000.
+ */
 const DATASETS_SIZE: DatasetSize = {
-  scale: Number(process.env.BENCH_PG_SCALE ?? 10),
-  md5Rows: Number(process.env.BENCH_PG_MD5_ROWS ?? 1_500_000),
-  randomRows: Number(process.env.BENCH_RANDOM_ROWS ?? 300_000),
+  scale: Number(process.env.BENCH_PG_SCALE ?? 35),
+  md5Rows: Number(process.env.BENCH_PG_MD5_ROWS ?? 3_000_000),
+  randomRows: Number(process.env.BENCH_RANDOM_ROWS ?? 1_000_000),
 };
 
 /**
