@@ -18,6 +18,8 @@
 // Computed with Bun's CRC32 (tens of GB/s here, against ~1 GB/s for the
 // SHA-256 that signing already pays): no measurable cost to the uploader.
 
+import { errorCode, httpStatus, S3Failure } from "./retry.ts";
+
 export const PART_CHECKSUM_ALGORITHM = "CRC32" as const;
 
 /** CRC32 of `bytes`, big-endian, in base64: the form of `x-amz-checksum-crc32`. */
@@ -35,9 +37,8 @@ export function crc32Base64(bytes: Uint8Array): string {
  * it accepts. Access, bucket and throttling errors are not that: they fail as they are.
  */
 export function checksumMayBeRefused(err: unknown): boolean {
-  const e = (err as { cause?: unknown })?.cause ?? err;
-  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  const code = (e as { Code?: string; name?: string })?.Code ?? (e as { name?: string })?.name;
+  const status = httpStatus(err instanceof S3Failure ? err.cause : err);
+  const code = errorCode(err);
   return status === 501 || (status === 400 && ["InvalidArgument", "InvalidRequest", "NotImplemented"].includes(code ?? ""));
 }
 

@@ -94,17 +94,19 @@ export class Watch {
 
   /** One look at the jobs and the agents, side by side (a slow agent delays no job); never throws. */
   async check(): Promise<WatchCheck> {
+    // One listing of the jobs for both looks (the agents' messages name the jobs they serve).
+    const jobs = this.opts.catalog.jobs.list();
+    jobs.catch(() => {}); // each look below reports its own failure
     const [overdue, unreachable] = await Promise.all([
-      this.checkJobs().catch((err) => { log.error("cannot check jobs for overdue backups", describeError(err)); return [] as string[]; }),
-      this.checkAgents().catch((err) => { log.error("cannot check whether agents answer", describeError(err)); return [] as string[]; }),
+      this.checkJobs(jobs).catch((err) => { log.error("cannot check jobs for overdue backups", describeError(err)); return [] as string[]; }),
+      this.checkAgents(jobs).catch((err) => { log.error("cannot check whether agents answer", describeError(err)); return [] as string[]; }),
     ]);
     return { overdue, unreachable };
   }
 
   /** The uuids of the jobs overdue now. */
-  private async checkJobs(): Promise<string[]> {
-    const { catalog } = this.opts;
-    const [jobs, succeeded] = await Promise.all([catalog.jobs.list(), catalog.health.lastRuns(undefined, true)]);
+  private async checkJobs(listing: Promise<JobView[]>): Promise<string[]> {
+    const [jobs, succeeded] = await Promise.all([listing, this.opts.catalog.health.lastRuns(undefined, true)]);
     const nowMs = this.clock.now();
     const now = Math.floor(nowMs / 1000);
     const overdue: string[] = [];
@@ -162,9 +164,9 @@ export class Watch {
   }
 
   /** The names of the agents that do not answer now. */
-  private async checkAgents(): Promise<string[]> {
+  private async checkAgents(listing: Promise<JobView[]>): Promise<string[]> {
     if (!this.opts.agents) return [];
-    const [agents, jobs] = await Promise.all([this.opts.agents(), this.opts.catalog.jobs.list()]);
+    const [agents, jobs] = await Promise.all([this.opts.agents(), listing]);
     this.agentsSeen = agents.map((a) => ({ name: a.name, up: a.reachable }));
     const nowMs = this.clock.now();
     const down: string[] = [];
