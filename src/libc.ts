@@ -19,7 +19,15 @@ export interface Libc {
   tee(fdIn: number, fdOut: number, len: number, flags: number): number;
   /** dup2(oldFd, newFd): newFd becomes a copy of oldFd (closed first if open). newFd, or -errno. */
   dup2(oldFd: number, newFd: number): number;
+  /**
+   * poll(2) on one fd: waits up to `timeoutMs` until `events` (POLLIN, POLLOUT) can be
+   * done on it without blocking, or it hung up or failed. 1 when ready, 0 on timeout, or -errno.
+   */
+  poll(fd: number, events: number, timeoutMs: number): number;
 }
+
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
 
 let loaded: Libc | null | undefined;
 
@@ -33,9 +41,13 @@ export function libc(): Libc | null {
       fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       tee: { args: [FFIType.i32, FFIType.i32, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
       dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
+    // struct pollfd { int fd; short events; short revents; }, little-endian (x86-64, arm64):
+    // one per call, reused (a call is synchronous and JS runs on one thread).
+    const pollfd = new Int32Array(2);
     loaded = {
       // The buffer itself is passed, not ptr() of it: a bare address keeps nothing alive,
       // and a temporary could be collected before (or while) libc reads the path.
@@ -47,6 +59,12 @@ export function libc(): Libc | null {
       },
       dup2: (oldFd, newFd) => {
         const n = lib.symbols.dup2(oldFd, newFd) as number;
+        return n < 0 ? -errno() : n;
+      },
+      poll: (fd, events, timeoutMs) => {
+        pollfd[0] = fd;
+        pollfd[1] = events & 0xffff; // revents (the high half) cleared
+        const n = lib.symbols.poll(pollfd, 1, timeoutMs) as number;
         return n < 0 ? -errno() : n;
       },
     };

@@ -1,0 +1,103 @@
+// seal() waits for a quiet input by polling it in short turns (seal.ts, waitFor) rather
+// than on the thread pool: the bytes must come out the same, a long silence upstream must
+// leave the event loop free, and an input whose writers are gone must end.
+import { describe, expect, test } from "bun:test";
+import { closeSync, constants as C, openSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { libc, POLLIN, POLLOUT } from "../../src/libc.ts";
+import { makeFifo } from "../../src/pipeline/fifo.ts";
+import { fifoWriter, seal } from "../../src/pipeline/seal.ts";
+import { decryptStream } from "../../src/pipeline/encryption.ts";
+
+/** A FIFO opened as the guard opens its input (non-blocking and blocking ends) and a writer. */
+function fifo() {
+  const { dir, path } = makeFifo();
+  const nonBlocking = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+  // Non-blocking: the test writes from the same thread that seals.
+  const writer = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+  const blocking = openSync(path, C.O_RDONLY);
+  return { from: { nonBlocking, blocking }, writer, close: () => { for (const fd of [nonBlocking, blocking]) closeSync(fd); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+describe("libc poll", () => {
+  test.skipIf(!libc())("tells a pipe that has bytes from one that has none, and a full one from one with room", () => {
+    const p = fifo();
+    try {
+      const c = libc()!;
+      expect(c.poll(p.from.nonBlocking, POLLIN, 0)).toBe(0);
+      const t0 = performance.now();
+      expect(c.poll(p.from.nonBlocking, POLLIN, 30)).toBe(0);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+      expect(c.poll(p.writer, POLLOUT, 0)).toBe(1);
+      writeSync(p.writer, Buffer.from("x"));
+      expect(c.poll(p.from.nonBlocking, POLLIN, 1000)).toBe(1);
+      expect(c.poll(-1, POLLIN, 0)).toBe(0); // a negative fd is ignored by poll(2)
+    } finally {
+      closeSync(p.writer);
+      p.close();
+    }
+  });
+});
+
+describe("seal on a FIFO", () => {
+  test("a writer that pauses between bursts: every byte sealed in order, and the event loop runs meanwhile", async () => {
+    const p = fifo();
+    const key = randomBytes(32);
+    const bursts = [randomBytes(300_000), randomBytes(70_000), randomBytes(1_500_000), randomBytes(5)];
+    const out: Uint8Array[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      const writing = (async () => {
+        for (const b of bursts) {
+          await Bun.sleep(60);
+          let at = 0;
+          while (at < b.length) {
+            try { at += writeSync(p.writer, b, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
+          }
+        }
+        closeSync(p.writer);
+      })();
+      const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: key });
+      await writing;
+      const plain = Buffer.concat(bursts);
+      expect(sealed.bytesIn).toBe(plain.length);
+      const back = await new Response(new Blob(out).stream().pipeThrough(decryptStream(key))).arrayBuffer();
+      expect(Buffer.from(back).equals(plain)).toBe(true);
+      // 4 pauses of 60 ms: a 5 ms timer fires many times while seal() waits on the quiet FIFO.
+      expect(ticks).toBeGreaterThan(20);
+    } finally {
+      clearInterval(timer);
+      p.close();
+    }
+  });
+
+  test("fifoWriter into a FIFO whose reader is slow: every byte arrives, in order", async () => {
+    const { dir, path } = makeFifo();
+    const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+    const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+    const blocking = openSync(path, C.O_WRONLY);
+    const data = randomBytes(3_000_000);
+    try {
+      const got: Buffer[] = [];
+      const reading = (async () => {
+        const buf = Buffer.alloc(100_000);
+        let total = 0;
+        while (total < data.length) {
+          await Bun.sleep(2);
+          try {
+            const n = (await import("node:fs")).readSync(reader, buf, 0, buf.length, null);
+            got.push(Buffer.from(buf.subarray(0, n)));
+            total += n;
+          } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; }
+        }
+      })();
+      await fifoWriter({ nonBlocking, blocking })(data);
+      await reading;
+      expect(Buffer.concat(got).equals(data)).toBe(true);
+    } finally {
+      for (const fd of [reader, nonBlocking, blocking]) closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
