@@ -54,6 +54,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "plugin": {
       // A built-in plugin, run as a subprocess by the supervisor or by hand in a shell pipeline.
+      // Only that plugin's module is loaded (plugins/one.ts): plugins/index.ts evaluates
+      // every built-in, which only the listing and an unknown name need.
+      const [{ loadBuiltin }, { runAction }] = await Promise.all([import("../plugins/one.ts"), import("../plugins/protocol.ts")]);
+      const plugin = rest[0] === undefined ? undefined : await loadBuiltin(rest[0]);
+      if (plugin) return runAction(plugin, rest.slice(1));
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
     }
