@@ -4,6 +4,9 @@
 // Every role is imported on demand: `shield guard` and `shield plugin` start once
 // per stage of every backup, and evaluating the daemon's modules (API, catalog,
 // CLI) would cost each of them ~50 ms of CPU for nothing (bench/DATAPATH.md).
+// An import() defers that only because the build splits the bundle (package.json:
+// --format=esm --splitting; test/startup.test.ts): with --bytecode's default, CommonJS,
+// every module is in the one file each start loads, ~4.5 ms of CPU a start.
 import { UsageError } from "./args.ts";
 import { VERSION } from "./version.ts";
 import { nearest, tolerance } from "./edit-distance.ts";
