@@ -4,6 +4,9 @@
 // Every role is imported on demand: `shield guard` and `shield plugin` start once
 // per stage of every backup, and evaluating the daemon's modules (API, catalog,
 // CLI) would cost each of them ~50 ms of CPU for nothing (bench/DATAPATH.md).
+// An import() defers that only because the build splits the bundle (package.json:
+// --format=esm --splitting; test/startup.test.ts): with --bytecode's default, CommonJS,
+// every module is in the one file each start loads, ~4.5 ms of CPU a start.
 import { UsageError } from "./args.ts";
 import { VERSION } from "./version.ts";
 import { nearest, tolerance } from "./edit-distance.ts";
@@ -54,6 +57,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "plugin": {
       // A built-in plugin, run as a subprocess by the supervisor or by hand in a shell pipeline.
+      // Only that plugin's module is loaded (plugins/one.ts): plugins/index.ts evaluates
+      // every built-in, which only the listing and an unknown name need.
+      const [{ loadBuiltin }, { runAction }] = await Promise.all([import("../plugins/one.ts"), import("../plugins/protocol.ts")]);
+      const plugin = rest[0] === undefined ? undefined : await loadBuiltin(rest[0]);
+      if (plugin) return runAction(plugin, rest.slice(1));
       const { runPlugin } = await import("../plugins/index.ts");
       return runPlugin(rest[0], rest.slice(1));
     }
@@ -76,7 +84,9 @@ async function main(argv: string[]): Promise<number> {
       return rekey(rest);
     }
     case "version": case "--version": case "-v":
-      process.stdout.write(`shield ${VERSION}\n`);
+      // Bun.stdout, not process.stdout: creating the node stream costs a start ~3 ms of CPU.
+      // A reader gone before the line (EPIPE) is no failure, as with process.stdout.
+      try { await Bun.write(Bun.stdout, `shield ${VERSION}\n`); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EPIPE") throw err; }
       return 0;
     case "help": case "--help": case "-h": case undefined: {
       const { cliOverview, runCli } = await import("./cli/index.ts");

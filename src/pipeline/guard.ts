@@ -66,7 +66,7 @@ import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
 import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
-import { fifoWriter, seal as sealStream, StreamWriter, type Sealed } from "./seal.ts";
+import type { Sealed, StreamWriter } from "./seal.ts";
 import { libc } from "../libc.ts";
 
 /** daemon → guard */
@@ -275,6 +275,9 @@ export async function runGuard(args: string[]): Promise<number> {
     say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup or retrieve to run without them, nor its restore on a held input`);
     return 3;
   }
+  // The sealing code is loaded by the guards that seal only: it brings node:crypto,
+  // whose loading is ~2.5 ms of CPU, and every stage of every backup starts a guard.
+  const sealer = sealing ? await import("./seal.ts") : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it
     // already gone, a blocking open on the event loop would never return, and the
@@ -321,7 +324,7 @@ export async function runGuard(args: string[]): Promise<number> {
   // Where sealed bytes go, and how the stage's input ends (after the commit).
   let sealedTo: StreamWriter | undefined;
   if (inProcess) {
-    sealedTo = new StreamWriter();
+    sealedTo = new sealer!.StreamWriter();
     const out = capturedOutput(MAX_OUTPUT);
     exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
     output = exited.then(() => out.text());
@@ -372,9 +375,9 @@ export async function runGuard(args: string[]): Promise<number> {
       const dataKey = await Promise.race([sealKey, lifelineLost.then(() => undefined)]);
       if (dataKey === undefined) return; // the daemon is gone: the group is killed below
       try {
-        const sealed = await sealStream({
+        const sealed = await sealer!.seal({
           from: sealIn!, dataKey, rate: sealRate,
-          write: sealedTo ? sealedTo.write : fifoWriter({ nonBlocking: holdFd!, blocking: sealOut! }),
+          write: sealedTo ? sealedTo.write : sealer!.fifoWriter({ nonBlocking: holdFd!, blocking: sealOut! }),
           writeKeepsChunks: sealedTo !== undefined,
           onProgress: (progress) => send({ progress }),
         });

@@ -15,7 +15,6 @@
 // FIFO that is a store plugin's stdin (fifoWriter), or, for a built-in store
 // that the guard runs in its own process, a stream handed to it (StreamWriter).
 import { read, readSync, write, writeSync } from "node:fs";
-import { ChunkSealer, sealChunks } from "./encryption.ts";
 import { libc, POLLIN, POLLOUT } from "../libc.ts";
 
 export interface Sealed {
@@ -62,7 +61,10 @@ const YIELD_EVERY_MS = 100;
 
 /** Seals `from` into `write` until `from` ends. Throws when either side fails (a store that stopped reading: EPIPE). */
 export async function seal(opts: SealOptions): Promise<Sealed> {
-  const sealer = opts.dataKey ? new ChunkSealer(opts.dataKey) : null;
+  // The cipher only for an encrypted archive: encryption.ts brings node:crypto, whose
+  // loading is ~2.5 ms of CPU in the guard (a process started for every backup).
+  const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
+  const sealer = cipher ? new cipher.ChunkSealer(opts.dataKey!) : null;
   const hash = new Bun.CryptoHasher("sha256");
   const chunk = sealer?.chunkSize ?? 0;
   const buf = Buffer.allocUnsafe(READ_SIZE + chunk);
@@ -96,7 +98,7 @@ export async function seal(opts: SealOptions): Promise<Sealed> {
       // 64 KiB chunk was most of the guard's CPU beyond the cipher (bench/DATAPATH.md).
       const off = fill - (fill % chunk);
       if (off) {
-        await put(sealChunks(sealer, buf.subarray(0, off)));
+        await put(cipher!.sealChunks(sealer, buf.subarray(0, off)));
         buf.copyWithin(0, off, fill);
       }
       fill -= off;
