@@ -12,7 +12,7 @@
 // (its IPC channel, which the kernel closes when the daemon dies) and:
 // - runs ARGV in its own process group (the daemon started the guard in a new
 //   session), with the guard's stdin/stdout/stderr handed over as they are: the
-//   data never passes through the guard (but see --seal);
+//   data never passes through the guard (but see --seal and --unseal);
 // - when the lifeline closes, kills the whole group with SIGKILL (itself
 //   included), so no stage outlives the daemon, whatever it was doing: a stage
 //   that has not seen the end of its input must never take the daemon's death
