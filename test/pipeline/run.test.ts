@@ -235,6 +235,20 @@ describe("a restore's reads of the blob, in the retrieve's guard", () => {
     }
   }, 60_000);
 
+  test("every compression, encrypted or not, restores byte for byte (gzip -d's output crosses the daemon, counted; zstd and none do not)", async () => {
+    const size = SIZES["many-chunk"];
+    const expected = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size}`]).stdout;
+    for (const compression of ["zstd", "gzip", "none"] as const) {
+      for (const encrypt of [true, false]) {
+        const archive = await backup(context(), bytes({ size }), store(), { compression, encrypt });
+        const out = join(dir, `out-every-${compression}-${encrypt}`);
+        const r = await restore(context(), store(), bytes({ size: 1, out }), toRestore(archive));
+        expect(r.rawSize, `${compression} ${encrypt}`).toBe(size);
+        expect(sha256(readFileSync(out)), `${compression} ${encrypt}`).toBe(sha256(expected));
+      }
+    }
+  }, 60_000);
+
   test("a rate limit paces the restore's read (in the retrieve's guard)", async () => {
     const size = 600_000;
     const archive = await backup(context(), bytes({ size }), store(), { compression: "none", encrypt: true });
