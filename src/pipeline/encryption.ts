@@ -193,6 +193,91 @@ export function encryptStream(
 }
 
 /**
+ * Opens one archive's chunks in order, the counterpart of ChunkSealer: the header
+ * first (readHeader), then each frame (ciphertext and tag) with its counter. A
+ * frame of `frameSize` bytes is never the last (the last always carries less than a
+ * chunk), so a reader opens every full frame at once and the remainder at the end.
+ * Shared by the stream below and the restore guard's unsealer (unseal.ts), so that
+ * the format lives in one place. Every refusal is an ArchiveDecryptError.
+ */
+export class ChunkOpener {
+  /** Plaintext bytes per chunk, once the header is read (0 before). */
+  chunkSize = 0;
+  /** A whole frame: a chunk's ciphertext and its tag. */
+  frameSize = 0;
+  /** The chunks opened so far. */
+  counter = 0;
+  private readonly key: Buffer;
+  private header: Uint8Array | undefined;
+
+  constructor(dataKey: Uint8Array) {
+    checkKey(dataKey, "data key");
+    this.key = Buffer.from(dataKey);
+  }
+
+  /** Reads the archive's first HEADER_LENGTH bytes; throws unless they are a header we can read. */
+  readHeader(header: Uint8Array): void {
+    this.chunkSize = parseHeader(header);
+    this.frameSize = this.chunkSize + TAG_LENGTH;
+    // Copied: the caller's buffer is reused for what follows.
+    this.header = Uint8Array.from(header.subarray(0, HEADER_LENGTH));
+  }
+
+  /**
+   * The plaintext of the next frame, only once its tag was verified; `last`: the
+   * frame that ends the archive. Throws, and nothing of the frame escapes, when it
+   * fails authentication.
+   */
+  open(frame: Uint8Array, last: boolean): Buffer {
+    if (!this.header) throw new Error("the archive's header is not read yet");
+    const decipher = createDecipheriv("aes-256-gcm", this.key, chunkNonce(this.counter, last), { authTagLength: TAG_LENGTH });
+    decipher.setAAD(this.header);
+    const ctLength = frame.length - TAG_LENGTH;
+    decipher.setAuthTag(frame.subarray(ctLength));
+    const plaintext = decipher.update(frame.subarray(0, ctLength));
+    try {
+      // Throws on a bad tag; `plaintext` must not escape before this returns.
+      const rest = decipher.final();
+      this.counter++;
+      return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
+    } catch {
+      const hint = this.counter === 0 ? "wrong key, or the archive is corrupted" : "the archive is corrupted, truncated or reordered";
+      throw new ArchiveDecryptError(`archive chunk ${this.counter} failed authentication: ${hint}`);
+    }
+  }
+
+  /**
+   * The end of the archive: opens what is left after the last full frame (`rest`,
+   * fewer than frameSize bytes) as the last chunk, or says precisely how the archive
+   * is cut short. `headerFill`: how many header bytes were read at all.
+   */
+  openLast(rest: Uint8Array, headerFill = HEADER_LENGTH): Buffer {
+    if (headerFill === 0) throw new ArchiveDecryptError("empty input: not a Shield encrypted archive");
+    if (headerFill < HEADER_LENGTH) throw new ArchiveDecryptError(`truncated archive: header is ${headerFill} of ${HEADER_LENGTH} bytes`);
+    if (rest.length === 0) throw new ArchiveDecryptError(`truncated archive: final chunk missing after ${this.counter} chunks`);
+    if (rest.length < TAG_LENGTH) {
+      throw new ArchiveDecryptError(`truncated archive: final chunk is ${rest.length} bytes, shorter than its ${TAG_LENGTH}-byte tag`);
+    }
+    return this.open(rest, true);
+  }
+}
+
+/**
+ * Opens whole frames (`frames` is a multiple of the opener's frame size, none of them
+ * the last) into one buffer of plaintext: for a caller that moves them on together
+ * (unseal.ts), one write per read rather than per 64 KiB chunk. Should a frame fail,
+ * it throws, and none of the plaintext, not even the earlier frames', is given out.
+ */
+export function openChunks(opener: ChunkOpener, frames: Uint8Array): Buffer {
+  const frame = opener.frameSize;
+  if (frames.length % frame !== 0) throw new RangeError(`${frames.length} bytes are not whole frames of ${frame}`);
+  const n = frames.length / frame;
+  const out = Buffer.allocUnsafe(n * opener.chunkSize);
+  for (let i = 0; i < n; i++) opener.open(frames.subarray(i * frame, (i + 1) * frame), false).copy(out, i * opener.chunkSize);
+  return out;
+}
+
+/**
  * Decrypts the archive format. A chunk's plaintext is emitted only after its tag has been
  * verified, and the stream errors with an ArchiveDecryptError on any tampering, reordering,
  * truncation, trailing data or wrong key. Plaintext of chunks verified before a failure has
@@ -200,31 +285,12 @@ export function encryptStream(
  * stream as a failed restore, never as a short one.
  */
 export function decryptStream(dataKey: Uint8Array): TransformStream<Uint8Array, Uint8Array> {
-  checkKey(dataKey, "data key");
-  const key = Buffer.from(dataKey);
+  const opener = new ChunkOpener(dataKey);
   const header = new Uint8Array(HEADER_LENGTH);
   let headerFill = 0;
   let frameSize = 0; // chunk size + tag, known once the header is in
   let pending: Buffer | undefined;
   let fill = 0;
-  let counter = 0;
-
-  const open = (frame: Uint8Array, last: boolean): Uint8Array => {
-    const decipher = createDecipheriv("aes-256-gcm", key, chunkNonce(counter, last), { authTagLength: TAG_LENGTH });
-    decipher.setAAD(header);
-    const ctLength = frame.length - TAG_LENGTH;
-    decipher.setAuthTag(frame.subarray(ctLength));
-    const plaintext = decipher.update(frame.subarray(0, ctLength));
-    try {
-      // Throws on a bad tag; `plaintext` must not escape before this returns.
-      const rest = decipher.final();
-      counter++;
-      return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
-    } catch {
-      const hint = counter === 0 ? "wrong key, or the archive is corrupted" : "the archive is corrupted, truncated or reordered";
-      throw new ArchiveDecryptError(`archive chunk ${counter} failed authentication: ${hint}`);
-    }
-  };
 
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(input, controller) {
@@ -238,7 +304,8 @@ export function decryptStream(dataKey: Uint8Array): TransformStream<Uint8Array, 
         headerFill += take;
         off = take;
         if (headerFill < HEADER_LENGTH) return;
-        frameSize = parseHeader(header) + TAG_LENGTH;
+        opener.readHeader(header);
+        frameSize = opener.frameSize;
         pending = Buffer.allocUnsafe(frameSize);
       }
       const buf = pending!;
@@ -250,11 +317,11 @@ export function decryptStream(dataKey: Uint8Array): TransformStream<Uint8Array, 
         fill += take;
         off += take;
         if (fill < frameSize) return;
-        controller.enqueue(open(buf, false));
+        controller.enqueue(opener.open(buf, false));
         fill = 0;
       }
       while (input.length - off >= frameSize) {
-        controller.enqueue(open(input.subarray(off, off + frameSize), false));
+        controller.enqueue(opener.open(input.subarray(off, off + frameSize), false));
         off += frameSize;
       }
       if (off < input.length) {
@@ -263,19 +330,7 @@ export function decryptStream(dataKey: Uint8Array): TransformStream<Uint8Array, 
       }
     },
     flush(controller) {
-      if (headerFill === 0) {
-        throw new ArchiveDecryptError("empty input: not a Shield encrypted archive");
-      }
-      if (headerFill < HEADER_LENGTH) {
-        throw new ArchiveDecryptError(`truncated archive: header is ${headerFill} of ${HEADER_LENGTH} bytes`);
-      }
-      if (fill === 0) {
-        throw new ArchiveDecryptError(`truncated archive: final chunk missing after ${counter} chunks`);
-      }
-      if (fill < TAG_LENGTH) {
-        throw new ArchiveDecryptError(`truncated archive: final chunk is ${fill} bytes, shorter than its ${TAG_LENGTH}-byte tag`);
-      }
-      controller.enqueue(open(pending!.subarray(0, fill), true));
+      controller.enqueue(opener.openLast(headerFill < HEADER_LENGTH ? new Uint8Array(0) : pending!.subarray(0, fill), headerFill));
     },
   });
 }

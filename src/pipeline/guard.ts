@@ -1,5 +1,6 @@
 // `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
-// `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`:
+// `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`,
+// `shield guard --unseal [--in-process NAME] [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -11,7 +12,7 @@
 // (its IPC channel, which the kernel closes when the daemon dies) and:
 // - runs ARGV in its own process group (the daemon started the guard in a new
 //   session), with the guard's stdin/stdout/stderr handed over as they are: the
-//   data never passes through the guard (but see --seal);
+//   data never passes through the guard (but see --seal and --unseal);
 // - when the lifeline closes, kills the whole group with SIGKILL (itself
 //   included), so no stage outlives the daemon, whatever it was doing: a stage
 //   that has not seen the end of its input must never take the daemon's death
@@ -58,7 +59,25 @@
 //   a tool it hands fd 0 to (pg_restore) reads the FIFO itself. The hold is as for
 //   a spawned stage: the input ends only on the daemon's commit; a cancel stops the
 //   action's tools before the guard exits (plugins/protocol.ts), and the lifeline
-//   kills the group.
+//   kills the group;
+// - with --unseal, ARGV is a store's `retrieve` (with --in-process NAME, the action
+//   of the built-in store NAME, run here), and the data does pass through the guard:
+//   the store writes into a FIFO of the guard's own (for a built-in, the guard makes
+//   its write end our fd 1 with dup2, and closes it when the action is done), and the
+//   guard reads it, counts it, hashes it when the archive is unencrypted, decrypts it
+//   with the data key the daemon sends, authenticating each chunk before it goes on
+//   (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
+//   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
+//   target), whose input is held by its own guard until the daemon's commit. Nothing
+//   is written for the verify pass (`discard`). Once the store exited and its output
+//   ended, the guard reports the store's exit code and the counts (`unsealed`). An
+//   unencrypted archive's last bytes are held back until the daemon compared them
+//   with the catalog and sent "commit": only then are they written and the guard
+//   exits 0. A blob refused (or a failure to read or write) is reported
+//   (`unsealFailed`), nothing of it is written, and the guard waits to be stopped.
+//   Should the lifeline close before the end, the group is killed, the held tail is
+//   never written, and the stage downstream, whose own guard dies too, never sees
+//   the end of its input.
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
@@ -67,15 +86,19 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
 import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import type { Sealed, StreamWriter } from "./seal.ts";
+import type { Unsealed } from "./unseal.ts";
 import { libc } from "../libc.ts";
 
 /** daemon → guard */
 export type ToGuard =
   | { purge: string[] } // --store: how to purge a key (argv without --key), sent before commit
   | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
-  | { commit: true } // end the held input: the stage may now see the end of its stream
+  | { commit: true } // end the held input: the stage may now see the end of its stream (--unseal: write the held tail, then exit)
   | { seal: { key: string | null; rate?: number } } // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first
-  | { ack: boolean }; // --store: true = the key is recorded; false = purge the blob
+  | { ack: boolean } // --store: true = the key is recorded; false = purge the blob
+  // --unseal: the archive's data key (base64), null for none; a bandwidth limit (bytes/s);
+  // discard: pass nothing on (the verify pass). Sent first: the store starts once it is here.
+  | { unseal: { key: string | null; rate?: number; discard?: boolean } };
 
 /** guard → daemon */
 export type FromGuard =
@@ -83,9 +106,16 @@ export type FromGuard =
   // --store: the store exited; its stdout; complete: it had seen the end of its input (a
   // store that exits 0 before that has no whole archive, whatever it printed)
   | { stored: { code: number; output: string; complete: boolean } }
-  | { progress: { bytesIn: number; bytes: number } } // --seal: bytes read and written so far, every second or so
+  | { progress: { bytesIn: number; bytes: number } } // --seal, --unseal: bytes read and written so far, every second or so
   | { sealed: Sealed } // --seal: the input ended and every byte of it is written, sealed, into the stage's input
-  | { sealFailed: string }; // --seal: reading, sealing or writing failed; the stage's input stays open
+  | { sealFailed: string } // --seal: reading, sealing or writing failed; the stage's input stays open
+  // --unseal: the store exited (its code) and its output ended, every byte of it read and
+  // (but an unencrypted archive's held tail) passed on; the counts and the SHA-256 (unencrypted)
+  | { unsealed: Unsealed & { code: number } }
+  // --unseal: the blob was refused (refused: its chunks fail authentication; then code: the
+  // store's exit, when the refusal came at the end of its output), or reading or writing
+  // failed; nothing of it is passed on, and the guard waits to be stopped
+  | { unsealFailed: { message: string; refused: boolean; code?: number } };
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
 export function guardCommand(): string[] {
@@ -114,6 +144,9 @@ const LOST_PURGE_TIMEOUT_MS = 2_500;
 // blob (then its key is purged, nothing is left), short enough that the store, the
 // purge and all are gone within 5 s.
 const COMMITTED_STORE_GRACE_MS = 1_500;
+// --unseal: what an unencrypted archive's restore keeps back until the daemon's commit
+// (see unseal.ts): more than a zstd block (128 KiB).
+const TAIL_HELD = 1 << 20;
 
 /**
  * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
@@ -139,7 +172,7 @@ export async function runGuard(args: string[]): Promise<number> {
   let madeFifo: string | undefined;
   // --in-process NAME: the built-in store NAME, run in this process.
   let builtin: string | undefined;
-  while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process"].includes(args[i]!)) {
+  while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process", "--unseal"].includes(args[i]!)) {
     if (args[i] === "--held-fifo") madeFifo = args[++i];
     else if (args[i] === "--in-process") builtin = args[++i];
     i++;
@@ -151,7 +184,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION, shield guard --unseal [--in-process NAME] [--] RETRIEVE... (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -166,6 +199,12 @@ export async function runGuard(args: string[]): Promise<number> {
   }
   const held = flags.includes("--held-input") || madeFifo !== undefined;
   const store = flags.includes("--store");
+  const unsealing = flags.includes("--unseal");
+  if (unsealing && (held || sealing || store)) {
+    if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
+    say("--unseal is for a store's retrieve alone: no held input, no --seal, no --store");
+    return 1;
+  }
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
 
   let phase: Phase = "starting";
@@ -175,6 +214,8 @@ export async function runGuard(args: string[]): Promise<number> {
   process.on("disconnect", () => {
     lost = true;
     onLost();
+    // Unsealing, the stage downstream must never see the end of what we wrote: whatever we are at, the group goes.
+    if (unsealing && phase !== "starting") killGroup();
     // Starting, the flow below sees `lost` at its next step (a blocking open is raced with it).
     if (phase === "running") killGroup();
     else if (phase === "committed") {
@@ -197,6 +238,8 @@ export async function runGuard(args: string[]): Promise<number> {
   let onSealKey!: (key: Uint8Array | null) => void;
   const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
   let sealRate = 0;
+  let onUnseal!: (settings: { key: Uint8Array | null; rate: number; discard: boolean }) => void;
+  const unsealSettings = new Promise<{ key: Uint8Array | null; rate: number; discard: boolean }>((r) => (onUnseal = r));
   // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
   let sealOut: number | undefined;
   const removeFifo = () => {
@@ -217,6 +260,7 @@ export async function runGuard(args: string[]): Promise<number> {
       // Sealing, the input ends once the last sealed byte is written (below).
       if (!sealing) { inputEnded = !stageExited; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
+    else if ("unseal" in m) onUnseal({ key: m.unseal.key === null ? null : new Uint8Array(Buffer.from(m.unseal.key, "base64")), rate: m.unseal.rate ?? 0, discard: m.unseal.discard ?? false });
     else if ("seal" in m) { sealRate = m.seal.rate ?? 0; onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64"))); }
   });
   // A cancel signals the whole group: the stage got the same signal. Exiting now
@@ -288,6 +332,36 @@ export async function runGuard(args: string[]): Promise<number> {
     if (opened === undefined) return killGroup();
     sealIn = { blocking: opened, nonBlocking: openSync(fifo, C.O_RDONLY | C.O_NONBLOCK) };
   }
+  // --unseal: the store's output (a FIFO of ours: its read ends, and the write end the store gets),
+  // where the plaintext goes (our stdout, reopened: blocking and non-blocking), and how.
+  let unsealIn: { blocking: number; nonBlocking: number } | undefined;
+  let unsealOut: { blocking: number; nonBlocking: number } | undefined;
+  let retrievedEnd: number | undefined;
+  let unsealWith: { key: Uint8Array | null; rate: number; discard: boolean } | undefined;
+  if (unsealing) {
+    // The key first: a store started before it would only fill its pipe.
+    const got = await Promise.race([unsealSettings, lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    if (got === null) return notStarted();
+    if (got === undefined) return killGroup();
+    unsealWith = got;
+    let made: { dir: string; path: string } | undefined;
+    try {
+      made = makeFifo();
+      // Order as for a held input: a non-blocking reader lets the writer open, the writer the blocking reader.
+      const nonBlocking = openSync(made.path, C.O_RDONLY | C.O_NONBLOCK);
+      retrievedEnd = openSync(made.path, C.O_WRONLY);
+      // Every byte of the blob crosses it: 1 MiB, as the daemon's (fifo.ts).
+      widenPipe(retrievedEnd);
+      unsealIn = { nonBlocking, blocking: openSync(made.path, C.O_RDONLY) };
+      if (!got.discard) unsealOut = await openStdoutAgain(lifelineLost);
+    } catch (err) {
+      say(`--unseal: ${(err as Error).message}`);
+      return 3;
+    } finally {
+      if (made) rmSync(made.dir, { recursive: true, force: true });
+    }
+    if (lost) return killGroup();
+  }
   try {
     if (sealing && !inProcess) {
       const made = makeFifo();
@@ -328,6 +402,23 @@ export async function runGuard(args: string[]): Promise<number> {
     const out = capturedOutput(MAX_OUTPUT);
     exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
     output = exited.then(() => out.text());
+  } else if (inProcessSource && unsealing) {
+    // Its stdout (fd 1, which it and what it starts write to) becomes the write end of the FIFO we
+    // unseal from; our own stdout, the daemon's FIFO, we reopened above. Closed once it is done, so
+    // that we see the end of the blob.
+    const moved = libc()?.dup2(retrievedEnd!, 1) ?? -1;
+    closeSync(retrievedEnd!);
+    if (moved !== 1) {
+      say(`--in-process ${builtin}: cannot make the unsealer's FIFO this process's stdout (dup2: ${moved === -1 ? "no libc" : `errno ${-moved}`})`);
+      return 3;
+    }
+    exited = inProcessSource.run().then((code) => {
+      const nothing = openSync("/dev/null", C.O_WRONLY);
+      libc()!.dup2(nothing, 1);
+      closeSync(nothing);
+      return code;
+    });
+    output = Promise.resolve("");
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
     exited = inProcessSource.run();
@@ -347,13 +438,15 @@ export async function runGuard(args: string[]): Promise<number> {
   } else {
     let child;
     try {
-      child = Bun.spawn(argv, { stdin, stdout: store ? "pipe" : "inherit", stderr: "inherit", env: process.env });
+      child = Bun.spawn(argv, { stdin, stdout: unsealing ? retrievedEnd! : store ? "pipe" : "inherit", stderr: "inherit", env: process.env });
     } catch (err) {
       removeFifo();
       say(`cannot start ${argv[0]}: ${(err as Error).message}`);
       return 127;
     } finally {
       if (typeof stdin === "number") closeSync(stdin);
+      // The store holds the only write end: when it is gone, we see the end of the blob.
+      if (retrievedEnd !== undefined) closeSync(retrievedEnd);
     }
     const proc = child;
     exited = proc.exited.then(() => proc.signalCode ? 128 + (os.signals[proc.signalCode as keyof typeof os.signals] ?? 0) : (proc.exitCode ?? 1));
@@ -405,9 +498,52 @@ export async function runGuard(args: string[]): Promise<number> {
     })();
   }
 
+  // --unseal: the exit code the guard ends with, once the blob was read, checked and passed on.
+  let unsealed: Promise<number> | undefined;
+  if (unsealing) {
+    unsealed = (async (): Promise<number> => {
+      const { key, rate, discard } = unsealWith!;
+      // Loaded by the guards that unseal only, as the sealing code is (node:crypto).
+      const [{ fifoWriter }, { Refused, unseal: unsealStream }] = await Promise.all([import("./seal.ts"), import("./unseal.ts")]);
+      const write = unsealOut ? fifoWriter(unsealOut) : null;
+      let result: Awaited<ReturnType<typeof unsealStream>>;
+      try {
+        result = await unsealStream({
+          from: unsealIn!, dataKey: key, rate, write, holdTail: discard ? 0 : TAIL_HELD,
+          onProgress: (progress) => send({ progress }),
+        });
+      } catch (err) {
+        const refused = err instanceof Refused;
+        // Refused at the end of the blob (it is short): the store closed its output, so it is
+        // exiting, and a store that failed part way is the cause, not the truncation.
+        const code = refused && err.atEnd ? await exited : undefined;
+        if (!stopSignal) send({ unsealFailed: { message: (err as Error).message, refused, code } });
+        // Nothing more is written; the daemon stops the run (or, gone, the lifeline does).
+        await stopRequested;
+        await exited;
+        return 128 + (os.signals[stopSignal!] ?? 0);
+      }
+      const code = await exited;
+      if (!stopSignal) send({ unsealed: { ...result.unsealed, code } });
+      if (code === 0 && result.tail.length) {
+        // Held back until the daemon compared the counts with the catalog: its commit.
+        const go = await Promise.race([commitSent.then(() => true), stopRequested.then(() => false)]);
+        if (!go) return 128 + (os.signals[stopSignal!] ?? 0);
+        try {
+          await write!(result.tail);
+        } catch (err) {
+          say(`--unseal: writing the last ${result.tail.length} bytes failed: ${(err as Error).message}`);
+          return 1;
+        }
+      }
+      return stopSignal ? 128 + (os.signals[stopSignal] ?? 0) : code;
+    })();
+  }
+
   // Should the lifeline close meanwhile, the group is killed (see Phase): only a
   // committed store that exits within its grace gets past here then.
   const code = await exited;
+  if (unsealed) return unsealed;
   // So that a daemon still writing gets EPIPE, not a stall. Sealing, the sealer still
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
   if (!sealing) releaseInput();
@@ -421,6 +557,21 @@ export async function runGuard(args: string[]): Promise<number> {
   const keep = lost ? false : await Promise.race([acked, lifelineLost.then(() => false)]);
   if (!keep) await purge(purgeArgv, key, lifelineLost, lost);
   return code;
+}
+
+/**
+ * Our stdout (a FIFO), opened again by its /proc name: twice, non-blocking and blocking,
+ * for fifoWriter (seal.ts). The non-blocking open fails (ENXIO) when nobody reads it any
+ * more; the blocking one goes to the thread pool all the same, so the lifeline can act.
+ */
+async function openStdoutAgain(lifelineLost: Promise<void>): Promise<{ blocking: number; nonBlocking: number }> {
+  const path = "/proc/self/fd/1";
+  const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+  const blocking = await Promise.race([
+    new Promise<number>((resolve, reject) => open(path, C.O_WRONLY, (err, fd) => (err ? reject(err) : resolve(fd)))),
+    lifelineLost.then(() => -1),
+  ]);
+  return { nonBlocking, blocking };
 }
 
 /** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */

@@ -2,14 +2,17 @@
 // `store`, the encryption in the store's guard (seal.ts), so that no byte of the
 // archive crosses the daemon. Restore: a verify pass over the whole stored blob
 // first (see restore), then store `retrieve` → checksum and decryption →
-// decompression → target `restore`. Nothing is staged on disk; every stage's
+// decompression → target `restore`, the checksum and decryption in the retrieve's
+// guard (unseal.ts), so that, for a local target, no byte of the archive crosses the
+// daemon either. Nothing is staged on disk; every stage's
 // exit is checked; a failure or cancel kills every process of the pipeline.
 import { closeSync, constants as C, openSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
-import { Stage } from "./stage.ts";
+import { Stage, UnsealFailed } from "./stage.ts";
+import type { Unsealed } from "./unseal.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
 import { makeFifo, widenPipe } from "./fifo.ts";
@@ -79,6 +82,8 @@ interface StageIO {
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
   seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
+  /** A store's retrieve: its guard unseals what it reads into stdout, or nowhere (see Stage). */
+  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
   /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
   /** Sees each stderr line first; false keeps it out of the task log. */
@@ -121,7 +126,7 @@ class Run {
     let s: Stage;
     try {
       s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess,
+        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal,
         stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
         onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
       });
@@ -142,13 +147,17 @@ class Run {
 
   /**
    * A store's `retrieve` of `key`, writing to a pipe to the daemon (true) or to a FIFO
-   * (its fd). A built-in store's runs inside its guard (plugin-host/in-process.ts): one
+   * (its fd), or (with `unseal`) to its guard, which unseals it into that FIFO or
+   * nowhere (false). A built-in store's runs inside its guard (plugin-host/in-process.ts): one
    * Bun start fewer for every read of a blob; its exit code, its stderr in the task
    * log and a cancel or the daemon's death killing it are as for a process of its own.
+   * Unsealing, the guard makes its FIFO the action's stdout with dup2 (libc.ts): without
+   * it, the built-in runs as a process of its own.
    */
-  retrieve(label: string, sp: Store, key: string, stdout: true | number): Stage {
+  retrieve(label: string, sp: Store, key: string, stdout: boolean | number, unseal?: StageIO["unseal"]): Stage {
     const cmd = sp.retrieve(key);
-    return this.command(label, cmd, { stdin: false, stdout, inProcess: sp.inProcess ? cmd.builtin : undefined });
+    const inProcess = sp.inProcess && (!unseal || libc()?.dup2) ? cmd.builtin : undefined;
+    return this.command(label, cmd, { stdin: false, stdout, inProcess, unseal });
   }
 
   fail(err: PipelineFailed): void {
@@ -642,11 +651,12 @@ class ArchiveMismatch extends PipelineFailed {}
  * SHA-256 is compared when the read was hashed (a Digest): for an unencrypted
  * archive (see readCheck).
  */
-function checkFetched(fetched: ByteCounter, archive: ArchiveToRestore): void {
+function checkFetched(fetched: ByteCounter | Unsealed, archive: ArchiveToRestore): void {
   if (archive.size !== null && fetched.bytes !== archive.size) {
     throw new ArchiveMismatch(`the blob is ${fetched.bytes} bytes but the archive recorded ${archive.size}: it is truncated or altered`);
   }
-  if (archive.sha256 && fetched instanceof Digest && fetched.sha256() !== archive.sha256) {
+  const sha256 = fetched instanceof Digest ? fetched.sha256() : "sha256" in fetched ? fetched.sha256 : null;
+  if (archive.sha256 && sha256 !== null && sha256 !== archive.sha256) {
     throw new ArchiveMismatch("the blob's SHA-256 does not match the archive's: it is corrupted or altered");
   }
 }
@@ -678,49 +688,64 @@ function readCheck(archive: ArchiveToRestore): ByteCounter {
 }
 
 /**
- * The verify pass: store `retrieve` → count (and SHA-256, unencrypted) → decryption
- * (every chunk authenticated, encrypted) → discarded. Throws, naming what is wrong,
- * unless the whole blob is exactly the archive the catalog recorded.
+ * The verify pass: store `retrieve` → its guard, which counts (and SHA-256,
+ * unencrypted) and decrypts (every chunk authenticated, encrypted) what it reads and
+ * passes nothing on (unseal.ts). Throws, naming what is wrong, unless the whole blob
+ * is exactly the archive the catalog recorded.
  */
 async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveToRestore): Promise<void> {
   const checks = [archive.size !== null && "size", archive.sha256 && !archive.dataKey && "SHA-256", archive.dataKey && "every chunk's authentication"].filter(Boolean);
   if (!checks.length) throw new PipelineFailed("the archive records neither size, checksum nor key: it cannot be verified, so it is not restored");
   ctx.log(`verifying the archive before the target sees any of it: reading the whole blob (${checks.join(", ")})`);
   const run = new Run(ctx);
-  const fetched = readCheck(archive);
-  const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, true);
-  let ended = false;
-  let stream = source.stdout.pipeThrough(fetched.stream).pipeThrough(new TransformStream({ flush: () => { ended = true; } }));
-  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, false, { key: archive.dataKey, discard: true });
   const work = new Flows();
-  work.add((async () => {
-    try {
-      for await (const _ of stream) { /* authenticated and counted: nothing else to do with it */ }
-    } catch (err) {
-      if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
-      if (ended) {
-        // Refused at the end of the stream (it is short): a store that failed part way
-        // cut it short, and then its exit is the cause, not the truncation.
-        // It closed its output, so it is exiting (the success path waits for it the same way).
-        const code = await source.exited();
-        if (code !== 0 && !stoppedByUs(source, code)) throw new PipelineFailed(`${source.label} failed (exit ${code})`);
-      }
-      // Refused mid-stream, the store is still writing: named the cause before it dies of the broken pipe.
-      const mismatch = new ArchiveMismatch(`the blob fails verification: ${(err as Error).message}`);
-      run.fail(mismatch);
-      throw mismatch;
-    }
-    await run.upstreamSucceeded([source]);
-    checkFetched(fetched, archive);
-  })());
-  const done = run.progress("verifying", fetched, "verifying", { total: archive.size, estimate: false, counts: "stored" });
+  let read: Unsealed | undefined;
+  const named = (mismatch: ArchiveMismatch, refused: boolean) => refused ? new ArchiveMismatch(`the blob fails verification: ${mismatch.message}`) : mismatch;
+  work.add(checkedRead(run, source, archive, named).then((r) => { read = r; }));
+  const counted = { get bytes() { return read?.bytes ?? source.sealProgress.bytesIn; } };
+  const done = run.progress("verifying", counted, "verifying", { total: archive.size, estimate: false, counts: "stored" });
   let ok = false;
   try {
     await run.finish(work.all);
     ok = true;
   } finally {
-    done({ what: ok ? "verified" : "read before the verify pass stopped", bytes: fetched.bytes });
+    done({ what: ok ? "verified" : "read before the verify pass stopped", bytes: counted.bytes });
   }
+}
+
+/**
+ * A read of the blob unsealed in the retrieve's guard (`source`, see unseal.ts), checked:
+ * resolves with its counts once the store exited 0 and they are the archive's (size;
+ * SHA-256 unencrypted, every chunk's authentication and the last chunk encrypted).
+ * Throws what `named` makes of an ArchiveMismatch (`refused`: a chunk failed
+ * authentication, or the blob is cut short), or the store's own failure when that is the cause.
+ */
+async function checkedRead(run: Run, source: Stage, archive: ArchiveToRestore, named: (mismatch: ArchiveMismatch, refused: boolean) => PipelineFailed): Promise<Unsealed> {
+  let read: Unsealed & { code: number };
+  try {
+    read = await source.unsealed;
+  } catch (err) {
+    // Reading or writing failed (a stage downstream died: EPIPE): the exits say why.
+    if (!(err instanceof UnsealFailed) || !err.refused) throw err;
+    // Refused at the end of the blob (it is short): a store that failed part way cut it
+    // short, and then its exit is the cause, not the truncation.
+    if (err.code !== undefined && err.code !== 0 && !stoppedByUs(source, err.code)) {
+      throw Object.assign(new PipelineFailed(`${source.label} failed (exit ${err.code})`), { exitCode: err.code });
+    }
+    // Refused mid-stream, the store is still writing: named the cause before the run is stopped.
+    const failure = named(new ArchiveMismatch(err.message), true);
+    run.fail(failure);
+    throw failure;
+  }
+  // A store that failed: its guard exits with its code, which names it.
+  if (read.code !== 0) await run.upstreamSucceeded([source]);
+  try {
+    checkFetched(read, archive);
+  } catch (err) {
+    throw err instanceof ArchiveMismatch ? named(err, false) : err;
+  }
+  return read;
 }
 
 /**
@@ -728,71 +753,33 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
  * and decryption → decompression → target `restore`, checked again on the way.
  */
 async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefined, target: Endpoint, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
-  const agent = target.agent;
+  if (target.agent) return applyOnAgent(ctx, sp, target, target.agent, archive, rate);
   const run = new Run(ctx);
-  // Counted; hashed only when unencrypted (readCheck says why).
-  const fetched = readCheck(archive);
-  const raw = new ByteCounter();
-  // On an agent, the agent decompresses (the branch below).
-  const unzip = agent ? undefined : decompressor(archive.compression);
-
-  const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
-  const upstream = [source];
-  let stream = source.stdout.pipeThrough(fetched.stream);
-  if (rate) stream = stream.pipeThrough(throttle(rate));
-  // Refuse before the target sees the end of its input: an archive that fails its
-  // checks (size; SHA-256 or every chunk's authentication) is never restored whole
-  // (the target is killed).
-  const verify = async () => {
-    await run.upstreamSucceeded(upstream);
-    checkFetched(fetched, archive);
-  };
-  // Decrypted here, so that no byte that fails authentication reaches the decompressor or the target.
-  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
-  // Unencrypted, nothing checks a chunk on its way: the blob's last bytes wait for its
-  // SHA-256. A target need not wait for the end of its input to apply what it got
-  // (pg_restore commits a whole custom-format dump before it sees EOF), so a blob
-  // swapped for another whole archive between the passes would otherwise be applied
-  // before the hash refused it; without its end, a dump is never whole.
-  else stream = stream.pipeThrough(holdTail(TAIL_HELD, verify));
-  const work = new Flows();
+  const unzip = decompressor(archive.compression);
   // The blob was verified a moment ago: a mismatch now means it changed since, and
   // the target has been fed part of it. Said so, whichever check caught it.
-  const changed = (flow: Promise<void>) => flow.catch((err) => {
-    if (err instanceof ArchiveMismatch || (err as Error)?.name === "ArchiveDecryptError") {
-      throw new PipelineFailed(`the blob read for the restore is not the one verified before it (${(err as Error).message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
-    }
-    throw err;
-  });
+  const changed = (mismatch: ArchiveMismatch) => new PipelineFailed(`the blob read for the restore is not the one verified before it (${mismatch.message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+  // The retrieve's guard reads the blob and writes its plaintext (still compressed) into
+  // a FIFO that the stage downstream reads: the decompressor, or the target itself. Each
+  // chunk is authenticated before it goes on (encrypted); unencrypted, nothing checks a
+  // chunk on its way, so the guard holds the blob's last MiB back until the daemon
+  // compared the counts and the SHA-256 (its commit): a target need not wait for the end
+  // of its input to apply what it got (pg_restore commits a whole custom-format dump
+  // before it sees EOF), so a blob swapped for another whole archive between the passes
+  // would otherwise be applied before the hash refused it; without its end, a dump is
+  // never whole. Every stage downstream reads a held input: it sees its end only on the
+  // daemon's commit, never because the daemon died mid-restore (see guard.ts).
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
-  const direct = archive.compression === "zstd" && !agent;
+  const direct = archive.compression === "zstd";
+  const raw = new ByteCounter();
   let zstdRaw: number | undefined;
-  if (agent) {
-    // Decrypted and verified here (the data key never goes to the agent for a restore,
-    // and the checksum is checked where the archive is read); decompressed on the agent,
-    // so the link carries compressed bytes. The relay's input is held: the agent's target
-    // sees the end of its input (the commit frame) only after verification.
-    try {
-      decompressor(archive.compression); // an unknown compression fails here, before the agent is asked
-      const sink = run.stage(`target restore (agent ${agent.address})`, relayArgv(), pluginEnv(), { stdin: "held", stdout: false });
-      work.add(changed(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify)));
-    } catch (err) {
-      return run.abandon(err, work);
-    }
-    const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
-    try {
-      await run.finish(work.all);
-    } finally {
-      done();
-    }
-    return { rawSize: null };
-  }
+  let read: Unsealed | undefined;
+  let source: Stage;
+  const work = new Flows();
   try {
-    // Held input: the target sees the end of its stream only after verification, never
-    // because the daemon died mid-restore (see guard.ts).
-    const targetInput = direct ? run.fifo() : undefined;
+    const targetInput = direct || !unzip ? run.fifo() : undefined;
     // A built-in target's restore runs inside its guard, on the held FIFO as the guard's fd 0
     // (plugin-host/in-process.ts): one Bun start fewer. That needs dup2 (libc.ts), here as there.
     const restoreCmd = tp!.restore();
@@ -800,41 +787,109 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
       stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && libc()?.dup2 ? restoreCmd.builtin : undefined,
     });
     targetInput?.handedOver();
+    let z: Stage | undefined;
+    let unsealed: DaemonFifo;
     if (unzip) {
-      const z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
-        stdin: "pipe", stdout: targetInput?.fd ?? true,
+      unsealed = run.fifo();
+      z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
+        stdin: "held", heldFifo: unsealed.path, stdout: targetInput?.fd ?? true,
         stderr: direct ? (line) => {
           const report = zstdReport(line);
           if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
           return report.keep;
         } : undefined,
       });
-      // The decompressor's stdin closes only after verification, so its output ends only then too.
-      work.add(changed(pump(stream, z, verify)));
-      if (targetInput) {
-        await sink.inputPath();
-        sink.inputOpened();
-        // The commit: zstd exited 0, so its input ended, so the archive was verified.
-        work.add(run.upstreamSucceeded([...upstream, z]).then(() => sink.endInput()));
-      } else {
-        work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([...upstream, z])));
-      }
+      unsealed.handedOver();
     } else {
-      work.add(changed(pump(stream.pipeThrough(raw.stream), sink, verify)));
+      unsealed = targetInput!;
+    }
+    source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
+    const first = z ?? sink;
+    // The commit of the stage that reads the plaintext: the store exited 0 and what was
+    // read is the archive the catalog recorded; then the retrieve's guard writes what it
+    // held back and exits 0.
+    work.add(checkedRead(run, source, archive, changed).then(async (r) => {
+      read = r;
+      source.commit();
+      await run.upstreamSucceeded([source]);
+      await first.endInput();
+    }));
+    await first.inputPath();
+    first.inputOpened();
+    if (z && targetInput) {
+      await sink.inputPath();
+      sink.inputOpened();
+      // The commit: zstd exited 0, so its input ended, so the archive was verified.
+      const zd = z;
+      work.add(run.upstreamSucceeded([source, zd]).then(() => sink.endInput()));
+    } else if (z) {
+      work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([source, z])));
     }
   } catch (err) {
     return run.abandon(err, work);
   }
   run.releaseFifos();
-  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" })
-    : run.progress("restored", raw, "restoring", { total: archive.rawSize ?? null, estimate: false, counts: "raw" });
+  // The daemon sees neither the stored bytes nor (zstd, none) the raw ones: the retrieve's guard reports its counts.
+  const stored = { get bytes() { return read?.bytes ?? source.sealProgress.bytesIn; } };
+  const plain = { get bytes() { return read?.bytesOut ?? source.sealProgress.bytes; } };
+  const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, stored, "restoring", { total: archive.size, estimate: false, counts: "stored" })
+    : run.progress("restored", unzip ? raw : plain, "restoring", { total: archive.rawSize ?? null, estimate: false, counts: "raw" });
   try {
     await run.finish(work.all);
   } finally {
     done(direct && zstdRaw !== undefined ? { what: "restored", bytes: zstdRaw } : undefined);
   }
   if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its output (an unknown zstd version?)");
-  return { rawSize: direct ? (zstdRaw ?? null) : raw.bytes };
+  return { rawSize: direct ? (zstdRaw ?? null) : unzip ? raw.bytes : plain.bytes };
+}
+
+/**
+ * The restore proper through an agent: decrypted and verified here (the data key never
+ * goes to the agent for a restore, and the checksum is checked where the archive is
+ * read); decompressed on the agent, so the link carries compressed bytes. The relay's
+ * input is held: the agent's target sees the end of its input (the commit frame) only
+ * after verification.
+ */
+async function applyOnAgent(ctx: PipelineContext, sp: Store, target: Endpoint, agent: AgentTarget, archive: ArchiveToRestore, rate?: number): Promise<{ rawSize: number | null }> {
+  const run = new Run(ctx);
+  // Counted; hashed only when unencrypted (readCheck says why).
+  const fetched = readCheck(archive);
+  const source = run.retrieve("store retrieve", sp, archive.storeKey, true);
+  let stream = source.stdout.pipeThrough(fetched.stream);
+  if (rate) stream = stream.pipeThrough(throttle(rate));
+  // Refuse before the target sees the end of its input: an archive that fails its
+  // checks (size; SHA-256 or every chunk's authentication) is never restored whole
+  // (the target is killed).
+  const verify = async () => {
+    await run.upstreamSucceeded([source]);
+    checkFetched(fetched, archive);
+  };
+  // Decrypted here, so that no byte that fails authentication reaches the agent.
+  if (archive.dataKey) stream = stream.pipeThrough(decryptStream(archive.dataKey));
+  // Unencrypted, the blob's last bytes wait for its SHA-256 (see applyArchive).
+  else stream = stream.pipeThrough(holdTail(TAIL_HELD, verify));
+  const work = new Flows();
+  // The blob was verified a moment ago: a mismatch now means it changed since (see applyArchive).
+  const changed = (flow: Promise<void>) => flow.catch((err) => {
+    if (err instanceof ArchiveMismatch || (err as Error)?.name === "ArchiveDecryptError") {
+      throw new PipelineFailed(`the blob read for the restore is not the one verified before it (${(err as Error).message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+    }
+    throw err;
+  });
+  try {
+    decompressor(archive.compression); // an unknown compression fails here, before the agent is asked
+    const sink = run.stage(`target restore (agent ${agent.address})`, relayArgv(), pluginEnv(), { stdin: "held", stdout: false });
+    work.add(changed(pump(prefixed(restoreHeader(agent, target.plugin, target.endpoint, archive.compression as Compression), stream), sink, verify)));
+  } catch (err) {
+    return run.abandon(err, work);
+  }
+  const done = run.progress(`sent to agent ${agent.address} (compressed)`, fetched, "restoring", { total: archive.size, estimate: false, counts: "stored" });
+  try {
+    await run.finish(work.all);
+  } finally {
+    done();
+  }
+  return { rawSize: null };
 }
 
 export interface CopyResult {

@@ -127,7 +127,12 @@ export async function pace(started: number, bytes: number, rate: number): Promis
   if (wait > 1) await Bun.sleep(wait);
 }
 
-async function readSome(from: SealOptions["from"], buf: Buffer, at: number, max: number): Promise<number> {
+/**
+ * One read of a FIFO opened twice (see the top of this file): at once from the
+ * non-blocking end while there is data, else once it comes (waitFor), or where poll
+ * cannot be called, on the thread pool from the blocking end. 0 at the end of the input.
+ */
+export async function readSome(from: { nonBlocking: number; blocking: number }, buf: Buffer, at: number, max: number): Promise<number> {
   for (;;) {
     try {
       return readSync(from.nonBlocking, buf, at, max, null);

@@ -7,6 +7,7 @@ import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
 import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
 import type { Sealed } from "./seal.ts";
+import type { Unsealed } from "./unseal.ts";
 
 export interface StageOptions {
   /** What the task log calls this stage: "target backup", "store", "zstd". */
@@ -43,8 +44,27 @@ export interface StageOptions {
    * restore) on its held input.
    */
   inProcess?: { name: string; args: string[] };
+  /**
+   * A store's retrieve: its guard reads what it writes and unseals it (counted, hashed
+   * when `key` is null, else decrypted and authenticated chunk by chunk) into the
+   * stdout given here, or nowhere (`discard`: the verify pass); see unseal.ts. The
+   * result comes through `unsealed`; an unencrypted archive's last bytes go on only
+   * after `commit()`.
+   */
+  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
+}
+
+/**
+ * --unseal: the blob was refused (`refused`: it fails authentication; `code`: the store's
+ * exit, when that came at the end of its output), or reading or writing it failed.
+ */
+export class UnsealFailed extends Error {
+  constructor(message: string, readonly refused: boolean, readonly code?: number) {
+    super(message);
+    this.name = "UnsealFailed";
+  }
 }
 
 /** A store's exit and output; `complete`: it had seen the end of its input (see guard.ts). */
@@ -66,7 +86,11 @@ export class Stage {
   readonly sealed: Promise<Sealed>;
   private gotSealed!: (s: Sealed) => void;
   private sealFailed!: (err: Error) => void;
-  /** --seal: bytes read and written so far (updated every second or so). */
+  /** --unseal: the store's exit code and the counts, once it exited and its output was read. */
+  readonly unsealed: Promise<Unsealed & { code: number }>;
+  private gotUnsealed!: (u: Unsealed & { code: number }) => void;
+  private unsealFailed!: (err: Error) => void;
+  /** --seal, --unseal: bytes read and written so far (updated every second or so). */
   readonly sealProgress = { bytesIn: 0, bytes: 0 };
 
   constructor(opts: StageOptions) {
@@ -76,7 +100,10 @@ export class Stage {
     this.stored = new Promise((r) => (this.gotStored = r));
     this.sealed = new Promise((resolve, reject) => { this.gotSealed = resolve; this.sealFailed = reject; });
     this.sealed.catch(() => {}); // awaited by the caller when it seals; never an unhandled rejection
+    this.unsealed = new Promise((resolve, reject) => { this.gotUnsealed = resolve; this.unsealFailed = reject; });
+    this.unsealed.catch(() => {}); // the same
     if (opts.seal && !opts.heldFifo) throw new Error(`${opts.label}: sealing needs a FIFO made by the daemon`);
+    if (opts.unseal && (opts.seal || opts.store || opts.stdin !== "ignore")) throw new Error(`${opts.label}: only a store's retrieve (no input) is unsealed in its guard`);
     if (opts.inProcess && (opts.seal || opts.store || opts.stdin === "pipe")) throw new Error(`${opts.label}: only a stage with no input or a held one runs a built-in's action in its guard`);
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
@@ -84,6 +111,7 @@ export class Stage {
       ...(opts.seal?.builtin ? ["--in-process", opts.seal.builtin.name] : []),
       ...(opts.inProcess ? ["--in-process", opts.inProcess.name] : []),
       ...(opts.store ? ["--store"] : []),
+      ...(opts.unseal ? ["--unseal"] : []),
     ];
     try {
       // In process, what follows "--" is the built-in's action and its arguments.
@@ -102,6 +130,8 @@ export class Stage {
           else if ("progress" in m) Object.assign(this.sealProgress, m.progress);
           else if ("sealed" in m) this.gotSealed(m.sealed);
           else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
+          else if ("unsealed" in m) this.gotUnsealed(m.unsealed);
+          else if ("unsealFailed" in m) this.unsealFailed(new UnsealFailed(m.unsealFailed.message, m.unsealFailed.refused, m.unsealFailed.code));
         },
       });
     } catch (err) {
@@ -110,10 +140,12 @@ export class Stage {
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
     // Over the IPC channel: a key never appears in a process's arguments or environment.
     if (opts.seal) this.send({ seal: { key: opts.seal.key && Buffer.from(opts.seal.key).toString("base64"), rate: opts.seal.rate } });
+    if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard } });
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
     // Whatever happens, the FIFO's write end is closed once the stage is gone.
     void this.proc.exited.then(() => {
       this.sealFailed(new Error(`${this.label} exited before its input was sealed`));
+      this.unsealFailed(new UnsealFailed(`${this.label} exited before its output was unsealed`, false));
       return this.closeInput();
     });
   }
@@ -178,6 +210,14 @@ export class Stage {
       if (this.fd !== undefined) closeSync(this.fd);
       this.fd = undefined;
     })());
+  }
+
+  /**
+   * --unseal: what was read is the archive the catalog recorded, and the store exited 0:
+   * the guard writes what it held back (an unencrypted archive's tail) and exits.
+   */
+  commit(): void {
+    this.send({ commit: true });
   }
 
   /** --store: tells the guard whether the key is recorded (true) or its blob must go (false). */

@@ -7,7 +7,7 @@ import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
-import { decryptStream, newDataKey } from "../../src/pipeline/encryption.ts";
+import { DEFAULT_CHUNK_SIZE, decryptStream, encryptStream, HEADER_LENGTH, newDataKey, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 
@@ -534,5 +534,148 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
     const { proc } = guard(["--in-process", "fs"], ["backup"], env);
     expect(await proc.exited).toBe(3);
     expect(await new Response(proc.stderr).text()).toContain("--in-process fs: no built-in store of that name");
+  });
+});
+
+// --unseal: the retrieve's guard of a restore. The "store" here is any command (cat,
+// sh) writing the blob on its stdout, or the built-in fs store run in the guard; the
+// guard's stdout is the pipe the stage downstream would read.
+describe("shield guard --unseal: a restore's read of the blob, checked and decrypted in the retrieve's guard", () => {
+  const plain = new Uint8Array(5 * DEFAULT_CHUNK_SIZE + 1234).map((_, i) => (i * 37 + (i >> 9)) % 251);
+  const key = newDataKey();
+  let dir: string;
+  let sealedBlob: Buffer;
+  const file = (name: string, bytes: Uint8Array) => { const p = join(dir, name); Bun.write(p, bytes); return p; };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "shield-test-unseal-"));
+    sealedBlob = Buffer.from(await new Response(new Blob([plain]).stream().pipeThrough(encryptStream(key))).arrayBuffer());
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  let fifos = 0;
+  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}) {
+    // The guard's stdout is a FIFO, as the daemon gives it (Run.fifo); `cat` reads it, as the stage downstream would.
+    const path = join(dir, `out-${++fifos}`);
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    const probe = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+    const out = openSync(path, C.O_WRONLY);
+    const reader = Bun.spawn(["cat", path], { stdout: "pipe" });
+    const g = guard(["--unseal", ...flags], argv, env, out);
+    closeSync(out);
+    closeSync(probe);
+    g.proc.send({ unseal: { key: dataKey && Buffer.from(dataKey).toString("base64") } });
+    const got: Uint8Array[] = [];
+    const done = (async () => { for await (const c of reader.stdout) got.push(c); })();
+    return { ...g, received: () => Buffer.concat(got), done };
+  }
+  const stopped = async (proc: Subprocess) => { process.kill(-proc.pid, "SIGTERM"); return proc.exited; };
+  /** The processes of a process group, "PID COMMAND" each. */
+  const inGroup = (pgid: number) => Bun.spawnSync(["pgrep", "-a", "-g", String(pgid)]).stdout.toString().split("\n").filter(Boolean);
+
+  test("encrypted: the plaintext goes on; the store's exit and the counts come back (not hashed); the guard exits 0", async () => {
+    const g = unsealing(["cat", file("enc", sealedBlob)], key);
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    expect(await g.proc.exited).toBe(0);
+    await g.done;
+    expect(g.received().equals(Buffer.from(plain))).toBe(true);
+  });
+
+  test("unencrypted: counted and hashed; the last MiB goes on only after the daemon's commit", async () => {
+    const big = new Uint8Array(3 << 20).map((_, i) => (i * 13) % 241);
+    const g = unsealing(["cat", file("plain", big)], null);
+    const u = await g.next("unsealed");
+    expect(u).toEqual({ code: 0, bytes: big.length, bytesOut: big.length, sha256: new Bun.CryptoHasher("sha256").update(big).digest("hex") });
+    await Bun.sleep(200);
+    expect(g.received().length).toBe(big.length - (1 << 20));
+    expect(g.proc.exitCode).toBeNull();
+    g.proc.send({ commit: true });
+    expect(await g.proc.exited).toBe(0);
+    await g.done;
+    expect(g.received().equals(Buffer.from(big))).toBe(true);
+  });
+
+  test("a chunk that fails authentication: refused, and nothing of it (nor what follows) goes on", async () => {
+    const frame = DEFAULT_CHUNK_SIZE + TAG_LENGTH;
+    const bad = Buffer.from(sealedBlob);
+    bad[HEADER_LENGTH + 3 * frame + 100]! ^= 1;
+    const g = unsealing(["cat", file("bad", bad)], key);
+    const failed = await g.next("unsealFailed");
+    expect(failed).toEqual({ message: "archive chunk 3 failed authentication: the archive is corrupted, truncated or reordered", refused: true });
+    // It waits to be stopped (the daemon does it); until then, nothing more is written.
+    await Bun.sleep(100);
+    expect(g.proc.exitCode).toBeNull();
+    expect(await stopped(g.proc)).toBe(143);
+    await g.done;
+    expect(g.received().length).toBeLessThanOrEqual(3 * DEFAULT_CHUNK_SIZE);
+    expect(g.received().equals(Buffer.from(plain.subarray(0, g.received().length)))).toBe(true);
+  });
+
+  test("a blob cut short at a chunk boundary: refused at its end, with the store's exit code; the last chunk never goes on", async () => {
+    const cut = sealedBlob.subarray(0, HEADER_LENGTH + 2 * (DEFAULT_CHUNK_SIZE + TAG_LENGTH));
+    const g = unsealing(["cat", file("cut", cut)], key);
+    expect(await g.next("unsealFailed")).toEqual({ message: "truncated archive: final chunk missing after 2 chunks", refused: true, code: 0 });
+    expect(await stopped(g.proc)).toBe(143);
+    await g.done;
+    expect(g.received().equals(Buffer.from(plain.subarray(0, 2 * DEFAULT_CHUNK_SIZE)))).toBe(true);
+  });
+
+  test("a store failing part way: its exit code comes back (encrypted: with the refusal; unencrypted: with the counts), and the held tail never goes on", async () => {
+    const enc = file("enc2", sealedBlob);
+    const e = unsealing(["sh", "-c", `head -c 100000 ${enc}; exit 5`], key);
+    expect(await e.next("unsealFailed")).toMatchObject({ refused: true, code: 5 });
+    expect(await stopped(e.proc)).toBe(143);
+    const raw = file("raw", plain);
+    const u = unsealing(["sh", "-c", `head -c 100000 ${raw}; exit 5`], null);
+    expect(await u.next("unsealed")).toMatchObject({ code: 5, bytes: 100000 });
+    // No commit comes for a store that failed: the guard exits with its code, the tail unwritten.
+    expect(await u.proc.exited).toBe(5);
+    await u.done;
+    expect(u.received().length).toBe(0);
+  });
+
+  test("the daemon's death: mid-read, the store and the guard are killed; after the read, the held tail is never written", async () => {
+    const raw = file("raw2", plain);
+    const mid = unsealing(["sh", "-c", `cat ${raw}; exec sleep 30`], null);
+    // The store wrote the whole blob and waits; everything but the tail went on, which the guard holds.
+    for (let i = 0; i < 100 && !inGroup(mid.proc.pid).some((p) => p.includes("sleep")); i++) await Bun.sleep(20);
+    await Bun.sleep(200);
+    mid.proc.disconnect();
+    expect(await mid.proc.exited).toBe(137);
+    for (let i = 0; i < 100 && inGroup(mid.proc.pid).length; i++) await Bun.sleep(50);
+    expect(inGroup(mid.proc.pid)).toEqual([]);
+    await mid.done;
+    expect(mid.received().length).toBe(Math.max(0, plain.length - (1 << 20)));
+    const after = unsealing(["cat", raw], null);
+    await after.next("unsealed");
+    after.proc.disconnect();
+    expect(await after.proc.exited).toBe(137);
+    await after.done;
+    expect(after.received().length).toBe(0);
+  });
+
+  test("the verify pass (discard): nothing goes on, the counts come back", async () => {
+    const g = guard(["--unseal"], ["cat", file("enc3", sealedBlob)]);
+    g.proc.send({ unseal: { key: Buffer.from(key).toString("base64"), discard: true } });
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    expect(await g.proc.exited).toBe(0);
+    expect((await new Response(g.proc.stdout).arrayBuffer()).byteLength).toBe(0);
+  });
+
+  test("--in-process fs: the built-in store's retrieve writes into the guard's own FIFO, with no process beside it; the same plaintext", async () => {
+    const p = Bun.spawn(fsStore("store"), { stdin: sealedBlob, stdout: "pipe", stderr: "inherit", env: { PATH: process.env.PATH!, ...storeEnv() } });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(code).toBe(0);
+    const g = unsealing(["retrieve", "--key", JSON.parse(out).key], key, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    expect(inGroup(g.proc.pid).filter((p) => !p.startsWith(`${g.proc.pid} `))).toEqual([]);
+    expect(await g.proc.exited).toBe(0);
+    await g.done;
+    expect(g.received().equals(Buffer.from(plain))).toBe(true);
+  });
+
+  test("--unseal with a held input, --seal or --store is refused", async () => {
+    const { proc } = guard(["--unseal", "--store"], ["cat", "/dev/null"]);
+    expect(await proc.exited).toBe(1);
+    expect(await new Response(proc.stderr).text()).toContain("--unseal is for a store's retrieve alone");
   });
 });

@@ -211,6 +211,60 @@ describe("verified before applied: a damaged blob never reaches the target", () 
   });
 });
 
+// A restore's reads are unsealed in the retrieve's guard (guard.ts --unseal): the
+// counts, the SHA-256 and the chunks' authentication are checked there, and the
+// daemon names what went wrong as before.
+describe("a restore's reads of the blob, in the retrieve's guard", () => {
+  test("a store failing part way through a read is named by its exit, in the verify pass and in the restore proper; the target never sees a clean end", async () => {
+    let n = 0;
+    for (const { encrypt, compression } of CASES) {
+      const archive = await backup(context(), bytes({ size: SIZES["many-chunk"] }), store(), { compression, encrypt });
+      const blob = readFileSync(join(storeDir, archive.storeKey));
+      for (const read of [1, 2]) {
+        const key = planted(blob);
+        const failing = { plugin: "changing-store", endpoint: JSON.stringify({ dir: storeDir, cut: Math.floor(blob.length / 2), cut_read: read }) };
+        const r = await restoreInto(toRestore(archive, key), `cut-${++n}`, failing);
+        const label = `${compression} ${encrypt ? "encrypted" : "unencrypted"}, read ${read}`;
+        expect(r.error, label).toBeInstanceOf(PipelineFailed);
+        expect(r.error!.message, label).toBe(read === 1 ? "store retrieve (verify) failed (exit 5)" : "store retrieve failed (exit 5)");
+        expect(r.log, label).toContain("lost the connection after");
+        // The verify pass failed: the target never started. The restore proper: it never finished.
+        if (read === 1) expect(r.reached, label).toBe(false);
+        expect(existsSync(r.out), label).toBe(false);
+      }
+    }
+  }, 60_000);
+
+  test("every compression, encrypted or not, restores byte for byte (gzip -d's output crosses the daemon, counted; zstd and none do not)", async () => {
+    const size = SIZES["many-chunk"];
+    const expected = Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size}`]).stdout;
+    for (const compression of ["zstd", "gzip", "none"] as const) {
+      for (const encrypt of [true, false]) {
+        const archive = await backup(context(), bytes({ size }), store(), { compression, encrypt });
+        const out = join(dir, `out-every-${compression}-${encrypt}`);
+        const r = await restore(context(), store(), bytes({ size: 1, out }), toRestore(archive));
+        expect(r.rawSize, `${compression} ${encrypt}`).toBe(size);
+        expect(sha256(readFileSync(out)), `${compression} ${encrypt}`).toBe(sha256(expected));
+      }
+    }
+  }, 60_000);
+
+  test("a rate limit paces the restore's read (in the retrieve's guard)", async () => {
+    const size = 600_000;
+    const archive = await backup(context(), bytes({ size }), store(), { compression: "none", encrypt: true });
+    const out = join(dir, "out-paced");
+    const lines: string[] = [];
+    const rate = 400_000;
+    const started = performance.now();
+    await restore(context(lines), store(), bytes({ size: 1, out }), toRestore(archive), { rate });
+    const secs = (performance.now() - started) / 1000;
+    // The verify pass is not paced; the restore proper is, at `rate` bytes of the blob per second.
+    expect(secs).toBeGreaterThan((archive.size / rate) * 0.8);
+    expect(readFileSync(out).length).toBe(size);
+    expect(lines.join("\n")).toMatch(/\nrestored [\d.]+ KiB in/);
+  });
+});
+
 describe("an empty backup is not an archive", () => {
   const keyed = () => readdirSync(storeDir).filter((n) => !n.startsWith("."));
 

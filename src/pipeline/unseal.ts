@@ -1,0 +1,166 @@
+// Unsealing: the first step of a restore after the store, the counterpart of
+// sealing (seal.ts). It reads what the store's `retrieve` writes, counts it, hashes
+// it (SHA-256) when the archive is not encrypted, and decrypts it chunk by chunk
+// (encryption.ts) when it is, passing each chunk's plaintext on only once its tag
+// was verified. It runs inside the retrieve's guard (guard.ts --unseal), between the
+// store and the stage downstream (zstd -d, gzip -d, or the target itself), which
+// reads a FIFO the guard writes into: no byte of the archive crosses the daemon, in
+// a restore as in a backup (bench/DATAPATH.md).
+//
+// The verify pass passes nothing on (no `write`): it only reads, counts, hashes or
+// authenticates. The restore proper passes the plaintext on, but for an unencrypted
+// archive not its last `holdTail` bytes: nothing authenticates its chunks on the way,
+// and a target may apply what it got before its input ends (pg_restore commits a
+// whole custom-format dump before it sees EOF), so a blob swapped for another whole
+// archive between the passes would be applied before its SHA-256 refused it. The
+// guard writes that tail only once the daemon compared the counts (see guard.ts).
+//
+// Reads and writes as in seal.ts: 1 MiB at a time, non-blocking first and on the
+// thread pool only when that would block, so the guard's event loop (its lifeline to
+// the daemon, signals) stays free however slow either side is.
+import { ArchiveDecryptError, ChunkOpener, DEFAULT_CHUNK_SIZE, HEADER_LENGTH, openChunks, TAG_LENGTH } from "./encryption.ts";
+import { pace, readSome } from "./seal.ts";
+
+export interface Unsealed {
+  /** Bytes read from the store: the blob's size. */
+  bytes: number;
+  /** Bytes of plaintext (still compressed) the blob holds: passed on, or that would have been (the verify pass). */
+  bytesOut: number;
+  /** SHA-256 of the blob in hex; null when encrypted (not hashed: see readCheck in run.ts). */
+  sha256: string | null;
+}
+
+export interface UnsealOptions {
+  /** The store's output (a FIFO), opened twice: non-blocking and blocking (see seal.ts). */
+  from: { nonBlocking: number; blocking: number };
+  /** Where the plaintext goes (awaited before the next read); null: nowhere, the verify pass. */
+  write: ((out: Uint8Array) => void | Promise<void>) | null;
+  /** null: the archive is not encrypted, only counted and hashed. */
+  dataKey: Uint8Array | null;
+  /** With `write`, unencrypted: the last bytes are not written but returned (`tail`), for after the daemon's commit. */
+  holdTail?: number;
+  /** Called about every `progressEvery` ms: bytes read from the store, bytes of plaintext passed on. */
+  onProgress?: (p: { bytesIn: number; bytes: number }) => void;
+  progressEvery?: number;
+  /** A bandwidth limit (bytes per second read from the store; 0 or absent: none). */
+  rate?: number;
+}
+
+/**
+ * The blob is not an archive under this key, or not a whole one (an ArchiveDecryptError's
+ * words). `atEnd`: refused only once the store's output had ended (it is short), when a
+ * store that failed part way may be the cause.
+ */
+export class Refused extends Error {
+  constructor(message: string, readonly atEnd: boolean) {
+    super(message);
+    this.name = "Refused";
+  }
+}
+
+// As seal.ts: a read of a widened pipe hands over up to 1 MiB.
+const READ_SIZE = 1 << 20;
+const YIELD_EVERY_MS = 100;
+
+/**
+ * Unseals `from` into `write` until `from` ends. Throws Refused when the blob fails
+ * authentication (encrypted), and whatever reading or writing throws (EPIPE: the
+ * stage downstream stopped reading). What it throws about was never written.
+ */
+export async function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
+  const opener = opts.dataKey ? new ChunkOpener(opts.dataKey) : null;
+  const hash = opener ? null : new Bun.CryptoHasher("sha256");
+  const hold = opts.write && !opener ? (opts.holdTail ?? 0) : 0;
+  const progressEvery = opts.progressEvery ?? 1000;
+  // Room for a whole read beside what is carried over: a partial frame (encrypted) or the held tail.
+  let buf = Buffer.allocUnsafe(READ_SIZE + (opener ? DEFAULT_CHUNK_SIZE + TAG_LENGTH : hold));
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let lastYield = performance.now();
+  let lastProgress = lastYield;
+  const started = lastYield;
+  // Encrypted: whether the header is read (the opener knows the frame size from then on).
+  let headed = false;
+
+  const put = async (out: Uint8Array): Promise<void> => {
+    bytesOut += out.length;
+    if (!opts.write || !out.length) return;
+    const pending = opts.write(out);
+    if (pending) await pending;
+  };
+  const refused = (err: unknown, atEnd: boolean): unknown =>
+    (err as Error)?.name === "ArchiveDecryptError" ? new Refused((err as ArchiveDecryptError).message, atEnd) : err;
+
+  // buf[0, fill): read, not yet passed on (a partial frame, the held tail, the header).
+  let fill = 0;
+  for (;;) {
+    const n = await readSome(opts.from, buf, fill, READ_SIZE);
+    if (n === 0) break;
+    bytesIn += n;
+    if (!opener) {
+      hash!.update(buf.subarray(fill, fill + n));
+      fill += n;
+      const off = fill - Math.min(fill, hold);
+      if (off) {
+        await put(buf.subarray(0, off));
+        buf.copyWithin(0, off, fill);
+        fill -= off;
+      }
+    } else {
+      fill += n;
+      try {
+        if (!headed && fill >= HEADER_LENGTH) {
+          opener.readHeader(buf.subarray(0, HEADER_LENGTH));
+          headed = true;
+          buf.copyWithin(0, HEADER_LENGTH, fill);
+          fill -= HEADER_LENGTH;
+          // A header may name a larger chunk (up to MAX_CHUNK_SIZE): room for one frame beside a read.
+          if (buf.length < READ_SIZE + opener.frameSize) {
+            const bigger = Buffer.allocUnsafe(READ_SIZE + opener.frameSize);
+            buf.copy(bigger, 0, 0, fill);
+            buf = bigger;
+          }
+        }
+        if (headed) {
+          // Every whole frame read is opened at once (a full frame is never the last): one
+          // write of their plaintext per read, as seal.ts seals one per read.
+          const off = fill - (fill % opener.frameSize);
+          if (off) {
+            const plain = openChunks(opener, buf.subarray(0, off));
+            buf.copyWithin(0, off, fill);
+            fill -= off;
+            await put(plain);
+          }
+        }
+      } catch (err) {
+        throw refused(err, false);
+      }
+    }
+    if (opts.rate) await pace(started, bytesIn, opts.rate);
+    const now = performance.now();
+    if (now - lastProgress >= progressEvery) {
+      opts.onProgress?.({ bytesIn, bytes: bytesOut });
+      lastProgress = now;
+    }
+    if (now - lastYield >= YIELD_EVERY_MS) {
+      await new Promise((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
+  }
+  let tail: Uint8Array = new Uint8Array(0);
+  if (opener) {
+    let last: Buffer;
+    try {
+      // What is left after the last whole frame is the last chunk, or the archive is cut short.
+      last = opener.openLast(headed ? buf.subarray(0, fill) : new Uint8Array(0), headed ? HEADER_LENGTH : fill);
+    } catch (err) {
+      throw refused(err, true);
+    }
+    await put(last);
+  } else if (fill) {
+    tail = opts.write ? new Uint8Array(buf.subarray(0, fill)) : tail;
+    bytesOut += fill;
+  }
+  opts.onProgress?.({ bytesIn, bytes: bytesOut });
+  return { unsealed: { bytes: bytesIn, bytesOut, sha256: hash ? hash.digest("hex") : null }, tail };
+}
