@@ -14,7 +14,7 @@ import { makeFifo, widenPipe } from "../pipeline/fifo.ts";
 // 1 MiB (widenPipe, fifo.ts).
 
 export interface OsPipe {
-  /** The read end, blocking: a process's stdin, or read on the thread pool. */
+  /** The read end, blocking: a process's stdin, or read on the thread pool where poll cannot be called (seal.ts). */
   readonly read: number;
   /** The read end again, non-blocking: a read that returns at once when nothing is there (seal.ts). */
   readonly nonBlocking: number;

@@ -375,7 +375,7 @@ class Request {
         archive.closeWrite();
       }
       // Sealed, counted and hashed here with seal.ts, the store guard's own loop (large reads
-      // off a non-blocking end, a blocking one on the thread pool when the compressor is quiet).
+      // off a non-blocking end, polled in short turns when the compressor is quiet).
       sealed = await seal({
         from: { nonBlocking: archive.nonBlocking, blocking: archive.read },
         write: (b) => this.write(b),

@@ -15,11 +15,11 @@
 // archive between the passes would be applied before its SHA-256 refused it. The
 // guard writes that tail only once the daemon compared the counts (see guard.ts).
 //
-// Reads and writes as in seal.ts: 1 MiB at a time, non-blocking first and on the
-// thread pool only when that would block, so the guard's event loop (its lifeline to
-// the daemon, signals) stays free however slow either side is.
+// Reads and writes as in seal.ts (readSome, fifoWriter): up to 256 KiB at a time, non-blocking
+// first and waiting in short turns only when that would block, so the guard's event
+// loop (its lifeline to the daemon, signals) stays free however slow either side is.
 import { ArchiveDecryptError, ChunkOpener, DEFAULT_CHUNK_SIZE, HEADER_LENGTH, openChunks, TAG_LENGTH } from "./encryption.ts";
-import { pace, readSome } from "./seal.ts";
+import { pace, READ_SIZE, readSome } from "./seal.ts";
 
 export interface Unsealed {
   /** Bytes read from the store: the blob's size. */
@@ -58,8 +58,7 @@ export class Refused extends Error {
   }
 }
 
-// As seal.ts: a read of a widened pipe hands over up to 1 MiB.
-const READ_SIZE = 1 << 20;
+
 const YIELD_EVERY_MS = 100;
 
 /**
