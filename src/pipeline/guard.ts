@@ -73,8 +73,11 @@
 //   ended, the guard reports the store's exit code and the counts (`unsealed`). An
 //   unencrypted archive's last bytes are held back until the daemon compared them
 //   with the catalog and sent "commit": only then are they written and the guard
-//   exits 0. A blob refused (or a failure to read or write) is reported
-//   (`unsealFailed`), nothing of it is written, and the guard waits to be stopped.
+//   exits 0 (with nothing held back, it waits for that commit all the same: its exit
+//   must not reach the daemon before its report). A blob refused (or a failure to read
+//   or write) is reported (`unsealFailed`), nothing more of it is written (what went
+//   before was authenticated chunk by chunk, or is short of the held tail), and the
+//   guard waits to be stopped.
 //   Should the lifeline close before the end, the group is killed, the held tail is
 //   never written, and the stage downstream, whose own guard dies too, never sees
 //   the end of its input.
@@ -114,7 +117,7 @@ export type FromGuard =
   | { unsealed: Unsealed & { code: number } }
   // --unseal: the blob was refused (refused: its chunks fail authentication; then code: the
   // store's exit, when the refusal came at the end of its output), or reading or writing
-  // failed; nothing of it is passed on, and the guard waits to be stopped
+  // failed; nothing more of it is passed on, and the guard waits to be stopped
   | { unsealFailed: { message: string; refused: boolean; code?: number } };
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
@@ -144,9 +147,6 @@ const LOST_PURGE_TIMEOUT_MS = 2_500;
 // blob (then its key is purged, nothing is left), short enough that the store, the
 // purge and all are gone within 5 s.
 const COMMITTED_STORE_GRACE_MS = 1_500;
-// --unseal: what an unencrypted archive's restore keeps back until the daemon's commit
-// (see unseal.ts): more than a zstd block (128 KiB).
-const TAIL_HELD = 1 << 20;
 
 /**
  * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
@@ -270,10 +270,12 @@ export async function runGuard(args: string[]): Promise<number> {
   let onStop!: () => void;
   const stopRequested = new Promise<void>((r) => (onStop = r));
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => { stopSignal ??= sig; onStop(); });
+  /** The exit code of a guard stopped by stopSignal, as a shell would give it. */
+  const stoppedCode = (): number => 128 + (os.signals[stopSignal!] ?? 0);
   const notStarted = (): number => {
     removeFifo();
     say(`${stopSignal} before the stage started: not started`);
-    return 128 + (os.signals[stopSignal!] ?? 0);
+    return stoppedCode();
   };
   // Whichever way we go (a built-in store exits the process on a signal), the daemon's FIFO goes with us.
   process.on("exit", () => removeFifo());
@@ -504,7 +506,7 @@ export async function runGuard(args: string[]): Promise<number> {
     unsealed = (async (): Promise<number> => {
       const { key, rate, discard } = unsealWith!;
       // Loaded by the guards that unseal only, as the sealing code is (node:crypto).
-      const [{ fifoWriter }, { Refused, unseal: unsealStream }] = await Promise.all([import("./seal.ts"), import("./unseal.ts")]);
+      const [{ fifoWriter }, { Refused, TAIL_HELD, unseal: unsealStream }] = await Promise.all([import("./seal.ts"), import("./unseal.ts")]);
       const write = unsealOut ? fifoWriter(unsealOut) : null;
       let result: Awaited<ReturnType<typeof unsealStream>>;
       try {
@@ -521,14 +523,19 @@ export async function runGuard(args: string[]): Promise<number> {
         // Nothing more is written; the daemon stops the run (or, gone, the lifeline does).
         await stopRequested;
         await exited;
-        return 128 + (os.signals[stopSignal!] ?? 0);
+        return stoppedCode();
       }
       const code = await exited;
       if (!stopSignal) send({ unsealed: { ...result.unsealed, code } });
-      if (code === 0 && result.tail.length) {
+      // A store that failed: its code is the guard's, at once (the daemon waits for it).
+      if (code !== 0) return stopSignal ? stoppedCode() : code;
+      // Otherwise not a moment before the daemon's word, even with nothing held back: the
+      // report goes over the IPC channel asynchronously, and an exit reaching the daemon
+      // before it would read as a retrieve that ended without one.
+      const go = await Promise.race([commitSent.then(() => true), stopRequested.then(() => false)]);
+      if (!go) return stoppedCode();
+      if (result.tail.length) {
         // Held back until the daemon compared the counts with the catalog: its commit.
-        const go = await Promise.race([commitSent.then(() => true), stopRequested.then(() => false)]);
-        if (!go) return 128 + (os.signals[stopSignal!] ?? 0);
         try {
           await write!(result.tail);
         } catch (err) {
@@ -536,7 +543,7 @@ export async function runGuard(args: string[]): Promise<number> {
           return 1;
         }
       }
-      return stopSignal ? 128 + (os.signals[stopSignal] ?? 0) : code;
+      return stopSignal ? stoppedCode() : code;
     })();
   }
 

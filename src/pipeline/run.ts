@@ -12,7 +12,7 @@ import { compressor, decompressor, zstdReport, type Compression } from "./compre
 import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
 import { Stage, UnsealFailed } from "./stage.ts";
-import type { Unsealed } from "./unseal.ts";
+import { TAIL_HELD, type Unsealed } from "./unseal.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
 import { makeFifo, widenPipe } from "./fifo.ts";
@@ -616,8 +616,6 @@ export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> 
   });
 }
 
-/** What an unencrypted second read keeps back until the blob is checked: more than a zstd block (128 KiB). */
-const TAIL_HELD = 1 << 20;
 
 /**
  * Passes a stream on but its last `bytes`, which go on only once `check` (called at the
@@ -641,6 +639,11 @@ export function holdTail(bytes: number, check: () => Promise<void>): TransformSt
       for (const chunk of held) ctl.enqueue(chunk);
     },
   });
+}
+
+/** The second read of a restore failed a check the verify pass had passed: `why`, the check's words. */
+function blobChanged(why: string): PipelineFailed {
+  return new PipelineFailed(`the blob read for the restore is not the one verified before it (${why}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
 }
 
 /** An archive's blob is not what the catalog recorded (size, SHA-256 or a chunk's authentication). */
@@ -720,14 +723,19 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
  * SHA-256 unencrypted, every chunk's authentication and the last chunk encrypted).
  * Throws what `named` makes of an ArchiveMismatch (`refused`: a chunk failed
  * authentication, or the blob is cut short), or the store's own failure when that is the cause.
+ * When it resolves, the guard was told to commit: to write what it held back and exit 0.
  */
 async function checkedRead(run: Run, source: Stage, archive: ArchiveToRestore, named: (mismatch: ArchiveMismatch, refused: boolean) => PipelineFailed): Promise<Unsealed> {
   let read: Unsealed & { code: number };
   try {
     read = await source.unsealed;
   } catch (err) {
-    // Reading or writing failed (a stage downstream died: EPIPE): the exits say why.
-    if (!(err instanceof UnsealFailed) || !err.refused) throw err;
+    // Reading or writing failed (a stage downstream died: EPIPE), or the guard exited
+    // without a report: a store that failed is named by its exit, else the exits say why.
+    if (!(err instanceof UnsealFailed) || !err.refused) {
+      await run.upstreamSucceeded([source]);
+      throw err;
+    }
     // Refused at the end of the blob (it is short): a store that failed part way cut it
     // short, and then its exit is the cause, not the truncation.
     if (err.code !== undefined && err.code !== 0 && !stoppedByUs(source, err.code)) {
@@ -745,6 +753,8 @@ async function checkedRead(run: Run, source: Stage, archive: ArchiveToRestore, n
   } catch (err) {
     throw err instanceof ArchiveMismatch ? named(err, false) : err;
   }
+  // The guard's commit: it writes what it held back, if anything, and exits 0.
+  source.commit();
   return read;
 }
 
@@ -758,7 +768,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   const unzip = decompressor(archive.compression);
   // The blob was verified a moment ago: a mismatch now means it changed since, and
   // the target has been fed part of it. Said so, whichever check caught it.
-  const changed = (mismatch: ArchiveMismatch) => new PipelineFailed(`the blob read for the restore is not the one verified before it (${mismatch.message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+  const changed = (mismatch: ArchiveMismatch) => blobChanged(mismatch.message);
   // The retrieve's guard reads the blob and writes its plaintext (still compressed) into
   // a FIFO that the stage downstream reads: the decompressor, or the target itself. Each
   // chunk is authenticated before it goes on (encrypted); unencrypted, nothing checks a
@@ -810,7 +820,6 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     // held back and exits 0.
     work.add(checkedRead(run, source, archive, changed).then(async (r) => {
       read = r;
-      source.commit();
       await run.upstreamSucceeded([source]);
       await first.endInput();
     }));
@@ -872,7 +881,7 @@ async function applyOnAgent(ctx: PipelineContext, sp: Store, target: Endpoint, a
   // The blob was verified a moment ago: a mismatch now means it changed since (see applyArchive).
   const changed = (flow: Promise<void>) => flow.catch((err) => {
     if (err instanceof ArchiveMismatch || (err as Error)?.name === "ArchiveDecryptError") {
-      throw new PipelineFailed(`the blob read for the restore is not the one verified before it (${(err as Error).message}): it changed in the store meanwhile, and the target may have received part of it before this was found (see the README on what a failed restore leaves)`);
+      throw blobChanged((err as Error).message);
     }
     throw err;
   });

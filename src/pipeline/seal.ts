@@ -62,10 +62,14 @@ export interface SealOptions {
 // "Waiting on a pipe, and the size of a read").
 export const READ_SIZE = 256 << 10;
 // Even a store that keeps up must not keep the guard's event loop (IPC) waiting long.
-const YIELD_EVERY_MS = 100;
+export const YIELD_EVERY_MS = 100;
 
 /** Seals `from` into `write` until `from` ends. Throws when either side fails (a store that stopped reading: EPIPE). */
-export async function seal(opts: SealOptions): Promise<Sealed> {
+export function seal(opts: SealOptions): Promise<Sealed> {
+  return counted(() => sealAll(opts));
+}
+
+async function sealAll(opts: SealOptions): Promise<Sealed> {
   // The cipher only for an encrypted archive: encryption.ts brings node:crypto, whose
   // loading is ~2.5 ms of CPU in the guard (a process started for every backup).
   const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
@@ -161,21 +165,41 @@ const WAIT_TURN_MS = 10;
  *
  * Why not the thread pool always: a read or write there wakes a pool thread, which then
  * wakes this one, for every burst of a stage that is slower than us (zstd's output
- * comes ~60 KiB at a time). Measured on 2 cores (bench/DATAPATH.md, "Waiting on a pipe"):
- * with two other busy processes, sealing zstd's output of 327 MB took 3.5–3.8 s on the
- * thread pool and 3.1–3.3 s polling, as openssl reading the same pipe (3.2–4.3 s).
+ * comes ~60 KiB at a time). Measured on 2 cores with two other busy processes
+ * (bench/DATAPATH.md, "Waiting on a pipe, and the size of a read"): sealing zstd's output
+ * of 327 MB took 3.5–3.8 s on the thread pool and 3.1–3.3 s polling, as openssl reading
+ * the same pipe (3.2–4.3 s).
  */
 async function waitFor(fd: number, events: number): Promise<boolean> {
   const c = libc();
-  if (!c) return false;
+  // Several streams in one process (an agent serving requests at once): a poll for one
+  // would hold up the others for its turn each time, so they all wait on the pool.
+  if (!c || streams > 1) return false;
   await new Promise((r) => setImmediate(r));
-  // 0 (timed out) or -EINTR: the caller tries again, after another turn of the loop.
-  c.poll(fd, events, WAIT_TURN_MS);
-  return true;
+  const ready = c.poll(fd, events, WAIT_TURN_MS);
+  // 1 (ready), 0 (timed out) or -EINTR: the caller tries again, after another turn of the
+  // loop. Any other failure of poll itself: the pool, rather than trying again at once forever.
+  return ready >= 0 || ready === -EINTR;
+}
+
+const EINTR = 4;
+
+/** seal() and unseal() calls going on in this process (see waitFor). */
+let streams = 0;
+
+/** Runs one stream's loop (seal, unseal), counted while it runs. */
+export async function counted<T>(loop: () => Promise<T>): Promise<T> {
+  streams++;
+  try {
+    return await loop();
+  } finally {
+    streams--;
+  }
 }
 
 /**
- * Writes into a pipe or FIFO (a store plugin's stdin) opened twice. The store can
+ * Writes into a pipe or FIFO (a store plugin's stdin; for an unsealing guard, the
+ * input of the stage downstream) opened twice. The store can
  * stall for good, so a write goes first to the non-blocking end (one system call
  * while the store keeps up), and what that cannot take waits in short turns
  * (waitFor), leaving the event loop (the guard's lifeline to the daemon) free

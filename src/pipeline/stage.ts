@@ -131,7 +131,11 @@ export class Stage {
           else if ("sealed" in m) this.gotSealed(m.sealed);
           else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
           else if ("unsealed" in m) this.gotUnsealed(m.unsealed);
-          else if ("unsealFailed" in m) this.unsealFailed(new UnsealFailed(m.unsealFailed.message, m.unsealFailed.refused, m.unsealFailed.code));
+          else if ("unsealFailed" in m) {
+            // A refusal is said in the archive's words (the caller names it); a read or write that failed, by this stage's.
+            const { message, refused, code } = m.unsealFailed;
+            this.unsealFailed(new UnsealFailed(refused ? message : `${this.label}: unsealing the stream failed: ${message}`, refused, code));
+          }
         },
       });
     } catch (err) {

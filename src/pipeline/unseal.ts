@@ -18,8 +18,8 @@
 // Reads and writes as in seal.ts (readSome, fifoWriter): up to 256 KiB at a time, non-blocking
 // first and waiting in short turns only when that would block, so the guard's event
 // loop (its lifeline to the daemon, signals) stays free however slow either side is.
-import { ArchiveDecryptError, ChunkOpener, DEFAULT_CHUNK_SIZE, HEADER_LENGTH, openChunks, TAG_LENGTH } from "./encryption.ts";
-import { pace, READ_SIZE, readSome } from "./seal.ts";
+import type { ArchiveDecryptError } from "./encryption.ts";
+import { counted, pace, READ_SIZE, readSome, YIELD_EVERY_MS } from "./seal.ts";
 
 export interface Unsealed {
   /** Bytes read from the store: the blob's size. */
@@ -59,20 +59,32 @@ export class Refused extends Error {
 }
 
 
-const YIELD_EVERY_MS = 100;
+/**
+ * What the restore proper of an unencrypted archive keeps back until the daemon's
+ * commit (`holdTail`; and the agent's restore, which the daemon still feeds, the same
+ * in run.ts): more than a zstd block (128 KiB), so that a dump is never whole before.
+ */
+export const TAIL_HELD = 1 << 20;
 
 /**
  * Unseals `from` into `write` until `from` ends. Throws Refused when the blob fails
  * authentication (encrypted), and whatever reading or writing throws (EPIPE: the
  * stage downstream stopped reading). What it throws about was never written.
  */
-export async function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
-  const opener = opts.dataKey ? new ChunkOpener(opts.dataKey) : null;
+export function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
+  return counted(() => unsealAll(opts));
+}
+
+async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
+  // The cipher only for an encrypted archive, as in seal.ts: encryption.ts brings node:crypto.
+  const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
+  const opener = cipher ? new cipher.ChunkOpener(opts.dataKey!) : null;
+  const headerLength = cipher?.HEADER_LENGTH ?? 0;
   const hash = opener ? null : new Bun.CryptoHasher("sha256");
   const hold = opts.write && !opener ? (opts.holdTail ?? 0) : 0;
   const progressEvery = opts.progressEvery ?? 1000;
   // Room for a whole read beside what is carried over: a partial frame (encrypted) or the held tail.
-  let buf = Buffer.allocUnsafe(READ_SIZE + (opener ? DEFAULT_CHUNK_SIZE + TAG_LENGTH : hold));
+  let buf = Buffer.allocUnsafe(READ_SIZE + (cipher ? cipher.DEFAULT_CHUNK_SIZE + cipher.TAG_LENGTH : hold));
   let bytesIn = 0;
   let bytesOut = 0;
   let lastYield = performance.now();
@@ -108,11 +120,11 @@ export async function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed;
     } else {
       fill += n;
       try {
-        if (!headed && fill >= HEADER_LENGTH) {
-          opener.readHeader(buf.subarray(0, HEADER_LENGTH));
+        if (!headed && fill >= headerLength) {
+          opener.readHeader(buf.subarray(0, headerLength));
           headed = true;
-          buf.copyWithin(0, HEADER_LENGTH, fill);
-          fill -= HEADER_LENGTH;
+          buf.copyWithin(0, headerLength, fill);
+          fill -= headerLength;
           // A header may name a larger chunk (up to MAX_CHUNK_SIZE): room for one frame beside a read.
           if (buf.length < READ_SIZE + opener.frameSize) {
             const bigger = Buffer.allocUnsafe(READ_SIZE + opener.frameSize);
@@ -125,7 +137,7 @@ export async function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed;
           // write of their plaintext per read, as seal.ts seals one per read.
           const off = fill - (fill % opener.frameSize);
           if (off) {
-            const plain = openChunks(opener, buf.subarray(0, off));
+            const plain = cipher!.openChunks(opener, buf.subarray(0, off));
             buf.copyWithin(0, off, fill);
             fill -= off;
             await put(plain);
@@ -151,7 +163,7 @@ export async function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed;
     let last: Buffer;
     try {
       // What is left after the last whole frame is the last chunk, or the archive is cut short.
-      last = opener.openLast(headed ? buf.subarray(0, fill) : new Uint8Array(0), headed ? HEADER_LENGTH : fill);
+      last = opener.openLast(headed ? buf.subarray(0, fill) : new Uint8Array(0), headed ? headerLength : fill);
     } catch (err) {
       throw refused(err, true);
     }

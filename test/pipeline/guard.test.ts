@@ -572,9 +572,12 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   /** The processes of a process group, "PID COMMAND" each. */
   const inGroup = (pgid: number) => Bun.spawnSync(["pgrep", "-a", "-g", String(pgid)]).stdout.toString().split("\n").filter(Boolean);
 
-  test("encrypted: the plaintext goes on; the store's exit and the counts come back (not hashed); the guard exits 0", async () => {
+  test("encrypted: the plaintext goes on; the store's exit and the counts come back (not hashed); the guard exits 0 on the daemon's commit, not before", async () => {
     const g = unsealing(["cat", file("enc", sealedBlob)], key);
     expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    // Its exit must not reach the daemon before its report (IPC is asynchronous): it waits for the word.
+    expect(await Promise.race([g.proc.exited, Bun.sleep(300).then(() => "waiting")])).toBe("waiting");
+    g.proc.send({ commit: true });
     expect(await g.proc.exited).toBe(0);
     await g.done;
     expect(g.received().equals(Buffer.from(plain))).toBe(true);
@@ -657,6 +660,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     const g = guard(["--unseal"], ["cat", file("enc3", sealedBlob)]);
     g.proc.send({ unseal: { key: Buffer.from(key).toString("base64"), discard: true } });
     expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    g.proc.send({ commit: true });
     expect(await g.proc.exited).toBe(0);
     expect((await new Response(g.proc.stdout).arrayBuffer()).byteLength).toBe(0);
   });
@@ -668,6 +672,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     const g = unsealing(["retrieve", "--key", JSON.parse(out).key], key, ["--in-process", "fs"], storeEnv());
     expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
     expect(inGroup(g.proc.pid).filter((p) => !p.startsWith(`${g.proc.pid} `))).toEqual([]);
+    g.proc.send({ commit: true });
     expect(await g.proc.exited).toBe(0);
     await g.done;
     expect(g.received().equals(Buffer.from(plain))).toBe(true);

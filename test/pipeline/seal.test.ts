@@ -72,6 +72,33 @@ describe("seal on a FIFO", () => {
     }
   });
 
+  test("two streams at once in one process (an agent's requests): both whole, neither held up by the other's quiet input", async () => {
+    const quiet = fifo();
+    const busy = fifo();
+    try {
+      // One input stays quiet for 800 ms while the other streams 4 MB.
+      const data = randomBytes(4_000_000);
+      const quietSealing = seal({ from: quiet.from, write: () => {}, dataKey: null });
+      const t0 = performance.now();
+      const writing = (async () => {
+        for (let at = 0; at < data.length;) {
+          try { at += writeSync(busy.writer, data, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
+        }
+        closeSync(busy.writer);
+      })();
+      const sealed = await seal({ from: busy.from, write: () => {}, dataKey: null });
+      await writing;
+      expect(sealed.bytesIn).toBe(data.length);
+      expect(performance.now() - t0).toBeLessThan(800);
+      await Bun.sleep(800 - (performance.now() - t0));
+      closeSync(quiet.writer);
+      expect((await quietSealing).bytesIn).toBe(0);
+    } finally {
+      quiet.close();
+      busy.close();
+    }
+  });
+
   test("fifoWriter into a FIFO whose reader is slow: every byte arrives, in order", async () => {
     const { dir, path } = makeFifo();
     const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
