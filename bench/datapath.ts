@@ -404,6 +404,29 @@ async function runTask(d: Daemon, path: string, body: unknown, tree = false): Pr
   return { ms, task, cpu: { daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children }, kinds };
 }
 
+/** Per column ("backup: this", "restore: shell", ...): each round's CPU seconds per kind of process, and the exact total. */
+type CpuColumns = Map<string, { kinds: Map<string, number>; total: number }[]>;
+
+/**
+ * Prints the CPU seconds per GiB of raw dump of each kind of process, the median over the
+ * rounds, one column each; returns the per-GiB formatter for the caller's summary.
+ */
+function cpuTable(cpuOf: CpuColumns, rawBytes: number): (xs: number[]) => string {
+  const gib = rawBytes / GiB;
+  const cols = [...cpuOf.keys()];
+  const kinds = [...new Set(cols.flatMap((c) => cpuOf.get(c)!.flatMap((r) => [...r.kinds.keys()])))].sort();
+  const perGiB = (xs: number[]) => (median(xs) / gib).toFixed(2);
+  out(`CPU seconds per GiB of raw dump (${mib(rawBytes)}), median over the rounds, sampled from /proc/PID/stat every 50 ms per process; "all" is the exact total (rusage: the daemon's own and its children's, the shell's bash and its children), "not sampled" the difference (processes' last moments before they exited):`);
+  out();
+  out(`| process | ${cols.join(" | ")} |`);
+  out(`|---|${cols.map(() => "---|").join("")}`);
+  for (const k of kinds) out(`| ${cell(k)} | ${cols.map((c) => cpuOf.get(c)!.some((r) => r.kinds.has(k)) ? perGiB(cpuOf.get(c)!.map((r) => r.kinds.get(k) ?? 0)) : "").join(" | ")} |`);
+  out(`| **all (rusage)** | ${cols.map((c) => `**${perGiB(cpuOf.get(c)!.map((r) => r.total))}**`).join(" | ")} |`);
+  out(`| not sampled | ${cols.map((c) => perGiB(cpuOf.get(c)!.map((r) => r.total - [...r.kinds.values()].reduce((a, b) => a + b, 0)))).join(" | ")} |`);
+  out();
+  return perGiB;
+}
+
 /** POST run, then polls the task until it is no longer pending or running. */
 async function runJob(d: Daemon, job: string, tree = false): Promise<Backup> {
   const { ms, task, cpu, kinds } = await runTask(d, `/v1/job/${job}/run`, {}, tree);
@@ -666,8 +689,7 @@ async function datasetsBench(): Promise<void> {
         await dst.end();
       }
     };
-    /** Per column ("backup this", "restore shell", ...): each round's CPU seconds per kind, and the exact total. */
-    const cpuOf = new Map<string, { kinds: Map<string, number>; total: number }[]>();
+    const cpuOf: CpuColumns = new Map();
     const addCpu = (col: string, kinds: Map<string, number>, total: number) => cpuOf.set(col, [...(cpuOf.get(col) ?? []), { kinds, total }]);
     let rawBytes = 0;
 
@@ -747,19 +769,7 @@ async function datasetsBench(): Promise<void> {
     out(`| **median** | | ${runs.map((r) => `**${secs(median(rMs.get(r.name)!))}** (${spread(rMs.get(r.name)!)})`).join(" | ")} | **${secs(median(rMs.get("shell")!))}** (${spread(rMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(rRatio.get(r.name)!)}**`).join(" | ")} | |`);
     out();
 
-    // CPU per GiB of raw dump, each kind of process: the median over the rounds.
-    const gib = rawBytes / GiB;
-    const cols = [...cpuOf.keys()];
-    const kinds = [...new Set(cols.flatMap((c) => cpuOf.get(c)!.flatMap((r) => [...r.kinds.keys()])))].sort();
-    const perGiB = (xs: number[]) => (median(xs) / gib).toFixed(2);
-    out(`CPU seconds per GiB of raw dump (${mib(rawBytes)}), median over the rounds, sampled from /proc/PID/stat every 50 ms per process; "all" is the exact total (rusage: the daemon's own and its children's, the shell's bash and its children), "not sampled" the difference (processes' last moments before they exited):`);
-    out();
-    out(`| process | ${cols.join(" | ")} |`);
-    out(`|---|${cols.map(() => "---|").join("")}`);
-    for (const k of kinds) out(`| ${cell(k)} | ${cols.map((c) => cpuOf.get(c)!.some((r) => r.kinds.has(k)) ? perGiB(cpuOf.get(c)!.map((r) => r.kinds.get(k) ?? 0)) : "").join(" | ")} |`);
-    out(`| **all (rusage)** | ${cols.map((c) => `**${perGiB(cpuOf.get(c)!.map((r) => r.total))}**`).join(" | ")} |`);
-    out(`| not sampled | ${cols.map((c) => perGiB(cpuOf.get(c)!.map((r) => r.total - [...r.kinds.values()].reduce((a, b) => a + b, 0)))).join(" | ")} |`);
-    out();
+    const perGiB = cpuTable(cpuOf, rawBytes);
     out(`Task logs of the last ${runs[0]!.name} backup and restore:`);
     out();
     out("```");
@@ -1276,26 +1286,32 @@ async function mysqlBench(): Promise<void> {
   out("| pair | order | shield (POST run → done) | stored | shell `mariadb-dump \\| zstd -T0 \\| openssl` | + sync FILE | ratio shell+sync ÷ shield | load average |");
   out("|---|---|---|---|---|---|---|---|");
   const bShield: number[] = [], bShell: number[] = [], bRatio: number[] = [];
+  const cpuOf: CpuColumns = new Map();
+  let rawBytes = 0;
   let archive: Backup | undefined;
   for (let i = 0; i < RUNS; i++) {
     const shieldFirst = i % 2 === 0;
     const shieldRun = async () => {
       dropCaches();
-      const b = await runJob(d, job);
+      const b = await runJob(d, job, true);
       if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
       // The last archive is kept for the restores.
       if (archive) { await call(d, "DELETE", `/v1/archive/${archive.archive}`).catch(() => {}); }
       archive = b;
       return b;
     };
-    const shellRun = async () => { dropCaches(); return shTimed(backupShell, shellFile); };
+    const shellRun = async () => { dropCaches(); return shTimed(backupShell, shellFile, {}, { tree: true }); };
     let b: Backup, s: Awaited<ReturnType<typeof shTimed>>;
     if (shieldFirst) { b = await shieldRun(); s = await shellRun(); } else { s = await shellRun(); b = await shieldRun(); }
     bShield.push(b.ms); bShell.push(s.msSync); bRatio.push(s.msSync / b.ms);
+    cpuOf.set("backup: shell", [...(cpuOf.get("backup: shell") ?? []), { kinds: s.kinds, total: s.cpu }]);
+    cpuOf.set("backup: shield", [...(cpuOf.get("backup: shield") ?? []), { kinds: b.kinds, total: b.cpu.daemon + b.cpu.children }]);
+    rawBytes = b.rawSize;
     out(`| ${i + 1} | ${shieldFirst ? "shield, shell" : "shell, shield"} | ${secs(b.ms)} (${cpu(b)}) | ${mib(b.size)} (${mib(b.rawSize)} raw) | ${secs(s.ms)} (${mib(s.bytes)}) | ${secs(s.msSync)} | ${(s.msSync / b.ms).toFixed(2)} | ${load()} |`);
   }
   out(`| **median** | | **${secs(median(bShield))}** (${spread(bShield)}) | | | **${secs(median(bShell))}** (${spread(bShell)}) | **${(median(bShell) / median(bShield)).toFixed(2)}** (pairs ${Math.min(...bRatio).toFixed(2)}–${Math.max(...bRatio).toFixed(2)}) | |`);
   out();
+  cpuTable(cpuOf, rawBytes);
 
   // Restores: the last archive, and the shell's file of the same dump, each into a new database.
   await sh(backupShell);

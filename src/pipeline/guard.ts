@@ -1,6 +1,6 @@
 // `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
 // `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`,
-// `shield guard --unseal [--in-process NAME] [--] ARGV...`:
+// `shield guard --unseal [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -60,12 +60,11 @@
 //   a spawned stage: the input ends only on the daemon's commit; a cancel stops the
 //   action's tools before the guard exits (plugins/protocol.ts), and the lifeline
 //   kills the group;
-// - with --unseal, ARGV is a store's `retrieve` (with --in-process NAME, the action
-//   of the built-in store NAME, run here), and the data does pass through the guard:
-//   the store writes into a FIFO of the guard's own (for a built-in, the guard makes
-//   its write end our fd 1 with dup2, and closes it when the action is done), and the
-//   guard reads it, counts it, hashes it when the archive is unencrypted, decrypts it
-//   with the data key the daemon sends, authenticating each chunk before it goes on
+// - with --unseal, ARGV is a store's `retrieve` (a process of its own, built-in or
+//   not: see where the flags are checked), and the data does pass through the guard:
+//   the store writes into a FIFO of the guard's own, and the guard reads it, counts
+//   it, hashes it when the archive is unencrypted, decrypts it with the data key the
+//   daemon sends, authenticating each chunk before it goes on
 //   (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
 //   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
 //   target), whose input is held by its own guard until the daemon's commit. Nothing
@@ -184,7 +183,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION, shield guard --unseal [--in-process NAME] [--] RETRIEVE... (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION, shield guard --unseal [--] RETRIEVE... (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -200,9 +199,13 @@ export async function runGuard(args: string[]): Promise<number> {
   const held = flags.includes("--held-input") || madeFifo !== undefined;
   const store = flags.includes("--store");
   const unsealing = flags.includes("--unseal");
-  if (unsealing && (held || sealing || store)) {
+  if (unsealing && (held || sealing || store || builtin !== undefined)) {
     if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
-    say("--unseal is for a store's retrieve alone: no held input, no --seal, no --store");
+    // Not in process either: the retrieve of a cloud store writes through writers of fd 1 that
+    // keep a copy of it (Bun's, an SDK's touching process.stdout), and such a copy of the FIFO's
+    // write end, left open after the action, kept the guard from ever seeing the end of the blob.
+    // As a process of its own, its exit closes every copy.
+    say("--unseal is for a store's retrieve alone, run as a process of its own: no held input, no --seal, no --store, no --in-process");
     return 1;
   }
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
@@ -404,23 +407,6 @@ export async function runGuard(args: string[]): Promise<number> {
     const out = capturedOutput(MAX_OUTPUT);
     exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
     output = exited.then(() => out.text());
-  } else if (inProcessSource && unsealing) {
-    // Its stdout (fd 1, which it and what it starts write to) becomes the write end of the FIFO we
-    // unseal from; our own stdout, the daemon's FIFO, we reopened above. Closed once it is done, so
-    // that we see the end of the blob.
-    const moved = libc()?.dup2(retrievedEnd!, 1) ?? -1;
-    closeSync(retrievedEnd!);
-    if (moved !== 1) {
-      say(`--in-process ${builtin}: cannot make the unsealer's FIFO this process's stdout (dup2: ${moved === -1 ? "no libc" : `errno ${-moved}`})`);
-      return 3;
-    }
-    exited = inProcessSource.run().then((code) => {
-      const nothing = openSync("/dev/null", C.O_WRONLY);
-      libc()!.dup2(nothing, 1);
-      closeSync(nothing);
-      return code;
-    });
-    output = Promise.resolve("");
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
     exited = inProcessSource.run();

@@ -148,15 +148,14 @@ class Run {
   /**
    * A store's `retrieve` of `key`, writing to a pipe to the daemon (true) or to a FIFO
    * (its fd), or (with `unseal`) to its guard, which unseals it into that FIFO or
-   * nowhere (false). A built-in store's runs inside its guard (plugin-host/in-process.ts): one
-   * Bun start fewer for every read of a blob; its exit code, its stderr in the task
-   * log and a cancel or the daemon's death killing it are as for a process of its own.
-   * Unsealing, the guard makes its FIFO the action's stdout with dup2 (libc.ts): without
-   * it, the built-in runs as a process of its own.
+   * nowhere (false). Not unsealing, a built-in store's runs inside its guard
+   * (plugin-host/in-process.ts): one Bun start fewer for every read of a blob; its exit
+   * code, its stderr in the task log and a cancel or the daemon's death killing it are as
+   * for a process of its own. Unsealing, it is a process of its own (guard.ts says why).
    */
   retrieve(label: string, sp: Store, key: string, stdout: boolean | number, unseal?: StageIO["unseal"]): Stage {
     const cmd = sp.retrieve(key);
-    const inProcess = sp.inProcess && (!unseal || libc()?.dup2) ? cmd.builtin : undefined;
+    const inProcess = sp.inProcess && !unseal ? cmd.builtin : undefined;
     return this.command(label, cmd, { stdin: false, stdout, inProcess, unseal });
   }
 
