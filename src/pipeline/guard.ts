@@ -146,6 +146,9 @@ const LOST_PURGE_TIMEOUT_MS = 2_500;
 // blob (then its key is purged, nothing is left), short enough that the store, the
 // purge and all are gone within 5 s.
 const COMMITTED_STORE_GRACE_MS = 1_500;
+// A built-in store that stopped reading its input: how long its own exit (which names the
+// cause) may take before the sealing failure is reported instead.
+const STORE_FAILING_MS = 2_000;
 
 /**
  * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
@@ -475,6 +478,10 @@ export async function runGuard(args: string[]): Promise<number> {
         // run, or, gone, leaves it to us.
         // A built-in store is told at once (an error is not an end): it removes what it wrote.
         sealedTo?.fail(err as Error);
+        // A built-in store that stopped reading is failing, in this process: its own words (the
+        // service's refusal) and its exit code name the cause, so they go first. Told of the
+        // sealing failure at once, the daemon stopped the run before the store had said them.
+        if (sealedTo && await Promise.race([exited.then(() => true, () => true), Bun.sleep(STORE_FAILING_MS).then(() => false)])) return;
         send({ sealFailed: (err as Error).message });
       } finally {
         // Our ends of the input, its only read ends once the daemon let go of its hold:
