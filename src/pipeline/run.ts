@@ -516,8 +516,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   }));
 
   // The daemon sees neither the raw bytes (zstd, none) nor the stored ones: the store's guard reports its counts.
-  const storedBytes = { get bytes() { return sink.sealProgress.bytes; } };
-  const sealedRaw = { get bytes() { return sink.sealProgress.bytesIn; } };
+  const storedBytes = { get bytes() { return sink.guardProgress.bytes; } };
+  const sealedRaw = { get bytes() { return sink.guardProgress.bytesIn; } };
   const phase = (): Phase => (dumped ? "storing" : "dumping");
   const stored: ProgressTotal = { total: opts.estimate?.size ?? null, estimate: true, counts: "stored" };
   const rawTotal: ProgressTotal = { total: opts.estimate?.rawSize ?? null, estimate: true, counts: "raw" };
@@ -615,7 +615,6 @@ export function throttle(rate: number): TransformStream<Uint8Array, Uint8Array> 
   });
 }
 
-
 /**
  * Passes a stream on but its last `bytes`, which go on only once `check` (called at the
  * end of the input) resolves; should it throw, the stream fails and they never do.
@@ -702,10 +701,10 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
   const run = new Run(ctx);
   const source = run.retrieve("store retrieve (verify)", sp, archive.storeKey, false, { key: archive.dataKey, discard: true });
   const work = new Flows();
-  let read: Unsealed | undefined;
   const named = (mismatch: ArchiveMismatch, refused: boolean) => refused ? new ArchiveMismatch(`the blob fails verification: ${mismatch.message}`) : mismatch;
-  work.add(checkedRead(run, source, archive, named).then((r) => { read = r; }));
-  const counted = { get bytes() { return read?.bytes ?? source.sealProgress.bytesIn; } };
+  const read = unsealedCounts(source);
+  work.add(checkedRead(run, source, archive, named).then(read.final));
+  const counted = read.stored;
   const done = run.progress("verifying", counted, "verifying", { total: archive.size, estimate: false, counts: "stored" });
   let ok = false;
   try {
@@ -714,6 +713,19 @@ async function verifyArchive(ctx: PipelineContext, sp: Store, archive: ArchiveTo
   } finally {
     done({ what: ok ? "verified" : "read before the verify pass stopped", bytes: counted.bytes });
   }
+}
+
+/**
+ * What an unsealing retrieve (`source`) has read from the store (`stored`) and passed on
+ * (`plain`): its guard's progress while it reads, the exact counts once `final` is given them.
+ */
+function unsealedCounts(source: Stage) {
+  let read: Unsealed | undefined;
+  return {
+    final: (r: Unsealed) => { read = r; },
+    stored: { get bytes() { return read?.bytes ?? source.guardProgress.bytesIn; } },
+    plain: { get bytes() { return read?.bytesOut ?? source.guardProgress.bytes; } },
+  };
 }
 
 /**
@@ -784,8 +796,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   const direct = archive.compression === "zstd";
   const raw = new ByteCounter();
   let zstdRaw: number | undefined;
-  let read: Unsealed | undefined;
-  let source: Stage;
+  let read!: ReturnType<typeof unsealedCounts>;
   const work = new Flows();
   try {
     const targetInput = direct || !unzip ? run.fifo() : undefined;
@@ -812,13 +823,14 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     } else {
       unsealed = targetInput!;
     }
-    source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
+    const source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
+    read = unsealedCounts(source);
     const first = z ?? sink;
     // The commit of the stage that reads the plaintext: the store exited 0 and what was
     // read is the archive the catalog recorded; then the retrieve's guard writes what it
     // held back and exits 0.
     work.add(checkedRead(run, source, archive, changed).then(async (r) => {
-      read = r;
+      read.final(r);
       await run.upstreamSucceeded([source]);
       await first.endInput();
     }));
@@ -838,8 +850,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   }
   run.releaseFifos();
   // The daemon sees neither the stored bytes nor (zstd, none) the raw ones: the retrieve's guard reports its counts.
-  const stored = { get bytes() { return read?.bytes ?? source.sealProgress.bytesIn; } };
-  const plain = { get bytes() { return read?.bytesOut ?? source.sealProgress.bytes; } };
+  const { stored, plain } = read;
   const done = direct ? run.progress(`retrieved (compressed${archive.dataKey ? ", encrypted" : ""})`, stored, "restoring", { total: archive.size, estimate: false, counts: "stored" })
     : run.progress("restored", unzip ? raw : plain, "restoring", { total: archive.rawSize ?? null, estimate: false, counts: "raw" });
   try {
@@ -983,7 +994,7 @@ export async function copy(ctx: PipelineContext, from: Endpoint, fromKey: string
     storeKey = key;
     sink.release(true);
   }));
-  const done = run.progress("copied", { get bytes() { return sink.sealProgress.bytes; } }, "storing", { total: expect.size, estimate: false, counts: "stored" });
+  const done = run.progress("copied", { get bytes() { return sink.guardProgress.bytes; } }, "storing", { total: expect.size, estimate: false, counts: "stored" });
   try {
     await run.finish(work.all);
   } catch (err) {

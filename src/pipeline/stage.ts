@@ -90,8 +90,8 @@ export class Stage {
   readonly unsealed: Promise<Unsealed & { code: number }>;
   private gotUnsealed!: (u: Unsealed & { code: number }) => void;
   private unsealFailed!: (err: Error) => void;
-  /** --seal, --unseal: bytes read and written so far (updated every second or so). */
-  readonly sealProgress = { bytesIn: 0, bytes: 0 };
+  /** --seal, --unseal: bytes the guard read and wrote so far (updated every second or so). */
+  readonly guardProgress = { bytesIn: 0, bytes: 0 };
 
   constructor(opts: StageOptions) {
     this.label = opts.label;
@@ -127,7 +127,7 @@ export class Stage {
         ipc: (m: FromGuard) => {
           if ("fifo" in m) this.gotFifo(m.fifo);
           else if ("stored" in m) this.gotStored(m.stored);
-          else if ("progress" in m) Object.assign(this.sealProgress, m.progress);
+          else if ("progress" in m) Object.assign(this.guardProgress, m.progress);
           else if ("sealed" in m) this.gotSealed(m.sealed);
           else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
           else if ("unsealed" in m) this.gotUnsealed(m.unsealed);

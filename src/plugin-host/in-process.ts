@@ -39,8 +39,7 @@ export async function inProcessStore(name: string, args: string[]): Promise<InPr
 
 /** An action a built-in runs on the guard's own stdin and stdout; resolves with its exit code. */
 export interface InProcessAction {
-  /** `stdout`: where the action's own writes go (ctx.stdout) instead of a writer of fd 1. */
-  run(streams?: { stdout?: WritableStream<Uint8Array> }): Promise<number>;
+  run(): Promise<number>;
 }
 
 /**
@@ -64,7 +63,7 @@ export async function inProcessAction(name: string, args: string[], opts: { held
   const action = args[0];
   const allowed = opts.held ? SINK_ACTIONS : SOURCE_ACTIONS;
   if (!plugin || action === undefined || !allowed.has(action) || typeof plugin[action as "backup" | "retrieve" | "restore"] !== "function") return undefined;
-  return { run: (streams) => runAction(plugin, args, process.env, streams) };
+  return { run: () => runAction(plugin, args, process.env) };
 }
 
 /** What the store prints (its key), kept in memory up to `max` characters. */
