@@ -33,9 +33,13 @@ const ADMIN_NAV: { section: Section; href: string; label: string }[] = [
 // htmx must not inject its own <style> (the CSP allows only our stylesheet) nor eval anything;
 // nor settle `style` attributes across a swap (its default): the pages have none, and
 // the empty one it would write is an inline style the CSP refuses (seen on a search swap).
+// No settle delay: htmx wires up swapped-in content (its hx- attributes) only when it
+// settles, so during its default 20 ms a change on a just-swapped filter was lost (seen in
+// CI: a status picked right after the list came back asked for nothing). No page animates
+// the settle, so there is nothing to wait for.
 const HTMX_CONFIG = JSON.stringify({
   includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, historyCacheSize: 0,
-  attributesToSettle: ["class", "width", "height"],
+  attributesToSettle: ["class", "width", "height"], defaultSettleDelay: 0,
 });
 
 export function Document({ title, assets, me, head, children }: { title: string; assets: AssetPaths; me?: Me; head?: Child; children: Child }) {
