@@ -357,6 +357,17 @@ export const TaskQuery = v.object({
   ...Paging,
 });
 
+/** The longest ?wait= of GET /v1/task/:uuid: under the HTTP server's idle timeout (10 s), which would cut a longer one. */
+export const MAX_TASK_WAIT = 8;
+export const TaskWaitQuery = v.object({
+  wait: v.optional(v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, `must be a whole number of seconds from 0 to ${MAX_TASK_WAIT}`),
+    v.transform(Number),
+    v.maxValue(MAX_TASK_WAIT, `must be a whole number of seconds from 0 to ${MAX_TASK_WAIT}`),
+  )),
+});
+
 // ---- responses (for the OpenAPI document) ----------------------------------
 
 const Time = v.pipe(v.string(), v.description("UTC, as YYYY-MM-DD HH:MM:SS"));

@@ -1,11 +1,11 @@
 import * as v from "valibot";
 import { route, type Router } from "./route.ts";
 import { mapRows } from "./rows.ts";
-import { Canceled, DEFAULT_LIMIT, TaskJson, TaskQuery, UuidParam } from "./schemas.ts";
+import { Canceled, DEFAULT_LIMIT, MAX_TASK_WAIT, TaskJson, TaskQuery, TaskWaitQuery, UuidParam } from "./schemas.ts";
 import { taskJson } from "./json.ts";
 
 export function taskRoutes(router: Router): void {
-  const { tasks, progressOf } = router.core;
+  const { tasks, progressOf, taskEnded } = router.core;
   const tag = "tasks";
   route(router, {
     method: "get", operationId: "listTasks", path: "/v1/tasks", tag, permission: "read", query: TaskQuery,
@@ -18,11 +18,22 @@ export function taskRoutes(router: Router): void {
   });
 
   route(router, {
-    method: "get", operationId: "showTask", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam,
-    summary: "Show a task, with its log and, while it runs on this daemon, its progress", response: TaskJson, errors: [404],
-  }, async ({ params }) => {
-    const t = await tasks.get(params.uuid);
-    return taskJson(t, progressOf(t.uuid));
+    method: "get", operationId: "showTask", path: "/v1/task/:uuid", tag, permission: "read", params: UuidParam, query: TaskWaitQuery,
+    summary: "Show a task, with its log and, while it runs on this daemon, its progress",
+    description: `?wait=SECONDS (at most ${MAX_TASK_WAIT}): while the task is pending or running, answer only once it ended or that many seconds passed, ` +
+      "whichever comes first: a client waiting for a task asks once every few seconds and still hears of its end at once.",
+    response: TaskJson, errors: [404],
+  }, async ({ params, query, c }) => {
+    const until = performance.now() + (query.wait ?? 0) * 1000;
+    for (;;) {
+      const left = until - performance.now();
+      // Armed before the row is read, so that an end in between is not missed. In turns of
+      // at most a second: a task another daemon runs is only seen ending in its row.
+      const ended = left > 0 ? taskEnded(params.uuid, Math.min(left, 1000)) : undefined;
+      const t = await tasks.get(params.uuid);
+      if (!ended || (t.status !== "pending" && t.status !== "running") || c.req.raw.signal.aborted) return taskJson(t, progressOf(t.uuid));
+      await ended;
+    }
   });
 
   route(router, {

@@ -66,6 +66,8 @@ export interface CoreOptions {
   masterKey?: Uint8Array;
   /** The live progress of a task this daemon runs (the supervisor's board); none without it. */
   progressOf?: (task: string) => Progress | undefined;
+  /** Resolves when a task this daemon runs ends, or after `ms` (the supervisor's board); a plain wait without it. */
+  taskEnded?: (task: string, ms: number) => Promise<void>;
 }
 
 /** Tells `changed` after each successful write of a set of rules. */
@@ -106,6 +108,7 @@ export function createCore(catalog: Catalog, opts: CoreOptions = {}) {
     notifications: notificationRules(catalog, opts.secrets, opts.testChannel),
     drills: drillRules(catalog, fileTask, opts.onDrillsChanged),
     progressOf: opts.progressOf ?? (() => undefined),
+    taskEnded: opts.taskEnded ?? ((_task: string, ms: number) => Bun.sleep(ms)),
     connections: connectionRules(catalog, plugins, opts.secrets),
     audit: auditRules(catalog),
     download: opts.download ?? (async () => { throw new Conflict("this daemon does not serve downloads"); }),

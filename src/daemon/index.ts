@@ -88,7 +88,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     plugins, secrets, onTaskFiled: () => supervisor.nudge(), onTaskCanceled: (uuid) => supervisor.canceled(uuid),
     onJobsChanged: () => scheduler.nudge(), onArchiveExpired: () => purger.nudge(), maxPurgeShare: config.retentionMaxPurgeShare, agents,
     testChannel: (uuid, settings, kind) => notifier.test(uuid, settings, kind), onDrillsChanged: () => drills.nudge(), outcomes,
-    progressOf: (uuid) => supervisor.progress.get(uuid), masterKey,
+    progressOf: (uuid) => supervisor.progress.get(uuid), taskEnded: (uuid, ms) => supervisor.progress.ended(uuid, ms), masterKey,
     download: archiveDownloads({ catalog, plugins, masterKey }),
   });
   // Overdue jobs and agents that do not answer (issue 16): told through the notifier;

@@ -21,8 +21,34 @@ export class ProgressBoard {
     return this.latest.get(task);
   }
 
-  /** The task ended: its row says how, not a stale bar. */
+  /** The task ended (its row says how now): the bar goes, and whoever waits on it is woken. */
   drop(task: string): void {
     this.latest.delete(task);
+    const waiting = this.waiting.get(task);
+    this.waiting.delete(task);
+    for (const wake of waiting ?? []) wake();
+  }
+
+  private readonly waiting = new Map<string, Set<() => void>>();
+
+  /**
+   * Resolves once the task ends on this daemon (drop) or after `ms`, whichever comes
+   * first: a client waiting for a task (GET /v1/task/:uuid?wait=) is answered the
+   * moment its row says how it ended, without asking again and again. Armed before
+   * the caller reads the row, so an end between the read and the wait is not missed.
+   */
+  ended(task: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiting.get(task) ?? new Set<() => void>();
+      this.waiting.set(task, set);
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (!set.size && this.waiting.get(task) === set) this.waiting.delete(task);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      set.add(wake);
+    });
   }
 }

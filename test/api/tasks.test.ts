@@ -46,6 +46,37 @@ describe("/v1/tasks", () => {
     });
   });
 
+  describe("GET /v1/task/:uuid?wait=", () => {
+    test("a task that ends meanwhile is answered as soon as its row says so, not after the whole wait", async () => {
+      const uuid = await pending();
+      const started = performance.now();
+      setTimeout(() => void setTaskState(api, uuid, { status: "done", startedAt: at("2015-11-25 11:30:00"), stoppedAt: at("2015-11-25 11:32:00") }), 300);
+      // No supervisor in this API: the row is read again every second of the wait.
+      const t = (await call(api, "GET", `/v1/task/${uuid}?wait=8`, 200)).json;
+      expect(t.status).toBe("done");
+      expect(performance.now() - started).toBeLessThan(2500);
+    });
+
+    test("a task still running is answered after the wait, as it is; a finished one at once", async () => {
+      const uuid = await pending();
+      let started = performance.now();
+      expect((await call(api, "GET", `/v1/task/${uuid}?wait=1`, 200)).json.status).toBe("pending");
+      expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+      await setTaskState(api, uuid, { status: "failed", startedAt: at("2015-11-25 11:30:00"), stoppedAt: at("2015-11-25 11:32:00") });
+      started = performance.now();
+      expect((await call(api, "GET", `/v1/task/${uuid}?wait=8`, 200)).json.status).toBe("failed");
+      expect((await call(api, "GET", `/v1/task/${uuid}?wait=0`, 200)).json.status).toBe("failed");
+      expect(performance.now() - started).toBeLessThan(500);
+    });
+
+    test("400 for a wait that is not a whole number of seconds up to 8, naming it", async () => {
+      const uuid = await pending();
+      for (const bad of ["9", "-1", "1.5", "soon", ""]) {
+        await expectInvalid(api, "GET", `/v1/task/${uuid}?wait=${bad}`, undefined, "wait", "must be a whole number of seconds from 0 to 8");
+      }
+    });
+  });
+
   describe("DELETE /v1/task/:uuid (cancel)", () => {
     test("a pending task is canceled: ok canceled, status canceled, stopped now", async () => {
       const uuid = await pending();
