@@ -405,7 +405,7 @@ async function settled(d: Daemon, uuid: string): Promise<any> {
   }
 }
 
-/** POSTs what files a task (a job's run, an archive's restore), then polls the task until it is no longer pending or running. */
+/** POSTs what files a task (a job's run, an archive's restore), then waits (settled) until it is no longer pending or running. */
 async function runTask(d: Daemon, path: string, body: unknown, tree = false): Promise<{ ms: number; task: any; cpu: Backup["cpu"]; kinds: Map<string, number> }> {
   const sampler = tree ? new TreeCpu(d.proc.pid, false) : undefined;
   const cpu0 = cpuSeconds(d.proc.pid);

@@ -144,7 +144,7 @@ export class ChunkSealer {
  * For a caller that moves them on together (seal.ts): one write, one hash update, one
  * wakeup of the store per read rather than per 64 KiB chunk. Each frame is written
  * straight into that buffer (sealInto): a buffer and a copy per chunk fewer took the
- * sealing's CPU from 2.0–2.8 to 3.1–4.2 GiB/s (bench/DATAPATH.md, "Ninth session").
+ * sealing's CPU from 2.2–2.8 to 2.9–3.9 GiB/s (bench/DATAPATH.md, "Ninth session").
  */
 export function sealChunks(sealer: ChunkSealer, plaintext: Uint8Array): Buffer {
   const size = sealer.chunkSize;

@@ -175,6 +175,18 @@ describe.skipIf(!pgAvailable)("backup and restore of PostgreSQL through the API"
     expect((await call(d, "GET", `/v1/archives?target=${t}`)).json).toEqual([]);
   });
 
+  test("GET /v1/task/:uuid?wait= answers once the backup ended, through the daemon's own server", async () => {
+    const t = await created("/v1/targets", { name: "pausing", plugin: "bytes-target", endpoint: { size: 100000, sleep: 2 }, agent: "" });
+    const j = await created("/v1/jobs", { name: "pausing", target: t, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true });
+    const started = performance.now();
+    const { json } = await call(d, "POST", `/v1/job/${j}/run`);
+    const task = (await call(d, "GET", `/v1/task/${json.task_uuid}?wait=8`)).json;
+    expect(task.status).toBe("done");
+    // One answer, after the target's 2 s pause and well before the 8 s were up.
+    expect(performance.now() - started).toBeGreaterThan(1900);
+    expect(performance.now() - started).toBeLessThan(7000);
+  });
+
   test("no secret in the daemon's log", () => {
     expect(d.stderr()).not.toContain(PG_SECRET);
   });
