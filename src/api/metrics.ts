@@ -25,6 +25,9 @@ const JOB_LABELS = ["job_name", "target", "store"] as const;
 // From a second to half a day: a backup's duration spans all of these.
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200];
 
+/** How often the event loop's lag is sampled (nodejs_eventloop_lag_*). */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 export class ShieldMetrics {
   readonly registry = new client.Registry();
   private readonly g;
@@ -55,7 +58,10 @@ export class ShieldMetrics {
       name: "shield_purge_failures_total", help: "Failed purge attempts (tasks this daemon ran), by store", labelNames: ["store"], registers: r,
     });
     // process_* and nodejs_* under their usual names, as every dashboard expects them.
-    client.collectDefaultMetrics({ register: this.registry });
+    // The event loop's lag is sampled once a second, not every 10 ms (prom-client's
+    // default): that timer woke the daemon 100 times a second, idle or not, ~1 % of a
+    // core taken from every backup's pipeline (bench/DATAPATH.md, "Tenth session").
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     core.outcomes.on((e) => this.observe(e));
   }
 
