@@ -17,6 +17,13 @@ const loaders: Record<string, () => Promise<Plugin>> = {
   script: async () => (await import("./script/index.ts")).script,
 };
 
+/**
+ * The built-in stores whose blobs are local files (their Plugin says localBlobs): the
+ * daemon runs their retrieve inside a restore's unsealing guard, which reads the blob's
+ * file itself (src/pipeline/guard.ts). A list here, so that the daemon need not load them.
+ */
+export const localBlobStores: readonly string[] = ["fs"];
+
 /** The names loadBuiltin knows. */
 export const loadableBuiltins: readonly string[] = Object.keys(loaders);
 

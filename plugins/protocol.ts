@@ -140,6 +140,14 @@ export interface ActionContext {
   readonly stdinFd?: number;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
+  /**
+   * retrieve, for a store whose blobs are local files (Plugin.localBlobs), run inside a
+   * restore's unsealing guard (src/pipeline/guard.ts): give the blob here, open for
+   * reading from its start, instead of writing it to stdout; the guard reads the file
+   * itself. Resolves once the guard is done with it; the store then closes it. Absent
+   * everywhere else: write the blob to stdout.
+   */
+  readonly handOverFile?: (file: BlobFile) => Promise<void>;
   /** Aborted on SIGTERM/SIGINT; the children started through exec() are signalled too. */
   signal: AbortSignal;
   /**
@@ -167,8 +175,13 @@ export interface Plugin {
   restore?(ctx: ActionContext): Promise<void>;
   /** store: stdin becomes a blob; the key is valid only once the blob is complete and durable. */
   store?(ctx: ActionContext): Promise<StoreResult>;
-  /** store: the blob under ctx.key, to stdout; fails (exit 4) when there is none. */
+  /** store: the blob under ctx.key, to stdout (or handed over: ctx.handOverFile); fails (exit 4) when there is none. */
   retrieve?(ctx: ActionContext): Promise<void>;
+  /**
+   * store: its blobs are files on this host, and its retrieve hands one over open
+   * (ctx.handOverFile) when asked. Only a built-in can say so (plugins/one.ts lists them).
+   */
+  localBlobs?: boolean;
   /** store: removes the blob; a key with no blob is success (purge is idempotent). */
   purge?(ctx: ActionContext): Promise<void>;
   /** A live check (can connect, can write); lines for a human. */
@@ -212,6 +225,14 @@ export function say(line: string): void {
 export interface ActionStreams {
   stdin?: ReadableStream<Uint8Array>;
   stdout?: WritableStream<Uint8Array>;
+  /** Given to a retrieve as ctx.handOverFile (a built-in store run inside an unsealing guard). */
+  handOverFile?: (file: BlobFile) => Promise<void>;
+}
+
+/** A blob as a local file: an open descriptor, read from its start, and its size. */
+export interface BlobFile {
+  fd: number;
+  size: number;
 }
 
 /** Runs one plugin action as this process; resolves with the exit code. */
@@ -349,6 +370,7 @@ class ProcessIO {
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       stdinFd: io.streams.stdin ? undefined : 0,
       get stdout() { return io.stdout(); },
+      handOverFile: action === "retrieve" ? io.streams.handOverFile : undefined,
       signal: this.controller.signal,
       onAbort: (fn) => { this.undo.add(fn); return () => this.undo.delete(fn); },
       log: say,

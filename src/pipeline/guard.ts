@@ -1,6 +1,6 @@
 // `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
 // `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`,
-// `shield guard --unseal [--] ARGV...`:
+// `shield guard --unseal [--in-process NAME] [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
 // starts it, never a human).
 //
@@ -63,7 +63,9 @@
 // - with --unseal, ARGV is a store's `retrieve` (a process of its own, built-in or
 //   not: see where the flags are checked), and the data does pass through the guard:
 //   the store writes into a FIFO of the guard's own, and the guard reads it, counts
-//   it, hashes it when the archive is unencrypted, decrypts it with the data key the
+//   it (with --in-process NAME, ARGV is the retrieve of a built-in store whose blobs
+//   are local files, fs: the guard runs it itself, and it hands the blob's file over
+//   instead, which the guard reads directly: in-process.ts, inProcessRetrieve), hashes it when the archive is unencrypted, decrypts it with the data key the
 //   daemon sends, authenticating each chunk before it goes on
 //   (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
 //   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
@@ -86,7 +88,8 @@ import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
-import { capturedOutput, inProcessAction, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
+import { capturedOutput, inProcessAction, inProcessRetrieve, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
+import type { BlobFile } from "../../plugins/protocol.ts";
 import type { Sealed, StreamWriter } from "./seal.ts";
 import type { Unsealed } from "./unseal.ts";
 import { libc } from "../libc.ts";
@@ -186,7 +189,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   if (!argv.length) {
-    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION, shield guard --unseal [--] RETRIEVE... (internal: run by the daemon)");
+    say("usage: shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] COMMAND [ARGS...], shield guard --in-process NAME [--] ACTION, shield guard --unseal [--in-process NAME] [--] RETRIEVE... (internal: run by the daemon)");
     return 1;
   }
   const sealing = flags.includes("--seal");
@@ -202,13 +205,9 @@ export async function runGuard(args: string[]): Promise<number> {
   const held = flags.includes("--held-input") || madeFifo !== undefined;
   const store = flags.includes("--store");
   const unsealing = flags.includes("--unseal");
-  if (unsealing && (held || sealing || store || builtin !== undefined)) {
+  if (unsealing && (held || sealing || store)) {
     if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
-    // Not in process either: the retrieve of a cloud store writes through writers of fd 1 that
-    // keep a copy of it (Bun's, an SDK's touching process.stdout), and such a copy of the FIFO's
-    // write end, left open after the action, kept the guard from ever seeing the end of the blob.
-    // As a process of its own, its exit closes every copy.
-    say("--unseal is for a store's retrieve alone, run as a process of its own: no held input, no --seal, no --store, no --in-process");
+    say("--unseal is for a store's retrieve alone: no held input, no --seal, no --store");
     return 1;
   }
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
@@ -244,6 +243,13 @@ export async function runGuard(args: string[]): Promise<number> {
   let onSealKey!: (key: Uint8Array | null) => void;
   const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
   let sealRate = 0;
+  // --unseal --in-process NAME: the built-in's retrieve hands the blob's file over (handOver), and
+  // gets it back once we read it all (fileRead), or failed to.
+  let onHandedOver!: (file: BlobFile) => void;
+  const handedOver = new Promise<BlobFile>((r) => (onHandedOver = r));
+  let onFileRead!: () => void;
+  const fileRead = new Promise<void>((r) => (onFileRead = r));
+  const handOver = (file: BlobFile): Promise<void> => { onHandedOver(file); return fileRead; };
   let onUnseal!: (settings: { key: Uint8Array | null; rate: number; discard: boolean }) => void;
   const unsealSettings = new Promise<{ key: Uint8Array | null; rate: number; discard: boolean }>((r) => (onUnseal = r));
   // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
@@ -319,10 +325,20 @@ export async function runGuard(args: string[]): Promise<number> {
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
   // --in-process NAME alone: a built-in's source action (a target's backup, a store's retrieve), run here on our own fds.
-  const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held ? await inProcessAction(builtin, argv) : undefined;
+  const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held && !unsealing ? await inProcessAction(builtin, argv) : undefined;
+  // --unseal --in-process NAME: a built-in's retrieve that hands over the blob's file, which we read ourselves.
+  const inProcessRetrieval: InProcessAction | undefined = builtin !== undefined && unsealing ? await inProcessRetrieve(builtin, argv, handOver) : undefined;
+  if (unsealing && builtin !== undefined && !inProcessRetrieval) {
+    // Only a store whose blobs are local files: the retrieve of a cloud store writes through writers
+    // of fd 1 that keep a copy of it (Bun's, an SDK's touching process.stdout), and such a copy of
+    // the FIFO's write end, left open after the action, kept the guard from ever seeing the end of
+    // the blob. As a process of its own, its exit closes every copy.
+    say(`--unseal --in-process ${builtin}: not a built-in store whose blobs are local files; its retrieve runs as a process of its own`);
+    return 1;
+  }
   // --in-process NAME with a held input: a built-in's sink action (a target's restore), run here on the held FIFO as our fd 0.
   const inProcessSink: InProcessAction | undefined = builtin !== undefined && !sealing && !store && held ? await inProcessAction(builtin, argv, { held: true }) : undefined;
-  if (builtin !== undefined && !inProcess && !inProcessSource && !inProcessSink) {
+  if (builtin !== undefined && !inProcess && !inProcessSource && !inProcessSink && !inProcessRetrieval) {
     removeFifo();
     say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup or retrieve to run without them, nor its restore on a held input`);
     return 3;
@@ -354,13 +370,16 @@ export async function runGuard(args: string[]): Promise<number> {
     unsealWith = got;
     let made: { dir: string; path: string } | undefined;
     try {
-      made = makeFifo();
-      // Order as for a held input: a non-blocking reader lets the writer open, the writer the blocking reader.
-      const nonBlocking = openSync(made.path, C.O_RDONLY | C.O_NONBLOCK);
-      retrievedEnd = openSync(made.path, C.O_WRONLY);
-      // Every byte of the blob crosses it: 1 MiB, as the daemon's (fifo.ts).
-      widenPipe(retrievedEnd);
-      unsealIn = { nonBlocking, blocking: openSync(made.path, C.O_RDONLY) };
+      // A retrieve run here hands over the blob's file (read below); one of its own writes into a FIFO of ours.
+      if (!inProcessRetrieval) {
+        made = makeFifo();
+        // Order as for a held input: a non-blocking reader lets the writer open, the writer the blocking reader.
+        const nonBlocking = openSync(made.path, C.O_RDONLY | C.O_NONBLOCK);
+        retrievedEnd = openSync(made.path, C.O_WRONLY);
+        // Every byte of the blob crosses it: 1 MiB, as the daemon's (fifo.ts).
+        widenPipe(retrievedEnd);
+        unsealIn = { nonBlocking, blocking: openSync(made.path, C.O_RDONLY) };
+      }
       if (!got.discard) unsealOut = await openStdoutAgain(lifelineLost);
     } catch (err) {
       say(`--unseal: ${(err as Error).message}`);
@@ -413,6 +432,10 @@ export async function runGuard(args: string[]): Promise<number> {
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
     exited = inProcessSource.run();
+    output = Promise.resolve("");
+  } else if (inProcessRetrieval) {
+    // It hands over the blob's file (handOver) and waits until we read it (below).
+    exited = inProcessRetrieval.run();
     output = Promise.resolve("");
   } else if (inProcessSink) {
     // The held FIFO becomes our fd 0: the action and what it starts (pg_restore, handed fd 0) read it there.
@@ -493,6 +516,19 @@ export async function runGuard(args: string[]): Promise<number> {
     })();
   }
 
+  /**
+   * --unseal --in-process: what the retrieve handed over, read as the store's output would
+   * be (a regular file is read without waiting); when the retrieve ended without handing
+   * anything over (no such blob), an empty input: its exit code then says why, as a store
+   * that wrote nothing and failed would.
+   */
+  const retrievedFile = async (): Promise<{ blocking: number; nonBlocking: number }> => {
+    const file = await Promise.race([handedOver, exited.then(() => null)]);
+    const fd = file ? file.fd : openSync("/dev/null", C.O_RDONLY);
+    if (!file) void fileRead.then(() => closeSync(fd));
+    return { blocking: fd, nonBlocking: fd };
+  };
+
   // --unseal: the exit code the guard ends with, once the blob was read, checked and passed on.
   let unsealed: Promise<number> | undefined;
   if (unsealing) {
@@ -504,10 +540,11 @@ export async function runGuard(args: string[]): Promise<number> {
       let result: Awaited<ReturnType<typeof unsealStream>>;
       try {
         result = await unsealStream({
-          from: unsealIn!, dataKey: key, rate, write, holdTail: discard ? 0 : TAIL_HELD,
+          from: unsealIn ?? await retrievedFile(), dataKey: key, rate, write, holdTail: discard ? 0 : TAIL_HELD,
           onProgress: (progress) => send({ progress }),
         });
       } catch (err) {
+        onFileRead();
         const refused = err instanceof Refused;
         // Refused at the end of the blob (it is short): the store closed its output, so it is
         // exiting, and a store that failed part way is the cause, not the truncation.
@@ -518,6 +555,8 @@ export async function runGuard(args: string[]): Promise<number> {
         await exited;
         return stoppedCode();
       }
+      // A retrieve run here closes the file it handed over, and returns.
+      onFileRead();
       const code = await exited;
       if (!stopSignal) send({ unsealed: { ...result.unsealed, code } });
       // A store that failed: its code is the guard's, at once (the daemon waits for it).

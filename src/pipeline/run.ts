@@ -151,11 +151,13 @@ class Run {
    * nowhere (false). Not unsealing, a built-in store's runs inside its guard
    * (plugin-host/in-process.ts): one Bun start fewer for every read of a blob; its exit
    * code, its stderr in the task log and a cancel or the daemon's death killing it are as
-   * for a process of its own. Unsealing, it is a process of its own (guard.ts says why).
+   * for a process of its own. Unsealing, so does that of a built-in whose blobs are local
+   * files (fs), which hands the guard the blob's file to read itself: no pipe between
+   * them either; any other is a process of its own (guard.ts says why).
    */
   retrieve(label: string, sp: Store, key: string, stdout: boolean | number, unseal?: StageIO["unseal"]): Stage {
     const cmd = sp.retrieve(key);
-    const inProcess = sp.inProcess && !unseal ? cmd.builtin : undefined;
+    const inProcess = sp.inProcess && (!unseal || sp.localBlobs) ? cmd.builtin : undefined;
     return this.command(label, cmd, { stdin: false, stdout, inProcess, unseal });
   }
 

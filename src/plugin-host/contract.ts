@@ -87,6 +87,11 @@ export interface Store extends Bound {
   readonly partialBlobs: boolean;
   /** The store can run inside its guard, fed the sealed stream in memory: a built-in of this binary. */
   readonly inProcess: boolean;
+  /**
+   * A built-in whose blobs are local files (plugins/one.ts, localBlobStores): its retrieve
+   * can run inside an unsealing guard, which then reads the blob's file itself.
+   */
+  readonly localBlobs: boolean;
 }
 
 /**

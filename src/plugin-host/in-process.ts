@@ -9,6 +9,11 @@
 // - A store's retrieve: the same, on the guard's own stdout (the pipe or FIFO the
 //   daemon gave it): one Bun start fewer for every read of a blob (a restore's
 //   verify and apply passes, a download's, a copy's and its read-back).
+// - A store's retrieve inside a restore's unsealing guard, for a built-in whose
+//   blobs are local files (fs): the action hands the blob's file over, open, and the
+//   guard reads it itself (inProcessRetrieve): one process and one pipe fewer for
+//   every read of a restore (the verify pass and the restore proper). Other stores'
+//   retrieves stay processes of their own there (guard.ts says why).
 // - A target's restore: the action runs on the guard's held input (its FIFO made the
 //   guard's fd 0), so a tool it hands fd 0 to (pg_restore) reads it as before, and
 //   the input ends only on the daemon's commit, as for a process of its own.
@@ -18,13 +23,13 @@
 // runAction, so everything else about it (its endpoint from SHIELD_ENDPOINT,
 // validate first, its exit codes, its key printed as JSON, SIGTERM removing its
 // temporary file) is as in a process of its own.
-import type { ActionStreams } from "../../plugins/protocol.ts";
+import type { ActionStreams, BlobFile } from "../../plugins/protocol.ts";
 // Only the one plugin's module: not plugins/index.ts, which evaluates every built-in.
 import { loadBuiltin } from "../../plugins/one.ts";
 
 export interface InProcessStore {
   /** Runs the store action; resolves with its exit code. */
-  run(streams: Required<ActionStreams>): Promise<number>;
+  run(streams: Required<Pick<ActionStreams, "stdin" | "stdout">>): Promise<number>;
 }
 
 /**
@@ -64,6 +69,22 @@ export async function inProcessAction(name: string, args: string[], opts: { held
   const allowed = opts.held ? SINK_ACTIONS : SOURCE_ACTIONS;
   if (!plugin || action === undefined || !allowed.has(action) || typeof plugin[action as "backup" | "retrieve" | "restore"] !== "function") return undefined;
   return { run: () => runAction(plugin, args, process.env) };
+}
+
+/**
+ * The built-in store `name`'s retrieve (`args`: what follows `plugin NAME`), to run in an
+ * unsealing guard's own process: it hands the blob over as an open file (`handOver`,
+ * ActionContext.handOverFile) rather than writing it to stdout, which is the stage
+ * downstream's input and must carry only what the guard unsealed: a write there fails.
+ * Undefined unless the built-in's blobs are local files (Plugin.localBlobs).
+ */
+export async function inProcessRetrieve(name: string, args: string[], handOver: (file: BlobFile) => Promise<void>): Promise<InProcessAction | undefined> {
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  if (!plugin?.localBlobs || !plugin.retrieve || args[0] !== "retrieve") return undefined;
+  const stdout = new WritableStream<Uint8Array>({
+    write() { throw new Error(`${name}: retrieve wrote to stdout in an unsealing guard, which reads the blob's file itself`); },
+  });
+  return { run: () => runAction(plugin, args, process.env, { stdout, handOverFile: handOver }) };
 }
 
 /** What the store prints (its key), kept in memory up to `max` characters. */

@@ -3,6 +3,7 @@
 // protocol the same way; a built-in's Commands also carry a reference to it, so
 // that a guard can run it in its own process (in-process.ts).
 import type { Bound, Command, ResolvedPlugin, Store, Target } from "./contract.ts";
+import { localBlobStores } from "../../plugins/one.ts";
 import { PluginFailed } from "./info.ts";
 import { pluginEnv, runPlugin } from "./spawn.ts";
 import { withDeadline, withRetry, type RetryPolicy } from "./wrappers.ts";
@@ -82,6 +83,7 @@ class ProcessPlugin implements Bound {
 export class ProcessStore extends ProcessPlugin implements Store {
   get partialBlobs(): boolean { return this.plugin.info.partial_blobs === "yes"; }
   get inProcess(): boolean { return this.plugin.source === "builtin"; }
+  get localBlobs(): boolean { return this.inProcess && localBlobStores.includes(this.plugin.name); }
   store(): Command { return this.command("store"); }
   retrieve(key: string): Command { return this.command("retrieve", key); }
   purge(key?: string): Command { return this.command("purge", key); }

@@ -677,10 +677,71 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(g.received().equals(Buffer.from(plain))).toBe(true);
   });
 
-  test("--unseal --in-process is refused: a built-in's writers of fd 1 could keep the FIFO open past the end of the blob", async () => {
+  /** The blob `bytes` put in the fs store through its own `store`; its key. */
+  async function storedInFs(bytes: Uint8Array): Promise<string> {
+    const p = Bun.spawn(fsStore("store"), { stdin: bytes, stdout: "pipe", stderr: "inherit", env: { PATH: process.env.PATH!, ...storeEnv() } });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(code).toBe(0);
+    return JSON.parse(out).key;
+  }
+
+  test("the built-in fs store's retrieve in the guard (--in-process fs): the blob's file read directly, the same plaintext, no process beside the guard", async () => {
+    const key2 = await storedInFs(sealedBlob);
+    const g = unsealing(["retrieve", "--key", key2], key, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
+    // The retrieve ran in the guard: nothing else in its group.
+    expect(inGroup(g.proc.pid).map((p) => p.split(" ")[0])).toEqual([String(g.proc.pid)]);
+    g.proc.send({ commit: true });
+    expect(await g.proc.exited).toBe(0);
+    await g.done;
+    expect(g.received().equals(Buffer.from(plain))).toBe(true);
+  });
+
+  test("--in-process fs, unencrypted: hashed, the last MiB held until the commit; the verify pass (discard) passes nothing on", async () => {
+    const big = new Uint8Array(3 << 20).map((_, i) => (i * 7) % 253);
+    const key2 = await storedInFs(big);
+    const sha256 = new Bun.CryptoHasher("sha256").update(big).digest("hex");
+    const v = guard(["--unseal", "--in-process", "fs"], ["retrieve", "--key", key2], storeEnv());
+    v.proc.send({ unseal: { key: null, discard: true } });
+    expect(await v.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: big.length, sha256 });
+    v.proc.send({ commit: true });
+    expect(await v.proc.exited).toBe(0);
+    expect((await new Response(v.proc.stdout).arrayBuffer()).byteLength).toBe(0);
+    const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: big.length, sha256 });
+    await Bun.sleep(200);
+    expect(g.received().length).toBe(big.length - (1 << 20));
+    g.proc.send({ commit: true });
+    expect(await g.proc.exited).toBe(0);
+    await g.done;
+    expect(g.received().equals(Buffer.from(big))).toBe(true);
+  });
+
+  test("--in-process fs, no blob under the key: refused as an empty blob, with the store's exit code (4) and its words", async () => {
+    const missing = "2020/01/01/00000000-0000-0000-0000-000000000000";
+    const g = unsealing(["retrieve", "--key", missing], key, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealFailed")).toEqual({ message: "empty input: not a Shield encrypted archive", refused: true, code: 4 });
+    expect(await stopped(g.proc)).toBe(143);
+    expect(await new Response(g.proc.stderr).text()).toContain(`fs: no blob under key ${missing}`);
+    await g.done;
+    expect(g.received().length).toBe(0);
+  });
+
+  test("--in-process fs, a blob altered in the store: refused at the chunk, nothing of it goes on", async () => {
+    const bad = Buffer.from(sealedBlob);
+    bad[HEADER_LENGTH + 2 * (DEFAULT_CHUNK_SIZE + TAG_LENGTH) + 5]! ^= 1;
+    const key2 = await storedInFs(bad);
+    const g = unsealing(["retrieve", "--key", key2], key, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealFailed")).toEqual({ message: "archive chunk 2 failed authentication: the archive is corrupted, truncated or reordered", refused: true });
+    expect(await stopped(g.proc)).toBe(143);
+    await g.done;
+    expect(g.received().length).toBeLessThanOrEqual(2 * DEFAULT_CHUNK_SIZE);
+  });
+
+  test("--unseal --in-process of a store whose blobs are not local files is refused: a cloud store's writers of fd 1 could keep the FIFO open past the end of the blob", async () => {
     const { proc } = guard(["--unseal", "--in-process", "s3"], ["retrieve", "--key", "x"]);
     expect(await proc.exited).toBe(1);
-    expect(await new Response(proc.stderr).text()).toContain("no --in-process");
+    expect(await new Response(proc.stderr).text()).toContain("--unseal --in-process s3: not a built-in store whose blobs are local files");
   });
 
   test("--unseal with a held input, --seal or --store is refused", async () => {
