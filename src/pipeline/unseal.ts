@@ -33,7 +33,10 @@ export interface Unsealed {
 export interface UnsealOptions {
   /** The store's output (a FIFO), opened twice: non-blocking and blocking (see seal.ts). */
   from: { nonBlocking: number; blocking: number };
-  /** Where the plaintext goes (awaited before the next read); null: nowhere, the verify pass. */
+  /**
+   * Where the plaintext goes; null: nowhere, the verify pass. It must be done with what it
+   * was given once it returned (or its promise resolved): the buffer is reused.
+   */
   write: ((out: Uint8Array) => void | Promise<void>) | null;
   /** null: the archive is not encrypted, only counted and hashed. */
   dataKey: Uint8Array | null;
@@ -85,6 +88,9 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   const progressEvery = opts.progressEvery ?? 1000;
   // Room for a whole read beside what is carried over: a partial frame (encrypted) or the held tail.
   let buf = Buffer.allocUnsafe(READ_SIZE + (cipher ? cipher.DEFAULT_CHUNK_SIZE + cipher.TAG_LENGTH : hold));
+  // Encrypted, the restore proper: the plaintext of each read's frames, reused from read to
+  // read (what was written into the FIFO is in the pipe by the time the next read is opened).
+  let plain = opener && opts.write ? Buffer.allocUnsafe(buf.length) : undefined;
   let bytesIn = 0;
   let bytesOut = 0;
   let lastYield = performance.now();
@@ -130,6 +136,7 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
             const bigger = Buffer.allocUnsafe(READ_SIZE + opener.frameSize);
             buf.copy(bigger, 0, 0, fill);
             buf = bigger;
+            if (plain) plain = Buffer.allocUnsafe(buf.length);
           }
         }
         if (headed) {
@@ -139,11 +146,16 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
           if (off) {
             const frames = buf.subarray(0, off);
             // The verify pass only checks: the plaintext is counted, not gathered.
-            const plain = opts.write ? cipher!.openChunks(opener, frames) : cipher!.checkChunks(opener, frames);
-            buf.copyWithin(0, off, fill);
-            fill -= off;
-            if (typeof plain === "number") bytesOut += plain;
-            else await put(plain);
+            if (plain) {
+              const opened = cipher!.openChunks(opener, frames, plain);
+              buf.copyWithin(0, off, fill);
+              fill -= off;
+              await put(plain.subarray(0, opened));
+            } else {
+              bytesOut += cipher!.checkChunks(opener, frames);
+              buf.copyWithin(0, off, fill);
+              fill -= off;
+            }
           }
         }
       } catch (err) {
