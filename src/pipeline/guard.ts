@@ -60,14 +60,14 @@
 //   a spawned stage: the input ends only on the daemon's commit; a cancel stops the
 //   action's tools before the guard exits (plugins/protocol.ts), and the lifeline
 //   kills the group;
-// - with --unseal, ARGV is a store's `retrieve` (a process of its own, built-in or
-//   not: see where the flags are checked), and the data does pass through the guard:
-//   the store writes into a FIFO of the guard's own, and the guard reads it, counts
-//   it (with --in-process NAME, ARGV is the retrieve of a built-in store whose blobs
-//   are local files, fs: the guard runs it itself, and it hands the blob's file over
-//   instead, which the guard reads directly: in-process.ts, inProcessRetrieve), hashes it when the archive is unencrypted, decrypts it with the data key the
-//   daemon sends, authenticating each chunk before it goes on
-//   (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
+// - with --unseal, ARGV is a store's `retrieve`, a process of its own, and the data
+//   does pass through the guard: the store writes into a FIFO of the guard's own (with
+//   --in-process NAME, ARGV is the retrieve of a built-in store whose blobs are local
+//   files, fs: the guard runs it itself, and it hands the blob's file over instead,
+//   which the guard reads directly; a cloud store's may not, see where the flags are
+//   checked), and the guard reads it, counts it, hashes it when the archive is
+//   unencrypted, decrypts it with the data key the daemon sends, authenticating each
+//   chunk before it goes on (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
 //   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
 //   target), whose input is held by its own guard until the daemon's commit. Nothing
 //   is written for the verify pass (`discard`). Once the store exited and its output
