@@ -114,6 +114,8 @@ for (const dialect of dialects) {
       // No agents in this daemon: the family is declared, without series.
       expect(m.get("shield_agent_up")).toMatchObject({ type: "gauge", samples: [] });
       for (const f of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds"]) expect(m.get(f)?.samples.length).toBe(1);
+      // The event loop's lag is still there, sampled once a second rather than every 10 ms (metrics.ts).
+      expect(m.get("nodejs_eventloop_lag_seconds")?.samples.length).toBe(1);
       const { families: public_ } = { families: parsePrometheus(await (await open.request("/metrics")).text()) };
       expect(value(public_.get("shield_agent_up"), { agent: "db-host" })).toBe(1);
       expect(value(public_.get("shield_agent_up"), { agent: "old-host" })).toBe(0);
