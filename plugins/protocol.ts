@@ -229,10 +229,9 @@ export interface ActionStreams {
   handOverFile?: (file: BlobFile) => Promise<void>;
 }
 
-/** A blob as a local file: an open descriptor, read from its start, and its size. */
+/** A blob as a local file: an open descriptor of a regular file, read from its start. */
 export interface BlobFile {
   fd: number;
-  size: number;
 }
 
 /** Runs one plugin action as this process; resolves with the exit code. */

@@ -176,16 +176,21 @@ async function retrieve(ctx: ActionContext): Promise<void> {
   const path = blobPath(baseDir, ctx.key);
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Non-blocking: were a FIFO put under the key, a plain open would wait for a writer for
+    // ever (refused below). A regular file reads the same either way.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new PluginError(`no blob under key ${ctx.key} in ${baseDir}`);
     throw new PluginError(`cannot read ${path}: ${(err as Error).message}`);
   }
   // Open before streaming: a purge meanwhile unlinks the name, not the bytes being read.
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    // Not a blob of ours (a FIFO or a device put there): reading it could block for ever.
+    if (!st.isFile()) throw new PluginError(`${path} is not a regular file`);
+    const size = st.size;
     // Inside a restore's unsealing guard: the guard reads the file itself, no pipe between.
-    if (ctx.handOverFile) return await ctx.handOverFile({ fd, size });
+    if (ctx.handOverFile) return await ctx.handOverFile({ fd });
     const sent = await Bun.write(Bun.stdout, Bun.file(fd));
     if (sent !== size) throw new PluginError(`sent ${sent} of the ${size} bytes of ${ctx.key}`);
   } finally {

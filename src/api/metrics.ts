@@ -61,6 +61,8 @@ export class ShieldMetrics {
     // The event loop's lag is sampled once a second, not every 10 ms (prom-client's
     // default): that timer woke the daemon 100 times a second, idle or not, ~1 % of a
     // core taken from every backup's pipeline (bench/DATAPATH.md, "Tenth session").
+    // The cost: nodejs_eventloop_lag_* see only the stalls that overlap a tick, so a stall
+    // shorter than a second may go unrecorded; they show a loop that is often slow, not every stall.
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     core.outcomes.on((e) => this.observe(e));
   }

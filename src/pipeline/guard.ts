@@ -47,7 +47,7 @@
 //   NAME (`store`, what follows `plugin NAME`): the guard runs that store itself
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
 //   every rule above holds the same;
-// - with --in-process NAME alone (no held input, no --seal, no --store), ARGV is
+// - with --in-process NAME alone (no held input, no --seal, no --store, no --unseal), ARGV is
 //   a source action of this binary's built-in plugin NAME (a target's `backup`, a
 //   store's `retrieve`): the guard runs it itself, on its own stdin, stdout and
 //   stderr, rather than spawning `shield plugin NAME ACTION` (plugin-host/in-process.ts).
@@ -60,12 +60,12 @@
 //   a spawned stage: the input ends only on the daemon's commit; a cancel stops the
 //   action's tools before the guard exits (plugins/protocol.ts), and the lifeline
 //   kills the group;
-// - with --unseal, ARGV is a store's `retrieve`, a process of its own, and the data
-//   does pass through the guard: the store writes into a FIFO of the guard's own (with
-//   --in-process NAME, ARGV is the retrieve of a built-in store whose blobs are local
-//   files, fs: the guard runs it itself, and it hands the blob's file over instead,
-//   which the guard reads directly; a cloud store's may not, see where the flags are
-//   checked), and the guard reads it, counts it, hashes it when the archive is
+// - with --unseal, ARGV is a store's `retrieve`, and the data does pass through the
+//   guard. Either the retrieve is a process of its own that writes into a FIFO of the
+//   guard's own, or (--in-process NAME) it is the retrieve of a built-in store whose
+//   blobs are local files (fs), which the guard runs itself and which hands the blob's
+//   file over (in-process.ts, inProcessRetrieve; every other store's is a process of its
+//   own: see inProcessRetrieval below). The guard reads it, counts it, hashes it when the archive is
 //   unencrypted, decrypts it with the data key the daemon sends, authenticating each
 //   chunk before it goes on (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
 //   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
@@ -245,11 +245,11 @@ export async function runGuard(args: string[]): Promise<number> {
   let sealRate = 0;
   // --unseal --in-process NAME: the built-in's retrieve hands the blob's file over (handOver), and
   // gets it back once we read it all (fileRead), or failed to.
-  let onHandedOver!: (file: BlobFile) => void;
-  const handedOver = new Promise<BlobFile>((r) => (onHandedOver = r));
+  let onBlobGiven!: (file: BlobFile) => void;
+  const blobGiven = new Promise<BlobFile>((r) => (onBlobGiven = r));
   let onFileRead!: () => void;
   const fileRead = new Promise<void>((r) => (onFileRead = r));
-  const handOver = (file: BlobFile): Promise<void> => { onHandedOver(file); return fileRead; };
+  const handOver = (file: BlobFile): Promise<void> => { onBlobGiven(file); return fileRead; };
   let onUnseal!: (settings: { key: Uint8Array | null; rate: number; discard: boolean }) => void;
   const unsealSettings = new Promise<{ key: Uint8Array | null; rate: number; discard: boolean }>((r) => (onUnseal = r));
   // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
@@ -381,6 +381,9 @@ export async function runGuard(args: string[]): Promise<number> {
         unsealIn = { nonBlocking, blocking: openSync(made.path, C.O_RDONLY) };
       }
       if (!got.discard) unsealOut = await openStdoutAgain(lifelineLost);
+      // A retrieve run here must hand its blob over, never write it to fd 1, the stage
+      // downstream's input (only what we unsealed goes there): fd 1 becomes /dev/null.
+      if (inProcessRetrieval && !stdoutToNull()) throw new Error("cannot keep the retrieve run here off the stage downstream's input (dup2)");
     } catch (err) {
       say(`--unseal: ${(err as Error).message}`);
       return 3;
@@ -523,9 +526,10 @@ export async function runGuard(args: string[]): Promise<number> {
    * that wrote nothing and failed would.
    */
   const retrievedFile = async (): Promise<{ blocking: number; nonBlocking: number }> => {
-    const file = await Promise.race([handedOver, exited.then(() => null)]);
-    const fd = file ? file.fd : openSync("/dev/null", C.O_RDONLY);
-    if (!file) void fileRead.then(() => closeSync(fd));
+    const given = await Promise.race([blobGiven, exited.then(() => null)]);
+    const fd = given ? given.fd : openSync("/dev/null", C.O_RDONLY);
+    if (!given) void fileRead.then(() => closeSync(fd));
+    // A regular file: a read never waits in turns (unseal.ts says what a stalled disk does).
     return { blocking: fd, nonBlocking: fd };
   };
 
@@ -611,6 +615,18 @@ async function openStdoutAgain(lifelineLost: Promise<void>): Promise<{ blocking:
     lifelineLost.then(() => -1),
   ]);
   return { nonBlocking, blocking };
+}
+
+/** Makes fd 1 /dev/null (dup2); false where it cannot. */
+function stdoutToNull(): boolean {
+  const c = libc();
+  if (!c) return false;
+  const fd = openSync("/dev/null", C.O_WRONLY);
+  try {
+    return c.dup2(fd, 1) === 1;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */

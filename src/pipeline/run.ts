@@ -152,12 +152,13 @@ class Run {
    * (plugin-host/in-process.ts): one Bun start fewer for every read of a blob; its exit
    * code, its stderr in the task log and a cancel or the daemon's death killing it are as
    * for a process of its own. Unsealing, so does that of a built-in whose blobs are local
-   * files (fs), which hands the guard the blob's file to read itself: no pipe between
-   * them either; any other is a process of its own (guard.ts says why).
+   * files (fs), which hands the guard the blob's file to read itself: one process and one
+   * pipe fewer; any other store's is a process of its own (guard.ts says why).
    */
   retrieve(label: string, sp: Store, key: string, stdout: boolean | number, unseal?: StageIO["unseal"]): Stage {
     const cmd = sp.retrieve(key);
-    const inProcess = sp.inProcess && (!unseal || sp.localBlobs) ? cmd.builtin : undefined;
+    // Unsealing in process, the guard makes its fd 1 /dev/null (dup2: libc.ts), so that only what it unsealed reaches the stage downstream.
+    const inProcess = sp.inProcess && (!unseal || (sp.localBlobs && libc()?.dup2)) ? cmd.builtin : undefined;
     return this.command(label, cmd, { stdin: false, stdout, inProcess, unseal });
   }
 

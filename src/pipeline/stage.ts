@@ -41,7 +41,8 @@ export interface StageOptions {
    * A built-in's action (its Command's reference) that the guard runs in its own process
    * rather than spawning argv (plugin-host/in-process.ts): a source's (a target's backup,
    * a store's retrieve; no input) on the stdout given here, or a sink's (a target's
-   * restore) on its held input.
+   * restore) on its held input. With `unseal`, the retrieve of a store whose blobs are
+   * local files, which hands the guard the blob's file.
    */
   inProcess?: { name: string; args: string[] };
   /**

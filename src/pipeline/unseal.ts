@@ -1,5 +1,6 @@
 // Unsealing: the first step of a restore after the store, the counterpart of
-// sealing (seal.ts). It reads what the store's `retrieve` writes, counts it, hashes
+// sealing (seal.ts). It reads what the store's `retrieve` writes (or the blob's file
+// itself, when the retrieve handed it over: the fs store's), counts it, hashes
 // it (SHA-256) when the archive is not encrypted, and decrypts it chunk by chunk
 // (encryption.ts) when it is, passing each chunk's plaintext on only once its tag
 // was verified. It runs inside the retrieve's guard (guard.ts --unseal), between the
@@ -17,7 +18,13 @@
 //
 // Reads and writes as in seal.ts (readSome, fifoWriter): up to 256 KiB at a time, non-blocking
 // first and waiting in short turns only when that would block, so the guard's event
-// loop (its lifeline to the daemon, signals) stays free however slow either side is.
+// loop (its lifeline to the daemon, signals) stays free however slow either side is. A
+// file handed over is read the same way, and a regular file never makes a read wait in
+// turns: each read is a plain read(2) on the event loop. Should the file's disk or mount
+// stall, the guard notices a lost lifeline or a SIGTERM only once that read returns (the
+// daemon's SIGKILL after a cancel still ends it), as the fs store's own writes already do
+// in a backup. Reading it on the thread pool instead doubled the time of a verify pass
+// (1 GiB: 715–890 ms against 368–437; bench/DATAPATH.md, "Tenth session").
 import type { ArchiveDecryptError } from "./encryption.ts";
 import { counted, pace, READ_SIZE, readSome, YIELD_EVERY_MS } from "./seal.ts";
 
@@ -31,7 +38,7 @@ export interface Unsealed {
 }
 
 export interface UnsealOptions {
-  /** The store's output (a FIFO), opened twice: non-blocking and blocking (see seal.ts). */
+  /** The store's output (a FIFO), opened twice: non-blocking and blocking (see seal.ts); or the blob's file, handed over (one fd, both). */
   from: { nonBlocking: number; blocking: number };
   /**
    * Where the plaintext goes; null: nowhere, the verify pass. It must be done with what it

@@ -7,8 +7,8 @@
 //   before: one Bun start fewer, on the path from the run request to the first
 //   byte, for every backup (bench/DATAPATH.md, "Fixed cost (issue 20)").
 // - A store's retrieve: the same, on the guard's own stdout (the pipe or FIFO the
-//   daemon gave it): one Bun start fewer for every read of a blob (a restore's
-//   verify and apply passes, a download's, a copy's and its read-back).
+//   daemon gave it): one Bun start fewer for every read of a blob (a download's, a
+//   copy's and its read-back; a restore's reads are below).
 // - A store's retrieve inside a restore's unsealing guard, for a built-in whose
 //   blobs are local files (fs): the action hands the blob's file over, open, and the
 //   guard reads it itself (inProcessRetrieve): one process and one pipe fewer for
@@ -37,12 +37,12 @@ export interface InProcessStore {
  * `args` (what follows `plugin NAME`); undefined when there is no such built-in store.
  */
 export async function inProcessStore(name: string, args: string[]): Promise<InProcessStore | undefined> {
-  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  const { plugin, runAction } = await withProtocol(name);
   if (!plugin?.store || args[0] !== "store") return undefined;
   return { run: (streams) => runAction(plugin, args, process.env, streams) };
 }
 
-/** An action a built-in runs on the guard's own stdin and stdout; resolves with its exit code. */
+/** An action a built-in runs in the guard's process (on its own stdin and stdout, or handing a file over); resolves with its exit code. */
 export interface InProcessAction {
   run(): Promise<number>;
 }
@@ -64,7 +64,7 @@ const SINK_ACTIONS = new Set(["restore"]);
  * without a held input, a sink's (`held`) with one.
  */
 export async function inProcessAction(name: string, args: string[], opts: { held?: boolean } = {}): Promise<InProcessAction | undefined> {
-  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  const { plugin, runAction } = await withProtocol(name);
   const action = args[0];
   const allowed = opts.held ? SINK_ACTIONS : SOURCE_ACTIONS;
   if (!plugin || action === undefined || !allowed.has(action) || typeof plugin[action as "backup" | "retrieve" | "restore"] !== "function") return undefined;
@@ -74,17 +74,24 @@ export async function inProcessAction(name: string, args: string[], opts: { held
 /**
  * The built-in store `name`'s retrieve (`args`: what follows `plugin NAME`), to run in an
  * unsealing guard's own process: it hands the blob over as an open file (`handOver`,
- * ActionContext.handOverFile) rather than writing it to stdout, which is the stage
- * downstream's input and must carry only what the guard unsealed: a write there fails.
- * Undefined unless the built-in's blobs are local files (Plugin.localBlobs).
+ * ActionContext.handOverFile) rather than writing it to stdout. A write to its stdout
+ * stream fails, and the guard makes its fd 1 /dev/null: only what the guard unsealed
+ * may reach the stage downstream. Undefined unless the built-in's blobs are local
+ * files (Plugin.localBlobs).
  */
 export async function inProcessRetrieve(name: string, args: string[], handOver: (file: BlobFile) => Promise<void>): Promise<InProcessAction | undefined> {
-  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  const { plugin, runAction } = await withProtocol(name);
   if (!plugin?.localBlobs || !plugin.retrieve || args[0] !== "retrieve") return undefined;
   const stdout = new WritableStream<Uint8Array>({
     write() { throw new Error(`${name}: retrieve wrote to stdout in an unsealing guard, which reads the blob's file itself`); },
   });
   return { run: () => runAction(plugin, args, process.env, { stdout, handOverFile: handOver }) };
+}
+
+/** The built-in `name` (undefined when there is none) and the protocol's runAction, loaded side by side. */
+async function withProtocol(name: string) {
+  const [plugin, { runAction }] = await Promise.all([loadBuiltin(name), import("../../plugins/protocol.ts")]);
+  return { plugin, runAction };
 }
 
 /** What the store prints (its key), kept in memory up to `max` characters. */

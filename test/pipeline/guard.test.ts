@@ -553,7 +553,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   let fifos = 0;
-  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}) {
+  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}, message?: { key: string | null; rate?: number; discard?: boolean }) {
     // The guard's stdout is a FIFO, as the daemon gives it (Run.fifo); `cat` reads it, as the stage downstream would.
     const path = join(dir, `out-${++fifos}`);
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
@@ -563,7 +563,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     const g = guard(["--unseal", ...flags], argv, env, out);
     closeSync(out);
     closeSync(probe);
-    g.proc.send({ unseal: { key: dataKey && Buffer.from(dataKey).toString("base64") } });
+    g.proc.send({ unseal: message ?? { key: dataKey && Buffer.from(dataKey).toString("base64") } });
     const got: Uint8Array[] = [];
     const done = (async () => { for await (const c of reader.stdout) got.push(c); })();
     return { ...g, received: () => Buffer.concat(got), done };
@@ -685,12 +685,20 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     return JSON.parse(out).key;
   }
 
-  test("the built-in fs store's retrieve in the guard (--in-process fs): the blob's file read directly, the same plaintext, no process beside the guard", async () => {
+  const blobOpen = (pid: number, storeKey: string) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith(storeKey); } catch { return false; } });
+    } catch { return false; }
+  };
+
+  test("the built-in fs store's retrieve in the guard (--in-process fs): the guard itself reads the blob's file, no process beside it; the same plaintext", async () => {
     const key2 = await storedInFs(sealedBlob);
-    const g = unsealing(["retrieve", "--key", key2], key, ["--in-process", "fs"], storeEnv());
-    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
-    // The retrieve ran in the guard: nothing else in its group.
+    const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 100_000 });
+    // Mid-read (a bandwidth limit makes it last): the blob is open in the guard, and nothing else runs in its group.
+    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    expect(blobOpen(g.proc.pid, key2)).toBe(true);
     expect(inGroup(g.proc.pid).map((p) => p.split(" ")[0])).toEqual([String(g.proc.pid)]);
+    expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
     g.proc.send({ commit: true });
     expect(await g.proc.exited).toBe(0);
     await g.done;
@@ -727,7 +735,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(g.received().length).toBe(0);
   });
 
-  test("--in-process fs, a blob altered in the store: refused at the chunk, nothing of it goes on", async () => {
+  test("--in-process fs, a blob altered in the store: refused at the chunk, and nothing of the read it is in goes on", async () => {
     const bad = Buffer.from(sealedBlob);
     bad[HEADER_LENGTH + 2 * (DEFAULT_CHUNK_SIZE + TAG_LENGTH) + 5]! ^= 1;
     const key2 = await storedInFs(bad);
@@ -735,7 +743,42 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(await g.next("unsealFailed")).toEqual({ message: "archive chunk 2 failed authentication: the archive is corrupted, truncated or reordered", refused: true });
     expect(await stopped(g.proc)).toBe(143);
     await g.done;
-    expect(g.received().length).toBeLessThanOrEqual(2 * DEFAULT_CHUNK_SIZE);
+    // Chunks 0-2 came in one read of the file: the read's frames go on together or not at all.
+    expect(g.received().length).toBe(0);
+  });
+
+  test("--in-process fs, something other than a file under the key (a FIFO): refused by the store (exit 4), never read", async () => {
+    const key2 = await storedInFs(new Uint8Array([1]));
+    const path = join(storeDir, key2);
+    rmSync(path);
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    const g = unsealing(["retrieve", "--key", key2], key, ["--in-process", "fs"], storeEnv());
+    expect(await g.next("unsealFailed")).toEqual({ message: "empty input: not a Shield encrypted archive", refused: true, code: 4 });
+    expect(await stopped(g.proc)).toBe(143);
+    expect(await new Response(g.proc.stderr).text()).toContain("is not a regular file");
+    rmSync(path);
+  });
+
+  test("--in-process fs, a cancel mid-read (SIGTERM to the group): the guard goes at once, having passed on only authenticated chunks", async () => {
+    const key2 = await storedInFs(sealedBlob);
+    const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 50_000 });
+    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    expect(await stopped(g.proc)).toBe(143);
+    await g.done;
+    expect(g.received().equals(Buffer.from(plain.subarray(0, g.received().length)))).toBe(true);
+    expect(g.received().length).toBeLessThan(plain.length);
+  });
+
+  test("--in-process fs, the daemon's death mid-read: the guard is killed at once, nothing left in its group", async () => {
+    const key2 = await storedInFs(sealedBlob);
+    const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 50_000 });
+    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    g.proc.disconnect();
+    expect(await g.proc.exited).toBe(137);
+    for (let i = 0; i < 100 && inGroup(g.proc.pid).length; i++) await Bun.sleep(50);
+    expect(inGroup(g.proc.pid)).toEqual([]);
+    await g.done;
+    expect(g.received().length).toBeLessThan(plain.length);
   });
 
   test("--unseal --in-process of a store whose blobs are not local files is refused: a cloud store's writers of fd 1 could keep the FIFO open past the end of the blob", async () => {

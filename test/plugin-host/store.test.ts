@@ -33,9 +33,15 @@ describe("a built-in store (fs)", () => {
   test("it says what it is: a reference to run it in its guard, and the partial-blob contract from its info", async () => {
     const fs = await registry().store({ plugin: "fs", endpoint });
     expect(fs.inProcess).toBe(true);
+    // Its blobs are local files: a restore's unsealing guard runs its retrieve and reads the file itself.
+    expect(fs.localBlobs).toBe(true);
     expect(fs.partialBlobs).toBe(true);
     expect(fs.store().builtin).toEqual({ name: "fs", args: ["store"] });
     expect(fs.plugin.source).toBe("builtin");
+    // A cloud store runs in its guard too, but its blobs are not files here: its retrieve stays a process in a restore.
+    const s3 = await registry().store({ plugin: "s3", endpoint: JSON.stringify({ bucket: "b" }) });
+    expect(s3.inProcess).toBe(true);
+    expect(s3.localBlobs).toBe(false);
   });
 
   test("a plugin sees none of the daemon's own environment but the allow-listed, plus SHIELD_ALLOW_PATH when confined", async () => {
@@ -68,6 +74,7 @@ describe("an external plugin", () => {
     expect(dir.store().argv).toEqual([`${FIXTURES}/dir-store`, "store", "--endpoint", endpoint]);
     expect(dir.store().builtin).toBeUndefined();
     expect(dir.inProcess).toBe(false);
+    expect(dir.localBlobs).toBe(false);
     expect(dir.partialBlobs).toBe(true);
   });
 
