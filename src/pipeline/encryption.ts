@@ -275,8 +275,9 @@ export class ChunkOpener {
  * the last) into `out` (room for their plaintext), from its start: for a caller that
  * moves them on together (unseal.ts), one write per read rather than per 64 KiB chunk,
  * from one buffer it reuses (a fresh one per read was a page fault per 4 KiB of it).
- * Returns the plaintext's length. Should a frame fail, it throws: the earlier frames' plaintext is in `out`,
- * and the caller gives out none of it (a read's frames go on together or not at all).
+ * Returns the plaintext's length. Should a frame fail, it throws: the earlier frames'
+ * plaintext is in `out`, and the caller gives out none of it (a read's frames go on
+ * together or not at all).
  */
 export function openChunks(opener: ChunkOpener, frames: Uint8Array, out: Buffer): number {
   const n = wholeFrames(opener, frames);

@@ -153,16 +153,11 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
           if (off) {
             const frames = buf.subarray(0, off);
             // The verify pass only checks: the plaintext is counted, not gathered.
-            if (plain) {
-              const opened = cipher!.openChunks(opener, frames, plain);
-              buf.copyWithin(0, off, fill);
-              fill -= off;
-              await put(plain.subarray(0, opened));
-            } else {
-              bytesOut += cipher!.checkChunks(opener, frames);
-              buf.copyWithin(0, off, fill);
-              fill -= off;
-            }
+            const opened = plain ? cipher!.openChunks(opener, frames, plain) : cipher!.checkChunks(opener, frames);
+            buf.copyWithin(0, off, fill);
+            fill -= off;
+            if (plain) await put(plain.subarray(0, opened));
+            else bytesOut += opened;
           }
         }
       } catch (err) {
