@@ -666,10 +666,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   });
 
   test("the built-in fs store's retrieve, a process of its own: the same plaintext, and the end of the blob seen", async () => {
-    const p = Bun.spawn(fsStore("store"), { stdin: sealedBlob, stdout: "pipe", stderr: "inherit", env: { PATH: process.env.PATH!, ...storeEnv() } });
-    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-    expect(code).toBe(0);
-    const g = unsealing([...fsStore("retrieve"), "--key", JSON.parse(out).key], key, [], storeEnv());
+    const g = unsealing([...fsStore("retrieve"), "--key", await storedInFs(sealedBlob)], key, [], storeEnv());
     expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
     g.proc.send({ commit: true });
     expect(await g.proc.exited).toBe(0);
@@ -691,11 +688,16 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     } catch { return false; }
   };
 
+  /** Waits (up to 2 s) until the guard `pid` has the blob under `storeKey` open. */
+  const untilReading = async (pid: number, storeKey: string) => {
+    for (let i = 0; i < 100 && !blobOpen(pid, storeKey); i++) await Bun.sleep(20);
+  };
+
   test("the built-in fs store's retrieve in the guard (--in-process fs): the guard itself reads the blob's file, no process beside it; the same plaintext", async () => {
     const key2 = await storedInFs(sealedBlob);
     const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 100_000 });
     // Mid-read (a bandwidth limit makes it last): the blob is open in the guard, and nothing else runs in its group.
-    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    await untilReading(g.proc.pid, key2);
     expect(blobOpen(g.proc.pid, key2)).toBe(true);
     expect(inGroup(g.proc.pid).map((p) => p.split(" ")[0])).toEqual([String(g.proc.pid)]);
     expect(await g.next("unsealed")).toEqual({ code: 0, bytes: sealedBlob.length, bytesOut: plain.length, sha256: null });
@@ -762,7 +764,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   test("--in-process fs, a cancel mid-read (SIGTERM to the group): the guard goes at once, having passed on only authenticated chunks", async () => {
     const key2 = await storedInFs(sealedBlob);
     const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 50_000 });
-    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    await untilReading(g.proc.pid, key2);
     expect(await stopped(g.proc)).toBe(143);
     await g.done;
     expect(g.received().equals(Buffer.from(plain.subarray(0, g.received().length)))).toBe(true);
@@ -772,7 +774,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   test("--in-process fs, the daemon's death mid-read: the guard is killed at once, nothing left in its group", async () => {
     const key2 = await storedInFs(sealedBlob);
     const g = unsealing(["retrieve", "--key", key2], null, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), rate: 50_000 });
-    for (let i = 0; i < 100 && !blobOpen(g.proc.pid, key2); i++) await Bun.sleep(20);
+    await untilReading(g.proc.pid, key2);
     g.proc.disconnect();
     expect(await g.proc.exited).toBe(137);
     for (let i = 0; i < 100 && inGroup(g.proc.pid).length; i++) await Bun.sleep(50);
