@@ -11,7 +11,7 @@ import { constants } from "node:os";
 import { compressor, decompressor, zstdReport, type Compression } from "./compression.ts";
 import { CIPHER_ID as CIPHER, decryptStream, newDataKey } from "./encryption.ts";
 import { ByteCounter, Digest, pump } from "./pump.ts";
-import { Stage, UnsealFailed } from "./stage.ts";
+import { Stage, Tool, UnsealFailed, type StageProcess } from "./stage.ts";
 import { TAIL_HELD, type Unsealed } from "./unseal.ts";
 import { parseStoreKey } from "./guard.ts";
 import { fifoTool, toolMissing } from "./tools.ts";
@@ -100,14 +100,14 @@ interface StageIO {
  * stage whose reader died gets EPIPE and fails too, often the sooner of the two.
  */
 class Run {
-  readonly stages: Stage[] = [];
+  readonly stages: StageProcess[] = [];
   private readonly fifos: { dir: string; fds: number[]; held: boolean; handedOver: boolean }[] = [];
   private failure: PipelineFailed | undefined;
   /** The first failure was a stage's own exit: then the cause is the furthest downstream of `exitFailures`. */
   private failedByExit = false;
   private readonly exitFailures: { place: number; err: PipelineFailed }[] = [];
   /** Each stage's place in the stream: 0 a source (no input), 2 a sink (no output), 1 between. */
-  private readonly places = new Map<Stage, number>();
+  private readonly places = new Map<StageProcess, number>();
   /** A flow error (a broken pipe, say): reported only when no stage explains it. */
   private flowError: Error | undefined;
 
@@ -122,22 +122,49 @@ class Run {
   }
 
   stage(label: string, argv: string[], env: Record<string, string>, io: StageIO): Stage {
+    return this.started(io.stdin === false ? 0 : io.stdout === false ? 2 : 1, () => new Stage({
+      label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal,
+      stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
+      onStderr: this.logged(io.stderr),
+    }));
+  }
+
+  /**
+   * A Tool (stage.ts: zstd between two guarded stages, without a guard of its own): `argv`
+   * reading `input`, a FIFO of ours that no guard takes over, and writing into `stdout`,
+   * the write end of another.
+   */
+  tool(label: string, argv: string[], env: Record<string, string>, input: DaemonFifo, stdout: number, stderr: (line: string) => boolean): Tool {
+    return this.started(1, () => {
+      // Blocking, yet returns at once: our hold (read-write) is a writer.
+      const fd = openSync(input.path, C.O_RDONLY);
+      try {
+        return new Tool({ label, argv, env, stdin: fd, stdout, onStderr: this.logged(stderr) });
+      } finally {
+        closeSync(fd); // the tool has its own
+      }
+    });
+  }
+
+  /** A process of the run, at `place` (see places), once `start` started it. */
+  private started<T extends StageProcess>(place: number, start: () => T): T {
     this.check();
-    let s: Stage;
+    let s: T;
     try {
-      s = new Stage({
-        label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal,
-        stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
-        onStderr: (l, line) => { if (!io.stderr || io.stderr(line)) this.ctx.log(`${l}: ${line}`); },
-      });
+      s = start();
     } catch (err) {
       // The stages already started would wait forever on their pipes.
       this.fail(new PipelineFailed((err as Error).message));
       throw this.rootCause();
     }
     this.stages.push(s);
-    this.places.set(s, io.stdin === false ? 0 : io.stdout === false ? 2 : 1);
+    this.places.set(s, place);
     return s;
+  }
+
+  /** A stage's stderr lines into the task log, but those `keep` says no to. */
+  private logged(keep?: (line: string) => boolean): (label: string, line: string) => void {
+    return (label, line) => { if (!keep || keep(line)) this.ctx.log(`${label}: ${line}`); };
   }
 
   /** A stage running a plugin's action, as its Store or Target gave it. */
@@ -168,7 +195,7 @@ class Run {
   }
 
   /** A stage exited non-zero on its own (not stopped by us). */
-  private stageFailed(s: Stage, code: number): void {
+  private stageFailed(s: StageProcess, code: number): void {
     const err = Object.assign(new PipelineFailed(`${s.label} failed (exit ${code})`), { exitCode: code });
     this.exitFailures.push({ place: this.places.get(s) ?? 0, err });
     if (!this.failure) { this.failure = err; this.failedByExit = true; }
@@ -199,7 +226,7 @@ class Run {
    * once every stage before it exited 0. Otherwise a producer that died
    * mid-stream would hand a store a clean, complete-looking end.
    */
-  async upstreamSucceeded(upstream: Stage[]): Promise<void> {
+  async upstreamSucceeded(upstream: StageProcess[]): Promise<void> {
     for (const s of upstream) {
       const code = await s.exited();
       if (code === 0) continue;
@@ -348,7 +375,7 @@ class Flows {
  * SIGTERM or SIGKILL) had most likely failed on its own already: a store that
  * could not write exits 1 while its guard is still being told to stop.
  */
-function stoppedByUs(s: Stage, code: number): boolean {
+function stoppedByUs(s: StageProcess, code: number): boolean {
   return s.killed && (code === 128 + constants.signals.SIGTERM || code === 128 + constants.signals.SIGKILL);
 }
 
@@ -396,7 +423,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // seal.ts) into the store's input. Held input: the store sees the end of its stream
   // only when every stage upstream exited 0, never because the daemon died (guard.ts).
   const work = new Flows();
-  const upstream: Stage[] = [];
+  const upstream: StageProcess[] = [];
   let sink: Stage;
   try {
     // The store first: its guard and plugin take longest to be ready, and no byte moves
@@ -433,22 +460,12 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       }));
       upstream.push(source);
     } else if (zip && direct) {
+      // zstd runs without a guard (a Tool): it sees the end of its input once the target is
+      // gone, even when it died mid-stream, but what it makes of that never becomes an
+      // archive: the store's input ends only on the commit below, after the target exited 0.
       const zstdInput = run.fifo();
-      const z = run.stage(opts.compression, zip, pluginEnv(), {
-        stdin: "held", heldFifo: zstdInput.path, stdout: storeInput.fd,
-        stderr: (line) => {
-          const report = zstdReport(line);
-          if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
-          return report.keep;
-        },
-      });
-      zstdInput.handedOver();
+      const z = run.tool(opts.compression, zip, pluginEnv(), zstdInput, storeInput.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
       source = run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput.fd, inProcess: targetRef });
-      await z.inputPath();
-      z.inputOpened();
-      // zstd sees the end of its input only when the target exited 0: a target dying
-      // mid-stream never makes a complete-looking archive.
-      work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
       source = run.command("target backup", targetCmd!, { stdin: false, stdout: true, inProcess: targetRef });
@@ -548,7 +565,16 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   };
 }
 
-/** A FIFO the daemon makes for a stage's guard to read (see Run.fifo). */
+/** zstd's stderr: its report gives `rawSize` the exact size of the raw stream, and stays out of the task log. */
+function zstdSaid(rawSize: (bytes: number) => void): (line: string) => boolean {
+  return (line) => {
+    const report = zstdReport(line);
+    if (report.rawBytes !== undefined) rawSize(report.rawBytes);
+    return report.keep;
+  };
+}
+
+/** A FIFO the daemon makes for a stage's guard (or a Tool) to read (see Run.fifo). */
 interface DaemonFifo {
   path: string;
   /** Write-only: the stdout of the stage that writes into it (the daemon's own hold, read-write, stays inside Run). */
@@ -792,7 +818,9 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   // before it sees EOF), so a blob swapped for another whole archive between the passes
   // would otherwise be applied before the hash refused it; without its end, a dump is
   // never whole. Every stage downstream reads a held input: it sees its end only on the
-  // daemon's commit, never because the daemon died mid-restore (see guard.ts).
+  // daemon's commit, never because the daemon died mid-restore (see guard.ts); but zstd,
+  // which runs without a guard (a Tool, stage.ts): what it makes of a cut input goes no
+  // further than the target's held input, which ends only once zstd and the retrieve exited 0.
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
@@ -810,43 +838,47 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
       stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && libc()?.dup2 ? restoreCmd.builtin : undefined,
     });
     targetInput?.handedOver();
-    let z: Stage | undefined;
+    // zstd -d writes into the target; any other decompressor into the daemon.
+    let zstd: Tool | undefined;
+    let unzipping: Stage | undefined;
     let unsealed: DaemonFifo;
-    if (unzip) {
+    if (unzip && direct) {
       unsealed = run.fifo();
-      z = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), {
-        stdin: "held", heldFifo: unsealed.path, stdout: targetInput?.fd ?? true,
-        stderr: direct ? (line) => {
-          const report = zstdReport(line);
-          if (report.rawBytes !== undefined) zstdRaw = report.rawBytes;
-          return report.keep;
-        } : undefined,
-      });
+      zstd = run.tool(`${archive.compression} -d`, unzip, pluginEnv(), unsealed, targetInput!.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
+    } else if (unzip) {
+      unsealed = run.fifo();
+      unzipping = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: "held", heldFifo: unsealed.path, stdout: true });
       unsealed.handedOver();
     } else {
       unsealed = targetInput!;
     }
+    // The guarded stage that reads the plaintext, on a held input (zstd -d has none).
+    const heldReader = zstd ? undefined : unzipping ?? sink;
     const source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
     read = unsealedCounts(source);
-    const first = z ?? sink;
-    // The commit of the stage that reads the plaintext: the store exited 0 and what was
-    // read is the archive the catalog recorded; then the retrieve's guard writes what it
-    // held back and exits 0.
+    // The store exited 0 and what was read is the archive the catalog recorded: the
+    // retrieve's guard (told by checkedRead) writes what it held back and exits 0, and the
+    // stage reading the plaintext on a held input is given its commit.
     work.add(checkedRead(run, source, archive, changed).then(async (r) => {
       read.final(r);
+      if (!heldReader) return;
       await run.upstreamSucceeded([source]);
-      await first.endInput();
+      await heldReader.endInput();
     }));
-    await first.inputPath();
-    first.inputOpened();
-    if (z && targetInput) {
+    if (heldReader) {
+      await heldReader.inputPath();
+      heldReader.inputOpened();
+    }
+    if (zstd) {
       await sink.inputPath();
       sink.inputOpened();
-      // The commit: zstd exited 0, so its input ended, so the archive was verified.
-      const zd = z;
-      work.add(run.upstreamSucceeded([source, zd]).then(() => sink.endInput()));
-    } else if (z) {
-      work.add(pump(z.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded([source, z])));
+      // The commit: the retrieve exited 0, so the archive was read whole and verified, and
+      // zstd exited 0, so all of it was decompressed into the target's input.
+      const unzipped = [source, zstd];
+      work.add(run.upstreamSucceeded(unzipped).then(() => sink.endInput()));
+    } else if (unzipping) {
+      const upstream = [source, unzipping];
+      work.add(pump(unzipping.stdout.pipeThrough(raw.stream), sink, () => run.upstreamSucceeded(upstream)));
     }
   } catch (err) {
     return run.abandon(err, work);

@@ -1,7 +1,8 @@
-// One process of a pipeline, run under `shield guard` (see guard.ts for why):
-// spawned in a session of its own (so that a cancel kills whatever it started
-// too, and so that it dies with the daemon), its stderr turned into log lines,
-// its exit awaited and checked by the caller.
+// One process of a pipeline: a Stage, run under `shield guard` (see guard.ts for
+// why), or a Tool, run without one where its neighbours' guards give what a guard
+// would (zstd between two guarded stages). Either is spawned in a session of its own
+// (so that a cancel kills whatever it started too; a Stage dies with the daemon),
+// its stderr turned into log lines, its exit awaited and checked by the caller.
 import type { FileSink, Subprocess } from "bun";
 import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
@@ -71,7 +72,7 @@ export class UnsealFailed extends Error {
 /** A store's exit and output; `complete`: it had seen the end of its input (see guard.ts). */
 export interface StoreOutcome { code: number; output: string; complete: boolean }
 
-export class Stage {
+export class Stage implements StageProcess {
   readonly label: string;
   readonly proc: Subprocess<"pipe" | "ignore", "pipe" | "ignore" | number, "pipe">;
   private readonly stderrDone: Promise<void>;
@@ -230,30 +231,89 @@ export class Stage {
     this.send({ ack: keep });
   }
 
-  /** The exit code once the process and its stderr are done (signals count as failure). */
-  async exited(): Promise<number> {
-    const code = await this.proc.exited;
-    await this.stderrDone;
-    const signal = this.proc.signalCode;
-    return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : code;
+  exited(): Promise<number> {
+    return exitCode(this.proc, this.stderrDone);
   }
 
+  kill(): void {
+    this.killed ||= stopGroup(this.proc);
+  }
+  killed = false;
+}
+
+/**
+ * A tool run without a guard of its own: zstd between two guarded stages of a backup (the
+ * target's and the store's) or of a restore (the retrieve's and the target's). It reads a
+ * FIFO the daemon made (`stdin`: a read end the daemon opened) and writes into another
+ * (`stdout`). What a guard would add is given by its neighbours: its input ends when the
+ * stage upstream is gone, whether it finished or died, and what it makes of a cut input
+ * never goes further than a held input downstream, which ends only on the daemon's commit,
+ * after every stage upstream (this one too) exited 0; with the daemon gone, the guards on
+ * either side kill their groups, so it meets the end of its input or a broken pipe and
+ * exits. A guard is a Bun start: ~10 ms of CPU per backup and per restore
+ * (bench/DATAPATH.md, "Eleventh session").
+ */
+export class Tool implements StageProcess {
+  readonly label: string;
+  readonly proc: Subprocess<number, number, "pipe">;
+  private readonly stderrDone: Promise<void>;
+  killed = false;
+
+  constructor(opts: { label: string; argv: string[]; env?: Record<string, string | undefined>; stdin: number; stdout: number; onStderr: StageOptions["onStderr"] }) {
+    this.label = opts.label;
+    try {
+      // A session of its own, as a guard's: a cancel signals its group, and it never reads our terminal.
+      this.proc = Bun.spawn(opts.argv, { stdin: opts.stdin, stdout: opts.stdout, stderr: "pipe", env: opts.env as Record<string, string>, detached: true });
+    } catch (err) {
+      throw new Error(`cannot start ${opts.label} (${opts.argv[0]}): ${(err as Error).message}`);
+    }
+    this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
+  }
+
+  exited(): Promise<number> {
+    return exitCode(this.proc, this.stderrDone);
+  }
+
+  kill(): void {
+    this.killed ||= stopGroup(this.proc);
+  }
+}
+
+/** What a run needs of each of its processes: a Stage (under a guard) or a Tool (without). */
+export interface StageProcess {
+  /** What the task log calls it: "target backup", "store", "zstd". */
+  readonly label: string;
+  /** The exit code once the process and its stderr are done (signals count as failure). */
+  exited(): Promise<number>;
   /**
    * Stops the process and everything in its group: SIGTERM first, so that a
    * store can remove its temporary file, then SIGKILL for whatever is left.
    * Safe to call more than once or after exit.
    */
-  kill(): void {
-    // Its group may hold a reused pid once it has been reaped.
-    if (this.killed || this.proc.exitCode !== null || this.proc.signalCode) return;
-    this.killed = true;
-    signalGroup(this.proc.pid, "SIGTERM");
-    const timer = setTimeout(() => signalGroup(this.proc.pid, "SIGKILL"), KILL_GRACE_MS);
-    // The group may outlive its leader (a plugin's children): always follow up.
-    timer.unref?.();
-  }
+  kill(): void;
   /** True once we signalled it: its non-zero exit then follows from another stage's failure. */
-  killed = false;
+  readonly killed: boolean;
+}
+
+/** What exitCode and stopGroup look at of a process. */
+type Spawned = Pick<Subprocess, "exited" | "exitCode" | "signalCode" | "pid">;
+
+async function exitCode(proc: Spawned, stderrDone: Promise<void>): Promise<number> {
+  const code = await proc.exited;
+  await stderrDone;
+  const signal = proc.signalCode;
+  return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : code;
+}
+
+/** StageProcess.kill: false when there was nothing left to stop. */
+function stopGroup(proc: Spawned): boolean {
+  // Its group may hold a reused pid once it has been reaped.
+  if (proc.exitCode !== null || proc.signalCode) return false;
+  signalGroup(proc.pid, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
+  // The group may outlive its leader (a plugin's children): always follow up.
+  timer.unref?.();
+  return true;
 }
 
 // Cancel must stop a pipeline within a second; half of it is the grace period.

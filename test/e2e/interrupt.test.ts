@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
+import { alive, cmdline, descendants } from "../helpers/processes.ts";
 
 const PASSWORD = "e2e-crash-password";
 const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` };
@@ -37,39 +38,6 @@ function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile());
 }
 
-/** Every live (not zombie) descendant of a process, from /proc. */
-function descendants(root: number): { pid: number; cmd: string }[] {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = stat(Number(name));
-    if (st && st.state !== "Z") parent.set(Number(name), st.ppid);
-  }
-  const found: { pid: number; cmd: string }[] = [];
-  const walk = (pid: number) => {
-    for (const [child, ppid] of parent) if (ppid === pid) { found.push({ pid: child, cmd: cmdline(child) }); walk(child); }
-  };
-  walk(root);
-  return found;
-}
-
-function stat(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const [state, ppid] = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: state!, ppid: Number(ppid) };
-  } catch {
-    return undefined;
-  }
-}
-
-function cmdline(pid: number): string {
-  try { return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim(); } catch { return "?"; }
-}
-
-/** Alive and not a zombie (a container's init may leave zombies unreaped). */
-const alive = (pid: number) => { const s = stat(pid); return !!s && s.state !== "Z"; };
 
 describe("kill -9 of the daemon in the middle of a backup", () => {
   let dataDir: string;

@@ -14,6 +14,7 @@ import type { Core } from "../../src/core/index.ts";
 import type { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { log as daemonLog } from "../../src/log.ts";
 import { supervisorWorld, waitTask } from "../helpers/supervisor.ts";
+import { alive, descendants, stat } from "../helpers/processes.ts";
 
 let catalog: Catalog;
 let core: Core;
@@ -263,6 +264,72 @@ describe("a restore's reads of the blob, in the retrieve's guard", () => {
     expect(readFileSync(out).length).toBe(size);
     expect(lines.join("\n")).toMatch(/\nrestored [\d.]+ KiB in/);
   });
+});
+
+// zstd between two guarded stages runs without a guard of its own (stage.ts, Tool): the
+// guards on either side give what its own would. Its failure is still named and fails the
+// run, a cancel still stops it, and a cut stream it turns into a clean end never becomes
+// an archive (the store's held input) nor a restore (the target's).
+describe("zstd without a guard of its own", () => {
+  const keyed = () => readdirSync(storeDir).filter((n) => !n.startsWith("."));
+  /** The first child of this process whose command line starts with `prefix`, once there is one. */
+  async function child(prefix: string): Promise<{ pid: number; cmd: string }> {
+    for (let i = 0; i < 400; i++) {
+      const found = descendants(process.pid).find((p) => p.cmd.startsWith(prefix));
+      if (found) return found;
+      await Bun.sleep(25);
+    }
+    throw new Error(`no ${prefix} started`);
+  }
+  const parentOf = (pid: number) => stat(pid)?.ppid;
+
+  test("backup: zstd is the daemon's own child; killed mid-stream, it is named as the cause, and no blob is kept", async () => {
+    const before = keyed();
+    const running = backup(context(), bytes({ size: 64 * 1024 * 1024, trickle: 0.02 }), store(), { compression: "zstd", encrypt: true });
+    const zstd = await child("zstd ");
+    expect(parentOf(zstd.pid)).toBe(process.pid);
+    process.kill(zstd.pid, "SIGKILL");
+    const err = await running.then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(PipelineFailed);
+    expect(err.message).toBe("zstd failed (exit 137)");
+    expect(keyed()).toEqual(before);
+  });
+
+  test("backup: a target that dies mid-stream gives zstd a clean end of its input, yet no archive is made", async () => {
+    const before = keyed();
+    const lines: string[] = [];
+    const err = await backup(context(lines), bytes({ size: 2_000_000, fail_after: 300_000 }), store(), { compression: "zstd", encrypt: true }).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(PipelineFailed);
+    expect(err.message).toBe("target backup failed (exit 1)");
+    // zstd itself finished (its report of 300000 bytes read is no error of its own).
+    expect(lines.join("\n")).not.toMatch(/^zstd/m);
+    expect(keyed()).toEqual(before);
+  });
+
+  test("backup: a cancel stops zstd with the guarded stages", async () => {
+    const before = keyed();
+    const ac = new AbortController();
+    const running = backup({ ...context(), signal: ac.signal }, bytes({ size: 64 * 1024 * 1024, trickle: 0.02 }), store(), { compression: "zstd", encrypt: true });
+    const zstd = await child("zstd ");
+    ac.abort(new Canceled("canceled"));
+    expect(await running.then(() => undefined, (e) => e)).toBeInstanceOf(Canceled);
+    expect(alive(zstd.pid)).toBe(false);
+    expect(keyed()).toEqual(before);
+  });
+
+  test("restore: zstd -d is the daemon's own child; killed mid-stream, it is named as the cause, and the target never sees the end of its input", async () => {
+    const archive = await backup(context(), bytes({ size: 8 * 1024 * 1024 }), store(), { compression: "zstd", encrypt: true });
+    const out = join(dir, "out-zstd-killed");
+    // The target takes 64 KiB, then stalls: zstd -d blocks on its full input.
+    const restoring = restore(context(), store(), bytes({ size: 1, out, restore_stall: 30 }), toRestore(archive));
+    const zstd = await child("zstd -v -d");
+    expect(parentOf(zstd.pid)).toBe(process.pid);
+    process.kill(zstd.pid, "SIGKILL");
+    const err = await restoring.then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(PipelineFailed);
+    expect(err.message).toBe("zstd -d failed (exit 137)");
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });
 
 describe("an empty backup is not an archive", () => {
