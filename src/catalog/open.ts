@@ -75,7 +75,7 @@ function openSqlite(path: string): CatalogHandle {
   // Several processes (daemon, maintenance tools) may touch the file: wait, don't fail.
   sqlite.exec("PRAGMA busy_timeout = 5000");
   migrateSqlite(sqlite);
-  const db = drizzleSqlite(sqlite, { schema: sqliteSchema }) as unknown as Db;
+  const db = drizzleSqlite(reusingStatements(sqlite), { schema: sqliteSchema }) as unknown as Db;
   return {
     dialect: "sqlite", db, t: sqliteSchema as unknown as Tables, description: `sqlite:${path}`,
     close: async () => sqlite.close(),
@@ -90,6 +90,33 @@ function openSqlite(path: string): CatalogHandle {
       sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     },
   };
+}
+
+// Compiled statements kept for reuse, by SQL text: enough for every query the daemon makes
+// (a few dozen texts; an IN list of each length is one more), bounded all the same.
+const STATEMENTS_KEPT = 500;
+
+/**
+ * `sqlite`, whose prepare() hands back the statement compiled before for the same SQL.
+ * Drizzle compiles every query it runs afresh (prepare, then run once), which was the
+ * largest part of the daemon's CPU per backup: ~40 queries, each a sqlite3_prepare
+ * (bench/DATAPATH.md, "Eleventh session"). Reuse is safe because bun:sqlite binds and
+ * runs a statement synchronously: no two uses of one overlap. One evicted is left to
+ * the garbage collector, not finalized, in case a caller still holds it.
+ */
+function reusingStatements(sqlite: Database): Database {
+  const compile = sqlite.prepare.bind(sqlite);
+  const kept = new Map<string, ReturnType<Database["prepare"]>>();
+  sqlite.prepare = ((sql: string, ...rest: unknown[]) => {
+    if (rest.length) return (compile as (...a: unknown[]) => ReturnType<Database["prepare"]>)(sql, ...rest);
+    let stmt = kept.get(sql);
+    if (stmt) kept.delete(sql); // re-inserted below: the most recently used last
+    else stmt = compile(sql);
+    kept.set(sql, stmt);
+    if (kept.size > STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
+    return stmt;
+  }) as Database["prepare"];
+  return sqlite;
 }
 
 function migrateSqlite(sqlite: Database): void {
