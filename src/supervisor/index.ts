@@ -141,10 +141,14 @@ export class Supervisor {
     for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.worker(idlePoll));
   }
 
-  /** Tells idle workers a task was just filed, so they need not wait for the next poll. */
+  /** Tells an idle worker a task was just filed (or freed), so it need not wait for the next poll. */
   nudge(): void {
     this.nudges++;
-    for (const wake of [...this.idle]) wake();
+    // One worker: woken all, each would run the claim (the catalog's costliest query) for
+    // the one task, and all but one lose the race. A woken worker leaves the idle set at
+    // once, so several tasks filed together still wake several workers.
+    const [wake] = this.idle;
+    wake?.();
   }
 
   /** Stops claiming, cancels what runs (its tasks fail as interrupted), and waits for the workers. */
@@ -153,7 +157,7 @@ export class Supervisor {
     clearInterval(this.cancelWatch);
     clearInterval(this.recoveries);
     for (const ac of this.running.values()) ac.abort(new Error("the daemon is shutting down"));
-    this.nudge();
+    for (const wake of [...this.idle]) wake();
     // The heartbeat goes on until every task is recorded: a slow teardown must not look like a death.
     await Promise.all([...this.loops, this.recovering]);
     clearInterval(this.heartbeats);
@@ -199,7 +203,8 @@ export class Supervisor {
         // Only the catalog can fail here (recording an outcome); the worker must live on.
         log.error("cannot record a task's outcome", { task: task.uuid, ...describeError(err) });
       }
-      // A finished task may unblock another waiting for its target: let idle workers look now.
+      // A finished task may unblock others waiting for its target or its store: this worker
+      // looks again at once, and one idle worker with it.
       this.nudge();
     }
   }

@@ -144,6 +144,24 @@ describe("claiming", () => {
     const firstEnd = Math.min(...r.map((x) => x.end!));
     for (const x of r) expect(x.start).toBeLessThan(firstEnd);
   });
+  test("one task filed wakes one idle worker: one claim for it, not one per worker", async () => {
+    const j = await job(await target("one", 0, join(dir, "one")));
+    await startSupervisor({ workers: 4, idlePollMs: 60_000 });
+    await Bun.sleep(200);
+    const tasks = catalog.tasks;
+    const claim = tasks.claim;
+    let claims = 0;
+    tasks.claim = (...a) => { claims++; return claim.apply(tasks, a); };
+    try {
+      expect((await waitTask(await core.jobs.run(j, "tester"))).status).toBe("done");
+      await Bun.sleep(300);
+    } finally {
+      tasks.claim = claim;
+    }
+    // Filed: one worker claims it. Done: that worker looks again, and wakes one more (the
+    // task may have freed its target or store for two others).
+    expect(claims).toBe(3);
+  });
 });
 
 describe("timeout and cancel", () => {
