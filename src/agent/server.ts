@@ -240,15 +240,19 @@ class Request {
     return Promise.race([Promise.all([this.lastOut, this.errQueue]).then(() => {}), this.closed]);
   }
 
-  /** `stdin`/`stdout` a number: a descriptor (a pipe's end, os-pipe.ts) the process gets as it is. */
+  /**
+   * `stdin`/`stdout` a number: a descriptor (a pipe's end, os-pipe.ts) the process gets as it is.
+   * `guarded` false: a tool between a guarded stage and this process (zstd), which needs no
+   * guard, as on the core (pipeline/stage.ts, Tool).
+   */
   private spawn(label: string, argv: string[], env: Record<string, string>, stdin: "pipe" | "ignore" | number | ReadableStream<Uint8Array>, onLine?: (l: string) => boolean,
-    stdout: "pipe" | number = "pipe"): Subprocess<any, "pipe", "pipe"> {
+    stdout: "pipe" | number = "pipe", guarded = true): Subprocess<any, "pipe", "pipe"> {
     if (this.done) throw new Error("aborted");
     // Under `shield guard`, as on the core: its lifeline is this process, so that should
     // the agent itself die (kill -9, OOM), the guard kills the whole group at once.
-    const p = Bun.spawn([...guardCommand(), "--", ...argv], {
-      stdin, stdout, stderr: "pipe", env, detached: true, serialization: "json", ipc: () => {},
-    });
+    const p = guarded
+      ? Bun.spawn([...guardCommand(), "--", ...argv], { stdin, stdout, stderr: "pipe", env, detached: true, serialization: "json", ipc: () => {} })
+      : Bun.spawn(argv, { stdin, stdout, stderr: "pipe", env, detached: true });
     this.procs.push(p);
     this.stderrDone.set(p, readLines(p.stderr as ReadableStream<Uint8Array>, (l) => { if (!onLine || onLine(l)) this.err(`${label}: ${l}`); }).catch(() => {}));
     return p as Subprocess<any, "pipe", "pipe">;
@@ -363,11 +367,14 @@ class Request {
       try {
         stages.push(["target backup", this.spawn("target backup", argv, env, "ignore", undefined, raw ? raw.write : archive.write)]);
         if (zip && raw) {
+          // Without a guard: should this process die, the target's guard kills the target, and
+          // the compressor meets the end of its input or a broken pipe and exits; what it made
+          // of a cut stream never gets its last chunk (beforeLast below), so the core refuses it.
           stages.push([req.compression, this.spawn(req.compression, zip, env, raw.read, (l) => {
             const r = zstdReport(l);
             if (r.rawBytes !== undefined) rawBytes = r.rawBytes;
             return r.keep;
-          }, archive.write)]);
+          }, archive.write, false)]);
         }
       } finally {
         // Only the stages hold the pipes' other ends now: their exit (or death) ends our input.

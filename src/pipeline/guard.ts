@@ -2,7 +2,8 @@
 // `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`,
 // `shield guard --unseal [--in-process NAME] [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
-// starts it, never a human).
+// starts it, never a human), but zstd between two guarded stages, which their
+// guards cover (stage.ts, Tool).
 //
 // Why it exists: the daemon can die at any moment (kill -9, OOM, a crash), and
 // then every pipe it held closes. To a store, a closed stdin looks exactly like
@@ -344,7 +345,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 3;
   }
   // The sealing code is loaded by the guards that seal only: it brings node:crypto,
-  // whose loading is ~2.5 ms of CPU, and every stage of every backup starts a guard.
+  // whose loading is ~2.5 ms of CPU, and every backup starts two guards.
   const sealer = sealing ? await import("./seal.ts") : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it

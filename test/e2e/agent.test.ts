@@ -14,6 +14,7 @@ import { daemonApi } from "../helpers/api-client.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
+import { alive, descendants } from "../helpers/processes.ts";
 import { WebClient } from "../web/session-client.ts";
 
 const PASSWORD = "e2e-agent-password";
@@ -385,6 +386,9 @@ describe("the core drives a shield agent", () => {
   test("a stream cut mid-backup (the agent killed) is no archive, and leaves no process on either side", async () => {
     const storedBefore = files(storeDir).length;
     const { task, target, groups } = await slowBackup("bytes-cut");
+    // zstd runs on the agent without a guard of its own (server.ts): it must go all the same.
+    const compressors = descendants(agent.proc.pid!).filter((p) => p.cmd.startsWith("zstd "));
+    expect(compressors.length).toBe(1);
     const port = agent.port;
     await agent.stop("SIGKILL");
     const done = await waitTask(d, task);
@@ -394,6 +398,7 @@ describe("the core drives a shield agent", () => {
     expect(files(storeDir).length).toBe(storedBefore);
     // The agent's own guards saw their lifeline go: the plugin's whole group is killed.
     await until("the agent's plugin processes gone", () => groups.every((g) => groupMembers(g).length === 0), 3000);
+    await until("the agent's zstd gone", () => compressors.every((p) => !alive(p.pid)), 3000);
     await until("no relay left on the core", () => relays().length === 0, 3000);
     agent = await startAgentProcess(agentArgs(), { port, dir: agent.dir, keepDir: true });
   });
