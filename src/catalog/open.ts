@@ -75,10 +75,13 @@ function openSqlite(path: string): CatalogHandle {
   // Several processes (daemon, maintenance tools) may touch the file: wait, don't fail.
   sqlite.exec("PRAGMA busy_timeout = 5000");
   migrateSqlite(sqlite);
-  const db = drizzleSqlite(reusingStatements(sqlite), { schema: sqliteSchema }) as unknown as Db;
+  const statements = reusingStatements(sqlite);
+  const db = drizzleSqlite(sqlite, { schema: sqliteSchema }) as unknown as Db;
   return {
     dialect: "sqlite", db, t: sqliteSchema as unknown as Tables, description: `sqlite:${path}`,
-    close: async () => sqlite.close(),
+    // The kept statements first: a statement not finalized keeps the connection (its file
+    // and its WAL's checkpoint) open past close().
+    close: async () => { statements.finalize(); sqlite.close(); },
     stepDone: async (tag) => sqlite.query("SELECT 1 FROM shield_migrations WHERE tag = ?").get(tag) !== null,
     markStepDone: async (tag) => {
       sqlite.query("INSERT INTO shield_migrations (tag, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING").run(tag, nowSeconds());
@@ -97,14 +100,14 @@ function openSqlite(path: string): CatalogHandle {
 const STATEMENTS_KEPT = 500;
 
 /**
- * `sqlite`, whose prepare() hands back the statement compiled before for the same SQL.
+ * Makes `sqlite`'s prepare() hand back the statement compiled before for the same SQL.
  * Drizzle compiles every query it runs afresh (prepare, then run once), which was the
  * largest part of the daemon's CPU per backup: ~40 queries, each a sqlite3_prepare
  * (bench/DATAPATH.md, "Eleventh session"). Reuse is safe because bun:sqlite binds and
  * runs a statement synchronously: no two uses of one overlap. One evicted is left to
  * the garbage collector, not finalized, in case a caller still holds it.
  */
-function reusingStatements(sqlite: Database): Database {
+function reusingStatements(sqlite: Database): { finalize(): void } {
   const compile = sqlite.prepare.bind(sqlite);
   const kept = new Map<string, ReturnType<Database["prepare"]>>();
   sqlite.prepare = ((sql: string, ...rest: unknown[]) => {
@@ -116,7 +119,12 @@ function reusingStatements(sqlite: Database): Database {
     if (kept.size > STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
     return stmt;
   }) as Database["prepare"];
-  return sqlite;
+  return {
+    finalize: () => {
+      for (const stmt of kept.values()) stmt.finalize();
+      kept.clear();
+    },
+  };
 }
 
 function migrateSqlite(sqlite: Database): void {

@@ -70,7 +70,8 @@
 //   unencrypted, decrypts it with the data key the daemon sends, authenticating each
 //   chunk before it goes on (unseal.ts), and writes the plaintext (still compressed) into its own stdout: a
 //   FIFO made by the daemon that the stage downstream reads (zstd -d, gzip -d, the
-//   target), whose input is held by its own guard until the daemon's commit. Nothing
+//   target), whose input is held until the daemon's commit (by its own guard, or, zstd
+//   -d's, which runs without one, by the daemon itself: stage.ts, Tool). Nothing
 //   is written for the verify pass (`discard`). Once the store exited and its output
 //   ended, the guard reports the store's exit code and the counts (`unsealed`). An
 //   unencrypted archive's last bytes are held back until the daemon compared them
@@ -81,8 +82,9 @@
 //   before was authenticated chunk by chunk, or is short of the held tail), and the
 //   guard waits to be stopped.
 //   Should the lifeline close before the end, the group is killed, the held tail is
-//   never written, and the stage downstream, whose own guard dies too, never sees
-//   the end of its input.
+//   never written, and the target, whose own guard dies too, never sees the end of its
+//   input (zstd -d may see the cut end of its own, with the daemon's hold gone, but what
+//   it makes of it goes no further than the target's held input).
 //
 // The messages (JSON over the IPC channel) are the types below.
 import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
@@ -345,7 +347,7 @@ export async function runGuard(args: string[]): Promise<number> {
     return 3;
   }
   // The sealing code is loaded by the guards that seal only: it brings node:crypto,
-  // whose loading is ~2.5 ms of CPU, and every backup starts two guards.
+  // whose loading is ~2.5 ms of CPU, and every backup starts at least two guards.
   const sealer = sealing ? await import("./seal.ts") : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it

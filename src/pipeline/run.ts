@@ -101,7 +101,7 @@ interface StageIO {
  */
 class Run {
   readonly stages: StageProcess[] = [];
-  private readonly fifos: { dir: string; fds: number[]; held: boolean; handedOver: boolean }[] = [];
+  private readonly fifos: DaemonFifoEntry[] = [];
   private failure: PipelineFailed | undefined;
   /** The first failure was a stage's own exit: then the cause is the furthest downstream of `exitFailures`. */
   private failedByExit = false;
@@ -135,11 +135,16 @@ class Run {
    * the write end of another.
    */
   tool(label: string, argv: string[], env: Record<string, string>, input: DaemonFifo, stdout: number, stderr: (line: string) => boolean): Tool {
+    const entry = this.fifos.find((f) => f.path === input.path)!;
     return this.started(1, () => {
       // Blocking, yet returns at once: our hold (read-write) is a writer.
       const fd = openSync(input.path, C.O_RDONLY);
       try {
-        return new Tool({ label, argv, env, stdin: fd, stdout, onStderr: this.logged(stderr) });
+        // Its input ends only once we let go of the writer's end as well (Tool.endInput):
+        // the stage upstream's own exit never ends it, so a cut stream never gets as far as
+        // the tool's failure on it, and the cause is named (the stage upstream, not the tool).
+        entry.toolInput = true;
+        return new Tool({ label, argv, env, stdin: fd, stdout, onStderr: this.logged(stderr), endInput: () => closeFifo(entry, "writer") });
       } finally {
         closeSync(fd); // the tool has its own
       }
@@ -247,6 +252,8 @@ class Run {
    * of its own, write-only (blocking: its stdout), opened once ours reads: a writer
    * holding a read end itself never gets EPIPE, so were its reader to die (the daemon
    * killed, and the reading guard with it), it would block on a full FIFO for ever.
+   * Read by a Tool, which has no guard to hold its input, the writer's end stays ours
+   * until the Tool's endInput (see tool).
    */
   fifo(): DaemonFifo {
     let made;
@@ -255,27 +262,28 @@ class Run {
     } catch (err) {
       throw new PipelineFailed((err as Error).message);
     }
-    const fds: number[] = [];
+    const entry: DaemonFifoEntry = { path: made.path, dir: made.dir, handedOver: false, toolInput: false };
     try {
-      fds.push(openSync(made.path, C.O_RDWR));
-      fds.push(openSync(made.path, C.O_WRONLY));
+      entry.hold = openSync(made.path, C.O_RDWR);
+      entry.writer = openSync(made.path, C.O_WRONLY);
       // Every byte of the stream crosses it (pg_dump → zstd → the store's guard; zstd -d → the target).
-      widenPipe(fds[0]!);
+      widenPipe(entry.hold);
     } catch (err) {
-      for (const fd of fds) closeSync(fd);
+      closeFifo(entry);
       rmSync(made.dir, { recursive: true, force: true });
       throw err;
     }
-    const entry = { dir: made.dir, fds, held: true, handedOver: false };
     this.fifos.push(entry);
-    return { path: made.path, fd: fds[1]!, handedOver: () => { entry.handedOver = true; } };
+    return { path: made.path, fd: entry.writer, handedOver: () => { entry.handedOver = true; } };
   }
 
-  /** Lets go of the holds on our FIFOs (the writers' ends too), and of the directories never handed over to a guard. */
-  releaseFifos(): void {
+  /**
+   * Lets go of the holds on our FIFOs (the writers' ends too, but that of a Tool's input
+   * until its endInput, or `all`), and of the directories never handed over to a guard.
+   */
+  releaseFifos(all = false): void {
     for (const f of this.fifos) {
-      if (f.held) for (const fd of f.fds) closeSync(fd);
-      f.held = false;
+      closeFifo(f, f.toolInput && !all ? "hold" : "both");
       if (!f.handedOver) rmSync(f.dir, { recursive: true, force: true });
     }
   }
@@ -306,7 +314,7 @@ class Run {
     try {
       await this.settle(work);
     } finally {
-      this.releaseFifos();
+      this.releaseFifos(true);
       for (const f of this.fifos) rmSync(f.dir, { recursive: true, force: true });
     }
   }
@@ -460,12 +468,13 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       }));
       upstream.push(source);
     } else if (zip && direct) {
-      // zstd runs without a guard (a Tool): it sees the end of its input once the target is
-      // gone, even when it died mid-stream, but what it makes of that never becomes an
-      // archive: the store's input ends only on the commit below, after the target exited 0.
+      // zstd runs without a guard (a Tool, stage.ts), its input held by us: it sees the end
+      // of its input only when the target exited 0, so a target dying mid-stream never makes
+      // a complete-looking archive.
       const zstdInput = run.fifo();
       const z = run.tool(opts.compression, zip, pluginEnv(), zstdInput, storeInput.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
       source = run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput.fd, inProcess: targetRef });
+      work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
       source = run.command("target backup", targetCmd!, { stdin: false, stdout: true, inProcess: targetRef });
@@ -572,6 +581,24 @@ function zstdSaid(rawSize: (bytes: number) => void): (line: string) => boolean {
     if (report.rawBytes !== undefined) rawSize(report.rawBytes);
     return report.keep;
   };
+}
+
+/** What Run keeps of a FIFO it made: its ends still open (the hold, read-write; the writer's, write-only). */
+interface DaemonFifoEntry {
+  path: string;
+  dir: string;
+  hold?: number;
+  writer?: number;
+  /** A guard was started with its path: the guard removes the directory. */
+  handedOver: boolean;
+  /** Read by a Tool: the writer's end stays open until the Tool's endInput. */
+  toolInput: boolean;
+}
+
+/** Closes what is still open of a FIFO's daemon-side ends ("both", or one of them). */
+function closeFifo(f: DaemonFifoEntry, which: "hold" | "writer" | "both" = "both"): void {
+  if (which !== "writer" && f.hold !== undefined) { closeSync(f.hold); f.hold = undefined; }
+  if (which !== "hold" && f.writer !== undefined) { closeSync(f.writer); f.writer = undefined; }
 }
 
 /** A FIFO the daemon makes for a stage's guard (or a Tool) to read (see Run.fifo). */
@@ -818,9 +845,8 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
   // before it sees EOF), so a blob swapped for another whole archive between the passes
   // would otherwise be applied before the hash refused it; without its end, a dump is
   // never whole. Every stage downstream reads a held input: it sees its end only on the
-  // daemon's commit, never because the daemon died mid-restore (see guard.ts); but zstd,
-  // which runs without a guard (a Tool, stage.ts): what it makes of a cut input goes no
-  // further than the target's held input, which ends only once zstd and the retrieve exited 0.
+  // daemon's commit, never because the daemon died mid-restore (see guard.ts); zstd, which
+  // runs without a guard (a Tool, stage.ts), has its input held by the daemon itself.
   // zstd reports the exact size of its output, so it writes straight into the target
   // and the decompressed bytes (several times the archive) never cross the daemon.
   // gzip reports none: the daemon carries its output, counting it.
@@ -852,28 +878,27 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     } else {
       unsealed = targetInput!;
     }
-    // The guarded stage that reads the plaintext, on a held input (zstd -d has none).
-    const heldReader = zstd ? undefined : unzipping ?? sink;
+    // The stage that reads the plaintext, on a held input.
+    const first = zstd ?? unzipping ?? sink;
     const source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
     read = unsealedCounts(source);
-    // The store exited 0 and what was read is the archive the catalog recorded: the
-    // retrieve's guard (told by checkedRead) writes what it held back and exits 0, and the
-    // stage reading the plaintext on a held input is given its commit.
+    // The commit of the stage that reads the plaintext: the store exited 0 and what was
+    // read is the archive the catalog recorded; then the retrieve's guard writes what it
+    // held back and exits 0.
     work.add(checkedRead(run, source, archive, changed).then(async (r) => {
       read.final(r);
-      if (!heldReader) return;
       await run.upstreamSucceeded([source]);
-      await heldReader.endInput();
+      await first.endInput();
     }));
-    if (heldReader) {
-      await heldReader.inputPath();
-      heldReader.inputOpened();
+    // A guard reading a FIFO of ours reports when it has it open (a Tool's we opened ourselves).
+    if (first instanceof Stage) {
+      await first.inputPath();
+      first.inputOpened();
     }
     if (zstd) {
       await sink.inputPath();
       sink.inputOpened();
-      // The commit: the retrieve exited 0, so the archive was read whole and verified, and
-      // zstd exited 0, so all of it was decompressed into the target's input.
+      // The commit: zstd exited 0, so its input ended, so the archive was verified.
       const unzipped = [source, zstd];
       work.add(run.upstreamSucceeded(unzipped).then(() => sink.endInput()));
     } else if (unzipping) {

@@ -4,7 +4,7 @@
 // (so that a cancel kills whatever it started too; a Stage dies with the daemon),
 // its stderr turned into log lines, its exit awaited and checked by the caller.
 import type { FileSink, Subprocess } from "bun";
-import { closeSync, constants as C, openSync } from "node:fs";
+import { closeSync, constants as C, openSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
 import type { Sealed } from "./seal.ts";
@@ -245,13 +245,14 @@ export class Stage implements StageProcess {
  * A tool run without a guard of its own: zstd between two guarded stages of a backup (the
  * target's and the store's) or of a restore (the retrieve's and the target's). It reads a
  * FIFO the daemon made (`stdin`: a read end the daemon opened) and writes into another
- * (`stdout`). What a guard would add is given by its neighbours: its input ends when the
- * stage upstream is gone, whether it finished or died, and what it makes of a cut input
- * never goes further than a held input downstream, which ends only on the daemon's commit,
- * after every stage upstream (this one too) exited 0; with the daemon gone, the guards on
- * either side kill their groups, so it meets the end of its input or a broken pipe and
- * exits. A guard is a Bun start: ~10 ms of CPU per backup and per restore
- * (bench/DATAPATH.md, "Eleventh session").
+ * (`stdout`). What a guard would add, the daemon and the neighbours give: the daemon holds
+ * a write end of its input until `endInput` (once the stage upstream exited 0), so it
+ * never takes a stage upstream that died for the end of its stream; should the daemon die,
+ * that end closes, but the guards on either side kill their groups, and what it makes of
+ * the cut stream goes no further than a held input downstream, which ends only on the
+ * daemon's commit. It then meets a broken pipe, or the end of its input, and exits. A guard
+ * is a Bun start: ~10 ms of CPU per backup and per restore (bench/DATAPATH.md, "Eleventh
+ * session").
  */
 export class Tool implements StageProcess {
   readonly label: string;
@@ -259,8 +260,15 @@ export class Tool implements StageProcess {
   private readonly stderrDone: Promise<void>;
   killed = false;
 
-  constructor(opts: { label: string; argv: string[]; env?: Record<string, string | undefined>; stdin: number; stdout: number; onStderr: StageOptions["onStderr"] }) {
+  /** Ends its input: the daemon lets go of the write end it held (see above). */
+  readonly endInput: () => void;
+
+  constructor(opts: {
+    label: string; argv: string[]; env?: Record<string, string | undefined>; stdin: number; stdout: number;
+    onStderr: StageOptions["onStderr"]; endInput: () => void;
+  }) {
     this.label = opts.label;
+    this.endInput = opts.endInput;
     try {
       // A session of its own, as a guard's: a cancel signals its group, and it never reads our terminal.
       this.proc = Bun.spawn(opts.argv, { stdin: opts.stdin, stdout: opts.stdout, stderr: "pipe", env: opts.env as Record<string, string>, detached: true });
@@ -305,15 +313,31 @@ async function exitCode(proc: Spawned, stderrDone: Promise<void>): Promise<numbe
   return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : code;
 }
 
-/** StageProcess.kill: false when there was nothing left to stop. */
+/**
+ * StageProcess.kill: whether its exit now follows from our signal. False when it had
+ * exited already: reaped, nothing is left to stop; not yet reaped, its group is signalled
+ * all the same, but its exit is its own (a stage killed from outside must be named as the
+ * cause, not taken for one we stopped because its neighbour failed first).
+ */
 function stopGroup(proc: Spawned): boolean {
   // Its group may hold a reused pid once it has been reaped.
   if (proc.exitCode !== null || proc.signalCode) return false;
+  const exitedAlready = unreaped(proc.pid);
   signalGroup(proc.pid, "SIGTERM");
   const timer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
   // The group may outlive its leader (a plugin's children): always follow up.
   timer.unref?.();
-  return true;
+  return !exitedAlready;
+}
+
+/** Exited, not yet reaped (a zombie, as /proc says; false where it cannot tell). */
+function unreaped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] === "Z";
+  } catch {
+    return false;
+  }
 }
 
 // Cancel must stop a pipeline within a second; half of it is the grace period.

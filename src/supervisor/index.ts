@@ -144,9 +144,16 @@ export class Supervisor {
   /** Tells an idle worker a task was just filed (or freed), so it need not wait for the next poll. */
   nudge(): void {
     this.nudges++;
-    // One worker: woken all, each would run the claim (the catalog's costliest query) for
-    // the one task, and all but one lose the race. A woken worker leaves the idle set at
-    // once, so several tasks filed together still wake several workers.
+    this.wakeOne();
+  }
+
+  /**
+   * One idle worker: woken all, each would run the claim (the catalog's costliest query)
+   * for the one task, and all but one lose the race. A worker that claims a task wakes the
+   * next (worker, below), so several tasks filed with one nudge (a scheduler's batch, a
+   * job's copies) still start on several workers at once.
+   */
+  private wakeOne(): void {
     const [wake] = this.idle;
     wake?.();
   }
@@ -197,6 +204,8 @@ export class Supervisor {
         });
         continue;
       }
+      // There may be more: the next idle worker looks too.
+      this.wakeOne();
       try {
         await this.run(task);
       } catch (err) {

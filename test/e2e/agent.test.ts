@@ -14,7 +14,7 @@ import { daemonApi } from "../helpers/api-client.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
-import { alive, descendants } from "../helpers/processes.ts";
+import { alive, cmdline, descendants, stat } from "../helpers/processes.ts";
 import { WebClient } from "../web/session-client.ts";
 
 const PASSWORD = "e2e-agent-password";
@@ -389,6 +389,7 @@ describe("the core drives a shield agent", () => {
     // zstd runs on the agent without a guard of its own (server.ts): it must go all the same.
     const compressors = descendants(agent.proc.pid!).filter((p) => p.cmd.startsWith("zstd "));
     expect(compressors.length).toBe(1);
+    expect(cmdline(stat(compressors[0]!.pid)!.ppid)).not.toContain(" guard");
     const port = agent.port;
     await agent.stop("SIGKILL");
     const done = await waitTask(d, task);

@@ -295,13 +295,12 @@ describe("zstd without a guard of its own", () => {
     expect(keyed()).toEqual(before);
   });
 
-  test("backup: a target that dies mid-stream gives zstd a clean end of its input, yet no archive is made", async () => {
+  test("backup: a target that dies mid-stream is named; zstd never sees the end of its input (the daemon holds it), and no archive is made", async () => {
     const before = keyed();
     const lines: string[] = [];
     const err = await backup(context(lines), bytes({ size: 2_000_000, fail_after: 300_000 }), store(), { compression: "zstd", encrypt: true }).then(() => undefined, (e) => e);
     expect(err).toBeInstanceOf(PipelineFailed);
     expect(err.message).toBe("target backup failed (exit 1)");
-    // zstd itself finished (its report of 300000 bytes read is no error of its own).
     expect(lines.join("\n")).not.toMatch(/^zstd/m);
     expect(keyed()).toEqual(before);
   });
@@ -316,6 +315,23 @@ describe("zstd without a guard of its own", () => {
     expect(alive(zstd.pid)).toBe(false);
     expect(keyed()).toEqual(before);
   });
+
+  test("restore: a store failing part way through a read longer than the held tail is named, not zstd -d (which never sees a cut end of its input)", async () => {
+    let n = 0;
+    for (const encrypt of [false, true]) {
+      const archive = await backup(context(), bytes({ size: 4 * 1024 * 1024 }), store(), { compression: "zstd", encrypt });
+      const blob = readFileSync(join(storeDir, archive.storeKey));
+      for (let i = 0; i < 3; i++) {
+        const key = planted(blob);
+        // The restore proper's read breaks off at 3 MiB: past the unencrypted archive's held tail.
+        const failing = { plugin: "changing-store", endpoint: JSON.stringify({ dir: storeDir, cut: 3 * 1024 * 1024, cut_read: 2 }) };
+        const r = await restoreInto(toRestore(archive, key), `long-cut-${++n}`, failing);
+        const label = `${encrypt ? "encrypted" : "unencrypted"}, run ${i + 1}`;
+        expect(r.error?.message, label).toBe("store retrieve failed (exit 5)");
+        expect(existsSync(r.out), label).toBe(false);
+      }
+    }
+  }, 60_000);
 
   test("restore: zstd -d is the daemon's own child; killed mid-stream, it is named as the cause, and the target never sees the end of its input", async () => {
     const archive = await backup(context(), bytes({ size: 8 * 1024 * 1024 }), store(), { compression: "zstd", encrypt: true });
