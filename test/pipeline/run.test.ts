@@ -282,16 +282,20 @@ describe("zstd without a guard of its own", () => {
     throw new Error(`no ${prefix} started`);
   }
   const parentOf = (pid: number) => stat(pid)?.ppid;
+  /** Kills the first child whose command starts with `prefix` (this process's own, not a guard's): `running` must fail naming it. */
+  async function killedAndNamed(running: Promise<unknown>, prefix: string, named: string): Promise<void> {
+    const tool = await child(prefix);
+    expect(parentOf(tool.pid)).toBe(process.pid);
+    process.kill(tool.pid, "SIGKILL");
+    const err = await running.then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(PipelineFailed);
+    expect(err.message).toBe(`${named} failed (exit 137)`);
+  }
 
   test("backup: zstd is the daemon's own child; killed mid-stream, it is named as the cause, and no blob is kept", async () => {
     const before = keyed();
     const running = backup(context(), bytes({ size: 64 * 1024 * 1024, trickle: 0.02 }), store(), { compression: "zstd", encrypt: true });
-    const zstd = await child("zstd ");
-    expect(parentOf(zstd.pid)).toBe(process.pid);
-    process.kill(zstd.pid, "SIGKILL");
-    const err = await running.then(() => undefined, (e) => e);
-    expect(err).toBeInstanceOf(PipelineFailed);
-    expect(err.message).toBe("zstd failed (exit 137)");
+    await killedAndNamed(running, "zstd ", "zstd");
     expect(keyed()).toEqual(before);
   });
 
@@ -338,12 +342,7 @@ describe("zstd without a guard of its own", () => {
     const out = join(dir, "out-zstd-killed");
     // The target takes 64 KiB, then stalls: zstd -d blocks on its full input.
     const restoring = restore(context(), store(), bytes({ size: 1, out, restore_stall: 30 }), toRestore(archive));
-    const zstd = await child("zstd -v -d");
-    expect(parentOf(zstd.pid)).toBe(process.pid);
-    process.kill(zstd.pid, "SIGKILL");
-    const err = await restoring.then(() => undefined, (e) => e);
-    expect(err).toBeInstanceOf(PipelineFailed);
-    expect(err.message).toBe("zstd -d failed (exit 137)");
+    await killedAndNamed(restoring, "zstd -v -d", "zstd -d");
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 });

@@ -130,41 +130,42 @@ describe("claiming", () => {
     expect(ra2!.start - ra1!.end!).toBeLessThan(1500);
   });
 
-  test("tasks filed together wake every idle worker, not just one", async () => {
-    const record = join(dir, "wake");
+  /** Four 2 s backups filed by `file` on 4 idle workers (which would otherwise look again only after a minute): all four run at once. */
+  async function fourRunAtOnce(name: string, file: (jobs: string[]) => Promise<string[]>): Promise<void> {
+    const record = join(dir, name);
     const jobs = [];
-    for (let i = 0; i < 4; i++) jobs.push(await job(await target(`w${i}`, 2, record)));
-    // Idle workers would otherwise look again only after a minute.
+    for (let i = 0; i < 4; i++) jobs.push(await job(await target(`${name}${i}`, 2, record)));
     await startSupervisor({ workers: 4, idlePollMs: 60_000 });
     await Bun.sleep(200);
-    const tasks = [];
-    for (const j of jobs) tasks.push(await core.jobs.run(j, "tester"));
+    const tasks = await file(jobs);
     for (const t of tasks) expect((await waitTask(t)).status).toBe("done");
     const r = runs(record);
     expect(r).toHaveLength(4);
     // All four ran at once: each started before any ended.
     const firstEnd = Math.min(...r.map((x) => x.end!));
     for (const x of r) expect(x.start).toBeLessThan(firstEnd);
-  });
-  test("tasks filed with one nudge between them (a scheduler's batch) all start at once", async () => {
-    const record = join(dir, "burst");
-    const jobs = [];
-    for (let i = 0; i < 4; i++) jobs.push(await job(await target(`b${i}`, 2, record)));
-    await startSupervisor({ workers: 4, idlePollMs: 60_000 });
-    await Bun.sleep(200);
-    const tasks = [];
-    unnudged = true;
-    try {
+  }
+
+  test("tasks filed together wake every idle worker, not just one", async () => {
+    await fourRunAtOnce("wake", async (jobs) => {
+      const tasks = [];
       for (const j of jobs) tasks.push(await core.jobs.run(j, "tester"));
-    } finally {
-      unnudged = false;
-    }
-    supervisor!.nudge();
-    for (const t of tasks) expect((await waitTask(t)).status).toBe("done");
-    const r = runs(record);
-    expect(r).toHaveLength(4);
-    const firstEnd = Math.min(...r.map((x) => x.end!));
-    for (const x of r) expect(x.start).toBeLessThan(firstEnd);
+      return tasks;
+    });
+  });
+
+  test("tasks filed with one nudge between them (a scheduler's batch) all start at once", async () => {
+    await fourRunAtOnce("burst", async (jobs) => {
+      const tasks = [];
+      unnudged = true;
+      try {
+        for (const j of jobs) tasks.push(await core.jobs.run(j, "tester"));
+      } finally {
+        unnudged = false;
+      }
+      supervisor!.nudge();
+      return tasks;
+    });
   });
 
   test("one task filed costs 4 claims on a daemon of 4 workers, not one per worker at each nudge", async () => {
