@@ -867,16 +867,13 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     // zstd -d writes into the target; any other decompressor into the daemon.
     let zstd: Tool | undefined;
     let unzipping: Stage | undefined;
-    let unsealed: DaemonFifo;
+    // Where the retrieve's guard writes the plaintext: the decompressor's input, or the target's.
+    const unsealed = unzip ? run.fifo() : targetInput!;
     if (unzip && direct) {
-      unsealed = run.fifo();
       zstd = run.tool(`${archive.compression} -d`, unzip, pluginEnv(), unsealed, targetInput!.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
     } else if (unzip) {
-      unsealed = run.fifo();
       unzipping = run.stage(`${archive.compression} -d`, unzip, pluginEnv(), { stdin: "held", heldFifo: unsealed.path, stdout: true });
       unsealed.handedOver();
-    } else {
-      unsealed = targetInput!;
     }
     // The stage that reads the plaintext, on a held input.
     const first = zstd ?? unzipping ?? sink;

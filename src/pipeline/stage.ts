@@ -4,9 +4,10 @@
 // (so that a cancel kills whatever it started too; a Stage dies with the daemon),
 // its stderr turned into log lines, its exit awaited and checked by the caller.
 import type { FileSink, Subprocess } from "bun";
-import { closeSync, constants as C, openSync, readFileSync } from "node:fs";
+import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
 import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
+import { exitedUnreaped } from "../process-state.ts";
 import type { Sealed } from "./seal.ts";
 import type { Unsealed } from "./unseal.ts";
 
@@ -322,7 +323,7 @@ async function exitCode(proc: Spawned, stderrDone: Promise<void>): Promise<numbe
 function stopGroup(proc: Spawned): boolean {
   // Its group may hold a reused pid once it has been reaped.
   if (proc.exitCode !== null || proc.signalCode) return false;
-  const exitedAlready = unreaped(proc.pid);
+  const exitedAlready = exitedUnreaped(proc.pid);
   signalGroup(proc.pid, "SIGTERM");
   const timer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
   // The group may outlive its leader (a plugin's children): always follow up.
@@ -330,15 +331,6 @@ function stopGroup(proc: Spawned): boolean {
   return !exitedAlready;
 }
 
-/** Exited, not yet reaped (a zombie, as /proc says; false where it cannot tell). */
-function unreaped(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] === "Z";
-  } catch {
-    return false;
-  }
-}
 
 // Cancel must stop a pipeline within a second; half of it is the grace period.
 const KILL_GRACE_MS = 500;

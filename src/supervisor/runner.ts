@@ -18,6 +18,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Runner } from "../catalog/index.ts";
+import { exitedUnreaped } from "../process-state.ts";
 
 export function pidSpace(): string | null {
   try {
@@ -53,10 +54,5 @@ function processExists(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code !== "ESRCH";
   }
   // A zombie (killed, not yet reaped by its parent) runs nothing: count it as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
-  } catch {
-    return true;
-  }
+  return !exitedUnreaped(pid);
 }
