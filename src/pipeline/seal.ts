@@ -70,8 +70,8 @@ export function seal(opts: SealOptions): Promise<Sealed> {
 }
 
 async function sealAll(opts: SealOptions): Promise<Sealed> {
-  // The cipher only for an encrypted archive: encryption.ts brings node:crypto, whose
-  // loading is ~2.5 ms of CPU in the guard (a process started for every backup).
+  // The cipher only for an encrypted archive (and node:crypto, with the first whole chunk:
+  // see encryption.ts).
   const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
   const sealer = cipher ? new cipher.ChunkSealer(opts.dataKey!) : null;
   const hash = new Bun.CryptoHasher("sha256");
@@ -125,7 +125,7 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
   }
   await opts.beforeLast?.();
   // Always written, even when empty, so that the end of the archive is itself authenticated.
-  if (sealer) await put(sealer.seal(buf.subarray(0, fill), true));
+  if (sealer) await put(await sealer.sealLast(buf.subarray(0, fill)));
   return { bytesIn, bytes, sha256: hash.digest("hex") };
 }
 

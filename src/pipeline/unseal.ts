@@ -86,7 +86,7 @@ export function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail:
 }
 
 async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
-  // The cipher only for an encrypted archive, as in seal.ts: encryption.ts brings node:crypto.
+  // The cipher only for an encrypted archive, as in seal.ts.
   const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
   const opener = cipher ? new cipher.ChunkOpener(opts.dataKey!) : null;
   const headerLength = cipher?.HEADER_LENGTH ?? 0;
@@ -180,7 +180,7 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
     let last: Buffer;
     try {
       // What is left after the last whole frame is the last chunk, or the archive is cut short.
-      last = opener.openLast(headed ? buf.subarray(0, fill) : new Uint8Array(0), headed ? headerLength : fill);
+      last = await opener.openLast(headed ? buf.subarray(0, fill) : new Uint8Array(0), headed ? headerLength : fill);
     } catch (err) {
       throw refused(err, true);
     }

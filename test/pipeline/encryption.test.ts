@@ -170,6 +170,20 @@ describe("sealChunks (seal.ts seals a read's whole chunks at once)", () => {
     expect(many.seal(data.subarray(3000), true)).toEqual(one.seal(data.subarray(3000), true));
   });
 
+  test("the last chunk sealed with WebCrypto (sealLast) is the same as with node:crypto, whether it is the only one or not", async () => {
+    const key = newDataKey();
+    const data = new Uint8Array(randomBytes(2 * 1000 + 10));
+    for (const whole of [0, 2000]) {
+      const web = new ChunkSealer(key, { chunkSize: 1000 });
+      const node = new ChunkSealer(key, { chunkSize: 1000 });
+      if (whole) expect(sealChunks(web, data.subarray(0, whole))).toEqual(sealChunks(node, data.subarray(0, whole)));
+      expect(await web.sealLast(data.subarray(2000))).toEqual(node.seal(data.subarray(2000), true));
+      // Sealed is sealed: the archive is over either way.
+      await expect(web.sealLast(new Uint8Array(0))).rejects.toThrow("already sealed");
+    }
+    await expect(new ChunkSealer(key, { chunkSize: 1000 }).sealLast(new Uint8Array(1000))).rejects.toThrow(RangeError);
+  });
+
   test("only whole chunks", () => {
     expect(() => sealChunks(new ChunkSealer(newDataKey(), { chunkSize: 1000 }), new Uint8Array(1500))).toThrow(RangeError);
   });
