@@ -135,7 +135,6 @@ class Run {
    * the write end of another.
    */
   tool(label: string, argv: string[], env: Record<string, string>, input: DaemonFifo, stdout: number, stderr: (line: string) => boolean): Tool {
-    const entry = this.fifos.find((f) => f.path === input.path)!;
     return this.started(1, () => {
       // Blocking, yet returns at once: our hold (read-write) is a writer.
       const fd = openSync(input.path, C.O_RDONLY);
@@ -143,8 +142,7 @@ class Run {
         // Its input ends only once we let go of the writer's end as well (Tool.endInput):
         // the stage upstream's own exit never ends it, so a cut stream never gets as far as
         // the tool's failure on it, and the cause is named (the stage upstream, not the tool).
-        entry.toolInput = true;
-        return new Tool({ label, argv, env, stdin: fd, stdout, onStderr: this.logged(stderr), endInput: () => closeFifo(entry, "writer") });
+        return new Tool({ label, argv, env, stdin: fd, stdout, onStderr: this.logged(stderr), endInput: input.heldForTool() });
       } finally {
         closeSync(fd); // the tool has its own
       }
@@ -190,7 +188,7 @@ class Run {
   retrieve(label: string, sp: Store, key: string, stdout: boolean | number, unseal?: StageIO["unseal"]): Stage {
     const cmd = sp.retrieve(key);
     // Unsealing in process, the guard makes its fd 1 /dev/null (dup2: libc.ts), so that only what it unsealed reaches the stage downstream.
-    const inProcess = sp.inProcess && (!unseal || (sp.localBlobs && libc()?.dup2)) ? cmd.builtin : undefined;
+    const inProcess = sp.inProcess && (!unseal || (sp.localBlobs && guardCanDup2())) ? cmd.builtin : undefined;
     return this.command(label, cmd, { stdin: false, stdout, inProcess, unseal });
   }
 
@@ -274,7 +272,11 @@ class Run {
       throw err;
     }
     this.fifos.push(entry);
-    return { path: made.path, fd: entry.writer, handedOver: () => { entry.handedOver = true; } };
+    return {
+      path: made.path, fd: entry.writer,
+      handedOver: () => { entry.handedOver = true; },
+      heldForTool: () => { entry.toolInput = true; return () => closeFifo(entry, "writer"); },
+    };
   }
 
   /**
@@ -595,6 +597,15 @@ interface DaemonFifoEntry {
   toolInput: boolean;
 }
 
+/**
+ * Whether a guard can run an action in its own process where that moves its fds: a
+ * target's restore on the held FIFO as fd 0, an unsealing retrieve with /dev/null as fd 1
+ * (dup2, libc.ts). Where it cannot, the action runs as a process of its own.
+ */
+function guardCanDup2(): boolean {
+  return libc()?.dup2 !== undefined;
+}
+
 /** Closes what is still open of a FIFO's daemon-side ends ("both", or one of them). */
 function closeFifo(f: DaemonFifoEntry, which: "hold" | "writer" | "both" = "both"): void {
   if (which !== "writer" && f.hold !== undefined) { closeSync(f.hold); f.hold = undefined; }
@@ -608,6 +619,11 @@ interface DaemonFifo {
   fd: number;
   /** The guard was started with the path: it removes the directory from now on. */
   handedOver(): void;
+  /**
+   * Read by a Tool, which has no guard to hold its input: the writer's end stays ours past
+   * releaseFifos, until the function returned is called (Tool.endInput).
+   */
+  heldForTool(): () => void;
 }
 
 export interface ArchiveToRestore {
@@ -861,7 +877,7 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     // (plugin-host/in-process.ts): one Bun start fewer. That needs dup2 (libc.ts), here as there.
     const restoreCmd = tp!.restore();
     const sink = run.command("target restore", restoreCmd, {
-      stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && libc()?.dup2 ? restoreCmd.builtin : undefined,
+      stdin: "held", heldFifo: targetInput?.path, stdout: false, inProcess: tp!.inProcess && guardCanDup2() ? restoreCmd.builtin : undefined,
     });
     targetInput?.handedOver();
     // zstd -d writes into the target; any other decompressor into the daemon.
