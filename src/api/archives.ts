@@ -74,7 +74,7 @@ export function archiveRoutes(router: Router): void {
   });
 
   route(router, {
-    audit: { type: "archive", action: "restore", detail: ({ body, result }) => ({ task: result?.task_uuid, target: body.target, owner: body.owner }) },
+    audit: { type: "archive", action: "restore", unchanged: true, detail: ({ body, result }) => ({ task: result?.task_uuid, target: body.target, owner: body.owner }) },
     method: "post", operationId: "restoreArchive", path: "/v1/archive/:uuid/restore", tag, permission: "operate", params: UuidParam,
     body: RestoreRequest, bodyOptional: true,
     example: { target: "6b8398be-fdc0-424a-8532-e812e5dfc116" },

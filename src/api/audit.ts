@@ -39,6 +39,12 @@ export interface AuditSpec {
   /** What the action made or used besides the object's own fields (a run's task), recorded as set. */
   detail?: (i: AuditInput) => Record<string, unknown>;
   /**
+   * The action changes none of the object's own fields (it files a task: a job's run, an
+   * archive's restore): its state is read once, before, not again after (a backup's run
+   * request read its job three times).
+   */
+  unchanged?: true;
+  /**
    * Who acted, when the request's credentials cannot say: a public sign-in route
    * (SSO) knows its user only once the provider has answered, from its answer.
    * Undefined records nothing (a device sign-in still pending).
@@ -198,7 +204,7 @@ export async function auditBefore(core: Core, spec: AuditSpec, i: AuditInput, ad
       const action = typeof spec.action === "function" ? spec.action(done) : spec.action;
       // Gone after a deletion (an archive stays, expired): then the entry lists every field it had;
       // after a creation, every field set; otherwise what changed.
-      const after = await read(id, actor);
+      const after = spec.unchanged ? before : await read(id, actor);
       const changes = diff(before?.fields, after?.fields);
       const known = new Set([...Object.keys(before?.fields ?? {}), ...Object.keys(after?.fields ?? {})]);
       Object.assign(changes, sentSecrets(i.body, known));

@@ -59,7 +59,7 @@ export function drillRoutes(router: Router): void {
   });
 
   route(router, {
-    audit: { type: "drill", action: "run", detail: ({ result }) => ({ task: result?.task_uuid }) },
+    audit: { type: "drill", action: "run", unchanged: true, detail: ({ result }) => ({ task: result?.task_uuid }) },
     method: "post", operationId: "runDrill", path: "/v1/job/:uuid/drill/run", tag, permission: "operate", params: UuidParam, body: RunRequest, bodyOptional: true,
     example: { owner: "alice" },
     summary: "Run a job's drill now", description: "Files a task with op drill.", response: Scheduled, errors: [404, 409],

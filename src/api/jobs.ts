@@ -106,7 +106,7 @@ export function jobRoutes(router: Router): void {
   }
 
   route(router, {
-    audit: { type: "job", action: "run", detail: ({ result, body }) => ({ task: result?.task_uuid, owner: body.owner }) },
+    audit: { type: "job", action: "run", unchanged: true, detail: ({ result, body }) => ({ task: result?.task_uuid, owner: body.owner }) },
     method: "post", operationId: "runJob", path: "/v1/job/:uuid/run", tag, permission: "operate", params: UuidParam,
     body: RunRequest, bodyOptional: true,
     example: { owner: "alice" },
