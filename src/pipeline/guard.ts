@@ -346,8 +346,9 @@ export async function runGuard(args: string[]): Promise<number> {
     say(`--in-process ${builtin}: no built-in store of that name to run with --seal --store, nor a built-in's backup or retrieve to run without them, nor its restore on a held input`);
     return 3;
   }
-  // The sealing code is loaded by the guards that seal only: it brings node:crypto,
-  // whose loading is ~2.5 ms of CPU, and every backup starts at least two guards.
+  // The sealing code is loaded by the guards that seal only: every backup starts at least
+  // two guards. (node:crypto, which the cipher needs, comes later still: only for an
+  // archive of more than one chunk, encryption.ts.)
   const sealer = sealing ? await import("./seal.ts") : undefined;
   if (sealing) {
     // On the thread pool: the daemon holds a write end until we report, but were it
@@ -541,7 +542,7 @@ export async function runGuard(args: string[]): Promise<number> {
   if (unsealing) {
     unsealed = (async (): Promise<number> => {
       const { key, rate, discard } = unsealWith!;
-      // Loaded by the guards that unseal only, as the sealing code is (node:crypto).
+      // Loaded by the guards that unseal only, as the sealing code is.
       const [{ fifoWriter }, { Refused, TAIL_HELD, unseal: unsealStream }] = await Promise.all([import("./seal.ts"), import("./unseal.ts")]);
       const write = unsealOut ? fifoWriter(unsealOut) : null;
       let result: Awaited<ReturnType<typeof unsealStream>>;
