@@ -1382,8 +1382,9 @@ async function mysqlBench(): Promise<void> {
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  if (!["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql", "datasets", "issue20"].includes(what)) {
-    console.error("usage: bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets|issue20]");
+  const modes = ["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql", "datasets", "issue20"];
+  if (!modes.includes(what)) {
+    console.error(`usage: bun run bench/datapath.ts [${modes.join("|")}]`);
     process.exit(2);
   }
   if (!statSync(BUILT, { throwIfNoEntry: false })) throw new Error("dist/shield is missing: run `npm run build` first");

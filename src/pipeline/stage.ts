@@ -331,7 +331,6 @@ function stopGroup(proc: Spawned): boolean {
   return !exitedAlready;
 }
 
-
 // Cancel must stop a pipeline within a second; half of it is the grace period.
 const KILL_GRACE_MS = 500;
 
