@@ -2,7 +2,7 @@
 // alone, against shell pipelines of standard tools doing the same work. Results and
 // analysis: bench/DATAPATH.md.
 //
-//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets|issue20]   (default all;
+//   ./node_modules/.bin/bun run bench/datapath.ts [relay|e2e|rss|all|quick|restore|fixed|mysql|datasets|cluster|issue20]   (default all;
 //   needs dist/shield: `npm run build` first)
 //
 // Issue 20's benchmarks, every target, in one command (~45 minutes on 2 cores with 3 rounds):
@@ -57,7 +57,11 @@
 //        a new database vs `openssl dec | zstd -d | mariadb` into a new database. Paired
 //        runs, the order alternating each round; the load average beside each pair. Not
 //        part of all.
-// issue20 datasets, mysql and fixed, one after the other: every target of issue 20 but the agent's
+// cluster a whole cluster (pg_dumpall out, psql in): a private cluster holding the documents data set (DATASETS_SIZE)
+//        backed up through a target without pg_database against `pg_dumpall --clean --if-exists | zstd -T0 |
+//        openssl enc > file; sync file`, then restored into a second private cluster (replacing its databases)
+//        against `openssl dec | zstd -d | psql -f -`; as datasets otherwise. Not part of all.
+// issue20 datasets, cluster, mysql and fixed, one after the other: every target of issue 20 but the agent's
 //        (bench/agent.ts). `npm run bench:issue20` builds, runs this, then the agent's benchmark
 //        (~45 minutes on 2 cores with the default 3 rounds).
 // rss    peak VmRSS of the daemon process (and of its children), sampled every 100 ms
@@ -77,7 +81,7 @@ import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, r
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
-import { freshDatabase, pgAvailable, startPostgres, stopPostgres } from "../test/helpers/postgres.ts";
+import { freshDatabase, pgAvailable, startCluster, startPostgres, stopPostgres, type PgServer } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
 import { ADMIN_PASSWORD as MYSQL_PASSWORD, ADMIN_USER as MYSQL_USER, mariadbAvailable, startMariadb, stopMariadb } from "../test/helpers/mariadb.ts";
 
@@ -548,10 +552,15 @@ const DATASETS = ["documents", "compressible", "random"];
 interface DatasetSize { scale: number; md5Rows: number; randomRows: number }
 const FULL_SIZE: DatasetSize = { scale: PG_SCALE, md5Rows: PG_MD5_ROWS, randomRows: Number(process.env.BENCH_RANDOM_ROWS ?? 1_000_000) };
 
-async function makeDatabase(dataset = DATASET, size: DatasetSize = FULL_SIZE): Promise<{ url: string; name: string; port: number; bytes: number; dataset: string }> {
+async function makeDatabase(dataset = DATASET, size: DatasetSize = FULL_SIZE, on?: PgServer): Promise<{ url: string; name: string; port: number; bytes: number; dataset: string }> {
   if (!DATASETS.includes(dataset)) throw new Error(`BENCH_DATASET must be one of ${DATASETS.join(", ")}`);
-  const pg = await startPostgres();
-  const url = await freshDatabase("bench");
+  const pg = on ?? await startPostgres();
+  let url: string;
+  if (on) {
+    url = on.url(`bench_${dataset}`);
+    const admin = postgres(on.url("postgres"), { max: 1, onnotice: () => {} });
+    await admin.unsafe(`CREATE DATABASE "bench_${dataset}"`).finally(() => admin.end());
+  } else url = await freshDatabase("bench");
   const name = new URL(url).pathname.slice(1);
   const t0 = performance.now();
   const scale = dataset === "random" ? 1 : size.scale;
@@ -592,8 +601,12 @@ const OPENSSL_ENC = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
 const PG_RESTORE_FLAGS = "--clean --if-exists --no-owner --single-transaction";
 /** psql/pg_dump connection flags of the tests' private server. */
 const pgConn = (port: number) => `-h 127.0.0.1 -p ${port} -U postgres`;
-/** The postgres plugin's endpoint for database `name` (pg_bindir: the same pg_dump the shell runs; /usr/bin's is a Perl wrapper, ~0.1 s more). */
-const pgEndpoint = (pg: { port: number; bindir: string }, name: string) => ({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", pg_database: name, pg_bindir: pg.bindir });
+/**
+ * The postgres plugin's endpoint for database `name`, or without one for the whole cluster (pg_bindir: the same
+ * pg_dump the shell runs; /usr/bin's is a Perl wrapper, ~0.1 s more).
+ */
+const pgEndpoint = (pg: { port: number; bindir: string }, name?: string) =>
+  ({ pg_host: "127.0.0.1", pg_port: String(pg.port), pg_user: "postgres", ...(name === undefined ? {} : { pg_database: name }), pg_bindir: pg.bindir });
 /** The shell's backup: pg_dump with the plugin's format (its own compression off), zstd -T0, openssl. */
 const pgShellBackup = (pg: { port: number; bindir: string }, db: string, file: string) =>
   `${pg.bindir}/pg_dump -Fc -Z0 ${pgConn(pg.port)} ${db} | zstd -q -3 -T0 | ${OPENSSL_ENC} > ${file}`;
@@ -601,18 +614,19 @@ const pgShellBackup = (pg: { port: number; bindir: string }, db: string, file: s
 const pgShellRestore = (pg: { port: number; bindir: string }, file: string, name: string) =>
   `${pg.bindir}/createdb ${pgConn(pg.port)} ${name} && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${file} | zstd -q -d | ${pg.bindir}/pg_restore ${PG_RESTORE_FLAGS} ${pgConn(pg.port)} -d ${name}`;
 
+let restoreTargets = 0;
+
 /**
- * The daemon restores `archive` into a new database `name` through a target made for it
- * (then dropped, with the database): its time, the verify pass's (from the task log),
- * its CPU and, with `tree`, the CPU of each kind of process.
+ * The daemon restores `archive` through a postgres target made for it with `endpoint` (deleted
+ * after): its time, the verify pass's (from the task log), its CPU and, with `tree`, the CPU
+ * of each kind of process. `after` runs once the task is done (a check of what arrived, a drop).
  */
-async function pgShieldRestore(d: Daemon, pg: { port: number; bindir: string }, archive: string, name: string, drop: (name: string) => Promise<unknown>, tree = false, check?: (name: string) => Promise<void>) {
-  const target = await call(d, "POST", "/v1/targets", { name, plugin: "postgres", endpoint: pgEndpoint(pg, name), agent: "" });
+async function pgShieldRestore(d: Daemon, endpoint: object, archive: string, after: () => Promise<unknown>, tree = false) {
+  const target = await call(d, "POST", "/v1/targets", { name: `restore-${++restoreTargets}`, plugin: "postgres", endpoint, agent: "" });
   dropCaches();
   const r = await runTask(d, `/v1/archive/${archive}/restore`, { target: target.uuid }, tree);
-  await check?.(name);
+  await after();
   const m = / verified ([\d.]+) (MiB|GiB) in ([\d.]+) s/.exec(r.task.log);
-  await drop(name);
   await call(d, "DELETE", `/v1/target/${target.uuid}`).catch(() => {});
   return { ms: r.ms, verifyMs: m ? Number(m[3]) * 1000 : NaN, cpu: r.cpu, kinds: r.kinds, log: r.task.log as string };
 }
@@ -637,6 +651,159 @@ function compareBuilds(): [string, string][] {
     builds.push(["compare", other]);
   }
   return builds;
+}
+
+/** One build's daemon in a paired benchmark, its job, and the archive of its last backup (kept for the restores). */
+interface BuildRun { name: string; d: Daemon; job: string; archive?: Backup }
+type ShellRun = Awaited<ReturnType<typeof shWatched>>;
+type ShieldRestore = Awaited<ReturnType<typeof pgShieldRestore>>;
+
+/** What the shell does beside the builds in pairedRounds. */
+interface ShellSide {
+  /** The backup script, writing `file` (kept for the restores). */
+  backup: string;
+  file: string;
+  /** How the restore's column is headed, e.g. "`openssl dec \\| zstd -d \\| pg_restore`". */
+  restoreLabel: string;
+  /** Round i's restore of `file`, checked and cleaned up after. */
+  restore(i: number): Promise<ShellRun>;
+}
+
+/** A daemon of each build (compareBuilds), each with a job backing up `endpoint` (postgres, zstd) into the fs store at `storeDir`. */
+async function startBuilds(builds: [string, string][], job: string, endpoint: object, storeDir: string): Promise<BuildRun[]> {
+  const runs: BuildRun[] = [];
+  for (const [name, bin] of builds) {
+    SHIELD = bin;
+    const d = await startDaemon({});
+    runs.push({ name, d, job: await makeJob(d, job, { plugin: "postgres", endpoint }, storeDir, "zstd") });
+  }
+  SHIELD = builds[0]![1];
+  return runs;
+}
+
+/**
+ * A check that a restored database holds what was backed up: the rows of the source's
+ * largest table, counted now, against the same table at the URL it is given.
+ */
+async function rowCheck(sourceUrl: string): Promise<(url: string) => Promise<void>> {
+  const src = postgres(sourceUrl, { max: 1, onnotice: () => {} });
+  const [big] = await src.unsafe(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC LIMIT 1`);
+  const table = big!.relname as string;
+  const [{ n: rows }] = await src.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+  await src.end();
+  return async (url) => {
+    const dst = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const [{ n }] = await dst.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
+      if (String(n) !== String(rows)) throw new Error(`restored database ${url}: ${n} rows in ${table}, not ${rows}`);
+    } finally {
+      await dst.end();
+    }
+  };
+}
+
+/**
+ * BENCH_RUNS rounds of each build's backup (its job) against the shell's (timed to the end of
+ * `sync FILE`), then BENCH_RUNS rounds of each build's restore of its last archive
+ * (`shieldRestore`) against the shell's restore of its file; the order rotating each round.
+ * Prints each round, the medians, the CPU per GiB of each kind of process and the last task
+ * logs; returns one summary row per build, its first cell `label`.
+ */
+async function pairedRounds(label: string, runs: BuildRun[], shell: ShellSide, shieldRestore: (r: BuildRun, i: number) => Promise<ShieldRestore>): Promise<string[]> {
+  const load = () => loadavg()[0]!.toFixed(2);
+  const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
+  const ratios = (xs: number[]) => `${median(xs).toFixed(2)} (pairs ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
+  const cpuOf: CpuColumns = new Map();
+  const addCpu = (col: string, kinds: Map<string, number>, total: number) => cpuOf.set(col, [...(cpuOf.get(col) ?? []), { kinds, total }]);
+  let rawBytes = 0;
+
+  // Backups.
+  out(`Backups (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+  out();
+  out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST run → done; cpu daemon + children)`).join(" | ")} | shell + sync FILE | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
+  out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
+  const bMs = new Map<string, number[]>(), bRatio = new Map<string, number[]>();
+  for (let i = 0; i < RUNS; i++) {
+    const order: string[] = [];
+    const steps: (() => Promise<Backup | Awaited<ReturnType<typeof shTimed>>>)[] = runs.map((r) => async () => {
+      order.push(r.name);
+      dropCaches();
+      const b = await runJob(r.d, r.job, true);
+      if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
+      // The last archive of each build is kept for its restores; none is deleted before the end
+      // (a delete purges in the background, and would run beside the next measurement).
+      r.archive = b;
+      return b;
+    });
+    steps.push(async () => { order.push("shell"); dropCaches(); return shTimed(shell.backup, shell.file, {}, { keep: true, tree: true }); });
+    const got = await interleaved(i, steps);
+    const s = got.at(-1) as Awaited<ReturnType<typeof shTimed>>;
+    push(bMs, "shell", s.msSync);
+    addCpu("backup: shell", s.kinds, s.cpu);
+    const cells = runs.map((r, k) => {
+      const b = got[k] as Backup;
+      rawBytes = b.rawSize;
+      push(bMs, r.name, b.ms);
+      push(bRatio, r.name, s.msSync / b.ms);
+      addCpu(`backup: ${r.name}`, b.kinds, b.cpu.daemon + b.cpu.children);
+      return `${secs(b.ms)} (${cpu(b)}; ${mib(b.size)} stored of ${mib(b.rawSize)})`;
+    });
+    out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.msSync)} (${secs(s.ms)} before the sync; ${mib(s.bytes)}) | ${runs.map((r) => bRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
+  }
+  out(`| **median** | | ${runs.map((r) => `**${secs(median(bMs.get(r.name)!))}** (${spread(bMs.get(r.name)!)})`).join(" | ")} | **${secs(median(bMs.get("shell")!))}** (${spread(bMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(bRatio.get(r.name)!)}**`).join(" | ")} | |`);
+  out();
+
+  // Restores: each build's last archive, and the shell's last file.
+  out(`Restores, verify pass included (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
+  out();
+  out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST restore → done; of which verify; cpu daemon + children)`).join(" | ")} | shell ${shell.restoreLabel} | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
+  out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
+  const rMs = new Map<string, number[]>(), rRatio = new Map<string, number[]>();
+  let lastLog = "";
+  for (let i = 0; i < RUNS; i++) {
+    const order: string[] = [];
+    const steps: (() => Promise<ShieldRestore | ShellRun>)[] = runs.map((r) => async () => {
+      order.push(r.name);
+      return shieldRestore(r, i);
+    });
+    steps.push(async () => {
+      order.push("shell");
+      dropCaches();
+      return shell.restore(i);
+    });
+    const got = await interleaved(i, steps);
+    const s = got.at(-1) as ShellRun;
+    push(rMs, "shell", s.ms);
+    addCpu("restore: shell", s.kinds, s.cpu);
+    const cells = runs.map((r, k) => {
+      const a = got[k] as ShieldRestore;
+      if (k === 0) lastLog = a.log;
+      push(rMs, r.name, a.ms);
+      push(rRatio, r.name, s.ms / a.ms);
+      addCpu(`restore: ${r.name}`, a.kinds, a.cpu.daemon + a.cpu.children);
+      return `${secs(a.ms)} (verify ${secs(a.verifyMs)}; ${cpu(a)})`;
+    });
+    out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.ms)} | ${runs.map((r) => rRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
+  }
+  out(`| **median** | | ${runs.map((r) => `**${secs(median(rMs.get(r.name)!))}** (${spread(rMs.get(r.name)!)})`).join(" | ")} | **${secs(median(rMs.get("shell")!))}** (${spread(rMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(rRatio.get(r.name)!)}**`).join(" | ")} | |`);
+  out();
+
+  const perGiB = cpuTable(cpuOf, rawBytes);
+  out(`Task logs of the last ${runs[0]!.name} backup and restore:`);
+  out();
+  out("```");
+  for (const l of [...runs[0]!.archive!.log.trim().split("\n"), ...lastLog.trim().split("\n")]) out(l);
+  out("```");
+  out();
+  const total = (col: string) => perGiB(cpuOf.get(col)!.map((x) => x.total));
+  return runs.map((r) => `| ${label} | ${r.name} | ${mib(rawBytes)} | ${ratios(bRatio.get(r.name)!)} | ${ratios(rRatio.get(r.name)!)} | ${total(`backup: ${r.name}`)} (shell ${total("backup: shell")}) | ${total(`restore: ${r.name}`)} (shell ${total("restore: shell")}) |`);
+}
+
+/** The header of pairedRounds' summary rows. */
+function pairedSummaryHeader(): void {
+  out("| data set | build | raw dump | backup: shell+sync ÷ shield, median (pairs) | restore: shell ÷ shield, median (pairs) | backup CPU s/GiB, all | restore CPU s/GiB, all |");
+  out("|---|---|---|---|---|---|---|");
 }
 
 /**
@@ -675,9 +842,6 @@ async function datasetsBench(): Promise<void> {
   const pg = await startPostgres();
   const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
   const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
-  const load = () => loadavg()[0]!.toFixed(2);
-  const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
-  const ratios = (xs: number[]) => `${median(xs).toFixed(2)} (pairs ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
   out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. The shell's backup is timed to the end of \`sync FILE\`. Ratio = shell ÷ shield (≥ 0.95 is issue 20's target). CPU: user + system seconds per GiB of the raw dump.`);
   out();
   const summary: string[] = [];
@@ -689,118 +853,23 @@ async function datasetsBench(): Promise<void> {
     const storeDir = join(scratch, "datasets-store");
     const shellFile = join(scratch, "datasets-shell.zst.enc");
     emptyDir(storeDir);
-    const runs: { name: string; d: Daemon; job: string; archive?: Backup }[] = [];
-    for (const [name, bin] of builds) {
-      SHIELD = bin;
-      const d = await startDaemon({});
-      runs.push({ name, d, job: await makeJob(d, `pg-${dataset}`, { plugin: "postgres", endpoint: pgEndpoint(pg, db.name) }, storeDir, "zstd") });
-    }
-    SHIELD = builds[0]![1];
-    // Each restored database must hold what was backed up: its largest table's rows counted.
-    const src = postgres(db.url, { max: 1, onnotice: () => {} });
-    const [big] = await src.unsafe(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC LIMIT 1`);
-    const table = big!.relname as string;
-    const [{ n: rows }] = await src.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
-    await src.end();
-    const check = async (name: string) => {
-      const dst = postgres(pg.url(name), { max: 1, onnotice: () => {} });
-      try {
-        const [{ n }] = await dst.unsafe(`SELECT count(*)::bigint AS n FROM "${table}"`) as unknown as [{ n: string }];
-        if (String(n) !== String(rows)) throw new Error(`restored database ${name}: ${n} rows in ${table}, not ${rows}`);
-      } finally {
-        await dst.end();
-      }
-    };
-    const cpuOf: CpuColumns = new Map();
-    const addCpu = (col: string, kinds: Map<string, number>, total: number) => cpuOf.set(col, [...(cpuOf.get(col) ?? []), { kinds, total }]);
-    let rawBytes = 0;
-
-    // Backups.
-    out(`Backups (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
-    out();
-    out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST run → done; cpu daemon + children)`).join(" | ")} | shell + sync FILE | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
-    out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
-    const bMs = new Map<string, number[]>(), bRatio = new Map<string, number[]>();
-    const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
-    for (let i = 0; i < RUNS; i++) {
-      const order: string[] = [];
-      const steps: (() => Promise<Backup | Awaited<ReturnType<typeof shTimed>>>)[] = runs.map((r) => async () => {
-        order.push(r.name);
-        dropCaches();
-        const b = await runJob(r.d, r.job, true);
-        if (b.cipher === "none" || b.compression !== "zstd") throw new Error(`unexpected archive: ${b.cipher} ${b.compression}`);
-        // The last archive of each build is kept for its restores; none is deleted before the end
-        // of the data set (a delete purges in the background, and would run beside the next measurement).
-        r.archive = b;
-        return b;
-      });
-      steps.push(async () => { order.push("shell"); dropCaches(); return shTimed(pgShellBackup(pg, db.name, shellFile), shellFile, {}, { keep: true, tree: true }); });
-      const got = await interleaved(i, steps);
-      const s = got.at(-1) as Awaited<ReturnType<typeof shTimed>>;
-      push(bMs, "shell", s.msSync);
-      addCpu("backup: shell", s.kinds, s.cpu);
-      const cells = runs.map((r, k) => {
-        const b = got[k] as Backup;
-        rawBytes = b.rawSize;
-        push(bMs, r.name, b.ms);
-        push(bRatio, r.name, s.msSync / b.ms);
-        addCpu(`backup: ${r.name}`, b.kinds, b.cpu.daemon + b.cpu.children);
-        return `${secs(b.ms)} (${cpu(b)}; ${mib(b.size)} stored of ${mib(b.rawSize)})`;
-      });
-      out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.msSync)} (${secs(s.ms)} before the sync; ${mib(s.bytes)}) | ${runs.map((r) => bRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
-    }
-    out(`| **median** | | ${runs.map((r) => `**${secs(median(bMs.get(r.name)!))}** (${spread(bMs.get(r.name)!)})`).join(" | ")} | **${secs(median(bMs.get("shell")!))}** (${spread(bMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(bRatio.get(r.name)!)}**`).join(" | ")} | |`);
-    out();
-
-    // Restores: each build's last archive, and the shell's last file, each into a new database.
-    out(`Restores, verify pass included (load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}):`);
-    out();
-    out(`| round | order | ${runs.map((r) => `${r.name}: shield (POST restore → done; of which verify; cpu daemon + children)`).join(" | ")} | shell \`openssl dec \\| zstd -d \\| pg_restore\` | ${runs.map((r) => `shell ÷ ${r.name}`).join(" | ")} | load |`);
-    out(`|---|---|${runs.map(() => "---|").join("")}---|${runs.map(() => "---|").join("")}---|`);
-    const rMs = new Map<string, number[]>(), rRatio = new Map<string, number[]>();
-    let lastLog = "";
-    for (let i = 0; i < RUNS; i++) {
-      const order: string[] = [];
-      const steps: (() => Promise<Awaited<ReturnType<typeof pgShieldRestore>> | Awaited<ReturnType<typeof shWatched>>>)[] = runs.map((r) => async () => {
-        order.push(r.name);
-        return pgShieldRestore(r.d, pg, r.archive!.archive, `restored_${r.name}_${i}_${process.pid}`, drop, true, check);
-      });
-      steps.push(async () => {
-        order.push("shell");
+    const runs = await startBuilds(builds, `pg-${dataset}`, pgEndpoint(pg, db.name), storeDir);
+    const check = await rowCheck(db.url);
+    summary.push(...await pairedRounds(dataset, runs, {
+      backup: pgShellBackup(pg, db.name, shellFile),
+      file: shellFile,
+      restoreLabel: "`openssl dec \\| zstd -d \\| pg_restore`",
+      restore: async (i) => {
         const name = `restored_shell_${i}_${process.pid}`;
-        dropCaches();
         const s = await shWatched(pgShellRestore(pg, shellFile, name), {}, true);
-        await check(name);
+        await check(pg.url(name));
         await drop(name);
         return s;
-      });
-      const got = await interleaved(i, steps);
-      const s = got.at(-1) as Awaited<ReturnType<typeof shWatched>>;
-      push(rMs, "shell", s.ms);
-      addCpu("restore: shell", s.kinds, s.cpu);
-      const cells = runs.map((r, k) => {
-        const a = got[k] as Awaited<ReturnType<typeof pgShieldRestore>>;
-        if (k === 0) lastLog = a.log;
-        push(rMs, r.name, a.ms);
-        push(rRatio, r.name, s.ms / a.ms);
-        addCpu(`restore: ${r.name}`, a.kinds, a.cpu.daemon + a.cpu.children);
-        return `${secs(a.ms)} (verify ${secs(a.verifyMs)}; ${cpu(a)})`;
-      });
-      out(`| ${i + 1} | ${order.join(", ")} | ${cells.join(" | ")} | ${secs(s.ms)} | ${runs.map((r) => rRatio.get(r.name)!.at(-1)!.toFixed(2)).join(" | ")} | ${load()} |`);
-    }
-    out(`| **median** | | ${runs.map((r) => `**${secs(median(rMs.get(r.name)!))}** (${spread(rMs.get(r.name)!)})`).join(" | ")} | **${secs(median(rMs.get("shell")!))}** (${spread(rMs.get("shell")!)}) | ${runs.map((r) => `**${ratios(rRatio.get(r.name)!)}**`).join(" | ")} | |`);
-    out();
-
-    const perGiB = cpuTable(cpuOf, rawBytes);
-    out(`Task logs of the last ${runs[0]!.name} backup and restore:`);
-    out();
-    out("```");
-    for (const l of [...runs[0]!.archive!.log.trim().split("\n"), ...lastLog.trim().split("\n")]) out(l);
-    out("```");
-    out();
-    for (const r of runs) {
-      summary.push(`| ${dataset} | ${r.name} | ${mib(rawBytes)} | ${ratios(bRatio.get(r.name)!)} | ${ratios(rRatio.get(r.name)!)} | ${perGiB(cpuOf.get(`backup: ${r.name}`)!.map((x) => x.total))} (shell ${perGiB(cpuOf.get("backup: shell")!.map((x) => x.total))}) | ${perGiB(cpuOf.get(`restore: ${r.name}`)!.map((x) => x.total))} (shell ${perGiB(cpuOf.get("restore: shell")!.map((x) => x.total))}) |`);
-    }
+      },
+    }, (r, i) => {
+      const name = `restored_${r.name}_${i}_${process.pid}`;
+      return pgShieldRestore(r.d, pgEndpoint(pg, name), r.archive!.archive, async () => { await check(pg.url(name)); await drop(name); }, true);
+    }));
     for (const r of runs) await stopDaemon(r.d);
     await drop(db.name);
     rmSync(storeDir, { recursive: true, force: true });
@@ -808,12 +877,65 @@ async function datasetsBench(): Promise<void> {
   }
   out("### Summary");
   out();
-  out("| data set | build | raw dump | backup: shell+sync ÷ shield, median (pairs) | restore: shell ÷ shield, median (pairs) | backup CPU s/GiB, all | restore CPU s/GiB, all |");
-  out("|---|---|---|---|---|---|---|");
+  pairedSummaryHeader();
   for (const l of summary) out(l);
   out();
   out(`Load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
   await admin.end();
+}
+
+/**
+ * cluster (issue 20): a whole cluster, pg_dumpall out and psql in. A private cluster holding the
+ * documents data set (at DATASETS_SIZE) is backed up through a target without pg_database
+ * against `pg_dumpall --clean --if-exists | zstd -T0 | openssl enc > file; sync file`; then each
+ * build's last archive is restored into a second private cluster against `openssl dec | zstd -d |
+ * psql -f -` as PostgreSQL's documentation restores a pg_dumpall file: going on past errors, and
+ * there are two (the dump drops and creates the restoring user's own role). The plugin instead
+ * leaves those two statements out (a filter every byte crosses) and stops at any other error:
+ * the shell does less. Every restore replaces the second cluster's databases, as a
+ * cluster restore does (pg_dumpall's --clean); the restored database's largest table is counted
+ * each time. Rounds, order and figures as in datasets (pairedRounds).
+ */
+async function clusterBench(): Promise<void> {
+  out("## A whole cluster: pg_dumpall out, psql in (issue 20)");
+  out();
+  if (!pgAvailable) {
+    out("PostgreSQL is not installed here: skipped.");
+    return;
+  }
+  const builds = compareBuilds();
+  // Two clusters of their own: a cluster restore drops and creates databases, and pg_dumpall takes every one.
+  const src = await startCluster();
+  const dst = await startCluster();
+  const db = await makeDatabase("documents", DATASETS_SIZE, src);
+  const storeDir = join(scratch, "cluster-store");
+  const shellFile = join(scratch, "cluster-shell.zst.enc");
+  emptyDir(storeDir);
+  out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. Both restore into a second cluster (port ${dst.port}), replacing its databases. Ratio = shell ÷ shield. CPU: user + system seconds per GiB of the raw dump.`);
+  out();
+  const runs = await startBuilds(builds, "pg-cluster", pgEndpoint(src), storeDir);
+  const check = await rowCheck(db.url);
+  const restored = dst.url(db.name);
+  const rows = await pairedRounds("cluster (documents)", runs, {
+    backup: `${src.bindir}/pg_dumpall --clean --if-exists ${pgConn(src.port)} | zstd -q -3 -T0 | ${OPENSSL_ENC} > ${shellFile}`,
+    file: shellFile,
+    restoreLabel: "`openssl dec \\| zstd -d \\| psql -f -`",
+    restore: async () => {
+      const s = await shWatched(`openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | ${dst.bindir}/psql -X -q ${pgConn(dst.port)} -d postgres -f - 2>/dev/null`, {}, true);
+      await check(restored);
+      return s;
+    },
+  }, (r) => pgShieldRestore(r.d, pgEndpoint(dst), r.archive!.archive, () => check(restored), true));
+  out("Summary:");
+  out();
+  pairedSummaryHeader();
+  for (const l of rows) out(l);
+  out();
+  for (const r of runs) await stopDaemon(r.d);
+  src.stop();
+  dst.stop();
+  rmSync(storeDir, { recursive: true, force: true });
+  rmSync(shellFile, { force: true });
 }
 
 /**
@@ -1221,7 +1343,10 @@ async function restoreBench(): Promise<void> {
   const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
   const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
   // Both create the database first: the plugin does it with psql (ensureDatabase), the shell with createdb.
-  const shieldRun = (i: number) => pgShieldRestore(d, pg, b.archive, `restored_shield_${i}_${process.pid}`, drop);
+  const shieldRun = (i: number) => {
+    const name = `restored_shield_${i}_${process.pid}`;
+    return pgShieldRestore(d, pgEndpoint(pg, name), b.archive, () => drop(name));
+  };
   const shellRun = async (i: number) => {
     const name = `restored_shell_${i}_${process.pid}`;
     dropCaches();
@@ -1382,7 +1507,7 @@ async function mysqlBench(): Promise<void> {
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? "all";
-  const modes = ["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql", "datasets", "issue20"];
+  const modes = ["relay", "e2e", "rss", "all", "quick", "restore", "fixed", "mysql", "datasets", "cluster", "issue20"];
   if (!modes.includes(what)) {
     console.error(`usage: bun run bench/datapath.ts [${modes.join("|")}]`);
     process.exit(2);
@@ -1406,6 +1531,7 @@ async function main(): Promise<void> {
   if (what === "quick") await quick();
   if (what === "restore") await restoreBench();
   if (what === "datasets" || what === "issue20") await datasetsBench();
+  if (what === "cluster" || what === "issue20") await clusterBench();
   if (what === "mysql" || what === "issue20") await mysqlBench();
   if (what === "fixed" || what === "issue20") await fixedCost();
 }
