@@ -24,6 +24,15 @@ const loaders: Record<string, () => Promise<Plugin>> = {
  */
 export const localBlobStores: readonly string[] = ["fs"];
 
+/**
+ * The built-in targets whose backup's output is its tool's alone (pg_dump, pg_dumpall write
+ * it, handed ctx.stdoutFd): the store's guard can run it beside the store, in one process,
+ * without the two sharing the work of each byte (src/pipeline/guard.ts, --with-source). One
+ * Bun start fewer per backup. Not mysql: it writes a header line of its own to fd 1 before
+ * each database, with a blocking write that would stall the guard's sealing of the stream.
+ */
+export const toolBackups: readonly string[] = ["postgres"];
+
 /** The names loadBuiltin knows. */
 export const loadableBuiltins: readonly string[] = Object.keys(loaders);
 

@@ -138,6 +138,12 @@ export interface ActionContext {
    * run inside its guard). Read either this fd or `stdin`, never both.
    */
   readonly stdinFd?: number;
+  /**
+   * Where a tool handed the data (pg_dump) writes it: this fd as its stdout. Absent: fd 1
+   * (`stdout: "inherit"`). Set in a store's guard that runs the backup beside the store
+   * (src/pipeline/guard.ts, --with-source): there fd 1 is not the data's way out.
+   */
+  readonly stdoutFd?: number;
   /** Writes wait for the pipe to drain: memory stays bounded whatever the size. */
   readonly stdout: WritableStream<Uint8Array>;
   /**
@@ -227,6 +233,22 @@ export interface ActionStreams {
   stdout?: WritableStream<Uint8Array>;
   /** Given to a retrieve as ctx.handOverFile (a built-in store run inside an unsealing guard). */
   handOverFile?: (file: BlobFile) => Promise<void>;
+  /**
+   * Where the action's words go (ctx.log, its error, its stop) instead of fd 2: a
+   * store's guard that runs a target's backup as well keeps fd 2 for the target's.
+   */
+  log?: (line: string) => void;
+  /**
+   * false: the action takes no part in SIGTERM/SIGINT (ctx.signal never aborts, the
+   * process is not exited for it), because another action of the same process
+   * handles them and exits it; the tools this one started get the signal from their
+   * group. Default true.
+   */
+  signals?: boolean;
+  /** Aborts the action as a signal would (ctx.signal; its tools are signalled), without exiting the process. */
+  stop?: AbortSignal;
+  /** Given to a source as ctx.stdoutFd: where its tools write the data instead of fd 1. */
+  stdoutFd?: number;
 }
 
 /** A blob as a local file: an open descriptor of a regular file, read from its start. */
@@ -251,7 +273,7 @@ export async function runAction(
     }
     const [action, ...extra] = parsed.positionals;
     if (action === undefined || action === "help" || action === "--help") {
-      if (action === undefined) { say(USAGE(name).trimEnd()); return EXIT.USAGE; }
+      if (action === undefined) { io.log(USAGE(name).trimEnd()); return EXIT.USAGE; }
       await io.printLines([USAGE(name).trimEnd()]);
       await io.finish();
       return EXIT.OK;
@@ -298,11 +320,11 @@ export async function runAction(
   } catch (err) {
     if (io.aborted) return io.abortCode;
     if (err instanceof PluginError) {
-      say(`${name}: ${err.message}`);
+      io.log(`${name}: ${err.message}`);
       return err.code;
     }
-    if ((err as NodeJS.ErrnoException)?.code === "EPIPE") say(`${name}: the reader of stdout went away before the end (EPIPE)`);
-    else say(`${name}: ${(err as Error)?.message ?? String(err)}`);
+    if ((err as NodeJS.ErrnoException)?.code === "EPIPE") io.log(`${name}: the reader of stdout went away before the end (EPIPE)`);
+    else io.log(`${name}: ${(err as Error)?.message ?? String(err)}`);
     return EXIT.PLUGIN_FAILURE;
   } finally {
     io.dispose();
@@ -333,11 +355,13 @@ class ProcessIO {
   private readonly controller = new AbortController();
   private readonly undo = new Set<() => void | Promise<void>>();
   private stdoutStream?: WritableStream<Uint8Array>;
+  /** Where the action's words go (ActionStreams.log). */
+  readonly log: (line: string) => void;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (this.aborted) return;
     this.aborted = true;
     this.abortCode = 128 + (sig === "SIGINT" ? 2 : 15);
-    say(`${this.name}: ${sig}: stopping`);
+    this.log(`${this.name}: ${sig}: stopping`);
     this.controller.abort(new PluginError(`stopped by ${sig}`));
     const undone: Promise<unknown>[] = [];
     for (const fn of this.undo) {
@@ -348,6 +372,9 @@ class ProcessIO {
   };
 
   constructor(private readonly name: string, private readonly streams: ActionStreams = {}) {
+    this.log = streams.log ?? say;
+    streams.stop?.addEventListener("abort", () => this.controller.abort(new PluginError("stopped")), { once: true });
+    if (streams.signals === false) return;
     process.on("SIGTERM", this.onSignal);
     process.on("SIGINT", this.onSignal);
   }
@@ -368,11 +395,12 @@ class ProcessIO {
       partialId,
       get stdin() { return (stdin ??= io.streams.stdin ?? Bun.stdin.stream() as ReadableStream<Uint8Array>); },
       stdinFd: io.streams.stdin ? undefined : 0,
+      stdoutFd: io.streams.stdoutFd,
       get stdout() { return io.stdout(); },
       handOverFile: action === "retrieve" ? io.streams.handOverFile : undefined,
       signal: this.controller.signal,
       onAbort: (fn) => { this.undo.add(fn); return () => this.undo.delete(fn); },
-      log: say,
+      log: this.log,
     };
   }
 
@@ -445,8 +473,8 @@ async function stopChildren(sig: NodeJS.Signals, graceMs = 2000): Promise<void> 
 export interface ExecOptions {
   /** A stream to feed to the tool's stdin, "inherit" to hand it fd 0, or "ignore". */
   stdin?: ReadableStream<Uint8Array> | "inherit" | "ignore";
-  /** "inherit" hands it fd 1 (the data goes straight to our reader), "pipe" collects it, "ignore". */
-  stdout?: "inherit" | "pipe" | "ignore";
+  /** "inherit" hands it fd 1 (the data goes straight to our reader), a number that fd, "pipe" collects it, "ignore". */
+  stdout?: "inherit" | "pipe" | "ignore" | number;
   /** "inherit": the tool's diagnostics go to our stderr; "pipe": collected and returned. */
   stderr?: "inherit" | "pipe";
   env?: Record<string, string | undefined>;
@@ -466,7 +494,7 @@ export interface ExecResult { code: number; stdout: string; stderr: string }
 export async function exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const tool = argv[0]!.split("/").pop();
   const feed = opts.stdin instanceof ReadableStream ? opts.stdin : undefined;
-  let proc: import("bun").Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore", "pipe" | "inherit">;
+  let proc: import("bun").Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore" | number, "pipe" | "inherit">;
   try {
     proc = Bun.spawn(argv, {
       stdin: feed ? "pipe" : (opts.stdin as "inherit" | "ignore" | undefined) ?? "ignore",

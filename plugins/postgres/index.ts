@@ -128,8 +128,8 @@ async function backup(ctx: ActionContext): Promise<void> {
     // --clean --if-exists: restoring the cluster replaces each database instead of failing on it.
     : [join(bin, "pg_dumpall"), "--clean", "--if-exists", "--no-password", ...c.options];
   ctx.log(`postgres: dumping ${c.database ? `database "${c.database}"` : "every database"} of ${where(c)}`);
-  // pg_dump writes straight into our stdout: no copy, and the pipe's own backpressure.
-  await exec(argv, { stdout: "inherit", env: pgEnv(c), signal: ctx.signal });
+  // pg_dump writes straight into our stdout (or where the guard says, ctx.stdoutFd): no copy, and the pipe's own backpressure.
+  await exec(argv, { stdout: ctx.stdoutFd ?? "inherit", env: pgEnv(c), signal: ctx.signal });
 }
 
 /** Creates the database unless it exists. */

@@ -1,4 +1,4 @@
-// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME]]] [--store] [--] ARGV...`,
+// `shield guard [--held-input | --held-fifo PATH [--seal [--in-process NAME [--with-source]]]] [--store] [--] ARGV...`,
 // `shield guard [--held-input | --held-fifo PATH] --in-process NAME [--] ACTION [ARGS...]`,
 // `shield guard --unseal [--in-process NAME] [--] ARGV...`:
 // the small process every stage of a pipeline runs under (internal: the daemon
@@ -48,6 +48,19 @@
 //   NAME (`store`, what follows `plugin NAME`): the guard runs that store itself
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
 //   every rule above holds the same;
+// - with --with-source as well, the guard also runs the backup's source: a built-in
+//   target's backup whose output is its tools' alone (pg_dump), named by the daemon in
+//   the `seal` message with the store's environment (the guard's own is the target's,
+//   which its tools inherit: the store's endpoint never reaches them) and the FIFO its
+//   tools write into (zstd's input, or our own input uncompressed). The guard opens that
+//   FIFO itself and hands its tools that fd, never its fd 1: the store's code may touch
+//   fd 1 (an SDK making it non-blocking made pg_dump fail with EAGAIN). The group, the
+//   lifeline and a cancel reach the tools as they reach a spawned stage. When the backup
+//   ends, the guard closes its end (so that the reader sees the end of the stream) and
+//   reports its exit code (`sourceExited`); the daemon treats it as a stage of its own.
+//   Its words keep fd 2, the daemon's pipe for the target; the store's and ours go by
+//   message (`said`). Should the store end first, the backup is stopped. One Bun start
+//   fewer per backup (bench/DATAPATH.md, "Thirteenth session");
 // - with --in-process NAME alone (no held input, no --seal, no --store, no --unseal), ARGV is
 //   a source action of this binary's built-in plugin NAME (a target's `backup`, a
 //   store's `retrieve`): the guard runs it itself, on its own stdin, stdout and
@@ -91,7 +104,7 @@ import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
-import { capturedOutput, inProcessAction, inProcessRetrieve, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
+import { capturedOutput, inProcessAction, inProcessBackupBesideStore, inProcessRetrieve, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import type { BlobFile } from "../../plugins/protocol.ts";
 import type { Sealed, StreamWriter } from "./seal.ts";
 import type { Unsealed } from "./unseal.ts";
@@ -102,7 +115,9 @@ export type ToGuard =
   | { purge: string[] } // --store: how to purge a key (argv without --key), sent before commit
   | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
   | { commit: true } // end the held input: the stage may now see the end of its stream (--unseal: write the held tail, then exit)
-  | { seal: { key: string | null; rate?: number } } // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first
+  // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first.
+  // With --with-source, also the store's environment and the source to run beside it (a built-in's backup).
+  | { seal: { key: string | null; rate?: number; env?: Record<string, string>; source?: { name: string; args: string[]; output: string } } }
   | { ack: boolean } // --store: true = the key is recorded; false = purge the blob
   // --unseal: the archive's data key (base64), null for none; a bandwidth limit (bytes/s);
   // discard: pass nothing on (the verify pass). Sent first: the store starts once it is here.
@@ -123,7 +138,9 @@ export type FromGuard =
   // --unseal: the blob was refused (refused: its chunks fail authentication; then code: the
   // store's exit, when the refusal came at the end of its output), or reading or writing
   // failed; nothing more of it is passed on, and the guard waits to be stopped
-  | { unsealFailed: { message: string; refused: boolean; code?: number } };
+  | { unsealFailed: { message: string; refused: boolean; code?: number } }
+  | { sourceExited: number } // --with-source: the backup ended (its tools exited) with this code; fd 1 is let go
+  | { said: string }; // --with-source: a line of the store's (or the guard's own) for the task log; fd 2 is the target's
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
 export function guardCommand(): string[] {
@@ -155,6 +172,9 @@ const COMMITTED_STORE_GRACE_MS = 1_500;
 // A built-in store that stopped reading its input: how long its own exit (which names the
 // cause) may take before the sealing failure is reported instead.
 const STORE_FAILING_MS = 2_000;
+// --with-source, the store ended first: how long the backup beside it may take to stop
+// (its tools signalled) before the guard exits all the same (the daemon kills the group).
+const SOURCE_STOP_MS = 2_000;
 
 /**
  * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
@@ -169,18 +189,40 @@ const STORE_FAILING_MS = 2_000;
  */
 type Phase = "starting" | "running" | "committed" | "exited";
 
+/** Where say() goes instead of fd 2: with --with-source, fd 2 is the target's. */
+let sayVia: ((line: string) => void) | undefined;
+
 function say(line: string): void {
+  if (sayVia) return sayVia(`guard: ${line}`);
   try { process.stderr.write(`guard: ${line}\n`); } catch { /* the daemon is gone */ }
 }
 
+/**
+ * --with-source: the backup run beside the store, once started: when it ended, and what stops it.
+ * Whichever way the guard ends, it is stopped first (runGuard), should the store have gone first
+ * or the guard have failed before the store started: its tools must not outlive the guard.
+ */
+let besideSource: { ended: Promise<void>; stop: AbortController } | undefined;
+
 export async function runGuard(args: string[]): Promise<number> {
+  try {
+    return await guard(args);
+  } finally {
+    if (besideSource) {
+      besideSource.stop.abort();
+      await Promise.race([besideSource.ended, Bun.sleep(SOURCE_STOP_MS)]);
+    }
+  }
+}
+
+async function guard(args: string[]): Promise<number> {
   // "--" is optional: `bun guard.ts -- CMD` (from source) does not pass it on.
   let i = 0;
   // --held-fifo PATH: a held input whose FIFO (alone in a directory of its own) the daemon made.
   let madeFifo: string | undefined;
   // --in-process NAME: the built-in store NAME, run in this process.
   let builtin: string | undefined;
-  while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process", "--unseal"].includes(args[i]!)) {
+  while (["--held-input", "--store", "--held-fifo", "--seal", "--in-process", "--unseal", "--with-source"].includes(args[i]!)) {
     if (args[i] === "--held-fifo") madeFifo = args[++i];
     else if (args[i] === "--in-process") builtin = args[++i];
     i++;
@@ -214,6 +256,15 @@ export async function runGuard(args: string[]): Promise<number> {
     return 1;
   }
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
+  const withSource = flags.includes("--with-source");
+  if (withSource) {
+    if (!sealing || !store || builtin === undefined) {
+      if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
+      say("--with-source is for the guard of a built-in store that seals: --held-fifo, --seal, --in-process NAME, --store");
+      return 1;
+    }
+    sayVia = (line) => send({ said: line });
+  }
 
   let phase: Phase = "starting";
   let lost = false;
@@ -225,7 +276,8 @@ export async function runGuard(args: string[]): Promise<number> {
     // Unsealing, the stage downstream must never see the end of what we wrote: whatever we are at, the group goes.
     if (unsealing && phase !== "starting") killGroup();
     // Starting, the flow below sees `lost` at its next step (a blocking open is raced with it).
-    if (phase === "running") killGroup();
+    // The backup beside the store starts before the store does: its tools go at once too.
+    if (phase === "running" || (phase === "starting" && besideSource)) killGroup();
     else if (phase === "committed") {
       if (!store) killGroup();
       // The group goes unless the store exited meanwhile (then its key is purged below).
@@ -245,6 +297,10 @@ export async function runGuard(args: string[]): Promise<number> {
   const commitSent = new Promise<void>((r) => (onCommit = r));
   let onSealKey!: (key: Uint8Array | null) => void;
   const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
+  // --with-source: the store's environment and the backup to run beside it, from the `seal` message.
+  type Beside = { env?: Record<string, string>; source?: { name: string; args: string[]; output: string } };
+  let onBeside!: (b: Beside) => void;
+  const beside = new Promise<Beside>((r) => (onBeside = r));
   let sealRate = 0;
   // --unseal --in-process NAME: the built-in's retrieve hands the blob's file over (handOver), and
   // gets it back once we read it all (fileRead), or failed to.
@@ -276,7 +332,11 @@ export async function runGuard(args: string[]): Promise<number> {
       if (!sealing) { inputEnded = !stageExited; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
     else if ("unseal" in m) onUnseal({ key: m.unseal.key === null ? null : new Uint8Array(Buffer.from(m.unseal.key, "base64")), rate: m.unseal.rate ?? 0, discard: m.unseal.discard ?? false });
-    else if ("seal" in m) { sealRate = m.seal.rate ?? 0; onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64"))); }
+    else if ("seal" in m) {
+      sealRate = m.seal.rate ?? 0;
+      onBeside({ env: m.seal.env, source: m.seal.source });
+      onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
+    }
   });
   // A cancel signals the whole group: the stage got the same signal. Exiting now
   // would release a held input before the stage is gone, so wait for the stage;
@@ -325,8 +385,43 @@ export async function runGuard(args: string[]): Promise<number> {
   // --seal: our input, opened blocking and non-blocking (see seal.ts).
   let sealIn: { blocking: number; nonBlocking: number } | undefined;
   let ownDir: string | undefined;
+  // --with-source: the backup beside the store, started at once: it writes into zstd's input (or
+  // our own FIFO), which the daemon holds open, while the store and its FIFOs get ready.
+  let storeEnv: Record<string, string | undefined> = process.env;
+  if (withSource) {
+    const got = await Promise.race([beside, lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    if (got === null) return notStarted();
+    if (got === undefined) return killGroup();
+    if (!got.source || !got.env) {
+      removeFifo();
+      say("--with-source: the daemon named no backup to run, or no environment for the store");
+      return 3;
+    }
+    // On the thread pool, as our input: the daemon holds the FIFO open, but were it gone, a
+    // blocking open on the event loop would never return.
+    const output = await Promise.race([openForWriting(got.source.output).catch((err: Error) => err), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    if (output === null) return notStarted();
+    if (output === undefined) return killGroup();
+    if (output instanceof Error) {
+      removeFifo();
+      say(`--with-source: cannot open the backup's way out: ${output.message}`);
+      return 3;
+    }
+    const stop = new AbortController();
+    const source = await inProcessBackupBesideStore(got.source.name, got.source.args, output, stop.signal);
+    if (!source) {
+      closeSync(output);
+      removeFifo();
+      say(`--with-source: no built-in backup of "${got.source.name}" that can run beside the store`);
+      return 3;
+    }
+    if (stopSignal) return notStarted();
+    if (lost) return killGroup();
+    storeEnv = got.env;
+    besideSource = { ended: runSource(source, output, () => (stopSignal ? stoppedCode() : undefined), send), stop };
+  }
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
-  const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv) : undefined;
+  const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv, storeEnv) : undefined;
   // --in-process NAME alone: a built-in's source action (a target's backup, a store's retrieve), run here on our own fds.
   const inProcessSource: InProcessAction | undefined = builtin !== undefined && !sealing && !store && !held && !unsealing ? await inProcessAction(builtin, argv) : undefined;
   // --unseal --in-process NAME: a built-in's retrieve that hands over the blob's file, which we read ourselves.
@@ -434,7 +529,7 @@ export async function runGuard(args: string[]): Promise<number> {
   if (inProcess) {
     sealedTo = new sealer!.StreamWriter();
     const out = capturedOutput(MAX_OUTPUT);
-    exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream });
+    exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream, log: withSource ? (line) => send({ said: line }) : undefined });
     output = exited.then(() => out.text());
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
@@ -607,6 +702,21 @@ export async function runGuard(args: string[]): Promise<number> {
 }
 
 /**
+ * --with-source: runs the backup beside the store, its tools writing into `output`. Once it
+ * returned (its tools exited), our end of `output` is closed, so that the stage reading it sees
+ * its end, and only then is its exit code reported (`stopped`: a guard stopped by a signal
+ * reports that, as a process of its own would have exited). Resolves when done.
+ */
+async function runSource(source: InProcessAction, output: number, stopped: () => number | undefined, send: (m: FromGuard) => void): Promise<void> {
+  const code = await source.run().catch((err) => {
+    say(`the backup beside the store failed: ${(err as Error)?.message ?? err}`);
+    return 3;
+  });
+  closeSync(output);
+  send({ sourceExited: stopped() ?? code });
+}
+
+/**
  * Our stdout (a FIFO), opened again by its /proc name: twice, non-blocking and blocking,
  * for fifoWriter (seal.ts). The non-blocking open fails (ENXIO) when nobody reads it any
  * more; the blocking one goes to the thread pool all the same, so the lifeline can act.
@@ -636,6 +746,11 @@ function stdoutToNull(): boolean {
 /** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */
 function openForReading(path: string): Promise<number> {
   return new Promise((resolve, reject) => open(path, C.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/** Opens a FIFO's write end (blocking, as a tool handed it expects) on the thread pool. */
+function openForWriting(path: string): Promise<number> {
+  return new Promise((resolve, reject) => open(path, C.O_WRONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {

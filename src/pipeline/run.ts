@@ -86,6 +86,8 @@ interface StageIO {
   unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
   /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
+  /** A backup's built-in store that seals: its guard runs the target's backup too, its tools writing into the FIFO `output` (see Stage). */
+  source?: { label: string; cmd: Command; output: string };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
   /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
@@ -122,11 +124,16 @@ class Run {
   }
 
   stage(label: string, argv: string[], env: Record<string, string>, io: StageIO): Stage {
-    return this.started(io.stdin === false ? 0 : io.stdout === false ? 2 : 1, () => new Stage({
-      label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal,
+    const place = io.stdin === false ? 0 : io.stdout === false ? 2 : 1;
+    const source = io.source && { label: io.source.label, builtin: io.source.cmd.builtin!, env: io.source.cmd.env, output: io.source.output };
+    const s = this.started(place, () => new Stage({
+      label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal, source,
       stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
       onStderr: this.logged(io.stderr),
     }));
+    // The source its guard runs is a stage of the run too: a failure kills it, its exit is checked.
+    if (s.source) this.joined(s.source, 0);
+    return s;
   }
 
   /**
@@ -160,9 +167,13 @@ class Run {
       this.fail(new PipelineFailed((err as Error).message));
       throw this.rootCause();
     }
+    this.joined(s, place);
+    return s;
+  }
+
+  private joined(s: StageProcess, place: number): void {
     this.stages.push(s);
     this.places.set(s, place);
-    return s;
   }
 
   /** A stage's stderr lines into the task log, but those `keep` says no to. */
@@ -441,20 +452,27 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // commit, so it keeps nothing.
     const storeInput = run.fifo();
     const storeCmd = sp.store();
+    // A built-in target's backup runs inside its guard (plugin-host/in-process.ts): one Bun start fewer.
+    const targetCmd = agent ? undefined : tp!.backup();
+    const targetRef = targetCmd && tp!.inProcess ? targetCmd.builtin : undefined;
+    // zstd's input: made before the store's guard, which may be the one writing into it (below).
+    const zstdInput = zip && direct ? run.fifo() : undefined;
+    // Both built-ins, and the backup's output its tools' alone (pg_dump): the store's guard runs
+    // the backup too (guard.ts, --with-source), its tools writing into zstd's input (uncompressed,
+    // into the guard's own): another Bun start fewer. Not where the daemon counts the raw bytes (gzip).
+    const beside = targetCmd?.builtin && tp!.backupByTool && sp.inProcess && storeCmd.builtin && (!zip || direct);
     sink = run.command("store", storeCmd, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
+      source: beside ? { label: "target backup", cmd: targetCmd!, output: (zstdInput ?? storeInput).path } : undefined,
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
       // Sealed on the agent already: the guard only counts and hashes.
       seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined, rate: opts.rate },
     });
     storeInput.handedOver();
-    // A built-in target's backup runs inside its guard (plugin-host/in-process.ts): one Bun start fewer.
-    const targetCmd = agent ? undefined : tp!.backup();
-    const targetRef = targetCmd && tp!.inProcess ? targetCmd.builtin : undefined;
-    let source: Stage;
+    let source: StageProcess;
     if (agent) {
-      source = run.stage(`target backup (agent ${agent.address})`, relayArgv(), pluginEnv(), {
+      const relay = run.stage(`target backup (agent ${agent.address})`, relayArgv(), pluginEnv(), {
         stdin: "pipe", stdout: storeInput.fd,
         stderr: (line) => {
           const r = relayReport(line);
@@ -462,7 +480,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
           return r.keep;
         },
       });
-      const relay = source;
+      source = relay;
       // The request (the endpoint, the data key) goes on the relay's stdin, never in its arguments.
       work.add(relay.input().then(async (w) => {
         w.write(backupHeader(agent, target.plugin, target.endpoint, opts.compression, dataKey));
@@ -473,20 +491,19 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       // zstd runs without a guard (a Tool, stage.ts), its input held by us: it sees the end
       // of its input only when the target exited 0, so a target dying mid-stream never makes
       // a complete-looking archive.
-      const zstdInput = run.fifo();
-      const z = run.tool(opts.compression, zip, pluginEnv(), zstdInput, storeInput.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
-      source = run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput.fd, inProcess: targetRef });
+      const z = run.tool(opts.compression, zip, pluginEnv(), zstdInput!, storeInput.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
+      source = sink.source ?? run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput!.fd, inProcess: targetRef });
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
-      source = run.command("target backup", targetCmd!, { stdin: false, stdout: true, inProcess: targetRef });
+      const s = run.command("target backup", targetCmd!, { stdin: false, stdout: true, inProcess: targetRef });
       const z = run.stage(opts.compression, zip, pluginEnv(), { stdin: "pipe", stdout: storeInput.fd });
-      const s = source;
-      work.add(pump(source.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
+      source = s;
+      work.add(pump(s.stdout.pipeThrough(raw.stream), z, () => run.upstreamSucceeded([s])));
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = run.command("target backup", targetCmd!, { stdin: false, stdout: storeInput.fd, inProcess: targetRef });
+      source = sink.source ?? run.command("target backup", targetCmd!, { stdin: false, stdout: storeInput.fd, inProcess: targetRef });
       upstream.push(source);
     }
     await sink.inputPath();

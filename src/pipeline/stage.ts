@@ -55,6 +55,16 @@ export interface StageOptions {
    * after `commit()`.
    */
   unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
+  /**
+   * With seal.builtin and store: the backup's source, a built-in target's backup whose
+   * output is its tools' (Target.backupByTool), run by the same guard beside the store
+   * (guard.ts, --with-source), its tools writing into the FIFO `output` (the caller holds
+   * it open until `inputPath()` resolves). The guard's process gets the source's `env`
+   * (its tools inherit it); the store's (`env` above) goes by message. To the run it is a
+   * stage of its own: `source`, named `label`, its exit reported by the guard; its stderr
+   * is the guard's, the store's words come by message.
+   */
+  source?: { label: string; builtin: { name: string; args: string[] }; env: Record<string, string | undefined>; output: string };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -95,6 +105,9 @@ export class Stage implements StageProcess {
   private unsealFailed!: (err: Error) => void;
   /** --seal, --unseal: bytes the guard read and wrote so far (updated every second or so). */
   readonly guardProgress = { bytesIn: 0, bytes: 0 };
+  /** With opts.source: the backup its guard runs beside the store, as a process of the run. */
+  readonly source: StageProcess | undefined;
+  private sourceExited!: (code: number) => void;
 
   constructor(opts: StageOptions) {
     this.label = opts.label;
@@ -108,6 +121,7 @@ export class Stage implements StageProcess {
     if (opts.seal && !opts.heldFifo) throw new Error(`${opts.label}: sealing needs a FIFO made by the daemon`);
     if (opts.unseal && (opts.seal || opts.store || opts.stdin !== "ignore")) throw new Error(`${opts.label}: only a store's retrieve (no input) is unsealed in its guard`);
     if (opts.inProcess && (opts.seal || opts.store || opts.stdin === "pipe")) throw new Error(`${opts.label}: only a stage with no input or a held one runs a built-in's action in its guard`);
+    if (opts.source && !(opts.seal?.builtin && opts.store)) throw new Error(`${opts.label}: only a built-in store that seals runs a backup beside it`);
     const flags = [
       ...(this.held ? (opts.heldFifo ? ["--held-fifo", opts.heldFifo] : ["--held-input"]) : []),
       ...(opts.seal ? ["--seal"] : []),
@@ -115,7 +129,10 @@ export class Stage implements StageProcess {
       ...(opts.inProcess ? ["--in-process", opts.inProcess.name] : []),
       ...(opts.store ? ["--store"] : []),
       ...(opts.unseal ? ["--unseal"] : []),
+      ...(opts.source ? ["--with-source"] : []),
     ];
+    const reported = new Promise<number>((r) => (this.sourceExited = r));
+    this.source = opts.source ? new SourceInGuard(opts.source.label, this, reported) : undefined;
     try {
       // In process, what follows "--" is the built-in's action and its arguments.
       const argv = opts.seal?.builtin ? opts.seal.builtin.args : opts.inProcess ? opts.inProcess.args : opts.argv;
@@ -123,7 +140,7 @@ export class Stage implements StageProcess {
         stdin: opts.stdin === "pipe" ? "pipe" : "ignore",
         // A store's output comes by message (after the guard read it), not by pipe.
         stdout: opts.store ? "ignore" : opts.stdout, stderr: "pipe",
-        env: opts.env as Record<string, string>,
+        env: (opts.source?.env ?? opts.env) as Record<string, string>,
         // A session of its own: the whole group can be signalled, and the child never reads our terminal.
         detached: true,
         serialization: "json",
@@ -134,6 +151,8 @@ export class Stage implements StageProcess {
           else if ("sealed" in m) this.gotSealed(m.sealed);
           else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
           else if ("unsealed" in m) this.gotUnsealed(m.unsealed);
+          else if ("sourceExited" in m) this.sourceExited(m.sourceExited);
+          else if ("said" in m) opts.onStderr(this.label, m.said);
           else if ("unsealFailed" in m) {
             // A refusal is said in the archive's words (the caller names it); a read or write that failed, by this stage's.
             const { message, refused, code } = m.unsealFailed;
@@ -146,9 +165,16 @@ export class Stage implements StageProcess {
     }
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
     // Over the IPC channel: a key never appears in a process's arguments or environment.
-    if (opts.seal) this.send({ seal: { key: opts.seal.key && Buffer.from(opts.seal.key).toString("base64"), rate: opts.seal.rate } });
+    if (opts.seal) {
+      const key = opts.seal.key && Buffer.from(opts.seal.key).toString("base64");
+      // The store's environment (its endpoint) by message: the guard's own is its source's.
+      const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output } } : {};
+      this.send({ seal: { key, rate: opts.seal.rate, ...beside } });
+    }
     if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard } });
-    this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(this.label, line));
+    // Running a source beside the store, the guard's stderr is the source's (its tools').
+    const stderrLabel = opts.source?.label ?? this.label;
+    this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(stderrLabel, line));
     // Whatever happens, the FIFO's write end is closed once the stage is gone.
     void this.proc.exited.then(() => {
       this.sealFailed(new Error(`${this.label} exited before its input was sealed`));
@@ -240,6 +266,28 @@ export class Stage implements StageProcess {
     this.killed ||= stopGroup(this.proc);
   }
   killed = false;
+}
+
+/**
+ * The source a store's guard runs beside the store (StageOptions.source): a stage of the run
+ * of its own, in the guard's process and group. Its exit is the guard's report, or, should the
+ * guard end without one (killed, or failed before the backup ended), the guard's own exit.
+ * Stopping it stops the guard's whole group, the store with it: only a failure of the run does.
+ */
+class SourceInGuard implements StageProcess {
+  constructor(readonly label: string, private readonly guard: Stage, private readonly reported: Promise<number>) {}
+
+  exited(): Promise<number> {
+    return Promise.race([this.reported, this.guard.exited()]);
+  }
+
+  kill(): void {
+    this.guard.kill();
+  }
+
+  get killed(): boolean {
+    return this.guard.killed;
+  }
 }
 
 /**

@@ -109,6 +109,11 @@ export interface Target extends Bound {
   backup(): Command;
   /** The target's backup can run inside its guard (a built-in of this binary): one process fewer per backup. */
   readonly inProcess: boolean;
+  /**
+   * A built-in whose backup hands its stdout to a tool and moves no byte itself (plugins/one.ts,
+   * toolBackups): the store's guard can run it as well, when the store is a built-in too.
+   */
+  readonly backupByTool: boolean;
   restore(): Command;
   /**
    * Restore drills: the plugin's optional `verify` of what the endpoint holds (its

@@ -14,6 +14,10 @@
 //   guard reads it itself (inProcessRetrieve): one process and one pipe fewer for
 //   every read of a restore (the verify pass and the restore proper). Other stores'
 //   retrieves stay processes of their own there (guard.ts says why).
+// - A target's backup beside a backup's store (with --with-source), when both are
+//   built-ins and the backup's output is its tools' alone (pg_dump): the store's guard
+//   runs it too, its tools writing into zstd's input: one Bun start fewer for every
+//   backup (inProcessBackupBesideStore).
 // - A target's restore: the action runs on the guard's held input (its FIFO made the
 //   guard's fd 0), so a tool it hands fd 0 to (pg_restore) reads it as before, and
 //   the input ends only on the daemon's commit, as for a process of its own.
@@ -25,21 +29,23 @@
 // temporary file) is as in a process of its own.
 import type { ActionStreams, BlobFile } from "../../plugins/protocol.ts";
 // Only the one plugin's module: not plugins/index.ts, which evaluates every built-in.
-import { loadBuiltin } from "../../plugins/one.ts";
+import { loadBuiltin, toolBackups } from "../../plugins/one.ts";
 
 export interface InProcessStore {
   /** Runs the store action; resolves with its exit code. */
-  run(streams: Required<Pick<ActionStreams, "stdin" | "stdout">>): Promise<number>;
+  run(streams: Required<Pick<ActionStreams, "stdin" | "stdout">> & Pick<ActionStreams, "log">): Promise<number>;
 }
 
 /**
  * The built-in store `name` of this binary, to run with the action arguments
- * `args` (what follows `plugin NAME`); undefined when there is no such built-in store.
+ * `args` (what follows `plugin NAME`) in the environment `env` (the guard's own,
+ * unless it runs a target's backup as well: then the store's comes by message);
+ * undefined when there is no such built-in store.
  */
-export async function inProcessStore(name: string, args: string[]): Promise<InProcessStore | undefined> {
+export async function inProcessStore(name: string, args: string[], env: Record<string, string | undefined> = process.env): Promise<InProcessStore | undefined> {
   const { plugin, runAction } = await withProtocol(name);
   if (!plugin?.store || args[0] !== "store") return undefined;
-  return { run: (streams) => runAction(plugin, args, process.env, streams) };
+  return { run: (streams) => runAction(plugin, args, env, streams) };
 }
 
 /** An action a built-in runs in the guard's process (on its own stdin and stdout, or handing a file over); resolves with its exit code. */
@@ -63,12 +69,32 @@ const SINK_ACTIONS = new Set(["restore"]);
  * such built-in or the action is not one a guard runs in process: a source's
  * without a held input, a sink's (`held`) with one.
  */
-export async function inProcessAction(name: string, args: string[], opts: { held?: boolean } = {}): Promise<InProcessAction | undefined> {
+export async function inProcessAction(name: string, args: string[], opts: { held?: boolean; streams?: ActionStreams } = {}): Promise<InProcessAction | undefined> {
   const { plugin, runAction } = await withProtocol(name);
   const action = args[0];
   const allowed = opts.held ? SINK_ACTIONS : SOURCE_ACTIONS;
   if (!plugin || action === undefined || !allowed.has(action) || typeof plugin[action as "backup" | "retrieve" | "restore"] !== "function") return undefined;
-  return { run: () => runAction(plugin, args, process.env) };
+  return { run: () => runAction(plugin, args, process.env, opts.streams) };
+}
+
+/**
+ * A built-in target's backup whose output is its tools' alone (plugins/one.ts, toolBackups:
+ * pg_dump writes it itself), to run in a store's guard beside the store (guard.ts,
+ * --with-source), its tools writing into `output` (ctx.stdoutFd), not fd 1: the store's code
+ * may touch fd 1 (an SDK making it non-blocking, say), which a tool sharing it would suffer;
+ * undefined for any other. The action may not write to its stdout stream: a write of its own
+ * would share the guard's event loop with the sealing of every byte. It takes no part in
+ * signals (ActionStreams.signals): the store's action handles them and exits the process, and
+ * its tools get them from their group. `stop` aborts it (its tools are signalled).
+ */
+export async function inProcessBackupBesideStore(name: string, args: string[], output: number, stop: AbortSignal): Promise<InProcessAction | undefined> {
+  if (!toolBackups.includes(name) || args[0] !== "backup") return undefined;
+  const { plugin, runAction } = await withProtocol(name);
+  if (!plugin?.backup) return undefined;
+  const stdout = new WritableStream<Uint8Array>({
+    write() { throw new Error(`${name}: its backup wrote to stdout itself in the store's guard, where only its tools may`); },
+  });
+  return { run: () => runAction(plugin, args, process.env, { stdout, stdoutFd: output, signals: false, stop }) };
 }
 
 /**

@@ -3,7 +3,7 @@
 // protocol the same way; a built-in's Commands also carry a reference to it, so
 // that a guard can run it in its own process (in-process.ts).
 import type { Bound, Command, ResolvedPlugin, Store, Target } from "./contract.ts";
-import { localBlobStores } from "../../plugins/one.ts";
+import { localBlobStores, toolBackups } from "../../plugins/one.ts";
 import { PluginFailed } from "./info.ts";
 import { pluginEnv, runPlugin } from "./spawn.ts";
 import { withDeadline, withRetry, type RetryPolicy } from "./wrappers.ts";
@@ -94,6 +94,7 @@ export const DRILL_ACTION_MS = 3600_000;
 
 export class ProcessTarget extends ProcessPlugin implements Target {
   get inProcess(): boolean { return this.plugin.source === "builtin"; }
+  get backupByTool(): boolean { return this.inProcess && toolBackups.includes(this.plugin.name); }
   backup(): Command { return this.command("backup"); }
   restore(): Command { return this.command("restore"); }
 

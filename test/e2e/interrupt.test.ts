@@ -429,10 +429,19 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
     const waitingOnLock = async () =>
       (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
 
-    test("backup: pg_dump waits on a lock", async () => {
+    test("backup: pg_dump waits on a lock (run by the store's guard: one guard for the whole backup)", async () => {
       await whileLocked(async () => {
         const task = (await call(d!, "POST", `/v1/job/${ids.pgJob}/run`)).json.task_uuid;
-        await killAt(task, waitingOnLock, "pg_dump waiting on a lock");
+        let seen: { pid: number; cmd: string }[] = [];
+        await killAt(task, async () => {
+          if (!(await waitingOnLock())) return false;
+          seen = descendants(d!.proc.pid!);
+          return true;
+        }, "pg_dump waiting on a lock");
+        // The built-in target's backup runs in the built-in store's guard (guard.ts, --with-source).
+        const guards = seen.filter((p) => p.cmd.includes(" guard"));
+        expect(guards.map((p) => p.cmd.includes("--with-source"))).toEqual([true]);
+        expect(seen.filter((p) => /(^|\/)pg_dump /.test(p.cmd)).length).toBe(1);
       });
     });
 

@@ -39,7 +39,7 @@ function guard(flags: string[], argv: string[], env: Record<string, string> = {}
       if (proc.exitCode !== null) throw new Error(`guard exited (${proc.exitCode}) before sending ${key}: ${await new Response(proc.stderr).text()}`);
     }
   };
-  return { proc, next };
+  return { proc, next, messages };
 }
 
 /** Opens the FIFO the guard made and writes into it, as the daemon does. */
@@ -528,6 +528,96 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
     for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
     expect(inGroup(proc.pid)).toEqual([]);
     expect(await rows()).toBeNull();
+  });
+
+  // --with-source: the store's guard (built-in fs, sealing) runs the backup beside the store.
+  // Uncompressed here: pg_dump writes into the guard's own input, the FIFO the daemon made.
+  describe("--with-source: the store's guard runs the backup beside the store", () => {
+    const withSource = (storeEndpoint: object) => {
+      const dir = mkdtempSync(join(tmpdir(), "shield-test-beside-"));
+      const path = join(dir, "input");
+      expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+      const hold = openSync(path, C.O_RDWR);
+      const g = guard(["--held-fifo", path, "--seal", "--in-process", "fs", "--store", "--with-source"], ["store"], env);
+      g.proc.send({ purge: fsStore("purge") });
+      const source = { name: "postgres", args: ["backup"], output: path };
+      g.proc.send({ seal: { key: null, env: { PATH: process.env.PATH!, SHIELD_ENDPOINT: JSON.stringify(storeEndpoint) }, source } });
+      /** Lets go of the daemon's hold once the guard took its input, as the daemon does. */
+      const started = async () => {
+        expect(await g.next("fifo")).toBe(path);
+        closeSync(hold);
+        g.proc.send({ opened: true });
+      };
+      return { ...g, started, dir };
+    };
+
+    test("pg_dump writes into the FIFO it is given, not fd 1; its exit is reported once the guard let go of that FIFO (the reader sees the end); the store keeps the dump; the store's endpoint never reaches pg_dump's environment", async () => {
+      const before = blobs();
+      const g = withSource({ base_dir: storeDir });
+      await g.started();
+      // What pg_dump inherits is the guard's environment: the target's, never the store's.
+      expect(readFileSync(`/proc/${g.proc.pid}/environ`, "utf8")).not.toContain(storeDir);
+      expect(await g.next("sourceExited")).toBe(0);
+      // Had the guard kept its write end, its own input would never end, and nothing would be sealed.
+      const sealed = await g.next("sealed");
+      g.proc.send({ commit: true });
+      const { code, output, complete } = await g.next("stored");
+      expect({ code, complete }).toEqual({ code: 0, complete: true });
+      g.proc.send({ ack: true });
+      expect(await g.proc.exited).toBe(0);
+      // Nothing came out on the guard's own stdout.
+      expect((await new Response(g.proc.stdout).arrayBuffer()).byteLength).toBe(0);
+      const blob = readFileSync(join(storeDir, JSON.parse(output).key));
+      expect(blob.subarray(0, 5).toString()).toBe("PGDMP");
+      expect(sealed.bytesIn).toBe(blob.length);
+      expect(blobs().length).toBe(before.length + 1);
+      rmSync(g.dir, { recursive: true, force: true });
+    });
+
+    for (const [how, stop, expected] of [
+      ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
+      ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
+      // The store's endpoint names no directory: it fails at once, whether pg_dump has started yet or not.
+      ["the store failing first", undefined, 13],
+    ] as const) {
+      test(`${how} stops pg_dump beside the store, even one waiting on a lock; no blob`, async () => {
+        const before = blobs();
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((r) => (locked = r));
+        const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
+        await isLocked;
+        try {
+          const g = withSource(stop ? { base_dir: storeDir } : { base_dir: "relative/dir" });
+          if (stop) {
+            const deadline = Date.now() + 20_000;
+            while (!(await waitingOnLock())) {
+              if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
+              await Bun.sleep(20);
+            }
+            expect(inGroup(g.proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
+            await g.started();
+            stop(g.proc);
+          }
+          // While the lock is still held: nothing waits for pg_dump.
+          expect(await g.proc.exited).toBe(expected);
+          for (let i = 0; i < 100 && inGroup(g.proc.pid).length; i++) await Bun.sleep(50);
+          expect(inGroup(g.proc.pid)).toEqual([]);
+          expect(blobs()).toEqual(before);
+          if (!stop) {
+            // The store's words came by message; fd 2 is the target's alone.
+            expect(await new Response(g.proc.stderr).text()).not.toContain("base_dir");
+            expect(g.messages.flatMap((m) => ("said" in m ? [m.said] : [])).join("\n")).toContain("base_dir");
+            expect((await g.next("stored")).code).toBe(13);
+          }
+          rmSync(g.dir, { recursive: true, force: true });
+        } finally {
+          release();
+          await tx;
+        }
+      });
+    }
   });
 
   test("refuses a built-in it cannot run so (a store has no backup)", async () => {
