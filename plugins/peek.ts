@@ -90,3 +90,49 @@ export function peekLine(fd: number, max: number, signal?: AbortSignal): Promise
     return performance.now() - firstSeen > LINE_WAIT_MS ? null : undefined;
   });
 }
+
+/**
+ * The bytes in the pipe `fd` before the first line that starts with `line` (from the start of
+ * the input up to and with the newline before it), left in it. null when there is no such line
+ * in the first `max` bytes, or when none came within LINE_WAIT_MS of the last bytes seen (the
+ * input may have less, and tee(2) cannot tell its end from a pause), or when it cannot be told
+ * this way (not a pipe, no glibc): the caller then reads them.
+ */
+export function peekBefore(fd: number, line: string, max: number, signal?: AbortSignal): Promise<Buffer | null> {
+  const mark = Buffer.from(`\n${line}`);
+  const buf = Buffer.alloc(max);
+  let seen = 0;
+  let lastGrowth = performance.now();
+  return teeUntil(fd, max, signal, (got, scratch) => {
+    let have = 0;
+    while (have < got) {
+      const n = readSync(scratch, buf, have, got - have, null);
+      if (n <= 0) return null;
+      have += n;
+    }
+    const at = buf.subarray(0, got).indexOf(mark);
+    if (at !== -1) return Buffer.from(buf.subarray(0, at + 1));
+    if (got >= max) return null;
+    if (got > seen) { seen = got; lastGrowth = performance.now(); }
+    return performance.now() - lastGrowth > LINE_WAIT_MS ? null : undefined;
+  });
+}
+
+/**
+ * Takes `n` bytes out of the pipe `fd`, bytes a peek saw there (so they are there: a read
+ * returns at once), and checks that they are `expected`.
+ */
+export function takeFromPipe(fd: number, expected: Buffer): void {
+  const got = Buffer.alloc(expected.length);
+  for (let at = 0; at < got.length;) {
+    try {
+      const n = readSync(fd, got, at, got.length - at, null);
+      if (n <= 0) throw new Error(`the input ended ${got.length - at} bytes short of what was seen in it`);
+      at += n;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      Bun.sleepSync(1);
+    }
+  }
+  if (!got.equals(expected)) throw new Error("the input changed between a look at it and its read");
+}

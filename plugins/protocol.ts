@@ -481,6 +481,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Exit codes taken as success besides 0 (tar's 1, "a file changed as we read it"). */
   okCodes?: number[];
+  /** A file descriptor handed to the tool as its fd 3 (psql reads a script there: `-f /dev/fd/3`). */
+  fd3?: number;
   signal?: AbortSignal;
 }
 
@@ -496,13 +498,14 @@ export async function exec(argv: string[], opts: ExecOptions = {}): Promise<Exec
   const feed = opts.stdin instanceof ReadableStream ? opts.stdin : undefined;
   let proc: import("bun").Subprocess<"pipe" | "inherit" | "ignore", "pipe" | "inherit" | "ignore" | number, "pipe" | "inherit">;
   try {
+    const stdin = feed ? "pipe" : (opts.stdin as "inherit" | "ignore" | undefined) ?? "ignore";
+    const stdout = opts.stdout ?? "inherit";
+    const stderr = opts.stderr ?? "inherit";
     proc = Bun.spawn(argv, {
-      stdin: feed ? "pipe" : (opts.stdin as "inherit" | "ignore" | undefined) ?? "ignore",
-      stdout: opts.stdout ?? "inherit",
-      stderr: opts.stderr ?? "inherit",
+      ...(opts.fd3 === undefined ? { stdin, stdout, stderr } : { stdio: [stdin, stdout, stderr, opts.fd3] as [typeof stdin, typeof stdout, typeof stderr, number] }),
       env: opts.env as Record<string, string> | undefined,
       cwd: opts.cwd,
-    });
+    }) as typeof proc;
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (err as Error).message;
     throw new ExecFailure(`cannot run ${argv[0]}: ${why}`);

@@ -24,6 +24,12 @@ export interface Libc {
    * done on it without blocking, or it hung up or failed. 1 when ready, 0 on timeout, or -errno.
    */
   poll(fd: number, events: number, timeoutMs: number): number;
+  /**
+   * memfd_create(name, MFD_CLOEXEC): an anonymous file in memory, read and written like a
+   * file, and opened again by its /proc/self/fd name (as a pipe cannot be once its writer
+   * is gone). The fd, or -errno.
+   */
+  memfd(name: string): number;
 }
 
 export const POLLIN = 0x1;
@@ -42,6 +48,7 @@ export function libc(): Libc | null {
       tee: { args: [FFIType.i32, FFIType.i32, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
       dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+      memfd_create: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
@@ -65,6 +72,10 @@ export function libc(): Libc | null {
         pollfd[0] = fd;
         pollfd[1] = events & 0xffff; // revents (the high half) cleared
         const n = lib.symbols.poll(pollfd, 1, timeoutMs) as number;
+        return n < 0 ? -errno() : n;
+      },
+      memfd: (name) => {
+        const n = lib.symbols.memfd_create(Buffer.from(`${name}\0`), 1 /* MFD_CLOEXEC */) as number;
         return n < 0 ? -errno() : n;
       },
     };

@@ -4,7 +4,7 @@
 //
 // The password reaches the tools only as PGPASSWORD in their environment: no
 // argument of any process ever holds it, and nothing here prints it.
-import { existsSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, readdirSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   EndpointInvalid, PluginError, exec, port, secretLine, str, type ActionContext, type Plugin, type VerifyResult,
@@ -12,8 +12,9 @@ import {
 import { checkToolDir, endpointPath } from "../confine.ts";
 import { PG_DUMP, PG_DUMPALL, checkOptions } from "./options.ts";
 import { VERSION } from "../../src/version.ts";
-import { CUSTOM_MAGIC, RoleFilter, kindOf, sniff } from "./stream.ts";
-import { peekPipe } from "../peek.ts";
+import { CUSTOM_MAGIC, RoleFilter, kindOf, sniff, withoutOwnRole } from "./stream.ts";
+import { peekBefore, peekPipe, takeFromPipe } from "../peek.ts";
+import { libc } from "../../src/libc.ts";
 
 interface Config {
   host?: string;
@@ -186,11 +187,30 @@ async function restore(ctx: ActionContext): Promise<void> {
   ctx.log(`postgres: restoring every database of ${where(c)} (statement by statement: a cluster restore cannot be one transaction)`);
   // The dump drops and re-creates the restoring user's own role, which PostgreSQL
   // refuses; those two statements are left out so that any other error stops the restore.
-  await exec(
-    [join(bin, "psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo("postgres"), "-f", "-"],
-    { stdin: (stream ?? ctx.stdin).pipeThrough(new RoleFilter(c.user)), stdout: "ignore", env: pgEnv(c), signal: ctx.signal },
-  );
+  const psql = [join(bin, "psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo("postgres")];
+  // They are in the dump's head (its roles, before the first \connect). Seen in the pipe, the
+  // head alone is taken out and handed to psql as a file in memory (its fd 3, read first: not
+  // a pipe, since psql opens /dev/fd/3 again, which for a pipe whose writer is gone blocks);
+  // psql then reads the rest from fd 0 itself: no byte of the databases crosses this process
+  // (a filter every byte went through cost ~1 s of CPU per GiB: bench/DATAPATH.md,
+  // "Thirteenth session"). Otherwise (in-process, no memfd, a head too long to see), the filter.
+  const script = head ? libc()?.memfd("shield-roles") ?? -1 : -1;
+  try {
+    const roles = script >= 0 ? await peekBefore(ctx.stdinFd!, "\\connect ", ROLES_SEEN, ctx.signal) : null;
+    if (roles) {
+      takeFromPipe(ctx.stdinFd!, roles);
+      writeSync(script, withoutOwnRole(roles, c.user));
+      await exec([...psql, "-f", "/dev/fd/3", "-f", "-"], { stdin: "inherit", fd3: script, stdout: "ignore", env: pgEnv(c), signal: ctx.signal });
+      return;
+    }
+  } finally {
+    if (script >= 0) closeSync(script);
+  }
+  await exec([...psql, "-f", "-"], { stdin: (stream ?? ctx.stdin).pipeThrough(new RoleFilter(c.user)), stdout: "ignore", env: pgEnv(c), signal: ctx.signal });
 }
+
+/** The longest head of a cluster dump (its roles) taken out of the pipe; a longer one goes through the filter. */
+const ROLES_SEEN = 1 << 20;
 
 async function test(ctx: ActionContext): Promise<string[]> {
   const c = config(ctx);

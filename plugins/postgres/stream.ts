@@ -41,6 +41,21 @@ function quoteIdent(name: string): string[] {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? [name, quoted] : [quoted];
 }
 
+/** The statements of a cluster dump that drop and create `user`'s own role, as pg_dumpall writes them. */
+function ownRoleStatements(user: string): Set<string> {
+  return new Set(quoteIdent(user).flatMap((id) => [`DROP ROLE IF EXISTS ${id};`, `DROP ROLE ${id};`, `CREATE ROLE ${id};`]));
+}
+
+/**
+ * The head of a cluster dump (whole lines, everything before its first `\connect`: the roles)
+ * without the statements that drop and create `user`'s own role: what RoleFilter makes of it.
+ */
+export function withoutOwnRole(head: Buffer, user: string): Buffer {
+  const drop = ownRoleStatements(user);
+  const lines = head.toString("utf8").split("\n");
+  return Buffer.from(lines.filter((l) => !drop.has(l.replace(/\r$/, ""))).join("\n"));
+}
+
 /** Longest line looked at; a longer one cannot be a role statement. */
 const MAX_LINE = 1 << 20;
 
@@ -52,7 +67,7 @@ const MAX_LINE = 1 << 20;
  */
 export class RoleFilter extends TransformStream<Uint8Array, Uint8Array> {
   constructor(user: string) {
-    const drop = new Set(quoteIdent(user).flatMap((id) => [`DROP ROLE IF EXISTS ${id};`, `DROP ROLE ${id};`, `CREATE ROLE ${id};`]));
+    const drop = ownRoleStatements(user);
     let passthrough = false;
     let pending: Buffer = Buffer.alloc(0);
     super({

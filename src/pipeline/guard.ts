@@ -139,7 +139,7 @@ export type FromGuard =
   // store's exit, when the refusal came at the end of its output), or reading or writing
   // failed; nothing more of it is passed on, and the guard waits to be stopped
   | { unsealFailed: { message: string; refused: boolean; code?: number } }
-  | { sourceExited: number } // --with-source: the backup ended (its tools exited) with this code; fd 1 is let go
+  | { sourceExited: number } // --with-source: the backup ended (its tools exited) with this code; our end of its way out is closed
   | { said: string }; // --with-source: a line of the store's (or the guard's own) for the task log; fd 2 is the target's
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */

@@ -1,8 +1,9 @@
-// peekPipe and peekLine (plugins/peek.ts): a pipe's first bytes or first line, seen and left in place for the next reader.
+// peekPipe, peekLine and peekBefore (plugins/peek.ts): a pipe's first bytes, its first line, or
+// what comes before a line, seen and left in place for the next reader; takeFromPipe takes them.
 import { describe, expect, test } from "bun:test";
 import { readSync, writeSync } from "node:fs";
 import { osPipe } from "../../src/agent/os-pipe.ts";
-import { peekLine, peekPipe } from "../../plugins/peek.ts";
+import { peekBefore, peekLine, peekPipe, takeFromPipe } from "../../plugins/peek.ts";
 import { libc } from "../../src/libc.ts";
 
 /** Everything left in the pipe, read from its non-blocking end. */
@@ -135,6 +136,58 @@ describe.skipIf(!libc())("peekLine", () => {
       const seen = peekLine(p.read, 4096, stop.signal);
       stop.abort(new Error("stopped"));
       await expect(seen).rejects.toThrow("stopped");
+    } finally {
+      p.close();
+    }
+  });
+});
+
+describe.skipIf(!libc())("peekBefore and takeFromPipe", () => {
+  const head = "--\n-- PostgreSQL database cluster dump\n--\nCREATE ROLE app;\n-- Databases\n";
+  const rest = "\\connect template1\n" + "x".repeat(100_000) + "\n\\connect app\n";
+
+  test("what comes before the first line that starts so is seen, left in place, then taken out: the rest stays for the reader", async () => {
+    const p = osPipe();
+    try {
+      writeSync(p.write, head + rest.slice(0, 50_000));
+      const seen = await peekBefore(p.read, "\\connect ", 60 * 1024);
+      expect(seen?.toString()).toBe(head);
+      writeSync(p.write, rest.slice(50_000));
+      takeFromPipe(p.read, seen!);
+      expect(drain(p.nonBlocking).toString()).toBe(rest);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("it waits for the line; none within max, or none coming: null, every byte still there", async () => {
+    const p = osPipe();
+    try {
+      const seen = peekBefore(p.read, "\\connect ", 60 * 1024);
+      writeSync(p.write, head);
+      await Bun.sleep(30);
+      writeSync(p.write, rest);
+      expect((await seen)?.toString()).toBe(head);
+      drain(p.nonBlocking);
+      writeSync(p.write, "y".repeat(70_000) + "\n\\connect a\n");
+      expect(await peekBefore(p.read, "\\connect ", 60 * 1024)).toBeNull();
+      drain(p.nonBlocking);
+      // A dump with no \\connect at all (only its roles), its writer not done: given up within a moment.
+      writeSync(p.write, head);
+      const from = performance.now();
+      expect(await peekBefore(p.read, "\\connect ", 60 * 1024)).toBeNull();
+      expect(performance.now() - from).toBeLessThan(2000);
+      expect(drain(p.nonBlocking).toString()).toBe(head);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("takeFromPipe refuses bytes that are not those seen", () => {
+    const p = osPipe();
+    try {
+      writeSync(p.write, "abcdef");
+      expect(() => takeFromPipe(p.read, Buffer.from("abX"))).toThrow("changed");
     } finally {
       p.close();
     }

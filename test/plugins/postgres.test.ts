@@ -3,13 +3,15 @@
 // piped into the fs store, as the design's shell example does).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { ensureBinary } from "../helpers/daemon.ts";
 import { freshDatabase, pgAvailable, startCluster, startPostgres, type PgServer } from "../helpers/postgres.ts";
 import { freePort } from "../helpers/services.ts";
+import { descendants } from "../helpers/processes.ts";
+import { osPipe } from "../../src/agent/os-pipe.ts";
 import { splitWords } from "../../plugins/postgres/index.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -415,6 +417,39 @@ exec '${pg.bindir}/${tool}' "$@"
       const admin = sql("postgres", other!.port);
       expect(await admin.unsafe(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [role])).toHaveLength(1);
       await admin.end();
+    }, 60_000);
+
+    test("through a pipe, psql reads the databases from the plugin's fd 0 itself: only the roles' head crosses the plugin", async () => {
+      const admin0 = sql("postgres");
+      const others = (await admin0.unsafe(`SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+$' AND datname NOT IN ('postgres', 'template0', 'template1', $1)`, [source])).map((r) => r.datname as string);
+      await admin0.end();
+      const b = await pgPlugin("backup", endpoint(undefined, { pg_options: others.map((d) => `--exclude-database=${d}`).join(" ") }));
+      expect(b.code).toBe(0);
+      const input = osPipe();
+      try {
+        const proc = Bun.spawn([process.execPath, MAIN, "plugin", "postgres", "restore"], {
+          cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint(undefined, { pg_port: other!.port })) }), stdin: input.read, stdout: "pipe", stderr: "pipe",
+        });
+        input.closeRead();
+        // Most of the dump first: psql is at work on it while the rest waits.
+        const cut = b.stdout.length - 1000;
+        const writing = (async () => { for (let at = 0; at < cut; at += 65536) { writeSync(input.write, b.stdout.subarray(at, Math.min(cut, at + 65536))); await Bun.sleep(0); } })();
+        let psql: number | undefined;
+        for (let i = 0; i < 400 && psql === undefined; i++) {
+          psql = descendants(proc.pid).find((p) => /(^|\/)psql /.test(p.cmd) && p.cmd.includes("/dev/fd/3"))?.pid;
+          if (psql === undefined) await Bun.sleep(25);
+        }
+        expect(psql).toBeDefined();
+        expect(readlinkSync(`/proc/${psql}/fd/0`)).toBe(readlinkSync(`/proc/${proc.pid}/fd/0`));
+        await writing;
+        writeSync(input.write, b.stdout.subarray(cut));
+        input.closeWrite();
+        const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+        expect({ code, stderr: stderr.includes("ERROR") ? stderr : "" }).toEqual({ code: 0, stderr: "" });
+      } finally {
+        input.close();
+      }
+      expect(await fingerprint(source, other!.port)).toEqual(original);
     }, 60_000);
 
     test("a full dump is refused by an endpoint naming a database", async () => {
