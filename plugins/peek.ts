@@ -61,6 +61,19 @@ export function peekPipe(fd: number, n: number, signal?: AbortSignal): Promise<B
   });
 }
 
+/**
+ * Each tee copies from the start of the input again: takes all `got` bytes of this copy out of
+ * `scratch` into `buf`; false when they are not all there.
+ */
+function copyOut(scratch: number, buf: Buffer, got: number): boolean {
+  for (let have = 0; have < got;) {
+    const n = readSync(scratch, buf, have, got - have, null);
+    if (n <= 0) return false;
+    have += n;
+  }
+  return true;
+}
+
 /** How long peekLine waits for the rest of a first line it has seen the start of. */
 const LINE_WAIT_MS = 200;
 
@@ -75,13 +88,7 @@ export function peekLine(fd: number, max: number, signal?: AbortSignal): Promise
   let firstSeen: number | undefined;
   const buf = Buffer.alloc(max);
   return teeUntil(fd, max, signal, (got, scratch) => {
-    // Each tee copies from the start of the input again: take all of this copy out.
-    let have = 0;
-    while (have < got) {
-      const n = readSync(scratch, buf, have, got - have, null);
-      if (n <= 0) return null;
-      have += n;
-    }
+    if (!copyOut(scratch, buf, got)) return null;
     const newline = buf.subarray(0, got).indexOf(10);
     if (newline !== -1) return Buffer.from(buf.subarray(0, newline + 1));
     // The scratch pipe (1 MiB) or `max` is full without a newline: not a line this can see.
@@ -104,12 +111,7 @@ export function peekBefore(fd: number, line: string, max: number, signal?: Abort
   let seen = 0;
   let lastGrowth = performance.now();
   return teeUntil(fd, max, signal, (got, scratch) => {
-    let have = 0;
-    while (have < got) {
-      const n = readSync(scratch, buf, have, got - have, null);
-      if (n <= 0) return null;
-      have += n;
-    }
+    if (!copyOut(scratch, buf, got)) return null;
     const at = buf.subarray(0, got).indexOf(mark);
     if (at !== -1) return Buffer.from(buf.subarray(0, at + 1));
     if (got >= max) return null;

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
-import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
+import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
 import { alive, cmdline, descendants } from "../helpers/processes.ts";
 
 const PASSWORD = "e2e-crash-password";
@@ -415,22 +415,13 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
     });
     afterAll(async () => { await sql?.end(); });
 
-    /** Runs `during` while a transaction holds an exclusive lock on the table. */
-    async function whileLocked(during: () => Promise<void>): Promise<void> {
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
-      await isLocked;
-      try { await during(); } finally { release(); await tx; }
-    }
+    const locked = (during: () => Promise<void>) => whileLocked(sql, "t", during);
     // The postgres plugin names its connections "shield".
     const waitingOnLock = async () =>
       (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
 
     test("backup: pg_dump waits on a lock (run by the store's guard: one guard for the whole backup)", async () => {
-      await whileLocked(async () => {
+      await locked(async () => {
         const task = (await call(d!, "POST", `/v1/job/${ids.pgJob}/run`)).json.task_uuid;
         let seen: { pid: number; cmd: string }[] = [];
         await killAt(task, async () => {
@@ -446,7 +437,7 @@ describe("kill -9 of the daemon at any moment of a pipeline", () => {
     });
 
     test("restore: pg_restore waits on a lock", async () => {
-      await whileLocked(async () => {
+      await locked(async () => {
         const { json } = await call(d!, "POST", `/v1/archive/${archive}/restore`, { target });
         expect(json.ok).toBe("scheduled");
         await killAt(json.task_uuid, waitingOnLock, "pg_restore waiting on a lock");

@@ -84,6 +84,25 @@ export async function startCluster(): Promise<PgCluster> {
   return { port, bindir, url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`, stop };
 }
 
+/**
+ * Runs `during` while a transaction of `sql` holds an exclusive lock on `table`: a pg_dump or
+ * pg_restore of it waits (on a lock, as a busy database can make it), and is released after.
+ */
+export async function whileLocked(sql: postgres.Sql, table: string, during: () => Promise<void>): Promise<void> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((r) => (locked = r));
+  const tx = sql.begin(async (tx) => { await tx.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`); locked(); await held; });
+  await isLocked;
+  try {
+    await during();
+  } finally {
+    release();
+    await tx;
+  }
+}
+
 let counter = 0;
 
 /** A new, empty database on the private server; returns its URL. */

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
 import { DEFAULT_CHUNK_SIZE, decryptStream, encryptStream, HEADER_LENGTH, newDataKey, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import postgres from "postgres";
-import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
+import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -417,6 +417,15 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
   // The postgres plugin names its connections "shield".
   const waitingOnLock = async () =>
     (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
+  /** Resolves once a pg_dump waits on the lock that whileLocked holds. */
+  const untilWaitingOnLock = async () => {
+    const deadline = Date.now() + 20_000;
+    while (!(await waitingOnLock())) {
+      if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
+      await Bun.sleep(20);
+    }
+  };
+  const locked = (during: () => Promise<void>) => whileLocked(sql, "t", during);
 
   test("writes the dump on the guard's own stdout and exits as the action did", async () => {
     const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
@@ -429,34 +438,19 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
     ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
     ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
   ] as const) {
-    test(`${how} stops pg_dump too, even while it waits on a lock`, async () => {
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
-      await isLocked;
-      try {
-        const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
-        void new Response(proc.stdout).arrayBuffer();
-        const deadline = Date.now() + 20_000;
-        while (!(await waitingOnLock())) {
-          if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
-          await Bun.sleep(20);
-        }
-        // pg_dump runs in the guard's process group (the guard leads it, as under the daemon).
-        expect(inGroup(proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
-        stop(proc);
-        expect(await proc.exited).toBe(expected);
-        // Nothing of the group is left. (Not its server backend: killed by SIGKILL, pg_dump
-        // cannot cancel its query, and a backend waiting on a lock notices only once it gets it.)
-        for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
-        expect(inGroup(proc.pid)).toEqual([]);
-      } finally {
-        release();
-        await tx;
-      }
-    });
+    test(`${how} stops pg_dump too, even while it waits on a lock`, () => locked(async () => {
+      const { proc } = guard(["--in-process", "postgres"], ["backup"], env);
+      void new Response(proc.stdout).arrayBuffer();
+      await untilWaitingOnLock();
+      // pg_dump runs in the guard's process group (the guard leads it, as under the daemon).
+      expect(inGroup(proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
+      stop(proc);
+      expect(await proc.exited).toBe(expected);
+      // Nothing of the group is left. (Not its server backend: killed by SIGKILL, pg_dump
+      // cannot cancel its query, and a backend waiting on a lock notices only once it gets it.)
+      for (let i = 0; i < 100 && inGroup(proc.pid).length; i++) await Bun.sleep(50);
+      expect(inGroup(proc.pid)).toEqual([]);
+    }));
   }
 
   /** The dump of the test's database, as the in-process backup writes it. */
@@ -580,43 +574,28 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
       // The store's endpoint names no directory: it fails at once, whether pg_dump has started yet or not.
       ["the store failing first", undefined, 13],
     ] as const) {
-      test(`${how} stops pg_dump beside the store, even one waiting on a lock; no blob`, async () => {
+      test(`${how} stops pg_dump beside the store, even one waiting on a lock; no blob`, () => locked(async () => {
         const before = blobs();
-        let release!: () => void;
-        const held = new Promise<void>((r) => (release = r));
-        let locked!: () => void;
-        const isLocked = new Promise<void>((r) => (locked = r));
-        const tx = sql.begin(async (tx) => { await tx`LOCK TABLE t IN ACCESS EXCLUSIVE MODE`; locked(); await held; });
-        await isLocked;
-        try {
-          const g = withSource(stop ? { base_dir: storeDir } : { base_dir: "relative/dir" });
-          if (stop) {
-            const deadline = Date.now() + 20_000;
-            while (!(await waitingOnLock())) {
-              if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
-              await Bun.sleep(20);
-            }
-            expect(inGroup(g.proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
-            await g.started();
-            stop(g.proc);
-          }
-          // While the lock is still held: nothing waits for pg_dump.
-          expect(await g.proc.exited).toBe(expected);
-          for (let i = 0; i < 100 && inGroup(g.proc.pid).length; i++) await Bun.sleep(50);
-          expect(inGroup(g.proc.pid)).toEqual([]);
-          expect(blobs()).toEqual(before);
-          if (!stop) {
-            // The store's words came by message; fd 2 is the target's alone.
-            expect(await new Response(g.proc.stderr).text()).not.toContain("base_dir");
-            expect(g.messages.flatMap((m) => ("said" in m ? [m.said] : [])).join("\n")).toContain("base_dir");
-            expect((await g.next("stored")).code).toBe(13);
-          }
-          rmSync(g.dir, { recursive: true, force: true });
-        } finally {
-          release();
-          await tx;
+        const g = withSource(stop ? { base_dir: storeDir } : { base_dir: "relative/dir" });
+        if (stop) {
+          await untilWaitingOnLock();
+          expect(inGroup(g.proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
+          await g.started();
+          stop(g.proc);
         }
-      });
+        // While the lock is still held: nothing waits for pg_dump.
+        expect(await g.proc.exited).toBe(expected);
+        for (let i = 0; i < 100 && inGroup(g.proc.pid).length; i++) await Bun.sleep(50);
+        expect(inGroup(g.proc.pid)).toEqual([]);
+        expect(blobs()).toEqual(before);
+        if (!stop) {
+          // The store's words came by message; fd 2 is the target's alone.
+          expect(await new Response(g.proc.stderr).text()).not.toContain("base_dir");
+          expect(g.messages.flatMap((m) => ("said" in m ? [m.said] : [])).join("\n")).toContain("base_dir");
+          expect((await g.next("stored")).code).toBe(13);
+        }
+        rmSync(g.dir, { recursive: true, force: true });
+      }));
     }
   });
 

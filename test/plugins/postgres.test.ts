@@ -3,7 +3,7 @@
 // piped into the fs store, as the design's shell example does).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, write, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -396,13 +396,18 @@ exec '${pg.bindir}/${tool}' "$@"
       await admin.end();
     }, 60_000);
 
-    test("pg_dumpall out, psql in: the roles and databases arrive in another cluster, and a second restore replaces them", async () => {
-      // Other test files' databases are left out (through pg_options): they only make this slow.
-      const admin0 = sql("postgres");
-      const others = (await admin0.unsafe(`SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+$' AND datname NOT IN ('postgres', 'template0', 'template1', $1)`, [source])).map((r) => r.datname as string);
-      await admin0.end();
+    /** The cluster's dump by the plugin, without other test files' databases (through pg_options): they only make it slow. */
+    const clusterDump = async () => {
+      const admin = sql("postgres");
+      const others = (await admin.unsafe(`SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+$' AND datname NOT IN ('postgres', 'template0', 'template1', $1)`, [source])).map((r) => r.datname as string);
+      await admin.end();
       const b = await pgPlugin("backup", endpoint(undefined, { pg_options: others.map((d) => `--exclude-database=${d}`).join(" ") }));
       expect(b.code).toBe(0);
+      return b;
+    };
+
+    test("pg_dumpall out, psql in: the roles and databases arrive in another cluster, and a second restore replaces them", async () => {
+      const b = await clusterDump();
       const text = b.stdout.toString();
       expect(text).toStartWith("--\n-- PostgreSQL database cluster dump");
       expect(text).toContain(`CREATE ROLE ${role}`);
@@ -420,20 +425,21 @@ exec '${pg.bindir}/${tool}' "$@"
     }, 60_000);
 
     test("through a pipe, psql reads the databases from the plugin's fd 0 itself: only the roles' head crosses the plugin", async () => {
-      const admin0 = sql("postgres");
-      const others = (await admin0.unsafe(`SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+$' AND datname NOT IN ('postgres', 'template0', 'template1', $1)`, [source])).map((r) => r.datname as string);
-      await admin0.end();
-      const b = await pgPlugin("backup", endpoint(undefined, { pg_options: others.map((d) => `--exclude-database=${d}`).join(" ") }));
-      expect(b.code).toBe(0);
+      const b = await clusterDump();
       const input = osPipe();
       try {
         const proc = Bun.spawn([process.execPath, MAIN, "plugin", "postgres", "restore"], {
           cwd: ROOT, env: env({ SHIELD_ENDPOINT: JSON.stringify(endpoint(undefined, { pg_port: other!.port })) }), stdin: input.read, stdout: "pipe", stderr: "pipe",
         });
         input.closeRead();
+        // Read as it comes: psql's notices (one per database it drops) must never wait on us.
+        const said = new Response(proc.stderr).text();
+        // Written on the thread pool: a blocking write here would stop this test's event loop,
+        // reading of stderr included, while psql works through a full pipe.
+        const put = (bytes: Uint8Array) => new Promise<void>((res, rej) => write(input.write, bytes, (err) => (err ? rej(err) : res())));
         // Most of the dump first: psql is at work on it while the rest waits.
         const cut = b.stdout.length - 1000;
-        const writing = (async () => { for (let at = 0; at < cut; at += 65536) { writeSync(input.write, b.stdout.subarray(at, Math.min(cut, at + 65536))); await Bun.sleep(0); } })();
+        const writing = (async () => { for (let at = 0; at < cut; at += 65536) await put(b.stdout.subarray(at, Math.min(cut, at + 65536))); })();
         let psql: number | undefined;
         for (let i = 0; i < 400 && psql === undefined; i++) {
           psql = descendants(proc.pid).find((p) => /(^|\/)psql /.test(p.cmd) && p.cmd.includes("/dev/fd/3"))?.pid;
@@ -442,9 +448,9 @@ exec '${pg.bindir}/${tool}' "$@"
         expect(psql).toBeDefined();
         expect(readlinkSync(`/proc/${psql}/fd/0`)).toBe(readlinkSync(`/proc/${proc.pid}/fd/0`));
         await writing;
-        writeSync(input.write, b.stdout.subarray(cut));
+        await put(b.stdout.subarray(cut));
         input.closeWrite();
-        const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+        const [code, stderr] = await Promise.all([proc.exited, said]);
         expect({ code, stderr: stderr.includes("ERROR") ? stderr : "" }).toEqual({ code: 0, stderr: "" });
       } finally {
         input.close();
