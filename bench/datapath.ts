@@ -597,6 +597,7 @@ async function makeDatabase(dataset = DATASET, size: DatasetSize = FULL_SIZE, on
 // ---- PostgreSQL: the shell's pipelines and the daemon's restore, shared by e2e, restore and datasets ----
 
 const OPENSSL_ENC = "openssl enc -aes-256-ctr -pbkdf2 -pass pass:x";
+const OPENSSL_DEC = "openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x";
 /** The postgres plugin's pg_restore flags. */
 const PG_RESTORE_FLAGS = "--clean --if-exists --no-owner --single-transaction";
 /** psql/pg_dump connection flags of the tests' private server. */
@@ -612,7 +613,7 @@ const pgShellBackup = (pg: { port: number; bindir: string }, db: string, file: s
   `${pg.bindir}/pg_dump -Fc -Z0 ${pgConn(pg.port)} ${db} | zstd -q -3 -T0 | ${OPENSSL_ENC} > ${file}`;
 /** The shell's restore into a new database: createdb (the plugin's psql does the same), then openssl dec | zstd -d | pg_restore. */
 const pgShellRestore = (pg: { port: number; bindir: string }, file: string, name: string) =>
-  `${pg.bindir}/createdb ${pgConn(pg.port)} ${name} && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${file} | zstd -q -d | ${pg.bindir}/pg_restore ${PG_RESTORE_FLAGS} ${pgConn(pg.port)} -d ${name}`;
+  `${pg.bindir}/createdb ${pgConn(pg.port)} ${name} && ${OPENSSL_DEC} < ${file} | zstd -q -d | ${pg.bindir}/pg_restore ${PG_RESTORE_FLAGS} ${pgConn(pg.port)} -d ${name}`;
 
 let restoreTargets = 0;
 
@@ -670,6 +671,10 @@ interface ShellSide {
   /** Run once, untimed, before the first restore: whatever the first restore alone would pay. */
   warmUp?: () => Promise<unknown>;
 }
+
+/** "this = PATH; compare = PATH": what compareBuilds measures. */
+const buildsNamed = (builds: [string, string][]) =>
+  builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ");
 
 /** A daemon of each build (compareBuilds), each with a job backing up `endpoint` (postgres, zstd) into the fs store at `storeDir`. */
 async function startBuilds(builds: [string, string][], job: string, endpoint: object, storeDir: string): Promise<BuildRun[]> {
@@ -845,7 +850,7 @@ async function datasetsBench(): Promise<void> {
   const pg = await startPostgres();
   const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
   const drop = (name: string) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
-  out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. The shell's backup is timed to the end of \`sync FILE\`. Ratio = shell ÷ shield (≥ 0.95 is issue 20's target). CPU: user + system seconds per GiB of the raw dump.`);
+  out(`Builds: ${buildsNamed(builds)}. The shell's backup is timed to the end of \`sync FILE\`. Ratio = shell ÷ shield (≥ 0.95 is issue 20's target). CPU: user + system seconds per GiB of the raw dump.`);
   out();
   const summary: string[] = [];
   const sets = (process.env.BENCH_DATASETS ?? DATASETS.join(",")).split(",").map((x) => x.trim()).filter(Boolean);
@@ -915,12 +920,12 @@ async function clusterBench(): Promise<void> {
   const storeDir = join(scratch, "cluster-store");
   const shellFile = join(scratch, "cluster-shell.zst.enc");
   emptyDir(storeDir);
-  out(`Builds: ${builds.map(([n, b]) => `${n} = ${b === SHIELD ? BUILT : resolve(process.env.BENCH_COMPARE!)}`).join("; ")}. Both restore into a second cluster (port ${dst.port}), replacing its databases. Ratio = shell ÷ shield. CPU: user + system seconds per GiB of the raw dump.`);
+  out(`Builds: ${buildsNamed(builds)}. Both restore into a second cluster (port ${dst.port}), replacing its databases. Ratio = shell ÷ shield. CPU: user + system seconds per GiB of the raw dump.`);
   out();
   const runs = await startBuilds(builds, "pg-cluster", pgEndpoint(src), storeDir);
   const check = await rowCheck(db.url);
   const restored = dst.url(db.name);
-  const shellRestore = `openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | ${dst.bindir}/psql -X -q ${pgConn(dst.port)} -d postgres -f - 2>/dev/null`;
+  const shellRestore = `${OPENSSL_DEC} < ${shellFile} | zstd -q -d | ${dst.bindir}/psql -X -q ${pgConn(dst.port)} -d postgres -f - 2>/dev/null`;
   const rows = await pairedRounds("cluster (documents)", runs, {
     backup: `${src.bindir}/pg_dumpall --clean --if-exists ${pgConn(src.port)} | zstd -q -3 -T0 | ${OPENSSL_ENC} > ${shellFile}`,
     file: shellFile,
@@ -1486,7 +1491,7 @@ async function mysqlBench(): Promise<void> {
     const shellRun = async () => {
       const name = `restored_shell_${i}`;
       dropCaches();
-      const ms = await sh(`mariadb --defaults-file=${cnf} -e 'CREATE DATABASE ${name}' && openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < ${shellFile} | zstd -q -d | mariadb --defaults-file=${cnf} --batch --default-character-set=utf8mb4 ${name}`);
+      const ms = await sh(`mariadb --defaults-file=${cnf} -e 'CREATE DATABASE ${name}' && ${OPENSSL_DEC} < ${shellFile} | zstd -q -d | mariadb --defaults-file=${cnf} --batch --default-character-set=utf8mb4 ${name}`);
       drop(name);
       return ms;
     };

@@ -121,8 +121,8 @@ export function peekBefore(fd: number, line: string, max: number, signal?: Abort
 }
 
 /**
- * Takes `n` bytes out of the pipe `fd`, bytes a peek saw there (so they are there: a read
- * returns at once), and checks that they are `expected`.
+ * Takes out of the pipe `fd` the bytes a peek saw there, `expected` (so they are there: a read
+ * returns at once), and checks that they are the same.
  */
 export function takeFromPipe(fd: number, expected: Buffer): void {
   const got = Buffer.alloc(expected.length);

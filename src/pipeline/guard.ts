@@ -257,13 +257,15 @@ async function guard(args: string[]): Promise<number> {
   }
   const send = (m: FromGuard) => { try { process.send!(m); } catch { /* lifeline gone: handled below */ } };
   const withSource = flags.includes("--with-source");
+  // --with-source: fd 2 is the target's; the store's lines and ours go to the task log by message.
+  const said = withSource ? (line: string) => send({ said: line }) : undefined;
   if (withSource) {
     if (!sealing || !store || builtin === undefined) {
       if (madeFifo) rmSync(dirname(madeFifo), { recursive: true, force: true });
       say("--with-source is for the guard of a built-in store that seals: --held-fifo, --seal, --in-process NAME, --store");
       return 1;
     }
-    sayVia = (line) => send({ said: line });
+    sayVia = said;
   }
 
   let phase: Phase = "starting";
@@ -399,7 +401,7 @@ async function guard(args: string[]): Promise<number> {
     }
     // On the thread pool, as our input: the daemon holds the FIFO open, but were it gone, a
     // blocking open on the event loop would never return.
-    const output = await Promise.race([openForWriting(got.source.output).catch((err: Error) => err), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    const output = await Promise.race([openFifo(got.source.output, C.O_WRONLY).catch((err: Error) => err), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
     if (output === null) return notStarted();
     if (output === undefined) return killGroup();
     if (output instanceof Error) {
@@ -450,7 +452,7 @@ async function guard(args: string[]): Promise<number> {
     // already gone, a blocking open on the event loop would never return, and the
     // lifeline could not act.
     // A stop meanwhile (the daemon let go of its end: no writer may ever come) ends the wait too.
-    const opened = await Promise.race([openForReading(fifo), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
+    const opened = await Promise.race([openFifo(fifo, C.O_RDONLY), lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
     if (opened === null) return notStarted();
     if (opened === undefined) return killGroup();
     sealIn = { blocking: opened, nonBlocking: openSync(fifo, C.O_RDONLY | C.O_NONBLOCK) };
@@ -529,7 +531,7 @@ async function guard(args: string[]): Promise<number> {
   if (inProcess) {
     sealedTo = new sealer!.StreamWriter();
     const out = capturedOutput(MAX_OUTPUT);
-    exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream, log: withSource ? (line) => send({ said: line }) : undefined });
+    exited = inProcess.run({ stdin: sealedTo.stream, stdout: out.stream, log: said });
     output = exited.then(() => out.text());
   } else if (inProcessSource) {
     // Its stdout is ours (the FIFO the daemon gave us); what it starts inherits it, and our group.
@@ -743,14 +745,12 @@ function stdoutToNull(): boolean {
   }
 }
 
-/** Opens a FIFO's read end (blocking) on the thread pool, leaving the event loop free. */
-function openForReading(path: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, C.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-/** Opens a FIFO's write end (blocking, as a tool handed it expects) on the thread pool. */
-function openForWriting(path: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, C.O_WRONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
+/**
+ * Opens a FIFO's read or write end (blocking: a tool handed it expects that) on the thread
+ * pool, leaving the event loop free: the open waits for the other end.
+ */
+function openFifo(path: string, flags: typeof C.O_RDONLY | typeof C.O_WRONLY): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
