@@ -25,13 +25,13 @@ const loaders: Record<string, () => Promise<Plugin>> = {
 export const localBlobStores: readonly string[] = ["fs"];
 
 /**
- * The built-in targets whose backup's output is its tool's alone (pg_dump, pg_dumpall write
- * it, handed ctx.stdoutFd): the store's guard can run it beside the store, in one process,
- * without the two sharing the work of each byte (src/pipeline/guard.ts, --with-source). One
- * Bun start fewer per backup. Not mysql: it writes a header line of its own to fd 1 before
- * each database, with a blocking write that would stall the guard's sealing of the stream.
+ * The built-in targets whose backup's output is their tools' (pg_dump, pg_dumpall,
+ * mariadb-dump, mariabackup write it, handed ctx.stdoutFd; mysql's few lines of its own go
+ * there too, written on the thread pool): the store's guard can run it beside the store, in
+ * one process, without the two sharing the work of each byte (src/pipeline/guard.ts,
+ * --with-source). One Bun start fewer per backup.
  */
-export const toolBackups: readonly string[] = ["postgres"];
+export const toolBackups: readonly string[] = ["postgres", "mysql"];
 
 /** The names loadBuiltin knows. */
 export const loadableBuiltins: readonly string[] = Object.keys(loaders);

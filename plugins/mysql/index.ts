@@ -6,7 +6,8 @@
 // The password reaches the tools only through an option file that is a pipe (see
 // client.ts): no argument or environment of any process ever holds it, and nothing
 // here prints it.
-import { writeSync } from "node:fs";
+import { write } from "node:fs";
+import { promisify } from "node:util";
 import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -198,15 +199,24 @@ async function query(c: Config, t: Tools, conn: Connection, sql: string, ctx: Ac
   return r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t").map(batchValue));
 }
 
-/** Writes straight to fd 1, where the dump tools write too (nothing of ours is buffered in between). */
-function writeOut(text: string): void {
+const writeFd = promisify(write);
+
+/**
+ * Writes our own lines (the header, the accounts' mark) straight where the dump tools write
+ * the data (ctx.stdoutFd, else fd 1): nothing of ours is buffered in between. The write waits
+ * on the thread pool, never on the event loop: in a store's guard (--with-source) that loop
+ * seals the stream zstd makes of these bytes, and a blocking write into zstd's full input,
+ * while zstd waited for the guard to read its output, would hold both for ever.
+ */
+async function writeOut(ctx: ActionContext, text: string): Promise<void> {
   const buf = Buffer.from(text);
   for (let off = 0; off < buf.byteLength;) {
     try {
-      off += writeSync(1, buf, off);
+      off += await writeFd(ctx.stdoutFd ?? 1, buf, off);
     } catch (err) {
+      // A non-blocking fd (a runtime may set fd 1 so) with a full pipe: wait, then again.
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-      Bun.sleepSync(5);
+      await Bun.sleep(5);
     }
   }
 }
@@ -218,7 +228,7 @@ function writeOut(text: string): void {
  */
 async function dump(argv: string[], options: string, c: Config, t: Tools, conn: Connection, ctx: ActionContext): Promise<void> {
   try {
-    await runTool(argv, options, ctx, { stdout: "inherit", stderr: "pipe" });
+    await runTool(argv, options, ctx, { stdout: ctx.stdoutFd ?? "inherit", stderr: "pipe" });
   } catch (err) {
     if (!(err instanceof ExecFailure) || ctx.signal.aborted) throw err;
     const gone = await query(c, t, conn, "SELECT 1", ctx).then(() => undefined, (e: Error) => e.message.replace(/^[^:]*failed \(exit \d+\): /, ""));
@@ -253,7 +263,7 @@ async function backup(ctx: ActionContext): Promise<void> {
   const options = optionFile(conn, t.mariadbDump);
   if (c.database) {
     ctx.log(`mysql: dumping database "${c.database}" of ${where(conn)} (${version}) with ${t.dump}`);
-    writeOut(headerLine({ kind: "database", database: c.database }));
+    await writeOut(ctx, headerLine({ kind: "database", database: c.database }));
     // No --databases: the dump holds no CREATE DATABASE or USE, so it restores under any name.
     await dump([t.dump, ...dumpArgs(c), "--", c.database], options, c, t, conn, ctx);
     return;
@@ -268,13 +278,13 @@ async function backup(ctx: ActionContext): Promise<void> {
   const accounts = serverIsMariadb && t.mariadbDump;
   ctx.log(`mysql: dumping every database of ${where(conn)} (${version}): ${databases.length ? databases.join(", ") : "(none)"}${accounts ? ", with accounts and grants" : ""}`);
   if (!accounts) ctx.log(`mysql: warning: accounts and grants are not in this archive (${t.dump} cannot dump them from this server)`);
-  writeOut(headerLine({ kind: "server", databases, accounts }));
+  await writeOut(ctx, headerLine({ kind: "server", databases, accounts }));
   if (databases.length) {
     await dump([t.dump, ...dumpArgs(c), "--databases", "--", ...databases], options, c, t, conn, ctx);
   }
   if (accounts) {
     // Last, so that a restore finds the tables that grants name.
-    writeOut(`\n${ACCOUNTS_LINE}\n`);
+    await writeOut(ctx, `\n${ACCOUNTS_LINE}\n`);
     await dump([t.dump, "--system=users", "--default-character-set=utf8mb4"], options, c, t, conn, ctx);
   }
 }

@@ -70,7 +70,7 @@ export async function mariabackupVersion(bindir?: string): Promise<string> {
  * Runs mariabackup; its chatter (hundreds of lines) stays out of the task log
  * unless it fails, when its error lines are the failure's words.
  */
-async function mariabackup(argv: string[], ctx: ActionContext, opts: { stdout?: "inherit" | "ignore"; options?: string } = {}): Promise<string> {
+async function mariabackup(argv: string[], ctx: ActionContext, opts: { stdout?: "inherit" | "ignore" | number; options?: string } = {}): Promise<string> {
   const dir = opts.options !== undefined ? mkdtempSync(join(tmpdir(), "shield-mariabackup-")) : undefined;
   const undo = dir ? ctx.onAbort(() => rmSync(dir, { recursive: true, force: true })) : () => {};
   try {
@@ -123,7 +123,7 @@ export async function backupPhysical(c: PhysicalConfig, ctx: ActionContext, q: Q
   const t = physicalTools(c.bindir);
   const { dir, version } = await serverDataDir(c, q);
   ctx.log(`mysql: physical backup of ${dir} (MariaDB ${version}) with ${t.backup} --backup --stream=xbstream`);
-  const log = await mariabackup([t.backup, "--backup", "--stream=xbstream", `--datadir=${dir}`], ctx, { stdout: "inherit", options: optionFile(c.conn, true) });
+  const log = await mariabackup([t.backup, "--backup", "--stream=xbstream", `--datadir=${dir}`], ctx, { stdout: ctx.stdoutFd ?? "inherit", options: optionFile(c.conn, true) });
   const lsn = /Redo log \(from LSN (\d+) to (\d+)\) was copied/.exec(log);
   ctx.log(`mysql: mariabackup completed OK${lsn ? ` (redo log from LSN ${lsn[1]} to ${lsn[2]})` : ""}`);
 }

@@ -78,8 +78,8 @@ export async function inProcessAction(name: string, args: string[], opts: { held
 }
 
 /**
- * A built-in target's backup whose output is its tools' alone (plugins/one.ts, toolBackups:
- * pg_dump writes it itself), to run in a store's guard beside the store (guard.ts,
+ * A built-in target's backup whose output is its tools' (plugins/one.ts, toolBackups:
+ * pg_dump, mariadb-dump write it themselves), to run in a store's guard beside the store (guard.ts,
  * --with-source), its tools writing into `output` (ctx.stdoutFd), not fd 1: the store's code
  * may touch fd 1 (an SDK making it non-blocking, say), which a tool sharing it would suffer;
  * undefined for any other. The action may not write to its stdout stream: a write of its own

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { daemonApi } from "../helpers/api-client.ts";
+import { descendants } from "../helpers/processes.ts";
 import {
   ADMIN_PASSWORD, ADMIN_USER, fingerprint, mariadbAvailable, seedFixture, startMariadb, type MariadbServer,
 } from "../helpers/mariadb.ts";
@@ -35,6 +36,10 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
     src = await startMariadb();
     dst = await startMariadb();
     seedFixture(src);
+    // 16 MiB that zstd cannot shrink: the dump outlasts a look at the processes, and zstd's
+    // output fills the pipe to the store's guard while the plugin writes its own lines.
+    src.sql("USE crm; CREATE TABLE noise (id INT PRIMARY KEY, b BLOB NOT NULL) ENGINE=InnoDB; " +
+      "INSERT INTO noise SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_16384;");
     storeDir = mkdtempSync(join(tmpdir(), "shield-e2e-mysql-store-"));
     d = await startShieldDaemon({ env: { SHIELD_ADMIN_PASSWORD: PASSWORD } });
   });
@@ -69,7 +74,16 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
     ids.schedule = await created("/v1/schedules", { name: "daily", when: "daily at 4am" });
     ids.retention = await created("/v1/retention", { name: "week", expires: 604800 });
     ids.job = await created("/v1/jobs", { name: "mariadb-nightly", target: ids.target, store: ids.store, schedule: ids.schedule, retention: ids.retention, paused: true });
-    const run = await waitTask(d, (await call(d, "POST", `/v1/job/${ids.job}/run`)).json.task_uuid);
+    const started = (await call(d, "POST", `/v1/job/${ids.job}/run`)).json.task_uuid;
+    // The built-in target's dump runs in the built-in store's guard (guard.ts, --with-source):
+    // one guard for the whole backup, its header lines written beside the dump's bytes.
+    let seen: { pid: number; cmd: string }[] = [];
+    for (const deadline = Date.now() + 30_000; !seen.some((p) => /(^|\/)mariadb-dump /.test(p.cmd)); await Bun.sleep(5)) {
+      expect(Date.now()).toBeLessThan(deadline);
+      seen = descendants(d.proc.pid!);
+    }
+    expect(seen.filter((p) => p.cmd.includes(" guard")).map((p) => p.cmd.includes("--with-source"))).toEqual([true]);
+    const run = await waitTask(d, started);
     expect(run.log).not.toContain(ADMIN_PASSWORD);
     expect(run.status).toBe("done");
     const { json: archives } = await call(d, "GET", `/v1/archives?target=${ids.target}`);
