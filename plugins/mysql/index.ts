@@ -212,7 +212,7 @@ async function writeOut(ctx: ActionContext, text: string): Promise<void> {
   const buf = Buffer.from(text);
   for (let off = 0; off < buf.byteLength;) {
     try {
-      off += await writeFd(ctx.stdoutFd ?? 1, buf, off);
+      off += (await writeFd(ctx.stdoutFd ?? 1, buf, off)).bytesWritten;
     } catch (err) {
       // A non-blocking fd (a runtime may set fd 1 so) with a full pipe: wait, then again.
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
