@@ -49,7 +49,7 @@
 //   and hands it the sealed stream in memory instead (plugin-host/in-process.ts);
 //   every rule above holds the same;
 // - with --with-source as well, the guard also runs the backup's source: a built-in
-//   target's backup whose output is its tools' alone (pg_dump), named by the daemon in
+//   target's backup whose output is its tools' (pg_dump, mariadb-dump), named by the daemon in
 //   the `seal` message with the store's environment (the guard's own is the target's,
 //   which its tools inherit: the store's endpoint never reaches them) and the FIFO its
 //   tools write into (zstd's input, or our own input uncompressed). The guard opens that

@@ -457,7 +457,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     const targetRef = targetCmd && tp!.inProcess ? targetCmd.builtin : undefined;
     // zstd's input: made before the store's guard, which may be the one writing into it (below).
     const zstdInput = zip && direct ? run.fifo() : undefined;
-    // Both built-ins, and the backup's output its tools' alone (pg_dump): the store's guard runs
+    // Both built-ins, and the backup's output its tools' (pg_dump, mariadb-dump): the store's guard runs
     // the backup too (guard.ts, --with-source), its tools writing into zstd's input (uncompressed,
     // into the guard's own): another Bun start fewer. Not where the daemon counts the raw bytes (gzip).
     const beside = targetCmd?.builtin && tp!.backupByTool && sp.inProcess && storeCmd.builtin && (!zip || direct);

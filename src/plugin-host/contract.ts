@@ -110,8 +110,9 @@ export interface Target extends Bound {
   /** The target's backup can run inside its guard (a built-in of this binary): one process fewer per backup. */
   readonly inProcess: boolean;
   /**
-   * A built-in whose backup hands its stdout to a tool and moves no byte itself (plugins/one.ts,
-   * toolBackups): the store's guard can run it as well, when the store is a built-in too.
+   * A built-in whose backup hands its stdout to its tools and moves no byte of the data itself (a
+   * header line at most, written where they write; plugins/one.ts, toolBackups): the store's guard
+   * can run it as well, when the store is a built-in too.
    */
   readonly backupByTool: boolean;
   restore(): Command;
