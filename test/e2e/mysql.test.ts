@@ -9,6 +9,7 @@ import { adminToken, cliFor } from "../helpers/cli.ts";
 import { startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import { daemonApi } from "../helpers/api-client.ts";
 import { descendants } from "../helpers/processes.ts";
+import { eventually } from "../helpers/services.ts";
 import {
   ADMIN_PASSWORD, ADMIN_USER, fingerprint, mariadbAvailable, seedFixture, startMariadb, type MariadbServer,
 } from "../helpers/mariadb.ts";
@@ -78,10 +79,7 @@ describe.skipIf(!mariadbAvailable)("backup and restore of a MariaDB server throu
     // The built-in target's dump runs in the built-in store's guard (guard.ts, --with-source):
     // one guard for the whole backup, its header lines written beside the dump's bytes.
     let seen: { pid: number; cmd: string }[] = [];
-    for (const deadline = Date.now() + 30_000; !seen.some((p) => /(^|\/)mariadb-dump /.test(p.cmd)); await Bun.sleep(5)) {
-      expect(Date.now()).toBeLessThan(deadline);
-      seen = descendants(d.proc.pid!);
-    }
+    await eventually(() => (seen = descendants(d.proc.pid!)).some((p) => /(^|\/)mariadb-dump /.test(p.cmd)), 30_000, "mariadb-dump to run", 5);
     expect(seen.filter((p) => p.cmd.includes(" guard")).map((p) => p.cmd.includes("--with-source"))).toEqual([true]);
     const run = await waitTask(d, started);
     expect(run.log).not.toContain(ADMIN_PASSWORD);

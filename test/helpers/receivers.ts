@@ -4,6 +4,9 @@
 import { SMTPServer } from "smtp-server";
 import { freePort } from "./services.ts";
 
+// Where the notification tests have always found it.
+export { eventually } from "./services.ts";
+
 export interface Mail { from: string; to: string[]; raw: string; user?: string }
 
 export interface SmtpReceiver {
@@ -70,11 +73,3 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
   return r;
 }
 
-/** Polls until `check` is true (or throws after `ms`). */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 30_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}

@@ -24,3 +24,12 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Polls every `everyMs` until `check` is true (or throws after `ms`). */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 30_000, what = "condition", everyMs = 100): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}

@@ -10,6 +10,7 @@ import type { FromGuard } from "../../src/pipeline/guard.ts";
 import { DEFAULT_CHUNK_SIZE, decryptStream, encryptStream, HEADER_LENGTH, newDataKey, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
+import { eventually } from "../helpers/services.ts";
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -418,13 +419,7 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
   const waitingOnLock = async () =>
     (await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'shield'`)[0]!.n > 0;
   /** Resolves once a pg_dump waits on the lock that whileLocked holds. */
-  const untilWaitingOnLock = async () => {
-    const deadline = Date.now() + 20_000;
-    while (!(await waitingOnLock())) {
-      if (Date.now() > deadline) throw new Error("pg_dump never waited on the lock");
-      await Bun.sleep(20);
-    }
-  };
+  const untilWaitingOnLock = () => eventually(waitingOnLock, 20_000, "pg_dump to wait on the lock", 20);
   const locked = (during: () => Promise<void>) => whileLocked(sql, "t", during);
 
   test("writes the dump on the guard's own stdout and exits as the action did", async () => {
