@@ -4,13 +4,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ArchiveDecryptError,
+  ChunkOpener,
   ChunkSealer,
   DEFAULT_CHUNK_SIZE,
   HEADER_LENGTH,
   TAG_LENGTH,
+  checkChunks,
   decryptStream,
   encryptStream,
   newDataKey,
+  openChunks,
   sealChunks,
   unwrapKey,
   wrapKey,
@@ -186,6 +189,63 @@ describe("sealChunks (seal.ts seals a read's whole chunks at once)", () => {
 
   test("only whole chunks", () => {
     expect(() => sealChunks(new ChunkSealer(newDataKey(), { chunkSize: 1000 }), new Uint8Array(1500))).toThrow(RangeError);
+  });
+});
+
+describe("checkChunks (the verify pass) authenticates without decrypting", () => {
+  /** What opening and checking the first `fullFrames` frames of `archive` say: null when every one passed, else the error's words. */
+  function verdicts(key: Uint8Array, archive: Uint8Array, fullFrames: number): { opened: string | null; checked: string | null } {
+    const run = (how: (o: ChunkOpener, frames: Uint8Array) => unknown): string | null => {
+      const opener = new ChunkOpener(key);
+      try {
+        opener.readHeader(archive.subarray(0, HEADER_LENGTH));
+        how(opener, archive.subarray(HEADER_LENGTH, HEADER_LENGTH + fullFrames * opener.frameSize));
+        return null;
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    return {
+      opened: run((o, f) => openChunks(o, f, Buffer.alloc(f.length))),
+      checked: run((o, f) => checkChunks(o, f)),
+    };
+  }
+
+  // Chunk sizes that are and are not whole GCM blocks: GHASH pads the ciphertext.
+  for (const size of [DEFAULT_CHUNK_SIZE, 1024, 1000, 17, 1]) {
+    test(`the same verdict as opening, chunk size ${size}`, () => {
+      const key = newDataKey();
+      const sealer = new ChunkSealer(key, { chunkSize: size });
+      const frames = sealChunks(sealer, randomBytes(4 * size));
+      const archive = Buffer.concat([sealer.header, frames, sealer.seal(randomBytes(size > 1 ? size - 1 : 0), true)]);
+      const frame = size + TAG_LENGTH;
+      expect(verdicts(key, archive, 4)).toEqual({ opened: null, checked: null });
+      const cases: [string, Uint8Array, Uint8Array, number][] = [["a wrong key", archive, newDataKey(), 4]];
+      for (const pos of [0, HEADER_LENGTH - 1, HEADER_LENGTH, HEADER_LENGTH + frame - 1, HEADER_LENGTH + 2 * frame + (size >> 1), HEADER_LENGTH + 4 * frame - TAG_LENGTH]) {
+        const bad = Buffer.from(archive);
+        bad[pos]! ^= 0x40;
+        cases.push([`a flipped bit at ${pos}`, bad, key, 4]);
+      }
+      const swapped = Buffer.from(archive);
+      frames.copy(swapped, HEADER_LENGTH, frame, 2 * frame);
+      frames.copy(swapped, HEADER_LENGTH + frame, 0, frame);
+      cases.push(["two frames swapped", swapped, key, 4]);
+      const dropped = Buffer.concat([archive.subarray(0, HEADER_LENGTH + frame), archive.subarray(HEADER_LENGTH + 2 * frame)]);
+      cases.push(["a frame dropped", dropped, key, 3]);
+      for (const [what, bad, k, n] of cases) {
+        const v = verdicts(k, bad, n);
+        expect({ what, checked: v.checked }).toEqual({ what, checked: v.opened });
+        expect({ what, checked: v.checked }).not.toEqual({ what, checked: null });
+      }
+    });
+  }
+
+  test("only whole frames, after the header", () => {
+    const opener = new ChunkOpener(newDataKey());
+    expect(() => opener.check(new Uint8Array(1016))).toThrow("header is not read");
+    opener.readHeader(new ChunkSealer(newDataKey(), { chunkSize: 1000 }).header);
+    expect(() => checkChunks(opener, new Uint8Array(1500))).toThrow(RangeError);
+    expect(() => opener.check(new Uint8Array(1015))).toThrow(RangeError);
   });
 });
 
