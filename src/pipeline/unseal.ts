@@ -9,7 +9,8 @@
 // a restore as in a backup (bench/DATAPATH.md).
 //
 // The verify pass passes nothing on (no `write`): it only reads, counts, hashes or
-// authenticates. The restore proper passes the plaintext on, but for an unencrypted
+// authenticates (an encrypted archive's chunks without decrypting them, and, when the
+// retrieve handed over a large file, on every core: verify-file.ts). The restore proper passes the plaintext on, but for an unencrypted
 // archive not its last `holdTail` bytes: nothing authenticates its chunks on the way,
 // and a target may apply what it got before its input ends (pg_restore commits a
 // whole custom-format dump before it sees EOF), so a blob swapped for another whole
@@ -25,6 +26,7 @@
 // daemon's SIGKILL after a cancel still ends it), as the fs store's own writes already do
 // in a backup. Reading it on the thread pool instead doubled the time of a verify pass
 // (1 GiB: 715–890 ms against 368–437; bench/DATAPATH.md, "Tenth session").
+import { readSync } from "node:fs";
 import type { ArchiveDecryptError } from "./encryption.ts";
 import { counted, pace, READ_SIZE, readSome, YIELD_EVERY_MS } from "./seal.ts";
 
@@ -115,11 +117,36 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   const refused = (err: unknown, atEnd: boolean): unknown =>
     (err as Error)?.name === "ArchiveDecryptError" ? new Refused((err as ArchiveDecryptError).message, atEnd) : err;
 
+  // The verify pass over a file handed over: its whole frames on every core at once
+  // (verify-file.ts); the loop below then reads what follows them, from `position`.
+  let position: number | null = null;
+  if (opener && !opts.write && !opts.rate && opts.from.blocking === opts.from.nonBlocking) {
+    const { verifyFrames } = await import("./verify-file.ts");
+    const onChecked = (frames: number) => {
+      bytesIn += frames * opener.frameSize;
+      bytesOut += frames * opener.chunkSize;
+      const now = performance.now();
+      if (now - lastProgress < progressEvery) return;
+      opts.onProgress?.({ bytesIn, bytes: bytesOut });
+      lastProgress = now;
+    };
+    try {
+      position = await verifyFrames(opts.from.blocking, opener, opts.dataKey!, onChecked);
+    } catch (err) {
+      throw refused(err, false);
+    }
+    if (position !== null) {
+      headed = true;
+      bytesIn = position;
+    }
+  }
+
   // buf[0, fill): read, not yet passed on (a partial frame, the held tail, the header).
   let fill = 0;
   for (;;) {
-    const n = await readSome(opts.from, buf, fill, READ_SIZE);
+    const n = position === null ? await readSome(opts.from, buf, fill, READ_SIZE) : readSync(opts.from.blocking, buf, fill, READ_SIZE, position);
     if (n === 0) break;
+    if (position !== null) position += n;
     bytesIn += n;
     if (!opener) {
       hash!.update(buf.subarray(fill, fill + n));

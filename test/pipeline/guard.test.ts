@@ -4,13 +4,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FromGuard } from "../../src/pipeline/guard.ts";
-import { DEFAULT_CHUNK_SIZE, decryptStream, encryptStream, HEADER_LENGTH, newDataKey, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
+import { ChunkSealer, DEFAULT_CHUNK_SIZE, decryptStream, encryptStream, HEADER_LENGTH, newDataKey, sealChunks, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
+import { MIN_SHARE_BYTES } from "../../src/pipeline/verify-file.ts";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
 import { eventually } from "../helpers/services.ts";
+import { ensureFreshBinary } from "../helpers/daemon.ts";
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -23,10 +25,11 @@ afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 const blobs = () => readdirSync(storeDir, { recursive: true }).map(String)
   .filter((f) => !f.startsWith(".incoming") && statSync(join(storeDir, f)).isFile());
 
-function guard(flags: string[], argv: string[], env: Record<string, string> = {}, stdout: "pipe" | number = "pipe") {
+/** `command`: the guard's own (by default the source run by bun; the compiled binary is [SHIELD_BIN, "guard"]). */
+function guard(flags: string[], argv: string[], env: Record<string, string> = {}, stdout: "pipe" | number = "pipe", command = [process.execPath, GUARD]) {
   const messages: FromGuard[] = [];
   let notify = () => {};
-  const proc = Bun.spawn([process.execPath, GUARD, ...flags, "--", ...argv], {
+  const proc = Bun.spawn([...command, ...flags, "--", ...argv], {
     // (Given an fd, the caller never reads proc.stdout: typed as the pipe it is otherwise.)
     stdin: "ignore", stdout: stdout as "pipe", stderr: "pipe", detached: true, serialization: "json",
     env: { PATH: process.env.PATH!, ...env },
@@ -846,6 +849,34 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     await g.done;
     expect(g.received().length).toBeLessThan(plain.length);
   });
+
+  // The verify pass over a large blob's file runs on every core (verify-file.ts), the later
+  // shares on worker threads: in the compiled binary too, where a worker's module must be
+  // one of the build's entry points (package.json), or the guard checks it all itself.
+  test.skipIf(availableParallelism() < 2)("the compiled binary's verify pass over a blob of two shares: the second checked on a worker thread, a flipped chunk in it refused", async () => {
+    const S = DEFAULT_CHUNK_SIZE;
+    const chunks = Math.ceil((2 * MIN_SHARE_BYTES) / S) + 5;
+    const sealer = new ChunkSealer(key, { chunkSize: S });
+    const big = Buffer.concat([sealer.header, sealChunks(sealer, Buffer.alloc(chunks * S, 0x5a)), sealer.seal(Buffer.alloc(77, 1), true)]);
+    const bad = Buffer.from(big);
+    bad[HEADER_LENGTH + (chunks - 3) * (S + TAG_LENGTH) + 100]! ^= 4;
+    const binary = [ensureFreshBinary(), "guard"];
+    const verify = async (blob: Buffer) => {
+      const g = guard(["--unseal", "--in-process", "fs"], ["retrieve", "--key", await storedInFs(blob)], storeEnv(), "pipe", binary);
+      g.proc.send({ unseal: { key: Buffer.from(key).toString("base64"), discard: true } });
+      return g;
+    };
+    const good = await verify(big);
+    expect(await good.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: chunks * S + 77, sha256: null });
+    good.proc.send({ commit: true });
+    expect(await good.proc.exited).toBe(0);
+    expect(await new Response(good.proc.stderr).text()).not.toContain("worker thread failed");
+    const refused = await verify(bad);
+    expect(await refused.next("unsealFailed")).toEqual({
+      message: `archive chunk ${chunks - 3} failed authentication: the archive is corrupted, truncated or reordered`, refused: true,
+    });
+    expect(await stopped(refused.proc)).toBe(143);
+  }, 60_000);
 
   test("--unseal --in-process of a store whose blobs are not local files is refused: a cloud store's writers of fd 1 could keep the FIFO open past the end of the blob", async () => {
     const { proc } = guard(["--unseal", "--in-process", "s3"], ["retrieve", "--key", "x"]);
