@@ -645,7 +645,7 @@ async function guard(args: string[]): Promise<number> {
       let result: Awaited<ReturnType<typeof unsealStream>>;
       try {
         result = await unsealStream({
-          from: unsealIn ?? await retrievedFile(), dataKey: key, rate, write, holdTail: discard ? 0 : TAIL_HELD,
+          from: unsealIn ?? await retrievedFile(), dataKey: key, rate, write, writeFd: unsealOut?.blocking, holdTail: discard ? 0 : TAIL_HELD,
           onProgress: (progress) => send({ progress }),
         });
       } catch (err) {

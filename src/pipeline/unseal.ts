@@ -26,9 +26,10 @@
 // daemon's SIGKILL after a cancel still ends it), as the fs store's own writes already do
 // in a backup. Reading it on the thread pool instead doubled the time of a verify pass
 // (1 GiB: 715–890 ms against 368–437; bench/DATAPATH.md, "Tenth session").
-import { readSync } from "node:fs";
+import { fstatSync, readSync } from "node:fs";
 import type { ArchiveDecryptError } from "./encryption.ts";
 import { counted, pace, READ_SIZE, readSome, YIELD_EVERY_MS } from "./seal.ts";
+import { onThread, THREAD_MIN_BYTES } from "./threads.ts";
 
 export interface Unsealed {
   /** Bytes read from the store: the blob's size. */
@@ -47,6 +48,14 @@ export interface UnsealOptions {
    * was given once it returned (or its promise resolved): the buffer is reused.
    */
   write: ((out: Uint8Array) => void | Promise<void>) | null;
+  /**
+   * The blocking write end `write` writes to (a FIFO). Given, the restore proper of a large
+   * file handed over runs on a thread of its own (threads.ts), whose writes wait in
+   * write(2) as a tool's would: waiting for room in the FIFO from the event loop instead
+   * (fifoWriter) woke the guard for every read of the stage downstream, ~0.25 s of CPU
+   * more per GiB (bench/DATAPATH.md, "Fifteenth session").
+   */
+  writeFd?: number;
   /** null: the archive is not encrypted, only counted and hashed. */
   dataKey: Uint8Array | null;
   /** With `write`, unencrypted: the last bytes are not written but returned (`tail`), for after the daemon's commit. */
@@ -88,6 +97,10 @@ export function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail:
 }
 
 async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
+  if (opts.write && opts.writeFd !== undefined && !opts.rate && largeFile(opts.from)) {
+    const done = await onThreadOfItsOwn(opts.from.blocking, opts.writeFd, opts);
+    if (done) return done;
+  }
   // The cipher only for an encrypted archive, as in seal.ts.
   const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
   const opener = cipher ? new cipher.ChunkOpener(opts.dataKey!) : null;
@@ -137,7 +150,9 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
     }
     if (position !== null) {
       headed = true;
+      // Exact, whatever the progress counted (a share a failed worker left is checked again).
       bytesIn = position;
+      bytesOut = opener.counter * opener.chunkSize;
     }
   }
 
@@ -218,4 +233,36 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   }
   opts.onProgress?.({ bytesIn, bytes: bytesOut });
   return { unsealed: { bytes: bytesIn, bytesOut, sha256: hash ? hash.digest("hex") : null }, tail };
+}
+
+/** A file handed over (one fd for both ends) worth a thread of its own. */
+function largeFile(from: { nonBlocking: number; blocking: number }): boolean {
+  if (from.blocking !== from.nonBlocking) return false;
+  const stat = fstatSync(from.blocking);
+  return stat.isFile() && stat.size >= THREAD_MIN_BYTES;
+}
+
+/**
+ * unseal() of the file `fd` into `out` on a guard thread, which calls it there with a
+ * blocking writer; null when the thread could not begin (nothing was read or written:
+ * the caller unseals on this thread). Rejects as unseal() would.
+ */
+async function onThreadOfItsOwn(fd: number, out: number, opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array } | null> {
+  let began = false;
+  const thread = onThread(
+    { unseal: { fd, out, dataKey: opts.dataKey, holdTail: opts.dataKey ? 0 : (opts.holdTail ?? 0), progressEvery: opts.progressEvery ?? 1000 } },
+    (report) => {
+      if ("started" in report) began = true;
+      else if ("progress" in report) opts.onProgress?.(report.progress);
+    },
+  );
+  const end = await thread.ended;
+  if ("unsealed" in end) return { unsealed: end.unsealed, tail: end.tail };
+  if ("refused" in end) throw new Refused(end.refused, end.atEnd ?? false);
+  const failed = "failed" in end ? end : { failed: "the guard's thread ended without a word", code: undefined };
+  if (!began) {
+    console.error(`the restore's thread could not begin (${failed.failed}); the guard's own thread reads the blob`);
+    return null;
+  }
+  throw Object.assign(new Error(failed.failed), { code: failed.code });
 }

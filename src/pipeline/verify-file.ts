@@ -4,7 +4,7 @@
 // on one core here, with the other cores idle. The chunks of an encrypted archive are
 // authenticated each on its own (its nonce is its position), so when the retrieve handed
 // over the blob's file (the fs store's), the whole frames are split into one share per
-// core: this thread checks the first, a worker thread each other (verify-worker.ts), each
+// core: this thread checks the first, a worker thread each other (threads.ts), each
 // reading its share at its own offsets (pread). What is left after the last whole frame
 // (the archive's last chunk, or a sign it is cut short) goes on to unseal.ts's loop, as
 // in a pass on one core.
@@ -14,16 +14,10 @@ import { fstatSync, readSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { ArchiveDecryptError, ChunkOpener, checkChunks, HEADER_LENGTH } from "./encryption.ts";
 import { READ_SIZE, YIELD_EVERY_MS } from "./seal.ts";
+import { onThread, THREAD_MIN_BYTES } from "./threads.ts";
 
-/** Frames of at least this many bytes per share, or fewer shares: a worker costs ~6 ms and a heap of its own to start. */
-export const MIN_SHARE_BYTES = 64 << 20;
-
-/**
- * The worker's module: beside this one when run from the sources; in the compiled binary,
- * an entry point of the build (package.json), named from the root of its entry points
- * (src/), not from this module's bundled chunk.
- */
-const WORKER = import.meta.url.includes("/$bunfs/") ? "./pipeline/verify-worker.ts" : new URL("./verify-worker.ts", import.meta.url).href;
+/** Frames of at least this many bytes per share, or fewer shares. */
+export const MIN_SHARE_BYTES = THREAD_MIN_BYTES;
 
 /** Frames [first, first + count) of the archive. */
 export interface Share {
@@ -31,15 +25,12 @@ export interface Share {
   count: number;
 }
 
-/** What a worker is given (verify-worker.ts). */
+/** What a share's thread is given (guard-thread.ts). */
 export interface ShareRequest extends Share {
   fd: number;
   key: Uint8Array;
   header: Uint8Array;
 }
-
-/** What a worker says: frames checked since its last word, then done, refused (an ArchiveDecryptError's words) or failed. */
-export type ShareReport = { checked: number } | { done: true } | { refused: string } | { failed: string };
 
 /**
  * Authenticates every whole frame of the archive in `fd` (a regular file) on up to
@@ -75,19 +66,17 @@ export async function verifyFrames(
     split.push({ first, count: Math.floor((frames * (i + 1)) / shares) - first });
   }
   const stop = { stopped: false };
-  const workers: Worker[] = [];
+  const threads: { terminate(): void }[] = [];
   const others = split.slice(1).map(async (share) => {
-    try {
-      const worker = new Worker(WORKER);
-      workers.push(worker);
-      await inWorker(worker, { ...share, fd, key, header }, onChecked);
-    } catch (err) {
-      // A worker that could not do its share (it did not start, its thread failed) leaves it
-      // to this thread: what it checked before that is checked again, never skipped.
-      if (err instanceof ArchiveDecryptError || stop.stopped) throw err;
-      console.error(`the verify pass's worker thread failed (${(err as Error)?.message ?? err}); frames ${share.first}–${share.first + share.count - 1} are checked on the guard's own thread`);
-      await checkShare(fd, shareOpener(key, header, share.first), share, onChecked, stop);
-    }
+    const thread = onThread({ share: { ...share, fd, key, header } }, (r) => "checked" in r && onChecked(r.checked));
+    threads.push(thread);
+    const end = await thread.ended;
+    if ("done" in end || stop.stopped) return;
+    if ("refused" in end) throw new ArchiveDecryptError(end.refused);
+    // A thread that could not do its share (it did not start, it died) leaves it to this
+    // one: what it checked before that is checked again, never skipped.
+    console.error(`a thread of the verify pass failed (${"failed" in end ? end.failed : "?"}); frames ${share.first}–${share.first + share.count - 1} are checked on the guard's own thread`);
+    await checkShare(fd, shareOpener(key, header, share.first), share, onChecked, stop);
   });
   try {
     await Promise.all([checkShare(fd, opener, split[0]!, onChecked, stop), ...others]);
@@ -95,7 +84,7 @@ export async function verifyFrames(
     stop.stopped = true;
     throw err;
   } finally {
-    for (const worker of workers) worker.terminate();
+    for (const thread of threads) thread.terminate();
   }
   opener.counter = frames;
   return HEADER_LENGTH + frames * opener.frameSize;
@@ -137,19 +126,4 @@ export async function checkShare(fd: number, opener: ChunkOpener, share: Share, 
       lastYield = performance.now();
     }
   }
-}
-
-/** Runs a share in `worker`; resolves when it is done, rejects with its refusal (an ArchiveDecryptError) or failure. */
-function inWorker(worker: Worker, request: ShareRequest, onChecked: (frames: number) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<ShareReport>) => {
-      const report = e.data;
-      if ("checked" in report) onChecked(report.checked);
-      else if ("done" in report) resolve();
-      else if ("refused" in report) reject(new ArchiveDecryptError(report.refused));
-      else reject(new Error(report.failed));
-    };
-    worker.onerror = (e) => reject(new Error(e.message || "the verify worker failed"));
-    worker.postMessage(request);
-  });
 }

@@ -620,14 +620,14 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   let fifos = 0;
-  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}, message?: { key: string | null; rate?: number; discard?: boolean }) {
+  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}, message?: { key: string | null; rate?: number; discard?: boolean }, command?: string[]) {
     // The guard's stdout is a FIFO, as the daemon gives it (Run.fifo); `cat` reads it, as the stage downstream would.
     const path = join(dir, `out-${++fifos}`);
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
     const probe = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
     const out = openSync(path, C.O_WRONLY);
     const reader = Bun.spawn(["cat", path], { stdout: "pipe" });
-    const g = guard(["--unseal", ...flags], argv, env, out);
+    const g = guard(["--unseal", ...flags], argv, env, out, command);
     closeSync(out);
     closeSync(probe);
     g.proc.send({ unseal: message ?? { key: dataKey && Buffer.from(dataKey).toString("base64") } });
@@ -850,14 +850,16 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(g.received().length).toBeLessThan(plain.length);
   });
 
-  // The verify pass over a large blob's file runs on every core (verify-file.ts), the later
-  // shares on worker threads: in the compiled binary too, where a worker's module must be
-  // one of the build's entry points (package.json), or the guard checks it all itself.
-  test.skipIf(availableParallelism() < 2)("the compiled binary's verify pass over a blob of two shares: the second checked on a worker thread, a flipped chunk in it refused", async () => {
+  // A large blob's file is read on the guard's threads (threads.ts): the verify pass on
+  // every core (verify-file.ts), the restore proper on a thread of its own. In the compiled
+  // binary too, where the threads' module must be one of the build's entry points
+  // (package.json), or the guard does it all on its own thread, saying so.
+  test.skipIf(availableParallelism() < 2)("the compiled binary's threads over a blob of two shares: the verify pass's second share and the restore proper on worker threads, a flipped chunk refused", async () => {
     const S = DEFAULT_CHUNK_SIZE;
     const chunks = Math.ceil((2 * MIN_SHARE_BYTES) / S) + 5;
     const sealer = new ChunkSealer(key, { chunkSize: S });
-    const big = Buffer.concat([sealer.header, sealChunks(sealer, Buffer.alloc(chunks * S, 0x5a)), sealer.seal(Buffer.alloc(77, 1), true)]);
+    const bigPlain = Buffer.concat([Buffer.alloc(chunks * S, 0x5a), Buffer.alloc(77, 1)]);
+    const big = Buffer.concat([sealer.header, sealChunks(sealer, bigPlain.subarray(0, chunks * S)), sealer.seal(bigPlain.subarray(chunks * S), true)]);
     const bad = Buffer.from(big);
     bad[HEADER_LENGTH + (chunks - 3) * (S + TAG_LENGTH) + 100]! ^= 4;
     const binary = [ensureFreshBinary(), "guard"];
@@ -870,7 +872,14 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(await good.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: chunks * S + 77, sha256: null });
     good.proc.send({ commit: true });
     expect(await good.proc.exited).toBe(0);
-    expect(await new Response(good.proc.stderr).text()).not.toContain("worker thread failed");
+    expect(await new Response(good.proc.stderr).text()).not.toContain("thread of the verify pass failed");
+    const restored = unsealing(["retrieve", "--key", await storedInFs(big)], key, ["--in-process", "fs"], storeEnv(), undefined, binary);
+    expect(await restored.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: bigPlain.length, sha256: null });
+    restored.proc.send({ commit: true });
+    expect(await restored.proc.exited).toBe(0);
+    await restored.done;
+    expect(restored.received().equals(bigPlain)).toBe(true);
+    expect(await new Response(restored.proc.stderr).text()).not.toContain("could not begin");
     const refused = await verify(bad);
     expect(await refused.next("unsealFailed")).toEqual({
       message: `archive chunk ${chunks - 3} failed authentication: the archive is corrupted, truncated or reordered`, refused: true,

@@ -1,12 +1,15 @@
-// The verify pass over a file on every core (verify-file.ts, verify-worker.ts): the same
-// verdict as one core's pass, the refusal naming the chunk that failed whichever share
-// held it, and unseal() going on from where the shares ended.
+// A guard's threads over a file handed over (threads.ts, guard-thread.ts). The verify pass
+// on every core (verify-file.ts): the same verdict as one core's pass, the refusal naming
+// the chunk that failed whichever share held it, and unseal() going on from where the
+// shares ended. The restore proper on a thread of its own: the same bytes into the FIFO,
+// the same refusals and counts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants as C, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveDecryptError, ChunkOpener, ChunkSealer, HEADER_LENGTH, sealChunks, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
+import { fifoWriter } from "../../src/pipeline/seal.ts";
 import { unseal } from "../../src/pipeline/unseal.ts";
 import { MIN_SHARE_BYTES, verifyFrames } from "../../src/pipeline/verify-file.ts";
 
@@ -114,5 +117,79 @@ describe.skipIf(availableParallelism() < 2)("unseal's verify pass over a file of
     expect(err.name).toBe("Refused");
     expect(err.message).toBe(`truncated archive: final chunk missing after ${chunks} chunks`);
     expect(err.atEnd).toBe(true);
+  });
+});
+
+// The restore proper as the guard runs it: `write` into a FIFO (fifoWriter) and its blocking
+// end as `writeFd`, which sends a large file handed over to a thread of its own.
+describe.skipIf(availableParallelism() < 2)("unseal's restore proper of a large file on a thread of its own", () => {
+  const key = randomBytes(32);
+  const S = 64 * 1024;
+  const chunks = Math.ceil(MIN_SHARE_BYTES / S) + 7;
+  const plain = randomBytes(chunks * S + 999);
+  let blob: Buffer;
+  beforeAll(() => {
+    const sealer = new ChunkSealer(key, { chunkSize: S });
+    blob = Buffer.concat([sealer.header, sealChunks(sealer, plain.subarray(0, chunks * S)), sealer.seal(plain.subarray(chunks * S), true)]);
+  });
+
+  /** unseal() of `bytes` into a FIFO that `cat` copies to a file; what it returned or threw, and what reached the file. */
+  async function restore(bytes: Uint8Array, name: string, dataKey: Uint8Array | null = key) {
+    const fifo = join(dir, `${name}.fifo`);
+    const got = join(dir, `${name}.out`);
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const reader = Bun.spawn(["sh", "-c", `cat < ${fifo} > ${got}`]);
+    const blocking = openSync(fifo, C.O_WRONLY);
+    const nonBlocking = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
+    const progress: number[] = [];
+    const result = await withFile(name, bytes, (fd) =>
+      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, dataKey, holdTail: dataKey ? 0 : 1 << 20, progressEvery: 20, onProgress: (p) => progress.push(p.bytes) }),
+    ).catch((e) => e);
+    closeSync(blocking);
+    closeSync(nonBlocking);
+    await reader.exited;
+    return { result, out: readFileSync(got), progress };
+  }
+
+  test("encrypted: every byte of plaintext in order, the counts, progress on the way", async () => {
+    const { result, out, progress } = await restore(blob, "enc");
+    expect(result.unsealed).toEqual({ bytes: blob.length, bytesOut: plain.length, sha256: null });
+    expect(result.tail.length).toBe(0);
+    expect(out.equals(plain)).toBe(true);
+    expect(progress.length).toBeGreaterThan(0);
+  });
+
+  test("unencrypted: hashed, the last MiB held back and handed to the caller", async () => {
+    const { result, out } = await restore(plain, "plain", null);
+    expect(result.unsealed).toEqual({ bytes: plain.length, bytesOut: plain.length, sha256: new Bun.CryptoHasher("sha256").update(plain).digest("hex") });
+    expect(Buffer.concat([out, result.tail]).equals(plain)).toBe(true);
+    expect(result.tail.length).toBe(1 << 20);
+  });
+
+  test("a flipped chunk: refused naming it, nothing of it or after it written", async () => {
+    const bad = Buffer.from(blob);
+    const chunk = chunks - 4;
+    bad[HEADER_LENGTH + chunk * (S + TAG_LENGTH) + 3]! ^= 2;
+    const { result, out } = await restore(bad, "flipped");
+    expect(result.name).toBe("Refused");
+    expect(result.message).toBe(`archive chunk ${chunk} failed authentication: the archive is corrupted, truncated or reordered`);
+    expect(result.atEnd).toBe(false);
+    expect(out.length).toBeLessThanOrEqual(chunk * S);
+    expect(out.equals(plain.subarray(0, out.length))).toBe(true);
+  });
+
+  test("a reader that stops: the write's failure (EPIPE), not a refusal", async () => {
+    const fifo = join(dir, "stops.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const reader = Bun.spawn(["sh", "-c", `head -c 1000000 < ${fifo} > /dev/null`]);
+    const blocking = openSync(fifo, C.O_WRONLY);
+    const nonBlocking = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
+    const err = await withFile("stops", blob, (fd) =>
+      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, dataKey: key })).catch((e) => e);
+    closeSync(blocking);
+    closeSync(nonBlocking);
+    await reader.exited;
+    expect(err.name).not.toBe("Refused");
+    expect(err.code).toBe("EPIPE");
   });
 });
