@@ -1,8 +1,7 @@
 // The guard's worker threads (guard-thread.ts), for work on a file the retrieve handed
 // over (the fs store's blob) that another thread does better: a share of the verify pass
-// (verify-file.ts), the restore proper's read, decryption and blocking writes
-// (unseal-thread.ts). The guard's own thread keeps its event loop: the lifeline to the
-// daemon, signals.
+// (verify-file.ts), the restore proper's read, decryption and blocking writes (unseal.ts).
+// The guard's own thread keeps its event loop: the lifeline to the daemon, signals.
 import type { ShareRequest } from "./verify-file.ts";
 import type { Unsealed } from "./unseal.ts";
 
@@ -13,7 +12,7 @@ import type { Unsealed } from "./unseal.ts";
  */
 const MODULE = import.meta.url.includes("/$bunfs/") ? "./pipeline/guard-thread.ts" : new URL("./guard-thread.ts", import.meta.url).href;
 
-/** A blob's file smaller than this is not worth a thread: one costs ~6 ms of CPU and a heap of its own to start. */
+/** A blob's file smaller than this is not worth a thread: one takes ~6 ms and a heap of its own to start. */
 export const THREAD_MIN_BYTES = 64 << 20;
 
 /** What a guard thread is asked. */

@@ -10,12 +10,14 @@
 //
 // The verify pass passes nothing on (no `write`): it only reads, counts, hashes or
 // authenticates (an encrypted archive's chunks without decrypting them, and, when the
-// retrieve handed over a large file, on every core: verify-file.ts). The restore proper passes the plaintext on, but for an unencrypted
-// archive not its last `holdTail` bytes: nothing authenticates its chunks on the way,
-// and a target may apply what it got before its input ends (pg_restore commits a
-// whole custom-format dump before it sees EOF), so a blob swapped for another whole
-// archive between the passes would be applied before its SHA-256 refused it. The
-// guard writes that tail only once the daemon compared the counts (see guard.ts).
+// retrieve handed over a large file, on every core: verify-file.ts). The restore proper
+// passes the plaintext on (from a large file handed over, on a thread of its own: see
+// `writeFd`), but for an unencrypted archive not its last `holdTail` bytes: nothing
+// authenticates its chunks on the way, and a target may apply what it got before its
+// input ends (pg_restore commits a whole custom-format dump before it sees EOF), so a
+// blob swapped for another whole archive between the passes would be applied before
+// its SHA-256 refused it. The guard writes that tail only once the daemon compared the
+// counts (see guard.ts).
 //
 // Reads and writes as in seal.ts (readSome, fifoWriter): up to 256 KiB at a time, non-blocking
 // first and waiting in short turns only when that would block, so the guard's event
@@ -52,8 +54,9 @@ export interface UnsealOptions {
    * The blocking write end `write` writes to (a FIFO). Given, the restore proper of a large
    * file handed over runs on a thread of its own (threads.ts), whose writes wait in
    * write(2) as a tool's would: waiting for room in the FIFO from the event loop instead
-   * (fifoWriter) woke the guard for every read of the stage downstream, ~0.25 s of CPU
-   * more per GiB (bench/DATAPATH.md, "Fifteenth session").
+   * (fifoWriter) woke the guard for every read of the stage downstream. With the faster
+   * verify pass, the retrieve's guard went from 1.45 to 1.05 s of CPU per GiB of raw dump
+   * (bench/DATAPATH.md, "Fifteenth session").
    */
   writeFd?: number;
   /** null: the archive is not encrypted, only counted and hashed. */
