@@ -38,13 +38,13 @@ export interface ShareRequest extends Share {
 }
 
 /**
- * Authenticates every whole frame of the archive in `fd` (a regular file) on up to
- * `cores` threads (shares of at least `minShareBytes`), once the header is read (`opener`, its counter 0). Returns null, having
- * read nothing, where one thread would do as well (one core, a small file, a header that
- * does not parse: the caller's loop then says why); else the offset of the first byte
- * after the last whole frame, with the opener's counter past those frames. Throws an
- * ArchiveDecryptError on the first refusal any share found, the others stopped.
- * `onChecked`: frames checked, as they are.
+ * Authenticates every whole frame of the archive in `fd` (a regular file) on up to `cores`
+ * threads (MAX_SHARES at most; shares of at least `minShareBytes`), once the header is
+ * read (`opener`, its counter 0). Returns null, having read nothing, where one thread would
+ * do as well (one core, a small file, a header that does not parse: the caller's loop then
+ * says why); else the offset of the first byte after the last whole frame, with the
+ * opener's counter past those frames. Throws an ArchiveDecryptError on the first refusal
+ * any share found, the others stopped. `onChecked`: frames checked, as they are.
  */
 export async function verifyFrames(
   fd: number,
