@@ -42,8 +42,8 @@ export type ThreadReport =
 
 /**
  * Starts a guard thread on `request` and passes its reports to `onReport` until it ended:
- * resolves with its last report (done, unsealed, refused or failed), or with
- * { failed, code: "THREAD" } when the thread itself failed (it did not start, it died).
+ * resolves with its last report (done, unsealed, refused or failed), or with `failed` when
+ * the thread itself failed (it did not start, it died).
  * The thread is terminated once it ended.
  */
 export function onThread(request: ThreadRequest, onReport: (report: ThreadReport) => void): { ended: Promise<ThreadReport>; terminate(): void } {
@@ -52,14 +52,14 @@ export function onThread(request: ThreadRequest, onReport: (report: ThreadReport
     try {
       worker = new Worker(MODULE);
     } catch (err) {
-      return resolve({ failed: (err as Error)?.message ?? String(err), code: "THREAD" });
+      return resolve({ failed: (err as Error)?.message ?? String(err) });
     }
     worker.onmessage = (e: MessageEvent<ThreadReport>) => {
       const report = e.data;
       if ("started" in report || "checked" in report || "progress" in report) onReport(report);
       else resolve(report);
     };
-    worker.onerror = (e) => resolve({ failed: e.message || "the guard's worker thread failed", code: "THREAD" });
+    worker.onerror = (e) => resolve({ failed: e.message || "the guard's worker thread failed" });
     worker.postMessage(request);
   });
   const terminate = () => worker?.terminate();

@@ -100,8 +100,10 @@ export function unseal(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail:
 }
 
 async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array }> {
-  if (opts.write && opts.writeFd !== undefined && !opts.rate && largeFile(opts.from)) {
-    const done = await onThreadOfItsOwn(opts.from.blocking, opts.writeFd, opts);
+  // A file the retrieve handed over (one fd for both ends), read at offsets of our choice.
+  const file = opts.from.blocking === opts.from.nonBlocking && !opts.rate ? opts.from.blocking : null;
+  if (file !== null && opts.write && opts.writeFd !== undefined && largeFile(file)) {
+    const done = await onThreadOfItsOwn(file, opts.writeFd, opts);
     if (done) return done;
   }
   // The cipher only for an encrypted archive, as in seal.ts.
@@ -123,6 +125,12 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   const started = lastYield;
   // Encrypted: whether the header is read (the opener knows the frame size from then on).
   let headed = false;
+  /** The counts to onProgress, about every `progressEvery` ms. */
+  const progress = (now: number): void => {
+    if (now - lastProgress < progressEvery) return;
+    opts.onProgress?.({ bytesIn, bytes: bytesOut });
+    lastProgress = now;
+  };
 
   const put = async (out: Uint8Array): Promise<void> => {
     bytesOut += out.length;
@@ -136,18 +144,15 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   // The verify pass over a file handed over: its whole frames on every core at once
   // (verify-file.ts); the loop below then reads what follows them, from `position`.
   let position: number | null = null;
-  if (opener && !opts.write && !opts.rate && opts.from.blocking === opts.from.nonBlocking) {
+  if (file !== null && opener && !opts.write) {
     const { verifyFrames } = await import("./verify-file.ts");
     const onChecked = (frames: number) => {
       bytesIn += frames * opener.frameSize;
       bytesOut += frames * opener.chunkSize;
-      const now = performance.now();
-      if (now - lastProgress < progressEvery) return;
-      opts.onProgress?.({ bytesIn, bytes: bytesOut });
-      lastProgress = now;
+      progress(performance.now());
     };
     try {
-      position = await verifyFrames(opts.from.blocking, opener, opts.dataKey!, onChecked);
+      position = await verifyFrames(file, opener, opts.dataKey!, onChecked);
     } catch (err) {
       throw refused(err, false);
     }
@@ -162,7 +167,7 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   // buf[0, fill): read, not yet passed on (a partial frame, the held tail, the header).
   let fill = 0;
   for (;;) {
-    const n = position === null ? await readSome(opts.from, buf, fill, READ_SIZE) : readSync(opts.from.blocking, buf, fill, READ_SIZE, position);
+    const n = position === null ? await readSome(opts.from, buf, fill, READ_SIZE) : readSync(file!, buf, fill, READ_SIZE, position);
     if (n === 0) break;
     if (position !== null) position += n;
     bytesIn += n;
@@ -211,10 +216,7 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
     }
     if (opts.rate) await pace(started, bytesIn, opts.rate);
     const now = performance.now();
-    if (now - lastProgress >= progressEvery) {
-      opts.onProgress?.({ bytesIn, bytes: bytesOut });
-      lastProgress = now;
-    }
+    progress(now);
     if (now - lastYield >= YIELD_EVERY_MS) {
       await new Promise((r) => setImmediate(r));
       lastYield = performance.now();
@@ -238,10 +240,9 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
   return { unsealed: { bytes: bytesIn, bytesOut, sha256: hash ? hash.digest("hex") : null }, tail };
 }
 
-/** A file handed over (one fd for both ends) worth a thread of its own. */
-function largeFile(from: { nonBlocking: number; blocking: number }): boolean {
-  if (from.blocking !== from.nonBlocking) return false;
-  const stat = fstatSync(from.blocking);
+/** A file handed over worth a thread of its own. */
+function largeFile(fd: number): boolean {
+  const stat = fstatSync(fd);
   return stat.isFile() && stat.size >= THREAD_MIN_BYTES;
 }
 
