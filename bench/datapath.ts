@@ -986,22 +986,35 @@ async function fixedCost(): Promise<void> {
     for (const db of names) ids.push(await makeJob(d, db, endpoint(db), storeDir, "zstd"));
     daemonsByBuild.push({ name, d, ids });
   }
+  // What making 200 databases and their jobs left to write back goes to disk now: otherwise the
+  // first round's fsyncs (the fs store's, each blob's) waited on it, ~1 s of idle CPU at its start.
+  Bun.spawnSync(["sync"]);
   const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres`;
   const listFile = join(scratch, "fixed-names");
   const timesFile = join(scratch, "fixed-times");
   await Bun.write(listFile, names.join("\n") + "\n");
   /** A shell over every database, 4 at a time; its wall time and its children's CPU (GNU time). */
   const shellAll = async (each: string) => {
+    const perf = perfRecord(each === dumpOnly ? "pg_dump" : "shell");
+    if (perf) await Bun.sleep(500);
     const ms = await sh(`/usr/bin/time -f '%U %S' -o ${timesFile} xargs -P4 -I{} sh -c '${each}' < ${listFile}; rm -f ${scratch}/fixed-*.out`);
+    if (perf) { perf.kill("SIGINT"); await perf.exited; }
     const [u, s] = readFileSync(timesFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
     return { ms, cpu: u! + s! };
   };
+  // BENCH_FIXED_PERF=FILE: `perf record -a` over each round of each build and shell (FILE.<which>.<n>), for where the CPU goes.
+  let perfRounds = 0;
+  const perfRecord = (which: string) => process.env.BENCH_FIXED_PERF
+    ? Bun.spawn(["perf", "record", "-a", "-F", "999", "-o", `${process.env.BENCH_FIXED_PERF}.${which}.${++perfRounds}`], { stdout: "ignore", stderr: "ignore" })
+    : undefined;
   const dumpOnly = `${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} > /dev/null`;
   const pipeline = `${pg.bindir}/pg_dump -Fc -Z0 ${conn} {} | zstd -q -3 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > ${scratch}/fixed-{}.out`;
   const shieldAll = async (b: (typeof daemonsByBuild)[number]) => {
     // One request first: the daemon keeps a verified password for 5 minutes, and 200 requests
     // coming at once as that expires would each be timed verifying it (argon2, ~0.1 s of CPU).
     await call(b.d, "GET", "/v1/plugins");
+    const perf = perfRecord(b.name);
+    if (perf) await Bun.sleep(500);
     const cpu0 = cpuSeconds(b.d.proc.pid);
     const t0 = performance.now();
     const tasks = await Promise.all(b.ids.map(async (id) => (await call(b.d, "POST", `/v1/job/${id}/run`, {})).task_uuid as string));
@@ -1011,6 +1024,7 @@ async function fixedCost(): Promise<void> {
     }
     const ms = performance.now() - t0;
     const cpu1 = cpuSeconds(b.d.proc.pid);
+    if (perf) { perf.kill("SIGINT"); await perf.exited; }
     emptyDir(storeDir);
     return { ms, daemon: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children };
   };

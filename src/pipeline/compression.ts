@@ -3,10 +3,13 @@
 export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
+/** zstd's level: the zstd program's and the frames a guard makes itself (zstdFrame) alike. */
+const ZSTD_LEVEL = 3;
+
 export function compressor(c: Compression): string[] | undefined {
   // -T0: every core; on two cores single-threaded zstd is the bottleneck of a backup.
   // -vv: its summary line gives the exact size of its input (see zstdReport).
-  if (c === "zstd") return ["zstd", "-vv", "-3", "-T0", "-c"];
+  if (c === "zstd") return ["zstd", "-vv", `-${ZSTD_LEVEL}`, "-T0", "-c"];
   if (c === "gzip") return ["gzip", "-c", "-6"];
   return undefined;
 }
@@ -35,4 +38,16 @@ const ZSTD_DECOMPRESSED = /^\/\*stdin\*\\\s*:\s*(\d+) bytes\s*$/;
 export function zstdReport(line: string): { rawBytes?: number; keep: boolean } {
   const m = ZSTD_SUMMARY.exec(line) ?? ZSTD_DECOMPRESSED.exec(line);
   return { rawBytes: m ? Number(m[1]) : undefined, keep: !ZSTD_CHATTER.test(line) };
+}
+
+/**
+ * `data` as one zstd frame, made in this process at the zstd program's level. A zstd stream
+ * may be several frames one after another, and `zstd -d` gives their contents in order, so
+ * such a frame may open a stream the program goes on with (compress-beside.ts). Bun's own
+ * zstd, not node:zlib's: loading node:zlib (its streams) cost a guard ~2 ms of CPU, about what
+ * a zstd process costs. Its frame carries no checksum of its content, which the program's do:
+ * the archive's own (its authentication, or its SHA-256 unencrypted) covers every byte anyway.
+ */
+export function zstdFrame(data: Uint8Array): Uint8Array {
+  return Bun.zstdCompressSync(data, { level: ZSTD_LEVEL });
 }

@@ -60,7 +60,11 @@
 //   reports its exit code (`sourceExited`); the daemon treats it as a stage of its own.
 //   Its words keep fd 2, the daemon's pipe for the target; the store's and ours go by
 //   message (`said`). Should the store end first, the backup is stopped. One Bun start
-//   fewer per backup (bench/DATAPATH.md, "Thirteenth session");
+//   fewer per backup (bench/DATAPATH.md, "Thirteenth session"). With `compress` in that
+//   message, the guard compresses the tools' output itself into that FIFO (the store's own
+//   input then), in this process for a small backup and through a zstd of its own past that
+//   (compress-beside.ts): no zstd process at all for a small database. Its report then
+//   carries the raw size;
 // - with --in-process NAME alone (no held input, no --seal, no --store, no --unseal), ARGV is
 //   a source action of this binary's built-in plugin NAME (a target's `backup`, a
 //   store's `retrieve`): the guard runs it itself, on its own stdin, stdout and
@@ -104,6 +108,7 @@ import { closeSync, constants as C, open, openSync, rmSync } from "node:fs";
 import { constants as os } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { makeFifo, widenPipe } from "./fifo.ts";
+import type { BesideCompression } from "./compress-beside.ts";
 import { capturedOutput, inProcessAction, inProcessBackupBesideStore, inProcessRetrieve, inProcessStore, type InProcessAction, type InProcessStore } from "../plugin-host/in-process.ts";
 import type { BlobFile } from "../../plugins/protocol.ts";
 import type { Sealed, StreamWriter } from "./seal.ts";
@@ -116,12 +121,16 @@ export type ToGuard =
   | { opened: true } // --held-input: the daemon has opened the FIFO; its name can go
   | { commit: true } // end the held input: the stage may now see the end of its stream (--unseal: write the held tail, then exit)
   // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first.
-  // With --with-source, also the store's environment and the source to run beside it (a built-in's backup).
-  | { seal: { key: string | null; rate?: number; env?: Record<string, string>; source?: { name: string; args: string[]; output: string } } }
+  // With --with-source, also the store's environment and the source to run beside it (a built-in's backup),
+  // and compress: "zstd" when the guard compresses its output itself (compress-beside.ts) before `output`.
+  | { seal: { key: string | null; rate?: number; env?: Record<string, string>; source?: BesideSource } }
   | { ack: boolean } // --store: true = the key is recorded; false = purge the blob
   // --unseal: the archive's data key (base64), null for none; a bandwidth limit (bytes/s);
   // discard: pass nothing on (the verify pass). Sent first: the store starts once it is here.
   | { unseal: { key: string | null; rate?: number; discard?: boolean } };
+
+/** --with-source: the backup a store's guard runs beside the store, and where its output goes. */
+export interface BesideSource { name: string; args: string[]; output: string; compress?: "zstd" }
 
 /** guard → daemon */
 export type FromGuard =
@@ -139,7 +148,9 @@ export type FromGuard =
   // store's exit, when the refusal came at the end of its output), or reading or writing
   // failed; nothing more of it is passed on, and the guard waits to be stopped
   | { unsealFailed: { message: string; refused: boolean; code?: number } }
-  | { sourceExited: number } // --with-source: the backup ended (its tools exited) with this code; our end of its way out is closed
+  // --with-source: the backup ended (its tools exited) with this code, and was compressed (rawBytes:
+  // its size before, with compress); our end of its way out is closed
+  | { sourceExited: number; rawBytes?: number }
   | { said: string }; // --with-source: a line of the store's (or the guard's own) for the task log; fd 2 is the target's
 
 /** How the daemon starts `shield guard`: the compiled binary runs itself; from source, this file. */
@@ -300,7 +311,7 @@ async function guard(args: string[]): Promise<number> {
   let onSealKey!: (key: Uint8Array | null) => void;
   const sealKey = new Promise<Uint8Array | null>((r) => (onSealKey = r));
   // --with-source: the store's environment and the backup to run beside it, from the `seal` message.
-  type Beside = { env?: Record<string, string>; source?: { name: string; args: string[]; output: string } };
+  type Beside = { env?: Record<string, string>; source?: BesideSource };
   let onBeside!: (b: Beside) => void;
   const beside = new Promise<Beside>((r) => (onBeside = r));
   let sealRate = 0;
@@ -409,9 +420,20 @@ async function guard(args: string[]): Promise<number> {
       say(`--with-source: cannot open the backup's way out: ${output.message}`);
       return 3;
     }
+    // compress: the tools write into a FIFO of the compression's, which writes into `output`.
+    let compression: BesideCompression | undefined;
+    try {
+      if (got.source.compress) compression = (await import("./compress-beside.ts")).compressBeside(output, toFd2);
+    } catch (err) {
+      closeSync(output);
+      removeFifo();
+      say(`--with-source: cannot compress the backup: ${(err as Error).message}`);
+      return 3;
+    }
     const stop = new AbortController();
-    const source = await inProcessBackupBesideStore(got.source.name, got.source.args, output, stop.signal);
+    const source = await inProcessBackupBesideStore(got.source.name, got.source.args, compression?.input ?? output, stop.signal);
     if (!source) {
+      compression?.abandon();
       closeSync(output);
       removeFifo();
       say(`--with-source: no built-in backup of "${got.source.name}" that can run beside the store`);
@@ -420,7 +442,7 @@ async function guard(args: string[]): Promise<number> {
     if (stopSignal) return notStarted();
     if (lost) return killGroup();
     storeEnv = got.env;
-    besideSource = { ended: runSource(source, output, () => (stopSignal ? stoppedCode() : undefined), send), stop };
+    besideSource = { ended: runSource(source, output, compression, () => (stopSignal ? stoppedCode() : undefined), send), stop };
   }
   // --in-process NAME: a built-in store, run here and fed the sealed stream in memory (plugin-host/in-process.ts).
   const inProcess: InProcessStore | undefined = builtin !== undefined && sealing && store ? await inProcessStore(builtin, argv, storeEnv) : undefined;
@@ -704,18 +726,31 @@ async function guard(args: string[]): Promise<number> {
 }
 
 /**
- * --with-source: runs the backup beside the store, its tools writing into `output`. Once it
- * returned (its tools exited), our end of `output` is closed, so that the stage reading it sees
- * its end, and only then is its exit code reported (`stopped`: a guard stopped by a signal
- * reports that, as a process of its own would have exited). Resolves when done.
+ * --with-source: runs the backup beside the store, its tools writing into `output` (or into
+ * `compression`, which writes into it). Once it returned (its tools exited) and what it wrote is
+ * compressed, our end of `output` is closed, so that the stage reading it sees its end, and only
+ * then is its exit code reported (`stopped`: a guard stopped by a signal reports that, as a
+ * process of its own would have exited). Resolves when done.
  */
-async function runSource(source: InProcessAction, output: number, stopped: () => number | undefined, send: (m: FromGuard) => void): Promise<void> {
-  const code = await source.run().catch((err) => {
+async function runSource(source: InProcessAction, output: number, compression: BesideCompression | undefined, stopped: () => number | undefined, send: (m: FromGuard) => void): Promise<void> {
+  let code = await source.run().catch((err) => {
     say(`the backup beside the store failed: ${(err as Error)?.message ?? err}`);
     return 3;
   });
+  let rawBytes: number | undefined;
+  if (compression && code === 0 && stopped() === undefined) {
+    const compressed = await compression.finish();
+    if (compressed.why) toFd2(compressed.why);
+    code = compressed.code;
+    rawBytes = compressed.rawBytes;
+  } else compression?.abandon();
   closeSync(output);
-  send({ sourceExited: stopped() ?? code });
+  send({ sourceExited: stopped() ?? code, ...(rawBytes !== undefined ? { rawBytes } : {}) });
+}
+
+/** A line on fd 2, which with --with-source is the target's: the daemon puts it in the task log as the backup's. */
+function toFd2(line: string): void {
+  try { process.stderr.write(`${line}\n`); } catch { /* the daemon is gone */ }
 }
 
 /**

@@ -87,7 +87,7 @@ interface StageIO {
   /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
   /** A backup's built-in store that seals: its guard runs the target's backup too, its tools writing into the FIFO `output` (see Stage). */
-  source?: { label: string; cmd: Command; output: string };
+  source?: { label: string; cmd: Command; output: string; compress?: "zstd" };
   /** Sees each stderr line first; false keeps it out of the task log. */
   stderr?: (line: string) => boolean;
   /** Added to a plugin's environment (SHIELD_PARTIAL_ID). */
@@ -125,7 +125,7 @@ class Run {
 
   stage(label: string, argv: string[], env: Record<string, string>, io: StageIO): Stage {
     const place = io.stdin === false ? 0 : io.stdout === false ? 2 : 1;
-    const source = io.source && { label: io.source.label, builtin: io.source.cmd.builtin!, env: io.source.cmd.env, output: io.source.output };
+    const source = io.source && { label: io.source.label, builtin: io.source.cmd.builtin!, env: io.source.cmd.env, output: io.source.output, compress: io.source.compress };
     const s = this.started(place, () => new Stage({
       label, argv, env, stdin: io.stdin || "ignore", heldFifo: io.heldFifo, store: io.store, seal: io.seal, inProcess: io.inProcess, unseal: io.unseal, source,
       stdout: typeof io.stdout === "number" ? io.stdout : io.stdout ? "pipe" : "ignore",
@@ -436,6 +436,8 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
   // it and the raw bytes never cross the daemon (a wakeup per few KiB of a dump;
   // see bench/DATAPATH.md). gzip does not: the daemon counts them on their way in.
   let zstdRaw: number | undefined;
+  // Or, compressed by the store's guard beside the store, as its guard reports it.
+  const zstdRawBytes = () => zstdRaw ?? sink?.sourceRawBytes;
   const direct = opts.compression === "zstd" && !agent;
   let agentReport: BackupReport | undefined;
 
@@ -455,15 +457,16 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // A built-in target's backup runs inside its guard (plugin-host/in-process.ts): one Bun start fewer.
     const targetCmd = agent ? undefined : tp!.backup();
     const targetRef = targetCmd && tp!.inProcess ? targetCmd.builtin : undefined;
-    // zstd's input: made before the store's guard, which may be the one writing into it (below).
-    const zstdInput = zip && direct ? run.fifo() : undefined;
     // Both built-ins, and the backup's output its tools' (pg_dump, mariadb-dump): the store's guard runs
-    // the backup too (guard.ts, --with-source), its tools writing into zstd's input (uncompressed,
-    // into the guard's own): another Bun start fewer. Not where the daemon counts the raw bytes (gzip).
+    // the backup too (guard.ts, --with-source), its tools writing into the guard's own input: another
+    // Bun start fewer. With zstd, the guard compresses it on the way (compress-beside.ts): no zstd
+    // process at all for a small database. Not where the daemon counts the raw bytes (gzip).
     const beside = targetCmd?.builtin && tp!.backupByTool && sp.inProcess && storeCmd.builtin && (!zip || direct);
+    // zstd's input, for a zstd of our own (a Tool): made before the store's guard, which may be the one writing into it.
+    const zstdInput = zip && direct && !beside ? run.fifo() : undefined;
     sink = run.command("store", storeCmd, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
-      source: beside ? { label: "target backup", cmd: targetCmd!, output: (zstdInput ?? storeInput).path } : undefined,
+      source: beside ? { label: "target backup", cmd: targetCmd!, output: storeInput.path, compress: zip && direct ? "zstd" : undefined } : undefined,
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
       // Sealed on the agent already: the guard only counts and hashes.
@@ -487,12 +490,16 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
         await relay.endInput();
       }));
       upstream.push(source);
+    } else if (sink.source) {
+      // The store's guard runs the backup (compressing it itself with zstd; uncompressed, counting it as it seals).
+      source = sink.source;
+      upstream.push(source);
     } else if (zip && direct) {
       // zstd runs without a guard (a Tool, stage.ts), its input held by us: it sees the end
       // of its input only when the target exited 0, so a target dying mid-stream never makes
-      // a complete-looking archive.
+      // a complete-looking archive. (Beside the store, its guard does the same: compress-beside.ts.)
       const z = run.tool(opts.compression, zip, pluginEnv(), zstdInput!, storeInput.fd, zstdSaid((bytes) => (zstdRaw = bytes)));
-      source = sink.source ?? run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput!.fd, inProcess: targetRef });
+      source = run.command("target backup", targetCmd!, { stdin: false, stdout: zstdInput!.fd, inProcess: targetRef });
       work.add(run.upstreamSucceeded([source]).then(() => z.endInput()));
       upstream.push(source, z);
     } else if (zip) {
@@ -503,7 +510,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       upstream.push(source, z);
     } else {
       // Uncompressed, what the store's guard reads is the raw stream: it counts it.
-      source = sink.source ?? run.command("target backup", targetCmd!, { stdin: false, stdout: storeInput.fd, inProcess: targetRef });
+      source = run.command("target backup", targetCmd!, { stdin: false, stdout: storeInput.fd, inProcess: targetRef });
       upstream.push(source);
     }
     await sink.inputPath();
@@ -531,7 +538,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
           `(${agentReport.bytes} bytes, sha256 ${agentReport.sha256}): altered or cut on the data connection; no archive kept`);
       }
     }
-    const rawBytes = direct ? zstdRaw : zip ? raw.bytes : (await sink.sealed).bytesIn;
+    const rawBytes = direct ? zstdRawBytes() : zip ? raw.bytes : (await sink.sealed).bytesIn;
     if (rawBytes === 0) {
       throw new PipelineFailed("the target produced no data (0 bytes; its backup exited 0): an empty backup is not an archive, so none was kept. Check the target's configuration: its tool may be writing its output somewhere else");
     }
@@ -580,15 +587,15 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     failure.storeKey = storeKey;
     throw failure;
   } finally {
-    const rawBytes = agent ? (agentReport?.rawBytes ?? undefined) : direct ? zstdRaw : zip ? raw.bytes : sealed?.bytesIn;
+    const rawBytes = agent ? (agentReport?.rawBytes ?? undefined) : direct ? zstdRawBytes() : zip ? raw.bytes : sealed?.bytesIn;
     done(rawBytes !== undefined ? { what: "backed up", bytes: rawBytes } : undefined);
   }
   if (!storeKey) throw new PipelineFailed("store exited without reporting a key");
   if (!sealed) throw Object.assign(new PipelineFailed("the store's guard did not report what it stored"), { storeKey });
-  if (direct && zstdRaw === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
+  if (direct && zstdRawBytes() === undefined) ctx.log("zstd did not report the size of its input (an unknown zstd version?): the raw size is not recorded");
   return {
     storeKey, size: sealed.bytes, sha256: sealed.sha256,
-    rawSize: agent ? (agentReport?.rawBytes ?? null) : direct ? (zstdRaw ?? null) : zip ? raw.bytes : sealed.bytesIn,
+    rawSize: agent ? (agentReport?.rawBytes ?? null) : direct ? (zstdRawBytes() ?? null) : zip ? raw.bytes : sealed.bytesIn,
     compression: opts.compression, cipher: dataKey ? CIPHER : "none", dataKey,
   };
 }

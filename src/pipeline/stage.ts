@@ -8,6 +8,7 @@ import { closeSync, constants as C, openSync } from "node:fs";
 import { constants } from "node:os";
 import { guardCommand, type FromGuard, type ToGuard } from "./guard.ts";
 import { exitedUnreaped } from "../process-state.ts";
+import { readLines } from "./lines.ts";
 import type { Sealed } from "./seal.ts";
 import type { Unsealed } from "./unseal.ts";
 
@@ -62,9 +63,10 @@ export interface StageOptions {
    * it open until `inputPath()` resolves). The guard's process gets the source's `env`
    * (its tools inherit it); the store's (`env` above) goes by message. To the run it is a
    * stage of its own: `source`, named `label`, its exit reported by the guard; its stderr
-   * is the guard's, the store's words come by message.
+   * is the guard's, the store's words come by message. `compress`: the guard compresses
+   * the tools' output itself into `output` (compress-beside.ts; sourceRawBytes).
    */
-  source?: { label: string; builtin: { name: string; args: string[] }; env: Record<string, string | undefined>; output: string };
+  source?: { label: string; builtin: { name: string; args: string[] }; env: Record<string, string | undefined>; output: string; compress?: "zstd" };
   /** Called with each stderr line of the process. */
   onStderr: (label: string, line: string) => void;
 }
@@ -108,6 +110,8 @@ export class Stage implements StageProcess {
   /** With opts.source: the backup its guard runs beside the store, as a process of the run. */
   readonly source: StageProcess | undefined;
   private sourceExited!: (code: number) => void;
+  /** With opts.source.compress: the size of the backup before its guard compressed it, once it ended (undefined: unknown). */
+  sourceRawBytes: number | undefined;
 
   constructor(opts: StageOptions) {
     this.label = opts.label;
@@ -151,7 +155,10 @@ export class Stage implements StageProcess {
           else if ("sealed" in m) this.gotSealed(m.sealed);
           else if ("sealFailed" in m) this.sealFailed(new Error(`${this.label}: sealing the stream failed: ${m.sealFailed}`));
           else if ("unsealed" in m) this.gotUnsealed(m.unsealed);
-          else if ("sourceExited" in m) this.sourceExited(m.sourceExited);
+          else if ("sourceExited" in m) {
+            this.sourceRawBytes = m.rawBytes;
+            this.sourceExited(m.sourceExited);
+          }
           else if ("said" in m) opts.onStderr(this.label, m.said);
           else if ("unsealFailed" in m) {
             // A refusal is said in the archive's words (the caller names it); a read or write that failed, by this stage's.
@@ -168,7 +175,7 @@ export class Stage implements StageProcess {
     if (opts.seal) {
       const key = opts.seal.key && Buffer.from(opts.seal.key).toString("base64");
       // The store's environment (its endpoint) by message: the guard's own is its source's.
-      const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output } } : {};
+      const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output, compress: opts.source.compress } } : {};
       this.send({ seal: { key, rate: opts.seal.rate, ...beside } });
     }
     if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard } });
@@ -388,25 +395,4 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // Already gone: the group is empty.
   }
-}
-
-/** Splits a byte stream into lines; a very long line is cut rather than held whole. */
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  const MAX_LINE = 4096;
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      onLine(pending.slice(0, nl).replace(/\r$/, ""));
-      pending = pending.slice(nl + 1);
-    }
-    if (pending.length > MAX_LINE) {
-      onLine(pending.slice(0, MAX_LINE) + " …");
-      pending = "";
-    }
-  }
-  pending += decoder.decode();
-  if (pending) onLine(pending);
 }

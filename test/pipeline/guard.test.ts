@@ -525,14 +525,14 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
   // --with-source: the store's guard (built-in fs, sealing) runs the backup beside the store.
   // Uncompressed here: pg_dump writes into the guard's own input, the FIFO the daemon made.
   describe("--with-source: the store's guard runs the backup beside the store", () => {
-    const withSource = (storeEndpoint: object) => {
+    const withSource = (storeEndpoint: object, compress?: "zstd") => {
       const dir = mkdtempSync(join(tmpdir(), "shield-test-beside-"));
       const path = join(dir, "input");
       expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
       const hold = openSync(path, C.O_RDWR);
       const g = guard(["--held-fifo", path, "--seal", "--in-process", "fs", "--store", "--with-source"], ["store"], env);
       g.proc.send({ purge: fsStore("purge") });
-      const source = { name: "postgres", args: ["backup"], output: path };
+      const source = { name: "postgres", args: ["backup"], output: path, compress };
       g.proc.send({ seal: { key: null, env: { PATH: process.env.PATH!, SHIELD_ENDPOINT: JSON.stringify(storeEndpoint) }, source } });
       /** Lets go of the daemon's hold once the guard took its input, as the daemon does. */
       const started = async () => {
@@ -566,15 +566,39 @@ describe.skipIf(!pgAvailable)("shield guard --in-process: a built-in target's ba
       rmSync(g.dir, { recursive: true, force: true });
     });
 
+    test("compress: the guard compresses pg_dump's output itself (a small dump: no zstd process); the blob is a zstd stream of the dump; the raw size comes with the exit", async () => {
+      const g = withSource({ base_dir: storeDir }, "zstd");
+      await g.started();
+      const exited = await g.next("sourceExited");
+      const report = g.messages.find((m) => "sourceExited" in m) as { sourceExited: number; rawBytes?: number };
+      expect(exited).toBe(0);
+      expect(inGroup(g.proc.pid).filter((cmd) => / zstd /.test(` ${cmd} `))).toEqual([]);
+      const sealed = await g.next("sealed");
+      g.proc.send({ commit: true });
+      const { code, output } = await g.next("stored");
+      expect(code).toBe(0);
+      g.proc.send({ ack: true });
+      expect(await g.proc.exited).toBe(0);
+      const blob = join(storeDir, JSON.parse(output).key);
+      expect(readFileSync(blob).subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+      expect(sealed.bytesIn).toBe(readFileSync(blob).length);
+      const dump = Bun.spawnSync(["zstd", "-d", "-c", blob]).stdout;
+      expect(dump.subarray(0, 5).toString()).toBe("PGDMP");
+      expect(report.rawBytes).toBe(dump.length);
+      // One frame, made in the guard.
+      expect(Bun.spawnSync(["zstd", "-lv", blob]).stdout.toString()).toContain("# Zstandard Frames: 1\n");
+      rmSync(g.dir, { recursive: true, force: true });
+    });
+
     for (const [how, stop, expected] of [
       ["the daemon's death (the lifeline closes)", (p: Subprocess) => p.disconnect(), 137],
       ["a cancel (SIGTERM to the group)", (p: Subprocess) => process.kill(-p.pid, "SIGTERM"), 143],
       // The store's endpoint names no directory: it fails at once, whether pg_dump has started yet or not.
       ["the store failing first", undefined, 13],
-    ] as const) {
-      test(`${how} stops pg_dump beside the store, even one waiting on a lock; no blob`, () => locked(async () => {
+    ] as const) for (const compress of [undefined, "zstd"] as const) {
+      test(`${how} stops pg_dump beside the store, even one waiting on a lock; no blob${compress ? " (compressed by the guard)" : ""}`, () => locked(async () => {
         const before = blobs();
-        const g = withSource(stop ? { base_dir: storeDir } : { base_dir: "relative/dir" });
+        const g = withSource(stop ? { base_dir: storeDir } : { base_dir: "relative/dir" }, compress);
         if (stop) {
           await untilWaitingOnLock();
           expect(inGroup(g.proc.pid).some((cmd) => cmd.includes("pg_dump"))).toBe(true);
