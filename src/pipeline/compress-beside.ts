@@ -1,10 +1,10 @@
 // zstd for the backup a store's guard runs beside the store (guard.ts, --with-source):
 // the guard compresses itself what it can do cheaper than a zstd process would.
 //
-// Why: a backup of a small database (thousands of them, each its own job) spent about as
-// much CPU starting the zstd program (its start, the FIFOs and the spawn around it) as
-// compressing what pg_dump wrote (bench/DATAPATH.md, "Sixteenth session"). So the tools
-// write into a FIFO of ours, and we read it up to IN_PROCESS_MAX bytes:
+// Why: in a backup of a small database (thousands of them, each its own job) the zstd
+// program cost ~2.4 ms of CPU, nearly all of it its start, for a few KiB of dump that take
+// ~0.1 ms to compress here (bench/DATAPATH.md, "Sixteenth session"). So the tools write
+// into a FIFO of ours, and we read it up to IN_PROCESS_MAX bytes:
 // - the stream ends before that: it becomes one zstd frame made here (zstdFrame), written
 //   into the way out. No zstd process at all;
 // - it goes on: that much becomes a frame made here, and the rest goes through the zstd

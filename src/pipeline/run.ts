@@ -462,7 +462,7 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // Bun start fewer. With zstd, the guard compresses it on the way (compress-beside.ts): no zstd
     // process at all for a small database. Not where the daemon counts the raw bytes (gzip).
     const beside = targetCmd?.builtin && tp!.backupByTool && sp.inProcess && storeCmd.builtin && (!zip || direct);
-    // zstd's input, for a zstd of our own (a Tool): made before the store's guard, which may be the one writing into it.
+    // zstd's input, for a zstd of our own (a Tool), which the target's stage writes into.
     const zstdInput = zip && direct && !beside ? run.fifo() : undefined;
     sink = run.command("store", storeCmd, {
       stdin: "held", heldFifo: storeInput.path, stdout: false, store: { purgeArgv: sp.purge().argv },
