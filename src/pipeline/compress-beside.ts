@@ -14,10 +14,11 @@
 // The rules of a stage hold: the compressor sees the end of its input only when the backup
 // succeeded (a backup failing mid-stream never makes a complete-looking stream; it is killed
 // instead), and its exit is checked. The raw size is counted here, plus what zstd reports.
-import { closeSync, constants as C, openSync, read, rmSync, write } from "node:fs";
+import { closeSync, constants as C, openSync, rmSync } from "node:fs";
 import { compressor, zstdFrame, zstdReport } from "./compression.ts";
 import { makeFifo, widenPipe } from "./fifo.ts";
 import { readLines } from "./lines.ts";
+import { readOnPool, writeAllOnPool } from "./pool-io.ts";
 
 /** The most a guard compresses itself: a few ms of CPU at worst (incompressible), under a zstd start. */
 export const IN_PROCESS_MAX = 256 * 1024;
@@ -64,7 +65,8 @@ export function compressBeside(output: number, say: (line: string) => void, zstd
   const headRead = (async () => {
     let filled = 0;
     for (;;) {
-      const n = await readSome(reader, head.subarray(filled));
+      // On the thread pool: the fd is blocking, and this process's own loop must stay free.
+      const n = await readOnPool(reader, head, filled, head.length - filled);
       if (n === 0) return { filled, ended: true };
       filled += n;
       if (filled === head.length) return { filled, ended: false };
@@ -73,7 +75,7 @@ export function compressBeside(output: number, say: (line: string) => void, zstd
   // More than that: its frame goes out, then zstd reads the rest from where we stopped.
   const handedOff = headRead.then(async ({ filled, ended }) => {
     if (ended || abandoned) return;
-    await writeAll(output, zstdFrame(head.subarray(0, filled)));
+    await writeAllOnPool(output, zstdFrame(head.subarray(0, filled)));
     if (abandoned) return;
     const proc = Bun.spawn(zstd, { stdin: reader, stdout: output, stderr: "pipe" });
     const z: NonNullable<typeof running> = { proc, said: Promise.resolve() };
@@ -93,7 +95,7 @@ export function compressBeside(output: number, say: (line: string) => void, zstd
       try {
         const { filled, ended } = await headRead;
         if (ended) {
-          await writeAll(output, zstdFrame(head.subarray(0, filled)));
+          await writeAllOnPool(output, zstdFrame(head.subarray(0, filled)));
           return { code: 0, rawBytes: filled };
         }
         await handedOff;
@@ -117,16 +119,4 @@ export function compressBeside(output: number, say: (line: string) => void, zstd
       void handedOff.catch(() => {}).then(() => { running?.proc.kill("SIGKILL"); closeSync(reader); });
     },
   };
-}
-
-/** One read(2) on the thread pool: the fd is blocking, and this process's own loop must stay free. */
-function readSome(fd: number, into: Uint8Array): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, into, 0, into.length, null, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-/** All of `data` into `fd`, on the thread pool (a pipe may take it in parts). */
-async function writeAll(fd: number, data: Uint8Array): Promise<void> {
-  for (let at = 0; at < data.length;) {
-    at += await new Promise<number>((resolve, reject) => write(fd, data, at, data.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
-  }
 }

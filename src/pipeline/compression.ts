@@ -1,5 +1,7 @@
 // Compression runs as a stage of its own (the zstd or gzip program): it uses
-// another core than the daemon, and its exit is checked like any plugin's.
+// another core than the daemon, and its exit is checked like any plugin's. The one
+// exception is a backup's first 256 KiB in the store's guard (compress-beside.ts), which
+// makes a zstd frame of them itself (zstdFrame) rather than start the program for a few KiB.
 export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 

@@ -14,8 +14,9 @@
 // (waitFor, below). Where the sealed bytes go is the guard's choice: a
 // FIFO that is a store plugin's stdin (fifoWriter), or, for a built-in store
 // that the guard runs in its own process, a stream handed to it (StreamWriter).
-import { read, readSync, write, writeSync } from "node:fs";
+import { readSync, writeSync } from "node:fs";
 import { libc, POLLIN, POLLOUT } from "../libc.ts";
+import { readOnPool, writeOnPool } from "./pool-io.ts";
 
 export interface Sealed {
   /** Bytes read from the stage upstream (the raw size when nothing compressed them). */
@@ -149,7 +150,7 @@ export async function readSome(from: { nonBlocking: number; blocking: number }, 
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
     }
     if (!(await waitFor(from.nonBlocking, POLLIN))) {
-      return new Promise((resolve, reject) => read(from.blocking, buf, at, max, null, (err, n) => (err ? reject(err) : resolve(n))));
+      return readOnPool(from.blocking, buf, at, max);
     }
   }
 }
@@ -228,8 +229,7 @@ async function writeRest(to: { nonBlocking: number; blocking: number }, data: Ui
       }
       continue;
     }
-    at += await new Promise<number>((resolve, reject) =>
-      write(to.blocking, data, at, data.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
+    at += await writeOnPool(to.blocking, data, at);
   }
 }
 
