@@ -1,7 +1,7 @@
 // The few libc calls Bun and Node do not offer, through bun:ffi, loaded once, on
 // first use. Each is null where it cannot be called (not Linux, not glibc, no FFI):
 // callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 export interface Libc {
   /** mkfifo(path, mode): true when made. */
@@ -30,6 +30,12 @@ export interface Libc {
    * is gone). The fd, or -errno.
    */
   memfd(name: string): number;
+  /**
+   * vmsplice(fd, {base of `data`, its length}, 1, 0): lends the pages under `data` to the
+   * pipe `fd` instead of copying them (lend.ts says when that is safe). Blocks as write(2)
+   * does on a blocking pipe. The count (the pipe may take less than all), or -errno.
+   */
+  vmsplice(fd: number, data: Uint8Array): number;
 }
 
 export const POLLIN = 0x1;
@@ -49,12 +55,15 @@ export function libc(): Libc | null {
       dup2: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       memfd_create: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      vmsplice: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
     // struct pollfd { int fd; short events; short revents; }, little-endian (x86-64, arm64):
     // one per call, reused (a call is synchronous and JS runs on one thread).
     const pollfd = new Int32Array(2);
+    // struct iovec { void *iov_base; size_t iov_len; }, one per call, reused as pollfd is.
+    const iovec = new BigUint64Array(2);
     loaded = {
       // The buffer itself is passed, not ptr() of it: a bare address keeps nothing alive,
       // and a temporary could be collected before (or while) libc reads the path.
@@ -72,6 +81,13 @@ export function libc(): Libc | null {
         pollfd[0] = fd;
         pollfd[1] = events & 0xffff; // revents (the high half) cleared
         const n = lib.symbols.poll(pollfd, 1, timeoutMs) as number;
+        return n < 0 ? -errno() : n;
+      },
+      vmsplice: (fd, data) => {
+        if (!data.length) return 0;
+        iovec[0] = BigInt(ptr(data));
+        iovec[1] = BigInt(data.length);
+        const n = Number(lib.symbols.vmsplice(fd, iovec, 1, 0));
         return n < 0 ? -errno() : n;
       },
       memfd: (name) => {

@@ -4,6 +4,7 @@
 // the guard's thread handles.
 import { writeSync } from "node:fs";
 import type { ThreadReport, ThreadRequest, UnsealRequest } from "./threads.ts";
+import { PageLender } from "./lend.ts";
 import { unseal } from "./unseal.ts";
 import { checkShare, type ShareRequest, shareOpener } from "./verify-file.ts";
 
@@ -42,12 +43,15 @@ async function checkOne({ fd, key, header, first, count }: ShareRequest): Promis
 }
 
 /** Writes wait here, in write(2), as a tool's would: this thread has nothing else to do meanwhile. */
-async function unsealOne({ fd, out, dataKey, holdTail, progressEvery }: UnsealRequest): Promise<void> {
-  const write = (bytes: Uint8Array) => {
+async function unsealOne({ fd, out, dataKey, holdTail, progressEvery, lend }: UnsealRequest): Promise<void> {
+  // Lent, an encrypted archive's plaintext is opened into the lender's buffers, not one reused.
+  const lender = lend && dataKey ? PageLender.to(out) : null;
+  const write = lender ? (bytes: Uint8Array) => lender.write(bytes) : (bytes: Uint8Array) => {
     for (let at = 0; at < bytes.length;) at += writeSync(out, bytes, at);
   };
   const { unsealed, tail } = await unseal({
     from: { nonBlocking: fd, blocking: fd }, write, dataKey, holdTail, progressEvery,
+    plainBuffer: lender ? (size) => lender.buffer(size) : undefined,
     onProgress: (progress) => say({ progress }),
   });
   say({ unsealed, tail }, [tail.buffer as ArrayBuffer]);

@@ -126,8 +126,12 @@ export type ToGuard =
   | { seal: { key: string | null; rate?: number; env?: Record<string, string>; source?: BesideSource } }
   | { ack: boolean } // --store: true = the key is recorded; false = purge the blob
   // --unseal: the archive's data key (base64), null for none; a bandwidth limit (bytes/s);
-  // discard: pass nothing on (the verify pass). Sent first: the store starts once it is here.
-  | { unseal: { key: string | null; rate?: number; discard?: boolean } };
+  // discard: pass nothing on (the verify pass); lend: the stage downstream is a decompressor of
+  // ours, which copies what it reads (lend.ts). Sent first: the store starts once it is here.
+  | { unseal: { key: string | null; rate?: number; discard?: boolean; lend?: boolean } };
+
+/** --unseal: the daemon's word on how (see ToGuard). */
+interface UnsealSettings { key: Uint8Array | null; rate: number; discard: boolean; lend: boolean }
 
 /** --with-source: the backup a store's guard runs beside the store, and where its output goes. */
 export interface BesideSource { name: string; args: string[]; output: string; compress?: "zstd" }
@@ -322,8 +326,8 @@ async function guard(args: string[]): Promise<number> {
   let onFileRead!: () => void;
   const fileRead = new Promise<void>((r) => (onFileRead = r));
   const handOver = (file: BlobFile): Promise<void> => { onBlobGiven(file); return fileRead; };
-  let onUnseal!: (settings: { key: Uint8Array | null; rate: number; discard: boolean }) => void;
-  const unsealSettings = new Promise<{ key: Uint8Array | null; rate: number; discard: boolean }>((r) => (onUnseal = r));
+  let onUnseal!: (settings: UnsealSettings) => void;
+  const unsealSettings = new Promise<UnsealSettings>((r) => (onUnseal = r));
   // --seal: a blocking write end of the stage's input, beside holdFd (see seal.ts).
   let sealOut: number | undefined;
   const removeFifo = () => {
@@ -344,7 +348,7 @@ async function guard(args: string[]): Promise<number> {
       // Sealing, the input ends once the last sealed byte is written (below).
       if (!sealing) { inputEnded = !stageExited; releaseInput(); }
     } else if ("ack" in m) onAck(m.ack);
-    else if ("unseal" in m) onUnseal({ key: m.unseal.key === null ? null : new Uint8Array(Buffer.from(m.unseal.key, "base64")), rate: m.unseal.rate ?? 0, discard: m.unseal.discard ?? false });
+    else if ("unseal" in m) onUnseal({ key: m.unseal.key === null ? null : new Uint8Array(Buffer.from(m.unseal.key, "base64")), rate: m.unseal.rate ?? 0, discard: m.unseal.discard ?? false, lend: m.unseal.lend ?? false });
     else if ("seal" in m) {
       sealRate = m.seal.rate ?? 0;
       onBeside({ env: m.seal.env, source: m.seal.source });
@@ -484,7 +488,7 @@ async function guard(args: string[]): Promise<number> {
   let unsealIn: { blocking: number; nonBlocking: number } | undefined;
   let unsealOut: { blocking: number; nonBlocking: number } | undefined;
   let retrievedEnd: number | undefined;
-  let unsealWith: { key: Uint8Array | null; rate: number; discard: boolean } | undefined;
+  let unsealWith: UnsealSettings | undefined;
   if (unsealing) {
     // The key first: a store started before it would only fill its pipe.
     const got = await Promise.race([unsealSettings, lifelineLost.then(() => undefined), stopRequested.then(() => null)]);
@@ -660,14 +664,14 @@ async function guard(args: string[]): Promise<number> {
   let unsealed: Promise<number> | undefined;
   if (unsealing) {
     unsealed = (async (): Promise<number> => {
-      const { key, rate, discard } = unsealWith!;
+      const { key, rate, discard, lend } = unsealWith!;
       // Loaded by the guards that unseal only, as the sealing code is.
       const [{ fifoWriter }, { Refused, TAIL_HELD, unseal: unsealStream }] = await Promise.all([import("./seal.ts"), import("./unseal.ts")]);
       const write = unsealOut ? fifoWriter(unsealOut) : null;
       let result: Awaited<ReturnType<typeof unsealStream>>;
       try {
         result = await unsealStream({
-          from: unsealIn ?? await retrievedFile(), dataKey: key, rate, write, writeFd: unsealOut?.blocking, holdTail: discard ? 0 : TAIL_HELD,
+          from: unsealIn ?? await retrievedFile(), dataKey: key, rate, write, writeFd: unsealOut?.blocking, lend, holdTail: discard ? 0 : TAIL_HELD,
           onProgress: (progress) => send({ progress }),
         });
       } catch (err) {
@@ -676,7 +680,8 @@ async function guard(args: string[]): Promise<number> {
         // Refused at the end of the blob (it is short): the store closed its output, so it is
         // exiting, and a store that failed part way is the cause, not the truncation.
         const code = refused && err.atEnd ? await exited : undefined;
-        if (!stopSignal) send({ unsealFailed: { message: (err as Error).message, refused, code } });
+        const message = (err as NodeJS.ErrnoException).code === "EPIPE" ? `${(err as Error).message}: the stage downstream stopped reading before the end` : (err as Error).message;
+        if (!stopSignal) send({ unsealFailed: { message, refused, code } });
         // Nothing more is written; the daemon stops the run (or, gone, the lifeline does).
         await stopRequested;
         await exited;

@@ -83,7 +83,7 @@ interface StageIO {
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
   seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
   /** A store's retrieve: its guard unseals what it reads into stdout, or nowhere (see Stage). */
-  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
+  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean; lend?: boolean };
   /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
   inProcess?: Command["builtin"];
   /** A backup's built-in store that seals: its guard runs the target's backup too, its tools writing into the FIFO `output` (see Stage). */
@@ -824,6 +824,9 @@ function unsealedCounts(source: Stage) {
   };
 }
 
+/** How long the exits of a failing restore's stages have to name the cause before the retrieve's guard's words do (checkedRead). */
+const EXITS_NAME_MS = 2_000;
+
 /**
  * A read of the blob unsealed in the retrieve's guard (`source`, see unseal.ts), checked:
  * resolves with its counts once the store exited 0 and they are the archive's (size;
@@ -838,10 +841,12 @@ async function checkedRead(run: Run, source: Stage, archive: ArchiveToRestore, n
     read = await source.unsealed;
   } catch (err) {
     // Reading or writing failed (a stage downstream died: EPIPE), or the guard exited
-    // without a report: a store that failed is named by its exit, else the exits say why.
+    // without a report: a stage that failed is named by its exit, the store's included.
+    // The guard itself waits to be stopped, and a stage downstream that stopped reading
+    // may linger or exit 0: past a moment, the guard's words fail the run, and it stops.
     if (!(err instanceof UnsealFailed) || !err.refused) {
-      await run.upstreamSucceeded([source]);
-      throw err;
+      await Promise.race([run.upstreamSucceeded([source]), Bun.sleep(EXITS_NAME_MS)]);
+      throw err instanceof UnsealFailed ? new PipelineFailed(err.message) : err;
     }
     // Refused at the end of the blob (it is short): a store that failed part way cut it
     // short, and then its exit is the cause, not the truncation.
@@ -917,7 +922,8 @@ async function applyArchive(ctx: PipelineContext, sp: Store, tp: Target | undefi
     }
     // The stage that reads the plaintext, on a held input.
     const first = zstd ?? unzipping ?? sink;
-    const source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate });
+    // A decompressor of ours reads the plaintext with read(2): its pages may be lent (lend.ts).
+    const source = run.retrieve("store retrieve", sp, archive.storeKey, unsealed.fd, { key: archive.dataKey, rate, lend: unzip !== undefined });
     read = unsealedCounts(source);
     // The commit of the stage that reads the plaintext: the store exited 0 and what was
     // read is the archive the catalog recorded; then the retrieve's guard writes what it

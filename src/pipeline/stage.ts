@@ -53,9 +53,9 @@ export interface StageOptions {
    * when `key` is null, else decrypted and authenticated chunk by chunk) into the
    * stdout given here, or nowhere (`discard`: the verify pass); see unseal.ts. The
    * result comes through `unsealed`; an unencrypted archive's last bytes go on only
-   * after `commit()`.
+   * after `commit()`. `lend`: that stdout is read by a decompressor of ours (lend.ts).
    */
-  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean };
+  unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean; lend?: boolean };
   /**
    * With seal.builtin and store: the backup's source, a built-in target's backup whose
    * output is its tools' (Target.backupByTool), run by the same guard beside the store
@@ -178,7 +178,7 @@ export class Stage implements StageProcess {
       const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output, compress: opts.source.compress } } : {};
       this.send({ seal: { key, rate: opts.seal.rate, ...beside } });
     }
-    if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard } });
+    if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard, lend: opts.unseal.lend } });
     // Running a source beside the store, the guard's stderr is the source's (its tools').
     const stderrLabel = opts.source?.label ?? this.label;
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(stderrLabel, line));

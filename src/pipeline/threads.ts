@@ -25,6 +25,8 @@ export interface UnsealRequest {
   dataKey: Uint8Array | null;
   holdTail: number;
   progressEvery: number;
+  /** `out`'s reader copies what it reads: the plaintext's pages may be lent to it (lend.ts). */
+  lend: boolean;
 }
 
 /**
@@ -44,7 +46,8 @@ export type ThreadReport =
  * Starts a guard thread on `request` and passes its reports to `onReport` until it ended:
  * resolves with its last report (done, unsealed, refused or failed), or with `failed` when
  * the thread itself failed (it did not start, it died).
- * The thread is terminated once it ended.
+ * The thread is terminated once it ended, but one that lent pages to a pipe (an unseal's,
+ * `lend`): it lives until the process exits, and the pages with it (lend.ts).
  */
 export function onThread(request: ThreadRequest, onReport: (report: ThreadReport) => void): { ended: Promise<ThreadReport>; terminate(): void } {
   let worker: Worker | undefined;
@@ -63,6 +66,8 @@ export function onThread(request: ThreadRequest, onReport: (report: ThreadReport
     worker.postMessage(request);
   });
   const terminate = () => worker?.terminate();
-  void ended.then(terminate);
+  // A lender's thread is only let go of (unref): it keeps nothing running, and nothing freed.
+  const lent = "unseal" in request && request.unseal.lend;
+  void ended.then(lent ? () => worker?.unref() : terminate);
   return { ended, terminate };
 }

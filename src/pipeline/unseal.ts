@@ -59,6 +59,17 @@ export interface UnsealOptions {
    * (bench/DATAPATH.md, "Fifteenth session").
    */
   writeFd?: number;
+  /**
+   * With `writeFd`: its reader copies what it reads (a decompressor of ours), so the thread
+   * may lend it the plaintext's pages instead of writing them (lend.ts).
+   */
+  lend?: boolean;
+  /**
+   * Where each read's plaintext is opened (encrypted, the restore proper), for a `write`
+   * that keeps what it was given after it returned (lend.ts); without it, one buffer is
+   * reused from read to read.
+   */
+  plainBuffer?: (size: number) => Buffer;
   /** null: the archive is not encrypted, only counted and hashed. */
   dataKey: Uint8Array | null;
   /** With `write`, unencrypted: the last bytes are not written but returned (`tail`), for after the daemon's commit. */
@@ -203,10 +214,11 @@ async function unsealAll(opts: UnsealOptions): Promise<{ unsealed: Unsealed; tai
           if (off) {
             const frames = buf.subarray(0, off);
             // The verify pass only checks: the plaintext is counted, not gathered.
-            const opened = plain ? cipher!.openChunks(opener, frames, plain) : cipher!.checkChunks(opener, frames);
+            const into = plain && (opts.plainBuffer?.(plain.length) ?? plain);
+            const opened = into ? cipher!.openChunks(opener, frames, into) : cipher!.checkChunks(opener, frames);
             buf.copyWithin(0, off, fill);
             fill -= off;
-            if (plain) await put(plain.subarray(0, opened));
+            if (into) await put(into.subarray(0, opened));
             else bytesOut += opened;
           }
         }
@@ -254,7 +266,7 @@ function largeFile(fd: number): boolean {
 async function onThreadOfItsOwn(fd: number, out: number, opts: UnsealOptions): Promise<{ unsealed: Unsealed; tail: Uint8Array } | null> {
   let began = false;
   const thread = onThread(
-    { unseal: { fd, out, dataKey: opts.dataKey, holdTail: opts.dataKey ? 0 : (opts.holdTail ?? 0), progressEvery: opts.progressEvery ?? 1000 } },
+    { unseal: { fd, out, dataKey: opts.dataKey, holdTail: opts.dataKey ? 0 : (opts.holdTail ?? 0), progressEvery: opts.progressEvery ?? 1000, lend: opts.lend ?? false } },
     (report) => {
       if ("started" in report) began = true;
       else if ("progress" in report) opts.onProgress?.(report.progress);

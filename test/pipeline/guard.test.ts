@@ -644,7 +644,7 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   let fifos = 0;
-  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}, message?: { key: string | null; rate?: number; discard?: boolean }, command?: string[]) {
+  function unsealing(argv: string[], dataKey: Uint8Array | null, flags: string[] = [], env: Record<string, string> = {}, message?: { key: string | null; rate?: number; discard?: boolean; lend?: boolean }, command?: string[]) {
     // The guard's stdout is a FIFO, as the daemon gives it (Run.fifo); `cat` reads it, as the stage downstream would.
     const path = join(dir, `out-${++fifos}`);
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
@@ -882,7 +882,9 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     const S = DEFAULT_CHUNK_SIZE;
     const chunks = Math.ceil((2 * MIN_SHARE_BYTES) / S) + 5;
     const sealer = new ChunkSealer(key, { chunkSize: S });
-    const bigPlain = Buffer.concat([Buffer.alloc(chunks * S, 0x5a), Buffer.alloc(77, 1)]);
+    // Each chunk's bytes its own (a page lent and written over too soon would show).
+    const bigPlain = Buffer.alloc(chunks * S + 77);
+    new Uint32Array(bigPlain.buffer, bigPlain.byteOffset, (chunks * S) / 4).forEach((_, i, a) => (a[i] = i));
     const big = Buffer.concat([sealer.header, sealChunks(sealer, bigPlain.subarray(0, chunks * S)), sealer.seal(bigPlain.subarray(chunks * S), true)]);
     const bad = Buffer.from(big);
     bad[HEADER_LENGTH + (chunks - 3) * (S + TAG_LENGTH) + 100]! ^= 4;
@@ -904,6 +906,13 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     await restored.done;
     expect(restored.received().equals(bigPlain)).toBe(true);
     expect(await new Response(restored.proc.stderr).text()).not.toContain("could not begin");
+    // Read by a decompressor of ours, the plaintext's pages are lent to the FIFO (lend.ts): `cat` copies as zstd does.
+    const lent = unsealing(["retrieve", "--key", await storedInFs(big)], key, ["--in-process", "fs"], storeEnv(), { key: Buffer.from(key).toString("base64"), lend: true }, binary);
+    expect(await lent.next("unsealed")).toEqual({ code: 0, bytes: big.length, bytesOut: bigPlain.length, sha256: null });
+    lent.proc.send({ commit: true });
+    expect(await lent.proc.exited).toBe(0);
+    await lent.done;
+    expect(lent.received().equals(bigPlain)).toBe(true);
     const refused = await verify(bad);
     expect(await refused.next("unsealFailed")).toEqual({
       message: `archive chunk ${chunks - 3} failed authentication: the archive is corrupted, truncated or reordered`, refused: true,

@@ -3,17 +3,18 @@
 // damaged blob, whatever the damage and wherever it is, fails the restore before
 // the target's `restore` starts at all. And an empty backup is not an archive.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { backup, holdTail, restore, Canceled, PipelineFailed, type ArchiveToRestore, type BackupResult, type PipelineContext } from "../../src/pipeline/run.ts";
 import { DEFAULT_CHUNK_SIZE, HEADER_LENGTH, TAG_LENGTH } from "../../src/pipeline/encryption.ts";
 import type { Compression } from "../../src/pipeline/compression.ts";
+import { THREAD_MIN_BYTES } from "../../src/pipeline/threads.ts";
 import { Supervisor } from "../../src/supervisor/index.ts";
 import type { Catalog } from "../../src/catalog/index.ts";
 import type { Core } from "../../src/core/index.ts";
-import type { PluginRegistry } from "../../src/plugin-host/index.ts";
+import { PluginRegistry } from "../../src/plugin-host/index.ts";
 import { log as daemonLog } from "../../src/log.ts";
-import { supervisorWorld, waitTask } from "../helpers/supervisor.ts";
+import { FIXTURE_PLUGINS, supervisorWorld, waitTask } from "../helpers/supervisor.ts";
 import { alive, descendants, stat } from "../helpers/processes.ts";
 
 let catalog: Catalog;
@@ -249,6 +250,44 @@ describe("a restore's reads of the blob, in the retrieve's guard", () => {
       }
     }
   }, 60_000);
+
+  // A blob of THREAD_MIN_BYTES or more in the built-in fs store is handed over to the
+  // retrieve's guard and read on its threads; the restore proper lends the plaintext's
+  // pages to a decompressor of ours (lend.ts), and writes them into a target's own program.
+  test("a large archive in the fs store (a thread's read): zstd, gzip and none, encrypted, byte for byte", async () => {
+    const size = THREAD_MIN_BYTES + (3 << 20);
+    const expected = sha256(Bun.spawnSync(["sh", "-c", `openssl enc -aes-128-ctr -nosalt -pass pass:seed -in /dev/zero 2>/dev/null | head -c ${size}`]).stdout);
+    const base = join(dir, "fs-store");
+    mkdirSync(base, { recursive: true });
+    const fsStore = { plugin: "fs", endpoint: JSON.stringify({ base_dir: base }) };
+    // The fixtures and the built-in fs store, run from the sources.
+    const withFs = { ...context(), plugins: new PluginRegistry({ dirs: [FIXTURE_PLUGINS], self: [process.execPath, resolve(import.meta.dir, "../../src/main.ts")], builtins: ["fs"] }) };
+    for (const compression of ["zstd", "gzip", "none"] as const) {
+      const archive = await backup(withFs, bytes({ size }), fsStore, { compression, encrypt: true });
+      expect(archive.size).toBeGreaterThan(THREAD_MIN_BYTES);
+      const out = join(dir, `out-large-${compression}`);
+      const r = await restore(withFs, fsStore, bytes({ size: 1, out }), toRestore(archive));
+      expect(r.rawSize, compression).toBe(size);
+      expect(sha256(readFileSync(out)), compression).toBe(expected);
+      rmSync(out);
+    }
+  }, 120_000);
+
+  // The retrieve's guard, its write failed, waits to be stopped; a stage downstream that
+  // stopped reading but lingers (or exits 0) must not leave the restore waiting for ever.
+  test("a target that stops reading and lingers: the restore fails at once, naming the broken pipe", async () => {
+    for (const compression of ["none", "zstd"] as const) {
+      const archive = await backup(context(), bytes({ size: 3 << 20 }), store(), { compression, encrypt: true });
+      const out = join(dir, `out-closed-${compression}`);
+      const started = performance.now();
+      const err = await restore(context(), store(), bytes({ size: 1, out, restore_close: 30 }), toRestore(archive)).catch((e) => e);
+      expect(err, compression).toBeInstanceOf(PipelineFailed);
+      // Written into by the guard, the target's input breaks under it; by zstd, zstd fails.
+      expect(err.message, compression).toMatch(compression === "none" ? /^store retrieve: unsealing the stream failed: EPIPE.*the stage downstream stopped reading/ : /^zstd -d failed/);
+      expect(performance.now() - started, compression).toBeLessThan(15_000);
+      expect(existsSync(out), compression).toBe(false);
+    }
+  }, 40_000);
 
   test("a rate limit paces the restore's read (in the retrieve's guard)", async () => {
     const size = 600_000;

@@ -125,8 +125,10 @@ describe.skipIf(availableParallelism() < 2)("unseal's verify pass over a file of
 });
 
 // The restore proper as the guard runs it: `write` into a FIFO (fifoWriter) and its blocking
-// end as `writeFd`, which sends a large file handed over to a thread of its own.
-describe.skipIf(availableParallelism() < 2)("unseal's restore proper of a large file on a thread of its own", () => {
+// end as `writeFd`, which sends a large file handed over to a thread of its own. The same
+// again with `lend`: the thread lends the plaintext's pages to the FIFO (lend.ts).
+for (const lend of [false, true])
+describe.skipIf(availableParallelism() < 2)(`unseal's restore proper of a large file on a thread of its own${lend ? ", its pages lent" : ""}`, () => {
   const key = randomBytes(32);
   const S = 64 * 1024;
   const chunks = Math.ceil(MIN_SHARE_BYTES / S) + 7;
@@ -139,6 +141,7 @@ describe.skipIf(availableParallelism() < 2)("unseal's restore proper of a large 
 
   /** unseal() of `bytes` into a FIFO that `cat` copies to a file; what it returned or threw, and what reached the file. */
   async function restore(bytes: Uint8Array, name: string, dataKey: Uint8Array | null = key) {
+    name = `${name}-${lend}`;
     const fifo = join(dir, `${name}.fifo`);
     const got = join(dir, `${name}.out`);
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
@@ -147,7 +150,7 @@ describe.skipIf(availableParallelism() < 2)("unseal's restore proper of a large 
     const nonBlocking = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
     const progress: number[] = [];
     const result = await withFile(name, bytes, (fd) =>
-      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, dataKey, holdTail: dataKey ? 0 : 1 << 20, progressEvery: 20, onProgress: (p) => progress.push(p.bytes) }),
+      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, lend, dataKey, holdTail: dataKey ? 0 : 1 << 20, progressEvery: 20, onProgress: (p) => progress.push(p.bytes) }),
     ).catch((e) => e);
     closeSync(blocking);
     closeSync(nonBlocking);
@@ -183,13 +186,13 @@ describe.skipIf(availableParallelism() < 2)("unseal's restore proper of a large 
   });
 
   test("a reader that stops: the write's failure (EPIPE), not a refusal", async () => {
-    const fifo = join(dir, "stops.fifo");
+    const fifo = join(dir, `stops-${lend}.fifo`);
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
     const reader = Bun.spawn(["sh", "-c", `head -c 1000000 < ${fifo} > /dev/null`]);
     const blocking = openSync(fifo, C.O_WRONLY);
     const nonBlocking = openSync(fifo, C.O_WRONLY | C.O_NONBLOCK);
-    const err = await withFile("stops", blob, (fd) =>
-      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, dataKey: key })).catch((e) => e);
+    const err = await withFile(`stops-${lend}`, blob, (fd) =>
+      unseal({ from: { nonBlocking: fd, blocking: fd }, write: fifoWriter({ nonBlocking, blocking }), writeFd: blocking, lend, dataKey: key })).catch((e) => e);
     closeSync(blocking);
     closeSync(nonBlocking);
     await reader.exited;
