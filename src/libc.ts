@@ -2,6 +2,7 @@
 // first use. Each is null where it cannot be called (not Linux, not glibc, no FFI):
 // callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { closeSync } from "node:fs";
 
 export interface Libc {
   /** mkfifo(path, mode): true when made. */
@@ -36,10 +37,37 @@ export interface Libc {
    * does on a blocking pipe. The count (the pipe may take less than all), or -errno.
    */
   vmsplice(fd: number, data: Uint8Array): number;
+  /**
+   * splice(fdIn, NULL, fdOut, NULL, len, flags): moves up to `len` bytes from `fdIn` into
+   * `fdOut`, one of them a pipe, inside the kernel. The count (0: `fdIn` ended), or -errno.
+   */
+  splice(fdIn: number, fdOut: number, len: number, flags: number): number;
+  /**
+   * A TCP connection begun to `to` (a struct sockaddr_in or sockaddr_in6 of its `family`:
+   * sockaddr.ts): a non-blocking socket (close-on-exec) whose connect(2) is under way. Its
+   * fd, or -errno. connected() says how the connect went once the socket polls writable.
+   */
+  tcpConnect(to: { family: number; bytes: Uint8Array }): number;
+  /** getsockopt(fd, SOL_SOCKET, SO_ERROR): 0 once a connect(2) succeeded, else its errno. */
+  connected(fd: number): number;
+  /** shutdown(fd, SHUT_RDWR): wakes whatever waits on the socket; 0, or -errno. */
+  shutdown(fd: number): number;
 }
 
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
+/** splice(2)'s flags. */
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+
+// Linux's values, the same on x86-64 and arm64.
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
+const SHUT_RDWR = 2;
+const EINPROGRESS = 115;
 
 let loaded: Libc | null | undefined;
 
@@ -56,6 +84,11 @@ export function libc(): Libc | null {
       poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       memfd_create: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       vmsplice: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
+      splice: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
+      socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+      shutdown: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const errno = () => read.i32(lib.symbols.__errno_location()!, 0);
@@ -90,6 +123,26 @@ export function libc(): Libc | null {
         const n = Number(lib.symbols.vmsplice(fd, iovec, 1, 0));
         return n < 0 ? -errno() : n;
       },
+      splice: (fdIn, fdOut, len, flags) => {
+        const n = Number(lib.symbols.splice(fdIn, null, fdOut, null, len, flags));
+        return n < 0 ? -errno() : n;
+      },
+      tcpConnect: (to) => {
+        const fd = lib.symbols.socket(to.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
+        if (fd < 0) return -errno();
+        if ((lib.symbols.connect(fd, to.bytes, to.bytes.length) as number) < 0 && errno() !== EINPROGRESS) {
+          const e = errno();
+          closeSync(fd);
+          return -e;
+        }
+        return fd;
+      },
+      connected: (fd) => {
+        const value = new Int32Array(1);
+        const length = new Uint32Array([4]);
+        return (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, length) as number) < 0 ? errno() : value[0]!;
+      },
+      shutdown: (fd) => ((lib.symbols.shutdown(fd, SHUT_RDWR) as number) < 0 ? -errno() : 0),
       memfd: (name) => {
         const n = lib.symbols.memfd_create(Buffer.from(`${name}\0`), 1 /* MFD_CLOEXEC */) as number;
         return n < 0 ? -errno() : n;

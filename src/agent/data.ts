@@ -20,8 +20,8 @@
 //   it received is the agent's (pipeline/run.ts). So a connection cut, truncated or
 //   tampered with never becomes an archive (the AEAD chunks would catch forged
 //   content only at the restore's verify pass; this catches it at the backup);
-// - backpressure: TCP's own window, the relay pausing its reads while the store is
-//   behind, the agent awaiting each write's drain;
+// - backpressure: TCP's own window, the relay moving bytes into the store's pipe only as
+//   the pipe takes them (data-receiver.ts), the agent awaiting each write's drain;
 // - cancel: the SSH connection stays the request's lifeline: when it closes, the agent
 //   kills the request's processes and destroys the data connection, as before.
 // The SSH channel keeps the request (endpoint, data key), stderr, the report and the

@@ -15,9 +15,9 @@
 //   commit, guard.ts) becomes the commit frame.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { connectAgent, parseAddress, type ExecChannel } from "./client.ts";
-import { DATA_PORT_PREFIX, DATA_WAIT_MS, helloLine, USE_SSH } from "./data.ts";
+import { DATA_PORT_PREFIX, DATA_WAIT_MS, USE_SSH } from "./data.ts";
+import { DataReceiver } from "./data-receiver.ts";
 import { opensshPrivateKey } from "./keys.ts";
 import { dialViaDaemon } from "./nat.ts";
 import { COMMIT_FRAME, frame, RESULT_PREFIX, type AgentRequest, type BackupReport } from "./protocol.ts";
@@ -64,17 +64,18 @@ export async function runRelay(argv: string[]): Promise<number> {
     if (code === undefined) process.stderr.write(`the connection to agent ${header.address} dropped before the agent finished\n`);
     return code ?? 3;
   });
-  // The archive to the store's pipe, the source paused while the store is behind (BatchWriter).
-  // A store that cannot take the archive stops the agent: the channel closes.
+  // What comes on the SSH channel to the store's pipe, the channel paused while the store is
+  // behind (BatchWriter); over the data port, the receiver moves it there itself
+  // (data-receiver.ts). A store that cannot take the archive stops the agent: the channel closes.
   let data: DataReceiver | undefined;
-  const out = new BatchWriter(1, () => (data?.sock ?? ch).pause(), () => (data?.sock ?? ch).resume(), () => { data?.sock.destroy(); ch.close(); });
+  const out = new BatchWriter(1, () => ch.pause(), () => ch.resume(), () => { data?.destroy(); ch.close(); });
   let report: BackupReport | undefined;
   // Line by line, synchronously: the agent's last line (its report) must be out before the relay exits.
   let pendingErr = "";
   const errLine = (l: string) => {
     if (l.startsWith(DATA_PORT_PREFIX)) {
       const { port } = JSON.parse(l.slice(DATA_PORT_PREFIX.length)) as { port: number };
-      data = new DataReceiver(parseAddress(header.address).host, port, token!, out, () => ch.close());
+      data = new DataReceiver(parseAddress(header.address).host, port, token!, 1, () => ch.close());
       // Unreachable (a firewall): say so in the task log, and have the agent use the channel.
       data.connected.then((ok) => {
         if (!ok) {
@@ -115,6 +116,10 @@ export async function runRelay(argv: string[]): Promise<number> {
             : undefined;
       if (why) { process.stderr.write(`${why}: no archive\n`); code = 3; }
     }
+    if (data.storeError) {
+      process.stderr.write(`cannot write the archive to the store: ${data.storeError}\n`);
+      if (code === 0) code = 3;
+    }
   }
   // The last bytes may still be on their way to the store.
   const failed = await out.drained();
@@ -125,45 +130,6 @@ export async function runRelay(argv: string[]): Promise<number> {
   await new Promise((r) => setImmediate(r)); // what came with the close (stderr) is written first
   conn.close();
   return code;
-}
-
-/**
- * The relay's end of a backup's data connection: dials the agent's data port, presents
- * the token, and writes what arrives to the store's pipe (large reads: no per-packet
- * framing or decryption here), counting it for the check against the agent's report.
- */
-class DataReceiver {
-  readonly sock: Socket;
-  readonly connected: Promise<boolean>;
-  error: string | undefined;
-  private bytes = 0;
-  private ended = false;
-  private readonly closed: Promise<void>;
-
-  constructor(host: string, port: number, token: string, out: BatchWriter, onFail: () => void) {
-    this.sock = connect({ host, port, noDelay: true });
-    const sock = this.sock;
-    this.connected = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.error = "no answer within 5 s"; sock.destroy(); resolve(false); }, 5000);
-      sock.once("connect", () => { clearTimeout(timer); sock.write(helloLine(token)); resolve(true); });
-      sock.on("error", (err) => { clearTimeout(timer); this.error ??= err.message; resolve(false); });
-    });
-    sock.on("data", (b: Buffer) => { this.bytes += b.length; out.push(b); });
-    sock.on("end", () => { this.ended = true; });
-    this.closed = new Promise<void>((r) => sock.on("close", () => r()));
-    // Cut before its end while the agent still runs: the agent is told by the channel's close.
-    void this.connected.then((ok) => { if (ok) void this.closed.then(() => { if (!this.ended) onFail(); }); });
-  }
-
-  /** Waits up to `ms` for the end (the agent ends the connection before it reports). */
-  async finished(ms: number): Promise<{ clean: boolean; bytes: number; error?: string }> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.closed, new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
-    clearTimeout(timer);
-    const clean = this.ended;
-    if (!clean) this.sock.destroy();
-    return { clean, bytes: this.bytes, error: clean ? undefined : this.error ?? "was cut before its end" };
-  }
 }
 
 const HIGH_WATER = 1 << 20;

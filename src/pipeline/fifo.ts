@@ -50,6 +50,7 @@ export function makeFifo(): { dir: string; path: string } {
 // unprivileged user, later pipes are made small (the README's --workers says so).
 // Nothing fails then; those tasks only run slower.
 const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
 const PIPE_SIZE = 1 << 20;
 
 /**
@@ -59,4 +60,9 @@ const PIPE_SIZE = 1 << 20;
  */
 export function widenPipe(fd: number): void {
   libc()?.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+}
+
+/** The size of the pipe `fd` is an end of (fcntl(F_GETPIPE_SZ)); 0 where it cannot be asked (not a pipe, no glibc). */
+export function pipeSize(fd: number): number {
+  return Math.max(0, libc()?.fcntl(fd, F_GETPIPE_SZ, 0) ?? 0);
 }

@@ -42,7 +42,7 @@ async function checkOne({ fd, key, header, first, count }: ShareRequest): Promis
   say({ done: true });
 }
 
-/** Writes wait here, in write(2), as a tool's would: this thread has nothing else to do meanwhile. */
+/** Writes wait here, in write(2) or vmsplice(2) (lend.ts), as a tool's would: this thread has nothing else to do meanwhile. */
 async function unsealOne({ fd, out, dataKey, holdTail, progressEvery, lend }: UnsealRequest): Promise<void> {
   // Lent, an encrypted archive's plaintext is opened into the lender's buffers, not one reused.
   const lender = lend && dataKey ? PageLender.to(out) : null;

@@ -2,12 +2,14 @@
 // pipe instead of copying the bytes, and its reader's read(2) copies them out from
 // there. The restore proper of a large local file writes every byte of plaintext into
 // the decompressor's FIFO; lent, the copy into the pipe is gone, and the reader's
-// reads cost less too: 1 GiB of random plaintext, the guard's thread 0.36–0.38 s of CPU
-// against 0.50–0.53 written, `zstd -d` reading it 0.35–0.41 against 0.46–0.56
+// reads cost less too. 1 GiB of random plaintext into `zstd -d` (bench/restore-proper.ts):
+// the guard 0.52 s of CPU against 0.67 written, zstd 0.50 against 0.60, 0.89 s against
+// 1.13. Only where the reader keeps up: paced by what comes after it (pg_restore), the
+// pipe is full, each call lends a few pages as they are freed, and the two cost the same
 // (bench/DATAPATH.md, "Seventeenth session").
 //
 // A lent page belongs to the pipe until its reader read it: written over before, the
-// reader would get the new bytes. Two rules keep that from happening:
+// reader would get the new bytes. Three rules keep that from happening:
 // - A buffer is handed out again only once a pipe's worth of bytes (F_GETPIPE_SZ, asked
 //   each time: its size can change) was lent after it. The pipe holds at most
 //   size ÷ PAGE_SIZE pages and a page at most PAGE_SIZE bytes, so by then every page of
@@ -23,8 +25,8 @@
 //   (threads.ts).
 import { writeSync } from "node:fs";
 import { libc } from "../libc.ts";
+import { pipeSize } from "./fifo.ts";
 
-const F_GETPIPE_SZ = 1032;
 const EINTR = 4;
 
 /** Every lender made, kept from the garbage collector until the process exits (see above). */
@@ -41,8 +43,8 @@ export class PageLender {
   /** A lender into the pipe `fd` (blocking), or null where pages cannot be lent (no vmsplice, not a pipe). */
   static to(fd: number): PageLender | null {
     const c = libc();
-    if (!c || c.fcntl(fd, F_GETPIPE_SZ, 0) <= 0) return null;
-    const lender = new PageLender(fd, c.vmsplice, () => c.fcntl(fd, F_GETPIPE_SZ, 0));
+    if (!c || pipeSize(fd) === 0) return null;
+    const lender = new PageLender(fd, c.vmsplice, () => pipeSize(fd));
     lenders.push(lender);
     return lender;
   }

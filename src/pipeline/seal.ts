@@ -171,7 +171,7 @@ const WAIT_TURN_MS = 10;
  * of 327 MB took 3.5–3.8 s on the thread pool and 3.1–3.3 s polling, as openssl reading
  * the same pipe (3.2–4.3 s).
  */
-async function waitFor(fd: number, events: number): Promise<boolean> {
+export async function waitFor(fd: number, events: number): Promise<boolean> {
   const c = libc();
   // Several streams in one process (an agent serving requests at once): a poll for one
   // would hold up the others for its turn each time, so they all wait on the pool.

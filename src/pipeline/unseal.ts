@@ -12,7 +12,8 @@
 // authenticates (an encrypted archive's chunks without decrypting them, and, when the
 // retrieve handed over a large file, on every core: verify-file.ts). The restore proper
 // passes the plaintext on (from a large file handed over, on a thread of its own: see
-// `writeFd`), but for an unencrypted archive not its last `holdTail` bytes: nothing
+// `writeFd`; its pages lent to a decompressor of ours: `lend`), but for an unencrypted
+// archive not its last `holdTail` bytes: nothing
 // authenticates its chunks on the way, and a target may apply what it got before its
 // input ends (pg_restore commits a whole custom-format dump before it sees EOF), so a
 // blob swapped for another whole archive between the passes would be applied before

@@ -1,9 +1,17 @@
 // The agent's data port (src/agent/data.ts), in-process: a connection is taken only
-// with the request's one-time token, from the core's address, once.
+// with the request's one-time token, from the core's address, once. And the relay's end
+// of it (src/agent/data-receiver.ts), which splices what arrives into the store's FIFO.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DataPort, helloLine, sameHost } from "../../src/agent/data.ts";
+import { DataReceiver } from "../../src/agent/data-receiver.ts";
+import { sockaddr } from "../../src/agent/sockaddr.ts";
+import { widenPipe } from "../../src/pipeline/fifo.ts";
+import { freePort } from "../helpers/services.ts";
 
 const token = () => randomBytes(32).toString("hex");
 
@@ -60,4 +68,112 @@ describe("the data port", () => {
     expect(sameHost("10.1.2.3", "10.1.2.4")).toBe(false);
     expect(sameHost(undefined, "10.1.2.3")).toBe(false);
   });
+});
+
+// The relay's end (data-receiver.ts): the real data port on one side, a FIFO read by
+// another process on the other, as the store's guard reads the relay's stdout.
+describe("the relay's data receiver", () => {
+  let dp: DataPort;
+  let dir: string;
+  let fifos = 0;
+  beforeAll(async () => {
+    dp = await DataPort.listen("127.0.0.1", 0);
+    dir = mkdtempSync(join(tmpdir(), "shield-test-data-receiver-"));
+  });
+  afterAll(async () => {
+    await dp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A FIFO whose reader (`reader`, a shell command reading stdin) is another process; its 1 MiB write end for the receiver. */
+  function storePipe(reader = "cat"): { out: number; got: string; proc: Bun.Subprocess } {
+    const path = join(dir, `fifo-${++fifos}`);
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    const got = join(dir, `got-${fifos}`);
+    const proc = Bun.spawn(["sh", "-c", `${reader} < ${path} > ${got}`]);
+    const out = openSync(path, "w");
+    widenPipe(out);
+    return { out, got, proc };
+  }
+
+  test("every byte into the FIFO, in order, and a clean end counted", async () => {
+    const t = token();
+    const wait = dp.expect(t, "127.0.0.1");
+    const store = storePipe();
+    let failed = false;
+    // By name, as an agent's address may be: resolved first.
+    const rx = new DataReceiver("localhost", dp.port, t, store.out, () => { failed = true; });
+    expect(await rx.connected).toBe(true);
+    const agentSide = await wait.connection;
+    const archive = randomBytes(24 << 20);
+    agentSide.end(archive);
+    const end = await rx.finished(10_000);
+    closeSync(store.out);
+    expect(await store.proc.exited).toBe(0);
+    expect(end).toEqual({ clean: true, bytes: archive.length, error: undefined });
+    expect(readFileSync(store.got).equals(archive)).toBe(true);
+    expect(failed).toBe(false);
+  });
+
+  test("cut before its end (a reset): not clean, and the relay is told at once", async () => {
+    const t = token();
+    const wait = dp.expect(t, "127.0.0.1");
+    const store = storePipe();
+    let failed = false;
+    const rx = new DataReceiver("127.0.0.1", dp.port, t, store.out, () => { failed = true; });
+    expect(await rx.connected).toBe(true);
+    const agentSide = await wait.connection;
+    agentSide.write(randomBytes(3 << 20));
+    await Bun.sleep(100);
+    agentSide.resetAndDestroy();
+    for (let i = 0; i < 100 && !failed; i++) await Bun.sleep(20);
+    expect(failed).toBe(true);
+    const end = await rx.finished(0);
+    expect(end.clean).toBe(false);
+    expect(end.error).toContain("ECONNRESET");
+    closeSync(store.out);
+    await store.proc.exited;
+  });
+
+  test("a store that stops reading: EPIPE, said as the store's, and the connection broken off", async () => {
+    const t = token();
+    const wait = dp.expect(t, "127.0.0.1");
+    const store = storePipe("head -c 100000");
+    let failed = false;
+    const rx = new DataReceiver("127.0.0.1", dp.port, t, store.out, () => { failed = true; });
+    expect(await rx.connected).toBe(true);
+    const agentSide = await wait.connection;
+    agentSide.on("error", () => {});
+    const closed = new Promise((r) => agentSide.on("close", r));
+    agentSide.write(randomBytes(8 << 20));
+    for (let i = 0; i < 250 && !failed; i++) await Bun.sleep(20);
+    expect(failed).toBe(true);
+    expect(rx.storeError).toContain("EPIPE");
+    expect((await rx.finished(0)).clean).toBe(false);
+    await closed;
+    closeSync(store.out);
+  });
+
+  test("nothing listening: not connected, and why", async () => {
+    const store = storePipe();
+    const rx = new DataReceiver("127.0.0.1", await freePort(), token(), store.out, () => {});
+    expect(await rx.connected).toBe(false);
+    expect(rx.error).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    closeSync(store.out);
+    await store.proc.exited;
+  });
+});
+
+test("sockaddr: IPv4 and IPv6 in the kernel's layout, the port in network order; anything else refused", () => {
+  const v4 = sockaddr("10.1.2.3", 5444)!;
+  expect(v4.family).toBe(2);
+  expect([...v4.bytes]).toEqual([2, 0, 0x15, 0x44, 10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const v6 = sockaddr("::1", 443)!;
+  expect(v6.family).toBe(10);
+  expect(v6.bytes.length).toBe(28);
+  expect([...v6.bytes.subarray(0, 4)]).toEqual([10, 0, 1, 0xbb]);
+  expect([...v6.bytes.subarray(8, 24)]).toEqual([...new Array(15).fill(0), 1]);
+  expect([...sockaddr("2001:db8::ff00:42", 1)!.bytes.subarray(8, 24)]).toEqual([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42]);
+  expect([...sockaddr("::ffff:10.0.0.1", 1)!.bytes.subarray(20, 24)]).toEqual([10, 0, 0, 1]);
+  for (const bad of ["localhost", "1.2.3", "1.2.3.256", "1::2::3", "12345::1", "1:2:3:4:5:6:7:8:9", ""]) expect(sockaddr(bad, 1), bad).toBeNull();
 });

@@ -11,9 +11,8 @@ import { libc } from "../../src/libc.ts";
 import { ChunkSealer, sealChunks } from "../../src/pipeline/encryption.ts";
 import { PageLender } from "../../src/pipeline/lend.ts";
 import { unseal } from "../../src/pipeline/unseal.ts";
-import { widenPipe } from "../../src/pipeline/fifo.ts";
+import { pipeSize, widenPipe } from "../../src/pipeline/fifo.ts";
 
-const F_GETPIPE_SZ = 1032;
 let dir: string;
 let fifos = 0;
 beforeAll(() => {
@@ -40,7 +39,7 @@ function readExactly(fd: number, n: number): Buffer {
 describe.skipIf(!libc())("PageLender", () => {
   test("a buffer is handed out again only once a pipe's worth was lent after it", () => {
     const p = pipe();
-    const size = libc()!.fcntl(p.w, F_GETPIPE_SZ, 0);
+    const size = pipeSize(p.w);
     expect(size).toBe(1 << 20);
     const lender = PageLender.to(p.w)!;
     const Q = size / 4;
