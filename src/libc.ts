@@ -3,6 +3,7 @@
 // callers then fall back (the mkfifo tool) or do without (a pipe left at its size).
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { closeSync } from "node:fs";
+import { constants } from "node:os";
 
 export interface Libc {
   /** mkfifo(path, mode): true when made. */
@@ -68,6 +69,12 @@ const SOL_SOCKET = 1;
 const SO_ERROR = 4;
 const SHUT_RDWR = 2;
 const EINPROGRESS = 115;
+
+/** ECONNREFUSED, EPIPE and the like, for a positive errno `n` (what the calls above return negated). */
+export function errnoName(n: number): string {
+  for (const [name, value] of Object.entries(constants.errno)) if (value === n) return name;
+  return `errno ${n}`;
+}
 
 let loaded: Libc | null | undefined;
 

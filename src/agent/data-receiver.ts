@@ -13,8 +13,7 @@
 // Backpressure is the kernel's: a full FIFO leaves the bytes in the socket, whose window
 // then holds the agent back.
 import { closeSync, writeSync } from "node:fs";
-import { constants } from "node:os";
-import { libc, POLLIN, POLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from "../libc.ts";
+import { errnoName, libc, POLLIN, POLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from "../libc.ts";
 import { waitFor, YIELD_EVERY_MS } from "../pipeline/seal.ts";
 import { helloLine } from "./data.ts";
 import { sockaddr } from "./sockaddr.ts";
@@ -157,10 +156,4 @@ export class DataReceiver {
       lastYield = performance.now();
     }
   }
-}
-
-/** ECONNREFUSED and the like, for errno `n`. */
-function errnoName(n: number): string {
-  for (const [name, value] of Object.entries(constants.errno)) if (value === n) return name;
-  return `errno ${n}`;
 }

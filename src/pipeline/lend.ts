@@ -24,7 +24,7 @@
 //   without touching the pages a pipe still holds; so does the thread that lent them
 //   (threads.ts).
 import { writeSync } from "node:fs";
-import { libc } from "../libc.ts";
+import { errnoName, libc } from "../libc.ts";
 import { pipeSize } from "./fifo.ts";
 
 const EINTR = 4;
@@ -94,8 +94,6 @@ export class PageLender {
 
 /** An error as node:fs would throw it for errno `errno` (its code: EPIPE, ...). */
 function errnoError(errno: number, call: string): Error {
-  const code = errnoCodes[errno] ?? `errno ${errno}`;
+  const code = errnoName(errno);
   return Object.assign(new Error(`${code}: ${call} failed`), { code, errno: -errno, syscall: call });
 }
-
-const errnoCodes: Record<number, string> = { 5: "EIO", 9: "EBADF", 12: "ENOMEM", 14: "EFAULT", 22: "EINVAL", 32: "EPIPE" };
