@@ -102,7 +102,7 @@ export class DataReceiver {
     while (c.poll(fd, POLLOUT, 0) === 0) {
       if (this.broken) return false;
       if (performance.now() > deadline) return this.unreachable(`no answer within ${CONNECT_MS / 1000} s`);
-      await Bun.sleep(5);
+      if (!(await waitFor(fd, POLLOUT))) await Bun.sleep(5);
     }
     if (this.broken) return false;
     const failed = c.connected(fd);

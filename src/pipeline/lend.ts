@@ -18,8 +18,9 @@
 //   on (to a socket, or tee(2)s them) keeps references after they left the pipe. So pages
 //   are lent only to a decompressor of ours (zstd, gzip), never to a target's own
 //   program, which may do either (run.ts decides, the guard is told: `lend`).
-// - A buffer is never let go: the pipe may still hold its pages when the lending ends, and
-//   memory let go is soon written over by the allocator's next user. A lender and its
+// - A buffer is let go only once the pipe let go of it (one too small for a larger chunk
+//   size): the pipe may still hold the last ones' pages when the lending ends, and memory
+//   let go is soon written over by the allocator's next user. A lender and its
 //   buffers (a pipe's worth and a few) live until the process exits, which unmaps them
 //   without touching the pages a pipe still holds; so does the thread that lent them
 //   (threads.ts).
