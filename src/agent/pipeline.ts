@@ -14,9 +14,13 @@ export function relayArgv(): string[] {
   return [...selfCommand(), "agent-relay"];
 }
 
-/** The first line of the relay's stdin for a backup: compressed and sealed on the agent with `dataKey`. */
+/**
+ * The first line of the relay's stdin for a backup: compressed and sealed on the agent with
+ * `dataKey`; the store's guard authenticates every chunk as it arrives (run.ts), so the
+ * agent need not hash it.
+ */
 export function backupHeader(agent: AgentTarget, plugin: string, endpoint: string, compression: Compression, dataKey: Uint8Array | null): Uint8Array {
-  return line({ ...agent, address: agent.address, request: { op: "backup", plugin, endpoint, compression, dataKey: dataKey && Buffer.from(dataKey).toString("base64") } });
+  return line({ ...agent, address: agent.address, request: { op: "backup", plugin, endpoint, compression, dataKey: dataKey && Buffer.from(dataKey).toString("base64"), ...(dataKey ? { chunksChecked: true } : {}) } });
 }
 
 /** For a restore: the archive follows the line, decrypted and verified, still compressed. */

@@ -53,6 +53,12 @@ export type AgentRequest =
      * a data port ignores it and streams on stdout as before.
      */
     dataToken?: string;
+    /**
+     * The core authenticates every chunk of the archive as it arrives (its store's guard,
+     * with the data key): over the data port the agent then sends no SHA-256 of it
+     * (BackupReport.sha256), which would only cost it a pass over every byte.
+     */
+    chunksChecked?: boolean;
   }
   /**
    * stdin: the archive decrypted on the core (verified there first), still
@@ -69,7 +75,10 @@ export interface HelloReply {
 export interface BackupReport {
   rawBytes: number | null;
   bytes: number;
-  /** Over the data port: the SHA-256 (hex) of every byte sent there, checked by the relay against what it received. */
+  /**
+   * Over the data port, unless the request said chunksChecked: the SHA-256 (hex) of every
+   * byte sent there, which the daemon compares with what the store's guard received.
+   */
   sha256?: string;
 }
 

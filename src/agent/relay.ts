@@ -105,13 +105,15 @@ export async function runRelay(argv: string[]): Promise<number> {
   let code = await exit;
   if (pendingErr) errLine(pendingErr);
   if (data) {
-    // The stream must have ended cleanly and be as long as the agent says it sent; its
-    // SHA-256 the daemon compares with what the store's guard hashed (pipeline/run.ts),
-    // so that the bytes are hashed once on this side, where they are stored.
+    // The stream must have ended cleanly and be as long as the agent says it sent. Its
+    // content the store's guard checks where it is stored: every chunk authenticated with
+    // the data key, or (an agent that hashed it) its SHA-256 compared by the daemon (pipeline/run.ts).
     const got = await data.finished(code === 0 ? DATA_WAIT_MS : 0);
     if (code === 0) {
+      const checked = req.op === "backup" && req.chunksChecked;
       const why = !got.clean ? `the data connection ${got.error ?? "did not end cleanly"}`
-        : !report?.sha256 ? "the agent reported no checksum for the data connection"
+        : !report ? "the agent sent no report of the data connection"
+        : !report.sha256 && !checked ? "the agent reported no checksum for the data connection"
           : report.bytes !== got.bytes ? `the data connection delivered ${got.bytes} bytes, the agent sent ${report.bytes}`
             : undefined;
       if (why) { process.stderr.write(`${why}: no archive\n`); code = 3; }

@@ -16,6 +16,7 @@ import { guardCommand } from "../pipeline/guard.ts";
 import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { seal, type Sealed } from "../pipeline/seal.ts";
+import { CLOSED_EARLY, socketWriter } from "./socket-writer.ts";
 import { osPipe } from "./os-pipe.ts";
 import { DATA_PORT_PREFIX, DATA_WAIT_MS, DataPort, USE_SSH } from "./data.ts";
 import type { Socket } from "node:net";
@@ -264,22 +265,8 @@ class Request {
     return p.signalCode ? 128 : code;
   }
 
-  /** Backpressure: resolves when the channel (or the data connection) can take more. */
+  /** Backpressure: resolves when the channel can take more. */
   private async write(b: Uint8Array): Promise<void> {
-    if (this.sock) {
-      // Said as the close handler below says it: which of the two notices first is a race.
-      if (this.done || this.sock.destroyed) throw new Error("the core's data connection closed before the archive's end");
-      const sock = this.sock;
-      if (!sock.write(b)) {
-        // Both listeners go once either fires (one per write would pile up over a backup).
-        await new Promise<void>((r) => {
-          const done = () => { sock.off("drain", done); sock.off("close", done); r(); };
-          sock.on("drain", done);
-          sock.on("close", done);
-        });
-      }
-      return;
-    }
     await this.errQueue;
     if (this.done) throw new Error("the channel closed");
     let ok = true;
@@ -339,7 +326,7 @@ class Request {
     got.on("error", (err) => log.warn("the data connection failed", { peer: this.peer, error: err.message }));
     got.on("close", () => {
       if (!this.sending || this.done) return;
-      this.err("the core's data connection closed before the archive's end");
+      this.err(CLOSED_EARLY);
       for (const p of this.procs) killGroup(p.pid);
     });
     got.resume();
@@ -383,10 +370,16 @@ class Request {
       }
       // Sealed, counted and hashed here with seal.ts, the store guard's own loop (large reads
       // off a non-blocking end, polled in short turns when the compressor is quiet).
+      const sock = this.sock;
       sealed = await seal({
         from: { nonBlocking: archive.nonBlocking, blocking: archive.read },
-        write: (b) => this.write(b),
-        writeKeepsChunks: true, // a socket or channel write holds on to its buffer
+        // The data connection's (socket-writer.ts; its close is said as the close handler
+        // above says it: which of the two notices first is a race), else the channel's,
+        // which holds on to what it is given.
+        write: sock ? socketWriter(sock, () => this.done || sock.destroyed) : (b) => this.write(b),
+        writeKeepsChunks: !sock,
+        // Where the core authenticates every chunk as it arrives, a hash of them would be a pass over every byte for nothing.
+        hash: !!sock && !req.chunksChecked,
         dataKey: req.dataKey ? Buffer.from(req.dataKey, "base64") : null,
         // The last chunk, which authenticates the end of the archive, only when every stage exited 0.
         beforeLast: async () => {
@@ -413,7 +406,7 @@ class Request {
       this.sending = false;
     }
     if (!zip) rawBytes = sealed.bytesIn;
-    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes: sealed.bytes, ...(this.sock ? { sha256: sealed.sha256 } : {}) }));
+    this.err(RESULT_PREFIX + JSON.stringify({ rawBytes: req.compression === "gzip" ? null : rawBytes, bytes: sealed.bytes, ...(sealed.sha256 ? { sha256: sealed.sha256 } : {}) }));
     return 0;
   }
 

@@ -123,7 +123,9 @@ export type ToGuard =
   // --seal: the archive's data key (base64), null for none, and a bandwidth limit (bytes/s); sent first.
   // With --with-source, also the store's environment and the source to run beside it (a built-in's backup),
   // and compress: "zstd" when the guard compresses its output itself (compress-beside.ts) before `output`.
-  | { seal: { key: string | null; rate?: number; env?: Record<string, string>; source?: BesideSource } }
+  // check: with key null, the input is sealed already (on an agent) with this data key (base64):
+  // every chunk is authenticated as it passes (seal.ts).
+  | { seal: { key: string | null; check?: string; rate?: number; env?: Record<string, string>; source?: BesideSource } }
   | { ack: boolean } // --store: true = the key is recorded; false = purge the blob
   // --unseal: the archive's data key (base64), null for none; a bandwidth limit (bytes/s);
   // discard: pass nothing on (the verify pass); lend: the stage downstream is a decompressor of
@@ -319,6 +321,7 @@ async function guard(args: string[]): Promise<number> {
   let onBeside!: (b: Beside) => void;
   const beside = new Promise<Beside>((r) => (onBeside = r));
   let sealRate = 0;
+  let sealCheck: Uint8Array | null = null;
   // --unseal --in-process NAME: the built-in's retrieve hands the blob's file over (handOver), and
   // gets it back once we read it all (fileRead), or failed to.
   let onBlobGiven!: (file: BlobFile) => void;
@@ -351,6 +354,7 @@ async function guard(args: string[]): Promise<number> {
     else if ("unseal" in m) onUnseal({ key: m.unseal.key === null ? null : new Uint8Array(Buffer.from(m.unseal.key, "base64")), rate: m.unseal.rate ?? 0, discard: m.unseal.discard ?? false, lend: m.unseal.lend ?? false });
     else if ("seal" in m) {
       sealRate = m.seal.rate ?? 0;
+      sealCheck = m.seal.check ? new Uint8Array(Buffer.from(m.seal.check, "base64")) : null;
       onBeside({ env: m.seal.env, source: m.seal.source });
       onSealKey(m.seal.key === null ? null : new Uint8Array(Buffer.from(m.seal.key, "base64")));
     }
@@ -613,7 +617,7 @@ async function guard(args: string[]): Promise<number> {
       if (dataKey === undefined) return; // the daemon is gone: the group is killed below
       try {
         const sealed = await sealer!.seal({
-          from: sealIn!, dataKey, rate: sealRate,
+          from: sealIn!, dataKey, check: sealCheck, rate: sealRate,
           write: sealedTo ? sealedTo.write : sealer!.fifoWriter({ nonBlocking: holdFd!, blocking: sealOut! }),
           writeKeepsChunks: sealedTo !== undefined,
           onProgress: (progress) => send({ progress }),

@@ -81,7 +81,7 @@ interface StageIO {
   stdout: boolean | number;
   store?: { purgeArgv: string[] };
   /** The store of a backup: its guard seals what it reads from heldFifo (see Stage). */
-  seal?: { key: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
+  seal?: { key: Uint8Array | null; check?: Uint8Array | null; builtin?: Command["builtin"]; rate?: number };
   /** A store's retrieve: its guard unseals what it reads into stdout, or nowhere (see Stage). */
   unseal?: { key: Uint8Array | null; rate?: number; discard?: boolean; lend?: boolean };
   /** A source (no input) or a sink with a held input that is a built-in: its guard runs the action itself (see Stage). */
@@ -469,8 +469,9 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
       source: beside ? { label: "target backup", cmd: targetCmd!, output: storeInput.path, compress: zip && direct ? "zstd" : undefined } : undefined,
       env: opts.partialId ? partialEnv(opts.partialId) : undefined,
       // A built-in store runs inside its guard, fed the sealed stream in memory (plugin-host/in-process.ts).
-      // Sealed on the agent already: the guard only counts and hashes.
-      seal: { key: agent ? null : dataKey, builtin: sp.inProcess ? storeCmd.builtin : undefined, rate: opts.rate },
+      // Sealed on the agent already: the guard counts and hashes it, and authenticates every
+      // chunk as it passes (what came over the network must be what the agent sealed).
+      seal: { key: agent ? null : dataKey, check: agent ? dataKey : null, builtin: sp.inProcess ? storeCmd.builtin : undefined, rate: opts.rate },
     });
     storeInput.handedOver();
     let source: StageProcess;
@@ -530,12 +531,13 @@ export async function backup(ctx: PipelineContext, target: Endpoint, store: Endp
     // zstd counted its input (unknown: undefined, let through); gzip's went through the
     // daemon; uncompressed, the store's guard read it all before it reports the seal.
     // Through an agent's data port (agent/data.ts), the bytes came over a plain connection:
-    // what the store's guard read must be exactly what the agent says, over SSH, it sent.
-    if (agent && agentReport?.sha256 !== undefined) {
+    // what the store's guard read must be exactly what the agent says, over SSH, it sent
+    // (the guard authenticated every chunk; an agent that hashed them reports their SHA-256).
+    if (agent && agentReport) {
       const got = await sink.sealed;
-      if (got.bytes !== agentReport.bytes || got.sha256 !== agentReport.sha256) {
+      if (got.bytes !== agentReport.bytes || (agentReport.sha256 !== undefined && got.sha256 !== agentReport.sha256)) {
         throw new PipelineFailed(`the archive that reached the store (${got.bytes} bytes, sha256 ${got.sha256}) is not what the agent sent ` +
-          `(${agentReport.bytes} bytes, sha256 ${agentReport.sha256}): altered or cut on the data connection; no archive kept`);
+          `(${agentReport.bytes} bytes${agentReport.sha256 !== undefined ? `, sha256 ${agentReport.sha256}` : ""}): altered or cut on its way from the agent; no archive kept`);
       }
     }
     const rawBytes = direct ? zstdRawBytes() : zip ? raw.bytes : (await sink.sealed).bytesIn;

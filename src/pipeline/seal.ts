@@ -23,7 +23,7 @@ export interface Sealed {
   bytesIn: number;
   /** Bytes written to the store: the archive's size. */
   bytes: number;
-  /** SHA-256 of the bytes written to the store, in hex. */
+  /** SHA-256 of the bytes written to the store, in hex; "" when not asked for (SealOptions.hash). */
   sha256: string;
 }
 
@@ -36,6 +36,15 @@ export interface SealOptions {
   writeKeepsChunks?: boolean;
   /** null: the archive is not encrypted, only counted and hashed. */
   dataKey: Uint8Array | null;
+  /**
+   * With no `dataKey`: the input is an archive already sealed with this key (on an agent).
+   * It passes on unchanged, and every chunk of it is authenticated on the way
+   * (encryption.ts PassingCheck); seal() throws at the first that fails, or when the input
+   * does not end with the archive's last chunk.
+   */
+  check?: Uint8Array | null;
+  /** false: no SHA-256 of what is written (an agent whose core authenticates every chunk instead). Default true. */
+  hash?: boolean;
   /** Called about every `progressEvery` ms with the counts so far. */
   onProgress?: (p: { bytesIn: number; bytes: number }) => void;
   progressEvery?: number;
@@ -73,11 +82,15 @@ export function seal(opts: SealOptions): Promise<Sealed> {
 async function sealAll(opts: SealOptions): Promise<Sealed> {
   // The cipher only for an encrypted archive (and node:crypto, with the first whole chunk:
   // see encryption.ts).
-  const cipher = opts.dataKey ? await import("./encryption.ts") : undefined;
-  const sealer = cipher ? new cipher.ChunkSealer(opts.dataKey!) : null;
-  const hash = new Bun.CryptoHasher("sha256");
+  const cipher = opts.dataKey || opts.check ? await import("./encryption.ts") : undefined;
+  const sealer = opts.dataKey ? new cipher!.ChunkSealer(opts.dataKey) : null;
+  const checker = !sealer && opts.check ? new cipher!.PassingCheck(opts.check) : null;
+  const hash = opts.hash === false ? null : new Bun.CryptoHasher("sha256");
   const chunk = sealer?.chunkSize ?? 0;
   const buf = Buffer.allocUnsafe(READ_SIZE + chunk);
+  // The sealed chunks of each read, in one buffer reused from read to read when `write` lets
+  // go of what it is given once it returned.
+  const sealedBuf = sealer && !opts.writeKeepsChunks ? Buffer.allocUnsafe(cipher!.sealedRoom(sealer, buf.length)) : undefined;
   const progressEvery = opts.progressEvery ?? 1000;
   let bytesIn = 0;
   let bytes = 0;
@@ -86,7 +99,7 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
   const started = lastYield;
 
   const put = async (out: Uint8Array): Promise<void> => {
-    hash.update(out);
+    hash?.update(out);
     bytes += out.length;
     const pending = opts.write(out);
     if (pending) await pending;
@@ -100,6 +113,7 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
     if (n === 0) break;
     bytesIn += n;
     if (!sealer) {
+      if (checker) checkPiece(checker, buf.subarray(0, n));
       await put(opts.writeKeepsChunks ? new Uint8Array(buf.subarray(0, n)) : buf.subarray(0, n));
     } else {
       fill += n;
@@ -108,7 +122,7 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
       // 64 KiB chunk was most of the guard's CPU beyond the cipher (bench/DATAPATH.md).
       const off = fill - (fill % chunk);
       if (off) {
-        await put(cipher!.sealChunks(sealer, buf.subarray(0, off)));
+        await put(cipher!.sealChunks(sealer, buf.subarray(0, off), sealedBuf));
         buf.copyWithin(0, off, fill);
       }
       fill -= off;
@@ -127,7 +141,22 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
   await opts.beforeLast?.();
   // Always written, even when empty, so that the end of the archive is itself authenticated.
   if (sealer) await put(await sealer.sealLast(buf.subarray(0, fill)));
-  return { bytesIn, bytes, sha256: hash.digest("hex") };
+  if (checker) await checkPiece(checker);
+  return { bytesIn, bytes, sha256: hash?.digest("hex") ?? "" };
+}
+
+/** The next piece of an archive sealed upstream through its check, or (no piece) its end; a refusal said as such. */
+function checkPiece(checker: import("./encryption.ts").PassingCheck, piece?: Uint8Array): void | Promise<void> {
+  const refused = (err: unknown): never => {
+    if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
+    throw new Error(`the archive sealed upstream (on the agent) did not arrive as it was sealed, altered or cut on its way: ${(err as Error).message}`);
+  };
+  try {
+    if (piece) return checker.update(piece);
+    return checker.end().catch(refused);
+  } catch (err) {
+    refused(err);
+  }
 }
 
 /** Waits until `bytes` read since `started` (ms) are within `rate` bytes per second. */

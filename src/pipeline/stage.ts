@@ -39,7 +39,8 @@ export interface StageOptions {
    * the stage is a built-in store (its Command's reference), which the guard runs
    * in its own process (plugin-host/in-process.ts) rather than spawning argv.
    */
-  seal?: { key: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
+  /** `check`: with `key` null, the data key the input was sealed with upstream (an agent's): the guard authenticates it as it passes. */
+  seal?: { key: Uint8Array | null; check?: Uint8Array | null; builtin?: { name: string; args: string[] }; rate?: number };
   /**
    * A built-in's action (its Command's reference) that the guard runs in its own process
    * rather than spawning argv (plugin-host/in-process.ts): a source's (a target's backup,
@@ -173,10 +174,11 @@ export class Stage implements StageProcess {
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
     // Over the IPC channel: a key never appears in a process's arguments or environment.
     if (opts.seal) {
-      const key = opts.seal.key && Buffer.from(opts.seal.key).toString("base64");
+      const base64 = (k: Uint8Array | null | undefined) => k ? Buffer.from(k).toString("base64") : null;
+      const check = base64(opts.seal.check);
       // The store's environment (its endpoint) by message: the guard's own is its source's.
       const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output, compress: opts.source.compress } } : {};
-      this.send({ seal: { key, rate: opts.seal.rate, ...beside } });
+      this.send({ seal: { key: base64(opts.seal.key), ...(check ? { check } : {}), rate: opts.seal.rate, ...beside } });
     }
     if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard, lend: opts.unseal.lend } });
     // Running a source beside the store, the guard's stderr is the source's (its tools').

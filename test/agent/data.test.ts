@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataPort, helloLine, sameHost } from "../../src/agent/data.ts";
 import { DataReceiver } from "../../src/agent/data-receiver.ts";
+import { CLOSED_EARLY, socketWriter } from "../../src/agent/socket-writer.ts";
+import { counted } from "../../src/pipeline/seal.ts";
 import { sockaddr } from "../../src/agent/sockaddr.ts";
 import { widenPipe } from "../../src/pipeline/fifo.ts";
 import { freePort } from "../helpers/services.ts";
@@ -61,6 +63,63 @@ describe("the data port", () => {
     other.cancel();
     // Canceled: the token is no longer taken.
     expect((await dial(dp.port, helloLine(t))).closed).toBe(true);
+  });
+
+  describe("the agent's writer (socket-writer.ts)", () => {
+    /** A data connection as the agent holds it, and the core's end, which reads only when told to. */
+    async function pair() {
+      const t = token();
+      const wait = dp.expect(t, "127.0.0.1");
+      const core = await dial(dp.port, helloLine(t));
+      const agentSide = await wait.connection;
+      core.sock.pause();
+      const got: Buffer[] = [];
+      core.sock.on("data", (b: Buffer) => got.push(b));
+      return { agentSide, core: core.sock, got, ended: new Promise((r) => core.sock.on("end", r)) };
+    }
+
+    /** 24 MiB in writes of 1 MiB from one buffer, overwritten as soon as each write let go of it; the reader late. */
+    async function sendReusing(write: (b: Uint8Array) => void | Promise<void>, core: Socket): Promise<Buffer> {
+      const buf = Buffer.alloc(1 << 20);
+      const sent: Buffer[] = [];
+      setTimeout(() => core.resume(), 200);
+      for (let i = 0; i < 24; i++) {
+        randomBytes(buf.length).copy(buf);
+        sent.push(Buffer.from(buf));
+        await write(buf);
+      }
+      return Buffer.concat(sent);
+    }
+
+    test("every byte, in order, from a buffer reused as soon as a write returns, past a full socket", async () => {
+      const { agentSide, core, got, ended } = await pair();
+      const sent = await sendReusing(socketWriter(agentSide, () => agentSide.destroyed), core);
+      agentSide.end();
+      await ended;
+      expect(Buffer.concat(got).equals(sent)).toBe(true);
+    });
+
+    test("where it cannot poll (another stream in this process), through the socket, each write awaited: the same bytes", async () => {
+      const { agentSide, core, got, ended } = await pair();
+      const sent = await counted(() => counted(() => sendReusing(socketWriter(agentSide, () => agentSide.destroyed), core)));
+      agentSide.end();
+      await ended;
+      expect(Buffer.concat(got).equals(sent)).toBe(true);
+    });
+
+    test("the core's end gone: a write says the connection closed before the archive's end", async () => {
+      const { agentSide, core } = await pair();
+      const write = socketWriter(agentSide, () => agentSide.destroyed);
+      core.destroy();
+      await new Promise((r) => agentSide.once("close", r));
+      let err: Error | undefined;
+      try {
+        for (let i = 0; i < 100 && !err; i++) await write(Buffer.alloc(1 << 20));
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message).toStartWith(CLOSED_EARLY);
+    });
   });
 
   test("sameHost reads an IPv4-mapped address as the IPv4 one", () => {

@@ -8,6 +8,7 @@ import {
   ChunkSealer,
   DEFAULT_CHUNK_SIZE,
   HEADER_LENGTH,
+  PassingCheck,
   TAG_LENGTH,
   checkChunks,
   decryptStream,
@@ -15,6 +16,7 @@ import {
   newDataKey,
   openChunks,
   sealChunks,
+  sealedRoom,
   unwrapKey,
   wrapKey,
 } from "../../src/pipeline/encryption.ts";
@@ -189,6 +191,67 @@ describe("sealChunks (seal.ts seals a read's whole chunks at once)", () => {
 
   test("only whole chunks", () => {
     expect(() => sealChunks(new ChunkSealer(newDataKey(), { chunkSize: 1000 }), new Uint8Array(1500))).toThrow(RangeError);
+  });
+
+  test("into a caller's buffer, reused from read to read: the same frames, and a buffer too small is refused", () => {
+    const key = newDataKey();
+    const data = new Uint8Array(randomBytes(5000));
+    const fresh = new ChunkSealer(key, { chunkSize: 1000 });
+    const reused = new ChunkSealer(key, { chunkSize: 1000 });
+    const room = Buffer.alloc(sealedRoom(reused, 3000 + 999));
+    expect(room.length).toBe(3999 + 3 * TAG_LENGTH);
+    const first = Buffer.from(sealChunks(reused, data.subarray(0, 3000), room));
+    const second = sealChunks(reused, data.subarray(3000, 5000), room);
+    expect(second.buffer).toBe(room.buffer);
+    expect(Buffer.concat([first, second])).toEqual(sealChunks(fresh, data));
+    expect(() => sealChunks(new ChunkSealer(key, { chunkSize: 1000 }), data.subarray(0, 3000), Buffer.alloc(3000))).toThrow(RangeError);
+  });
+});
+
+describe("PassingCheck (the store's guard authenticates an agent's archive as it passes)", () => {
+  /** The archive in pieces of the given sizes (cycled) through a check: null when it passed, else the refusal's words. */
+  async function verdict(key: Uint8Array, archive: Uint8Array, sizes: number[]): Promise<string | null> {
+    const check = new PassingCheck(key);
+    try {
+      for (let at = 0, i = 0; at < archive.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        check.update(archive.subarray(at, at + n));
+        at += n;
+      }
+      await check.end();
+      return null;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ArchiveDecryptError);
+      return (err as Error).message;
+    }
+  }
+
+  const key = newDataKey();
+  const sealer = new ChunkSealer(key, { chunkSize: 1000 });
+  const archive = Buffer.concat([sealer.header, sealChunks(sealer, randomBytes(5000)), sealer.seal(randomBytes(321), true)]);
+  const frame = 1000 + TAG_LENGTH;
+  // Pieces that split the header, split frames anywhere, hold several frames, or are one byte.
+  const cuts = [[archive.length], [1], [5, 7, 1016], [HEADER_LENGTH, frame], [HEADER_LENGTH + 3 * frame + 5], [700, 3000, 1], [frame - 1]];
+
+  test("a whole archive passes, however it is cut into pieces", async () => {
+    for (const sizes of cuts) expect(await verdict(key, archive, sizes)).toBeNull();
+    const empty = new ChunkSealer(key, { chunkSize: 1000 });
+    expect(await verdict(key, Buffer.concat([empty.header, empty.seal(new Uint8Array(0), true)]), [3])).toBeNull();
+  });
+
+  test("refused: a flipped bit anywhere, a wrong key, a cut, bytes added, a frame dropped, nothing at all", async () => {
+    for (const pos of [0, 8, HEADER_LENGTH, HEADER_LENGTH + frame - 1, HEADER_LENGTH + 2 * frame + 500, archive.length - 1]) {
+      const bad = Buffer.from(archive);
+      bad[pos]! ^= 0x10;
+      for (const sizes of cuts) expect(await verdict(key, bad, sizes)).not.toBeNull();
+    }
+    expect(await verdict(newDataKey(), archive, [4096])).toMatch(/chunk 0 failed authentication: wrong key/);
+    expect(await verdict(key, archive.subarray(0, HEADER_LENGTH + 5 * frame), [777])).toMatch(/final chunk missing after 5 chunks/);
+    expect(await verdict(key, archive.subarray(0, archive.length - 1), [777])).toMatch(/chunk 5 failed authentication/);
+    expect(await verdict(key, archive.subarray(0, 7), [777])).toMatch(/header is 7 of 12 bytes/);
+    expect(await verdict(key, Buffer.concat([archive, Buffer.from("x")]), [777])).toMatch(/failed authentication/);
+    expect(await verdict(key, Buffer.concat([archive.subarray(0, HEADER_LENGTH + frame), archive.subarray(HEADER_LENGTH + 2 * frame)]), [777])).toMatch(/chunk 1 failed authentication/);
+    expect(await verdict(key, new Uint8Array(0), [1])).toMatch(/empty input/);
   });
 });
 

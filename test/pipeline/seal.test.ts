@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { libc, POLLIN, POLLOUT } from "../../src/libc.ts";
 import { makeFifo } from "../../src/pipeline/fifo.ts";
 import { fifoWriter, seal } from "../../src/pipeline/seal.ts";
-import { decryptStream } from "../../src/pipeline/encryption.ts";
+import { ChunkSealer, decryptStream, sealChunks } from "../../src/pipeline/encryption.ts";
 
 /** A FIFO opened as the guard opens its input (non-blocking and blocking ends) and a writer. */
 function fifo() {
@@ -69,6 +69,44 @@ describe("seal on a FIFO", () => {
     } finally {
       clearInterval(timer);
       p.close();
+    }
+  });
+
+  test("an archive sealed upstream (an agent's), checked as it passes: unchanged and hashed; altered or cut, refused; unhashed when asked", async () => {
+    const key = randomBytes(32);
+    const sealer = new ChunkSealer(key);
+    const archive = Buffer.concat([sealer.header, sealChunks(sealer, randomBytes(40 * sealer.chunkSize)), sealer.seal(randomBytes(1234), true)]);
+    const flipped = Buffer.from(archive);
+    flipped[archive.length >> 1]! ^= 1;
+    /** `input` through seal() with `check`: what came out and the result, or the error. */
+    const through = async (input: Buffer, hash?: boolean) => {
+      const p = fifo();
+      const out: Uint8Array[] = [];
+      try {
+        let stop = false;
+        const writing = (async () => {
+          for (let at = 0; at < input.length && !stop;) {
+            try { at += writeSync(p.writer, input, at, Math.min(100_000, input.length - at)); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
+          }
+          closeSync(p.writer);
+        })();
+        const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: null, check: key, hash }).catch((e: Error) => e);
+        // Refused half way, seal() reads no more: the writer gives up.
+        stop = true;
+        await writing;
+        return { out: Buffer.concat(out), sealed };
+      } finally {
+        p.close();
+      }
+    };
+    const good = await through(archive);
+    expect(good.out.equals(archive)).toBe(true);
+    expect(good.sealed).toEqual({ bytesIn: archive.length, bytes: archive.length, sha256: new Bun.CryptoHasher("sha256").update(archive).digest("hex") });
+    expect(((await through(archive, false)).sealed as { sha256: string }).sha256).toBe("");
+    for (const bad of [flipped, archive.subarray(0, archive.length - 1234), archive.subarray(0, 12 + 7 * (sealer.chunkSize + 16))]) {
+      const { sealed } = await through(bad);
+      expect(sealed).toBeInstanceOf(Error);
+      expect((sealed as Error).message).toMatch(/^the archive sealed upstream \(on the agent\) did not arrive as it was sealed, altered or cut on its way: (archive chunk \d+ failed authentication|truncated archive: final chunk missing after 7 chunks)/);
     }
   });
 
