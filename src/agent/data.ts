@@ -13,13 +13,16 @@
 //   connection must be that token, within a few seconds, once; and the connecting
 //   peer's address must be the SSH connection's peer. Anyone else's connection is
 //   dropped, and cannot take the token before the core itself sends it;
-// - integrity of the stream as a whole: the agent reports the byte count and SHA-256
-//   of what it sent over the SSH channel (authenticated); the relay fails unless the
-//   connection ended cleanly with that many bytes, and the daemon fails the backup
-//   before the store's commit unless the SHA-256 the store's guard computed of what
-//   it received is the agent's (pipeline/run.ts). So a connection cut, truncated or
-//   tampered with never becomes an archive (the AEAD chunks would catch forged
-//   content only at the restore's verify pass; this catches it at the backup);
+// - integrity of the stream as a whole: the store's guard authenticates every chunk
+//   with the data key as it arrives, and the input must end with the archive's last
+//   chunk (seal.ts `check`, encryption.ts PassingCheck); the agent reports the byte
+//   count of what it sent over the SSH channel (authenticated), the relay fails unless
+//   the connection ended cleanly with that many bytes, and the daemon fails the backup
+//   before the store's commit unless the guard read as many (pipeline/run.ts). So a
+//   connection cut, truncated, reordered or tampered with never becomes an archive,
+//   caught at the backup rather than at the restore's verify pass. (An agent asked
+//   without `chunksChecked`, by an older core, also reports the SHA-256 of what it sent,
+//   which the daemon compares with the guard's.);
 // - backpressure: TCP's own window, the relay moving bytes into the store's pipe only as
 //   the pipe takes them (data-receiver.ts), the agent awaiting each write's drain;
 // - cancel: the SSH connection stays the request's lifeline: when it closes, the agent
