@@ -20,9 +20,10 @@
 //   the connection ended cleanly with that many bytes, and the daemon fails the backup
 //   before the store's commit unless the guard read as many (pipeline/run.ts). So a
 //   connection cut, truncated, reordered or tampered with never becomes an archive,
-//   caught at the backup rather than at the restore's verify pass. (An agent asked
-//   without `chunksChecked`, by an older core, also reports the SHA-256 of what it sent,
-//   which the daemon compares with the guard's.);
+//   caught at the backup rather than at the restore's verify pass. (Between versions:
+//   an older agent, which knows nothing of `chunksChecked`, still reports the SHA-256 of
+//   what it sent, and the daemon compares it with the guard's; asked by an older core,
+//   without `chunksChecked`, the agent hashes and reports it, as that core expects.);
 // - backpressure: TCP's own window, the relay moving bytes into the store's pipe only as
 //   the pipe takes them (data-receiver.ts), the agent awaiting each write's drain;
 // - cancel: the SSH connection stays the request's lifeline: when it closes, the agent

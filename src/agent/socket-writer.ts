@@ -3,9 +3,10 @@
 //
 // Why: socket.write may hold on to the buffer it is given until the kernel took it, so the
 // sealing loop (seal.ts) gave it a fresh buffer per read: ~180 MiB of new memory per 1 GiB
-// database backup, whose page faults and clearing cost the agent ~0.15 s of CPU
-// (bench/DATAPATH.md, "Eighteenth session"). A write(2) that returned has copied what it
-// took into the kernel, so the loop seals every read into one buffer it reuses.
+// database backup, whose page faults and clearing were about half the agent's ~0.15 s of
+// them per backup (perf; bench/DATAPATH.md, "Eighteenth session"). A write(2) that
+// returned has copied what it took into the kernel, so the loop seals every read into
+// one buffer it reuses.
 //
 // The socket stays Bun's: its errors, its close and its end (socket.end) go through
 // node:net as before, and nothing else writes on it while the archive goes. When the
