@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, createServer } from "node:net";
 import postgres from "postgres";
-import { runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { ensureBinary, runShield, startShieldDaemon, type DaemonProcess } from "../helpers/daemon.ts";
+import { randomBytes } from "node:crypto";
+import { RESULT_PREFIX, type BackupReport } from "../../src/agent/protocol.ts";
+import { decryptStream } from "../../src/pipeline/encryption.ts";
 import { daemonApi } from "../helpers/api-client.ts";
 import { startAgentProcess, type AgentProcess } from "../helpers/agent.ts";
 import { freshDatabase, pgAvailable, startPostgres } from "../helpers/postgres.ts";
@@ -280,6 +283,30 @@ describe("the core drives a shield agent", () => {
       await new Promise((r) => ssh.close(r));
       await new Promise((r) => data.close(r));
       await lone.stop();
+    }
+  });
+
+  test("between versions: asked without chunksChecked (by an older core) the agent hashes what it sends on the data port and reports it; asked with it, it reports none", async () => {
+    // The relay, run as the daemon runs it, with the request an older core would send.
+    await job("bytes-versions", agent.address, { size: "1" }); // the core meets the agent and pins its key
+    const a = (await call(d, "GET", "/v1/agents")).json.find((x: any) => x.name === agent.address);
+    const size = 3 * 1024 * 1024 + 5;
+    for (const chunksChecked of [false, true]) {
+      const dataKey = randomBytes(32);
+      const request = { op: "backup", plugin: "bytes-target", endpoint: JSON.stringify({ size: String(size) }), compression: "none", dataKey: dataKey.toString("base64"), ...(chunksChecked ? { chunksChecked } : {}) };
+      // Its stdout a pipe, as the store's FIFO is: it splices the data connection into it.
+      const relay = Bun.spawn(["bash", "-c", 'set -o pipefail; "$0" agent-relay | cat', ensureBinary()], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      relay.stdin.write(JSON.stringify({ address: agent.address, hostKey: a.host_key, keyPath: join(d.dir, "shield-data", "host_key"), request }) + "\n");
+      await relay.stdin.end();
+      const [out, err, code] = await Promise.all([new Response(relay.stdout).bytes(), new Response(relay.stderr).text(), relay.exited]);
+      expect({ chunksChecked, code, err, agent: code ? agent.output().slice(-1500) : "" }).toMatchObject({ chunksChecked, code: 0 });
+      expect(err).toContain("the archive comes over the agent's data port");
+      const line = err.split("\n").find((l) => l.startsWith(RESULT_PREFIX))!;
+      const report = JSON.parse(line.slice(RESULT_PREFIX.length)) as BackupReport;
+      expect(report.bytes).toBe(out.length);
+      expect(report.sha256).toBe(chunksChecked ? undefined : new Bun.CryptoHasher("sha256").update(out).digest("hex"));
+      const plain = await new Response(new Blob([out]).stream().pipeThrough(decryptStream(dataKey))).bytes();
+      expect(plain.length).toBe(size);
     }
   });
 
