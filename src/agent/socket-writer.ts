@@ -9,15 +9,14 @@
 // one buffer it reuses.
 //
 // The socket stays Bun's: its errors, its close and its end (socket.end) go through
-// node:net as before, and nothing else writes on it while the archive goes. When the
-// kernel's buffer is full, the wait is seal.ts's waitFor (poll in short turns, the event
-// loop's turn first); where that cannot be used (several streams in this process, no FFI)
-// or the socket's fd is not to be had, the rest goes through socket.write and is awaited
-// until the kernel took it, so that no later write(2) overtakes it and the buffer is free.
-import { writeSync } from "node:fs";
+// node:net as before, and nothing else writes on it while the archive goes. The loop is
+// the guard's own into a FIFO (seal.ts pollingWriter): when the kernel's buffer is full,
+// waitFor (poll in short turns, the event loop's turn first); where that cannot be used
+// (several streams in this process, no FFI) or the socket's fd is not to be had, the rest
+// goes through socket.write and is awaited until the kernel took it, so that no later
+// write(2) overtakes it and the buffer is free.
 import type { Socket } from "node:net";
-import { POLLOUT } from "../libc.ts";
-import { waitFor } from "../pipeline/seal.ts";
+import { pollingWriter } from "../pipeline/seal.ts";
 
 /** What the loop hands its sealed bytes to; the buffer is the caller's again once it returned (or its promise resolved). */
 export type ArchiveWrite = (data: Uint8Array) => void | Promise<void>;
@@ -26,34 +25,26 @@ export const CLOSED_EARLY = "the core's data connection closed before the archiv
 
 /** `gone`: the request is over or the socket closed (then a write throws CLOSED_EARLY). */
 export function socketWriter(sock: Socket, gone: () => boolean): ArchiveWrite {
+  const viaSock = (data: Uint8Array) => viaSocket(sock, gone, data);
   // Bun's, as Node's: the handle of a connected TCP socket has its fd. Not a public API,
   // hence the fallback rather than a failure when a runtime lacks it.
   const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) return (data) => viaSocket(sock, gone, data);
+  if (typeof fd !== "number" || fd < 0) return viaSock;
+  // Checked before every write(2): once the socket is destroyed its fd may be another file's.
+  const write = pollingWriter(fd, viaSock, () => { if (gone()) throw new Error(CLOSED_EARLY); });
   return (data) => {
-    if (gone()) throw new Error(CLOSED_EARLY);
-    const at = writeSome(fd, data, 0);
-    if (at < data.length) return writeRest(sock, gone, fd, data, at);
+    try {
+      return write(data)?.catch(closedEarly);
+    } catch (err) {
+      closedEarly(err);
+    }
   };
 }
 
-async function writeRest(sock: Socket, gone: () => boolean, fd: number, data: Uint8Array, at: number): Promise<void> {
-  while (at < data.length) {
-    if (!(await waitFor(fd, POLLOUT))) return viaSocket(sock, gone, data.subarray(at));
-    if (gone()) throw new Error(CLOSED_EARLY);
-    at = writeSome(fd, data, at);
-  }
-}
-
-/** One write(2) of `data` from `at`: the offset after what the kernel took (none: EAGAIN). */
-function writeSome(fd: number, data: Uint8Array, at: number): number {
-  try {
-    return at + writeSync(fd, data, at);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EAGAIN") return at;
-    throw new Error(`${CLOSED_EARLY} (${code ?? (err as Error).message})`);
-  }
+/** A failed write(2) (EPIPE, ECONNRESET) said as the connection's early close. */
+function closedEarly(err: unknown): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  throw code ? new Error(`${CLOSED_EARLY} (${code})`) : err;
 }
 
 /** Through node:net, resolved once the kernel took all of it (or the socket closed: then it throws). */

@@ -16,7 +16,7 @@
 // that the guard runs in its own process, a stream handed to it (StreamWriter).
 import { readSync, writeSync } from "node:fs";
 import { libc, POLLIN, POLLOUT } from "../libc.ts";
-import { readOnPool, writeOnPool } from "./pool-io.ts";
+import { readOnPool, writeAllOnPool } from "./pool-io.ts";
 
 export interface Sealed {
   /** Bytes read from the stage upstream (the raw size when nothing compressed them). */
@@ -113,7 +113,9 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
     if (n === 0) break;
     bytesIn += n;
     if (!sealer) {
-      if (checker) checkPiece(checker, buf.subarray(0, n));
+      if (checker) {
+        try { checker.update(buf.subarray(0, n)); } catch (err) { refusedUpstream(err); }
+      }
       await put(opts.writeKeepsChunks ? new Uint8Array(buf.subarray(0, n)) : buf.subarray(0, n));
     } else {
       fill += n;
@@ -141,22 +143,14 @@ async function sealAll(opts: SealOptions): Promise<Sealed> {
   await opts.beforeLast?.();
   // Always written, even when empty, so that the end of the archive is itself authenticated.
   if (sealer) await put(await sealer.sealLast(buf.subarray(0, fill)));
-  if (checker) await checkPiece(checker);
+  if (checker) await checker.end().catch(refusedUpstream);
   return { bytesIn, bytes, sha256: hash?.digest("hex") ?? "" };
 }
 
-/** The next piece of an archive sealed upstream through its check, or (no piece) its end; a refusal said as such. */
-function checkPiece(checker: import("./encryption.ts").PassingCheck, piece?: Uint8Array): void | Promise<void> {
-  const refused = (err: unknown): never => {
-    if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
-    throw new Error(`the archive sealed upstream (on the agent) did not arrive as it was sealed, altered or cut on its way: ${(err as Error).message}`);
-  };
-  try {
-    if (piece) return checker.update(piece);
-    return checker.end().catch(refused);
-  } catch (err) {
-    refused(err);
-  }
+/** A refusal of the archive sealed upstream (`check`) said as such; any other error as it is. */
+function refusedUpstream(err: unknown): never {
+  if ((err as Error)?.name !== "ArchiveDecryptError") throw err;
+  throw new Error(`the archive sealed upstream (on the agent) did not arrive as it was sealed, altered or cut on its way: ${(err as Error).message}`);
 }
 
 /** Waits until `bytes` read since `started` (ms) are within `rate` bytes per second. */
@@ -237,28 +231,38 @@ export async function counted<T>(loop: () => Promise<T>): Promise<T> {
  * end on the thread pool.
  */
 export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out: Uint8Array) => void | Promise<void> {
+  return pollingWriter(to.nonBlocking, (rest) => writeAllOnPool(to.blocking, rest));
+}
+
+/**
+ * fifoWriter's loop for any non-blocking fd (an agent's socket too: agent/socket-writer.ts):
+ * write(2) while the fd takes it, else waitFor and again; where poll cannot be called, the
+ * rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
+ * it (the fd may be gone meanwhile). Errors other than EAGAIN are thrown as node:fs gives them.
+ */
+export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): (out: Uint8Array) => void | Promise<void> {
   return (data) => {
-    let at = 0;
-    try {
-      at = writeSync(to.nonBlocking, data);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-    }
-    if (at < data.length) return writeRest(to, data, at);
+    ready?.();
+    const at = writeSome(fd, data, 0);
+    if (at < data.length) return writeRest(fd, data, at, elsewhere, ready);
   };
 }
 
-async function writeRest(to: { nonBlocking: number; blocking: number }, data: Uint8Array, at: number): Promise<void> {
+async function writeRest(fd: number, data: Uint8Array, at: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): Promise<void> {
   while (at < data.length) {
-    if (await waitFor(to.nonBlocking, POLLOUT)) {
-      try {
-        at += writeSync(to.nonBlocking, data, at);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-      }
-      continue;
-    }
-    at += await writeOnPool(to.blocking, data, at);
+    if (!(await waitFor(fd, POLLOUT))) return elsewhere(data.subarray(at));
+    ready?.();
+    at = writeSome(fd, data, at);
+  }
+}
+
+/** One write(2) of `data` from `at`: the offset after what the fd took (none: EAGAIN). */
+function writeSome(fd: number, data: Uint8Array, at: number): number {
+  try {
+    return at + writeSync(fd, data, at);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+    return at;
   }
 }
 

@@ -174,13 +174,12 @@ export class Stage implements StageProcess {
     if (opts.store) this.send({ purge: opts.store.purgeArgv });
     // Over the IPC channel: a key never appears in a process's arguments or environment.
     if (opts.seal) {
-      const base64 = (k: Uint8Array | null | undefined) => k ? Buffer.from(k).toString("base64") : null;
       const check = base64(opts.seal.check);
       // The store's environment (its endpoint) by message: the guard's own is its source's.
       const beside = opts.source ? { env: opts.env as Record<string, string>, source: { ...opts.source.builtin, output: opts.source.output, compress: opts.source.compress } } : {};
       this.send({ seal: { key: base64(opts.seal.key), ...(check ? { check } : {}), rate: opts.seal.rate, ...beside } });
     }
-    if (opts.unseal) this.send({ unseal: { key: opts.unseal.key && Buffer.from(opts.unseal.key).toString("base64"), rate: opts.unseal.rate, discard: opts.unseal.discard, lend: opts.unseal.lend } });
+    if (opts.unseal) this.send({ unseal: { key: base64(opts.unseal.key), rate: opts.unseal.rate, discard: opts.unseal.discard, lend: opts.unseal.lend } });
     // Running a source beside the store, the guard's stderr is the source's (its tools').
     const stderrLabel = opts.source?.label ?? this.label;
     this.stderrDone = readLines(this.proc.stderr, (line) => opts.onStderr(stderrLabel, line));
@@ -397,4 +396,9 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // Already gone: the group is empty.
   }
+}
+
+/** A key as the guard's messages carry it; null for none. */
+function base64(key: Uint8Array | null | undefined): string | null {
+  return key ? Buffer.from(key).toString("base64") : null;
 }
