@@ -27,6 +27,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { freshDatabase, startPostgres, stopPostgres } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
+import { TreeCpu } from "./proc-tree.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUILT = resolve(process.env.BENCH_SHIELD ?? join(ROOT, "dist/shield"));
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
     /** One backup of job `j`; the CPU of the daemon and of `ag` (the agent it goes through) over it. */
     const run = async (j: string, ag: Bun.Subprocess) => {
       const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(ag.pid), self: cpuSeconds(ag.pid, true) };
+      const trees = [new TreeCpu(daemon.pid, false), new TreeCpu(ag.pid, false)];
       const t0 = performance.now();
       const { task_uuid } = await call("POST", `/v1/job/${j}/run`, {});
       let task: any;
@@ -129,12 +131,14 @@ async function main(): Promise<void> {
       do task = await call("GET", `/v1/task/${task_uuid}?wait=8`);
       while (["pending", "running"].includes(task.status));
       const ms = performance.now() - t0;
+      const kinds = new Map<string, number>();
+      for (const t of trees) for (const [k, v] of t.stop()) kinds.set(k, (kinds.get(k) ?? 0) + v);
       if (task.status !== "done") throw new Error(`task ${task.status}: ${task.log}`);
       const a = await call("GET", `/v1/archive/${task.archive_uuid}`);
       await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
       rmSync(storeDir, { recursive: true, force: true });
       mkdirSync(storeDir);
-      return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self };
+      return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self, kinds };
     };
     /** The variants of one case on this install: locally, through the agent's data port, over SSH only. */
     const variants = async (name: string, plugin: string, endpoint: unknown, compression: string): Promise<Variant[]> => {
@@ -147,7 +151,8 @@ async function main(): Promise<void> {
     };
     return { variants };
   };
-  type Run = { ms: number; path: string; size: number; cpuD: number; cpuA: number; cpuAgentSelf: number };
+  /** kinds: CPU seconds of each kind of process (proc-tree.ts) in the daemon's tree and the agent's, sampled every 50 ms. */
+  type Run = { ms: number; path: string; size: number; cpuD: number; cpuA: number; cpuAgentSelf: number; kinds: Map<string, number> };
   interface Variant { name: string; local: string; path: string; run: () => Promise<Run> }
 
   const installs = [await install("", SHIELD)];
@@ -183,6 +188,7 @@ async function main(): Promise<void> {
     const R: Record<string, number[]> = {};
     const C: Record<string, number[]> = {};
     const CR: Record<string, number[]> = {};
+    const K: Record<string, Map<string, number>[]> = {};
     for (let i = 0; i < RUNS; i++) {
       const order = [...vs.slice(i % vs.length), ...vs.slice(0, i % vs.length)];
       const r: Record<string, Run> = {};
@@ -194,6 +200,7 @@ async function main(): Promise<void> {
       for (const v of vs) {
         (T[v.name] ??= []).push(r[v.name]!.ms);
         (C[v.name] ??= []).push(cpu(r[v.name]!, v));
+        (K[v.name] ??= []).push(r[v.name]!.kinds);
       }
       for (const v of agentVs) {
         (R[v.name] ??= []).push(r[v.local]!.ms / r[v.name]!.ms);
@@ -209,6 +216,25 @@ async function main(): Promise<void> {
     out(`CPU ratio per round (local CPU ÷ agent-path CPU, core + agent): ${agentVs.map((v) => `${v.name} **${median(CR[v.name]!).toFixed(2)}** (${range(CR[v.name]!)})`).join("; ")}.`);
     out();
     out(`Load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+    out();
+    kindsTable(vs, K);
+  };
+
+  /**
+   * Where each variant's CPU goes: per kind of process, the median over the rounds of its
+   * CPU seconds per backup (sampled every 50 ms: a process loses what it used after its
+   * last sample; "sampled" is their sum beside the exact rusage above).
+   */
+  const kindsTable = (vs: Variant[], K: Record<string, Map<string, number>[]>) => {
+    const kinds = [...new Set(vs.flatMap((v) => K[v.name]!.flatMap((m) => [...m.keys()])))]
+      .filter((k) => vs.some((v) => median(K[v.name]!.map((m) => m.get(k) ?? 0)) >= 0.005))
+      .sort((a, b) => Math.max(...vs.map((v) => median(K[v.name]!.map((m) => m.get(b) ?? 0)))) - Math.max(...vs.map((v) => median(K[v.name]!.map((m) => m.get(a) ?? 0)))));
+    out("CPU seconds per backup by kind of process (median over the rounds):");
+    out();
+    out(`| process | ${vs.map((v) => v.name).join(" | ")} |`);
+    out(`|---|${vs.map(() => "---|").join("")}`);
+    for (const k of kinds) out(`| ${k} | ${vs.map((v) => median(K[v.name]!.map((m) => m.get(k) ?? 0)).toFixed(2)).join(" | ")} |`);
+    out(`| sampled | ${vs.map((v) => median(K[v.name]!.map((m) => [...m.values()].reduce((a, b) => a + b, 0))).toFixed(2)).join(" | ")} |`);
     out();
   };
 

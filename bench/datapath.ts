@@ -83,6 +83,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startCluster, startPostgres, stopPostgres, type PgServer } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
+import { childrenOf, TreeCpu } from "./proc-tree.ts";
 import { ADMIN_PASSWORD as MYSQL_PASSWORD, ADMIN_USER as MYSQL_USER, mariadbAvailable, startMariadb, stopMariadb } from "../test/helpers/mariadb.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -185,17 +186,6 @@ function vmRssKiB(pid: number): number | undefined {
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const s = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
-      if (s) out.push(...s.split(/\s+/).map(Number));
-    }
-  } catch { /* gone */ }
-  return out;
-}
-
 function label(pid: number): string {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
@@ -242,88 +232,6 @@ class RssSampler {
     clearInterval(this.timer);
     this.tick();
     return { peakKiB: Math.max(...this.samples), firstKiB: this.samples[0]!, lastKiB: this.samples.at(-1)!, n: this.samples.length, children: this.children };
-  }
-}
-
-/** utime + stime (seconds) and start time (clock ticks since boot) of a process, from /proc/PID/stat. */
-function procStat(pid: number): { cpu: number; start: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-    return { cpu: (f[11]! + f[12]!) / 100, start: f[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What kind of process of a pipeline this is: the daemon, a guard (named by what it runs:
- * a plugin's action in-process, or the command it starts; "+ seal" when it seals the
- * stream), or a tool by its name (pg_dump, zstd, openssl, ...).
- */
-function processKind(pid: number): string {
-  let argv: string[];
-  try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return "?";
-  }
-  const name = argv[0]?.split("/").pop() ?? "?";
-  if (!name.startsWith("shield")) return name;
-  if (argv[1] === "daemon") return "shield daemon";
-  if (argv[1] !== "guard") return `shield ${argv.slice(1, 4).join(" ")}`;
-  const dash = argv.indexOf("--");
-  const flags = dash < 0 ? argv.slice(2) : argv.slice(2, dash);
-  const rest = dash < 0 ? [] : argv.slice(dash + 1);
-  const inProcess = flags.indexOf("--in-process");
-  const tool = rest[0]?.split("/").pop() ?? "?";
-  // A plugin's action in a process of its own: `shield plugin NAME ACTION`.
-  const what = inProcess >= 0 ? `${flags[inProcess + 1]} ${rest[0] ?? ""} in-process` : tool.startsWith("shield") ? rest.slice(1, 4).join(" ") : tool;
-  return `guard: ${what.trim()}${flags.includes("--seal") ? " + seal" : ""}`;
-}
-
-/**
- * CPU seconds of each kind of process (processKind) in the tree under `root`, root
- * included, sampled from /proc/PID/stat every `every` ms: for a process that was there
- * at the first sample (unless `fresh`: the whole tree is new), what it used since. A
- * process that exits between two samples loses what it used after the last one; the
- * caller compares the sum with the tree's exact rusage.
- */
-class TreeCpu {
-  private readonly seen = new Map<string, { kind: string; base: number; last: number }>();
-  private readonly timer: ReturnType<typeof setInterval>;
-  private first = true;
-  constructor(private readonly root: number, private readonly fresh: boolean, every = 50) {
-    this.tick();
-    this.first = false;
-    this.timer = setInterval(() => this.tick(), every);
-  }
-  private tick(): void {
-    const todo = [this.root];
-    while (todo.length) {
-      const pid = todo.pop()!;
-      const st = procStat(pid);
-      if (st) {
-        const key = `${pid}:${st.start}`;
-        const p = this.seen.get(key);
-        // Named again at each look: a shell's fork is "bash" until it execs its tool.
-        // (Not once it is exiting: a zombie has no command line.)
-        if (p) {
-          p.last = st.cpu;
-          const kind = processKind(pid);
-          if (kind !== "?") p.kind = kind;
-        }
-        else this.seen.set(key, { kind: processKind(pid), base: this.first && !this.fresh ? st.cpu : 0, last: st.cpu });
-      }
-      todo.push(...childrenOf(pid));
-    }
-  }
-  stop(): Map<string, number> {
-    clearInterval(this.timer);
-    this.tick();
-    const kinds = new Map<string, number>();
-    for (const p of this.seen.values()) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + p.last - p.base);
-    return kinds;
   }
 }
 
