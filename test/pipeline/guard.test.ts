@@ -13,6 +13,9 @@ import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
 import { eventually } from "../helpers/services.ts";
 import { ensureFreshBinary } from "../helpers/daemon.ts";
+import { libc } from "../../src/libc.ts";
+
+const F_SETFL = 4;
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -648,12 +651,16 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     // The guard's stdout is a FIFO, as the daemon gives it (Run.fifo); `cat` reads it, as the stage downstream would.
     const path = join(dir, `out-${++fifos}`);
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
-    const probe = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+    // The read end is cat's stdin, open before the guard starts: a cat that opened the FIFO
+    // by name only once it ran could come after the guard's own open of it, which then found
+    // no reader (ENXIO; seen on a loaded machine).
+    const readEnd = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+    libc()!.fcntl(readEnd, F_SETFL, 0); // cat reads it blocking
     const out = openSync(path, C.O_WRONLY);
-    const reader = Bun.spawn(["cat", path], { stdout: "pipe" });
+    const reader = Bun.spawn(["cat"], { stdin: readEnd, stdout: "pipe" });
+    closeSync(readEnd);
     const g = guard(["--unseal", ...flags], argv, env, out, command);
     closeSync(out);
-    closeSync(probe);
     g.proc.send({ unseal: message ?? { key: dataKey && Buffer.from(dataKey).toString("base64") } });
     const got: Uint8Array[] = [];
     const done = (async () => { for await (const c of reader.stdout) got.push(c); })();
