@@ -16,7 +16,7 @@ import { guardCommand } from "../pipeline/guard.ts";
 import { CIPHERS, CORE_USER, Deframer, RESULT_PREFIX, type AgentRequest, type HelloReply } from "./protocol.ts";
 import { fingerprint } from "./keys.ts";
 import { seal, type Sealed } from "../pipeline/seal.ts";
-import { CLOSED_EARLY, socketWriter } from "./socket-writer.ts";
+import { CLOSED_EARLY, GATHER_BYTES, gathering, socketWriter } from "./socket-writer.ts";
 import { osPipe } from "./os-pipe.ts";
 import { DATA_PORT_PREFIX, DATA_WAIT_MS, DataPort, USE_SSH } from "./data.ts";
 import type { Socket } from "node:net";
@@ -371,12 +371,13 @@ class Request {
       // Sealed, counted and hashed here with seal.ts, the store guard's own loop (large reads
       // off a non-blocking end, polled in short turns when the compressor is quiet).
       const sock = this.sock;
+      // The data connection's (socket-writer.ts; its close is said as the close handler
+      // above says it: which of the two notices first is a race), in writes of a MiB.
+      const onto = sock ? gathering(socketWriter(sock, () => this.done || sock.destroyed), GATHER_BYTES) : undefined;
       sealed = await seal({
         from: { nonBlocking: archive.nonBlocking, blocking: archive.read },
-        // The data connection's (socket-writer.ts; its close is said as the close handler
-        // above says it: which of the two notices first is a race), else the channel's,
-        // which holds on to what it is given.
-        write: sock ? socketWriter(sock, () => this.done || sock.destroyed) : (b) => this.write(b),
+        // Else the channel's, which holds on to what it is given.
+        write: onto?.write ?? ((b) => this.write(b)),
         writeKeepsChunks: !sock,
         // Where the core authenticates every chunk as it arrives, a hash of them would be a pass over every byte for nothing.
         hash: !!sock && !req.chunksChecked,
@@ -389,6 +390,7 @@ class Request {
           }
         },
       });
+      await onto?.flush();
     } catch (err) {
       if (!(err instanceof StageFailed)) throw err;
       this.err(err.message);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataPort, helloLine, sameHost } from "../../src/agent/data.ts";
 import { DataReceiver } from "../../src/agent/data-receiver.ts";
-import { CLOSED_EARLY, socketWriter } from "../../src/agent/socket-writer.ts";
+import { CLOSED_EARLY, gathering, socketWriter } from "../../src/agent/socket-writer.ts";
 import { counted } from "../../src/pipeline/seal.ts";
 import { sockaddr } from "../../src/agent/sockaddr.ts";
 import { widenPipe } from "../../src/pipeline/fifo.ts";
@@ -105,6 +105,41 @@ describe("the data port", () => {
       agentSide.end();
       await ended;
       expect(Buffer.concat(got).equals(sent)).toBe(true);
+    });
+
+    test("gathered into writes of a MiB (the last one shorter): the same bytes, in order, past a full socket", async () => {
+      const { agentSide, core, got, ended } = await pair();
+      const sizes: number[] = [];
+      const direct = socketWriter(agentSide, () => agentSide.destroyed);
+      const onto = gathering((b) => { sizes.push(b.length); return direct(b); }, 1 << 20);
+      // Pieces of every size, as the sealing loop's reads give them, from one buffer reused at once.
+      const buf = Buffer.alloc(300_000);
+      const sent: Buffer[] = [];
+      setTimeout(() => core.resume(), 200);
+      for (let i = 0, total = 0; total < (24 << 20) + 12345; i++) {
+        const piece = buf.subarray(0, Math.min(1 + ((i * 7919) % buf.length), (24 << 20) + 12345 - total));
+        randomBytes(piece.length).copy(piece);
+        sent.push(Buffer.from(piece));
+        total += piece.length;
+        await onto.write(piece);
+      }
+      await onto.flush();
+      await onto.flush(); // nothing left: no write
+      agentSide.end();
+      await ended;
+      expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+      expect(sizes.slice(0, -1).every((n) => n === 1 << 20)).toBe(true);
+      expect(sizes.at(-1)).toBe(12345);
+    });
+
+    test("gathered: a write that fails (the core's end gone) fails the write or the flush that made it", async () => {
+      const { agentSide, core } = await pair();
+      const onto = gathering(socketWriter(agentSide, () => agentSide.destroyed), 1 << 20);
+      core.destroy();
+      await new Promise((r) => agentSide.once("close", r));
+      await onto.write(Buffer.alloc(1000)); // gathered, not yet sent
+      await expect(onto.flush()).rejects.toThrow(CLOSED_EARLY);
+      await expect(onto.write(Buffer.alloc(2 << 20))).rejects.toThrow(CLOSED_EARLY);
     });
 
     test("the core's end gone: a write says the connection closed before the archive's end", async () => {
