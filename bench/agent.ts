@@ -27,7 +27,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { freshDatabase, startPostgres, stopPostgres } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
-import { TreeCpu } from "./proc-tree.ts";
+import { cpuSeconds, TreeCpu } from "./proc-tree.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUILT = resolve(process.env.BENCH_SHIELD ?? join(ROOT, "dist/shield"));
@@ -51,11 +51,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
-/** CPU seconds of a process with the children it reaped; `self`: without them. */
-function cpuSeconds(pid: number, self = false): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return (f[11]! + f[12]! + (self ? 0 : f[13]! + f[14]!)) / 100;
+/** CPU seconds of a process with the children it reaped. */
+function cpuWithChildren(pid: number): number {
+  const c = cpuSeconds(pid);
+  return c.self + c.children;
 }
 
 function spawnLogged(name: string, argv: string[], env: Record<string, string> = {}): Bun.Subprocess {
@@ -122,7 +121,7 @@ async function main(): Promise<void> {
     };
     /** One backup of job `j`; the CPU of the daemon and of `ag` (the agent it goes through) over it. */
     const run = async (j: string, ag: Bun.Subprocess) => {
-      const c0 = { d: cpuSeconds(daemon.pid), a: cpuSeconds(ag.pid), self: cpuSeconds(ag.pid, true) };
+      const c0 = { d: cpuWithChildren(daemon.pid), a: cpuWithChildren(ag.pid), self: cpuSeconds(ag.pid).self };
       const trees = [new TreeCpu(daemon.pid, false), new TreeCpu(ag.pid, false)];
       const t0 = performance.now();
       const { task_uuid } = await call("POST", `/v1/job/${j}/run`, {});
@@ -138,7 +137,7 @@ async function main(): Promise<void> {
       await call("DELETE", `/v1/archive/${a.uuid}`).catch(() => {});
       rmSync(storeDir, { recursive: true, force: true });
       mkdirSync(storeDir);
-      return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, cpuD: cpuSeconds(daemon.pid) - c0.d, cpuA: cpuSeconds(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid, true) - c0.self, kinds };
+      return { ms, path: /over the agent's data port/.test(task.log) ? "data port" : "ssh", size: a.size as number, cpuD: cpuWithChildren(daemon.pid) - c0.d, cpuA: cpuWithChildren(ag.pid) - c0.a, cpuAgentSelf: cpuSeconds(ag.pid).self - c0.self, kinds };
     };
     /** The variants of one case on this install: locally, through the agent's data port, over SSH only. */
     const variants = async (name: string, plugin: string, endpoint: unknown, compression: string): Promise<Variant[]> => {
@@ -226,14 +225,17 @@ async function main(): Promise<void> {
    * last sample; "sampled" is their sum beside the exact rusage above).
    */
   const kindsTable = (vs: Variant[], K: Record<string, Map<string, number>[]>) => {
-    const kinds = [...new Set(vs.flatMap((v) => K[v.name]!.flatMap((m) => [...m.keys()])))]
-      .filter((k) => vs.some((v) => median(K[v.name]!.map((m) => m.get(k) ?? 0)) >= 0.005))
-      .sort((a, b) => Math.max(...vs.map((v) => median(K[v.name]!.map((m) => m.get(b) ?? 0)))) - Math.max(...vs.map((v) => median(K[v.name]!.map((m) => m.get(a) ?? 0)))));
+    const med = (v: Variant, k: string) => median(K[v.name]!.map((m) => m.get(k) ?? 0));
+    // Each kind's median per variant, once; the kinds by their largest, the negligible left out.
+    const rows = [...new Set(vs.flatMap((v) => K[v.name]!.flatMap((m) => [...m.keys()])))]
+      .map((k) => ({ k, medians: vs.map((v) => med(v, k)) }))
+      .filter((r) => Math.max(...r.medians) >= 0.005)
+      .sort((a, b) => Math.max(...b.medians) - Math.max(...a.medians));
     out("CPU seconds per backup by kind of process (median over the rounds):");
     out();
     out(`| process | ${vs.map((v) => v.name).join(" | ")} |`);
     out(`|---|${vs.map(() => "---|").join("")}`);
-    for (const k of kinds) out(`| ${k} | ${vs.map((v) => median(K[v.name]!.map((m) => m.get(k) ?? 0)).toFixed(2)).join(" | ")} |`);
+    for (const r of rows) out(`| ${r.k} | ${r.medians.map((x) => x.toFixed(2)).join(" | ")} |`);
     out(`| sampled | ${vs.map((v) => median(K[v.name]!.map((m) => [...m.values()].reduce((a, b) => a + b, 0))).toFixed(2)).join(" | ")} |`);
     out();
   };

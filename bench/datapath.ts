@@ -83,7 +83,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { freshDatabase, pgAvailable, startCluster, startPostgres, stopPostgres, type PgServer } from "../test/helpers/postgres.ts";
 import { freePort } from "../test/helpers/services.ts";
-import { childrenOf, TreeCpu } from "./proc-tree.ts";
+import { childrenOf, cpuSeconds, TreeCpu } from "./proc-tree.ts";
 import { ADMIN_PASSWORD as MYSQL_PASSWORD, ADMIN_USER as MYSQL_USER, mariadbAvailable, startMariadb, stopMariadb } from "../test/helpers/mariadb.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -194,15 +194,6 @@ function label(pid: number): string {
   } catch {
     return "?";
   }
-}
-
-/** CPU seconds of a process itself and of its children it has reaped (/proc/PID/stat utime+stime, cutime+cstime). */
-function cpuSeconds(pid: number): { self: number; children: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  // Fields 14-17 of proc(5), counted from the state (field 3) at index 0.
-  const tick = 100;
-  return { self: (f[11]! + f[12]!) / tick, children: (f[13]! + f[14]!) / tick };
 }
 
 /** Samples VmRSS of a process every `every` ms, and the peak of each kind of descendant. */

@@ -15,12 +15,25 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** utime + stime (seconds) and start time (clock ticks since boot) of a process, from /proc/PID/stat. */
+/** The numeric fields of /proc/PID/stat from the state on (proc(5) field 3 at index 0); throws once the process is gone. */
+function statFields(pid: number): number[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+}
+
+const TICK = 100;
+
+/** CPU seconds of a process itself (utime + stime) and of the children it has reaped (cutime + cstime). */
+export function cpuSeconds(pid: number): { self: number; children: number } {
+  const f = statFields(pid);
+  return { self: (f[11]! + f[12]!) / TICK, children: (f[13]! + f[14]!) / TICK };
+}
+
+/** utime + stime (seconds) and start time (clock ticks since boot) of a process; undefined once it is gone. */
 export function procStat(pid: number): { cpu: number; start: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-    return { cpu: (f[11]! + f[12]!) / 100, start: f[19]! };
+    const f = statFields(pid);
+    return { cpu: (f[11]! + f[12]!) / TICK, start: f[19]! };
   } catch {
     return undefined;
   }

@@ -13,9 +13,6 @@ import postgres from "postgres";
 import { freshDatabase, pgAvailable, startPostgres, whileLocked } from "../helpers/postgres.ts";
 import { eventually } from "../helpers/services.ts";
 import { ensureFreshBinary } from "../helpers/daemon.ts";
-import { libc } from "../../src/libc.ts";
-
-const F_SETFL = 4;
 
 const GUARD = resolve(import.meta.dir, "../../src/pipeline/guard.ts");
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -653,12 +650,13 @@ describe("shield guard --unseal: a restore's read of the blob, checked and decry
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
     // The read end is cat's stdin, open before the guard starts: a cat that opened the FIFO
     // by name only once it ran could come after the guard's own open of it, which then found
-    // no reader (ENXIO; seen on a loaded machine).
-    const readEnd = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
-    libc()!.fcntl(readEnd, F_SETFL, 0); // cat reads it blocking
+    // no reader (ENXIO; seen on a loaded machine). Opened in os-pipe.ts's order, nothing blocks.
+    const probe = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
     const out = openSync(path, C.O_WRONLY);
+    const readEnd = openSync(path, C.O_RDONLY);
     const reader = Bun.spawn(["cat"], { stdin: readEnd, stdout: "pipe" });
     closeSync(readEnd);
+    closeSync(probe);
     const g = guard(["--unseal", ...flags], argv, env, out, command);
     closeSync(out);
     g.proc.send({ unseal: message ?? { key: dataKey && Buffer.from(dataKey).toString("base64") } });
