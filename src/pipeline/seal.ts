@@ -11,7 +11,8 @@
 // must stay free however long the stage upstream is quiet (pg_dump waiting on a
 // lock): a read goes first to a non-blocking end of the input (one system call
 // while data is there), and only when there is none does it wait, in short turns
-// (waitFor, below). Where the sealed bytes go is the guard's choice: a
+// (waitFor, below), or on the thread pool once it has been quiet a while (IDLE_MS).
+// Where the sealed bytes go is the guard's choice: a
 // FIFO that is a store plugin's stdin (fifoWriter), or, for a built-in store
 // that the guard runs in its own process, a stream handed to it (StreamWriter).
 import { readSync, writeSync } from "node:fs";
@@ -162,17 +163,19 @@ export async function pace(started: number, bytes: number, rate: number): Promis
 
 /**
  * One read of a FIFO opened twice (see the top of this file): at once from the
- * non-blocking end while there is data, else once it comes (waitFor), or where poll
- * cannot be called, on the thread pool from the blocking end. 0 at the end of the input.
+ * non-blocking end while there is data, else once it comes (waitFor); after IDLE_MS of
+ * waiting, or where poll cannot be called, on the thread pool from the blocking end. 0
+ * at the end of the input.
  */
 export async function readSome(from: { nonBlocking: number; blocking: number }, buf: Buffer, at: number, max: number): Promise<number> {
+  const idle = idleClock();
   for (;;) {
     try {
       return readSync(from.nonBlocking, buf, at, max, null);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
     }
-    if (!(await waitFor(from.nonBlocking, POLLIN))) {
+    if (idle.over() || !(await waitFor(from.nonBlocking, POLLIN))) {
       return readOnPool(from.blocking, buf, at, max);
     }
   }
@@ -182,8 +185,31 @@ export async function readSome(from: { nonBlocking: number; blocking: number }, 
 const WAIT_TURN_MS = 10;
 
 /**
+ * How long a read or write waits in turns (waitFor) before it waits on the thread pool
+ * instead. Each turn costs a turn of the event loop and a poll(2): ~180 µs of CPU on a
+ * slow 2-vCPU host, ~18 ms for every second the other end is quiet. A pipe quiet that
+ * long belongs to a slow stage (`zstd -d` paced by pg_restore: a restore's guard took
+ * ~0.13 s of CPU to write a 5 MiB archive over 7 s; pg_dump waiting on a lock), for
+ * which one wakeup of a pool thread is nothing; a stage that keeps up never waits that
+ * long (zstd's output comes every few ms), so it keeps the cheaper turns.
+ */
+export const IDLE_MS = 50;
+
+/** From the first wait of one read or write: whether it has waited IDLE_MS in turns. */
+function idleClock(): { over(): boolean } {
+  let since = 0;
+  return {
+    over: () => {
+      const now = performance.now();
+      if (!since) since = now;
+      return now - since >= IDLE_MS;
+    },
+  };
+}
+
+/**
  * Waits until `fd` (a non-blocking end of a pipe) is ready for `events` or a turn of
- * WAIT_TURN_MS has passed: the event loop's turn first (the lifeline, an in-process
+ * `turnMs` (WAIT_TURN_MS) has passed: the event loop's turn first (the lifeline, an in-process
  * store's or an agent socket's own I/O), then poll(2) on this thread. False where poll
  * cannot be called: the caller then waits on the thread pool.
  *
@@ -194,13 +220,13 @@ const WAIT_TURN_MS = 10;
  * of 327 MB took 3.5–3.8 s on the thread pool and 3.1–3.3 s polling, as openssl reading
  * the same pipe (3.2–4.3 s).
  */
-export async function waitFor(fd: number, events: number): Promise<boolean> {
+export async function waitFor(fd: number, events: number, turnMs = WAIT_TURN_MS): Promise<boolean> {
   const c = libc();
   // Several streams in one process (an agent serving requests at once): a poll for one
   // would hold up the others for its turn each time, so they all wait on the pool.
   if (!c || streams > 1) return false;
   await new Promise((r) => setImmediate(r));
-  const ready = c.poll(fd, events, WAIT_TURN_MS);
+  const ready = c.poll(fd, events, turnMs);
   // 1 (ready), 0 (timed out) or -EINTR: the caller tries again, after another turn of the
   // loop. Any other failure of poll itself: the pool, rather than trying again at once forever.
   return ready >= 0 || ready === -EINTR;
@@ -227,8 +253,8 @@ export async function counted<T>(loop: () => Promise<T>): Promise<T> {
  * stall for good, so a write goes first to the non-blocking end (one system call
  * while the store keeps up), and what that cannot take waits in short turns
  * (waitFor), leaving the event loop (the guard's lifeline to the daemon) free
- * while the store catches up; where poll cannot be called, through the blocking
- * end on the thread pool.
+ * while the store catches up; after IDLE_MS of that, or where poll cannot be
+ * called, through the blocking end on the thread pool.
  */
 export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out: Uint8Array) => void | Promise<void> {
   return pollingWriter(to.nonBlocking, (rest) => writeAllOnPool(to.blocking, rest));
@@ -236,8 +262,8 @@ export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out:
 
 /**
  * fifoWriter's loop for any non-blocking fd (an agent's socket too: agent/socket-writer.ts):
- * write(2) while the fd takes it, else waitFor and again; where poll cannot be called, the
- * rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
+ * write(2) while the fd takes it, else waitFor and again; after IDLE_MS of waiting, or where
+ * poll cannot be called, the rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
  * it (the fd may be gone meanwhile). Errors other than EAGAIN are thrown as node:fs gives them.
  */
 export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): (out: Uint8Array) => void | Promise<void> {
@@ -249,8 +275,9 @@ export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promi
 }
 
 async function writeRest(fd: number, data: Uint8Array, at: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): Promise<void> {
+  const idle = idleClock();
   while (at < data.length) {
-    if (!(await waitFor(fd, POLLOUT))) return elsewhere(data.subarray(at));
+    if (idle.over() || !(await waitFor(fd, POLLOUT))) return elsewhere(data.subarray(at));
     ready?.();
     at = writeSome(fd, data, at);
   }

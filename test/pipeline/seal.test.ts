@@ -1,12 +1,13 @@
-// seal() waits for a quiet input by polling it in short turns (seal.ts, waitFor) rather
-// than on the thread pool: the bytes must come out the same, a long silence upstream must
-// leave the event loop free, and an input whose writers are gone must end.
+// seal() waits for a quiet input by polling it in short turns (seal.ts, waitFor), and on
+// the thread pool once it has been quiet for IDLE_MS: the bytes must come out the same, a
+// long silence upstream must leave the event loop free, and an input whose writers are
+// gone must end.
 import { describe, expect, test } from "bun:test";
 import { closeSync, constants as C, openSync, rmSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { libc, POLLIN, POLLOUT } from "../../src/libc.ts";
 import { makeFifo } from "../../src/pipeline/fifo.ts";
-import { fifoWriter, seal } from "../../src/pipeline/seal.ts";
+import { fifoWriter, IDLE_MS, seal } from "../../src/pipeline/seal.ts";
 import { ChunkSealer, decryptStream, sealChunks } from "../../src/pipeline/encryption.ts";
 
 /** A FIFO opened as the guard opens its input (non-blocking and blocking ends) and a writer. */
@@ -134,6 +135,74 @@ describe("seal on a FIFO", () => {
     } finally {
       quiet.close();
       busy.close();
+    }
+  });
+
+  test("a silence upstream longer than IDLE_MS: the read waits on the thread pool, the event loop runs, and the bytes come whole", async () => {
+    const p = fifo();
+    const key = randomBytes(32);
+    const burst = randomBytes(700_000);
+    const out: Uint8Array[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      const writing = (async () => {
+        await Bun.sleep(IDLE_MS * 6);
+        const during = ticks;
+        let at = 0;
+        while (at < burst.length) {
+          try { at += writeSync(p.writer, burst, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
+        }
+        closeSync(p.writer);
+        return during;
+      })();
+      const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: key });
+      const ticksDuringSilence = await writing;
+      expect(sealed.bytesIn).toBe(burst.length);
+      const back = await new Response(new Blob(out).stream().pipeThrough(decryptStream(key))).arrayBuffer();
+      expect(Buffer.from(back).equals(burst)).toBe(true);
+      // 300 ms of silence: a 5 ms timer fires throughout, the read on the pool or not.
+      expect(ticksDuringSilence).toBeGreaterThan(20);
+    } finally {
+      clearInterval(timer);
+      p.close();
+    }
+  });
+
+  test("fifoWriter into a FIFO whose reader pauses longer than IDLE_MS: the rest goes through the pool, every byte in order", async () => {
+    const { dir, path } = makeFifo();
+    const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+    const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+    const blocking = openSync(path, C.O_WRONLY);
+    const data = randomBytes(3_000_000);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      const got: Buffer[] = [];
+      const reading = (async () => {
+        const { readSync } = await import("node:fs");
+        const buf = Buffer.alloc(100_000);
+        let total = 0;
+        let pauses = 0;
+        while (total < data.length) {
+          // Twice, a pause of 4 × IDLE_MS once the pipe is full.
+          await Bun.sleep(total > 1_000_000 && pauses < 2 ? (pauses++, IDLE_MS * 4) : 1);
+          try {
+            const n = readSync(reader, buf, 0, buf.length, null);
+            got.push(Buffer.from(buf.subarray(0, n)));
+            total += n;
+          } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; }
+        }
+      })();
+      await fifoWriter({ nonBlocking, blocking })(data);
+      await reading;
+      expect(Buffer.concat(got).equals(data)).toBe(true);
+      // The reader's sleeps are timers too: the event loop ran throughout.
+      expect(ticks).toBeGreaterThan(40);
+    } finally {
+      clearInterval(timer);
+      for (const fd of [reader, nonBlocking, blocking]) closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,66 @@
+// What waiting on a quiet pipe costs a process of ours: the CPU of one read that waits
+// BENCH_IDLE_MS (default 3000) for a pipe nobody writes, three ways, in interleaved rounds:
+//
+//   turns 10 ms   waitFor's turns of WAIT_TURN_MS for the whole wait (every guard's reads
+//                 and writes before IDLE_MS; seal.ts)
+//   readSome      seal.ts readSome: turns for IDLE_MS, then a read on the thread pool
+//   turns 100 ms  the relay's turns (agent/data-receiver.ts TURN_MS)
+//
+//   ./node_modules/.bin/bun run bench/idle-wait.ts        (BENCH_RUNS rounds, default 5)
+//
+// Results: bench/DATAPATH.md, "Twentieth session".
+import { writeSync } from "node:fs";
+import { cpuUsage } from "node:process";
+import { osPipe } from "../src/agent/os-pipe.ts";
+import { libc, POLLIN } from "../src/libc.ts";
+import { readSome, waitFor } from "../src/pipeline/seal.ts";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const WAIT_MS = Number(process.env.BENCH_IDLE_MS ?? 3000);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/** The CPU milliseconds (user + system) of this process while `wait` waits on a pipe written only after WAIT_MS. */
+async function measure(wait: (from: { nonBlocking: number; blocking: number }) => Promise<unknown>): Promise<number> {
+  const pipe = osPipe();
+  const from = { nonBlocking: pipe.nonBlocking, blocking: pipe.read };
+  const before = cpuUsage();
+  const writer = setTimeout(() => writeSync(pipe.write, Buffer.from("x")), WAIT_MS);
+  await wait(from);
+  const used = cpuUsage(before);
+  clearTimeout(writer);
+  pipe.close();
+  return (used.user + used.system) / 1000;
+}
+
+/** Turns of `turnMs` until the pipe has a byte. */
+const turns = (turnMs: number) => async (from: { nonBlocking: number }) => {
+  do await waitFor(from.nonBlocking, POLLIN, turnMs);
+  while (libc()!.poll(from.nonBlocking, POLLIN, 0) !== 1);
+};
+
+const ways: [string, (from: { nonBlocking: number; blocking: number }) => Promise<unknown>][] = [
+  ["turns 10 ms", turns(10)],
+  ["readSome", (from) => readSome(from, Buffer.alloc(16), 0, 16)],
+  ["turns 100 ms", turns(100)],
+];
+
+console.log(`# Waiting on a quiet pipe (${new Date().toISOString()}; ${RUNS} rounds of a ${WAIT_MS} ms wait each)`);
+console.log();
+console.log(`| round | ${ways.map(([n]) => n).join(" | ")} |`);
+console.log(`|---|${ways.map(() => "---|").join("")}`);
+const got = new Map<string, number[]>(ways.map(([n]) => [n, []]));
+for (let round = 0; round < RUNS; round++) {
+  const cells: string[] = [];
+  // The order rotates each round, so that whatever else the machine does falls on all alike.
+  for (let k = 0; k < ways.length; k++) {
+    const [name, wait] = ways[(k + round) % ways.length]!;
+    got.get(name)!.push(await measure(wait));
+  }
+  for (const [name] of ways) cells.push(`${got.get(name)!.at(-1)!.toFixed(1)} ms`);
+  console.log(`| ${round + 1} | ${cells.join(" | ")} |`);
+}
+console.log(`| **median** | ${ways.map(([n]) => `**${median(got.get(n)!).toFixed(1)} ms** (${Math.min(...got.get(n)!).toFixed(1)}–${Math.max(...got.get(n)!).toFixed(1)})`).join(" | ")} |`);
+console.log();
+console.log(`CPU of this process (user + system) over the wait; per second of waiting: ${ways.map(([n]) => `${n} ${(median(got.get(n)!) / (WAIT_MS / 1000)).toFixed(1)} ms`).join(", ")}.`);
+process.exit(0);
