@@ -3,7 +3,7 @@
 // long silence upstream must leave the event loop free, and an input whose writers are
 // gone must end.
 import { describe, expect, test } from "bun:test";
-import { closeSync, constants as C, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants as C, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { libc, POLLIN, POLLOUT } from "../../src/libc.ts";
 import { makeFifo } from "../../src/pipeline/fifo.ts";
@@ -18,6 +18,73 @@ function fifo() {
   const writer = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
   const blocking = openSync(path, C.O_RDONLY);
   return { from: { nonBlocking, blocking }, writer, close: () => { for (const fd of [nonBlocking, blocking]) closeSync(fd); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/**
+ * Seals `bursts` written into a FIFO, each after a pause of `pauseMs`: the plaintext, what the
+ * archive decrypts back to, the bytes seal() read, and how often a 5 ms timer fired meanwhile.
+ */
+async function sealAfterPauses(bursts: Buffer[], pauseMs: number) {
+  const p = fifo();
+  const key = randomBytes(32);
+  const out: Uint8Array[] = [];
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  try {
+    const writing = (async () => {
+      for (const b of bursts) {
+        await Bun.sleep(pauseMs);
+        let at = 0;
+        while (at < b.length) {
+          try { at += writeSync(p.writer, b, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
+        }
+      }
+      closeSync(p.writer);
+    })();
+    const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: key });
+    await writing;
+    const back = Buffer.from(await new Response(new Blob(out).stream().pipeThrough(decryptStream(key))).arrayBuffer());
+    return { plain: Buffer.concat(bursts), back, bytesIn: sealed.bytesIn, ticks };
+  } finally {
+    clearInterval(timer);
+    p.close();
+  }
+}
+
+/**
+ * 3 MB through fifoWriter into a FIFO whose reader sleeps `pauseMs(bytes read so far)` before
+ * each read of up to 100 KB: what it wrote, what the reader got, and a 5 ms timer's ticks meanwhile.
+ */
+async function writeToSlowReader(pauseMs: (read: number) => number) {
+  const { dir, path } = makeFifo();
+  const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
+  const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
+  const blocking = openSync(path, C.O_WRONLY);
+  const data = randomBytes(3_000_000);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  try {
+    const got: Buffer[] = [];
+    const reading = (async () => {
+      const buf = Buffer.alloc(100_000);
+      let total = 0;
+      while (total < data.length) {
+        await Bun.sleep(pauseMs(total));
+        try {
+          const n = readSync(reader, buf, 0, buf.length, null);
+          got.push(Buffer.from(buf.subarray(0, n)));
+          total += n;
+        } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; }
+      }
+    })();
+    await fifoWriter({ nonBlocking, blocking })(data);
+    await reading;
+    return { data, got: Buffer.concat(got), ticks };
+  } finally {
+    clearInterval(timer);
+    for (const fd of [reader, nonBlocking, blocking]) closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe("libc poll", () => {
@@ -42,35 +109,20 @@ describe("libc poll", () => {
 
 describe("seal on a FIFO", () => {
   test("a writer that pauses between bursts: every byte sealed in order, and the event loop runs meanwhile", async () => {
-    const p = fifo();
-    const key = randomBytes(32);
     const bursts = [randomBytes(300_000), randomBytes(70_000), randomBytes(1_500_000), randomBytes(5)];
-    const out: Uint8Array[] = [];
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 5);
-    try {
-      const writing = (async () => {
-        for (const b of bursts) {
-          await Bun.sleep(60);
-          let at = 0;
-          while (at < b.length) {
-            try { at += writeSync(p.writer, b, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
-          }
-        }
-        closeSync(p.writer);
-      })();
-      const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: key });
-      await writing;
-      const plain = Buffer.concat(bursts);
-      expect(sealed.bytesIn).toBe(plain.length);
-      const back = await new Response(new Blob(out).stream().pipeThrough(decryptStream(key))).arrayBuffer();
-      expect(Buffer.from(back).equals(plain)).toBe(true);
-      // 4 pauses of 60 ms: a 5 ms timer fires many times while seal() waits on the quiet FIFO.
-      expect(ticks).toBeGreaterThan(20);
-    } finally {
-      clearInterval(timer);
-      p.close();
-    }
+    const { plain, back, bytesIn, ticks } = await sealAfterPauses(bursts, 60);
+    expect(bytesIn).toBe(plain.length);
+    expect(back.equals(plain)).toBe(true);
+    // 4 pauses of 60 ms: a 5 ms timer fires many times while seal() waits on the quiet FIFO.
+    expect(ticks).toBeGreaterThan(20);
+  });
+
+  test("a silence upstream longer than IDLE_MS: the read waits on the thread pool, the event loop runs, and the bytes come whole", async () => {
+    const { plain, back, bytesIn, ticks } = await sealAfterPauses([randomBytes(700_000)], IDLE_MS * 6);
+    expect(bytesIn).toBe(plain.length);
+    expect(back.equals(plain)).toBe(true);
+    // 300 ms of silence: a 5 ms timer fires throughout, the read on the pool or not.
+    expect(ticks).toBeGreaterThan(20);
   });
 
   test("an archive sealed upstream (an agent's), checked as it passes: unchanged and hashed; altered or cut, refused; unhashed when asked", async () => {
@@ -138,100 +190,17 @@ describe("seal on a FIFO", () => {
     }
   });
 
-  test("a silence upstream longer than IDLE_MS: the read waits on the thread pool, the event loop runs, and the bytes come whole", async () => {
-    const p = fifo();
-    const key = randomBytes(32);
-    const burst = randomBytes(700_000);
-    const out: Uint8Array[] = [];
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 5);
-    try {
-      const writing = (async () => {
-        await Bun.sleep(IDLE_MS * 6);
-        const during = ticks;
-        let at = 0;
-        while (at < burst.length) {
-          try { at += writeSync(p.writer, burst, at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; await Bun.sleep(1); }
-        }
-        closeSync(p.writer);
-        return during;
-      })();
-      const sealed = await seal({ from: p.from, write: (b) => { out.push(new Uint8Array(b)); }, dataKey: key });
-      const ticksDuringSilence = await writing;
-      expect(sealed.bytesIn).toBe(burst.length);
-      const back = await new Response(new Blob(out).stream().pipeThrough(decryptStream(key))).arrayBuffer();
-      expect(Buffer.from(back).equals(burst)).toBe(true);
-      // 300 ms of silence: a 5 ms timer fires throughout, the read on the pool or not.
-      expect(ticksDuringSilence).toBeGreaterThan(20);
-    } finally {
-      clearInterval(timer);
-      p.close();
-    }
+  test("fifoWriter into a FIFO whose reader is slow: every byte arrives, in order", async () => {
+    const { data, got } = await writeToSlowReader(() => 2);
+    expect(got.equals(data)).toBe(true);
   });
 
   test("fifoWriter into a FIFO whose reader pauses longer than IDLE_MS: the rest goes through the pool, every byte in order", async () => {
-    const { dir, path } = makeFifo();
-    const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
-    const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
-    const blocking = openSync(path, C.O_WRONLY);
-    const data = randomBytes(3_000_000);
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 5);
-    try {
-      const got: Buffer[] = [];
-      const reading = (async () => {
-        const { readSync } = await import("node:fs");
-        const buf = Buffer.alloc(100_000);
-        let total = 0;
-        let pauses = 0;
-        while (total < data.length) {
-          // Twice, a pause of 4 × IDLE_MS once the pipe is full.
-          await Bun.sleep(total > 1_000_000 && pauses < 2 ? (pauses++, IDLE_MS * 4) : 1);
-          try {
-            const n = readSync(reader, buf, 0, buf.length, null);
-            got.push(Buffer.from(buf.subarray(0, n)));
-            total += n;
-          } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; }
-        }
-      })();
-      await fifoWriter({ nonBlocking, blocking })(data);
-      await reading;
-      expect(Buffer.concat(got).equals(data)).toBe(true);
-      // The reader's sleeps are timers too: the event loop ran throughout.
-      expect(ticks).toBeGreaterThan(40);
-    } finally {
-      clearInterval(timer);
-      for (const fd of [reader, nonBlocking, blocking]) closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  test("fifoWriter into a FIFO whose reader is slow: every byte arrives, in order", async () => {
-    const { dir, path } = makeFifo();
-    const reader = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
-    const nonBlocking = openSync(path, C.O_WRONLY | C.O_NONBLOCK);
-    const blocking = openSync(path, C.O_WRONLY);
-    const data = randomBytes(3_000_000);
-    try {
-      const got: Buffer[] = [];
-      const reading = (async () => {
-        const buf = Buffer.alloc(100_000);
-        let total = 0;
-        while (total < data.length) {
-          await Bun.sleep(2);
-          try {
-            const n = (await import("node:fs")).readSync(reader, buf, 0, buf.length, null);
-            got.push(Buffer.from(buf.subarray(0, n)));
-            total += n;
-          } catch (err) { if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; }
-        }
-      })();
-      await fifoWriter({ nonBlocking, blocking })(data);
-      await reading;
-      expect(Buffer.concat(got).equals(data)).toBe(true);
-    } finally {
-      for (const fd of [reader, nonBlocking, blocking]) closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    let pauses = 0;
+    // Twice, a pause of 4 × IDLE_MS once the pipe is full.
+    const { data, got, ticks } = await writeToSlowReader((read) => read > 1_000_000 && pauses < 2 ? (pauses++, IDLE_MS * 4) : 1);
+    expect(got.equals(data)).toBe(true);
+    // The reader's sleeps are timers too: the event loop ran throughout.
+    expect(ticks).toBeGreaterThan(40);
   });
 });
