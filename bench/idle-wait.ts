@@ -1,10 +1,10 @@
-// What waiting on a quiet pipe costs a process of ours: the CPU of one read that waits
-// BENCH_IDLE_MS (default 3000) for a pipe nobody writes, three ways, in interleaved rounds:
+// What waiting on a quiet pipe costs a process of ours: the CPU of one wait of
+// BENCH_IDLE_MS (default 3000) for a pipe nobody writes, in waitFor's turns (seal.ts) of
+// three lengths, in interleaved rounds:
 //
-//   turns 10 ms   waitFor's turns of WAIT_TURN_MS for the whole wait (every guard's reads
-//                 and writes before IDLE_MS; seal.ts)
-//   readSome      seal.ts readSome: turns for IDLE_MS, then a read on the thread pool
-//   turns 100 ms  the relay's turns (agent/data-receiver.ts TURN_MS)
+//   turns 10 ms   WAIT_TURN_MS: every read, and a write until it has waited IDLE_MS
+//   turns 50 ms   IDLE_TURN_MS: a write that has waited IDLE_MS (a slow stage downstream)
+//   turns 100 ms  the relay's (agent/data-receiver.ts TURN_MS)
 //
 //   ./node_modules/.bin/bun run bench/idle-wait.ts        (BENCH_RUNS rounds, default 5)
 //
@@ -13,7 +13,7 @@ import { writeSync } from "node:fs";
 import { cpuUsage } from "node:process";
 import { osPipe } from "../src/agent/os-pipe.ts";
 import { libc, POLLIN } from "../src/libc.ts";
-import { readSome, waitFor } from "../src/pipeline/seal.ts";
+import { waitFor } from "../src/pipeline/seal.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WAIT_MS = Number(process.env.BENCH_IDLE_MS ?? 3000);
@@ -41,7 +41,7 @@ const turns = (turnMs: number) => async (from: { nonBlocking: number }) => {
 
 const ways: [string, (from: { nonBlocking: number; blocking: number }) => Promise<unknown>][] = [
   ["turns 10 ms", turns(10)],
-  ["readSome", (from) => readSome(from, Buffer.alloc(16), 0, 16)],
+  ["turns 50 ms", turns(50)],
   ["turns 100 ms", turns(100)],
 ];
 

@@ -11,8 +11,7 @@
 // must stay free however long the stage upstream is quiet (pg_dump waiting on a
 // lock): a read goes first to a non-blocking end of the input (one system call
 // while data is there), and only when there is none does it wait, in short turns
-// (waitFor, below), or on the thread pool once it has been quiet a while (IDLE_MS).
-// Where the sealed bytes go is the guard's choice: a
+// (waitFor, below). Where the sealed bytes go is the guard's choice: a
 // FIFO that is a store plugin's stdin (fifoWriter), or, for a built-in store
 // that the guard runs in its own process, a stream handed to it (StreamWriter).
 import { readSync, writeSync } from "node:fs";
@@ -163,19 +162,24 @@ export async function pace(started: number, bytes: number, rate: number): Promis
 
 /**
  * One read of a FIFO opened twice (see the top of this file): at once from the
- * non-blocking end while there is data, else once it comes (waitFor); after IDLE_MS of
- * waiting, or where poll cannot be called, on the thread pool from the blocking end. 0
- * at the end of the input.
+ * non-blocking end while there is data, else once it comes (waitFor), or where poll
+ * cannot be called, on the thread pool from the blocking end. 0 at the end of the input.
+ *
+ * Never on the pool only because the input is quiet. Tried (bench/DATAPATH.md, "Twentieth
+ * session"): a read that went to the pool after 50 ms of quiet hung a MariaDB backup run
+ * beside its store, every time (test/web/browser-mysql-rabbitmq.test.ts; mariadb-dump is
+ * slower to start than pg_dump). Such a guard's own work for that backup goes through the
+ * pool too (compress-beside.ts, its FIFOs' opens), and Bun's pool is small: two threads on
+ * a 2-vCPU host.
  */
 export async function readSome(from: { nonBlocking: number; blocking: number }, buf: Buffer, at: number, max: number): Promise<number> {
-  const idle = idleClock();
   for (;;) {
     try {
       return readSync(from.nonBlocking, buf, at, max, null);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
     }
-    if (idle.over() || !(await waitFor(from.nonBlocking, POLLIN))) {
+    if (!(await waitFor(from.nonBlocking, POLLIN))) {
       return readOnPool(from.blocking, buf, at, max);
     }
   }
@@ -185,27 +189,17 @@ export async function readSome(from: { nonBlocking: number; blocking: number }, 
 const WAIT_TURN_MS = 10;
 
 /**
- * How long a read or write waits in turns (waitFor) before it waits on the thread pool
- * instead. Each turn costs a turn of the event loop and a poll(2): ~180 µs of CPU on a
- * slow 2-vCPU host, ~18 ms for every second the other end is quiet. A pipe quiet that
- * long belongs to a slow stage (`zstd -d` paced by pg_restore: a restore's guard took
- * ~0.13 s of CPU to write a 5 MiB archive over 7 s; pg_dump waiting on a lock), for
- * which one wakeup of a pool thread is nothing; a stage that keeps up never waits that
- * long (zstd's output comes every few ms), so it keeps the cheaper turns.
+ * A write that has waited this long in turns (the stage downstream is slow: `zstd -d` paced
+ * by pg_restore, a store plugin behind its service) waits on in turns of IDLE_TURN_MS. Each
+ * turn costs a turn of the event loop and a poll(2): ~180 µs of CPU on a slow 2-vCPU host,
+ * ~12–18 ms for every second of waiting in turns of 10 ms (bench/idle-wait.ts). A restore's
+ * guard writing a 5 MiB archive into `zstd -d` over 7 s took ~0.13 s of CPU that way. A
+ * poll returns as soon as there is room, so only the event loop's turn comes later: the
+ * daemon's word, the lifeline. Not the thread pool (see readSome), and not for reads: the
+ * guard that reads may be running the backup beside its store, whose steps need the turns.
  */
 export const IDLE_MS = 50;
-
-/** From the first wait of one read or write: whether it has waited IDLE_MS in turns. */
-function idleClock(): { over(): boolean } {
-  let since = 0;
-  return {
-    over: () => {
-      const now = performance.now();
-      if (!since) since = now;
-      return now - since >= IDLE_MS;
-    },
-  };
-}
+const IDLE_TURN_MS = 50;
 
 /**
  * Waits until `fd` (a non-blocking end of a pipe) is ready for `events` or a turn of
@@ -253,8 +247,8 @@ export async function counted<T>(loop: () => Promise<T>): Promise<T> {
  * stall for good, so a write goes first to the non-blocking end (one system call
  * while the store keeps up), and what that cannot take waits in short turns
  * (waitFor), leaving the event loop (the guard's lifeline to the daemon) free
- * while the store catches up; after IDLE_MS of that, or where poll cannot be
- * called, through the blocking end on the thread pool.
+ * while the store catches up (in longer turns after IDLE_MS); where poll cannot
+ * be called, through the blocking end on the thread pool.
  */
 export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out: Uint8Array) => void | Promise<void> {
   return pollingWriter(to.nonBlocking, (rest) => writeAllOnPool(to.blocking, rest));
@@ -262,8 +256,8 @@ export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out:
 
 /**
  * fifoWriter's loop for any non-blocking fd (an agent's socket too: agent/socket-writer.ts):
- * write(2) while the fd takes it, else waitFor and again; after IDLE_MS of waiting, or where
- * poll cannot be called, the rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
+ * write(2) while the fd takes it, else waitFor and again (in turns of IDLE_TURN_MS once it
+ * has waited IDLE_MS); where poll cannot be called, the rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
  * it (the fd may be gone meanwhile). Errors other than EAGAIN are thrown as node:fs gives them.
  */
 export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): (out: Uint8Array) => void | Promise<void> {
@@ -275,9 +269,10 @@ export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promi
 }
 
 async function writeRest(fd: number, data: Uint8Array, at: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): Promise<void> {
-  const idle = idleClock();
+  const since = performance.now();
   while (at < data.length) {
-    if (idle.over() || !(await waitFor(fd, POLLOUT))) return elsewhere(data.subarray(at));
+    const turn = performance.now() - since >= IDLE_MS ? IDLE_TURN_MS : WAIT_TURN_MS;
+    if (!(await waitFor(fd, POLLOUT, turn))) return elsewhere(data.subarray(at));
     ready?.();
     at = writeSome(fd, data, at);
   }

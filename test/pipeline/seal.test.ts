@@ -1,7 +1,7 @@
-// seal() waits for a quiet input by polling it in short turns (seal.ts, waitFor), and on
-// the thread pool once it has been quiet for IDLE_MS: the bytes must come out the same, a
-// long silence upstream must leave the event loop free, and an input whose writers are
-// gone must end.
+// seal() waits for a quiet input by polling it in short turns (seal.ts, waitFor), and a
+// writer whose reader is slow in longer turns once it has waited IDLE_MS: the bytes must
+// come out the same, a long silence must leave the event loop free, and an input whose
+// writers are gone must end.
 import { describe, expect, test } from "bun:test";
 import { closeSync, constants as C, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -117,11 +117,11 @@ describe("seal on a FIFO", () => {
     expect(ticks).toBeGreaterThan(20);
   });
 
-  test("a silence upstream longer than IDLE_MS: the read waits on the thread pool, the event loop runs, and the bytes come whole", async () => {
-    const { plain, back, bytesIn, ticks } = await sealAfterPauses([randomBytes(700_000)], IDLE_MS * 6);
+  test("a silence upstream of 300 ms: the event loop runs throughout, and the bytes come whole", async () => {
+    const { plain, back, bytesIn, ticks } = await sealAfterPauses([randomBytes(700_000)], 300);
     expect(bytesIn).toBe(plain.length);
     expect(back.equals(plain)).toBe(true);
-    // 300 ms of silence: a 5 ms timer fires throughout, the read on the pool or not.
+    // 300 ms of silence: a 5 ms timer fires throughout.
     expect(ticks).toBeGreaterThan(20);
   });
 
@@ -195,12 +195,12 @@ describe("seal on a FIFO", () => {
     expect(got.equals(data)).toBe(true);
   });
 
-  test("fifoWriter into a FIFO whose reader pauses longer than IDLE_MS: the rest goes through the pool, every byte in order", async () => {
+  test("fifoWriter into a FIFO whose reader pauses longer than IDLE_MS: longer turns, every byte in order, the event loop running", async () => {
     let pauses = 0;
     // Twice, a pause of 4 × IDLE_MS once the pipe is full.
     const { data, got, ticks } = await writeToSlowReader((read) => read > 1_000_000 && pauses < 2 ? (pauses++, IDLE_MS * 4) : 1);
     expect(got.equals(data)).toBe(true);
-    // The reader's sleeps are timers too: the event loop ran throughout.
-    expect(ticks).toBeGreaterThan(40);
+    // The reader's sleeps are timers too: the event loop ran throughout, at least once a turn.
+    expect(ticks).toBeGreaterThan(15);
   });
 });
