@@ -167,7 +167,7 @@ export async function pace(started: number, bytes: number, rate: number): Promis
  *
  * Never on the pool only because the input is quiet. Tried (bench/DATAPATH.md, "Twentieth
  * session"): a read that went to the pool after 50 ms of quiet hung a MariaDB backup run
- * beside its store, every time (test/web/browser-mysql-rabbitmq.test.ts; mariadb-dump is
+ * beside its store, in both runs (test/web/browser-mysql-rabbitmq.test.ts; mariadb-dump is
  * slower to start than pg_dump). Such a guard's own work for that backup goes through the
  * pool too (compress-beside.ts, its FIFOs' opens), and Bun's pool is small: two threads on
  * a 2-vCPU host.
@@ -257,8 +257,9 @@ export function fifoWriter(to: { nonBlocking: number; blocking: number }): (out:
 /**
  * fifoWriter's loop for any non-blocking fd (an agent's socket too: agent/socket-writer.ts):
  * write(2) while the fd takes it, else waitFor and again (in turns of IDLE_TURN_MS once it
- * has waited IDLE_MS); where poll cannot be called, the rest goes to `elsewhere`, awaited. `ready` runs before every write(2) and throws to stop
- * it (the fd may be gone meanwhile). Errors other than EAGAIN are thrown as node:fs gives them.
+ * has waited IDLE_MS); where poll cannot be called, the rest goes to `elsewhere`, awaited.
+ * `ready` runs before every write(2) and throws to stop it (the fd may be gone meanwhile).
+ * Errors other than EAGAIN are thrown as node:fs gives them.
  */
 export function pollingWriter(fd: number, elsewhere: (rest: Uint8Array) => Promise<void>, ready?: () => void): (out: Uint8Array) => void | Promise<void> {
   return (data) => {
