@@ -192,6 +192,8 @@ const STORE_FAILING_MS = 2_000;
 // --with-source, the store ended first: how long the backup beside it may take to stop
 // (its tools signalled) before the guard exits all the same (the daemon kills the group).
 const SOURCE_STOP_MS = 2_000;
+/** How long a stage that failed waits for our own signal's handler, had a cancel stopped it (stoppedOr). */
+const SIGNAL_SETTLE_MS = 20;
 
 /**
  * Where a guard is, which decides what the daemon's death (the lifeline closing) means:
@@ -368,6 +370,16 @@ async function guard(args: string[]): Promise<number> {
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => { stopSignal ??= sig; onStop(); });
   /** The exit code of a guard stopped by stopSignal, as a shell would give it. */
   const stoppedCode = (): number => 128 + (os.signals[stopSignal!] ?? 0);
+  /**
+   * A failed stage's code, or stoppedCode() if a cancel stopped it. A cancel signals the
+   * whole group at once, and the stage (or a tool it ran: pg_restore exits 1 on SIGTERM)
+   * can be reaped before our own signal's handler has run: a moment for it first, so that
+   * a canceled guard says so whichever the event loop heard first (seen in CI: exit 3).
+   */
+  const stoppedOr = async (code: number): Promise<number> => {
+    if (!stopSignal) await Bun.sleep(SIGNAL_SETTLE_MS);
+    return stopSignal ? stoppedCode() : code;
+  };
   const notStarted = (): number => {
     removeFifo();
     say(`${stopSignal} before the stage started: not started`);
@@ -723,7 +735,7 @@ async function guard(args: string[]): Promise<number> {
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
   if (!sealing) releaseInput();
   removeFifo();
-  if (!store) return code;
+  if (!store) return code === 0 ? code : await stoppedOr(code);
 
   const out = await output;
   const key = code === 0 ? parseStoreKey(out) : undefined;
