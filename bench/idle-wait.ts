@@ -21,12 +21,11 @@ const WAIT_MS = Number(process.env.BENCH_IDLE_MS ?? 3000);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 /** The CPU milliseconds (user + system) of this process while `wait` waits on a pipe written only after WAIT_MS. */
-async function measure(wait: (from: { nonBlocking: number; blocking: number }) => Promise<unknown>): Promise<number> {
+async function measure(wait: (nonBlocking: number) => Promise<void>): Promise<number> {
   const pipe = osPipe();
-  const from = { nonBlocking: pipe.nonBlocking, blocking: pipe.read };
   const before = cpuUsage();
   const writer = setTimeout(() => writeSync(pipe.write, Buffer.from("x")), WAIT_MS);
-  await wait(from);
+  await wait(pipe.nonBlocking);
   const used = cpuUsage(before);
   clearTimeout(writer);
   pipe.close();
@@ -34,12 +33,12 @@ async function measure(wait: (from: { nonBlocking: number; blocking: number }) =
 }
 
 /** Turns of `turnMs` until the pipe has a byte. */
-const turns = (turnMs: number) => async (from: { nonBlocking: number }) => {
-  do await waitFor(from.nonBlocking, POLLIN, turnMs);
-  while (libc()!.poll(from.nonBlocking, POLLIN, 0) !== 1);
+const turns = (turnMs: number) => async (fd: number) => {
+  do await waitFor(fd, POLLIN, turnMs);
+  while (libc()!.poll(fd, POLLIN, 0) !== 1);
 };
 
-const ways: [string, (from: { nonBlocking: number; blocking: number }) => Promise<unknown>][] = [
+const ways: [string, (fd: number) => Promise<void>][] = [
   ["turns 10 ms", turns(10)],
   ["turns 50 ms", turns(50)],
   ["turns 100 ms", turns(100)],

@@ -708,7 +708,7 @@ async function guard(args: string[]): Promise<number> {
       const code = await exited;
       if (!stopSignal) send({ unsealed: { ...result.unsealed, code } });
       // A store that failed: its code is the guard's, at once (the daemon waits for it).
-      if (code !== 0) return stopSignal ? stoppedCode() : code;
+      if (code !== 0) return stoppedOr(code);
       // Otherwise not a moment before the daemon's word, even with nothing held back: the
       // report goes over the IPC channel asynchronously, and an exit reaching the daemon
       // before it would read as a retrieve that ended without one.
@@ -735,7 +735,7 @@ async function guard(args: string[]): Promise<number> {
   // uses these ends: it meets EPIPE itself, and whatever is left closes when we exit.
   if (!sealing) releaseInput();
   removeFifo();
-  if (!store) return code === 0 ? code : await stoppedOr(code);
+  if (!store) return code === 0 ? code : stoppedOr(code);
 
   const out = await output;
   const key = code === 0 ? parseStoreKey(out) : undefined;
